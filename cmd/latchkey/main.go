@@ -1,0 +1,219 @@
+// Command latchkey is the Latchkey server and its command-line tools:
+// serve, migrate, token and version. It only wires configuration into
+// internal/server and internal/apiclient.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/latchkey/latchkey/internal/apiclient"
+	"github.com/latchkey/latchkey/internal/bootstrap"
+	"github.com/latchkey/latchkey/internal/server"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = ""
+
+func main() {
+	if err := root().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "latchkey:", err)
+		os.Exit(1)
+	}
+}
+
+func root() *cobra.Command {
+	var cfg server.Config
+	var logFormat string
+	cmd := &cobra.Command{
+		Use:   "latchkey",
+		Short: "Latchkey: self-hosted passwordless identity, compatible with the Beyond Identity API v1",
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if err := applyEnv(cmd.Flags()); err != nil {
+				return err
+			}
+			cfg.Logger = newLogger(logFormat)
+			slog.SetDefault(cfg.Logger)
+			return nil
+		},
+		SilenceUsage: true,
+	}
+	f := cmd.PersistentFlags()
+	f.StringVar(&cfg.DataDir, "data-dir", "./latchkey-data", "directory for the SQLite file, generated keys and bootstrap.json")
+	f.StringVar(&cfg.Database, "database", "", "empty for embedded SQLite in the data dir, or a postgres:// URL")
+	f.StringVar(&cfg.Listen, "listen", "localhost:8080", "address to listen on")
+	f.StringVar(&cfg.PublicURL, "public-url", "", "external base URL used in links, issuers and api_base_url (default: derived from --listen)")
+	f.StringVar(&cfg.TLSCert, "tls-cert", "", "TLS certificate file (PEM)")
+	f.StringVar(&cfg.TLSKey, "tls-key", "", "TLS private key file (PEM)")
+	f.BoolVar(&cfg.TLSSelfSigned, "tls-self-signed", false, "serve HTTPS with a self-signed certificate for localhost, kept in the data dir")
+	f.StringVar(&cfg.MasterKey, "master-key", "", "base64 32-byte key that encrypts secrets at rest (default: generated into the data dir); every node of a cluster needs the same")
+	f.Float64Var(&cfg.TokenRate, "rate-limit-token", 50, "requests per second allowed per access token (0 = unlimited)")
+	f.IntVar(&cfg.TokenBurst, "rate-limit-token-burst", 100, "burst allowed per access token")
+	f.Float64Var(&cfg.IPRate, "rate-limit-ip", 100, "requests per second allowed per client IP (0 = unlimited)")
+	f.IntVar(&cfg.IPBurst, "rate-limit-ip-burst", 200, "burst allowed per client IP")
+	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	cmd.AddCommand(serveCmd(&cfg), migrateCmd(&cfg), tokenCmd(&cfg), versionCmd())
+	return cmd
+}
+
+// applyEnv sets every flag not given on the command line from its
+// LATCHKEY_* variable (--data-dir ← LATCHKEY_DATA_DIR): flags win.
+func applyEnv(flags *pflag.FlagSet) error {
+	var err error
+	flags.VisitAll(func(f *pflag.Flag) {
+		name := "LATCHKEY_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(name); ok && !f.Changed && err == nil {
+			if e := f.Value.Set(v); e != nil {
+				err = fmt.Errorf("%s: %w", name, e)
+			}
+		}
+	})
+	return err
+}
+
+func newLogger(format string) *slog.Logger {
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, nil))
+}
+
+func serveCmd(cfg *server.Config) *cobra.Command {
+	return &cobra.Command{
+		Use:   "serve",
+		Short: "Run the server (migrates and bootstraps the database first)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
+				return errors.New("--tls-cert and --tls-key go together")
+			}
+			ln, err := net.Listen("tcp", cfg.Listen)
+			if err != nil {
+				return err
+			}
+			cfg.Listen = withPort(cfg.Listen, ln.Addr()) // a ":0" port becomes the real one
+			node, err := server.Open(ctx, *cfg)
+			if err != nil {
+				ln.Close()
+				return err
+			}
+			defer node.Close()
+			if node.Bootstrapped {
+				printBanner(cmd, node)
+			}
+			cfg.Logger.Info("latchkey serving", "url", cfg.BaseURL(), "engine", node.Store.Dialect(), "version", versionString())
+			return node.Serve(ctx, ln)
+		},
+	}
+}
+
+// withPort returns listen with port 0 replaced by the port ln got. The host
+// stays as given: "localhost" must not become 127.0.0.1, for WebAuthn.
+func withPort(listen string, addr net.Addr) string {
+	host, port, err := net.SplitHostPort(listen)
+	tcp, ok := addr.(*net.TCPAddr)
+	if err != nil || port != "0" || !ok {
+		return listen
+	}
+	return net.JoinHostPort(host, strconv.Itoa(tcp.Port))
+}
+
+func printBanner(cmd *cobra.Command, node *server.Node) {
+	c := node.Credentials
+	fmt.Fprintf(cmd.OutOrStdout(), `
+Latchkey is set up: tenant %s, admin realm %s.
+Management API credentials are in %s (keep it secret).
+Get an access token:
+    latchkey token --data-dir %s
+or
+    curl -s -u "$(jq -r '.client_id + ":" + .client_secret' %s)" \
+      -d grant_type=client_credentials %s
+
+`, c.TenantID, c.RealmID, node.CredsFile, filepath.Dir(node.CredsFile), node.CredsFile, c.TokenEndpoint)
+}
+
+func migrateCmd(cfg *server.Config) *cobra.Command {
+	return &cobra.Command{
+		Use:   "migrate",
+		Short: "Apply database migrations and exit",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, err := server.OpenStore(*cfg)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			if err := st.Migrate(cmd.Context()); err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), "database is up to date")
+			return nil
+		},
+	}
+}
+
+func tokenCmd(cfg *server.Config) *cobra.Command {
+	var scope string
+	cmd := &cobra.Command{
+		Use:   "token",
+		Short: "Print a management API access token obtained with the bootstrap credentials (the server must be running)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			creds, err := bootstrap.ReadFile(cfg.DataDir)
+			if err != nil {
+				return fmt.Errorf("read credentials (start `latchkey serve` once first): %w", err)
+			}
+			client := apiclient.HTTPClient(filepath.Join(cfg.DataDir, server.SelfSignedCert))
+			tok, err := apiclient.Token(cmd.Context(), client, creds, scope)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), tok)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&scope, "scope", "", "space-separated scopes (default: all management scopes)")
+	return cmd
+}
+
+func versionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		Run: func(cmd *cobra.Command, _ []string) {
+			fmt.Fprintln(cmd.OutOrStdout(), "latchkey", versionString())
+		},
+	}
+}
+
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "dev"
+	}
+	v := info.Main.Version
+	for _, s := range info.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			v += " (" + s.Value[:12] + ")"
+		}
+	}
+	return v
+}

@@ -1,0 +1,125 @@
+package latchkey
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error codes of the management API; each is the lower_snake name of an HTTP status.
+const (
+	CodeBadRequest      = "bad_request"
+	CodeUnauthorized    = "unauthorized"
+	CodeForbidden       = "forbidden"
+	CodeNotFound        = "not_found"
+	CodeConflict        = "conflict"
+	CodePayloadTooLarge = "payload_too_large"
+	CodeUnprocessable   = "unprocessable_entity"
+	CodeTooManyRequests = "too_many_requests"
+	CodeInternal        = "internal_server_error"
+	CodeUnavailable     = "service_unavailable"
+)
+
+// Sentinel errors returned by stores; services turn them into an *Error that
+// names the resource.
+var (
+	ErrNotFound  = errors.New("not found")
+	ErrDuplicate = errors.New("duplicate")         // a unique constraint was violated
+	ErrInUse     = errors.New("referenced")        // a delete would orphan other rows
+	ErrNoParent  = errors.New("missing reference") // an insert refers to a row that is gone
+)
+
+// Error is an error the API shows to its caller, in the reference's error body.
+type Error struct {
+	Code    string   `json:"code"`
+	Message string   `json:"message"`
+	Details []Detail `json:"details,omitempty"`
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// Detail is one typed entry of Error.Details; Type says which fields are set.
+type Detail struct {
+	Type            string           `json:"type"`
+	FieldViolations []FieldViolation `json:"field_violations,omitempty"`
+	ResourceType    string           `json:"resource_type,omitempty"`
+	ID              string           `json:"id,omitempty"`
+	Description     string           `json:"description,omitempty"`
+	Errors          []BatchError     `json:"errors,omitempty"`
+}
+
+// FieldViolation says what is wrong with one request field.
+type FieldViolation struct {
+	Field       string `json:"field"`
+	Description string `json:"description"`
+}
+
+// BatchError lists the ids of a batch that failed for one reason. The
+// capitalised keys are the reference's.
+type BatchError struct {
+	Description  string   `json:"Description"`
+	IDs          []string `json:"IDs"`
+	ResourceType string   `json:"ResourceType"`
+}
+
+// Errorf returns an Error with a code and a formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Invalid is the 400 for request fields that fail validation.
+func Invalid(violations ...FieldViolation) *Error {
+	return &Error{Code: CodeBadRequest, Message: "invalid parameters",
+		Details: []Detail{{Type: "FieldViolations", FieldViolations: violations}}}
+}
+
+// InvalidField is Invalid with a single violation.
+func InvalidField(field, description string) *Error {
+	return Invalid(FieldViolation{Field: field, Description: description})
+}
+
+// NotFound is the 404 for one missing resource, e.g. NotFound("Identity", id, "identity not found").
+func NotFound(resourceType, id, message string) *Error {
+	return &Error{Code: CodeNotFound, Message: message,
+		Details: []Detail{{Type: "ResourceInfo", ResourceType: resourceType, ID: id, Description: message}}}
+}
+
+// BatchNotFound is the 404 of an all-or-nothing batch in which some ids do not exist.
+func BatchNotFound(resourceType, message string, ids []string) *Error {
+	return &Error{Code: CodeNotFound, Message: message, Details: []Detail{{
+		Type:        "BatchOperationErrors",
+		Description: "errors encountered performing batch operation",
+		Errors:      []BatchError{{Description: message, IDs: ids, ResourceType: resourceType}},
+	}}}
+}
+
+// WithFieldPrefix returns a copy of err whose field violations are prefixed,
+// so that a service's "display_name" becomes the API's "identity.display_name".
+// Other errors are returned unchanged.
+func WithFieldPrefix(err error, prefix string) error {
+	var e *Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	out := *e
+	out.Details = make([]Detail, len(e.Details))
+	for i, d := range e.Details {
+		if len(d.FieldViolations) > 0 {
+			fv := make([]FieldViolation, len(d.FieldViolations))
+			for j, v := range d.FieldViolations {
+				fv[j] = FieldViolation{Field: prefix + v.Field, Description: v.Description}
+			}
+			d.FieldViolations = fv
+		}
+		out.Details[i] = d
+	}
+	return &out
+}
+
+// ErrorCode returns the code of err, or CodeInternal when err is not an *Error.
+func ErrorCode(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return CodeInternal
+}

@@ -1,0 +1,205 @@
+// Package bootstrap makes an empty database usable, once: it creates the
+// first tenant, the admin realm, the managed management-API resource server
+// and the managed management application whose client credentials an
+// administrator uses for the first API token. It also checks, on every
+// start, that the master key is the one the database was created with.
+//
+// It must not import HTTP packages or storage engines.
+package bootstrap
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/audit"
+	"github.com/latchkey/latchkey/internal/directory"
+	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/secretbox"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// File is the name of the credentials file in the data directory.
+const File = "bootstrap.json"
+
+// Credentials are what bootstrap.json holds: exactly the keys an
+// administrator needs to obtain a management API token.
+type Credentials struct {
+	TenantID      string `json:"tenant_id"`
+	RealmID       string `json:"realm_id"`
+	ApplicationID string `json:"application_id"`
+	ClientID      string `json:"client_id"`
+	ClientSecret  string `json:"client_secret"`
+	TokenEndpoint string `json:"token_endpoint"`
+	APIBaseURL    string `json:"api_base_url"`
+}
+
+// Settings names.
+const (
+	settingBootstrap = "bootstrap"        // {"tenant_id","realm_id","application_id"}
+	settingKeyCheck  = "master_key_check" // a value sealed with the master key
+)
+
+// CheckMasterKey verifies that box opens what the database sealed, and on a
+// new database records a value to check against next time.
+func CheckMasterKey(ctx context.Context, st store.Store, box *secretbox.Box) error {
+	sealed, err := st.GetSetting(ctx, settingKeyCheck)
+	if errors.Is(err, latchkey.ErrNotFound) {
+		err = st.CreateSetting(ctx, settingKeyCheck, box.Seal([]byte("latchkey")))
+		if errors.Is(err, latchkey.ErrDuplicate) { // another node made it first
+			return CheckMasterKey(ctx, st, box)
+		}
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := box.Open(sealed); err != nil {
+		return errors.New("the master key does not match this database: give every node the same --master-key (LATCHKEY_MASTER_KEY)")
+	}
+	return nil
+}
+
+type ids struct {
+	TenantID      string `json:"tenant_id"`
+	RealmID       string `json:"realm_id"`
+	ApplicationID string `json:"application_id"`
+}
+
+// Run bootstraps the database if it has never been, and returns the
+// management credentials and whether they were created now. Concurrent
+// nodes starting on one empty database bootstrap it exactly once.
+func Run(ctx context.Context, st store.Store, box *secretbox.Box, issuer func(tenantID, realmID, appID string) string, apiBaseURL string) (Credentials, bool, error) {
+	created := false
+	var got ids
+	err := st.Update(ctx, func(tx store.Tx) error {
+		raw, err := tx.GetSetting(ctx, settingBootstrap)
+		if err == nil {
+			return json.Unmarshal([]byte(raw), &got)
+		}
+		if !errors.Is(err, latchkey.ErrNotFound) {
+			return err
+		}
+		got = ids{TenantID: latchkey.NewTenantID(), RealmID: latchkey.NewID(), ApplicationID: latchkey.NewUUID()}
+		b, _ := json.Marshal(got)
+		// The setting is written first: a concurrent bootstrap waits on it
+		// and then fails, rolling back everything it made.
+		if err := tx.CreateSetting(ctx, settingBootstrap, string(b)); err != nil {
+			return err
+		}
+		created = true
+		return create(ctx, tx, box, got)
+	})
+	if errors.Is(err, latchkey.ErrDuplicate) {
+		return Run(ctx, st, box, issuer, apiBaseURL)
+	}
+	if err != nil {
+		return Credentials{}, false, err
+	}
+	app, sealed, err := st.GetApplication(ctx, got.RealmID, got.ApplicationID)
+	if err != nil {
+		return Credentials{}, false, fmt.Errorf("management application: %w", err)
+	}
+	secret, err := box.Open(sealed)
+	if err != nil {
+		return Credentials{}, false, err
+	}
+	return Credentials{
+		TenantID: got.TenantID, RealmID: got.RealmID, ApplicationID: got.ApplicationID,
+		ClientID: app.ProtocolConfig.ClientID, ClientSecret: string(secret),
+		TokenEndpoint: issuer(got.TenantID, got.RealmID, got.ApplicationID) + "/token",
+		APIBaseURL:    apiBaseURL,
+	}, created, nil
+}
+
+// ManagementTokenLifetime is how long tokens of the management application live.
+const ManagementTokenLifetime = 24 * time.Hour
+
+func create(ctx context.Context, tx store.Tx, box *secretbox.Box, got ids) error {
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	rsID := latchkey.NewUUID()
+	secret := latchkey.RandomString(48)
+	steps := []struct {
+		run                            func() error
+		realmID, action, kind, subject string
+	}{
+		{func() error {
+			return tx.CreateTenant(ctx, directory.Tenant{ID: got.TenantID, DisplayName: "Latchkey", CreateTime: now, UpdateTime: now})
+		}, "", "tenant.create", "Tenant", got.TenantID},
+		{func() error {
+			return tx.CreateRealm(ctx, directory.Realm{ID: got.RealmID, TenantID: got.TenantID, DisplayName: "Latchkey Admin",
+				Classification: directory.SecureWorkforce, CreateTime: now, UpdateTime: now})
+		}, got.RealmID, "realm.create", "Realm", got.RealmID},
+		{func() error {
+			return tx.CreateResourceServer(ctx, oauth.ResourceServer{ID: rsID, RealmID: got.RealmID, TenantID: got.TenantID,
+				DisplayName: "Latchkey Management API", IsManaged: true, Identifier: oauth.ManagementAPI,
+				Scopes: oauth.ManagementScopes, CreateTime: now, UpdateTime: now})
+		}, got.RealmID, "resource_server.create", "ResourceServer", rsID},
+		{func() error {
+			return tx.CreateApplication(ctx, oauth.Application{
+				ID: got.ApplicationID, RealmID: got.RealmID, TenantID: got.TenantID, ResourceServerID: rsID,
+				DisplayName: "Latchkey Management API", IsManaged: true, Classification: "management_api",
+				ProtocolConfig: oauth.ProtocolConfig{
+					Type: "oauth2", AllowedScopes: oauth.ManagementScopes, ClientID: latchkey.RandomString(24),
+					Confidentiality: "confidential", TokenEndpointAuthMethod: "client_secret_basic",
+					GrantType: []string{"client_credentials"}, RedirectURIs: []string{},
+					TokenConfiguration: oauth.TokenConfiguration{ExpiresAfter: int(ManagementTokenLifetime.Seconds()),
+						TokenSigningAlgorithm: "RS256", SubjectField: "id"},
+					PKCE: "disabled", TokenFormat: "self_contained",
+				},
+				CreateTime: now, UpdateTime: now,
+			}, box.Seal([]byte(secret)))
+		}, got.RealmID, "application.create", "Application", got.ApplicationID},
+	}
+	for _, s := range steps {
+		if err := s.run(); err != nil {
+			return err
+		}
+		if err := tx.RecordEvent(ctx, audit.New(ctx, got.TenantID, s.realmID, s.action, s.kind, s.subject)); err != nil {
+			return err
+		}
+	}
+	// The first signing key is made here, in the transaction that exactly one
+	// of the nodes starting together commits: were each node to make its own
+	// (oauth.Service.Start does when there is none), they would sign with
+	// keys the others do not know yet.
+	keys, err := tx.ListSigningKeys(ctx)
+	if err != nil || len(keys) > 0 {
+		return err
+	}
+	key, err := oauth.NewSigningKey(box)
+	if err != nil {
+		return err
+	}
+	return tx.CreateSigningKey(ctx, key)
+}
+
+// WriteFile writes the credentials to dir/bootstrap.json with mode 0600,
+// replacing what was there.
+func WriteFile(dir string, c Credentials) (string, error) {
+	path := filepath.Join(dir, File)
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return "", err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+		return "", err
+	}
+	return path, os.Rename(tmp, path)
+}
+
+// ReadFile reads the credentials from dir/bootstrap.json.
+func ReadFile(dir string) (Credentials, error) {
+	var c Credentials
+	b, err := os.ReadFile(filepath.Join(dir, File))
+	if err != nil {
+		return c, err
+	}
+	return c, json.Unmarshal(b, &c)
+}

@@ -1,0 +1,125 @@
+package directory
+
+import (
+	"context"
+	"time"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/audit"
+)
+
+// Tenant is the top of the hierarchy; every other resource belongs to one.
+type Tenant struct {
+	ID          string    `json:"id"`
+	DisplayName string    `json:"display_name"`
+	CreateTime  time.Time `json:"create_time"`
+	UpdateTime  time.Time `json:"update_time"`
+}
+
+// Realm classifications.
+const (
+	SecureWorkforce = "SECURE_WORKFORCE"
+	SecureCustomer  = "SECURE_CUSTOMER"
+)
+
+// Realm is a namespace of identities, groups and applications inside a tenant.
+type Realm struct {
+	ID             string    `json:"id"`
+	TenantID       string    `json:"tenant_id"`
+	DisplayName    string    `json:"display_name"`
+	Classification string    `json:"classification"`
+	CreateTime     time.Time `json:"create_time"`
+	UpdateTime     time.Time `json:"update_time"`
+}
+
+// Identity statuses.
+const (
+	StatusActive    = "active"
+	StatusSuspended = "suspended"
+)
+
+// Enrollment statuses of an identity.
+const (
+	Unenrolled = "UNENROLLED"
+	Pending    = "PENDING"
+	Enrolled   = "ENROLLED"
+)
+
+// Identity is a user of a realm.
+type Identity struct {
+	ID               string    `json:"id"`
+	RealmID          string    `json:"realm_id"`
+	TenantID         string    `json:"tenant_id"`
+	DisplayName      string    `json:"display_name"`
+	Status           string    `json:"status"`
+	Traits           Traits    `json:"traits"`
+	EnrollmentStatus string    `json:"enrollment_status"`
+	CreateTime       time.Time `json:"create_time"`
+	UpdateTime       time.Time `json:"update_time"`
+}
+
+// Group is a named set of identities of one realm.
+type Group struct {
+	ID          string `json:"id"`
+	RealmID     string `json:"realm_id"`
+	TenantID    string `json:"tenant_id"`
+	DisplayName string `json:"display_name"`
+	Description string `json:"description"`
+	// ExternalID is a provisioning client's id of the group (SCIM
+	// externalId); the v1 API does not show it.
+	ExternalID string    `json:"-"`
+	CreateTime time.Time `json:"create_time"`
+	UpdateTime time.Time `json:"update_time"`
+}
+
+// Tx reads and writes the directory inside one transaction. Lists return the
+// page and the total number of matches. Missing rows are latchkey.ErrNotFound;
+// a taken unique name is latchkey.ErrDuplicate; deleting a row that others
+// still refer to is latchkey.ErrInUse; referring to a missing row is
+// latchkey.ErrNoParent.
+type Tx interface {
+	CreateTenant(ctx context.Context, t Tenant) error
+	GetTenant(ctx context.Context, id string) (Tenant, error)
+	UpdateTenant(ctx context.Context, t Tenant) error
+
+	CreateRealm(ctx context.Context, r Realm) error
+	GetRealm(ctx context.Context, tenantID, id string) (Realm, error)
+	ListRealms(ctx context.Context, tenantID string, opts latchkey.ListOptions) ([]Realm, int, error)
+	UpdateRealm(ctx context.Context, r Realm) error
+	DeleteRealm(ctx context.Context, tenantID, id string) error
+
+	// CreateIdentities inserts identities of one realm in one statement batch.
+	CreateIdentities(ctx context.Context, ids []Identity) error
+	GetIdentity(ctx context.Context, realmID, id string) (Identity, error)
+	ListIdentities(ctx context.Context, realmID string, opts latchkey.ListOptions) ([]Identity, int, error)
+	UpdateIdentity(ctx context.Context, i Identity) error
+	// DeleteIdentities deletes identities of a realm with their memberships
+	// and returns how many existed.
+	DeleteIdentities(ctx context.Context, realmID string, ids []string) (int, error)
+	// MissingIdentities returns those of ids that are not identities of the realm.
+	MissingIdentities(ctx context.Context, realmID string, ids []string) ([]string, error)
+
+	CreateGroup(ctx context.Context, g Group) error
+	GetGroup(ctx context.Context, realmID, id string) (Group, error)
+	ListGroups(ctx context.Context, realmID string, opts latchkey.ListOptions) ([]Group, int, error)
+	UpdateGroup(ctx context.Context, g Group) error
+	DeleteGroup(ctx context.Context, realmID, id string) error
+
+	// AddMembers and RemoveMembers are idempotent per member.
+	AddMembers(ctx context.Context, groupID string, identityIDs []string) error
+	RemoveMembers(ctx context.Context, groupID string, identityIDs []string) error
+	RemoveAllMembers(ctx context.Context, groupID string) error
+	// GroupsOfIdentities returns the groups of each identity, in one query.
+	GroupsOfIdentities(ctx context.Context, identityIDs []string) (map[string][]Group, error)
+	ListMembers(ctx context.Context, groupID string, opts latchkey.ListOptions) ([]Identity, int, error)
+	ListGroupsOfIdentity(ctx context.Context, identityID string, opts latchkey.ListOptions) ([]Group, int, error)
+
+	RecordEvent(ctx context.Context, e audit.Event) error
+}
+
+// Store is the directory's storage: Tx methods called on it run on their own;
+// Update runs fn in one read-write transaction, committed when fn returns nil.
+type Store interface {
+	Tx
+	Update(ctx context.Context, fn func(Tx) error) error
+}

@@ -1,0 +1,526 @@
+package directory
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/audit"
+)
+
+// MaxBatch is the most ids one batch request may name.
+const MaxBatch = 1000
+
+// Service applies the directory's rules on top of its Store. Every mutation
+// records an audit event in the same transaction.
+type Service struct {
+	store Store
+}
+
+// NewService returns a Service over store.
+func NewService(store Store) *Service { return &Service{store: store} }
+
+// Patches: a nil field is left unchanged.
+type (
+	TenantPatch struct{ DisplayName *string }
+	RealmPatch  struct{ DisplayName, Classification *string }
+	GroupPatch  struct{ DisplayName, Description *string }
+	// IdentityPatch merges Traits into the identity's traits by name.
+	IdentityPatch struct {
+		DisplayName, Status *string
+		Traits              TraitsPatch
+	}
+)
+
+var (
+	errUsernameTaken  = latchkey.Errorf(latchkey.CodeConflict, "username already exists")
+	errGroupNameTaken = latchkey.Errorf(latchkey.CodeConflict, "group display name already exists")
+	errRealmNameTaken = latchkey.Errorf(latchkey.CodeConflict, "realm display name already exists")
+	errRealmChildren  = latchkey.Errorf(latchkey.CodeConflict, "realm has children")
+	errGroupChildren  = latchkey.Errorf(latchkey.CodeConflict, "group has children")
+)
+
+func tenantNotFound(id string) error {
+	return latchkey.NotFound("Tenant", id, "tenant not found")
+}
+func realmNotFound(id string) error { return latchkey.NotFound("Realm", id, "realm not found") }
+func identityNotFound(id string) error {
+	return latchkey.NotFound("Identity", id, "identity not found")
+}
+func groupNotFound(id string) error { return latchkey.NotFound("Group", id, "group not found") }
+
+// notFound turns a store's ErrNotFound into the resource's 404.
+func notFound(err error, nf func(string) error, id string) error {
+	if errors.Is(err, latchkey.ErrNotFound) {
+		return nf(id)
+	}
+	return err
+}
+
+// now is the time of a change, at the microsecond precision that stores keep.
+func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+func record(ctx context.Context, tx Tx, tenantID, realmID, action, resourceType, id string) error {
+	return tx.RecordEvent(ctx, audit.New(ctx, tenantID, realmID, action, resourceType, id))
+}
+
+// GetTenant returns a tenant.
+func (s *Service) GetTenant(ctx context.Context, id string) (Tenant, error) {
+	t, err := s.store.GetTenant(ctx, id)
+	return t, notFound(err, tenantNotFound, id)
+}
+
+// UpdateTenant renames a tenant.
+func (s *Service) UpdateTenant(ctx context.Context, id string, p TenantPatch) (t Tenant, err error) {
+	err = s.store.Update(ctx, func(tx Tx) error {
+		if t, err = tx.GetTenant(ctx, id); err != nil {
+			return notFound(err, tenantNotFound, id)
+		}
+		setIf(&t.DisplayName, p.DisplayName)
+		if err := ValidateTenant(t); err != nil {
+			return err
+		}
+		t.UpdateTime = now()
+		if err := tx.UpdateTenant(ctx, t); err != nil {
+			return err
+		}
+		return record(ctx, tx, id, "", "tenant.update", "Tenant", id)
+	})
+	return t, err
+}
+
+func setIf(dst *string, v *string) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
+// CreateRealm creates a realm in a tenant; the classification defaults to SECURE_CUSTOMER.
+func (s *Service) CreateRealm(ctx context.Context, tenantID string, r Realm) (Realm, error) {
+	t := now()
+	r.ID, r.TenantID, r.CreateTime, r.UpdateTime = latchkey.NewID(), tenantID, t, t
+	if r.Classification == "" {
+		r.Classification = SecureCustomer
+	}
+	if err := ValidateRealm(r); err != nil {
+		return Realm{}, err
+	}
+	err := s.store.Update(ctx, func(tx Tx) error {
+		if _, err := tx.GetTenant(ctx, tenantID); err != nil {
+			return notFound(err, tenantNotFound, tenantID)
+		}
+		if err := tx.CreateRealm(ctx, r); err != nil {
+			return conflict(err, errRealmNameTaken)
+		}
+		return record(ctx, tx, tenantID, r.ID, "realm.create", "Realm", r.ID)
+	})
+	return r, err
+}
+
+// conflict turns a store's ErrDuplicate or ErrInUse into the given 409.
+func conflict(err, c error) error {
+	if errors.Is(err, latchkey.ErrDuplicate) || errors.Is(err, latchkey.ErrInUse) {
+		return c
+	}
+	return err
+}
+
+// GetRealm returns a realm of a tenant.
+func (s *Service) GetRealm(ctx context.Context, tenantID, id string) (Realm, error) {
+	r, err := s.store.GetRealm(ctx, tenantID, id)
+	return r, notFound(err, realmNotFound, id)
+}
+
+// ListRealms lists the realms of a tenant.
+func (s *Service) ListRealms(ctx context.Context, tenantID string, opts latchkey.ListOptions) ([]Realm, int, error) {
+	return s.store.ListRealms(ctx, tenantID, opts)
+}
+
+// UpdateRealm renames or reclassifies a realm.
+func (s *Service) UpdateRealm(ctx context.Context, tenantID, id string, p RealmPatch) (r Realm, err error) {
+	err = s.store.Update(ctx, func(tx Tx) error {
+		if r, err = tx.GetRealm(ctx, tenantID, id); err != nil {
+			return notFound(err, realmNotFound, id)
+		}
+		setIf(&r.DisplayName, p.DisplayName)
+		setIf(&r.Classification, p.Classification)
+		if err := ValidateRealm(r); err != nil {
+			return err
+		}
+		r.UpdateTime = now()
+		if err := tx.UpdateRealm(ctx, r); err != nil {
+			return conflict(err, errRealmNameTaken)
+		}
+		return record(ctx, tx, tenantID, id, "realm.update", "Realm", id)
+	})
+	return r, err
+}
+
+// DeleteRealm deletes an empty realm; one that still holds anything is a 409.
+func (s *Service) DeleteRealm(ctx context.Context, tenantID, id string) error {
+	return s.store.Update(ctx, func(tx Tx) error {
+		if err := tx.DeleteRealm(ctx, tenantID, id); err != nil {
+			return conflict(notFound(err, realmNotFound, id), errRealmChildren)
+		}
+		return record(ctx, tx, tenantID, id, "realm.delete", "Realm", id)
+	})
+}
+
+// realm checks, inside tx, that the realm exists in the tenant.
+func realm(ctx context.Context, tx Tx, tenantID, realmID string) error {
+	_, err := tx.GetRealm(ctx, tenantID, realmID)
+	return notFound(err, realmNotFound, realmID)
+}
+
+// CreateIdentity creates an identity. Status defaults to active and the
+// traits type to traits_v0; a username taken in the realm, in any case, is a 409.
+func (s *Service) CreateIdentity(ctx context.Context, tenantID, realmID string, i Identity) (Identity, error) {
+	t := now()
+	i.ID, i.TenantID, i.RealmID, i.CreateTime, i.UpdateTime = latchkey.NewID(), tenantID, realmID, t, t
+	i.EnrollmentStatus = Unenrolled
+	if i.Status == "" {
+		i.Status = StatusActive
+	}
+	if i.Traits.Type == "" {
+		i.Traits.Type = TraitsV0
+	}
+	if err := ValidateIdentity(i); err != nil {
+		return Identity{}, err
+	}
+	err := s.store.Update(ctx, func(tx Tx) error {
+		if err := realm(ctx, tx, tenantID, realmID); err != nil {
+			return err
+		}
+		if err := tx.CreateIdentities(ctx, []Identity{i}); err != nil {
+			return conflict(err, errUsernameTaken)
+		}
+		return record(ctx, tx, tenantID, realmID, "identity.create", "Identity", i.ID)
+	})
+	return i, err
+}
+
+// GetIdentity returns an identity of a realm.
+func (s *Service) GetIdentity(ctx context.Context, tenantID, realmID, id string) (Identity, error) {
+	if err := realm(ctx, s.store, tenantID, realmID); err != nil {
+		return Identity{}, err
+	}
+	i, err := s.store.GetIdentity(ctx, realmID, id)
+	return i, notFound(err, identityNotFound, id)
+}
+
+// ListIdentities lists the identities of a realm.
+func (s *Service) ListIdentities(ctx context.Context, tenantID, realmID string, opts latchkey.ListOptions) ([]Identity, int, error) {
+	if err := realm(ctx, s.store, tenantID, realmID); err != nil {
+		return nil, 0, err
+	}
+	return s.store.ListIdentities(ctx, realmID, opts)
+}
+
+// UpdateIdentity merges a patch into an identity.
+func (s *Service) UpdateIdentity(ctx context.Context, tenantID, realmID, id string, p IdentityPatch) (Identity, error) {
+	if err := ValidateTraitsPatch(p.Traits); err != nil {
+		return Identity{}, err
+	}
+	return s.UpdateIdentityWith(ctx, tenantID, realmID, id, func(i *Identity) error {
+		setIf(&i.DisplayName, p.DisplayName)
+		setIf(&i.Status, p.Status)
+		i.Traits = p.Traits.Apply(i.Traits)
+		return nil
+	})
+}
+
+// UpdateIdentityWith changes an identity with edit, inside one transaction:
+// edit sees the stored identity, may refuse (a failed precondition), and its
+// result is validated and stored, or nothing is.
+func (s *Service) UpdateIdentityWith(ctx context.Context, tenantID, realmID, id string, edit func(*Identity) error) (i Identity, err error) {
+	err = s.store.Update(ctx, func(tx Tx) error {
+		if err := realm(ctx, tx, tenantID, realmID); err != nil {
+			return err
+		}
+		if i, err = tx.GetIdentity(ctx, realmID, id); err != nil {
+			return notFound(err, identityNotFound, id)
+		}
+		// What edit may not change.
+		keep := Identity{ID: i.ID, RealmID: i.RealmID, TenantID: i.TenantID, CreateTime: i.CreateTime, EnrollmentStatus: i.EnrollmentStatus}
+		if err := edit(&i); err != nil {
+			return err
+		}
+		i.ID, i.RealmID, i.TenantID, i.CreateTime, i.EnrollmentStatus = keep.ID, keep.RealmID, keep.TenantID, keep.CreateTime, keep.EnrollmentStatus
+		if err := ValidateIdentity(i); err != nil {
+			return err
+		}
+		i.UpdateTime = now()
+		if err := tx.UpdateIdentity(ctx, i); err != nil {
+			return conflict(err, errUsernameTaken)
+		}
+		return record(ctx, tx, tenantID, realmID, "identity.update", "Identity", id)
+	})
+	return i, err
+}
+
+// DeleteIdentity deletes an identity and its group memberships.
+func (s *Service) DeleteIdentity(ctx context.Context, tenantID, realmID, id string) error {
+	return s.store.Update(ctx, func(tx Tx) error {
+		if err := realm(ctx, tx, tenantID, realmID); err != nil {
+			return err
+		}
+		n, err := tx.DeleteIdentities(ctx, realmID, []string{id})
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return identityNotFound(id)
+		}
+		return record(ctx, tx, tenantID, realmID, "identity.delete", "Identity", id)
+	})
+}
+
+// checkIDs applies the batch rules: 1 to MaxBatch ids, no repeats.
+func checkIDs(field string, ids []string) error {
+	switch {
+	case len(ids) == 0:
+		return latchkey.InvalidField(field, "missing")
+	case len(ids) > MaxBatch:
+		return latchkey.InvalidField(field, "array exceeds 1000 elements")
+	}
+	seen := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		if id == "" {
+			return latchkey.InvalidField(field, "empty string")
+		}
+		if seen[id] {
+			return latchkey.InvalidField(field, "duplicate id "+id)
+		}
+		seen[id] = true
+	}
+	return nil
+}
+
+// BatchDeleteIdentities deletes all the identities or, when any is missing, none.
+func (s *Service) BatchDeleteIdentities(ctx context.Context, tenantID, realmID string, ids []string) error {
+	if err := checkIDs("ids", ids); err != nil {
+		return err
+	}
+	return s.store.Update(ctx, func(tx Tx) error {
+		if err := existingIdentities(ctx, tx, tenantID, realmID, ids); err != nil {
+			return err
+		}
+		if _, err := tx.DeleteIdentities(ctx, realmID, ids); err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if err := record(ctx, tx, tenantID, realmID, "identity.delete", "Identity", id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// existingIdentities checks, inside tx, that the realm exists and holds every one of ids.
+func existingIdentities(ctx context.Context, tx Tx, tenantID, realmID string, ids []string) error {
+	if err := realm(ctx, tx, tenantID, realmID); err != nil {
+		return err
+	}
+	missing, err := tx.MissingIdentities(ctx, realmID, ids)
+	if err != nil {
+		return err
+	}
+	if len(missing) > 0 {
+		return latchkey.BatchNotFound("Identity", "identities not found", missing)
+	}
+	return nil
+}
+
+// ListGroupsOfIdentity lists the groups an identity belongs to.
+func (s *Service) ListGroupsOfIdentity(ctx context.Context, tenantID, realmID, id string, opts latchkey.ListOptions) ([]Group, int, error) {
+	if _, err := s.GetIdentity(ctx, tenantID, realmID, id); err != nil {
+		return nil, 0, err
+	}
+	return s.store.ListGroupsOfIdentity(ctx, id, opts)
+}
+
+// CreateGroup creates a group with its first members (none is fine); its
+// display name is unique in the realm, in any case.
+func (s *Service) CreateGroup(ctx context.Context, tenantID, realmID string, g Group, members []string) (Group, error) {
+	t := now()
+	g.ID, g.TenantID, g.RealmID, g.CreateTime, g.UpdateTime = latchkey.NewID(), tenantID, realmID, t, t
+	if err := ValidateGroup(g); err != nil {
+		return Group{}, err
+	}
+	members = slices.Compact(slices.Sorted(slices.Values(members)))
+	err := s.store.Update(ctx, func(tx Tx) error {
+		if err := realm(ctx, tx, tenantID, realmID); err != nil {
+			return err
+		}
+		if err := tx.CreateGroup(ctx, g); err != nil {
+			return conflict(err, errGroupNameTaken)
+		}
+		if err := record(ctx, tx, tenantID, realmID, "group.create", "Group", g.ID); err != nil {
+			return err
+		}
+		return addMembers(ctx, tx, g, members)
+	})
+	return g, err
+}
+
+// GetGroup returns a group of a realm.
+func (s *Service) GetGroup(ctx context.Context, tenantID, realmID, id string) (Group, error) {
+	return group(ctx, s.store, tenantID, realmID, id)
+}
+
+func group(ctx context.Context, tx Tx, tenantID, realmID, id string) (Group, error) {
+	if err := realm(ctx, tx, tenantID, realmID); err != nil {
+		return Group{}, err
+	}
+	g, err := tx.GetGroup(ctx, realmID, id)
+	return g, notFound(err, groupNotFound, id)
+}
+
+// ListGroups lists the groups of a realm.
+func (s *Service) ListGroups(ctx context.Context, tenantID, realmID string, opts latchkey.ListOptions) ([]Group, int, error) {
+	if err := realm(ctx, s.store, tenantID, realmID); err != nil {
+		return nil, 0, err
+	}
+	return s.store.ListGroups(ctx, realmID, opts)
+}
+
+// UpdateGroup renames a group or changes its description.
+func (s *Service) UpdateGroup(ctx context.Context, tenantID, realmID, id string, p GroupPatch) (Group, error) {
+	return s.ChangeGroup(ctx, tenantID, realmID, id, GroupChange{Edit: func(g *Group) error {
+		setIf(&g.DisplayName, p.DisplayName)
+		setIf(&g.Description, p.Description)
+		return nil
+	}})
+}
+
+// GroupChange is what ChangeGroup applies to a group, all at once.
+type GroupChange struct {
+	// Edit changes the group's own fields, or refuses (a failed precondition).
+	Edit func(*Group) error
+	// SetMembers, when not nil, replaces the members; Add and Remove then apply.
+	SetMembers *[]string
+	Add        []string
+	Remove     []string
+	// RemoveUnknown lets Remove name ids that are no identities of the realm
+	// (a SCIM client removing an identity deleted meanwhile) instead of failing.
+	RemoveUnknown bool
+}
+
+// ChangeGroup applies a change to a group in one transaction: its fields,
+// then its members. Unknown identities fail the whole change.
+func (s *Service) ChangeGroup(ctx context.Context, tenantID, realmID, id string, c GroupChange) (g Group, err error) {
+	err = s.store.Update(ctx, func(tx Tx) error {
+		if g, err = group(ctx, tx, tenantID, realmID, id); err != nil {
+			return err
+		}
+		if c.Edit != nil {
+			keep := g
+			if err := c.Edit(&g); err != nil {
+				return err
+			}
+			g.ID, g.RealmID, g.TenantID, g.CreateTime = keep.ID, keep.RealmID, keep.TenantID, keep.CreateTime
+			if err := ValidateGroup(g); err != nil {
+				return err
+			}
+			if err := record(ctx, tx, tenantID, realmID, "group.update", "Group", id); err != nil {
+				return err
+			}
+		}
+		if c.SetMembers != nil {
+			if err := tx.RemoveAllMembers(ctx, id); err != nil {
+				return err
+			}
+			if err := addMembers(ctx, tx, g, *c.SetMembers); err != nil {
+				return err
+			}
+		}
+		if err := addMembers(ctx, tx, g, c.Add); err != nil {
+			return err
+		}
+		if len(c.Remove) > 0 {
+			if !c.RemoveUnknown {
+				if err := existingIdentities(ctx, tx, tenantID, realmID, c.Remove); err != nil {
+					return err
+				}
+			}
+			if err := tx.RemoveMembers(ctx, id, c.Remove); err != nil {
+				return err
+			}
+			if err := record(ctx, tx, tenantID, realmID, "group.delete_members", "Group", id); err != nil {
+				return err
+			}
+		}
+		g.UpdateTime = now()
+		if err := tx.UpdateGroup(ctx, g); err != nil {
+			return conflict(err, errGroupNameTaken)
+		}
+		return nil
+	})
+	return g, err
+}
+
+// addMembers adds identities of the group's realm to it, all or none.
+func addMembers(ctx context.Context, tx Tx, g Group, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if err := existingIdentities(ctx, tx, g.TenantID, g.RealmID, ids); err != nil {
+		return err
+	}
+	if err := tx.AddMembers(ctx, g.ID, ids); err != nil {
+		return err
+	}
+	return record(ctx, tx, g.TenantID, g.RealmID, "group.add_members", "Group", g.ID)
+}
+
+// DeleteGroup deletes a group without members; one with members is a 409.
+func (s *Service) DeleteGroup(ctx context.Context, tenantID, realmID, id string) error {
+	return s.store.Update(ctx, func(tx Tx) error {
+		if err := realm(ctx, tx, tenantID, realmID); err != nil {
+			return err
+		}
+		if err := tx.DeleteGroup(ctx, realmID, id); err != nil {
+			return conflict(notFound(err, groupNotFound, id), errGroupChildren)
+		}
+		return record(ctx, tx, tenantID, realmID, "group.delete", "Group", id)
+	})
+}
+
+// AddGroupMembers adds identities to a group: all of them, or none when any
+// is not an identity of the realm.
+func (s *Service) AddGroupMembers(ctx context.Context, tenantID, realmID, groupID string, ids []string) (Group, error) {
+	ids = slices.Compact(slices.Sorted(slices.Values(ids))) // repeats are harmless here
+	if err := checkIDs("identity_ids", ids); err != nil {
+		return Group{}, err
+	}
+	return s.ChangeGroup(ctx, tenantID, realmID, groupID, GroupChange{Add: ids})
+}
+
+// DeleteGroupMembers removes identities from a group, all or none like AddGroupMembers.
+func (s *Service) DeleteGroupMembers(ctx context.Context, tenantID, realmID, groupID string, ids []string) (Group, error) {
+	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
+	if err := checkIDs("identity_ids", ids); err != nil {
+		return Group{}, err
+	}
+	return s.ChangeGroup(ctx, tenantID, realmID, groupID, GroupChange{Remove: ids})
+}
+
+// ListGroupMembers lists the identities of a group.
+func (s *Service) ListGroupMembers(ctx context.Context, tenantID, realmID, groupID string, opts latchkey.ListOptions) ([]Identity, int, error) {
+	if _, err := group(ctx, s.store, tenantID, realmID, groupID); err != nil {
+		return nil, 0, err
+	}
+	return s.store.ListMembers(ctx, groupID, opts)
+}
+
+// GroupsOfIdentities returns the groups of each of the identities, in one
+// query (for rendering SCIM Users with their groups).
+func (s *Service) GroupsOfIdentities(ctx context.Context, identityIDs []string) (map[string][]Group, error) {
+	if len(identityIDs) == 0 {
+		return map[string][]Group{}, nil
+	}
+	return s.store.GroupsOfIdentities(ctx, identityIDs)
+}

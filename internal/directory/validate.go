@@ -1,0 +1,138 @@
+package directory
+
+import (
+	"maps"
+	"net/mail"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/latchkey/latchkey"
+)
+
+// Fold is how usernames, e-mail addresses and names compare: case-insensitively.
+// Stores keep a folded copy of those columns so both engines agree.
+func Fold(s string) string { return strings.ToLower(s) }
+
+// forbiddenNameChars are the characters the reference's pattern excludes
+// from display names, usernames and descriptions.
+const forbiddenNameChars = "{}[]<>;:?\\/|*^%$#=~`!"
+
+// MaxTraitLength bounds every trait other than username (64) and e-mail addresses (254).
+const MaxTraitLength = 1024
+
+// violations collects field violations; its error is nil when there are none.
+type violations []latchkey.FieldViolation
+
+func (v *violations) add(field, description string) {
+	*v = append(*v, latchkey.FieldViolation{Field: field, Description: description})
+}
+
+func (v violations) err() error {
+	if len(v) == 0 {
+		return nil
+	}
+	return latchkey.Invalid(v...)
+}
+
+// checkName applies the rules of display names, usernames (max 64) and
+// descriptions (max 300).
+func (v *violations) checkName(field, s string, required bool, max int) {
+	switch {
+	case s == "" && required:
+		v.add(field, "empty string")
+	case utf8.RuneCountInString(s) > max:
+		v.add(field, "longer than "+strconv.Itoa(max)+" characters")
+	case strings.ContainsAny(s, forbiddenNameChars):
+		v.add(field, "contains a forbidden character (one of "+forbiddenNameChars+")")
+	case hasControl(s):
+		v.add(field, "contains a control character")
+	case !utf8.ValidString(s):
+		v.add(field, "is not valid UTF-8")
+	}
+}
+
+func (v *violations) checkEmail(field, s string) {
+	if s == "" {
+		return
+	}
+	addr, err := mail.ParseAddress(s)
+	if err != nil || addr.Address != s || len(s) > 254 {
+		v.add(field, "not a valid e-mail address")
+	}
+}
+
+func hasControl(s string) bool { return strings.IndexFunc(s, unicode.IsControl) >= 0 }
+
+// ValidateIdentity checks an identity about to be stored. Field names are
+// relative to the identity ("traits.username").
+func ValidateIdentity(i Identity) error {
+	var v violations
+	v.checkName("display_name", i.DisplayName, true, 64)
+	if i.Status != StatusActive && i.Status != StatusSuspended {
+		v.add("status", `must be "active" or "suspended"`)
+	}
+	if i.Traits.Type != TraitsV0 {
+		v.add("traits.type", `must be "traits_v0"`)
+	}
+	v.checkName("traits.username", i.Traits.Username, true, 64)
+	v.checkEmail("traits.primary_email_address", i.Traits.PrimaryEmailAddress)
+	v.checkEmail("traits.secondary_email_address", i.Traits.SecondaryEmailAddress)
+	for _, name := range TraitNames {
+		val := *i.Traits.Field(name)
+		switch {
+		case name == "username" || strings.HasSuffix(name, "_email_address"):
+		case len(val) > MaxTraitLength:
+			v.add("traits."+name, "longer than "+strconv.Itoa(MaxTraitLength)+" bytes")
+		case !utf8.ValidString(val):
+			v.add("traits."+name, "is not valid UTF-8")
+		}
+	}
+	return v.err()
+}
+
+// ValidateTraitsPatch reports names that are not traits.
+func ValidateTraitsPatch(p TraitsPatch) error {
+	var v violations
+	var probe Traits
+	for _, name := range slices.Sorted(maps.Keys(p)) { // sorted, so that the report is stable
+		if probe.Field(name) == nil {
+			v.add("traits."+name, "unknown trait")
+		}
+	}
+	return v.err()
+}
+
+// ValidateGroup checks a group about to be stored.
+func ValidateGroup(g Group) error {
+	var v violations
+	v.checkName("display_name", g.DisplayName, true, 64)
+	v.checkName("description", g.Description, false, 300)
+	return v.err()
+}
+
+// ValidateRealm checks a realm about to be stored.
+func ValidateRealm(r Realm) error {
+	var v violations
+	v.checkName("display_name", r.DisplayName, true, 64)
+	if r.Classification != SecureWorkforce && r.Classification != SecureCustomer {
+		v.add("classification", `must be "SECURE_WORKFORCE" or "SECURE_CUSTOMER"`)
+	}
+	return v.err()
+}
+
+// ValidateTenant checks a tenant about to be stored.
+func ValidateTenant(t Tenant) error {
+	var v violations
+	v.checkName("display_name", t.DisplayName, true, 64)
+	return v.err()
+}
+
+// Attributes the list endpoints may filter on.
+var (
+	IdentityFilterAttributes = []string{"id", "display_name", "status", "traits.username", "traits.primary_email_address", "traits.external_id"}
+	GroupFilterAttributes    = []string{"id", "display_name"}
+	RealmFilterAttributes    = []string{"id", "display_name"}
+)

@@ -1,0 +1,72 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/oauth"
+)
+
+// auth wraps a management handler: it requires a valid bearer token for the
+// management API, of the tenant in the path, holding every listed scope.
+func (s *Server) auth(h http.HandlerFunc, scopes ...string) http.Handler {
+	return s.guard(h, refuseAPI, scopes)
+}
+
+// refusal writes a 401, 403 or 429 in an API's own error format.
+type refusal func(w http.ResponseWriter, r *http.Request, status int)
+
+func refuseAPI(w http.ResponseWriter, r *http.Request, status int) {
+	switch status {
+	case http.StatusUnauthorized:
+		writeError(w, r, errUnauthorized)
+	case http.StatusTooManyRequests:
+		writeError(w, r, errTooManyRequests)
+	default:
+		writeError(w, r, errForbidden)
+	}
+}
+
+// guard authenticates the bearer of a request: a valid management token of
+// the tenant in the path, within its rate limit, holding every scope of at
+// least one of scopeSets. The token's principal becomes the actor that audit
+// events record. Refusals are written by refuse.
+func (s *Server) guard(h http.Handler, refuse refusal, scopeSets ...[]string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		raw, ok := bearer(r)
+		if !ok {
+			refuse(w, r, http.StatusUnauthorized)
+			return
+		}
+		p, err := s.OAuth.Verify(r.Context(), raw)
+		if errors.Is(err, oauth.ErrInvalidToken) {
+			refuse(w, r, http.StatusUnauthorized)
+			return
+		}
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		if !admit(w, r, s.PerToken, "token:"+p.TokenID, refuse) {
+			return
+		}
+		if !p.Manages(r.PathValue("tenant")) || !slices.ContainsFunc(scopeSets, p.HasScopes) {
+			refuse(w, r, http.StatusForbidden)
+			return
+		}
+		ctx := latchkey.WithActor(r.Context(), latchkey.Actor{
+			Type: p.Type, ID: p.ID, TenantID: p.TenantID, RealmID: p.RealmID, TokenID: p.TokenID,
+		})
+		h.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// bearer returns the token of an "Authorization: Bearer …" header.
+func bearer(r *http.Request) (string, bool) {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	token = strings.TrimSpace(token)
+	return token, ok && strings.EqualFold(scheme, "Bearer") && token != ""
+}

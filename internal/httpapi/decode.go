@@ -1,0 +1,115 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"reflect"
+	"strings"
+
+	"github.com/latchkey/latchkey"
+)
+
+// MaxBody is the largest request body the API reads.
+const MaxBody = 1 << 20
+
+var errMalformed = latchkey.Errorf(latchkey.CodeBadRequest, "invalid request")
+
+// readBody reads at most MaxBody bytes of the request body.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return nil, latchkey.Errorf(latchkey.CodePayloadTooLarge, "request body is larger than 1 MiB")
+	}
+	if err != nil {
+		return nil, errMalformed
+	}
+	return body, nil
+}
+
+// decodeWrapped decodes a body of the form {"<key>": {…}} into dst, strictly:
+// unknown fields and wrong types are 400s naming the field ("identity.foo").
+// With bareOK the unwrapped object {…} is accepted too.
+func decodeWrapped(w http.ResponseWriter, r *http.Request, key string, dst any, bareOK bool) error {
+	body, err := readBody(w, r)
+	if err != nil {
+		return err
+	}
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(body, &top); err != nil || top == nil {
+		return errMalformed
+	}
+	inner, ok := top[key]
+	switch {
+	case ok && len(top) == 1:
+	case !ok && bareOK:
+		inner = body
+	case !ok:
+		return latchkey.InvalidField(key, "missing")
+	default:
+		for k := range top {
+			if k != key {
+				return latchkey.InvalidField(k, "unknown field")
+			}
+		}
+	}
+	return latchkey.WithFieldPrefix(strictDecode(inner, dst), key+".")
+}
+
+// decodeBody decodes a bare JSON object into dst, strictly.
+func decodeBody(w http.ResponseWriter, r *http.Request, dst any) error {
+	body, err := readBody(w, r)
+	if err != nil {
+		return err
+	}
+	return strictDecode(body, dst)
+}
+
+// strictDecode decodes exactly one JSON object, rejecting unknown fields.
+// Field names in errors are relative to the object.
+func strictDecode(data []byte, dst any) error {
+	if t := bytes.TrimSpace(data); len(t) == 0 || t[0] != '{' {
+		return errMalformed
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(dst)
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case err == nil:
+		if dec.More() {
+			return errMalformed
+		}
+		if _, err := dec.Token(); err != io.EOF {
+			return errMalformed
+		}
+		return nil
+	case errors.As(err, &typeErr):
+		return latchkey.InvalidField(typeErr.Field, "must be "+jsonType(typeErr.Type))
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return latchkey.InvalidField(name, "unknown field")
+	}
+	return errMalformed
+}
+
+// jsonType names a Go type as JSON calls it.
+func jsonType(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	case reflect.Bool:
+		return "a boolean"
+	}
+	return "a number"
+}

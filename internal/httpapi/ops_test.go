@@ -1,0 +1,224 @@
+package httpapi_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/server"
+	"github.com/latchkey/latchkey/internal/testenv"
+)
+
+func TestOps(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, nil, func(t *testing.T, e *env) {
+		get := func(path string) testenv.Response { return send(t, "GET", e.node.URL+path, nil, nil) }
+
+		for _, path := range []string{"/healthz", "/readyz"} {
+			resp := get(path)
+			if resp.Status != http.StatusOK || resp.Header.Get("Content-Type") != "application/json" {
+				t.Fatalf("%s: status %d: %s", path, resp.Status, resp.Body)
+			}
+			assertSame(t, resp.JSON(t), map[string]any{"status": "ok"})
+			if resp.Header.Get("X-Request-Id") == "" {
+				t.Errorf("%s: no X-Request-Id", path)
+			}
+			if resp.Header.Get("RateLimit-Limit") != "" {
+				t.Errorf("%s: RateLimit-Limit %q with rate limits off", path, resp.Header.Get("RateLimit-Limit"))
+			}
+		}
+
+		t.Run("not found", func(t *testing.T) {
+			for _, path := range []string{"/nope", "/", "/v1", "/v1/tenants/" + e.tenant() + "/bogus", "/v2/tenants/" + e.tenant(),
+				"/v1/tenants/" + e.tenant() + "/realms/" + e.adminRealm() + "/roles"} {
+				for _, token := range []string{"", e.api.token} {
+					h := http.Header{}
+					if token != "" {
+						h.Set("Authorization", "Bearer "+token)
+					}
+					body := assertError(t, send(t, "GET", e.node.URL+path, h, nil), http.StatusNotFound, "not_found", "not found")
+					assertKeys(t, body, "code", "message")
+				}
+			}
+		})
+
+		t.Run("method not allowed", func(t *testing.T) {
+			realm := "/v1/tenants/" + e.tenant() + "/realms/" + e.adminRealm()
+			for _, tc := range []struct {
+				method, path string
+				allow        []string
+			}{
+				{"POST", "/healthz", []string{"GET"}},
+				{"DELETE", "/v1/tenants/" + e.tenant(), []string{"GET", "PATCH"}},
+				{"PUT", realm + "/identities/0123456789abcdef", []string{"GET", "PATCH", "DELETE"}},
+				{"DELETE", realm + "/identities", []string{"GET", "POST"}},
+				{"GET", realm + "/applications/" + e.app() + "/token", []string{"POST"}},
+				{"GET", realm + "/identities:batchDelete", []string{"POST"}},
+			} {
+				t.Run(tc.method+" "+tc.path, func(t *testing.T) {
+					h := http.Header{"Authorization": {"Bearer " + e.api.token}}
+					resp := send(t, tc.method, e.node.URL+tc.path, h, nil)
+					body := assertError(t, resp, http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed")
+					assertKeys(t, body, "code", "message")
+					allow := resp.Header.Get("Allow")
+					for _, m := range tc.allow {
+						if !strings.Contains(allow, m) {
+							t.Errorf("Allow %q lacks %s", allow, m)
+						}
+					}
+				})
+			}
+		})
+
+		t.Run("metrics", func(t *testing.T) {
+			e.api.get(t, "")
+			resp := get("/metrics")
+			if resp.Status != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
+				t.Fatalf("/metrics: status %d, Content-Type %q", resp.Status, resp.Header.Get("Content-Type"))
+			}
+			text := string(resp.Body)
+			for _, want := range []string{
+				"# TYPE latchkey_http_requests_total counter",
+				`latchkey_http_requests_total{code="200",method="GET",route="GET /v1/tenants/{tenant}"} `,
+				`latchkey_http_requests_total{code="404",method="GET",route="unmatched"} `,
+				"latchkey_http_request_duration_seconds_bucket",
+			} {
+				if !strings.Contains(text, want) {
+					t.Errorf("/metrics lacks %q", want)
+				}
+			}
+		})
+	})
+}
+
+// rateLimitHeaders returns the RateLimit-* headers as numbers.
+func rateLimitHeaders(t testing.TB, resp testenv.Response) (limit, remaining, reset int) {
+	t.Helper()
+	n := func(name string) int {
+		v, err := strconv.Atoi(resp.Header.Get(name))
+		if err != nil {
+			t.Fatalf("%s %q: %v", name, resp.Header.Get(name), err)
+		}
+		return v
+	}
+	return n("RateLimit-Limit"), n("RateLimit-Remaining"), n("RateLimit-Reset")
+}
+
+// assertAdmitted requires a 200 with the RateLimit-* headers of a bucket of 3.
+func assertAdmitted(t testing.TB, resp testenv.Response, remaining int) {
+	t.Helper()
+	if resp.Status != http.StatusOK {
+		t.Fatalf("status %d, want 200: %s", resp.Status, resp.Body)
+	}
+	limit, rem, reset := rateLimitHeaders(t, resp)
+	if limit != 3 || rem != remaining || reset < 1 || reset > 3 {
+		t.Errorf("RateLimit-Limit %d Remaining %d Reset %d, want 3, %d, 1…3", limit, rem, reset, remaining)
+	}
+}
+
+// assertLimited requires the 429 of an empty bucket of 3 and returns its Retry-After.
+func assertLimited(t testing.TB, resp testenv.Response) time.Duration {
+	t.Helper()
+	body := assertError(t, resp, http.StatusTooManyRequests, "too_many_requests", "too many requests")
+	assertKeys(t, body, "code", "message")
+	limit, rem, reset := rateLimitHeaders(t, resp)
+	if limit != 3 || rem != 0 || reset < 1 || reset > 3 {
+		t.Errorf("RateLimit-Limit %d Remaining %d Reset %d, want 3, 0, 1…3", limit, rem, reset)
+	}
+	retry, err := strconv.Atoi(resp.Header.Get("Retry-After"))
+	if err != nil || retry < 1 || retry > 2 {
+		t.Errorf("Retry-After %q, want 1 or 2 seconds", resp.Header.Get("Retry-After"))
+	}
+	return time.Duration(retry) * time.Second
+}
+
+func TestRateLimitPerToken(t *testing.T) {
+	limit := func(cfg *server.Config) { cfg.TokenRate, cfg.TokenBurst = 1, 3 }
+	forEachEngine(t, limit, func(t *testing.T, e *env) {
+		first := e.api
+		for i := range 3 {
+			assertAdmitted(t, first.do(t, "GET", "/realms", nil), 2-i)
+		}
+		retry := assertLimited(t, first.do(t, "GET", "/realms", nil))
+		assertLimited(t, first.do(t, "POST", "/realms", map[string]any{"realm": map[string]any{"display_name": "Refused"}}))
+		if l := e.api.withToken(e.node.Token(t, "")).list(t, "/realms", "filter", `display_name eq "Refused"`); len(items(t, l, "realms")) != 0 {
+			t.Error("a refused request was carried out")
+		}
+
+		// Another token has its own bucket (the one above took a request of it).
+		second := e.api.withToken(e.node.Token(t, ""))
+		assertAdmitted(t, second.do(t, "GET", "/realms", nil), 2)
+		// Requests without a valid token are not limited per token.
+		for range 5 {
+			assertBareError(t, first.withToken("garbage").do(t, "GET", "/realms", nil), http.StatusUnauthorized, "unauthorized", "unauthorized")
+		}
+		if resp := send(t, "GET", e.node.URL+"/healthz", nil, nil); resp.Status != http.StatusOK {
+			t.Errorf("/healthz: status %d", resp.Status)
+		}
+
+		time.Sleep(retry) // the rate limit demands it: wait for the bucket to refill
+		if resp := first.do(t, "GET", "/realms", nil); resp.Status != http.StatusOK {
+			t.Errorf("after Retry-After: status %d", resp.Status)
+		}
+	})
+}
+
+func TestRateLimitPerIP(t *testing.T) {
+	for _, eng := range testenv.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			n := testenv.StartNode(t, eng.Name, func(cfg *server.Config) {
+				cfg.Logger = slog.New(slog.DiscardHandler)
+				cfg.IPRate, cfg.IPBurst = 1, 3
+			})
+			for i := range 3 {
+				assertAdmitted(t, send(t, "GET", n.URL+"/healthz", nil, nil), 2-i)
+			}
+			retry := assertLimited(t, send(t, "GET", n.URL+"/healthz", nil, nil))
+			// Every endpoint counts, the token endpoint and unauthenticated requests too.
+			creds := n.Creds()
+			form := url.Values{"grant_type": {"client_credentials"}}
+			assertLimited(t, postToken(t, creds.TokenEndpoint, form, creds.ClientID, creds.ClientSecret))
+			assertLimited(t, send(t, "GET", n.URL+"/v1/tenants/"+creds.TenantID, nil, nil))
+			assertLimited(t, send(t, "GET", n.URL+"/nope", nil, nil))
+
+			t.Run("another client IP is admitted", func(t *testing.T) {
+				resp, err := getFrom(t.Context(), "127.0.0.2", n.URL+"/healthz")
+				if err != nil {
+					t.Skipf("cannot connect from 127.0.0.2 on this system: %v", err)
+				}
+				assertAdmitted(t, resp, 2)
+			})
+
+			time.Sleep(retry) // the rate limit demands it: wait for the bucket to refill
+			if resp := postToken(t, creds.TokenEndpoint, form, creds.ClientID, creds.ClientSecret); resp.Status != http.StatusOK {
+				t.Errorf("after Retry-After: status %d: %s", resp.Status, resp.Body)
+			}
+		})
+	}
+}
+
+// getFrom sends a GET from the local address ip.
+func getFrom(ctx context.Context, ip, rawURL string) (testenv.Response, error) {
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 5 * time.Second}
+	tr := &http.Transport{DialContext: d.DialContext}
+	defer tr.CloseIdleConnections()
+	req, err := http.NewRequestWithContext(ctx, "GET", rawURL, nil)
+	if err != nil {
+		return testenv.Response{}, err
+	}
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		return testenv.Response{}, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return testenv.Response{Status: resp.StatusCode, Header: resp.Header, Body: b}, err
+}

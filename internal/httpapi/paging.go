@@ -1,0 +1,133 @@
+package httpapi
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/latchkey/latchkey"
+)
+
+// pageLimits are an endpoint's default and maximum page sizes.
+type pageLimits struct{ def, max int }
+
+var (
+	directoryPages = pageLimits{20, 200} // realms, identities, groups, members, events
+	oauthPages     = pageLimits{100, 100}
+)
+
+// pageTokenLifetime is how long a page token stays valid, as the reference says.
+const pageTokenLifetime = 7 * 24 * time.Hour
+
+// pageToken is what the opaque page_token carries: the filter (which later
+// pages may not change), the page size (which they may), and where the
+// previous page ended.
+type pageToken struct {
+	Filter string `json:"f,omitempty"`
+	Size   int    `json:"s"`
+	After  string `json:"a"`
+	Issued int64  `json:"t"`
+}
+
+func (p pageToken) encode() string {
+	b, _ := json.Marshal(p)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func invalidPageToken() error { return latchkey.InvalidField("page_token", "invalid page token") }
+
+func decodePageToken(s string) (pageToken, error) {
+	var p pageToken
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || json.Unmarshal(b, &p) != nil || p.Size <= 0 || p.After == "" {
+		return p, invalidPageToken()
+	}
+	if time.Since(time.Unix(p.Issued, 0)) > pageTokenLifetime {
+		return p, invalidPageToken()
+	}
+	return p, nil
+}
+
+// page is one list request as the query string states it.
+type page struct {
+	opts   latchkey.ListOptions
+	filter string // the raw filter, carried into the next page token
+	size   int
+}
+
+// parsePage reads page_size, page_token, skip and filter, and parses the
+// filter against the endpoint's attributes (nil attributes: no filter).
+func parsePage(r *http.Request, limits pageLimits, attributes []string) (page, error) {
+	q := r.URL.Query()
+	p := page{size: limits.def, filter: q.Get("filter")}
+	if raw := q.Get("page_token"); raw != "" {
+		tok, err := decodePageToken(raw)
+		if err != nil {
+			return p, err
+		}
+		if q.Has("filter") && p.filter != tok.Filter {
+			return p, latchkey.InvalidField("filter", "differs from the filter of page_token; start a new listing to change it")
+		}
+		p.filter, p.size, p.opts.After = tok.Filter, tok.Size, tok.After
+	}
+	if raw := q.Get("page_size"); raw != "" {
+		n, err := strconv.ParseUint(raw, 10, 32)
+		if err != nil {
+			return p, latchkey.InvalidField("page_size", "must be a non-negative integer")
+		}
+		if n > 0 {
+			p.size = int(n)
+		}
+	}
+	p.size = min(p.size, limits.max)
+	if raw := q.Get("skip"); raw != "" {
+		n, err := strconv.ParseUint(raw, 10, 31)
+		if err != nil {
+			return p, latchkey.InvalidField("skip", "must be a non-negative integer")
+		}
+		p.opts.Skip = int(n)
+	}
+	if p.filter != "" && attributes == nil {
+		return p, latchkey.InvalidField("filter", "this list cannot be filtered")
+	}
+	f, err := latchkey.ParseFilter(p.filter, attributes)
+	if err != nil {
+		return p, err
+	}
+	p.opts.Filter = f
+	// One more than the page, to learn whether another page follows.
+	p.opts.Limit = p.size + 1
+	return p, nil
+}
+
+// writePage answers a list: {"<key>": items, "total_size": n, "next_page_token"?}.
+func writePage[T any](w http.ResponseWriter, p page, key string, items []T, total int, id func(T) string) {
+	body := map[string]any{"total_size": total}
+	if len(items) > p.size {
+		items = items[:p.size]
+		body["next_page_token"] = pageToken{Filter: p.filter, Size: p.size, After: id(items[len(items)-1]), Issued: time.Now().Unix()}.encode()
+	}
+	if items == nil {
+		items = []T{}
+	}
+	body[key] = items
+	writeJSON(w, http.StatusOK, body)
+}
+
+// servePage serves a list endpoint: parse the page, fetch it, write it.
+func servePage[T any](w http.ResponseWriter, r *http.Request, limits pageLimits, attributes []string, key string,
+	id func(T) string, fetch func(opts latchkey.ListOptions) ([]T, int, error)) {
+	p, err := parsePage(r, limits, attributes)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	items, total, err := fetch(p.opts)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writePage(w, p, key, items, total, id)
+}

@@ -1,0 +1,256 @@
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/audit"
+	"github.com/latchkey/latchkey/internal/directory"
+	"github.com/latchkey/latchkey/internal/metrics"
+	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/ratelimit"
+	"github.com/latchkey/latchkey/internal/scim"
+)
+
+// Server holds what the handlers need.
+type Server struct {
+	Directory *directory.Service
+	OAuth     *oauth.Service
+	Events    audit.Store
+	Metrics   *metrics.Registry
+	// Ready reports whether the node can serve (its database answers).
+	Ready func(ctx context.Context) error
+	// PerToken and PerIP limit requests per access token and per client IP.
+	PerToken, PerIP *ratelimit.Limiter
+	Logger          *slog.Logger
+	// SCIM serves the SCIM 2.0 endpoints of each realm; nil serves none.
+	SCIM *scim.Handler
+}
+
+// Handler returns the API with its middleware.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	s.routes(mux)
+	return s.observe(s.limitIP(jsonFallback(mux)))
+}
+
+const (
+	tenantPath = "/v1/tenants/{tenant}"
+	realmPath  = tenantPath + "/realms/{realm}"
+	appPath    = realmPath + "/applications/{app}"
+)
+
+func (s *Server) routes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", s.Metrics.Handler())
+
+	mux.HandleFunc("POST "+appPath+"/token", s.token)
+	mux.HandleFunc("GET "+appPath+"/.well-known/jwks.json", s.jwks)
+	mux.Handle("GET "+appPath+"/tokens", s.auth(s.listTokens, "tokens:read"))
+	mux.Handle("DELETE "+appPath+"/tokens/{token}", s.auth(s.deleteToken, "tokens:delete"))
+
+	mux.Handle("GET "+tenantPath, s.auth(s.getTenant, "tenants:read"))
+	mux.Handle("PATCH "+tenantPath, s.auth(s.updateTenant, "tenants:update"))
+
+	mux.Handle("POST "+tenantPath+"/realms", s.auth(s.createRealm, "realms:create"))
+	mux.Handle("GET "+tenantPath+"/realms", s.auth(s.listRealms, "realms:read"))
+	mux.Handle("GET "+realmPath, s.auth(s.getRealm, "realms:read"))
+	mux.Handle("PATCH "+realmPath, s.auth(s.updateRealm, "realms:update"))
+	mux.Handle("DELETE "+realmPath, s.auth(s.deleteRealm, "realms:delete"))
+
+	mux.Handle("POST "+realmPath+"/identities", s.auth(s.createIdentity, "identities:create"))
+	mux.Handle("GET "+realmPath+"/identities", s.auth(s.listIdentities, "identities:read"))
+	mux.Handle("POST "+realmPath+"/identities:batchDelete", s.auth(s.batchDeleteIdentities, "identities:delete"))
+	mux.Handle("GET "+realmPath+"/identities/{identity}", verbs{
+		"":           s.auth(s.getIdentity, "identities:read"),
+		"listGroups": s.auth(s.listIdentityGroups, "identities:read", "groups:read"),
+	})
+	mux.Handle("PATCH "+realmPath+"/identities/{identity}", verbs{"": s.auth(s.updateIdentity, "identities:update")})
+	mux.Handle("DELETE "+realmPath+"/identities/{identity}", verbs{"": s.auth(s.deleteIdentity, "identities:delete")})
+
+	mux.Handle("POST "+realmPath+"/groups", s.auth(s.createGroup, "groups:create"))
+	mux.Handle("GET "+realmPath+"/groups", s.auth(s.listGroups, "groups:read"))
+	mux.Handle("GET "+realmPath+"/groups/{group}", verbs{
+		"":            s.auth(s.getGroup, "groups:read"),
+		"listMembers": s.auth(s.listGroupMembers, "groups:read", "identities:read"),
+	})
+	mux.Handle("PATCH "+realmPath+"/groups/{group}", verbs{"": s.auth(s.updateGroup, "groups:update")})
+	mux.Handle("DELETE "+realmPath+"/groups/{group}", verbs{"": s.auth(s.deleteGroup, "groups:delete")})
+	mux.Handle("POST "+realmPath+"/groups/{group}", verbs{
+		"addMembers":    s.auth(s.addGroupMembers, "groups:update", "identities:read"),
+		"deleteMembers": s.auth(s.deleteGroupMembers, "groups:update", "identities:read"),
+	})
+
+	mux.Handle("GET "+tenantPath+"/events", s.auth(s.listEvents, "events:read"))
+	mux.Handle("GET "+realmPath+"/events", s.auth(s.listEvents, "events:read"))
+
+	s.scimRoutes(mux)
+}
+
+// verbs dispatches on the custom method of the last path segment
+// ("{id}:addMembers", Google AIP-136 style); "" is the plain resource. The
+// id without its verb replaces the last path value.
+type verbs map[string]http.Handler
+
+func (v verbs) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	name := lastWildcard(r.Pattern)
+	segment := r.PathValue(name)
+	id, verb := splitVerb(segment)
+	h, ok := v[verb]
+	if !ok || id == "" || (verb == "" && id != segment) { // "{id}:" names no method
+		writeError(w, r, errNotFound)
+		return
+	}
+	r.SetPathValue(name, id)
+	h.ServeHTTP(w, r)
+}
+
+var lastWildcardRE = regexp.MustCompile(`\{(\w+)\}$`)
+
+func lastWildcard(pattern string) string {
+	m := lastWildcardRE.FindStringSubmatch(pattern)
+	if m == nil {
+		return ""
+	}
+	return m[1]
+}
+
+func splitVerb(segment string) (id, verb string) {
+	for i := 0; i < len(segment); i++ {
+		if segment[i] == ':' {
+			return segment[:i], segment[i+1:]
+		}
+	}
+	return segment, ""
+}
+
+// jsonFallback answers requests that match no route, or match one with
+// another method, with the API's JSON error instead of ServeMux's text.
+func jsonFallback(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		probe := &statusProbe{header: http.Header{}}
+		mux.ServeHTTP(probe, r)
+		if probe.status == http.StatusMethodNotAllowed {
+			w.Header().Set("Allow", probe.header.Get("Allow"))
+			writeError(w, r, latchkey.Errorf(codeMethodNotAllowed, "method not allowed"))
+			return
+		}
+		writeError(w, r, errNotFound)
+	})
+}
+
+// statusProbe records the status a handler would answer with, and discards the rest.
+type statusProbe struct {
+	header http.Header
+	status int
+}
+
+func (p *statusProbe) Header() http.Header         { return p.header }
+func (p *statusProbe) Write(b []byte) (int, error) { return len(b), nil }
+func (p *statusProbe) WriteHeader(status int)      { p.status = status }
+
+// observe gives every request an id, then logs it and counts it once served.
+func (s *Server) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := r.Header.Get("X-Request-Id")
+		if !validRequestID.MatchString(id) {
+			id = latchkey.NewID()
+		}
+		w.Header().Set("X-Request-Id", id)
+		r = r.WithContext(latchkey.WithRequestID(r.Context(), id))
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		defer func() {
+			if p := recover(); p != nil {
+				s.Logger.Error("panic", "panic", p, "request_id", id)
+				if !rec.wrote {
+					writeError(rec, r, errInternal)
+				}
+			}
+			d := time.Since(start)
+			s.Metrics.ObserveRequest(r.Pattern, r.Method, rec.status, d)
+			s.Logger.Info("request", "method", r.Method, "path", r.URL.Path, "status", rec.status,
+				"duration_ms", float64(d.Microseconds())/1000, "request_id", id, "remote", r.RemoteAddr)
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (r *statusRecorder) WriteHeader(status int) {
+	if !r.wrote {
+		r.status, r.wrote = status, true
+	}
+	r.ResponseWriter.WriteHeader(status)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	r.wrote = true
+	return r.ResponseWriter.Write(b)
+}
+
+// limitIP applies the per-client-IP limit to every request.
+func (s *Server) limitIP(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ip, _, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
+			ip = r.RemoteAddr
+		}
+		if !admit(w, r, s.PerIP, "ip:"+ip, refuseAPI) {
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// admit takes a token for key, sets the RateLimit-* headers, and answers
+// 429 with Retry-After when there is none.
+func admit(w http.ResponseWriter, r *http.Request, l *ratelimit.Limiter, key string, refuse refusal) bool {
+	if l == nil || l.Rate <= 0 {
+		return true
+	}
+	d := l.Allow(key)
+	h := w.Header()
+	h.Set("RateLimit-Limit", strconv.Itoa(d.Limit))
+	h.Set("RateLimit-Remaining", strconv.Itoa(d.Remaining))
+	h.Set("RateLimit-Reset", strconv.Itoa(ceilSeconds(d.Reset)))
+	if d.Allowed {
+		return true
+	}
+	h.Set("Retry-After", strconv.Itoa(max(1, ceilSeconds(d.RetryAfter))))
+	refuse(w, r, http.StatusTooManyRequests)
+	return false
+}
+
+func ceilSeconds(d time.Duration) int { return int((d + time.Second - 1) / time.Second) }
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.Ready(ctx); err != nil {
+		s.Logger.Warn("not ready", "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": "database unreachable"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}

@@ -1,0 +1,124 @@
+package oauth
+
+import (
+	"context"
+	"time"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/audit"
+)
+
+// ResourceServer is an API whose scopes applications may be granted. The
+// managed one with identifier ManagementAPI is Latchkey's own API.
+type ResourceServer struct {
+	ID          string    `json:"id"`
+	RealmID     string    `json:"realm_id"`
+	TenantID    string    `json:"tenant_id"`
+	DisplayName string    `json:"display_name"`
+	IsManaged   bool      `json:"is_managed"`
+	Identifier  string    `json:"identifier"`
+	Scopes      []string  `json:"scopes"`
+	CreateTime  time.Time `json:"-"`
+	UpdateTime  time.Time `json:"-"`
+}
+
+// Application is an OAuth 2.0 / OIDC client.
+type Application struct {
+	ID                    string         `json:"id"`
+	RealmID               string         `json:"realm_id"`
+	TenantID              string         `json:"tenant_id"`
+	ResourceServerID      string         `json:"resource_server_id,omitempty"`
+	AuthenticatorConfigID string         `json:"authenticator_config_id,omitempty"`
+	DisplayName           string         `json:"display_name"`
+	IsManaged             bool           `json:"is_managed"`
+	Classification        string         `json:"classification,omitempty"`
+	ProtocolConfig        ProtocolConfig `json:"protocol_config"`
+	CreateTime            time.Time      `json:"-"`
+	UpdateTime            time.Time      `json:"-"`
+}
+
+// ProtocolConfig is the oauth2/oidc configuration of an application.
+type ProtocolConfig struct {
+	Type                    string             `json:"type"`
+	AllowedScopes           []string           `json:"allowed_scopes"`
+	ClientID                string             `json:"client_id"`
+	ClientSecret            string             `json:"client_secret,omitempty"`
+	Confidentiality         string             `json:"confidentiality"`
+	TokenEndpointAuthMethod string             `json:"token_endpoint_auth_method"`
+	GrantType               []string           `json:"grant_type"`
+	RedirectURIs            []string           `json:"redirect_uris"`
+	TokenConfiguration      TokenConfiguration `json:"token_configuration"`
+	PKCE                    string             `json:"pkce"`
+	TokenFormat             string             `json:"token_format"`
+}
+
+// TokenConfiguration says how long tokens live and what their subject is.
+type TokenConfiguration struct {
+	ExpiresAfter          int    `json:"expires_after"`
+	TokenSigningAlgorithm string `json:"token_signing_algorithm"`
+	SubjectField          string `json:"subject_field"`
+}
+
+// Token is the record of an issued token; its id is the token's jti.
+// Deleting the record revokes the token.
+type Token struct {
+	ID            string   `json:"id"`
+	TenantID      string   `json:"-"`
+	RealmID       string   `json:"-"`
+	ApplicationID string   `json:"-"`
+	PrincipalType string   `json:"-"`
+	PrincipalID   string   `json:"-"`
+	DisplayName   string   `json:"display_name,omitempty"`
+	Scopes        []string `json:"scopes"`
+	TokenSuffix   string   `json:"token_suffix"`
+	TokenFormat   string   `json:"token_format"`
+	TokenType     string   `json:"token_type"`
+	IssuedAt      int64    `json:"issued_at"`
+	Expires       int64    `json:"expires"`
+}
+
+// SigningKey is an RSA key that signs tokens. The private key is sealed with
+// the master key.
+type SigningKey struct {
+	ID               string // the JWT kid
+	Algorithm        string
+	PrivateKeySealed string
+	CreateTime       time.Time
+}
+
+// TokenFilter narrows ListTokens to one principal.
+type TokenFilter struct {
+	PrincipalType, PrincipalID string
+}
+
+// Tx reads and writes applications, resource servers, tokens and keys in one
+// transaction. Missing rows are latchkey.ErrNotFound; taken unique values
+// (client id, resource server identifier) are latchkey.ErrDuplicate.
+type Tx interface {
+	CreateResourceServer(ctx context.Context, rs ResourceServer) error
+	GetResourceServer(ctx context.Context, realmID, id string) (ResourceServer, error)
+
+	// CreateApplication stores app with its client secret sealed.
+	CreateApplication(ctx context.Context, app Application, secretSealed string) error
+	// GetApplication returns an application and its sealed client secret ("" for public clients).
+	GetApplication(ctx context.Context, realmID, id string) (Application, string, error)
+
+	CreateToken(ctx context.Context, t Token) error
+	GetToken(ctx context.Context, id string) (Token, error)
+	ListTokens(ctx context.Context, applicationID string, f TokenFilter, opts latchkey.ListOptions) ([]Token, int, error)
+	DeleteToken(ctx context.Context, applicationID, id string) error
+	// DeleteExpiredTokens removes records of tokens that expired before t.
+	DeleteExpiredTokens(ctx context.Context, t time.Time) (int, error)
+
+	CreateSigningKey(ctx context.Context, k SigningKey) error
+	ListSigningKeys(ctx context.Context) ([]SigningKey, error)
+
+	RecordEvent(ctx context.Context, e audit.Event) error
+}
+
+// Store is the oauth storage: Tx methods run on their own; Update runs fn in
+// one read-write transaction.
+type Store interface {
+	Tx
+	Update(ctx context.Context, fn func(Tx) error) error
+}

@@ -1,0 +1,339 @@
+package oauth
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/audit"
+	"github.com/latchkey/latchkey/internal/secretbox"
+)
+
+// Service issues and verifies tokens and manages token records.
+type Service struct {
+	store     Store
+	box       *secretbox.Box
+	publicURL string
+	keys      *keyring
+}
+
+// NewService returns a Service. publicURL is the external base URL that
+// issuers and jku headers start with.
+func NewService(store Store, box *secretbox.Box, publicURL string) *Service {
+	return &Service{store: store, box: box, publicURL: strings.TrimRight(publicURL, "/"),
+		keys: &keyring{store: store, box: box}}
+}
+
+// Start makes sure a signing key exists and loads the keys; call it once
+// before serving.
+func (s *Service) Start(ctx context.Context) error { return s.keys.ensure(ctx) }
+
+// Box returns the box that seals secrets, for callers that create applications.
+func (s *Service) Box() *secretbox.Box { return s.box }
+
+// Issuer is the issuer URL of an application, the base of its OAuth endpoints.
+func (s *Service) Issuer(tenantID, realmID, appID string) string {
+	return s.publicURL + "/v1/" + appPath(tenantID, realmID, appID)
+}
+
+func appPath(tenantID, realmID, appID string) string {
+	return "tenants/" + tenantID + "/realms/" + realmID + "/applications/" + appID
+}
+
+// JWKS returns the public signing keys.
+func (s *Service) JWKS() jose.JSONWebKeySet { return s.keys.jwks() }
+
+// Error is an OAuth 2.0 error response (RFC 6749 §5.2).
+type Error struct {
+	Code        string `json:"error"`
+	Description string `json:"error_description,omitempty"`
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Description }
+
+// TokenRequest is a request to an application's token endpoint.
+type TokenRequest struct {
+	TenantID, RealmID, ApplicationID string
+	GrantType                        string
+	ClientID, ClientSecret           string
+	Scope                            string
+	// ExpirationTime, in seconds, shortens the token's configured lifetime.
+	ExpirationTime string
+}
+
+// TokenResponse is a successful token endpoint answer.
+type TokenResponse struct {
+	AccessToken string `json:"access_token"`
+	TokenType   string `json:"token_type"`
+	ExpiresIn   int    `json:"expires_in"`
+	Scope       string `json:"scope,omitempty"`
+}
+
+// Claims are the claims of an access token.
+type Claims struct {
+	jwt.Claims
+	// Audience shadows jwt.Claims.Audience, which go-jose writes as a bare
+	// string when it holds one value; the reference's tokens carry an array
+	// (["beyondidentity"] for the management API).
+	Audience  Audience `json:"aud,omitempty"`
+	Scope     string   `json:"scope,omitempty"`
+	AZP       string   `json:"azp,omitempty"`
+	TenantID  string   `json:"bi_t"`
+	RealmID   string   `json:"bi_r"`
+	Principal string   `json:"bi_p"`
+	GrantType string   `json:"bi_ty,omitempty"`
+}
+
+// Audience is the aud claim: always written as an array, read from an
+// array or a single string.
+type Audience []string
+
+// MarshalJSON writes the audience as an array, even of one value.
+func (a Audience) MarshalJSON() ([]byte, error) { return json.Marshal([]string(a)) }
+
+// UnmarshalJSON reads an array or a single string.
+func (a *Audience) UnmarshalJSON(b []byte) error {
+	var v jwt.Audience
+	if err := v.UnmarshalJSON(b); err != nil {
+		return err
+	}
+	*a = Audience(v)
+	return nil
+}
+
+// Token issues a token. Only the client_credentials grant exists so far.
+func (s *Service) Token(ctx context.Context, req TokenRequest) (TokenResponse, error) {
+	app, err := s.authenticateClient(ctx, req)
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	if req.GrantType != "client_credentials" {
+		return TokenResponse{}, &Error{"unsupported_grant_type", "supported: client_credentials"}
+	}
+	if !slices.Contains(app.ProtocolConfig.GrantType, req.GrantType) {
+		return TokenResponse{}, &Error{"unauthorized_client", "the application may not use the client_credentials grant"}
+	}
+	scopes, err := grantedScopes(req.Scope, app.ProtocolConfig.AllowedScopes)
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	lifetime, err := lifetime(app.ProtocolConfig.TokenConfiguration.ExpiresAfter, req.ExpirationTime)
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	var audience []string
+	if app.ResourceServerID != "" {
+		rs, err := s.store.GetResourceServer(ctx, app.RealmID, app.ResourceServerID)
+		if err != nil {
+			return TokenResponse{}, err
+		}
+		audience = []string{rs.Identifier}
+	}
+	principal := appPath(app.TenantID, app.RealmID, app.ID)
+	// Management API tokens span the tenant: their bi_r is "*", as the reference says.
+	realmClaim := app.RealmID
+	if slices.Contains(audience, ManagementAPI) {
+		realmClaim = "*"
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	claims := Claims{
+		Claims: jwt.Claims{
+			Issuer: s.Issuer(app.TenantID, app.RealmID, app.ID), Subject: app.ProtocolConfig.ClientID,
+			Expiry: jwt.NewNumericDate(now.Add(lifetime)), NotBefore: jwt.NewNumericDate(now),
+			IssuedAt: jwt.NewNumericDate(now), ID: latchkey.RandomString(32),
+		},
+		Audience: audience, Scope: strings.Join(scopes, " "), AZP: principal,
+		TenantID: app.TenantID, RealmID: realmClaim, Principal: principal, GrantType: req.GrantType,
+	}
+	signer, err := s.keys.signer(claims.Issuer + "/.well-known/jwks.json")
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	raw, err := jwt.Signed(signer).Claims(claims).Serialize()
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	record := Token{
+		ID: claims.ID, TenantID: app.TenantID, RealmID: app.RealmID, ApplicationID: app.ID,
+		PrincipalType: "application", PrincipalID: app.ID, Scopes: scopes,
+		TokenSuffix: raw[len(raw)-11:], TokenFormat: "self_contained", TokenType: "access",
+		IssuedAt: now.Unix(), Expires: now.Add(lifetime).Unix(),
+	}
+	if err := s.store.CreateToken(ctx, record); err != nil {
+		return TokenResponse{}, err
+	}
+	return TokenResponse{AccessToken: raw, TokenType: "Bearer", ExpiresIn: int(lifetime.Seconds()), Scope: claims.Scope}, nil
+}
+
+var errInvalidClient = &Error{"invalid_client", "client authentication failed"}
+
+// authenticateClient finds the application of the token endpoint and checks
+// the client's credentials against it.
+func (s *Service) authenticateClient(ctx context.Context, req TokenRequest) (Application, error) {
+	app, sealed, err := s.store.GetApplication(ctx, req.RealmID, req.ApplicationID)
+	if errors.Is(err, latchkey.ErrNotFound) || (err == nil && app.TenantID != req.TenantID) {
+		return Application{}, errInvalidClient
+	}
+	if err != nil {
+		return Application{}, err
+	}
+	if req.ClientID != app.ProtocolConfig.ClientID || sealed == "" {
+		return Application{}, errInvalidClient
+	}
+	secret, err := s.box.Open(sealed)
+	if err != nil {
+		return Application{}, err
+	}
+	if subtle.ConstantTimeCompare(secret, []byte(req.ClientSecret)) != 1 {
+		return Application{}, errInvalidClient
+	}
+	return app, nil
+}
+
+// grantedScopes returns the requested scopes, all of which must be allowed,
+// or every allowed scope when none are requested.
+func grantedScopes(requested string, allowed []string) ([]string, error) {
+	fields := strings.Fields(requested)
+	if len(fields) == 0 {
+		return slices.Clone(allowed), nil
+	}
+	var out []string
+	for _, f := range fields {
+		if !slices.Contains(allowed, f) {
+			return nil, &Error{"invalid_scope", "scope " + strconv.Quote(f) + " is not allowed for this application"}
+		}
+		if !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+// lifetime is the configured token lifetime, shortened by expiration_time when given.
+func lifetime(configured int, expirationTime string) (time.Duration, error) {
+	d := time.Duration(configured) * time.Second
+	if expirationTime == "" {
+		return d, nil
+	}
+	n, err := strconv.Atoi(expirationTime)
+	if err != nil || n <= 0 {
+		return 0, &Error{"invalid_request", "expiration_time must be a positive number of seconds"}
+	}
+	return min(d, time.Duration(n)*time.Second), nil
+}
+
+// Principal is the verified bearer of an access token.
+type Principal struct {
+	Type     string // "application" or "identity"
+	ID       string
+	TenantID string
+	RealmID  string
+	TokenID  string
+	Audience []string
+	Scopes   []string
+}
+
+// Manages reports whether the principal's token is for the management API
+// of tenantID.
+func (p Principal) Manages(tenantID string) bool {
+	return slices.Contains(p.Audience, ManagementAPI) && p.TenantID == tenantID
+}
+
+// HasScopes reports whether the token holds every one of scopes.
+func (p Principal) HasScopes(scopes []string) bool {
+	for _, s := range scopes {
+		if !slices.Contains(p.Scopes, s) {
+			return false
+		}
+	}
+	return true
+}
+
+// ErrInvalidToken means a bearer token is malformed, forged, expired or revoked.
+var ErrInvalidToken = errors.New("invalid token")
+
+// Verify checks an access token: signature by one of our keys, time window,
+// and a token record that still exists, so that deleting a record revokes
+// its token on every node at once.
+func (s *Service) Verify(ctx context.Context, raw string) (Principal, error) {
+	tok, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256})
+	if err != nil || len(tok.Headers) != 1 {
+		return Principal{}, ErrInvalidToken
+	}
+	key, ok := s.keys.publicKey(ctx, tok.Headers[0].KeyID)
+	if !ok {
+		return Principal{}, ErrInvalidToken
+	}
+	var c Claims
+	if err := tok.Claims(key.Key, &c); err != nil {
+		return Principal{}, ErrInvalidToken
+	}
+	if err := c.Claims.ValidateWithLeeway(jwt.Expected{Time: time.Now()}, 30*time.Second); err != nil || c.Expiry == nil {
+		return Principal{}, ErrInvalidToken
+	}
+	rec, err := s.store.GetToken(ctx, c.ID)
+	if errors.Is(err, latchkey.ErrNotFound) {
+		return Principal{}, ErrInvalidToken
+	}
+	if err != nil {
+		return Principal{}, err
+	}
+	return Principal{
+		Type: rec.PrincipalType, ID: rec.PrincipalID, TenantID: c.TenantID, RealmID: c.RealmID,
+		TokenID: c.ID, Audience: c.Audience, Scopes: strings.Fields(c.Scope),
+	}, nil
+}
+
+func applicationNotFound() error {
+	return latchkey.Errorf(latchkey.CodeNotFound, "The requested resource was not found.")
+}
+
+// application returns an application of the tenant's realm or the API's 404.
+func (s *Service) application(ctx context.Context, tenantID, realmID, appID string) (Application, error) {
+	app, _, err := s.store.GetApplication(ctx, realmID, appID)
+	if errors.Is(err, latchkey.ErrNotFound) || (err == nil && app.TenantID != tenantID) {
+		return Application{}, applicationNotFound()
+	}
+	return app, err
+}
+
+// ListTokens lists the token records an application issued.
+func (s *Service) ListTokens(ctx context.Context, tenantID, realmID, appID string, f TokenFilter, opts latchkey.ListOptions) ([]Token, int, error) {
+	if f.PrincipalType != "" && f.PrincipalType != "application" && f.PrincipalType != "identity" {
+		return nil, 0, latchkey.InvalidField("principal_type", `must be "application" or "identity"`)
+	}
+	if _, err := s.application(ctx, tenantID, realmID, appID); err != nil {
+		return nil, 0, err
+	}
+	return s.store.ListTokens(ctx, appID, f, opts)
+}
+
+// DeleteToken deletes a token record, which revokes the token.
+func (s *Service) DeleteToken(ctx context.Context, tenantID, realmID, appID, tokenID string) error {
+	if _, err := s.application(ctx, tenantID, realmID, appID); err != nil {
+		return err
+	}
+	return s.store.Update(ctx, func(tx Tx) error {
+		if err := tx.DeleteToken(ctx, appID, tokenID); err != nil {
+			if errors.Is(err, latchkey.ErrNotFound) {
+				return latchkey.NotFound("Token", tokenID, "token not found")
+			}
+			return err
+		}
+		return tx.RecordEvent(ctx, audit.New(ctx, tenantID, realmID, "token.delete", "Token", tokenID))
+	})
+}
+
+// DeleteExpiredTokens removes the records of tokens that can no longer be used.
+func (s *Service) DeleteExpiredTokens(ctx context.Context) (int, error) {
+	return s.store.DeleteExpiredTokens(ctx, time.Now().Add(-time.Minute))
+}

@@ -1,0 +1,330 @@
+package scim
+
+import (
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/directory"
+)
+
+// memberError turns the service's "identities not found" of a member
+// change into an invalidValue naming the members: the group itself exists.
+func memberError(err error) error {
+	var le *latchkey.Error
+	if !errors.As(err, &le) || le.Code != latchkey.CodeNotFound {
+		return err
+	}
+	for _, d := range le.Details {
+		for _, be := range d.Errors {
+			if be.ResourceType == "Identity" {
+				return InvalidValue("members: no such Users: %s", strings.Join(be.IDs, ", "))
+			}
+		}
+	}
+	return err
+}
+
+// memberPage is the page size in which members are read for rendering.
+const memberPage = 1000
+
+// members returns all the members of a group.
+func (h *Handler) members(r *http.Request, groupID string) ([]directory.Identity, error) {
+	var out []directory.Identity
+	for {
+		page, total, err := h.Directory.ListGroupMembers(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), groupID,
+			latchkey.ListOptions{Skip: len(out), Limit: memberPage})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page...)
+		if len(page) == 0 || len(out) >= total {
+			return out, nil
+		}
+	}
+}
+
+// wantMembers reports whether a projection returns members, which are
+// expensive to read.
+func wantMembers(attrs, excluded []string) bool {
+	named := func(list []string) bool {
+		return slices.ContainsFunc(list, func(a string) bool {
+			a = strings.ToLower(a)
+			a = strings.TrimPrefix(a, strings.ToLower(SchemaGroup)+":")
+			return a == "members" || strings.HasPrefix(a, "members.")
+		})
+	}
+	if named(excluded) {
+		return false
+	}
+	return len(attrs) == 0 || named(attrs)
+}
+
+func (h *Handler) renderGroup(r *http.Request, g directory.Group, attrs, excluded []string) (map[string]any, error) {
+	var members []directory.Identity
+	if wantMembers(attrs, excluded) {
+		var err error
+		if members, err = h.members(r, g.ID); err != nil {
+			return nil, err
+		}
+	}
+	return Project(ToDocument(GroupFromDirectory(g, members, h.base(r))), GroupResource, attrs, excluded), nil
+}
+
+func (h *Handler) writeGroup(w http.ResponseWriter, r *http.Request, status int, g directory.Group) {
+	attrs, excluded := projection(r)
+	doc, err := h.renderGroup(r, g, attrs, excluded)
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	w.Header().Set("ETag", Version(g.UpdateTime))
+	if status == http.StatusCreated {
+		w.Header().Set("Location", h.base(r)+"/Groups/"+g.ID)
+	}
+	WriteJSON(w, status, doc)
+}
+
+func (h *Handler) listGroups(w http.ResponseWriter, r *http.Request) {
+	p, err := queryParams(r)
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	h.queryGroups(w, r, p)
+}
+
+func (h *Handler) searchGroups(w http.ResponseWriter, r *http.Request) {
+	p, err := searchParams(w, r)
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	h.queryGroups(w, r, p)
+}
+
+func (h *Handler) queryGroups(w http.ResponseWriter, r *http.Request, p listParams) {
+	opts, start, serr := p.options(GroupResource)
+	if serr != nil {
+		WriteError(w, serr)
+		return
+	}
+	groups, total, err := h.Directory.ListGroups(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), opts)
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	resources := make([]any, 0, len(groups))
+	for _, g := range groups {
+		doc, err := h.renderGroup(r, g, p.Attributes, p.ExcludedAttributes)
+		if err != nil {
+			WriteError(w, err)
+			return
+		}
+		resources = append(resources, doc)
+	}
+	WriteJSON(w, http.StatusOK, NewListResponse(resources, total, start))
+}
+
+func (h *Handler) getGroup(w http.ResponseWriter, r *http.Request) {
+	g, err := h.Directory.GetGroup(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("id"))
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	if notModified(w, r, Version(g.UpdateTime)) {
+		return
+	}
+	h.writeGroup(w, r, http.StatusOK, g)
+}
+
+type groupIn struct {
+	display, externalID string
+	members             []string
+}
+
+func decodeGroup(w http.ResponseWriter, r *http.Request) (groupIn, *Error) {
+	body, err := readBody(w, r)
+	if err != nil {
+		return groupIn{}, err
+	}
+	var g Group
+	if err := Decode(body, &g); err != nil {
+		return groupIn{}, err
+	}
+	display, ext, members, err := DirectoryFromGroup(g)
+	if err != nil {
+		return groupIn{}, err
+	}
+	return groupIn{display, ext, members}, nil
+}
+
+func (h *Handler) createGroup(w http.ResponseWriter, r *http.Request) {
+	in, serr := decodeGroup(w, r)
+	if serr != nil {
+		WriteError(w, serr)
+		return
+	}
+	g, err := h.Directory.CreateGroup(r.Context(), r.PathValue("tenant"), r.PathValue("realm"),
+		directory.Group{DisplayName: in.display, ExternalID: in.externalID}, in.members)
+	if err != nil {
+		WriteError(w, memberError(err))
+		return
+	}
+	h.writeGroup(w, r, http.StatusCreated, g)
+}
+
+func (h *Handler) replaceGroup(w http.ResponseWriter, r *http.Request) {
+	in, serr := decodeGroup(w, r)
+	if serr != nil {
+		WriteError(w, serr)
+		return
+	}
+	members := in.members
+	if members == nil {
+		members = []string{}
+	}
+	g, err := h.Directory.ChangeGroup(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("id"),
+		directory.GroupChange{
+			Edit: func(g *directory.Group) error {
+				if err := ifMatch(r, Version(g.UpdateTime)); err != nil {
+					return err
+				}
+				g.DisplayName, g.ExternalID = in.display, in.externalID
+				return nil
+			},
+			SetMembers: &members,
+		})
+	if err != nil {
+		WriteError(w, memberError(err))
+		return
+	}
+	h.writeGroup(w, r, http.StatusOK, g)
+}
+
+// patchGroup applies a PatchOp to the group rendered with its members, then
+// stores the difference: changed fields, and the members added and removed,
+// so concurrent PATCHes of different members lose none.
+func (h *Handler) patchGroup(w http.ResponseWriter, r *http.Request) {
+	op, serr := decodePatch(w, r)
+	if serr != nil {
+		WriteError(w, serr)
+		return
+	}
+	tenant, realm, id := r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("id")
+	before, err := h.Directory.GetGroup(r.Context(), tenant, realm, id)
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	members, err := h.members(r, id)
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	doc, serr := ApplyPatch(ToDocument(GroupFromDirectory(before, members, h.base(r))), op, GroupResource)
+	if serr != nil {
+		WriteError(w, serr)
+		return
+	}
+	var after Group
+	if serr := FromDocument(doc, &after); serr != nil {
+		WriteError(w, serr)
+		return
+	}
+	display, ext, ids, serr := DirectoryFromGroup(after)
+	if serr != nil {
+		WriteError(w, serr)
+		return
+	}
+	old := make(map[string]bool, len(members))
+	for _, m := range members {
+		old[m.ID] = true
+	}
+	var add, remove []string
+	for _, id := range ids {
+		if !old[id] {
+			add = append(add, id)
+		}
+		delete(old, id)
+	}
+	for id := range old {
+		remove = append(remove, id)
+	}
+	slices.Sort(remove)
+	change := directory.GroupChange{Add: add, Remove: remove, RemoveUnknown: true}
+	if display != before.DisplayName || ext != before.ExternalID || r.Header.Get("If-Match") != "" {
+		change.Edit = func(g *directory.Group) error {
+			if err := ifMatch(r, Version(g.UpdateTime)); err != nil {
+				return err
+			}
+			// Only what the patch changed: a concurrent change of another field stays.
+			if display != before.DisplayName {
+				g.DisplayName = display
+			}
+			if ext != before.ExternalID {
+				g.ExternalID = ext
+			}
+			return nil
+		}
+	}
+	g, err := h.Directory.ChangeGroup(r.Context(), tenant, realm, id, change)
+	if err != nil {
+		WriteError(w, memberError(err))
+		return
+	}
+	w.Header().Set("ETag", Version(g.UpdateTime))
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// deleteGroup removes the group's members, then the group.
+func (h *Handler) deleteGroup(w http.ResponseWriter, r *http.Request) {
+	tenant, realm, id := r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("id")
+	none := []string{}
+	if _, err := h.Directory.ChangeGroup(r.Context(), tenant, realm, id, directory.GroupChange{SetMembers: &none}); err != nil {
+		WriteError(w, err)
+		return
+	}
+	if err := h.Directory.DeleteGroup(r.Context(), tenant, realm, id); err != nil {
+		WriteError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// ---- discovery
+
+func (h *Handler) serviceProviderConfig(w http.ResponseWriter, r *http.Request) {
+	WriteJSON(w, http.StatusOK, ServiceProviderConfig(h.base(r)))
+}
+
+func (h *Handler) resourceTypes(w http.ResponseWriter, r *http.Request) {
+	serveDocuments(w, r, ResourceTypeDocuments(h.base(r)), func(d ResourceType) string { return d.ID }, "resource type")
+}
+
+func (h *Handler) schemas(w http.ResponseWriter, r *http.Request) {
+	serveDocuments(w, r, SchemaDocuments(h.base(r)), func(d Schema) string { return d.ID }, "schema")
+}
+
+// serveDocuments answers a discovery list, or the one document the path's
+// {id} names.
+func serveDocuments[T any](w http.ResponseWriter, r *http.Request, docs []T, id func(T) string, kind string) {
+	want := r.PathValue("id")
+	if want == "" {
+		out := make([]any, len(docs))
+		for i, d := range docs {
+			out[i] = d
+		}
+		WriteJSON(w, http.StatusOK, NewListResponse(out, len(out), 1))
+		return
+	}
+	for _, d := range docs {
+		if id(d) == want {
+			WriteJSON(w, http.StatusOK, d)
+			return
+		}
+	}
+	WriteError(w, NotFound("%s %q not found", kind, want))
+}

@@ -1,0 +1,217 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/bootstrap"
+	"github.com/latchkey/latchkey/internal/directory"
+	"github.com/latchkey/latchkey/internal/httpapi"
+	"github.com/latchkey/latchkey/internal/metrics"
+	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/ratelimit"
+	"github.com/latchkey/latchkey/internal/scim"
+	"github.com/latchkey/latchkey/internal/secretbox"
+	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/store/postgres"
+	"github.com/latchkey/latchkey/internal/store/sqlite"
+)
+
+// Config is a node's configuration; the CLI fills it from flags and
+// LATCHKEY_* variables.
+type Config struct {
+	DataDir  string // SQLite file, master key, TLS files, bootstrap.json
+	Database string // "" for embedded SQLite, or a postgres:// URL
+	Listen   string // host:port
+	// PublicURL is the external base URL used in links, issuers and
+	// api_base_url; "" derives it from Listen.
+	PublicURL     string
+	TLSCert       string
+	TLSKey        string
+	TLSSelfSigned bool
+	MasterKey     string // base64 of 32 bytes; "" uses (or creates) the data dir's key file
+	// Requests per second and bursts, per access token and per client IP; a
+	// rate of 0 turns the limit off.
+	TokenRate, IPRate   float64
+	TokenBurst, IPBurst int
+	Logger              *slog.Logger
+}
+
+// TLS reports whether the node serves HTTPS.
+func (c Config) TLS() bool { return c.TLSSelfSigned || c.TLSCert != "" }
+
+// BaseURL is PublicURL, or the URL that Listen implies.
+func (c Config) BaseURL() string {
+	if c.PublicURL != "" {
+		return strings.TrimRight(c.PublicURL, "/")
+	}
+	host, port, err := net.SplitHostPort(c.Listen)
+	if err != nil {
+		host, port = c.Listen, ""
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost"
+	}
+	scheme := "http"
+	if c.TLS() {
+		scheme = "https"
+	}
+	if port == "" {
+		return scheme + "://" + host
+	}
+	return scheme + "://" + net.JoinHostPort(host, port)
+}
+
+// Node is one running Latchkey.
+type Node struct {
+	cfg          Config
+	Store        store.Store
+	Directory    *directory.Service
+	OAuth        *oauth.Service
+	Credentials  bootstrap.Credentials
+	Bootstrapped bool   // whether this start created the first tenant
+	CredsFile    string // where the credentials were written
+	handler      http.Handler
+}
+
+// OpenStore opens the configured database without migrating it.
+func OpenStore(cfg Config) (store.Store, error) {
+	switch {
+	case cfg.Database == "":
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return nil, err
+		}
+		return sqlite.Open(filepath.Join(cfg.DataDir, "latchkey.db"))
+	case strings.HasPrefix(cfg.Database, "postgres://"), strings.HasPrefix(cfg.Database, "postgresql://"):
+		return postgres.Open(cfg.Database)
+	}
+	return nil, errors.New("--database must be empty (embedded SQLite) or a postgres:// URL")
+}
+
+// Open prepares a node: store, migrations, master key, signing keys, bootstrap.
+func Open(ctx context.Context, cfg Config) (*Node, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, err
+	}
+	st, err := OpenStore(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	n, err := open(ctx, cfg, st)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return n, nil
+}
+
+func open(ctx context.Context, cfg Config, st store.Store) (*Node, error) {
+	if err := st.Migrate(ctx); err != nil {
+		return nil, err
+	}
+	key := cfg.MasterKey
+	if key == "" {
+		var err error
+		if key, err = secretbox.LoadOrCreate(cfg.DataDir); err != nil {
+			return nil, fmt.Errorf("master key: %w", err)
+		}
+	}
+	box, err := secretbox.New(key)
+	if err != nil {
+		return nil, err
+	}
+	if err := bootstrap.CheckMasterKey(ctx, st, box); err != nil {
+		return nil, err
+	}
+	base := cfg.BaseURL()
+	oauthSvc := oauth.NewService(st.OAuth(), box, base)
+	// Bootstrap first: it makes the first signing key, once for all the
+	// nodes starting together, and Start then loads it.
+	creds, created, err := bootstrap.Run(ctx, st, box, oauthSvc.Issuer, base)
+	if err != nil {
+		return nil, fmt.Errorf("bootstrap: %w", err)
+	}
+	if err := oauthSvc.Start(ctx); err != nil {
+		return nil, err
+	}
+	path, err := bootstrap.WriteFile(cfg.DataDir, creds)
+	if err != nil {
+		return nil, fmt.Errorf("write %s: %w", bootstrap.File, err)
+	}
+	n := &Node{cfg: cfg, Store: st, Directory: directory.NewService(st.Directory()), OAuth: oauthSvc,
+		Credentials: creds, Bootstrapped: created, CredsFile: path}
+	api := &httpapi.Server{
+		Directory: n.Directory, OAuth: oauthSvc, Events: st.Audit(), Metrics: metrics.New(), Ready: st.Ping,
+		PerToken: ratelimit.New(cfg.TokenRate, cfg.TokenBurst), PerIP: ratelimit.New(cfg.IPRate, cfg.IPBurst),
+		Logger: cfg.Logger,
+		SCIM:   &scim.Handler{Directory: n.Directory, PublicURL: cfg.BaseURL()},
+	}
+	n.handler = api.Handler()
+	return n, nil
+}
+
+// Handler is the node's HTTP handler.
+func (n *Node) Handler() http.Handler { return n.handler }
+
+// Close closes the store.
+func (n *Node) Close() error { return n.Store.Close() }
+
+// Serve serves on ln until ctx is done, then shuts down gracefully, letting
+// requests in flight finish (for up to 20 seconds).
+func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler: n.handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+		WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(n.cfg.Logger.Handler(), slog.LevelWarn),
+	}
+	if n.cfg.TLS() {
+		cert, err := n.certificate()
+		if err != nil {
+			return err
+		}
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		ln = tls.NewListener(ln, srv.TLSConfig)
+	}
+	go n.sweepTokens(ctx)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	n.cfg.Logger.Info("shutting down")
+	shutdown, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdown)
+}
+
+// sweepTokens deletes the records of expired tokens every ten minutes.
+func (n *Node) sweepTokens(ctx context.Context) {
+	t := time.NewTicker(10 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if k, err := n.OAuth.DeleteExpiredTokens(ctx); err != nil {
+				n.cfg.Logger.Warn("delete expired tokens", "err", err)
+			} else if k > 0 {
+				n.cfg.Logger.Info("deleted expired tokens", "count", k)
+			}
+		}
+	}
+}

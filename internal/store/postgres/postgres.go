@@ -1,0 +1,88 @@
+// Package postgres opens a PostgreSQL database through pgx as a
+// sqlstore.Store. It is the only package that imports pgx. It must not
+// import domain services or HTTP packages.
+package postgres
+
+import (
+	"database/sql"
+	"errors"
+	"net"
+	"net/url"
+	"strconv"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	"github.com/pressly/goose/v3"
+
+	"github.com/latchkey/latchkey/internal/store/sqlstore"
+)
+
+// Open connects to the database named by a postgres:// URL.
+func Open(dsn string) (*sqlstore.Store, error) {
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(32)
+	db.SetMaxIdleConns(32)
+	if err := db.Ping(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return sqlstore.New(db, db, dialect), nil
+}
+
+var dialect = sqlstore.Dialect{
+	Name:  "postgres",
+	Goose: goose.DialectPostgres,
+	Classify: func(err error) error {
+		var e *pgconn.PgError
+		if !errors.As(err, &e) {
+			return err
+		}
+		switch e.Code {
+		case "23505":
+			return sqlstore.ErrUnique
+		case "23503":
+			return sqlstore.ErrForeignKey
+		}
+		return err
+	},
+	Contains:   func(c, p string) string { return "strpos(" + c + ", " + p + ") > 0" },
+	StartsWith: func(c, p string) string { return "starts_with(" + c + ", " + p + ")" },
+	EndsWith:   func(c, p string) string { return "right(" + c + ", length(" + p + ")) = " + p },
+	JSONText:   func(c, key string) string { return "(" + c + "::jsonb ->> '" + key + "')" },
+}
+
+// CreateDatabase creates database name on the server of dsn and returns a
+// DSN for it. Tests use it to run against a database of their own.
+func CreateDatabase(dsn, name string) (string, error) {
+	if err := admin(dsn, `CREATE DATABASE "`+name+`"`); err != nil {
+		return "", err
+	}
+	cfg, err := pgconn.ParseConfig(dsn)
+	if err != nil {
+		return "", err
+	}
+	u := &url.URL{Scheme: "postgres", User: url.User(cfg.User), Host: net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port))), Path: "/" + name}
+	if cfg.Password != "" {
+		u.User = url.UserPassword(cfg.User, cfg.Password)
+	}
+	u.RawQuery = "sslmode=disable"
+	return u.String(), nil
+}
+
+// DropDatabase drops database name, disconnecting its sessions.
+func DropDatabase(dsn, name string) error {
+	return admin(dsn, `DROP DATABASE IF EXISTS "`+name+`" WITH (FORCE)`)
+}
+
+func admin(dsn, statement string) error {
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	_, err = db.Exec(statement)
+	return err
+}

@@ -1,0 +1,117 @@
+package postgres_test
+
+import (
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+	"unicode"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/audit"
+	"github.com/latchkey/latchkey/internal/directory"
+	"github.com/latchkey/latchkey/internal/store/postgres"
+	"github.com/latchkey/latchkey/internal/store/sqlstore"
+	"github.com/latchkey/latchkey/internal/store/storetest"
+	"github.com/latchkey/latchkey/internal/testenv"
+)
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, testenv.OpenPostgres)
+}
+
+// TestConcurrentUsername races writers that each have their own connection
+// pool, as separate nodes would, to create one username in different
+// cases: exactly one may win.
+func TestConcurrentUsername(t *testing.T) {
+	ctx := t.Context()
+	dsn := testenv.PostgresDSN(t)
+	setup := open(t, dsn)
+	must(t, setup.Migrate(ctx))
+	now := time.Now().UTC()
+	tenant := directory.Tenant{ID: latchkey.NewTenantID(), DisplayName: "T", CreateTime: now, UpdateTime: now}
+	realm := directory.Realm{ID: latchkey.NewID(), TenantID: tenant.ID, DisplayName: "R",
+		Classification: directory.SecureWorkforce, CreateTime: now, UpdateTime: now}
+	must(t, setup.CreateTenant(ctx, tenant))
+	must(t, setup.CreateRealm(ctx, realm))
+
+	const writers = 50
+	nodes := make([]*sqlstore.Store, writers)
+	for i := range nodes {
+		nodes[i] = open(t, dsn)
+	}
+	errs := make([]error, writers)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i, node := range nodes {
+		wg.Go(func() {
+			v := directory.Identity{ID: latchkey.NewID(), RealmID: realm.ID, TenantID: tenant.ID,
+				DisplayName: "Racer", Status: directory.StatusActive, EnrollmentStatus: directory.Unenrolled,
+				Traits:     directory.Traits{Type: directory.TraitsV0, Username: mixedCase("racer.one", i)},
+				CreateTime: now, UpdateTime: now}
+			<-start
+			errs[i] = node.Directory().Update(ctx, func(tx directory.Tx) error {
+				if err := tx.CreateIdentities(ctx, []directory.Identity{v}); err != nil {
+					return err
+				}
+				return tx.RecordEvent(ctx, audit.New(ctx, tenant.ID, realm.ID, "identity.create", "Identity", v.ID))
+			})
+		})
+	}
+	close(start)
+	wg.Wait()
+
+	won := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case !errors.Is(err, latchkey.ErrDuplicate):
+			t.Errorf("writer %d: %v, want latchkey.ErrDuplicate", i, err)
+		}
+	}
+	if won != 1 {
+		t.Errorf("%d writers created the username, want exactly 1", won)
+	}
+	_, total, err := setup.ListIdentities(ctx, realm.ID, latchkey.ListOptions{Limit: 1})
+	must(t, err)
+	if total != 1 {
+		t.Errorf("the realm counts %d identities, want 1", total)
+	}
+	_, total, err = setup.Audit().ListEvents(ctx, tenant.ID, realm.ID, latchkey.ListOptions{Limit: 1})
+	must(t, err)
+	if total != 1 {
+		t.Errorf("%d events recorded, want 1", total)
+	}
+}
+
+func open(t *testing.T, dsn string) *sqlstore.Store {
+	t.Helper()
+	s, err := postgres.Open(dsn)
+	must(t, err)
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// mixedCase returns s with its letters upper-cased where the bits of n are set.
+func mixedCase(s string, n int) string {
+	var b strings.Builder
+	for _, r := range s {
+		if unicode.IsLetter(r) {
+			if n&1 == 1 {
+				r = unicode.ToUpper(r)
+			}
+			n >>= 1
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,67 @@
+// Package sqlite opens Latchkey's embedded SQLite database (pure Go,
+// modernc.org/sqlite) as a sqlstore.Store. It is the only package that
+// imports the SQLite driver. It must not import domain services or HTTP
+// packages.
+package sqlite
+
+import (
+	"database/sql"
+	"errors"
+	"net/url"
+
+	"github.com/pressly/goose/v3"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/latchkey/latchkey/internal/store/sqlstore"
+)
+
+// Open opens (creating it if needed) the SQLite database at path, in WAL
+// mode with foreign keys on and a busy timeout.
+func Open(path string) (*sqlstore.Store, error) {
+	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + url.Values{
+		"_pragma": {"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(NORMAL)"},
+		"_txlock": {"immediate"},
+	}.Encode()
+	reader, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, err
+	}
+	writer, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		reader.Close()
+		return nil, err
+	}
+	// One writing connection: writers wait their turn in Go rather than in
+	// SQLite's busy loop.
+	writer.SetMaxOpenConns(1)
+	reader.SetMaxOpenConns(8)
+	if err := writer.Ping(); err != nil {
+		reader.Close()
+		writer.Close()
+		return nil, err
+	}
+	return sqlstore.New(reader, writer, dialect), nil
+}
+
+var dialect = sqlstore.Dialect{
+	Name:  "sqlite",
+	Goose: goose.DialectSQLite3,
+	Classify: func(err error) error {
+		var e *sqlite.Error
+		if !errors.As(err, &e) {
+			return err
+		}
+		switch e.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return sqlstore.ErrUnique
+		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+			return sqlstore.ErrForeignKey
+		}
+		return err
+	},
+	Contains:   func(c, p string) string { return "instr(" + c + ", " + p + ") > 0" },
+	StartsWith: func(c, p string) string { return "substr(" + c + ", 1, length(" + p + ")) = " + p },
+	EndsWith:   func(c, p string) string { return "substr(" + c + ", -length(" + p + ")) = " + p },
+	JSONText:   func(c, key string) string { return "json_extract(" + c + ", '$." + key + "')" },
+}

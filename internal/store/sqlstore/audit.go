@@ -1,0 +1,52 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/audit"
+)
+
+func (t *tx) RecordEvent(ctx context.Context, e audit.Event) error {
+	_, err := t.exec(ctx, latchkey.ErrNoParent,
+		`INSERT INTO events (id, tenant_id, realm_id, actor_type, actor_id, action, resource_type, resource_id, request_id, create_time)
+		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		e.ID, e.TenantID, e.RealmID, e.ActorType, e.ActorID, e.Action, e.ResourceType, e.ResourceID, e.RequestID, micros(e.CreateTime))
+	return err
+}
+
+var eventFilter = map[string]column{
+	"action": {name: "action"}, "resource_type": {name: "resource_type"}, "resource_id": {name: "resource_id"},
+	"actor_id": {name: "actor_id"}, "request_id": {name: "request_id"}, "realm_id": {name: "realm_id"},
+}
+
+func (t *tx) ListEvents(ctx context.Context, tenantID, realmID string, opts latchkey.ListOptions) ([]audit.Event, int, error) {
+	q := listQuery{columns: "id, tenant_id, realm_id, actor_type, actor_id, action, resource_type, resource_id, request_id, create_time",
+		from: "events", key: "id", filter: eventFilter, desc: true}
+	q.conds = []string{"tenant_id = " + q.args.add(tenantID)}
+	if realmID != "" {
+		q.conds = append(q.conds, "realm_id = "+q.args.add(realmID))
+	}
+	var out []audit.Event
+	total, err := t.list(ctx, q, opts, func(rows *sql.Rows) error {
+		var e audit.Event
+		var ct int64
+		err := rows.Scan(&e.ID, &e.TenantID, &e.RealmID, &e.ActorType, &e.ActorID, &e.Action, &e.ResourceType, &e.ResourceID, &e.RequestID, &ct)
+		e.CreateTime = fromMicros(ct)
+		out = append(out, e)
+		return err
+	})
+	return out, total, err
+}
+
+func (t *tx) GetSetting(ctx context.Context, name string) (string, error) {
+	var v string
+	err := one(t.r.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = $1`, name), &v)
+	return v, err
+}
+
+func (t *tx) CreateSetting(ctx context.Context, name, value string) error {
+	_, err := t.exec(ctx, latchkey.ErrNoParent, `INSERT INTO settings (name, value) VALUES ($1, $2)`, name, value)
+	return err
+}

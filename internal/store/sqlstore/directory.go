@@ -1,0 +1,395 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"math/rand/v2"
+	"slices"
+	"strings"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/directory"
+)
+
+func (t *tx) CreateTenant(ctx context.Context, v directory.Tenant) error {
+	_, err := t.exec(ctx, latchkey.ErrNoParent,
+		`INSERT INTO tenants (id, display_name, create_time, update_time) VALUES ($1, $2, $3, $4)`,
+		v.ID, v.DisplayName, micros(v.CreateTime), micros(v.UpdateTime))
+	return err
+}
+
+func (t *tx) GetTenant(ctx context.Context, id string) (directory.Tenant, error) {
+	var v directory.Tenant
+	var ct, ut int64
+	err := one(t.r.QueryRowContext(ctx, `SELECT id, display_name, create_time, update_time FROM tenants WHERE id = $1`, id),
+		&v.ID, &v.DisplayName, &ct, &ut)
+	v.CreateTime, v.UpdateTime = fromMicros(ct), fromMicros(ut)
+	return v, err
+}
+
+func (t *tx) UpdateTenant(ctx context.Context, v directory.Tenant) error {
+	return affected(t.exec(ctx, latchkey.ErrNoParent,
+		`UPDATE tenants SET display_name = $2, update_time = $3 WHERE id = $1`, v.ID, v.DisplayName, micros(v.UpdateTime)))
+}
+
+const realmColumns = "id, tenant_id, display_name, classification, create_time, update_time"
+
+var realmFilter = map[string]column{"id": {name: "id"}, "display_name": {name: "display_name_key", kind: folded}}
+
+func scanRealm(s interface{ Scan(...any) error }, v *directory.Realm) error {
+	var ct, ut int64
+	err := s.Scan(&v.ID, &v.TenantID, &v.DisplayName, &v.Classification, &ct, &ut)
+	v.CreateTime, v.UpdateTime = fromMicros(ct), fromMicros(ut)
+	return err
+}
+
+func (t *tx) CreateRealm(ctx context.Context, v directory.Realm) error {
+	_, err := t.exec(ctx, latchkey.ErrNoParent,
+		`INSERT INTO realms (id, tenant_id, display_name, display_name_key, classification, create_time, update_time)
+		 VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		v.ID, v.TenantID, v.DisplayName, directory.Fold(v.DisplayName), v.Classification, micros(v.CreateTime), micros(v.UpdateTime))
+	return err
+}
+
+func (t *tx) GetRealm(ctx context.Context, tenantID, id string) (directory.Realm, error) {
+	var v directory.Realm
+	err := scanRealm(t.r.QueryRowContext(ctx, `SELECT `+realmColumns+` FROM realms WHERE id = $1 AND tenant_id = $2`, id, tenantID), &v)
+	return v, notFoundIfNoRows(err)
+}
+
+func notFoundIfNoRows(err error) error {
+	if err == sql.ErrNoRows {
+		return latchkey.ErrNotFound
+	}
+	return err
+}
+
+func (t *tx) ListRealms(ctx context.Context, tenantID string, opts latchkey.ListOptions) ([]directory.Realm, int, error) {
+	q := listQuery{columns: realmColumns, from: "realms", key: "id", filter: realmFilter}
+	q.conds = []string{"tenant_id = " + q.args.add(tenantID)}
+	var out []directory.Realm
+	total, err := t.list(ctx, q, opts, func(rows *sql.Rows) error {
+		var v directory.Realm
+		err := scanRealm(rows, &v)
+		out = append(out, v)
+		return err
+	})
+	return out, total, err
+}
+
+func (t *tx) UpdateRealm(ctx context.Context, v directory.Realm) error {
+	return affected(t.exec(ctx, latchkey.ErrNoParent,
+		`UPDATE realms SET display_name = $3, display_name_key = $4, classification = $5, update_time = $6
+		 WHERE id = $1 AND tenant_id = $2`,
+		v.ID, v.TenantID, v.DisplayName, directory.Fold(v.DisplayName), v.Classification, micros(v.UpdateTime)))
+}
+
+func (t *tx) DeleteRealm(ctx context.Context, tenantID, id string) error {
+	return affected(t.exec(ctx, latchkey.ErrInUse, `DELETE FROM realms WHERE id = $1 AND tenant_id = $2`, id, tenantID))
+}
+
+const identityColumns = "id, realm_id, tenant_id, display_name, status, traits, create_time, update_time"
+
+// identityFilter holds every attribute an identity filter or sort may name:
+// the indexed columns, every other trait inside the traits JSON, and times.
+var identityFilter = func() map[string]column {
+	cols := map[string]column{
+		"id":                           {name: "id"},
+		"display_name":                 {name: "display_name_key", kind: folded},
+		"status":                       {name: "status", kind: folded},
+		"traits.username":              {name: "username_key", kind: folded},
+		"traits.primary_email_address": {name: "email_key", kind: folded},
+		"traits.external_id":           {name: "external_id"},
+		"create_time":                  {name: "create_time", kind: timestamp},
+		"update_time":                  {name: "update_time", kind: timestamp},
+	}
+	for _, t := range directory.TraitNames {
+		if _, ok := cols["traits."+t]; !ok {
+			cols["traits."+t] = column{name: "traits", kind: trait, key: t}
+		}
+	}
+	return cols
+}()
+
+// prefixed returns cols with every column qualified by a table alias.
+func prefixed(cols map[string]column, alias string) map[string]column {
+	out := make(map[string]column, len(cols))
+	for k, c := range cols {
+		c.name = alias + "." + c.name
+		out[k] = c
+	}
+	return out
+}
+
+func scanIdentity(s interface{ Scan(...any) error }, v *directory.Identity) error {
+	var ct, ut int64
+	var traits string
+	if err := s.Scan(&v.ID, &v.RealmID, &v.TenantID, &v.DisplayName, &v.Status, &traits, &ct, &ut); err != nil {
+		return err
+	}
+	v.CreateTime, v.UpdateTime = fromMicros(ct), fromMicros(ut)
+	v.EnrollmentStatus = directory.Unenrolled
+	return json.Unmarshal([]byte(traits), &v.Traits)
+}
+
+// identityRow returns the stored form of an identity, in the order of the
+// INSERT in CreateIdentities.
+func identityRow(v directory.Identity) []any {
+	traits, _ := json.Marshal(v.Traits)
+	return []any{v.ID, v.RealmID, v.TenantID, v.DisplayName, directory.Fold(v.DisplayName), v.Status,
+		directory.Fold(v.Traits.Username), directory.Fold(v.Traits.PrimaryEmailAddress), v.Traits.ExternalID,
+		string(traits), micros(v.CreateTime), micros(v.UpdateTime)}
+}
+
+// insertBatch bounds the rows of one multi-row INSERT, below SQLite's limit
+// of 32766 parameters.
+const insertBatch = 500
+
+func (t *tx) CreateIdentities(ctx context.Context, ids []directory.Identity) error {
+	for chunk := range slices.Chunk(ids, insertBatch) {
+		var a args
+		values := make([]string, len(chunk))
+		for i, v := range chunk {
+			row := identityRow(v)
+			ph := make([]string, len(row))
+			for j, x := range row {
+				ph[j] = a.add(x)
+			}
+			values[i] = "(" + strings.Join(ph, ", ") + ")"
+		}
+		if _, err := t.exec(ctx, latchkey.ErrNoParent,
+			`INSERT INTO identities (id, realm_id, tenant_id, display_name, display_name_key, status,
+			 username_key, email_key, external_id, traits, create_time, update_time) VALUES `+strings.Join(values, ", "),
+			a...); err != nil {
+			return err
+		}
+		if err := t.countIdentities(ctx, chunk[0].RealmID, len(chunk)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// identityShards is how many rows identity_counts spreads a realm's count over.
+const identityShards = 16
+
+func (t *tx) countIdentities(ctx context.Context, realmID string, delta int) error {
+	_, err := t.exec(ctx, latchkey.ErrNoParent,
+		`INSERT INTO identity_counts (realm_id, shard, n) VALUES ($1, $2, $3)
+		 ON CONFLICT (realm_id, shard) DO UPDATE SET n = identity_counts.n + excluded.n`,
+		realmID, rand.IntN(identityShards), delta)
+	return err
+}
+
+func (t *tx) GetIdentity(ctx context.Context, realmID, id string) (directory.Identity, error) {
+	var v directory.Identity
+	err := scanIdentity(t.r.QueryRowContext(ctx,
+		`SELECT `+identityColumns+` FROM identities WHERE id = $1 AND realm_id = $2`, id, realmID), &v)
+	return v, notFoundIfNoRows(err)
+}
+
+func (t *tx) ListIdentities(ctx context.Context, realmID string, opts latchkey.ListOptions) ([]directory.Identity, int, error) {
+	q := listQuery{columns: identityColumns, from: "identities", key: "id", filter: identityFilter,
+		fastCount: `SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM identity_counts WHERE realm_id = $1`}
+	q.conds = []string{"realm_id = " + q.args.add(realmID)}
+	return t.listIdentities(ctx, q, opts)
+}
+
+func (t *tx) listIdentities(ctx context.Context, q listQuery, opts latchkey.ListOptions) ([]directory.Identity, int, error) {
+	var out []directory.Identity
+	total, err := t.list(ctx, q, opts, func(rows *sql.Rows) error {
+		var v directory.Identity
+		err := scanIdentity(rows, &v)
+		out = append(out, v)
+		return err
+	})
+	return out, total, err
+}
+
+func (t *tx) UpdateIdentity(ctx context.Context, v directory.Identity) error {
+	row := identityRow(v)
+	return affected(t.exec(ctx, latchkey.ErrNoParent,
+		`UPDATE identities SET display_name = $4, display_name_key = $5, status = $6, username_key = $7,
+		 email_key = $8, external_id = $9, traits = $10, update_time = $11 WHERE id = $1 AND realm_id = $2 AND tenant_id = $3`,
+		append(row[:10:10], micros(v.UpdateTime))...))
+}
+
+func (t *tx) DeleteIdentities(ctx context.Context, realmID string, ids []string) (int, error) {
+	var a args
+	cond := "realm_id = " + a.add(realmID) + " AND id IN " + a.in(ids)
+	res, err := t.exec(ctx, latchkey.ErrInUse, `DELETE FROM identities WHERE `+cond, a...)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil || n == 0 {
+		return int(n), err
+	}
+	return int(n), t.countIdentities(ctx, realmID, -int(n))
+}
+
+func (t *tx) MissingIdentities(ctx context.Context, realmID string, ids []string) ([]string, error) {
+	var a args
+	rows, err := t.r.QueryContext(ctx,
+		`SELECT id FROM identities WHERE realm_id = `+a.add(realmID)+` AND id IN `+a.in(ids), a...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	found := make(map[string]bool, len(ids))
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		found[id] = true
+	}
+	var missing []string
+	for _, id := range ids {
+		if !found[id] {
+			missing = append(missing, id)
+		}
+	}
+	return missing, rows.Err()
+}
+
+const groupColumns = "id, realm_id, tenant_id, display_name, description, external_id, create_time, update_time"
+
+var groupFilter = map[string]column{
+	"id":            {name: "id"},
+	"display_name":  {name: "display_name_key", kind: folded},
+	"external_id":   {name: "external_id"},
+	"members.value": {name: "id", kind: member},
+	"create_time":   {name: "create_time", kind: timestamp},
+	"update_time":   {name: "update_time", kind: timestamp},
+}
+
+func scanGroup(s interface{ Scan(...any) error }, v *directory.Group) error {
+	var ct, ut int64
+	err := s.Scan(&v.ID, &v.RealmID, &v.TenantID, &v.DisplayName, &v.Description, &v.ExternalID, &ct, &ut)
+	v.CreateTime, v.UpdateTime = fromMicros(ct), fromMicros(ut)
+	return err
+}
+
+func (t *tx) CreateGroup(ctx context.Context, v directory.Group) error {
+	_, err := t.exec(ctx, latchkey.ErrNoParent,
+		`INSERT INTO user_groups (id, realm_id, tenant_id, display_name, display_name_key, description, external_id, create_time, update_time)
+		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		v.ID, v.RealmID, v.TenantID, v.DisplayName, directory.Fold(v.DisplayName), v.Description, v.ExternalID,
+		micros(v.CreateTime), micros(v.UpdateTime))
+	return err
+}
+
+func (t *tx) GetGroup(ctx context.Context, realmID, id string) (directory.Group, error) {
+	var v directory.Group
+	err := scanGroup(t.r.QueryRowContext(ctx, `SELECT `+groupColumns+` FROM user_groups WHERE id = $1 AND realm_id = $2`, id, realmID), &v)
+	return v, notFoundIfNoRows(err)
+}
+
+func (t *tx) ListGroups(ctx context.Context, realmID string, opts latchkey.ListOptions) ([]directory.Group, int, error) {
+	q := listQuery{columns: groupColumns, from: "user_groups", key: "id", filter: groupFilter}
+	q.conds = []string{"realm_id = " + q.args.add(realmID)}
+	return t.listGroups(ctx, q, opts)
+}
+
+func (t *tx) listGroups(ctx context.Context, q listQuery, opts latchkey.ListOptions) ([]directory.Group, int, error) {
+	var out []directory.Group
+	total, err := t.list(ctx, q, opts, func(rows *sql.Rows) error {
+		var v directory.Group
+		err := scanGroup(rows, &v)
+		out = append(out, v)
+		return err
+	})
+	return out, total, err
+}
+
+func (t *tx) UpdateGroup(ctx context.Context, v directory.Group) error {
+	return affected(t.exec(ctx, latchkey.ErrNoParent,
+		`UPDATE user_groups SET display_name = $3, display_name_key = $4, description = $5, external_id = $6, update_time = $7
+		 WHERE id = $1 AND realm_id = $2`,
+		v.ID, v.RealmID, v.DisplayName, directory.Fold(v.DisplayName), v.Description, v.ExternalID, micros(v.UpdateTime)))
+}
+
+func (t *tx) DeleteGroup(ctx context.Context, realmID, id string) error {
+	return affected(t.exec(ctx, latchkey.ErrInUse, `DELETE FROM user_groups WHERE id = $1 AND realm_id = $2`, id, realmID))
+}
+
+func (t *tx) AddMembers(ctx context.Context, groupID string, identityIDs []string) error {
+	for chunk := range slices.Chunk(identityIDs, insertBatch) {
+		var a args
+		g := a.add(groupID)
+		values := make([]string, len(chunk))
+		for i, id := range chunk {
+			values[i] = "(" + g + ", " + a.add(id) + ")"
+		}
+		if _, err := t.exec(ctx, latchkey.ErrNoParent,
+			`INSERT INTO memberships (group_id, identity_id) VALUES `+strings.Join(values, ", ")+
+				` ON CONFLICT (group_id, identity_id) DO NOTHING`, a...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *tx) RemoveMembers(ctx context.Context, groupID string, identityIDs []string) error {
+	var a args
+	_, err := t.exec(ctx, latchkey.ErrInUse,
+		`DELETE FROM memberships WHERE group_id = `+a.add(groupID)+` AND identity_id IN `+a.in(identityIDs), a...)
+	return err
+}
+
+// leading scans a row's first columns into dest, and the rest as its
+// caller asks, so that row scanners can be reused on wider rows.
+type leading struct {
+	rows *sql.Rows
+	dest []any
+}
+
+func (l leading) Scan(dest ...any) error { return l.rows.Scan(append(l.dest, dest...)...) }
+
+func (t *tx) RemoveAllMembers(ctx context.Context, groupID string) error {
+	_, err := t.exec(ctx, latchkey.ErrInUse, `DELETE FROM memberships WHERE group_id = $1`, groupID)
+	return err
+}
+
+func (t *tx) GroupsOfIdentities(ctx context.Context, identityIDs []string) (map[string][]directory.Group, error) {
+	var a args
+	rows, err := t.r.QueryContext(ctx, `SELECT m.identity_id, g.`+strings.ReplaceAll(groupColumns, ", ", ", g.")+
+		` FROM memberships m JOIN user_groups g ON g.id = m.group_id WHERE m.identity_id IN `+a.in(identityIDs)+
+		` ORDER BY g.id`, a...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string][]directory.Group{}
+	for rows.Next() {
+		var identityID string
+		var g directory.Group
+		if err := scanGroup(leading{rows, []any{&identityID}}, &g); err != nil {
+			return nil, err
+		}
+		out[identityID] = append(out[identityID], g)
+	}
+	return out, rows.Err()
+}
+
+func (t *tx) ListMembers(ctx context.Context, groupID string, opts latchkey.ListOptions) ([]directory.Identity, int, error) {
+	q := listQuery{
+		columns: "i." + strings.ReplaceAll(identityColumns, ", ", ", i."),
+		from:    "memberships m JOIN identities i ON i.id = m.identity_id", key: "m.identity_id",
+		filter: prefixed(identityFilter, "i"),
+	}
+	q.conds = []string{"m.group_id = " + q.args.add(groupID)}
+	return t.listIdentities(ctx, q, opts)
+}
+
+func (t *tx) ListGroupsOfIdentity(ctx context.Context, identityID string, opts latchkey.ListOptions) ([]directory.Group, int, error) {
+	q := listQuery{
+		columns: "g." + strings.ReplaceAll(groupColumns, ", ", ", g."),
+		from:    "memberships m JOIN user_groups g ON g.id = m.group_id", key: "m.group_id",
+		filter: prefixed(groupFilter, "g"),
+	}
+	q.conds = []string{"m.identity_id = " + q.args.add(identityID)}
+	return t.listGroups(ctx, q, opts)
+}

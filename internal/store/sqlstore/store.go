@@ -1,0 +1,189 @@
+// Package sqlstore is the one implementation of Latchkey's storage, written
+// once in the SQL that SQLite and PostgreSQL share. The engine packages
+// (internal/store/sqlite, internal/store/postgres) open the connections and
+// supply a Dialect for the little that differs. Migrations are embedded here.
+//
+// It imports domain packages for their types and Tx interfaces only, never
+// their services, and no HTTP packages.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+
+	"github.com/latchkey/latchkey/internal/audit"
+	"github.com/latchkey/latchkey/internal/directory"
+	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Dialect is what differs between the engines.
+type Dialect struct {
+	Name  string // "sqlite" or "postgres"
+	Goose goose.Dialect
+	// Classify maps an engine error to errDuplicate or errForeignKey, or
+	// returns it unchanged.
+	Classify func(error) error
+	// Contains, StartsWith and EndsWith return a case-sensitive SQL test of
+	// column against the placeholder param.
+	Contains, StartsWith, EndsWith func(column, param string) string
+	// JSONText returns the text at key of the JSON object in column (NULL
+	// when absent). key comes from an allowlist, never from a request.
+	JSONText func(column, key string) string
+}
+
+// Engine-independent classes of constraint errors, for Dialect.Classify.
+var (
+	ErrUnique     = errors.New("unique constraint violated")
+	ErrForeignKey = errors.New("foreign key constraint violated")
+)
+
+// querier is what *sql.DB and *sql.Tx have in common.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// Store is Latchkey's storage on one database.
+type Store struct {
+	tx      // statements outside a transaction
+	db      *sql.DB
+	writer  *sql.DB
+	dialect *Dialect
+}
+
+// New returns a Store. Reads use db; writes and transactions use writer,
+// which may be db itself. SQLite passes a one-connection writer so that
+// writers queue in Go instead of spinning on a locked database.
+func New(db, writer *sql.DB, d Dialect) *Store {
+	s := &Store{db: db, writer: writer, dialect: &d}
+	s.tx = tx{r: db, w: writer, d: s.dialect}
+	return s
+}
+
+// Dialect returns the engine's name, "sqlite" or "postgres".
+func (s *Store) Dialect() string { return s.dialect.Name }
+
+// Migrate applies the embedded migrations that have not run yet. On
+// PostgreSQL a session lock keeps concurrent nodes from migrating twice.
+func (s *Store) Migrate(ctx context.Context) error {
+	var opts []goose.ProviderOption
+	if s.dialect.Goose == goose.DialectPostgres {
+		// Retry every second (goose's default is five) for up to five minutes.
+		locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300))
+		if err != nil {
+			return err
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return err
+	}
+	p, err := goose.NewProvider(s.dialect.Goose, s.writer, fsys, opts...)
+	if err != nil {
+		return err
+	}
+	results, err := p.Up(ctx)
+	for _, r := range results {
+		slog.Info("migration applied", "version", r.Source.Version, "duration", r.Duration)
+	}
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
+// Close closes the connections.
+func (s *Store) Close() error {
+	err := s.db.Close()
+	if s.writer != s.db {
+		err = errors.Join(err, s.writer.Close())
+	}
+	return err
+}
+
+// update runs fn in a read-write transaction, committed when fn returns nil.
+func (s *Store) update(ctx context.Context, fn func(*tx) error) error {
+	sqlTx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(&tx{r: sqlTx, w: sqlTx, d: s.dialect}); err != nil {
+		sqlTx.Rollback()
+		return err
+	}
+	return sqlTx.Commit()
+}
+
+// Update runs fn in one read-write transaction across all domains.
+func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
+	return s.update(ctx, func(t *tx) error { return fn(t) })
+}
+
+// CreateIdentities creates identities in a transaction of its own. It, like
+// DeleteIdentities and AddMembers, takes more than one statement (batches of
+// rows, the realm's identity count); called on the Store rather than inside
+// Update, each is all or nothing too.
+func (s *Store) CreateIdentities(ctx context.Context, ids []directory.Identity) error {
+	return s.update(ctx, func(t *tx) error { return t.CreateIdentities(ctx, ids) })
+}
+
+// DeleteIdentities deletes identities in a transaction of its own.
+func (s *Store) DeleteIdentities(ctx context.Context, realmID string, ids []string) (n int, err error) {
+	err = s.update(ctx, func(t *tx) error {
+		n, err = t.DeleteIdentities(ctx, realmID, ids)
+		return err
+	})
+	return n, err
+}
+
+// AddMembers adds members in a transaction of its own.
+func (s *Store) AddMembers(ctx context.Context, groupID string, identityIDs []string) error {
+	return s.update(ctx, func(t *tx) error { return t.AddMembers(ctx, groupID, identityIDs) })
+}
+
+// Directory returns the store as the directory sees it.
+func (s *Store) Directory() directory.Store { return directoryStore{s} }
+
+// OAuth returns the store as oauth sees it.
+func (s *Store) OAuth() oauth.Store { return oauthStore{s} }
+
+// Audit returns the store as audit sees it.
+func (s *Store) Audit() audit.Store { return &s.tx }
+
+var _ store.Store = (*Store)(nil)
+
+type directoryStore struct{ *Store }
+
+func (s directoryStore) Update(ctx context.Context, fn func(directory.Tx) error) error {
+	return s.update(ctx, func(t *tx) error { return fn(t) })
+}
+
+type oauthStore struct{ *Store }
+
+func (s oauthStore) Update(ctx context.Context, fn func(oauth.Tx) error) error {
+	return s.update(ctx, func(t *tx) error { return fn(t) })
+}
+
+// tx runs statements: reads on r, writes on w. Inside a transaction both
+// are the transaction.
+type tx struct {
+	r, w querier
+	d    *Dialect
+}

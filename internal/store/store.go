@@ -1,0 +1,42 @@
+// Package store names Latchkey's storage as a whole: the Tx that spans every
+// domain (for work such as bootstrap that must be atomic across them) and
+// the Store that an engine provides. The one implementation is
+// internal/store/sqlstore; internal/store/storetest is the conformance suite
+// every engine must pass.
+//
+// It imports domain packages for their Tx interfaces only, and no engine.
+package store
+
+import (
+	"context"
+
+	"github.com/latchkey/latchkey/internal/audit"
+	"github.com/latchkey/latchkey/internal/directory"
+	"github.com/latchkey/latchkey/internal/oauth"
+)
+
+// Tx is every domain's Tx at once, plus named settings.
+type Tx interface {
+	directory.Tx
+	oauth.Tx
+	// GetSetting returns latchkey.ErrNotFound for a setting never made.
+	GetSetting(ctx context.Context, name string) (string, error)
+	// CreateSetting returns latchkey.ErrDuplicate when the setting exists:
+	// of concurrent creators exactly one wins.
+	CreateSetting(ctx context.Context, name, value string) error
+}
+
+// Store is one database holding all of Latchkey's state.
+type Store interface {
+	Tx
+	// Update runs fn in one read-write transaction, committed when fn returns nil.
+	Update(ctx context.Context, fn func(Tx) error) error
+	Directory() directory.Store
+	OAuth() oauth.Store
+	Audit() audit.Store
+	Migrate(ctx context.Context) error
+	Ping(ctx context.Context) error
+	Close() error
+	// Dialect is the engine's name: "sqlite" or "postgres".
+	Dialect() string
+}
