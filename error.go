@@ -12,6 +12,7 @@ const (
 	CodeForbidden       = "forbidden"
 	CodeNotFound        = "not_found"
 	CodeConflict        = "conflict"
+	CodeGone            = "gone"
 	CodePayloadTooLarge = "payload_too_large"
 	CodeUnprocessable   = "unprocessable_entity"
 	CodeTooManyRequests = "too_many_requests"

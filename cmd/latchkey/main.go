@@ -21,6 +21,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/apiclient"
 	"github.com/latchkey/latchkey/internal/bootstrap"
+	"github.com/latchkey/latchkey/internal/passkey"
 	"github.com/latchkey/latchkey/internal/server"
 )
 
@@ -63,6 +64,7 @@ func root() *cobra.Command {
 	f.IntVar(&cfg.TokenBurst, "rate-limit-token-burst", 100, "burst allowed per access token")
 	f.Float64Var(&cfg.IPRate, "rate-limit-ip", 100, "requests per second allowed per client IP (0 = unlimited)")
 	f.IntVar(&cfg.IPBurst, "rate-limit-ip-burst", 200, "burst allowed per client IP")
+	f.DurationVar(&cfg.BindingLinkTTL, "binding-link-ttl", passkey.DefaultLinkTTL, "how long a credential binding link stays valid")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	cmd.AddCommand(serveCmd(&cfg), migrateCmd(&cfg), tokenCmd(&cfg), versionCmd())
 	return cmd

@@ -43,6 +43,8 @@ const (
 	Unenrolled = "UNENROLLED"
 	Pending    = "PENDING"
 	Enrolled   = "ENROLLED"
+	// InviteFailed: no passkey and no pending link, but a link failed to send.
+	InviteFailed = "INVITE_FAILED"
 )
 
 // Identity is a user of a realm.

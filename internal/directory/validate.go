@@ -40,18 +40,27 @@ func (v violations) err() error {
 // checkName applies the rules of display names, usernames (max 64) and
 // descriptions (max 300).
 func (v *violations) checkName(field, s string, required bool, max int) {
+	if problem := NameProblem(s, required, max); problem != "" {
+		v.add(field, problem)
+	}
+}
+
+// NameProblem says what breaks the rules of display names in s, or "" when
+// nothing does; other domains' display names follow the same rules.
+func NameProblem(s string, required bool, max int) string {
 	switch {
 	case s == "" && required:
-		v.add(field, "empty string")
+		return "empty string"
 	case utf8.RuneCountInString(s) > max:
-		v.add(field, "longer than "+strconv.Itoa(max)+" characters")
+		return "longer than " + strconv.Itoa(max) + " characters"
 	case strings.ContainsAny(s, forbiddenNameChars):
-		v.add(field, "contains a forbidden character (one of "+forbiddenNameChars+")")
+		return "contains a forbidden character (one of " + forbiddenNameChars + ")"
 	case hasControl(s):
-		v.add(field, "contains a control character")
+		return "contains a control character"
 	case !utf8.ValidString(s):
-		v.add(field, "is not valid UTF-8")
+		return "is not valid UTF-8"
 	}
+	return ""
 }
 
 func (v *violations) checkEmail(field, s string) {
@@ -132,7 +141,7 @@ func ValidateTenant(t Tenant) error {
 
 // Attributes the list endpoints may filter on.
 var (
-	IdentityFilterAttributes = []string{"id", "display_name", "status", "traits.username", "traits.primary_email_address", "traits.external_id"}
+	IdentityFilterAttributes = []string{"id", "display_name", "status", "traits.username", "traits.primary_email_address", "traits.external_id", "enrollment_status"}
 	GroupFilterAttributes    = []string{"id", "display_name"}
 	RealmFilterAttributes    = []string{"id", "display_name"}
 )

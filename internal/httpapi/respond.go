@@ -17,6 +17,7 @@ var statusOf = map[string]int{
 	latchkey.CodeNotFound:        http.StatusNotFound,
 	codeMethodNotAllowed:         http.StatusMethodNotAllowed,
 	latchkey.CodeConflict:        http.StatusConflict,
+	latchkey.CodeGone:            http.StatusGone,
 	latchkey.CodePayloadTooLarge: http.StatusRequestEntityTooLarge,
 	latchkey.CodeUnprocessable:   http.StatusUnprocessableEntity,
 	latchkey.CodeTooManyRequests: http.StatusTooManyRequests,

@@ -14,6 +14,7 @@ import (
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/metrics"
 	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/passkey"
 	"github.com/latchkey/latchkey/internal/ratelimit"
 	"github.com/latchkey/latchkey/internal/scim"
 )
@@ -31,6 +32,8 @@ type Server struct {
 	Logger          *slog.Logger
 	// SCIM serves the SCIM 2.0 endpoints of each realm; nil serves none.
 	SCIM *scim.Handler
+	// Passkeys serves authenticator configs, binding jobs and credentials.
+	Passkeys *passkey.Service
 }
 
 // Handler returns the API with its middleware.
@@ -94,6 +97,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("GET "+realmPath+"/events", s.auth(s.listEvents, "events:read"))
 
 	s.scimRoutes(mux)
+	s.passkeyRoutes(mux)
 }
 
 // verbs dispatches on the custom method of the last path segment

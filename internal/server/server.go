@@ -18,6 +18,7 @@ import (
 	"github.com/latchkey/latchkey/internal/httpapi"
 	"github.com/latchkey/latchkey/internal/metrics"
 	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/passkey"
 	"github.com/latchkey/latchkey/internal/ratelimit"
 	"github.com/latchkey/latchkey/internal/scim"
 	"github.com/latchkey/latchkey/internal/secretbox"
@@ -44,6 +45,9 @@ type Config struct {
 	TokenRate, IPRate   float64
 	TokenBurst, IPBurst int
 	Logger              *slog.Logger
+	// BindingLinkTTL is how long credential binding links stay valid; zero
+	// means passkey.DefaultLinkTTL.
+	BindingLinkTTL time.Duration
 }
 
 // TLS reports whether the node serves HTTPS.
@@ -77,6 +81,7 @@ type Node struct {
 	Store        store.Store
 	Directory    *directory.Service
 	OAuth        *oauth.Service
+	Passkeys     *passkey.Service
 	Credentials  bootstrap.Credentials
 	Bootstrapped bool   // whether this start created the first tenant
 	CredsFile    string // where the credentials were written
@@ -152,11 +157,14 @@ func open(ctx context.Context, cfg Config, st store.Store) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, Store: st, Directory: directory.NewService(st.Directory()), OAuth: oauthSvc,
 		Credentials: creds, Bootstrapped: created, CredsFile: path}
+	n.Passkeys = passkey.NewService(st.Passkey(), base)
+	n.Passkeys.LinkTTL = cfg.BindingLinkTTL
 	api := &httpapi.Server{
 		Directory: n.Directory, OAuth: oauthSvc, Events: st.Audit(), Metrics: metrics.New(), Ready: st.Ping,
 		PerToken: ratelimit.New(cfg.TokenRate, cfg.TokenBurst), PerIP: ratelimit.New(cfg.IPRate, cfg.IPBurst),
-		Logger: cfg.Logger,
-		SCIM:   &scim.Handler{Directory: n.Directory, PublicURL: cfg.BaseURL()},
+		Logger:   cfg.Logger,
+		SCIM:     &scim.Handler{Directory: n.Directory, PublicURL: cfg.BaseURL()},
+		Passkeys: n.Passkeys,
 	}
 	n.handler = api.Handler()
 	return n, nil
@@ -184,7 +192,8 @@ func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 		ln = tls.NewListener(ln, srv.TLSConfig)
 	}
-	go n.sweepTokens(ctx)
+	go n.sweep(ctx, 10*time.Minute, "deleted expired tokens", n.OAuth.DeleteExpiredTokens)
+	go n.sweep(ctx, time.Minute, "expired credential binding jobs", n.Passkeys.ExpireBindingJobs)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -198,19 +207,20 @@ func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 	return srv.Shutdown(shutdown)
 }
 
-// sweepTokens deletes the records of expired tokens every ten minutes.
-func (n *Node) sweepTokens(ctx context.Context) {
-	t := time.NewTicker(10 * time.Minute)
+// sweep runs fn every period until ctx is done, logging what it did as
+// "<what>" with the count it returns.
+func (n *Node) sweep(ctx context.Context, period time.Duration, what string, fn func(context.Context) (int, error)) {
+	t := time.NewTicker(period)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if k, err := n.OAuth.DeleteExpiredTokens(ctx); err != nil {
-				n.cfg.Logger.Warn("delete expired tokens", "err", err)
+			if k, err := fn(ctx); err != nil {
+				n.cfg.Logger.Warn(what, "err", err)
 			} else if k > 0 {
-				n.cfg.Logger.Info("deleted expired tokens", "count", k)
+				n.cfg.Logger.Info(what, "count", k)
 			}
 		}
 	}

@@ -13,12 +13,14 @@ import (
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/passkey"
 )
 
 // Tx is every domain's Tx at once, plus named settings.
 type Tx interface {
 	directory.Tx
 	oauth.Tx
+	passkey.Tx
 	// GetSetting returns latchkey.ErrNotFound for a setting never made.
 	GetSetting(ctx context.Context, name string) (string, error)
 	// CreateSetting returns latchkey.ErrDuplicate when the setting exists:
@@ -33,6 +35,7 @@ type Store interface {
 	Update(ctx context.Context, fn func(Tx) error) error
 	Directory() directory.Store
 	OAuth() oauth.Store
+	Passkey() passkey.Store
 	Audit() audit.Store
 	Migrate(ctx context.Context) error
 	Ping(ctx context.Context) error

@@ -89,7 +89,7 @@ func (t *tx) DeleteRealm(ctx context.Context, tenantID, id string) error {
 	return affected(t.exec(ctx, latchkey.ErrInUse, `DELETE FROM realms WHERE id = $1 AND tenant_id = $2`, id, tenantID))
 }
 
-const identityColumns = "id, realm_id, tenant_id, display_name, status, traits, create_time, update_time"
+const identityColumns = "id, realm_id, tenant_id, display_name, status, traits, create_time, update_time, enrollment_status"
 
 // identityFilter holds every attribute an identity filter or sort may name:
 // the indexed columns, every other trait inside the traits JSON, and times.
@@ -101,6 +101,7 @@ var identityFilter = func() map[string]column {
 		"traits.username":              {name: "username_key", kind: folded},
 		"traits.primary_email_address": {name: "email_key", kind: folded},
 		"traits.external_id":           {name: "external_id"},
+		"enrollment_status":            {name: "enrollment_status"},
 		"create_time":                  {name: "create_time", kind: timestamp},
 		"update_time":                  {name: "update_time", kind: timestamp},
 	}
@@ -125,11 +126,10 @@ func prefixed(cols map[string]column, alias string) map[string]column {
 func scanIdentity(s interface{ Scan(...any) error }, v *directory.Identity) error {
 	var ct, ut int64
 	var traits string
-	if err := s.Scan(&v.ID, &v.RealmID, &v.TenantID, &v.DisplayName, &v.Status, &traits, &ct, &ut); err != nil {
+	if err := s.Scan(&v.ID, &v.RealmID, &v.TenantID, &v.DisplayName, &v.Status, &traits, &ct, &ut, &v.EnrollmentStatus); err != nil {
 		return err
 	}
 	v.CreateTime, v.UpdateTime = fromMicros(ct), fromMicros(ut)
-	v.EnrollmentStatus = directory.Unenrolled
 	return json.Unmarshal([]byte(traits), &v.Traits)
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/passkey"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
@@ -164,6 +165,9 @@ func (s *Store) Directory() directory.Store { return directoryStore{s} }
 // OAuth returns the store as oauth sees it.
 func (s *Store) OAuth() oauth.Store { return oauthStore{s} }
 
+// Passkey returns the store as passkey sees it.
+func (s *Store) Passkey() passkey.Store { return passkeyStore{s} }
+
 // Audit returns the store as audit sees it.
 func (s *Store) Audit() audit.Store { return &s.tx }
 
@@ -176,6 +180,12 @@ func (s directoryStore) Update(ctx context.Context, fn func(directory.Tx) error)
 }
 
 type oauthStore struct{ *Store }
+
+type passkeyStore struct{ *Store }
+
+func (s passkeyStore) Update(ctx context.Context, fn func(passkey.Tx) error) error {
+	return s.update(ctx, func(t *tx) error { return fn(t) })
+}
 
 func (s oauthStore) Update(ctx context.Context, fn func(oauth.Tx) error) error {
 	return s.update(ctx, func(t *tx) error { return fn(t) })

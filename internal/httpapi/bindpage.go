@@ -1,0 +1,88 @@
+package httpapi
+
+import (
+	"crypto/rand"
+	"embed"
+	"encoding/base64"
+	"errors"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/passkey"
+)
+
+//go:embed pages/*.html
+var pageFiles embed.FS
+
+var pages = template.Must(template.ParseFS(pageFiles, "pages/*.html"))
+
+// wantsHTML reports whether the client is a browser navigating, rather
+// than a program asking for JSON.
+func wantsHTML(r *http.Request) bool {
+	accept := r.Header.Get("Accept")
+	return strings.Contains(accept, "text/html") && !strings.Contains(accept, "application/json")
+}
+
+// query encodes values as a query string in a stable order.
+func query(values map[string]string) string {
+	q := url.Values{}
+	for k, v := range values {
+		q.Set(k, v)
+	}
+	return q.Encode()
+}
+
+// pageHeaders sets what every hosted page needs: no caching, a strict CSP
+// whose nonce lets only the page's own script and style run.
+func pageHeaders(w http.ResponseWriter) (nonce string) {
+	b := make([]byte, 16)
+	rand.Read(b)
+	nonce = base64.RawStdEncoding.EncodeToString(b)
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Referrer-Policy", "no-referrer") // the URL holds the link's token
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'nonce-"+nonce+"'; style-src 'nonce-"+nonce+
+		"'; img-src https: data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+	return nonce
+}
+
+// bindPage is what the hosted binding page shows.
+type bindPage struct {
+	Nonce       string
+	Realm       string
+	Identity    string
+	Username    string
+	Error       string
+	JobURL      string // the job's path, to which the page adds :getInfo and :bind
+	Token       string
+	RedirectURI string
+}
+
+// bindingPage serves the hosted page on which an identity binds a passkey.
+func (s *Server) bindingPage(w http.ResponseWriter, r *http.Request, inv passkey.Invocation) {
+	j := inv.Job
+	p := bindPage{
+		Nonce: pageHeaders(w), Realm: inv.Realm.DisplayName, Identity: inv.Identity.DisplayName,
+		Username: inv.Identity.Traits.Username, Token: bindingToken(r), RedirectURI: j.PostBindingRedirectURI,
+		JobURL: "/v1/tenants/" + j.TenantID + "/realms/" + j.RealmID + "/identities/" + j.IdentityID + "/credential-binding-jobs/" + j.ID,
+	}
+	pages.ExecuteTemplate(w, "bind.html", p)
+}
+
+// bindingError tells why a link cannot be used: as a page to a browser,
+// as the API's error to a program.
+func (s *Server) bindingError(w http.ResponseWriter, r *http.Request, err error) {
+	var e *latchkey.Error
+	if !wantsHTML(r) || !errors.As(err, &e) {
+		writeError(w, r, err)
+		return
+	}
+	nonce := pageHeaders(w)
+	w.WriteHeader(statusOf[e.Code])
+	pages.ExecuteTemplate(w, "bind.html", bindPage{Nonce: nonce, Error: e.Message})
+}

@@ -1,0 +1,233 @@
+package passkey
+
+import (
+	"context"
+	"time"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/audit"
+	"github.com/latchkey/latchkey/internal/directory"
+)
+
+// Authenticator config types.
+const (
+	Embedded  = "embedded"
+	HostedWeb = "hosted_web"
+	Console   = "console"
+	Platform  = "platform"
+)
+
+// Authentication methods of an authenticator config.
+const (
+	WebAuthnPasskey      = "webauthn_passkey"
+	SoftwarePasskey      = "software_passkey"
+	EmailOneTimePassword = "email_one_time_password"
+)
+
+// AuthenticatorConfig says which authenticator an identity uses to bind and
+// to use a passkey: the embedded SDK in the customer's app, or Latchkey's
+// hosted web pages.
+type AuthenticatorConfig struct {
+	ID          string    `json:"id"`
+	RealmID     string    `json:"realm_id"`
+	TenantID    string    `json:"tenant_id"`
+	DisplayName string    `json:"display_name"`
+	Config      Config    `json:"config"`
+	CreateTime  time.Time `json:"-"`
+	UpdateTime  time.Time `json:"-"`
+}
+
+// Config is the type-specific part of an authenticator config. Console and
+// platform configs are stored and returned as given.
+type Config struct {
+	Type                    string   `json:"type"`
+	InvokeURL               string   `json:"invoke_url,omitempty"`
+	TrustedOrigins          []string `json:"trusted_origins,omitempty"`
+	InvocationType          string   `json:"invocation_type,omitempty"`
+	AuthenticationMethods   []Method `json:"authentication_methods,omitempty"`
+	OnboardingConfiguration any      `json:"onboarding_configuration,omitempty"`
+	RoamingAuthConfig       any      `json:"roaming_auth_config,omitempty"`
+}
+
+// Method is one way of authenticating an authenticator config allows.
+type Method struct {
+	Type string `json:"type"`
+}
+
+// Allows reports whether the config offers the authentication method.
+func (c Config) Allows(method string) bool {
+	for _, m := range c.AuthenticationMethods {
+		if m.Type == method {
+			return true
+		}
+	}
+	return false
+}
+
+// States of a credential binding job.
+const (
+	LinkSent         = "LINK_SENT"
+	LinkOpened       = "LINK_OPENED"
+	RequestDelivered = "REQUEST_DELIVERED"
+	Complete         = "COMPLETE"
+	Expired          = "EXPIRED"
+	Revoked          = "REVOKED"
+	FailedToSend     = "FAILED_TO_SEND"
+)
+
+// OpenStates are the states in which a job's link can still bind a passkey.
+var OpenStates = []string{LinkSent, LinkOpened, RequestDelivered}
+
+// Delivery methods of a job's link.
+const (
+	Return = "RETURN"
+	Email  = "EMAIL"
+)
+
+// BindingJob is a credential binding job: a one-time link with which an
+// identity binds a passkey on its device.
+type BindingJob struct {
+	ID                     string        `json:"id"`
+	RealmID                string        `json:"realm_id"`
+	TenantID               string        `json:"tenant_id"`
+	IdentityID             string        `json:"identity_id"`
+	CredentialID           string        `json:"credential_id,omitempty"`
+	BatchID                string        `json:"batch_id,omitempty"`
+	DeliveryMethod         string        `json:"delivery_method"`
+	State                  string        `json:"state"`
+	PostBindingRedirectURI string        `json:"post_binding_redirect_uri,omitempty"`
+	AuthenticatorConfigID  string        `json:"authenticator_config_id,omitempty"`
+	AuthenticatorConfig    *InlineConfig `json:"authenticator_config,omitempty"`
+	ExpireTime             time.Time     `json:"expire_time"`
+	CreateTime             time.Time     `json:"create_time"`
+	UpdateTime             time.Time     `json:"update_time"`
+	// TokenHash is the hex SHA-256 of the link's token. It stays after the
+	// token is spent (the job COMPLETE) so that a reused link is told so.
+	TokenHash string `json:"-"`
+}
+
+// InlineConfig is an authenticator config given inside a job instead of by id.
+type InlineConfig struct {
+	Config Config `json:"config"`
+}
+
+// Open reports whether the job's link can still bind a passkey at now.
+func (j BindingJob) Open(now time.Time) bool {
+	return isOpen(j.State) && now.Before(j.ExpireTime)
+}
+
+func isOpen(state string) bool {
+	for _, s := range OpenStates {
+		if s == state {
+			return true
+		}
+	}
+	return false
+}
+
+// settled returns the job as it stands at now: an open job past its expiry
+// is EXPIRED even before the sweeper records it.
+func (j BindingJob) settled(now time.Time) BindingJob {
+	if isOpen(j.State) && !now.Before(j.ExpireTime) {
+		j.State = Expired
+	}
+	return j
+}
+
+// Credential states and CSR types.
+const (
+	Active       = "ACTIVE"
+	RevokedState = "REVOKED"
+	CSRJWT       = "JWT"
+	CSRWebAuthn  = "WEBAUTHN"
+)
+
+// Credential is a passkey bound to an identity.
+type Credential struct {
+	ID            string    `json:"id"`
+	IdentityID    string    `json:"identity_id"`
+	RealmID       string    `json:"realm_id"`
+	TenantID      string    `json:"tenant_id"`
+	State         string    `json:"state"`
+	CSRType       string    `json:"csr_type"`
+	JWKJSON       string    `json:"jwk_json"`
+	JWKThumbprint string    `json:"jwk_thumbprint"`
+	CreateTime    time.Time `json:"create_time"`
+	UpdateTime    time.Time `json:"update_time"`
+	// WebAuthn is what sign-in needs of a WEBAUTHN credential; nil for JWT.
+	WebAuthn *WebAuthnKey `json:"-"`
+}
+
+// WebAuthnKey is the WebAuthn credential record of a passkey.
+type WebAuthnKey struct {
+	CredentialID    []byte   `json:"credential_id"`
+	PublicKey       []byte   `json:"public_key"` // COSE
+	SignCount       uint32   `json:"sign_count"`
+	AAGUID          []byte   `json:"aaguid"`
+	BackupEligible  bool     `json:"backup_eligible"`
+	BackupState     bool     `json:"backup_state"`
+	UserVerified    bool     `json:"user_verified"`
+	Transports      []string `json:"transports,omitempty"`
+	AttestationType string   `json:"attestation_type"`
+	UserHandle      []byte   `json:"user_handle,omitempty"`
+}
+
+// Filter attributes of the lists.
+var (
+	ConfigFilterAttributes     = []string{"id", "display_name", "config.type"}
+	JobFilterAttributes        = []string{"id", "identity_id", "state", "delivery_method", "authenticator_config_id", "batch_id"}
+	CredentialFilterAttributes = []string{"id", "identity_id", "state", "csr_type", "jwk_thumbprint"}
+)
+
+// AnyIdentity in place of an identity id lists the jobs or credentials of
+// every identity of the realm.
+const AnyIdentity = "-"
+
+// Tx reads and writes passkey state inside one transaction, with the errors
+// of directory.Tx.
+type Tx interface {
+	GetTenant(ctx context.Context, id string) (directory.Tenant, error)
+	GetRealm(ctx context.Context, tenantID, id string) (directory.Realm, error)
+	GetIdentity(ctx context.Context, realmID, id string) (directory.Identity, error)
+	RecordEvent(ctx context.Context, e audit.Event) error
+
+	CreateAuthenticatorConfig(ctx context.Context, c AuthenticatorConfig) error
+	GetAuthenticatorConfig(ctx context.Context, realmID, id string) (AuthenticatorConfig, error)
+	ListAuthenticatorConfigs(ctx context.Context, realmID string, opts latchkey.ListOptions) ([]AuthenticatorConfig, int, error)
+	UpdateAuthenticatorConfig(ctx context.Context, c AuthenticatorConfig) error
+	DeleteAuthenticatorConfig(ctx context.Context, realmID, id string) error
+	// AuthenticatorConfigInUse reports whether an open job (by state; expiry
+	// is not considered) uses the config.
+	AuthenticatorConfigInUse(ctx context.Context, id string) (bool, error)
+
+	CreateBindingJob(ctx context.Context, j BindingJob) error
+	// GetBindingJob finds a job of the realm; identityID AnyIdentity matches any.
+	GetBindingJob(ctx context.Context, realmID, identityID, id string) (BindingJob, error)
+	ListBindingJobs(ctx context.Context, realmID, identityID string, opts latchkey.ListOptions) ([]BindingJob, int, error)
+	// SetBindingJobState moves a job to state only if it is in one of from,
+	// so that of concurrent changes one wins; otherwise latchkey.ErrNotFound.
+	SetBindingJobState(ctx context.Context, id string, from []string, state string, now time.Time) error
+	// CompleteBindingJob is SetBindingJobState to COMPLETE that also records
+	// the credential bound.
+	CompleteBindingJob(ctx context.Context, id string, from []string, credentialID string, now time.Time) error
+	// ExpireBindingJobs moves open jobs whose expiry is before now to
+	// EXPIRED and returns the identities they belonged to.
+	ExpireBindingJobs(ctx context.Context, now time.Time) ([]string, error)
+
+	// CreateCredential returns latchkey.ErrDuplicate when the realm has a
+	// credential with the same key (thumbprint).
+	CreateCredential(ctx context.Context, c Credential) error
+	GetCredential(ctx context.Context, realmID, identityID, id string) (Credential, error)
+	ListCredentials(ctx context.Context, realmID, identityID string, opts latchkey.ListOptions) ([]Credential, int, error)
+	UpdateCredential(ctx context.Context, c Credential) error
+
+	// RefreshEnrollment recomputes the identity's enrollment status from its
+	// credentials and jobs as they stand at now.
+	RefreshEnrollment(ctx context.Context, identityID string, now time.Time) error
+}
+
+// Store is passkey storage; Update runs fn in one read-write transaction.
+type Store interface {
+	Tx
+	Update(ctx context.Context, fn func(Tx) error) error
+}

@@ -1,0 +1,406 @@
+package passkey
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"net/url"
+	"time"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/audit"
+	"github.com/latchkey/latchkey/internal/directory"
+)
+
+// DefaultLinkTTL is how long a binding link stays valid unless configured.
+const DefaultLinkTTL = 7 * 24 * time.Hour
+
+// TokenLength is the number of characters of a binding link's token.
+const TokenLength = 64
+
+// Service applies the rules of passkey enrollment on top of its Store.
+// Every mutation records an audit event in the same transaction.
+type Service struct {
+	store Store
+	// BaseURL is Latchkey's public URL, the host of binding links.
+	BaseURL string
+	// LinkTTL is the lifetime of a binding link; zero means DefaultLinkTTL.
+	LinkTTL time.Duration
+}
+
+// NewService returns a Service over store whose links start with baseURL.
+func NewService(store Store, baseURL string) *Service {
+	return &Service{store: store, BaseURL: baseURL}
+}
+
+func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+func record(ctx context.Context, tx Tx, tenantID, realmID, action, resourceType, id string) error {
+	return tx.RecordEvent(ctx, audit.New(ctx, tenantID, realmID, action, resourceType, id))
+}
+
+func configNotFound(id string) error {
+	return latchkey.NotFound("AuthenticatorConfig", id, "authenticator config not found")
+}
+func jobNotFound(id string) error {
+	return latchkey.NotFound("CredentialBindingJob", id, "credential binding job not found")
+}
+func credentialNotFound(id string) error {
+	return latchkey.NotFound("Credential", id, "credential not found")
+}
+func identityNotFound(id string) error {
+	return latchkey.NotFound("Identity", id, "identity not found")
+}
+func realmNotFound(id string) error { return latchkey.NotFound("Realm", id, "realm not found") }
+
+// notFound turns a store's ErrNotFound into the resource's 404.
+func notFound(err error, nf func(string) error, id string) error {
+	if errors.Is(err, latchkey.ErrNotFound) {
+		return nf(id)
+	}
+	return err
+}
+
+// realm checks that the realm exists in the tenant.
+func realm(ctx context.Context, tx Tx, tenantID, realmID string) error {
+	_, err := tx.GetRealm(ctx, tenantID, realmID)
+	return notFound(err, realmNotFound, realmID)
+}
+
+// identity returns an identity of the realm.
+func identity(ctx context.Context, tx Tx, tenantID, realmID, id string) (directory.Identity, error) {
+	if err := realm(ctx, tx, tenantID, realmID); err != nil {
+		return directory.Identity{}, err
+	}
+	i, err := tx.GetIdentity(ctx, realmID, id)
+	return i, notFound(err, identityNotFound, id)
+}
+
+// CreateAuthenticatorConfig validates and stores a new authenticator config.
+func (s *Service) CreateAuthenticatorConfig(ctx context.Context, tenantID, realmID string, a AuthenticatorConfig) (AuthenticatorConfig, error) {
+	a.Config.normalize()
+	if err := validateConfig(a, false); err != nil {
+		return a, err
+	}
+	t := now()
+	a.ID, a.TenantID, a.RealmID, a.CreateTime, a.UpdateTime = latchkey.NewUUID(), tenantID, realmID, t, t
+	err := s.store.Update(ctx, func(tx Tx) error {
+		if err := realm(ctx, tx, tenantID, realmID); err != nil {
+			return err
+		}
+		if err := tx.CreateAuthenticatorConfig(ctx, a); err != nil {
+			return err
+		}
+		return record(ctx, tx, tenantID, realmID, "authenticator_config.create", "AuthenticatorConfig", a.ID)
+	})
+	return a, err
+}
+
+// GetAuthenticatorConfig returns an authenticator config of the realm.
+func (s *Service) GetAuthenticatorConfig(ctx context.Context, tenantID, realmID, id string) (AuthenticatorConfig, error) {
+	return getConfig(ctx, s.store, tenantID, realmID, id)
+}
+
+func getConfig(ctx context.Context, tx Tx, tenantID, realmID, id string) (AuthenticatorConfig, error) {
+	a, err := tx.GetAuthenticatorConfig(ctx, realmID, id)
+	if err == nil && a.TenantID != tenantID {
+		err = latchkey.ErrNotFound
+	}
+	return a, notFound(err, configNotFound, id)
+}
+
+// ListAuthenticatorConfigs returns a page of the realm's authenticator configs.
+func (s *Service) ListAuthenticatorConfigs(ctx context.Context, tenantID, realmID string, opts latchkey.ListOptions) ([]AuthenticatorConfig, int, error) {
+	if err := realm(ctx, s.store, tenantID, realmID); err != nil {
+		return nil, 0, err
+	}
+	return s.store.ListAuthenticatorConfigs(ctx, realmID, opts)
+}
+
+// UpdateAuthenticatorConfig applies edit to a config and stores the result
+// if it is valid. edit may change the display name and the config.
+func (s *Service) UpdateAuthenticatorConfig(ctx context.Context, tenantID, realmID, id string, edit func(*AuthenticatorConfig) error) (a AuthenticatorConfig, err error) {
+	err = s.store.Update(ctx, func(tx Tx) error {
+		if a, err = getConfig(ctx, tx, tenantID, realmID, id); err != nil {
+			return err
+		}
+		keep := a
+		if err := edit(&a); err != nil {
+			return err
+		}
+		a.ID, a.TenantID, a.RealmID, a.CreateTime, a.UpdateTime = keep.ID, keep.TenantID, keep.RealmID, keep.CreateTime, now()
+		a.Config.normalize()
+		if err := validateConfig(a, false); err != nil {
+			return err
+		}
+		if err := tx.UpdateAuthenticatorConfig(ctx, a); err != nil {
+			return err
+		}
+		return record(ctx, tx, tenantID, realmID, "authenticator_config.update", "AuthenticatorConfig", id)
+	})
+	return a, err
+}
+
+var errConfigInUse = latchkey.Errorf(latchkey.CodeConflict, "authenticator config is used by a pending credential binding job")
+
+// DeleteAuthenticatorConfig deletes a config that no open job uses.
+func (s *Service) DeleteAuthenticatorConfig(ctx context.Context, tenantID, realmID, id string) error {
+	return s.store.Update(ctx, func(tx Tx) error {
+		if _, err := getConfig(ctx, tx, tenantID, realmID, id); err != nil {
+			return err
+		}
+		inUse, err := tx.AuthenticatorConfigInUse(ctx, id)
+		if err != nil {
+			return err
+		}
+		if inUse {
+			return errConfigInUse
+		}
+		if err := tx.DeleteAuthenticatorConfig(ctx, realmID, id); err != nil {
+			if errors.Is(err, latchkey.ErrInUse) {
+				return errConfigInUse
+			}
+			return err
+		}
+		return record(ctx, tx, tenantID, realmID, "authenticator_config.delete", "AuthenticatorConfig", id)
+	})
+}
+
+// JobRequest is what a client asks of a new credential binding job.
+type JobRequest struct {
+	DeliveryMethod         string
+	AuthenticatorConfigID  string
+	AuthenticatorConfig    *InlineConfig
+	PostBindingRedirectURI string
+}
+
+var (
+	errNoEmail   = latchkey.Errorf(latchkey.CodeUnprocessable, "Identity missing email address")
+	errSuspended = latchkey.Errorf(latchkey.CodeUnprocessable, "identity is suspended")
+)
+
+func (s *Service) linkTTL() time.Duration {
+	if s.LinkTTL > 0 {
+		return s.LinkTTL
+	}
+	return DefaultLinkTTL
+}
+
+// Link returns the binding link of a job with its token.
+func (s *Service) Link(j BindingJob, token string) string {
+	return s.BaseURL + "/v1/tenants/" + j.TenantID + "/realms/" + j.RealmID + "/identities/" + j.IdentityID +
+		"/credential-binding-jobs/" + j.ID + ":invokeAuthenticator?token=" + url.QueryEscape(token)
+}
+
+func hashToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+func validateJobRequest(req JobRequest) error {
+	var v []latchkey.FieldViolation
+	add := func(field, description string) {
+		v = append(v, latchkey.FieldViolation{Field: field, Description: description})
+	}
+	switch req.DeliveryMethod {
+	case Return, Email:
+	case "":
+		add("delivery_method", "empty string")
+	default:
+		add("delivery_method", `must be "RETURN" or "EMAIL"`)
+	}
+	switch {
+	case req.AuthenticatorConfigID == "" && req.AuthenticatorConfig == nil:
+		add("authenticator_config_id", "empty string")
+	case req.AuthenticatorConfigID != "" && req.AuthenticatorConfig != nil:
+		add("authenticator_config", "give authenticator_config_id or authenticator_config, not both")
+	case req.AuthenticatorConfig != nil:
+		req.AuthenticatorConfig.Config.normalize()
+		if err := validateConfig(AuthenticatorConfig{Config: req.AuthenticatorConfig.Config}, true); err != nil {
+			var e *latchkey.Error
+			errors.As(latchkey.WithFieldPrefix(err, "authenticator_config."), &e)
+			v = append(v, e.Details[0].FieldViolations...)
+		}
+	}
+	if u := req.PostBindingRedirectURI; u != "" {
+		if parsed, err := url.Parse(u); err != nil || parsed.Scheme == "" || (parsed.Host == "" && parsed.Opaque == "") {
+			add("post_binding_redirect_uri", "not an absolute URI")
+		}
+	}
+	if len(v) > 0 {
+		return latchkey.Invalid(v...)
+	}
+	return nil
+}
+
+// CreateBindingJob creates a credential binding job for an identity and
+// returns it with its link. The link's token is kept only as a hash.
+func (s *Service) CreateBindingJob(ctx context.Context, tenantID, realmID, identityID string, req JobRequest) (BindingJob, string, error) {
+	if err := validateJobRequest(req); err != nil {
+		return BindingJob{}, "", err
+	}
+	t := now()
+	token := latchkey.RandomString(TokenLength)
+	j := BindingJob{
+		ID: latchkey.NewID(), RealmID: realmID, TenantID: tenantID, IdentityID: identityID,
+		DeliveryMethod: req.DeliveryMethod, State: LinkSent, PostBindingRedirectURI: req.PostBindingRedirectURI,
+		AuthenticatorConfigID: req.AuthenticatorConfigID, AuthenticatorConfig: req.AuthenticatorConfig,
+		ExpireTime: t.Add(s.linkTTL()), CreateTime: t, UpdateTime: t, TokenHash: hashToken(token),
+	}
+	err := s.store.Update(ctx, func(tx Tx) error {
+		i, err := identity(ctx, tx, tenantID, realmID, identityID)
+		if err != nil {
+			return err
+		}
+		if i.Status == "suspended" {
+			return errSuspended
+		}
+		if req.DeliveryMethod == Email && i.Traits.PrimaryEmailAddress == "" {
+			return errNoEmail
+		}
+		if j.AuthenticatorConfigID != "" {
+			if _, err := getConfig(ctx, tx, tenantID, realmID, j.AuthenticatorConfigID); err != nil {
+				return err
+			}
+		}
+		if err := tx.CreateBindingJob(ctx, j); err != nil {
+			return err
+		}
+		if err := tx.RefreshEnrollment(ctx, identityID, t); err != nil {
+			return err
+		}
+		return record(ctx, tx, tenantID, realmID, "credential_binding_job.create", "CredentialBindingJob", j.ID)
+	})
+	if err != nil {
+		return BindingJob{}, "", err
+	}
+	return j, s.Link(j, token), nil
+}
+
+// GetBindingJob returns a job of an identity (or of any, AnyIdentity).
+func (s *Service) GetBindingJob(ctx context.Context, tenantID, realmID, identityID, id string) (BindingJob, error) {
+	return getJob(ctx, s.store, tenantID, realmID, identityID, id)
+}
+
+func getJob(ctx context.Context, tx Tx, tenantID, realmID, identityID, id string) (BindingJob, error) {
+	j, err := tx.GetBindingJob(ctx, realmID, identityID, id)
+	if err == nil && j.TenantID != tenantID {
+		err = latchkey.ErrNotFound
+	}
+	return j.settled(now()), notFound(err, jobNotFound, id)
+}
+
+// listOwner checks that what a list names exists: the realm, and the
+// identity unless it is AnyIdentity.
+func listOwner(ctx context.Context, tx Tx, tenantID, realmID, identityID string) error {
+	if identityID == AnyIdentity {
+		return realm(ctx, tx, tenantID, realmID)
+	}
+	_, err := identity(ctx, tx, tenantID, realmID, identityID)
+	return err
+}
+
+// ListBindingJobs returns a page of the jobs of an identity (or of all).
+func (s *Service) ListBindingJobs(ctx context.Context, tenantID, realmID, identityID string, opts latchkey.ListOptions) ([]BindingJob, int, error) {
+	if err := listOwner(ctx, s.store, tenantID, realmID, identityID); err != nil {
+		return nil, 0, err
+	}
+	jobs, total, err := s.store.ListBindingJobs(ctx, realmID, identityID, opts)
+	t := now()
+	for i := range jobs {
+		jobs[i] = jobs[i].settled(t)
+	}
+	return jobs, total, err
+}
+
+// RevokeBindingJob revokes a job whose link is still open.
+func (s *Service) RevokeBindingJob(ctx context.Context, tenantID, realmID, identityID, id string) (j BindingJob, err error) {
+	err = s.store.Update(ctx, func(tx Tx) error {
+		if j, err = getJob(ctx, tx, tenantID, realmID, identityID, id); err != nil {
+			return err
+		}
+		if !isOpen(j.State) {
+			return latchkey.Errorf(latchkey.CodeConflict, "credential binding job is %s and cannot be revoked", j.State)
+		}
+		t := now()
+		if err := tx.SetBindingJobState(ctx, j.ID, OpenStates, Revoked, t); err != nil {
+			return notFound(err, jobNotFound, id)
+		}
+		j.State, j.UpdateTime = Revoked, t
+		if err := tx.RefreshEnrollment(ctx, j.IdentityID, t); err != nil {
+			return err
+		}
+		return record(ctx, tx, tenantID, realmID, "credential_binding_job.revoke", "CredentialBindingJob", id)
+	})
+	return j, err
+}
+
+// ExpireBindingJobs records the expiry of open jobs past their expire time.
+func (s *Service) ExpireBindingJobs(ctx context.Context) (int, error) {
+	var n int
+	err := s.store.Update(ctx, func(tx Tx) error {
+		t := now()
+		ids, err := tx.ExpireBindingJobs(ctx, t)
+		if err != nil {
+			return err
+		}
+		n = len(ids)
+		for _, id := range ids {
+			if err := tx.RefreshEnrollment(ctx, id, t); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return n, err
+}
+
+// GetCredential returns a credential of an identity (or of any, AnyIdentity).
+func (s *Service) GetCredential(ctx context.Context, tenantID, realmID, identityID, id string) (Credential, error) {
+	return getCredential(ctx, s.store, tenantID, realmID, identityID, id)
+}
+
+func getCredential(ctx context.Context, tx Tx, tenantID, realmID, identityID, id string) (Credential, error) {
+	c, err := tx.GetCredential(ctx, realmID, identityID, id)
+	if err == nil && c.TenantID != tenantID {
+		err = latchkey.ErrNotFound
+	}
+	return c, notFound(err, credentialNotFound, id)
+}
+
+// ListCredentials returns a page of the credentials of an identity (or of all).
+func (s *Service) ListCredentials(ctx context.Context, tenantID, realmID, identityID string, opts latchkey.ListOptions) ([]Credential, int, error) {
+	if err := listOwner(ctx, s.store, tenantID, realmID, identityID); err != nil {
+		return nil, 0, err
+	}
+	return s.store.ListCredentials(ctx, realmID, identityID, opts)
+}
+
+// RevokeCredential revokes an active credential, for good.
+func (s *Service) RevokeCredential(ctx context.Context, tenantID, realmID, identityID, id string) (c Credential, err error) {
+	err = s.store.Update(ctx, func(tx Tx) error {
+		if c, err = getCredential(ctx, tx, tenantID, realmID, identityID, id); err != nil {
+			return err
+		}
+		if c.State != Active {
+			return latchkey.Errorf(latchkey.CodeConflict, "credential is already revoked")
+		}
+		c.State, c.UpdateTime = RevokedState, now()
+		if err := tx.UpdateCredential(ctx, c); err != nil {
+			return err
+		}
+		if err := tx.RefreshEnrollment(ctx, c.IdentityID, c.UpdateTime); err != nil {
+			return err
+		}
+		return record(ctx, tx, tenantID, realmID, "credential.revoke", "Credential", id)
+	})
+	return c, err
+}
+
+// tokenMatches compares a token with a job's stored hash in constant time.
+func tokenMatches(j BindingJob, token string) bool {
+	want := hashToken(token)
+	return j.TokenHash != "" && subtle.ConstantTimeCompare([]byte(want), []byte(j.TokenHash)) == 1
+}

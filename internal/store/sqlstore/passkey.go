@@ -1,0 +1,265 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/directory"
+	"github.com/latchkey/latchkey/internal/passkey"
+)
+
+const configColumns = "id, realm_id, tenant_id, display_name, config, create_time, update_time"
+
+var configFilter = map[string]column{
+	"id":           {name: "id"},
+	"display_name": {name: "display_name"},
+	"config.type":  {name: "config", kind: trait, key: "type"},
+}
+
+func scanConfig(s interface{ Scan(...any) error }, v *passkey.AuthenticatorConfig) error {
+	var config string
+	var ct, ut int64
+	if err := s.Scan(&v.ID, &v.RealmID, &v.TenantID, &v.DisplayName, &config, &ct, &ut); err != nil {
+		return err
+	}
+	v.CreateTime, v.UpdateTime = fromMicros(ct), fromMicros(ut)
+	return json.Unmarshal([]byte(config), &v.Config)
+}
+
+func (t *tx) CreateAuthenticatorConfig(ctx context.Context, v passkey.AuthenticatorConfig) error {
+	config, _ := json.Marshal(v.Config)
+	_, err := t.exec(ctx, latchkey.ErrNoParent, `INSERT INTO authenticator_configs (`+configColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		v.ID, v.RealmID, v.TenantID, v.DisplayName, string(config), micros(v.CreateTime), micros(v.UpdateTime))
+	return err
+}
+
+func (t *tx) GetAuthenticatorConfig(ctx context.Context, realmID, id string) (passkey.AuthenticatorConfig, error) {
+	var v passkey.AuthenticatorConfig
+	err := scanConfig(t.r.QueryRowContext(ctx,
+		`SELECT `+configColumns+` FROM authenticator_configs WHERE id = $1 AND realm_id = $2`, id, realmID), &v)
+	return v, notFoundIfNoRows(err)
+}
+
+func (t *tx) ListAuthenticatorConfigs(ctx context.Context, realmID string, opts latchkey.ListOptions) ([]passkey.AuthenticatorConfig, int, error) {
+	q := listQuery{columns: configColumns, from: "authenticator_configs", key: "id", filter: configFilter}
+	q.conds = []string{"realm_id = " + q.args.add(realmID)}
+	var out []passkey.AuthenticatorConfig
+	total, err := t.list(ctx, q, opts, func(rows *sql.Rows) error {
+		var v passkey.AuthenticatorConfig
+		err := scanConfig(rows, &v)
+		out = append(out, v)
+		return err
+	})
+	return out, total, err
+}
+
+func (t *tx) UpdateAuthenticatorConfig(ctx context.Context, v passkey.AuthenticatorConfig) error {
+	config, _ := json.Marshal(v.Config)
+	return affected(t.exec(ctx, latchkey.ErrNoParent,
+		`UPDATE authenticator_configs SET display_name = $1, config = $2, update_time = $3 WHERE id = $4 AND realm_id = $5`,
+		v.DisplayName, string(config), micros(v.UpdateTime), v.ID, v.RealmID))
+}
+
+func (t *tx) DeleteAuthenticatorConfig(ctx context.Context, realmID, id string) error {
+	return affected(t.exec(ctx, latchkey.ErrInUse, `DELETE FROM authenticator_configs WHERE id = $1 AND realm_id = $2`, id, realmID))
+}
+
+func (t *tx) AuthenticatorConfigInUse(ctx context.Context, id string) (bool, error) {
+	var a args
+	var n int
+	err := t.r.QueryRowContext(ctx, `SELECT count(*) FROM credential_binding_jobs WHERE authenticator_config_id = `+
+		a.add(id)+` AND state IN `+a.in(passkey.OpenStates), a...).Scan(&n)
+	return n > 0, err
+}
+
+const jobColumns = `id, identity_id, realm_id, tenant_id, credential_id, batch_id, delivery_method, state,
+	post_binding_redirect_uri, authenticator_config_id, authenticator_config, token_hash, expire_time, create_time, update_time`
+
+var jobFilter = map[string]column{
+	"id":                      {name: "id"},
+	"identity_id":             {name: "identity_id"},
+	"state":                   {name: "state"},
+	"delivery_method":         {name: "delivery_method"},
+	"authenticator_config_id": {name: "authenticator_config_id"},
+	"batch_id":                {name: "batch_id"},
+}
+
+func scanJob(s interface{ Scan(...any) error }, v *passkey.BindingJob) error {
+	var inline string
+	var et, ct, ut int64
+	if err := s.Scan(&v.ID, &v.IdentityID, &v.RealmID, &v.TenantID, &v.CredentialID, &v.BatchID, &v.DeliveryMethod,
+		&v.State, &v.PostBindingRedirectURI, &v.AuthenticatorConfigID, &inline, &v.TokenHash, &et, &ct, &ut); err != nil {
+		return err
+	}
+	v.ExpireTime, v.CreateTime, v.UpdateTime = fromMicros(et), fromMicros(ct), fromMicros(ut)
+	if inline == "" {
+		return nil
+	}
+	v.AuthenticatorConfig = new(passkey.InlineConfig)
+	return json.Unmarshal([]byte(inline), v.AuthenticatorConfig)
+}
+
+func (t *tx) CreateBindingJob(ctx context.Context, v passkey.BindingJob) error {
+	var inline string
+	if v.AuthenticatorConfig != nil {
+		b, _ := json.Marshal(v.AuthenticatorConfig)
+		inline = string(b)
+	}
+	_, err := t.exec(ctx, latchkey.ErrNoParent, `INSERT INTO credential_binding_jobs (`+jobColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+		v.ID, v.IdentityID, v.RealmID, v.TenantID, v.CredentialID, v.BatchID, v.DeliveryMethod, v.State,
+		v.PostBindingRedirectURI, v.AuthenticatorConfigID, inline, v.TokenHash,
+		micros(v.ExpireTime), micros(v.CreateTime), micros(v.UpdateTime))
+	return err
+}
+
+// ofIdentity adds the condition on the owning identity unless identityID
+// is passkey.AnyIdentity.
+func ofIdentity(a *args, conds []string, identityID string) []string {
+	if identityID == passkey.AnyIdentity {
+		return conds
+	}
+	return append(conds, "identity_id = "+a.add(identityID))
+}
+
+func (t *tx) GetBindingJob(ctx context.Context, realmID, identityID, id string) (passkey.BindingJob, error) {
+	var v passkey.BindingJob
+	var a args
+	conds := ofIdentity(&a, []string{"id = " + a.add(id), "realm_id = " + a.add(realmID)}, identityID)
+	err := scanJob(t.r.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM credential_binding_jobs WHERE `+and(conds), a...), &v)
+	return v, notFoundIfNoRows(err)
+}
+
+func (t *tx) ListBindingJobs(ctx context.Context, realmID, identityID string, opts latchkey.ListOptions) ([]passkey.BindingJob, int, error) {
+	q := listQuery{columns: jobColumns, from: "credential_binding_jobs", key: "id", filter: jobFilter}
+	q.conds = ofIdentity(&q.args, []string{"realm_id = " + q.args.add(realmID)}, identityID)
+	var out []passkey.BindingJob
+	total, err := t.list(ctx, q, opts, func(rows *sql.Rows) error {
+		var v passkey.BindingJob
+		err := scanJob(rows, &v)
+		out = append(out, v)
+		return err
+	})
+	return out, total, err
+}
+
+func (t *tx) SetBindingJobState(ctx context.Context, id string, from []string, state string, now time.Time) error {
+	var a args
+	return affected(t.exec(ctx, latchkey.ErrNoParent, `UPDATE credential_binding_jobs SET state = `+a.add(state)+
+		`, update_time = `+a.add(micros(now))+` WHERE id = `+a.add(id)+` AND state IN `+a.in(from), a...))
+}
+
+func (t *tx) CompleteBindingJob(ctx context.Context, id string, from []string, credentialID string, now time.Time) error {
+	var a args
+	return affected(t.exec(ctx, latchkey.ErrNoParent, `UPDATE credential_binding_jobs SET state = `+a.add(passkey.Complete)+
+		`, credential_id = `+a.add(credentialID)+`, update_time = `+a.add(micros(now))+
+		` WHERE id = `+a.add(id)+` AND state IN `+a.in(from)+` AND expire_time > `+a.add(micros(now)), a...))
+}
+
+func (t *tx) ExpireBindingJobs(ctx context.Context, now time.Time) ([]string, error) {
+	var a args
+	rows, err := t.w.QueryContext(ctx, `UPDATE credential_binding_jobs SET state = `+a.add(passkey.Expired)+
+		`, update_time = `+a.add(micros(now))+` WHERE state IN `+a.in(passkey.OpenStates)+
+		` AND expire_time <= `+a.add(micros(now))+` RETURNING identity_id`, a...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+const credentialColumns = `id, identity_id, realm_id, tenant_id, state, csr_type, jwk_json, jwk_thumbprint, webauthn,
+	create_time, update_time`
+
+var credentialFilter = map[string]column{
+	"id":             {name: "id"},
+	"identity_id":    {name: "identity_id"},
+	"state":          {name: "state"},
+	"csr_type":       {name: "csr_type"},
+	"jwk_thumbprint": {name: "jwk_thumbprint"},
+}
+
+func scanCredential(s interface{ Scan(...any) error }, v *passkey.Credential) error {
+	var wa string
+	var ct, ut int64
+	if err := s.Scan(&v.ID, &v.IdentityID, &v.RealmID, &v.TenantID, &v.State, &v.CSRType, &v.JWKJSON, &v.JWKThumbprint,
+		&wa, &ct, &ut); err != nil {
+		return err
+	}
+	v.CreateTime, v.UpdateTime = fromMicros(ct), fromMicros(ut)
+	if wa == "" {
+		return nil
+	}
+	v.WebAuthn = new(passkey.WebAuthnKey)
+	return json.Unmarshal([]byte(wa), v.WebAuthn)
+}
+
+func webauthnText(k *passkey.WebAuthnKey) string {
+	if k == nil {
+		return ""
+	}
+	b, _ := json.Marshal(k)
+	return string(b)
+}
+
+func (t *tx) CreateCredential(ctx context.Context, v passkey.Credential) error {
+	_, err := t.exec(ctx, latchkey.ErrNoParent, `INSERT INTO credentials (`+credentialColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		v.ID, v.IdentityID, v.RealmID, v.TenantID, v.State, v.CSRType, v.JWKJSON, v.JWKThumbprint,
+		webauthnText(v.WebAuthn), micros(v.CreateTime), micros(v.UpdateTime))
+	return err
+}
+
+func (t *tx) GetCredential(ctx context.Context, realmID, identityID, id string) (passkey.Credential, error) {
+	var v passkey.Credential
+	var a args
+	conds := ofIdentity(&a, []string{"id = " + a.add(id), "realm_id = " + a.add(realmID)}, identityID)
+	err := scanCredential(t.r.QueryRowContext(ctx, `SELECT `+credentialColumns+` FROM credentials WHERE `+and(conds), a...), &v)
+	return v, notFoundIfNoRows(err)
+}
+
+func (t *tx) ListCredentials(ctx context.Context, realmID, identityID string, opts latchkey.ListOptions) ([]passkey.Credential, int, error) {
+	q := listQuery{columns: credentialColumns, from: "credentials", key: "id", filter: credentialFilter}
+	q.conds = ofIdentity(&q.args, []string{"realm_id = " + q.args.add(realmID)}, identityID)
+	var out []passkey.Credential
+	total, err := t.list(ctx, q, opts, func(rows *sql.Rows) error {
+		var v passkey.Credential
+		err := scanCredential(rows, &v)
+		out = append(out, v)
+		return err
+	})
+	return out, total, err
+}
+
+func (t *tx) UpdateCredential(ctx context.Context, v passkey.Credential) error {
+	return affected(t.exec(ctx, latchkey.ErrNoParent,
+		`UPDATE credentials SET state = $1, webauthn = $2, update_time = $3 WHERE id = $4`,
+		v.State, webauthnText(v.WebAuthn), micros(v.UpdateTime), v.ID))
+}
+
+func (t *tx) RefreshEnrollment(ctx context.Context, identityID string, now time.Time) error {
+	var a args
+	id := a.add(identityID)
+	_, err := t.exec(ctx, latchkey.ErrNoParent, `UPDATE identities SET enrollment_status = CASE
+		WHEN EXISTS (SELECT 1 FROM credentials WHERE identity_id = `+id+` AND state = `+a.add(passkey.Active)+`) THEN `+a.add(directory.Enrolled)+`
+		WHEN EXISTS (SELECT 1 FROM credential_binding_jobs WHERE identity_id = `+id+` AND state IN `+a.in(passkey.OpenStates)+
+		` AND expire_time > `+a.add(micros(now))+`) THEN `+a.add(directory.Pending)+`
+		WHEN EXISTS (SELECT 1 FROM credential_binding_jobs WHERE identity_id = `+id+` AND state = `+a.add(passkey.FailedToSend)+`) THEN `+a.add(directory.InviteFailed)+`
+		ELSE `+a.add(directory.Unenrolled)+` END WHERE id = `+id, a...)
+	return err
+}
+
+func and(conds []string) string { return strings.Join(conds, " AND ") }
