@@ -65,6 +65,8 @@ func root() *cobra.Command {
 	f.Float64Var(&cfg.IPRate, "rate-limit-ip", 100, "requests per second allowed per client IP (0 = unlimited)")
 	f.IntVar(&cfg.IPBurst, "rate-limit-ip-burst", 200, "burst allowed per client IP")
 	f.DurationVar(&cfg.BindingLinkTTL, "binding-link-ttl", passkey.DefaultLinkTTL, "how long a credential binding link stays valid")
+	f.StringVar(&cfg.SMTPURL, "smtp-url", "", "SMTP server for e-mail: smtp://user:pass@host:587 (STARTTLS when offered; ?starttls=required|opportunistic|off) or smtps://user:pass@host:465 (implicit TLS); empty writes e-mail to the log")
+	f.StringVar(&cfg.MailFrom, "mail-from", "", "From address of e-mail (default: Latchkey <no-reply@{public-url host}>)")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	cmd.AddCommand(serveCmd(&cfg), migrateCmd(&cfg), tokenCmd(&cfg), versionCmd())
 	return cmd

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/mail"
 	"github.com/latchkey/latchkey/internal/passkey"
 )
 
@@ -61,13 +62,14 @@ type bindPage struct {
 	JobURL      string // the job's path, to which the page adds :getInfo and :bind
 	Token       string
 	RedirectURI string
+	Theme       mail.Theme
 }
 
 // bindingPage serves the hosted page on which an identity binds a passkey.
 func (s *Server) bindingPage(w http.ResponseWriter, r *http.Request, inv passkey.Invocation) {
 	j := inv.Job
 	p := bindPage{
-		Nonce: pageHeaders(w), Realm: inv.Realm.DisplayName, Identity: inv.Identity.DisplayName,
+		Nonce: pageHeaders(w), Realm: inv.Theme.EmailRealmName, Identity: inv.Identity.DisplayName, Theme: inv.Theme,
 		Username: inv.Identity.Traits.Username, Token: bindingToken(r), RedirectURI: j.PostBindingRedirectURI,
 		JobURL: "/v1/tenants/" + j.TenantID + "/realms/" + j.RealmID + "/identities/" + j.IdentityID + "/credential-binding-jobs/" + j.ID,
 	}
@@ -84,5 +86,6 @@ func (s *Server) bindingError(w http.ResponseWriter, r *http.Request, err error)
 	}
 	nonce := pageHeaders(w)
 	w.WriteHeader(statusOf[e.Code])
-	pages.ExecuteTemplate(w, "bind.html", bindPage{Nonce: nonce, Error: e.Message})
+	pages.ExecuteTemplate(w, "bind.html", bindPage{Nonce: nonce, Error: e.Message,
+		Theme: mail.Theme{ButtonColor: mail.DefaultButtonColor, ButtonTextColor: mail.DefaultButtonTextColor}})
 }

@@ -7,14 +7,17 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/descope/virtualwebauthn"
+	"github.com/emersion/go-smtp"
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/latchkey/latchkey/internal/server"
@@ -219,7 +222,9 @@ func TestCredentialBindingJobs(t *testing.T) {
 		config := hostedConfig(t, c, realm)
 		ada := str(t, newIdentity(t, c, realm, "ada", "primary_email_address", "ada@example.com"), "id")
 		bob := str(t, newIdentity(t, c, realm, "bob"), "id")
-		jobs := func(identity string) string { return "/realms/" + realm + "/identities/" + identity + "/credential-binding-jobs" }
+		jobs := func(identity string) string {
+			return "/realms/" + realm + "/identities/" + identity + "/credential-binding-jobs"
+		}
 		if s := enrollment(t, c, realm, ada); s != "UNENROLLED" {
 			t.Errorf("new identity enrollment %s", s)
 		}
@@ -541,4 +546,89 @@ func TestBindingCORS(t *testing.T) {
 			t.Errorf("getInfo from the app: %d %v", info.Status, info.Header)
 		}
 	})
+}
+
+// linkIn finds the binding link in an e-mail's text.
+func linkIn(t testing.TB, text string) string {
+	t.Helper()
+	m := regexp.MustCompile(`https?://\S+:invokeAuthenticator\?token=[A-Za-z0-9]{64}`).FindString(text)
+	if m == "" {
+		t.Fatalf("no binding link in the e-mail:\n%s", text)
+	}
+	return m
+}
+
+func TestBindingEmail(t *testing.T) {
+	t.Parallel()
+	for _, eng := range testenv.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			capture := testenv.StartSMTP(t)
+			n := testenv.StartNode(t, eng.Name, func(cfg *server.Config) {
+				cfg.Logger = slog.New(slog.DiscardHandler)
+				cfg.SMTPURL = capture.URL
+			})
+			c := client{base: n.URL, tenant: n.Creds().TenantID, token: n.Token(t, "")}
+			realm := newRealm(t, c, "Mailed")
+			c.post(t, "/realms/"+realm+"/themes", map[string]any{"theme": map[string]any{"email_realm_name": "Acme Corp"}})
+			ada := str(t, newIdentity(t, c, realm, "ada", "primary_email_address", "ada@example.com"), "id")
+			out := c.post(t, "/realms/"+realm+"/identities/"+ada+"/credential-binding-jobs",
+				map[string]any{"job": map[string]any{"delivery_method": "EMAIL", "authenticator_config_id": embeddedConfig(t, c, realm, "https://app.example.com")}})
+			if _, ok := out["credential_binding_link"]; ok {
+				t.Errorf("an EMAIL job's response shows the link: %v", out)
+			}
+			job := obj(t, out, "credential_binding_job")
+			if job["delivery_method"] != "EMAIL" || job["state"] != "LINK_SENT" {
+				t.Errorf("job %v", job)
+			}
+
+			msg := capture.Wait(t, 1)[0]
+			if len(msg.To) != 1 || msg.To[0] != "ada@example.com" || !strings.Contains(msg.Subject, "Acme Corp") ||
+				!strings.Contains(msg.HTML, "Acme Corp") {
+				t.Errorf("e-mail to %v, subject %q", msg.To, msg.Subject)
+			}
+			link := linkIn(t, msg.Text)
+			if !strings.Contains(msg.HTML, strings.ReplaceAll(link, "&", "&amp;")) {
+				t.Errorf("the HTML part lacks the link %s", link)
+			}
+			u, _ := url.Parse(link)
+			b := binding{realm: realm, identity: ada, job: str(t, job, "id"), token: u.Query().Get("token"), link: link}
+			proof, _ := softwareProof(t, b.subject(c), b.token)
+			if resp := b.call(t, c, "bind", b.token, proof); resp.Status != http.StatusOK {
+				t.Fatalf("bind with the e-mailed link: %d %s", resp.Status, resp.Body)
+			}
+			if s := b.state(t, c); s != "COMPLETE" {
+				t.Errorf("state %s", s)
+			}
+		})
+	}
+}
+
+// TestBindingEmailUndeliverable: an e-mail the server refuses for good
+// leaves its job FAILED_TO_SEND and the identity INVITE_FAILED.
+func TestBindingEmailUndeliverable(t *testing.T) {
+	t.Parallel()
+	capture := testenv.StartSMTPWith(t, testenv.SMTPConfig{Refuse: func(int) error {
+		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such mailbox"}
+	}})
+	n := testenv.StartNode(t, "sqlite", func(cfg *server.Config) {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+		cfg.SMTPURL = capture.URL
+	})
+	c := client{base: n.URL, tenant: n.Creds().TenantID, token: n.Token(t, "")}
+	realm := newRealm(t, c, "Bounced")
+	ada := str(t, newIdentity(t, c, realm, "ada", "primary_email_address", "ada@nowhere.example"), "id")
+	out := c.post(t, "/realms/"+realm+"/identities/"+ada+"/credential-binding-jobs",
+		map[string]any{"job": map[string]any{"delivery_method": "EMAIL", "authenticator_config_id": hostedConfig(t, c, realm)}})
+	job := "/realms/" + realm + "/identities/" + ada + "/credential-binding-jobs/" + str(t, obj(t, out, "credential_binding_job"), "id")
+	deadline := time.Now().Add(10 * time.Second)
+	for str(t, c.get(t, job), "state") != "FAILED_TO_SEND" {
+		if time.Now().After(deadline) {
+			t.Fatalf("job still %s after the SMTP server refused its e-mail %d times", str(t, c.get(t, job), "state"), capture.Attempts())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if s := enrollment(t, c, realm, ada); s != "INVITE_FAILED" {
+		t.Errorf("enrollment %s, want INVITE_FAILED", s)
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/directory"
+	"github.com/latchkey/latchkey/internal/mail"
 	"github.com/latchkey/latchkey/internal/metrics"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/passkey"
@@ -32,6 +33,8 @@ type Server struct {
 	Logger          *slog.Logger
 	// SCIM serves the SCIM 2.0 endpoints of each realm; nil serves none.
 	SCIM *scim.Handler
+	// Mail serves the themes.
+	Mail *mail.Service
 	// Passkeys serves authenticator configs, binding jobs and credentials.
 	Passkeys *passkey.Service
 }
@@ -92,6 +95,12 @@ func (s *Server) routes(mux *http.ServeMux) {
 		"addMembers":    s.auth(s.addGroupMembers, "groups:update", "identities:read"),
 		"deleteMembers": s.auth(s.deleteGroupMembers, "groups:update", "identities:read"),
 	})
+
+	// "themes/active" is a literal segment: ServeMux prefers it to {theme}.
+	mux.Handle("POST "+realmPath+"/themes", s.auth(s.createTheme, "themes:create"))
+	mux.Handle("GET "+realmPath+"/themes/active", s.auth(s.activeTheme, "themes:read"))
+	mux.Handle("GET "+realmPath+"/themes/{theme}", s.auth(s.getTheme, "themes:read"))
+	mux.Handle("PATCH "+realmPath+"/themes/{theme}", s.auth(s.updateTheme, "themes:update"))
 
 	mux.Handle("GET "+tenantPath+"/events", s.auth(s.listEvents, "events:read"))
 	mux.Handle("GET "+realmPath+"/events", s.auth(s.listEvents, "events:read"))

@@ -36,6 +36,12 @@ type infoIdentity struct {
 	Traits      infoTraits `json:"traits"`
 }
 
+type infoTheme struct {
+	LogoURLLight string `json:"logo_url_light"`
+	LogoURLDark  string `json:"logo_url_dark"`
+	SupportURL   string `json:"support_url"`
+}
+
 type infoTraits struct {
 	Type                string `json:"type"`
 	Username            string `json:"username"`

@@ -5,8 +5,8 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
-	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/directory"
+	"github.com/latchkey/latchkey/internal/mail"
 )
 
 // Authenticator config types.
@@ -186,10 +186,10 @@ const AnyIdentity = "-"
 // Tx reads and writes passkey state inside one transaction, with the errors
 // of directory.Tx.
 type Tx interface {
+	// mail.Tx enqueues binding e-mails with the job that they carry.
+	mail.Tx
 	GetTenant(ctx context.Context, id string) (directory.Tenant, error)
-	GetRealm(ctx context.Context, tenantID, id string) (directory.Realm, error)
 	GetIdentity(ctx context.Context, realmID, id string) (directory.Identity, error)
-	RecordEvent(ctx context.Context, e audit.Event) error
 
 	CreateAuthenticatorConfig(ctx context.Context, c AuthenticatorConfig) error
 	GetAuthenticatorConfig(ctx context.Context, realmID, id string) (AuthenticatorConfig, error)

@@ -7,11 +7,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/directory"
+	"github.com/latchkey/latchkey/internal/mail"
 )
 
 // DefaultLinkTTL is how long a binding link stays valid unless configured.
@@ -28,6 +30,9 @@ type Service struct {
 	BaseURL string
 	// LinkTTL is the lifetime of a binding link; zero means DefaultLinkTTL.
 	LinkTTL time.Duration
+	// MailQueued, when set, is called after a binding e-mail was queued,
+	// so that delivery can start at once.
+	MailQueued func()
 }
 
 // NewService returns a Service over store whose links start with baseURL.
@@ -249,6 +254,7 @@ func (s *Service) CreateBindingJob(ctx context.Context, tenantID, realmID, ident
 		AuthenticatorConfigID: req.AuthenticatorConfigID, AuthenticatorConfig: req.AuthenticatorConfig,
 		ExpireTime: t.Add(s.linkTTL()), CreateTime: t, UpdateTime: t, TokenHash: hashToken(token),
 	}
+	link := s.Link(j, token)
 	err := s.store.Update(ctx, func(tx Tx) error {
 		i, err := identity(ctx, tx, tenantID, realmID, identityID)
 		if err != nil {
@@ -268,6 +274,12 @@ func (s *Service) CreateBindingJob(ctx context.Context, tenantID, realmID, ident
 		if err := tx.CreateBindingJob(ctx, j); err != nil {
 			return err
 		}
+		if j.DeliveryMethod == Email {
+			if _, err := mail.EnqueueBindingEmail(ctx, tx, tenantID, realmID, i.Traits.PrimaryEmailAddress, mailRef+j.ID,
+				mail.BindingEmail{DisplayName: i.DisplayName, Username: i.Traits.Username, Link: link, ExpireTime: j.ExpireTime}); err != nil {
+				return err
+			}
+		}
 		if err := tx.RefreshEnrollment(ctx, identityID, t); err != nil {
 			return err
 		}
@@ -276,7 +288,40 @@ func (s *Service) CreateBindingJob(ctx context.Context, tenantID, realmID, ident
 	if err != nil {
 		return BindingJob{}, "", err
 	}
-	return j, s.Link(j, token), nil
+	if j.DeliveryMethod == Email && s.MailQueued != nil {
+		s.MailQueued()
+	}
+	return j, link, nil
+}
+
+// mailRef prefixes the job id in the Ref of the e-mail that carries its link.
+const mailRef = "credential_binding_job:"
+
+// DeliveryFailed records that an e-mail could not be delivered: if it
+// carried a binding link whose job is still open, the job becomes
+// FAILED_TO_SEND. Other e-mail is not passkey's.
+func (s *Service) DeliveryFailed(ctx context.Context, m mail.Message) error {
+	id, ok := strings.CutPrefix(m.Ref, mailRef)
+	if !ok {
+		return nil
+	}
+	return s.store.Update(ctx, func(tx Tx) error {
+		j, err := tx.GetBindingJob(ctx, m.RealmID, AnyIdentity, id)
+		if err != nil {
+			return err
+		}
+		t := now()
+		if err := tx.SetBindingJobState(ctx, id, OpenStates, FailedToSend, t); err != nil {
+			if errors.Is(err, latchkey.ErrNotFound) { // bound or revoked meanwhile
+				return nil
+			}
+			return err
+		}
+		if err := tx.RefreshEnrollment(ctx, j.IdentityID, t); err != nil {
+			return err
+		}
+		return record(ctx, tx, j.TenantID, j.RealmID, "credential_binding_job.failed_to_send", "CredentialBindingJob", id)
+	})
 }
 
 // GetBindingJob returns a job of an identity (or of any, AnyIdentity).

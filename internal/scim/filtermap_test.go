@@ -21,7 +21,7 @@ func storeAttributes(r Resource) []string {
 	if r.Name == "Group" {
 		return []string{"id", "display_name", "external_id", "members.value", "create_time", "update_time"}
 	}
-	attrs := []string{"id", "display_name", "status", "create_time", "update_time"}
+	attrs := []string{"id", "display_name", "status", "enrollment_status", "create_time", "update_time"}
 	for _, t := range directory.TraitNames {
 		attrs = append(attrs, "traits."+t)
 	}

@@ -8,14 +8,17 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/bootstrap"
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/httpapi"
+	"github.com/latchkey/latchkey/internal/mail"
 	"github.com/latchkey/latchkey/internal/metrics"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/passkey"
@@ -48,6 +51,10 @@ type Config struct {
 	// BindingLinkTTL is how long credential binding links stay valid; zero
 	// means passkey.DefaultLinkTTL.
 	BindingLinkTTL time.Duration
+	// SMTPURL is where e-mail goes (smtp:// or smtps://); "" writes it to the log.
+	SMTPURL string
+	// MailFrom is the From of e-mail; "" is Latchkey <no-reply@{public-url host}>.
+	MailFrom string
 }
 
 // TLS reports whether the node serves HTTPS.
@@ -85,7 +92,11 @@ type Node struct {
 	Credentials  bootstrap.Credentials
 	Bootstrapped bool   // whether this start created the first tenant
 	CredsFile    string // where the credentials were written
-	handler      http.Handler
+	Mail         *mail.Service
+	// MailWorker delivers the outbox while Serve runs. Set its OnFailed
+	// before Serve; call its Wake after committing an enqueued message.
+	MailWorker *mail.Worker
+	handler    http.Handler
 }
 
 // OpenStore opens the configured database without migrating it.
@@ -155,19 +166,53 @@ func open(ctx context.Context, cfg Config, st store.Store) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("write %s: %w", bootstrap.File, err)
 	}
+	worker, err := newMailWorker(cfg, st)
+	if err != nil {
+		return nil, err
+	}
 	n := &Node{cfg: cfg, Store: st, Directory: directory.NewService(st.Directory()), OAuth: oauthSvc,
-		Credentials: creds, Bootstrapped: created, CredsFile: path}
+		Credentials: creds, Bootstrapped: created, CredsFile: path,
+		Mail: mail.NewService(st.Mail()), MailWorker: worker}
 	n.Passkeys = passkey.NewService(st.Passkey(), base)
 	n.Passkeys.LinkTTL = cfg.BindingLinkTTL
+	n.Passkeys.MailQueued = worker.Wake
+	worker.OnFailed = func(ctx context.Context, m mail.Message) {
+		if err := n.Passkeys.DeliveryFailed(ctx, m); err != nil {
+			cfg.Logger.Error("record undelivered binding e-mail", "mail", m.ID, "err", err)
+		}
+	}
 	api := &httpapi.Server{
 		Directory: n.Directory, OAuth: oauthSvc, Events: st.Audit(), Metrics: metrics.New(), Ready: st.Ping,
 		PerToken: ratelimit.New(cfg.TokenRate, cfg.TokenBurst), PerIP: ratelimit.New(cfg.IPRate, cfg.IPBurst),
 		Logger:   cfg.Logger,
 		SCIM:     &scim.Handler{Directory: n.Directory, PublicURL: cfg.BaseURL()},
 		Passkeys: n.Passkeys,
+		Mail:     n.Mail,
 	}
 	n.handler = api.Handler()
 	return n, nil
+}
+
+// newMailWorker returns the outbox worker: SMTP when configured, else the
+// log. Its owner is a random node id, so that leases tell nodes apart.
+func newMailWorker(cfg Config, st store.Store) (*mail.Worker, error) {
+	var sender mail.Sender = mail.NewLogSender(cfg.Logger)
+	if cfg.SMTPURL != "" {
+		from := cfg.MailFrom
+		if from == "" {
+			u, err := url.Parse(cfg.BaseURL())
+			if err != nil {
+				return nil, fmt.Errorf("public URL: %w", err)
+			}
+			from = "Latchkey <no-reply@" + u.Hostname() + ">"
+		}
+		smtp, err := mail.NewSMTPSender(cfg.SMTPURL, from)
+		if err != nil {
+			return nil, fmt.Errorf("--smtp-url: %w", err)
+		}
+		sender = smtp
+	}
+	return &mail.Worker{Store: st.Mail(), Sender: sender, Logger: cfg.Logger, Owner: "node-" + latchkey.NewID()}, nil
 }
 
 // Handler is the node's HTTP handler.
@@ -194,6 +239,12 @@ func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	go n.sweep(ctx, 10*time.Minute, "deleted expired tokens", n.OAuth.DeleteExpiredTokens)
 	go n.sweep(ctx, time.Minute, "expired credential binding jobs", n.Passkeys.ExpireBindingJobs)
+	// A send still in progress at shutdown is abandoned; its lease runs out
+	// and this or another node sends the message again.
+	mailCtx, stopMail := context.WithCancel(ctx)
+	mailDone := make(chan struct{})
+	go func() { n.MailWorker.Run(mailCtx); close(mailDone) }()
+	defer func() { stopMail(); <-mailDone }()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/directory"
+	"github.com/latchkey/latchkey/internal/mail"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/passkey"
 )
@@ -19,6 +20,7 @@ import (
 // Tx is every domain's Tx at once, plus named settings.
 type Tx interface {
 	directory.Tx
+	mail.Tx
 	oauth.Tx
 	passkey.Tx
 	// GetSetting returns latchkey.ErrNotFound for a setting never made.
@@ -35,6 +37,7 @@ type Store interface {
 	Update(ctx context.Context, fn func(Tx) error) error
 	Directory() directory.Store
 	OAuth() oauth.Store
+	Mail() mail.Store
 	Passkey() passkey.Store
 	Audit() audit.Store
 	Migrate(ctx context.Context) error

@@ -21,6 +21,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/directory"
+	"github.com/latchkey/latchkey/internal/mail"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/passkey"
 	"github.com/latchkey/latchkey/internal/store"
@@ -168,6 +169,9 @@ func (s *Store) OAuth() oauth.Store { return oauthStore{s} }
 // Passkey returns the store as passkey sees it.
 func (s *Store) Passkey() passkey.Store { return passkeyStore{s} }
 
+// Mail returns the store as mail sees it.
+func (s *Store) Mail() mail.Store { return mailStore{s} }
+
 // Audit returns the store as audit sees it.
 func (s *Store) Audit() audit.Store { return &s.tx }
 
@@ -180,6 +184,12 @@ func (s directoryStore) Update(ctx context.Context, fn func(directory.Tx) error)
 }
 
 type oauthStore struct{ *Store }
+
+type mailStore struct{ *Store }
+
+func (s mailStore) Update(ctx context.Context, fn func(mail.Tx) error) error {
+	return s.update(ctx, func(t *tx) error { return fn(t) })
+}
 
 type passkeyStore struct{ *Store }
 

@@ -64,6 +64,9 @@ func Run(t *testing.T, open func(t testing.TB) *sqlstore.Store) {
 		{"RichFilters", testRichFilters},
 		{"GroupFilters", testGroupFilters},
 		{"Sorting", testSorting},
+		{"Themes", testThemes},
+		{"MailOutbox", testMailOutbox},
+		{"MailClaimRace", testMailClaimRace},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, open(t)) })

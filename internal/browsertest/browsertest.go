@@ -1,0 +1,98 @@
+// Package browsertest runs headless Chromium for tests that need a real
+// browser: the hosted pages with a virtual WebAuthn authenticator, and the
+// official embedded SDK. It is the one package that imports chromedp.
+//
+// Only tests import it.
+package browsertest
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/webauthn"
+	"github.com/chromedp/chromedp"
+
+	"github.com/latchkey/latchkey/internal/testenv"
+)
+
+// chromium finds the browser: LATCHKEY_TEST_CHROMIUM, else Debian's.
+func chromium() string {
+	if p := os.Getenv("LATCHKEY_TEST_CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// Start starts a headless Chromium for the test, stopped when it ends, and
+// returns the context of a tab. Without Chromium the test is skipped (or
+// fails in CI, see testenv.Unavailable).
+func Start(t testing.TB) context.Context {
+	t.Helper()
+	path := chromium()
+	if path == "" {
+		testenv.Unavailable(t, "Chromium is not installed (apt-get install chromium, or set LATCHKEY_TEST_CHROMIUM)")
+	}
+	home := t.TempDir()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.NoSandbox, // tests run as root in CI
+		chromedp.DisableGPU,
+		chromedp.IgnoreCertErrors, // the node's self-signed certificate
+		chromedp.UserDataDir(home+"/profile"),
+		chromedp.Env("XDG_CONFIG_HOME="+home+"/config", "XDG_CACHE_HOME="+home+"/cache"),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-sync", true),
+	)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(alloc)
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("start %s: %v", path, err)
+	}
+	return ctx
+}
+
+// AddAuthenticator gives the tab a virtual platform authenticator that
+// keeps discoverable credentials and verifies its user without asking.
+func AddAuthenticator(t testing.TB, ctx context.Context) {
+	t.Helper()
+	_, err := chromedp.Run(ctx, func(ctx context.Context, tg *chromedp.Target) (struct{}, error) {
+		if _, err := cdp.Call(ctx, tg, webauthn.Enable, webauthn.EnableParams{}); err != nil {
+			return struct{}{}, err
+		}
+		_, err := cdp.Call(ctx, tg, webauthn.AddVirtualAuthenticator, webauthn.AddVirtualAuthenticatorParams{
+			Options: &webauthn.VirtualAuthenticatorOptions{
+				Protocol: webauthn.AuthenticatorProtocolCtap2, Ctap2version: webauthn.Ctap2versionCtap21,
+				Transport: webauthn.AuthenticatorTransportInternal, HasResidentKey: true, HasUserVerification: true,
+				IsUserVerified: true, AutomaticPresenceSimulation: true,
+			},
+		})
+		return struct{}{}, err
+	})
+	if err != nil {
+		t.Fatalf("add virtual authenticator: %v", err)
+	}
+}
+
+// WaitFor polls the tab with the JavaScript predicate until it is true,
+// across navigations, for up to timeout. On failure it returns the text of
+// the page's body, to show why.
+func WaitFor(ctx context.Context, predicate string, timeout time.Duration) (ok bool, page string) {
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if done, err := chromedp.Run(ctx, chromedp.Evaluate[bool](predicate)); err == nil && done {
+			return true, ""
+		}
+	}
+	page, _ = chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
+	return false, page
+}

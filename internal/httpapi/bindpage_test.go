@@ -1,0 +1,89 @@
+package httpapi_test
+
+import (
+	"log/slog"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/latchkey/latchkey/internal/browsertest"
+	"github.com/latchkey/latchkey/internal/server"
+	"github.com/latchkey/latchkey/internal/testenv"
+)
+
+// TestHostedBindingPage binds a passkey the way a person does: the link
+// arrives by e-mail (a real SMTP exchange), Chromium with a virtual
+// authenticator opens it, the person presses the button, and the page
+// sends them on to the app.
+func TestHostedBindingPage(t *testing.T) {
+	t.Parallel()
+	for _, eng := range testenv.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			capture := testenv.StartSMTP(t)
+			n := testenv.StartNode(t, eng.Name, func(cfg *server.Config) {
+				cfg.Logger = slog.New(slog.DiscardHandler)
+				cfg.SMTPURL = capture.URL
+			})
+			ctx := browsertest.Start(t)
+			browsertest.AddAuthenticator(t, ctx)
+			c := client{base: n.URL, tenant: n.Creds().TenantID, token: n.Token(t, "")}
+			realm := newRealm(t, c, "Hosted Realm")
+			c.post(t, "/realms/"+realm+"/themes", map[string]any{"theme": map[string]any{
+				"email_realm_name": "Acme", "button_color": "#112233", "support_url": "https://help.example.com"}})
+			ada := str(t, newIdentity(t, c, realm, "ada", "primary_email_address", "ada@example.com"), "id")
+			out := c.post(t, "/realms/"+realm+"/identities/"+ada+"/credential-binding-jobs", map[string]any{"job": map[string]any{
+				"delivery_method": "EMAIL", "authenticator_config_id": hostedConfig(t, c, realm),
+				"post_binding_redirect_uri": n.URL + "/healthz",
+			}})
+			job := "/realms/" + realm + "/identities/" + ada + "/credential-binding-jobs/" + str(t, obj(t, out, "credential_binding_job"), "id")
+			link := linkIn(t, capture.Wait(t, 1)[0].Text)
+
+			if err := chromedp.Do(ctx, chromedp.Navigate(link)); err != nil {
+				t.Fatal(err)
+			}
+			heading, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("h1")))
+			if err != nil || heading != "Create a passkey for Acme" {
+				t.Fatalf("page heading %q (%v)", heading, err)
+			}
+			colour, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`getComputedStyle(document.getElementById("create")).backgroundColor`))
+			help, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("a[href='https://help.example.com']") ? "shown" : "missing"`))
+			if colour != "rgb(17, 34, 51)" || help != "shown" {
+				t.Errorf("theme not applied: button %s, support link %s", colour, help)
+			}
+			if s := str(t, c.get(t, job), "state"); s != "LINK_OPENED" {
+				t.Errorf("state after opening the page %s", s)
+			}
+			if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("create"))); err != nil {
+				t.Fatal(err)
+			}
+			if ok, page := browsertest.WaitFor(ctx, `location.pathname === "/healthz"`, 30*time.Second); !ok {
+				t.Fatalf("not sent on to the app after binding; the page says %q", page)
+			}
+
+			j := c.get(t, job)
+			if j["state"] != "COMPLETE" {
+				t.Fatalf("job after the page %v", j)
+			}
+			cred := c.get(t, "/realms/"+realm+"/identities/"+ada+"/credentials/"+str(t, j, "credential_id"))
+			if cred["state"] != "ACTIVE" || cred["csr_type"] != "WEBAUTHN" {
+				t.Errorf("credential %v", cred)
+			}
+			if s := enrollment(t, c, realm, ada); s != "ENROLLED" {
+				t.Errorf("enrollment %s", s)
+			}
+
+			// The spent link says so, in words, with the right status.
+			resp, err := chromedp.Run(ctx, chromedp.NavigateResponse(link))
+			if err != nil {
+				t.Fatal(err)
+			}
+			message, _ := chromedp.Run(ctx, chromedp.Text(chromedp.ID("error")))
+			if resp.Status != http.StatusGone || message != "this binding link was already used to bind a passkey" {
+				t.Errorf("reopened link: %d %q", resp.Status, message)
+			}
+		})
+	}
+}

@@ -1,0 +1,129 @@
+package mail
+
+import (
+	"context"
+	"errors"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/audit"
+	"github.com/latchkey/latchkey/internal/directory"
+)
+
+// Service manages themes. Every mutation records an audit event in the
+// same transaction.
+type Service struct {
+	store Store
+}
+
+// NewService returns a Service over store.
+func NewService(store Store) *Service { return &Service{store: store} }
+
+var errThemeExists = latchkey.Errorf(latchkey.CodeConflict, "theme already exists for this realm")
+
+func themeNotFound(id string) error { return latchkey.NotFound("Theme", id, "theme not found") }
+func realmNotFound(id string) error { return latchkey.NotFound("Realm", id, "realm not found") }
+
+// getRealm reads a realm of a tenant inside tx, as a 404 when it is missing.
+func getRealm(ctx context.Context, tx Tx, tenantID, realmID string) (directory.Realm, error) {
+	r, err := tx.GetRealm(ctx, tenantID, realmID)
+	if errors.Is(err, latchkey.ErrNotFound) {
+		return r, realmNotFound(realmID)
+	}
+	return r, err
+}
+
+func record(ctx context.Context, tx Tx, t Theme, action string) error {
+	return tx.RecordEvent(ctx, audit.New(ctx, t.TenantID, t.RealmID, action, "Theme", t.ID))
+}
+
+// CreateTheme creates the realm's theme from the default theme changed by
+// p; a realm has at most one (409).
+func (s *Service) CreateTheme(ctx context.Context, tenantID, realmID string, p ThemePatch) (t Theme, err error) {
+	err = s.store.Update(ctx, func(tx Tx) error {
+		r, err := getRealm(ctx, tx, tenantID, realmID)
+		if err != nil {
+			return err
+		}
+		t = defaultTheme(r)
+		p.apply(&t)
+		created := now()
+		t.ID, t.CreateTime, t.UpdateTime = latchkey.NewUUID(), created, created
+		if err := ValidateTheme(t); err != nil {
+			return err
+		}
+		if err := tx.CreateTheme(ctx, t); err != nil {
+			if errors.Is(err, latchkey.ErrDuplicate) {
+				return errThemeExists
+			}
+			return err
+		}
+		return record(ctx, tx, t, "theme.create")
+	})
+	return t, err
+}
+
+// ActiveTheme returns the realm's theme, or the default theme when it has none.
+func (s *Service) ActiveTheme(ctx context.Context, tenantID, realmID string) (Theme, error) {
+	return RealmTheme(ctx, s.store, tenantID, realmID)
+}
+
+// RealmTheme is ActiveTheme inside a transaction of another domain.
+func RealmTheme(ctx context.Context, tx Tx, tenantID, realmID string) (Theme, error) {
+	t, err := tx.GetRealmTheme(ctx, tenantID, realmID)
+	if !errors.Is(err, latchkey.ErrNotFound) {
+		return t, err
+	}
+	r, err := getRealm(ctx, tx, tenantID, realmID)
+	if err != nil {
+		return Theme{}, err
+	}
+	return defaultTheme(r), nil
+}
+
+// GetTheme returns a theme of a realm.
+func (s *Service) GetTheme(ctx context.Context, tenantID, realmID, id string) (Theme, error) {
+	t, err := s.store.GetTheme(ctx, tenantID, realmID, id)
+	if errors.Is(err, latchkey.ErrNotFound) {
+		return t, themeNotFound(id)
+	}
+	return t, err
+}
+
+// UpdateTheme changes the fields of a theme that p sets.
+func (s *Service) UpdateTheme(ctx context.Context, tenantID, realmID, id string, p ThemePatch) (t Theme, err error) {
+	err = s.store.Update(ctx, func(tx Tx) error {
+		if t, err = tx.GetTheme(ctx, tenantID, realmID, id); err != nil {
+			if errors.Is(err, latchkey.ErrNotFound) {
+				return themeNotFound(id)
+			}
+			return err
+		}
+		p.apply(&t)
+		if err := ValidateTheme(t); err != nil {
+			return err
+		}
+		t.UpdateTime = now()
+		if err := tx.UpdateTheme(ctx, t); err != nil {
+			return err
+		}
+		return record(ctx, tx, t, "theme.update")
+	})
+	return t, err
+}
+
+// EnqueueBindingEmail renders the credential binding e-mail with the
+// realm's active theme and adds it to the outbox inside tx, so that it is
+// sent if and only if tx commits. ref names the job
+// ("credential_binding_job:<id>").
+func EnqueueBindingEmail(ctx context.Context, tx Tx, tenantID, realmID, to, ref string, d BindingEmail) (Message, error) {
+	theme, err := RealmTheme(ctx, tx, tenantID, realmID)
+	if err != nil {
+		return Message{}, err
+	}
+	subject, text, html, err := RenderBindingEmail(theme, d)
+	if err != nil {
+		return Message{}, err
+	}
+	m := NewMessage(tenantID, realmID, to, subject, text, html, ref)
+	return m, tx.EnqueueMail(ctx, m)
+}

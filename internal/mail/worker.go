@@ -1,0 +1,140 @@
+package mail
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Worker delivers the outbox: it claims due messages, sends them, and marks
+// each sent, due again later (with backoff), or failed after its last
+// attempt. Workers on several nodes share one outbox; a message's lease
+// keeps two of them from sending it at once.
+type Worker struct {
+	Store  Store
+	Sender Sender
+	Logger *slog.Logger
+	// Owner names this worker in leases; it must differ between nodes.
+	Owner string
+	// MaxAttempts is how often a message is tried (default 8).
+	MaxAttempts int
+	// Backoff is the wait after a failed attempt, by attempt number from 1
+	// (default 30 s, doubling, at most 1 h).
+	Backoff func(attempt int) time.Duration
+	// OnFailed, when set, is called once for a message that is given up on,
+	// after it is marked failed.
+	OnFailed func(ctx context.Context, m Message)
+	// PollInterval is how often the outbox is checked without Wake (default 1 s).
+	PollInterval time.Duration
+	// Lease is how long a claimed message is reserved for this worker
+	// (default 5 min); it must be longer than one send may take.
+	Lease time.Duration
+
+	wakeOnce sync.Once
+	wake     chan struct{}
+}
+
+// claimBatch is how many messages one claim takes.
+const claimBatch = 10
+
+// DefaultBackoff waits 30 s after the first attempt, doubling each time, at most an hour.
+func DefaultBackoff(attempt int) time.Duration {
+	d := 30 * time.Second
+	for i := 1; i < attempt && d < time.Hour; i++ {
+		d *= 2
+	}
+	return min(d, time.Hour)
+}
+
+func (w *Worker) wakeChan() chan struct{} {
+	w.wakeOnce.Do(func() { w.wake = make(chan struct{}, 1) })
+	return w.wake
+}
+
+// Wake makes Run check the outbox now, e.g. after a transaction that
+// enqueued a message committed. It never blocks.
+func (w *Worker) Wake() {
+	select {
+	case w.wakeChan() <- struct{}{}:
+	default:
+	}
+}
+
+// Run delivers until ctx is done.
+func (w *Worker) Run(ctx context.Context) {
+	poll := orDefault(w.PollInterval, time.Second)
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-w.wakeChan():
+		}
+		for w.deliverDue(ctx) {
+		}
+		t.Reset(poll)
+	}
+}
+
+// orDefault returns v, or def when v is zero.
+func orDefault[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+// deliverDue claims one batch and delivers it; it reports whether the
+// batch was full, so that there may be more.
+func (w *Worker) deliverDue(ctx context.Context) bool {
+	msgs, err := w.Store.ClaimMail(ctx, w.Owner, now(), orDefault(w.Lease, 5*time.Minute), claimBatch)
+	if err != nil {
+		if ctx.Err() == nil {
+			w.Logger.Warn("claim mail", "err", err)
+		}
+		return false
+	}
+	for _, m := range msgs {
+		if ctx.Err() != nil {
+			return false // the leases run out and another worker takes over
+		}
+		w.deliver(ctx, m)
+	}
+	return len(msgs) == claimBatch
+}
+
+func (w *Worker) deliver(ctx context.Context, m Message) {
+	sendErr := w.Sender.Send(ctx, m)
+	if ctx.Err() != nil {
+		return // shutting down: the lease runs out and the message is tried again
+	}
+	log := w.Logger.With("mail_id", m.ID, "ref", m.Ref, "attempt", m.Attempts)
+	t := now()
+	var err error
+	switch {
+	case sendErr == nil:
+		err = w.Store.MarkMailSent(ctx, m.ID, w.Owner, t)
+		log.Info("mail sent")
+	case IsPermanent(sendErr) || m.Attempts >= orDefault(w.MaxAttempts, 8):
+		log.Error("mail failed for good", "err", sendErr)
+		if err = w.Store.MarkMailFailed(ctx, m.ID, w.Owner, t, sendErr.Error()); err == nil && w.OnFailed != nil {
+			m.State, m.LastError, m.UpdateTime = StateFailed, sendErr.Error(), t
+			w.OnFailed(ctx, m)
+		}
+	default:
+		backoff := w.Backoff
+		if backoff == nil {
+			backoff = DefaultBackoff
+		}
+		next := t.Add(backoff(m.Attempts))
+		log.Warn("mail not sent; will retry", "err", sendErr, "next_attempt_time", next)
+		err = w.Store.MarkMailRetry(ctx, m.ID, w.Owner, t, next, sendErr.Error())
+	}
+	if err != nil {
+		log.Warn("record mail delivery", "err", err)
+	}
+}
