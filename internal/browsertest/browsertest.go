@@ -9,6 +9,8 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -95,4 +97,22 @@ func WaitFor(ctx context.Context, predicate string, timeout time.Duration) (ok b
 	}
 	page, _ = chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
 	return false, page
+}
+
+// sdkDir holds the npm project of the official embedded SDK; .ci/run (or
+// `npm ci --prefix internal/browsertest/testdata/sdk`) installs it.
+const sdkDir = "testdata/sdk"
+
+// SDKScript returns the official embedded SDK's browser bundle
+// (@beyondidentity/bi-sdk-js, dist/bi-embedded.js, which defines the global
+// embeddedsdk). Without it the test is skipped (or fails in CI).
+func SDKScript(t testing.TB) []byte {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	dir := filepath.Join(filepath.Dir(file), sdkDir)
+	b, err := os.ReadFile(filepath.Join(dir, "node_modules/@beyondidentity/bi-sdk-js/dist/bi-embedded.js"))
+	if err != nil {
+		testenv.Unavailable(t, "the embedded SDK is not installed: run npm ci --prefix "+dir)
+	}
+	return b
 }

@@ -15,10 +15,16 @@ import (
 	"github.com/latchkey/latchkey/internal/passkey"
 )
 
-//go:embed pages/*.html
+//go:embed pages/*.html pages/logo.svg
 var pageFiles embed.FS
 
 var pages = template.Must(template.ParseFS(pageFiles, "pages/*.html"))
+
+// serveLogo serves Latchkey's logo, the default of a realm's theme.
+func serveLogo(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "public, max-age=86400")
+	http.ServeFileFS(w, r, pageFiles, "pages/logo.svg")
+}
 
 // wantsHTML reports whether the client is a browser navigating, rather
 // than a program asking for JSON.

@@ -64,6 +64,12 @@ func forEachEngine(t *testing.T, configure func(*server.Config), test func(t *te
 // send sends one request and reads the whole answer.
 func send(t testing.TB, method, rawURL string, header http.Header, body io.Reader) testenv.Response {
 	t.Helper()
+	return sendWith(t, http.DefaultClient, method, rawURL, header, body)
+}
+
+// sendWith is send through the client hc.
+func sendWith(t testing.TB, hc *http.Client, method, rawURL string, header http.Header, body io.Reader) testenv.Response {
+	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), method, rawURL, body)
 	if err != nil {
 		t.Fatal(err)
@@ -71,7 +77,7 @@ func send(t testing.TB, method, rawURL string, header http.Header, body io.Reade
 	for k, v := range header {
 		req.Header[k] = v
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, rawURL, err)
 	}
@@ -87,8 +93,9 @@ func send(t testing.TB, method, rawURL string, header http.Header, body io.Reade
 type client struct {
 	base   string // the node's URL
 	tenant string
-	token  string      // "" sends no Authorization header
-	header http.Header // sent with every request
+	token  string       // "" sends no Authorization header
+	header http.Header  // sent with every request
+	http   *http.Client // nil is http.DefaultClient
 }
 
 // withToken returns the client with another token.
@@ -124,7 +131,11 @@ func (c client) do(t testing.TB, method, path string, body any) testenv.Response
 	if rd != nil {
 		h.Set("Content-Type", "application/json")
 	}
-	return send(t, method, c.url(path), h, rd)
+	hc := c.http
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	return sendWith(t, hc, method, c.url(path), h, rd)
 }
 
 // ok sends the request and requires a 200 with a JSON object, which it returns.

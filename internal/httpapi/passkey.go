@@ -17,6 +17,7 @@ const (
 )
 
 func (s *Server) passkeyRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("GET "+passkey.DefaultLogoPath, serveLogo)
 	mux.Handle("POST "+configsPath, s.auth(s.createConfig, "authenticator-configs:create"))
 	mux.Handle("GET "+configsPath, s.auth(s.listConfigs, "authenticator-configs:read"))
 	mux.Handle("GET "+configsPath+"/{config}", verbs{"": s.auth(s.getConfig, "authenticator-configs:read")})

@@ -364,6 +364,15 @@ func TestBindSoftwarePasskey(t *testing.T) {
 		if s := b.state(t, c); s != "REQUEST_DELIVERED" {
 			t.Errorf("state after getInfo %s", s)
 		}
+		// The SDK requires every theme URL: an unthemed realm gets Latchkey's.
+		theme := obj(t, got, "theme")
+		if theme["logo_url_light"] != e.node.URL+"/assets/logo.svg" || theme["support_url"] != e.node.URL {
+			t.Errorf("default theme %v", theme)
+		}
+		if logo := send(t, "GET", str(t, theme, "logo_url_dark"), nil, nil); logo.Status != http.StatusOK ||
+			logo.Header.Get("Content-Type") != "image/svg+xml" {
+			t.Errorf("logo: %d %s", logo.Status, logo.Header.Get("Content-Type"))
+		}
 
 		// Refused proofs leave the job as it was.
 		proof, _ := softwareProof(t, b.subject(c), b.token)

@@ -255,9 +255,6 @@ func setKey(c *Credential, key crypto.PublicKey) error {
 // by the P-256 key in its own "jwk" header, over the subject and token.
 func (s *Service) verifyJWT(inv Invocation, token, raw string) (Credential, error) {
 	c := Credential{CSRType: CSRJWT}
-	if inv.Config.Config.Type == Embedded && !inv.Config.Config.Allows(SoftwarePasskey) {
-		return c, latchkey.InvalidField("type", "the authenticator config does not allow software passkeys")
-	}
 	jws, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.ES256})
 	if err != nil || len(jws.Signatures) != 1 {
 		return c, invalidProof("not a compact ES256 JWS")
@@ -310,9 +307,6 @@ func (u webauthnUser) WebAuthnCredentials() []webauthn.Credential { return nil }
 // relying party id is that origin's host.
 func (s *Service) verifyWebAuthn(inv Invocation, token, raw string) (Credential, error) {
 	c := Credential{CSRType: CSRWebAuthn}
-	if inv.Config.Config.Type == Embedded && !inv.Config.Config.Allows(WebAuthnPasskey) {
-		return c, latchkey.InvalidField("type", "the authenticator config does not allow WebAuthn passkeys")
-	}
 	var att attestation
 	if err := json.Unmarshal([]byte(raw), &att); err != nil {
 		return c, invalidProof("not a JSON object with client_data_json_base64 and attestation_object")

@@ -20,9 +20,12 @@ type Info struct {
 	Tenant                 named               `json:"tenant"`
 	Realm                  named               `json:"realm"`
 	Identity               infoIdentity        `json:"identity"`
+	Theme                  infoTheme           `json:"theme"`
 	PostBindingRedirectURI string              `json:"post_binding_redirect_uri,omitempty"`
 	AuthenticatorConfig    AuthenticatorConfig `json:"authenticator_config"`
-	WebAuthnOptions        creationOptions     `json:"webauthn_options"`
+	// ApplicationID is the application the binding is for; none yet.
+	ApplicationID   string          `json:"application_id"`
+	WebAuthnOptions creationOptions `json:"webauthn_options"`
 }
 
 type named struct {
@@ -36,10 +39,22 @@ type infoIdentity struct {
 	Traits      infoTraits `json:"traits"`
 }
 
+// infoTheme's URLs are required by the SDK: a realm's theme that leaves
+// them unset gets Latchkey's logo and public URL.
 type infoTheme struct {
 	LogoURLLight string `json:"logo_url_light"`
 	LogoURLDark  string `json:"logo_url_dark"`
 	SupportURL   string `json:"support_url"`
+}
+
+// DefaultLogoPath is where Latchkey serves its logo, relative to its URL.
+const DefaultLogoPath = "/assets/logo.svg"
+
+func or(v, fallback string) string {
+	if v != "" {
+		return v
+	}
+	return fallback
 }
 
 type infoTraits struct {
@@ -78,9 +93,14 @@ func (s *Service) Info(ctx context.Context, inv Invocation, token string) (Info,
 	}
 	i := inv.Identity
 	return Info{
-		Tenant:                 named{inv.Tenant.ID, inv.Tenant.DisplayName},
-		Realm:                  named{inv.Realm.ID, inv.Realm.DisplayName},
-		Identity:               infoIdentity{i.ID, i.DisplayName, infoTraits{"traits_v0", i.Traits.Username, i.Traits.PrimaryEmailAddress}},
+		Tenant:   named{inv.Tenant.ID, inv.Tenant.DisplayName},
+		Realm:    named{inv.Realm.ID, inv.Realm.DisplayName},
+		Identity: infoIdentity{i.ID, i.DisplayName, infoTraits{"traits_v0", i.Traits.Username, i.Traits.PrimaryEmailAddress}},
+		Theme: infoTheme{
+			LogoURLLight: or(inv.Theme.LogoURLLight, s.BaseURL+DefaultLogoPath),
+			LogoURLDark:  or(inv.Theme.LogoURLDark, s.BaseURL+DefaultLogoPath),
+			SupportURL:   or(inv.Theme.SupportURL, s.BaseURL),
+		},
 		PostBindingRedirectURI: inv.Job.PostBindingRedirectURI,
 		AuthenticatorConfig:    inv.Config,
 		WebAuthnOptions: creationOptions{

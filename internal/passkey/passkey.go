@@ -54,16 +54,6 @@ type Method struct {
 	Type string `json:"type"`
 }
 
-// Allows reports whether the config offers the authentication method.
-func (c Config) Allows(method string) bool {
-	for _, m := range c.AuthenticationMethods {
-		if m.Type == method {
-			return true
-		}
-	}
-	return false
-}
-
 // States of a credential binding job.
 const (
 	LinkSent         = "LINK_SENT"

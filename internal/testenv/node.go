@@ -6,9 +6,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/latchkey/latchkey/internal/apiclient"
 	"github.com/latchkey/latchkey/internal/bootstrap"
@@ -18,8 +21,10 @@ import (
 // Node is a Latchkey node serving on localhost for one test.
 type Node struct {
 	*server.Node
-	URL    string // http://localhost:PORT
+	URL    string // http://localhost:PORT, or https:// when it serves TLS
 	Config server.Config
+	// HTTP is a client for the node: it trusts a self-signed certificate.
+	HTTP *http.Client
 }
 
 // StartNode starts a node on the named engine ("sqlite" or "postgres") with
@@ -47,6 +52,9 @@ func StartNodeWith(t testing.TB, cfg server.Config, configure func(*server.Confi
 	if configure != nil {
 		configure(&cfg)
 	}
+	if cfg.TLS() && cfg.PublicURL == "http://localhost:"+port {
+		cfg.PublicURL = "https://localhost:" + port
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	n, err := server.Open(ctx, cfg)
 	if err != nil {
@@ -63,13 +71,31 @@ func StartNodeWith(t testing.TB, cfg server.Config, configure func(*server.Confi
 		}
 		n.Close()
 	})
-	return &Node{Node: n, URL: cfg.PublicURL, Config: cfg}
+	return &Node{Node: n, URL: cfg.PublicURL, Config: cfg, HTTP: httpClient(t, cfg)}
+}
+
+// httpClient returns a client that trusts the node's self-signed
+// certificate, once Serve has made it.
+func httpClient(t testing.TB, cfg server.Config) *http.Client {
+	if !cfg.TLSSelfSigned {
+		return http.DefaultClient
+	}
+	cert := filepath.Join(cfg.DataDir, server.SelfSignedCert)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(cert); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the node made no %s", cert)
+		}
+	}
+	return apiclient.HTTPClient(cert)
 }
 
 // Token returns a management token with the given scopes ("" = all).
 func (n *Node) Token(t testing.TB, scope string) string {
 	t.Helper()
-	tok, err := apiclient.Token(t.Context(), http.DefaultClient, n.Credentials, scope)
+	tok, err := apiclient.Token(t.Context(), n.HTTP, n.Credentials, scope)
 	if err != nil {
 		t.Fatalf("token: %v", err)
 	}
