@@ -73,9 +73,14 @@ type bindPage struct {
 
 // bindingPage serves the hosted page on which an identity binds a passkey.
 func (s *Server) bindingPage(w http.ResponseWriter, r *http.Request, inv passkey.Invocation) {
+	theme, err := s.Mail.ActiveTheme(r.Context(), inv.Tenant.ID, inv.Realm.ID)
+	if err != nil {
+		s.bindingError(w, r, err)
+		return
+	}
 	j := inv.Job
 	p := bindPage{
-		Nonce: pageHeaders(w), Realm: inv.Theme.EmailRealmName, Identity: inv.Identity.DisplayName, Theme: inv.Theme,
+		Nonce: pageHeaders(w), Realm: theme.EmailRealmName, Identity: inv.Identity.DisplayName, Theme: theme,
 		Username: inv.Identity.Traits.Username, Token: bindingToken(r), RedirectURI: j.PostBindingRedirectURI,
 		JobURL: "/v1/tenants/" + j.TenantID + "/realms/" + j.RealmID + "/identities/" + j.IdentityID + "/credential-binding-jobs/" + j.ID,
 	}

@@ -641,3 +641,28 @@ func TestBindingEmailUndeliverable(t *testing.T) {
 		t.Errorf("enrollment %s, want INVITE_FAILED", s)
 	}
 }
+
+// TestSuspendedIdentityCannotBind: a link made before the identity was
+// suspended binds nothing until it is active again.
+func TestSuspendedIdentityCannotBind(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, nil, func(t *testing.T, e *env) {
+		c := e.api
+		realm := newRealm(t, c, "Suspended")
+		ada := str(t, newIdentity(t, c, realm, "ada"), "id")
+		b := newBinding(t, c, realm, ada, embeddedConfig(t, c, realm, "https://app.example.com"))
+		status := func(s string) {
+			c.patch(t, "/realms/"+realm+"/identities/"+ada, map[string]any{"identity": map[string]any{"status": s}})
+		}
+		status("suspended")
+		proof, _ := softwareProof(t, b.subject(c), b.token)
+		assertError(t, b.call(t, c, "bind", b.token, proof), http.StatusForbidden, "forbidden", "the identity is suspended and cannot bind a passkey")
+		if s := b.state(t, c); s != "LINK_SENT" {
+			t.Errorf("state after a refused bind %s", s)
+		}
+		status("active")
+		if resp := b.call(t, c, "bind", b.token, proof); resp.Status != http.StatusOK {
+			t.Errorf("bind once active again: %d %s", resp.Status, resp.Body)
+		}
+	})
+}

@@ -23,7 +23,6 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/directory"
-	"github.com/latchkey/latchkey/internal/mail"
 )
 
 // Invocation is what a valid binding link gives access to.
@@ -33,7 +32,6 @@ type Invocation struct {
 	Tenant   directory.Tenant
 	Realm    directory.Realm
 	Identity directory.Identity
-	Theme    mail.Theme // the realm's, for the authenticator's pages
 }
 
 // Subject names the identity in binding proofs, as the embedded SDK does.
@@ -90,9 +88,7 @@ func invocation(ctx context.Context, tx Tx, tenantID, realmID, identityID, jobID
 	if inv.Identity.Status == "suspended" {
 		return inv, errInactive
 	}
-	if inv.Theme, err = mail.RealmTheme(ctx, tx, tenantID, realmID); err != nil {
-		return inv, err
-	}
+
 	if j.AuthenticatorConfig != nil {
 		inv.Config = AuthenticatorConfig{TenantID: tenantID, RealmID: realmID, Config: j.AuthenticatorConfig.Config}
 	} else if inv.Config, err = getConfig(ctx, tx, tenantID, realmID, j.AuthenticatorConfigID); err != nil {

@@ -8,6 +8,7 @@ import (
 	"github.com/go-webauthn/webauthn/protocol"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/mail"
 )
 
 // maxExcluded bounds the existing passkeys an authenticator is told to skip.
@@ -91,15 +92,19 @@ func (s *Service) Info(ctx context.Context, inv Invocation, token string) (Info,
 			exclude = append(exclude, map[string]string{"type": "public-key", "id": base64.RawURLEncoding.EncodeToString(c.WebAuthn.CredentialID)})
 		}
 	}
+	theme, err := mail.RealmTheme(ctx, s.store, inv.Tenant.ID, inv.Realm.ID)
+	if err != nil {
+		return Info{}, err
+	}
 	i := inv.Identity
 	return Info{
 		Tenant:   named{inv.Tenant.ID, inv.Tenant.DisplayName},
 		Realm:    named{inv.Realm.ID, inv.Realm.DisplayName},
 		Identity: infoIdentity{i.ID, i.DisplayName, infoTraits{"traits_v0", i.Traits.Username, i.Traits.PrimaryEmailAddress}},
 		Theme: infoTheme{
-			LogoURLLight: or(inv.Theme.LogoURLLight, s.BaseURL+DefaultLogoPath),
-			LogoURLDark:  or(inv.Theme.LogoURLDark, s.BaseURL+DefaultLogoPath),
-			SupportURL:   or(inv.Theme.SupportURL, s.BaseURL),
+			LogoURLLight: or(theme.LogoURLLight, s.BaseURL+DefaultLogoPath),
+			LogoURLDark:  or(theme.LogoURLDark, s.BaseURL+DefaultLogoPath),
+			SupportURL:   or(theme.SupportURL, s.BaseURL),
 		},
 		PostBindingRedirectURI: inv.Job.PostBindingRedirectURI,
 		AuthenticatorConfig:    inv.Config,
