@@ -277,8 +277,8 @@ func (s *Service) DeleteIdentity(ctx context.Context, tenantID, realmID, id stri
 	})
 }
 
-// checkIDs applies the batch rules: 1 to MaxBatch ids, no repeats.
-func checkIDs(field string, ids []string) error {
+// CheckIDs applies the batch rules: 1 to MaxBatch ids, no repeats.
+func CheckIDs(field string, ids []string) error {
 	switch {
 	case len(ids) == 0:
 		return latchkey.InvalidField(field, "missing")
@@ -300,7 +300,7 @@ func checkIDs(field string, ids []string) error {
 
 // BatchDeleteIdentities deletes all the identities or, when any is missing, none.
 func (s *Service) BatchDeleteIdentities(ctx context.Context, tenantID, realmID string, ids []string) error {
-	if err := checkIDs("ids", ids); err != nil {
+	if err := CheckIDs("ids", ids); err != nil {
 		return err
 	}
 	return s.store.Update(ctx, func(tx Tx) error {
@@ -493,7 +493,7 @@ func (s *Service) DeleteGroup(ctx context.Context, tenantID, realmID, id string)
 // is not an identity of the realm.
 func (s *Service) AddGroupMembers(ctx context.Context, tenantID, realmID, groupID string, ids []string) (Group, error) {
 	ids = slices.Compact(slices.Sorted(slices.Values(ids))) // repeats are harmless here
-	if err := checkIDs("identity_ids", ids); err != nil {
+	if err := CheckIDs("identity_ids", ids); err != nil {
 		return Group{}, err
 	}
 	return s.ChangeGroup(ctx, tenantID, realmID, groupID, GroupChange{Add: ids})
@@ -502,7 +502,7 @@ func (s *Service) AddGroupMembers(ctx context.Context, tenantID, realmID, groupI
 // DeleteGroupMembers removes identities from a group, all or none like AddGroupMembers.
 func (s *Service) DeleteGroupMembers(ctx context.Context, tenantID, realmID, groupID string, ids []string) (Group, error) {
 	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
-	if err := checkIDs("identity_ids", ids); err != nil {
+	if err := CheckIDs("identity_ids", ids); err != nil {
 		return Group{}, err
 	}
 	return s.ChangeGroup(ctx, tenantID, realmID, groupID, GroupChange{Remove: ids})

@@ -102,8 +102,8 @@ func parsePage(r *http.Request, limits pageLimits, attributes []string) (page, e
 	return p, nil
 }
 
-// writePage answers a list: {"<key>": items, "total_size": n, "next_page_token"?}.
-func writePage[T any](w http.ResponseWriter, p page, key string, items []T, total int, id func(T) string) {
+// pageBody is the answer of a list: {"<key>": items, "total_size": n, "next_page_token"?}.
+func pageBody[T any](p page, key string, items []T, total int, id func(T) string) map[string]any {
 	body := map[string]any{"total_size": total}
 	if len(items) > p.size {
 		items = items[:p.size]
@@ -113,7 +113,7 @@ func writePage[T any](w http.ResponseWriter, p page, key string, items []T, tota
 		items = []T{}
 	}
 	body[key] = items
-	writeJSON(w, http.StatusOK, body)
+	return body
 }
 
 // servePage serves a list endpoint: parse the page, fetch it, write it.
@@ -129,5 +129,5 @@ func servePage[T any](w http.ResponseWriter, r *http.Request, limits pageLimits,
 		writeError(w, r, err)
 		return
 	}
-	writePage(w, p, key, items, total, id)
+	writeJSON(w, http.StatusOK, pageBody(p, key, items, total, id))
 }

@@ -2,8 +2,10 @@ package httpapi
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/latchkey/latchkey"
@@ -18,6 +20,7 @@ const (
 
 func (s *Server) passkeyRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+passkey.DefaultLogoPath, serveLogo)
+	s.batchRoutes(mux)
 	mux.Handle("POST "+configsPath, s.auth(s.createConfig, "authenticator-configs:create"))
 	mux.Handle("GET "+configsPath, s.auth(s.listConfigs, "authenticator-configs:read"))
 	mux.Handle("GET "+configsPath+"/{config}", verbs{"": s.auth(s.getConfig, "authenticator-configs:read")})
@@ -299,4 +302,61 @@ func (s *Server) bind(w http.ResponseWriter, r *http.Request) {
 	}
 	// The SDK takes the credential flat, not wrapped.
 	writeJSON(w, http.StatusOK, c)
+}
+
+const batchesPath = realmPath + "/batch-credential-binding-jobs"
+
+func (s *Server) batchRoutes(mux *http.ServeMux) {
+	mux.Handle("POST "+batchesPath, s.auth(s.createBatch, "credential-binding-jobs:create"))
+	mux.Handle("GET "+batchesPath+"/{batch}", verbs{
+		"":            s.auth(s.getBatch, "credential-binding-jobs:read"),
+		"listResults": s.auth(s.listBatchResults, "credential-binding-jobs:read"),
+	})
+}
+
+func (s *Server) createBatch(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		ID              json.RawMessage     `json:"id"`
+		TenantID        json.RawMessage     `json:"tenant_id"`
+		RealmID         json.RawMessage     `json:"realm_id"`
+		State           json.RawMessage     `json:"state"`
+		StateCommentary json.RawMessage     `json:"state_commentary"`
+		CreateTime      json.RawMessage     `json:"create_time"`
+		UpdateTime      json.RawMessage     `json:"update_time"`
+		IdentityIDs     []string            `json:"identity_ids"`
+		JobTemplate     passkey.JobTemplate `json:"job_template"`
+	}
+	if err := decodeWrapped(w, r, "batch_credential_binding_job", &in, false); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	b, err := s.Passkeys.CreateBatch(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), in.IdentityIDs, in.JobTemplate)
+	var full *passkey.QueueFull
+	if errors.As(err, &full) {
+		w.Header().Set("RateLimit-Limit", strconv.Itoa(passkey.MaxQueued))
+		w.Header().Set("RateLimit-Remaining", strconv.Itoa(full.Remaining))
+		err = latchkey.Errorf(latchkey.CodeTooManyRequests, "%s", full.Error())
+	}
+	reply(w, r, b, latchkey.WithFieldPrefix(err, "batch_credential_binding_job."))
+}
+
+func (s *Server) getBatch(w http.ResponseWriter, r *http.Request) {
+	b, err := s.Passkeys.GetBatch(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("batch"))
+	reply(w, r, b, err)
+}
+
+func (s *Server) listBatchResults(w http.ResponseWriter, r *http.Request) {
+	p, err := parsePage(r, directoryPages, passkey.JobFilterAttributes)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	res, err := s.Passkeys.ListBatchResults(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("batch"), p.opts)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	body := pageBody(p, "job_results", res.Jobs, res.Total, func(j passkey.BindingJob) string { return j.ID })
+	body["total_success_count"], body["total_failure_count"], body["total_pending_count"] = res.Success, res.Failure, res.Pending
+	writeJSON(w, http.StatusOK, body)
 }

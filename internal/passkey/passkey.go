@@ -204,6 +204,18 @@ type Tx interface {
 	// EXPIRED and returns the identities they belonged to.
 	ExpireBindingJobs(ctx context.Context, now time.Time) ([]string, error)
 
+	CreateBatch(ctx context.Context, b Batch) error
+	GetBatch(ctx context.Context, realmID, id string) (Batch, error)
+	// QueuedBatchIdentities counts the identities that the realm's running
+	// batches have still to handle.
+	QueuedBatchIdentities(ctx context.Context, realmID string) (int, error)
+	// ClaimBatch leases to owner until now+lease a running batch that no one
+	// holds (or whose lease ran out); latchkey.ErrNotFound when there is none.
+	ClaimBatch(ctx context.Context, owner string, now time.Time, lease time.Duration) (Batch, error)
+	// SaveBatch stores a batch's progress and renews the lease, if owner
+	// still holds it; otherwise latchkey.ErrNotFound.
+	SaveBatch(ctx context.Context, b Batch, owner string, leaseUntil time.Time) error
+
 	// CreateCredential returns latchkey.ErrDuplicate when the realm has a
 	// credential with the same key (thumbprint).
 	CreateCredential(ctx context.Context, c Credential) error

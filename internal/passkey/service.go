@@ -242,48 +242,13 @@ func validateJobRequest(req JobRequest) error {
 
 // CreateBindingJob creates a credential binding job for an identity and
 // returns it with its link. The link's token is kept only as a hash.
-func (s *Service) CreateBindingJob(ctx context.Context, tenantID, realmID, identityID string, req JobRequest) (BindingJob, string, error) {
+func (s *Service) CreateBindingJob(ctx context.Context, tenantID, realmID, identityID string, req JobRequest) (j BindingJob, link string, err error) {
 	if err := validateJobRequest(req); err != nil {
 		return BindingJob{}, "", err
 	}
-	t := now()
-	token := latchkey.RandomString(TokenLength)
-	j := BindingJob{
-		ID: latchkey.NewID(), RealmID: realmID, TenantID: tenantID, IdentityID: identityID,
-		DeliveryMethod: req.DeliveryMethod, State: LinkSent, PostBindingRedirectURI: req.PostBindingRedirectURI,
-		AuthenticatorConfigID: req.AuthenticatorConfigID, AuthenticatorConfig: req.AuthenticatorConfig,
-		ExpireTime: t.Add(s.linkTTL()), CreateTime: t, UpdateTime: t, TokenHash: hashToken(token),
-	}
-	link := s.Link(j, token)
-	err := s.store.Update(ctx, func(tx Tx) error {
-		i, err := identity(ctx, tx, tenantID, realmID, identityID)
-		if err != nil {
-			return err
-		}
-		if i.Status == "suspended" {
-			return errSuspended
-		}
-		if req.DeliveryMethod == Email && i.Traits.PrimaryEmailAddress == "" {
-			return errNoEmail
-		}
-		if j.AuthenticatorConfigID != "" {
-			if _, err := getConfig(ctx, tx, tenantID, realmID, j.AuthenticatorConfigID); err != nil {
-				return err
-			}
-		}
-		if err := tx.CreateBindingJob(ctx, j); err != nil {
-			return err
-		}
-		if j.DeliveryMethod == Email {
-			if _, err := mail.EnqueueBindingEmail(ctx, tx, tenantID, realmID, i.Traits.PrimaryEmailAddress, mailRef+j.ID,
-				mail.BindingEmail{DisplayName: i.DisplayName, Username: i.Traits.Username, Link: link, ExpireTime: j.ExpireTime}); err != nil {
-				return err
-			}
-		}
-		if err := tx.RefreshEnrollment(ctx, identityID, t); err != nil {
-			return err
-		}
-		return record(ctx, tx, tenantID, realmID, "credential_binding_job.create", "CredentialBindingJob", j.ID)
+	err = s.store.Update(ctx, func(tx Tx) error {
+		j, link, err = s.createJob(ctx, tx, tenantID, realmID, identityID, req, "")
+		return err
 	})
 	if err != nil {
 		return BindingJob{}, "", err
@@ -292,6 +257,48 @@ func (s *Service) CreateBindingJob(ctx context.Context, tenantID, realmID, ident
 		s.MailQueued()
 	}
 	return j, link, nil
+}
+
+// createJob creates a job from a valid request inside tx, and queues the
+// e-mail that carries an EMAIL job's link.
+func (s *Service) createJob(ctx context.Context, tx Tx, tenantID, realmID, identityID string, req JobRequest, batchID string) (BindingJob, string, error) {
+	t := now()
+	token := latchkey.RandomString(TokenLength)
+	j := BindingJob{
+		ID: latchkey.NewID(), RealmID: realmID, TenantID: tenantID, IdentityID: identityID, BatchID: batchID,
+		DeliveryMethod: req.DeliveryMethod, State: LinkSent, PostBindingRedirectURI: req.PostBindingRedirectURI,
+		AuthenticatorConfigID: req.AuthenticatorConfigID, AuthenticatorConfig: req.AuthenticatorConfig,
+		ExpireTime: t.Add(s.linkTTL()), CreateTime: t, UpdateTime: t, TokenHash: hashToken(token),
+	}
+	link := s.Link(j, token)
+	i, err := identity(ctx, tx, tenantID, realmID, identityID)
+	if err != nil {
+		return j, link, err
+	}
+	if i.Status == "suspended" {
+		return j, link, errSuspended
+	}
+	if req.DeliveryMethod == Email && i.Traits.PrimaryEmailAddress == "" {
+		return j, link, errNoEmail
+	}
+	if j.AuthenticatorConfigID != "" {
+		if _, err := getConfig(ctx, tx, tenantID, realmID, j.AuthenticatorConfigID); err != nil {
+			return j, link, err
+		}
+	}
+	if err := tx.CreateBindingJob(ctx, j); err != nil {
+		return j, link, err
+	}
+	if j.DeliveryMethod == Email {
+		if _, err := mail.EnqueueBindingEmail(ctx, tx, tenantID, realmID, i.Traits.PrimaryEmailAddress, mailRef+j.ID,
+			mail.BindingEmail{DisplayName: i.DisplayName, Username: i.Traits.Username, Link: link, ExpireTime: j.ExpireTime}); err != nil {
+			return j, link, err
+		}
+	}
+	if err := tx.RefreshEnrollment(ctx, identityID, t); err != nil {
+		return j, link, err
+	}
+	return j, link, record(ctx, tx, tenantID, realmID, "credential_binding_job.create", "CredentialBindingJob", j.ID)
 }
 
 // mailRef prefixes the job id in the Ref of the e-mail that carries its link.

@@ -239,6 +239,9 @@ func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	go n.sweep(ctx, 10*time.Minute, "deleted expired tokens", n.OAuth.DeleteExpiredTokens)
 	go n.sweep(ctx, time.Minute, "expired credential binding jobs", n.Passkeys.ExpireBindingJobs)
+	go n.sweep(ctx, time.Second, "finished batch credential binding jobs", func(ctx context.Context) (int, error) {
+		return n.Passkeys.ProcessBatches(ctx, n.MailWorker.Owner) // the owner names this node in leases
+	})
 	// A send still in progress at shutdown is abandoned; its lease runs out
 	// and this or another node sends the message again.
 	mailCtx, stopMail := context.WithCancel(ctx)

@@ -64,12 +64,8 @@ func (t *tx) EnqueueMail(ctx context.Context, m mail.Message) error {
 // LIMIT applies once, not per row.
 func (t *tx) ClaimMail(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]mail.Message, error) {
 	due := `state = 'pending' AND next_attempt_time <= $3 AND (lease_until IS NULL OR lease_until < $3)`
-	lock := ""
-	if t.d.Name == "postgres" {
-		lock = " FOR UPDATE SKIP LOCKED"
-	}
 	rows, err := t.w.QueryContext(ctx, `WITH claimed AS MATERIALIZED (
-			SELECT id FROM mail_outbox WHERE `+due+` ORDER BY next_attempt_time LIMIT $4`+lock+`)
+			SELECT id FROM mail_outbox WHERE `+due+` ORDER BY next_attempt_time LIMIT $4`+t.skipLocked()+`)
 		UPDATE mail_outbox SET lease_owner = $1, lease_until = $2, attempts = attempts + 1, update_time = $3
 		WHERE id IN (SELECT id FROM claimed) AND `+due+`
 		RETURNING `+mailColumns,

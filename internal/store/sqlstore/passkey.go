@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"strings"
 	"time"
 
@@ -263,3 +264,69 @@ func (t *tx) RefreshEnrollment(ctx context.Context, identityID string, now time.
 }
 
 func and(conds []string) string { return strings.Join(conds, " AND ") }
+
+// skipLocked ends a SELECT of rows to claim: on PostgreSQL it skips rows
+// another transaction is claiming. SQLite has one writer and needs none.
+func (t *tx) skipLocked() string {
+	if t.d.Name == "postgres" {
+		return " FOR UPDATE SKIP LOCKED"
+	}
+	return ""
+}
+
+const batchColumns = `id, realm_id, tenant_id, identity_ids, job_template, state, errors, done, create_time, update_time`
+
+func scanBatch(s interface{ Scan(...any) error }, b *passkey.Batch) error {
+	var ids, tmpl, errs string
+	var ct, ut int64
+	if err := s.Scan(&b.ID, &b.RealmID, &b.TenantID, &ids, &tmpl, &b.State, &errs, &b.Done, &ct, &ut); err != nil {
+		return err
+	}
+	b.CreateTime, b.UpdateTime = fromMicros(ct), fromMicros(ut)
+	return errors.Join(json.Unmarshal([]byte(ids), &b.IdentityIDs), json.Unmarshal([]byte(tmpl), &b.JobTemplate),
+		json.Unmarshal([]byte(errs), &b.StateCommentary.Errors))
+}
+
+func (t *tx) CreateBatch(ctx context.Context, b passkey.Batch) error {
+	ids, _ := json.Marshal(b.IdentityIDs)
+	tmpl, _ := json.Marshal(b.JobTemplate)
+	errs, _ := json.Marshal(b.StateCommentary.Errors)
+	_, err := t.exec(ctx, latchkey.ErrNoParent, `INSERT INTO batch_credential_binding_jobs (`+batchColumns+`,
+		total, lease_owner, lease_until) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, '', 0)`,
+		b.ID, b.RealmID, b.TenantID, string(ids), string(tmpl), b.State, string(errs), b.Done,
+		micros(b.CreateTime), micros(b.UpdateTime), len(b.IdentityIDs))
+	return err
+}
+
+func (t *tx) GetBatch(ctx context.Context, realmID, id string) (passkey.Batch, error) {
+	var b passkey.Batch
+	err := scanBatch(t.r.QueryRowContext(ctx, `SELECT `+batchColumns+` FROM batch_credential_binding_jobs
+		WHERE id = $1 AND realm_id = $2`, id, realmID), &b)
+	return b, notFoundIfNoRows(err)
+}
+
+func (t *tx) QueuedBatchIdentities(ctx context.Context, realmID string) (int, error) {
+	var n int
+	err := t.r.QueryRowContext(ctx, `SELECT CAST(COALESCE(SUM(total - done), 0) AS BIGINT) FROM batch_credential_binding_jobs
+		WHERE realm_id = $1 AND state = $2`, realmID, passkey.BatchRunning).Scan(&n)
+	return n, err
+}
+
+func (t *tx) ClaimBatch(ctx context.Context, owner string, now time.Time, lease time.Duration) (passkey.Batch, error) {
+	const free = `state = $3 AND lease_until < $4`
+	var b passkey.Batch
+	err := scanBatch(t.w.QueryRowContext(ctx, `WITH claimed AS MATERIALIZED (
+			SELECT id FROM batch_credential_binding_jobs WHERE `+free+` ORDER BY create_time LIMIT 1`+t.skipLocked()+`)
+		UPDATE batch_credential_binding_jobs SET lease_owner = $1, lease_until = $2
+		WHERE id IN (SELECT id FROM claimed) AND `+free+` RETURNING `+batchColumns,
+		owner, micros(now.Add(lease)), passkey.BatchRunning, micros(now)), &b)
+	return b, notFoundIfNoRows(err)
+}
+
+func (t *tx) SaveBatch(ctx context.Context, b passkey.Batch, owner string, leaseUntil time.Time) error {
+	errs, _ := json.Marshal(b.StateCommentary.Errors)
+	return affected(t.exec(ctx, latchkey.ErrNoParent, `UPDATE batch_credential_binding_jobs
+		SET state = $1, errors = $2, done = $3, update_time = $4, lease_until = $5
+		WHERE id = $6 AND lease_owner = $7`,
+		b.State, string(errs), b.Done, micros(b.UpdateTime), micros(leaseUntil), b.ID, owner))
+}

@@ -67,6 +67,9 @@ func Run(t *testing.T, open func(t testing.TB) *sqlstore.Store) {
 		{"Themes", testThemes},
 		{"MailOutbox", testMailOutbox},
 		{"MailClaimRace", testMailClaimRace},
+		{"BindingJobs", testBindingJobs},
+		{"Credentials", testCredentials},
+		{"BatchLeases", testBatchLeases},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, open(t)) })

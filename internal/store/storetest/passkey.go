@@ -1,0 +1,145 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/directory"
+	"github.com/latchkey/latchkey/internal/passkey"
+	"github.com/latchkey/latchkey/internal/store/sqlstore"
+)
+
+func newJob(i directory.Identity, state string, expires time.Time) passkey.BindingJob {
+	return passkey.BindingJob{ID: latchkey.NewID(), RealmID: i.RealmID, TenantID: i.TenantID, IdentityID: i.ID,
+		DeliveryMethod: passkey.Return, State: state, AuthenticatorConfigID: latchkey.NewUUID(),
+		TokenHash: "ab", ExpireTime: expires, CreateTime: now, UpdateTime: now}
+}
+
+func newCredential(i directory.Identity, thumbprint string) passkey.Credential {
+	return passkey.Credential{ID: latchkey.NewID(), IdentityID: i.ID, RealmID: i.RealmID, TenantID: i.TenantID,
+		State: passkey.Active, CSRType: passkey.CSRJWT, JWKJSON: "{}", JWKThumbprint: thumbprint, CreateTime: now, UpdateTime: now}
+}
+
+func enrollment(t *testing.T, s *sqlstore.Store, i directory.Identity) string {
+	t.Helper()
+	got, err := s.GetIdentity(t.Context(), i.RealmID, i.ID)
+	must(t, err)
+	return got.EnrollmentStatus
+}
+
+// testBindingJobs: jobs of one identity or of all, the compare-and-set of
+// their states, expiry, and the enrollment status they imply.
+func testBindingJobs(t *testing.T, s *sqlstore.Store) {
+	ctx := t.Context()
+	r := newRealm(t, s)
+	ada, bob := addIdentity(t, s, r, "ada"), addIdentity(t, s, r, "bob")
+	later := now.Add(time.Hour)
+	a := newJob(ada, passkey.LinkSent, later)
+	b := newJob(bob, passkey.LinkSent, later)
+	must(t, s.CreateBindingJob(ctx, a))
+	must(t, s.CreateBindingJob(ctx, b))
+
+	got, err := s.GetBindingJob(ctx, r.ID, passkey.AnyIdentity, a.ID)
+	must(t, err)
+	equal(t, "job", got, a)
+	_, err = s.GetBindingJob(ctx, r.ID, bob.ID, a.ID)
+	wantErr(t, "job of another identity", err, latchkey.ErrNotFound)
+	list, total, err := s.ListBindingJobs(ctx, r.ID, passkey.AnyIdentity, latchkey.ListOptions{Limit: 10})
+	must(t, err)
+	wantTotal(t, "all jobs", total, 2)
+	sameIDs(t, "all jobs", ids(list, func(j passkey.BindingJob) string { return j.ID }), sortedIDs(a.ID, b.ID))
+
+	must(t, s.RefreshEnrollment(ctx, ada.ID, now))
+	equal(t, "enrollment with an open job", enrollment(t, s, ada), directory.Pending)
+	must(t, s.RefreshEnrollment(ctx, ada.ID, later))
+	equal(t, "enrollment once the job expired", enrollment(t, s, ada), directory.Unenrolled)
+
+	// Of two changes from the same state only the first applies.
+	must(t, s.SetBindingJobState(ctx, a.ID, passkey.OpenStates, passkey.Revoked, now))
+	wantErr(t, "second change", s.CompleteBindingJob(ctx, a.ID, passkey.OpenStates, "c1", now), latchkey.ErrNotFound)
+	// A job past its expiry cannot complete, and the sweep expires it.
+	wantErr(t, "complete after expiry", s.CompleteBindingJob(ctx, b.ID, passkey.OpenStates, "c2", later), latchkey.ErrNotFound)
+	expired, err := s.ExpireBindingJobs(ctx, later)
+	must(t, err)
+	sameIDs(t, "expired jobs' identities", expired, []string{bob.ID})
+	got, _ = s.GetBindingJob(ctx, r.ID, bob.ID, b.ID)
+	equal(t, "expired state", got.State, passkey.Expired)
+
+	failed := newJob(bob, passkey.FailedToSend, later)
+	must(t, s.CreateBindingJob(ctx, failed))
+	must(t, s.RefreshEnrollment(ctx, bob.ID, now))
+	equal(t, "enrollment with a failed e-mail", enrollment(t, s, bob), directory.InviteFailed)
+}
+
+func sortedIDs(a, b string) []string {
+	if a < b {
+		return []string{a, b}
+	}
+	return []string{b, a}
+}
+
+// testCredentials: a key is bound once per realm; revocation shows in the
+// enrollment status.
+func testCredentials(t *testing.T, s *sqlstore.Store) {
+	ctx := t.Context()
+	r := newRealm(t, s)
+	ada := addIdentity(t, s, r, "ada")
+	c := newCredential(ada, "tp1")
+	c.CSRType = passkey.CSRWebAuthn
+	c.WebAuthn = &passkey.WebAuthnKey{CredentialID: []byte{1, 2}, PublicKey: []byte{3}, SignCount: 7, Transports: []string{"internal"}}
+	must(t, s.CreateCredential(ctx, c))
+	wantErr(t, "same key again", s.CreateCredential(ctx, newCredential(ada, "tp1")), latchkey.ErrDuplicate)
+	got, err := s.GetCredential(ctx, r.ID, ada.ID, c.ID)
+	must(t, err)
+	equal(t, "credential", got, c)
+	must(t, s.RefreshEnrollment(ctx, ada.ID, now))
+	equal(t, "enrollment with a passkey", enrollment(t, s, ada), directory.Enrolled)
+
+	c.State, c.UpdateTime = passkey.RevokedState, now.Add(time.Second)
+	must(t, s.UpdateCredential(ctx, c))
+	list, total, err := s.ListCredentials(ctx, r.ID, passkey.AnyIdentity, latchkey.ListOptions{Limit: 10})
+	must(t, err)
+	wantTotal(t, "credentials", total, 1)
+	equal(t, "revoked", list[0].State, passkey.RevokedState)
+	must(t, s.RefreshEnrollment(ctx, ada.ID, now))
+	equal(t, "enrollment after revocation", enrollment(t, s, ada), directory.Unenrolled)
+}
+
+// testBatchLeases: one node at a time holds a batch; a lease that ran out
+// passes to another, and the old holder can no longer save.
+func testBatchLeases(t *testing.T, s *sqlstore.Store) {
+	ctx := t.Context()
+	r := newRealm(t, s)
+	b := passkey.Batch{ID: latchkey.NewID(), TenantID: r.TenantID, RealmID: r.ID, IdentityIDs: []string{"a", "b", "c"},
+		State: passkey.BatchRunning, StateCommentary: passkey.BatchCommentary{Errors: map[string]passkey.BatchError{}},
+		JobTemplate: passkey.JobTemplate{AuthenticatorConfigID: "x", ExpireTime: now}, CreateTime: now, UpdateTime: now}
+	must(t, s.CreateBatch(ctx, b))
+	queued, err := s.QueuedBatchIdentities(ctx, r.ID)
+	must(t, err)
+	equal(t, "queued", queued, 3)
+
+	got, err := s.ClaimBatch(ctx, "node-a", now, time.Minute)
+	must(t, err)
+	equal(t, "claimed", got, b)
+	_, err = s.ClaimBatch(ctx, "node-b", now.Add(time.Second), time.Minute)
+	wantErr(t, "claim of a held batch", err, latchkey.ErrNotFound)
+	wantErr(t, "save by a non-holder", s.SaveBatch(ctx, b, "node-b", now.Add(time.Minute)), latchkey.ErrNotFound)
+	b.Done = 1
+	b.StateCommentary.Errors["a"] = passkey.BatchError{LastError: "identity not found", FailedPermanently: true}
+	must(t, s.SaveBatch(ctx, b, "node-a", now.Add(time.Minute)))
+
+	got, err = s.ClaimBatch(ctx, "node-b", now.Add(2*time.Minute), time.Minute)
+	must(t, err)
+	equal(t, "taken over with its progress", got, b)
+	wantErr(t, "save by the old holder", s.SaveBatch(ctx, b, "node-a", now.Add(3*time.Minute)), latchkey.ErrNotFound)
+	queued, _ = s.QueuedBatchIdentities(ctx, r.ID)
+	equal(t, "queued after one", queued, 2)
+
+	b.Done, b.State = 3, passkey.BatchPartialSuccess
+	must(t, s.SaveBatch(ctx, b, "node-b", now.Add(3*time.Minute)))
+	_, err = s.ClaimBatch(ctx, "node-c", now.Add(time.Hour), time.Minute)
+	wantErr(t, "claim of a finished batch", err, latchkey.ErrNotFound)
+	queued, _ = s.QueuedBatchIdentities(ctx, r.ID)
+	equal(t, "queued when finished", queued, 0)
+}
