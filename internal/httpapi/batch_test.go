@@ -2,13 +2,11 @@ package httpapi_test
 
 import (
 	"fmt"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"testing"
 	"time"
 
-	"github.com/latchkey/latchkey/internal/server"
 	"github.com/latchkey/latchkey/internal/testenv"
 )
 
@@ -17,12 +15,7 @@ func TestBatchCredentialBindingJobs(t *testing.T) {
 	for _, eng := range testenv.Engines() {
 		t.Run(eng.Name, func(t *testing.T) {
 			t.Parallel()
-			capture := testenv.StartSMTP(t)
-			n := testenv.StartNode(t, eng.Name, func(cfg *server.Config) {
-				cfg.Logger = slog.New(slog.DiscardHandler)
-				cfg.SMTPURL = capture.URL
-			})
-			c := client{base: n.URL, tenant: n.Creds().TenantID, token: n.Token(t, "")}
+			c, _, capture := mailNode(t, eng.Name, testenv.SMTPConfig{})
 			realm := newRealm(t, c, "Batch")
 			config := hostedConfig(t, c, realm)
 			ada := str(t, newIdentity(t, c, realm, "ada", "primary_email_address", "ada@example.com"), "id")

@@ -1,7 +1,6 @@
 package httpapi_test
 
 import (
-	"log/slog"
 	"net/http"
 	"testing"
 	"time"
@@ -9,7 +8,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/latchkey/latchkey/internal/browsertest"
-	"github.com/latchkey/latchkey/internal/server"
 	"github.com/latchkey/latchkey/internal/testenv"
 )
 
@@ -22,14 +20,9 @@ func TestHostedBindingPage(t *testing.T) {
 	for _, eng := range testenv.Engines() {
 		t.Run(eng.Name, func(t *testing.T) {
 			t.Parallel()
-			capture := testenv.StartSMTP(t)
-			n := testenv.StartNode(t, eng.Name, func(cfg *server.Config) {
-				cfg.Logger = slog.New(slog.DiscardHandler)
-				cfg.SMTPURL = capture.URL
-			})
+			c, n, capture := mailNode(t, eng.Name, testenv.SMTPConfig{})
 			ctx := browsertest.Start(t)
 			browsertest.AddAuthenticator(t, ctx)
-			c := client{base: n.URL, tenant: n.Creds().TenantID, token: n.Token(t, "")}
 			realm := newRealm(t, c, "Hosted Realm")
 			c.post(t, "/realms/"+realm+"/themes", map[string]any{"theme": map[string]any{
 				"email_realm_name": "Acme", "button_color": "#112233", "support_url": "https://help.example.com"}})

@@ -567,17 +567,24 @@ func linkIn(t testing.TB, text string) string {
 	return m
 }
 
+// mailNode starts a node of the engine that sends its e-mail to a capture
+// SMTP server of its own, and returns a client with an all-scopes token.
+func mailNode(t *testing.T, engine string, smtp testenv.SMTPConfig) (client, *testenv.Node, *testenv.SMTPCapture) {
+	t.Helper()
+	capture := testenv.StartSMTPWith(t, smtp)
+	n := testenv.StartNode(t, engine, func(cfg *server.Config) {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+		cfg.SMTPURL = capture.URL
+	})
+	return client{base: n.URL, tenant: n.Creds().TenantID, token: n.Token(t, "")}, n, capture
+}
+
 func TestBindingEmail(t *testing.T) {
 	t.Parallel()
 	for _, eng := range testenv.Engines() {
 		t.Run(eng.Name, func(t *testing.T) {
 			t.Parallel()
-			capture := testenv.StartSMTP(t)
-			n := testenv.StartNode(t, eng.Name, func(cfg *server.Config) {
-				cfg.Logger = slog.New(slog.DiscardHandler)
-				cfg.SMTPURL = capture.URL
-			})
-			c := client{base: n.URL, tenant: n.Creds().TenantID, token: n.Token(t, "")}
+			c, _, capture := mailNode(t, eng.Name, testenv.SMTPConfig{})
 			realm := newRealm(t, c, "Mailed")
 			c.post(t, "/realms/"+realm+"/themes", map[string]any{"theme": map[string]any{"email_realm_name": "Acme Corp"}})
 			ada := str(t, newIdentity(t, c, realm, "ada", "primary_email_address", "ada@example.com"), "id")
@@ -617,14 +624,9 @@ func TestBindingEmail(t *testing.T) {
 // leaves its job FAILED_TO_SEND and the identity INVITE_FAILED.
 func TestBindingEmailUndeliverable(t *testing.T) {
 	t.Parallel()
-	capture := testenv.StartSMTPWith(t, testenv.SMTPConfig{Refuse: func(int) error {
+	c, _, capture := mailNode(t, "sqlite", testenv.SMTPConfig{Refuse: func(int) error {
 		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such mailbox"}
 	}})
-	n := testenv.StartNode(t, "sqlite", func(cfg *server.Config) {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-		cfg.SMTPURL = capture.URL
-	})
-	c := client{base: n.URL, tenant: n.Creds().TenantID, token: n.Token(t, "")}
 	realm := newRealm(t, c, "Bounced")
 	ada := str(t, newIdentity(t, c, realm, "ada", "primary_email_address", "ada@nowhere.example"), "id")
 	out := c.post(t, "/realms/"+realm+"/identities/"+ada+"/credential-binding-jobs",
