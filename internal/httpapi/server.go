@@ -16,6 +16,7 @@ import (
 	"github.com/latchkey/latchkey/internal/metrics"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/passkey"
+	"github.com/latchkey/latchkey/internal/policy"
 	"github.com/latchkey/latchkey/internal/ratelimit"
 	"github.com/latchkey/latchkey/internal/scim"
 )
@@ -37,6 +38,8 @@ type Server struct {
 	Mail *mail.Service
 	// Passkeys serves authenticator configs, binding jobs and credentials.
 	Passkeys *passkey.Service
+	// Policy serves the realms' access policies.
+	Policy *policy.Service
 }
 
 // Handler returns the API with its middleware.
@@ -107,6 +110,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 
 	s.scimRoutes(mux)
 	s.passkeyRoutes(mux)
+	s.policyRoutes(mux)
 }
 
 // verbs dispatches on the custom method of the last path segment

@@ -22,6 +22,7 @@ import (
 	"github.com/latchkey/latchkey/internal/metrics"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/passkey"
+	"github.com/latchkey/latchkey/internal/policy"
 	"github.com/latchkey/latchkey/internal/ratelimit"
 	"github.com/latchkey/latchkey/internal/scim"
 	"github.com/latchkey/latchkey/internal/secretbox"
@@ -187,6 +188,7 @@ func open(ctx context.Context, cfg Config, st store.Store) (*Node, error) {
 		Logger:   cfg.Logger,
 		SCIM:     &scim.Handler{Directory: n.Directory, PublicURL: cfg.BaseURL()},
 		Passkeys: n.Passkeys,
+		Policy:   policy.NewService(st.Policy()),
 		Mail:     n.Mail,
 	}
 	n.handler = api.Handler()

@@ -15,6 +15,7 @@ import (
 	"github.com/latchkey/latchkey/internal/mail"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/passkey"
+	"github.com/latchkey/latchkey/internal/policy"
 )
 
 // Tx is every domain's Tx at once, plus named settings.
@@ -23,6 +24,7 @@ type Tx interface {
 	mail.Tx
 	oauth.Tx
 	passkey.Tx
+	policy.Tx
 	// GetSetting returns latchkey.ErrNotFound for a setting never made.
 	GetSetting(ctx context.Context, name string) (string, error)
 	// CreateSetting returns latchkey.ErrDuplicate when the setting exists:
@@ -39,6 +41,7 @@ type Store interface {
 	OAuth() oauth.Store
 	Mail() mail.Store
 	Passkey() passkey.Store
+	Policy() policy.Store
 	Audit() audit.Store
 	Migrate(ctx context.Context) error
 	Ping(ctx context.Context) error

@@ -24,6 +24,7 @@ import (
 	"github.com/latchkey/latchkey/internal/mail"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/passkey"
+	"github.com/latchkey/latchkey/internal/policy"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
@@ -166,6 +167,9 @@ func (s *Store) Directory() directory.Store { return directoryStore{s} }
 // OAuth returns the store as oauth sees it.
 func (s *Store) OAuth() oauth.Store { return oauthStore{s} }
 
+// Policy returns the store as policy sees it.
+func (s *Store) Policy() policy.Store { return policyStore{s} }
+
 // Passkey returns the store as passkey sees it.
 func (s *Store) Passkey() passkey.Store { return passkeyStore{s} }
 
@@ -188,6 +192,12 @@ type oauthStore struct{ *Store }
 type mailStore struct{ *Store }
 
 func (s mailStore) Update(ctx context.Context, fn func(mail.Tx) error) error {
+	return s.update(ctx, func(t *tx) error { return fn(t) })
+}
+
+type policyStore struct{ *Store }
+
+func (s policyStore) Update(ctx context.Context, fn func(policy.Tx) error) error {
 	return s.update(ctx, func(t *tx) error { return fn(t) })
 }
 

@@ -70,6 +70,7 @@ func Run(t *testing.T, open func(t testing.TB) *sqlstore.Store) {
 		{"BindingJobs", testBindingJobs},
 		{"Credentials", testCredentials},
 		{"BatchLeases", testBatchLeases},
+		{"Policies", testPolicies},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, open(t)) })

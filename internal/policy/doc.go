@@ -1,0 +1,7 @@
+// Package policy owns access policy: a realm's ordered rules that allow or
+// deny identities (directly or by group) the use of applications, the
+// evaluation of a sign-in against them, and the explanation of each
+// decision ("why was I denied?").
+//
+// It must not import HTTP packages or storage engines.
+package policy

@@ -1,0 +1,210 @@
+package policy
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/audit"
+	"github.com/latchkey/latchkey/internal/directory"
+)
+
+// Service keeps and evaluates the realms' policies.
+type Service struct {
+	store Store
+}
+
+// NewService returns a Service over store.
+func NewService(store Store) *Service { return &Service{store: store} }
+
+func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+func notFound(err error, resourceType, id, message string) error {
+	if errors.Is(err, latchkey.ErrNotFound) {
+		return latchkey.NotFound(resourceType, id, message)
+	}
+	return err
+}
+
+func realm(ctx context.Context, tx Tx, tenantID, realmID string) error {
+	_, err := tx.GetRealm(ctx, tenantID, realmID)
+	return notFound(err, "Realm", realmID, "realm not found")
+}
+
+// get returns the realm's policy: a realm that never had one denies
+// everything until rules allow it.
+func get(ctx context.Context, tx Tx, tenantID, realmID string) (Policy, error) {
+	if err := realm(ctx, tx, tenantID, realmID); err != nil {
+		return Policy{}, err
+	}
+	p, err := tx.GetPolicy(ctx, realmID)
+	if errors.Is(err, latchkey.ErrNotFound) {
+		return Policy{TenantID: tenantID, RealmID: realmID, Rules: []Rule{}, DefaultEffect: Deny}, nil
+	}
+	return p, err
+}
+
+// Get returns a realm's policy.
+func (s *Service) Get(ctx context.Context, tenantID, realmID string) (Policy, error) {
+	return get(ctx, s.store, tenantID, realmID)
+}
+
+// Put replaces a realm's policy once every rule is valid and names only
+// applications, groups and identities of the realm.
+func (s *Service) Put(ctx context.Context, tenantID, realmID string, p Policy) (Policy, error) {
+	if p.Rules == nil {
+		p.Rules = []Rule{}
+	}
+	if err := validate(p); err != nil {
+		return p, err
+	}
+	p.TenantID, p.RealmID, p.UpdateTime = tenantID, realmID, now()
+	err := s.store.Update(ctx, func(tx Tx) error {
+		if err := realm(ctx, tx, tenantID, realmID); err != nil {
+			return err
+		}
+		if err := referencesExist(ctx, tx, p); err != nil {
+			return err
+		}
+		if err := tx.PutPolicy(ctx, p); err != nil {
+			return err
+		}
+		return tx.RecordEvent(ctx, audit.New(ctx, tenantID, realmID, "policy.update", "Policy", realmID))
+	})
+	return p, err
+}
+
+func validate(p Policy) error {
+	var v []latchkey.FieldViolation
+	add := func(field, description string) {
+		v = append(v, latchkey.FieldViolation{Field: field, Description: description})
+	}
+	if p.DefaultEffect != Allow && p.DefaultEffect != Deny {
+		add("default_effect", `must be "allow" or "deny"`)
+	}
+	if len(p.Rules) > MaxRules {
+		add("rules", "more than 1000 rules")
+	}
+	for i, r := range p.Rules {
+		at := "rules[" + strconv.Itoa(i) + "]."
+		if r.Effect != Allow && r.Effect != Deny {
+			add(at+"effect", `must be "allow" or "deny"`)
+		}
+		if len(r.Applications) == 0 {
+			add(at+"applications", `must name at least one application, or "*" for all`)
+		}
+		if slices.Contains(r.Applications, AnyApplication) && len(r.Applications) > 1 {
+			add(at+"applications", `"*" stands alone`)
+		}
+		if p := directory.NameProblem(r.Description, false, 300); p != "" {
+			add(at+"description", p)
+		}
+		for name, ids := range map[string][]string{"applications": r.Applications, "groups": r.Groups, "identities": r.Identities} {
+			if len(ids) > directory.MaxBatch {
+				add(at+name, "array exceeds 1000 elements")
+			}
+		}
+	}
+	if len(v) > 0 {
+		slices.SortFunc(v, func(a, b latchkey.FieldViolation) int { return cmp.Compare(a.Field, b.Field) })
+		return latchkey.Invalid(v...)
+	}
+	return nil
+}
+
+// referencesExist checks that the rules name only what the realm has.
+func referencesExist(ctx context.Context, tx Tx, p Policy) error {
+	for i, r := range p.Rules {
+		at := "rules[" + strconv.Itoa(i) + "]."
+		for _, app := range r.Applications {
+			if app == AnyApplication {
+				continue
+			}
+			if _, _, err := tx.GetApplication(ctx, p.RealmID, app); err != nil {
+				return unknown(err, at+"applications", "application "+app+" is not in the realm")
+			}
+		}
+		for _, g := range r.Groups {
+			if _, err := tx.GetGroup(ctx, p.RealmID, g); err != nil {
+				return unknown(err, at+"groups", "group "+g+" is not in the realm")
+			}
+		}
+		if len(r.Identities) > 0 {
+			missing, err := tx.MissingIdentities(ctx, p.RealmID, r.Identities)
+			if err != nil {
+				return err
+			}
+			if len(missing) > 0 {
+				return latchkey.InvalidField(at+"identities", "identity "+missing[0]+" is not in the realm")
+			}
+		}
+	}
+	return nil
+}
+
+func unknown(err error, field, description string) error {
+	if errors.Is(err, latchkey.ErrNotFound) {
+		return latchkey.InvalidField(field, description)
+	}
+	return err
+}
+
+// Evaluate decides whether an identity may use an application, and says why.
+// A suspended identity is always denied.
+func (s *Service) Evaluate(ctx context.Context, tenantID, realmID, identityID, applicationID string) (Decision, error) {
+	p, err := get(ctx, s.store, tenantID, realmID)
+	if err != nil {
+		return Decision{}, err
+	}
+	i, err := s.store.GetIdentity(ctx, realmID, identityID)
+	if err != nil {
+		return Decision{}, notFound(err, "Identity", identityID, "identity not found")
+	}
+	if _, _, err := s.store.GetApplication(ctx, realmID, applicationID); err != nil {
+		return Decision{}, notFound(err, "Application", applicationID, "application not found")
+	}
+	if i.Status == "suspended" {
+		return Decision{Effect: Deny, Reason: "the identity is suspended"}, nil
+	}
+	groups, err := s.store.GroupsOfIdentities(ctx, []string{identityID})
+	if err != nil {
+		return Decision{}, err
+	}
+	return p.decide(identityID, applicationID, groups[identityID]), nil
+}
+
+// decide applies the rules in order to an identity in groups.
+func (p Policy) decide(identityID, applicationID string, groups []directory.Group) Decision {
+	for idx, r := range p.Rules {
+		if !slices.Contains(r.Applications, AnyApplication) && !slices.Contains(r.Applications, applicationID) {
+			continue
+		}
+		why := ""
+		switch {
+		case len(r.Identities) == 0 && len(r.Groups) == 0:
+			why = "applies to every identity"
+		case slices.Contains(r.Identities, identityID):
+			why = "names the identity"
+		default:
+			for _, g := range groups {
+				if slices.Contains(r.Groups, g.ID) {
+					why = "names its group " + g.DisplayName
+					break
+				}
+			}
+		}
+		if why == "" {
+			continue
+		}
+		rule := r
+		return Decision{Allowed: r.Effect == Allow, Effect: r.Effect, RuleIndex: &idx, Rule: &rule,
+			Reason: fmt.Sprintf("rule %d (%s) %s", idx+1, r.Effect, why)}
+	}
+	return Decision{Allowed: p.DefaultEffect == Allow, Effect: p.DefaultEffect,
+		Reason: "no rule matches; the realm's default is " + p.DefaultEffect}
+}
