@@ -13,4 +13,7 @@ type ListOptions struct {
 	Limit      int
 	Sort       string
 	Descending bool
+	// SkipTotal spares counting the matches (the total returned is 0), for
+	// callers that walk a whole list, such as exports.
+	SkipTotal bool
 }

@@ -22,6 +22,7 @@ func main() {
 	cfg := loadtest.Config{Out: os.Stdout, Log: os.Stderr}
 	engine := flag.String("engine", "both", "sqlite, postgres or both")
 	flag.StringVar(&cfg.Bin, "bin", "", "latchkey binary to run (default: go build one into a temporary directory)")
+	flag.StringVar(&cfg.Suite, "suite", "api", "api (management API identity phases) or scim (SCIM create, filter and group PATCH phases)")
 	flag.IntVar(&cfg.Identities, "identities", 1_000_000, "identities seeded into the realm that lookups and pages read")
 	flag.IntVar(&cfg.Concurrency, "concurrency", 32, "concurrent workers per phase")
 	flag.IntVar(&cfg.LatencyConcurrency, "latency-concurrency", 1, "workers of a second, unsaturated run of each read phase (0: none)")
@@ -38,7 +39,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "latchkey-load: -engine must be sqlite, postgres or both")
 		os.Exit(2)
 	}
-	if flag.NArg() > 0 || cfg.Identities < 1 || cfg.Concurrency < 1 || cfg.Duration <= 0 {
+	if flag.NArg() > 0 || (cfg.Suite != "api" && cfg.Suite != "scim") || cfg.Identities < 1 || cfg.Concurrency < 1 || cfg.Duration <= 0 {
 		flag.Usage()
 		os.Exit(2)
 	}

@@ -586,6 +586,14 @@ func TestFirstStartAndRestart(t *testing.T) {
 	}
 	n.expect(t, http.StatusUnauthorized, http.MethodGet, tenantPath(c["tenant_id"]), tok+"x", nil)
 
+	// A long-lived SCIM token, as Okta or Entra ID is given.
+	scimTok := strings.TrimSpace(mustRun(t, nil, "token", "--data-dir", dir, "--scope", "scim:all", "--lifetime", "8760h"))
+	if claims := jwtPart(t, scimTok, 1); claims["exp"].(float64)-claims["iat"].(float64) != 8760*3600 || claims["scope"] != "scim:all" {
+		t.Errorf("SCIM token claims %v, want scope scim:all and a lifetime of 8760h", claims)
+	}
+	n.expect(t, http.StatusOK, http.MethodGet, realmPath(c["tenant_id"], c["realm_id"])+"/scim/v2/Users?count=0", scimTok, nil)
+	n.expect(t, http.StatusForbidden, http.MethodGet, tenantPath(c["tenant_id"]), scimTok, nil)
+
 	n.stop(t)
 	n = serve(t, addr, dir)
 	if strings.Contains(n.stdout.String(), banner) {

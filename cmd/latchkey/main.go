@@ -1,5 +1,5 @@
 // Command latchkey is the Latchkey server and its command-line tools:
-// serve, migrate, token and version. It only wires configuration into
+// serve, migrate, token, import, export and version. It only wires configuration into
 // internal/server and internal/apiclient.
 package main
 
@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -69,6 +70,7 @@ func root() *cobra.Command {
 	f.StringVar(&cfg.MailFrom, "mail-from", "", "From address of e-mail (default: Latchkey <no-reply@{public-url host}>)")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	cmd.AddCommand(serveCmd(&cfg), migrateCmd(&cfg), tokenCmd(&cfg), versionCmd())
+	cmd.AddCommand(importCmd(&cfg), exportCmd(&cfg))
 	return cmd
 }
 
@@ -172,6 +174,7 @@ func migrateCmd(cfg *server.Config) *cobra.Command {
 
 func tokenCmd(cfg *server.Config) *cobra.Command {
 	var scope string
+	var lifetime time.Duration
 	cmd := &cobra.Command{
 		Use:   "token",
 		Short: "Print a management API access token obtained with the bootstrap credentials (the server must be running)",
@@ -182,7 +185,7 @@ func tokenCmd(cfg *server.Config) *cobra.Command {
 				return fmt.Errorf("read credentials (start `latchkey serve` once first): %w", err)
 			}
 			client := apiclient.HTTPClient(filepath.Join(cfg.DataDir, server.SelfSignedCert))
-			tok, err := apiclient.Token(cmd.Context(), client, creds, scope)
+			tok, err := apiclient.TokenFor(cmd.Context(), client, creds, scope, lifetime)
 			if err != nil {
 				return err
 			}
@@ -191,6 +194,8 @@ func tokenCmd(cfg *server.Config) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&scope, "scope", "", "space-separated scopes (default: all management scopes)")
+	cmd.Flags().DurationVar(&lifetime, "lifetime", 0,
+		"token lifetime, e.g. 8760h (default: the configured 24h); beyond 24h only for SCIM scopes, up to 366 days")
 	return cmd
 }
 

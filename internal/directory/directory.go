@@ -114,6 +114,8 @@ type Tx interface {
 	// GroupsOfIdentities returns the groups of each identity, in one query.
 	GroupsOfIdentities(ctx context.Context, identityIDs []string) (map[string][]Group, error)
 	ListMembers(ctx context.Context, groupID string, opts latchkey.ListOptions) ([]Identity, int, error)
+	// MembersAmong returns those of identityIDs that are members of the group.
+	MembersAmong(ctx context.Context, groupID string, identityIDs []string) ([]string, error)
 	ListGroupsOfIdentity(ctx context.Context, identityID string, opts latchkey.ListOptions) ([]Group, int, error)
 
 	RecordEvent(ctx context.Context, e audit.Event) error

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"slices"
@@ -16,7 +17,7 @@ func (s *Server) auth(h http.HandlerFunc, scopes ...string) http.Handler {
 	return s.guard(h, refuseAPI, scopes)
 }
 
-// refusal writes a 401, 403 or 429 in an API's own error format.
+// refusal writes a 401, 403, 429 or 500 in an API's own error format.
 type refusal func(w http.ResponseWriter, r *http.Request, status int)
 
 func refuseAPI(w http.ResponseWriter, r *http.Request, status int) {
@@ -25,15 +26,26 @@ func refuseAPI(w http.ResponseWriter, r *http.Request, status int) {
 		writeError(w, r, errUnauthorized)
 	case http.StatusTooManyRequests:
 		writeError(w, r, errTooManyRequests)
+	case http.StatusInternalServerError:
+		writeError(w, r, errInternal)
 	default:
 		writeError(w, r, errForbidden)
 	}
 }
 
+type principalKey struct{}
+
+// principalFrom returns the principal that guard verified for a request.
+func principalFrom(ctx context.Context) oauth.Principal {
+	p, _ := ctx.Value(principalKey{}).(oauth.Principal)
+	return p
+}
+
 // guard authenticates the bearer of a request: a valid management token of
 // the tenant in the path, within its rate limit, holding every scope of at
-// least one of scopeSets. The token's principal becomes the actor that audit
-// events record. Refusals are written by refuse.
+// least one of scopeSets (an empty set: any token of the tenant). The
+// token's principal becomes the actor that audit events record, and
+// principalFrom returns it. Refusals are written by refuse.
 func (s *Server) guard(h http.Handler, refuse refusal, scopeSets ...[]string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		raw, ok := bearer(r)
@@ -47,7 +59,10 @@ func (s *Server) guard(h http.Handler, refuse refusal, scopeSets ...[]string) ht
 			return
 		}
 		if err != nil {
-			writeError(w, r, err)
+			if r.Context().Err() == nil {
+				s.Logger.ErrorContext(r.Context(), "verify token", "err", err, "request_id", latchkey.RequestIDFrom(r.Context()))
+			}
+			refuse(w, r, http.StatusInternalServerError)
 			return
 		}
 		if !admit(w, r, s.PerToken, "token:"+p.TokenID, refuse) {
@@ -60,6 +75,7 @@ func (s *Server) guard(h http.Handler, refuse refusal, scopeSets ...[]string) ht
 		ctx := latchkey.WithActor(r.Context(), latchkey.Actor{
 			Type: p.Type, ID: p.ID, TenantID: p.TenantID, RealmID: p.RealmID, TokenID: p.TokenID,
 		})
+		ctx = context.WithValue(ctx, principalKey{}, p)
 		h.ServeHTTP(w, r.WithContext(ctx))
 	})
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/passkey"
 	"github.com/latchkey/latchkey/internal/policy"
+	"github.com/latchkey/latchkey/internal/provisioning"
 	"github.com/latchkey/latchkey/internal/ratelimit"
 	"github.com/latchkey/latchkey/internal/scim"
 )
@@ -40,6 +41,8 @@ type Server struct {
 	Passkeys *passkey.Service
 	// Policy serves the realms' access policies.
 	Policy *policy.Service
+	// Provisioning serves CSV imports and exports.
+	Provisioning *provisioning.Service
 }
 
 // Handler returns the API with its middleware.
@@ -111,6 +114,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	s.scimRoutes(mux)
 	s.passkeyRoutes(mux)
 	s.policyRoutes(mux)
+	s.provisioningRoutes(mux)
 }
 
 // verbs dispatches on the custom method of the last path segment
@@ -233,7 +237,7 @@ func (s *Server) limitIP(next http.Handler) http.Handler {
 		if err != nil {
 			ip = r.RemoteAddr
 		}
-		if !admit(w, r, s.PerIP, "ip:"+ip, refuseAPI) {
+		if !admit(w, r, s.PerIP, "ip:"+ip, refusalFor(r)) {
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -222,6 +222,21 @@ func TestTokenEndpoint(t *testing.T) {
 				m := assertTokenResponse(t, postToken(t, creds.TokenEndpoint, form, creds.ClientID, creds.ClientSecret), allScopes, tc.want)
 				verifyJWT(t, e, str(t, m, "access_token"), allScopes, tc.want)
 			}
+			// A token of SCIM scopes only may outlive the configured lifetime, up to a maximum.
+			const maxSCIM = 366 * day
+			for _, tc := range []struct {
+				scope, value string
+				want         int
+			}{
+				{"scim:all", "31536000", 31536000},
+				{"scim:users:read scim:groups:update", "99999999", maxSCIM},
+				{"scim:all", "120", 120},
+				{"scim:all identities:read", "31536000", day},
+			} {
+				form := with("grant_type", "client_credentials", "scope", tc.scope, "expiration_time", tc.value)
+				m := assertTokenResponse(t, postToken(t, creds.TokenEndpoint, form, creds.ClientID, creds.ClientSecret), tc.scope, tc.want)
+				verifyJWT(t, e, str(t, m, "access_token"), tc.scope, tc.want)
+			}
 		})
 
 		t.Run("errors", func(t *testing.T) {

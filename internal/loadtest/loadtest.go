@@ -29,10 +29,12 @@ import (
 
 // Config is one benchmark run.
 type Config struct {
-	Bin         string   // the latchkey binary; "" builds one into a temporary directory
-	Engines     []string // "sqlite", "postgres"
-	Identities  int      // identities seeded into the realm that lookups and pages read
-	Concurrency int      // workers per phase
+	Bin        string   // the latchkey binary; "" builds one into a temporary directory
+	Engines    []string // "sqlite", "postgres"
+	Identities int      // identities seeded into the realm that lookups and pages read
+	// Suite is "api" (the management API's identity phases) or "scim".
+	Suite       string
+	Concurrency int // workers per phase
 	// LatencyConcurrency, when not 0 or Concurrency, is a second, lighter
 	// number of workers that the read phases also run with, to measure their
 	// latency without the queueing of a saturated machine.
@@ -141,17 +143,23 @@ func runEngine(ctx context.Context, cfg Config, engine string) (*report, error) 
 
 	r := &report{engine: engine, cfg: cfg}
 	fmt.Fprintf(cfg.Log, "[%s] seeding %d identities …\n", engine, cfg.Identities)
-	if r.seedTime, err = seed(ctx, engine, filepath.Join(dataDir, "latchkey.db"), dsn, creds.TenantID, seeded, cfg.Identities); err != nil {
+	ids, seedTime, err := seed(ctx, engine, filepath.Join(dataDir, "latchkey.db"), dsn, creds.TenantID, seeded, cfg.Identities)
+	if err != nil {
 		return nil, fmt.Errorf("seed: %w", err)
 	}
+	r.seedTime = seedTime
 	fmt.Fprintf(cfg.Log, "[%s] seeded %d identities in %s (%.0f rows/s)\n", engine, cfg.Identities,
 		r.seedTime.Round(time.Second), float64(cfg.Identities)/r.seedTime.Seconds())
 
 	mem := watchMemory(srv.pid())
 	defer mem.stop()
-	for _, p := range phases(c, seeded, created, cfg.Identities) {
+	suite := phases(c, seeded, created, cfg.Identities)
+	if cfg.Suite == "scim" {
+		suite = scimPhases(c, seeded, created, ids)
+	}
+	for _, p := range suite {
 		workers := []int{cfg.Concurrency}
-		if p.read && cfg.LatencyConcurrency > 0 && cfg.LatencyConcurrency != cfg.Concurrency {
+		if p.latency && cfg.LatencyConcurrency > 0 && cfg.LatencyConcurrency != cfg.Concurrency {
 			workers = []int{cfg.LatencyConcurrency, cfg.Concurrency}
 		}
 		for _, n := range workers {
@@ -235,7 +243,7 @@ func mib(b int64) string { return fmt.Sprintf("%.1f", float64(b)/(1<<20)) }
 
 // write prints the report as Markdown tables.
 func (r *report) write(w io.Writer) {
-	fmt.Fprintf(w, "\n### %s — %d identities, concurrency %d, %s per phase\n\n", r.engine, r.cfg.Identities, r.cfg.Concurrency, r.cfg.Duration)
+	fmt.Fprintf(w, "\n### %s, %s suite — %d identities, concurrency %d, %s per phase\n\n", r.engine, r.cfg.Suite, r.cfg.Identities, r.cfg.Concurrency, r.cfg.Duration)
 	fmt.Fprintf(w, "| phase | workers | requests | errors | req/s | p50 ms | p90 ms | p99 ms | max ms | CPU server | CPU load gen | CPU postgres | CPU machine (of %d) | server RSS max MiB | target | result |\n", runtime.NumCPU())
 	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|---|")
 	var during int64

@@ -25,8 +25,9 @@ func username(i int) string { return fmt.Sprintf("user%07d", i) }
 // seed creates n identities in a realm directly through the store, opened
 // on the server's database from this process (SQLite's WAL mode allows a
 // second process), in large transactions; on PostgreSQL it then vacuums,
-// analyzes and checkpoints. It returns how long that took.
-func seed(ctx context.Context, engine, sqlitePath, dsn, tenantID, realmID string, n int) (time.Duration, error) {
+// analyzes and checkpoints. It returns the identities' ids, in the order of
+// their usernames, and how long that took.
+func seed(ctx context.Context, engine, sqlitePath, dsn, tenantID, realmID string, n int) ([]string, time.Duration, error) {
 	var st store.Store
 	var err error
 	if engine == "sqlite" {
@@ -35,12 +36,13 @@ func seed(ctx context.Context, engine, sqlitePath, dsn, tenantID, realmID string
 		st, err = postgres.Open(dsn)
 	}
 	if err != nil {
-		return 0, err
+		return nil, 0, err
 	}
 	defer st.Close()
 
 	start := time.Now()
 	now := start.UTC().Truncate(time.Microsecond)
+	all := make([]string, 0, n)
 	for first := 0; first < n; first += seedTxRows {
 		ids := make([]directory.Identity, min(seedTxRows, n-first))
 		for k := range ids {
@@ -53,8 +55,9 @@ func seed(ctx context.Context, engine, sqlitePath, dsn, tenantID, realmID string
 				CreateTime: now, UpdateTime: now,
 			}
 			if err := directory.ValidateIdentity(ids[k]); err != nil {
-				return 0, err
+				return nil, 0, err
 			}
+			all = append(all, ids[k].ID)
 		}
 		err := st.Update(ctx, func(tx store.Tx) error {
 			for batch := range slices.Chunk(ids, seedCallRows) {
@@ -65,7 +68,7 @@ func seed(ctx context.Context, engine, sqlitePath, dsn, tenantID, realmID string
 			return nil
 		})
 		if err != nil {
-			return 0, err
+			return nil, 0, err
 		}
 	}
 	if engine == "postgres" {
@@ -74,10 +77,10 @@ func seed(ctx context.Context, engine, sqlitePath, dsn, tenantID, realmID string
 		// visibility map and planner statistics of the new rows, and their
 		// pages written out.
 		if err := settle(ctx, dsn); err != nil {
-			return 0, err
+			return nil, 0, err
 		}
 	}
-	return time.Since(start), nil
+	return all, time.Since(start), nil
 }
 
 func settle(ctx context.Context, dsn string) error {

@@ -66,7 +66,9 @@ type TokenRequest struct {
 	GrantType                        string
 	ClientID, ClientSecret           string
 	Scope                            string
-	// ExpirationTime, in seconds, shortens the token's configured lifetime.
+	// ExpirationTime, in seconds, shortens the token's configured lifetime;
+	// for a token of SCIM scopes only it may also lengthen it, up to
+	// MaxSCIMTokenLifetime.
 	ExpirationTime string
 }
 
@@ -126,7 +128,7 @@ func (s *Service) Token(ctx context.Context, req TokenRequest) (TokenResponse, e
 	if err != nil {
 		return TokenResponse{}, err
 	}
-	lifetime, err := lifetime(app.ProtocolConfig.TokenConfiguration.ExpiresAfter, req.ExpirationTime)
+	lifetime, err := lifetime(app.ProtocolConfig.TokenConfiguration.ExpiresAfter, req.ExpirationTime, onlySCIM(scopes))
 	if err != nil {
 		return TokenResponse{}, err
 	}
@@ -218,8 +220,20 @@ func grantedScopes(requested string, allowed []string) ([]string, error) {
 	return out, nil
 }
 
-// lifetime is the configured token lifetime, shortened by expiration_time when given.
-func lifetime(configured int, expirationTime string) (time.Duration, error) {
+// MaxSCIMTokenLifetime bounds the lifetime expiration_time may ask for a
+// token of SCIM scopes only. SCIM clients such as Okta and Microsoft Entra ID
+// are given one static bearer token and cannot renew it; deleting the
+// token's record revokes it.
+const MaxSCIMTokenLifetime = 366 * 24 * time.Hour
+
+// onlySCIM reports whether scopes are all SCIM scopes.
+func onlySCIM(scopes []string) bool {
+	return len(scopes) > 0 && !slices.ContainsFunc(scopes, func(s string) bool { return !strings.HasPrefix(s, "scim:") })
+}
+
+// lifetime is the configured token lifetime, or the one expiration_time asks
+// for: shorter, or, when extendable, up to MaxSCIMTokenLifetime.
+func lifetime(configured int, expirationTime string, extendable bool) (time.Duration, error) {
 	d := time.Duration(configured) * time.Second
 	if expirationTime == "" {
 		return d, nil
@@ -228,7 +242,11 @@ func lifetime(configured int, expirationTime string) (time.Duration, error) {
 	if err != nil || n <= 0 {
 		return 0, &Error{"invalid_request", "expiration_time must be a positive number of seconds"}
 	}
-	return min(d, time.Duration(n)*time.Second), nil
+	asked := time.Duration(min(n, int(MaxSCIMTokenLifetime/time.Second))) * time.Second
+	if extendable {
+		return asked, nil
+	}
+	return min(d, asked), nil
 }
 
 // Principal is the verified bearer of an access token.

@@ -30,18 +30,25 @@ type Handler struct {
 }
 
 // Route is one SCIM endpoint: Path is relative to the SCIM base
-// (/v1/tenants/{tenant}/realms/{realm}/scim/v2); Resource is "users",
-// "groups" or "" (discovery, served without a token); Action is the verb of
-// the scope it needs ("read", "create", "update", "delete").
+// (/v1/tenants/{tenant}/realms/{realm}/scim/v2); Resource is "users" or
+// "groups" (Handler checks the scope itself, see Authorizer), "bulk" (needs
+// a token; each operation is authorized as its own endpoint) or ""
+// (discovery, served without a token); Action is the verb of the scope a
+// users or groups endpoint needs ("read", "create", "update", "delete").
 type Route struct {
 	Method, Path     string
 	Resource, Action string
 	Handler          http.HandlerFunc
 }
 
-// Routes lists the endpoints.
-func (h *Handler) Routes() []Route {
-	return []Route{
+// Authorizer reports whether the bearer of an authenticated request may
+// perform action on resource ("users" or "groups").
+type Authorizer func(r *http.Request, resource, action string) bool
+
+// Routes lists the endpoints. The users and groups handlers refuse with 403
+// what allowed refuses, whether they are called directly or by /Bulk.
+func (h *Handler) Routes(allowed Authorizer) []Route {
+	routes := []Route{
 		{"GET", "/Users", "users", "read", h.listUsers},
 		{"POST", "/Users/.search", "users", "read", h.searchUsers},
 		{"POST", "/Users", "users", "create", h.createUser},
@@ -56,12 +63,24 @@ func (h *Handler) Routes() []Route {
 		{"PUT", "/Groups/{id}", "groups", "update", h.replaceGroup},
 		{"PATCH", "/Groups/{id}", "groups", "update", h.patchGroup},
 		{"DELETE", "/Groups/{id}", "groups", "delete", h.deleteGroup},
-		{"GET", "/ServiceProviderConfig", "", "", h.serviceProviderConfig},
-		{"GET", "/ResourceTypes", "", "", h.resourceTypes},
-		{"GET", "/ResourceTypes/{id}", "", "", h.resourceTypes},
-		{"GET", "/Schemas", "", "", h.schemas},
-		{"GET", "/Schemas/{id}", "", "", h.schemas},
 	}
+	for i, rt := range routes {
+		routes[i].Handler = func(w http.ResponseWriter, r *http.Request) {
+			if !allowed(r, rt.Resource, rt.Action) {
+				WriteError(w, Forbidden("token is unauthorized."))
+				return
+			}
+			rt.Handler(w, r)
+		}
+	}
+	return append(routes,
+		Route{"POST", "/Bulk", "bulk", "", h.bulk(routes)},
+		Route{"GET", "/ServiceProviderConfig", "", "", h.serviceProviderConfig},
+		Route{"GET", "/ResourceTypes", "", "", h.resourceTypes},
+		Route{"GET", "/ResourceTypes/{id}", "", "", h.resourceTypes},
+		Route{"GET", "/Schemas", "", "", h.schemas},
+		Route{"GET", "/Schemas/{id}", "", "", h.schemas},
+	)
 }
 
 // base is the SCIM base URL of the request's realm.
@@ -249,10 +268,13 @@ func (h *Handler) groupsOf(r *http.Request, ids ...string) (map[string][]directo
 
 // writeUser answers with one user, its ETag and, for 201, its Location.
 func (h *Handler) writeUser(w http.ResponseWriter, r *http.Request, status int, i directory.Identity) {
-	groups, err := h.groupsOf(r, i.ID)
-	if err != nil {
-		WriteError(w, err)
-		return
+	groups := map[string][]directory.Group{}
+	if status != http.StatusCreated { // a new user belongs to no group yet
+		var err error
+		if groups, err = h.groupsOf(r, i.ID); err != nil {
+			WriteError(w, err)
+			return
+		}
 	}
 	attrs, excluded := projection(r)
 	doc := h.renderUser(r, i, groups[i.ID], attrs, excluded)
@@ -422,7 +444,9 @@ func (h *Handler) patchUser(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) deleteUser(w http.ResponseWriter, r *http.Request) {
-	if err := h.Directory.DeleteIdentity(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("id")); err != nil {
+	err := h.Directory.DeleteIdentityIf(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("id"),
+		func(i directory.Identity) error { return ifMatch(r, Version(i.UpdateTime)) })
+	if err != nil {
 		WriteError(w, err)
 		return
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/directory"
+	"github.com/latchkey/latchkey/internal/filter"
 )
 
 // memberError turns the service's "identities not found" of a member
@@ -204,9 +205,91 @@ func (h *Handler) replaceGroup(w http.ResponseWriter, r *http.Request) {
 	h.writeGroup(w, r, http.StatusOK, g)
 }
 
+// namedMembers returns the ids of the members a PatchOp names, when what it
+// does to members depends on those members alone: adds, and removes of
+// members listed in value or selected by `value eq` filters. ok is false
+// when it touches members otherwise (replace, remove of all, a filter on
+// another sub-attribute, a malformed path): that needs every member.
+func namedMembers(op PatchOp) (ids []string, ok bool) {
+	for _, o := range op.Operations {
+		kind := strings.ToLower(strings.TrimSpace(o.Op))
+		paths := map[string]any{o.Path: o.Value}
+		if strings.TrimSpace(o.Path) == "" {
+			paths, _ = o.Value.(map[string]any) // a no-path value names attributes by its keys
+		}
+		for path, value := range paths {
+			if strings.EqualFold(path, "schemas") {
+				continue // a client echoing the resource
+			}
+			steps, err := parsePath(&GroupResource, path)
+			if err != nil {
+				return nil, false
+			}
+			if steps[0].attr.Name != "members" {
+				continue
+			}
+			var named []string
+			switch {
+			case steps[0].filter != nil:
+				named, ok = valueEqualities(steps[0].filter)
+			case len(steps) == 1 && (kind == opAdd || (kind == opRemove && value != nil)):
+				named, ok = memberValues(value)
+			default:
+				ok = false
+			}
+			if !ok {
+				return nil, false
+			}
+			ids = append(ids, named...)
+		}
+	}
+	return ids, true
+}
+
+// valueEqualities returns x, y of `value eq "x" or value eq "y"`; ok is
+// false for any other filter.
+func valueEqualities(e filter.Expr) (values []string, ok bool) {
+	switch e := e.(type) {
+	case *filter.Compare:
+		s, isString := e.Value.(string)
+		return []string{s}, isString && e.Op == filter.Eq && strings.EqualFold(e.Attr, "value")
+	case *filter.Or:
+		left, ok := valueEqualities(e.Left)
+		right, ok2 := valueEqualities(e.Right)
+		return append(left, right...), ok && ok2
+	}
+	return nil, false
+}
+
+// memberValues returns the value sub-attributes of a members value: one
+// member or a list of them; ok is false when one has no string value.
+func memberValues(v any) (values []string, ok bool) {
+	list, isList := v.([]any)
+	if !isList {
+		list = []any{v}
+	}
+	for _, m := range list {
+		member, _ := m.(map[string]any)
+		var value any
+		for k, x := range member {
+			if strings.EqualFold(k, "value") {
+				value = x
+			}
+		}
+		s, isString := value.(string)
+		if !isString {
+			return nil, false
+		}
+		values = append(values, s)
+	}
+	return values, true
+}
+
 // patchGroup applies a PatchOp to the group rendered with its members, then
 // stores the difference: changed fields, and the members added and removed,
-// so concurrent PATCHes of different members lose none.
+// so concurrent PATCHes of different members lose none. When the patch
+// names the members it changes (as Okta and Entra do), only those are read,
+// so its cost does not grow with the group.
 func (h *Handler) patchGroup(w http.ResponseWriter, r *http.Request) {
 	op, serr := decodePatch(w, r)
 	if serr != nil {
@@ -219,7 +302,18 @@ func (h *Handler) patchGroup(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, err)
 		return
 	}
-	members, err := h.members(r, id)
+	var members []directory.Identity
+	switch named, ok := namedMembers(op); {
+	case !ok:
+		members, err = h.members(r, id)
+	case len(named) > 0:
+		// The patch compares these members by value alone: their ids will do.
+		var ids []string
+		ids, err = h.Directory.GroupMembersAmong(r.Context(), tenant, realm, id, slices.Compact(slices.Sorted(slices.Values(named))))
+		for _, m := range ids {
+			members = append(members, directory.Identity{ID: m})
+		}
+	}
 	if err != nil {
 		WriteError(w, err)
 		return
@@ -279,11 +373,16 @@ func (h *Handler) patchGroup(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// deleteGroup removes the group's members, then the group.
+// deleteGroup removes the group's members, then the group. If-Match is
+// checked in the transaction that removes the members, before any is.
 func (h *Handler) deleteGroup(w http.ResponseWriter, r *http.Request) {
 	tenant, realm, id := r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("id")
 	none := []string{}
-	if _, err := h.Directory.ChangeGroup(r.Context(), tenant, realm, id, directory.GroupChange{SetMembers: &none}); err != nil {
+	change := directory.GroupChange{SetMembers: &none}
+	if r.Header.Get("If-Match") != "" {
+		change.Edit = func(g *directory.Group) error { return ifMatch(r, Version(g.UpdateTime)) }
+	}
+	if _, err := h.Directory.ChangeGroup(r.Context(), tenant, realm, id, change); err != nil {
 		WriteError(w, err)
 		return
 	}

@@ -69,7 +69,7 @@ const (
 // Limits the server enforces and ServiceProviderConfig announces.
 const (
 	MaxBulkOperations = 1000
-	MaxPayloadSize    = 1 << 20 // bytes of a Bulk request
+	MaxPayloadSize    = 1 << 20 // bytes of a request body, a Bulk request included
 	MaxResults        = 1000    // resources in one list response
 )
 
@@ -321,7 +321,7 @@ func ServiceProviderConfig(baseURL string) map[string]any {
 	return map[string]any{
 		"schemas": []string{SchemaServiceProviderConfig},
 		"patch":   supported(true),
-		"bulk": map[string]any{"supported": false, // /Bulk is not served yet
+		"bulk": map[string]any{"supported": true,
 			"maxOperations": MaxBulkOperations, "maxPayloadSize": MaxPayloadSize},
 		"filter":         map[string]any{"supported": true, "maxResults": MaxResults},
 		"changePassword": supported(false),

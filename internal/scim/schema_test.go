@@ -183,7 +183,7 @@ func TestServiceProviderConfig(t *testing.T) {
 		return v
 	}
 	for path, want := range map[string]any{
-		"patch.supported": true, "bulk.supported": false, "bulk.maxOperations": 1000.0, "bulk.maxPayloadSize": 1048576.0,
+		"patch.supported": true, "bulk.supported": true, "bulk.maxOperations": 1000.0, "bulk.maxPayloadSize": 1048576.0,
 		"filter.supported": true, "filter.maxResults": 1000.0, "changePassword.supported": false,
 		"sort.supported": true, "etag.supported": true, "meta.location": base + "/ServiceProviderConfig",
 	} {

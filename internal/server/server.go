@@ -23,6 +23,7 @@ import (
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/passkey"
 	"github.com/latchkey/latchkey/internal/policy"
+	"github.com/latchkey/latchkey/internal/provisioning"
 	"github.com/latchkey/latchkey/internal/ratelimit"
 	"github.com/latchkey/latchkey/internal/scim"
 	"github.com/latchkey/latchkey/internal/secretbox"
@@ -97,7 +98,11 @@ type Node struct {
 	// MailWorker delivers the outbox while Serve runs. Set its OnFailed
 	// before Serve; call its Wake after committing an enqueued message.
 	MailWorker *mail.Worker
-	handler    http.Handler
+	// Provisioning runs CSV imports and exports; ImportWorker runs the
+	// import jobs while Serve runs.
+	Provisioning *provisioning.Service
+	ImportWorker *provisioning.Worker
+	handler      http.Handler
 }
 
 // OpenStore opens the configured database without migrating it.
@@ -176,6 +181,10 @@ func open(ctx context.Context, cfg Config, st store.Store) (*Node, error) {
 		Mail: mail.NewService(st.Mail()), MailWorker: worker}
 	n.Passkeys = passkey.NewService(st.Passkey(), base)
 	n.Passkeys.LinkTTL = cfg.BindingLinkTTL
+	n.Provisioning = provisioning.NewService(st.Provisioning())
+	n.Provisioning.Mailer = bindingMailer{n.Passkeys}
+	n.ImportWorker = &provisioning.Worker{Service: n.Provisioning, Logger: cfg.Logger, Owner: "node-" + latchkey.NewID()}
+	n.Provisioning.Wake = n.ImportWorker.Wake
 	n.Passkeys.MailQueued = worker.Wake
 	worker.OnFailed = func(ctx context.Context, m mail.Message) {
 		if err := n.Passkeys.DeliveryFailed(ctx, m); err != nil {
@@ -185,11 +194,12 @@ func open(ctx context.Context, cfg Config, st store.Store) (*Node, error) {
 	api := &httpapi.Server{
 		Directory: n.Directory, OAuth: oauthSvc, Events: st.Audit(), Metrics: metrics.New(), Ready: st.Ping,
 		PerToken: ratelimit.New(cfg.TokenRate, cfg.TokenBurst), PerIP: ratelimit.New(cfg.IPRate, cfg.IPBurst),
-		Logger:   cfg.Logger,
-		SCIM:     &scim.Handler{Directory: n.Directory, PublicURL: cfg.BaseURL()},
-		Passkeys: n.Passkeys,
-		Policy:   policy.NewService(st.Policy()),
-		Mail:     n.Mail,
+		Logger:       cfg.Logger,
+		SCIM:         &scim.Handler{Directory: n.Directory, PublicURL: cfg.BaseURL()},
+		Passkeys:     n.Passkeys,
+		Policy:       policy.NewService(st.Policy()),
+		Mail:         n.Mail,
+		Provisioning: n.Provisioning,
 	}
 	n.handler = api.Handler()
 	return n, nil
@@ -250,6 +260,12 @@ func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 	mailDone := make(chan struct{})
 	go func() { n.MailWorker.Run(mailCtx); close(mailDone) }()
 	defer func() { stopMail(); <-mailDone }()
+	// An import stopped at shutdown resumes after its last committed batch,
+	// here or on another node, once its lease runs out.
+	importCtx, stopImports := context.WithCancel(ctx)
+	importsDone := make(chan struct{})
+	go func() { n.ImportWorker.Run(importCtx); close(importsDone) }()
+	defer func() { stopImports(); <-importsDone }()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -16,6 +16,7 @@ import (
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/passkey"
 	"github.com/latchkey/latchkey/internal/policy"
+	"github.com/latchkey/latchkey/internal/provisioning"
 )
 
 // Tx is every domain's Tx at once, plus named settings.
@@ -25,6 +26,7 @@ type Tx interface {
 	oauth.Tx
 	passkey.Tx
 	policy.Tx
+	provisioning.Tx
 	// GetSetting returns latchkey.ErrNotFound for a setting never made.
 	GetSetting(ctx context.Context, name string) (string, error)
 	// CreateSetting returns latchkey.ErrDuplicate when the setting exists:
@@ -42,6 +44,7 @@ type Store interface {
 	Mail() mail.Store
 	Passkey() passkey.Store
 	Policy() policy.Store
+	Provisioning() provisioning.Store
 	Audit() audit.Store
 	Migrate(ctx context.Context) error
 	Ping(ctx context.Context) error

@@ -148,19 +148,14 @@ const insertBatch = 500
 
 func (t *tx) CreateIdentities(ctx context.Context, ids []directory.Identity) error {
 	for chunk := range slices.Chunk(ids, insertBatch) {
-		var a args
-		values := make([]string, len(chunk))
+		rows := make([][]any, len(chunk))
 		for i, v := range chunk {
-			row := identityRow(v)
-			ph := make([]string, len(row))
-			for j, x := range row {
-				ph[j] = a.add(x)
-			}
-			values[i] = "(" + strings.Join(ph, ", ") + ")"
+			rows[i] = identityRow(v)
 		}
+		values, a := t.values(rows)
 		if _, err := t.exec(ctx, latchkey.ErrNoParent,
 			`INSERT INTO identities (id, realm_id, tenant_id, display_name, display_name_key, status,
-			 username_key, email_key, external_id, traits, create_time, update_time) VALUES `+strings.Join(values, ", "),
+			 username_key, email_key, external_id, traits, create_time, update_time) VALUES `+values,
 			a...); err != nil {
 			return err
 		}
@@ -317,14 +312,13 @@ func (t *tx) DeleteGroup(ctx context.Context, realmID, id string) error {
 
 func (t *tx) AddMembers(ctx context.Context, groupID string, identityIDs []string) error {
 	for chunk := range slices.Chunk(identityIDs, insertBatch) {
-		var a args
-		g := a.add(groupID)
-		values := make([]string, len(chunk))
+		rows := make([][]any, len(chunk))
 		for i, id := range chunk {
-			values[i] = "(" + g + ", " + a.add(id) + ")"
+			rows[i] = []any{groupID, id}
 		}
+		values, a := t.values(rows)
 		if _, err := t.exec(ctx, latchkey.ErrNoParent,
-			`INSERT INTO memberships (group_id, identity_id) VALUES `+strings.Join(values, ", ")+
+			`INSERT INTO memberships (group_id, identity_id) VALUES `+values+
 				` ON CONFLICT (group_id, identity_id) DO NOTHING`, a...); err != nil {
 			return err
 		}
@@ -348,6 +342,25 @@ type leading struct {
 
 func (l leading) Scan(dest ...any) error { return l.rows.Scan(append(l.dest, dest...)...) }
 
+func (t *tx) MembersAmong(ctx context.Context, groupID string, identityIDs []string) ([]string, error) {
+	var a args
+	rows, err := t.r.QueryContext(ctx, `SELECT identity_id FROM memberships WHERE group_id = `+t.add(&a, groupID)+
+		` AND identity_id IN `+t.in(&a, identityIDs)+` ORDER BY identity_id`, a...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
 func (t *tx) RemoveAllMembers(ctx context.Context, groupID string) error {
 	_, err := t.exec(ctx, latchkey.ErrInUse, `DELETE FROM memberships WHERE group_id = $1`, groupID)
 	return err
@@ -356,7 +369,7 @@ func (t *tx) RemoveAllMembers(ctx context.Context, groupID string) error {
 func (t *tx) GroupsOfIdentities(ctx context.Context, identityIDs []string) (map[string][]directory.Group, error) {
 	var a args
 	rows, err := t.r.QueryContext(ctx, `SELECT m.identity_id, g.`+strings.ReplaceAll(groupColumns, ", ", ", g.")+
-		` FROM memberships m JOIN user_groups g ON g.id = m.group_id WHERE m.identity_id IN `+a.in(identityIDs)+
+		` FROM memberships m JOIN user_groups g ON g.id = m.group_id WHERE m.identity_id IN `+t.in(&a, identityIDs)+
 		` ORDER BY g.id`, a...)
 	if err != nil {
 		return nil, err

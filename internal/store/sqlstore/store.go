@@ -25,6 +25,7 @@ import (
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/passkey"
 	"github.com/latchkey/latchkey/internal/policy"
+	"github.com/latchkey/latchkey/internal/provisioning"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
@@ -176,6 +177,9 @@ func (s *Store) Passkey() passkey.Store { return passkeyStore{s} }
 // Mail returns the store as mail sees it.
 func (s *Store) Mail() mail.Store { return mailStore{s} }
 
+// Provisioning returns the store as provisioning sees it.
+func (s *Store) Provisioning() provisioning.Store { return provisioningStore{s} }
+
 // Audit returns the store as audit sees it.
 func (s *Store) Audit() audit.Store { return &s.tx }
 
@@ -192,6 +196,12 @@ type oauthStore struct{ *Store }
 type mailStore struct{ *Store }
 
 func (s mailStore) Update(ctx context.Context, fn func(mail.Tx) error) error {
+	return s.update(ctx, func(t *tx) error { return fn(t) })
+}
+
+type provisioningStore struct{ *Store }
+
+func (s provisioningStore) Update(ctx context.Context, fn func(provisioning.Tx) error) error {
 	return s.update(ctx, func(t *tx) error { return fn(t) })
 }
 

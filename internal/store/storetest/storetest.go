@@ -71,6 +71,9 @@ func Run(t *testing.T, open func(t testing.TB) *sqlstore.Store) {
 		{"Credentials", testCredentials},
 		{"BatchLeases", testBatchLeases},
 		{"Policies", testPolicies},
+		{"IdentitiesByUsername", testIdentitiesByUsername},
+		{"ImportJobs", testImportJobs},
+		{"SkipTotal", testSkipTotal},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, open(t)) })
@@ -796,6 +799,12 @@ func testMemberships(t *testing.T, s *sqlstore.Store) {
 	must(t, err)
 	sameIDs(t, "filtered members", ids(list, identityID), []string{bob.ID})
 	wantTotal(t, "filtered members", total, 1)
+	among, err := s.MembersAmong(ctx, staff.ID, []string{alice.ID, carol.ID, "missing", bob.ID})
+	must(t, err)
+	sameIDs(t, "members among", among, ids(sortedBy([]directory.Identity{bob, carol}, identityID), identityID))
+	among, err = s.MembersAmong(ctx, staff.ID, nil)
+	must(t, err)
+	sameIDs(t, "members among none", among, nil)
 
 	groups, total, err := s.ListGroupsOfIdentity(ctx, bob.ID, all(nil))
 	must(t, err)

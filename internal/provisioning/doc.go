@@ -1,0 +1,11 @@
+// Package provisioning owns bulk provisioning from CSV files: the file
+// format (a header naming identity fields, one identity per row), import
+// jobs that validate and apply a file in the background (dry run, per-row
+// results, an error report, resumable after a restart, one at a time per
+// realm), the Worker that runs them, and the export of a realm's
+// identities in the same format. The CLI, the API and the console share it.
+//
+// Rows are checked with internal/directory's rules, never rules of its own.
+// It must not import HTTP packages or storage engines; it describes the
+// storage it needs as Tx and Store, which internal/store implements.
+package provisioning

@@ -1,0 +1,249 @@
+package provisioning
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/audit"
+	"github.com/latchkey/latchkey/internal/directory"
+	"github.com/latchkey/latchkey/internal/filter"
+)
+
+// Service creates import jobs, reports on them and exports realms. The
+// Worker runs the jobs.
+type Service struct {
+	store Store
+	// Mailer sends binding e-mails; nil refuses the send_binding_email option.
+	Mailer BindingMailer
+	// Wake, when set, is called after a job is created (the Worker's Wake).
+	Wake func()
+}
+
+// NewService returns a Service over store.
+func NewService(store Store) *Service { return &Service{store: store} }
+
+var (
+	errTooLarge   = latchkey.Errorf(latchkey.CodePayloadTooLarge, "the CSV file is larger than 100 MB")
+	errTooMany    = latchkey.Errorf(latchkey.CodePayloadTooLarge, "the CSV file has more than 1,000,000 rows")
+	errJobRunning = latchkey.Errorf(latchkey.CodeConflict, "an import job is already running in this realm")
+	errNoMailer   = latchkey.Errorf(latchkey.CodeUnprocessable, "binding e-mail is not available")
+)
+
+func realmNotFound(id string) error { return latchkey.NotFound("Realm", id, "realm not found") }
+
+// scanFile checks a file's header and counts its data rows.
+func scanFile(content []byte) (header, int, error) {
+	if len(content) > MaxFileSize {
+		return header{}, 0, errTooLarge
+	}
+	rd := newReader(content)
+	first, ok := rd.next()
+	if !ok {
+		return header{}, 0, latchkey.InvalidField("file", "empty: the first line must name the columns")
+	}
+	h, err := parseHeader(first)
+	if err != nil {
+		return header{}, 0, err
+	}
+	n := 0
+	for _, ok := rd.next(); ok; _, ok = rd.next() {
+		if n++; n > MaxRows {
+			return header{}, 0, errTooMany
+		}
+	}
+	if n == 0 {
+		return header{}, 0, latchkey.InvalidField("file", "no rows after the header")
+	}
+	return h, n, nil
+}
+
+// CreateJob queues the import of a CSV file into a realm. A bad header,
+// a file beyond the limits, or a realm with a job not yet done refuse it;
+// problems of single rows are reported by the job.
+func (s *Service) CreateJob(ctx context.Context, tenantID, realmID string, content []byte, opts Options) (Job, error) {
+	h, n, err := scanFile(content)
+	if err != nil {
+		return Job{}, err
+	}
+	if opts.SendBindingEmail != "" {
+		if s.Mailer == nil {
+			return Job{}, errNoMailer
+		}
+		if err := s.Mailer.CheckBindingConfig(ctx, tenantID, realmID, opts.SendBindingEmail); err != nil {
+			return Job{}, err
+		}
+	}
+	a, t := latchkey.ActorFrom(ctx), now()
+	j := Job{ID: latchkey.NewID(), TenantID: tenantID, RealmID: realmID, State: Queued, Options: opts,
+		Columns: h.names, RowsTotal: n, ActorType: a.Type, ActorID: a.ID, CreateTime: t, UpdateTime: t}
+	err = s.store.Update(ctx, func(tx Tx) error {
+		if _, err := tx.GetRealm(ctx, tenantID, realmID); err != nil {
+			if errors.Is(err, latchkey.ErrNotFound) {
+				return realmNotFound(realmID)
+			}
+			return err
+		}
+		if err := tx.CreateImportJob(ctx, j, content); err != nil {
+			if errors.Is(err, latchkey.ErrDuplicate) {
+				return errJobRunning
+			}
+			return err
+		}
+		return tx.RecordEvent(ctx, audit.New(ctx, tenantID, realmID, "import_job.create", "ImportJob", j.ID))
+	})
+	if err != nil {
+		return Job{}, err
+	}
+	if s.Wake != nil {
+		s.Wake()
+	}
+	return j, nil
+}
+
+// GetJob returns an import job of a realm.
+func (s *Service) GetJob(ctx context.Context, tenantID, realmID, id string) (Job, error) {
+	j, err := s.store.GetImportJob(ctx, tenantID, realmID, id)
+	if errors.Is(err, latchkey.ErrNotFound) {
+		return Job{}, jobNotFound(id)
+	}
+	return j, err
+}
+
+// Failures returns up to limit failed rows of a job after line afterLine.
+func (s *Service) Failures(ctx context.Context, tenantID, realmID, id string, afterLine, limit int) ([]Failure, error) {
+	if _, err := s.GetJob(ctx, tenantID, realmID, id); err != nil {
+		return nil, err
+	}
+	return s.store.ListImportFailures(ctx, id, afterLine, limit)
+}
+
+// reportPage is how many failures the error report reads at once.
+const reportPage = 5000
+
+// WriteErrorReport writes a job's failed rows as CSV: the file's columns
+// and an "error" column ("line 7: …"), so that the rows can be fixed and
+// imported again as they are. Nothing is written when the job is not found.
+func (s *Service) WriteErrorReport(ctx context.Context, tenantID, realmID, id string, w io.Writer) error {
+	j, err := s.GetJob(ctx, tenantID, realmID, id)
+	if err != nil {
+		return err
+	}
+	cols := j.Columns
+	errCol := -1
+	for i, c := range cols {
+		if strings.EqualFold(strings.TrimSpace(c), colError) {
+			errCol = i
+		}
+	}
+	if errCol < 0 {
+		cols, errCol = append(cols[:len(cols):len(cols)], colError), len(cols)
+	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	cw := csv.NewWriter(bw)
+	cw.Write(cols)
+	for after := 0; ; {
+		fs, err := s.store.ListImportFailures(ctx, id, after, reportPage)
+		if err != nil {
+			return err
+		}
+		for _, f := range fs {
+			fields, _ := csv.NewReader(bytes.NewReader(f.Record)).Read()
+			row := make([]string, len(cols))
+			copy(row, fields)
+			row[errCol] = fmt.Sprintf("line %d: %s", f.Line, f.Error)
+			cw.Write(row)
+			after = f.Line
+		}
+		if len(fs) < reportPage {
+			break
+		}
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+// exportPage is how many identities an export reads at once.
+const exportPage = 2000
+
+// Export writes the identities of a realm that match f (nil: all) as CSV
+// in the import format (ExportColumns), streaming, with cells that a
+// spreadsheet would run as formulas neutralized. Nothing is written when
+// the realm is not found.
+func (s *Service) Export(ctx context.Context, tenantID, realmID string, f filter.Expr, w io.Writer) error {
+	if _, err := s.store.GetRealm(ctx, tenantID, realmID); err != nil {
+		if errors.Is(err, latchkey.ErrNotFound) {
+			return realmNotFound(realmID)
+		}
+		return err
+	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	cw := csv.NewWriter(bw)
+	cw.Write(ExportColumns)
+	targets := make([]string, len(ExportColumns))
+	for i, c := range ExportColumns {
+		targets[i] = target(c)
+	}
+	cells := make([]string, len(ExportColumns))
+	opts := latchkey.ListOptions{Filter: f, Limit: exportPage, SkipTotal: true}
+	for {
+		page, _, err := s.store.ListIdentities(ctx, realmID, opts)
+		if err != nil {
+			return err
+		}
+		ids := make([]string, len(page))
+		for i, v := range page {
+			ids[i] = v.ID
+		}
+		groups := map[string][]directory.Group{}
+		if len(ids) > 0 {
+			if groups, err = s.store.GroupsOfIdentities(ctx, ids); err != nil {
+				return err
+			}
+		}
+		for _, v := range page {
+			for i, t := range targets {
+				switch t {
+				case colDisplayName:
+					cells[i] = v.DisplayName
+				case colStatus:
+					cells[i] = v.Status
+				case colGroups:
+					cells[i] = groupNames(groups[v.ID])
+				default:
+					cells[i] = *v.Traits.Field(t)
+				}
+				cells[i] = Neutralize(cells[i])
+			}
+			if err := cw.Write(cells); err != nil {
+				return err
+			}
+		}
+		if len(page) < exportPage {
+			break
+		}
+		opts.After = page[len(page)-1].ID
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+func groupNames(gs []directory.Group) string {
+	names := make([]string, len(gs))
+	for i, g := range gs {
+		names[i] = g.DisplayName
+	}
+	return strings.Join(names, ";")
+}

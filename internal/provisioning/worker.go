@@ -1,0 +1,460 @@
+package provisioning
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/audit"
+	"github.com/latchkey/latchkey/internal/directory"
+)
+
+// Worker runs import jobs: it claims one, applies it batch by batch, and
+// claims the next. Workers on several nodes share the jobs; a job's lease,
+// renewed with every batch, keeps two of them from running it at once, and
+// a job whose node died is taken over when its lease runs out, resuming
+// after the last committed batch.
+type Worker struct {
+	Service *Service
+	Logger  *slog.Logger
+	// Owner names this worker in leases; it must differ between nodes.
+	Owner string
+	// PollInterval is how often jobs are looked for without Wake (default 2 s).
+	PollInterval time.Duration
+	// Lease is how long a job stays claimed without a committed batch
+	// (default 1 min).
+	Lease time.Duration
+
+	wakeOnce sync.Once
+	wake     chan struct{}
+}
+
+// batchSize is how many rows one transaction applies: all of them or none.
+const batchSize = 2000
+
+func (w *Worker) wakeChan() chan struct{} {
+	w.wakeOnce.Do(func() { w.wake = make(chan struct{}, 1) })
+	return w.wake
+}
+
+// Wake makes Run look for jobs now. It never blocks.
+func (w *Worker) Wake() {
+	select {
+	case w.wakeChan() <- struct{}{}:
+	default:
+	}
+}
+
+func (w *Worker) lease() time.Duration {
+	if w.Lease > 0 {
+		return w.Lease
+	}
+	return time.Minute
+}
+
+// Run runs jobs until ctx is done.
+func (w *Worker) Run(ctx context.Context) {
+	poll := w.PollInterval
+	if poll <= 0 {
+		poll = 2 * time.Second
+	}
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-w.wakeChan():
+		}
+		for w.runNext(ctx) {
+		}
+		t.Reset(poll)
+	}
+}
+
+// runNext claims and runs one job; it reports whether there was one.
+func (w *Worker) runNext(ctx context.Context) bool {
+	j, err := w.Service.store.ClaimImportJob(ctx, w.Owner, now(), w.lease())
+	if err != nil {
+		if !errors.Is(err, latchkey.ErrNotFound) && ctx.Err() == nil {
+			w.Logger.Warn("claim import job", "err", err)
+		}
+		return false
+	}
+	log := w.Logger.With("import_job", j.ID, "realm_id", j.RealmID)
+	log.Info("import job started", "rows_done", j.RowsDone, "rows_total", j.RowsTotal)
+	err = w.run(ctx, j)
+	switch {
+	case ctx.Err() != nil:
+		// Shutting down: the lease runs out and the job resumes where it stopped.
+	case errors.Is(err, errLeaseLost):
+		log.Warn("import job lease lost; another node continues it")
+	case err != nil:
+		log.Error("import job failed", "err", err)
+	default:
+		log.Info("import job done")
+	}
+	return ctx.Err() == nil
+}
+
+var errLeaseLost = errors.New("import job lease lost")
+
+// run applies a claimed job to its end. A failure of the job itself (not
+// of a row) marks it failed.
+func (w *Worker) run(ctx context.Context, j Job) error {
+	// The job's changes are its creator's.
+	ctx = latchkey.WithActor(ctx, latchkey.Actor{Type: j.ActorType, ID: j.ActorID, TenantID: j.TenantID})
+	im := &importer{w: w, job: j, seen: map[uint64]int32{}}
+	err := im.run(ctx)
+	if err == nil || errors.Is(err, errLeaseLost) || ctx.Err() != nil {
+		return err
+	}
+	im.job.State, im.job.Error = Failed, "internal error; the rows not yet processed can be imported again"
+	if saveErr := w.save(ctx, w.Service.store, im.job, "import_job.fail"); saveErr != nil {
+		return errors.Join(err, saveErr)
+	}
+	return err
+}
+
+// save stores the job's progress under the lease, with an audit event.
+func (w *Worker) save(ctx context.Context, tx Tx, j Job, action string) error {
+	t := now()
+	j.UpdateTime = t
+	if err := tx.SaveImportJob(ctx, j, w.Owner, t.Add(w.lease())); err != nil {
+		if errors.Is(err, latchkey.ErrNotFound) {
+			return errLeaseLost
+		}
+		return err
+	}
+	return tx.RecordEvent(ctx, audit.New(ctx, j.TenantID, j.RealmID, action, "ImportJob", j.ID))
+}
+
+// importer applies one job's file.
+type importer struct {
+	w      *Worker
+	job    Job
+	h      header
+	rd     *reader
+	seen   map[uint64]int32           // hashes of the folded usernames read, to the line of their first row
+	groups map[string]directory.Group // the realm's groups by folded name; in a dry run, those it would create have no id
+}
+
+func (im *importer) run(ctx context.Context) error {
+	content, err := im.w.Service.store.ImportJobContent(ctx, im.job.ID)
+	if err != nil {
+		return err
+	}
+	im.rd = newReader(content)
+	first, _ := im.rd.next()
+	if im.h, err = parseHeader(first); err != nil {
+		return err // checked when the job was created
+	}
+	if err := im.loadGroups(ctx); err != nil {
+		return err
+	}
+	// Rows processed before a restart are only remembered as usernames seen.
+	for range im.job.RowsDone {
+		if _, ok := im.read(); !ok {
+			break
+		}
+	}
+	for {
+		batch := make([]row, 0, batchSize)
+		for len(batch) < batchSize {
+			r, ok := im.read()
+			if !ok {
+				break
+			}
+			batch = append(batch, r)
+		}
+		if len(batch) == 0 {
+			break
+		}
+		if err := im.applyBatch(ctx, batch); err != nil {
+			return err
+		}
+	}
+	im.job.State = Succeeded
+	return im.w.save(ctx, im.w.Service.store, im.job, "import_job.complete")
+}
+
+// read reads the next row and checks that its username did not come before.
+func (im *importer) read() (row, bool) {
+	rec, ok := im.rd.next()
+	if !ok {
+		return row{}, false
+	}
+	r := im.h.parseRow(rec)
+	if r.key == "" {
+		return r, true
+	}
+	h := fnv.New64a()
+	h.Write([]byte(r.key))
+	sum := h.Sum64()
+	if first, dup := im.seen[sum]; dup {
+		if r.err == "" {
+			r.err = fmt.Sprintf("%s: repeats the username of line %d", im.h.column("traits.username"), first)
+		}
+	} else {
+		im.seen[sum] = int32(r.line)
+	}
+	return r, true
+}
+
+func (im *importer) loadGroups(ctx context.Context) error {
+	im.groups = map[string]directory.Group{}
+	opts := latchkey.ListOptions{Limit: 1000, SkipTotal: true}
+	for {
+		gs, _, err := im.w.Service.store.ListGroups(ctx, im.job.RealmID, opts)
+		if err != nil {
+			return err
+		}
+		for _, g := range gs {
+			im.groups[directory.Fold(g.DisplayName)] = g
+		}
+		if len(gs) < opts.Limit {
+			return nil
+		}
+		opts.After = gs[len(gs)-1].ID
+	}
+}
+
+// applyBatch applies rows in one transaction, with the job's progress.
+// When a username or group name was taken concurrently, it looks again.
+func (im *importer) applyBatch(ctx context.Context, batch []row) error {
+	for attempt := 1; ; attempt++ {
+		var out batchResult
+		err := im.w.Service.store.Update(ctx, func(tx Tx) (err error) {
+			out, err = im.apply(ctx, tx, batch)
+			return err
+		})
+		if errors.Is(err, latchkey.ErrDuplicate) && attempt < 3 {
+			if err := im.loadGroups(ctx); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		im.job = out.job
+		for k, g := range out.newGroups {
+			im.groups[k] = g
+		}
+		im.sendEmails(ctx, out.created)
+		return nil
+	}
+}
+
+type batchResult struct {
+	job       Job
+	newGroups map[string]directory.Group
+	created   []string
+}
+
+// apply decides every row of a batch and, unless in a dry run, writes the
+// changes: new identities, updates, new groups, memberships. Failures and
+// progress are written in any case.
+func (im *importer) apply(ctx context.Context, tx Tx, batch []row) (batchResult, error) {
+	j, opts, t := im.job, im.job.Options, now()
+	out := batchResult{newGroups: map[string]directory.Group{}}
+	keys := make([]string, 0, len(batch))
+	for _, r := range batch {
+		if r.err == "" {
+			keys = append(keys, r.key)
+		}
+	}
+	found, err := tx.IdentitiesByUsername(ctx, j.RealmID, keys)
+	if err != nil {
+		return out, err
+	}
+	existing := make(map[string]directory.Identity, len(found))
+	var withGroups []string
+	for _, v := range found {
+		existing[directory.Fold(v.Traits.Username)] = v
+		withGroups = append(withGroups, v.ID)
+	}
+	memberOf := map[string][]directory.Group{}
+	if len(withGroups) > 0 && im.h.has[colGroups] {
+		if memberOf, err = tx.GroupsOfIdentities(ctx, withGroups); err != nil {
+			return out, err
+		}
+	}
+	var creates, updates []directory.Identity
+	var failures []Failure
+	members := map[string][]string{} // group id → identities to add
+	fail := func(r row, reason string) {
+		j.Failed++
+		failures = append(failures, im.failure(r, reason))
+	}
+	for _, r := range batch {
+		if r.err != "" {
+			fail(r, r.err)
+			continue
+		}
+		groups, problem, err := im.resolveGroups(ctx, tx, r.groups, out.newGroups, t)
+		if err != nil {
+			return out, err
+		}
+		if problem != "" {
+			fail(r, problem)
+			continue
+		}
+		old, ok := existing[r.key]
+		if !ok {
+			i := r.newIdentity()
+			i.ID, i.TenantID, i.RealmID, i.CreateTime, i.UpdateTime = latchkey.NewID(), j.TenantID, j.RealmID, t, t
+			if err := directory.ValidateIdentity(i); err != nil {
+				fail(r, im.h.problem(err))
+				continue
+			}
+			if opts.SendBindingEmail != "" && i.Traits.PrimaryEmailAddress == "" {
+				fail(r, im.h.column("traits.primary_email_address")+": required to send a binding e-mail")
+				continue
+			}
+			creates = append(creates, i)
+			for _, g := range groups {
+				members[g.ID] = append(members[g.ID], i.ID)
+			}
+			j.Created++
+			continue
+		}
+		i := r.applyTo(im.h, old)
+		missing := notMemberOf(groups, memberOf[old.ID])
+		if i == old && len(missing) == 0 {
+			j.Unchanged++
+			continue
+		}
+		if !opts.UpdateExisting {
+			fail(r, "an identity with this username exists; update_existing updates it")
+			continue
+		}
+		if err := directory.ValidateIdentity(i); err != nil {
+			fail(r, im.h.problem(err))
+			continue
+		}
+		if i != old {
+			i.UpdateTime = t
+			updates = append(updates, i)
+		}
+		for _, g := range missing {
+			members[g.ID] = append(members[g.ID], old.ID)
+		}
+		j.Updated++
+	}
+	if !opts.DryRun {
+		if len(creates) > 0 {
+			if err := tx.CreateIdentities(ctx, creates); err != nil {
+				return out, err
+			}
+		}
+		for _, i := range updates {
+			if err := tx.UpdateIdentity(ctx, i); err != nil {
+				return out, err
+			}
+		}
+		for g, ids := range members {
+			if err := tx.AddMembers(ctx, g, ids); err != nil {
+				return out, err
+			}
+		}
+		for _, i := range creates {
+			out.created = append(out.created, i.ID)
+		}
+	}
+	if err := tx.AddImportFailures(ctx, j.ID, failures); err != nil {
+		return out, err
+	}
+	j.RowsDone += len(batch)
+	if err := im.w.save(ctx, tx, j, "import_job.apply_batch"); err != nil {
+		return out, err
+	}
+	out.job = j
+	return out, nil
+}
+
+// resolveGroups returns the groups a row names. A missing group is created
+// (recorded in created) with CreateGroups, or else is the row's problem.
+func (im *importer) resolveGroups(ctx context.Context, tx Tx, names []string, created map[string]directory.Group, t time.Time) ([]directory.Group, string, error) {
+	var out []directory.Group
+	for _, name := range names {
+		k := directory.Fold(name)
+		g, ok := im.groups[k]
+		if !ok {
+			g, ok = created[k]
+		}
+		if ok {
+			out = append(out, g)
+			continue
+		}
+		if !im.job.CreateGroups {
+			return nil, fmt.Sprintf("group %q does not exist; create_groups creates it", name), nil
+		}
+		g = directory.Group{DisplayName: name, TenantID: im.job.TenantID, RealmID: im.job.RealmID, CreateTime: t, UpdateTime: t}
+		if err := directory.ValidateGroup(g); err != nil {
+			return nil, fmt.Sprintf("group %q: %s", name, im.h.problem(err)), nil
+		}
+		if !im.job.DryRun {
+			g.ID = latchkey.NewID()
+			if err := tx.CreateGroup(ctx, g); err != nil {
+				return nil, "", err
+			}
+			if err := tx.RecordEvent(ctx, audit.New(ctx, g.TenantID, g.RealmID, "group.create", "Group", g.ID)); err != nil {
+				return nil, "", err
+			}
+		}
+		created[k] = g
+		out = append(out, g)
+	}
+	return out, "", nil
+}
+
+// notMemberOf returns those of want that are not among have.
+func notMemberOf(want, have []directory.Group) []directory.Group {
+	var out []directory.Group
+	for _, g := range want {
+		found := false
+		for _, h := range have {
+			found = found || h.ID == g.ID
+		}
+		if !found {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// failure is the record of a failed row: its fields as the file has them,
+// padded to the header's width, or an unreadable row's text.
+func (im *importer) failure(r row, reason string) Failure {
+	fields := r.fields
+	if fields == nil {
+		fields = []string{r.raw}
+	}
+	if len(fields) < len(im.h.names) {
+		fields = append(fields[:len(fields):len(fields)], make([]string, len(im.h.names)-len(fields))...)
+	}
+	return Failure{Line: r.line, Record: encodeRecord(fields), Error: reason}
+}
+
+// sendEmails sends the binding e-mails of new identities, after their
+// batch committed. One that fails is logged; the identity stays.
+func (im *importer) sendEmails(ctx context.Context, ids []string) {
+	cfg := im.job.SendBindingEmail
+	if cfg == "" || im.w.Service.Mailer == nil {
+		return
+	}
+	for _, id := range ids {
+		if err := im.w.Service.Mailer.SendBindingEmail(ctx, im.job.TenantID, im.job.RealmID, id, cfg); err != nil {
+			im.w.Logger.Warn("binding e-mail of imported identity", "import_job", im.job.ID, "identity_id", id, "err", err)
+			continue
+		}
+		im.job.EmailsSent++
+	}
+}

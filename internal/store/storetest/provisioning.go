@@ -1,0 +1,123 @@
+package storetest
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/directory"
+	"github.com/latchkey/latchkey/internal/provisioning"
+	"github.com/latchkey/latchkey/internal/store/sqlstore"
+)
+
+func newImportJob(r directory.Realm, created time.Time) provisioning.Job {
+	return provisioning.Job{ID: latchkey.NewID(), TenantID: r.TenantID, RealmID: r.ID, State: provisioning.Queued,
+		Options: provisioning.Options{UpdateExisting: true, SendBindingEmail: "cfg"}, Columns: []string{"username", "e,mail"},
+		RowsTotal: 10, ActorType: "application", ActorID: "app", CreateTime: created, UpdateTime: created}
+}
+
+func testIdentitiesByUsername(t *testing.T, s *sqlstore.Store) {
+	ctx := t.Context()
+	r := newRealm(t, s)
+	other := addRealm(t, s, r.TenantID, "Other")
+	alice := addIdentity(t, s, r, "Alice")
+	addIdentity(t, s, r, "bob")
+	addIdentity(t, s, other, "carol")
+	got, err := s.IdentitiesByUsername(ctx, r.ID, []string{"alice", "carol", "nobody"})
+	must(t, err)
+	equal(t, "identities by folded username", got, []directory.Identity{alice})
+	got, err = s.IdentitiesByUsername(ctx, r.ID, nil)
+	must(t, err)
+	equal(t, "no usernames", len(got), 0)
+}
+
+func testImportJobs(t *testing.T, s *sqlstore.Store) {
+	ctx := t.Context()
+	r := newRealm(t, s)
+	other := addRealm(t, s, r.TenantID, "Other")
+	j := newImportJob(r, now)
+	content := []byte("username\nalice\n\xff")
+	must(t, s.CreateImportJob(ctx, j, content))
+	got, err := s.GetImportJob(ctx, r.TenantID, r.ID, j.ID)
+	must(t, err)
+	equal(t, "job", got, j)
+	_, err = s.GetImportJob(ctx, other.TenantID, other.ID, j.ID)
+	wantErr(t, "the job through another realm", err, latchkey.ErrNotFound)
+	c, err := s.ImportJobContent(ctx, j.ID)
+	must(t, err)
+	equal(t, "content, not UTF-8 included", c, content)
+
+	// One unfinished job per realm.
+	wantErr(t, "a second job in the realm", s.CreateImportJob(ctx, newImportJob(r, now), nil), latchkey.ErrDuplicate)
+	must(t, s.CreateImportJob(ctx, newImportJob(other, now.Add(time.Second)), nil))
+	gone := newImportJob(directory.Realm{ID: latchkey.NewID(), TenantID: r.TenantID}, now)
+	wantErr(t, "a job of a missing realm", s.CreateImportJob(ctx, gone, nil), latchkey.ErrNoParent)
+
+	// Claims take the oldest runnable job, once until its lease runs out.
+	claimed, err := s.ClaimImportJob(ctx, "node-a", now, time.Minute)
+	must(t, err)
+	j.State = provisioning.Running
+	j.UpdateTime = now
+	equal(t, "claimed job", claimed, j)
+	second, err := s.ClaimImportJob(ctx, "node-b", now, time.Minute)
+	must(t, err)
+	if second.RealmID != other.ID {
+		t.Errorf("second claim took %s, want the other realm's job", second.ID)
+	}
+	second.State = provisioning.Succeeded
+	must(t, s.SaveImportJob(ctx, second, "node-b", now))
+	_, err = s.ClaimImportJob(ctx, "node-b", now.Add(30*time.Second), time.Minute)
+	wantErr(t, "a claim while every lease holds", err, latchkey.ErrNotFound)
+
+	j.RowsDone, j.Created, j.Failed, j.UpdateTime = 5, 4, 1, now.Add(time.Second)
+	wantErr(t, "a save without the lease", s.SaveImportJob(ctx, j, "node-b", now.Add(time.Hour)), latchkey.ErrNotFound)
+	must(t, s.SaveImportJob(ctx, j, "node-a", now.Add(2*time.Minute)))
+	got, err = s.GetImportJob(ctx, r.TenantID, r.ID, j.ID)
+	must(t, err)
+	equal(t, "saved progress", got, j)
+	_, err = s.ClaimImportJob(ctx, "node-b", now.Add(90*time.Second), time.Minute)
+	wantErr(t, "a claim while the extended lease holds", err, latchkey.ErrNotFound)
+	taken, err := s.ClaimImportJob(ctx, "node-b", now.Add(3*time.Minute), time.Minute)
+	must(t, err)
+	if taken.ID != j.ID || taken.RowsDone != 5 {
+		t.Errorf("after the lease ran out, claimed %+v, want job %s at row 5", taken, j.ID)
+	}
+	wantErr(t, "a save by the former owner", s.SaveImportJob(ctx, j, "node-a", now.Add(time.Hour)), latchkey.ErrNotFound)
+
+	// Failures, by line.
+	fs := []provisioning.Failure{{Line: 9, Record: []byte("x,\xff"), Error: "nine"}, {Line: 3, Record: []byte("a,b"), Error: "three"}, {Line: 4, Record: []byte(""), Error: "four"}}
+	must(t, s.AddImportFailures(ctx, j.ID, fs))
+	wantErr(t, "a line twice", s.AddImportFailures(ctx, j.ID, fs[:1]), latchkey.ErrDuplicate)
+	list, err := s.ListImportFailures(ctx, j.ID, 3, 1)
+	must(t, err)
+	equal(t, "failures after line 3, one", list, []provisioning.Failure{{Line: 4, Record: []byte{}, Error: "four"}})
+	list, err = s.ListImportFailures(ctx, j.ID, 0, 10)
+	must(t, err)
+	lines := ids(list, func(f provisioning.Failure) string { return f.Error })
+	sameIDs(t, "failures by line", lines, []string{"three", "four", "nine"})
+	equal(t, "record bytes", list[2].Record, []byte("x,\xff"))
+
+	// Done: the file goes, and the realm may start another job.
+	j.State = provisioning.Succeeded
+	must(t, s.SaveImportJob(ctx, j, "node-b", now.Add(time.Hour)))
+	_, err = s.ImportJobContent(ctx, j.ID)
+	wantErr(t, "the file of a done job", err, latchkey.ErrNotFound)
+	_, err = s.ClaimImportJob(ctx, "node-c", now.Add(time.Hour), time.Minute)
+	wantErr(t, "a claim of a done job", err, latchkey.ErrNotFound)
+	must(t, s.CreateImportJob(ctx, newImportJob(r, now), nil))
+
+	// Jobs and their failures go with the realm.
+	must(t, s.DeleteRealm(ctx, other.TenantID, other.ID))
+	_, err = s.GetImportJob(ctx, other.TenantID, other.ID, second.ID)
+	wantErr(t, "a job of a deleted realm", err, latchkey.ErrNotFound)
+}
+
+func testSkipTotal(t *testing.T, s *sqlstore.Store) {
+	r := newRealm(t, s)
+	want := addIdentities(t, s, r, "u", 5)
+	got, total, err := s.ListIdentities(t.Context(), r.ID, latchkey.ListOptions{Limit: 10, SkipTotal: true})
+	must(t, err)
+	wantTotal(t, "SkipTotal", total, 0)
+	sameIDs(t, "identities", ids(got, identityID), slices.Sorted(slices.Values(want)))
+}
