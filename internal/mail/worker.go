@@ -3,8 +3,9 @@ package mail
 import (
 	"context"
 	"log/slog"
-	"sync"
 	"time"
+
+	"github.com/latchkey/latchkey/internal/background"
 )
 
 // Worker delivers the outbox: it claims due messages, sends them, and marks
@@ -31,8 +32,7 @@ type Worker struct {
 	// (default 5 min); it must be longer than one send may take.
 	Lease time.Duration
 
-	wakeOnce sync.Once
-	wake     chan struct{}
+	loop background.Loop
 }
 
 // claimBatch is how many messages one claim takes.
@@ -47,36 +47,15 @@ func DefaultBackoff(attempt int) time.Duration {
 	return min(d, time.Hour)
 }
 
-func (w *Worker) wakeChan() chan struct{} {
-	w.wakeOnce.Do(func() { w.wake = make(chan struct{}, 1) })
-	return w.wake
-}
-
 // Wake makes Run check the outbox now, e.g. after a transaction that
 // enqueued a message committed. It never blocks.
 func (w *Worker) Wake() {
-	select {
-	case w.wakeChan() <- struct{}{}:
-	default:
-	}
+	w.loop.Wake()
 }
 
 // Run delivers until ctx is done.
 func (w *Worker) Run(ctx context.Context) {
-	poll := orDefault(w.PollInterval, time.Second)
-	t := time.NewTimer(0)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-w.wakeChan():
-		}
-		for w.deliverDue(ctx) {
-		}
-		t.Reset(poll)
-	}
+	w.loop.Run(ctx, orDefault(w.PollInterval, time.Second), w.deliverDue)
 }
 
 // orDefault returns v, or def when v is zero.

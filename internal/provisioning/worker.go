@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/audit"
+	"github.com/latchkey/latchkey/internal/background"
 	"github.com/latchkey/latchkey/internal/directory"
 )
 
@@ -30,24 +30,15 @@ type Worker struct {
 	// (default 1 min).
 	Lease time.Duration
 
-	wakeOnce sync.Once
-	wake     chan struct{}
+	loop background.Loop
 }
 
 // batchSize is how many rows one transaction applies: all of them or none.
 const batchSize = 2000
 
-func (w *Worker) wakeChan() chan struct{} {
-	w.wakeOnce.Do(func() { w.wake = make(chan struct{}, 1) })
-	return w.wake
-}
-
 // Wake makes Run look for jobs now. It never blocks.
 func (w *Worker) Wake() {
-	select {
-	case w.wakeChan() <- struct{}{}:
-	default:
-	}
+	w.loop.Wake()
 }
 
 func (w *Worker) lease() time.Duration {
@@ -63,19 +54,7 @@ func (w *Worker) Run(ctx context.Context) {
 	if poll <= 0 {
 		poll = 2 * time.Second
 	}
-	t := time.NewTimer(0)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-w.wakeChan():
-		}
-		for w.runNext(ctx) {
-		}
-		t.Reset(poll)
-	}
+	w.loop.Run(ctx, poll, w.runNext)
 }
 
 // runNext claims and runs one job; it reports whether there was one.

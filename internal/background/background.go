@@ -1,0 +1,52 @@
+// Package background runs the loops of Latchkey's workers (the mail
+// outbox, import jobs): poll at an interval, or at once when woken, and
+// repeat a step while it finds work.
+//
+// It imports nothing of Latchkey's.
+package background
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// Loop is a worker's loop. The zero value is ready; Wake may be called
+// before or while Run runs.
+type Loop struct {
+	once sync.Once
+	wake chan struct{}
+}
+
+func (l *Loop) wakeChan() chan struct{} {
+	l.once.Do(func() { l.wake = make(chan struct{}, 1) })
+	return l.wake
+}
+
+// Wake makes Run look for work now, e.g. after a transaction that queued
+// some committed. It never blocks.
+func (l *Loop) Wake() {
+	select {
+	case l.wakeChan() <- struct{}{}:
+	default:
+	}
+}
+
+// Run calls step at once, then every poll and whenever woken, until ctx is
+// done; each time it calls step again for as long as step reports that it
+// did some work.
+func (l *Loop) Run(ctx context.Context, poll time.Duration, step func(context.Context) bool) {
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-l.wakeChan():
+		}
+		for ctx.Err() == nil && step(ctx) {
+		}
+		t.Reset(poll)
+	}
+}
