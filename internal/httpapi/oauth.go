@@ -21,6 +21,8 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		TenantID: r.PathValue("tenant"), RealmID: r.PathValue("realm"), ApplicationID: r.PathValue("app"),
 		GrantType: r.PostForm.Get("grant_type"), Scope: r.PostForm.Get("scope"),
 		ExpirationTime: r.PostForm.Get("expiration_time"),
+		Code:           r.PostForm.Get("code"), RedirectURI: r.PostForm.Get("redirect_uri"),
+		CodeVerifier: r.PostForm.Get("code_verifier"),
 	}
 	if id, secret, ok := r.BasicAuth(); ok {
 		req.ClientID, req.ClientSecret = id, secret

@@ -39,7 +39,7 @@ type Server struct {
 	Mail *mail.Service
 	// Passkeys serves authenticator configs, binding jobs and credentials.
 	Passkeys *passkey.Service
-	// Policy serves the realms' access policies.
+	// Policy serves the realms' access policies and decides every sign-in.
 	Policy *policy.Service
 	// Provisioning serves CSV imports and exports.
 	Provisioning *provisioning.Service
@@ -114,6 +114,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	s.scimRoutes(mux)
 	s.passkeyRoutes(mux)
 	s.policyRoutes(mux)
+	s.opRoutes(mux)
 	s.provisioningRoutes(mux)
 }
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/audit"
+	"github.com/latchkey/latchkey/internal/directory"
 )
 
 // ResourceServer is an API whose scopes applications may be granted. The
@@ -109,6 +110,16 @@ type Tx interface {
 	DeleteToken(ctx context.Context, applicationID, id string) error
 	// DeleteExpiredTokens removes records of tokens that expired before t.
 	DeleteExpiredTokens(ctx context.Context, t time.Time) (int, error)
+
+	CreateAuthRequest(ctx context.Context, r AuthRequest) error
+	GetAuthRequest(ctx context.Context, id string) (AuthRequest, error)
+	GetAuthRequestByCode(ctx context.Context, codeHash string) (AuthRequest, error)
+	// FinishAuthRequest records who signed in and the code, if no one has yet.
+	FinishAuthRequest(ctx context.Context, r AuthRequest) error
+	// UseCode marks a code redeemed, once: latchkey.ErrNotFound if it was.
+	UseCode(ctx context.Context, authRequestID string) error
+	SetAuthRequestTokens(ctx context.Context, authRequestID string, tokenIDs []string) error
+	GetIdentity(ctx context.Context, realmID, id string) (directory.Identity, error)
 
 	CreateSigningKey(ctx context.Context, k SigningKey) error
 	ListSigningKeys(ctx context.Context) ([]SigningKey, error)

@@ -70,6 +70,8 @@ type TokenRequest struct {
 	// for a token of SCIM scopes only it may also lengthen it, up to
 	// MaxSCIMTokenLifetime.
 	ExpirationTime string
+	// Code, RedirectURI and CodeVerifier redeem an authorization code.
+	Code, RedirectURI, CodeVerifier string
 }
 
 // TokenResponse is a successful token endpoint answer.
@@ -78,6 +80,7 @@ type TokenResponse struct {
 	TokenType   string `json:"token_type"`
 	ExpiresIn   int    `json:"expires_in"`
 	Scope       string `json:"scope,omitempty"`
+	IDToken     string `json:"id_token,omitempty"`
 }
 
 // Claims are the claims of an access token.
@@ -112,17 +115,23 @@ func (a *Audience) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// Token issues a token. Only the client_credentials grant exists so far.
+// Token issues tokens for the client_credentials and authorization_code grants.
 func (s *Service) Token(ctx context.Context, req TokenRequest) (TokenResponse, error) {
 	app, err := s.authenticateClient(ctx, req)
 	if err != nil {
 		return TokenResponse{}, err
 	}
-	if req.GrantType != "client_credentials" {
-		return TokenResponse{}, &Error{"unsupported_grant_type", "supported: client_credentials"}
+	if req.GrantType != "client_credentials" && req.GrantType != "authorization_code" {
+		return TokenResponse{}, &Error{"unsupported_grant_type", "supported: client_credentials, authorization_code"}
 	}
 	if !slices.Contains(app.ProtocolConfig.GrantType, req.GrantType) {
-		return TokenResponse{}, &Error{"unauthorized_client", "the application may not use the client_credentials grant"}
+		return TokenResponse{}, &Error{"unauthorized_client", "the application may not use the " + req.GrantType + " grant"}
+	}
+	if req.GrantType == "authorization_code" {
+		return s.redeemCode(ctx, app, req)
+	}
+	if app.ProtocolConfig.Confidentiality == "public" {
+		return TokenResponse{}, &Error{"unauthorized_client", "a public client cannot use the client_credentials grant"}
 	}
 	scopes, err := grantedScopes(req.Scope, app.ProtocolConfig.AllowedScopes)
 	if err != nil {
@@ -156,11 +165,7 @@ func (s *Service) Token(ctx context.Context, req TokenRequest) (TokenResponse, e
 		Audience: audience, Scope: strings.Join(scopes, " "), AZP: principal,
 		TenantID: app.TenantID, RealmID: realmClaim, Principal: principal, GrantType: req.GrantType,
 	}
-	signer, err := s.keys.signer(claims.Issuer + "/.well-known/jwks.json")
-	if err != nil {
-		return TokenResponse{}, err
-	}
-	raw, err := jwt.Signed(signer).Claims(claims).Serialize()
+	raw, err := s.sign(claims.Issuer, claims)
 	if err != nil {
 		return TokenResponse{}, err
 	}
@@ -176,6 +181,15 @@ func (s *Service) Token(ctx context.Context, req TokenRequest) (TokenResponse, e
 	return TokenResponse{AccessToken: raw, TokenType: "Bearer", ExpiresIn: int(lifetime.Seconds()), Scope: claims.Scope}, nil
 }
 
+// sign signs claims as a JWT with the current key; its jku is the issuer's JWKS.
+func (s *Service) sign(issuer string, claims any) (string, error) {
+	signer, err := s.keys.signer(issuer + "/.well-known/jwks.json")
+	if err != nil {
+		return "", err
+	}
+	return jwt.Signed(signer).Claims(claims).Serialize()
+}
+
 var errInvalidClient = &Error{"invalid_client", "client authentication failed"}
 
 // authenticateClient finds the application of the token endpoint and checks
@@ -188,8 +202,14 @@ func (s *Service) authenticateClient(ctx context.Context, req TokenRequest) (App
 	if err != nil {
 		return Application{}, err
 	}
-	if req.ClientID != app.ProtocolConfig.ClientID || sealed == "" {
+	if req.ClientID != app.ProtocolConfig.ClientID {
 		return Application{}, errInvalidClient
+	}
+	if sealed == "" { // a public client has no secret to check, and must send none
+		if app.ProtocolConfig.Confidentiality != "public" || req.ClientSecret != "" {
+			return Application{}, errInvalidClient
+		}
+		return app, nil
 	}
 	secret, err := s.box.Open(sealed)
 	if err != nil {

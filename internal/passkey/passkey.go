@@ -220,6 +220,12 @@ type Tx interface {
 	// credential with the same key (thumbprint).
 	CreateCredential(ctx context.Context, c Credential) error
 	GetCredential(ctx context.Context, realmID, identityID, id string) (Credential, error)
+	// GetCredentialByWebAuthnID finds a WebAuthn credential of the realm by
+	// the id its authenticator knows it by.
+	GetCredentialByWebAuthnID(ctx context.Context, realmID string, credentialID []byte) (Credential, error)
+	// IdentitiesByUsername returns the identities of the realm whose folded
+	// usernames are among keys.
+	IdentitiesByUsername(ctx context.Context, realmID string, keys []string) ([]directory.Identity, error)
 	ListCredentials(ctx context.Context, realmID, identityID string, opts latchkey.ListOptions) ([]Credential, int, error)
 	UpdateCredential(ctx context.Context, c Credential) error
 

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"encoding/base64"
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -217,11 +218,22 @@ func webauthnText(k *passkey.WebAuthnKey) string {
 }
 
 func (t *tx) CreateCredential(ctx context.Context, v passkey.Credential) error {
-	_, err := t.exec(ctx, latchkey.ErrNoParent, `INSERT INTO credentials (`+credentialColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+	webauthnID := ""
+	if v.WebAuthn != nil {
+		webauthnID = base64.RawURLEncoding.EncodeToString(v.WebAuthn.CredentialID)
+	}
+	_, err := t.exec(ctx, latchkey.ErrNoParent, `INSERT INTO credentials (`+credentialColumns+`, webauthn_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 		v.ID, v.IdentityID, v.RealmID, v.TenantID, v.State, v.CSRType, v.JWKJSON, v.JWKThumbprint,
-		webauthnText(v.WebAuthn), micros(v.CreateTime), micros(v.UpdateTime))
+		webauthnText(v.WebAuthn), micros(v.CreateTime), micros(v.UpdateTime), webauthnID)
 	return err
+}
+
+func (t *tx) GetCredentialByWebAuthnID(ctx context.Context, realmID string, credentialID []byte) (passkey.Credential, error) {
+	var v passkey.Credential
+	err := scanCredential(t.r.QueryRowContext(ctx, `SELECT `+credentialColumns+` FROM credentials
+		WHERE realm_id = $1 AND webauthn_id = $2`, realmID, base64.RawURLEncoding.EncodeToString(credentialID)), &v)
+	return v, notFoundIfNoRows(err)
 }
 
 func (t *tx) GetCredential(ctx context.Context, realmID, identityID, id string) (passkey.Credential, error) {

@@ -1,0 +1,166 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/mail"
+	"github.com/latchkey/latchkey/internal/oauth"
+)
+
+// opRoutes are each application's OAuth 2.0 / OpenID Connect provider
+// endpoints, under its issuer, and the hosted sign-in page's.
+func (s *Server) opRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("GET "+appPath+"/authorize", s.authorize)
+	mux.HandleFunc("POST "+appPath+"/authorize", s.authorize)
+	mux.HandleFunc("POST "+appPath+"/signin", s.signin)
+	mux.HandleFunc("GET "+appPath+"/userinfo", s.userinfo)
+	mux.HandleFunc("POST "+appPath+"/userinfo", s.userinfo)
+	mux.HandleFunc("GET "+appPath+"/.well-known/openid-configuration", s.discovery)
+}
+
+// signinPage is what the hosted sign-in page shows.
+type signinPage struct {
+	Nonce       string
+	Theme       mail.Theme
+	Realm       string
+	Application string
+	Error       string
+	Request     any // the sign-in's id, WebAuthn options and where to post the assertion
+}
+
+// pageError shows a sign-in that cannot start, never redirecting to an
+// unchecked redirect URI.
+func pageError(w http.ResponseWriter, status int, message string) {
+	nonce := pageHeaders(w)
+	w.WriteHeader(status)
+	pages.ExecuteTemplate(w, "signin.html", signinPage{Nonce: nonce, Error: message,
+		Theme: mail.Theme{ButtonColor: mail.DefaultButtonColor, ButtonTextColor: mail.DefaultButtonTextColor}})
+}
+
+// authorize starts a sign-in (RFC 6749 §4.1.1, OIDC Core §3.1.2.1) and
+// answers the hosted page that signs in with a passkey.
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
+	if err := r.ParseForm(); err != nil {
+		pageError(w, http.StatusBadRequest, "the sign-in request is malformed")
+		return
+	}
+	f := r.Form
+	p := oauth.AuthParams{ClientID: f.Get("client_id"), RedirectURI: f.Get("redirect_uri"), ResponseType: f.Get("response_type"),
+		Scope: f.Get("scope"), State: f.Get("state"), Nonce: f.Get("nonce"), CodeChallenge: f.Get("code_challenge"),
+		CodeChallengeMethod: f.Get("code_challenge_method"), LoginHint: f.Get("login_hint"), Prompt: f.Get("prompt")}
+	tenant, realm, appID := r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("app")
+	req, app, err := s.OAuth.Authorize(r.Context(), tenant, realm, appID, p)
+	var toClient *oauth.RedirectError
+	var refused *oauth.Error
+	switch {
+	case errors.As(err, &toClient):
+		http.Redirect(w, r, toClient.URL, http.StatusFound)
+		return
+	case errors.As(err, &refused):
+		pageError(w, http.StatusBadRequest, "the application's sign-in request is invalid: "+refused.Description)
+		return
+	case err != nil:
+		writeError(w, r, err)
+		return
+	}
+	options, err := s.Passkeys.AssertionOptions(r.Context(), realm, req.Challenge, p.LoginHint)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	theme, err := s.Mail.ActiveTheme(r.Context(), tenant, realm)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	nonce := pageHeaders(w)
+	pages.ExecuteTemplate(w, "signin.html", signinPage{Nonce: nonce, Theme: theme, Realm: theme.EmailRealmName,
+		Application: app.DisplayName, Request: map[string]any{
+			"id": req.ID, "options": options, "url": strings.TrimSuffix(r.URL.Path, "/authorize") + "/signin",
+		}})
+}
+
+// signin finishes a sign-in on the hosted page: the passkey's assertion is
+// verified, policy decides, and the browser is sent back to the client
+// with a code, or with error=access_denied.
+func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Request    string          `json:"request"`
+		Credential json.RawMessage `json:"credential"`
+	}
+	if err := decodeBody(w, r, &in); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	tenant, realm, appID := r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("app")
+	req, err := s.OAuth.PendingAuthRequest(r.Context(), tenant, realm, appID, in.Request)
+	var refused *oauth.Error
+	if errors.As(err, &refused) {
+		writeError(w, r, latchkey.Errorf(latchkey.CodeBadRequest, "%s", refused.Description))
+		return
+	}
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	cred, identity, err := s.Passkeys.VerifyAssertion(r.Context(), realm, req.Challenge, in.Credential)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	decision, err := s.Policy.Evaluate(r.Context(), tenant, realm, identity.ID, appID)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if !decision.Allowed {
+		why := "access denied by policy: " + decision.Reason
+		writeJSON(w, http.StatusOK, map[string]string{"redirect": oauth.Deny(req, why), "message": why})
+		return
+	}
+	to, err := s.OAuth.Approve(r.Context(), req, identity.ID, cred.ID)
+	if errors.As(err, &refused) {
+		writeError(w, r, latchkey.Errorf(latchkey.CodeBadRequest, "%s", refused.Description))
+		return
+	}
+	reply(w, r, map[string]string{"redirect": to}, err)
+}
+
+// userinfo answers the claims of the identity an access token is for
+// (OIDC Core §5.3).
+func (s *Server) userinfo(w http.ResponseWriter, r *http.Request) {
+	raw, ok := bearer(r)
+	p, err := s.OAuth.Verify(r.Context(), raw)
+	if ok && err == nil {
+		var claims oauth.IDClaims
+		claims, err = s.OAuth.UserInfo(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("app"), p)
+		if err == nil {
+			w.Header().Set("Cache-Control", "no-store")
+			writeJSON(w, http.StatusOK, claims)
+			return
+		}
+	}
+	if !ok || errors.Is(err, oauth.ErrInvalidToken) {
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		writeJSON(w, http.StatusUnauthorized, &oauth.Error{Code: "invalid_token", Description: "the access token is missing, invalid or expired"})
+		return
+	}
+	writeError(w, r, err)
+}
+
+// discovery is an application's OpenID Provider metadata (OIDC Discovery §3).
+func (s *Server) discovery(w http.ResponseWriter, r *http.Request) {
+	tenant, realm, appID := r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("app")
+	meta, err := s.OAuth.Metadata(r.Context(), tenant, realm, appID)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	writeJSON(w, http.StatusOK, meta)
+}

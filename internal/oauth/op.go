@@ -1,0 +1,250 @@
+package oauth
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/directory"
+)
+
+// AuthParams are what a client asked for at /authorize.
+type AuthParams struct {
+	ClientID            string `json:"client_id"`
+	RedirectURI         string `json:"redirect_uri"`
+	ResponseType        string `json:"response_type"`
+	Scope               string `json:"scope"`
+	State               string `json:"state"`
+	Nonce               string `json:"nonce"`
+	CodeChallenge       string `json:"code_challenge"`
+	CodeChallengeMethod string `json:"code_challenge_method"`
+	LoginHint           string `json:"login_hint"`
+	Prompt              string `json:"prompt"`
+}
+
+// AuthRequest is one sign-in, from /authorize until its code is redeemed.
+type AuthRequest struct {
+	ID            string
+	TenantID      string
+	RealmID       string
+	ApplicationID string
+	Params        AuthParams
+	// Challenge is the WebAuthn challenge the sign-in must sign.
+	Challenge    string
+	IdentityID   string // who signed in; "" until then
+	CredentialID string
+	AuthTime     time.Time
+	CodeHash     string
+	CodeUsed     bool
+	TokenIDs     []string // the tokens the code bought
+	CreateTime   time.Time
+	ExpireTime   time.Time
+}
+
+// Lifetimes of a sign-in and of its code.
+const (
+	authRequestTTL = 10 * time.Minute
+	codeTTL        = time.Minute
+)
+
+// RedirectError is an error the client learns at its redirect URI
+// (RFC 6749 §4.1.2.1); URL is where to send the browser.
+type RedirectError struct {
+	Err *Error
+	URL string
+}
+
+func (e *RedirectError) Error() string { return e.Err.Error() }
+
+// redirect adds the answer to a redirect URI's query.
+func redirect(uri string, values url.Values) string {
+	u, _ := url.Parse(uri)
+	q := u.Query()
+	for k, v := range values {
+		q[k] = v
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func redirectError(p AuthParams, code, description string) error {
+	v := url.Values{"error": {code}, "error_description": {description}}
+	if p.State != "" {
+		v.Set("state", p.State)
+	}
+	return &RedirectError{Err: &Error{code, description}, URL: redirect(p.RedirectURI, v)}
+}
+
+// Authorize starts a sign-in. Errors about the client or its redirect URI
+// are *Error (never redirected to an unchecked URI); the others are
+// *RedirectError.
+func (s *Service) Authorize(ctx context.Context, tenantID, realmID, appID string, p AuthParams) (AuthRequest, Application, error) {
+	app, _, err := s.store.GetApplication(ctx, realmID, appID)
+	if errors.Is(err, latchkey.ErrNotFound) || (err == nil && app.TenantID != tenantID) {
+		return AuthRequest{}, app, &Error{"invalid_client", "no such application"}
+	}
+	if err != nil {
+		return AuthRequest{}, app, err
+	}
+	pc := app.ProtocolConfig
+	switch {
+	case p.ClientID != pc.ClientID:
+		return AuthRequest{}, app, &Error{"invalid_client", "client_id does not name this application"}
+	case !slices.Contains(pc.RedirectURIs, p.RedirectURI):
+		return AuthRequest{}, app, &Error{"invalid_request", "redirect_uri is not registered for this application"}
+	case p.ResponseType != "code":
+		return AuthRequest{}, app, redirectError(p, "unsupported_response_type", "only response_type=code is supported")
+	case !slices.Contains(pc.GrantType, "authorization_code"):
+		return AuthRequest{}, app, redirectError(p, "unauthorized_client", "the application may not use the authorization code grant")
+	}
+	if err := checkPKCE(pc, p); err != nil {
+		return AuthRequest{}, app, err
+	}
+	if _, err := grantedScopes(withoutOIDC(p.Scope), pc.AllowedScopes); err != nil {
+		return AuthRequest{}, app, redirectError(p, "invalid_scope", err.(*Error).Description)
+	}
+	if p.Prompt != "" && p.Prompt != "login" && p.Prompt != "consent" && p.Prompt != "select_account" {
+		// There is never a session to reuse, so prompt=none cannot succeed.
+		return AuthRequest{}, app, redirectError(p, "login_required", "a passkey must sign in")
+	}
+	t := time.Now().UTC().Truncate(time.Microsecond)
+	req := AuthRequest{ID: latchkey.RandomString(32), TenantID: tenantID, RealmID: realmID, ApplicationID: appID,
+		Params: p, Challenge: base64.RawURLEncoding.EncodeToString([]byte(latchkey.RandomString(32))),
+		CreateTime: t, ExpireTime: t.Add(authRequestTTL)}
+	return req, app, s.store.CreateAuthRequest(ctx, req)
+}
+
+// oidcScopes are the OpenID Connect scopes, granted to every OIDC client
+// beside its resource server's scopes.
+var oidcScopes = []string{"openid", "profile", "email"}
+
+func withoutOIDC(scope string) string {
+	f := strings.Fields(scope)
+	f = slices.DeleteFunc(f, func(s string) bool { return slices.Contains(oidcScopes, s) })
+	return strings.Join(f, " ")
+}
+
+func checkPKCE(pc ProtocolConfig, p AuthParams) error {
+	required := pc.PKCE == "plain" || pc.PKCE == "s256" || pc.Confidentiality == "public"
+	switch {
+	case p.CodeChallenge == "" && required:
+		return redirectError(p, "invalid_request", "code_challenge is required (PKCE)")
+	case p.CodeChallenge == "":
+		return nil
+	case p.CodeChallengeMethod == "S256":
+		return nil
+	case p.CodeChallengeMethod == "plain" || p.CodeChallengeMethod == "":
+		if pc.PKCE == "s256" || pc.Confidentiality == "public" {
+			return redirectError(p, "invalid_request", "code_challenge_method must be S256")
+		}
+		return nil
+	}
+	return redirectError(p, "invalid_request", "code_challenge_method must be S256 or plain")
+}
+
+// PendingAuthRequest returns a sign-in that has not finished yet.
+func (s *Service) PendingAuthRequest(ctx context.Context, tenantID, realmID, appID, id string) (AuthRequest, error) {
+	req, err := s.store.GetAuthRequest(ctx, id)
+	if errors.Is(err, latchkey.ErrNotFound) || (err == nil && (req.TenantID != tenantID || req.RealmID != realmID || req.ApplicationID != appID)) {
+		return req, &Error{"invalid_request", "no such sign-in; start again from the application"}
+	}
+	if err != nil {
+		return req, err
+	}
+	if req.IdentityID != "" || time.Now().After(req.ExpireTime) {
+		return req, &Error{"invalid_request", "this sign-in has finished or expired; start again from the application"}
+	}
+	return req, nil
+}
+
+// Approve finishes a sign-in for an identity: it issues the code and
+// returns where to send the browser.
+func (s *Service) Approve(ctx context.Context, req AuthRequest, identityID, credentialID string) (string, error) {
+	code := latchkey.RandomString(43)
+	req.IdentityID, req.CredentialID = identityID, credentialID
+	req.AuthTime = time.Now().UTC().Truncate(time.Second)
+	req.CodeHash = hashCode(code)
+	req.ExpireTime = time.Now().Add(codeTTL)
+	if err := s.store.FinishAuthRequest(ctx, req); err != nil {
+		if errors.Is(err, latchkey.ErrNotFound) {
+			return "", &Error{"invalid_request", "this sign-in has already finished"}
+		}
+		return "", err
+	}
+	v := url.Values{"code": {code}}
+	if req.Params.State != "" {
+		v.Set("state", req.Params.State)
+	}
+	return redirect(req.Params.RedirectURI, v), nil
+}
+
+// Deny returns where to send the browser of a sign-in that was refused.
+func Deny(req AuthRequest, description string) string {
+	return redirectError(req.Params, "access_denied", description).(*RedirectError).URL
+}
+
+func hashCode(code string) string {
+	sum := sha256.Sum256([]byte(code))
+	return hex.EncodeToString(sum[:])
+}
+
+// verifyPKCE checks the code_verifier against the challenge of /authorize.
+func verifyPKCE(p AuthParams, verifier string) bool {
+	if p.CodeChallenge == "" {
+		return verifier == ""
+	}
+	want := verifier
+	if p.CodeChallengeMethod == "S256" {
+		sum := sha256.Sum256([]byte(verifier))
+		want = base64.RawURLEncoding.EncodeToString(sum[:])
+	}
+	return subtle.ConstantTimeCompare([]byte(want), []byte(p.CodeChallenge)) == 1
+}
+
+// subject is the sub claim of an identity per the application's subject_field.
+func subject(field string, i directory.Identity) string {
+	switch field {
+	case "email":
+		return i.Traits.PrimaryEmailAddress
+	case "username":
+		return i.Traits.Username
+	case "external_id":
+		return i.Traits.ExternalID
+	}
+	return i.ID
+}
+
+// Metadata is an application's OpenID Provider metadata.
+func (s *Service) Metadata(ctx context.Context, tenantID, realmID, appID string) (map[string]any, error) {
+	app, err := s.application(ctx, tenantID, realmID, appID)
+	if err != nil {
+		return nil, err
+	}
+	issuer := s.Issuer(tenantID, realmID, appID)
+	return map[string]any{
+		"issuer":                                issuer,
+		"authorization_endpoint":                issuer + "/authorize",
+		"token_endpoint":                        issuer + "/token",
+		"userinfo_endpoint":                     issuer + "/userinfo",
+		"jwks_uri":                              issuer + "/.well-known/jwks.json",
+		"scopes_supported":                      append(slices.Clone(oidcScopes), app.ProtocolConfig.AllowedScopes...),
+		"response_types_supported":              []string{"code"},
+		"response_modes_supported":              []string{"query"},
+		"grant_types_supported":                 []string{"authorization_code", "client_credentials"},
+		"subject_types_supported":               []string{"public"},
+		"id_token_signing_alg_values_supported": []string{"RS256"},
+		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post", "none"},
+		"code_challenge_methods_supported":      []string{"S256", "plain"},
+		"claims_supported": []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "amr",
+			"azp", "name", "preferred_username", "email"},
+		"prompt_values_supported": []string{"login", "consent", "select_account"},
+	}, nil
+}

@@ -1,0 +1,185 @@
+package oauth
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/directory"
+)
+
+// IDClaims are the claims of an ID token (OpenID Connect Core §2) and of
+// the userinfo answer.
+type IDClaims struct {
+	jwt.Claims
+	Audience          Audience `json:"aud,omitempty"`
+	AZP               string   `json:"azp,omitempty"`
+	Nonce             string   `json:"nonce,omitempty"`
+	AuthTime          int64    `json:"auth_time,omitempty"`
+	ATHash            string   `json:"at_hash,omitempty"`
+	AMR               []string `json:"amr,omitempty"`
+	Name              string   `json:"name,omitempty"`
+	PreferredUsername string   `json:"preferred_username,omitempty"`
+	Email             string   `json:"email,omitempty"`
+}
+
+var errBadCode = &Error{"invalid_grant", "the authorization code is invalid, expired or already used"}
+
+// redeemCode exchanges an authorization code for tokens: once, before it
+// expires, for the redirect URI and PKCE verifier it was issued for. A
+// replayed code also revokes what its first redemption bought.
+func (s *Service) redeemCode(ctx context.Context, app Application, req TokenRequest) (TokenResponse, error) {
+	ar, err := s.store.GetAuthRequestByCode(ctx, hashCode(req.Code))
+	if errors.Is(err, latchkey.ErrNotFound) || (err == nil && (ar.ApplicationID != app.ID || ar.IdentityID == "")) {
+		return TokenResponse{}, errBadCode
+	}
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	if ar.CodeUsed {
+		return TokenResponse{}, s.revokeReplayed(ctx, ar)
+	}
+	switch {
+	case time.Now().After(ar.ExpireTime):
+		return TokenResponse{}, errBadCode
+	case req.RedirectURI != ar.Params.RedirectURI:
+		return TokenResponse{}, &Error{"invalid_grant", "redirect_uri differs from the one of the authorization request"}
+	case !verifyPKCE(ar.Params, req.CodeVerifier):
+		return TokenResponse{}, &Error{"invalid_grant", "code_verifier does not match the code_challenge"}
+	}
+	if err := s.store.UseCode(ctx, ar.ID); err != nil {
+		if errors.Is(err, latchkey.ErrNotFound) { // redeemed concurrently
+			return TokenResponse{}, s.revokeReplayed(ctx, ar)
+		}
+		return TokenResponse{}, err
+	}
+	i, err := s.store.GetIdentity(ctx, ar.RealmID, ar.IdentityID)
+	if err != nil || i.Status != "active" {
+		return TokenResponse{}, &Error{"invalid_grant", "the identity cannot sign in"}
+	}
+	resp, ids, err := s.identityTokens(ctx, app, ar, i)
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	return resp, s.store.SetAuthRequestTokens(ctx, ar.ID, ids)
+}
+
+// revokeReplayed answers a replayed code: the tokens its first redemption
+// issued are revoked (RFC 6749 §4.1.2).
+func (s *Service) revokeReplayed(ctx context.Context, ar AuthRequest) error {
+	for _, id := range ar.TokenIDs {
+		if err := s.store.DeleteToken(ctx, ar.ApplicationID, id); err != nil && !errors.Is(err, latchkey.ErrNotFound) {
+			return err
+		}
+	}
+	return errBadCode
+}
+
+// identityTokens issues the access token (and, for OIDC, the ID token) of a
+// sign-in, and returns the ids of their records.
+func (s *Service) identityTokens(ctx context.Context, app Application, ar AuthRequest, i directory.Identity) (TokenResponse, []string, error) {
+	pc := app.ProtocolConfig
+	requested := strings.Fields(ar.Params.Scope)
+	scopes, err := grantedScopes(withoutOIDC(ar.Params.Scope), pc.AllowedScopes)
+	if err != nil {
+		return TokenResponse{}, nil, err
+	}
+	if len(strings.Fields(withoutOIDC(ar.Params.Scope))) == 0 {
+		scopes = nil // asked for none of the resource server's scopes
+	}
+	for _, o := range oidcScopes {
+		if pc.Type == "oidc" && slices.Contains(requested, o) {
+			scopes = append(scopes, o)
+		}
+	}
+	var audience []string
+	if app.ResourceServerID != "" {
+		rs, err := s.store.GetResourceServer(ctx, app.RealmID, app.ResourceServerID)
+		if err != nil {
+			return TokenResponse{}, nil, err
+		}
+		audience = []string{rs.Identifier}
+	}
+	lifetime := time.Duration(pc.TokenConfiguration.ExpiresAfter) * time.Second
+	now := time.Now().UTC().Truncate(time.Second)
+	issuer := s.Issuer(app.TenantID, app.RealmID, app.ID)
+	sub := subject(pc.TokenConfiguration.SubjectField, i)
+	principal := "tenants/" + i.TenantID + "/realms/" + i.RealmID + "/identities/" + i.ID
+	access := Claims{
+		Claims: jwt.Claims{Issuer: issuer, Subject: sub, Expiry: jwt.NewNumericDate(now.Add(lifetime)),
+			NotBefore: jwt.NewNumericDate(now), IssuedAt: jwt.NewNumericDate(now), ID: latchkey.RandomString(32)},
+		Audience: audience, Scope: strings.Join(scopes, " "), AZP: pc.ClientID,
+		TenantID: app.TenantID, RealmID: app.RealmID, Principal: principal, GrantType: "authorization_code",
+	}
+	raw, err := s.sign(issuer, access)
+	if err != nil {
+		return TokenResponse{}, nil, err
+	}
+	ids := []string{access.ID}
+	if err := s.store.CreateToken(ctx, identityToken(app, i, access.ID, raw, "access", scopes, now, lifetime)); err != nil {
+		return TokenResponse{}, nil, err
+	}
+	resp := TokenResponse{AccessToken: raw, TokenType: "Bearer", ExpiresIn: int(lifetime.Seconds()), Scope: strings.Join(scopes, " ")}
+	if pc.Type != "oidc" || !slices.Contains(requested, "openid") {
+		return resp, ids, nil
+	}
+	id := IDClaims{
+		Claims: jwt.Claims{Issuer: issuer, Subject: sub, Expiry: jwt.NewNumericDate(now.Add(lifetime)),
+			IssuedAt: jwt.NewNumericDate(now), ID: latchkey.RandomString(32)},
+		Audience: Audience{pc.ClientID}, AZP: pc.ClientID, Nonce: ar.Params.Nonce, AuthTime: ar.AuthTime.Unix(),
+		ATHash: atHash(raw), AMR: []string{"pop"},
+	}
+	profile(&id, i, scopes)
+	if resp.IDToken, err = s.sign(issuer, id); err != nil {
+		return TokenResponse{}, nil, err
+	}
+	ids = append(ids, id.ID)
+	return resp, ids, s.store.CreateToken(ctx, identityToken(app, i, id.ID, resp.IDToken, "identity", scopes, now, lifetime))
+}
+
+// profile adds the claims that the profile and email scopes grant.
+func profile(c *IDClaims, i directory.Identity, scopes []string) {
+	if slices.Contains(scopes, "profile") {
+		c.Name, c.PreferredUsername = i.DisplayName, i.Traits.Username
+	}
+	if slices.Contains(scopes, "email") {
+		c.Email = i.Traits.PrimaryEmailAddress
+	}
+}
+
+func identityToken(app Application, i directory.Identity, id, raw, typ string, scopes []string, now time.Time, lifetime time.Duration) Token {
+	return Token{ID: id, TenantID: app.TenantID, RealmID: app.RealmID, ApplicationID: app.ID,
+		PrincipalType: "identity", PrincipalID: i.ID, Scopes: scopes, TokenSuffix: raw[len(raw)-11:],
+		TokenFormat: "self_contained", TokenType: typ, IssuedAt: now.Unix(), Expires: now.Add(lifetime).Unix()}
+}
+
+// atHash is the at_hash of an access token signed with RS256.
+func atHash(accessToken string) string {
+	sum := sha256.Sum256([]byte(accessToken))
+	return base64.RawURLEncoding.EncodeToString(sum[:len(sum)/2])
+}
+
+// UserInfo answers the userinfo endpoint for an identity's access token.
+func (s *Service) UserInfo(ctx context.Context, tenantID, realmID, appID string, p Principal) (IDClaims, error) {
+	if p.Type != "identity" || p.TenantID != tenantID || p.RealmID != realmID {
+		return IDClaims{}, ErrInvalidToken
+	}
+	app, err := s.application(ctx, tenantID, realmID, appID)
+	if err != nil {
+		return IDClaims{}, err
+	}
+	i, err := s.store.GetIdentity(ctx, realmID, p.ID)
+	if err != nil || !slices.Contains(p.Scopes, "openid") {
+		return IDClaims{}, ErrInvalidToken
+	}
+	c := IDClaims{Claims: jwt.Claims{Subject: subject(app.ProtocolConfig.TokenConfiguration.SubjectField, i)}}
+	profile(&c, i, p.Scopes)
+	return c, nil
+}

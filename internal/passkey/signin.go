@@ -1,0 +1,122 @@
+package passkey
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"net/url"
+
+	"github.com/go-webauthn/webauthn/protocol"
+	"github.com/go-webauthn/webauthn/webauthn"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/directory"
+)
+
+// Refusals of a sign-in, worded for the person at the page.
+var (
+	ErrUnknownPasskey = latchkey.Errorf(latchkey.CodeForbidden, "no passkey on this device is registered here — ask for a new binding link")
+	ErrRevokedPasskey = latchkey.Errorf(latchkey.CodeForbidden, "this passkey was revoked — ask for a new binding link")
+	ErrClonedPasskey  = latchkey.Errorf(latchkey.CodeForbidden, "this passkey's signature counter went backwards, so it may have been copied; it cannot sign in")
+)
+
+// requestOptions are PublicKeyCredentialRequestOptions in their JSON form,
+// ready for PublicKeyCredential.parseRequestOptionsFromJSON.
+type requestOptions struct {
+	Challenge        string              `json:"challenge"`
+	Timeout          int                 `json:"timeout"`
+	RPID             string              `json:"rpId"`
+	AllowCredentials []map[string]string `json:"allowCredentials"`
+	UserVerification string              `json:"userVerification"`
+}
+
+// rpID is the relying party of Latchkey's own pages: its public host.
+func (s *Service) rpID() string {
+	u, _ := url.Parse(s.BaseURL)
+	return u.Hostname()
+}
+
+// AssertionOptions are the WebAuthn options of a sign-in on Latchkey's
+// page with challenge. A login hint (a username) narrows the passkeys the
+// browser offers to that identity's; otherwise any discoverable passkey of
+// the device may answer.
+func (s *Service) AssertionOptions(ctx context.Context, realmID, challenge, loginHint string) (requestOptions, error) {
+	o := requestOptions{Challenge: challenge, Timeout: 300000, RPID: s.rpID(),
+		AllowCredentials: []map[string]string{}, UserVerification: "preferred"}
+	if loginHint == "" {
+		return o, nil
+	}
+	found, err := s.store.IdentitiesByUsername(ctx, realmID, []string{directory.Fold(loginHint)})
+	if err != nil || len(found) == 0 {
+		return o, err
+	}
+	creds, _, err := s.store.ListCredentials(ctx, realmID, found[0].ID, latchkey.ListOptions{Limit: maxExcluded})
+	for _, c := range creds {
+		if c.State == Active && c.WebAuthn != nil {
+			o.AllowCredentials = append(o.AllowCredentials,
+				map[string]string{"type": "public-key", "id": base64.RawURLEncoding.EncodeToString(c.WebAuthn.CredentialID)})
+		}
+	}
+	return o, err
+}
+
+// signer is an identity as go-webauthn sees it while one of its
+// credentials signs in; its user handle is the one the authenticator
+// presented, since the credential, found by its id, names the identity.
+type signer struct {
+	handle []byte
+	cred   webauthn.Credential
+}
+
+func (u signer) WebAuthnID() []byte                         { return u.handle }
+func (u signer) WebAuthnName() string                       { return "" }
+func (u signer) WebAuthnDisplayName() string                { return "" }
+func (u signer) WebAuthnCredentials() []webauthn.Credential { return []webauthn.Credential{u.cred} }
+
+// VerifyAssertion checks a WebAuthn assertion (the PublicKeyCredential's
+// JSON) made on Latchkey's page for challenge, and returns the ACTIVE
+// credential and the active identity that signed. The credential's sign
+// count and backup state are brought up to date.
+func (s *Service) VerifyAssertion(ctx context.Context, realmID, challenge string, raw []byte) (Credential, directory.Identity, error) {
+	parsed, err := protocol.ParseCredentialRequestResponseBytes(raw)
+	if err != nil {
+		return Credential{}, directory.Identity{}, invalidProof("malformed assertion: " + details(err))
+	}
+	c, err := s.store.GetCredentialByWebAuthnID(ctx, realmID, parsed.RawID)
+	if errors.Is(err, latchkey.ErrNotFound) {
+		return c, directory.Identity{}, ErrUnknownPasskey
+	}
+	if err != nil {
+		return c, directory.Identity{}, err
+	}
+	if c.State != Active {
+		return c, directory.Identity{}, ErrRevokedPasskey
+	}
+	i, err := s.store.GetIdentity(ctx, realmID, c.IdentityID)
+	if err != nil {
+		return c, i, err
+	}
+	if i.Status == "suspended" {
+		return c, i, errInactive
+	}
+	k := c.WebAuthn
+	rp, err := webauthn.New(&webauthn.Config{RPID: s.rpID(), RPDisplayName: "Latchkey", RPOrigins: []string{originOf(s.BaseURL)}})
+	if err != nil {
+		return c, i, err
+	}
+	stored := webauthn.Credential{ID: k.CredentialID, PublicKey: k.PublicKey,
+		Flags:         webauthn.CredentialFlags{BackupEligible: k.BackupEligible, BackupState: k.BackupState, UserVerified: k.UserVerified},
+		Authenticator: webauthn.Authenticator{AAGUID: k.AAGUID, SignCount: k.SignCount}}
+	_, got, err := rp.ValidatePasskeyLogin(func(_, handle []byte) (webauthn.User, error) {
+		return signer{handle: handle, cred: stored}, nil
+	}, webauthn.SessionData{Challenge: challenge, UserVerification: protocol.VerificationPreferred}, parsed)
+	if err != nil {
+		return c, i, invalidProof("the assertion does not verify: " + details(err))
+	}
+	if got.Authenticator.CloneWarning {
+		return c, i, ErrClonedPasskey
+	}
+	k.SignCount, k.BackupState = got.Authenticator.SignCount, got.Flags.BackupState
+	c.UpdateTime = now()
+	return c, i, s.store.UpdateCredential(ctx, c)
+}
