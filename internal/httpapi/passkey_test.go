@@ -103,6 +103,13 @@ func softwareProof(t testing.TB, sub, token string) (map[string]any, *ecdsa.Priv
 // on origin, as the SDK sends it (standard base64 inside a JSON string).
 func webauthnProof(t testing.TB, info map[string]any, origin string) map[string]any {
 	t.Helper()
+	return webauthnProofWith(t, info, origin, virtualwebauthn.NewAuthenticator(), virtualwebauthn.NewCredential(virtualwebauthn.KeyTypeEC2))
+}
+
+// webauthnProofWith is webauthnProof made by a given authenticator and
+// credential, which can then sign in.
+func webauthnProofWith(t testing.TB, info map[string]any, origin string, auth virtualwebauthn.Authenticator, cred virtualwebauthn.Credential) map[string]any {
+	t.Helper()
 	options, _ := json.Marshal(info["webauthn_options"])
 	opts, err := virtualwebauthn.ParseAttestationOptions(string(options))
 	if err != nil {
@@ -110,11 +117,10 @@ func webauthnProof(t testing.TB, info map[string]any, origin string) map[string]
 	}
 	u, _ := url.Parse(origin)
 	rp := virtualwebauthn.RelyingParty{ID: u.Hostname(), Name: "test", Origin: origin}
-	cred := virtualwebauthn.NewCredential(virtualwebauthn.KeyTypeEC2)
 	var resp struct {
 		Response struct{ ClientDataJSON, AttestationObject string }
 	}
-	json.Unmarshal([]byte(virtualwebauthn.CreateAttestationResponse(rp, virtualwebauthn.NewAuthenticator(), cred, *opts)), &resp)
+	json.Unmarshal([]byte(virtualwebauthn.CreateAttestationResponse(rp, auth, cred, *opts)), &resp)
 	std := func(s string) string {
 		b, err := base64.RawURLEncoding.DecodeString(s)
 		if err != nil {

@@ -1,0 +1,213 @@
+package httpapi_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/descope/virtualwebauthn"
+	"golang.org/x/oauth2"
+)
+
+// passkeyHolder is an identity with a WebAuthn passkey in a software
+// authenticator, which signs in without a browser.
+type passkeyHolder struct {
+	identity string
+	auth     virtualwebauthn.Authenticator
+	cred     virtualwebauthn.Credential
+	origin   string
+}
+
+// newPasskeyHolder binds a passkey on Latchkey's origin for a new identity.
+func newPasskeyHolder(t *testing.T, e *env, c client, realm, username string) passkeyHolder {
+	t.Helper()
+	h := passkeyHolder{identity: str(t, newIdentity(t, c, realm, username), "id"), origin: e.node.URL}
+	h.auth = virtualwebauthn.NewAuthenticatorWithOptions(virtualwebauthn.AuthenticatorOptions{UserHandle: []byte(h.identity)})
+	h.cred = virtualwebauthn.NewCredential(virtualwebauthn.KeyTypeEC2)
+	b := newBinding(t, c, realm, h.identity, hostedConfig(t, c, realm))
+	info := b.call(t, c, "getInfo", b.token, nil).JSON(t)
+	if resp := b.call(t, c, "bind", b.token, webauthnProofWith(t, info, h.origin, h.auth, h.cred)); resp.Status != http.StatusOK {
+		t.Fatalf("bind: %d %s", resp.Status, resp.Body)
+	}
+	return h
+}
+
+var signinRequest = regexp.MustCompile(`<script nonce="[^"]*" id="request" type="application/json">(.*?)</script>`)
+
+// noRedirects is a client that shows redirects instead of following them.
+var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+// authorize opens /authorize with the query and returns the answer.
+func authorize(t *testing.T, issuer string, q url.Values) *http.Response {
+	t.Helper()
+	resp, err := noRedirects.Get(issuer + "/authorize?" + q.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	return resp
+}
+
+// signIn passes the hosted page's ceremony with the holder's passkey and
+// returns the answer of /signin.
+func (h passkeyHolder) signIn(t *testing.T, issuer string, q url.Values) map[string]any {
+	t.Helper()
+	resp := authorize(t, issuer, q)
+	var page strings.Builder
+	buf := make([]byte, 1<<16)
+	for {
+		n, err := resp.Body.Read(buf)
+		page.Write(buf[:n])
+		if err != nil {
+			break
+		}
+	}
+	m := signinRequest.FindStringSubmatch(page.String())
+	if resp.StatusCode != http.StatusOK || m == nil {
+		t.Fatalf("authorize: %d %s", resp.StatusCode, page.String())
+	}
+	var req struct {
+		ID      string          `json:"id"`
+		URL     string          `json:"url"`
+		Options json.RawMessage `json:"options"`
+	}
+	if err := json.Unmarshal([]byte(m[1]), &req); err != nil {
+		t.Fatal(err)
+	}
+	opts, err := virtualwebauthn.ParseAssertionOptions(string(req.Options))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(h.origin)
+	assertion := virtualwebauthn.CreateAssertionResponse(virtualwebauthn.RelyingParty{ID: u.Hostname(), Name: "x", Origin: h.origin}, h.auth, h.cred, *opts)
+	answer := send(t, "POST", h.origin+req.URL, http.Header{"Content-Type": {"application/json"}},
+		strings.NewReader(`{"request":"`+req.ID+`","credential":`+assertion+`}`))
+	if answer.Status != http.StatusOK {
+		return map[string]any{"status": float64(answer.Status), "message": answer.JSON(t)["message"]}
+	}
+	return answer.JSON(t)
+}
+
+// redeem posts to the token endpoint with HTTP Basic client credentials.
+func redeem(t *testing.T, issuer, clientID, secret string, form url.Values) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", issuer+"/token", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(clientID, secret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body map[string]any
+	json.NewDecoder(resp.Body).Decode(&body)
+	return resp.StatusCode, body
+}
+
+// TestAuthorizationCodeRefusals: every bad input of the code flow is
+// refused with the RFC's error, and nothing is issued.
+func TestAuthorizationCodeRefusals(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, nil, func(t *testing.T, e *env) {
+		c := e.api
+		realm := newRealm(t, c, "Refusals")
+		ada := newPasskeyHolder(t, e, c, realm, "ada")
+		callback := "https://app.example.com/callback"
+		app, clientID, secret := oidcClient(t, e.node, realm, callback)
+		issuer := e.node.URL + "/v1/tenants/" + c.tenant + "/realms/" + realm + "/applications/" + app
+		c.ok(t, "PUT", "/realms/"+realm+"/policy", map[string]any{"default_effect": "allow"})
+		verifier := strings.Repeat("v", 43)
+		good := url.Values{"client_id": {clientID}, "redirect_uri": {callback}, "response_type": {"code"}, "scope": {"openid"},
+			"state": {"s1"}, "code_challenge": {oauth2.S256ChallengeFromVerifier(verifier)}, "code_challenge_method": {"S256"}}
+		with := func(k, v string) url.Values {
+			q := url.Values{}
+			for kk, vv := range good {
+				q[kk] = vv
+			}
+			if v == "" {
+				q.Del(k)
+			} else {
+				q.Set(k, v)
+			}
+			return q
+		}
+
+		// The client and its redirect URI are checked before anything is redirected.
+		for _, q := range []url.Values{with("client_id", "nobody"), with("redirect_uri", "https://evil.example/cb")} {
+			if resp := authorize(t, issuer, q); resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" {
+				t.Errorf("authorize %v: %d to %q, want 400 and no redirect", q, resp.StatusCode, resp.Header.Get("Location"))
+			}
+		}
+		for q, want := range map[string]url.Values{
+			"invalid_request":           with("code_challenge", ""),
+			"unsupported_response_type": with("response_type", "token"),
+			"login_required":            with("prompt", "none"),
+		} {
+			resp := authorize(t, issuer, want)
+			loc, _ := url.Parse(resp.Header.Get("Location"))
+			if resp.StatusCode != http.StatusFound || loc.Query().Get("error") != q || loc.Query().Get("state") != "s1" ||
+				!strings.HasPrefix(loc.String(), callback) {
+				t.Errorf("%s: %d to %s", q, resp.StatusCode, loc)
+			}
+		}
+
+		answer := ada.signIn(t, issuer, good)
+		to, _ := url.Parse(str(t, answer, "redirect"))
+		code := to.Query().Get("code")
+		if code == "" || to.Query().Get("state") != "s1" {
+			t.Fatalf("sign-in answered %v", answer)
+		}
+		exchange := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {callback}, "code_verifier": {verifier}}
+		refusals := []struct {
+			what, secret string
+			form         url.Values
+			status       int
+			err          string
+		}{
+			{"a wrong client secret", "wrong", exchange, http.StatusUnauthorized, "invalid_client"},
+			{"a wrong PKCE verifier", secret, url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {callback}, "code_verifier": {strings.Repeat("w", 43)}}, http.StatusBadRequest, "invalid_grant"},
+			{"another redirect URI", secret, url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {"https://app.example.com/other"}, "code_verifier": {verifier}}, http.StatusBadRequest, "invalid_grant"},
+			{"an unknown code", secret, url.Values{"grant_type": {"authorization_code"}, "code": {"nope"}, "redirect_uri": {callback}, "code_verifier": {verifier}}, http.StatusBadRequest, "invalid_grant"},
+		}
+		for _, r := range refusals {
+			if status, body := redeem(t, issuer, clientID, r.secret, r.form); status != r.status || body["error"] != r.err {
+				t.Errorf("%s: %d %v, want %d %s", r.what, status, body, r.status, r.err)
+			}
+		}
+		status, tokens := redeem(t, issuer, clientID, secret, exchange)
+		if status != http.StatusOK || tokens["id_token"] == nil {
+			t.Fatalf("redeem: %d %v", status, tokens)
+		}
+		userinfo := func() int {
+			return send(t, "GET", issuer+"/userinfo", http.Header{"Authorization": {"Bearer " + str(t, tokens, "access_token")}}, nil).Status
+		}
+		if s := userinfo(); s != http.StatusOK {
+			t.Errorf("userinfo with the new token: %d", s)
+		}
+		// A replayed code is refused and revokes what the first redemption bought.
+		if status, body := redeem(t, issuer, clientID, secret, exchange); status != http.StatusBadRequest || body["error"] != "invalid_grant" {
+			t.Errorf("replay: %d %v", status, body)
+		}
+		if s := userinfo(); s != http.StatusUnauthorized {
+			t.Errorf("userinfo after the code's replay: %d, want 401", s)
+		}
+
+		// A revoked passkey signs in no more.
+		creds := c.list(t, "/realms/"+realm+"/identities/"+ada.identity+"/credentials")
+		c.post(t, "/realms/"+realm+"/identities/"+ada.identity+"/credentials/"+str(t, items(t, creds, "credentials")[0], "id")+":revoke", nil)
+		if got := ada.signIn(t, issuer, good); got["status"] != float64(http.StatusForbidden) ||
+			got["message"] != "this passkey was revoked — ask for a new binding link" {
+			t.Errorf("sign-in with a revoked passkey: %v", got)
+		}
+		// A passkey the realm never saw.
+		stranger := ada
+		stranger.cred = virtualwebauthn.NewCredential(virtualwebauthn.KeyTypeEC2)
+		if got := stranger.signIn(t, issuer, good); got["status"] != float64(http.StatusForbidden) ||
+			got["message"] != "no passkey on this device is registered here — ask for a new binding link" {
+			t.Errorf("sign-in with an unknown passkey: %v", got)
+		}
+	})
+}
