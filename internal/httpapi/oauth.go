@@ -22,13 +22,9 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		GrantType: r.PostForm.Get("grant_type"), Scope: r.PostForm.Get("scope"),
 		ExpirationTime: r.PostForm.Get("expiration_time"),
 		Code:           r.PostForm.Get("code"), RedirectURI: r.PostForm.Get("redirect_uri"),
-		CodeVerifier: r.PostForm.Get("code_verifier"),
+		CodeVerifier: r.PostForm.Get("code_verifier"), RefreshToken: r.PostForm.Get("refresh_token"),
 	}
-	if id, secret, ok := r.BasicAuth(); ok {
-		req.ClientID, req.ClientSecret = id, secret
-	} else {
-		req.ClientID, req.ClientSecret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
-	}
+	req.ClientID, req.ClientSecret = clientCredentials(r)
 	if req.GrantType == "" {
 		writeOAuthError(w, r, &oauth.Error{Code: "invalid_request", Description: "grant_type is missing"})
 		return
@@ -88,4 +84,30 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) {
 			}
 			return s.Events.ListEvents(r.Context(), tenant, realm, opts)
 		})
+}
+
+// clientCredentials are the client's id and secret, by HTTP Basic or in
+// the form (RFC 6749 §2.3.1).
+func clientCredentials(r *http.Request) (id, secret string) {
+	if id, secret, ok := r.BasicAuth(); ok {
+		return id, secret
+	}
+	return r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
+}
+
+// revoke is an application's token revocation endpoint (RFC 7009): 200
+// whether or not the token was known.
+func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
+	if err := r.ParseForm(); err != nil || r.PostForm.Get("token") == "" {
+		writeOAuthError(w, r, &oauth.Error{Code: "invalid_request", Description: "token is missing"})
+		return
+	}
+	req := oauth.TokenRequest{TenantID: r.PathValue("tenant"), RealmID: r.PathValue("realm"), ApplicationID: r.PathValue("app")}
+	req.ClientID, req.ClientSecret = clientCredentials(r)
+	if err := s.OAuth.Revoke(r.Context(), req, r.PostForm.Get("token")); err != nil {
+		writeOAuthError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
 }

@@ -19,6 +19,7 @@ func (s *Server) opRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+appPath+"/signin", s.signin)
 	mux.HandleFunc("GET "+appPath+"/userinfo", s.userinfo)
 	mux.HandleFunc("POST "+appPath+"/userinfo", s.userinfo)
+	mux.HandleFunc("POST "+appPath+"/revoke", s.revoke)
 	mux.HandleFunc("GET "+appPath+"/.well-known/openid-configuration", s.discovery)
 }
 

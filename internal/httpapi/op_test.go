@@ -211,3 +211,78 @@ func TestAuthorizationCodeRefusals(t *testing.T) {
 		}
 	})
 }
+
+// TestRefreshTokens: refresh tokens rotate; a spent one used again revokes
+// its sign-in; policy is asked again at every refresh; /revoke ends them.
+func TestRefreshTokens(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, nil, func(t *testing.T, e *env) {
+		c := e.api
+		realm := newRealm(t, c, "Refresh")
+		ada := newPasskeyHolder(t, e, c, realm, "ada")
+		callback := "https://app.example.com/callback"
+		app, clientID, secret := oidcClient(t, e.node, realm, callback)
+		issuer := e.node.URL + "/v1/tenants/" + c.tenant + "/realms/" + realm + "/applications/" + app
+		policy := func(effect string) {
+			c.ok(t, "PUT", "/realms/"+realm+"/policy", map[string]any{"default_effect": effect})
+		}
+		policy("allow")
+		verifier := strings.Repeat("v", 43)
+		signIn := func() map[string]any {
+			answer := ada.signIn(t, issuer, url.Values{"client_id": {clientID}, "redirect_uri": {callback}, "response_type": {"code"},
+				"scope": {"openid profile"}, "code_challenge": {oauth2.S256ChallengeFromVerifier(verifier)}, "code_challenge_method": {"S256"}})
+			to, _ := url.Parse(str(t, answer, "redirect"))
+			status, tokens := redeem(t, issuer, clientID, secret, url.Values{"grant_type": {"authorization_code"},
+				"code": {to.Query().Get("code")}, "redirect_uri": {callback}, "code_verifier": {verifier}})
+			if status != http.StatusOK || tokens["refresh_token"] == nil {
+				t.Fatalf("redeem: %d %v", status, tokens)
+			}
+			return tokens
+		}
+		refresh := func(token string) (int, map[string]any) {
+			return redeem(t, issuer, clientID, secret, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {token}})
+		}
+
+		first := signIn()
+		status, second := refresh(str(t, first, "refresh_token"))
+		if status != http.StatusOK || second["refresh_token"] == first["refresh_token"] || second["id_token"] == nil || second["access_token"] == nil {
+			t.Fatalf("refresh: %d %v", status, second)
+		}
+		// The spent token again: refused, and the newer one dies with it.
+		if status, body := refresh(str(t, first, "refresh_token")); status != http.StatusBadRequest || body["error"] != "invalid_grant" {
+			t.Errorf("reuse: %d %v", status, body)
+		}
+		if status, body := refresh(str(t, second, "refresh_token")); status != http.StatusBadRequest || body["error"] != "invalid_grant" {
+			t.Errorf("the rotated token after a reuse: %d %v", status, body)
+		}
+
+		// Policy changes take effect at the next refresh.
+		third := signIn()
+		policy("deny")
+		if status, body := refresh(str(t, third, "refresh_token")); status != http.StatusBadRequest ||
+			body["error_description"] != "access denied by policy: no rule matches; the realm's default is deny" {
+			t.Errorf("refresh after a deny: %d %v", status, body)
+		}
+
+		// Revocation (RFC 7009): a refresh token and an access token.
+		policy("allow")
+		fourth := signIn()
+		form := func(token string) url.Values { return url.Values{"token": {token}} }
+		for _, tok := range []string{str(t, fourth, "refresh_token"), str(t, fourth, "access_token"), "never-issued"} {
+			req, _ := http.NewRequest("POST", issuer+"/revoke", strings.NewReader(form(tok).Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.SetBasicAuth(clientID, secret)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil || resp.StatusCode != http.StatusOK {
+				t.Fatalf("revoke: %v %v", resp, err)
+			}
+			resp.Body.Close()
+		}
+		if status, _ := refresh(str(t, fourth, "refresh_token")); status != http.StatusBadRequest {
+			t.Errorf("refresh with a revoked token: %d", status)
+		}
+		if s := send(t, "GET", issuer+"/userinfo", http.Header{"Authorization": {"Bearer " + str(t, fourth, "access_token")}}, nil).Status; s != http.StatusUnauthorized {
+			t.Errorf("userinfo with a revoked access token: %d", s)
+		}
+	})
+}

@@ -34,14 +34,15 @@ func bindOnHostedPage(t testing.TB, ctx context.Context, link string) {
 }
 
 // oidcClient registers a confidential OIDC client of the realm, for
-// authorization codes with PKCE, and returns its id, client id and secret.
+// authorization codes with PKCE and refresh tokens, and returns its id,
+// client id and secret.
 func oidcClient(t testing.TB, n *testenv.Node, realm, redirectURI string) (id, clientID, secret string) {
 	t.Helper()
 	id, clientID, secret = latchkey.NewUUID(), latchkey.RandomString(24), latchkey.RandomString(48)
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	err := n.Store.CreateApplication(context.Background(), oauth.Application{ID: id, RealmID: realm, TenantID: n.Creds().TenantID,
 		DisplayName: "Pet App", ProtocolConfig: oauth.ProtocolConfig{Type: "oidc", AllowedScopes: []string{}, ClientID: clientID,
-			Confidentiality: "confidential", TokenEndpointAuthMethod: "client_secret_basic", GrantType: []string{"authorization_code"},
+			Confidentiality: "confidential", TokenEndpointAuthMethod: "client_secret_basic", GrantType: []string{"authorization_code", "refresh_token"},
 			RedirectURIs: []string{redirectURI}, PKCE: "s256", TokenFormat: "self_contained",
 			TokenConfiguration: oauth.TokenConfiguration{ExpiresAfter: 3600, TokenSigningAlgorithm: "RS256", SubjectField: "id"}},
 		CreateTime: now, UpdateTime: now}, n.OAuth.Box().Seal([]byte(secret)))

@@ -121,6 +121,13 @@ type Tx interface {
 	SetAuthRequestTokens(ctx context.Context, authRequestID string, tokenIDs []string) error
 	GetIdentity(ctx context.Context, realmID, id string) (directory.Identity, error)
 
+	CreateRefreshToken(ctx context.Context, t RefreshToken) error
+	GetRefreshToken(ctx context.Context, hash string) (RefreshToken, error)
+	// UseRefreshToken marks a refresh token used, once: latchkey.ErrNotFound if it was.
+	UseRefreshToken(ctx context.Context, hash string) error
+	// RevokeRefreshFamily deletes every refresh token of a family.
+	RevokeRefreshFamily(ctx context.Context, familyID string) error
+
 	CreateSigningKey(ctx context.Context, k SigningKey) error
 	ListSigningKeys(ctx context.Context) ([]SigningKey, error)
 

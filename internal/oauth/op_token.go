@@ -64,7 +64,7 @@ func (s *Service) redeemCode(ctx context.Context, app Application, req TokenRequ
 	if err != nil || i.Status != "active" {
 		return TokenResponse{}, &Error{"invalid_grant", "the identity cannot sign in"}
 	}
-	resp, ids, err := s.identityTokens(ctx, app, ar, i)
+	resp, ids, err := s.identityTokens(ctx, app, i, session{scope: ar.Params.Scope, nonce: ar.Params.Nonce, authTime: ar.AuthTime})
 	if err != nil {
 		return TokenResponse{}, err
 	}
@@ -82,16 +82,25 @@ func (s *Service) revokeReplayed(ctx context.Context, ar AuthRequest) error {
 	return errBadCode
 }
 
-// identityTokens issues the access token (and, for OIDC, the ID token) of a
-// sign-in, and returns the ids of their records.
-func (s *Service) identityTokens(ctx context.Context, app Application, ar AuthRequest, i directory.Identity) (TokenResponse, []string, error) {
+// session is what tokens of a sign-in carry over from it.
+type session struct {
+	scope    string
+	nonce    string
+	authTime time.Time
+	family   string // the refresh token family, "" for a new sign-in
+}
+
+// identityTokens issues the access token (and, for OIDC, the ID token; with
+// the refresh_token grant, a refresh token) of a sign-in, and returns the
+// ids of the records of the first two.
+func (s *Service) identityTokens(ctx context.Context, app Application, i directory.Identity, ss session) (TokenResponse, []string, error) {
 	pc := app.ProtocolConfig
-	requested := strings.Fields(ar.Params.Scope)
-	scopes, err := grantedScopes(withoutOIDC(ar.Params.Scope), pc.AllowedScopes)
+	requested := strings.Fields(ss.scope)
+	scopes, err := grantedScopes(withoutOIDC(ss.scope), pc.AllowedScopes)
 	if err != nil {
 		return TokenResponse{}, nil, err
 	}
-	if len(strings.Fields(withoutOIDC(ar.Params.Scope))) == 0 {
+	if len(strings.Fields(withoutOIDC(ss.scope))) == 0 {
 		scopes = nil // asked for none of the resource server's scopes
 	}
 	for _, o := range oidcScopes {
@@ -127,13 +136,18 @@ func (s *Service) identityTokens(ctx context.Context, app Application, ar AuthRe
 		return TokenResponse{}, nil, err
 	}
 	resp := TokenResponse{AccessToken: raw, TokenType: "Bearer", ExpiresIn: int(lifetime.Seconds()), Scope: strings.Join(scopes, " ")}
+	if slices.Contains(pc.GrantType, "refresh_token") {
+		if resp.RefreshToken, err = s.newRefreshToken(ctx, app, i, ss); err != nil {
+			return TokenResponse{}, nil, err
+		}
+	}
 	if pc.Type != "oidc" || !slices.Contains(requested, "openid") {
 		return resp, ids, nil
 	}
 	id := IDClaims{
 		Claims: jwt.Claims{Issuer: issuer, Subject: sub, Expiry: jwt.NewNumericDate(now.Add(lifetime)),
 			IssuedAt: jwt.NewNumericDate(now), ID: latchkey.RandomString(32)},
-		Audience: Audience{pc.ClientID}, AZP: pc.ClientID, Nonce: ar.Params.Nonce, AuthTime: ar.AuthTime.Unix(),
+		Audience: Audience{pc.ClientID}, AZP: pc.ClientID, Nonce: ss.nonce, AuthTime: ss.authTime.Unix(),
 		ATHash: atHash(raw), AMR: []string{"pop"},
 	}
 	profile(&id, i, scopes)

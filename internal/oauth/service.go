@@ -24,6 +24,8 @@ type Service struct {
 	box       *secretbox.Box
 	publicURL string
 	keys      *keyring
+	// Allowed, when set, is asked again on every refresh.
+	Allowed AccessCheck
 }
 
 // NewService returns a Service. publicURL is the external base URL that
@@ -72,15 +74,21 @@ type TokenRequest struct {
 	ExpirationTime string
 	// Code, RedirectURI and CodeVerifier redeem an authorization code.
 	Code, RedirectURI, CodeVerifier string
+	RefreshToken                    string
 }
+
+// grantTypes are the grants the token endpoint knows; an application lists
+// those it may use ("refresh_token" gives its sign-ins refresh tokens).
+var grantTypes = []string{"authorization_code", "client_credentials", "refresh_token"}
 
 // TokenResponse is a successful token endpoint answer.
 type TokenResponse struct {
-	AccessToken string `json:"access_token"`
-	TokenType   string `json:"token_type"`
-	ExpiresIn   int    `json:"expires_in"`
-	Scope       string `json:"scope,omitempty"`
-	IDToken     string `json:"id_token,omitempty"`
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int    `json:"expires_in"`
+	Scope        string `json:"scope,omitempty"`
+	IDToken      string `json:"id_token,omitempty"`
+	RefreshToken string `json:"refresh_token,omitempty"`
 }
 
 // Claims are the claims of an access token.
@@ -121,14 +129,17 @@ func (s *Service) Token(ctx context.Context, req TokenRequest) (TokenResponse, e
 	if err != nil {
 		return TokenResponse{}, err
 	}
-	if req.GrantType != "client_credentials" && req.GrantType != "authorization_code" {
-		return TokenResponse{}, &Error{"unsupported_grant_type", "supported: client_credentials, authorization_code"}
+	if !slices.Contains(grantTypes, req.GrantType) {
+		return TokenResponse{}, &Error{"unsupported_grant_type", "supported: " + strings.Join(grantTypes, ", ")}
 	}
 	if !slices.Contains(app.ProtocolConfig.GrantType, req.GrantType) {
 		return TokenResponse{}, &Error{"unauthorized_client", "the application may not use the " + req.GrantType + " grant"}
 	}
-	if req.GrantType == "authorization_code" {
+	switch req.GrantType {
+	case "authorization_code":
 		return s.redeemCode(ctx, app, req)
+	case "refresh_token":
+		return s.refresh(ctx, app, req)
 	}
 	if app.ProtocolConfig.Confidentiality == "public" {
 		return TokenResponse{}, &Error{"unauthorized_client", "a public client cannot use the client_credentials grant"}

@@ -180,6 +180,11 @@ func open(ctx context.Context, cfg Config, st store.Store) (*Node, error) {
 		Credentials: creds, Bootstrapped: created, CredsFile: path,
 		Mail: mail.NewService(st.Mail()), MailWorker: worker}
 	n.Passkeys = passkey.NewService(st.Passkey(), base)
+	policies := policy.NewService(st.Policy())
+	oauthSvc.Allowed = func(ctx context.Context, tenantID, realmID, identityID, appID string) (bool, string, error) {
+		d, err := policies.Evaluate(ctx, tenantID, realmID, identityID, appID)
+		return d.Allowed, d.Reason, err
+	}
 	n.Passkeys.LinkTTL = cfg.BindingLinkTTL
 	n.Provisioning = provisioning.NewService(st.Provisioning())
 	n.Provisioning.Mailer = bindingMailer{n.Passkeys}
@@ -197,7 +202,7 @@ func open(ctx context.Context, cfg Config, st store.Store) (*Node, error) {
 		Logger:       cfg.Logger,
 		SCIM:         &scim.Handler{Directory: n.Directory, PublicURL: cfg.BaseURL()},
 		Passkeys:     n.Passkeys,
-		Policy:       policy.NewService(st.Policy()),
+		Policy:       policies,
 		Mail:         n.Mail,
 		Provisioning: n.Provisioning,
 	}

@@ -61,3 +61,32 @@ func (t *tx) SetAuthRequestTokens(ctx context.Context, id string, tokenIDs []str
 	_, err := t.exec(ctx, latchkey.ErrNoParent, `UPDATE auth_requests SET token_ids = $1 WHERE id = $2`, string(b), id)
 	return err
 }
+
+const refreshColumns = `token_hash, family_id, tenant_id, realm_id, application_id, identity_id, scope, auth_time, used,
+	create_time, expire_time`
+
+func (t *tx) CreateRefreshToken(ctx context.Context, r oauth.RefreshToken) error {
+	_, err := t.exec(ctx, latchkey.ErrNoParent, `INSERT INTO refresh_tokens (`+refreshColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		r.Hash, r.FamilyID, r.TenantID, r.RealmID, r.ApplicationID, r.IdentityID, r.Scope, micros(r.AuthTime), r.Used,
+		micros(r.CreateTime), micros(r.ExpireTime))
+	return err
+}
+
+func (t *tx) GetRefreshToken(ctx context.Context, hash string) (oauth.RefreshToken, error) {
+	var r oauth.RefreshToken
+	var at, ct, et int64
+	err := one(t.r.QueryRowContext(ctx, `SELECT `+refreshColumns+` FROM refresh_tokens WHERE token_hash = $1`, hash),
+		&r.Hash, &r.FamilyID, &r.TenantID, &r.RealmID, &r.ApplicationID, &r.IdentityID, &r.Scope, &at, &r.Used, &ct, &et)
+	r.AuthTime, r.CreateTime, r.ExpireTime = fromMicros(at), fromMicros(ct), fromMicros(et)
+	return r, err
+}
+
+func (t *tx) UseRefreshToken(ctx context.Context, hash string) error {
+	return affected(t.exec(ctx, latchkey.ErrNoParent, `UPDATE refresh_tokens SET used = TRUE WHERE token_hash = $1 AND NOT used`, hash))
+}
+
+func (t *tx) RevokeRefreshFamily(ctx context.Context, familyID string) error {
+	_, err := t.exec(ctx, latchkey.ErrNoParent, `DELETE FROM refresh_tokens WHERE family_id = $1`, familyID)
+	return err
+}
