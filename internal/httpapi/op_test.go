@@ -94,7 +94,13 @@ func (h passkeyHolder) signIn(t *testing.T, issuer string, q url.Values) map[str
 // redeem posts to the token endpoint with HTTP Basic client credentials.
 func redeem(t *testing.T, issuer, clientID, secret string, form url.Values) (int, map[string]any) {
 	t.Helper()
-	req, _ := http.NewRequest("POST", issuer+"/token", strings.NewReader(form.Encode()))
+	return postForm(t, issuer+"/token", clientID, secret, form)
+}
+
+// postForm posts a form to an OAuth endpoint with HTTP Basic client credentials.
+func postForm(t *testing.T, endpoint, clientID, secret string, form url.Values) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", endpoint, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth(clientID, secret)
 	resp, err := http.DefaultClient.Do(req)
@@ -107,17 +113,29 @@ func redeem(t *testing.T, issuer, clientID, secret string, form url.Values) (int
 	return resp.StatusCode, body
 }
 
+// signInFixture is a realm with an OIDC client and an identity with a passkey.
+type signInFixture struct {
+	realm, callback, app, clientID, secret, issuer string
+	ada                                            passkeyHolder
+}
+
+func newSignInFixture(t *testing.T, e *env, realmName string) signInFixture {
+	t.Helper()
+	f := signInFixture{realm: newRealm(t, e.api, realmName), callback: "https://app.example.com/callback"}
+	f.ada = newPasskeyHolder(t, e, e.api, f.realm, "ada")
+	f.app, f.clientID, f.secret = oidcClient(t, e.node, f.realm, f.callback)
+	f.issuer = e.node.URL + "/v1/tenants/" + e.api.tenant + "/realms/" + f.realm + "/applications/" + f.app
+	return f
+}
+
 // TestAuthorizationCodeRefusals: every bad input of the code flow is
 // refused with the RFC's error, and nothing is issued.
 func TestAuthorizationCodeRefusals(t *testing.T) {
 	t.Parallel()
 	forEachEngine(t, nil, func(t *testing.T, e *env) {
 		c := e.api
-		realm := newRealm(t, c, "Refusals")
-		ada := newPasskeyHolder(t, e, c, realm, "ada")
-		callback := "https://app.example.com/callback"
-		app, clientID, secret := oidcClient(t, e.node, realm, callback)
-		issuer := e.node.URL + "/v1/tenants/" + c.tenant + "/realms/" + realm + "/applications/" + app
+		f := newSignInFixture(t, e, "Refusals")
+		realm, ada, callback, clientID, secret, issuer := f.realm, f.ada, f.callback, f.clientID, f.secret, f.issuer
 		c.ok(t, "PUT", "/realms/"+realm+"/policy", map[string]any{"default_effect": "allow"})
 		verifier := strings.Repeat("v", 43)
 		good := url.Values{"client_id": {clientID}, "redirect_uri": {callback}, "response_type": {"code"}, "scope": {"openid"},
@@ -218,11 +236,8 @@ func TestRefreshTokens(t *testing.T) {
 	t.Parallel()
 	forEachEngine(t, nil, func(t *testing.T, e *env) {
 		c := e.api
-		realm := newRealm(t, c, "Refresh")
-		ada := newPasskeyHolder(t, e, c, realm, "ada")
-		callback := "https://app.example.com/callback"
-		app, clientID, secret := oidcClient(t, e.node, realm, callback)
-		issuer := e.node.URL + "/v1/tenants/" + c.tenant + "/realms/" + realm + "/applications/" + app
+		f := newSignInFixture(t, e, "Refresh")
+		realm, ada, callback, clientID, secret, issuer := f.realm, f.ada, f.callback, f.clientID, f.secret, f.issuer
 		policy := func(effect string) {
 			c.ok(t, "PUT", "/realms/"+realm+"/policy", map[string]any{"default_effect": effect})
 		}
@@ -267,16 +282,10 @@ func TestRefreshTokens(t *testing.T) {
 		// Revocation (RFC 7009): a refresh token and an access token.
 		policy("allow")
 		fourth := signIn()
-		form := func(token string) url.Values { return url.Values{"token": {token}} }
 		for _, tok := range []string{str(t, fourth, "refresh_token"), str(t, fourth, "access_token"), "never-issued"} {
-			req, _ := http.NewRequest("POST", issuer+"/revoke", strings.NewReader(form(tok).Encode()))
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			req.SetBasicAuth(clientID, secret)
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil || resp.StatusCode != http.StatusOK {
-				t.Fatalf("revoke: %v %v", resp, err)
+			if status, body := postForm(t, issuer+"/revoke", clientID, secret, url.Values{"token": {tok}}); status != http.StatusOK {
+				t.Fatalf("revoke: %d %v", status, body)
 			}
-			resp.Body.Close()
 		}
 		if status, _ := refresh(str(t, fourth, "refresh_token")); status != http.StatusBadRequest {
 			t.Errorf("refresh with a revoked token: %d", status)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/background"
 	"github.com/latchkey/latchkey/internal/bootstrap"
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/httpapi"
@@ -287,18 +288,13 @@ func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 // sweep runs fn every period until ctx is done, logging what it did as
 // "<what>" with the count it returns.
 func (n *Node) sweep(ctx context.Context, period time.Duration, what string, fn func(context.Context) (int, error)) {
-	t := time.NewTicker(period)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if k, err := fn(ctx); err != nil {
-				n.cfg.Logger.Warn(what, "err", err)
-			} else if k > 0 {
-				n.cfg.Logger.Info(what, "count", k)
-			}
+	var loop background.Loop
+	loop.Run(ctx, period, func(ctx context.Context) bool {
+		if k, err := fn(ctx); err != nil {
+			n.cfg.Logger.Warn(what, "err", err)
+		} else if k > 0 {
+			n.cfg.Logger.Info(what, "count", k)
 		}
-	}
+		return false
+	})
 }
