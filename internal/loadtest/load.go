@@ -111,7 +111,9 @@ type phase struct {
 	name      string
 	latency   bool // also run with Config.LatencyConcurrency workers
 	newWorker func(ctx context.Context, w, workers int) (op, error)
-	check     func(r *result) (target string, ok bool)
+	// ready, if not nil, runs once the workers are set up, before the clock starts.
+	ready func(ctx context.Context) error
+	check func(r *result) (target string, ok bool)
 }
 
 // phases are, in order: creates in an empty realm, then lookups and pages
@@ -238,6 +240,11 @@ func runPhase(ctx context.Context, p phase, workers int, d time.Duration, starte
 	for w := range ops {
 		var err error
 		if ops[w], err = p.newWorker(ctx, w, workers); err != nil {
+			return nil, err
+		}
+	}
+	if p.ready != nil {
+		if err := p.ready(ctx); err != nil {
 			return nil, err
 		}
 	}

@@ -155,7 +155,13 @@ func runEngine(ctx context.Context, cfg Config, engine string) (*report, error) 
 	defer mem.stop()
 	suite := phases(c, seeded, created, cfg.Identities)
 	if cfg.Suite == "scim" {
-		suite = scimPhases(c, seeded, created, ids)
+		// Groups are filled just before their PATCH phases: on PostgreSQL the
+		// phase first does what autovacuum soon would, as after seeding.
+		var settleMembers func(context.Context) error
+		if engine == "postgres" {
+			settleMembers = func(ctx context.Context) error { return settle(ctx, dsn, "memberships") }
+		}
+		suite = scimPhases(c, seeded, created, ids, settleMembers)
 	}
 	for _, p := range suite {
 		workers := []int{cfg.Concurrency}

@@ -21,13 +21,15 @@ const (
 // scimPhases are, in order: SCIM user creates in an empty realm, then, in
 // the realm seeded with the identities ids, userName lookups and group
 // PATCHes that add 100 members and then remove them again, on groups of 0
-// and of bigGroup other members.
-func scimPhases(c *client, seeded, created string, ids []string) []phase {
+// and of bigGroup other members. settleMembers, if not nil, runs once the
+// groups of a PATCH phase are made.
+func scimPhases(c *client, seeded, created string, ids []string, settleMembers func(context.Context) error) []phase {
 	base := func(realm string) string { return "/realms/" + realm + "/scim/v2" }
 	patchPhase := func(size int) phase {
 		return phase{
 			name:    fmt.Sprintf("SCIM group PATCH ±%d members, group of %d", patchMembers, size),
 			latency: true,
+			ready:   settleMembers,
 			newWorker: func(ctx context.Context, w, workers int) (op, error) {
 				if (workers+1)*size > len(ids) {
 					return nil, fmt.Errorf("%d workers need more than %d seeded identities", workers, len(ids))

@@ -76,20 +76,26 @@ func seed(ctx context.Context, engine, sqlitePath, dsn, tenantID, realmID string
 		// so, done now so that every run measures the same state: the
 		// visibility map and planner statistics of the new rows, and their
 		// pages written out.
-		if err := settle(ctx, dsn); err != nil {
+		if err := settle(ctx, dsn, "identities"); err != nil {
 			return nil, 0, err
 		}
 	}
 	return all, time.Since(start), nil
 }
 
-func settle(ctx context.Context, dsn string) error {
+// settle vacuums and analyzes tables of a PostgreSQL database, then
+// checkpoints it.
+func settle(ctx context.Context, dsn string, tables ...string) error {
 	db, err := sql.Open("pgx", dsn) // registered by internal/store/postgres
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	for _, stmt := range []string{"VACUUM ANALYZE identities", "CHECKPOINT"} {
+	var stmts []string
+	for _, t := range tables {
+		stmts = append(stmts, "VACUUM ANALYZE "+t)
+	}
+	for _, stmt := range append(stmts, "CHECKPOINT") {
 		if _, err := db.ExecContext(ctx, stmt); err != nil {
 			return fmt.Errorf("%s: %w", stmt, err)
 		}
