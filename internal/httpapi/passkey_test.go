@@ -81,6 +81,15 @@ func (b binding) subject(c client) string {
 	return "CN=" + b.identity + ", OU=" + b.realm + ", O=" + c.tenant
 }
 
+// appBinding makes a realm, the identity "ada" in it, and a RETURN binding
+// job for her with an embedded config whose app is https://app.example.com.
+func appBinding(t testing.TB, c client, realmName string) (realm, ada string, b binding) {
+	t.Helper()
+	realm = newRealm(t, c, realmName)
+	ada = str(t, newIdentity(t, c, realm, "ada"), "id")
+	return realm, ada, newBinding(t, c, realm, ada, embeddedConfig(t, c, realm, "https://app.example.com"))
+}
+
 // softwareProof is what the SDK's software passkey sends: an ES256 JWS
 // signed by a fresh P-256 key given in its own header.
 func softwareProof(t testing.TB, sub, token string) (map[string]any, *ecdsa.PrivateKey) {
@@ -481,9 +490,7 @@ func TestConcurrentBinds(t *testing.T) {
 	t.Parallel()
 	forEachEngine(t, nil, func(t *testing.T, e *env) {
 		c := e.api
-		realm := newRealm(t, c, "Race")
-		ada := str(t, newIdentity(t, c, realm, "ada"), "id")
-		b := newBinding(t, c, realm, ada, embeddedConfig(t, c, realm, "https://app.example.com"))
+		realm, ada, b := appBinding(t, c, "Race")
 		const n = 8
 		proofs := make([]map[string]any, n)
 		for i := range proofs {
@@ -516,9 +523,7 @@ func TestBindingLinkExpiry(t *testing.T) {
 	t.Parallel()
 	forEachEngine(t, func(cfg *server.Config) { cfg.BindingLinkTTL = time.Second }, func(t *testing.T, e *env) {
 		c := e.api
-		realm := newRealm(t, c, "Expiry")
-		ada := str(t, newIdentity(t, c, realm, "ada"), "id")
-		b := newBinding(t, c, realm, ada, embeddedConfig(t, c, realm, "https://app.example.com"))
+		realm, ada, b := appBinding(t, c, "Expiry")
 		time.Sleep(1100 * time.Millisecond)
 		if s := b.state(t, c); s != "EXPIRED" {
 			t.Errorf("state after expiry %s", s)
@@ -656,9 +661,7 @@ func TestSuspendedIdentityCannotBind(t *testing.T) {
 	t.Parallel()
 	forEachEngine(t, nil, func(t *testing.T, e *env) {
 		c := e.api
-		realm := newRealm(t, c, "Suspended")
-		ada := str(t, newIdentity(t, c, realm, "ada"), "id")
-		b := newBinding(t, c, realm, ada, embeddedConfig(t, c, realm, "https://app.example.com"))
+		realm, ada, b := appBinding(t, c, "Suspended")
 		status := func(s string) {
 			c.patch(t, "/realms/"+realm+"/identities/"+ada, map[string]any{"identity": map[string]any{"status": s}})
 		}
