@@ -100,17 +100,10 @@ func redeem(t *testing.T, issuer, clientID, secret string, form url.Values) (int
 // postForm posts a form to an OAuth endpoint with HTTP Basic client credentials.
 func postForm(t *testing.T, endpoint, clientID, secret string, form url.Values) (int, map[string]any) {
 	t.Helper()
-	req, _ := http.NewRequest("POST", endpoint, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(clientID, secret)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	resp := postToken(t, endpoint, form, clientID, secret)
 	var body map[string]any
-	json.NewDecoder(resp.Body).Decode(&body)
-	return resp.StatusCode, body
+	json.Unmarshal(resp.Body, &body)
+	return resp.Status, body
 }
 
 // signInFixture is a realm with an OIDC client and an identity with a passkey.

@@ -217,7 +217,7 @@ func TestAuthenticatorConfigs(t *testing.T) {
 		i := str(t, newIdentity(t, c, realm, "ada"), "id")
 		b := newBinding(t, c, realm, i, id)
 		assertError(t, c.do(t, "DELETE", base+"/"+id, nil), http.StatusConflict, "conflict",
-			"authenticator config is used by a pending credential binding job")
+			"authenticator config is used by an application or a pending credential binding job")
 		c.post(t, b.jobPath()+":revoke", map[string]any{})
 		c.del(t, base+"/"+id)
 		assertNotFound(t, c.do(t, "GET", base+"/"+id, nil), "AuthenticatorConfig", id, "authenticator config not found")

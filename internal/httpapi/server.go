@@ -115,6 +115,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	s.passkeyRoutes(mux)
 	s.policyRoutes(mux)
 	s.opRoutes(mux)
+	s.appRoutes(mux)
 	s.provisioningRoutes(mux)
 }
 

@@ -290,11 +290,13 @@ func cmp(a, b string) string {
 	return b
 }
 
-// tamper returns the token with one claim of its payload changed and the
-// original signature kept.
-func tamper(t testing.TB, raw, claim string, value any) string {
+// jwtClaims returns the payload of a JWT, unverified.
+func jwtClaims(t testing.TB, raw string) map[string]any {
 	t.Helper()
 	parts := strings.Split(raw, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT: %q", raw)
+	}
 	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
 	if err != nil {
 		t.Fatal(err)
@@ -303,6 +305,15 @@ func tamper(t testing.TB, raw, claim string, value any) string {
 	if err := json.Unmarshal(payload, &m); err != nil {
 		t.Fatal(err)
 	}
+	return m
+}
+
+// tamper returns the token with one claim of its payload changed and the
+// original signature kept.
+func tamper(t testing.TB, raw, claim string, value any) string {
+	t.Helper()
+	parts := strings.Split(raw, ".")
+	m := jwtClaims(t, raw)
 	m[claim] = value
 	b, _ := json.Marshal(m)
 	parts[1] = base64.RawURLEncoding.EncodeToString(b)

@@ -7,6 +7,7 @@ import (
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/directory"
+	"github.com/latchkey/latchkey/internal/passkey"
 )
 
 // ResourceServer is an API whose scopes applications may be granted. The
@@ -98,11 +99,21 @@ type TokenFilter struct {
 type Tx interface {
 	CreateResourceServer(ctx context.Context, rs ResourceServer) error
 	GetResourceServer(ctx context.Context, realmID, id string) (ResourceServer, error)
+	ListResourceServers(ctx context.Context, realmID string, opts latchkey.ListOptions) ([]ResourceServer, int, error)
+	UpdateResourceServer(ctx context.Context, rs ResourceServer) error
+	// DeleteResourceServer returns latchkey.ErrInUse while applications use it.
+	DeleteResourceServer(ctx context.Context, realmID, id string) error
 
 	// CreateApplication stores app with its client secret sealed.
 	CreateApplication(ctx context.Context, app Application, secretSealed string) error
 	// GetApplication returns an application and its sealed client secret ("" for public clients).
 	GetApplication(ctx context.Context, realmID, id string) (Application, string, error)
+	// ListApplications returns a page of applications with their sealed secrets.
+	ListApplications(ctx context.Context, realmID string, opts latchkey.ListOptions) ([]Application, []string, int, error)
+	UpdateApplication(ctx context.Context, app Application, secretSealed string) error
+	DeleteApplication(ctx context.Context, realmID, id string) error
+	GetAuthenticatorConfig(ctx context.Context, realmID, id string) (passkey.AuthenticatorConfig, error)
+	GetRealm(ctx context.Context, tenantID, id string) (directory.Realm, error)
 
 	CreateToken(ctx context.Context, t Token) error
 	GetToken(ctx context.Context, id string) (Token, error)

@@ -148,7 +148,7 @@ func (s *Service) UpdateAuthenticatorConfig(ctx context.Context, tenantID, realm
 	return a, err
 }
 
-var errConfigInUse = latchkey.Errorf(latchkey.CodeConflict, "authenticator config is used by a pending credential binding job")
+var errConfigInUse = latchkey.Errorf(latchkey.CodeConflict, "authenticator config is used by an application or a pending credential binding job")
 
 // DeleteAuthenticatorConfig deletes a config that no open job uses.
 func (s *Service) DeleteAuthenticatorConfig(ctx context.Context, tenantID, realmID, id string) error {

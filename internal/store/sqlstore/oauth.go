@@ -11,62 +11,131 @@ import (
 	"github.com/latchkey/latchkey/internal/oauth"
 )
 
+const resourceServerColumns = `id, realm_id, tenant_id, display_name, is_managed, identifier, scopes, create_time, update_time`
+
+func scanResourceServer(s interface{ Scan(...any) error }, v *oauth.ResourceServer) error {
+	var scopes string
+	var ct, ut int64
+	if err := s.Scan(&v.ID, &v.RealmID, &v.TenantID, &v.DisplayName, &v.IsManaged, &v.Identifier, &scopes, &ct, &ut); err != nil {
+		return err
+	}
+	v.CreateTime, v.UpdateTime = fromMicros(ct), fromMicros(ut)
+	return json.Unmarshal([]byte(scopes), &v.Scopes)
+}
+
 func (t *tx) CreateResourceServer(ctx context.Context, v oauth.ResourceServer) error {
 	scopes, _ := json.Marshal(v.Scopes)
-	_, err := t.exec(ctx, latchkey.ErrNoParent,
-		`INSERT INTO resource_servers (id, realm_id, tenant_id, display_name, is_managed, identifier, scopes, create_time, update_time)
-		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+	_, err := t.exec(ctx, latchkey.ErrNoParent, `INSERT INTO resource_servers (`+resourceServerColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 		v.ID, v.RealmID, v.TenantID, v.DisplayName, v.IsManaged, v.Identifier, string(scopes), micros(v.CreateTime), micros(v.UpdateTime))
 	return err
 }
 
 func (t *tx) GetResourceServer(ctx context.Context, realmID, id string) (oauth.ResourceServer, error) {
 	var v oauth.ResourceServer
-	var scopes string
-	var ct, ut int64
-	err := one(t.r.QueryRowContext(ctx,
-		`SELECT id, realm_id, tenant_id, display_name, is_managed, identifier, scopes, create_time, update_time
-		 FROM resource_servers WHERE id = $1 AND realm_id = $2`, id, realmID),
-		&v.ID, &v.RealmID, &v.TenantID, &v.DisplayName, &v.IsManaged, &v.Identifier, &scopes, &ct, &ut)
-	if err != nil {
-		return v, err
-	}
-	v.CreateTime, v.UpdateTime = fromMicros(ct), fromMicros(ut)
-	return v, json.Unmarshal([]byte(scopes), &v.Scopes)
+	err := scanResourceServer(t.r.QueryRowContext(ctx,
+		`SELECT `+resourceServerColumns+` FROM resource_servers WHERE id = $1 AND realm_id = $2`, id, realmID), &v)
+	return v, notFoundIfNoRows(err)
 }
 
-func (t *tx) CreateApplication(ctx context.Context, v oauth.Application, secretSealed string) error {
+var resourceServerFilter = map[string]column{"id": {name: "id"}, "display_name": {name: "display_name"}, "identifier": {name: "identifier"}}
+
+func (t *tx) ListResourceServers(ctx context.Context, realmID string, opts latchkey.ListOptions) ([]oauth.ResourceServer, int, error) {
+	q := listQuery{columns: resourceServerColumns, from: "resource_servers", key: "id", filter: resourceServerFilter}
+	q.conds = []string{"realm_id = " + q.args.add(realmID)}
+	var out []oauth.ResourceServer
+	total, err := t.list(ctx, q, opts, func(rows *sql.Rows) error {
+		var v oauth.ResourceServer
+		err := scanResourceServer(rows, &v)
+		out = append(out, v)
+		return err
+	})
+	return out, total, err
+}
+
+func (t *tx) UpdateResourceServer(ctx context.Context, v oauth.ResourceServer) error {
+	scopes, _ := json.Marshal(v.Scopes)
+	return affected(t.exec(ctx, latchkey.ErrNoParent,
+		`UPDATE resource_servers SET display_name = $1, scopes = $2, update_time = $3 WHERE id = $4 AND realm_id = $5`,
+		v.DisplayName, string(scopes), micros(v.UpdateTime), v.ID, v.RealmID))
+}
+
+func (t *tx) DeleteResourceServer(ctx context.Context, realmID, id string) error {
+	return affected(t.exec(ctx, latchkey.ErrInUse, `DELETE FROM resource_servers WHERE id = $1 AND realm_id = $2`, id, realmID))
+}
+
+const applicationColumns = `id, realm_id, tenant_id, resource_server_id, authenticator_config_id, display_name, is_managed,
+	classification, client_secret_sealed, protocol_config, create_time, update_time`
+
+func scanApplication(s interface{ Scan(...any) error }, v *oauth.Application, sealed *string) error {
+	var rs sql.NullString
+	var config string
+	var ct, ut int64
+	if err := s.Scan(&v.ID, &v.RealmID, &v.TenantID, &rs, &v.AuthenticatorConfigID, &v.DisplayName, &v.IsManaged,
+		&v.Classification, sealed, &config, &ct, &ut); err != nil {
+		return err
+	}
+	v.ResourceServerID = rs.String
+	v.CreateTime, v.UpdateTime = fromMicros(ct), fromMicros(ut)
+	return json.Unmarshal([]byte(config), &v.ProtocolConfig)
+}
+
+// applicationRow is the stored form of an application: its protocol
+// config without the secret, which is kept sealed on its own.
+func applicationRow(v oauth.Application) (rs any, config string) {
 	pc := v.ProtocolConfig
 	pc.ClientSecret = ""
-	config, _ := json.Marshal(pc)
-	var rs any
+	b, _ := json.Marshal(pc)
 	if v.ResourceServerID != "" {
 		rs = v.ResourceServerID
 	}
-	_, err := t.exec(ctx, latchkey.ErrNoParent,
-		`INSERT INTO applications (id, realm_id, tenant_id, resource_server_id, display_name, is_managed, classification,
-		 client_id, client_secret_sealed, protocol_config, create_time, update_time)
-		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-		v.ID, v.RealmID, v.TenantID, rs, v.DisplayName, v.IsManaged, v.Classification,
-		pc.ClientID, secretSealed, string(config), micros(v.CreateTime), micros(v.UpdateTime))
+	return rs, string(b)
+}
+
+func (t *tx) CreateApplication(ctx context.Context, v oauth.Application, secretSealed string) error {
+	rs, config := applicationRow(v)
+	_, err := t.exec(ctx, latchkey.ErrNoParent, `INSERT INTO applications (`+applicationColumns+`, client_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		v.ID, v.RealmID, v.TenantID, rs, v.AuthenticatorConfigID, v.DisplayName, v.IsManaged, v.Classification,
+		secretSealed, config, micros(v.CreateTime), micros(v.UpdateTime), v.ProtocolConfig.ClientID)
 	return err
 }
 
 func (t *tx) GetApplication(ctx context.Context, realmID, id string) (oauth.Application, string, error) {
 	var v oauth.Application
-	var rs sql.NullString
-	var config, sealed string
-	var ct, ut int64
-	err := one(t.r.QueryRowContext(ctx,
-		`SELECT id, realm_id, tenant_id, resource_server_id, display_name, is_managed, classification,
-		 client_secret_sealed, protocol_config, create_time, update_time FROM applications WHERE id = $1 AND realm_id = $2`, id, realmID),
-		&v.ID, &v.RealmID, &v.TenantID, &rs, &v.DisplayName, &v.IsManaged, &v.Classification, &sealed, &config, &ct, &ut)
-	if err != nil {
-		return v, "", err
-	}
-	v.ResourceServerID = rs.String
-	v.CreateTime, v.UpdateTime = fromMicros(ct), fromMicros(ut)
-	return v, sealed, json.Unmarshal([]byte(config), &v.ProtocolConfig)
+	var sealed string
+	err := scanApplication(t.r.QueryRowContext(ctx,
+		`SELECT `+applicationColumns+` FROM applications WHERE id = $1 AND realm_id = $2`, id, realmID), &v, &sealed)
+	return v, sealed, notFoundIfNoRows(err)
+}
+
+var applicationFilter = map[string]column{"id": {name: "id"}, "display_name": {name: "display_name"}}
+
+func (t *tx) ListApplications(ctx context.Context, realmID string, opts latchkey.ListOptions) ([]oauth.Application, []string, int, error) {
+	q := listQuery{columns: applicationColumns, from: "applications", key: "id", filter: applicationFilter}
+	q.conds = []string{"realm_id = " + q.args.add(realmID)}
+	var out []oauth.Application
+	var sealed []string
+	total, err := t.list(ctx, q, opts, func(rows *sql.Rows) error {
+		var v oauth.Application
+		var s string
+		err := scanApplication(rows, &v, &s)
+		out, sealed = append(out, v), append(sealed, s)
+		return err
+	})
+	return out, sealed, total, err
+}
+
+func (t *tx) UpdateApplication(ctx context.Context, v oauth.Application, secretSealed string) error {
+	rs, config := applicationRow(v)
+	return affected(t.exec(ctx, latchkey.ErrNoParent, `UPDATE applications SET resource_server_id = $1,
+		authenticator_config_id = $2, display_name = $3, protocol_config = $4, client_secret_sealed = $5, update_time = $6
+		WHERE id = $7 AND realm_id = $8`,
+		rs, v.AuthenticatorConfigID, v.DisplayName, config, secretSealed, micros(v.UpdateTime), v.ID, v.RealmID))
+}
+
+func (t *tx) DeleteApplication(ctx context.Context, realmID, id string) error {
+	return affected(t.exec(ctx, latchkey.ErrInUse, `DELETE FROM applications WHERE id = $1 AND realm_id = $2`, id, realmID))
 }
 
 const tokenColumns = `id, tenant_id, realm_id, application_id, principal_type, principal_id, display_name, scopes,

@@ -74,8 +74,9 @@ func (t *tx) DeleteAuthenticatorConfig(ctx context.Context, realmID, id string) 
 func (t *tx) AuthenticatorConfigInUse(ctx context.Context, id string) (bool, error) {
 	var a args
 	var n int
-	err := t.r.QueryRowContext(ctx, `SELECT count(*) FROM credential_binding_jobs WHERE authenticator_config_id = `+
-		a.add(id)+` AND state IN `+a.in(passkey.OpenStates), a...).Scan(&n)
+	err := t.r.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM credential_binding_jobs WHERE authenticator_config_id = `+
+		a.add(id)+` AND state IN `+a.in(passkey.OpenStates)+`) + (SELECT count(*) FROM applications WHERE authenticator_config_id = $1)`,
+		a...).Scan(&n)
 	return n > 0, err
 }
 

@@ -1,0 +1,163 @@
+package httpapi_test
+
+import (
+	"net/http"
+	"net/url"
+	"testing"
+)
+
+func TestResourceServers(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, nil, func(t *testing.T, e *env) {
+		c := e.api
+		realm := newRealm(t, c, "APIs")
+		base := "/realms/" + realm + "/resource-servers"
+		rs := c.post(t, base, map[string]any{"resource_server": map[string]any{"display_name": "Pet API",
+			"identifier": "https://api.mypetapp.com", "scopes": []string{"pets:read", "pets:write"}}})
+		assertKeys(t, rs, "display_name", "id", "identifier", "is_managed", "realm_id", "scopes", "tenant_id")
+		id := str(t, rs, "id")
+		if rs["is_managed"] != false || len(id) != 36 {
+			t.Errorf("resource server %v", rs)
+		}
+		assertError(t, c.do(t, "POST", base, map[string]any{"resource_server": map[string]any{"display_name": "Again", "identifier": "https://api.mypetapp.com"}}),
+			http.StatusConflict, "conflict", "resource server identifier already exists")
+		assertInvalid(t, c.do(t, "POST", base, map[string]any{"resource_server": map[string]any{"display_name": "X", "identifier": "beyondidentity"}}),
+			"resource_server.identifier", "beyondidentity is reserved")
+		assertInvalid(t, c.do(t, "POST", base, map[string]any{"resource_server": map[string]any{"display_name": "X", "identifier": "x", "scopes": []string{"a b"}}}),
+			"resource_server.scopes[0]", "a scope is 1 to 128 characters without spaces or quotes")
+
+		p := c.patch(t, base+"/"+id, map[string]any{"resource_server": map[string]any{"scopes": []string{"pets:read"}}})
+		if len(p["scopes"].([]any)) != 1 || p["display_name"] != "Pet API" {
+			t.Errorf("patched %v", p)
+		}
+		assertInvalid(t, c.do(t, "PATCH", base+"/"+id, map[string]any{"resource_server": map[string]any{"identifier": "other"}}),
+			"resource_server.identifier", "cannot be changed")
+		if l := c.list(t, base); num(t, l, "total_size") != 1 {
+			t.Errorf("list %v", l)
+		}
+		c.del(t, base+"/"+id)
+		assertNotFound(t, c.do(t, "GET", base+"/"+id, nil), "ResourceServer", id, "resource server not found")
+
+		// The management API's resource server is Latchkey's.
+		managed := items(t, c.list(t, "/realms/"+e.adminRealm()+"/resource-servers"), "resource_servers")[0]
+		assertError(t, c.do(t, "PATCH", "/realms/"+e.adminRealm()+"/resource-servers/"+str(t, managed, "id"),
+			map[string]any{"resource_server": map[string]any{"display_name": "Mine"}}), http.StatusConflict, "conflict",
+			"managed resource servers cannot be changed or deleted")
+	})
+}
+
+func TestApplications(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, nil, func(t *testing.T, e *env) {
+		c := e.api
+		realm := newRealm(t, c, "Apps")
+		rs := str(t, c.post(t, "/realms/"+realm+"/resource-servers", map[string]any{"resource_server": map[string]any{
+			"display_name": "Pet API", "identifier": "https://api.mypetapp.com", "scopes": []string{"pets:read", "pets:write"}}}), "id")
+		base := "/realms/" + realm + "/applications"
+		oidc := func(changes map[string]any) map[string]any {
+			pc := map[string]any{"type": "oidc", "allowed_scopes": []string{"pets:read"}, "confidentiality": "confidential",
+				"grant_type": []string{"authorization_code"}, "redirect_uris": []string{"https://auth.mypetapp.com/callback"},
+				"token_configuration": map[string]any{"expires_after": 86400}, "pkce": "s256"}
+			for k, v := range changes {
+				pc[k] = v
+			}
+			return map[string]any{"application": map[string]any{"display_name": "Pet Application", "resource_server_id": rs, "protocol_config": pc}}
+		}
+
+		a := c.post(t, base, oidc(nil))
+		pc := obj(t, a, "protocol_config")
+		id := str(t, a, "id")
+		if len(str(t, pc, "client_id")) != 24 || len(str(t, pc, "client_secret")) != 48 || pc["token_endpoint_auth_method"] != "client_secret_basic" ||
+			obj(t, pc, "token_configuration")["subject_field"] != "id" || pc["token_format"] != "self_contained" || a["is_managed"] != false {
+			t.Errorf("created %v", a)
+		}
+		if got := c.get(t, base+"/"+id); obj(t, got, "protocol_config")["client_secret"] != pc["client_secret"] {
+			t.Errorf("get %v", got)
+		}
+		if l := c.list(t, base); num(t, l, "total_size") != 1 {
+			t.Errorf("list %v", l)
+		}
+
+		for _, bad := range []struct {
+			changes     map[string]any
+			field, desc string
+		}{
+			{map[string]any{"allowed_scopes": []string{"pets:delete"}}, "application.protocol_config.allowed_scopes", "scope pets:delete is not a scope of the resource server"},
+			{map[string]any{"confidentiality": "public", "pkce": "disabled"}, "application.protocol_config.pkce", "public clients must use PKCE (plain or s256)"},
+			{map[string]any{"redirect_uris": []string{}}, "application.protocol_config.redirect_uris", "the authorization_code grant needs at least one redirect URI"},
+			{map[string]any{"redirect_uris": []string{"/relative"}}, "application.protocol_config.redirect_uris[0]", "not an absolute URI without a fragment"},
+			{map[string]any{"token_configuration": map[string]any{"expires_after": 0}}, "application.protocol_config.token_configuration.expires_after", "must be a number of seconds from 1 to 4294967295"},
+			{map[string]any{"type": "saml"}, "application.protocol_config.type", "must be one of oauth2, oidc"},
+			{map[string]any{"grant_type": []string{"implicit"}}, "application.protocol_config.grant_type[0]", "must be one of authorization_code, client_credentials, refresh_token"},
+		} {
+			assertInvalid(t, c.do(t, "POST", base, oidc(bad.changes)), bad.field, bad.desc)
+		}
+		noConfig := oidc(nil)
+		noConfig["application"].(map[string]any)["authenticator_config_id"] = "00000000-0000-4000-8000-000000000000"
+		assertInvalid(t, c.do(t, "POST", base, noConfig), "application.authenticator_config_id", "authenticator config not found")
+		if l := c.list(t, base); num(t, l, "total_size") != 1 {
+			t.Errorf("refused creates made applications: %v", l)
+		}
+
+		// PATCH changes what it names; a public client has no secret.
+		p := c.patch(t, base+"/"+id, map[string]any{"application": map[string]any{"display_name": "Renamed",
+			"protocol_config": map[string]any{"confidentiality": "public"}}})
+		ppc := obj(t, p, "protocol_config")
+		if p["display_name"] != "Renamed" || ppc["client_secret"] != nil || ppc["token_endpoint_auth_method"] != "none" ||
+			ppc["client_id"] != pc["client_id"] || ppc["pkce"] != "s256" {
+			t.Errorf("patched %v", p)
+		}
+		assertError(t, c.do(t, "POST", base+"/"+id+":regenerateSecret", nil), http.StatusConflict, "conflict", "a public client has no secret")
+
+		// An authenticator config an application uses cannot be deleted.
+		config := hostedConfig(t, c, realm)
+		c.patch(t, base+"/"+id, map[string]any{"application": map[string]any{"authenticator_config_id": config}})
+		assertError(t, c.do(t, "DELETE", "/realms/"+realm+"/authenticator-configs/"+config, nil), http.StatusConflict, "conflict",
+			"authenticator config is used by an application or a pending credential binding job")
+		assertError(t, c.do(t, "DELETE", "/realms/"+realm+"/resource-servers/"+rs, nil), http.StatusConflict, "conflict",
+			"resource server is used by an application")
+
+		c.del(t, base+"/"+id)
+		assertError(t, c.do(t, "GET", base+"/"+id, nil), http.StatusNotFound, "not_found", "The requested resource was not found.")
+
+		// The management application is Latchkey's.
+		assertError(t, c.do(t, "DELETE", "/realms/"+e.adminRealm()+"/applications/"+e.app(), nil), http.StatusConflict, "conflict",
+			"managed applications cannot be changed or deleted")
+	})
+}
+
+// TestApplicationClientCredentials: an application made through the API
+// gets tokens for its resource server, and a regenerated secret replaces
+// the old one at once.
+func TestApplicationClientCredentials(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, nil, func(t *testing.T, e *env) {
+		c := e.api
+		realm := newRealm(t, c, "Machines")
+		rs := str(t, c.post(t, "/realms/"+realm+"/resource-servers", map[string]any{"resource_server": map[string]any{
+			"display_name": "Pet API", "identifier": "https://api.mypetapp.com", "scopes": []string{"pets:read", "pets:write"}}}), "id")
+		a := c.post(t, "/realms/"+realm+"/applications", map[string]any{"application": map[string]any{
+			"display_name": "Batch job", "resource_server_id": rs, "protocol_config": map[string]any{"type": "oauth2",
+				"allowed_scopes": []string{"pets:read"}, "grant_type": []string{"client_credentials"},
+				"token_configuration": map[string]any{"expires_after": 600}}}})
+		pc := obj(t, a, "protocol_config")
+		issuer := e.node.URL + "/v1/tenants/" + c.tenant + "/realms/" + realm + "/applications/" + str(t, a, "id")
+		grant := url.Values{"grant_type": {"client_credentials"}}
+		status, tok := postForm(t, issuer+"/token", str(t, pc, "client_id"), str(t, pc, "client_secret"), grant)
+		if status != http.StatusOK || tok["scope"] != "pets:read" || tok["expires_in"] != float64(600) {
+			t.Fatalf("token: %d %v", status, tok)
+		}
+		claims := jwtClaims(t, str(t, tok, "access_token"))
+		if aud, _ := claims["aud"].([]any); len(aud) != 1 || aud[0] != "https://api.mypetapp.com" {
+			t.Errorf("aud %v", claims["aud"])
+		}
+		fresh := c.post(t, "/realms/"+realm+"/applications/"+str(t, a, "id")+":regenerateSecret", nil)
+		newSecret := str(t, obj(t, fresh, "protocol_config"), "client_secret")
+		if status, _ := postForm(t, issuer+"/token", str(t, pc, "client_id"), str(t, pc, "client_secret"), grant); status != http.StatusUnauthorized {
+			t.Errorf("the old secret after regeneration: %d", status)
+		}
+		if status, _ := postForm(t, issuer+"/token", str(t, pc, "client_id"), newSecret, grant); status != http.StatusOK {
+			t.Errorf("the new secret: %d", status)
+		}
+	})
+}

@@ -1,0 +1,438 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/audit"
+	"github.com/latchkey/latchkey/internal/directory"
+)
+
+// Management of applications and resource servers: the API's §9 and §11.
+
+func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+func record(ctx context.Context, tx Tx, tenantID, realmID, action, kind, id string) error {
+	return tx.RecordEvent(ctx, audit.New(ctx, tenantID, realmID, action, kind, id))
+}
+
+func realmExists(ctx context.Context, tx Tx, tenantID, realmID string) error {
+	_, err := tx.GetRealm(ctx, tenantID, realmID)
+	if errors.Is(err, latchkey.ErrNotFound) {
+		return latchkey.NotFound("Realm", realmID, "realm not found")
+	}
+	return err
+}
+
+var (
+	errManagedApp = latchkey.Errorf(latchkey.CodeConflict, "managed applications cannot be changed or deleted")
+	errManagedRS  = latchkey.Errorf(latchkey.CodeConflict, "managed resource servers cannot be changed or deleted")
+	errRSInUse    = latchkey.Errorf(latchkey.CodeConflict, "resource server is used by an application")
+	errRSTaken    = latchkey.Errorf(latchkey.CodeConflict, "resource server identifier already exists")
+)
+
+func resourceServerNotFound(id string) error {
+	return latchkey.NotFound("ResourceServer", id, "resource server not found")
+}
+
+// violations collects field violations.
+type violations []latchkey.FieldViolation
+
+func (v *violations) add(field, description string) {
+	*v = append(*v, latchkey.FieldViolation{Field: field, Description: description})
+}
+
+func (v violations) err() error {
+	if len(v) == 0 {
+		return nil
+	}
+	return latchkey.Invalid(v...)
+}
+
+// maxScopes bounds the scopes of a resource server or an application.
+const maxScopes = 1000
+
+func checkScopes(v *violations, field string, scopes []string) {
+	if len(scopes) > maxScopes {
+		v.add(field, "more than 1000 scopes")
+	}
+	for i, sc := range scopes {
+		if sc == "" || len(sc) > 128 || strings.ContainsAny(sc, " \t\n\"") {
+			v.add(field+"["+strconv.Itoa(i)+"]", "a scope is 1 to 128 characters without spaces or quotes")
+		} else if slices.Index(scopes, sc) != i {
+			v.add(field+"["+strconv.Itoa(i)+"]", "listed twice")
+		}
+	}
+}
+
+func validateResourceServer(rs ResourceServer) error {
+	var v violations
+	if p := directory.NameProblem(rs.DisplayName, true, 64); p != "" {
+		v.add("display_name", p)
+	}
+	switch {
+	case rs.Identifier == "":
+		v.add("identifier", "empty string")
+	case len(rs.Identifier) > 1024:
+		v.add("identifier", "longer than 1024 characters")
+	case rs.Identifier == ManagementAPI:
+		v.add("identifier", ManagementAPI+" is reserved")
+	}
+	checkScopes(&v, "scopes", rs.Scopes)
+	return v.err()
+}
+
+// CreateResourceServer validates and stores a resource server.
+func (s *Service) CreateResourceServer(ctx context.Context, tenantID, realmID string, rs ResourceServer) (ResourceServer, error) {
+	if rs.Scopes == nil {
+		rs.Scopes = []string{}
+	}
+	if err := validateResourceServer(rs); err != nil {
+		return rs, err
+	}
+	t := now()
+	rs.ID, rs.TenantID, rs.RealmID, rs.IsManaged, rs.CreateTime, rs.UpdateTime = latchkey.NewUUID(), tenantID, realmID, false, t, t
+	err := s.store.Update(ctx, func(tx Tx) error {
+		if err := realmExists(ctx, tx, tenantID, realmID); err != nil {
+			return err
+		}
+		if err := tx.CreateResourceServer(ctx, rs); err != nil {
+			if errors.Is(err, latchkey.ErrDuplicate) {
+				return errRSTaken
+			}
+			return err
+		}
+		return record(ctx, tx, tenantID, realmID, "resource_server.create", "ResourceServer", rs.ID)
+	})
+	return rs, err
+}
+
+func resourceServer(ctx context.Context, tx Tx, tenantID, realmID, id string) (ResourceServer, error) {
+	rs, err := tx.GetResourceServer(ctx, realmID, id)
+	if errors.Is(err, latchkey.ErrNotFound) || (err == nil && rs.TenantID != tenantID) {
+		return rs, resourceServerNotFound(id)
+	}
+	return rs, err
+}
+
+// GetResourceServer returns a resource server of the realm.
+func (s *Service) GetResourceServer(ctx context.Context, tenantID, realmID, id string) (ResourceServer, error) {
+	return resourceServer(ctx, s.store, tenantID, realmID, id)
+}
+
+// ListResourceServers returns a page of the realm's resource servers.
+func (s *Service) ListResourceServers(ctx context.Context, tenantID, realmID string, opts latchkey.ListOptions) ([]ResourceServer, int, error) {
+	if err := realmExists(ctx, s.store, tenantID, realmID); err != nil {
+		return nil, 0, err
+	}
+	return s.store.ListResourceServers(ctx, realmID, opts)
+}
+
+// UpdateResourceServer applies edit (display name, scopes; the identifier
+// is immutable) to a resource server that Latchkey does not manage.
+func (s *Service) UpdateResourceServer(ctx context.Context, tenantID, realmID, id string, edit func(*ResourceServer) error) (rs ResourceServer, err error) {
+	err = s.store.Update(ctx, func(tx Tx) error {
+		if rs, err = resourceServer(ctx, tx, tenantID, realmID, id); err != nil {
+			return err
+		}
+		if rs.IsManaged {
+			return errManagedRS
+		}
+		keep := rs
+		if err := edit(&rs); err != nil {
+			return err
+		}
+		if rs.Identifier != keep.Identifier {
+			return latchkey.InvalidField("identifier", "cannot be changed")
+		}
+		rs.ID, rs.TenantID, rs.RealmID, rs.IsManaged, rs.CreateTime, rs.UpdateTime = keep.ID, keep.TenantID, keep.RealmID, false, keep.CreateTime, now()
+		if err := validateResourceServer(rs); err != nil {
+			return err
+		}
+		if err := tx.UpdateResourceServer(ctx, rs); err != nil {
+			return err
+		}
+		return record(ctx, tx, tenantID, realmID, "resource_server.update", "ResourceServer", id)
+	})
+	return rs, err
+}
+
+// DeleteResourceServer deletes a resource server no application uses.
+func (s *Service) DeleteResourceServer(ctx context.Context, tenantID, realmID, id string) error {
+	return s.store.Update(ctx, func(tx Tx) error {
+		rs, err := resourceServer(ctx, tx, tenantID, realmID, id)
+		if err != nil {
+			return err
+		}
+		if rs.IsManaged {
+			return errManagedRS
+		}
+		if err := tx.DeleteResourceServer(ctx, realmID, id); err != nil {
+			if errors.Is(err, latchkey.ErrInUse) {
+				return errRSInUse
+			}
+			return err
+		}
+		return record(ctx, tx, tenantID, realmID, "resource_server.delete", "ResourceServer", id)
+	})
+}
+
+// normalize fills in an application's defaults and the answers the
+// reference gives for fields that are ignored on input.
+func (a *Application) normalize() {
+	pc := &a.ProtocolConfig
+	pc.Confidentiality = or(pc.Confidentiality, "confidential")
+	pc.PKCE = or(pc.PKCE, "disabled")
+	pc.TokenFormat = or(pc.TokenFormat, "self_contained")
+	pc.TokenConfiguration.TokenSigningAlgorithm = or(pc.TokenConfiguration.TokenSigningAlgorithm, "RS256")
+	pc.TokenConfiguration.SubjectField = or(pc.TokenConfiguration.SubjectField, "id")
+	if pc.GrantType == nil {
+		pc.GrantType = []string{"authorization_code"}
+	}
+	if pc.AllowedScopes == nil {
+		pc.AllowedScopes = []string{}
+	}
+	if pc.RedirectURIs == nil {
+		pc.RedirectURIs = []string{}
+	}
+	pc.TokenEndpointAuthMethod = "client_secret_basic"
+	if pc.Confidentiality == "public" {
+		pc.TokenEndpointAuthMethod = "none"
+	}
+}
+
+func or(v, fallback string) string {
+	if v != "" {
+		return v
+	}
+	return fallback
+}
+
+func oneOf(v *violations, field, value string, allowed ...string) {
+	if !slices.Contains(allowed, value) {
+		v.add(field, "must be one of "+strings.Join(allowed, ", "))
+	}
+}
+
+// validateApplication checks an application against its realm: the
+// resource server and its scopes, the authenticator config.
+func validateApplication(ctx context.Context, tx Tx, a Application) error {
+	var v violations
+	pc := a.ProtocolConfig
+	if p := directory.NameProblem(a.DisplayName, true, 64); p != "" {
+		v.add("display_name", p)
+	}
+	oneOf(&v, "protocol_config.type", pc.Type, "oauth2", "oidc")
+	oneOf(&v, "protocol_config.confidentiality", pc.Confidentiality, "confidential", "public")
+	oneOf(&v, "protocol_config.pkce", pc.PKCE, "disabled", "plain", "s256")
+	oneOf(&v, "protocol_config.token_format", pc.TokenFormat, "self_contained")
+	oneOf(&v, "protocol_config.token_configuration.token_signing_algorithm", pc.TokenConfiguration.TokenSigningAlgorithm, "RS256")
+	oneOf(&v, "protocol_config.token_configuration.subject_field", pc.TokenConfiguration.SubjectField, "id", "email", "username", "external_id")
+	if e := pc.TokenConfiguration.ExpiresAfter; e <= 0 || e > 1<<32-1 {
+		v.add("protocol_config.token_configuration.expires_after", "must be a number of seconds from 1 to 4294967295")
+	}
+	if pc.Confidentiality == "public" && pc.PKCE == "disabled" {
+		v.add("protocol_config.pkce", "public clients must use PKCE (plain or s256)")
+	}
+	if len(pc.GrantType) == 0 {
+		v.add("protocol_config.grant_type", "must list at least one grant")
+	}
+	for i, g := range pc.GrantType {
+		oneOf(&v, "protocol_config.grant_type["+strconv.Itoa(i)+"]", g, grantTypes...)
+	}
+	if slices.Contains(pc.GrantType, "client_credentials") && pc.Confidentiality == "public" {
+		v.add("protocol_config.grant_type", "a public client cannot use client_credentials")
+	}
+	if slices.Contains(pc.GrantType, "authorization_code") && len(pc.RedirectURIs) == 0 {
+		v.add("protocol_config.redirect_uris", "the authorization_code grant needs at least one redirect URI")
+	}
+	for i, r := range pc.RedirectURIs {
+		if u, err := url.Parse(r); err != nil || !u.IsAbs() || u.Fragment != "" || (u.Host == "" && u.Opaque == "") {
+			v.add("protocol_config.redirect_uris["+strconv.Itoa(i)+"]", "not an absolute URI without a fragment")
+		}
+	}
+	if a.AuthenticatorConfigID != "" && !slices.Contains(pc.GrantType, "authorization_code") {
+		v.add("authenticator_config_id", "only applications that sign users in have an authenticator config")
+	}
+	checkScopes(&v, "protocol_config.allowed_scopes", pc.AllowedScopes)
+	if err := v.err(); err != nil {
+		return err
+	}
+	if a.ResourceServerID == "" && len(pc.AllowedScopes) > 0 {
+		return latchkey.InvalidField("protocol_config.allowed_scopes", "must be empty without a resource server")
+	}
+	if a.ResourceServerID != "" {
+		rs, err := tx.GetResourceServer(ctx, a.RealmID, a.ResourceServerID)
+		if errors.Is(err, latchkey.ErrNotFound) {
+			return latchkey.InvalidField("resource_server_id", "resource server not found")
+		}
+		if err != nil {
+			return err
+		}
+		for _, sc := range pc.AllowedScopes {
+			if !slices.Contains(rs.Scopes, sc) {
+				return latchkey.InvalidField("protocol_config.allowed_scopes", "scope "+sc+" is not a scope of the resource server")
+			}
+		}
+	}
+	if a.AuthenticatorConfigID != "" {
+		if _, err := tx.GetAuthenticatorConfig(ctx, a.RealmID, a.AuthenticatorConfigID); errors.Is(err, latchkey.ErrNotFound) {
+			return latchkey.InvalidField("authenticator_config_id", "authenticator config not found")
+		} else if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// withSecret returns the application with its client secret, as the
+// reference answers it (bi-cli reads it from the list).
+func (s *Service) withSecret(a Application, sealed string) (Application, error) {
+	if sealed == "" {
+		return a, nil
+	}
+	secret, err := s.box.Open(sealed)
+	a.ProtocolConfig.ClientSecret = string(secret)
+	return a, err
+}
+
+// sealNewSecret gives a confidential application a new client secret.
+func (s *Service) sealNewSecret(a *Application) string {
+	if a.ProtocolConfig.Confidentiality != "confidential" {
+		a.ProtocolConfig.ClientSecret = ""
+		return ""
+	}
+	a.ProtocolConfig.ClientSecret = latchkey.RandomString(48)
+	return s.box.Seal([]byte(a.ProtocolConfig.ClientSecret))
+}
+
+// CreateApplication validates and stores an application, generating its
+// client id and, for a confidential client, its secret.
+func (s *Service) CreateApplication(ctx context.Context, tenantID, realmID string, a Application) (Application, error) {
+	a.normalize()
+	t := now()
+	a.ID, a.TenantID, a.RealmID, a.IsManaged, a.Classification, a.CreateTime, a.UpdateTime = latchkey.NewUUID(), tenantID, realmID, false, "", t, t
+	a.ProtocolConfig.ClientID = latchkey.RandomString(24)
+	sealed := s.sealNewSecret(&a)
+	err := s.store.Update(ctx, func(tx Tx) error {
+		if err := realmExists(ctx, tx, tenantID, realmID); err != nil {
+			return err
+		}
+		if err := validateApplication(ctx, tx, a); err != nil {
+			return err
+		}
+		if err := tx.CreateApplication(ctx, a, sealed); err != nil {
+			return err
+		}
+		return record(ctx, tx, tenantID, realmID, "application.create", "Application", a.ID)
+	})
+	return a, err
+}
+
+// GetApplication returns an application of the realm with its secret.
+func (s *Service) GetApplication(ctx context.Context, tenantID, realmID, id string) (Application, error) {
+	a, sealed, err := s.store.GetApplication(ctx, realmID, id)
+	if errors.Is(err, latchkey.ErrNotFound) || (err == nil && a.TenantID != tenantID) {
+		return a, applicationNotFound()
+	}
+	if err != nil {
+		return a, err
+	}
+	return s.withSecret(a, sealed)
+}
+
+// ListApplications returns a page of the realm's applications.
+func (s *Service) ListApplications(ctx context.Context, tenantID, realmID string, opts latchkey.ListOptions) ([]Application, int, error) {
+	if err := realmExists(ctx, s.store, tenantID, realmID); err != nil {
+		return nil, 0, err
+	}
+	apps, sealed, total, err := s.store.ListApplications(ctx, realmID, opts)
+	for i := range apps {
+		if err == nil {
+			apps[i], err = s.withSecret(apps[i], sealed[i])
+		}
+	}
+	return apps, total, err
+}
+
+// UpdateApplication applies edit to an application Latchkey does not
+// manage. A client that becomes confidential gets a secret; one that
+// becomes public loses it.
+func (s *Service) UpdateApplication(ctx context.Context, tenantID, realmID, id string, edit func(*Application) error) (Application, error) {
+	return s.updateApplication(ctx, tenantID, realmID, id, edit, false)
+}
+
+// RegenerateSecret gives a confidential application a new client secret;
+// the old one stops working at once.
+func (s *Service) RegenerateSecret(ctx context.Context, tenantID, realmID, id string) (Application, error) {
+	return s.updateApplication(ctx, tenantID, realmID, id, func(a *Application) error {
+		if a.ProtocolConfig.Confidentiality != "confidential" {
+			return latchkey.Errorf(latchkey.CodeConflict, "a public client has no secret")
+		}
+		return nil
+	}, true)
+}
+
+func (s *Service) updateApplication(ctx context.Context, tenantID, realmID, id string, edit func(*Application) error, newSecret bool) (a Application, err error) {
+	err = s.store.Update(ctx, func(tx Tx) error {
+		var sealed string
+		a, sealed, err = tx.GetApplication(ctx, realmID, id)
+		if errors.Is(err, latchkey.ErrNotFound) || (err == nil && a.TenantID != tenantID) {
+			return applicationNotFound()
+		}
+		if err != nil {
+			return err
+		}
+		if a.IsManaged {
+			return errManagedApp
+		}
+		keep := a
+		if err := edit(&a); err != nil {
+			return err
+		}
+		a.ID, a.TenantID, a.RealmID, a.IsManaged, a.Classification, a.CreateTime, a.UpdateTime =
+			keep.ID, keep.TenantID, keep.RealmID, false, keep.Classification, keep.CreateTime, now()
+		a.ProtocolConfig.ClientID = keep.ProtocolConfig.ClientID
+		a.normalize()
+		if newSecret || a.ProtocolConfig.Confidentiality != keep.ProtocolConfig.Confidentiality {
+			sealed = s.sealNewSecret(&a)
+		} else if a, err = s.withSecret(a, sealed); err != nil {
+			return err
+		}
+		if err := validateApplication(ctx, tx, a); err != nil {
+			return err
+		}
+		if err := tx.UpdateApplication(ctx, a, sealed); err != nil {
+			return err
+		}
+		return record(ctx, tx, tenantID, realmID, "application.update", "Application", id)
+	})
+	return a, err
+}
+
+// DeleteApplication deletes an application Latchkey does not manage, with
+// the records of the tokens it issued.
+func (s *Service) DeleteApplication(ctx context.Context, tenantID, realmID, id string) error {
+	return s.store.Update(ctx, func(tx Tx) error {
+		a, _, err := tx.GetApplication(ctx, realmID, id)
+		if errors.Is(err, latchkey.ErrNotFound) || (err == nil && a.TenantID != tenantID) {
+			return applicationNotFound()
+		}
+		if err != nil {
+			return err
+		}
+		if a.IsManaged {
+			return errManagedApp
+		}
+		if err := tx.DeleteApplication(ctx, realmID, id); err != nil {
+			return err
+		}
+		return record(ctx, tx, tenantID, realmID, "application.delete", "Application", id)
+	})
+}
