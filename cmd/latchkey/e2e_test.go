@@ -1107,3 +1107,15 @@ func TestGracefulShutdown(t *testing.T) {
 	n = serve(t, addr, dir)
 	n.expect(t, http.StatusOK, http.MethodGet, identities(c["tenant_id"], c["realm_id"])+"/"+created.ID, tok, nil)
 }
+
+// TestKeysRotate: `latchkey keys rotate` makes a new signing key in the
+// database each time.
+func TestKeysRotate(t *testing.T) {
+	dir := t.TempDir()
+	mustRun(t, nil, "migrate", "--data-dir", dir)
+	first := mustRun(t, nil, "keys", "rotate", "--data-dir", dir)
+	second := mustRun(t, nil, "keys", "rotate", "--data-dir", dir)
+	if !strings.HasPrefix(first, "new signing key ") || first == second {
+		t.Errorf("keys rotate said %q, then %q", first, second)
+	}
+}

@@ -69,7 +69,7 @@ func root() *cobra.Command {
 	f.StringVar(&cfg.SMTPURL, "smtp-url", "", "SMTP server for e-mail: smtp://user:pass@host:587 (STARTTLS when offered; ?starttls=required|opportunistic|off) or smtps://user:pass@host:465 (implicit TLS); empty writes e-mail to the log")
 	f.StringVar(&cfg.MailFrom, "mail-from", "", "From address of e-mail (default: Latchkey <no-reply@{public-url host}>)")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
-	cmd.AddCommand(serveCmd(&cfg), migrateCmd(&cfg), tokenCmd(&cfg), versionCmd())
+	cmd.AddCommand(serveCmd(&cfg), migrateCmd(&cfg), tokenCmd(&cfg), keysCmd(&cfg), versionCmd())
 	cmd.AddCommand(importCmd(&cfg), exportCmd(&cfg))
 	return cmd
 }
@@ -150,6 +150,24 @@ or
       -d grant_type=client_credentials %s
 
 `, c.TenantID, c.RealmID, node.CredsFile, filepath.Dir(node.CredsFile), node.CredsFile, c.TokenEndpoint)
+}
+
+func keysCmd(cfg *server.Config) *cobra.Command {
+	keys := &cobra.Command{Use: "keys", Short: "Manage the keys that sign tokens"}
+	keys.AddCommand(&cobra.Command{
+		Use:   "rotate",
+		Short: "Make a new signing key current; the previous one stays published, older ones are retired",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			kid, err := server.RotateKeys(cmd.Context(), *cfg)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "new signing key %s; running nodes use it within a minute\n", kid)
+			return nil
+		},
+	})
+	return keys
 }
 
 func migrateCmd(cfg *server.Config) *cobra.Command {

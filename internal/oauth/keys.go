@@ -143,3 +143,42 @@ func (k *keyring) jwks() jose.JSONWebKeySet {
 	slices.SortFunc(set.Keys, func(a, b jose.JSONWebKey) int { return strings.Compare(a.KeyID, b.KeyID) })
 	return set
 }
+
+// keptKeys is how many signing keys stay published: the current one and
+// the one before, whose tokens are still valid after a rotation.
+const keptKeys = 2
+
+// RotateKeys makes a new signing key the current one and retires all but
+// the previous one (tokens they signed stop verifying), on every node: the
+// others load the new key within a minute (ReloadKeys), or at once when
+// they meet a token it signed. It returns the new key's id.
+func (s *Service) RotateKeys(ctx context.Context) (string, error) {
+	key, err := NewSigningKey(s.box)
+	if err != nil {
+		return "", err
+	}
+	err = s.store.Update(ctx, func(tx Tx) error {
+		if err := tx.CreateSigningKey(ctx, key); err != nil {
+			return err
+		}
+		keys, err := tx.ListSigningKeys(ctx)
+		if err != nil {
+			return err
+		}
+		slices.SortFunc(keys, func(a, b SigningKey) int { return b.CreateTime.Compare(a.CreateTime) })
+		for _, old := range keys[min(keptKeys, len(keys)):] {
+			if err := tx.DeleteSigningKey(ctx, old.ID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return key.ID, s.keys.load(ctx)
+}
+
+// ReloadKeys loads the signing keys again, to pick up a rotation made
+// elsewhere; it returns no count, for the node's sweep.
+func (s *Service) ReloadKeys(ctx context.Context) (int, error) { return 0, s.keys.load(ctx) }

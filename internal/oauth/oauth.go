@@ -141,6 +141,7 @@ type Tx interface {
 
 	CreateSigningKey(ctx context.Context, k SigningKey) error
 	ListSigningKeys(ctx context.Context) ([]SigningKey, error)
+	DeleteSigningKey(ctx context.Context, id string) error
 
 	RecordEvent(ctx context.Context, e audit.Event) error
 }

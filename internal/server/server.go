@@ -144,18 +144,8 @@ func open(ctx context.Context, cfg Config, st store.Store) (*Node, error) {
 	if err := st.Migrate(ctx); err != nil {
 		return nil, err
 	}
-	key := cfg.MasterKey
-	if key == "" {
-		var err error
-		if key, err = secretbox.LoadOrCreate(cfg.DataDir); err != nil {
-			return nil, fmt.Errorf("master key: %w", err)
-		}
-	}
-	box, err := secretbox.New(key)
+	box, err := openBox(ctx, cfg, st)
 	if err != nil {
-		return nil, err
-	}
-	if err := bootstrap.CheckMasterKey(ctx, st, box); err != nil {
 		return nil, err
 	}
 	base := cfg.BaseURL()
@@ -233,6 +223,41 @@ func newMailWorker(cfg Config, st store.Store) (*mail.Worker, error) {
 	return &mail.Worker{Store: st.Mail(), Sender: sender, Logger: cfg.Logger, Owner: "node-" + latchkey.NewID()}, nil
 }
 
+// openBox opens the master key (given, or the data dir's, made on first
+// use) and checks that it is the one the database was created with.
+func openBox(ctx context.Context, cfg Config, st store.Store) (*secretbox.Box, error) {
+	key := cfg.MasterKey
+	if key == "" {
+		var err error
+		if key, err = secretbox.LoadOrCreate(cfg.DataDir); err != nil {
+			return nil, fmt.Errorf("master key: %w", err)
+		}
+	}
+	box, err := secretbox.New(key)
+	if err != nil {
+		return nil, err
+	}
+	return box, bootstrap.CheckMasterKey(ctx, st, box)
+}
+
+// RotateKeys makes a new token signing key in the configured database; the
+// running nodes start signing with it within a minute.
+func RotateKeys(ctx context.Context, cfg Config) (string, error) {
+	st, err := OpenStore(cfg)
+	if err != nil {
+		return "", err
+	}
+	defer st.Close()
+	if err := st.Migrate(ctx); err != nil {
+		return "", err
+	}
+	box, err := openBox(ctx, cfg, st)
+	if err != nil {
+		return "", err
+	}
+	return oauth.NewService(st.OAuth(), box, cfg.BaseURL()).RotateKeys(ctx)
+}
+
 // Handler is the node's HTTP handler.
 func (n *Node) Handler() http.Handler { return n.handler }
 
@@ -256,6 +281,7 @@ func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 		ln = tls.NewListener(ln, srv.TLSConfig)
 	}
 	go n.sweep(ctx, 10*time.Minute, "deleted expired tokens", n.OAuth.DeleteExpiredTokens)
+	go n.sweep(ctx, time.Minute, "reloaded signing keys", n.OAuth.ReloadKeys)
 	go n.sweep(ctx, time.Minute, "expired credential binding jobs", n.Passkeys.ExpireBindingJobs)
 	go n.sweep(ctx, time.Second, "finished batch credential binding jobs", func(ctx context.Context) (int, error) {
 		return n.Passkeys.ProcessBatches(ctx, n.MailWorker.Owner) // the owner names this node in leases

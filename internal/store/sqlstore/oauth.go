@@ -202,6 +202,10 @@ func (t *tx) CreateSigningKey(ctx context.Context, k oauth.SigningKey) error {
 	return err
 }
 
+func (t *tx) DeleteSigningKey(ctx context.Context, id string) error {
+	return affected(t.exec(ctx, latchkey.ErrInUse, `DELETE FROM signing_keys WHERE id = $1`, id))
+}
+
 func (t *tx) ListSigningKeys(ctx context.Context) ([]oauth.SigningKey, error) {
 	rows, err := t.r.QueryContext(ctx, `SELECT id, algorithm, private_key_sealed, create_time FROM signing_keys ORDER BY create_time`)
 	if err != nil {
