@@ -21,6 +21,7 @@ func (s *Server) opRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+appPath+"/userinfo", s.userinfo)
 	mux.HandleFunc("POST "+appPath+"/revoke", s.revoke)
 	mux.HandleFunc("GET "+appPath+"/.well-known/openid-configuration", s.discovery)
+	mux.Handle("POST "+realmPath+"/introspect", s.auth(s.introspect, "tokens:introspect"))
 }
 
 // signinPage is what the hosted sign-in page shows.
@@ -164,4 +165,17 @@ func (s *Server) discovery(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	writeJSON(w, http.StatusOK, meta)
+}
+
+// introspect is the realm's token introspection endpoint (RFC 7662), for
+// resource servers holding a management token with tokens:introspect.
+func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
+	if err := r.ParseForm(); err != nil || r.PostForm.Get("token") == "" {
+		writeOAuthError(w, r, &oauth.Error{Code: "invalid_request", Description: "token is missing"})
+		return
+	}
+	answer, err := s.OAuth.Introspect(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PostForm.Get("token"))
+	w.Header().Set("Cache-Control", "no-store")
+	reply(w, r, answer, err)
 }

@@ -198,12 +198,26 @@ func TestAuthorizationCodeRefusals(t *testing.T) {
 		if s := userinfo(); s != http.StatusOK {
 			t.Errorf("userinfo with the new token: %d", s)
 		}
+		introspect := func(token string) map[string]any {
+			resp := send(t, "POST", c.url("/realms/"+realm+"/introspect"), http.Header{"Authorization": {"Bearer " + c.token},
+				"Content-Type": {"application/x-www-form-urlencoded"}}, strings.NewReader(url.Values{"token": {token}}.Encode()))
+			if resp.Status != http.StatusOK {
+				t.Fatalf("introspect: %d %s", resp.Status, resp.Body)
+			}
+			return resp.JSON(t)
+		}
+		if got := introspect(str(t, tokens, "access_token")); got["active"] != true || got["sub"] != ada.identity || got["client_id"] != clientID {
+			t.Errorf("introspection of the new token %v", got)
+		}
 		// A replayed code is refused and revokes what the first redemption bought.
 		if status, body := redeem(t, issuer, clientID, secret, exchange); status != http.StatusBadRequest || body["error"] != "invalid_grant" {
 			t.Errorf("replay: %d %v", status, body)
 		}
 		if s := userinfo(); s != http.StatusUnauthorized {
 			t.Errorf("userinfo after the code's replay: %d, want 401", s)
+		}
+		if got := introspect(str(t, tokens, "access_token")); len(got) != 1 || got["active"] != false {
+			t.Errorf("introspection of a revoked token %v", got)
 		}
 
 		// A revoked passkey signs in no more.

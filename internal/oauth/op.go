@@ -235,6 +235,7 @@ func (s *Service) Metadata(ctx context.Context, tenantID, realmID, appID string)
 		"token_endpoint":                        issuer + "/token",
 		"userinfo_endpoint":                     issuer + "/userinfo",
 		"revocation_endpoint":                   issuer + "/revoke",
+		"introspection_endpoint":                s.publicURL + "/v1/tenants/" + tenantID + "/realms/" + realmID + "/introspect",
 		"jwks_uri":                              issuer + "/.well-known/jwks.json",
 		"scopes_supported":                      append(slices.Clone(oidcScopes), app.ProtocolConfig.AllowedScopes...),
 		"response_types_supported":              []string{"code"},
@@ -248,4 +249,32 @@ func (s *Service) Metadata(ctx context.Context, tenantID, realmID, appID string)
 			"azp", "name", "preferred_username", "email"},
 		"prompt_values_supported": []string{"login", "consent", "select_account"},
 	}, nil
+}
+
+// Introspection is the answer of token introspection (RFC 7662 §2.2).
+type Introspection struct {
+	Active    bool     `json:"active"`
+	Scope     string   `json:"scope,omitempty"`
+	ClientID  string   `json:"client_id,omitempty"`
+	Subject   string   `json:"sub,omitempty"`
+	Audience  Audience `json:"aud,omitempty"`
+	Issuer    string   `json:"iss,omitempty"`
+	Expiry    int64    `json:"exp,omitempty"`
+	IssuedAt  int64    `json:"iat,omitempty"`
+	TokenType string   `json:"token_type,omitempty"`
+	ID        string   `json:"jti,omitempty"`
+}
+
+// Introspect tells whether an access token of the realm is active, and what
+// it grants; a token that is not, or of another realm, is just inactive.
+func (s *Service) Introspect(ctx context.Context, tenantID, realmID, raw string) (Introspection, error) {
+	c, _, err := s.verifiedClaims(ctx, raw)
+	if errors.Is(err, ErrInvalidToken) || (err == nil && (c.TenantID != tenantID || (c.RealmID != realmID && c.RealmID != "*"))) {
+		return Introspection{}, nil
+	}
+	if err != nil {
+		return Introspection{}, err
+	}
+	return Introspection{Active: true, Scope: c.Scope, ClientID: c.AZP, Subject: c.Subject, Audience: c.Audience,
+		Issuer: c.Issuer, Expiry: c.Expiry.Time().Unix(), IssuedAt: c.IssuedAt.Time().Unix(), TokenType: "Bearer", ID: c.ID}, nil
 }

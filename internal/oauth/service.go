@@ -314,25 +314,7 @@ var ErrInvalidToken = errors.New("invalid token")
 // and a token record that still exists, so that deleting a record revokes
 // its token on every node at once.
 func (s *Service) Verify(ctx context.Context, raw string) (Principal, error) {
-	tok, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256})
-	if err != nil || len(tok.Headers) != 1 {
-		return Principal{}, ErrInvalidToken
-	}
-	key, ok := s.keys.publicKey(ctx, tok.Headers[0].KeyID)
-	if !ok {
-		return Principal{}, ErrInvalidToken
-	}
-	var c Claims
-	if err := tok.Claims(key.Key, &c); err != nil {
-		return Principal{}, ErrInvalidToken
-	}
-	if err := c.Claims.ValidateWithLeeway(jwt.Expected{Time: time.Now()}, 30*time.Second); err != nil || c.Expiry == nil {
-		return Principal{}, ErrInvalidToken
-	}
-	rec, err := s.store.GetToken(ctx, c.ID)
-	if errors.Is(err, latchkey.ErrNotFound) {
-		return Principal{}, ErrInvalidToken
-	}
+	c, rec, err := s.verifiedClaims(ctx, raw)
 	if err != nil {
 		return Principal{}, err
 	}
@@ -340,6 +322,30 @@ func (s *Service) Verify(ctx context.Context, raw string) (Principal, error) {
 		Type: rec.PrincipalType, ID: rec.PrincipalID, TenantID: c.TenantID, RealmID: c.RealmID,
 		TokenID: c.ID, Audience: c.Audience, Scopes: strings.Fields(c.Scope),
 	}, nil
+}
+
+// verifiedClaims are the claims and the record of a token that Verify accepts.
+func (s *Service) verifiedClaims(ctx context.Context, raw string) (Claims, Token, error) {
+	tok, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256})
+	if err != nil || len(tok.Headers) != 1 {
+		return Claims{}, Token{}, ErrInvalidToken
+	}
+	key, ok := s.keys.publicKey(ctx, tok.Headers[0].KeyID)
+	if !ok {
+		return Claims{}, Token{}, ErrInvalidToken
+	}
+	var c Claims
+	if err := tok.Claims(key.Key, &c); err != nil {
+		return Claims{}, Token{}, ErrInvalidToken
+	}
+	if err := c.Claims.ValidateWithLeeway(jwt.Expected{Time: time.Now()}, 30*time.Second); err != nil || c.Expiry == nil {
+		return Claims{}, Token{}, ErrInvalidToken
+	}
+	rec, err := s.store.GetToken(ctx, c.ID)
+	if errors.Is(err, latchkey.ErrNotFound) {
+		return Claims{}, Token{}, ErrInvalidToken
+	}
+	return c, rec, err
 }
 
 func applicationNotFound() error {
