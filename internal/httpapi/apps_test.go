@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"testing"
 )
 
@@ -43,6 +44,8 @@ func TestResourceServers(t *testing.T) {
 		assertError(t, c.do(t, "PATCH", "/realms/"+e.adminRealm()+"/resource-servers/"+str(t, managed, "id"),
 			map[string]any{"resource_server": map[string]any{"display_name": "Mine"}}), http.StatusConflict, "conflict",
 			"managed resource servers cannot be changed or deleted")
+		assertError(t, c.do(t, "DELETE", "/realms/"+e.adminRealm()+"/resource-servers/"+str(t, managed, "id"), nil), http.StatusConflict, "conflict",
+			"managed resource servers cannot be changed or deleted")
 	})
 }
 
@@ -74,8 +77,14 @@ func TestApplications(t *testing.T) {
 		if got := c.get(t, base+"/"+id); obj(t, got, "protocol_config")["client_secret"] != pc["client_secret"] {
 			t.Errorf("get %v", got)
 		}
-		if l := c.list(t, base); num(t, l, "total_size") != 1 {
+		if l := c.list(t, base); num(t, l, "total_size") != 1 || obj(t, items(t, l, "applications")[0], "protocol_config")["client_secret"] != pc["client_secret"] {
 			t.Errorf("list %v", l)
+		}
+		// token_endpoint_auth_method is ignored on input, as the reference says.
+		if got := c.post(t, base, oidc(map[string]any{"token_endpoint_auth_method": "client_secret_post"})); obj(t, got, "protocol_config")["token_endpoint_auth_method"] != "client_secret_basic" {
+			t.Errorf("token_endpoint_auth_method %v", got)
+		} else {
+			c.del(t, base+"/"+str(t, got, "id"))
 		}
 
 		for _, bad := range []struct {
@@ -89,19 +98,40 @@ func TestApplications(t *testing.T) {
 			{map[string]any{"token_configuration": map[string]any{"expires_after": 0}}, "application.protocol_config.token_configuration.expires_after", "must be a number of seconds from 1 to 4294967295"},
 			{map[string]any{"type": "saml"}, "application.protocol_config.type", "must be one of oauth2, oidc"},
 			{map[string]any{"grant_type": []string{"implicit"}}, "application.protocol_config.grant_type[0]", "must be one of authorization_code, client_credentials, refresh_token"},
+			{map[string]any{"confidentiality": "public", "grant_type": []string{"client_credentials"}}, "application.protocol_config.grant_type", "a public client cannot use client_credentials"},
+			{map[string]any{"redirect_uris": []string{"https://auth.mypetapp.com/callback#done"}}, "application.protocol_config.redirect_uris[0]", "not an absolute URI without a fragment"},
+			{map[string]any{"token_configuration": map[string]any{}}, "application.protocol_config.token_configuration.expires_after", "must be a number of seconds from 1 to 4294967295"},
+			{map[string]any{"token_configuration": map[string]any{"expires_after": 4294967296}}, "application.protocol_config.token_configuration.expires_after", "must be a number of seconds from 1 to 4294967295"},
+			{map[string]any{"token_configuration": map[string]any{"expires_after": 60, "token_signing_algorithm": "HS256"}}, "application.protocol_config.token_configuration.token_signing_algorithm", "must be one of RS256"},
+			{map[string]any{"token_configuration": map[string]any{"expires_after": 60, "subject_field": "phone"}}, "application.protocol_config.token_configuration.subject_field", "must be one of id, email, username, external_id"},
+			{map[string]any{"pkce": "S256"}, "application.protocol_config.pkce", "must be one of disabled, plain, s256"},
+			{map[string]any{"confidentiality": "secret"}, "application.protocol_config.confidentiality", "must be one of confidential, public"},
+			// Referential tokens need introspection by the resource server; they are not built yet.
+			{map[string]any{"token_format": "referential"}, "application.protocol_config.token_format", "must be one of self_contained"},
+			{map[string]any{"allowed_scopes": "pets:read"}, "application.protocol_config.allowed_scopes", ""},
 		} {
 			assertInvalid(t, c.do(t, "POST", base, oidc(bad.changes)), bad.field, bad.desc)
 		}
-		noConfig := oidc(nil)
-		noConfig["application"].(map[string]any)["authenticator_config_id"] = "00000000-0000-4000-8000-000000000000"
-		assertInvalid(t, c.do(t, "POST", base, noConfig), "application.authenticator_config_id", "authenticator config not found")
+		withField := func(changes map[string]any, field string, value any) map[string]any {
+			body := oidc(changes)
+			body["application"].(map[string]any)[field] = value
+			return body
+		}
+		assertInvalid(t, c.do(t, "POST", base, withField(nil, "authenticator_config_id", "00000000-0000-4000-8000-000000000000")),
+			"application.authenticator_config_id", "authenticator config not found")
+		assertInvalid(t, c.do(t, "POST", base, withField(map[string]any{"grant_type": []string{"client_credentials"}}, "authenticator_config_id", hostedConfig(t, c, realm))),
+			"application.authenticator_config_id", "only applications that sign users in have an authenticator config")
+		assertInvalid(t, c.do(t, "POST", base, withField(nil, "resource_server_id", "")),
+			"application.protocol_config.allowed_scopes", "must be empty without a resource server")
+		assertInvalid(t, c.do(t, "POST", base, withField(nil, "resource_server_id", "00000000-0000-4000-8000-000000000000")),
+			"application.resource_server_id", "resource server not found")
 		if l := c.list(t, base); num(t, l, "total_size") != 1 {
 			t.Errorf("refused creates made applications: %v", l)
 		}
 
 		// PATCH changes what it names; a public client has no secret.
 		p := c.patch(t, base+"/"+id, map[string]any{"application": map[string]any{"display_name": "Renamed",
-			"protocol_config": map[string]any{"confidentiality": "public"}}})
+			"protocol_config": map[string]any{"confidentiality": "public", "client_id": "mine"}}})
 		ppc := obj(t, p, "protocol_config")
 		if p["display_name"] != "Renamed" || ppc["client_secret"] != nil || ppc["token_endpoint_auth_method"] != "none" ||
 			ppc["client_id"] != pc["client_id"] || ppc["pkce"] != "s256" {
@@ -115,13 +145,18 @@ func TestApplications(t *testing.T) {
 		assertError(t, c.do(t, "DELETE", "/realms/"+realm+"/authenticator-configs/"+config, nil), http.StatusConflict, "conflict",
 			"authenticator config is used by an application or a pending credential binding job")
 		assertError(t, c.do(t, "DELETE", "/realms/"+realm+"/resource-servers/"+rs, nil), http.StatusConflict, "conflict",
-			"resource server is used by an application")
+			"resource server is used by an application or a role")
 
 		c.del(t, base+"/"+id)
 		assertError(t, c.do(t, "GET", base+"/"+id, nil), http.StatusNotFound, "not_found", "The requested resource was not found.")
 
 		// The management application is Latchkey's.
 		assertError(t, c.do(t, "DELETE", "/realms/"+e.adminRealm()+"/applications/"+e.app(), nil), http.StatusConflict, "conflict",
+			"managed applications cannot be changed or deleted")
+		assertError(t, c.do(t, "PATCH", "/realms/"+e.adminRealm()+"/applications/"+e.app(),
+			map[string]any{"application": map[string]any{"display_name": "Mine"}}), http.StatusConflict, "conflict",
+			"managed applications cannot be changed or deleted")
+		assertError(t, c.do(t, "POST", "/realms/"+e.adminRealm()+"/applications/"+e.app()+":regenerateSecret", nil), http.StatusConflict, "conflict",
 			"managed applications cannot be changed or deleted")
 	})
 }
@@ -158,6 +193,46 @@ func TestApplicationClientCredentials(t *testing.T) {
 		}
 		if status, _ := postForm(t, issuer+"/token", str(t, pc, "client_id"), newSecret, grant); status != http.StatusOK {
 			t.Errorf("the new secret: %d", status)
+		}
+	})
+}
+
+// TestResourceServerLosesScopes: scopes removed from a resource server
+// leave its roles and its applications' allowed scopes at once, so no
+// token grants them any more.
+func TestResourceServerLosesScopes(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, nil, func(t *testing.T, e *env) {
+		c := e.api
+		realm := newRealm(t, c, "Shrinking")
+		rs := newResourceServer(t, c, realm, "https://api.mypetapp.com", "pets:read", "pets:write")
+		a := c.post(t, "/realms/"+realm+"/applications", map[string]any{"application": map[string]any{
+			"display_name": "Batch job", "resource_server_id": rs, "protocol_config": map[string]any{"type": "oauth2",
+				"allowed_scopes": []string{"pets:read", "pets:write"}, "grant_type": []string{"client_credentials"},
+				"token_configuration": map[string]any{"expires_after": 600}}}})
+		role := c.post(t, "/realms/"+realm+"/resource-servers/"+rs+"/roles", map[string]any{"role": map[string]any{"display_name": "Keepers"}})
+		rolePath := "/realms/" + realm + "/resource-servers/" + rs + "/roles/" + str(t, role, "id")
+		c.post(t, rolePath+":addScopes", map[string]any{"scopes": []string{"pets:read", "pets:write"}})
+
+		c.patch(t, "/realms/"+realm+"/resource-servers/"+rs, map[string]any{"resource_server": map[string]any{"scopes": []string{"pets:read"}}})
+		got := c.get(t, "/realms/"+realm+"/applications/"+str(t, a, "id"))
+		if allowed := obj(t, got, "protocol_config")["allowed_scopes"].([]any); len(allowed) != 1 || allowed[0] != "pets:read" {
+			t.Errorf("allowed scopes after the resource server lost pets:write: %v", allowed)
+		}
+		if got := scopesOf(t, c, rolePath); !slices.Equal(got, []string{"pets:read"}) {
+			t.Errorf("role scopes after the resource server lost pets:write: %v", got)
+		}
+		pc := obj(t, a, "protocol_config")
+		issuer := e.node.URL + "/v1/tenants/" + c.tenant + "/realms/" + realm + "/applications/" + str(t, a, "id")
+		status, tok := postForm(t, issuer+"/token", str(t, pc, "client_id"), str(t, pc, "client_secret"),
+			url.Values{"grant_type": {"client_credentials"}, "scope": {"pets:write"}})
+		if status != http.StatusBadRequest || tok["error"] != "invalid_scope" {
+			t.Errorf("a token for a removed scope: %d %v", status, tok)
+		}
+		// The change is recorded on the application too.
+		events := c.listAll(t, "/realms/"+realm+"/events", "events", "filter", `action eq "application.update"`)
+		if len(events) != 1 || events[0]["resource_id"] != a["id"] {
+			t.Errorf("application events %v", events)
 		}
 	})
 }

@@ -302,3 +302,46 @@ func TestRefreshTokens(t *testing.T) {
 		}
 	})
 }
+
+// TestRoleScopes: a signed-in identity gets, of the scopes its app asks
+// for and may grant, only those its roles hold, directly or through a group.
+func TestRoleScopes(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, nil, func(t *testing.T, e *env) {
+		c := e.api
+		realm := newRealm(t, c, "Roles")
+		ada := newPasskeyHolder(t, e, c, realm, "ada")
+		rs := str(t, c.post(t, "/realms/"+realm+"/resource-servers", map[string]any{"resource_server": map[string]any{
+			"display_name": "Pet API", "identifier": "https://api.mypetapp.com", "scopes": []string{"pets:read", "pets:write"}}}), "id")
+		readers := newGroup(t, c, realm, "Readers")
+		c.post(t, "/realms/"+realm+"/groups/"+readers+":addMembers", map[string]any{"identity_ids": []string{ada.identity}})
+		role := str(t, c.post(t, "/realms/"+realm+"/resource-servers/"+rs+"/roles", map[string]any{"role": map[string]any{"display_name": "Reader"}}), "id")
+		c.post(t, "/realms/"+realm+"/resource-servers/"+rs+"/roles/"+role+":addScopes", map[string]any{"scopes": []string{"pets:read"}})
+		c.post(t, "/realms/"+realm+"/resource-servers/"+rs+"/roles/"+role+":addMembers", map[string]any{"group_ids": []string{readers}})
+		callback := "https://app.example.com/callback"
+		a := c.post(t, "/realms/"+realm+"/applications", map[string]any{"application": map[string]any{
+			"display_name": "Pets", "resource_server_id": rs, "protocol_config": map[string]any{"type": "oidc",
+				"allowed_scopes": []string{"pets:read", "pets:write"}, "grant_type": []string{"authorization_code"},
+				"redirect_uris": []string{callback}, "pkce": "s256", "token_configuration": map[string]any{"expires_after": 600}}}})
+		pc := obj(t, a, "protocol_config")
+		issuer := e.node.URL + "/v1/tenants/" + c.tenant + "/realms/" + realm + "/applications/" + str(t, a, "id")
+		c.ok(t, "PUT", "/realms/"+realm+"/policy", map[string]any{"default_effect": "allow"})
+		verifier := strings.Repeat("v", 43)
+		answer := ada.signIn(t, issuer, url.Values{"client_id": {str(t, pc, "client_id")}, "redirect_uri": {callback},
+			"response_type": {"code"}, "scope": {"openid pets:read pets:write"},
+			"code_challenge": {oauth2.S256ChallengeFromVerifier(verifier)}, "code_challenge_method": {"S256"}})
+		to, _ := url.Parse(str(t, answer, "redirect"))
+		status, tokens := redeem(t, issuer, str(t, pc, "client_id"), str(t, pc, "client_secret"), url.Values{"grant_type": {"authorization_code"},
+			"code": {to.Query().Get("code")}, "redirect_uri": {callback}, "code_verifier": {verifier}})
+		if status != http.StatusOK {
+			t.Fatalf("redeem: %d %v", status, tokens)
+		}
+		claims := jwtClaims(t, str(t, tokens, "access_token"))
+		if claims["scope"] != "pets:read openid" || tokens["scope"] != "pets:read openid" {
+			t.Errorf("scope %v (answer %v), want the role's pets:read and openid", claims["scope"], tokens["scope"])
+		}
+		if aud, _ := claims["aud"].([]any); len(aud) != 1 || aud[0] != "https://api.mypetapp.com" {
+			t.Errorf("aud %v", claims["aud"])
+		}
+	})
+}

@@ -85,6 +85,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("GET "+realmPath+"/identities/{identity}", verbs{
 		"":           s.auth(s.getIdentity, "identities:read"),
 		"listGroups": s.auth(s.listIdentityGroups, "identities:read", "groups:read"),
+		"listRoles":  s.auth(s.listIdentityRoles, "identities:read", "roles:read", "resource-servers:read"),
 	})
 	mux.Handle("PATCH "+realmPath+"/identities/{identity}", verbs{"": s.auth(s.updateIdentity, "identities:update")})
 	mux.Handle("DELETE "+realmPath+"/identities/{identity}", verbs{"": s.auth(s.deleteIdentity, "identities:delete")})
@@ -94,6 +95,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("GET "+realmPath+"/groups/{group}", verbs{
 		"":            s.auth(s.getGroup, "groups:read"),
 		"listMembers": s.auth(s.listGroupMembers, "groups:read", "identities:read"),
+		"listRoles":   s.auth(s.listGroupRoles, "groups:read", "roles:read", "resource-servers:read"),
 	})
 	mux.Handle("PATCH "+realmPath+"/groups/{group}", verbs{"": s.auth(s.updateGroup, "groups:update")})
 	mux.Handle("DELETE "+realmPath+"/groups/{group}", verbs{"": s.auth(s.deleteGroup, "groups:delete")})
@@ -116,6 +118,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	s.policyRoutes(mux)
 	s.opRoutes(mux)
 	s.appRoutes(mux)
+	s.roleRoutes(mux)
 	s.provisioningRoutes(mux)
 }
 

@@ -33,7 +33,7 @@ func realmExists(ctx context.Context, tx Tx, tenantID, realmID string) error {
 var (
 	errManagedApp = latchkey.Errorf(latchkey.CodeConflict, "managed applications cannot be changed or deleted")
 	errManagedRS  = latchkey.Errorf(latchkey.CodeConflict, "managed resource servers cannot be changed or deleted")
-	errRSInUse    = latchkey.Errorf(latchkey.CodeConflict, "resource server is used by an application")
+	errRSInUse    = latchkey.Errorf(latchkey.CodeConflict, "resource server is used by an application or a role")
 	errRSTaken    = latchkey.Errorf(latchkey.CodeConflict, "resource server identifier already exists")
 )
 
@@ -135,7 +135,9 @@ func (s *Service) ListResourceServers(ctx context.Context, tenantID, realmID str
 }
 
 // UpdateResourceServer applies edit (display name, scopes; the identifier
-// is immutable) to a resource server that Latchkey does not manage.
+// is immutable) to a resource server that Latchkey does not manage. Scopes
+// it loses are taken from its roles and its applications' allowed scopes at
+// once, in the same transaction: no token grants them any more.
 func (s *Service) UpdateResourceServer(ctx context.Context, tenantID, realmID, id string, edit func(*ResourceServer) error) (rs ResourceServer, err error) {
 	err = s.store.Update(ctx, func(tx Tx) error {
 		if rs, err = resourceServer(ctx, tx, tenantID, realmID, id); err != nil {
@@ -145,6 +147,7 @@ func (s *Service) UpdateResourceServer(ctx context.Context, tenantID, realmID, i
 			return errManagedRS
 		}
 		keep := rs
+		keep.Scopes = slices.Clone(rs.Scopes) // edit may decode into rs.Scopes' array
 		if err := edit(&rs); err != nil {
 			return err
 		}
@@ -158,12 +161,25 @@ func (s *Service) UpdateResourceServer(ctx context.Context, tenantID, realmID, i
 		if err := tx.UpdateResourceServer(ctx, rs); err != nil {
 			return err
 		}
+		removed := slices.DeleteFunc(slices.Clone(keep.Scopes), func(sc string) bool { return slices.Contains(rs.Scopes, sc) })
+		if err := tx.RemoveScopesFromRoles(ctx, id, removed); err != nil {
+			return err
+		}
+		apps, err := tx.RemoveScopesFromApplications(ctx, id, removed)
+		if err != nil {
+			return err
+		}
+		for _, app := range apps {
+			if err := record(ctx, tx, tenantID, realmID, "application.update", "Application", app); err != nil {
+				return err
+			}
+		}
 		return record(ctx, tx, tenantID, realmID, "resource_server.update", "ResourceServer", id)
 	})
 	return rs, err
 }
 
-// DeleteResourceServer deletes a resource server no application uses.
+// DeleteResourceServer deletes a resource server no application or role uses.
 func (s *Service) DeleteResourceServer(ctx context.Context, tenantID, realmID, id string) error {
 	return s.store.Update(ctx, func(tx Tx) error {
 		rs, err := resourceServer(ctx, tx, tenantID, realmID, id)

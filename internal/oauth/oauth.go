@@ -101,8 +101,11 @@ type Tx interface {
 	GetResourceServer(ctx context.Context, realmID, id string) (ResourceServer, error)
 	ListResourceServers(ctx context.Context, realmID string, opts latchkey.ListOptions) ([]ResourceServer, int, error)
 	UpdateResourceServer(ctx context.Context, rs ResourceServer) error
-	// DeleteResourceServer returns latchkey.ErrInUse while applications use it.
+	// DeleteResourceServer returns latchkey.ErrInUse while applications or roles use it.
 	DeleteResourceServer(ctx context.Context, realmID, id string) error
+	// RemoveScopesFromApplications takes scopes out of the allowed scopes of
+	// a resource server's applications and returns the ids of those it changed.
+	RemoveScopesFromApplications(ctx context.Context, resourceServerID string, scopes []string) ([]string, error)
 
 	// CreateApplication stores app with its client secret sealed.
 	CreateApplication(ctx context.Context, app Application, secretSealed string) error
@@ -114,6 +117,8 @@ type Tx interface {
 	DeleteApplication(ctx context.Context, realmID, id string) error
 	GetAuthenticatorConfig(ctx context.Context, realmID, id string) (passkey.AuthenticatorConfig, error)
 	GetRealm(ctx context.Context, tenantID, id string) (directory.Realm, error)
+
+	RoleTx
 
 	CreateToken(ctx context.Context, t Token) error
 	GetToken(ctx context.Context, id string) (Token, error)

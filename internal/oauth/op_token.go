@@ -103,6 +103,14 @@ func (s *Service) identityTokens(ctx context.Context, app Application, i directo
 	if len(strings.Fields(withoutOIDC(ss.scope))) == 0 {
 		scopes = nil // asked for none of the resource server's scopes
 	}
+	if len(scopes) > 0 {
+		// An identity gets only the scopes its roles (its own or its groups') hold.
+		held, err := s.store.ScopesOfIdentity(ctx, i.ID, app.ResourceServerID)
+		if err != nil {
+			return TokenResponse{}, nil, err
+		}
+		scopes = slices.DeleteFunc(scopes, func(sc string) bool { return !slices.Contains(held, sc) })
+	}
 	for _, o := range oidcScopes {
 		if pc.Type == "oidc" && slices.Contains(requested, o) {
 			scopes = append(scopes, o)

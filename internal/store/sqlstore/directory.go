@@ -225,9 +225,14 @@ func (t *tx) DeleteIdentities(ctx context.Context, realmID string, ids []string)
 }
 
 func (t *tx) MissingIdentities(ctx context.Context, realmID string, ids []string) ([]string, error) {
+	return t.missing(ctx, "identities", realmID, ids)
+}
+
+// missing returns those of ids that are no rows of the realm in table.
+func (t *tx) missing(ctx context.Context, table, realmID string, ids []string) ([]string, error) {
 	var a args
 	rows, err := t.r.QueryContext(ctx,
-		`SELECT id FROM identities WHERE realm_id = `+a.add(realmID)+` AND id IN `+a.in(ids), a...)
+		`SELECT id FROM `+table+` WHERE realm_id = `+a.add(realmID)+` AND id IN `+a.in(ids), a...)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -132,6 +134,48 @@ func (t *tx) UpdateApplication(ctx context.Context, v oauth.Application, secretS
 		authenticator_config_id = $2, display_name = $3, protocol_config = $4, client_secret_sealed = $5, update_time = $6
 		WHERE id = $7 AND realm_id = $8`,
 		rs, v.AuthenticatorConfigID, v.DisplayName, config, secretSealed, micros(v.UpdateTime), v.ID, v.RealmID))
+}
+
+func (t *tx) RemoveScopesFromApplications(ctx context.Context, resourceServerID string, scopes []string) ([]string, error) {
+	if len(scopes) == 0 {
+		return nil, nil
+	}
+	// The allowed scopes live inside the protocol_config JSON: read the
+	// resource server's applications, then write back those that change.
+	rows, err := t.w.QueryContext(ctx, `SELECT id, protocol_config FROM applications WHERE resource_server_id = $1`, resourceServerID)
+	if err != nil {
+		return nil, err
+	}
+	changed := map[string]oauth.ProtocolConfig{}
+	for rows.Next() {
+		var id, config string
+		var pc oauth.ProtocolConfig
+		if err := rows.Scan(&id, &config); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(config), &pc); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		kept := slices.DeleteFunc(slices.Clone(pc.AllowedScopes), func(sc string) bool { return slices.Contains(scopes, sc) })
+		if len(kept) != len(pc.AllowedScopes) {
+			pc.AllowedScopes = kept
+			changed[id] = pc
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	ids := slices.Sorted(maps.Keys(changed))
+	for _, id := range ids {
+		config, _ := json.Marshal(changed[id])
+		if _, err := t.exec(ctx, latchkey.ErrNoParent, `UPDATE applications SET protocol_config = $1 WHERE id = $2`, string(config), id); err != nil {
+			return nil, err
+		}
+	}
+	return ids, nil
 }
 
 func (t *tx) DeleteApplication(ctx context.Context, realmID, id string) error {

@@ -54,6 +54,8 @@ func Run(t *testing.T, open func(t testing.TB) *sqlstore.Store) {
 		{"Events", testEvents},
 		{"ResourceServers", testResourceServers},
 		{"Applications", testApplications},
+		{"Roles", testRoles},
+		{"RolesOfMembers", testRolesOfMembers},
 		{"Tokens", testTokens},
 		{"DeleteExpiredTokens", testDeleteExpiredTokens},
 		{"SigningKeys", testSigningKeys},
