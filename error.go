@@ -73,6 +73,23 @@ func Invalid(violations ...FieldViolation) *Error {
 		Details: []Detail{{Type: "FieldViolations", FieldViolations: violations}}}
 }
 
+// Violations collects the field violations of a request; Err is the 400
+// naming them, or nil when there are none.
+type Violations []FieldViolation
+
+// Add records what is wrong with a field.
+func (v *Violations) Add(field, description string) {
+	*v = append(*v, FieldViolation{Field: field, Description: description})
+}
+
+// Err is Invalid with the violations, or nil.
+func (v Violations) Err() error {
+	if len(v) == 0 {
+		return nil
+	}
+	return Invalid(v...)
+}
+
 // InvalidField is Invalid with a single violation.
 func InvalidField(field, description string) *Error {
 	return Invalid(FieldViolation{Field: field, Description: description})

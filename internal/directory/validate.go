@@ -23,25 +23,14 @@ const forbiddenNameChars = "{}[]<>;:?\\/|*^%$#=~`!"
 // MaxTraitLength bounds every trait other than username (64) and e-mail addresses (254).
 const MaxTraitLength = 1024
 
-// violations collects field violations; its error is nil when there are none.
-type violations []latchkey.FieldViolation
-
-func (v *violations) add(field, description string) {
-	*v = append(*v, latchkey.FieldViolation{Field: field, Description: description})
-}
-
-func (v violations) err() error {
-	if len(v) == 0 {
-		return nil
-	}
-	return latchkey.Invalid(v...)
-}
+// violations are latchkey.Violations with the directory's own checks.
+type violations struct{ latchkey.Violations }
 
 // checkName applies the rules of display names, usernames (max 64) and
 // descriptions (max 300).
 func (v *violations) checkName(field, s string, required bool, max int) {
 	if problem := NameProblem(s, required, max); problem != "" {
-		v.add(field, problem)
+		v.Add(field, problem)
 	}
 }
 
@@ -69,7 +58,7 @@ func (v *violations) checkEmail(field, s string) {
 	}
 	addr, err := mail.ParseAddress(s)
 	if err != nil || addr.Address != s || len(s) > 254 {
-		v.add(field, "not a valid e-mail address")
+		v.Add(field, "not a valid e-mail address")
 	}
 }
 
@@ -81,10 +70,10 @@ func ValidateIdentity(i Identity) error {
 	var v violations
 	v.checkName("display_name", i.DisplayName, true, 64)
 	if i.Status != StatusActive && i.Status != StatusSuspended {
-		v.add("status", `must be "active" or "suspended"`)
+		v.Add("status", `must be "active" or "suspended"`)
 	}
 	if i.Traits.Type != TraitsV0 {
-		v.add("traits.type", `must be "traits_v0"`)
+		v.Add("traits.type", `must be "traits_v0"`)
 	}
 	v.checkName("traits.username", i.Traits.Username, true, 64)
 	v.checkEmail("traits.primary_email_address", i.Traits.PrimaryEmailAddress)
@@ -94,12 +83,12 @@ func ValidateIdentity(i Identity) error {
 		switch {
 		case name == "username" || strings.HasSuffix(name, "_email_address"):
 		case len(val) > MaxTraitLength:
-			v.add("traits."+name, "longer than "+strconv.Itoa(MaxTraitLength)+" bytes")
+			v.Add("traits."+name, "longer than "+strconv.Itoa(MaxTraitLength)+" bytes")
 		case !utf8.ValidString(val):
-			v.add("traits."+name, "is not valid UTF-8")
+			v.Add("traits."+name, "is not valid UTF-8")
 		}
 	}
-	return v.err()
+	return v.Err()
 }
 
 // ValidateTraitsPatch reports names that are not traits.
@@ -108,10 +97,10 @@ func ValidateTraitsPatch(p TraitsPatch) error {
 	var probe Traits
 	for _, name := range slices.Sorted(maps.Keys(p)) { // sorted, so that the report is stable
 		if probe.Field(name) == nil {
-			v.add("traits."+name, "unknown trait")
+			v.Add("traits."+name, "unknown trait")
 		}
 	}
-	return v.err()
+	return v.Err()
 }
 
 // ValidateGroup checks a group about to be stored.
@@ -119,7 +108,7 @@ func ValidateGroup(g Group) error {
 	var v violations
 	v.checkName("display_name", g.DisplayName, true, 64)
 	v.checkName("description", g.Description, false, 300)
-	return v.err()
+	return v.Err()
 }
 
 // ValidateRealm checks a realm about to be stored.
@@ -127,16 +116,16 @@ func ValidateRealm(r Realm) error {
 	var v violations
 	v.checkName("display_name", r.DisplayName, true, 64)
 	if r.Classification != SecureWorkforce && r.Classification != SecureCustomer {
-		v.add("classification", `must be "SECURE_WORKFORCE" or "SECURE_CUSTOMER"`)
+		v.Add("classification", `must be "SECURE_WORKFORCE" or "SECURE_CUSTOMER"`)
 	}
-	return v.err()
+	return v.Err()
 }
 
 // ValidateTenant checks a tenant about to be stored.
 func ValidateTenant(t Tenant) error {
 	var v violations
 	v.checkName("display_name", t.DisplayName, true, 64)
-	return v.err()
+	return v.Err()
 }
 
 // Attributes the list endpoints may filter on.

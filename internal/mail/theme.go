@@ -63,33 +63,27 @@ const maxURLLength = 2048
 // ValidateTheme checks a theme about to be stored. Field names are relative
 // to the theme ("email_realm_name").
 func ValidateTheme(t Theme) error {
-	var v []latchkey.FieldViolation
-	add := func(field, description string) {
-		v = append(v, latchkey.FieldViolation{Field: field, Description: description})
-	}
+	var v latchkey.Violations
 	if t.EmailRealmName == "" {
-		add("email_realm_name", "provided email_realm_name must not be empty")
+		v.Add("email_realm_name", "provided email_realm_name must not be empty")
 	} else if p := directory.NameProblem(t.EmailRealmName, true, 64); p != "" {
-		add("email_realm_name", p)
+		v.Add("email_realm_name", p)
 	}
 	for _, f := range []struct{ name, value string }{
 		{"logo_url_light", t.LogoURLLight}, {"logo_url_dark", t.LogoURLDark}, {"support_url", t.SupportURL},
 	} {
 		if f.value != "" && !webURL(f.value) {
-			add(f.name, "must be an absolute http or https URL of at most 2048 characters")
+			v.Add(f.name, "must be an absolute http or https URL of at most 2048 characters")
 		}
 	}
 	for _, f := range []struct{ name, value string }{
 		{"button_color", t.ButtonColor}, {"button_text_color", t.ButtonTextColor},
 	} {
 		if !hexColor.MatchString(f.value) {
-			add(f.name, "must be a colour in the form #RRGGBB")
+			v.Add(f.name, "must be a colour in the form #RRGGBB")
 		}
 	}
-	if len(v) > 0 {
-		return latchkey.Invalid(v...)
-	}
-	return nil
+	return v.Err()
 }
 
 // webURL reports whether s is an absolute http(s) URL with a host.

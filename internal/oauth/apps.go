@@ -41,51 +41,37 @@ func resourceServerNotFound(id string) error {
 	return latchkey.NotFound("ResourceServer", id, "resource server not found")
 }
 
-// violations collects field violations.
-type violations []latchkey.FieldViolation
-
-func (v *violations) add(field, description string) {
-	*v = append(*v, latchkey.FieldViolation{Field: field, Description: description})
-}
-
-func (v violations) err() error {
-	if len(v) == 0 {
-		return nil
-	}
-	return latchkey.Invalid(v...)
-}
-
 // maxScopes bounds the scopes of a resource server or an application.
 const maxScopes = 1000
 
-func checkScopes(v *violations, field string, scopes []string) {
+func checkScopes(v *latchkey.Violations, field string, scopes []string) {
 	if len(scopes) > maxScopes {
-		v.add(field, "more than 1000 scopes")
+		v.Add(field, "more than 1000 scopes")
 	}
 	for i, sc := range scopes {
 		if sc == "" || len(sc) > 128 || strings.ContainsAny(sc, " \t\n\"") {
-			v.add(field+"["+strconv.Itoa(i)+"]", "a scope is 1 to 128 characters without spaces or quotes")
+			v.Add(field+"["+strconv.Itoa(i)+"]", "a scope is 1 to 128 characters without spaces or quotes")
 		} else if slices.Index(scopes, sc) != i {
-			v.add(field+"["+strconv.Itoa(i)+"]", "listed twice")
+			v.Add(field+"["+strconv.Itoa(i)+"]", "listed twice")
 		}
 	}
 }
 
 func validateResourceServer(rs ResourceServer) error {
-	var v violations
+	var v latchkey.Violations
 	if p := directory.NameProblem(rs.DisplayName, true, 64); p != "" {
-		v.add("display_name", p)
+		v.Add("display_name", p)
 	}
 	switch {
 	case rs.Identifier == "":
-		v.add("identifier", "empty string")
+		v.Add("identifier", "empty string")
 	case len(rs.Identifier) > 1024:
-		v.add("identifier", "longer than 1024 characters")
+		v.Add("identifier", "longer than 1024 characters")
 	case rs.Identifier == ManagementAPI:
-		v.add("identifier", ManagementAPI+" is reserved")
+		v.Add("identifier", ManagementAPI+" is reserved")
 	}
 	checkScopes(&v, "scopes", rs.Scopes)
-	return v.err()
+	return v.Err()
 }
 
 // CreateResourceServer validates and stores a resource server.
@@ -230,19 +216,19 @@ func or(v, fallback string) string {
 	return fallback
 }
 
-func oneOf(v *violations, field, value string, allowed ...string) {
+func oneOf(v *latchkey.Violations, field, value string, allowed ...string) {
 	if !slices.Contains(allowed, value) {
-		v.add(field, "must be one of "+strings.Join(allowed, ", "))
+		v.Add(field, "must be one of "+strings.Join(allowed, ", "))
 	}
 }
 
 // validateApplication checks an application against its realm: the
 // resource server and its scopes, the authenticator config.
 func validateApplication(ctx context.Context, tx Tx, a Application) error {
-	var v violations
+	var v latchkey.Violations
 	pc := a.ProtocolConfig
 	if p := directory.NameProblem(a.DisplayName, true, 64); p != "" {
-		v.add("display_name", p)
+		v.Add("display_name", p)
 	}
 	oneOf(&v, "protocol_config.type", pc.Type, "oauth2", "oidc")
 	oneOf(&v, "protocol_config.confidentiality", pc.Confidentiality, "confidential", "public")
@@ -251,33 +237,33 @@ func validateApplication(ctx context.Context, tx Tx, a Application) error {
 	oneOf(&v, "protocol_config.token_configuration.token_signing_algorithm", pc.TokenConfiguration.TokenSigningAlgorithm, "RS256")
 	oneOf(&v, "protocol_config.token_configuration.subject_field", pc.TokenConfiguration.SubjectField, "id", "email", "username", "external_id")
 	if e := pc.TokenConfiguration.ExpiresAfter; e <= 0 || e > 1<<32-1 {
-		v.add("protocol_config.token_configuration.expires_after", "must be a number of seconds from 1 to 4294967295")
+		v.Add("protocol_config.token_configuration.expires_after", "must be a number of seconds from 1 to 4294967295")
 	}
 	if pc.Confidentiality == "public" && pc.PKCE == "disabled" {
-		v.add("protocol_config.pkce", "public clients must use PKCE (plain or s256)")
+		v.Add("protocol_config.pkce", "public clients must use PKCE (plain or s256)")
 	}
 	if len(pc.GrantType) == 0 {
-		v.add("protocol_config.grant_type", "must list at least one grant")
+		v.Add("protocol_config.grant_type", "must list at least one grant")
 	}
 	for i, g := range pc.GrantType {
 		oneOf(&v, "protocol_config.grant_type["+strconv.Itoa(i)+"]", g, grantTypes...)
 	}
 	if slices.Contains(pc.GrantType, "client_credentials") && pc.Confidentiality == "public" {
-		v.add("protocol_config.grant_type", "a public client cannot use client_credentials")
+		v.Add("protocol_config.grant_type", "a public client cannot use client_credentials")
 	}
 	if slices.Contains(pc.GrantType, "authorization_code") && len(pc.RedirectURIs) == 0 {
-		v.add("protocol_config.redirect_uris", "the authorization_code grant needs at least one redirect URI")
+		v.Add("protocol_config.redirect_uris", "the authorization_code grant needs at least one redirect URI")
 	}
 	for i, r := range pc.RedirectURIs {
 		if u, err := url.Parse(r); err != nil || !u.IsAbs() || u.Fragment != "" || (u.Host == "" && u.Opaque == "") {
-			v.add("protocol_config.redirect_uris["+strconv.Itoa(i)+"]", "not an absolute URI without a fragment")
+			v.Add("protocol_config.redirect_uris["+strconv.Itoa(i)+"]", "not an absolute URI without a fragment")
 		}
 	}
 	if a.AuthenticatorConfigID != "" && !slices.Contains(pc.GrantType, "authorization_code") {
-		v.add("authenticator_config_id", "only applications that sign users in have an authenticator config")
+		v.Add("authenticator_config_id", "only applications that sign users in have an authenticator config")
 	}
 	checkScopes(&v, "protocol_config.allowed_scopes", pc.AllowedScopes)
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return err
 	}
 	if a.ResourceServerID == "" && len(pc.AllowedScopes) > 0 {

@@ -66,14 +66,14 @@ var errRoleChildren = latchkey.Errorf(latchkey.CodeConflict, "role has children"
 func roleNotFound(id string) error { return latchkey.NotFound("Role", id, "role not found") }
 
 func validateRole(r Role) error {
-	var v violations
+	var v latchkey.Violations
 	if p := directory.NameProblem(r.DisplayName, true, 64); p != "" {
-		v.add("display_name", p)
+		v.Add("display_name", p)
 	}
 	if p := directory.NameProblem(r.Description, false, 300); p != "" {
-		v.add("description", p)
+		v.Add("description", p)
 	}
-	return v.err()
+	return v.Err()
 }
 
 // role returns a role of a resource server of the realm.

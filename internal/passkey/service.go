@@ -205,22 +205,19 @@ func hashToken(token string) string {
 }
 
 func validateJobRequest(req JobRequest) error {
-	var v []latchkey.FieldViolation
-	add := func(field, description string) {
-		v = append(v, latchkey.FieldViolation{Field: field, Description: description})
-	}
+	var v latchkey.Violations
 	switch req.DeliveryMethod {
 	case Return, Email:
 	case "":
-		add("delivery_method", "empty string")
+		v.Add("delivery_method", "empty string")
 	default:
-		add("delivery_method", `must be "RETURN" or "EMAIL"`)
+		v.Add("delivery_method", `must be "RETURN" or "EMAIL"`)
 	}
 	switch {
 	case req.AuthenticatorConfigID == "" && req.AuthenticatorConfig == nil:
-		add("authenticator_config_id", "empty string")
+		v.Add("authenticator_config_id", "empty string")
 	case req.AuthenticatorConfigID != "" && req.AuthenticatorConfig != nil:
-		add("authenticator_config", "give authenticator_config_id or authenticator_config, not both")
+		v.Add("authenticator_config", "give authenticator_config_id or authenticator_config, not both")
 	case req.AuthenticatorConfig != nil:
 		req.AuthenticatorConfig.Config.normalize()
 		if err := validateConfig(AuthenticatorConfig{Config: req.AuthenticatorConfig.Config}, true); err != nil {
@@ -231,13 +228,10 @@ func validateJobRequest(req JobRequest) error {
 	}
 	if u := req.PostBindingRedirectURI; u != "" {
 		if parsed, err := url.Parse(u); err != nil || parsed.Scheme == "" || (parsed.Host == "" && parsed.Opaque == "") {
-			add("post_binding_redirect_uri", "not an absolute URI")
+			v.Add("post_binding_redirect_uri", "not an absolute URI")
 		}
 	}
-	if len(v) > 0 {
-		return latchkey.Invalid(v...)
-	}
-	return nil
+	return v.Err()
 }
 
 // CreateBindingJob creates a credential binding job for an identity and

@@ -36,65 +36,59 @@ func (c *Config) normalize() {
 // validateConfig checks an authenticator config about to be stored; field
 // names are relative to the config object.
 func validateConfig(a AuthenticatorConfig, inline bool) error {
-	var v []latchkey.FieldViolation
-	add := func(field, description string) {
-		v = append(v, latchkey.FieldViolation{Field: field, Description: description})
-	}
+	var v latchkey.Violations
 	if !inline {
 		if p := directory.NameProblem(a.DisplayName, true, 64); p != "" {
-			add("display_name", p)
+			v.Add("display_name", p)
 		}
 	}
 	c := a.Config
 	switch c.Type {
 	case "":
-		add("config.type", "empty string")
+		v.Add("config.type", "empty string")
 	case Embedded:
 		if c.InvokeURL == "" {
-			add("config.invoke_url", "empty string")
+			v.Add("config.invoke_url", "empty string")
 		} else if !isHTTPURL(c.InvokeURL) {
-			add("config.invoke_url", "not an absolute http or https URL")
+			v.Add("config.invoke_url", "not an absolute http or https URL")
 		}
 		if len(c.TrustedOrigins) == 0 {
-			add("config.trusted_origins", "must list at least one origin")
+			v.Add("config.trusted_origins", "must list at least one origin")
 		}
 		if c.InvocationType != "automatic" && c.InvocationType != "manual" {
-			add("config.invocation_type", `must be "automatic" or "manual"`)
+			v.Add("config.invocation_type", `must be "automatic" or "manual"`)
 		}
 	case HostedWeb:
 		if inline {
-			add("config.type", "a hosted_web config cannot be given inline; use authenticator_config_id")
+			v.Add("config.type", "a hosted_web config cannot be given inline; use authenticator_config_id")
 		}
 		if len(c.AuthenticationMethods) == 0 {
-			add("config.authentication_methods", "must list at least one method")
+			v.Add("config.authentication_methods", "must list at least one method")
 		}
 	case Console, Platform: // stored and returned as given
 	default:
-		add("config.type", `must be one of "embedded", "hosted_web", "console", "platform"`)
+		v.Add("config.type", `must be one of "embedded", "hosted_web", "console", "platform"`)
 	}
 	if len(c.TrustedOrigins) > maxOrigins {
-		add("config.trusted_origins", "more than 100 origins")
+		v.Add("config.trusted_origins", "more than 100 origins")
 	}
 	for i, o := range c.TrustedOrigins {
 		if !isOrigin(o) {
-			add("config.trusted_origins["+itoa(i)+"]", "not an origin (scheme://host[:port])")
+			v.Add("config.trusted_origins["+itoa(i)+"]", "not an origin (scheme://host[:port])")
 		}
 	}
 	seen := map[string]bool{}
 	for i, m := range c.AuthenticationMethods {
 		switch {
 		case !slices.Contains(allMethods, m):
-			add("config.authentication_methods["+itoa(i)+"].type",
+			v.Add("config.authentication_methods["+itoa(i)+"].type",
 				`must be one of "webauthn_passkey", "software_passkey", "email_one_time_password"`)
 		case seen[m.Type]:
-			add("config.authentication_methods["+itoa(i)+"].type", "listed twice")
+			v.Add("config.authentication_methods["+itoa(i)+"].type", "listed twice")
 		}
 		seen[m.Type] = true
 	}
-	if len(v) > 0 {
-		return latchkey.Invalid(v...)
-	}
-	return nil
+	return v.Err()
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }

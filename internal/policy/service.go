@@ -1,7 +1,6 @@
 package policy
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -80,41 +79,37 @@ func (s *Service) Put(ctx context.Context, tenantID, realmID string, p Policy) (
 }
 
 func validate(p Policy) error {
-	var v []latchkey.FieldViolation
-	add := func(field, description string) {
-		v = append(v, latchkey.FieldViolation{Field: field, Description: description})
-	}
+	var v latchkey.Violations
 	if p.DefaultEffect != Allow && p.DefaultEffect != Deny {
-		add("default_effect", `must be "allow" or "deny"`)
+		v.Add("default_effect", `must be "allow" or "deny"`)
 	}
 	if len(p.Rules) > MaxRules {
-		add("rules", "more than 1000 rules")
+		v.Add("rules", "more than 1000 rules")
 	}
 	for i, r := range p.Rules {
 		at := "rules[" + strconv.Itoa(i) + "]."
 		if r.Effect != Allow && r.Effect != Deny {
-			add(at+"effect", `must be "allow" or "deny"`)
+			v.Add(at+"effect", `must be "allow" or "deny"`)
 		}
 		if len(r.Applications) == 0 {
-			add(at+"applications", `must name at least one application, or "*" for all`)
+			v.Add(at+"applications", `must name at least one application, or "*" for all`)
 		}
 		if slices.Contains(r.Applications, AnyApplication) && len(r.Applications) > 1 {
-			add(at+"applications", `"*" stands alone`)
+			v.Add(at+"applications", `"*" stands alone`)
 		}
 		if p := directory.NameProblem(r.Description, false, 300); p != "" {
-			add(at+"description", p)
+			v.Add(at+"description", p)
 		}
-		for name, ids := range map[string][]string{"applications": r.Applications, "groups": r.Groups, "identities": r.Identities} {
-			if len(ids) > directory.MaxBatch {
-				add(at+name, "array exceeds 1000 elements")
+		for _, list := range []struct {
+			name string
+			ids  []string
+		}{{"applications", r.Applications}, {"groups", r.Groups}, {"identities", r.Identities}} {
+			if len(list.ids) > directory.MaxBatch {
+				v.Add(at+list.name, "array exceeds 1000 elements")
 			}
 		}
 	}
-	if len(v) > 0 {
-		slices.SortFunc(v, func(a, b latchkey.FieldViolation) int { return cmp.Compare(a.Field, b.Field) })
-		return latchkey.Invalid(v...)
-	}
-	return nil
+	return v.Err()
 }
 
 // referencesExist checks that the rules name only what the realm has.
