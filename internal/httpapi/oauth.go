@@ -56,6 +56,8 @@ func writeOAuthError(w http.ResponseWriter, r *http.Request, err error) {
 // jwks serves the public signing keys. Every application shares them.
 func (s *Server) jwks(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "public, max-age=300")
+	// Public keys: the embedded SDK fetches them from the customer's app.
+	w.Header().Set("Access-Control-Allow-Origin", "*")
 	writeJSON(w, http.StatusOK, s.OAuth.JWKS())
 }
 

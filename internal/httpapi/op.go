@@ -9,6 +9,7 @@ import (
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/mail"
 	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/passkey"
 )
 
 // opRoutes are each application's OAuth 2.0 / OpenID Connect provider
@@ -17,6 +18,9 @@ func (s *Server) opRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+appPath+"/authorize", s.authorize)
 	mux.HandleFunc("POST "+appPath+"/authorize", s.authorize)
 	mux.HandleFunc("POST "+appPath+"/signin", s.signin)
+	// The embedded SDK posts its proof cross-origin, from the customer's app.
+	mux.Handle("POST "+appPath+"/bi-authenticate", s.sdkCORS(s.biAuthenticate))
+	mux.Handle("OPTIONS "+appPath+"/bi-authenticate", s.sdkCORS(nil))
 	mux.HandleFunc("GET "+appPath+"/userinfo", s.userinfo)
 	mux.HandleFunc("POST "+appPath+"/userinfo", s.userinfo)
 	mux.HandleFunc("POST "+appPath+"/revoke", s.revoke)
@@ -70,6 +74,15 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
+	config, ok, err := s.OAuth.AuthenticatorConfig(r.Context(), app)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if ok && config.Config.Type == passkey.Embedded {
+		s.invokeSDK(w, r, req, app, config)
+		return
+	}
 	options, err := s.Passkeys.AssertionOptions(r.Context(), realm, req.Challenge, p.LoginHint)
 	if err != nil {
 		writeError(w, r, err)
@@ -85,6 +98,80 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		Application: app.DisplayName, Request: map[string]any{
 			"id": req.ID, "options": options, "url": strings.TrimSuffix(r.URL.Path, "/authorize") + "/signin",
 		}})
+}
+
+// invokeSDK hands a sign-in to the embedded SDK in the customer's app: a
+// redirect to its invoke URL with the request JWT (invocation_type
+// automatic), or that URL as JSON for the app to open (manual).
+func (s *Server) invokeSDK(w http.ResponseWriter, r *http.Request, req oauth.AuthRequest, app oauth.Application, config passkey.AuthenticatorConfig) {
+	to, err := s.OAuth.EmbeddedAuthenticateURL(req, app, config, oauth.Origin{
+		IP: clientIP(r), UserAgent: r.UserAgent(), Referer: r.Referer()})
+	switch {
+	case err != nil:
+		writeError(w, r, err)
+	case config.Config.InvocationType == "manual":
+		w.Header().Set("Cache-Control", "no-store")
+		writeJSON(w, http.StatusOK, map[string]string{"authenticate_url": to})
+	default:
+		http.Redirect(w, r, to, http.StatusFound)
+	}
+}
+
+// biAuthenticate finishes a sign-in through the embedded SDK: its proof
+// (form field claims) is verified against an ACTIVE passkey of an active
+// identity, it must answer this sign-in's transaction and nonce, and policy
+// decides. The SDK is told "allow" with the code, or "deny" and why.
+func (s *Server) biAuthenticate(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
+	if err := r.ParseForm(); err != nil || r.PostForm.Get("claims") == "" {
+		writeError(w, r, latchkey.InvalidField("claims", "the form field claims is missing"))
+		return
+	}
+	tenant, realm, appID := r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("app")
+	_, config, err := s.OAuth.EmbeddedConfig(r.Context(), tenant, realm, appID)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	audience := s.OAuth.Issuer(tenant, realm, appID) + "/bi-authenticate"
+	proof, cred, identity, err := s.Passkeys.VerifySDKProof(r.Context(), realm, config.Config, audience, []byte(r.PostForm.Get("claims")))
+	var refused *latchkey.Error
+	if errors.As(err, &refused) && refused.Code == latchkey.CodeForbidden {
+		writeJSON(w, http.StatusOK, map[string]string{"type": "deny", "message": refused.Message})
+		return
+	}
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	req, err := s.OAuth.PendingAuthRequest(r.Context(), tenant, realm, appID, proof.TransactionID)
+	if err == nil && !req.SignsFor(proof.TransactionID, proof.Nonce) {
+		err = &oauth.Error{Code: "invalid_request", Description: "the proof does not sign this sign-in's nonce"}
+	}
+	var invalid *oauth.Error
+	if errors.As(err, &invalid) {
+		writeError(w, r, latchkey.InvalidField("claims", invalid.Description))
+		return
+	}
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	decision, err := s.Policy.Evaluate(r.Context(), tenant, realm, identity.ID, appID)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if !decision.Allowed {
+		writeJSON(w, http.StatusOK, map[string]string{"type": "deny", "message": "access denied by policy: " + decision.Reason})
+		return
+	}
+	code, _, err := s.OAuth.Approve(r.Context(), req, identity.ID, cred.ID)
+	if errors.As(err, &invalid) {
+		writeError(w, r, latchkey.InvalidField("claims", invalid.Description))
+		return
+	}
+	reply(w, r, map[string]string{"type": "allow", "code": code, "message": "signed in"}, err)
 }
 
 // signin finishes a sign-in on the hosted page: the passkey's assertion is
@@ -125,7 +212,7 @@ func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"redirect": oauth.Deny(req, why), "message": why})
 		return
 	}
-	to, err := s.OAuth.Approve(r.Context(), req, identity.ID, cred.ID)
+	_, to, err := s.OAuth.Approve(r.Context(), req, identity.ID, cred.ID)
 	if errors.As(err, &refused) {
 		writeError(w, r, latchkey.Errorf(latchkey.CodeBadRequest, "%s", refused.Description))
 		return

@@ -216,11 +216,30 @@ func (s *Server) revokeJob(w http.ResponseWriter, r *http.Request) {
 // bindingCORS lets the origins that the job's authenticator config trusts
 // call h from a browser, and answers their preflights (h nil).
 func (s *Server) bindingCORS(h http.HandlerFunc) http.Handler {
+	return cors(func(r *http.Request) []string {
+		return s.Passkeys.TrustedOrigins(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("identity"), r.PathValue("job"))
+	}, h)
+}
+
+// sdkCORS lets the origins that an application's embedded authenticator
+// config trusts call h from a browser, and answers their preflights (h nil).
+func (s *Server) sdkCORS(h http.HandlerFunc) http.Handler {
+	return cors(func(r *http.Request) []string {
+		_, c, err := s.OAuth.EmbeddedConfig(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("app"))
+		if err != nil {
+			return nil
+		}
+		return s.Passkeys.AllowedOrigins(c.Config)
+	}, h)
+}
+
+// cors lets the origins that trusted names call h from a browser, with the
+// headers the embedded SDK sends, and answers their preflights (h nil).
+func cors(trusted func(*http.Request) []string, h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if origin := r.Header.Get("Origin"); origin != "" {
-			trusted := s.Passkeys.TrustedOrigins(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("identity"), r.PathValue("job"))
 			w.Header().Add("Vary", "Origin")
-			if slices.Contains(trusted, origin) {
+			if slices.Contains(trusted(r), origin) {
 				w.Header().Set("Access-Control-Allow-Origin", origin)
 				w.Header().Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
 				w.Header().Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Correlation-Id")

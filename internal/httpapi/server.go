@@ -235,14 +235,19 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 	return r.ResponseWriter.Write(b)
 }
 
+// clientIP is the address the request came from.
+func clientIP(r *http.Request) string {
+	ip, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return ip
+}
+
 // limitIP applies the per-client-IP limit to every request.
 func (s *Server) limitIP(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ip, _, err := net.SplitHostPort(r.RemoteAddr)
-		if err != nil {
-			ip = r.RemoteAddr
-		}
-		if !admit(w, r, s.PerIP, "ip:"+ip, refusalFor(r)) {
+		if !admit(w, r, s.PerIP, "ip:"+clientIP(r), refusalFor(r)) {
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -64,6 +64,7 @@ type relyingParty struct {
 	state    string
 	pkce     string
 	nonce    string
+	http     *http.Client // to reach Latchkey
 }
 
 type outcome struct {
@@ -74,14 +75,15 @@ type outcome struct {
 	token    *oauth2.Token
 }
 
-func startRelyingParty(t *testing.T, ln net.Listener, issuer, clientID, secret string) *relyingParty {
+// startRelyingParty starts the app on ln; hc reaches Latchkey (it trusts
+// the node's certificate).
+func startRelyingParty(t *testing.T, ln net.Listener, issuer, clientID, secret string, hc *http.Client) *relyingParty {
 	t.Helper()
-	ctx := context.Background()
-	provider, err := oidc.NewProvider(ctx, issuer)
+	provider, err := oidc.NewProvider(oidc.ClientContext(context.Background(), hc), issuer)
 	if err != nil {
 		t.Fatalf("discovery: %v", err)
 	}
-	rp := &relyingParty{URL: "http://localhost:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port), provider: provider, outcomes: make(chan outcome, 1),
+	rp := &relyingParty{URL: "http://localhost:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port), provider: provider, outcomes: make(chan outcome, 1), http: hc,
 		verifier: provider.Verifier(&oidc.Config{ClientID: clientID})}
 	rp.config = oauth2.Config{ClientID: clientID, ClientSecret: secret, Endpoint: provider.Endpoint(),
 		RedirectURL: rp.URL + "/callback", Scopes: []string{oidc.ScopeOpenID, "profile", "email"}}
@@ -109,12 +111,13 @@ func (rp *relyingParty) finish(r *http.Request) outcome {
 	case q.Get("error") != "":
 		return outcome{err: q.Get("error") + ": " + q.Get("error_description")}
 	}
-	tok, err := rp.config.Exchange(r.Context(), q.Get("code"), oauth2.VerifierOption(rp.pkce))
+	ctx := oidc.ClientContext(r.Context(), rp.http)
+	tok, err := rp.config.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(rp.pkce))
 	if err != nil {
 		return outcome{err: "exchange: " + err.Error()}
 	}
 	raw, _ := tok.Extra("id_token").(string)
-	id, err := rp.verifier.Verify(r.Context(), raw)
+	id, err := rp.verifier.Verify(ctx, raw)
 	if err != nil {
 		return outcome{err: "id token: " + err.Error()}
 	}
@@ -125,7 +128,7 @@ func (rp *relyingParty) finish(r *http.Request) outcome {
 	if err := id.VerifyAccessToken(tok.AccessToken); err != nil {
 		return outcome{err: "at_hash: " + err.Error()}
 	}
-	info, err := rp.provider.UserInfo(r.Context(), oauth2.StaticTokenSource(tok))
+	info, err := rp.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok))
 	if err != nil {
 		return outcome{err: "userinfo: " + err.Error()}
 	}
@@ -181,7 +184,7 @@ func TestSignInWithPasskey(t *testing.T) {
 			callback := "http://localhost:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port) + "/callback"
 			app, clientID, secret := oidcClient(t, n, realm, callback)
 			issuer := n.URL + "/v1/tenants/" + c.tenant + "/realms/" + realm + "/applications/" + app
-			rp := startRelyingParty(t, ln, issuer, clientID, secret)
+			rp := startRelyingParty(t, ln, issuer, clientID, secret, http.DefaultClient)
 
 			// A realm without a policy denies.
 			if o := rp.signInThrough(t, ctx); o.err != "access_denied: access denied by policy: no rule matches; the realm's default is deny" {

@@ -1,8 +1,10 @@
 // Package oauth owns applications, resource servers, signing keys and issued
 // tokens: the client-credentials grant that mints management API tokens, the
 // verification of those tokens on every request (a deleted token record stops
-// its token at once), and the JWKS.
+// its token at once), the JWKS, and the OpenID Connect provider of each
+// application: authorization requests, codes, ID and refresh tokens, and the
+// signed request that hands a sign-in to the embedded SDK.
 //
-// It is the only package that imports go-jose. It must not import HTTP
+// It signs with the token keys; no other package does. It must not import HTTP
 // packages or storage engines; it describes the storage it needs as Store.
 package oauth

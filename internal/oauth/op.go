@@ -166,24 +166,24 @@ func (s *Service) PendingAuthRequest(ctx context.Context, tenantID, realmID, app
 }
 
 // Approve finishes a sign-in for an identity: it issues the code and
-// returns where to send the browser.
-func (s *Service) Approve(ctx context.Context, req AuthRequest, identityID, credentialID string) (string, error) {
-	code := latchkey.RandomString(43)
+// returns it with where to send the browser.
+func (s *Service) Approve(ctx context.Context, req AuthRequest, identityID, credentialID string) (code, redirectURL string, err error) {
+	code = latchkey.RandomString(43)
 	req.IdentityID, req.CredentialID = identityID, credentialID
 	req.AuthTime = time.Now().UTC().Truncate(time.Second)
 	req.CodeHash = hashCode(code)
 	req.ExpireTime = time.Now().Add(codeTTL)
 	if err := s.store.FinishAuthRequest(ctx, req); err != nil {
 		if errors.Is(err, latchkey.ErrNotFound) {
-			return "", &Error{"invalid_request", "this sign-in has already finished"}
+			return "", "", &Error{"invalid_request", "this sign-in has already finished"}
 		}
-		return "", err
+		return "", "", err
 	}
 	v := url.Values{"code": {code}}
 	if req.Params.State != "" {
 		v.Set("state", req.Params.State)
 	}
-	return redirect(req.Params.RedirectURI, v), nil
+	return code, redirect(req.Params.RedirectURI, v), nil
 }
 
 // Deny returns where to send the browser of a sign-in that was refused.

@@ -35,8 +35,11 @@ type Invocation struct {
 }
 
 // Subject names the identity in binding proofs, as the embedded SDK does.
-func (inv Invocation) Subject() string {
-	return "CN=" + inv.Identity.ID + ", OU=" + inv.Realm.ID + ", O=" + inv.Tenant.ID
+func (inv Invocation) Subject() string { return subject(inv.Identity) }
+
+// subject names an identity in the embedded SDK's proofs.
+func subject(i directory.Identity) string {
+	return "CN=" + i.ID + ", OU=" + i.RealmID + ", O=" + i.TenantID
 }
 
 var (

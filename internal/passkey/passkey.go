@@ -223,6 +223,9 @@ type Tx interface {
 	// GetCredentialByWebAuthnID finds a WebAuthn credential of the realm by
 	// the id its authenticator knows it by.
 	GetCredentialByWebAuthnID(ctx context.Context, realmID string, credentialID []byte) (Credential, error)
+	// GetCredentialByThumbprint finds a credential of the realm by the
+	// RFC 7638 thumbprint of its key, as stored in JWKThumbprint.
+	GetCredentialByThumbprint(ctx context.Context, realmID, thumbprint string) (Credential, error)
 	// IdentitiesByUsername returns the identities of the realm whose folded
 	// usernames are among keys.
 	IdentitiesByUsername(ctx context.Context, realmID string, keys []string) ([]directory.Identity, error)

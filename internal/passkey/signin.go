@@ -61,8 +61,7 @@ func (s *Service) AssertionOptions(ctx context.Context, realmID, challenge, logi
 }
 
 // signer is an identity as go-webauthn sees it while one of its
-// credentials signs in; its user handle is the one the authenticator
-// presented, since the credential, found by its id, names the identity.
+// credentials signs in.
 type signer struct {
 	handle []byte
 	cred   webauthn.Credential
@@ -83,40 +82,60 @@ func (s *Service) VerifyAssertion(ctx context.Context, realmID, challenge string
 		return Credential{}, directory.Identity{}, invalidProof("malformed assertion: " + details(err))
 	}
 	c, err := s.store.GetCredentialByWebAuthnID(ctx, realmID, parsed.RawID)
-	if errors.Is(err, latchkey.ErrNotFound) {
-		return c, directory.Identity{}, ErrUnknownPasskey
-	}
+	i, err := s.signingIdentity(ctx, realmID, c, err)
 	if err != nil {
-		return c, directory.Identity{}, err
+		return c, i, err
 	}
-	if c.State != Active {
-		return c, directory.Identity{}, ErrRevokedPasskey
+	return c, i, s.checkAssertion(ctx, &c, originOf(s.BaseURL), challenge, parsed)
+}
+
+// signingIdentity returns the identity of c, the credential that a lookup
+// (whose error is lookupErr) found for a sign-in, if it may sign in: the
+// credential ACTIVE, the identity not suspended.
+func (s *Service) signingIdentity(ctx context.Context, realmID string, c Credential, lookupErr error) (directory.Identity, error) {
+	switch {
+	case errors.Is(lookupErr, latchkey.ErrNotFound):
+		return directory.Identity{}, ErrUnknownPasskey
+	case lookupErr != nil:
+		return directory.Identity{}, lookupErr
+	case c.State != Active:
+		return directory.Identity{}, ErrRevokedPasskey
 	}
 	i, err := s.store.GetIdentity(ctx, realmID, c.IdentityID)
-	if err != nil {
-		return c, i, err
+	if err == nil && i.Status == "suspended" {
+		err = errInactive
 	}
-	if i.Status == "suspended" {
-		return c, i, errInactive
-	}
+	return i, err
+}
+
+// checkAssertion verifies parsed, an assertion by the WebAuthn credential c
+// made on origin over challenge, and stores c's new sign count and backup
+// state. A counter that went backwards refuses the credential.
+func (s *Service) checkAssertion(ctx context.Context, c *Credential, origin, challenge string, parsed *protocol.ParsedCredentialAssertionData) error {
 	k := c.WebAuthn
-	rp, err := webauthn.New(&webauthn.Config{RPID: s.rpID(), RPDisplayName: "Latchkey", RPOrigins: []string{originOf(s.BaseURL)}})
+	if k == nil {
+		return ErrUnknownPasskey
+	}
+	u, _ := url.Parse(origin)
+	rp, err := webauthn.New(&webauthn.Config{RPID: u.Hostname(), RPDisplayName: "Latchkey", RPOrigins: []string{origin}})
 	if err != nil {
-		return c, i, err
+		return invalidProof("origin " + origin + " cannot be a relying party")
 	}
 	stored := webauthn.Credential{ID: k.CredentialID, PublicKey: k.PublicKey,
 		Flags:         webauthn.CredentialFlags{BackupEligible: k.BackupEligible, BackupState: k.BackupState, UserVerified: k.UserVerified},
 		Authenticator: webauthn.Authenticator{AAGUID: k.AAGUID, SignCount: k.SignCount}}
-	_, got, err := rp.ValidatePasskeyLogin(func(_, handle []byte) (webauthn.User, error) {
-		return signer{handle: handle, cred: stored}, nil
-	}, webauthn.SessionData{Challenge: challenge, UserVerification: protocol.VerificationPreferred}, parsed)
+	// The credential was found by its id, so it names the identity; the
+	// user handle, when the authenticator sends one, only has to be its own.
+	handle := parsed.Response.UserHandle
+	got, err := rp.ValidateLogin(signer{handle: handle, cred: stored},
+		webauthn.SessionData{Challenge: challenge, UserID: handle, UserVerification: protocol.VerificationPreferred}, parsed)
 	if err != nil {
-		return c, i, invalidProof("the assertion does not verify: " + details(err))
+		return invalidProof("the assertion does not verify: " + details(err))
 	}
 	if got.Authenticator.CloneWarning {
-		return c, i, ErrClonedPasskey
+		return ErrClonedPasskey
 	}
 	k.SignCount, k.BackupState = got.Authenticator.SignCount, got.Flags.BackupState
 	c.UpdateTime = now()
-	return c, i, s.store.UpdateCredential(ctx, c)
+	return s.store.UpdateCredential(ctx, *c)
 }

@@ -237,6 +237,13 @@ func (t *tx) GetCredentialByWebAuthnID(ctx context.Context, realmID string, cred
 	return v, notFoundIfNoRows(err)
 }
 
+func (t *tx) GetCredentialByThumbprint(ctx context.Context, realmID, thumbprint string) (passkey.Credential, error) {
+	var v passkey.Credential
+	err := scanCredential(t.r.QueryRowContext(ctx, `SELECT `+credentialColumns+` FROM credentials
+		WHERE realm_id = $1 AND jwk_thumbprint = $2`, realmID, thumbprint), &v)
+	return v, notFoundIfNoRows(err)
+}
+
 func (t *tx) GetCredential(ctx context.Context, realmID, identityID, id string) (passkey.Credential, error) {
 	var v passkey.Credential
 	var a args
