@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"encoding/base64"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 	"golang.org/x/oauth2"
 
+	"github.com/latchkey/latchkey/internal/server"
 	"github.com/latchkey/latchkey/internal/testenv"
 )
 
@@ -149,7 +151,7 @@ func (f sdkFixture) proofClaims(req sdkRequestClaims, identity string) map[strin
 }
 
 // thumbprint is the SDK's kid for a key: its RFC 7638 thumbprint, base64url.
-func thumbprint(t *testing.T, key crypto.PublicKey) string {
+func thumbprint(t testing.TB, key crypto.PublicKey) string {
 	tp, err := (&jose.JSONWebKey{Key: key}).Thumbprint(crypto.SHA256)
 	if err != nil {
 		t.Fatal(err)
@@ -159,7 +161,7 @@ func thumbprint(t *testing.T, key crypto.PublicKey) string {
 
 // softwareClaims is the form field a software passkey posts: claims signed
 // with key under kid.
-func softwareClaims(t *testing.T, key *ecdsa.PrivateKey, kid string, claims map[string]any) string {
+func softwareClaims(t testing.TB, key *ecdsa.PrivateKey, kid string, claims map[string]any) string {
 	t.Helper()
 	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key}, (&jose.SignerOptions{}).WithHeader("kid", kid))
 	if err != nil {
@@ -233,10 +235,22 @@ func (f sdkFixture) allowed(t *testing.T, resp testenv.Response, want string) ma
 // proof refused with nothing issued.
 func TestEmbeddedSignIn(t *testing.T) {
 	t.Parallel()
-	forEachEngine(t, nil, func(t *testing.T, e *env) {
+	masterKey := base64.StdEncoding.EncodeToString(make([]byte, 32))
+	forEachEngine(t, func(cfg *server.Config) { cfg.MasterKey = masterKey }, func(t *testing.T, e *env) {
 		c := e.api
 		f := newSDKFixture(t, e)
 		adaKid := thumbprint(t, &f.adaKey.PublicKey)
+
+		if e.node.Config.Database != "" {
+			// A sign-in begun on one node finishes on another of the cluster.
+			other := testenv.StartNodeWith(t, server.Config{DataDir: t.TempDir(), Database: e.node.Config.Database, MasterKey: masterKey},
+				func(cfg *server.Config) { cfg.Logger, cfg.PublicURL = slog.New(slog.DiscardHandler), e.node.URL })
+			req := f.start(t)
+			resp := send(t, "POST", strings.Replace(f.issuer, e.node.URL, "http://"+other.Config.Listen, 1)+"/bi-authenticate",
+				http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Origin": {sdkOrigin}},
+				strings.NewReader(url.Values{"claims": {softwareClaims(t, f.adaKey, adaKid, f.proofClaims(req, f.ada))}}.Encode()))
+			f.allowed(t, resp, "ada")
+		}
 
 		// The usernames of the subjects (subject_field "username").
 		req := f.start(t)
