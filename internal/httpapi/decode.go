@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/latchkey/latchkey"
 )
@@ -73,6 +74,10 @@ func decodeBody(w http.ResponseWriter, r *http.Request, dst any) error {
 func strictDecode(data []byte, dst any) error {
 	if t := bytes.TrimSpace(data); len(t) == 0 || t[0] != '{' {
 		return errMalformed
+	}
+	if !utf8.Valid(data) {
+		// encoding/json would store U+FFFD in place of the bad bytes.
+		return latchkey.Errorf(latchkey.CodeBadRequest, "the request body is not valid UTF-8")
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()

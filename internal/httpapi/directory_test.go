@@ -459,6 +459,11 @@ func TestIdentityValidation(t *testing.T) {
 			assertError(t, api.do(t, "POST", base, big), http.StatusRequestEntityTooLarge, "payload_too_large", "request body is larger than 1 MiB")
 		})
 
+		t.Run("not UTF-8", func(t *testing.T) {
+			assertError(t, api.do(t, "POST", base, identity(`"display_name":"A`+"\xff"+`B",`+okTraits)),
+				http.StatusBadRequest, "bad_request", "the request body is not valid UTF-8")
+		})
+
 		t.Run("limits are inclusive", func(t *testing.T) {
 			api.post(t, base, map[string]any{"identity": map[string]any{"display_name": strings.Repeat("é", 64),
 				"traits": map[string]any{"username": strings.Repeat("u", 64), "primary_email_address": "a.b+c@example.com"}}})

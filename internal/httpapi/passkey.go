@@ -91,7 +91,7 @@ func decodeConfig(raw json.RawMessage, c *passkey.Config) error {
 }
 
 func (s *Server) listConfigs(w http.ResponseWriter, r *http.Request) {
-	servePage(w, r, directoryPages, passkey.ConfigFilterAttributes, "authenticator_configs",
+	servePage(w, r, oauthPages, passkey.ConfigFilterAttributes, "authenticator_configs",
 		func(v passkey.AuthenticatorConfig) string { return v.ID },
 		func(opts latchkey.ListOptions) ([]passkey.AuthenticatorConfig, int, error) {
 			return s.Passkeys.ListAuthenticatorConfigs(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), opts)

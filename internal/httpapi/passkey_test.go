@@ -156,6 +156,19 @@ func TestAuthenticatorConfigs(t *testing.T) {
 		realm := newRealm(t, c, "Configs")
 		base := "/realms/" + realm + "/authenticator-configs"
 
+		t.Run("pages of 100", func(t *testing.T) {
+			paged := newRealm(t, c, "Paged")
+			for range 101 {
+				hostedConfig(t, c, paged)
+			}
+			for _, q := range [][]string{nil, {"page_size", "500"}} {
+				l := c.list(t, "/realms/"+paged+"/authenticator-configs", q...)
+				if len(items(t, l, "authenticator_configs")) != 100 || l["next_page_token"] == nil || num(t, l, "total_size") != 101 {
+					t.Errorf("list %v: %d configs, next %v", q, len(items(t, l, "authenticator_configs")), l["next_page_token"])
+				}
+			}
+		})
+
 		a := c.post(t, base, map[string]any{"authenticator_config": map[string]any{"display_name": "Web app",
 			"config": map[string]any{"type": "embedded", "invoke_url": "https://app.example.com/", "trusted_origins": []string{"https://app.example.com"}}}})
 		assertKeys(t, a, "config", "display_name", "id", "realm_id", "tenant_id")
