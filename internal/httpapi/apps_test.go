@@ -1,10 +1,16 @@
 package httpapi_test
 
 import (
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
 	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/server"
+	"github.com/latchkey/latchkey/internal/testenv"
 )
 
 func TestResourceServers(t *testing.T) {
@@ -197,6 +203,52 @@ func TestApplicationClientCredentials(t *testing.T) {
 	})
 }
 
+// TestClientCacheOnAnotherNode: a node caches authenticated clients for
+// oauth.ClientCacheTTL. A secret regenerated on another node stops working
+// on it within that bound; an application deleted on another node stops at
+// once.
+func TestClientCacheOnAnotherNode(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, nil, func(t *testing.T, e *env) {
+		other := testenv.StartNodeWith(t, server.Config{DataDir: e.node.Config.DataDir, Database: e.node.Config.Database,
+			Logger: slog.New(slog.DiscardHandler)}, nil)
+		c := e.api
+		realm := newRealm(t, c, "Machines")
+		a := c.post(t, "/realms/"+realm+"/applications", map[string]any{"application": map[string]any{
+			"display_name": "Batch job", "protocol_config": map[string]any{"type": "oauth2",
+				"grant_type": []string{"client_credentials"}, "token_configuration": map[string]any{"expires_after": 600}}}})
+		appPath := "/realms/" + realm + "/applications/" + str(t, a, "id")
+		endpoint := other.URL + "/v1/tenants/" + c.tenant + appPath + "/token"
+		id, oldSecret := str(t, obj(t, a, "protocol_config"), "client_id"), str(t, obj(t, a, "protocol_config"), "client_secret")
+		grant := url.Values{"grant_type": {"client_credentials"}}
+		if status, tok := postForm(t, endpoint, id, oldSecret, grant); status != http.StatusOK { // the other node caches the client
+			t.Fatalf("token: %d %v", status, tok)
+		}
+
+		fresh := c.post(t, appPath+":regenerateSecret", nil)
+		regenerated := time.Now()
+		for {
+			status, _ := postForm(t, endpoint, id, oldSecret, grant)
+			if status == http.StatusUnauthorized {
+				break
+			}
+			if status != http.StatusOK || time.Since(regenerated) > oauth.ClientCacheTTL+time.Second {
+				t.Fatalf("the old secret on the other node %v after regeneration: %d", time.Since(regenerated), status)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		newSecret := str(t, obj(t, fresh, "protocol_config"), "client_secret")
+		if status, tok := postForm(t, endpoint, id, newSecret, grant); status != http.StatusOK {
+			t.Fatalf("the new secret on the other node: %d %v", status, tok)
+		}
+
+		c.del(t, appPath)
+		if status, tok := postForm(t, endpoint, id, newSecret, grant); status != http.StatusUnauthorized || tok["error"] != "invalid_client" {
+			t.Errorf("a deleted application on the other node: %d %v", status, tok)
+		}
+	})
+}
+
 // TestResourceServerLosesScopes: scopes removed from a resource server
 // leave its roles and its applications' allowed scopes at once, so no
 // token grants them any more.
@@ -213,6 +265,12 @@ func TestResourceServerLosesScopes(t *testing.T) {
 		role := c.post(t, "/realms/"+realm+"/resource-servers/"+rs+"/roles", map[string]any{"role": map[string]any{"display_name": "Keepers"}})
 		rolePath := "/realms/" + realm + "/resource-servers/" + rs + "/roles/" + str(t, role, "id")
 		c.post(t, rolePath+":addScopes", map[string]any{"scopes": []string{"pets:read", "pets:write"}})
+		pc := obj(t, a, "protocol_config")
+		issuer := e.node.URL + "/v1/tenants/" + c.tenant + "/realms/" + realm + "/applications/" + str(t, a, "id")
+		writeGrant := url.Values{"grant_type": {"client_credentials"}, "scope": {"pets:write"}}
+		if status, tok := postForm(t, issuer+"/token", str(t, pc, "client_id"), str(t, pc, "client_secret"), writeGrant); status != http.StatusOK {
+			t.Fatalf("a token for pets:write before the change: %d %v", status, tok) // and the node caches the client
+		}
 
 		c.patch(t, "/realms/"+realm+"/resource-servers/"+rs, map[string]any{"resource_server": map[string]any{"scopes": []string{"pets:read"}}})
 		got := c.get(t, "/realms/"+realm+"/applications/"+str(t, a, "id"))
@@ -222,10 +280,7 @@ func TestResourceServerLosesScopes(t *testing.T) {
 		if got := scopesOf(t, c, rolePath); !slices.Equal(got, []string{"pets:read"}) {
 			t.Errorf("role scopes after the resource server lost pets:write: %v", got)
 		}
-		pc := obj(t, a, "protocol_config")
-		issuer := e.node.URL + "/v1/tenants/" + c.tenant + "/realms/" + realm + "/applications/" + str(t, a, "id")
-		status, tok := postForm(t, issuer+"/token", str(t, pc, "client_id"), str(t, pc, "client_secret"),
-			url.Values{"grant_type": {"client_credentials"}, "scope": {"pets:write"}})
+		status, tok := postForm(t, issuer+"/token", str(t, pc, "client_id"), str(t, pc, "client_secret"), writeGrant)
 		if status != http.StatusBadRequest || tok["error"] != "invalid_scope" {
 			t.Errorf("a token for a removed scope: %d %v", status, tok)
 		}

@@ -35,7 +35,7 @@ var errBadCode = &Error{"invalid_grant", "the authorization code is invalid, exp
 // redeemCode exchanges an authorization code for tokens: once, before it
 // expires, for the redirect URI and PKCE verifier it was issued for. A
 // replayed code also revokes what its first redemption bought.
-func (s *Service) redeemCode(ctx context.Context, app Application, req TokenRequest) (TokenResponse, error) {
+func (s *Service) redeemCode(ctx context.Context, app client, req TokenRequest) (TokenResponse, error) {
 	ar, err := s.store.GetAuthRequestByCode(ctx, hashCode(req.Code))
 	if errors.Is(err, latchkey.ErrNotFound) || (err == nil && (ar.ApplicationID != app.ID || ar.IdentityID == "")) {
 		return TokenResponse{}, errBadCode
@@ -93,7 +93,7 @@ type session struct {
 // identityTokens issues the access token (and, for OIDC, the ID token; with
 // the refresh_token grant, a refresh token) of a sign-in, and returns the
 // ids of the records of the first two.
-func (s *Service) identityTokens(ctx context.Context, app Application, i directory.Identity, ss session) (TokenResponse, []string, error) {
+func (s *Service) identityTokens(ctx context.Context, app client, i directory.Identity, ss session) (TokenResponse, []string, error) {
 	pc := app.ProtocolConfig
 	requested := strings.Fields(ss.scope)
 	scopes, err := grantedScopes(withoutOIDC(ss.scope), pc.AllowedScopes)
@@ -116,14 +116,6 @@ func (s *Service) identityTokens(ctx context.Context, app Application, i directo
 			scopes = append(scopes, o)
 		}
 	}
-	var audience []string
-	if app.ResourceServerID != "" {
-		rs, err := s.store.GetResourceServer(ctx, app.RealmID, app.ResourceServerID)
-		if err != nil {
-			return TokenResponse{}, nil, err
-		}
-		audience = []string{rs.Identifier}
-	}
 	lifetime := time.Duration(pc.TokenConfiguration.ExpiresAfter) * time.Second
 	now := time.Now().UTC().Truncate(time.Second)
 	issuer := s.Issuer(app.TenantID, app.RealmID, app.ID)
@@ -132,7 +124,7 @@ func (s *Service) identityTokens(ctx context.Context, app Application, i directo
 	access := Claims{
 		Claims: jwt.Claims{Issuer: issuer, Subject: sub, Expiry: jwt.NewNumericDate(now.Add(lifetime)),
 			NotBefore: jwt.NewNumericDate(now), IssuedAt: jwt.NewNumericDate(now), ID: latchkey.RandomString(32)},
-		Audience: audience, Scope: strings.Join(scopes, " "), AZP: pc.ClientID,
+		Audience: app.audience, Scope: strings.Join(scopes, " "), AZP: pc.ClientID,
 		TenantID: app.TenantID, RealmID: app.RealmID, Principal: principal, GrantType: "authorization_code",
 	}
 	raw, err := s.sign(issuer, access)
@@ -140,12 +132,12 @@ func (s *Service) identityTokens(ctx context.Context, app Application, i directo
 		return TokenResponse{}, nil, err
 	}
 	ids := []string{access.ID}
-	if err := s.store.CreateToken(ctx, identityToken(app, i, access.ID, raw, "access", scopes, now, lifetime)); err != nil {
+	if err := s.store.CreateToken(ctx, identityToken(app.Application, i, access.ID, raw, "access", scopes, now, lifetime)); err != nil {
 		return TokenResponse{}, nil, err
 	}
 	resp := TokenResponse{AccessToken: raw, TokenType: "Bearer", ExpiresIn: int(lifetime.Seconds()), Scope: strings.Join(scopes, " ")}
 	if slices.Contains(pc.GrantType, "refresh_token") {
-		if resp.RefreshToken, err = s.newRefreshToken(ctx, app, i, ss); err != nil {
+		if resp.RefreshToken, err = s.newRefreshToken(ctx, app.Application, i, ss); err != nil {
 			return TokenResponse{}, nil, err
 		}
 	}
@@ -163,7 +155,7 @@ func (s *Service) identityTokens(ctx context.Context, app Application, i directo
 		return TokenResponse{}, nil, err
 	}
 	ids = append(ids, id.ID)
-	return resp, ids, s.store.CreateToken(ctx, identityToken(app, i, id.ID, resp.IDToken, "identity", scopes, now, lifetime))
+	return resp, ids, s.store.CreateToken(ctx, identityToken(app.Application, i, id.ID, resp.IDToken, "identity", scopes, now, lifetime))
 }
 
 // profile adds the claims that the profile and email scopes grant.

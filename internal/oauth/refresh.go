@@ -52,7 +52,7 @@ var errBadRefresh = &Error{"invalid_grant", "the refresh token is invalid, expir
 // refresh rotates a refresh token: the old one is spent, and tokens for the
 // same sign-in are issued if the identity may still use the application.
 // A spent token used again revokes its whole family (RFC 9700 §4.14.2).
-func (s *Service) refresh(ctx context.Context, app Application, req TokenRequest) (TokenResponse, error) {
+func (s *Service) refresh(ctx context.Context, app client, req TokenRequest) (TokenResponse, error) {
 	rt, err := s.store.GetRefreshToken(ctx, hashCode(req.RefreshToken))
 	if errors.Is(err, latchkey.ErrNotFound) || (err == nil && rt.ApplicationID != app.ID) {
 		return TokenResponse{}, errBadRefresh

@@ -24,6 +24,7 @@ type Service struct {
 	box       *secretbox.Box
 	publicURL string
 	keys      *keyring
+	clients   clientCache
 	// Allowed, when set, is asked again on every refresh.
 	Allowed AccessCheck
 }
@@ -152,18 +153,10 @@ func (s *Service) Token(ctx context.Context, req TokenRequest) (TokenResponse, e
 	if err != nil {
 		return TokenResponse{}, err
 	}
-	var audience []string
-	if app.ResourceServerID != "" {
-		rs, err := s.store.GetResourceServer(ctx, app.RealmID, app.ResourceServerID)
-		if err != nil {
-			return TokenResponse{}, err
-		}
-		audience = []string{rs.Identifier}
-	}
 	principal := appPath(app.TenantID, app.RealmID, app.ID)
 	// Management API tokens span the tenant: their bi_r is "*", as the reference says.
 	realmClaim := app.RealmID
-	if slices.Contains(audience, ManagementAPI) {
+	if slices.Contains(app.audience, ManagementAPI) {
 		realmClaim = "*"
 	}
 	now := time.Now().UTC().Truncate(time.Second)
@@ -173,7 +166,7 @@ func (s *Service) Token(ctx context.Context, req TokenRequest) (TokenResponse, e
 			Expiry: jwt.NewNumericDate(now.Add(lifetime)), NotBefore: jwt.NewNumericDate(now),
 			IssuedAt: jwt.NewNumericDate(now), ID: latchkey.RandomString(32),
 		},
-		Audience: audience, Scope: strings.Join(scopes, " "), AZP: principal,
+		Audience: app.audience, Scope: strings.Join(scopes, " "), AZP: principal,
 		TenantID: app.TenantID, RealmID: realmClaim, Principal: principal, GrantType: req.GrantType,
 	}
 	raw, err := s.sign(claims.Issuer, claims)
@@ -186,7 +179,11 @@ func (s *Service) Token(ctx context.Context, req TokenRequest) (TokenResponse, e
 		TokenSuffix: raw[len(raw)-11:], TokenFormat: "self_contained", TokenType: "access",
 		IssuedAt: now.Unix(), Expires: now.Add(lifetime).Unix(),
 	}
-	if err := s.store.CreateToken(ctx, record); err != nil {
+	if err := s.store.CreateToken(ctx, record); errors.Is(err, latchkey.ErrNoParent) {
+		// The application is gone, deleted perhaps on another node after
+		// this one cached it: the record's reference to it catches that.
+		return TokenResponse{}, errInvalidClient
+	} else if err != nil {
 		return TokenResponse{}, err
 	}
 	return TokenResponse{AccessToken: raw, TokenType: "Bearer", ExpiresIn: int(lifetime.Seconds()), Scope: claims.Scope}, nil
@@ -204,32 +201,47 @@ func (s *Service) sign(issuer string, claims any) (string, error) {
 var errInvalidClient = &Error{"invalid_client", "client authentication failed"}
 
 // authenticateClient finds the application of the token endpoint and checks
-// the client's credentials against it.
-func (s *Service) authenticateClient(ctx context.Context, req TokenRequest) (Application, error) {
+// the client's credentials against it. A client that authenticated on this
+// node in the last ClientCacheTTL with the same credentials is not read again.
+func (s *Service) authenticateClient(ctx context.Context, req TokenRequest) (client, error) {
+	key := appPath(req.TenantID, req.RealmID, req.ApplicationID)
+	credentials := credentialsHash(req.ClientID, req.ClientSecret)
+	if c, ok := s.clients.get(key, credentials); ok {
+		return c, nil
+	}
 	app, sealed, err := s.store.GetApplication(ctx, req.RealmID, req.ApplicationID)
 	if errors.Is(err, latchkey.ErrNotFound) || (err == nil && app.TenantID != req.TenantID) {
-		return Application{}, errInvalidClient
+		return client{}, errInvalidClient
 	}
 	if err != nil {
-		return Application{}, err
+		return client{}, err
 	}
 	if req.ClientID != app.ProtocolConfig.ClientID {
-		return Application{}, errInvalidClient
+		return client{}, errInvalidClient
 	}
 	if sealed == "" { // a public client has no secret to check, and must send none
 		if app.ProtocolConfig.Confidentiality != "public" || req.ClientSecret != "" {
-			return Application{}, errInvalidClient
+			return client{}, errInvalidClient
 		}
-		return app, nil
+	} else {
+		secret, err := s.box.Open(sealed)
+		if err != nil {
+			return client{}, err
+		}
+		if subtle.ConstantTimeCompare(secret, []byte(req.ClientSecret)) != 1 {
+			return client{}, errInvalidClient
+		}
 	}
-	secret, err := s.box.Open(sealed)
-	if err != nil {
-		return Application{}, err
+	c := client{Application: app}
+	if app.ResourceServerID != "" {
+		rs, err := s.store.GetResourceServer(ctx, app.RealmID, app.ResourceServerID)
+		if err != nil {
+			return client{}, err
+		}
+		c.audience = []string{rs.Identifier}
 	}
-	if subtle.ConstantTimeCompare(secret, []byte(req.ClientSecret)) != 1 {
-		return Application{}, errInvalidClient
-	}
-	return app, nil
+	s.clients.put(key, credentials, c)
+	return c, nil
 }
 
 // grantedScopes returns the requested scopes, all of which must be allowed,

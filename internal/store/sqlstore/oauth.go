@@ -194,10 +194,23 @@ func scanToken(s interface{ Scan(...any) error }, v *oauth.Token) error {
 }
 
 func (t *tx) CreateToken(ctx context.Context, v oauth.Token) error {
-	_, err := t.exec(ctx, latchkey.ErrNoParent, `INSERT INTO tokens (`+tokenColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-		v.ID, v.TenantID, v.RealmID, v.ApplicationID, v.PrincipalType, v.PrincipalID, v.DisplayName,
-		strings.Join(v.Scopes, " "), v.TokenSuffix, v.TokenFormat, v.TokenType, v.IssuedAt, v.Expires)
+	return t.createTokens(ctx, []oauth.Token{v})
+}
+
+// createTokens inserts token records in one statement.
+func (t *tx) createTokens(ctx context.Context, vs []oauth.Token) error {
+	var q strings.Builder
+	q.WriteString(`INSERT INTO tokens (` + tokenColumns + `) VALUES `)
+	var a args
+	for i, v := range vs {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString("(" + strings.Join([]string{a.add(v.ID), a.add(v.TenantID), a.add(v.RealmID), a.add(v.ApplicationID),
+			a.add(v.PrincipalType), a.add(v.PrincipalID), a.add(v.DisplayName), a.add(strings.Join(v.Scopes, " ")),
+			a.add(v.TokenSuffix), a.add(v.TokenFormat), a.add(v.TokenType), a.add(v.IssuedAt), a.add(v.Expires)}, ", ") + ")")
+	}
+	_, err := t.exec(ctx, latchkey.ErrNoParent, q.String(), a...)
 	return err
 }
 

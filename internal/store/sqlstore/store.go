@@ -66,6 +66,7 @@ type Store struct {
 	db      *sql.DB
 	writer  *sql.DB
 	dialect *Dialect
+	tokens  tokenBatch
 }
 
 // New returns a Store. Reads use db; writes and transactions use writer,

@@ -17,6 +17,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -57,6 +58,7 @@ func Run(t *testing.T, open func(t testing.TB) *sqlstore.Store) {
 		{"Roles", testRoles},
 		{"RolesOfMembers", testRolesOfMembers},
 		{"Tokens", testTokens},
+		{"ConcurrentTokens", testConcurrentTokens},
 		{"DeleteExpiredTokens", testDeleteExpiredTokens},
 		{"SigningKeys", testSigningKeys},
 		{"Settings", testSettings},
@@ -1063,6 +1065,50 @@ func testApplications(t *testing.T, s *sqlstore.Store) {
 	orphan := newApplication(r, "client-4")
 	orphan.ResourceServerID = "missing"
 	wantErr(t, "create for a missing resource server", s.CreateApplication(ctx, orphan, ""), latchkey.ErrNoParent)
+}
+
+// testConcurrentTokens: records that concurrent requests create (and that
+// the store may insert together) are all stored, and a bad one fails alone.
+func testConcurrentTokens(t *testing.T, s *sqlstore.Store) {
+	ctx := t.Context()
+	app := addApplication(t, s, newRealm(t, s))
+	exp := now.Add(time.Hour).Unix()
+	var tokens []oauth.Token
+	for range 300 {
+		tokens = append(tokens, newToken(app, "application", app.ID, exp))
+	}
+	bad := map[int]error{7: latchkey.ErrNoParent, 150: latchkey.ErrDuplicate}
+	tokens[7].ApplicationID = "missing"
+	tokens[150].ID = tokens[149].ID
+	errs := make([]error, len(tokens))
+	var wg sync.WaitGroup
+	for i, v := range tokens {
+		wg.Go(func() { errs[i] = s.CreateToken(ctx, v) })
+	}
+	wg.Wait()
+	stored := 0
+	for i, err := range errs {
+		if i == 149 || i == 150 { // one of the two with the same id wins
+			if err == nil {
+				stored++
+			} else {
+				wantErr(t, "create a taken id", err, latchkey.ErrDuplicate)
+			}
+			continue
+		}
+		if want := bad[i]; want != nil {
+			wantErr(t, fmt.Sprintf("create token %d", i), err, want)
+			continue
+		}
+		must(t, err)
+		got, err := s.GetToken(ctx, tokens[i].ID)
+		must(t, err)
+		equal(t, "stored token", got, tokens[i])
+		stored++
+	}
+	if _, total, err := s.ListTokens(ctx, app.ID, oauth.TokenFilter{}, all(nil)); err != nil || total != stored || stored != len(tokens)-2 {
+		t.Errorf("%d tokens listed (err %v), %d created, want %d", total, err, stored, len(tokens)-2)
+	}
 }
 
 func testTokens(t *testing.T, s *sqlstore.Store) {
