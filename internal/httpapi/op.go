@@ -157,21 +157,31 @@ func (s *Server) biAuthenticate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	decision, err := s.Policy.Evaluate(r.Context(), tenant, realm, identity.ID, appID)
-	if err != nil {
-		writeError(w, r, err)
+	code, _, denial, err := s.approve(r, req, identity.ID, cred.ID)
+	if denial != "" {
+		writeJSON(w, http.StatusOK, map[string]string{"type": "deny", "message": denial})
 		return
 	}
-	if !decision.Allowed {
-		writeJSON(w, http.StatusOK, map[string]string{"type": "deny", "message": "access denied by policy: " + decision.Reason})
-		return
-	}
-	code, _, err := s.OAuth.Approve(r.Context(), req, identity.ID, cred.ID)
 	if errors.As(err, &invalid) {
 		writeError(w, r, latchkey.InvalidField("claims", invalid.Description))
 		return
 	}
 	reply(w, r, map[string]string{"type": "allow", "code": code, "message": "signed in"}, err)
+}
+
+// approve asks the realm's policy whether the identity that signed may use
+// the sign-in's application and, if it may, issues the code (with where to
+// send the browser); denial is why it may not.
+func (s *Server) approve(r *http.Request, req oauth.AuthRequest, identityID, credentialID string) (code, to, denial string, err error) {
+	decision, err := s.Policy.Evaluate(r.Context(), req.TenantID, req.RealmID, identityID, req.ApplicationID)
+	if err != nil {
+		return "", "", "", err
+	}
+	if !decision.Allowed {
+		return "", "", "access denied by policy: " + decision.Reason, nil
+	}
+	code, to, err = s.OAuth.Approve(r.Context(), req, identityID, credentialID)
+	return code, to, "", err
 }
 
 // signin finishes a sign-in on the hosted page: the passkey's assertion is
@@ -202,17 +212,11 @@ func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	decision, err := s.Policy.Evaluate(r.Context(), tenant, realm, identity.ID, appID)
-	if err != nil {
-		writeError(w, r, err)
+	_, to, denial, err := s.approve(r, req, identity.ID, cred.ID)
+	if denial != "" {
+		writeJSON(w, http.StatusOK, map[string]string{"redirect": oauth.Deny(req, denial), "message": denial})
 		return
 	}
-	if !decision.Allowed {
-		why := "access denied by policy: " + decision.Reason
-		writeJSON(w, http.StatusOK, map[string]string{"redirect": oauth.Deny(req, why), "message": why})
-		return
-	}
-	_, to, err := s.OAuth.Approve(r.Context(), req, identity.ID, cred.ID)
 	if errors.As(err, &refused) {
 		writeError(w, r, latchkey.Errorf(latchkey.CodeBadRequest, "%s", refused.Description))
 		return

@@ -48,6 +48,17 @@ window.signIn = async (url) => {
 };
 </script></body></html>`
 
+// tlsNode starts a node that serves HTTPS with its self-signed
+// certificate, as the SDK requires, and returns an API client of it.
+func tlsNode(t *testing.T, engine string) (client, *testenv.Node) {
+	t.Helper()
+	n := testenv.StartNode(t, engine, func(cfg *server.Config) {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+		cfg.TLSSelfSigned = true
+	})
+	return client{base: n.URL, tenant: n.Creds().TenantID, token: n.Token(t, ""), http: n.HTTP}, n
+}
+
 // startApp serves appPage and the SDK's bundle on http://localhost:PORT.
 func startApp(t testing.TB, sdk []byte) string {
 	t.Helper()
@@ -80,11 +91,7 @@ func TestEmbeddedSDKBindPasskey(t *testing.T) {
 	for _, eng := range testenv.Engines() {
 		t.Run(eng.Name, func(t *testing.T) {
 			t.Parallel()
-			n := testenv.StartNode(t, eng.Name, func(cfg *server.Config) {
-				cfg.Logger = slog.New(slog.DiscardHandler)
-				cfg.TLSSelfSigned = true
-			})
-			c := client{base: n.URL, tenant: n.Creds().TenantID, token: n.Token(t, ""), http: n.HTTP}
+			c, _ := tlsNode(t, eng.Name)
 			app := startApp(t, sdk)
 			realm := newRealm(t, c, "SDK")
 			// A theme without every URL: Latchkey fills in what the SDK requires.
@@ -192,11 +199,7 @@ func TestEmbeddedSDKSignIn(t *testing.T) {
 	for _, eng := range testenv.Engines() {
 		t.Run(eng.Name, func(t *testing.T) {
 			t.Parallel()
-			n := testenv.StartNode(t, eng.Name, func(cfg *server.Config) {
-				cfg.Logger = slog.New(slog.DiscardHandler)
-				cfg.TLSSelfSigned = true
-			})
-			c := client{base: n.URL, tenant: n.Creds().TenantID, token: n.Token(t, ""), http: n.HTTP}
+			c, n := tlsNode(t, eng.Name)
 			app := startApp(t, sdk)
 			realm := newRealm(t, c, "SDK")
 			config := embeddedConfig(t, c, realm, app)

@@ -286,6 +286,18 @@ type attestation struct {
 	AttestationObject string `json:"attestation_object"`
 }
 
+// credentialJSON is a PublicKeyCredential in its JSON form, for go-webauthn's
+// parsers, made of the parts the embedded SDK sends.
+func credentialJSON(id []byte, response map[string][]byte) []byte {
+	encoded := map[string]string{}
+	for k, v := range response {
+		encoded[k] = base64.RawURLEncoding.EncodeToString(v)
+	}
+	b, _ := json.Marshal(map[string]any{"id": base64.RawURLEncoding.EncodeToString(id), "rawId": base64.RawURLEncoding.EncodeToString(id),
+		"type": "public-key", "response": encoded})
+	return b
+}
+
 // decodeBase64 accepts standard and URL-safe base64, padded or not.
 func decodeBase64(s string) ([]byte, error) {
 	s = strings.TrimRight(s, "=")
@@ -341,14 +353,7 @@ func (s *Service) verifyWebAuthn(inv Invocation, token, raw string) (Credential,
 		return c, invalidProof("malformed attestation: " + details(err))
 	}
 	credID := parsed.AttestationObject.AuthData.AttData.CredentialID
-	response, _ := json.Marshal(map[string]any{
-		"id": base64.RawURLEncoding.EncodeToString(credID), "rawId": base64.RawURLEncoding.EncodeToString(credID),
-		"type": "public-key",
-		"response": map[string]string{
-			"clientDataJSON":    base64.RawURLEncoding.EncodeToString(clientData),
-			"attestationObject": base64.RawURLEncoding.EncodeToString(attObject),
-		},
-	})
+	response := credentialJSON(credID, map[string][]byte{"clientDataJSON": clientData, "attestationObject": attObject})
 	creation, err := protocol.ParseCredentialCreationResponseBytes(response)
 	if err != nil {
 		return c, invalidProof("malformed attestation: " + details(err))

@@ -149,16 +149,8 @@ func (s *Service) verifySDKWebAuthn(ctx context.Context, realmID string, config 
 	if err != nil {
 		return c, i, err
 	}
-	response, _ := json.Marshal(map[string]any{
-		"id": base64.RawURLEncoding.EncodeToString(credID), "rawId": base64.RawURLEncoding.EncodeToString(credID),
-		"type": "public-key",
-		"response": map[string]string{
-			"clientDataJSON":    base64.RawURLEncoding.EncodeToString(clientData),
-			"authenticatorData": base64.RawURLEncoding.EncodeToString(authData),
-			"signature":         base64.RawURLEncoding.EncodeToString(signature),
-		},
-	})
-	parsed, err := protocol.ParseCredentialRequestResponseBytes(response)
+	parsed, err := protocol.ParseCredentialRequestResponseBytes(credentialJSON(credID,
+		map[string][]byte{"clientDataJSON": clientData, "authenticatorData": authData, "signature": signature}))
 	if err != nil {
 		return c, i, invalidClaims("malformed assertion: " + details(err))
 	}
