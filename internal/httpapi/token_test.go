@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/testenv"
@@ -486,5 +489,36 @@ func TestTokenRecords(t *testing.T) {
 			self.del(t, tokensPath+"/"+jti)
 			assertBareError(t, self.do(t, "GET", "/realms", nil), http.StatusUnauthorized, "unauthorized", "unauthorized")
 		})
+	})
+}
+
+// TestClientCredentialsLibrary: a real OAuth 2.0 client library
+// (x/oauth2/clientcredentials) gets management tokens from the token
+// endpoint, by HTTP Basic and by form credentials, and they work.
+func TestClientCredentialsLibrary(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, nil, func(t *testing.T, e *env) {
+		creds := e.node.Creds()
+		for _, style := range []oauth2.AuthStyle{oauth2.AuthStyleInHeader, oauth2.AuthStyleInParams} {
+			cc := clientcredentials.Config{ClientID: creds.ClientID, ClientSecret: creds.ClientSecret,
+				TokenURL: creds.TokenEndpoint, Scopes: []string{"realms:read"}, AuthStyle: style}
+			tok, err := cc.Token(t.Context())
+			if err != nil {
+				t.Fatalf("auth style %d: %v", style, err)
+			}
+			if tok.TokenType != "Bearer" || tok.Expiry.Before(time.Now().Add(time.Hour)) || tok.Extra("scope") != "realms:read" {
+				t.Errorf("auth style %d: token %+v scope %v", style, tok, tok.Extra("scope"))
+			}
+			resp, err := cc.Client(t.Context()).Get(e.api.url("/realms"))
+			if err != nil || resp.StatusCode != http.StatusOK {
+				t.Fatalf("list realms with the library's client: %v %v", resp, err)
+			}
+			resp.Body.Close()
+		}
+		bad := clientcredentials.Config{ClientID: creds.ClientID, ClientSecret: "wrong", TokenURL: creds.TokenEndpoint}
+		var re *oauth2.RetrieveError
+		if _, err := bad.Token(t.Context()); !errors.As(err, &re) || re.ErrorCode != "invalid_client" {
+			t.Errorf("wrong secret: %v", err)
+		}
 	})
 }
