@@ -284,8 +284,11 @@ func TestCredentialBindingJobs(t *testing.T) {
 		assertSameSet(t, "pending identities", ids(items(t, pending, "identities")), []string{ada})
 
 		// Refusals change nothing.
-		assertError(t, c.do(t, "POST", jobs(bob), map[string]any{"job": map[string]any{"delivery_method": "EMAIL", "authenticator_config_id": config}}),
+		noMail := assertError(t, c.do(t, "POST", jobs(bob), map[string]any{"job": map[string]any{"delivery_method": "EMAIL", "authenticator_config_id": config}}),
 			http.StatusUnprocessableEntity, "unprocessable_entity", "Identity missing email address")
+		if d := detail(t, noMail, "ResourceInfo"); d["resource_type"] != "Identity" || d["id"] != bob {
+			t.Errorf("422 detail %v, want the identity %s", d, bob)
+		}
 		assertInvalid(t, c.do(t, "POST", jobs(bob), map[string]any{"job": map[string]any{"delivery_method": "RETURN"}}),
 			"job.authenticator_config_id", "empty string")
 		assertInvalid(t, c.do(t, "POST", jobs(bob), map[string]any{"job": map[string]any{"delivery_method": "FAX", "authenticator_config_id": config}}),

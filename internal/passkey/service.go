@@ -181,8 +181,15 @@ type JobRequest struct {
 	PostBindingRedirectURI string
 }
 
+// noEmail is the 422 of an EMAIL job for an identity without an address,
+// naming the identity as the reference's ResourceInfo does.
+func noEmail(identityID string) error {
+	e := latchkey.NotFound("Identity", identityID, "Identity missing email address")
+	e.Code = latchkey.CodeUnprocessable
+	return e
+}
+
 var (
-	errNoEmail   = latchkey.Errorf(latchkey.CodeUnprocessable, "Identity missing email address")
 	errSuspended = latchkey.Errorf(latchkey.CodeUnprocessable, "identity is suspended")
 )
 
@@ -273,7 +280,7 @@ func (s *Service) createJob(ctx context.Context, tx Tx, tenantID, realmID, ident
 		return j, link, errSuspended
 	}
 	if req.DeliveryMethod == Email && i.Traits.PrimaryEmailAddress == "" {
-		return j, link, errNoEmail
+		return j, link, noEmail(i.ID)
 	}
 	if j.AuthenticatorConfigID != "" {
 		if _, err := getConfig(ctx, tx, tenantID, realmID, j.AuthenticatorConfigID); err != nil {
