@@ -207,7 +207,9 @@ type Tx interface {
 	CreateBatch(ctx context.Context, b Batch) error
 	GetBatch(ctx context.Context, realmID, id string) (Batch, error)
 	// QueuedBatchIdentities counts the identities that the realm's running
-	// batches have still to handle.
+	// batches have still to handle. In an Update it holds the realm until
+	// the transaction ends, so that of concurrent batch creations each
+	// counts the ones before it.
 	QueuedBatchIdentities(ctx context.Context, realmID string) (int, error)
 	// ClaimBatch leases to owner until now+lease a running batch that no one
 	// holds (or whose lease ran out); latchkey.ErrNotFound when there is none.

@@ -326,6 +326,11 @@ func (t *tx) GetBatch(ctx context.Context, realmID, id string) (passkey.Batch, e
 }
 
 func (t *tx) QueuedBatchIdentities(ctx context.Context, realmID string) (int, error) {
+	if t.d.Name == "postgres" { // SQLite's one writer already serialises them
+		if _, err := t.w.ExecContext(ctx, `SELECT 1 FROM realms WHERE id = $1 FOR UPDATE`, realmID); err != nil {
+			return 0, err
+		}
+	}
 	var n int
 	err := t.r.QueryRowContext(ctx, `SELECT CAST(COALESCE(SUM(total - done), 0) AS BIGINT) FROM batch_credential_binding_jobs
 		WHERE realm_id = $1 AND state = $2`, realmID, passkey.BatchRunning).Scan(&n)

@@ -118,6 +118,41 @@ func testCredentials(t *testing.T, s *sqlstore.Store) {
 	equal(t, "enrollment after revocation", enrollment(t, s, ada), directory.Unenrolled)
 }
 
+// testBatchQueueCount: of two transactions that each count the queued
+// identities and then add a batch, the second counts the first's batch.
+func testBatchQueueCount(t *testing.T, s *sqlstore.Store) {
+	ctx := t.Context()
+	r := newRealm(t, s)
+	batch := func() passkey.Batch {
+		return passkey.Batch{ID: latchkey.NewID(), TenantID: r.TenantID, RealmID: r.ID, IdentityIDs: []string{"a", "b"},
+			State: passkey.BatchRunning, StateCommentary: passkey.BatchCommentary{Errors: map[string]passkey.BatchError{}},
+			JobTemplate: passkey.JobTemplate{AuthenticatorConfigID: "x", ExpireTime: now}, CreateTime: now, UpdateTime: now}
+	}
+	counted := make(chan struct{})
+	seen := make(chan int, 1)
+	go func() {
+		<-counted
+		seen <- func() (n int) {
+			must(t, s.Passkey().Update(ctx, func(tx passkey.Tx) (err error) {
+				n, err = tx.QueuedBatchIdentities(ctx, r.ID)
+				return err
+			}))
+			return n
+		}()
+	}()
+	must(t, s.Passkey().Update(ctx, func(tx passkey.Tx) error {
+		n, err := tx.QueuedBatchIdentities(ctx, r.ID)
+		equal(t, "queued at first", n, 0)
+		close(counted)
+		time.Sleep(200 * time.Millisecond) // the other transaction counts now
+		if err != nil {
+			return err
+		}
+		return tx.CreateBatch(ctx, batch())
+	}))
+	equal(t, "queued as the second transaction counted", <-seen, 2)
+}
+
 // testBatchLeases: one node at a time holds a batch; a lease that ran out
 // passes to another, and the old holder can no longer save.
 func testBatchLeases(t *testing.T, s *sqlstore.Store) {

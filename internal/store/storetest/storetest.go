@@ -74,6 +74,7 @@ func Run(t *testing.T, open func(t testing.TB) *sqlstore.Store) {
 		{"BindingJobs", testBindingJobs},
 		{"Credentials", testCredentials},
 		{"BatchLeases", testBatchLeases},
+		{"BatchQueueCount", testBatchQueueCount},
 		{"Policies", testPolicies},
 		{"IdentitiesByUsername", testIdentitiesByUsername},
 		{"ImportJobs", testImportJobs},
