@@ -204,6 +204,13 @@ func TestImportRefusals(t *testing.T) {
 		assertInvalid(t, e.api.upload(t, realm, "", "email\na@example.com\n"), "header", `the column "username" is required`)
 		assertInvalid(t, e.api.upload(t, realm, "", ""), "file", "empty: the first line must name the columns")
 		assertInvalid(t, e.api.upload(t, realm, "", "username\n"), "file", "no rows after the header")
+		tooMany := "username\n" + strings.Repeat("a\n", provisioning.MaxRows+1)
+		assertError(t, e.api.upload(t, realm, "", tooMany), http.StatusRequestEntityTooLarge, "payload_too_large",
+			"the CSV file has more than 1,000,000 rows")
+		// Nothing of the refused file is left: the realm takes a job at once.
+		if j := e.api.importFile(t, realm, "", "username\nafter\n"); counts(t, j) != [4]int{1, 0, 0, 0} {
+			t.Errorf("the import after a refused file: %v", j)
+		}
 		assertInvalid(t, e.api.upload(t, realm, "?dry_run=maybe", "username\na\n"), "dry_run", "must be true or false")
 		assertInvalid(t, e.api.upload(t, realm, "?dryrun=true", "username\na\n"), "dryrun", "unknown parameter")
 		assertNotFound(t, e.api.upload(t, "0000000000000000", "", "username\na\n"), "Realm", "0000000000000000", "realm not found")
