@@ -1,8 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
-	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -57,24 +55,8 @@ func (s *Server) importIdentities(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, errForbidden)
 		return
 	}
-	// Sized up front when the length is known: files are big, and a growing
-	// buffer would leave up to twice their size behind.
-	var buf bytes.Buffer
-	if r.ContentLength > 0 && r.ContentLength <= provisioning.MaxFileSize {
-		buf.Grow(int(r.ContentLength) + bytes.MinRead)
-	}
-	_, err = buf.ReadFrom(http.MaxBytesReader(w, r.Body, provisioning.MaxFileSize))
-	body := buf.Bytes()
-	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
-		writeError(w, r, latchkey.Errorf(latchkey.CodePayloadTooLarge, "the CSV file is larger than 100 MB"))
-		return
-	}
-	if err != nil {
-		writeError(w, r, errMalformed)
-		return
-	}
-	j, err := s.Provisioning.CreateJob(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), body, opts)
+	// The service reads the body as it arrives, within the file size limit.
+	j, err := s.Provisioning.CreateJob(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.Body, opts)
 	if err != nil {
 		writeError(w, r, err)
 		return

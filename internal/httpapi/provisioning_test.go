@@ -204,6 +204,13 @@ func TestImportRefusals(t *testing.T) {
 		assertInvalid(t, e.api.upload(t, realm, "", "email\na@example.com\n"), "header", `the column "username" is required`)
 		assertInvalid(t, e.api.upload(t, realm, "", ""), "file", "empty: the first line must name the columns")
 		assertInvalid(t, e.api.upload(t, realm, "", "username\n"), "file", "no rows after the header")
+		tooMany := "username\n" + strings.Repeat("a\n", provisioning.MaxRows+1)
+		assertError(t, e.api.upload(t, realm, "", tooMany), http.StatusRequestEntityTooLarge, "payload_too_large",
+			"the CSV file has more than 1,000,000 rows")
+		// Nothing of the refused file is left: the realm takes a job at once.
+		if j := e.api.importFile(t, realm, "", "username\nafter\n"); counts(t, j) != [4]int{1, 0, 0, 0} {
+			t.Errorf("the import after a refused file: %v", j)
+		}
 		assertInvalid(t, e.api.upload(t, realm, "?dry_run=maybe", "username\na\n"), "dry_run", "must be true or false")
 		assertInvalid(t, e.api.upload(t, realm, "?dryrun=true", "username\na\n"), "dryrun", "unknown parameter")
 		assertNotFound(t, e.api.upload(t, "0000000000000000", "", "username\na\n"), "Realm", "0000000000000000", "realm not found")
@@ -278,7 +285,9 @@ func TestExportCSV(t *testing.T) {
 // TestImportResumes plays a node that died in the middle of a job: the
 // first batch committed (its identities and the job's progress in one
 // transaction), the job still leased to the dead node. The worker takes it
-// over and goes on after that batch, without creating anything twice.
+// over and goes on after that batch, without creating anything twice, and
+// reads the file's chunks in turn: a username that repeats one of the
+// first batch, in the last chunk, fails with the line of its first row.
 func TestImportResumes(t *testing.T) {
 	t.Parallel()
 	forEachEngine(t, nil, func(t *testing.T, e *env) {
@@ -288,8 +297,16 @@ func TestImportResumes(t *testing.T) {
 		var file strings.Builder
 		file.WriteString("username,display_name\n")
 		var first []directory.Identity
+		var cuts []int // where the file's chunks end: within the first batch and after it
 		for i := range rows {
-			fmt.Fprintf(&file, "user%05d,User %d\n", i, i)
+			if i == 1000 || i == 3000 {
+				cuts = append(cuts, file.Len())
+			}
+			name := fmt.Sprintf("user%05d", i)
+			if i == rows-1 {
+				name = "USER00007" // line 9
+			}
+			fmt.Fprintf(&file, "%s,User %d\n", name, i)
 			if i < done {
 				now := time.Now().UTC().Truncate(time.Microsecond)
 				first = append(first, directory.Identity{ID: latchkey.NewID(), TenantID: e.tenant(), RealmID: realm,
@@ -307,19 +324,30 @@ func TestImportResumes(t *testing.T) {
 			if err := tx.CreateIdentities(ctx, first); err != nil {
 				return err
 			}
-			return tx.CreateImportJob(ctx, j, []byte(file.String()))
+			content, start := file.String(), 0
+			for seq, end := range append(cuts, file.Len()) {
+				if err := tx.AddImportChunk(ctx, j.ID, seq, []byte(content[start:end])); err != nil {
+					return err
+				}
+				start = end
+			}
+			return tx.CreateImportJob(ctx, j)
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
 		e.node.ImportWorker.Wake()
 		got := e.api.waitJob(t, realm, j.ID)
-		if c, want := counts(t, got), [4]int{rows, 0, 0, 0}; c != want || got["state"] != provisioning.Succeeded {
+		if c, want := counts(t, got), [4]int{rows - 1, 0, 0, 1}; c != want || got["state"] != provisioning.Succeeded {
 			t.Errorf("resumed job %v: counts %v, want %v", got, c, want)
 		}
+		fs := items(t, got, "failures")
+		if len(fs) != 1 || num(t, fs[0], "line") != rows+1 || str(t, fs[0], "error") != "username: repeats the username of line 9" {
+			t.Errorf("failures %v, want line %d repeating line 9", fs, rows+1)
+		}
 		list := e.api.list(t, "/realms/"+realm+"/identities")
-		if n := num(t, list, "total_size"); n != rows {
-			t.Errorf("%d identities, want %d", n, rows)
+		if n := num(t, list, "total_size"); n != rows-1 {
+			t.Errorf("%d identities, want %d", n, rows-1)
 		}
 	})
 }

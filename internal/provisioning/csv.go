@@ -20,10 +20,11 @@ type record struct {
 	err    string // why the record could not be read
 }
 
-// reader reads the records of a whole file held in memory. Unlike a plain
-// csv.Reader it survives a malformed record (a quote left open, a stray
-// quote): that record is reported on its line and reading goes on at the
-// next line, so one bad row does not swallow the rest of the file.
+// reader reads the records of a file, or of a chunk of one, held in
+// memory. Unlike a plain csv.Reader it survives a malformed record (a
+// quote left open, a stray quote): that record is reported on its line and
+// reading goes on at the next line, so one bad row does not swallow the
+// rest of the file.
 type reader struct {
 	data     []byte
 	r        *csv.Reader // reads data[base:]; nil until the next record is read
@@ -31,10 +32,24 @@ type reader struct {
 	baseLine int         // the line of data[base]
 	off      int         // r's input offset after the last record
 	line     int         // the line of data[base+off]
+	reach    int         // how far into data reading went: past the last record after a bad one
 }
 
-func newReader(data []byte) *reader {
-	return &reader{data: bytes.TrimPrefix(data, bom), baseLine: 1}
+// newReader reads data, a file from line line on; at line 1 a byte order
+// mark is skipped.
+func newReader(data []byte, line int) *reader {
+	if line == 1 {
+		data = bytes.TrimPrefix(data, bom)
+	}
+	return &reader{data: data, baseLine: line}
+}
+
+// pos is where in data the next record starts.
+func (c *reader) pos() int {
+	if c.r == nil {
+		return c.base
+	}
+	return c.base + c.off
 }
 
 // next returns the next record, or false at the end of the file.
@@ -48,6 +63,7 @@ func (c *reader) next() (record, bool) {
 		c.off, c.line = 0, c.baseLine
 	}
 	fields, err := c.r.Read()
+	c.reach = max(c.reach, c.base+int(c.r.InputOffset()))
 	if err == io.EOF {
 		return record{}, false
 	}

@@ -11,7 +11,7 @@ import (
 )
 
 func readAll(data string) []record {
-	rd := newReader([]byte(data))
+	rd := newReader([]byte(data), 1)
 	var out []record
 	for r, ok := rd.next(); ok; r, ok = rd.next() {
 		out = append(out, r)
@@ -19,16 +19,39 @@ func readAll(data string) []record {
 	return out
 }
 
+// readChunks splits data into chunks of up to size bytes and reads them
+// one by one, as the worker does.
+func readChunks(t *testing.T, data string, size int) (recs []record, chunks []string, err error) {
+	sp := newSplitter(strings.NewReader(data), size)
+	line := 1
+	for {
+		chunk, err := sp.next()
+		if err != nil || chunk == nil {
+			if err == nil && len(recs) != sp.records {
+				t.Fatalf("size %d: %d records read, %d counted", size, len(recs), sp.records)
+			}
+			return recs, chunks, err
+		}
+		chunks = append(chunks, string(chunk))
+		rd := newReader(chunk, line)
+		for r, ok := rd.next(); ok; r, ok = rd.next() {
+			recs = append(recs, r)
+		}
+		line += bytes.Count(chunk, []byte{'\n'})
+	}
+}
+
+const messy = "\xEF\xBB\xBFUsername,Email\r\n" + // BOM, CRLF
+	"alice,a@example.com\r\n" +
+	"\"bob\nsmith\",b@example.com\n" + // a quoted field over two lines
+	"carol,\"c@example.com\n" + // a quote left open: swallows nothing after its line
+	"dave,d@example.com\n" +
+	"\n" +
+	"er\"in,e@example.com\n" + // a stray quote
+	"frank,f@example.com"
+
 func TestReaderLinesAndRecovery(t *testing.T) {
-	data := "\xEF\xBB\xBFUsername,Email\r\n" + // BOM, CRLF
-		"alice,a@example.com\r\n" +
-		"\"bob\nsmith\",b@example.com\n" + // a quoted field over two lines
-		"carol,\"c@example.com\n" + // a quote left open: swallows nothing after its line
-		"dave,d@example.com\n" +
-		"\n" +
-		"er\"in,e@example.com\n" + // a stray quote
-		"frank,f@example.com"
-	got := readAll(data)
+	got := readAll(messy)
 	want := []record{
 		{line: 1, fields: []string{"Username", "Email"}},
 		{line: 2, fields: []string{"alice", "a@example.com"}},
@@ -40,6 +63,29 @@ func TestReaderLinesAndRecovery(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("records:\n got %+v\nwant %+v", got, want)
+	}
+}
+
+// TestSplitter cuts a file into chunks of every size: the chunks are the
+// file, and read one by one they give the file's records, as long as no
+// record (with what reading it reads past it) is longer than a chunk:
+// here from 26 bytes on.
+func TestSplitter(t *testing.T) {
+	whole := readAll(messy)
+	for size := 1; size <= len(messy)+1; size++ {
+		recs, chunks, err := readChunks(t, messy, size)
+		if err != nil {
+			if size >= 23 || !strings.Contains(err.Error(), "invalid") {
+				t.Errorf("size %d: %v", size, err)
+			}
+			continue
+		}
+		if got := strings.Join(chunks, ""); got != strings.TrimPrefix(messy, string(bom)) {
+			t.Errorf("size %d: chunks %q", size, chunks)
+		}
+		if size >= 26 && !reflect.DeepEqual(recs, whole) {
+			t.Errorf("size %d: records\n got %+v\nwant %+v", size, recs, whole)
+		}
 	}
 }
 
@@ -147,6 +193,28 @@ func FuzzReader(f *testing.F) {
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("records %+v, encoding/csv reads %+v", got, want)
+		}
+	})
+}
+
+// FuzzSplitter checks that any input splits into chunks that are the
+// input, whose records are the ones counted, in order of lines.
+func FuzzSplitter(f *testing.F) {
+	f.Add([]byte(messy), uint8(16))
+	f.Fuzz(func(t *testing.T, data []byte, size uint8) {
+		recs, chunks, err := readChunks(t, string(data), int(size)+1)
+		if err != nil {
+			return // a line longer than a chunk
+		}
+		if got := strings.Join(chunks, ""); got != string(bytes.TrimPrefix(data, bom)) {
+			t.Fatalf("chunks %q of %q", chunks, data)
+		}
+		last := 0
+		for _, r := range recs {
+			if r.line <= last {
+				t.Fatalf("line %d after line %d", r.line, last)
+			}
+			last = r.line
 		}
 	})
 }

@@ -71,7 +71,7 @@ func importFile(b *testing.B, svc *provisioning.Service, tenant, realm string, f
 	defer cancel()
 	w := &provisioning.Worker{Service: svc, Logger: slog.New(slog.DiscardHandler), Owner: "bench", PollInterval: 10 * time.Millisecond}
 	go w.Run(ctx)
-	j, err := svc.CreateJob(ctx, tenant, realm, file, provisioning.Options{})
+	j, err := svc.CreateJob(ctx, tenant, realm, bytes.NewReader(file), provisioning.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

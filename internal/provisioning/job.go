@@ -83,10 +83,14 @@ type Tx interface {
 	// IdentitiesByUsername returns the identities of the realm whose folded
 	// usernames are among keys.
 	IdentitiesByUsername(ctx context.Context, realmID string, keys []string) ([]directory.Identity, error)
-	// CreateImportJob stores a new job with its file. It returns
-	// latchkey.ErrDuplicate when the realm has a job that is not done, and
-	// latchkey.ErrNoParent when the realm is gone.
-	CreateImportJob(ctx context.Context, j Job, content []byte) error
+	// AddImportChunk stores chunk seq (0, 1, …) of the file of job jobID,
+	// which CreateImportJob then stores in the same transaction: a file's
+	// rows are counted as it is stored.
+	AddImportChunk(ctx context.Context, jobID string, seq int, content []byte) error
+	// CreateImportJob stores a new job, whose file's chunks are stored. It
+	// returns latchkey.ErrDuplicate when the realm has a job that is not
+	// done, and latchkey.ErrNoParent when the realm is gone.
+	CreateImportJob(ctx context.Context, j Job) error
 	// GetImportJob returns latchkey.ErrNotFound for a job not in the realm.
 	GetImportJob(ctx context.Context, tenantID, realmID, id string) (Job, error)
 	// SaveImportJob stores j's state, progress, counts and error while owner
@@ -110,8 +114,9 @@ type Store interface {
 	// queued or running under an expired lease, and marks it running. It
 	// returns latchkey.ErrNotFound when there is none.
 	ClaimImportJob(ctx context.Context, owner string, now time.Time, lease time.Duration) (Job, error)
-	// ImportJobContent returns the file of a job that is not done.
-	ImportJobContent(ctx context.Context, id string) ([]byte, error)
+	// ImportChunk returns chunk seq of the file of a job that is not done,
+	// or latchkey.ErrNotFound after the last.
+	ImportChunk(ctx context.Context, jobID string, seq int) ([]byte, error)
 }
 
 // BindingMailer sends a credential binding e-mail to an identity (the

@@ -38,40 +38,13 @@ var (
 
 func realmNotFound(id string) error { return latchkey.NotFound("Realm", id, "realm not found") }
 
-// scanFile checks a file's header and counts its data rows.
-func scanFile(content []byte) (header, int, error) {
-	if len(content) > MaxFileSize {
-		return header{}, 0, errTooLarge
-	}
-	rd := newReader(content)
-	first, ok := rd.next()
-	if !ok {
-		return header{}, 0, latchkey.InvalidField("file", "empty: the first line must name the columns")
-	}
-	h, err := parseHeader(first)
-	if err != nil {
-		return header{}, 0, err
-	}
-	n := 0
-	for _, ok := rd.next(); ok; _, ok = rd.next() {
-		if n++; n > MaxRows {
-			return header{}, 0, errTooMany
-		}
-	}
-	if n == 0 {
-		return header{}, 0, latchkey.InvalidField("file", "no rows after the header")
-	}
-	return h, n, nil
-}
-
-// CreateJob queues the import of a CSV file into a realm. A bad header,
-// a file beyond the limits, or a realm with a job not yet done refuse it;
-// problems of single rows are reported by the job.
-func (s *Service) CreateJob(ctx context.Context, tenantID, realmID string, content []byte, opts Options) (Job, error) {
-	h, n, err := scanFile(content)
-	if err != nil {
-		return Job{}, err
-	}
+// CreateJob queues the import of a CSV file into a realm, reading the file
+// as it comes and storing it in chunks, in the transaction that creates the
+// job: a file refused part way (too large, too many rows, cut short)
+// leaves nothing behind. A bad header, a file beyond the limits, or a realm
+// with a job not yet done refuse it; problems of single rows are reported
+// by the job.
+func (s *Service) CreateJob(ctx context.Context, tenantID, realmID string, file io.Reader, opts Options) (Job, error) {
 	if opts.SendBindingEmail != "" {
 		if s.Mailer == nil {
 			return Job{}, errNoMailer
@@ -80,19 +53,50 @@ func (s *Service) CreateJob(ctx context.Context, tenantID, realmID string, conte
 			return Job{}, err
 		}
 	}
+	if _, err := s.store.GetRealm(ctx, tenantID, realmID); err != nil {
+		if errors.Is(err, latchkey.ErrNotFound) {
+			return Job{}, realmNotFound(realmID)
+		}
+		return Job{}, err
+	}
+	// The first chunk, with the header, is checked before the transaction
+	// begins: on SQLite it holds the one writer while the file arrives.
+	sp := newSplitter(file, chunkSize)
+	chunk, err := sp.next()
+	if err != nil {
+		return Job{}, err
+	}
+	if sp.records == 0 {
+		return Job{}, latchkey.InvalidField("file", "empty: the first line must name the columns")
+	}
+	h, err := parseHeader(sp.first)
+	if err != nil {
+		return Job{}, err
+	}
 	a, t := latchkey.ActorFrom(ctx), now()
 	j := Job{ID: latchkey.NewID(), TenantID: tenantID, RealmID: realmID, State: Queued, Options: opts,
-		Columns: h.names, RowsTotal: n, ActorType: a.Type, ActorID: a.ID, CreateTime: t, UpdateTime: t}
+		Columns: h.names, ActorType: a.Type, ActorID: a.ID, CreateTime: t, UpdateTime: t}
 	err = s.store.Update(ctx, func(tx Tx) error {
-		if _, err := tx.GetRealm(ctx, tenantID, realmID); err != nil {
-			if errors.Is(err, latchkey.ErrNotFound) {
-				return realmNotFound(realmID)
+		for seq := 0; chunk != nil; seq++ {
+			if sp.records-1 > MaxRows {
+				return errTooMany
 			}
-			return err
+			if err := tx.AddImportChunk(ctx, j.ID, seq, chunk); err != nil {
+				return err
+			}
+			if chunk, err = sp.next(); err != nil {
+				return err
+			}
 		}
-		if err := tx.CreateImportJob(ctx, j, content); err != nil {
-			if errors.Is(err, latchkey.ErrDuplicate) {
+		if j.RowsTotal = sp.records - 1; j.RowsTotal == 0 {
+			return latchkey.InvalidField("file", "no rows after the header")
+		}
+		if err := tx.CreateImportJob(ctx, j); err != nil {
+			switch {
+			case errors.Is(err, latchkey.ErrDuplicate):
 				return errJobRunning
+			case errors.Is(err, latchkey.ErrNoParent):
+				return realmNotFound(realmID)
 			}
 			return err
 		}

@@ -1,6 +1,7 @@
 package provisioning
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -119,18 +120,47 @@ type importer struct {
 	w      *Worker
 	job    Job
 	h      header
-	rd     *reader
+	file   chunks
 	seen   map[uint64]int32           // hashes of the folded usernames read, to the line of their first row
 	groups map[string]directory.Group // the realm's groups by folded name; in a dry run, those it would create have no id
 }
 
+// chunks reads the records of a job's file one stored chunk at a time.
+type chunks struct {
+	store Store
+	jobID string
+	seq   int     // of the next chunk
+	line  int     // the line the next chunk starts on
+	rd    *reader // of the current chunk; nil before the first
+}
+
+// next returns the next record, or false at the end of the file.
+func (c *chunks) next(ctx context.Context) (record, bool, error) {
+	for {
+		if c.rd != nil {
+			if rec, ok := c.rd.next(); ok {
+				return rec, true, nil
+			}
+		}
+		chunk, err := c.store.ImportChunk(ctx, c.jobID, c.seq)
+		if errors.Is(err, latchkey.ErrNotFound) {
+			return record{}, false, nil
+		}
+		if err != nil {
+			return record{}, false, err
+		}
+		c.rd = newReader(chunk, c.line)
+		c.seq++
+		c.line += bytes.Count(chunk, []byte{'\n'})
+	}
+}
+
 func (im *importer) run(ctx context.Context) error {
-	content, err := im.w.Service.store.ImportJobContent(ctx, im.job.ID)
+	im.file = chunks{store: im.w.Service.store, jobID: im.job.ID, line: 1}
+	first, _, err := im.file.next(ctx)
 	if err != nil {
 		return err
 	}
-	im.rd = newReader(content)
-	first, _ := im.rd.next()
 	if im.h, err = parseHeader(first); err != nil {
 		return err // checked when the job was created
 	}
@@ -139,14 +169,21 @@ func (im *importer) run(ctx context.Context) error {
 	}
 	// Rows processed before a restart are only remembered as usernames seen.
 	for range im.job.RowsDone {
-		if _, ok := im.read(); !ok {
+		_, ok, err := im.read(ctx)
+		if err != nil {
+			return err
+		}
+		if !ok {
 			break
 		}
 	}
 	for {
 		batch := make([]row, 0, batchSize)
 		for len(batch) < batchSize {
-			r, ok := im.read()
+			r, ok, err := im.read(ctx)
+			if err != nil {
+				return err
+			}
 			if !ok {
 				break
 			}
@@ -164,14 +201,14 @@ func (im *importer) run(ctx context.Context) error {
 }
 
 // read reads the next row and checks that its username did not come before.
-func (im *importer) read() (row, bool) {
-	rec, ok := im.rd.next()
+func (im *importer) read(ctx context.Context) (row, bool, error) {
+	rec, ok, err := im.file.next(ctx)
 	if !ok {
-		return row{}, false
+		return row{}, false, err
 	}
 	r := im.h.parseRow(rec)
 	if r.key == "" {
-		return r, true
+		return r, true, nil
 	}
 	h := fnv.New64a()
 	h.Write([]byte(r.key))
@@ -183,7 +220,7 @@ func (im *importer) read() (row, bool) {
 	} else {
 		im.seen[sum] = int32(r.line)
 	}
-	return r, true
+	return r, true, nil
 }
 
 func (im *importer) loadGroups(ctx context.Context) error {

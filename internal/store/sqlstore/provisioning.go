@@ -50,18 +50,18 @@ func csvFields(line string) []string {
 	return fields
 }
 
-func (t *tx) CreateImportJob(ctx context.Context, j provisioning.Job, content []byte) error {
-	if _, err := t.exec(ctx, latchkey.ErrNoParent, `INSERT INTO import_jobs (`+importJobColumns+`)
+func (t *tx) AddImportChunk(ctx context.Context, jobID string, seq int, content []byte) error {
+	_, err := t.exec(ctx, latchkey.ErrNoParent, `INSERT INTO import_chunks (job_id, seq, content) VALUES ($1, $2, $3)`,
+		jobID, seq, content)
+	return err
+}
+
+func (t *tx) CreateImportJob(ctx context.Context, j provisioning.Job) error {
+	_, err := t.exec(ctx, latchkey.ErrNoParent, `INSERT INTO import_jobs (`+importJobColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
 		j.ID, j.TenantID, j.RealmID, j.State, j.DryRun, j.UpdateExisting, j.CreateGroups, j.SendBindingEmail,
 		csvLine(j.Columns), j.RowsTotal, j.RowsDone, j.Created, j.Updated, j.Unchanged, j.Failed, j.EmailsSent, j.Error,
-		j.ActorType, j.ActorID, micros(j.CreateTime), micros(j.UpdateTime)); err != nil {
-		return err
-	}
-	if content == nil {
-		content = []byte{}
-	}
-	_, err := t.exec(ctx, latchkey.ErrNoParent, `INSERT INTO import_files (job_id, content) VALUES ($1, $2)`, j.ID, content)
+		j.ActorType, j.ActorID, micros(j.CreateTime), micros(j.UpdateTime))
 	return err
 }
 
@@ -93,7 +93,7 @@ func (t *tx) SaveImportJob(ctx context.Context, j provisioning.Job, owner string
 		micros(j.UpdateTime), done, micros(leaseUntil))); err != nil || !done {
 		return err
 	}
-	_, err := t.exec(ctx, latchkey.ErrInUse, `DELETE FROM import_files WHERE job_id = $1`, j.ID)
+	_, err := t.exec(ctx, latchkey.ErrInUse, `DELETE FROM import_chunks WHERE job_id = $1`, j.ID)
 	return err
 }
 
@@ -150,8 +150,8 @@ func (t *tx) ClaimImportJob(ctx context.Context, owner string, now time.Time, le
 	return j, notFoundIfNoRows(err)
 }
 
-func (t *tx) ImportJobContent(ctx context.Context, id string) ([]byte, error) {
+func (t *tx) ImportChunk(ctx context.Context, jobID string, seq int) ([]byte, error) {
 	var content []byte
-	err := one(t.r.QueryRowContext(ctx, `SELECT content FROM import_files WHERE job_id = $1`, id), &content)
+	err := one(t.r.QueryRowContext(ctx, `SELECT content FROM import_chunks WHERE job_id = $1 AND seq = $2`, jobID, seq), &content)
 	return content, err
 }

@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -8,6 +10,7 @@ import (
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/provisioning"
+	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/store/sqlstore"
 )
 
@@ -37,22 +40,40 @@ func testImportJobs(t *testing.T, s *sqlstore.Store) {
 	r := newRealm(t, s)
 	other := addRealm(t, s, r.TenantID, "Other")
 	j := newImportJob(r, now)
-	content := []byte("username\nalice\n\xff")
-	must(t, s.CreateImportJob(ctx, j, content))
+	chunks := [][]byte{[]byte("username\nalice\n"), []byte("\xff\n")}
+	// A file refused part way leaves no chunk behind.
+	refused := errors.New("too large")
+	wantErr(t, "a refused upload", s.Update(ctx, func(tx store.Tx) error {
+		must(t, tx.AddImportChunk(ctx, j.ID, 0, chunks[0]))
+		return refused
+	}), refused)
+	_, err := s.ImportChunk(ctx, j.ID, 0)
+	wantErr(t, "a chunk of a refused upload", err, latchkey.ErrNotFound)
+	// The chunks come first, the job when they are counted.
+	must(t, s.Update(ctx, func(tx store.Tx) error {
+		for i, c := range chunks {
+			must(t, tx.AddImportChunk(ctx, j.ID, i, c))
+		}
+		return tx.CreateImportJob(ctx, j)
+	}))
 	got, err := s.GetImportJob(ctx, r.TenantID, r.ID, j.ID)
 	must(t, err)
 	equal(t, "job", got, j)
 	_, err = s.GetImportJob(ctx, other.TenantID, other.ID, j.ID)
 	wantErr(t, "the job through another realm", err, latchkey.ErrNotFound)
-	c, err := s.ImportJobContent(ctx, j.ID)
-	must(t, err)
-	equal(t, "content, not UTF-8 included", c, content)
+	for i, want := range chunks {
+		c, err := s.ImportChunk(ctx, j.ID, i)
+		must(t, err)
+		equal(t, fmt.Sprintf("chunk %d, not UTF-8 included", i), c, want)
+	}
+	_, err = s.ImportChunk(ctx, j.ID, len(chunks))
+	wantErr(t, "the chunk after the last", err, latchkey.ErrNotFound)
 
 	// One unfinished job per realm.
-	wantErr(t, "a second job in the realm", s.CreateImportJob(ctx, newImportJob(r, now), nil), latchkey.ErrDuplicate)
-	must(t, s.CreateImportJob(ctx, newImportJob(other, now.Add(time.Second)), nil))
+	wantErr(t, "a second job in the realm", s.CreateImportJob(ctx, newImportJob(r, now)), latchkey.ErrDuplicate)
+	must(t, s.CreateImportJob(ctx, newImportJob(other, now.Add(time.Second))))
 	gone := newImportJob(directory.Realm{ID: latchkey.NewID(), TenantID: r.TenantID}, now)
-	wantErr(t, "a job of a missing realm", s.CreateImportJob(ctx, gone, nil), latchkey.ErrNoParent)
+	wantErr(t, "a job of a missing realm", s.CreateImportJob(ctx, gone), latchkey.ErrNoParent)
 
 	// Claims take the oldest runnable job, once until its lease runs out.
 	claimed, err := s.ClaimImportJob(ctx, "node-a", now, time.Minute)
@@ -101,11 +122,11 @@ func testImportJobs(t *testing.T, s *sqlstore.Store) {
 	// Done: the file goes, and the realm may start another job.
 	j.State = provisioning.Succeeded
 	must(t, s.SaveImportJob(ctx, j, "node-b", now.Add(time.Hour)))
-	_, err = s.ImportJobContent(ctx, j.ID)
+	_, err = s.ImportChunk(ctx, j.ID, 0)
 	wantErr(t, "the file of a done job", err, latchkey.ErrNotFound)
 	_, err = s.ClaimImportJob(ctx, "node-c", now.Add(time.Hour), time.Minute)
 	wantErr(t, "a claim of a done job", err, latchkey.ErrNotFound)
-	must(t, s.CreateImportJob(ctx, newImportJob(r, now), nil))
+	must(t, s.CreateImportJob(ctx, newImportJob(r, now)))
 
 	// Jobs and their failures go with the realm.
 	must(t, s.DeleteRealm(ctx, other.TenantID, other.ID))
