@@ -493,9 +493,31 @@ func addMembers(ctx context.Context, tx Tx, g Group, ids []string) error {
 
 // DeleteGroup deletes a group without members; one with members is a 409.
 func (s *Service) DeleteGroup(ctx context.Context, tenantID, realmID, id string) error {
+	return s.deleteGroup(ctx, tenantID, realmID, id, false, nil)
+}
+
+// DeleteGroupWithMembers deletes a group and its memberships in one
+// transaction, as SCIM's DELETE does; check, when not nil, may refuse the
+// group as it stands (a failed precondition).
+func (s *Service) DeleteGroupWithMembers(ctx context.Context, tenantID, realmID, id string, check func(Group) error) error {
+	return s.deleteGroup(ctx, tenantID, realmID, id, true, check)
+}
+
+func (s *Service) deleteGroup(ctx context.Context, tenantID, realmID, id string, withMembers bool, check func(Group) error) error {
 	return s.store.Update(ctx, func(tx Tx) error {
-		if err := realm(ctx, tx, tenantID, realmID); err != nil {
+		g, err := group(ctx, tx, tenantID, realmID, id)
+		if err != nil {
 			return err
+		}
+		if check != nil {
+			if err := check(g); err != nil {
+				return err
+			}
+		}
+		if withMembers {
+			if err := tx.RemoveAllMembers(ctx, id); err != nil {
+				return err
+			}
 		}
 		if err := tx.DeleteGroup(ctx, realmID, id); err != nil {
 			return conflict(notFound(err, groupNotFound, id), errGroupChildren)

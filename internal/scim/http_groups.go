@@ -377,16 +377,11 @@ func (h *Handler) patchGroup(w http.ResponseWriter, r *http.Request) {
 // checked in the transaction that removes the members, before any is.
 func (h *Handler) deleteGroup(w http.ResponseWriter, r *http.Request) {
 	tenant, realm, id := r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("id")
-	none := []string{}
-	change := directory.GroupChange{SetMembers: &none}
+	var check func(directory.Group) error
 	if r.Header.Get("If-Match") != "" {
-		change.Edit = func(g *directory.Group) error { return ifMatch(r, Version(g.UpdateTime)) }
+		check = func(g directory.Group) error { return ifMatch(r, Version(g.UpdateTime)) }
 	}
-	if _, err := h.Directory.ChangeGroup(r.Context(), tenant, realm, id, change); err != nil {
-		WriteError(w, err)
-		return
-	}
-	if err := h.Directory.DeleteGroup(r.Context(), tenant, realm, id); err != nil {
+	if err := h.Directory.DeleteGroupWithMembers(r.Context(), tenant, realm, id, check); err != nil {
 		WriteError(w, err)
 		return
 	}

@@ -520,6 +520,11 @@ func TestGroupReplaceAndMemberErrors(t *testing.T) {
 		if got := e.memberIDs(t, gid); !slices.Equal(got, sorted(ids[0], ids[1])) {
 			t.Errorf("members after replace: %v", got)
 		}
+		// A stale If-Match deletes nothing, members included.
+		wantError(t, e.do(t, "DELETE", "/Groups/"+gid, nil, "If-Match", `W/"1"`), 412, "")
+		if got := e.memberIDs(t, gid); !slices.Equal(got, sorted(ids[0], ids[1])) {
+			t.Errorf("members after a refused delete: %v", got)
+		}
 		// A group with members is deleted with them; the users stay.
 		want(t, e.do(t, "DELETE", "/Groups/"+gid, nil), 204)
 		want(t, e.do(t, "GET", "/Users/"+ids[0], nil), 200)
