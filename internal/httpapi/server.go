@@ -43,6 +43,8 @@ type Server struct {
 	Policy *policy.Service
 	// Provisioning serves CSV imports and exports.
 	Provisioning *provisioning.Service
+	// Console serves the admin console under /console; nil serves none.
+	Console http.Handler
 }
 
 // Handler returns the API with its middleware.
@@ -113,6 +115,10 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("GET "+tenantPath+"/events", s.auth(s.listEvents, "events:read"))
 	mux.Handle("GET "+realmPath+"/events", s.auth(s.listEvents, "events:read"))
 
+	if s.Console != nil {
+		mux.Handle("/console/", s.Console)
+		mux.Handle("GET /console", http.RedirectHandler("/console/", http.StatusMovedPermanently))
+	}
 	s.scimRoutes(mux)
 	s.passkeyRoutes(mux)
 	s.policyRoutes(mux)

@@ -1,0 +1,349 @@
+package console
+
+import (
+	"embed"
+	"errors"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/audit"
+	"github.com/latchkey/latchkey/internal/directory"
+	"github.com/latchkey/latchkey/internal/mail"
+	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/passkey"
+	"github.com/latchkey/latchkey/internal/policy"
+	"github.com/latchkey/latchkey/internal/provisioning"
+	"github.com/latchkey/latchkey/internal/secretbox"
+)
+
+// Client is the console's OIDC application in the admin realm.
+type Client struct {
+	TenantID, RealmID, ApplicationID string
+	ClientID, ClientSecret           string
+}
+
+// Console serves the admin console. Its services are the ones the API uses.
+type Console struct {
+	Directory    *directory.Service
+	OAuth        *oauth.Service
+	Passkeys     *passkey.Service
+	Policy       *policy.Service
+	Mail         *mail.Service
+	Provisioning *provisioning.Service
+	Events       audit.Store
+	// Box seals the session cookies, with the key every node shares.
+	Box    *secretbox.Box
+	Client Client
+	// PublicURL is the external base URL; an https one makes cookies Secure.
+	PublicURL string
+	// IdleTimeout ends a session nobody used for that long; zero means
+	// DefaultIdleTimeout.
+	IdleTimeout time.Duration
+	Logger      *slog.Logger
+}
+
+// DefaultIdleTimeout is how long an unused session stays signed in.
+const DefaultIdleTimeout = 30 * time.Minute
+
+// Prefix is where the console is served.
+const Prefix = "/console"
+
+//go:embed templates/*.html
+var templateFiles embed.FS
+
+//go:embed static
+var staticFiles embed.FS
+
+// pages holds one template set per page: the layout and the page's content.
+var pages = parsePages()
+
+func parsePages() map[string]*template.Template {
+	base := template.Must(template.New("").Funcs(funcs).ParseFS(templateFiles, "templates/layout.html"))
+	names, err := fs.Glob(templateFiles, "templates/*.html")
+	if err != nil {
+		panic(err)
+	}
+	out := map[string]*template.Template{}
+	for _, name := range names {
+		name = strings.TrimPrefix(name, "templates/")
+		if name == "layout.html" {
+			continue
+		}
+		out[name] = template.Must(template.Must(base.Clone()).ParseFS(templateFiles, "templates/"+name))
+	}
+	return out
+}
+
+var funcs = template.FuncMap{
+	"when": func(t time.Time) string {
+		if t.IsZero() {
+			return "—"
+		}
+		return t.UTC().Format("2006-01-02 15:04 UTC")
+	},
+	"lower":    strings.ToLower,
+	"contains": slices.Contains[[]string],
+	"sections": func() []section { return sections },
+	// label turns an API field name into words: "primary_email_address" is
+	// "Primary email address".
+	"label": func(name string) string {
+		s := strings.ReplaceAll(name, "_", " ")
+		return strings.ToUpper(s[:1]) + s[1:]
+	},
+	// dict builds the argument of a sub-template from key, value pairs.
+	"dict": func(kv ...any) map[string]any {
+		m := map[string]any{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i].(string)] = kv[i+1]
+		}
+		return m
+	},
+}
+
+// Handler returns the console's routes, all under Prefix.
+func (c *Console) Handler() http.Handler {
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	mux := http.NewServeMux()
+	static, _ := fs.Sub(staticFiles, "static")
+	mux.Handle("GET "+Prefix+"/static/", http.StripPrefix(Prefix+"/static/", cacheFor(http.FileServerFS(static))))
+	mux.HandleFunc("GET "+Prefix+"/login", c.loginPage)
+	mux.HandleFunc("GET "+Prefix+"/login/start", c.loginStart)
+	mux.HandleFunc("GET "+Prefix+"/callback", c.callback)
+	c.handle(mux, "POST "+Prefix+"/logout", c.logout)
+	c.handle(mux, "GET "+Prefix+"/{$}", c.home)
+	c.handle(mux, "GET "+Prefix+"/switch", c.switchRealm, "realms:read")
+	c.realmRoutes(mux)
+	c.identityRoutes(mux)
+	c.identityTabRoutes(mux)
+	// Cross-origin form posts are refused before they reach a handler, on
+	// top of the per-session CSRF token that older browsers need.
+	return securityHeaders(http.NewCrossOriginProtection().Handler(mux))
+}
+
+func cacheFor(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		h.ServeHTTP(w, r)
+	})
+}
+
+// securityHeaders are on every console answer: a CSP that runs only the
+// console's own files, and no framing.
+func securityHeaders(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; "+
+			"connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("Referrer-Policy", "same-origin")
+		hd.Set("X-Frame-Options", "DENY")
+		h.ServeHTTP(w, r)
+	})
+}
+
+// request is one signed-in console request: the administrator's verified
+// token, the realms of the tenant and the realm the page is about.
+type request struct {
+	*http.Request
+	w         http.ResponseWriter
+	c         *Console
+	session   session
+	principal oauth.Principal
+	admin     string // the administrator's display name
+	tenantID  string
+	realms    []directory.Realm
+	realm     directory.Realm // when the path names one
+}
+
+// handler is a console page or action; an error it returns is shown as a
+// page (not found, conflict, …) with the status that suits it.
+type handler func(q *request) error
+
+// handle registers a page that needs a signed-in administrator holding the
+// scopes listed. Unsafe methods also need the session's CSRF token.
+func (c *Console) handle(mux *http.ServeMux, pattern string, h handler, scopes ...string) {
+	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		q, ok := c.signedIn(w, r)
+		if !ok {
+			return
+		}
+		if r.Method != http.MethodGet && !q.csrfValid() {
+			q.fail(http.StatusForbidden, "This form has expired. Reload the page and try again.")
+			return
+		}
+		if !q.principal.HasScopes(scopes) {
+			q.fail(http.StatusForbidden, "Your administrator role does not grant "+strings.Join(scopes, " and ")+".")
+			return
+		}
+		if err := q.loadRealms(); err != nil {
+			q.showError(err)
+			return
+		}
+		if err := h(q); err != nil {
+			q.showError(err)
+		}
+	})
+}
+
+// loadRealms reads the tenant's realms, for the switcher, and the realm of
+// the path.
+func (q *request) loadRealms() error {
+	if !q.principal.HasScopes([]string{"realms:read"}) {
+		return nil
+	}
+	realms, _, err := q.c.Directory.ListRealms(q.Context(), q.tenantID, latchkey.ListOptions{Limit: 200, SkipTotal: true})
+	if err != nil {
+		return err
+	}
+	q.realms = realms
+	if id := q.PathValue("realm"); id != "" {
+		q.realm, err = q.c.Directory.GetRealm(q.Context(), q.tenantID, id)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// view is what the layout shows around a page's content.
+type view struct {
+	Title   string
+	Section string
+	CSRF    string
+	Admin   string
+	Realm   directory.Realm
+	Realms  []directory.Realm
+	Flash   string
+	Scopes  []string
+	Data    any
+}
+
+// render writes page with data inside the layout; an htmx request for a
+// part of the page gets only the template named by its HX-Target... fragment
+// is the caller's choice: "" renders the whole page.
+func (q *request) render(status int, page, title, section string, data any) {
+	q.renderFragment(status, page, "layout", title, section, data)
+}
+
+// renderFragment writes one named template of a page, e.g. a table that
+// htmx swaps in, with the same view the whole page would have.
+func (q *request) renderFragment(status int, page, name, title, section string, data any) {
+	v := view{Title: title, Section: section, CSRF: q.session.CSRF, Admin: q.admin, Realm: q.realm,
+		Realms: q.realms, Flash: q.takeFlash(), Scopes: q.principal.Scopes, Data: data}
+	writePage(q.w, status, page, name, v)
+}
+
+func writePage(w http.ResponseWriter, status int, page, name string, v view) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	if err := pages[page].ExecuteTemplate(w, name, v); err != nil {
+		slog.Error("render console page", "page", page, "err", err)
+	}
+}
+
+// fail shows a message page.
+func (q *request) fail(status int, message string) {
+	q.render(status, "message.html", http.StatusText(status), "", message)
+}
+
+// showError shows what went wrong in words an administrator can act on: a
+// resource deleted meanwhile, a conflict, a refusal; anything else is
+// logged and shown as an internal error.
+func (q *request) showError(err error) {
+	var e *latchkey.Error
+	if errors.As(err, &e) {
+		status := map[string]int{latchkey.CodeNotFound: http.StatusNotFound, latchkey.CodeConflict: http.StatusConflict,
+			latchkey.CodeBadRequest: http.StatusBadRequest, latchkey.CodeUnprocessable: http.StatusUnprocessableEntity,
+			latchkey.CodeGone: http.StatusGone, latchkey.CodeForbidden: http.StatusForbidden}[e.Code]
+		if status != 0 {
+			msg := e.Message
+			if e.Code == latchkey.CodeNotFound {
+				msg = strings.ToUpper(msg[:1]) + msg[1:] + ": it may have been deleted meanwhile."
+			}
+			q.fail(status, msg)
+			return
+		}
+	}
+	if q.Context().Err() == nil {
+		q.c.Logger.ErrorContext(q.Context(), "console", "path", q.URL.Path, "err", err)
+	}
+	q.fail(http.StatusInternalServerError, "Something went wrong on the server; it has been logged.")
+}
+
+// redirect answers a form post: back to a page, with a message to show there.
+func (q *request) redirect(to, flash string) {
+	if flash != "" {
+		http.SetCookie(q.w, &http.Cookie{Name: flashCookie, Value: flashEncoding.EncodeToString([]byte(flash)),
+			Path: Prefix, HttpOnly: true, Secure: q.c.secure(), SameSite: http.SameSiteLaxMode, MaxAge: 60})
+	}
+	if q.Header.Get("HX-Request") != "" {
+		q.w.Header().Set("HX-Redirect", to)
+		q.w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	http.Redirect(q.w, q.Request, to, http.StatusSeeOther)
+}
+
+// takeFlash returns the message a redirect left, once.
+func (q *request) takeFlash() string {
+	ck, err := q.Cookie(flashCookie)
+	if err != nil {
+		return ""
+	}
+	http.SetCookie(q.w, &http.Cookie{Name: flashCookie, Path: Prefix, MaxAge: -1})
+	b, err := flashEncoding.DecodeString(ck.Value)
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
+
+// realmPath is the path of a page of the current realm.
+func (q *request) realmPath(rest string) string {
+	return Prefix + "/realms/" + q.realm.ID + rest
+}
+
+// home opens the realm the administrator last used, else the admin realm.
+func (c *Console) home(q *request) error {
+	realm := c.Client.RealmID
+	if ck, err := q.Cookie(realmCookie); err == nil && slices.ContainsFunc(q.realms, func(r directory.Realm) bool { return r.ID == ck.Value }) {
+		realm = ck.Value
+	}
+	http.Redirect(q.w, q.Request, Prefix+"/realms/"+realm+"/identities", http.StatusSeeOther)
+	return nil
+}
+
+// switchRealm is the realm switcher's target: the same section of another realm.
+func (c *Console) switchRealm(q *request) error {
+	id := q.FormValue("realm")
+	if _, err := c.Directory.GetRealm(q.Context(), q.tenantID, id); err != nil {
+		return err
+	}
+	to := q.FormValue("section")
+	if !slices.ContainsFunc(sections, func(s section) bool { return s.Path == to }) {
+		to = "identities"
+	}
+	http.SetCookie(q.w, &http.Cookie{Name: realmCookie, Value: id, Path: Prefix, HttpOnly: true, Secure: c.secure(),
+		SameSite: http.SameSiteLaxMode, MaxAge: 365 * 24 * 3600})
+	http.Redirect(q.w, q.Request, Prefix+"/realms/"+id+"/"+to, http.StatusSeeOther)
+	return nil
+}
+
+// section is a realm page the navigation links to.
+type section struct{ Path, Label string }
+
+var sections = []section{
+	{"identities", "Identities"}, {"groups", "Groups"}, {"applications", "Applications"},
+	{"authenticator-configs", "Authenticator configs"}, {"policy", "Policy"}, {"branding", "Branding"},
+	{"tokens", "API tokens"}, {"events", "Events"}, {"settings", "Realm settings"},
+}

@@ -1,0 +1,198 @@
+package console
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/directory"
+	"github.com/latchkey/latchkey/internal/filter"
+)
+
+const realmPrefix = Prefix + "/realms/{realm}"
+
+func (c *Console) identityRoutes(mux *http.ServeMux) {
+	c.handle(mux, "GET "+realmPrefix+"/identities", c.identities, "identities:read")
+	c.handle(mux, "GET "+realmPrefix+"/identities/new", c.newIdentity, "identities:create")
+	c.handle(mux, "POST "+realmPrefix+"/identities", c.createIdentity, "identities:create")
+	c.handle(mux, "GET "+realmPrefix+"/identities/{id}", c.identity, "identities:read")
+	c.handle(mux, "POST "+realmPrefix+"/identities/{id}", c.updateIdentity, "identities:update")
+	c.handle(mux, "POST "+realmPrefix+"/identities/{id}/status", c.setIdentityStatus, "identities:update")
+	c.handle(mux, "GET "+realmPrefix+"/identities/{id}/delete", c.confirmDeleteIdentity, "identities:delete")
+	c.handle(mux, "POST "+realmPrefix+"/identities/{id}/delete", c.deleteIdentity, "identities:delete")
+}
+
+// PageSize is how many rows a console list shows.
+const PageSize = 50
+
+// searchFilter matches identities whose username, e-mail address or display
+// name starts with text: prefixes, which the indexes answer in a realm of
+// millions.
+func searchFilter(text string) filter.Expr {
+	if text == "" {
+		return nil
+	}
+	sw := func(attr string) filter.Expr { return &filter.Compare{Attr: attr, Op: filter.Sw, Value: text} }
+	return &filter.Or{Left: &filter.Or{Left: sw("traits.username"), Right: sw("traits.primary_email_address")}, Right: sw("display_name")}
+}
+
+// listPage is one page of a keyset-paged list: the rows and the cursor of
+// the next page ("" on the last).
+type listPage[T any] struct {
+	Items []T
+	Next  string
+	Query string
+}
+
+// pageOf trims one extra row fetched to tell whether a next page exists.
+func pageOf[T any](items []T, id func(T) string) listPage[T] {
+	p := listPage[T]{Items: items}
+	if len(items) > PageSize {
+		p.Items = items[:PageSize]
+		p.Next = id(items[PageSize-1])
+	}
+	return p
+}
+
+// identities lists the realm's identities, searched and paged by cursor;
+// htmx asks for the results table alone as the search box is typed in.
+func (c *Console) identities(q *request) error {
+	text := strings.TrimSpace(q.FormValue("q"))
+	items, _, err := c.Directory.ListIdentities(q.Context(), q.tenantID, q.realm.ID, latchkey.ListOptions{
+		Filter: searchFilter(text), After: q.FormValue("after"), Limit: PageSize + 1, SkipTotal: true})
+	if err != nil {
+		return err
+	}
+	page := pageOf(items, func(i directory.Identity) string { return i.ID })
+	page.Query = text
+	if q.Header.Get("HX-Target") == "results" {
+		q.renderFragment(http.StatusOK, "identities.html", "results", "Identities", "identities", page)
+		return nil
+	}
+	q.render(http.StatusOK, "identities.html", "Identities", "identities", page)
+	return nil
+}
+
+// identityFields are the fields of the manual-entry form.
+var identityFields = []string{"display_name", "traits.username", "traits.primary_email_address"}
+
+func (c *Console) newIdentity(q *request) error {
+	q.render(http.StatusOK, "identity_new.html", "Add identity", "identities", &form{Values: map[string]string{}})
+	return nil
+}
+
+// createIdentity adds an identity from the manual-entry form, or shows the
+// form again with what was refused.
+func (c *Console) createIdentity(q *request) error {
+	f := q.newForm(identityFields...)
+	i := directory.Identity{DisplayName: f.Values["display_name"], Traits: directory.Traits{
+		Username: f.Values["traits.username"], PrimaryEmailAddress: f.Values["traits.primary_email_address"]}}
+	if i.DisplayName == "" {
+		i.DisplayName = i.Traits.Username
+	}
+	created, err := c.Directory.CreateIdentity(q.Context(), q.tenantID, q.realm.ID, i)
+	if err != nil {
+		if !f.refused(err, "traits.username") {
+			return err
+		}
+		q.render(http.StatusUnprocessableEntity, "identity_new.html", "Add identity", "identities", f)
+		return nil
+	}
+	q.redirect(q.realmPath("/identities/"+created.ID), "Identity "+created.Traits.Username+" created.")
+	return nil
+}
+
+// identityView is the identity page: its traits as a form, and its tab.
+type identityView struct {
+	Identity directory.Identity
+	Form     *form
+	Traits   []string
+	Tab      string
+	Data     any
+}
+
+func (c *Console) identity(q *request) error {
+	i, err := c.Directory.GetIdentity(q.Context(), q.tenantID, q.realm.ID, q.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	q.render(http.StatusOK, "identity.html", i.DisplayName, "identities", identityView{
+		Identity: i, Form: traitsForm(i), Traits: directory.TraitNames, Tab: "profile"})
+	return nil
+}
+
+// traitsForm is an identity's editable fields as form values.
+func traitsForm(i directory.Identity) *form {
+	f := &form{Values: map[string]string{"display_name": i.DisplayName}, Errors: map[string]string{}}
+	for _, name := range directory.TraitNames {
+		f.Values["traits."+name] = *i.Traits.Field(name)
+	}
+	return f
+}
+
+// updateIdentity saves the profile form: every trait, as typed (an emptied
+// field clears the trait).
+func (c *Console) updateIdentity(q *request) error {
+	names := []string{"display_name"}
+	for _, n := range directory.TraitNames {
+		names = append(names, "traits."+n)
+	}
+	f := q.newForm(names...)
+	patch := directory.IdentityPatch{DisplayName: ptr(f.Values["display_name"]), Traits: directory.TraitsPatch{}}
+	for _, n := range directory.TraitNames {
+		patch.Traits[n] = f.Values["traits."+n]
+	}
+	id := q.PathValue("id")
+	i, err := c.Directory.UpdateIdentity(q.Context(), q.tenantID, q.realm.ID, id, patch)
+	if err != nil {
+		if latchkey.ErrorCode(err) == latchkey.CodeNotFound || !f.refused(err, "traits.username") {
+			return err
+		}
+		current, err := c.Directory.GetIdentity(q.Context(), q.tenantID, q.realm.ID, id)
+		if err != nil {
+			return err
+		}
+		q.render(http.StatusUnprocessableEntity, "identity.html", current.DisplayName, "identities", identityView{
+			Identity: current, Form: f, Traits: directory.TraitNames, Tab: "profile"})
+		return nil
+	}
+	q.redirect(q.realmPath("/identities/"+i.ID), "Saved.")
+	return nil
+}
+
+func (c *Console) setIdentityStatus(q *request) error {
+	status := q.PostFormValue("status")
+	i, err := c.Directory.UpdateIdentity(q.Context(), q.tenantID, q.realm.ID, q.PathValue("id"), directory.IdentityPatch{Status: &status})
+	if err != nil {
+		return err
+	}
+	q.redirect(q.realmPath("/identities/"+i.ID), "Identity "+i.Traits.Username+" is now "+i.Status+".")
+	return nil
+}
+
+func (c *Console) confirmDeleteIdentity(q *request) error {
+	i, err := c.Directory.GetIdentity(q.Context(), q.tenantID, q.realm.ID, q.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	q.render(http.StatusOK, "identity_delete.html", "Delete "+i.DisplayName, "identities", map[string]any{"Identity": i})
+	return nil
+}
+
+// deleteIdentity deletes an identity once its username was typed to confirm.
+func (c *Console) deleteIdentity(q *request) error {
+	i, err := c.Directory.GetIdentity(q.Context(), q.tenantID, q.realm.ID, q.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if !strings.EqualFold(strings.TrimSpace(q.PostFormValue("confirm")), i.Traits.Username) {
+		q.render(http.StatusUnprocessableEntity, "identity_delete.html", "Delete "+i.DisplayName, "identities",
+			map[string]any{"Identity": i, "Error": "Type the username exactly to confirm."})
+		return nil
+	}
+	if err := c.Directory.DeleteIdentity(q.Context(), q.tenantID, q.realm.ID, i.ID); err != nil {
+		return err
+	}
+	q.redirect(q.realmPath("/identities"), "Identity "+i.Traits.Username+" deleted.")
+	return nil
+}

@@ -1,0 +1,110 @@
+package console_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+func TestIdentities(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		realm := e.api(t, "POST", "/realms", map[string]any{"realm": map[string]any{"display_name": "Staff", "classification": "SECURE_WORKFORCE"}})["id"].(string)
+		base := "/console/realms/" + realm + "/identities"
+
+		// Manual entry: a refused field is shown on its field, with what was typed kept.
+		p := e.post(t, base, url.Values{"display_name": {"Ada Lovelace"}, "traits.username": {"ada"}, "traits.primary_email_address": {"not-an-address"}})
+		wantPage(t, p, http.StatusUnprocessableEntity, `id="e-traits.primary_email_address"`, `value="Ada Lovelace"`, `value="not-an-address"`)
+		p = e.follow(t, base, url.Values{"display_name": {"Ada Lovelace"}, "traits.username": {"ada"}, "traits.primary_email_address": {"ada@example.com"}})
+		wantPage(t, p, http.StatusOK, "Identity ada created.", `value="ada@example.com"`)
+		// The same username again, in any case, is refused on the username field.
+		p = e.post(t, base, url.Values{"traits.username": {"ADA"}})
+		wantPage(t, p, http.StatusUnprocessableEntity, `id="e-traits.username"`, "username already exists")
+
+		e.follow(t, base, url.Values{"traits.username": {"grace"}, "traits.primary_email_address": {"grace@example.com"}})
+		list := e.get(t, base+"?q=gr")
+		wantPage(t, list, http.StatusOK, ">grace<")
+		if strings.Contains(list.body, ">ada<") {
+			t.Fatal("the search for gr lists ada")
+		}
+		// Search by e-mail prefix, and the htmx request gets the table alone.
+		req, _ := http.NewRequest("GET", e.url+base+"?q=ada%40", nil)
+		req.Header.Set("HX-Request", "true")
+		req.Header.Set("HX-Target", "results")
+		frag := e.do(t, req)
+		wantPage(t, frag, http.StatusOK, ">ada<")
+		if strings.Contains(frag.body, "<html") || strings.Contains(frag.body, ">grace<") {
+			t.Fatalf("the fragment is the whole page or lists grace: %s", excerpt(frag.body))
+		}
+
+		ada := e.api(t, "GET", "/realms/"+realm+"/identities?filter="+url.QueryEscape(`traits.username eq "ada"`), nil)["identities"].([]any)[0].(map[string]any)
+		id := ada["id"].(string)
+		// Edit: every trait; an invalid value keeps what was typed.
+		p = e.post(t, base+"/"+id, url.Values{"display_name": {""}, "traits.username": {"ada"}, "traits.family_name": {"Lovelace"}})
+		wantPage(t, p, http.StatusUnprocessableEntity, `id="e-display_name"`, `value="Lovelace"`)
+		p = e.follow(t, base+"/"+id, url.Values{"display_name": {"Augusta Ada King"}, "traits.username": {"ada"}, "traits.family_name": {"King"}})
+		wantPage(t, p, http.StatusOK, "Saved.", `value="King"`, "Augusta Ada King")
+		got := e.api(t, "GET", "/realms/"+realm+"/identities/"+id, nil)
+		if got["display_name"] != "Augusta Ada King" || got["traits"].(map[string]any)["family_name"] != "King" {
+			t.Fatalf("the API shows %v", got)
+		}
+
+		// Suspend, then delete with confirmation.
+		p = e.follow(t, base+"/"+id+"/status", url.Values{"status": {"suspended"}})
+		wantPage(t, p, http.StatusOK, "is now suspended")
+		p = e.post(t, base+"/"+id+"/delete", url.Values{"confirm": {"grace"}})
+		wantPage(t, p, http.StatusUnprocessableEntity, "Type the username exactly")
+		p = e.follow(t, base+"/"+id+"/delete", url.Values{"confirm": {"ada"}})
+		wantPage(t, p, http.StatusOK, "Identity ada deleted.")
+		// The deleted identity's page says so instead of failing.
+		wantPage(t, e.get(t, base+"/"+id), http.StatusNotFound, "deleted meanwhile")
+	})
+}
+
+func TestSessionAndCSRF(t *testing.T) {
+	e := start(t, "sqlite", "")
+	realm := e.admin()
+	// Without the CSRF token a form post is refused, and nothing is created.
+	p := e.post(t, "/console/realms/"+realm+"/identities", url.Values{"csrf": {"wrong"}, "traits.username": {"mallory"}})
+	wantPage(t, p, http.StatusForbidden, "This form has expired")
+	if n := len(e.api(t, "GET", "/realms/"+realm+"/identities?filter="+url.QueryEscape(`traits.username eq "mallory"`), nil)["identities"].([]any)); n != 0 {
+		t.Fatalf("a post without CSRF token created %d identities", n)
+	}
+	// A cross-site post is refused even with the token.
+	req, _ := http.NewRequest("POST", e.url+"/console/realms/"+realm+"/identities", strings.NewReader(url.Values{"csrf": {e.csrf}, "traits.username": {"mallory"}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	if p := e.do(t, req); p.status != http.StatusForbidden {
+		t.Fatalf("cross-site post: %d", p.status)
+	}
+	// Every page has the strict CSP.
+	p = e.get(t, "/console/realms")
+	if csp := p.header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe") {
+		t.Fatalf("CSP %q", csp)
+	}
+	// Signing out revokes the token: the old cookie no longer opens a page.
+	jar := e.hc.Jar
+	u, _ := url.Parse(e.url + "/console/")
+	old := jar.Cookies(u)
+	p = e.post(t, "/console/logout", url.Values{})
+	if p.status != http.StatusSeeOther || !strings.Contains(p.location, "/console/login") {
+		t.Fatalf("logout: %d %s", p.status, p.location)
+	}
+	jar.SetCookies(u, old)
+	if p := e.get(t, "/console/realms"); p.status != http.StatusSeeOther || !strings.Contains(p.location, "/console/login?reason=expired") {
+		t.Fatalf("the revoked session still opens a page: %d %s", p.status, p.location)
+	}
+	// No session: a page sends to sign-in, remembering where to return.
+	e.hc.Jar, _ = cookiejarNew()
+	if p := e.get(t, "/console/realms/"+realm+"/identities"); p.status != http.StatusSeeOther || !strings.Contains(p.location, "return=%2Fconsole%2Frealms") {
+		t.Fatalf("no session: %d %s", p.status, p.location)
+	}
+}
+
+func TestScopes(t *testing.T) {
+	e := start(t, "sqlite", "realms:read identities:read")
+	realm := e.admin()
+	wantPage(t, e.get(t, "/console/realms/"+realm+"/identities"), http.StatusOK, "Identities")
+	p := e.post(t, "/console/realms/"+realm+"/identities", url.Values{"traits.username": {"eve"}})
+	wantPage(t, p, http.StatusForbidden, "does not grant identities:create")
+}
