@@ -287,4 +287,3 @@ func (c *Console) curl(q *request, i directory.Identity, configID string) string
 		"  -H 'Content-Type: application/json' \\\n" +
 		"  -d '{\"job\":{\"delivery_method\":\"RETURN\",\"authenticator_config_id\":\"" + configID + "\"}}'"
 }
-

@@ -164,7 +164,9 @@ func (c *Console) issuer() string {
 	return c.OAuth.Issuer(c.Client.TenantID, c.Client.RealmID, c.Client.ApplicationID)
 }
 
-func (c *Console) redirectURI() string { return strings.TrimRight(c.PublicURL, "/") + Prefix + "/callback" }
+func (c *Console) redirectURI() string {
+	return strings.TrimRight(c.PublicURL, "/") + Prefix + "/callback"
+}
 
 // scopes are what the console asks for: every management scope; the token
 // holds those the administrator's roles grant.
