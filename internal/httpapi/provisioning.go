@@ -51,7 +51,7 @@ func (s *Server) importIdentities(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	if opts.CreateGroups && !principalFrom(r.Context()).HasScopes([]string{"groups:create"}) {
+	if !principalFrom(r.Context()).HasScopes(opts.Scopes()) {
 		writeError(w, r, errForbidden)
 		return
 	}

@@ -37,6 +37,17 @@ type Options struct {
 	SendBindingEmail string `json:"send_binding_email,omitempty"`
 }
 
+// Scopes are the scopes a caller must hold to start an import with these
+// options: it creates and updates identities and their memberships, and
+// with CreateGroups creates groups too.
+func (o Options) Scopes() []string {
+	s := []string{"identities:create", "identities:update", "groups:update"}
+	if o.CreateGroups {
+		s = append(s, "groups:create")
+	}
+	return s
+}
+
 // Job is one import of a CSV file into a realm.
 type Job struct {
 	ID       string `json:"id"`
