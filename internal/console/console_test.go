@@ -40,7 +40,7 @@ func forEachEngine(t *testing.T, test func(t *testing.T, e *env)) {
 
 // start serves a console over a node of engine, signed in with a token of
 // the scopes given ("" = all).
-func start(t *testing.T, engine, scopes string) *env {
+func start(t testing.TB, engine, scopes string) *env {
 	n := testenv.StartNode(t, engine, nil)
 	creds := n.Creds()
 	c := &console.Console{Directory: n.Directory, OAuth: n.OAuth, Passkeys: n.Passkeys, Policy: policy.NewService(n.Store.Policy()),
@@ -56,7 +56,7 @@ func start(t *testing.T, engine, scopes string) *env {
 
 // signIn gives the client a session holding token, as the sign-in callback
 // would, and learns its CSRF token from a page.
-func (e *env) signIn(t *testing.T, token string) {
+func (e *env) signIn(t testing.TB, token string) {
 	jar, _ := cookiejar.New(nil)
 	e.hc = &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	u, _ := url.Parse(e.url + console.Prefix)
@@ -74,7 +74,7 @@ type page struct {
 	header   http.Header
 }
 
-func (e *env) do(t *testing.T, req *http.Request) page {
+func (e *env) do(t testing.TB, req *http.Request) page {
 	t.Helper()
 	resp, err := e.hc.Do(req)
 	if err != nil {
@@ -85,7 +85,7 @@ func (e *env) do(t *testing.T, req *http.Request) page {
 	return page{status: resp.StatusCode, body: string(b), location: resp.Header.Get("Location"), header: resp.Header}
 }
 
-func (e *env) get(t *testing.T, path string) page {
+func (e *env) get(t testing.TB, path string) page {
 	t.Helper()
 	req, _ := http.NewRequest("GET", e.url+path, nil)
 	return e.do(t, req)
@@ -93,7 +93,7 @@ func (e *env) get(t *testing.T, path string) page {
 
 // post submits a form with the session's CSRF token (unless the values set
 // their own), as the page's form would.
-func (e *env) post(t *testing.T, path string, values url.Values) page {
+func (e *env) post(t testing.TB, path string, values url.Values) page {
 	t.Helper()
 	if !values.Has("csrf") {
 		values.Set("csrf", e.csrf)
@@ -105,7 +105,7 @@ func (e *env) post(t *testing.T, path string, values url.Values) page {
 }
 
 // follow posts and then loads the page the answer redirects to.
-func (e *env) follow(t *testing.T, path string, values url.Values) page {
+func (e *env) follow(t testing.TB, path string, values url.Values) page {
 	t.Helper()
 	p := e.post(t, path, values)
 	if p.status != http.StatusSeeOther {
@@ -125,7 +125,7 @@ func excerpt(s string) string {
 }
 
 // api calls the management API with an all-scopes token.
-func (e *env) api(t *testing.T, method, path string, body any) map[string]any {
+func (e *env) api(t testing.TB, method, path string, body any) map[string]any {
 	t.Helper()
 	r := testenv.Do(t, method, e.node.URL+"/v1/tenants/"+e.tenant()+path, e.node.Token(t, ""), body)
 	if r.Status >= 300 {
@@ -135,7 +135,7 @@ func (e *env) api(t *testing.T, method, path string, body any) map[string]any {
 }
 
 // wantStatus fails unless p has status and contains every one of texts.
-func wantPage(t *testing.T, p page, status int, texts ...string) {
+func wantPage(t testing.TB, p page, status int, texts ...string) {
 	t.Helper()
 	if p.status != status {
 		t.Fatalf("status %d, want %d; body: %s", p.status, status, excerpt(p.body))

@@ -159,7 +159,7 @@ func runEngine(ctx context.Context, cfg Config, engine string) (*report, error) 
 		// phase first does what autovacuum soon would, as after seeding.
 		var settleMembers func(context.Context) error
 		if engine == "postgres" {
-			settleMembers = func(ctx context.Context) error { return settle(ctx, dsn, "memberships") }
+			settleMembers = func(ctx context.Context) error { return Settle(ctx, dsn, "memberships") }
 		}
 		suite = scimPhases(c, seeded, created, ids, settleMembers)
 	}

@@ -41,7 +41,27 @@ func seed(ctx context.Context, engine, sqlitePath, dsn, tenantID, realmID string
 	defer st.Close()
 
 	start := time.Now()
-	now := start.UTC().Truncate(time.Microsecond)
+	all, err := SeedIdentities(ctx, st, tenantID, realmID, n)
+	if err != nil {
+		return nil, 0, err
+	}
+	if engine == "postgres" {
+		// What autovacuum and the checkpointer would do within a minute or
+		// so, done now so that every run measures the same state: the
+		// visibility map and planner statistics of the new rows, and their
+		// pages written out.
+		if err := Settle(ctx, dsn, "identities"); err != nil {
+			return nil, 0, err
+		}
+	}
+	return all, time.Since(start), nil
+}
+
+// SeedIdentities creates n identities user0000000… in a realm directly
+// through the store, in large transactions, and returns their ids in the
+// order of their usernames.
+func SeedIdentities(ctx context.Context, st store.Store, tenantID, realmID string, n int) ([]string, error) {
+	now := time.Now().UTC().Truncate(time.Microsecond)
 	all := make([]string, 0, n)
 	for first := 0; first < n; first += seedTxRows {
 		ids := make([]directory.Identity, min(seedTxRows, n-first))
@@ -55,7 +75,7 @@ func seed(ctx context.Context, engine, sqlitePath, dsn, tenantID, realmID string
 				CreateTime: now, UpdateTime: now,
 			}
 			if err := directory.ValidateIdentity(ids[k]); err != nil {
-				return nil, 0, err
+				return nil, err
 			}
 			all = append(all, ids[k].ID)
 		}
@@ -68,24 +88,15 @@ func seed(ctx context.Context, engine, sqlitePath, dsn, tenantID, realmID string
 			return nil
 		})
 		if err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 	}
-	if engine == "postgres" {
-		// What autovacuum and the checkpointer would do within a minute or
-		// so, done now so that every run measures the same state: the
-		// visibility map and planner statistics of the new rows, and their
-		// pages written out.
-		if err := settle(ctx, dsn, "identities"); err != nil {
-			return nil, 0, err
-		}
-	}
-	return all, time.Since(start), nil
+	return all, nil
 }
 
-// settle vacuums and analyzes tables of a PostgreSQL database, then
+// Settle vacuums and analyzes tables of a PostgreSQL database, then
 // checkpoints it.
-func settle(ctx context.Context, dsn string, tables ...string) error {
+func Settle(ctx context.Context, dsn string, tables ...string) error {
 	db, err := sql.Open("pgx", dsn) // registered by internal/store/postgres
 	if err != nil {
 		return err

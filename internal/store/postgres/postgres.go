@@ -4,6 +4,7 @@
 package postgres
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"net"
@@ -52,7 +53,24 @@ var dialect = sqlstore.Dialect{
 	StartsWith: func(c, p string) string { return "starts_with(" + c + ", " + p + ")" },
 	EndsWith:   func(c, p string) string { return "right(" + c + ", length(" + p + ")) = " + p },
 	JSONText:   func(c, key string) string { return "(" + c + "::jsonb ->> '" + key + "')" },
+	// U+10FFFF sorts after every character that may follow the prefix.
+	PrefixRange: func(c, p string) string { return "(" + c + " >= " + p + " AND " + c + " < " + p + " || chr(1114111))" },
+	Migrations:  []*goose.Migration{bytewiseKeys},
 }
+
+// bytewiseKeys collates the folded name columns bytewise, whatever the
+// database's locale, so that their indexes answer prefix ranges and order
+// them as SQLite does. (A locale's order may put a string that starts with a
+// prefix outside the prefix's range.) Version 16 is the engine's own: no
+// shared SQL migration may take it.
+var bytewiseKeys = goose.NewGoMigration(16, &goose.GoFunc{RunTx: func(ctx context.Context, tx *sql.Tx) error {
+	_, err := tx.ExecContext(ctx, `
+ALTER TABLE realms ALTER COLUMN display_name_key TYPE TEXT COLLATE "C";
+ALTER TABLE user_groups ALTER COLUMN display_name_key TYPE TEXT COLLATE "C";
+ALTER TABLE identities ALTER COLUMN display_name_key TYPE TEXT COLLATE "C",
+  ALTER COLUMN username_key TYPE TEXT COLLATE "C", ALTER COLUMN email_key TYPE TEXT COLLATE "C";`)
+	return err
+}}, nil)
 
 // CreateDatabase creates database name on the server of dsn and returns a
 // DSN for it. Tests use it to run against a database of their own.

@@ -64,4 +64,7 @@ var dialect = sqlstore.Dialect{
 	StartsWith: func(c, p string) string { return "substr(" + c + ", 1, length(" + p + ")) = " + p },
 	EndsWith:   func(c, p string) string { return "substr(" + c + ", -length(" + p + ")) = " + p },
 	JSONText:   func(c, key string) string { return "json_extract(" + c + ", '$." + key + "')" },
+	// Columns collate bytewise (BINARY) by default; U+10FFFF sorts after
+	// every character that may follow the prefix.
+	PrefixRange: func(c, p string) string { return "(" + c + " >= " + p + " AND " + c + " < " + p + " || char(1114111))" },
 }

@@ -35,7 +35,7 @@ func (t *tx) UpdateTenant(ctx context.Context, v directory.Tenant) error {
 
 const realmColumns = "id, tenant_id, display_name, classification, create_time, update_time"
 
-var realmFilter = map[string]column{"id": {name: "id"}, "display_name": {name: "display_name_key", kind: folded}}
+var realmFilter = map[string]column{"id": {name: "id"}, "display_name": {name: "display_name_key", kind: foldedKey}}
 
 func scanRealm(s interface{ Scan(...any) error }, v *directory.Realm) error {
 	var ct, ut int64
@@ -96,10 +96,10 @@ const identityColumns = "id, realm_id, tenant_id, display_name, status, traits, 
 var identityFilter = func() map[string]column {
 	cols := map[string]column{
 		"id":                           {name: "id"},
-		"display_name":                 {name: "display_name_key", kind: folded},
+		"display_name":                 {name: "display_name_key", kind: foldedKey},
 		"status":                       {name: "status", kind: folded},
-		"traits.username":              {name: "username_key", kind: folded},
-		"traits.primary_email_address": {name: "email_key", kind: folded},
+		"traits.username":              {name: "username_key", kind: foldedKey},
+		"traits.primary_email_address": {name: "email_key", kind: foldedKey},
 		"traits.external_id":           {name: "external_id"},
 		"enrollment_status":            {name: "enrollment_status"},
 		"create_time":                  {name: "create_time", kind: timestamp},
@@ -258,7 +258,7 @@ const groupColumns = "id, realm_id, tenant_id, display_name, description, extern
 
 var groupFilter = map[string]column{
 	"id":            {name: "id"},
-	"display_name":  {name: "display_name_key", kind: folded},
+	"display_name":  {name: "display_name_key", kind: foldedKey},
 	"external_id":   {name: "external_id"},
 	"members.value": {name: "id", kind: member},
 	"create_time":   {name: "create_time", kind: timestamp},

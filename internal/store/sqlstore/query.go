@@ -92,6 +92,9 @@ type columnKind int
 const (
 	exact     columnKind = iota // compared as stored
 	folded                      // holds directory.Fold of the value; operands are folded too
+	// foldedKey is folded, collated bytewise and indexed: a prefix test is
+	// an index range, so that a search by prefix is fast in any realm.
+	foldedKey
 	trait                       // a string inside a JSON column, compared case-insensitively
 	timestamp                   // Unix microseconds; operands are RFC 3339 times
 	member                      // name is a group id column; eq tests membership of the operand
@@ -156,7 +159,7 @@ func (a *args) compare(col column, e *filter.Compare, d *Dialect) (string, error
 			return "", invalidFilter("%s compares with eq, ne, gt, ge, lt or le to an RFC 3339 time", e.Attr)
 		}
 		return x + op + a.add(micros(t)), nil
-	case folded, trait:
+	case folded, foldedKey, trait:
 		v = directory.Fold(v)
 	}
 	if e.Op == filter.Pr {
@@ -170,6 +173,9 @@ func (a *args) compare(col column, e *filter.Compare, d *Dialect) (string, error
 	case filter.Co:
 		return d.Contains(x, p), nil
 	case filter.Sw:
+		if col.kind == foldedKey {
+			return d.PrefixRange(x, p), nil
+		}
 		return d.StartsWith(x, p), nil
 	case filter.Ew:
 		return d.EndsWith(x, p), nil

@@ -45,6 +45,12 @@ type Dialect struct {
 	// JSONText returns the text at key of the JSON object in column (NULL
 	// when absent). key comes from an allowlist, never from a request.
 	JSONText func(column, key string) string
+	// PrefixRange returns the test that column starts with param as a range
+	// of byte order, which an index on a bytewise-collated column answers.
+	PrefixRange func(column, param string) string
+	// Migrations are the engine's own, in Go, numbered apart from the
+	// shared SQL files.
+	Migrations []*goose.Migration
 }
 
 // Engine-independent classes of constraint errors, for Dialect.Classify.
@@ -92,6 +98,9 @@ func (s *Store) Migrate(ctx context.Context) error {
 			return err
 		}
 		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	if len(s.dialect.Migrations) > 0 {
+		opts = append(opts, goose.WithGoMigrations(s.dialect.Migrations...))
 	}
 	fsys, err := fs.Sub(migrations, "migrations")
 	if err != nil {

@@ -47,6 +47,7 @@ func Run(t *testing.T, open func(t testing.TB) *sqlstore.Store) {
 		{"MissingIdentities", testMissingIdentities},
 		{"EmptyIDLists", testEmptyIDLists},
 		{"IdentityFilters", testIdentityFilters},
+		{"PrefixSearch", testPrefixSearch},
 		{"FilterLiterals", testFilterLiterals},
 		{"Groups", testGroups},
 		{"Memberships", testMemberships},
@@ -680,6 +681,34 @@ func testIdentityFilters(t *testing.T, s *sqlstore.Store) {
 	must(t, err)
 	sameIDs(t, "first page of the active", ids(list, username), []string{"Alice"})
 	wantTotal(t, "first page of the active", total, 2)
+}
+
+// testPrefixSearch checks the prefix test of indexed names (a byte range):
+// any character may follow the prefix, including ones beyond the BMP and
+// ones that a locale's collation orders oddly, and a search sorted by the
+// name pages by it.
+func testPrefixSearch(t *testing.T, s *sqlstore.Store) {
+	ctx := t.Context()
+	r := newRealm(t, s)
+	names := []string{"ab", "ab-c", "ab c", "abé", "ab\U0001F600", "abz", "aB.x", "ab\uFFFD", "aa", "ac", "a", "b"}
+	var people []directory.Identity
+	for i, n := range names {
+		people = append(people, person(r, fmt.Sprintf("id-%02d", i), n, n, directory.StatusActive, "x"+n+"@example.com", ""))
+	}
+	must(t, s.CreateIdentities(ctx, people))
+	want := []string{"ab", "ab c", "ab-c", "aB.x", "abz", "abé", "ab\uFFFD", "ab\U0001F600"} // in byte order of the folded names
+	for _, attr := range []string{"traits.username", "display_name"} {
+		f := parse(t, attr+` sw "AB"`, directory.IdentityFilterAttributes)
+		list, _, err := s.ListIdentities(ctx, r.ID, latchkey.ListOptions{Filter: f, Sort: attr, Limit: 100})
+		must(t, err)
+		if got := ids(list, username); !slices.Equal(got, want) {
+			t.Errorf("%s sw AB, sorted: %q, want %q", attr, got, want)
+		}
+	}
+	f := parse(t, `traits.primary_email_address sw "XAB"`, directory.IdentityFilterAttributes)
+	list, _, err := s.ListIdentities(ctx, r.ID, all(f))
+	must(t, err)
+	sameIDs(t, "e-mail sw XAB, by id", ids(list, username), []string{"ab", "ab-c", "ab c", "abé", "ab\U0001F600", "abz", "aB.x", "ab\uFFFD"})
 }
 
 // testFilterLiterals checks that SQL metacharacters in filter values are
