@@ -178,7 +178,7 @@ var userSchema = &Schema{
 		attr("active", typeBoolean, "Whether the user may sign in: status active (true) or suspended (false)."),
 		complexAttr("emails", "E-mail addresses: the primary one and one other.",
 			multiValue("E-mail address", []string{"work", "home", "other"}), multi),
-		complexAttr("phoneNumbers", "Phone numbers: the primary one and one other.",
+		complexAttr("phoneNumbers", "Phone numbers: the primary one and one other; fax and pager numbers are accepted and not stored.",
 			multiValue("Phone number", []string{"work", "home", "mobile", "fax", "pager", "other"}), multi),
 		complexAttr("photos", "URL of one photo of the user.",
 			multiValue("URL of the photo", []string{"photo", "thumbnail"}, refs("external")), multi),
