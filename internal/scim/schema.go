@@ -254,6 +254,26 @@ func (r *Resource) extension(a *Attribute) *Schema {
 	return nil
 }
 
+// schemaIDs returns the URNs of the core schema and the extensions.
+func (r *Resource) schemaIDs() []string {
+	ids := []string{r.Schema.ID}
+	for _, e := range r.Extensions {
+		ids = append(ids, e.ID)
+	}
+	return ids
+}
+
+// schemaOf returns the schema of the resource type whose URN is urn,
+// compared case-insensitively as RFC 7643 §2.1 compares names, or nil.
+func (r *Resource) schemaOf(urn string) *Schema {
+	for _, s := range append([]*Schema{r.Schema}, r.Extensions...) {
+		if strings.EqualFold(urn, s.ID) {
+			return s
+		}
+	}
+	return nil
+}
+
 // find returns the attribute of attrs called name, compared
 // case-insensitively as RFC 7643 §2.1 wants, or nil.
 func find(attrs []Attribute, name string) *Attribute {
