@@ -103,6 +103,9 @@ type Tx interface {
 
 	CreateGroup(ctx context.Context, g Group) error
 	GetGroup(ctx context.Context, realmID, id string) (Group, error)
+	// LockGroup is GetGroup that also keeps other transactions from
+	// changing the group until this one ends.
+	LockGroup(ctx context.Context, realmID, id string) (Group, error)
 	ListGroups(ctx context.Context, realmID string, opts latchkey.ListOptions) ([]Group, int, error)
 	UpdateGroup(ctx context.Context, g Group) error
 	DeleteGroup(ctx context.Context, realmID, id string) error

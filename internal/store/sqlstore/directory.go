@@ -291,6 +291,16 @@ func (t *tx) GetGroup(ctx context.Context, realmID, id string) (directory.Group,
 	return v, notFoundIfNoRows(err)
 }
 
+func (t *tx) LockGroup(ctx context.Context, realmID, id string) (directory.Group, error) {
+	lock := ""
+	if t.d.Name == "postgres" { // SQLite's one writer already serialises transactions
+		lock = " FOR UPDATE"
+	}
+	var v directory.Group
+	err := scanGroup(t.w.QueryRowContext(ctx, `SELECT `+groupColumns+` FROM user_groups WHERE id = $1 AND realm_id = $2`+lock, id, realmID), &v)
+	return v, notFoundIfNoRows(err)
+}
+
 func (t *tx) ListGroups(ctx context.Context, realmID string, opts latchkey.ListOptions) ([]directory.Group, int, error) {
 	q := listQuery{columns: groupColumns, from: "user_groups", key: "id", filter: groupFilter}
 	q.conds = []string{"realm_id = " + q.args.add(realmID)}
