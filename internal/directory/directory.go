@@ -103,11 +103,17 @@ type Tx interface {
 
 	CreateGroup(ctx context.Context, g Group) error
 	GetGroup(ctx context.Context, realmID, id string) (Group, error)
+	// LockGroup is GetGroup that also keeps other transactions from
+	// changing the group until this one ends.
+	LockGroup(ctx context.Context, realmID, id string) (Group, error)
 	ListGroups(ctx context.Context, realmID string, opts latchkey.ListOptions) ([]Group, int, error)
 	UpdateGroup(ctx context.Context, g Group) error
 	DeleteGroup(ctx context.Context, realmID, id string) error
 
-	// AddMembers and RemoveMembers are idempotent per member.
+	// AddMembers and RemoveMembers are idempotent per member. Membership
+	// changes move the update time of the group and of the identities that
+	// join or leave it, and deleting identities that of their groups: a SCIM
+	// User shows its groups, a Group its members, and their versions follow.
 	AddMembers(ctx context.Context, groupID string, identityIDs []string) error
 	RemoveMembers(ctx context.Context, groupID string, identityIDs []string) error
 	RemoveAllMembers(ctx context.Context, groupID string) error

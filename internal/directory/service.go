@@ -426,9 +426,45 @@ type GroupChange struct {
 
 // ChangeGroup applies a change to a group in one transaction: its fields,
 // then its members. Unknown identities fail the whole change.
-func (s *Service) ChangeGroup(ctx context.Context, tenantID, realmID, id string, c GroupChange) (g Group, err error) {
+func (s *Service) ChangeGroup(ctx context.Context, tenantID, realmID, id string, c GroupChange) (Group, error) {
+	return s.ChangeGroupWith(ctx, tenantID, realmID, id, func(context.Context, Group, GroupMembers) (GroupChange, error) {
+		return c, nil
+	})
+}
+
+// GroupMembers reads the members of a group inside the transaction of a
+// change (see ChangeGroupWith).
+type GroupMembers struct {
+	tx      Tx
+	groupID string
+}
+
+// All returns every member.
+func (m GroupMembers) All(ctx context.Context) ([]Identity, error) {
+	return allMembers(ctx, m.tx, m.groupID)
+}
+
+// Among returns those of ids that are members, in the order of their ids.
+func (m GroupMembers) Among(ctx context.Context, ids []string) ([]string, error) {
+	return m.tx.MembersAmong(ctx, m.groupID, ids)
+}
+
+// ChangeGroupWith is ChangeGroup with a change that plan decides from the
+// group and its members as they stand (a SCIM PATCH), in the same
+// transaction. The group is locked first, so that concurrent changes of it
+// apply one after the other and none is decided from members another is
+// changing.
+func (s *Service) ChangeGroupWith(ctx context.Context, tenantID, realmID, id string,
+	plan func(context.Context, Group, GroupMembers) (GroupChange, error)) (g Group, err error) {
 	err = s.store.Update(ctx, func(tx Tx) error {
-		if g, err = group(ctx, tx, tenantID, realmID, id); err != nil {
+		if err := realm(ctx, tx, tenantID, realmID); err != nil {
+			return err
+		}
+		if g, err = tx.LockGroup(ctx, realmID, id); err != nil {
+			return notFound(err, groupNotFound, id)
+		}
+		c, err := plan(ctx, g, GroupMembers{tx, id})
+		if err != nil {
 			return err
 		}
 		if c.Edit != nil {
@@ -543,6 +579,31 @@ func (s *Service) DeleteGroupMembers(ctx context.Context, tenantID, realmID, gro
 		return Group{}, err
 	}
 	return s.ChangeGroup(ctx, tenantID, realmID, groupID, GroupChange{Remove: ids})
+}
+
+// memberPage is the page size in which allMembers reads.
+const memberPage = 1000
+
+func allMembers(ctx context.Context, tx Tx, groupID string) ([]Identity, error) {
+	var out []Identity
+	for {
+		page, total, err := tx.ListMembers(ctx, groupID, latchkey.ListOptions{Skip: len(out), Limit: memberPage})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page...)
+		if len(page) == 0 || len(out) >= total {
+			return out, nil
+		}
+	}
+}
+
+// AllGroupMembers returns every identity of a group.
+func (s *Service) AllGroupMembers(ctx context.Context, tenantID, realmID, groupID string) ([]Identity, error) {
+	if _, err := group(ctx, s.store, tenantID, realmID, groupID); err != nil {
+		return nil, err
+	}
+	return allMembers(ctx, s.store, groupID)
 }
 
 // ListGroupMembers lists the identities of a group.

@@ -38,6 +38,9 @@ func Decode(body []byte, v any) *Error {
 		return InvalidSyntax("the body must be a JSON object")
 	}
 	if r := resourceOf(v); r != nil {
+		if err := checkSchemas(r, doc); err != nil {
+			return err
+		}
 		for _, a := range r.top {
 			if a.Mutability == readOnly {
 				deleteFold(doc, a.Name) // RFC 7643 §7: read-only values in requests are ignored
@@ -45,6 +48,28 @@ func Decode(body []byte, v any) *Error {
 		}
 	}
 	return FromDocument(doc, v)
+}
+
+// checkSchemas refuses a body whose "schemas" lists a schema the resource
+// type does not have: the client declares attributes of that schema, which
+// would be lost. Attributes Latchkey does not know are otherwise ignored, as
+// RFC 7644 §3.3 lets a service provider do, because real clients send them:
+// Okta "password", Entra ID "roles" and its custom extension's attributes
+// (named by their URN but not listed in "schemas"), and RFC 7643 defines
+// attributes (ims, entitlements, x509Certificates) Latchkey has no place for.
+func checkSchemas(r *Resource, doc map[string]any) *Error {
+	for k, v := range doc {
+		if !strings.EqualFold(k, "schemas") {
+			continue
+		}
+		list, _ := v.([]any) // not a list: normalizeResource refuses it
+		for _, urn := range list {
+			if s, _ := urn.(string); r.schemaOf(s) == nil {
+				return InvalidValue("schemas: %v is not a schema of %s; they are %s", urn, r.Name, strings.Join(r.schemaIDs(), ", "))
+			}
+		}
+	}
+	return nil
 }
 
 // FromDocument fills v, a *User, *Group or other pointer, from a generic

@@ -1,7 +1,9 @@
 package scim
 
 import (
+	"context"
 	"errors"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -28,25 +30,6 @@ func memberError(err error) error {
 	return err
 }
 
-// memberPage is the page size in which members are read for rendering.
-const memberPage = 1000
-
-// members returns all the members of a group.
-func (h *Handler) members(r *http.Request, groupID string) ([]directory.Identity, error) {
-	var out []directory.Identity
-	for {
-		page, total, err := h.Directory.ListGroupMembers(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), groupID,
-			latchkey.ListOptions{Skip: len(out), Limit: memberPage})
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, page...)
-		if len(page) == 0 || len(out) >= total {
-			return out, nil
-		}
-	}
-}
-
 // wantMembers reports whether a projection returns members, which are
 // expensive to read.
 func wantMembers(attrs, excluded []string) bool {
@@ -67,7 +50,7 @@ func (h *Handler) renderGroup(r *http.Request, g directory.Group, attrs, exclude
 	var members []directory.Identity
 	if wantMembers(attrs, excluded) {
 		var err error
-		if members, err = h.members(r, g.ID); err != nil {
+		if members, err = h.Directory.AllGroupMembers(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), g.ID); err != nil {
 			return nil, err
 		}
 	}
@@ -286,91 +269,90 @@ func memberValues(v any) (values []string, ok bool) {
 }
 
 // patchGroup applies a PatchOp to the group rendered with its members, then
-// stores the difference: changed fields, and the members added and removed,
-// so concurrent PATCHes of different members lose none. When the patch
-// names the members it changes (as Okta and Entra do), only those are read,
-// so its cost does not grow with the group.
+// stores the difference: changed fields, and the members added and removed.
+// It reads the group and its members in the transaction that stores the
+// change, with the group locked, so a concurrent PATCH is neither lost nor
+// undone. When the patch names the members it changes (as Okta and Entra
+// do), only those are read, so its cost does not grow with the group.
 func (h *Handler) patchGroup(w http.ResponseWriter, r *http.Request) {
 	op, serr := decodePatch(w, r)
 	if serr != nil {
 		WriteError(w, serr)
 		return
 	}
-	tenant, realm, id := r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("id")
-	before, err := h.Directory.GetGroup(r.Context(), tenant, realm, id)
-	if err != nil {
-		WriteError(w, err)
-		return
-	}
-	var members []directory.Identity
-	switch named, ok := namedMembers(op); {
-	case !ok:
-		members, err = h.members(r, id)
-	case len(named) > 0:
-		// The patch compares these members by value alone: their ids will do.
-		var ids []string
-		ids, err = h.Directory.GroupMembersAmong(r.Context(), tenant, realm, id, slices.Compact(slices.Sorted(slices.Values(named))))
-		for _, m := range ids {
-			members = append(members, directory.Identity{ID: m})
-		}
-	}
-	if err != nil {
-		WriteError(w, err)
-		return
-	}
-	doc, serr := ApplyPatch(ToDocument(GroupFromDirectory(before, members, h.base(r))), op, GroupResource)
-	if serr != nil {
-		WriteError(w, serr)
-		return
-	}
-	var after Group
-	if serr := FromDocument(doc, &after); serr != nil {
-		WriteError(w, serr)
-		return
-	}
-	display, ext, ids, serr := DirectoryFromGroup(after)
-	if serr != nil {
-		WriteError(w, serr)
-		return
-	}
-	old := make(map[string]bool, len(members))
-	for _, m := range members {
-		old[m.ID] = true
-	}
-	var add, remove []string
-	for _, id := range ids {
-		if !old[id] {
-			add = append(add, id)
-		}
-		delete(old, id)
-	}
-	for id := range old {
-		remove = append(remove, id)
-	}
-	slices.Sort(remove)
-	change := directory.GroupChange{Add: add, Remove: remove, RemoveUnknown: true}
-	if display != before.DisplayName || ext != before.ExternalID || r.Header.Get("If-Match") != "" {
-		change.Edit = func(g *directory.Group) error {
-			if err := ifMatch(r, Version(g.UpdateTime)); err != nil {
-				return err
+	base := h.base(r)
+	g, err := h.Directory.ChangeGroupWith(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("id"),
+		func(ctx context.Context, before directory.Group, stored directory.GroupMembers) (directory.GroupChange, error) {
+			if err := ifMatch(r, Version(before.UpdateTime)); err != nil {
+				return directory.GroupChange{}, err
 			}
-			// Only what the patch changed: a concurrent change of another field stays.
-			if display != before.DisplayName {
-				g.DisplayName = display
+			members, err := patchedMembers(ctx, op, stored)
+			if err != nil {
+				return directory.GroupChange{}, err
 			}
-			if ext != before.ExternalID {
-				g.ExternalID = ext
-			}
-			return nil
-		}
-	}
-	g, err := h.Directory.ChangeGroup(r.Context(), tenant, realm, id, change)
+			change, serr := planPatch(op, before, members, base)
+			return change, asError(serr)
+		})
 	if err != nil {
 		WriteError(w, memberError(err))
 		return
 	}
 	w.Header().Set("ETag", Version(g.UpdateTime))
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// patchedMembers reads the members a PatchOp needs: those it names, or all.
+func patchedMembers(ctx context.Context, op PatchOp, stored directory.GroupMembers) ([]directory.Identity, error) {
+	named, ok := namedMembers(op)
+	if !ok {
+		return stored.All(ctx)
+	}
+	if len(named) == 0 {
+		return nil, nil
+	}
+	// The patch compares these members by value alone: their ids will do.
+	ids, err := stored.Among(ctx, slices.Compact(slices.Sorted(slices.Values(named))))
+	var members []directory.Identity
+	for _, id := range ids {
+		members = append(members, directory.Identity{ID: id})
+	}
+	return members, err
+}
+
+// planPatch applies a PatchOp to a group and those of its members it needs,
+// and returns the change that makes the stored group so.
+func planPatch(op PatchOp, before directory.Group, members []directory.Identity, base string) (directory.GroupChange, *Error) {
+	doc, err := ApplyPatch(ToDocument(GroupFromDirectory(before, members, base)), op, GroupResource)
+	if err != nil {
+		return directory.GroupChange{}, err
+	}
+	var after Group
+	if err := FromDocument(doc, &after); err != nil {
+		return directory.GroupChange{}, err
+	}
+	display, ext, ids, err := DirectoryFromGroup(after)
+	if err != nil {
+		return directory.GroupChange{}, err
+	}
+	old := make(map[string]bool, len(members))
+	for _, m := range members {
+		old[m.ID] = true
+	}
+	change := directory.GroupChange{RemoveUnknown: true}
+	for _, id := range ids {
+		if !old[id] {
+			change.Add = append(change.Add, id)
+		}
+		delete(old, id)
+	}
+	change.Remove = slices.Sorted(maps.Keys(old))
+	if display != before.DisplayName || ext != before.ExternalID {
+		change.Edit = func(g *directory.Group) error {
+			g.DisplayName, g.ExternalID = display, ext
+			return nil
+		}
+	}
+	return change, nil
 }
 
 // deleteGroup removes the group's members, then the group. If-Match is

@@ -541,3 +541,138 @@ func TestGroupReplaceAndMemberErrors(t *testing.T) {
 		want(t, e.do(t, "POST", "/Users", map[string]any{"userName": "z"}, "Content-Type", "application/json; charset=utf-8"), 201)
 	})
 }
+
+func TestVersionsFollowMemberships(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, e *scimEnv) {
+		uid := want(t, e.do(t, "POST", "/Users", map[string]any{"userName": "v"}), 201)["id"].(string)
+		gid := want(t, e.do(t, "POST", "/Groups", map[string]any{"displayName": "V"}), 201)["id"].(string)
+		userVersion := func() string { return e.do(t, "GET", "/Users/"+uid, nil).Header.Get("ETag") }
+		groupVersion := func() string { return e.do(t, "GET", "/Groups/"+gid, nil).Header.Get("ETag") }
+
+		// Joining a group changes the User: a stale If-Match is refused.
+		before := userVersion()
+		want(t, e.do(t, "PATCH", "/Groups/"+gid, patch(op("add", "members", []any{map[string]any{"value": uid}}))), 204)
+		joined := userVersion()
+		if joined == before {
+			t.Errorf("user version %s unchanged after joining a group", joined)
+		}
+		wantError(t, e.do(t, "PATCH", "/Users/"+uid, patch(op("replace", "title", "T")), "If-Match", before), 412, "")
+		want(t, e.do(t, "GET", "/Users/"+uid, nil, "If-None-Match", joined), http.StatusNotModified)
+		// A member added again is no change.
+		want(t, e.do(t, "PATCH", "/Groups/"+gid, patch(op("add", "members", []any{map[string]any{"value": uid}}))), 204)
+		if v := userVersion(); v != joined {
+			t.Errorf("user version %s, want %s after a repeated add", v, joined)
+		}
+		// Leaving, through the REST API too, changes it again.
+		e.rest(t, "POST", "/groups/"+gid+":deleteMembers", map[string]any{"identity_ids": []string{uid}})
+		if v := userVersion(); v == joined {
+			t.Errorf("user version %s unchanged after leaving the group", v)
+		}
+
+		// Deleting a member changes the Group.
+		want(t, e.do(t, "PATCH", "/Groups/"+gid, patch(op("add", "members", []any{map[string]any{"value": uid}}))), 204)
+		before = groupVersion()
+		want(t, e.do(t, "DELETE", "/Users/"+uid, nil), 204)
+		if v := groupVersion(); v == before {
+			t.Errorf("group version %s unchanged after its member was deleted", v)
+		}
+		wantError(t, e.do(t, "PATCH", "/Groups/"+gid, patch(op("replace", "displayName", "W")), "If-Match", before), 412, "")
+	})
+}
+
+func TestEntraPhoneNumbers(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, e *scimEnv) {
+		// As Entra ID's default mapping sends them: telephoneNumber, mobile and facsimileTelephoneNumber.
+		u := want(t, e.do(t, "POST", "/Users", map[string]any{
+			"schemas":    []string{"urn:ietf:params:scim:schemas:core:2.0:User", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"},
+			"externalId": "e-9", "userName": "fay@contoso.com", "active": true,
+			"phoneNumbers": []any{
+				map[string]any{"type": "work", "value": "+1 555 0100"},
+				map[string]any{"type": "mobile", "value": "+1 555 0101"},
+				map[string]any{"type": "fax", "value": "+1 555 0102"},
+			},
+			"roles": []any{},
+		}), 201)
+		id := u["id"].(string)
+		if get(u, "phoneNumbers", 0, "value") != "+1 555 0100" || get(u, "phoneNumbers", 1, "value") != "+1 555 0101" || get(u, "phoneNumbers", 2) != nil {
+			t.Errorf("created: %v", u["phoneNumbers"])
+		}
+		u = want(t, e.do(t, "PATCH", "/Users/"+id, patch(
+			op("Add", `phoneNumbers[type eq "fax"].value`, "+1 555 0199"),
+			op("Replace", `phoneNumbers[type eq "mobile"].value`, "+1 555 0111"),
+		)), 200)
+		if get(u, "phoneNumbers", 1, "value") != "+1 555 0111" || get(u, "phoneNumbers", 2) != nil {
+			t.Errorf("patched: %v", u["phoneNumbers"])
+		}
+		// Three numbers that can all be stored are still too many.
+		wantError(t, e.do(t, "POST", "/Users", map[string]any{"userName": "gus", "phoneNumbers": []any{
+			map[string]any{"type": "work", "value": "1"}, map[string]any{"type": "mobile", "value": "2"}, map[string]any{"type": "home", "value": "3"}}}), 400, "invalidValue")
+	})
+}
+
+func TestUnknownSchemas(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, e *scimEnv) {
+		acme := "urn:ietf:params:scim:schemas:extension:acme:2.0:User"
+		body := oktaUser("hal@example.com", "Hal", "Ito")
+		body["schemas"] = []string{"urn:ietf:params:scim:schemas:core:2.0:User", acme}
+		body[acme] = map[string]any{"badge": "7"}
+		wantError(t, e.do(t, "POST", "/Users", body), 400, "invalidValue")
+		delete(body, acme)
+		wantError(t, e.do(t, "POST", "/Users", body), 400, "invalidValue")
+		wantError(t, e.do(t, "POST", "/Groups", map[string]any{"displayName": "X",
+			"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:User"}}), 400, "invalidValue")
+		// Attributes Latchkey does not store, as Okta and Entra send them, are
+		// ignored: Entra's custom extension is not listed in schemas.
+		body["schemas"] = []string{"urn:ietf:params:scim:schemas:core:2.0:User"}
+		body[acme+":badge"] = "7"
+		body["password"], body["roles"], body["groups"] = "s3cret", []any{}, []any{}
+		id := want(t, e.do(t, "POST", "/Users", body), 201)["id"].(string)
+		body["schemas"] = []string{acme}
+		wantError(t, e.do(t, "PUT", "/Users/"+id, body), 400, "invalidValue")
+	})
+}
+
+func TestConcurrentMemberReplaces(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, e *scimEnv) {
+		const n = 10
+		var ids []string
+		for i := range n {
+			ids = append(ids, want(t, e.do(t, "POST", "/Users", map[string]any{"userName": fmt.Sprintf("r%02d", i)}), 201)["id"].(string))
+		}
+		gid := want(t, e.do(t, "POST", "/Groups", map[string]any{"displayName": "One",
+			"members": []any{map[string]any{"value": ids[0]}}}), 201)["id"].(string)
+		var wg sync.WaitGroup
+		errs := make(chan string, n)
+		for _, id := range ids {
+			wg.Go(func() {
+				body, _ := json.Marshal(patch(op("replace", "members", []any{map[string]any{"value": id}})))
+				req, _ := http.NewRequestWithContext(t.Context(), "PATCH", e.base+"/Groups/"+gid, strings.NewReader(string(body)))
+				req.Header.Set("Authorization", "Bearer "+e.token)
+				req.Header.Set("Content-Type", "application/scim+json")
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					errs <- err.Error()
+					return
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusNoContent {
+					errs <- fmt.Sprintf("%d %s", resp.StatusCode, b)
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Errorf("PATCH: %s", err)
+		}
+		// Each replace leaves one member: whichever ran last.
+		if got := e.memberIDs(t, gid); len(got) != 1 {
+			t.Errorf("members %v, want one", got)
+		}
+	})
+}

@@ -1,6 +1,7 @@
 package scim
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -54,19 +55,25 @@ type slot struct {
 // valueSlots maps emails, phone numbers and photos: the primary (or first)
 // value goes to the first slot, the next to the second. Phone types are
 // those Okta's and Entra's default mappings use (work and mobile), so that
-// their value-filter paths find the values.
+// their value-filter paths find the values. Values of an unstored type are
+// accepted and dropped: Entra ID's default mapping sends a fax number, which
+// is no way to reach a user and has no trait.
 var valueSlots = []struct {
-	attr  string
-	list  func(*User) *[]MultiValue
-	slots []slot
+	attr     string
+	list     func(*User) *[]MultiValue
+	slots    []slot
+	unstored []string
 }{
 	{"emails", func(u *User) *[]MultiValue { return &u.Emails },
-		[]slot{{"work", true, "primary_email_address"}, {"other", false, "secondary_email_address"}}},
+		[]slot{{"work", true, "primary_email_address"}, {"other", false, "secondary_email_address"}}, nil},
 	{"phoneNumbers", func(u *User) *[]MultiValue { return &u.PhoneNumbers },
-		[]slot{{"work", true, "primary_phone"}, {"mobile", false, "secondary_phone"}}},
+		[]slot{{"work", true, "primary_phone"}, {"mobile", false, "secondary_phone"}}, unstoredPhoneTypes},
 	{"photos", func(u *User) *[]MultiValue { return &u.Photos },
-		[]slot{{"photo", true, "photo"}}},
+		[]slot{{"photo", true, "photo"}}, nil},
 }
+
+// unstoredPhoneTypes are the phone types of RFC 7643 that are not stored.
+var unstoredPhoneTypes = []string{"fax", "pager"}
 
 // addressFields maps the one address that can be stored.
 var addressFields = []struct {
@@ -182,7 +189,7 @@ func IdentityFromUser(u User) (display string, status string, traits directory.T
 		*traits.Field(f.trait) = *f.field(&u) // u is a copy: making parents is harmless
 	}
 	for _, m := range valueSlots {
-		if err := fillSlots(m.attr, *m.list(&u), m.slots, &traits); err != nil {
+		if err := fillSlots(m.attr, *m.list(&u), m.slots, m.unstored, &traits); err != nil {
 			return "", "", traits, err
 		}
 	}
@@ -215,13 +222,14 @@ func displayName(u User) string {
 
 // fillSlots stores the values of a multi-valued attribute in its slots: the
 // primary (or else the first) value in the first slot, the others in order.
-// Values with an empty value sub-attribute are no values.
-func fillSlots(attr string, values []MultiValue, slots []slot, t *directory.Traits) *Error {
+// Values with an empty value sub-attribute, or of an unstored type, are no
+// values.
+func fillSlots(attr string, values []MultiValue, slots []slot, unstored []string, t *directory.Traits) *Error {
 	var ordered []string
 	primaries := 0
 	for _, v := range values {
 		switch {
-		case v.Value == "":
+		case v.Value == "" || slices.ContainsFunc(unstored, func(typ string) bool { return strings.EqualFold(typ, v.Type) }):
 		case v.Primary:
 			primaries++
 			ordered = append([]string{v.Value}, ordered...)

@@ -178,7 +178,7 @@ var userSchema = &Schema{
 		attr("active", typeBoolean, "Whether the user may sign in: status active (true) or suspended (false)."),
 		complexAttr("emails", "E-mail addresses: the primary one and one other.",
 			multiValue("E-mail address", []string{"work", "home", "other"}), multi),
-		complexAttr("phoneNumbers", "Phone numbers: the primary one and one other.",
+		complexAttr("phoneNumbers", "Phone numbers: the primary one and one other; fax and pager numbers are accepted and not stored.",
 			multiValue("Phone number", []string{"work", "home", "mobile", "fax", "pager", "other"}), multi),
 		complexAttr("photos", "URL of one photo of the user.",
 			multiValue("URL of the photo", []string{"photo", "thumbnail"}, refs("external")), multi),
@@ -249,6 +249,26 @@ func (r *Resource) extension(a *Attribute) *Schema {
 	for _, e := range r.Extensions {
 		if a.Name == e.ID {
 			return e
+		}
+	}
+	return nil
+}
+
+// schemaIDs returns the URNs of the core schema and the extensions.
+func (r *Resource) schemaIDs() []string {
+	ids := []string{r.Schema.ID}
+	for _, e := range r.Extensions {
+		ids = append(ids, e.ID)
+	}
+	return ids
+}
+
+// schemaOf returns the schema of the resource type whose URN is urn,
+// compared case-insensitively as RFC 7643 §2.1 compares names, or nil.
+func (r *Resource) schemaOf(urn string) *Schema {
+	for _, s := range append([]*Schema{r.Schema}, r.Extensions...) {
+		if strings.EqualFold(urn, s.ID) {
+			return s
 		}
 	}
 	return nil

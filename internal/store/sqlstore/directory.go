@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/directory"
@@ -211,6 +212,9 @@ func (t *tx) UpdateIdentity(ctx context.Context, v directory.Identity) error {
 }
 
 func (t *tx) DeleteIdentities(ctx context.Context, realmID string, ids []string) (int, error) {
+	if err := t.touchGroupsOf(ctx, realmID, ids); err != nil {
+		return 0, err
+	}
 	var a args
 	cond := "realm_id = " + a.add(realmID) + " AND id IN " + a.in(ids)
 	res, err := t.exec(ctx, latchkey.ErrInUse, `DELETE FROM identities WHERE `+cond, a...)
@@ -287,6 +291,16 @@ func (t *tx) GetGroup(ctx context.Context, realmID, id string) (directory.Group,
 	return v, notFoundIfNoRows(err)
 }
 
+func (t *tx) LockGroup(ctx context.Context, realmID, id string) (directory.Group, error) {
+	lock := ""
+	if t.d.Name == "postgres" { // SQLite's one writer already serialises transactions
+		lock = " FOR UPDATE"
+	}
+	var v directory.Group
+	err := scanGroup(t.w.QueryRowContext(ctx, `SELECT `+groupColumns+` FROM user_groups WHERE id = $1 AND realm_id = $2`+lock, id, realmID), &v)
+	return v, notFoundIfNoRows(err)
+}
+
 func (t *tx) ListGroups(ctx context.Context, realmID string, opts latchkey.ListOptions) ([]directory.Group, int, error) {
 	q := listQuery{columns: groupColumns, from: "user_groups", key: "id", filter: groupFilter}
 	q.conds = []string{"realm_id = " + q.args.add(realmID)}
@@ -315,8 +329,62 @@ func (t *tx) DeleteGroup(ctx context.Context, realmID, id string) error {
 	return affected(t.exec(ctx, latchkey.ErrInUse, `DELETE FROM user_groups WHERE id = $1 AND realm_id = $2`, id, realmID))
 }
 
+// touch returns the SET clause that marks a row changed now: update_time
+// moves forward even when the clock does not (a change in the same
+// microsecond, another node's clock behind), so that its version changes.
+func (t *tx) touch(a *args) string {
+	now := micros(time.Now())
+	return "update_time = CASE WHEN update_time < " + t.add(a, now) + " THEN " + t.add(a, now) + " ELSE update_time + 1 END"
+}
+
+// touchMembers marks changed the identities among ids whose membership of
+// the group a change is about to make (joining) or end (leaving): a SCIM
+// User shows its groups. ids nil means every member.
+func (t *tx) touchMembers(ctx context.Context, groupID string, ids []string, joining bool) error {
+	var a args
+	set := t.touch(&a)
+	member := "EXISTS (SELECT 1 FROM memberships m WHERE m.identity_id = identities.id AND m.group_id = " + t.add(&a, groupID) + ")"
+	if joining {
+		member = "NOT " + member
+	}
+	if ids != nil {
+		member += " AND id IN " + t.in(&a, ids)
+	}
+	_, err := t.exec(ctx, latchkey.ErrNoParent, `UPDATE identities SET `+set+` WHERE `+member, a...)
+	return err
+}
+
+// touchGroup marks a group changed: a SCIM Group shows its members.
+func (t *tx) touchGroup(ctx context.Context, groupID string) error {
+	var a args
+	set := t.touch(&a)
+	_, err := t.exec(ctx, latchkey.ErrNoParent, `UPDATE user_groups SET `+set+` WHERE id = `+t.add(&a, groupID), a...)
+	return err
+}
+
+// touchGroupsOf marks changed the groups of identities of a realm about to
+// be deleted.
+func (t *tx) touchGroupsOf(ctx context.Context, realmID string, identityIDs []string) error {
+	var a args
+	set := t.touch(&a)
+	_, err := t.exec(ctx, latchkey.ErrNoParent, `UPDATE user_groups SET `+set+` WHERE realm_id = `+t.add(&a, realmID)+
+		` AND id IN (SELECT group_id FROM memberships WHERE identity_id IN `+t.in(&a, identityIDs)+`)`, a...)
+	return err
+}
+
+// AddMembers, RemoveMembers and RemoveAllMembers mark changed both the group
+// and the identities whose membership they change (see touch).
 func (t *tx) AddMembers(ctx context.Context, groupID string, identityIDs []string) error {
+	if len(identityIDs) == 0 {
+		return nil
+	}
+	if err := t.touchGroup(ctx, groupID); err != nil {
+		return err
+	}
 	for chunk := range slices.Chunk(identityIDs, insertBatch) {
+		if err := t.touchMembers(ctx, groupID, chunk, true); err != nil {
+			return err
+		}
 		rows := make([][]any, len(chunk))
 		for i, id := range chunk {
 			rows[i] = []any{groupID, id}
@@ -332,6 +400,15 @@ func (t *tx) AddMembers(ctx context.Context, groupID string, identityIDs []strin
 }
 
 func (t *tx) RemoveMembers(ctx context.Context, groupID string, identityIDs []string) error {
+	if len(identityIDs) == 0 {
+		return nil
+	}
+	if err := t.touchGroup(ctx, groupID); err != nil {
+		return err
+	}
+	if err := t.touchMembers(ctx, groupID, identityIDs, false); err != nil {
+		return err
+	}
 	var a args
 	_, err := t.exec(ctx, latchkey.ErrInUse,
 		`DELETE FROM memberships WHERE group_id = `+a.add(groupID)+` AND identity_id IN `+a.in(identityIDs), a...)
@@ -367,6 +444,12 @@ func (t *tx) MembersAmong(ctx context.Context, groupID string, identityIDs []str
 }
 
 func (t *tx) RemoveAllMembers(ctx context.Context, groupID string) error {
+	if err := t.touchGroup(ctx, groupID); err != nil {
+		return err
+	}
+	if err := t.touchMembers(ctx, groupID, nil, false); err != nil {
+		return err
+	}
 	_, err := t.exec(ctx, latchkey.ErrInUse, `DELETE FROM memberships WHERE group_id = $1`, groupID)
 	return err
 }

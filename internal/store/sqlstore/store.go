@@ -151,9 +151,10 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 }
 
 // CreateIdentities creates identities in a transaction of its own. It, like
-// DeleteIdentities and AddMembers, takes more than one statement (batches of
-// rows, the realm's identity count); called on the Store rather than inside
-// Update, each is all or nothing too.
+// DeleteIdentities and the membership changes, takes more than one statement
+// (batches of rows, the realm's identity count, the update times of both
+// sides of a membership); called on the Store rather than inside Update,
+// each is all or nothing too.
 func (s *Store) CreateIdentities(ctx context.Context, ids []directory.Identity) error {
 	return s.update(ctx, func(t *tx) error { return t.CreateIdentities(ctx, ids) })
 }
@@ -170,6 +171,16 @@ func (s *Store) DeleteIdentities(ctx context.Context, realmID string, ids []stri
 // AddMembers adds members in a transaction of its own.
 func (s *Store) AddMembers(ctx context.Context, groupID string, identityIDs []string) error {
 	return s.update(ctx, func(t *tx) error { return t.AddMembers(ctx, groupID, identityIDs) })
+}
+
+// RemoveMembers removes members in a transaction of its own.
+func (s *Store) RemoveMembers(ctx context.Context, groupID string, identityIDs []string) error {
+	return s.update(ctx, func(t *tx) error { return t.RemoveMembers(ctx, groupID, identityIDs) })
+}
+
+// RemoveAllMembers removes every member in a transaction of its own.
+func (s *Store) RemoveAllMembers(ctx context.Context, groupID string) error {
+	return s.update(ctx, func(t *tx) error { return t.RemoveAllMembers(ctx, groupID) })
 }
 
 // Directory returns the store as the directory sees it.

@@ -819,12 +819,37 @@ func testMemberships(t *testing.T, s *sqlstore.Store) {
 		sameIDs(t, g.DisplayName+" members", ids(list, identityID), ids(sortedBy(want, identityID), identityID))
 		wantTotal(t, g.DisplayName+" members", total, len(want))
 	}
+	// Membership changes move the update times of both sides; a repeated
+	// add or remove leaves the identities alone.
+	identityTime := func(i directory.Identity) time.Time {
+		t.Helper()
+		got, err := s.GetIdentity(ctx, r.ID, i.ID)
+		must(t, err)
+		return got.UpdateTime
+	}
+	groupTime := func(g directory.Group) time.Time {
+		t.Helper()
+		got, err := s.GetGroup(ctx, r.ID, g.ID)
+		must(t, err)
+		return got.UpdateTime
+	}
+	moved := func(what string, before, after time.Time, want bool) {
+		t.Helper()
+		if after.After(before) != want {
+			t.Errorf("%s: update time %v, then %v; want moved %v", what, before, after, want)
+		}
+	}
 	must(t, s.AddMembers(ctx, admins.ID, []string{alice.ID, bob.ID}))
+	moved("alice joins", alice.UpdateTime, identityTime(alice), true)
+	moved("admins gain members", admins.UpdateTime, groupTime(admins), true)
+	joined := identityTime(alice)
 	must(t, s.AddMembers(ctx, admins.ID, []string{bob.ID, alice.ID, bob.ID})) // again: no change
+	moved("alice joins again", joined, identityTime(alice), false)
 	must(t, s.AddMembers(ctx, staff.ID, []string{bob.ID, carol.ID}))
 	members(admins, alice, bob)
 	members(staff, bob, carol)
 
+	alice.UpdateTime, bob.UpdateTime = identityTime(alice), identityTime(bob)
 	list, _, err := s.ListMembers(ctx, admins.ID, all(nil))
 	must(t, err)
 	equal(t, "members are whole identities", list, sortedBy([]directory.Identity{alice, bob}, identityID))
@@ -840,6 +865,7 @@ func testMemberships(t *testing.T, s *sqlstore.Store) {
 	must(t, err)
 	sameIDs(t, "members among none", among, nil)
 
+	admins.UpdateTime, staff.UpdateTime = groupTime(admins), groupTime(staff)
 	groups, total, err := s.ListGroupsOfIdentity(ctx, bob.ID, all(nil))
 	must(t, err)
 	equal(t, "groups of bob", groups, sortedBy([]directory.Group{admins, staff}, groupID))
@@ -858,13 +884,25 @@ func testMemberships(t *testing.T, s *sqlstore.Store) {
 	members(admins, alice, bob) // the failed add added no one
 
 	wantErr(t, "delete a group with members", s.DeleteGroup(ctx, r.ID, admins.ID), latchkey.ErrInUse)
+	joined, carolTime := identityTime(alice), identityTime(carol)
 	must(t, s.RemoveMembers(ctx, admins.ID, []string{alice.ID, carol.ID, "missing"}))
+	moved("alice leaves", joined, identityTime(alice), true)
+	moved("carol, no member, leaves", carolTime, identityTime(carol), false)
+	left := identityTime(alice)
 	must(t, s.RemoveMembers(ctx, admins.ID, []string{alice.ID})) // again: no change
+	moved("alice leaves again", left, identityTime(alice), false)
 	members(admins, bob)
 	members(staff, bob, carol)
-	must(t, s.RemoveMembers(ctx, admins.ID, []string{bob.ID}))
+	bobTime := identityTime(bob)
+	must(t, s.RemoveAllMembers(ctx, admins.ID))
+	moved("bob leaves with everyone", bobTime, identityTime(bob), true)
 	members(admins)
 	must(t, s.DeleteGroup(ctx, r.ID, admins.ID))
+
+	staffTime := groupTime(staff)
+	_, err = s.DeleteIdentities(ctx, r.ID, []string{carol.ID})
+	must(t, err)
+	moved("staff loses deleted carol", staffTime, groupTime(staff), true)
 }
 
 // testMembershipBatch adds more members than one INSERT holds.
@@ -1553,6 +1591,7 @@ func testGroupFilters(t *testing.T, s *sqlstore.Store) {
 
 	got, err := s.GetGroup(ctx, r.ID, admins.ID)
 	must(t, err)
+	admins.UpdateTime = got.UpdateTime // moved by the new member
 	equal(t, "group with an external id", got, admins)
 
 	for raw, want := range map[string][]string{
