@@ -42,7 +42,9 @@ func TestIdentityTabs(t *testing.T) {
 		// Generate curl makes nothing, and names the right ids.
 		p = e.post(t, base+"/binding-jobs", url.Values{"authenticator_config_id": {config}, "action": {"curl"}})
 		wantPage(t, p, http.StatusOK, "/realms/"+realm+"/identities/"+id+"/credential-binding-jobs", `&#34;authenticator_config_id&#34;:&#34;`+config)
-		jobs := func() []any { return e.api(t, "GET", rp+"/identities/"+id+"/credential-binding-jobs", nil)["credential_binding_jobs"].([]any) }
+		jobs := func() []any {
+			return e.api(t, "GET", rp+"/identities/"+id+"/credential-binding-jobs", nil)["credential_binding_jobs"].([]any)
+		}
 		if n := len(jobs()); n != 0 {
 			t.Fatalf("curl made %d jobs", n)
 		}

@@ -90,14 +90,14 @@ type column struct {
 type columnKind int
 
 const (
-	exact     columnKind = iota // compared as stored
-	folded                      // holds directory.Fold of the value; operands are folded too
+	exact  columnKind = iota // compared as stored
+	folded                   // holds directory.Fold of the value; operands are folded too
 	// foldedKey is folded, collated bytewise and indexed: a prefix test is
 	// an index range, so that a search by prefix is fast in any realm.
 	foldedKey
-	trait                       // a string inside a JSON column, compared case-insensitively
-	timestamp                   // Unix microseconds; operands are RFC 3339 times
-	member                      // name is a group id column; eq tests membership of the operand
+	trait     // a string inside a JSON column, compared case-insensitively
+	timestamp // Unix microseconds; operands are RFC 3339 times
+	member    // name is a group id column; eq tests membership of the operand
 )
 
 // expr is the SQL expression a column compares by.
