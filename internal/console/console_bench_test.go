@@ -50,7 +50,9 @@ func BenchmarkConsolePages(b *testing.B) {
 			base := "/console/realms/" + realm
 			pages := []struct{ name, path string }{
 				{"identities", base + "/identities"},
-				{"identities-search", base + "/identities?q=user05"},
+				{"identities-search", base + "/identities?by=username&q=user05"},
+				{"identities-search-name", base + "/identities?by=name&q=Load+User+5"},
+				{"identities-search-next-page", base + "/identities?by=email&q=user05&after_value=user0500049%40example.com&after=" + ids[500049%len(ids)]},
 				{"identities-deep-page", base + "/identities?after=" + mid},
 				{"identity", base + "/identities/" + mid},
 				{"identity-groups", base + "/identities/" + mid + "/groups"},

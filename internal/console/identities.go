@@ -25,23 +25,49 @@ func (c *Console) identityRoutes(mux *http.ServeMux) {
 // PageSize is how many rows a console list shows.
 const PageSize = 50
 
-// searchFilter matches identities whose username, e-mail address or display
-// name starts with text: prefixes, which the indexes answer in a realm of
-// millions.
-func searchFilter(text string) filter.Expr {
-	if text == "" {
-		return nil
+// searchField is an attribute the identities page searches by prefix.
+type searchField struct {
+	Param, Label, attr string
+	value              func(directory.Identity) string
+}
+
+// searchFields are indexed in the order they list by (see migration
+// 00017), so that a search's page is an index range in any realm.
+var searchFields = []searchField{
+	{"username", "Username", "traits.username", func(i directory.Identity) string { return i.Traits.Username }},
+	{"email", "E-mail", "traits.primary_email_address", func(i directory.Identity) string { return i.Traits.PrimaryEmailAddress }},
+	{"name", "Name", "display_name", func(i directory.Identity) string { return i.DisplayName }},
+}
+
+func fieldNamed(param string) searchField {
+	for _, f := range searchFields {
+		if f.Param == param {
+			return f
+		}
 	}
-	sw := func(attr string) filter.Expr { return &filter.Compare{Attr: attr, Op: filter.Sw, Value: text} }
-	return &filter.Or{Left: &filter.Or{Left: sw("traits.username"), Right: sw("traits.primary_email_address")}, Right: sw("display_name")}
+	return searchFields[0]
+}
+
+// search lists identities whose field starts with text, in the field's
+// order, after the cursor (the last row's value and id) when there is one.
+func (f searchField) search(text, afterValue, afterID string) latchkey.ListOptions {
+	cmp := func(attr string, op filter.Op, v string) filter.Expr { return &filter.Compare{Attr: attr, Op: op, Value: v} }
+	var where filter.Expr = cmp(f.attr, filter.Sw, text)
+	if afterID != "" {
+		// value > after, or the same value and a later id; the first test
+		// alone bounds the index range.
+		later := &filter.Or{Left: cmp(f.attr, filter.Gt, afterValue), Right: cmp("id", filter.Gt, afterID)}
+		where = &filter.And{Left: where, Right: &filter.And{Left: cmp(f.attr, filter.Ge, afterValue), Right: later}}
+	}
+	return latchkey.ListOptions{Filter: where, Sort: f.attr, Limit: PageSize + 1, SkipTotal: true}
 }
 
 // listPage is one page of a keyset-paged list: the rows and the cursor of
-// the next page ("" on the last).
+// the next page (Next, with NextValue for a search; "" on the last).
 type listPage[T any] struct {
-	Items []T
-	Next  string
-	Query string
+	Items     []T
+	Next      string
+	NextValue string
 }
 
 // pageOf trims one extra row fetched to tell whether a next page exists.
@@ -54,22 +80,37 @@ func pageOf[T any](items []T, id func(T) string) listPage[T] {
 	return p
 }
 
-// identities lists the realm's identities, searched and paged by cursor;
-// htmx asks for the results table alone as the search box is typed in.
+// identitySearch is the identities page: the search and one page of results.
+type identitySearch struct {
+	listPage[directory.Identity]
+	Query  string
+	By     string
+	Fields []searchField
+}
+
+// identities lists the realm's identities by id, or those whose chosen
+// field starts with the search text in that field's order; htmx asks for
+// the results table alone as the search box is typed in.
 func (c *Console) identities(q *request) error {
 	text := strings.TrimSpace(q.FormValue("q"))
-	items, _, err := c.Directory.ListIdentities(q.Context(), q.tenantID, q.realm.ID, latchkey.ListOptions{
-		Filter: searchFilter(text), After: q.FormValue("after"), Limit: PageSize + 1, SkipTotal: true})
+	field := fieldNamed(q.FormValue("by"))
+	opts := latchkey.ListOptions{After: q.FormValue("after"), Limit: PageSize + 1, SkipTotal: true}
+	if text != "" {
+		opts = field.search(text, q.FormValue("after_value"), q.FormValue("after"))
+	}
+	items, _, err := c.Directory.ListIdentities(q.Context(), q.tenantID, q.realm.ID, opts)
 	if err != nil {
 		return err
 	}
-	page := pageOf(items, func(i directory.Identity) string { return i.ID })
-	page.Query = text
+	v := identitySearch{listPage: pageOf(items, func(i directory.Identity) string { return i.ID }), Query: text, By: field.Param, Fields: searchFields}
+	if v.Next != "" && text != "" {
+		v.NextValue = field.value(v.Items[len(v.Items)-1])
+	}
 	if q.Header.Get("HX-Target") == "results" {
-		q.renderFragment(http.StatusOK, "identities.html", "results", "Identities", "identities", page)
+		q.renderFragment(http.StatusOK, "identities.html", "results", "Identities", "identities", v)
 		return nil
 	}
-	q.render(http.StatusOK, "identities.html", "Identities", "identities", page)
+	q.render(http.StatusOK, "identities.html", "Identities", "identities", v)
 	return nil
 }
 
