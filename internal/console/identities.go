@@ -51,7 +51,9 @@ func fieldNamed(param string) searchField {
 // search lists identities whose field starts with text, in the field's
 // order, after the cursor (the last row's value and id) when there is one.
 func (f searchField) search(text, afterValue, afterID string) latchkey.ListOptions {
-	cmp := func(attr string, op filter.Op, v string) filter.Expr { return &filter.Compare{Attr: attr, Op: op, Value: v} }
+	cmp := func(attr string, op filter.Op, v string) filter.Expr {
+		return &filter.Compare{Attr: attr, Op: op, Value: v}
+	}
 	var where filter.Expr = cmp(f.attr, filter.Sw, text)
 	if afterID != "" {
 		// value > after, or the same value and a later id; the first test
