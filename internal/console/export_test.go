@@ -10,8 +10,13 @@ import (
 // SessionCookie is the cookie of a session holding token, as the sign-in
 // callback sets it: tests sign in with a token they mint.
 func SessionCookie(c *Console, token string) *http.Cookie {
+	return SessionCookieSeen(c, token, time.Now())
+}
+
+// SessionCookieSeen is SessionCookie of a session last used at seen.
+func SessionCookieSeen(c *Console, token string, seen time.Time) *http.Cookie {
 	rec := &cookieRecorder{header: http.Header{}}
-	c.setSealed(rec, sessionCookie, session{Token: token, CSRF: latchkey.RandomString(32), Seen: time.Now().Unix(), Admin: "Test admin"}, 0)
+	c.setSealed(rec, sessionCookie, session{Token: token, CSRF: latchkey.RandomString(32), Seen: seen.Unix(), Admin: "Test admin"}, 0)
 	return (&http.Response{Header: rec.header}).Cookies()[0]
 }
 

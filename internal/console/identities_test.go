@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/latchkey/latchkey/internal/console"
 	"github.com/latchkey/latchkey/internal/loadtest"
@@ -154,6 +155,44 @@ func TestSessionAndCSRF(t *testing.T) {
 	e.hc.Jar, _ = cookiejarNew()
 	if p := e.get(t, "/console/realms/"+realm+"/identities"); p.status != http.StatusSeeOther || !strings.Contains(p.location, "return=%2Fconsole%2Frealms") {
 		t.Fatalf("no session: %d %s", p.status, p.location)
+	}
+}
+
+// TestIdleTimeout: a session unused for longer than the idle timeout ends,
+// and one in use is kept alive.
+func TestIdleTimeout(t *testing.T) {
+	e := start(t, "sqlite", "")
+	e.console.IdleTimeout = 10 * time.Minute
+	u, _ := url.Parse(e.url + "/console/")
+	token := e.node.Token(t, "")
+	e.hc.Jar.SetCookies(u, []*http.Cookie{console.SessionCookieSeen(e.console, token, time.Now().Add(-11*time.Minute))})
+	if p := e.get(t, "/console/realms"); p.status != http.StatusSeeOther || !strings.Contains(p.location, "reason=idle") {
+		t.Fatalf("idle session: %d %s", p.status, p.location)
+	}
+	e.hc.Jar.SetCookies(u, []*http.Cookie{console.SessionCookieSeen(e.console, token, time.Now().Add(-9*time.Minute))})
+	p := e.get(t, "/console/realms")
+	wantPage(t, p, http.StatusOK, "Realms")
+	ck := p.header.Get("Set-Cookie")
+	if !strings.Contains(ck, "latchkey_console=") || !strings.Contains(ck, "HttpOnly") || !strings.Contains(ck, "SameSite=Lax") {
+		t.Fatalf("the session in use was not renewed: %q", ck)
+	}
+}
+
+// TestSecureCookies: under an https public URL every cookie is Secure.
+func TestSecureCookies(t *testing.T) {
+	e := start(t, "sqlite", "")
+	p := e.get(t, "/console/login/start")
+	if ck := p.header.Get("Set-Cookie"); strings.Contains(ck, "Secure") || !strings.Contains(ck, "HttpOnly") {
+		t.Fatalf("http: %q", ck)
+	}
+	e.console.PublicURL = "https://console.example.com"
+	p = e.get(t, "/console/login/start")
+	if ck := p.header.Get("Set-Cookie"); !strings.Contains(ck, "Secure") {
+		t.Fatalf("https: %q", ck)
+	}
+	if !strings.HasPrefix(p.location, e.console.OAuth.Issuer(e.tenant(), e.admin(), e.console.Client.ApplicationID)+"/authorize?") ||
+		!strings.Contains(p.location, "code_challenge_method=S256") || !strings.Contains(p.location, url.QueryEscape("https://console.example.com/console/callback")) {
+		t.Fatalf("sign-in redirect %s", p.location)
 	}
 }
 
