@@ -123,6 +123,7 @@ func (c *Console) Handler() http.Handler {
 	c.realmRoutes(mux)
 	c.identityRoutes(mux)
 	c.identityTabRoutes(mux)
+	c.groupRoutes(mux)
 	// Cross-origin form posts are refused before they reach a handler, on
 	// top of the per-session CSRF token that older browsers need.
 	return securityHeaders(http.NewCrossOriginProtection().Handler(mux))

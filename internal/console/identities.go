@@ -54,8 +54,7 @@ func pageOf[T any](items []T, id func(T) string) listPage[T] {
 	return p
 }
 
-// identities lists the realm's identities, searched and paged by cursor;
-// htmx asks for the results table alone as the search box is typed in.
+// identities lists the realm's identities, searched and paged by cursor.
 func (c *Console) identities(q *request) error {
 	text := strings.TrimSpace(q.FormValue("q"))
 	items, _, err := c.Directory.ListIdentities(q.Context(), q.tenantID, q.realm.ID, latchkey.ListOptions{
@@ -65,12 +64,18 @@ func (c *Console) identities(q *request) error {
 	}
 	page := pageOf(items, func(i directory.Identity) string { return i.ID })
 	page.Query = text
-	if q.Header.Get("HX-Target") == "results" {
-		q.renderFragment(http.StatusOK, "identities.html", "results", "Identities", "identities", page)
-		return nil
-	}
-	q.render(http.StatusOK, "identities.html", "Identities", "identities", page)
+	q.renderResults("identities.html", "Identities", "identities", page)
 	return nil
+}
+
+// renderResults renders a searchable list page; htmx asks for its results
+// table alone as the search box is typed in.
+func (q *request) renderResults(page, title, section string, data any) {
+	if q.Header.Get("HX-Target") == "results" {
+		q.renderFragment(http.StatusOK, page, "results", title, section, data)
+		return
+	}
+	q.render(http.StatusOK, page, title, section, data)
 }
 
 // identityFields are the fields of the manual-entry form.
