@@ -46,6 +46,15 @@ func TestGroups(t *testing.T) {
 
 		// Add a member found by the search, then remove it.
 		wantPage(t, e.get(t, base+"/"+id+"/members/add?q=ada%40"), http.StatusOK, `name="identity_id" value="`+ada+`"`)
+		// The live search gets the results alone.
+		req, _ := http.NewRequest("GET", e.url+base+"/"+id+"/members/add?q=nobody", nil)
+		req.Header.Set("HX-Request", "true")
+		req.Header.Set("HX-Target", "results")
+		frag := e.do(t, req)
+		wantPage(t, frag, http.StatusOK, "No identity matches “nobody”.")
+		if strings.Contains(frag.body, "<html") {
+			t.Fatalf("the live search answers the whole page: %s", excerpt(frag.body))
+		}
 		p = e.follow(t, base+"/"+id+"/members", url.Values{"identity_id": {ada}, "q": {"ada@"}})
 		wantPage(t, p, http.StatusOK, "ada added to Builders.", `value="ada@"`)
 		members := e.api(t, "GET", "/realms/"+realm+"/groups/"+id+":listMembers", nil)["identities"].([]any)
