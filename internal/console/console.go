@@ -124,6 +124,9 @@ func (c *Console) Handler() http.Handler {
 	c.identityRoutes(mux)
 	c.identityTabRoutes(mux)
 	c.importRoutes(mux)
+	c.groupRoutes(mux)
+	c.appRoutes(mux)
+	c.configRoutes(mux)
 	// Cross-origin form posts are refused before they reach a handler, on
 	// top of the per-session CSRF token that older browsers need.
 	return securityHeaders(http.NewCrossOriginProtection().Handler(mux))
@@ -269,7 +272,7 @@ func (q *request) showError(err error) {
 		if status != 0 {
 			msg := e.Message
 			if e.Code == latchkey.CodeNotFound {
-				msg = strings.ToUpper(msg[:1]) + msg[1:] + ": it may have been deleted meanwhile."
+				msg = strings.ToUpper(msg[:1]) + strings.TrimSuffix(msg[1:], ".") + ": it may have been deleted meanwhile."
 			}
 			q.fail(status, msg)
 			return

@@ -124,12 +124,15 @@ func excerpt(s string) string {
 	return s
 }
 
-// api calls the management API with an all-scopes token.
+// api calls the management API with an all-scopes token; an empty answer is nil.
 func (e *env) api(t testing.TB, method, path string, body any) map[string]any {
 	t.Helper()
 	r := testenv.Do(t, method, e.node.URL+"/v1/tenants/"+e.tenant()+path, e.node.Token(t, ""), body)
 	if r.Status >= 300 {
 		t.Fatalf("%s %s: %d %s", method, path, r.Status, r.Body)
+	}
+	if len(r.Body) == 0 { // a DELETE
+		return nil
 	}
 	return r.JSON(t)
 }

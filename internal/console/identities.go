@@ -70,6 +70,7 @@ type listPage[T any] struct {
 	Items     []T
 	Next      string
 	NextValue string
+	Query     string // the search that found the items
 }
 
 // pageOf trims one extra row fetched to tell whether a next page exists.
@@ -85,7 +86,6 @@ func pageOf[T any](items []T, id func(T) string) listPage[T] {
 // identitySearch is the identities page: the search and one page of results.
 type identitySearch struct {
 	listPage[directory.Identity]
-	Query  string
 	By     string
 	Fields []searchField
 }
@@ -94,26 +94,47 @@ type identitySearch struct {
 // field starts with the search text in that field's order; htmx asks for
 // the results table alone as the search box is typed in.
 func (c *Console) identities(q *request) error {
-	text := strings.TrimSpace(q.FormValue("q"))
-	field := fieldNamed(q.FormValue("by"))
-	opts := latchkey.ListOptions{After: q.FormValue("after"), Limit: PageSize + 1, SkipTotal: true}
-	if text != "" {
-		opts = field.search(text, q.FormValue("after_value"), q.FormValue("after"))
-	}
-	items, _, err := c.Directory.ListIdentities(q.Context(), q.tenantID, q.realm.ID, opts)
+	v, err := c.searchIdentities(q, true)
 	if err != nil {
 		return err
 	}
-	v := identitySearch{listPage: pageOf(items, func(i directory.Identity) string { return i.ID }), Query: text, By: field.Param, Fields: searchFields}
+	q.renderResults("identities.html", "Identities", "identities", v)
+	return nil
+}
+
+// searchIdentities runs the search of the request's q, by and cursor; with
+// no search text it lists the realm by id, or nothing unless all is set.
+func (c *Console) searchIdentities(q *request, all bool) (identitySearch, error) {
+	text := strings.TrimSpace(q.FormValue("q"))
+	field := fieldNamed(q.FormValue("by"))
+	v := identitySearch{By: field.Param, Fields: searchFields}
+	v.Query = text
+	opts := latchkey.ListOptions{After: q.FormValue("after"), Limit: PageSize + 1, SkipTotal: true}
+	if text != "" {
+		opts = field.search(text, q.FormValue("after_value"), q.FormValue("after"))
+	} else if !all {
+		return v, nil
+	}
+	items, _, err := c.Directory.ListIdentities(q.Context(), q.tenantID, q.realm.ID, opts)
+	if err != nil {
+		return v, err
+	}
+	v.listPage = pageOf(items, func(i directory.Identity) string { return i.ID })
+	v.Query = text
 	if v.Next != "" && text != "" {
 		v.NextValue = field.value(v.Items[len(v.Items)-1])
 	}
+	return v, nil
+}
+
+// renderResults renders a searchable list page; htmx asks for its results
+// table alone as the search box is typed in.
+func (q *request) renderResults(page, title, section string, data any) {
 	if q.Header.Get("HX-Target") == "results" {
-		q.renderFragment(http.StatusOK, "identities.html", "results", "Identities", "identities", v)
-		return nil
+		q.renderFragment(http.StatusOK, page, "results", title, section, data)
+		return
 	}
-	q.render(http.StatusOK, "identities.html", "Identities", "identities", v)
-	return nil
+	q.render(http.StatusOK, page, title, section, data)
 }
 
 // identityFields are the fields of the manual-entry form.

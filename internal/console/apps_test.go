@@ -1,0 +1,138 @@
+package console_test
+
+import (
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// appForm is the application form as a browser posts it, for a confidential
+// client_credentials client; change overrides fields.
+func appForm(change url.Values) url.Values {
+	v := url.Values{"display_name": {"Billing"}, "protocol_config.type": {"oauth2"}, "protocol_config.confidentiality": {"confidential"},
+		"protocol_config.grant_type": {"client_credentials"}, "protocol_config.pkce": {"disabled"}, "protocol_config.redirect_uris": {""},
+		"protocol_config.allowed_scopes": {""}, "protocol_config.token_configuration.expires_after": {"600"},
+		"protocol_config.token_configuration.subject_field": {"id"}, "authenticator_config_id": {""}, "resource_server_id": {""}}
+	for k, vs := range change {
+		v[k] = vs
+	}
+	return v
+}
+
+// tokenStatus is the token endpoint's status for a client_credentials grant of the client.
+func (e *env) tokenStatus(t *testing.T, realm, app, clientID, secret string) int {
+	t.Helper()
+	req, _ := http.NewRequest("POST", e.node.URL+"/v1/tenants/"+e.tenant()+"/realms/"+realm+"/applications/"+app+"/token",
+		strings.NewReader(url.Values{"grant_type": {"client_credentials"}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(clientID, secret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+var secretRE = regexp.MustCompile(`<pre id="client-secret">([^<]+)</pre>`)
+
+func TestApplications(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		realm := e.api(t, "POST", "/realms", map[string]any{"realm": map[string]any{"display_name": "Shop", "classification": "SECURE_CUSTOMER"}})["id"].(string)
+		base := "/console/realms/" + realm + "/applications"
+		wantPage(t, e.get(t, base+"/new"), http.StatusOK, `value="3600"`, `value="authorization_code" checked`)
+
+		// Refused fields are shown on theirs, a redirect URI by its line, with what was typed kept.
+		p := e.post(t, base, appForm(url.Values{"protocol_config.grant_type": {"authorization_code", "refresh_token"},
+			"protocol_config.redirect_uris": {"https://shop.example/cb\nnot a uri"}, "protocol_config.token_configuration.expires_after": {"soon"}}))
+		wantPage(t, p, http.StatusUnprocessableEntity, `id="e-protocol_config.redirect_uris"`, "entry 2: not an absolute URI",
+			`id="e-protocol_config.token_configuration.expires_after"`, "https://shop.example/cb\nnot a uri",
+			`value="refresh_token" checked`, `value="Billing"`)
+		p = e.post(t, base, appForm(url.Values{"protocol_config.grant_type": nil}))
+		wantPage(t, p, http.StatusUnprocessableEntity, `id="e-protocol_config.grant_type"`, "must list at least one grant")
+
+		p = e.follow(t, base, appForm(nil))
+		wantPage(t, p, http.StatusOK, "Application Billing created.", "Reveal client secret")
+		if secretRE.MatchString(p.body) {
+			t.Fatal("the application page shows the secret unasked")
+		}
+		apps := e.api(t, "GET", "/realms/"+realm+"/applications", nil)["applications"].([]any)
+		if len(apps) != 1 {
+			t.Fatalf("the API lists %d applications", len(apps))
+		}
+		app := apps[0].(map[string]any)
+		id, pc := app["id"].(string), app["protocol_config"].(map[string]any)
+		if pc["type"] != "oauth2" || pc["token_configuration"].(map[string]any)["expires_after"] != 600.0 || pc["grant_type"].([]any)[0] != "client_credentials" {
+			t.Fatalf("the API shows %v", app)
+		}
+		clientID, oldSecret := pc["client_id"].(string), pc["client_secret"].(string)
+
+		// Edit.
+		p = e.follow(t, base+"/"+id, appForm(url.Values{"display_name": {"Billing service"}, "protocol_config.token_configuration.expires_after": {"900"}}))
+		wantPage(t, p, http.StatusOK, "Saved.", `value="900"`)
+		got := e.api(t, "GET", "/realms/"+realm+"/applications/"+id, nil)
+		if got["display_name"] != "Billing service" || got["protocol_config"].(map[string]any)["token_configuration"].(map[string]any)["expires_after"] != 900.0 {
+			t.Fatalf("the API shows %v", got)
+		}
+		p = e.post(t, base+"/"+id, appForm(url.Values{"display_name": {"Billing service"}, "protocol_config.confidentiality": {"public"}}))
+		wantPage(t, p, http.StatusUnprocessableEntity, `id="e-protocol_config.pkce"`, "public clients must use PKCE")
+
+		// Reveal shows the secret the API has; regenerating replaces it, and the old one gets no token.
+		p = e.post(t, base+"/"+id+"/secret", url.Values{})
+		if m := secretRE.FindStringSubmatch(p.body); p.status != http.StatusOK || m == nil || m[1] != oldSecret {
+			t.Fatalf("reveal: %d %s", p.status, excerpt(p.body))
+		}
+		if s := e.tokenStatus(t, realm, id, clientID, oldSecret); s != http.StatusOK {
+			t.Fatalf("the secret gets no token: %d", s)
+		}
+		wantPage(t, e.get(t, base+"/"+id+"/regenerate-secret"), http.StatusOK, "stops working at once")
+		p = e.post(t, base+"/"+id+"/regenerate-secret", url.Values{})
+		m := secretRE.FindStringSubmatch(p.body)
+		if p.status != http.StatusOK || m == nil || m[1] == oldSecret {
+			t.Fatalf("regenerate: %d %s", p.status, excerpt(p.body))
+		}
+		if s := e.tokenStatus(t, realm, id, clientID, oldSecret); s != http.StatusUnauthorized {
+			t.Fatalf("the old secret still answers %d", s)
+		}
+		if s := e.tokenStatus(t, realm, id, clientID, m[1]); s != http.StatusOK {
+			t.Fatalf("the new secret answers %d", s)
+		}
+
+		// Delete with the typed name only.
+		p = e.post(t, base+"/"+id+"/delete", url.Values{"confirm": {"Billing"}})
+		wantPage(t, p, http.StatusUnprocessableEntity, "Type the name exactly")
+		e.api(t, "GET", "/realms/"+realm+"/applications/"+id, nil)
+		p = e.follow(t, base+"/"+id+"/delete", url.Values{"confirm": {"Billing service"}})
+		wantPage(t, p, http.StatusOK, "Application Billing service deleted.")
+		wantPage(t, e.get(t, base+"/"+id), http.StatusNotFound, "The requested resource was not found: it may have been deleted meanwhile.")
+	})
+}
+
+// The management API application is shown read-only, and the service
+// refuses to change, re-key or delete it: the console would lock itself out.
+func TestManagedApplication(t *testing.T) {
+	e := start(t, "sqlite", "")
+	base := "/console/realms/" + e.admin() + "/applications/" + e.node.Creds().ApplicationID
+	p := e.get(t, base)
+	wantPage(t, p, http.StatusOK, "Latchkey manages this application")
+	for _, s := range []string{"Save changes", "Regenerate secret", "/delete"} {
+		if strings.Contains(p.body, s) {
+			t.Fatalf("the managed application's page offers %q", s)
+		}
+	}
+	p = e.post(t, base, appForm(url.Values{"display_name": {"Hijacked"}}))
+	wantPage(t, p, http.StatusUnprocessableEntity, "managed applications cannot be changed or deleted")
+	p = e.post(t, base+"/regenerate-secret", url.Values{})
+	wantPage(t, p, http.StatusConflict, "Managed applications cannot be changed or deleted.")
+	p = e.post(t, base+"/delete", url.Values{"confirm": {"Latchkey Management API"}})
+	wantPage(t, p, http.StatusConflict, "Managed applications cannot be changed or deleted.")
+	creds := e.node.Creds()
+	if s := e.tokenStatus(t, creds.RealmID, creds.ApplicationID, creds.ClientID, creds.ClientSecret); s != http.StatusOK {
+		t.Fatalf("the management application answers %d", s)
+	}
+	if got := e.api(t, "GET", "/realms/"+e.admin()+"/applications/"+creds.ApplicationID, nil); got["display_name"] != "Latchkey Management API" {
+		t.Fatalf("the API shows %v", got)
+	}
+}
