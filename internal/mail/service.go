@@ -46,7 +46,7 @@ func (s *Service) CreateTheme(ctx context.Context, tenantID, realmID string, p T
 			return err
 		}
 		t = defaultTheme(r)
-		p.apply(&t)
+		p.Apply(&t)
 		created := now()
 		t.ID, t.CreateTime, t.UpdateTime = latchkey.NewUUID(), created, created
 		if err := ValidateTheme(t); err != nil {
@@ -99,7 +99,7 @@ func (s *Service) UpdateTheme(ctx context.Context, tenantID, realmID, id string,
 			}
 			return err
 		}
-		p.apply(&t)
+		p.Apply(&t)
 		if err := ValidateTheme(t); err != nil {
 			return err
 		}
