@@ -136,6 +136,7 @@ func (c *Console) Handler() http.Handler {
 	c.identityTabRoutes(mux)
 	c.policyRoutes(mux)
 	c.brandingRoutes(mux)
+	c.tokenRoutes(mux)
 	// Cross-origin form posts are refused before they reach a handler, on
 	// top of the per-session CSRF token that older browsers need.
 	return securityHeaders(http.NewCrossOriginProtection().Handler(mux))
