@@ -137,6 +137,7 @@ func (c *Console) Handler() http.Handler {
 	c.policyRoutes(mux)
 	c.brandingRoutes(mux)
 	c.tokenRoutes(mux)
+	c.eventRoutes(mux)
 	// Cross-origin form posts are refused before they reach a handler, on
 	// top of the per-session CSRF token that older browsers need.
 	return securityHeaders(http.NewCrossOriginProtection().Handler(mux))

@@ -38,7 +38,7 @@ func TestTokens(t *testing.T) {
 		if strings.Contains(list.body, token) || strings.Contains(list.body, `id="new-token"`) {
 			t.Fatal("the token is shown again")
 		}
-		id := regexp.MustCompile(`action="` + regexp.QuoteMeta(base) + `/([^/"]+)/delete"`).FindAllStringSubmatch(list.body, -1)
+		id := regexp.MustCompile(`action="`+regexp.QuoteMeta(base)+`/([^/"]+)/delete"`).FindAllStringSubmatch(list.body, -1)
 		var mine string
 		for _, row := range id {
 			if strings.Contains(list.body, "<code>"+row[1]+"</code><br><small>…"+token[len(token)-11:]) {
