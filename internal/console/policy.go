@@ -130,7 +130,8 @@ func (c *Console) savePolicy(q *request) error {
 	action, at, _ := strings.Cut(q.PostFormValue("action"), ":") // parses the form
 	rows := postedRules(q)
 	i, err := strconv.Atoi(at)
-	if action != "save" && action != "add" && (err != nil || i < 0 || i >= len(rows)) {
+	moves := action == "delete" || action == "up" || action == "down"
+	if moves && (err != nil || i < 0 || i >= len(rows)) || !moves && action != "save" && action != "add" {
 		return latchkey.Errorf(latchkey.CodeBadRequest, "unknown editor action %q", q.PostFormValue("action"))
 	}
 	flash := "Policy saved."
