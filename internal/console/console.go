@@ -28,6 +28,13 @@ type Client struct {
 	ClientID, ClientSecret           string
 }
 
+// Management is the management application of the admin realm (the one
+// bootstrap made): the API tokens page mints tokens with its client
+// credentials.
+type Management struct {
+	ApplicationID, ClientID, ClientSecret string
+}
+
 // Console serves the admin console. Its services are the ones the API uses.
 type Console struct {
 	Directory    *directory.Service
@@ -40,6 +47,9 @@ type Console struct {
 	// Box seals the session cookies, with the key every node shares.
 	Box    *secretbox.Box
 	Client Client
+	// Management mints the tokens of the API tokens page; it lives in
+	// Client's tenant and realm.
+	Management Management
 	// PublicURL is the external base URL; an https one makes cookies Secure.
 	PublicURL string
 	// IdleTimeout ends a session nobody used for that long; zero means
@@ -89,6 +99,7 @@ var funcs = template.FuncMap{
 	},
 	"lower":    strings.ToLower,
 	"contains": slices.Contains[[]string],
+	"add":      func(a, b int) int { return a + b },
 	"sections": func() []section { return sections },
 	// label turns an API field name into words: "primary_email_address" is
 	// "Primary email address".
@@ -127,6 +138,10 @@ func (c *Console) Handler() http.Handler {
 	c.groupRoutes(mux)
 	c.appRoutes(mux)
 	c.configRoutes(mux)
+	c.policyRoutes(mux)
+	c.brandingRoutes(mux)
+	c.tokenRoutes(mux)
+	c.eventRoutes(mux)
 	// Cross-origin form posts are refused before they reach a handler, on
 	// top of the per-session CSRF token that older browsers need.
 	return securityHeaders(http.NewCrossOriginProtection().Handler(mux))
@@ -140,17 +155,30 @@ func cacheFor(h http.Handler) http.Handler {
 }
 
 // securityHeaders are on every console answer: a CSP that runs only the
-// console's own files, and no framing.
+// console's own files and frames only the console's own pages, and no
+// framing of the console elsewhere. A handler may replace them with
+// frameableHeaders.
 func securityHeaders(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()
 		hd.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; "+
-			"connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+			"connect-src 'self'; form-action 'self'; frame-src 'self'; base-uri 'none'; frame-ancestors 'none'")
 		hd.Set("X-Content-Type-Options", "nosniff")
 		hd.Set("Referrer-Policy", "same-origin")
 		hd.Set("X-Frame-Options", "DENY")
 		h.ServeHTTP(w, r)
 	})
+}
+
+// frameableHeaders replace securityHeaders' for a document that a console
+// page shows in a sandboxed iframe and that needs inline styles (an
+// e-mail): it runs no script at all, loads only images, and may be framed
+// by the console alone.
+func frameableHeaders(w http.ResponseWriter) {
+	hd := w.Header()
+	hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; "+
+		"base-uri 'none'; form-action 'none'; frame-ancestors 'self'")
+	hd.Set("X-Frame-Options", "SAMEORIGIN")
 }
 
 // request is one signed-in console request: the administrator's verified

@@ -12,6 +12,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/console"
 	"github.com/latchkey/latchkey/internal/policy"
+	"github.com/latchkey/latchkey/internal/server"
 	"github.com/latchkey/latchkey/internal/testenv"
 )
 
@@ -30,22 +31,30 @@ func (e *env) tenant() string { return e.node.Creds().TenantID }
 func (e *env) admin() string  { return e.node.Creds().RealmID }
 
 // forEachEngine runs test on SQLite and on PostgreSQL.
-func forEachEngine(t *testing.T, test func(t *testing.T, e *env)) {
+func forEachEngine(t *testing.T, test func(t *testing.T, e *env)) { forEachEngineWith(t, nil, test) }
+
+// forEachEngineWith is forEachEngine with the nodes' configuration changed
+// by configure.
+func forEachEngineWith(t *testing.T, configure func(*server.Config), test func(t *testing.T, e *env)) {
 	for _, engine := range testenv.Engines() {
 		t.Run(engine.Name, func(t *testing.T) {
-			test(t, start(t, engine.Name, ""))
+			test(t, startWith(t, engine.Name, "", configure))
 		})
 	}
 }
 
 // start serves a console over a node of engine, signed in with a token of
 // the scopes given ("" = all).
-func start(t testing.TB, engine, scopes string) *env {
-	n := testenv.StartNode(t, engine, nil)
+func start(t testing.TB, engine, scopes string) *env { return startWith(t, engine, scopes, nil) }
+
+// startWith is start with the node's configuration changed by configure.
+func startWith(t testing.TB, engine, scopes string, configure func(*server.Config)) *env {
+	n := testenv.StartNode(t, engine, configure)
 	creds := n.Creds()
 	c := &console.Console{Directory: n.Directory, OAuth: n.OAuth, Passkeys: n.Passkeys, Policy: policy.NewService(n.Store.Policy()),
 		Mail: n.Mail, Provisioning: n.Provisioning, Events: n.Store.Audit(), Box: n.OAuth.Box(),
-		Client: console.Client{TenantID: creds.TenantID, RealmID: creds.RealmID, ApplicationID: creds.ApplicationID}}
+		Client:     console.Client{TenantID: creds.TenantID, RealmID: creds.RealmID, ApplicationID: creds.ApplicationID},
+		Management: console.Management{ApplicationID: creds.ApplicationID, ClientID: creds.ClientID, ClientSecret: creds.ClientSecret}}
 	srv := httptest.NewServer(c.Handler())
 	t.Cleanup(srv.Close)
 	c.PublicURL = srv.URL

@@ -46,3 +46,15 @@ func RenderBindingEmail(theme Theme, d BindingEmail) (subject, text, html string
 	}
 	return subject, t.String(), h.String(), nil
 }
+
+// sampleBinding is the made-up recipient of a preview or test e-mail; its
+// link leads nowhere, so a test message cannot bind a passkey.
+var sampleBinding = BindingEmail{DisplayName: "Jane Doe", Username: "jane", Link: "https://example.invalid/credential-binding-link"}
+
+// RenderSampleBindingEmail renders the binding e-mail in the theme for a
+// made-up recipient, as the console's preview and test e-mail show it.
+func RenderSampleBindingEmail(theme Theme) (subject, text, html string, err error) {
+	d := sampleBinding
+	d.ExpireTime = time.Now().Add(24 * time.Hour)
+	return RenderBindingEmail(theme, d)
+}

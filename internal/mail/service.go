@@ -3,6 +3,7 @@ package mail
 import (
 	"context"
 	"errors"
+	netmail "net/mail"
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/audit"
@@ -45,7 +46,7 @@ func (s *Service) CreateTheme(ctx context.Context, tenantID, realmID string, p T
 			return err
 		}
 		t = defaultTheme(r)
-		p.apply(&t)
+		p.Apply(&t)
 		created := now()
 		t.ID, t.CreateTime, t.UpdateTime = latchkey.NewUUID(), created, created
 		if err := ValidateTheme(t); err != nil {
@@ -98,7 +99,7 @@ func (s *Service) UpdateTheme(ctx context.Context, tenantID, realmID, id string,
 			}
 			return err
 		}
-		p.apply(&t)
+		p.Apply(&t)
 		if err := ValidateTheme(t); err != nil {
 			return err
 		}
@@ -126,4 +127,29 @@ func EnqueueBindingEmail(ctx context.Context, tx Tx, tenantID, realmID, to, ref 
 	}
 	m := NewMessage(tenantID, realmID, to, subject, text, html, ref)
 	return m, tx.EnqueueMail(ctx, m)
+}
+
+// EnqueueTestEmail adds the sample binding e-mail, in the realm's active
+// theme, to the outbox for to: an administrator's check of the branding
+// and of the SMTP delivery. Its subject says it is a test.
+func (s *Service) EnqueueTestEmail(ctx context.Context, tenantID, realmID, to string) (m Message, err error) {
+	if a, perr := netmail.ParseAddress(to); perr != nil || a.Address != to || len(to) > 254 {
+		return m, latchkey.InvalidField("to", "not a valid e-mail address")
+	}
+	err = s.store.Update(ctx, func(tx Tx) error {
+		theme, err := RealmTheme(ctx, tx, tenantID, realmID)
+		if err != nil {
+			return err
+		}
+		subject, text, html, err := RenderSampleBindingEmail(theme)
+		if err != nil {
+			return err
+		}
+		m = NewMessage(tenantID, realmID, to, "[Test] "+subject, text, html, "theme_test:"+realmID)
+		if err := tx.EnqueueMail(ctx, m); err != nil {
+			return err
+		}
+		return tx.RecordEvent(ctx, audit.New(ctx, tenantID, realmID, "theme.test_email", "Realm", realmID))
+	})
+	return m, err
 }

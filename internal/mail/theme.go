@@ -36,7 +36,9 @@ type ThemePatch struct {
 	EmailRealmName, LogoURLLight, LogoURLDark, SupportURL, ButtonColor, ButtonTextColor *string
 }
 
-func (p ThemePatch) apply(t *Theme) {
+// Apply sets the fields of t that p sets: the service's changes, and the
+// console's preview of changes not saved yet.
+func (p ThemePatch) Apply(t *Theme) {
 	for _, f := range []struct{ dst, v *string }{
 		{&t.EmailRealmName, p.EmailRealmName}, {&t.LogoURLLight, p.LogoURLLight}, {&t.LogoURLDark, p.LogoURLDark},
 		{&t.SupportURL, p.SupportURL}, {&t.ButtonColor, p.ButtonColor}, {&t.ButtonTextColor, p.ButtonTextColor},

@@ -17,3 +17,16 @@ document.addEventListener("click", (e) => {
   const el = document.getElementById(b.getAttribute("data-copy"));
   navigator.clipboard.writeText(el.textContent.trim()).then(() => { b.textContent = "Copied"; });
 });
+// A form marked data-preview shows its values in the iframe it names, as
+// they are typed: the iframe's URL carries them (the CSRF token stays out).
+let previewTimer;
+document.addEventListener("input", (e) => {
+  const form = e.target.closest("form[data-preview]");
+  if (!form) return;
+  clearTimeout(previewTimer);
+  previewTimer = setTimeout(() => {
+    const values = new URLSearchParams(new FormData(form));
+    values.delete("csrf");
+    document.getElementById(form.dataset.preview).src = form.dataset.previewUrl + "?" + values;
+  }, 400);
+});
