@@ -26,6 +26,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -1117,5 +1118,42 @@ func TestKeysRotate(t *testing.T) {
 	second := mustRun(t, nil, "keys", "rotate", "--data-dir", dir)
 	if !strings.HasPrefix(first, "new signing key ") || first == second {
 		t.Errorf("keys rotate said %q, then %q", first, second)
+	}
+}
+
+// TestAdminEnroll: the first start names the first administrator and
+// prints the console and a one-time binding link; `latchkey admin enroll`
+// prints a fresh one, and refuses an unknown username.
+func TestAdminEnroll(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	addr := freeAddr(t)
+	n := serve(t, addr, dir, "--admin-username", "boss", "--admin-email", "boss@example.com")
+	linkRE := regexp.MustCompile(`https?://\S+:invokeAuthenticator\?token=\S+`)
+	first := linkRE.FindString(n.stdout.String())
+	if !strings.Contains(n.stdout.String(), "The admin console is at "+n.URL+"/console/") || first == "" {
+		t.Fatalf("first start printed no console link:\n%s", n.stdout.String())
+	}
+	page := func(link string) int {
+		resp, err := n.client.Get(link)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if status := page(first); status != http.StatusOK {
+		t.Fatalf("the printed link answers %d", status)
+	}
+	again := strings.TrimSpace(mustRun(t, nil, "admin", "enroll", "--data-dir", dir))
+	if !linkRE.MatchString(again) || again == first || page(again) != http.StatusOK {
+		t.Fatalf("admin enroll printed %q (first %q)", again, first)
+	}
+	if stderr := mustFail(t, nil, "admin", "enroll", "--data-dir", dir, "--username", "nobody"); !strings.Contains(stderr, `"nobody"`) {
+		t.Fatalf("unknown username: %s", stderr)
+	}
+	n.stop(t)
+	n = serve(t, addr, dir)
+	if strings.Contains(n.stdout.String(), "invokeAuthenticator") {
+		t.Errorf("a restart printed a binding link again:\n%s", n.stdout.String())
 	}
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/apiclient"
 	"github.com/latchkey/latchkey/internal/bootstrap"
+	"github.com/latchkey/latchkey/internal/console"
 	"github.com/latchkey/latchkey/internal/passkey"
 	"github.com/latchkey/latchkey/internal/server"
 )
@@ -68,9 +69,12 @@ func root() *cobra.Command {
 	f.DurationVar(&cfg.BindingLinkTTL, "binding-link-ttl", passkey.DefaultLinkTTL, "how long a credential binding link stays valid")
 	f.StringVar(&cfg.SMTPURL, "smtp-url", "", "SMTP server for e-mail: smtp://user:pass@host:587 (STARTTLS when offered; ?starttls=required|opportunistic|off) or smtps://user:pass@host:465 (implicit TLS); empty writes e-mail to the log")
 	f.StringVar(&cfg.MailFrom, "mail-from", "", "From address of e-mail (default: Latchkey <no-reply@{public-url host}>)")
+	f.StringVar(&cfg.AdminUsername, "admin-username", bootstrap.DefaultAdminUsername, "username of the first administrator, made on the first start")
+	f.StringVar(&cfg.AdminEmail, "admin-email", "", "e-mail address of the first administrator (optional)")
+	f.DurationVar(&cfg.ConsoleIdleTimeout, "console-idle-timeout", console.DefaultIdleTimeout, "sign administrators out of the console after this long without activity")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	cmd.AddCommand(serveCmd(&cfg), migrateCmd(&cfg), tokenCmd(&cfg), keysCmd(&cfg), versionCmd())
-	cmd.AddCommand(importCmd(&cfg), exportCmd(&cfg))
+	cmd.AddCommand(importCmd(&cfg), exportCmd(&cfg), adminCmd(&cfg))
 	return cmd
 }
 
@@ -121,6 +125,7 @@ func serveCmd(cfg *server.Config) *cobra.Command {
 			if node.Bootstrapped {
 				printBanner(cmd, node)
 			}
+			printAdminLink(cmd, node, cfg.BaseURL())
 			cfg.Logger.Info("latchkey serving", "url", cfg.BaseURL(), "engine", node.Store.Dialect(), "version", versionString())
 			return node.Serve(ctx, ln)
 		},
@@ -150,6 +155,43 @@ or
       -d grant_type=client_credentials %s
 
 `, c.TenantID, c.RealmID, node.CredsFile, filepath.Dir(node.CredsFile), node.CredsFile, c.TokenEndpoint)
+}
+
+// printAdminLink tells how to open the console with the first
+// administrator's passkey, when this start made the administrator.
+func printAdminLink(cmd *cobra.Command, node *server.Node, base string) {
+	if node.AdminLink == "" {
+		return
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), `The admin console is at %s/console/
+Bind the first administrator's passkey (one-time link; a new one: latchkey admin enroll):
+    %s
+
+`, base, node.AdminLink)
+}
+
+func adminCmd(cfg *server.Config) *cobra.Command {
+	admin := &cobra.Command{Use: "admin", Short: "Administrators of the admin console"}
+	var username string
+	enroll := &cobra.Command{
+		Use:   "enroll",
+		Short: "Print a one-time link that binds a passkey for the admin console",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			link, isAdmin, err := server.EnrollAdmin(cmd.Context(), *cfg, username)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), link)
+			if !isAdmin {
+				fmt.Fprintf(cmd.ErrOrStderr(), "note: this identity is not in the group %q; the console's policy will refuse it\n", bootstrap.AdminGroupName)
+			}
+			return nil
+		},
+	}
+	enroll.Flags().StringVar(&username, "username", "", "username in the admin realm (default: the first administrator)")
+	admin.AddCommand(enroll)
+	return admin
 }
 
 func keysCmd(cfg *server.Config) *cobra.Command {

@@ -19,7 +19,11 @@ func (e *env) rulesOf(t *testing.T, realm string) []map[string]any {
 
 func TestPolicy(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, e *env) {
-		realm, app := e.admin(), e.node.Creds().ApplicationID
+		// A realm of its own: the admin realm's policy already holds the console's rule.
+		realm := e.api(t, "POST", "/realms", map[string]any{"realm": map[string]any{"display_name": "Shop", "classification": "SECURE_CUSTOMER"}})["id"].(string)
+		app := e.api(t, "POST", "/realms/"+realm+"/applications", map[string]any{"application": map[string]any{"display_name": "Shop",
+			"protocol_config": map[string]any{"type": "oidc", "redirect_uris": []string{"https://shop.example.com/callback"},
+				"token_configuration": map[string]any{"expires_after": 600}}}})["id"].(string)
 		base := "/console/realms/" + realm + "/policy"
 		admins := e.api(t, "POST", "/realms/"+realm+"/groups", map[string]any{"group": map[string]any{"display_name": "Administrators"}})["id"].(string)
 		alice := e.api(t, "POST", "/realms/"+realm+"/identities", map[string]any{"identity": map[string]any{"display_name": "Alice", "traits": map[string]any{"username": "alice"}}})["id"].(string)

@@ -12,7 +12,7 @@ func TestPolicy(t *testing.T) {
 		realm, app := e.adminRealm(), e.app()
 		path := "/realms/" + realm + "/policy"
 
-		p := c.get(t, path)
+		p := c.get(t, "/realms/"+newRealm(t, c, "Fresh")+"/policy")
 		if p["default_effect"] != "deny" || len(items(t, p, "rules")) != 0 {
 			t.Errorf("policy of a realm that never had one: %v", p)
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/background"
 	"github.com/latchkey/latchkey/internal/bootstrap"
+	"github.com/latchkey/latchkey/internal/console"
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/httpapi"
 	"github.com/latchkey/latchkey/internal/mail"
@@ -58,6 +59,12 @@ type Config struct {
 	SMTPURL string
 	// MailFrom is the From of e-mail; "" is Latchkey <no-reply@{public-url host}>.
 	MailFrom string
+	// AdminUsername and AdminEmail name the first administrator, made on
+	// the first start; "" is bootstrap.DefaultAdminUsername and no e-mail.
+	AdminUsername, AdminEmail string
+	// ConsoleIdleTimeout ends console sessions unused for that long; zero
+	// means console.DefaultIdleTimeout.
+	ConsoleIdleTimeout time.Duration
 }
 
 // TLS reports whether the node serves HTTPS.
@@ -103,7 +110,11 @@ type Node struct {
 	// import jobs while Serve runs.
 	Provisioning *provisioning.Service
 	ImportWorker *provisioning.Worker
-	handler      http.Handler
+	// Console is the admin console's sign-in; AdminLink, set only on the
+	// start that made it, binds the first administrator's passkey.
+	Console   bootstrap.Console
+	AdminLink string
+	handler   http.Handler
 }
 
 // OpenStore opens the configured database without migrating it.
@@ -159,6 +170,11 @@ func open(ctx context.Context, cfg Config, st store.Store) (*Node, error) {
 	if err := oauthSvc.Start(ctx); err != nil {
 		return nil, err
 	}
+	cons, consoleCreated, err := bootstrap.EnsureConsole(ctx, st, box, creds,
+		bootstrap.AdminOptions{Username: cfg.AdminUsername, Email: cfg.AdminEmail}, base)
+	if err != nil {
+		return nil, fmt.Errorf("bootstrap the admin console: %w", err)
+	}
 	path, err := bootstrap.WriteFile(cfg.DataDir, creds)
 	if err != nil {
 		return nil, fmt.Errorf("write %s: %w", bootstrap.File, err)
@@ -168,7 +184,7 @@ func open(ctx context.Context, cfg Config, st store.Store) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{cfg: cfg, Store: st, Directory: directory.NewService(st.Directory()), OAuth: oauthSvc,
-		Credentials: creds, Bootstrapped: created, CredsFile: path,
+		Credentials: creds, Bootstrapped: created, CredsFile: path, Console: cons,
 		Mail: mail.NewService(st.Mail()), MailWorker: worker}
 	n.Passkeys = passkey.NewService(st.Passkey(), base)
 	policies := policy.NewService(st.Policy())
@@ -177,6 +193,11 @@ func open(ctx context.Context, cfg Config, st store.Store) (*Node, error) {
 		return d.Allowed, d.Reason, err
 	}
 	n.Passkeys.LinkTTL = cfg.BindingLinkTTL
+	if consoleCreated {
+		if n.AdminLink, _, err = bootstrap.EnrollAdmin(ctx, st, n.Passkeys, cons, ""); err != nil {
+			return nil, fmt.Errorf("the first administrator's binding link: %w", err)
+		}
+	}
 	n.Provisioning = provisioning.NewService(st.Provisioning())
 	n.Provisioning.Mailer = bindingMailer{n.Passkeys}
 	n.ImportWorker = &provisioning.Worker{Service: n.Provisioning, Logger: cfg.Logger, Owner: "node-" + latchkey.NewID()}
@@ -196,6 +217,14 @@ func open(ctx context.Context, cfg Config, st store.Store) (*Node, error) {
 		Policy:       policies,
 		Mail:         n.Mail,
 		Provisioning: n.Provisioning,
+		Console: (&console.Console{
+			Directory: n.Directory, OAuth: oauthSvc, Passkeys: n.Passkeys, Policy: policies, Mail: n.Mail,
+			Provisioning: n.Provisioning, Events: st.Audit(), Box: box, PublicURL: base,
+			IdleTimeout: cfg.ConsoleIdleTimeout, Logger: cfg.Logger,
+			Client: console.Client{TenantID: cons.TenantID, RealmID: cons.RealmID, ApplicationID: cons.ApplicationID,
+				ClientID: cons.ClientID, ClientSecret: cons.ClientSecret},
+			Management: console.Management{ApplicationID: creds.ApplicationID, ClientID: creds.ClientID, ClientSecret: creds.ClientSecret},
+		}).Handler(),
 	}
 	n.handler = api.Handler()
 	return n, nil
@@ -256,6 +285,19 @@ func RotateKeys(ctx context.Context, cfg Config) (string, error) {
 		return "", err
 	}
 	return oauth.NewService(st.OAuth(), box, cfg.BaseURL()).RotateKeys(ctx)
+}
+
+// EnrollAdmin serves nothing: it opens the configured
+// database (bootstrapping it if new) and returns a fresh passkey binding
+// link for the console, for the admin realm's identity username ("" the
+// first administrator), and whether that identity is an administrator.
+func EnrollAdmin(ctx context.Context, cfg Config, username string) (link string, isAdmin bool, err error) {
+	n, err := Open(ctx, cfg)
+	if err != nil {
+		return "", false, err
+	}
+	defer n.Close()
+	return bootstrap.EnrollAdmin(ctx, n.Store, n.Passkeys, n.Console, username)
 }
 
 // Handler is the node's HTTP handler.
