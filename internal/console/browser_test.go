@@ -71,7 +71,9 @@ func (b browser) eval(expr string) string {
 	return v
 }
 
-func jsString(s string) string { return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"` }
+func jsString(s string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+}
 
 // fill types values into the inputs named, then presses the button.
 func (b browser) fill(values map[string]string, button string) {
