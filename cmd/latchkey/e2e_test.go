@@ -1151,6 +1151,9 @@ func TestAdminEnroll(t *testing.T) {
 	if stderr := mustFail(t, nil, "admin", "enroll", "--data-dir", dir, "--username", "nobody"); !strings.Contains(stderr, `"nobody"`) {
 		t.Fatalf("unknown username: %s", stderr)
 	}
+	if stderr := mustFail(t, nil, "admin", "enroll", "--data-dir", t.TempDir()); !strings.Contains(stderr, "start latchkey serve once") {
+		t.Fatalf("a database without console: %s", stderr)
+	}
 	n.stop(t)
 	n = serve(t, addr, dir)
 	if strings.Contains(n.stdout.String(), "invokeAuthenticator") {

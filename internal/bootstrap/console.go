@@ -102,16 +102,31 @@ func EnsureConsole(ctx context.Context, st store.Store, box *secretbox.Box, cred
 	if err := followPublicURL(ctx, st, c, publicURL); err != nil {
 		return Console{}, false, err
 	}
+	c, err = ReadConsole(ctx, st, box)
+	return c, created, err
+}
+
+// ReadConsole returns the console that EnsureConsole made, with its
+// client secret; latchkey.ErrNotFound before any did.
+func ReadConsole(ctx context.Context, st store.Store, box *secretbox.Box) (Console, error) {
+	var c Console
+	raw, err := st.GetSetting(ctx, settingConsole)
+	if err != nil {
+		return c, err
+	}
+	if err := json.Unmarshal([]byte(raw), &c); err != nil {
+		return c, err
+	}
 	app, sealed, err := st.GetApplication(ctx, c.RealmID, c.ApplicationID)
 	if err != nil {
-		return Console{}, false, fmt.Errorf("console application: %w", err)
+		return c, fmt.Errorf("console application: %w", err)
 	}
 	secret, err := box.Open(sealed)
 	if err != nil {
-		return Console{}, false, err
+		return c, err
 	}
 	c.ClientID, c.ClientSecret = app.ProtocolConfig.ClientID, string(secret)
-	return c, created, nil
+	return c, nil
 }
 
 // managementServer is the id of the admin realm's management API resource server.

@@ -255,6 +255,11 @@ func TestConsoleInBrowser(t *testing.T) {
 			admin.waitForText("Allowed")
 			admin.waitForText("Rule 1: allow group Latchkey Administrators to access Latchkey Admin Console")
 			admin.screenshot("policy")
+			for _, page := range []string{"groups", "applications", "branding", "tokens", "events"} {
+				admin.run(chromedp.Navigate(n.URL + "/console/realms/" + n.Console.RealmID + "/" + page))
+				admin.waitFor(page, `document.querySelector("nav.side [aria-current=page]") !== null`)
+				admin.screenshot(page)
+			}
 
 			// Signing out ends the session.
 			admin.run(chromedp.Navigate(n.URL+"/console/realms"), chromedp.Click(chromedp.CSS(`form.who button`)))

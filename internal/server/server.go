@@ -287,17 +287,38 @@ func RotateKeys(ctx context.Context, cfg Config) (string, error) {
 	return oauth.NewService(st.OAuth(), box, cfg.BaseURL()).RotateKeys(ctx)
 }
 
-// EnrollAdmin serves nothing: it opens the configured
-// database (bootstrapping it if new) and returns a fresh passkey binding
-// link for the console, for the admin realm's identity username ("" the
-// first administrator), and whether that identity is an administrator.
+// EnrollAdmin returns a fresh passkey binding link for the console, for
+// the admin realm's identity username ("" the first administrator), and
+// whether that identity is an administrator. It serves nothing and may run
+// beside the nodes: the link is on --public-url, else on the URL that the
+// last node started in this data dir wrote to bootstrap.json.
 func EnrollAdmin(ctx context.Context, cfg Config, username string) (link string, isAdmin bool, err error) {
-	n, err := Open(ctx, cfg)
+	base := cfg.BaseURL()
+	if creds, err := bootstrap.ReadFile(cfg.DataDir); cfg.PublicURL == "" && err == nil && creds.APIBaseURL != "" {
+		base = creds.APIBaseURL
+	}
+	st, err := OpenStore(cfg)
 	if err != nil {
 		return "", false, err
 	}
-	defer n.Close()
-	return bootstrap.EnrollAdmin(ctx, n.Store, n.Passkeys, n.Console, username)
+	defer st.Close()
+	if err := st.Migrate(ctx); err != nil {
+		return "", false, err
+	}
+	box, err := openBox(ctx, cfg, st)
+	if err != nil {
+		return "", false, err
+	}
+	c, err := bootstrap.ReadConsole(ctx, st, box)
+	if errors.Is(err, latchkey.ErrNotFound) {
+		return "", false, errors.New("this database has no admin console yet: start latchkey serve once")
+	}
+	if err != nil {
+		return "", false, err
+	}
+	passkeys := passkey.NewService(st.Passkey(), base)
+	passkeys.LinkTTL = cfg.BindingLinkTTL
+	return bootstrap.EnrollAdmin(ctx, st, passkeys, c, username)
 }
 
 // Handler is the node's HTTP handler.
