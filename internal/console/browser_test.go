@@ -111,7 +111,7 @@ func (b browser) screenshot(name string) {
 		return
 	}
 	b.run(chromedp.EmulateViewport(1280, 800))
-	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(90))
+	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		b.t.Fatal(err)
 	}
