@@ -258,9 +258,7 @@ type view struct {
 	Data    any
 }
 
-// render writes page with data inside the layout; an htmx request for a
-// part of the page gets only the template named by its HX-Target... fragment
-// is the caller's choice: "" renders the whole page.
+// render writes a whole page: the page's content with data inside the layout.
 func (q *request) render(status int, page, title, section string, data any) {
 	q.renderFragment(status, page, "layout", title, section, data)
 }

@@ -47,7 +47,10 @@ func BenchmarkConsolePages(b *testing.B) {
 				}
 			}
 			mid := ids[len(ids)/2]
+			group := e.api(b, "POST", "/realms/"+realm+"/groups", map[string]any{"group": map[string]any{"display_name": "Staff"}})["id"].(string)
+			e.api(b, "POST", "/realms/"+realm+"/groups/"+group+":addMembers", map[string]any{"identity_ids": ids[:100]})
 			base := "/console/realms/" + realm
+			admin := "/console/realms/" + e.admin()
 			pages := []struct{ name, path string }{
 				{"identities", base + "/identities"},
 				{"identities-search", base + "/identities?by=username&q=user05"},
@@ -59,6 +62,15 @@ func BenchmarkConsolePages(b *testing.B) {
 				{"identity-passkeys", base + "/identities/" + mid + "/passkeys"},
 				{"identity-binding-jobs", base + "/identities/" + mid + "/binding-jobs"},
 				{"csv-upload", base + "/imports/new"},
+				{"groups", base + "/groups"},
+				{"group", base + "/groups/" + group},
+				{"group-add-members-search", base + "/groups/" + group + "/members/add?by=username&q=user07"},
+				{"applications", admin + "/applications"},
+				{"authenticator-configs", admin + "/authenticator-configs"},
+				{"policy", admin + "/policy"},
+				{"branding", base + "/branding"},
+				{"tokens", admin + "/tokens"},
+				{"events", admin + "/events"},
 				{"realms", "/console/realms"},
 				{"realm-settings", base + "/settings"},
 			}

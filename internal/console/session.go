@@ -80,47 +80,43 @@ func clearCookie(w http.ResponseWriter, name string) {
 // reports false.
 func (c *Console) signedIn(w http.ResponseWriter, r *http.Request) (*request, bool) {
 	var s session
-	reason := ""
-	if !c.sealed(r, sessionCookie, &s) {
-		reason = ""
-	} else if time.Since(time.Unix(s.Seen, 0)) > c.idleTimeout() {
+	reason := "" // why the session ended, for the sign-in page
+	switch {
+	case !c.sealed(r, sessionCookie, &s): // none, or not ours
+	case time.Since(time.Unix(s.Seen, 0)) > c.idleTimeout():
 		reason = "idle"
-	} else if p, err := c.OAuth.Verify(r.Context(), s.Token); err == nil && p.Manages(c.Client.TenantID) {
-		if time.Since(time.Unix(s.Seen, 0)) > time.Minute {
-			s.Seen = time.Now().Unix()
-			c.setSealed(w, sessionCookie, s, 0)
+	default:
+		p, err := c.OAuth.Verify(r.Context(), s.Token)
+		if err != nil && !errors.Is(err, oauth.ErrInvalidToken) {
+			c.Logger.ErrorContext(r.Context(), "verify console session", "err", err)
+			http.Error(w, "the server cannot check your session now; try again", http.StatusServiceUnavailable)
+			return nil, false
 		}
-		ctx := latchkey.WithActor(r.Context(), latchkey.Actor{Type: p.Type, ID: p.ID, TenantID: p.TenantID, RealmID: p.RealmID, TokenID: p.TokenID})
-		return &request{Request: r.WithContext(ctx), w: w, c: c, session: s, principal: p, admin: s.Admin, tenantID: p.TenantID}, true
-	} else if err != nil && !errors.Is(err, oauth.ErrInvalidToken) {
-		c.Logger.ErrorContext(r.Context(), "verify console session", "err", err)
-		http.Error(w, "the server cannot check your session now; try again", http.StatusServiceUnavailable)
-		return nil, false
-	} else {
-		reason = "expired"
+		if err == nil && p.Manages(c.Client.TenantID) {
+			if time.Since(time.Unix(s.Seen, 0)) > time.Minute {
+				s.Seen = time.Now().Unix()
+				c.setSealed(w, sessionCookie, s, 0)
+			}
+			ctx := latchkey.WithActor(r.Context(), latchkey.Actor{Type: p.Type, ID: p.ID, TenantID: p.TenantID, RealmID: p.RealmID, TokenID: p.TokenID})
+			return &request{Request: r.WithContext(ctx), w: w, c: c, session: s, principal: p, admin: s.Admin, tenantID: p.TenantID}, true
+		}
+		reason = "expired" // revoked, past its lifetime, or not for this tenant
 	}
 	clearCookie(w, sessionCookie)
-	to := Prefix + "/login"
+	q := url.Values{}
 	if reason != "" {
-		to += "?reason=" + reason
-	}
-	if r.Method == http.MethodGet && r.Header.Get("HX-Request") == "" {
-		to += sep(to) + "return=" + url.QueryEscape(r.URL.RequestURI())
+		q.Set("reason", reason)
 	}
 	if r.Header.Get("HX-Request") != "" {
-		w.Header().Set("HX-Redirect", to)
+		w.Header().Set("HX-Redirect", Prefix+"/login?"+q.Encode())
 		w.WriteHeader(http.StatusUnauthorized)
 		return nil, false
 	}
-	http.Redirect(w, r, to, http.StatusSeeOther)
-	return nil, false
-}
-
-func sep(u string) string {
-	if strings.Contains(u, "?") {
-		return "&"
+	if r.Method == http.MethodGet {
+		q.Set("return", r.URL.RequestURI())
 	}
-	return "?"
+	http.Redirect(w, r, Prefix+"/login?"+q.Encode(), http.StatusSeeOther)
+	return nil, false
 }
 
 // csrfValid checks the session's CSRF token: from the X-CSRF-Token header
