@@ -91,7 +91,7 @@ func (c *Console) createToken(q *request) error {
 	if len(f.Errors) > 0 {
 		return c.showTokens(q, http.StatusUnprocessableEntity, v)
 	}
-	tok, err := c.OAuth.Token(q.Context(), oauth.TokenRequest{TenantID: q.tenantID, RealmID: c.Client.RealmID,
+	tok, err := c.OAuth.IssueToken(q.Context(), oauth.TokenRequest{TenantID: q.tenantID, RealmID: c.Client.RealmID,
 		ApplicationID: c.Management.ApplicationID, GrantType: "client_credentials", ClientID: c.Management.ClientID,
 		ClientSecret: c.Management.ClientSecret, Scope: strings.Join(chosen, " "), ExpirationTime: f.Values["lifetime"]})
 	var oe *oauth.Error

@@ -31,6 +31,11 @@ func TestTokens(t *testing.T) {
 		if s := api("GET", "/realms/"+e.admin()+"/groups"); s != http.StatusForbidden {
 			t.Fatalf("the token without groups:read lists groups: %d", s)
 		}
+		// The audit log holds the token as made by the administrator.
+		events := e.api(t, "GET", "/realms/"+e.admin()+"/events?filter="+url.QueryEscape(`action eq "token.create"`), nil)["events"].([]any)
+		if len(events) != 1 || events[0].(map[string]any)["actor_id"] != e.node.Creds().ApplicationID {
+			t.Fatalf("token.create events: %v", events)
+		}
 
 		// Listed with its scopes, and never shown again.
 		list := e.get(t, base)
