@@ -120,6 +120,24 @@ func (b browser) screenshot(name string) {
 	}
 }
 
+// checkUsable fails unless every control of the page has a label (or an
+// aria-label) and, on a phone-sized screen, the page needs no sideways
+// scrolling.
+func (b browser) checkUsable(name string) {
+	b.t.Helper()
+	unlabelled := b.eval(`[...document.querySelectorAll("input:not([type=hidden]), select, textarea, button")]
+		.filter(el => !(el.labels && el.labels.length) && !el.getAttribute("aria-label") && !el.innerText.trim())
+		.map(el => el.outerHTML.slice(0, 120)).join("\n")`)
+	if unlabelled != "" {
+		b.t.Errorf("%s: controls without a label:\n%s", name, unlabelled)
+	}
+	b.run(chromedp.EmulateViewport(375, 740))
+	if wide := b.eval(`String(document.documentElement.scrollWidth > window.innerWidth ? document.documentElement.scrollWidth : "")`); wide != "" {
+		b.t.Errorf("%s: %spx wide on a 375px screen", name, wide)
+	}
+	b.run(chromedp.EmulateViewport(1280, 800))
+}
+
 var linkInMail = regexp.MustCompile(`https?://\S+:invokeAuthenticator\?token=\S+`)
 
 // TestConsoleInBrowser walks an administrator through the console in
@@ -255,10 +273,14 @@ func TestConsoleInBrowser(t *testing.T) {
 			admin.waitForText("Allowed")
 			admin.waitForText("Rule 1: allow group Latchkey Administrators to access Latchkey Admin Console")
 			admin.screenshot("policy")
-			for _, page := range []string{"groups", "applications", "branding", "tokens", "events"} {
+			for _, page := range []string{"identities", "identities/new", "imports/new", "groups", "applications", "authenticator-configs",
+				"policy", "branding", "tokens", "events", "settings"} {
 				admin.run(chromedp.Navigate(n.URL + "/console/realms/" + n.Console.RealmID + "/" + page))
 				admin.waitFor(page, `document.querySelector("nav.side [aria-current=page]") !== null`)
-				admin.screenshot(page)
+				admin.checkUsable(page)
+				if !strings.Contains(page, "/") && page != "identities" {
+					admin.screenshot(page)
+				}
 			}
 
 			// Signing out ends the session.
