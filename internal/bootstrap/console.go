@@ -87,13 +87,15 @@ func EnsureConsole(ctx context.Context, st store.Store, box *secretbox.Box, cred
 		b, _ := json.Marshal(c)
 		// Written first, as in Run: a concurrent node waits here, then fails
 		// and rolls back what it made.
-		if err := tx.CreateSetting(ctx, settingConsole, string(b)); err != nil {
+		if err := tx.CreateSetting(ctx, settingConsole, string(b)); errors.Is(err, latchkey.ErrDuplicate) {
+			return errConsoleRace
+		} else if err != nil {
 			return err
 		}
 		created = true
 		return createConsole(ctx, tx, box, c, admin, publicURL)
 	})
-	if errors.Is(err, latchkey.ErrDuplicate) {
+	if errors.Is(err, errConsoleRace) {
 		return EnsureConsole(ctx, st, box, creds, o, publicURL)
 	}
 	if err != nil {
@@ -129,6 +131,9 @@ func ReadConsole(ctx context.Context, st store.Store, box *secretbox.Box) (Conso
 	return c, nil
 }
 
+// errConsoleRace is another node making the console at the same time.
+var errConsoleRace = errors.New("the console is being made by another node")
+
 // managementServer is the id of the admin realm's management API resource server.
 func managementServer(ctx context.Context, tx store.Tx, creds Credentials) (string, error) {
 	app, _, err := tx.GetApplication(ctx, creds.RealmID, creds.ApplicationID)
@@ -147,12 +152,14 @@ func createConsole(ctx context.Context, tx store.Tx, box *secretbox.Box, c Conso
 		run              func() error
 		action, kind, id string
 	}{
-		{func() error { return tx.CreateIdentities(ctx, []directory.Identity{admin}) }, "identity.create", "Identity", admin.ID},
+		{func() error {
+			return taken(tx.CreateIdentities(ctx, []directory.Identity{admin}), "an identity with username "+admin.Traits.Username+": choose another --admin-username")
+		}, "identity.create", "Identity", admin.ID},
 		{func() error {
 			g := directory.Group{ID: c.GroupID, TenantID: c.TenantID, RealmID: c.RealmID, DisplayName: AdminGroupName,
 				Description: "May sign in to the Latchkey admin console and use every management scope.", CreateTime: now, UpdateTime: now}
 			if err := tx.CreateGroup(ctx, g); err != nil {
-				return err
+				return taken(err, "a group named "+AdminGroupName+": rename it")
 			}
 			return tx.AddMembers(ctx, g.ID, []string{admin.ID})
 		}, "group.create", "Group", c.GroupID},
@@ -188,9 +195,11 @@ func createConsole(ctx context.Context, tx store.Tx, box *secretbox.Box, c Conso
 			}, box.Seal([]byte(latchkey.RandomString(48))))
 		}, "application.create", "Application", c.ApplicationID},
 		{func() error {
-			return tx.PutPolicy(ctx, policy.Policy{TenantID: c.TenantID, RealmID: c.RealmID, DefaultEffect: policy.Deny, UpdateTime: now,
-				Rules: []policy.Rule{{Effect: policy.Allow, Applications: []string{c.ApplicationID}, Groups: []string{c.GroupID},
-					Identities: []string{}, Description: "allow group " + AdminGroupName + " to access " + ConsoleAppName}}})
+			p, err := consolePolicy(ctx, tx, c, now)
+			if err != nil {
+				return err
+			}
+			return tx.PutPolicy(ctx, p)
 		}, "policy.update", "Policy", c.RealmID},
 	}
 	for _, s := range steps {
@@ -202,6 +211,37 @@ func createConsole(ctx context.Context, tx store.Tx, box *secretbox.Box, c Conso
 		}
 	}
 	return nil
+}
+
+// consolePolicy is the admin realm's policy with the console's rule first:
+// a new realm's has it alone, with default deny; an older realm keeps its
+// rules after it, and, should its default be allow, a rule that denies the
+// console to everyone else.
+func consolePolicy(ctx context.Context, tx store.Tx, c Console, now time.Time) (policy.Policy, error) {
+	p, err := tx.GetPolicy(ctx, c.RealmID)
+	if errors.Is(err, latchkey.ErrNotFound) {
+		p, err = policy.Policy{TenantID: c.TenantID, RealmID: c.RealmID, DefaultEffect: policy.Deny}, nil
+	}
+	if err != nil {
+		return p, err
+	}
+	rules := []policy.Rule{{Effect: policy.Allow, Applications: []string{c.ApplicationID}, Groups: []string{c.GroupID},
+		Identities: []string{}, Description: "allow group " + AdminGroupName + " to access " + ConsoleAppName}}
+	if p.DefaultEffect == policy.Allow {
+		rules = append(rules, policy.Rule{Effect: policy.Deny, Applications: []string{c.ApplicationID}, Groups: []string{},
+			Identities: []string{}, Description: "only " + AdminGroupName + " may access " + ConsoleAppName})
+	}
+	p.Rules, p.UpdateTime = append(rules, p.Rules...), now
+	return p, nil
+}
+
+// taken turns a unique name that an older admin realm already uses into
+// an error that says what to do (and that no retry can cure).
+func taken(err error, what string) error {
+	if errors.Is(err, latchkey.ErrDuplicate) {
+		return fmt.Errorf("the admin realm already has %s", what)
+	}
+	return err
 }
 
 // followPublicURL adds the public URL's callback to the console

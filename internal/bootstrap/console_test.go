@@ -191,3 +191,38 @@ func TestEnsureConsoleConcurrently(t *testing.T) {
 		t.Fatalf("%d administrators", n)
 	}
 }
+
+// TestEnsureConsoleOnOlderDatabase: a database bootstrapped before the
+// console keeps its admin realm's policy after the console's rule (and an
+// allow-by-default realm still keeps everyone else out of the console),
+// and a username already taken there is a clear error, not a retry.
+func TestEnsureConsoleOnOlderDatabase(t *testing.T) {
+	ctx := t.Context()
+	st, box, creds := fresh(t, testenv.OpenSQLite)
+	taken := directory.Identity{ID: latchkey.NewID(), TenantID: creds.TenantID, RealmID: creds.RealmID, DisplayName: "Admin", Status: directory.StatusActive,
+		Traits: directory.Traits{Type: directory.TraitsV0, Username: "admin"}}
+	if err := st.CreateIdentities(ctx, []directory.Identity{taken}); err != nil {
+		t.Fatal(err)
+	}
+	earlier := policy.Rule{Effect: policy.Deny, Applications: []string{creds.ApplicationID}, Identities: []string{taken.ID}, Groups: []string{}, Description: "earlier"}
+	if err := st.PutPolicy(ctx, policy.Policy{TenantID: creds.TenantID, RealmID: creds.RealmID, DefaultEffect: policy.Allow, Rules: []policy.Rule{earlier}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := bootstrap.EnsureConsole(ctx, st, box, creds, bootstrap.AdminOptions{}, base); err == nil || !strings.Contains(err.Error(), "choose another --admin-username") {
+		t.Fatalf("taken username: %v", err)
+	}
+	c, created, err := bootstrap.EnsureConsole(ctx, st, box, creds, bootstrap.AdminOptions{Username: "root"}, base)
+	if err != nil || !created {
+		t.Fatalf("another username: %v %v", created, err)
+	}
+	p, err := st.GetPolicy(ctx, c.RealmID)
+	if err != nil || len(p.Rules) != 3 || p.Rules[2].Description != "earlier" || p.DefaultEffect != policy.Allow {
+		t.Fatalf("policy: %+v %v", p, err)
+	}
+	policies := policy.NewService(st.Policy())
+	for id, want := range map[string]bool{c.AdminIdentityID: true, taken.ID: false} {
+		if d, err := policies.Evaluate(ctx, c.TenantID, c.RealmID, id, c.ApplicationID); err != nil || d.Allowed != want {
+			t.Errorf("console for %s: %+v %v, want allowed %v", id, d, err, want)
+		}
+	}
+}
