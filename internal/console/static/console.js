@@ -9,7 +9,19 @@ document.addEventListener("submit", (e) => {
   // Destructive forms ask first; the server still requires the form's own
   // confirmation field where losing data is at stake.
   const msg = e.target.getAttribute("data-confirm");
-  if (msg && !window.confirm(msg)) e.preventDefault();
+  if (msg && !window.confirm(msg)) {
+    e.preventDefault();
+    return;
+  }
+  // A second press while the page is on its way is not a second
+  // submission. Disabled after this tick, so that the button's own
+  // name and value still go with the form; enabled again in case the
+  // answer never replaces the page (a download, an htmx swap).
+  const b = e.submitter;
+  if (b && !e.target.hasAttribute("hx-post")) {
+    setTimeout(() => { b.disabled = true; }, 0);
+    setTimeout(() => { b.disabled = false; }, 5000);
+  }
 });
 document.addEventListener("click", (e) => {
   const b = e.target.closest("button[data-copy]");
