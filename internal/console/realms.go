@@ -3,6 +3,7 @@ package console
 import (
 	"net/http"
 
+	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/directory"
 )
 
@@ -65,7 +66,12 @@ func (c *Console) deleteRealm(q *request) error {
 		q.render(http.StatusUnprocessableEntity, "realm_settings.html", "Realm settings", "settings", f)
 		return nil
 	}
-	if err := c.Directory.DeleteRealm(q.Context(), q.tenantID, q.realm.ID); err != nil {
+	err := c.Directory.DeleteRealm(q.Context(), q.tenantID, q.realm.ID)
+	if latchkey.ErrorCode(err) == latchkey.CodeConflict {
+		q.fail(http.StatusConflict, "The realm "+q.realm.DisplayName+" is not empty: delete its identities, groups, applications and authenticator configs first.")
+		return nil
+	}
+	if err != nil {
 		return err
 	}
 	q.redirect(Prefix+"/realms", "Realm "+q.realm.DisplayName+" deleted.")
