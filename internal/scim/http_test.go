@@ -16,6 +16,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/latchkey/latchkey/internal/scim"
 	"github.com/latchkey/latchkey/internal/server"
 	"github.com/latchkey/latchkey/internal/testenv"
 )
@@ -98,7 +99,8 @@ func (e *scimEnv) rest(t *testing.T, method, path string, body any) map[string]a
 	return res.JSON(t)
 }
 
-// want checks the status of a response and returns its JSON body (nil for none).
+// want checks the status of a response and returns its JSON body (nil for
+// none). Every resource in it must conform to the RFC 7643 schemas.
 func want(t *testing.T, res testenv.Response, status int) map[string]any {
 	t.Helper()
 	if res.Status != status {
@@ -110,7 +112,9 @@ func want(t *testing.T, res testenv.Response, status int) map[string]any {
 	if ct := res.Header.Get("Content-Type"); ct != "application/scim+json" {
 		t.Errorf("Content-Type %q", ct)
 	}
-	return res.JSON(t)
+	body := res.JSON(t)
+	scim.CheckResponse(t, body)
+	return body
 }
 
 // wantError checks a SCIM error response.
