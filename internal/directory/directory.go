@@ -111,9 +111,9 @@ type Tx interface {
 	DeleteGroup(ctx context.Context, realmID, id string) error
 
 	// AddMembers and RemoveMembers are idempotent per member. Membership
-	// changes move the update time of the group and of the identities that
-	// join or leave it, and deleting identities that of their groups: a SCIM
-	// User shows its groups, a Group its members, and their versions follow.
+	// changes move the update time of the group, and deleting identities
+	// that of their groups: a SCIM Group shows its members, and its version
+	// follows. (A User's version is made of its groups' ids.)
 	AddMembers(ctx context.Context, groupID string, identityIDs []string) error
 	RemoveMembers(ctx context.Context, groupID string, identityIDs []string) error
 	RemoveAllMembers(ctx context.Context, groupID string) error

@@ -268,21 +268,40 @@ func (h *Handler) groupsOf(r *http.Request, ids ...string) (map[string][]directo
 
 // writeUser answers with one user, its ETag and, for 201, its Location.
 func (h *Handler) writeUser(w http.ResponseWriter, r *http.Request, status int, i directory.Identity) {
-	groups := map[string][]directory.Group{}
+	var groups []directory.Group
 	if status != http.StatusCreated { // a new user belongs to no group yet
-		var err error
-		if groups, err = h.groupsOf(r, i.ID); err != nil {
+		of, err := h.groupsOf(r, i.ID)
+		if err != nil {
 			WriteError(w, err)
 			return
 		}
+		groups = of[i.ID]
 	}
+	h.writeUserIn(w, r, status, i, groups)
+}
+
+// writeUserIn is writeUser of a user whose groups are known.
+func (h *Handler) writeUserIn(w http.ResponseWriter, r *http.Request, status int, i directory.Identity, groups []directory.Group) {
 	attrs, excluded := projection(r)
-	doc := h.renderUser(r, i, groups[i.ID], attrs, excluded)
-	w.Header().Set("ETag", Version(i.UpdateTime))
+	doc := h.renderUser(r, i, groups, attrs, excluded)
+	w.Header().Set("ETag", UserVersion(i, groups))
 	if status == http.StatusCreated {
 		w.Header().Set("Location", h.base(r)+"/Users/"+i.ID)
 	}
 	WriteJSON(w, status, doc)
+}
+
+// ifMatchUser checks If-Match against a user's version, which its groups
+// are part of.
+func (h *Handler) ifMatchUser(r *http.Request, i directory.Identity) error {
+	if r.Header.Get("If-Match") == "" {
+		return nil // spares reading the groups
+	}
+	groups, err := h.groupsOf(r, i.ID)
+	if err != nil {
+		return err
+	}
+	return ifMatch(r, UserVersion(i, groups[i.ID]))
 }
 
 func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request) {
@@ -336,10 +355,15 @@ func (h *Handler) getUser(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, err)
 		return
 	}
-	if notModified(w, r, Version(i.UpdateTime)) {
+	groups, err := h.groupsOf(r, i.ID)
+	if err != nil {
+		WriteError(w, err)
 		return
 	}
-	h.writeUser(w, r, http.StatusOK, i)
+	if notModified(w, r, UserVersion(i, groups[i.ID])) {
+		return
+	}
+	h.writeUserIn(w, r, http.StatusOK, i, groups[i.ID])
 }
 
 // decodeUser reads a User body and maps it onto an identity's fields.
@@ -381,7 +405,7 @@ func (h *Handler) replaceUser(w http.ResponseWriter, r *http.Request) {
 	}
 	i, err := h.Directory.UpdateIdentityWith(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("id"),
 		func(i *directory.Identity) error {
-			if err := ifMatch(r, Version(i.UpdateTime)); err != nil {
+			if err := h.ifMatchUser(r, *i); err != nil {
 				return err
 			}
 			i.DisplayName, i.Status, i.Traits = in.DisplayName, in.Status, in.Traits
@@ -418,7 +442,7 @@ func (h *Handler) patchUser(w http.ResponseWriter, r *http.Request) {
 	base := h.base(r)
 	i, err := h.Directory.UpdateIdentityWith(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("id"),
 		func(i *directory.Identity) error {
-			if err := ifMatch(r, Version(i.UpdateTime)); err != nil {
+			if err := h.ifMatchUser(r, *i); err != nil {
 				return err
 			}
 			doc, err := ApplyPatch(ToDocument(UserFromIdentity(*i, nil, base)), op, UserResource)
@@ -445,7 +469,7 @@ func (h *Handler) patchUser(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) deleteUser(w http.ResponseWriter, r *http.Request) {
 	err := h.Directory.DeleteIdentityIf(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("id"),
-		func(i directory.Identity) error { return ifMatch(r, Version(i.UpdateTime)) })
+		func(i directory.Identity) error { return h.ifMatchUser(r, i) })
 	if err != nil {
 		WriteError(w, err)
 		return

@@ -1,6 +1,7 @@
 package scim
 
 import (
+	"hash/fnv"
 	"slices"
 	"strconv"
 	"strings"
@@ -120,6 +121,23 @@ func Version(t time.Time) string {
 	return `W/"` + strconv.FormatInt(t.UnixMicro(), 10) + `"`
 }
 
+// UserVersion is the weak ETag of a User: its identity's update time and
+// the ids of its groups, which the User shows. Joining or leaving a group
+// changes it without writing to the identity.
+func UserVersion(i directory.Identity, groups []directory.Group) string {
+	ids := make([]string, len(groups))
+	for k, g := range groups {
+		ids[k] = g.ID
+	}
+	slices.Sort(ids)
+	h := fnv.New64a()
+	for _, id := range ids {
+		h.Write([]byte(id))
+		h.Write([]byte{0})
+	}
+	return `W/"` + strconv.FormatInt(i.UpdateTime.UnixMicro(), 10) + "-" + strconv.FormatUint(h.Sum64(), 36) + `"`
+}
+
 // timestamp renders t as RFC 3339 in UTC, with as many fractional digits as
 // it has.
 func timestamp(t time.Time) string {
@@ -172,6 +190,7 @@ func UserFromIdentity(i directory.Identity, groups []directory.Group, baseURL st
 			Display: g.DisplayName, Type: "direct"})
 	}
 	u.Meta = newMeta("User", base+"/Users/"+i.ID, i.CreateTime, i.UpdateTime)
+	u.Meta.Version = UserVersion(i, groups)
 	return u
 }
 

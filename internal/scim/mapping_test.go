@@ -124,7 +124,7 @@ func TestUserFromIdentity(t *testing.T) {
 			{Value: "g2", Ref: base + "/Groups/g2", Display: "Staff", Type: "direct"}}},
 		{"meta", *u.Meta, Meta{ResourceType: "User", Created: "2024-05-01T12:00:00Z",
 			LastModified: "2024-06-02T08:30:15.123456Z", Location: base + "/Users/e372db224c06e850",
-			Version: `W/"1717317015123456"`}},
+			Version: `W/"1717317015123456-3n3oc1pse2qnu"`}}, // the update time, then the hash of the group ids
 	}
 	for _, c := range checks {
 		if !reflect.DeepEqual(c.got, c.want) {
@@ -263,6 +263,28 @@ func TestFromError(t *testing.T) {
 		got := FromError(c.err)
 		if got.Status != c.status || got.ScimType != c.scimType || got.Detail != c.detail {
 			t.Errorf("FromError(%v) = %+v", c.err, got)
+		}
+	}
+}
+
+// TestUserVersion: a User's version follows its own update time and the
+// set of its groups, in any order.
+func TestUserVersion(t *testing.T) {
+	i := directory.Identity{ID: "i", UpdateTime: time.UnixMicro(1717317015123456)}
+	a, b := directory.Group{ID: "a"}, directory.Group{ID: "b"}
+	base := UserVersion(i, []directory.Group{a, b})
+	if UserVersion(i, []directory.Group{b, a}) != base {
+		t.Error("the order of the groups changes the version")
+	}
+	later := i
+	later.UpdateTime = later.UpdateTime.Add(time.Microsecond)
+	for what, v := range map[string]string{
+		"no group": UserVersion(i, nil), "one group fewer": UserVersion(i, []directory.Group{a}),
+		"another group": UserVersion(i, []directory.Group{a, {ID: "c"}}), "a later update": UserVersion(later, []directory.Group{a, b}),
+		"ids run together": UserVersion(i, []directory.Group{{ID: "ab"}}),
+	} {
+		if v == base {
+			t.Errorf("%s keeps the version %s", what, base)
 		}
 	}
 }

@@ -337,23 +337,6 @@ func (t *tx) touch(a *args) string {
 	return "update_time = CASE WHEN update_time < " + t.add(a, now) + " THEN " + t.add(a, now) + " ELSE update_time + 1 END"
 }
 
-// touchMembers marks changed the identities among ids whose membership of
-// the group a change is about to make (joining) or end (leaving): a SCIM
-// User shows its groups. ids nil means every member.
-func (t *tx) touchMembers(ctx context.Context, groupID string, ids []string, joining bool) error {
-	var a args
-	set := t.touch(&a)
-	member := "EXISTS (SELECT 1 FROM memberships m WHERE m.identity_id = identities.id AND m.group_id = " + t.add(&a, groupID) + ")"
-	if joining {
-		member = "NOT " + member
-	}
-	if ids != nil {
-		member += " AND id IN " + t.in(&a, ids)
-	}
-	_, err := t.exec(ctx, latchkey.ErrNoParent, `UPDATE identities SET `+set+` WHERE `+member, a...)
-	return err
-}
-
 // touchGroup marks a group changed: a SCIM Group shows its members.
 func (t *tx) touchGroup(ctx context.Context, groupID string) error {
 	var a args
@@ -372,8 +355,10 @@ func (t *tx) touchGroupsOf(ctx context.Context, realmID string, identityIDs []st
 	return err
 }
 
-// AddMembers, RemoveMembers and RemoveAllMembers mark changed both the group
-// and the identities whose membership they change (see touch).
+// AddMembers, RemoveMembers and RemoveAllMembers mark the group changed (see
+// touch). The identities are not written: a SCIM User's version is made of
+// its own and its groups' (scim.UserVersion), which costs no write to each
+// of a hundred members a group push adds.
 func (t *tx) AddMembers(ctx context.Context, groupID string, identityIDs []string) error {
 	if len(identityIDs) == 0 {
 		return nil
@@ -382,9 +367,6 @@ func (t *tx) AddMembers(ctx context.Context, groupID string, identityIDs []strin
 		return err
 	}
 	for chunk := range slices.Chunk(identityIDs, insertBatch) {
-		if err := t.touchMembers(ctx, groupID, chunk, true); err != nil {
-			return err
-		}
 		rows := make([][]any, len(chunk))
 		for i, id := range chunk {
 			rows[i] = []any{groupID, id}
@@ -404,9 +386,6 @@ func (t *tx) RemoveMembers(ctx context.Context, groupID string, identityIDs []st
 		return nil
 	}
 	if err := t.touchGroup(ctx, groupID); err != nil {
-		return err
-	}
-	if err := t.touchMembers(ctx, groupID, identityIDs, false); err != nil {
 		return err
 	}
 	var a args
@@ -445,9 +424,6 @@ func (t *tx) MembersAmong(ctx context.Context, groupID string, identityIDs []str
 
 func (t *tx) RemoveAllMembers(ctx context.Context, groupID string) error {
 	if err := t.touchGroup(ctx, groupID); err != nil {
-		return err
-	}
-	if err := t.touchMembers(ctx, groupID, nil, false); err != nil {
 		return err
 	}
 	_, err := t.exec(ctx, latchkey.ErrInUse, `DELETE FROM memberships WHERE group_id = $1`, groupID)

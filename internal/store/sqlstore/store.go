@@ -152,8 +152,8 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 
 // CreateIdentities creates identities in a transaction of its own. It, like
 // DeleteIdentities and the membership changes, takes more than one statement
-// (batches of rows, the realm's identity count, the update times of both
-// sides of a membership); called on the Store rather than inside Update,
+// (batches of rows, the realm's identity count, the update time of the
+// group); called on the Store rather than inside Update,
 // each is all or nothing too.
 func (s *Store) CreateIdentities(ctx context.Context, ids []directory.Identity) error {
 	return s.update(ctx, func(t *tx) error { return t.CreateIdentities(ctx, ids) })

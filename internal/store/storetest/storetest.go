@@ -819,8 +819,8 @@ func testMemberships(t *testing.T, s *sqlstore.Store) {
 		sameIDs(t, g.DisplayName+" members", ids(list, identityID), ids(sortedBy(want, identityID), identityID))
 		wantTotal(t, g.DisplayName+" members", total, len(want))
 	}
-	// Membership changes move the update times of both sides; a repeated
-	// add or remove leaves the identities alone.
+	// Membership changes move the group's update time and leave the
+	// identities' alone (a User's version is made of its groups' ids).
 	identityTime := func(i directory.Identity) time.Time {
 		t.Helper()
 		got, err := s.GetIdentity(ctx, r.ID, i.ID)
@@ -840,7 +840,7 @@ func testMemberships(t *testing.T, s *sqlstore.Store) {
 		}
 	}
 	must(t, s.AddMembers(ctx, admins.ID, []string{alice.ID, bob.ID}))
-	moved("alice joins", alice.UpdateTime, identityTime(alice), true)
+	moved("alice joins", alice.UpdateTime, identityTime(alice), false)
 	moved("admins gain members", admins.UpdateTime, groupTime(admins), true)
 	joined := identityTime(alice)
 	must(t, s.AddMembers(ctx, admins.ID, []string{bob.ID, alice.ID, bob.ID})) // again: no change
@@ -884,9 +884,10 @@ func testMemberships(t *testing.T, s *sqlstore.Store) {
 	members(admins, alice, bob) // the failed add added no one
 
 	wantErr(t, "delete a group with members", s.DeleteGroup(ctx, r.ID, admins.ID), latchkey.ErrInUse)
-	joined, carolTime := identityTime(alice), identityTime(carol)
+	joined, carolTime, adminsTime := identityTime(alice), identityTime(carol), groupTime(admins)
 	must(t, s.RemoveMembers(ctx, admins.ID, []string{alice.ID, carol.ID, "missing"}))
-	moved("alice leaves", joined, identityTime(alice), true)
+	moved("alice leaves", joined, identityTime(alice), false)
+	moved("admins lose alice", adminsTime, groupTime(admins), true)
 	moved("carol, no member, leaves", carolTime, identityTime(carol), false)
 	left := identityTime(alice)
 	must(t, s.RemoveMembers(ctx, admins.ID, []string{alice.ID})) // again: no change
@@ -895,7 +896,7 @@ func testMemberships(t *testing.T, s *sqlstore.Store) {
 	members(staff, bob, carol)
 	bobTime := identityTime(bob)
 	must(t, s.RemoveAllMembers(ctx, admins.ID))
-	moved("bob leaves with everyone", bobTime, identityTime(bob), true)
+	moved("bob leaves with everyone", bobTime, identityTime(bob), false)
 	members(admins)
 	must(t, s.DeleteGroup(ctx, r.ID, admins.ID))
 
