@@ -614,15 +614,6 @@ func (s *Service) ListGroupMembers(ctx context.Context, tenantID, realmID, group
 	return s.store.ListMembers(ctx, groupID, opts)
 }
 
-// GroupMembersAmong returns those of ids that are members of a group, in
-// the order of their ids: a lookup that costs the same in any size of group.
-func (s *Service) GroupMembersAmong(ctx context.Context, tenantID, realmID, groupID string, ids []string) ([]string, error) {
-	if _, err := group(ctx, s.store, tenantID, realmID, groupID); err != nil {
-		return nil, err
-	}
-	return s.store.MembersAmong(ctx, groupID, ids)
-}
-
 // GroupsOfIdentities returns the groups of each of the identities, in one
 // query (for rendering SCIM Users with their groups).
 func (s *Service) GroupsOfIdentities(ctx context.Context, identityIDs []string) (map[string][]Group, error) {

@@ -345,11 +345,3 @@ func (s *Service) ListRolesOfGroup(ctx context.Context, tenantID, realmID, group
 	}
 	return s.store.ListRolesOfGroup(ctx, groupID, resourceServerID, opts)
 }
-
-// ScopesOfIdentity returns, sorted, the scopes of a resource server that an
-// identity holds through roles given to it or to its groups: what the token
-// endpoint may grant the identity, before it narrows them to the requested
-// and allowed scopes.
-func (s *Service) ScopesOfIdentity(ctx context.Context, identityID, resourceServerID string) ([]string, error) {
-	return s.store.ScopesOfIdentity(ctx, identityID, resourceServerID)
-}

@@ -244,16 +244,6 @@ func newResource(name, endpoint, description string, core *Schema, exts ...*Sche
 	return r
 }
 
-// extension returns the extension schema whose pseudo-attribute a is, or nil.
-func (r *Resource) extension(a *Attribute) *Schema {
-	for _, e := range r.Extensions {
-		if a.Name == e.ID {
-			return e
-		}
-	}
-	return nil
-}
-
 // schemaIDs returns the URNs of the core schema and the extensions.
 func (r *Resource) schemaIDs() []string {
 	ids := []string{r.Schema.ID}

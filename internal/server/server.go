@@ -321,9 +321,6 @@ func EnrollAdmin(ctx context.Context, cfg Config, username string) (link string,
 	return bootstrap.EnrollAdmin(ctx, st, passkeys, c, username)
 }
 
-// Handler is the node's HTTP handler.
-func (n *Node) Handler() http.Handler { return n.handler }
-
 // Close closes the store.
 func (n *Node) Close() error { return n.Store.Close() }
 
