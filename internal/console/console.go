@@ -297,7 +297,7 @@ func (q *request) showError(err error) {
 			latchkey.CodeGone: http.StatusGone, latchkey.CodeForbidden: http.StatusForbidden}[e.Code]
 		if status != 0 {
 			msg := e.Message
-			if e.Code == latchkey.CodeNotFound {
+			if e.Code == latchkey.CodeNotFound && msg != "" {
 				msg = strings.ToUpper(msg[:1]) + strings.TrimSuffix(msg[1:], ".") + ": it may have been deleted meanwhile."
 			}
 			q.fail(status, msg)
