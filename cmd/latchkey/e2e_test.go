@@ -9,9 +9,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
@@ -20,6 +23,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math/big"
 	"net"
 	"net/http"
 	"net/url"
@@ -114,6 +118,7 @@ type node struct {
 	Addr    string // localhost:PORT
 	DataDir string
 	client  *http.Client // set once the node is ready
+	trusted string       // the certificate file its https client trusts
 
 	cmd            *exec.Cmd
 	stdout, stderr output
@@ -132,15 +137,18 @@ func serve(t *testing.T, addr, dataDir string, args ...string) *node {
 
 // launch starts the binary with args and the extra environment, without
 // waiting. addr and dataDir say where the node will listen and keep its
-// files; the URL is https when args hold --tls-self-signed. The process is
-// stopped when the test ends, and its output logged if the test failed.
+// files; the URL is https when args hold --tls-self-signed or --tls-cert,
+// and its client trusts only that certificate. The process is stopped when
+// the test ends, and its output logged if the test failed.
 func launch(t *testing.T, addr, dataDir string, env []string, args ...string) *node {
 	t.Helper()
-	scheme := "http"
-	if slices.Contains(args, "--tls-self-signed") {
+	scheme, trusted := "http", filepath.Join(dataDir, "tls-self-signed.crt")
+	if i := slices.Index(args, "--tls-cert"); i >= 0 && i+1 < len(args) {
+		scheme, trusted = "https", args[i+1]
+	} else if slices.Contains(args, "--tls-self-signed") {
 		scheme = "https"
 	}
-	n := &node{URL: scheme + "://" + addr, Addr: addr, DataDir: dataDir, exited: make(chan struct{})}
+	n := &node{URL: scheme + "://" + addr, Addr: addr, DataDir: dataDir, trusted: trusted, exited: make(chan struct{})}
 	n.cmd = exec.Command(binary, args...)
 	n.cmd.Env = environ(env...)
 	n.cmd.Dir = t.TempDir()
@@ -196,14 +204,14 @@ func (n *node) hasExited() bool {
 }
 
 // waitReady polls GET /healthz until it answers 200. An https node is
-// reached with a client that trusts only the node's self-signed certificate,
-// which appears in the data directory once the node serves.
+// reached with a client that trusts only the node's certificate (a
+// self-signed one appears in the data directory once the node starts).
 func (n *node) waitReady(t *testing.T) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	var last error
 	for {
-		client, err := newClient(n.URL, filepath.Join(n.DataDir, "tls-self-signed.crt"))
+		client, err := newClient(n.URL, n.trusted)
 		if err == nil {
 			var resp *http.Response
 			if resp, err = client.Get(n.URL + "/healthz"); err == nil {
@@ -870,6 +878,98 @@ func textLogFields(line string) (map[string]string, error) {
 		return nil, errors.New("no msg")
 	}
 	return f, nil
+}
+
+// TestTLSCertificate: --tls-cert and --tls-key serve HTTPS with that
+// certificate, the only one the client trusts; an incomplete or mismatched
+// pair stops the start, before anything is bootstrapped, naming the flags.
+func TestTLSCertificate(t *testing.T) {
+	certs := t.TempDir()
+	cert, key := writeCertificate(t, certs, "localhost")
+	otherCert, otherKey := writeCertificate(t, certs, "other")
+	addr, dir := freeAddr(t), t.TempDir()
+
+	for _, tc := range []struct {
+		name string
+		tls  []string
+		want string
+	}{
+		{"cert without key", []string{"--tls-cert", cert}, "--tls-cert and --tls-key go together"},
+		{"key without cert", []string{"--tls-key", key}, "--tls-cert and --tls-key go together"},
+		{"key of another cert", []string{"--tls-cert", cert, "--tls-key", otherKey}, "private key does not match public key"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			stderr := mustFail(t, nil, append([]string{"serve", "--listen", addr, "--data-dir", dir}, tc.tls...)...)
+			if !strings.Contains(stderr, tc.want) || !strings.Contains(stderr, "--tls-cert") {
+				t.Errorf("stderr does not say %q about --tls-cert:\n%s", tc.want, tail(stderr))
+			}
+			if _, err := os.Stat(filepath.Join(dir, "bootstrap.json")); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("the failed start bootstrapped: %v", err)
+			}
+		})
+	}
+
+	n := serve(t, addr, dir, "--tls-cert", cert, "--tls-key", key)
+	c := credentials(t, dir)
+	if c["api_base_url"] != "https://"+addr {
+		t.Errorf("api_base_url %q, want https://%s", c["api_base_url"], addr)
+	}
+	n.expect(t, http.StatusOK, http.MethodGet, tenantPath(c["tenant_id"]), n.token(t), nil)
+
+	resp, err := n.client.Get(n.URL + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	pemBytes, err := os.ReadFile(cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if block, _ := pem.Decode(pemBytes); block == nil || !bytes.Equal(resp.TLS.PeerCertificates[0].Raw, block.Bytes) {
+		t.Error("the node serves another certificate than --tls-cert")
+	}
+	// A client trusting another certificate is refused: trust is really checked.
+	other, err := newClient(n.URL, otherCert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.CloseIdleConnections()
+	if resp, err := other.Get(n.URL + "/healthz"); err == nil {
+		resp.Body.Close()
+		t.Error("a client trusting another certificate reached the node")
+	}
+}
+
+// writeCertificate writes a self-signed certificate for localhost and its
+// key to dir/name.crt and dir/name.key.
+func writeCertificate(t *testing.T, dir, name string) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: "localhost"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
 }
 
 // TestMasterKey: a database refuses a master key other than its own, given
