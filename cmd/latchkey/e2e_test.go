@@ -9,9 +9,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
@@ -20,6 +23,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math/big"
 	"net"
 	"net/http"
 	"net/url"
@@ -114,6 +118,7 @@ type node struct {
 	Addr    string // localhost:PORT
 	DataDir string
 	client  *http.Client // set once the node is ready
+	trusted string       // the certificate file its https client trusts
 
 	cmd            *exec.Cmd
 	stdout, stderr output
@@ -132,15 +137,18 @@ func serve(t *testing.T, addr, dataDir string, args ...string) *node {
 
 // launch starts the binary with args and the extra environment, without
 // waiting. addr and dataDir say where the node will listen and keep its
-// files; the URL is https when args hold --tls-self-signed. The process is
-// stopped when the test ends, and its output logged if the test failed.
+// files; the URL is https when args hold --tls-self-signed or --tls-cert,
+// and its client trusts only that certificate. The process is stopped when
+// the test ends, and its output logged if the test failed.
 func launch(t *testing.T, addr, dataDir string, env []string, args ...string) *node {
 	t.Helper()
-	scheme := "http"
-	if slices.Contains(args, "--tls-self-signed") {
+	scheme, trusted := "http", filepath.Join(dataDir, "tls-self-signed.crt")
+	if i := slices.Index(args, "--tls-cert"); i >= 0 && i+1 < len(args) {
+		scheme, trusted = "https", args[i+1]
+	} else if slices.Contains(args, "--tls-self-signed") {
 		scheme = "https"
 	}
-	n := &node{URL: scheme + "://" + addr, Addr: addr, DataDir: dataDir, exited: make(chan struct{})}
+	n := &node{URL: scheme + "://" + addr, Addr: addr, DataDir: dataDir, trusted: trusted, exited: make(chan struct{})}
 	n.cmd = exec.Command(binary, args...)
 	n.cmd.Env = environ(env...)
 	n.cmd.Dir = t.TempDir()
@@ -196,14 +204,14 @@ func (n *node) hasExited() bool {
 }
 
 // waitReady polls GET /healthz until it answers 200. An https node is
-// reached with a client that trusts only the node's self-signed certificate,
-// which appears in the data directory once the node serves.
+// reached with a client that trusts only the node's certificate (a
+// self-signed one appears in the data directory once the node starts).
 func (n *node) waitReady(t *testing.T) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	var last error
 	for {
-		client, err := newClient(n.URL, filepath.Join(n.DataDir, "tls-self-signed.crt"))
+		client, err := newClient(n.URL, n.trusted)
 		if err == nil {
 			var resp *http.Response
 			if resp, err = client.Get(n.URL + "/healthz"); err == nil {
@@ -739,6 +747,229 @@ func TestSelfSignedTLS(t *testing.T) {
 		t.Error("after restart the node serves another certificate than the one first written")
 	}
 	n.expect(t, http.StatusOK, http.MethodGet, tenantPath(c["tenant_id"]), tok, nil)
+}
+
+// TestRequestLogs: in both log formats every request's log line carries the
+// request id its answer returned in X-Request-Id (a valid incoming one is
+// kept), with the method, path and status; in json every stderr line is a
+// JSON object.
+func TestRequestLogs(t *testing.T) {
+	for _, tc := range []struct {
+		format string
+		fields func(line string) (map[string]string, error)
+	}{
+		{"json", jsonLogFields},
+		{"text", textLogFields},
+	} {
+		t.Run(tc.format, func(t *testing.T) {
+			dir := t.TempDir()
+			n := serve(t, freeAddr(t), dir, "--log-format", tc.format)
+			tok := n.token(t)
+			for _, req := range []struct {
+				path, token, requestID string
+				status                 int
+			}{
+				{tenantPath(credentials(t, dir)["tenant_id"]), tok, "", http.StatusOK},
+				{"/v1/nope", "", "", http.StatusNotFound},
+				{"/healthz", "", "caller-chosen.id_1", http.StatusOK},
+			} {
+				id := n.requestID(t, req.path, req.token, req.requestID, req.status)
+				if req.requestID != "" && id != req.requestID {
+					t.Errorf("GET %s: X-Request-Id %q, want the incoming %q", req.path, id, req.requestID)
+				}
+				line := n.waitLog(t, tc.fields, func(f map[string]string) bool { return f["msg"] == "request" && f["request_id"] == id })
+				want := map[string]string{"method": "GET", "path": req.path, "status": strconv.Itoa(req.status)}
+				for k, v := range want {
+					if line[k] != v {
+						t.Errorf("log line of request %s: %s %q, want %q", id, k, line[k], v)
+					}
+				}
+			}
+			for _, line := range strings.Split(strings.TrimSpace(n.stderr.String()), "\n") {
+				f, err := tc.fields(line)
+				if err != nil {
+					t.Errorf("stderr line is not a %s log line (%v): %s", tc.format, err, line)
+				} else if f["msg"] == "request" && f["request_id"] == "" {
+					t.Errorf("request log line without request_id: %s", line)
+				}
+			}
+		})
+	}
+}
+
+// requestID sends GET path, with X-Request-Id incoming unless it is "",
+// requires the status want, and returns the X-Request-Id of the answer.
+func (n *node) requestID(t *testing.T, path, token, incoming string, want int) string {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, n.URL+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if incoming != "" {
+		req.Header.Set("X-Request-Id", incoming)
+	}
+	resp, err := n.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	id := resp.Header.Get("X-Request-Id")
+	if resp.StatusCode != want || id == "" {
+		t.Fatalf("GET %s: status %d, X-Request-Id %q; want %d and an id", path, resp.StatusCode, id, want)
+	}
+	return id
+}
+
+// waitLog returns the fields of the first stderr line that match accepts,
+// waiting for it: the line is written as the answer goes out.
+func (n *node) waitLog(t *testing.T, fields func(string) (map[string]string, error), match func(map[string]string) bool) map[string]string {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		for _, line := range strings.Split(n.stderr.String(), "\n") {
+			if f, err := fields(line); err == nil && match(f) {
+				return f
+			}
+		}
+	}
+	t.Fatalf("no matching log line within 5s; stderr:\n%s", tail(n.stderr.String()))
+	return nil
+}
+
+// jsonLogFields reads a JSON log line, its values as text.
+func jsonLogFields(line string) (map[string]string, error) {
+	var m map[string]any
+	if err := json.Unmarshal([]byte(line), &m); err != nil {
+		return nil, err
+	}
+	f := make(map[string]string, len(m))
+	for k, v := range m {
+		f[k] = fmt.Sprint(v)
+	}
+	return f, nil
+}
+
+// textLogKV is one key=value of a log/slog text line; quoted values are Go strings.
+var textLogKV = regexp.MustCompile(`(\S+?)=("(?:[^"\\]|\\.)*"|\S*)(?: |$)`)
+
+// textLogFields reads a log/slog text line.
+func textLogFields(line string) (map[string]string, error) {
+	f := map[string]string{}
+	rest := line
+	for rest != "" {
+		m := textLogKV.FindStringSubmatchIndex(rest)
+		if m == nil || m[0] != 0 {
+			return nil, fmt.Errorf("not key=value at %q", rest)
+		}
+		key, value := rest[m[2]:m[3]], rest[m[4]:m[5]]
+		if strings.HasPrefix(value, `"`) {
+			var err error
+			if value, err = strconv.Unquote(value); err != nil {
+				return nil, err
+			}
+		}
+		f[key] = value
+		rest = rest[m[1]:]
+	}
+	if f["msg"] == "" {
+		return nil, errors.New("no msg")
+	}
+	return f, nil
+}
+
+// TestTLSCertificate: --tls-cert and --tls-key serve HTTPS with that
+// certificate, the only one the client trusts; an incomplete or mismatched
+// pair stops the start, before anything is bootstrapped, naming the flags.
+func TestTLSCertificate(t *testing.T) {
+	certs := t.TempDir()
+	cert, key := writeCertificate(t, certs, "localhost")
+	otherCert, otherKey := writeCertificate(t, certs, "other")
+	addr, dir := freeAddr(t), t.TempDir()
+
+	for _, tc := range []struct {
+		name string
+		tls  []string
+		want string
+	}{
+		{"cert without key", []string{"--tls-cert", cert}, "--tls-cert and --tls-key go together"},
+		{"key without cert", []string{"--tls-key", key}, "--tls-cert and --tls-key go together"},
+		{"key of another cert", []string{"--tls-cert", cert, "--tls-key", otherKey}, "private key does not match public key"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			stderr := mustFail(t, nil, append([]string{"serve", "--listen", addr, "--data-dir", dir}, tc.tls...)...)
+			if !strings.Contains(stderr, tc.want) || !strings.Contains(stderr, "--tls-cert") {
+				t.Errorf("stderr does not say %q about --tls-cert:\n%s", tc.want, tail(stderr))
+			}
+			if _, err := os.Stat(filepath.Join(dir, "bootstrap.json")); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("the failed start bootstrapped: %v", err)
+			}
+		})
+	}
+
+	n := serve(t, addr, dir, "--tls-cert", cert, "--tls-key", key)
+	c := credentials(t, dir)
+	if c["api_base_url"] != "https://"+addr {
+		t.Errorf("api_base_url %q, want https://%s", c["api_base_url"], addr)
+	}
+	n.expect(t, http.StatusOK, http.MethodGet, tenantPath(c["tenant_id"]), n.token(t), nil)
+
+	resp, err := n.client.Get(n.URL + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	pemBytes, err := os.ReadFile(cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if block, _ := pem.Decode(pemBytes); block == nil || !bytes.Equal(resp.TLS.PeerCertificates[0].Raw, block.Bytes) {
+		t.Error("the node serves another certificate than --tls-cert")
+	}
+	// A client trusting another certificate is refused: trust is really checked.
+	other, err := newClient(n.URL, otherCert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.CloseIdleConnections()
+	if resp, err := other.Get(n.URL + "/healthz"); err == nil {
+		resp.Body.Close()
+		t.Error("a client trusting another certificate reached the node")
+	}
+}
+
+// writeCertificate writes a self-signed certificate for localhost and its
+// key to dir/name.crt and dir/name.key.
+func writeCertificate(t *testing.T, dir, name string) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: "localhost"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
 }
 
 // TestMasterKey: a database refuses a master key other than its own, given

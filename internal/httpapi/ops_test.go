@@ -2,11 +2,13 @@ package httpapi_test
 
 import (
 	"context"
+	"database/sql"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -96,6 +98,63 @@ func TestOps(t *testing.T) {
 			}
 		})
 	})
+}
+
+// TestReadyzFollowsTheDatabase: /readyz answers 503 in the API's error
+// format while the node's PostgreSQL database refuses connections, and 200
+// again once it accepts them; /healthz stays 200 throughout.
+func TestReadyzFollowsTheDatabase(t *testing.T) {
+	t.Parallel()
+	n := testenv.StartNode(t, "postgres", func(cfg *server.Config) { cfg.Logger = slog.New(slog.DiscardHandler) })
+	dsn, err := url.Parse(n.Config.Database)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := strings.TrimPrefix(dsn.Path, "/")
+	admin, err := sql.Open("pgx", os.Getenv("LATCHKEY_TEST_POSTGRES"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	exec := func(statement string, args ...any) {
+		t.Helper()
+		if _, err := admin.ExecContext(t.Context(), statement, args...); err != nil {
+			t.Fatalf("%s: %v", statement, err)
+		}
+	}
+	status := func(path string) int { return send(t, "GET", n.URL+path, nil, nil).Status }
+
+	if got := status("/readyz"); got != http.StatusOK {
+		t.Fatalf("/readyz with the database up: %d, want 200", got)
+	}
+
+	// New sessions are refused first, so that the node cannot reconnect
+	// between the termination of its sessions and the request.
+	exec(`ALTER DATABASE "` + name + `" ALLOW_CONNECTIONS false`)
+	exec(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1`, name)
+	// pg_terminate_backend only signals: wait until the sessions are gone.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var sessions int
+		if err := admin.QueryRowContext(t.Context(), `SELECT count(*) FROM pg_stat_activity WHERE datname = $1`, name).Scan(&sessions); err != nil {
+			t.Fatal(err)
+		}
+		if sessions == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d sessions still open on %s", sessions, name)
+		}
+	}
+	body := assertError(t, send(t, "GET", n.URL+"/readyz", nil, nil), http.StatusServiceUnavailable, "service_unavailable", "database unreachable")
+	assertKeys(t, body, "code", "message")
+	if got := status("/healthz"); got != http.StatusOK {
+		t.Errorf("/healthz with the database down: %d, want 200 (the process is up)", got)
+	}
+
+	exec(`ALTER DATABASE "` + name + `" ALLOW_CONNECTIONS true`)
+	if got := status("/readyz"); got != http.StatusOK {
+		t.Errorf("/readyz once the database accepts connections again: %d, want 200", got)
+	}
 }
 
 // rateLimitHeaders returns the RateLimit-* headers as numbers.

@@ -285,8 +285,8 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.Ready(ctx); err != nil {
-		s.Logger.Warn("not ready", "err", err)
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": "database unreachable"})
+		s.Logger.Warn("not ready", "err", err, "request_id", latchkey.RequestIDFrom(r.Context()))
+		writeError(w, r, latchkey.Errorf(latchkey.CodeUnavailable, "database unreachable"))
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})

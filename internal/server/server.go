@@ -115,6 +115,7 @@ type Node struct {
 	Console   bootstrap.Console
 	AdminLink string
 	handler   http.Handler
+	tlsConfig *tls.Config // nil serves plain HTTP
 }
 
 // OpenStore opens the configured database without migrating it.
@@ -139,6 +140,16 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, err
 	}
+	// The certificate comes before the database, so that a wrong one stops
+	// the start before anything is migrated or bootstrapped.
+	var tlsConfig *tls.Config
+	if cfg.TLS() {
+		cert, err := certificate(cfg)
+		if err != nil {
+			return nil, err
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
 	st, err := OpenStore(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
@@ -148,6 +159,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		st.Close()
 		return nil, err
 	}
+	n.tlsConfig = tlsConfig
 	return n, nil
 }
 
@@ -332,12 +344,8 @@ func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 		WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(n.cfg.Logger.Handler(), slog.LevelWarn),
 	}
-	if n.cfg.TLS() {
-		cert, err := n.certificate()
-		if err != nil {
-			return err
-		}
-		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if n.tlsConfig != nil {
+		srv.TLSConfig = n.tlsConfig
 		ln = tls.NewListener(ln, srv.TLSConfig)
 	}
 	go n.sweep(ctx, 10*time.Minute, "deleted expired tokens", n.OAuth.DeleteExpiredTokens)

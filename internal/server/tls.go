@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"net"
 	"net/url"
@@ -24,17 +25,21 @@ const (
 
 // certificate loads the configured certificate, or the data directory's
 // self-signed one, made on first use and again when it nears expiry.
-func (n *Node) certificate() (tls.Certificate, error) {
-	if !n.cfg.TLSSelfSigned {
-		return tls.LoadX509KeyPair(n.cfg.TLSCert, n.cfg.TLSKey)
+func certificate(cfg Config) (tls.Certificate, error) {
+	if !cfg.TLSSelfSigned {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			return tls.Certificate{}, fmt.Errorf("--tls-cert %s and --tls-key %s: %w", cfg.TLSCert, cfg.TLSKey, err)
+		}
+		return cert, nil
 	}
-	certPath := filepath.Join(n.cfg.DataDir, SelfSignedCert)
-	keyPath := filepath.Join(n.cfg.DataDir, SelfSignedKey)
+	certPath := filepath.Join(cfg.DataDir, SelfSignedCert)
+	keyPath := filepath.Join(cfg.DataDir, SelfSignedKey)
 	if cert, err := tls.LoadX509KeyPair(certPath, keyPath); err == nil && time.Until(cert.Leaf.NotAfter) > 30*24*time.Hour {
 		return cert, nil
 	}
 	host := "localhost"
-	if u, err := url.Parse(n.cfg.BaseURL()); err == nil && u.Hostname() != "" {
+	if u, err := url.Parse(cfg.BaseURL()); err == nil && u.Hostname() != "" {
 		host = u.Hostname()
 	}
 	if err := writeSelfSigned(certPath, keyPath, host); err != nil {

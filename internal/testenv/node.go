@@ -6,12 +6,10 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/latchkey/latchkey/internal/apiclient"
 	"github.com/latchkey/latchkey/internal/bootstrap"
@@ -71,25 +69,16 @@ func StartNodeWith(t testing.TB, cfg server.Config, configure func(*server.Confi
 		}
 		n.Close()
 	})
-	return &Node{Node: n, URL: cfg.PublicURL, Config: cfg, HTTP: httpClient(t, cfg)}
+	return &Node{Node: n, URL: cfg.PublicURL, Config: cfg, HTTP: httpClient(cfg)}
 }
 
 // httpClient returns a client that trusts the node's self-signed
-// certificate, once Serve has made it.
-func httpClient(t testing.TB, cfg server.Config) *http.Client {
+// certificate, which server.Open made.
+func httpClient(cfg server.Config) *http.Client {
 	if !cfg.TLSSelfSigned {
 		return http.DefaultClient
 	}
-	cert := filepath.Join(cfg.DataDir, server.SelfSignedCert)
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if _, err := os.Stat(cert); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the node made no %s", cert)
-		}
-	}
-	return apiclient.HTTPClient(cert)
+	return apiclient.HTTPClient(filepath.Join(cfg.DataDir, server.SelfSignedCert))
 }
 
 // Token returns a management token with the given scopes ("" = all).
