@@ -156,7 +156,8 @@ func (s *Service) UpdateAuthenticatorConfig(ctx context.Context, tenantID, realm
 
 var errConfigInUse = latchkey.Errorf(latchkey.CodeConflict, "authenticator config is used by an application or a pending credential binding job")
 
-// DeleteAuthenticatorConfig deletes a config that no open job uses.
+// DeleteAuthenticatorConfig deletes a config that no application or open
+// job uses.
 func (s *Service) DeleteAuthenticatorConfig(ctx context.Context, tenantID, realmID, id string) error {
 	return s.store.Update(ctx, func(tx Tx) error {
 		// The lock makes the check below hold until the delete commits:
