@@ -103,7 +103,7 @@ func (c *Console) brandingPreview(q *request) error {
 	if err != nil {
 		return err
 	}
-	frameableHeaders(q.w)
+	frameableHeaders(q.w, c.PublicURL)
 	q.w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	q.w.Header().Set("Cache-Control", "no-store")
 	_, err = q.w.Write([]byte(html))

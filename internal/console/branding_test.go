@@ -32,11 +32,12 @@ func TestBranding(t *testing.T) {
 		wantPage(t, e.follow(t, base, theme), http.StatusOK, "Branding saved.", `value="Acme"`)
 
 		// The preview is the real binding e-mail in the saved theme, framable
-		// by the console only, with inline styles and no script.
+		// by the console only, with inline styles and no script; the test
+		// console is served over http, so http logos show.
 		p = e.get(t, base+"/preview")
 		wantPage(t, p, http.StatusOK, "Create your passkey for Acme", "background-color:#12ab34", "https://acme.example/help")
 		csp := p.header.Get("Content-Security-Policy")
-		if csp != "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; base-uri 'none'; form-action 'none'; frame-ancestors 'self'" ||
+		if csp != "default-src 'none'; style-src 'unsafe-inline'; img-src http: https: data:; base-uri 'none'; form-action 'none'; frame-ancestors 'self'" ||
 			p.header.Get("X-Frame-Options") != "SAMEORIGIN" {
 			t.Fatalf("preview CSP %q, X-Frame-Options %q", csp, p.header.Get("X-Frame-Options"))
 		}

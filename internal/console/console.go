@@ -173,10 +173,10 @@ func securityHeaders(h http.Handler) http.Handler {
 // frameableHeaders replace securityHeaders' for a document that a console
 // page shows in a sandboxed iframe and that needs inline styles (an
 // e-mail): it runs no script at all, loads only images, and may be framed
-// by the console alone.
-func frameableHeaders(w http.ResponseWriter) {
+// by the console alone. Its images are a theme's logos, as on the hosted pages.
+func frameableHeaders(w http.ResponseWriter, publicURL string) {
 	hd := w.Header()
-	hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; "+
+	hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src "+mail.LogoSources(publicURL)+"; "+
 		"base-uri 'none'; form-action 'none'; frame-ancestors 'self'")
 	hd.Set("X-Frame-Options", "SAMEORIGIN")
 }

@@ -44,7 +44,7 @@ func query(values map[string]string) string {
 
 // pageHeaders sets what every hosted page needs: no caching, a strict CSP
 // whose nonce lets only the page's own script and style run.
-func pageHeaders(w http.ResponseWriter) (nonce string) {
+func (s *Server) pageHeaders(w http.ResponseWriter) (nonce string) {
 	b := make([]byte, 16)
 	rand.Read(b)
 	nonce = base64.RawStdEncoding.EncodeToString(b)
@@ -54,7 +54,7 @@ func pageHeaders(w http.ResponseWriter) (nonce string) {
 	h.Set("Referrer-Policy", "no-referrer") // the URL holds the link's token
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'nonce-"+nonce+"'; style-src 'nonce-"+nonce+
-		"'; img-src https: data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+		"'; img-src "+mail.LogoSources(s.PublicURL)+"; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 	return nonce
 }
 
@@ -80,7 +80,7 @@ func (s *Server) bindingPage(w http.ResponseWriter, r *http.Request, inv passkey
 	}
 	j := inv.Job
 	p := bindPage{
-		Nonce: pageHeaders(w), Realm: theme.EmailRealmName, Identity: inv.Identity.DisplayName, Theme: theme,
+		Nonce: s.pageHeaders(w), Realm: theme.EmailRealmName, Identity: inv.Identity.DisplayName, Theme: theme,
 		Username: inv.Identity.Traits.Username, Token: bindingToken(r), RedirectURI: j.PostBindingRedirectURI,
 		JobURL: "/v1/tenants/" + j.TenantID + "/realms/" + j.RealmID + "/identities/" + j.IdentityID + "/credential-binding-jobs/" + j.ID,
 	}
@@ -95,7 +95,7 @@ func (s *Server) bindingError(w http.ResponseWriter, r *http.Request, err error)
 		writeError(w, r, err)
 		return
 	}
-	nonce := pageHeaders(w)
+	nonce := s.pageHeaders(w)
 	w.WriteHeader(statusOf[e.Code])
 	pages.ExecuteTemplate(w, "bind.html", bindPage{Nonce: nonce, Error: e.Message,
 		Theme: mail.Theme{ButtonColor: mail.DefaultButtonColor, ButtonTextColor: mail.DefaultButtonTextColor}})

@@ -1,13 +1,16 @@
 package httpapi_test
 
 import (
+	"log/slog"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/latchkey/latchkey/internal/browsertest"
+	"github.com/latchkey/latchkey/internal/server"
 	"github.com/latchkey/latchkey/internal/testenv"
 )
 
@@ -78,5 +81,43 @@ func TestHostedBindingPage(t *testing.T) {
 				t.Errorf("reopened link: %d %q", resp.Status, message)
 			}
 		})
+	}
+}
+
+// TestBindPageLogoSources: the hosted page's CSP lets the theme's http logo
+// load when Latchkey itself is served over http (a local try-out); over
+// https it needs only https: (browsers upgrade http images there).
+func TestBindPageLogoSources(t *testing.T) {
+	t.Parallel()
+	for _, eng := range testenv.Engines() {
+		for _, tc := range []struct {
+			scheme string
+			tls    bool
+			imgSrc string
+		}{
+			{"http", false, "img-src http: https: data:;"},
+			{"https", true, "img-src https: data:;"},
+		} {
+			t.Run(eng.Name+"/"+tc.scheme, func(t *testing.T) {
+				t.Parallel()
+				n := testenv.StartNode(t, eng.Name, func(cfg *server.Config) {
+					cfg.Logger = slog.New(slog.DiscardHandler)
+					cfg.TLSSelfSigned = tc.tls
+				})
+				c := client{base: n.URL, tenant: n.Creds().TenantID, token: n.Token(t, ""), http: n.HTTP}
+				realm := newRealm(t, c, "Logos")
+				const logo = "http://localhost:3000/logo.png"
+				c.post(t, "/realms/"+realm+"/themes", map[string]any{"theme": map[string]any{
+					"email_realm_name": "Acme", "logo_url_light": logo, "button_color": "#112233", "button_text_color": "#FFFFFF"}})
+				b := newBinding(t, c, realm, str(t, newIdentity(t, c, realm, "ada"), "id"), hostedConfig(t, c, realm))
+				page := sendWith(t, n.HTTP, "GET", b.link, http.Header{"Accept": {"text/html"}}, nil)
+				if page.Status != http.StatusOK || !strings.Contains(string(page.Body), `src="`+logo+`"`) {
+					t.Fatalf("page: %d without the logo: %s", page.Status, page.Body)
+				}
+				if csp := page.Header.Get("Content-Security-Policy"); !strings.Contains(csp, tc.imgSrc) {
+					t.Errorf("CSP %q, want %q", csp, tc.imgSrc)
+				}
+			})
+		}
 	}
 }

@@ -40,8 +40,8 @@ type signinPage struct {
 
 // pageError shows a sign-in that cannot start, never redirecting to an
 // unchecked redirect URI.
-func pageError(w http.ResponseWriter, status int, message string) {
-	nonce := pageHeaders(w)
+func (s *Server) pageError(w http.ResponseWriter, status int, message string) {
+	nonce := s.pageHeaders(w)
 	w.WriteHeader(status)
 	pages.ExecuteTemplate(w, "signin.html", signinPage{Nonce: nonce, Error: message,
 		Theme: mail.Theme{ButtonColor: mail.DefaultButtonColor, ButtonTextColor: mail.DefaultButtonTextColor}})
@@ -52,7 +52,7 @@ func pageError(w http.ResponseWriter, status int, message string) {
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
 	if err := r.ParseForm(); err != nil {
-		pageError(w, http.StatusBadRequest, "the sign-in request is malformed")
+		s.pageError(w, http.StatusBadRequest, "the sign-in request is malformed")
 		return
 	}
 	f := r.Form
@@ -68,7 +68,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, toClient.URL, http.StatusFound)
 		return
 	case errors.As(err, &refused):
-		pageError(w, http.StatusBadRequest, "the application's sign-in request is invalid: "+refused.Description)
+		s.pageError(w, http.StatusBadRequest, "the application's sign-in request is invalid: "+refused.Description)
 		return
 	case err != nil:
 		writeError(w, r, err)
@@ -93,7 +93,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	nonce := pageHeaders(w)
+	nonce := s.pageHeaders(w)
 	pages.ExecuteTemplate(w, "signin.html", signinPage{Nonce: nonce, Theme: theme, Realm: theme.EmailRealmName,
 		Application: app.DisplayName, Request: map[string]any{
 			"id": req.ID, "options": options, "url": strings.TrimSuffix(r.URL.Path, "/authorize") + "/signin",

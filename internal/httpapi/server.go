@@ -43,6 +43,9 @@ type Server struct {
 	Policy *policy.Service
 	// Provisioning serves CSV imports and exports.
 	Provisioning *provisioning.Service
+	// PublicURL is Latchkey's external URL; the hosted pages' CSP depends
+	// on its scheme.
+	PublicURL string
 	// Console serves the admin console under /console; nil serves none.
 	Console http.Handler
 }

@@ -3,6 +3,7 @@ package mail
 import (
 	"net/url"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/latchkey/latchkey"
@@ -86,6 +87,17 @@ func ValidateTheme(t Theme) error {
 		}
 	}
 	return v.Err()
+}
+
+// LogoSources is the CSP img-src of a page under publicURL that shows a
+// theme's logos, which may be http or https URLs. An https page needs no
+// http: (browsers upgrade its http images as mixed content); an http one,
+// a local try-out, would otherwise block http logos.
+func LogoSources(publicURL string) string {
+	if strings.HasPrefix(publicURL, "http://") {
+		return "http: https: data:"
+	}
+	return "https: data:"
 }
 
 // webURL reports whether s is an absolute http(s) URL with a host.

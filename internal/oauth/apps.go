@@ -285,7 +285,7 @@ func validateApplication(ctx context.Context, tx Tx, a Application) error {
 		}
 	}
 	if a.AuthenticatorConfigID != "" {
-		if _, err := tx.GetAuthenticatorConfig(ctx, a.RealmID, a.AuthenticatorConfigID); errors.Is(err, latchkey.ErrNotFound) {
+		if _, err := tx.ReferenceAuthenticatorConfig(ctx, a.RealmID, a.AuthenticatorConfigID); errors.Is(err, latchkey.ErrNotFound) {
 			return latchkey.InvalidField("authenticator_config_id", "authenticator config not found")
 		} else if err != nil {
 			return err

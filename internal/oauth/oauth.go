@@ -116,6 +116,9 @@ type Tx interface {
 	UpdateApplication(ctx context.Context, app Application, secretSealed string) error
 	DeleteApplication(ctx context.Context, realmID, id string) error
 	GetAuthenticatorConfig(ctx context.Context, realmID, id string) (passkey.AuthenticatorConfig, error)
+	// ReferenceAuthenticatorConfig is passkey.Tx's: it keeps the config from
+	// being deleted until the application that references it is stored.
+	ReferenceAuthenticatorConfig(ctx context.Context, realmID, id string) (passkey.AuthenticatorConfig, error)
 	GetRealm(ctx context.Context, tenantID, id string) (directory.Realm, error)
 
 	RoleTx

@@ -183,6 +183,13 @@ type Tx interface {
 
 	CreateAuthenticatorConfig(ctx context.Context, c AuthenticatorConfig) error
 	GetAuthenticatorConfig(ctx context.Context, realmID, id string) (AuthenticatorConfig, error)
+	// ReferenceAuthenticatorConfig is GetAuthenticatorConfig for a row about
+	// to reference the config: until the transaction ends, a concurrent
+	// LockAuthenticatorConfig waits (there is no foreign key to do it).
+	ReferenceAuthenticatorConfig(ctx context.Context, realmID, id string) (AuthenticatorConfig, error)
+	// LockAuthenticatorConfig is GetAuthenticatorConfig for a delete: until
+	// the transaction ends, concurrent references wait.
+	LockAuthenticatorConfig(ctx context.Context, realmID, id string) (AuthenticatorConfig, error)
 	ListAuthenticatorConfigs(ctx context.Context, realmID string, opts latchkey.ListOptions) ([]AuthenticatorConfig, int, error)
 	UpdateAuthenticatorConfig(ctx context.Context, c AuthenticatorConfig) error
 	DeleteAuthenticatorConfig(ctx context.Context, realmID, id string) error

@@ -110,6 +110,12 @@ func (s *Service) GetAuthenticatorConfig(ctx context.Context, tenantID, realmID,
 
 func getConfig(ctx context.Context, tx Tx, tenantID, realmID, id string) (AuthenticatorConfig, error) {
 	a, err := tx.GetAuthenticatorConfig(ctx, realmID, id)
+	return configInTenant(a, err, tenantID, id)
+}
+
+// configInTenant turns the answer of a config lookup into the config of the
+// tenant or its 404.
+func configInTenant(a AuthenticatorConfig, err error, tenantID, id string) (AuthenticatorConfig, error) {
 	if err == nil && a.TenantID != tenantID {
 		err = latchkey.ErrNotFound
 	}
@@ -150,10 +156,14 @@ func (s *Service) UpdateAuthenticatorConfig(ctx context.Context, tenantID, realm
 
 var errConfigInUse = latchkey.Errorf(latchkey.CodeConflict, "authenticator config is used by an application or a pending credential binding job")
 
-// DeleteAuthenticatorConfig deletes a config that no open job uses.
+// DeleteAuthenticatorConfig deletes a config that no application or open
+// job uses.
 func (s *Service) DeleteAuthenticatorConfig(ctx context.Context, tenantID, realmID, id string) error {
 	return s.store.Update(ctx, func(tx Tx) error {
-		if _, err := getConfig(ctx, tx, tenantID, realmID, id); err != nil {
+		// The lock makes the check below hold until the delete commits:
+		// applications and jobs reference the config without a foreign key.
+		a, err := tx.LockAuthenticatorConfig(ctx, realmID, id)
+		if _, err := configInTenant(a, err, tenantID, id); err != nil {
 			return err
 		}
 		inUse, err := tx.AuthenticatorConfigInUse(ctx, id)
@@ -283,7 +293,8 @@ func (s *Service) createJob(ctx context.Context, tx Tx, tenantID, realmID, ident
 		return j, link, noEmail(i.ID)
 	}
 	if j.AuthenticatorConfigID != "" {
-		if _, err := getConfig(ctx, tx, tenantID, realmID, j.AuthenticatorConfigID); err != nil {
+		a, err := tx.ReferenceAuthenticatorConfig(ctx, realmID, j.AuthenticatorConfigID)
+		if _, err := configInTenant(a, err, tenantID, j.AuthenticatorConfigID); err != nil {
 			return j, link, err
 		}
 	}

@@ -229,6 +229,7 @@ func open(ctx context.Context, cfg Config, st store.Store) (*Node, error) {
 		Policy:       policies,
 		Mail:         n.Mail,
 		Provisioning: n.Provisioning,
+		PublicURL:    base,
 		Console: (&console.Console{
 			Directory: n.Directory, OAuth: oauthSvc, Passkeys: n.Passkeys, Policy: policies, Mail: n.Mail,
 			Provisioning: n.Provisioning, Events: st.Audit(), Box: box, PublicURL: base,

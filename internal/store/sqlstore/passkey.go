@@ -41,9 +41,35 @@ func (t *tx) CreateAuthenticatorConfig(ctx context.Context, v passkey.Authentica
 }
 
 func (t *tx) GetAuthenticatorConfig(ctx context.Context, realmID, id string) (passkey.AuthenticatorConfig, error) {
+	return t.getConfig(ctx, realmID, id, "")
+}
+
+// ReferenceAuthenticatorConfig holds the config FOR KEY SHARE, as a foreign
+// key check would: concurrent references go ahead, a delete waits for them.
+func (t *tx) ReferenceAuthenticatorConfig(ctx context.Context, realmID, id string) (passkey.AuthenticatorConfig, error) {
+	return t.getConfig(ctx, realmID, id, " FOR KEY SHARE")
+}
+
+// LockAuthenticatorConfig holds the config FOR UPDATE, so that references
+// made meanwhile wait and then find it gone.
+func (t *tx) LockAuthenticatorConfig(ctx context.Context, realmID, id string) (passkey.AuthenticatorConfig, error) {
+	return t.getConfig(ctx, realmID, id, " FOR UPDATE")
+}
+
+// getConfig reads a config, with lock on PostgreSQL (SQLite's one writer
+// already serialises transactions). A lock needs the writer; outside a
+// transaction plain reads stay off it.
+func (t *tx) getConfig(ctx context.Context, realmID, id, lock string) (passkey.AuthenticatorConfig, error) {
+	q := t.r
+	if lock != "" {
+		q = t.w
+	}
+	if t.d.Name != "postgres" {
+		lock = ""
+	}
 	var v passkey.AuthenticatorConfig
-	err := scanConfig(t.r.QueryRowContext(ctx,
-		`SELECT `+configColumns+` FROM authenticator_configs WHERE id = $1 AND realm_id = $2`, id, realmID), &v)
+	err := scanConfig(q.QueryRowContext(ctx,
+		`SELECT `+configColumns+` FROM authenticator_configs WHERE id = $1 AND realm_id = $2`+lock, id, realmID), &v)
 	return v, notFoundIfNoRows(err)
 }
 

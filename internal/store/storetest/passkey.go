@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -27,6 +28,38 @@ func enrollment(t *testing.T, s *sqlstore.Store, i directory.Identity) string {
 	got, err := s.GetIdentity(t.Context(), i.RealmID, i.ID)
 	must(t, err)
 	return got.EnrollmentStatus
+}
+
+// testConfigLookups: the locking reads of an authenticator config, which
+// a delete and the rows that reference it use, find what the plain read
+// finds, inside a transaction as outside, and only in the config's realm.
+func testConfigLookups(t *testing.T, s *sqlstore.Store) {
+	ctx := t.Context()
+	r, other := newRealm(t, s), newRealm(t, s)
+	c := passkey.AuthenticatorConfig{ID: latchkey.NewUUID(), RealmID: r.ID, TenantID: r.TenantID, DisplayName: "Hosted",
+		Config: passkey.Config{Type: passkey.HostedWeb}, CreateTime: now, UpdateTime: now}
+	must(t, s.CreateAuthenticatorConfig(ctx, c))
+	lookups := func(tx passkey.Tx) map[string]func(ctx context.Context, realmID, id string) (passkey.AuthenticatorConfig, error) {
+		return map[string]func(ctx context.Context, realmID, id string) (passkey.AuthenticatorConfig, error){
+			"get": tx.GetAuthenticatorConfig, "reference": tx.ReferenceAuthenticatorConfig, "lock": tx.LockAuthenticatorConfig,
+		}
+	}
+	check := func(where string, tx passkey.Tx) {
+		for name, lookup := range lookups(tx) {
+			got, err := lookup(ctx, r.ID, c.ID)
+			must(t, err)
+			equal(t, name+" "+where, got, c)
+			_, err = lookup(ctx, other.ID, c.ID)
+			wantErr(t, name+" "+where+" in another realm", err, latchkey.ErrNotFound)
+			_, err = lookup(ctx, r.ID, latchkey.NewUUID())
+			wantErr(t, name+" "+where+" of a missing config", err, latchkey.ErrNotFound)
+		}
+	}
+	check("outside a transaction", s.Passkey())
+	must(t, s.Passkey().Update(ctx, func(tx passkey.Tx) error {
+		check("in a transaction", tx)
+		return nil
+	}))
 }
 
 // testBindingJobs: jobs of one identity or of all, the compare-and-set of

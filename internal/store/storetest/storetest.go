@@ -72,6 +72,7 @@ func Run(t *testing.T, open func(t testing.TB) *sqlstore.Store) {
 		{"Themes", testThemes},
 		{"MailOutbox", testMailOutbox},
 		{"MailClaimRace", testMailClaimRace},
+		{"ConfigLookups", testConfigLookups},
 		{"BindingJobs", testBindingJobs},
 		{"Credentials", testCredentials},
 		{"BatchLeases", testBatchLeases},
