@@ -97,6 +97,14 @@ func hasValue(f *form, name string) bool {
 	return ok
 }
 
+// refusal is a service's refusal as one message, for a form without fields
+// of its own to put it on; ok is false for errors that are no refusal.
+func refusal(err error) (message string, ok bool) {
+	f := form{Values: map[string]string{}, Errors: map[string]string{}}
+	ok = f.refused(err, "")
+	return f.Message, ok
+}
+
 func joinMessage(a, b string) string {
 	if a == "" {
 		return b

@@ -237,21 +237,22 @@ func (c *Console) createJob(q *request) error {
 	req := passkey.JobRequest{DeliveryMethod: passkey.Return, AuthenticatorConfigID: t.Config}
 	if action == "email" {
 		req.DeliveryMethod = passkey.Email
-		if dup, err := c.recentJob(q, i, req); err != nil || dup {
-			if err == nil {
-				q.redirect(q.identityPath(i, "/binding-jobs"), "The e-mail was already sent a moment ago; it was not sent twice.")
-			}
+		dup, err := c.recentJob(q, i, req)
+		if err != nil {
 			return err
+		}
+		if dup {
+			q.redirect(q.identityPath(i, "/binding-jobs"), "The e-mail was already sent a moment ago; it was not sent twice.")
+			return nil
 		}
 	}
 	_, link, err := c.Passkeys.CreateBindingJob(q.Context(), q.tenantID, q.realm.ID, i.ID, req)
 	if err != nil {
-		var f form
-		f.Values, f.Errors = map[string]string{}, map[string]string{}
-		if !f.refused(err, "") {
+		msg, ok := refusal(err)
+		if !ok {
 			return err
 		}
-		t.Error = f.Message
+		t.Error = msg
 		q.tab(http.StatusUnprocessableEntity, i, "new-job", t)
 		return nil
 	}

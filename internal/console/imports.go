@@ -77,11 +77,11 @@ func (c *Console) createImport(q *request) error {
 	defer file.Close()
 	j, err := c.Provisioning.CreateJob(q.Context(), q.tenantID, q.realm.ID, file, f.Options)
 	if err != nil {
-		form := form{Values: map[string]string{}, Errors: map[string]string{}}
-		if !form.refused(err, "") {
+		msg, ok := refusal(err)
+		if !ok {
 			return err
 		}
-		return refuse(form.Message)
+		return refuse(msg)
 	}
 	if q.Header.Get("HX-Request") != "" {
 		return c.renderJob(q, j, "job")
