@@ -225,24 +225,27 @@ func (c *Console) handle(mux *http.ServeMux, pattern string, h handler, scopes .
 	})
 }
 
-// loadRealms reads the tenant's realms, for the switcher, and the realm of
-// the path.
+// loadRealms reads the tenant's realms, for the switcher (with realms:read),
+// and the realm of the path, which every realm page needs.
 func (q *request) loadRealms() error {
-	if !q.principal.HasScopes([]string{"realms:read"}) {
-		return nil
-	}
-	realms, _, err := q.c.Directory.ListRealms(q.Context(), q.tenantID, latchkey.ListOptions{Limit: 200, SkipTotal: true})
-	if err != nil {
-		return err
-	}
-	q.realms = realms
-	if id := q.PathValue("realm"); id != "" {
-		q.realm, err = q.c.Directory.GetRealm(q.Context(), q.tenantID, id)
+	if q.principal.HasScopes([]string{"realms:read"}) {
+		realms, _, err := q.c.Directory.ListRealms(q.Context(), q.tenantID, latchkey.ListOptions{Limit: 200, SkipTotal: true})
 		if err != nil {
 			return err
 		}
+		q.realms = realms
 	}
-	return nil
+	id := q.PathValue("realm")
+	if id == "" {
+		return nil
+	}
+	if k := slices.IndexFunc(q.realms, func(r directory.Realm) bool { return r.ID == id }); k >= 0 {
+		q.realm = q.realms[k] // already read: spares a query on every page
+		return nil
+	}
+	var err error
+	q.realm, err = q.c.Directory.GetRealm(q.Context(), q.tenantID, id)
+	return err
 }
 
 // view is what the layout shows around a page's content.

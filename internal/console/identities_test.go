@@ -202,4 +202,8 @@ func TestScopes(t *testing.T) {
 	wantPage(t, e.get(t, "/console/realms/"+realm+"/identities"), http.StatusOK, "Identities")
 	p := e.post(t, "/console/realms/"+realm+"/identities", url.Values{"traits.username": {"eve"}})
 	wantPage(t, p, http.StatusForbidden, "does not grant identities:create")
+
+	// Without realms:read there is no switcher, but the realm's pages work.
+	e.signIn(t, e.node.Token(t, "identities:read"))
+	wantPage(t, e.get(t, "/console/realms/"+realm+"/identities"), http.StatusOK, ">admin<")
 }
