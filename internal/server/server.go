@@ -282,21 +282,33 @@ func openBox(ctx context.Context, cfg Config, st store.Store) (*secretbox.Box, e
 	return box, bootstrap.CheckMasterKey(ctx, st, box)
 }
 
+// openForCommand opens the configured database for a command that runs
+// beside the nodes: migrated, with the master key checked.
+func openForCommand(ctx context.Context, cfg Config) (store.Store, *secretbox.Box, error) {
+	st, err := OpenStore(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := st.Migrate(ctx); err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	box, err := openBox(ctx, cfg, st)
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return st, box, nil
+}
+
 // RotateKeys makes a new token signing key in the configured database; the
 // running nodes start signing with it within a minute.
 func RotateKeys(ctx context.Context, cfg Config) (string, error) {
-	st, err := OpenStore(cfg)
+	st, box, err := openForCommand(ctx, cfg)
 	if err != nil {
 		return "", err
 	}
 	defer st.Close()
-	if err := st.Migrate(ctx); err != nil {
-		return "", err
-	}
-	box, err := openBox(ctx, cfg, st)
-	if err != nil {
-		return "", err
-	}
 	return oauth.NewService(st.OAuth(), box, cfg.BaseURL()).RotateKeys(ctx)
 }
 
@@ -310,18 +322,11 @@ func EnrollAdmin(ctx context.Context, cfg Config, username string) (link string,
 	if creds, err := bootstrap.ReadFile(cfg.DataDir); cfg.PublicURL == "" && err == nil && creds.APIBaseURL != "" {
 		base = creds.APIBaseURL
 	}
-	st, err := OpenStore(cfg)
+	st, box, err := openForCommand(ctx, cfg)
 	if err != nil {
 		return "", false, err
 	}
 	defer st.Close()
-	if err := st.Migrate(ctx); err != nil {
-		return "", false, err
-	}
-	box, err := openBox(ctx, cfg, st)
-	if err != nil {
-		return "", false, err
-	}
 	c, err := bootstrap.ReadConsole(ctx, st, box)
 	if errors.Is(err, latchkey.ErrNotFound) {
 		return "", false, errors.New("this database has no admin console yet: start latchkey serve once")
