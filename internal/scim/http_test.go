@@ -452,6 +452,37 @@ func TestErrorsAndQueries(t *testing.T) {
 	})
 }
 
+// patchTogether sends, all at once, one PATCH of the group per identity:
+// verb ("add" or "replace") members with that identity; each must answer 204.
+func (e *scimEnv) patchTogether(t *testing.T, gid string, ids []string, verb string) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan string, len(ids))
+	for _, id := range ids {
+		wg.Go(func() {
+			body, _ := json.Marshal(patch(op(verb, "members", []any{map[string]any{"value": id}})))
+			req, _ := http.NewRequestWithContext(t.Context(), "PATCH", e.base+"/Groups/"+gid, strings.NewReader(string(body)))
+			req.Header.Set("Authorization", "Bearer "+e.token)
+			req.Header.Set("Content-Type", "application/scim+json")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				errs <- err.Error()
+				return
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusNoContent {
+				errs <- fmt.Sprintf("%d %s", resp.StatusCode, b)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("PATCH: %s", err)
+	}
+}
+
 func TestConcurrentMemberPatches(t *testing.T) {
 	t.Parallel()
 	forEachEngine(t, func(t *testing.T, e *scimEnv) {
@@ -461,31 +492,7 @@ func TestConcurrentMemberPatches(t *testing.T) {
 			ids = append(ids, want(t, e.do(t, "POST", "/Users", map[string]any{"userName": fmt.Sprintf("u%02d", i)}), 201)["id"].(string))
 		}
 		gid := want(t, e.do(t, "POST", "/Groups", map[string]any{"displayName": "All"}), 201)["id"].(string)
-		var wg sync.WaitGroup
-		errs := make(chan string, n)
-		for _, id := range ids {
-			wg.Go(func() {
-				body, _ := json.Marshal(patch(op("add", "members", []any{map[string]any{"value": id}})))
-				req, _ := http.NewRequestWithContext(t.Context(), "PATCH", e.base+"/Groups/"+gid, strings.NewReader(string(body)))
-				req.Header.Set("Authorization", "Bearer "+e.token)
-				req.Header.Set("Content-Type", "application/scim+json")
-				resp, err := http.DefaultClient.Do(req)
-				if err != nil {
-					errs <- err.Error()
-					return
-				}
-				b, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusNoContent {
-					errs <- fmt.Sprintf("%d %s", resp.StatusCode, b)
-				}
-			})
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			t.Errorf("PATCH: %s", err)
-		}
+		e.patchTogether(t, gid, ids, "add")
 		if got := e.memberIDs(t, gid); !slices.Equal(got, sorted(ids...)) {
 			t.Errorf("%d members, want %d", len(got), n)
 		}
@@ -649,31 +656,7 @@ func TestConcurrentMemberReplaces(t *testing.T) {
 		}
 		gid := want(t, e.do(t, "POST", "/Groups", map[string]any{"displayName": "One",
 			"members": []any{map[string]any{"value": ids[0]}}}), 201)["id"].(string)
-		var wg sync.WaitGroup
-		errs := make(chan string, n)
-		for _, id := range ids {
-			wg.Go(func() {
-				body, _ := json.Marshal(patch(op("replace", "members", []any{map[string]any{"value": id}})))
-				req, _ := http.NewRequestWithContext(t.Context(), "PATCH", e.base+"/Groups/"+gid, strings.NewReader(string(body)))
-				req.Header.Set("Authorization", "Bearer "+e.token)
-				req.Header.Set("Content-Type", "application/scim+json")
-				resp, err := http.DefaultClient.Do(req)
-				if err != nil {
-					errs <- err.Error()
-					return
-				}
-				b, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusNoContent {
-					errs <- fmt.Sprintf("%d %s", resp.StatusCode, b)
-				}
-			})
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			t.Errorf("PATCH: %s", err)
-		}
+		e.patchTogether(t, gid, ids, "replace")
 		// Each replace leaves one member: whichever ran last.
 		if got := e.memberIDs(t, gid); len(got) != 1 {
 			t.Errorf("members %v, want one", got)
