@@ -23,6 +23,7 @@ import (
 	"github.com/latchkey/latchkey/internal/apiclient"
 	"github.com/latchkey/latchkey/internal/bootstrap"
 	"github.com/latchkey/latchkey/internal/console"
+	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/passkey"
 	"github.com/latchkey/latchkey/internal/server"
 )
@@ -198,14 +199,17 @@ func keysCmd(cfg *server.Config) *cobra.Command {
 	keys := &cobra.Command{Use: "keys", Short: "Manage the keys that sign tokens"}
 	keys.AddCommand(&cobra.Command{
 		Use:   "rotate",
-		Short: "Make a new signing key current; the previous one stays published, older ones are retired",
+		Short: "Make a new signing key of each algorithm current; the previous ones stay published, older ones are retired",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			kid, err := server.RotateKeys(cmd.Context(), *cfg)
+			kids, err := server.RotateKeys(cmd.Context(), *cfg)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "new signing key %s; running nodes use it within a minute\n", kid)
+			for i, alg := range oauth.SigningAlgorithms {
+				fmt.Fprintf(cmd.OutOrStdout(), "new %s signing key %s\n", alg, kids[i])
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), "running nodes use them within a minute")
 			return nil
 		},
 	})

@@ -43,6 +43,9 @@ type Credentials struct {
 const (
 	settingBootstrap = "bootstrap"        // {"tenant_id","realm_id","application_id"}
 	settingKeyCheck  = "master_key_check" // a value sealed with the master key
+	// settingSigningKey + an algorithm: written once, by the node that
+	// makes the first signing key of that algorithm.
+	settingSigningKey = "signing_key."
 )
 
 // CheckMasterKey verifies that box opens what the database sealed, and on a
@@ -79,21 +82,38 @@ func Run(ctx context.Context, st store.Store, box *secretbox.Box, issuer func(te
 	var got ids
 	err := st.Update(ctx, func(tx store.Tx) error {
 		raw, err := tx.GetSetting(ctx, settingBootstrap)
-		if err == nil {
-			return json.Unmarshal([]byte(raw), &got)
-		}
-		if !errors.Is(err, latchkey.ErrNotFound) {
+		switch {
+		case err == nil:
+			if err := json.Unmarshal([]byte(raw), &got); err != nil {
+				return err
+			}
+		case errors.Is(err, latchkey.ErrNotFound):
+			got = ids{TenantID: latchkey.NewTenantID(), RealmID: latchkey.NewID(), ApplicationID: latchkey.NewUUID()}
+			b, _ := json.Marshal(got)
+			// The setting is written first: a concurrent bootstrap waits on it
+			// and then fails, rolling back everything it made.
+			if err := tx.CreateSetting(ctx, settingBootstrap, string(b)); err != nil {
+				return err
+			}
+			created = true
+			if err := create(ctx, tx, box, got); err != nil {
+				return err
+			}
+		default:
 			return err
 		}
-		got = ids{TenantID: latchkey.NewTenantID(), RealmID: latchkey.NewID(), ApplicationID: latchkey.NewUUID()}
-		b, _ := json.Marshal(got)
-		// The setting is written first: a concurrent bootstrap waits on it
-		// and then fails, rolling back everything it made.
-		if err := tx.CreateSetting(ctx, settingBootstrap, string(b)); err != nil {
-			return err
-		}
-		created = true
-		return create(ctx, tx, box, got)
+		// The signing keys are made here, for a new database and for one
+		// made before an algorithm was added, by exactly one of the nodes
+		// starting together: were each node to make its own (as
+		// oauth.Service.Start would), they would sign with keys the others
+		// do not publish yet. A setting per algorithm is the lock, as above.
+		return oauth.EnsureSigningKeys(ctx, tx, box, func(alg string) error {
+			name := settingSigningKey + alg
+			if _, err := tx.GetSetting(ctx, name); err == nil {
+				return nil // made once and lost since: no node waits on it
+			}
+			return tx.CreateSetting(ctx, name, "")
+		})
 	})
 	if errors.Is(err, latchkey.ErrDuplicate) {
 		return Run(ctx, st, box, issuer, apiBaseURL)
@@ -164,19 +184,7 @@ func create(ctx context.Context, tx store.Tx, box *secretbox.Box, got ids) error
 			return err
 		}
 	}
-	// The first signing key is made here, in the transaction that exactly one
-	// of the nodes starting together commits: were each node to make its own
-	// (oauth.Service.Start does when there is none), they would sign with
-	// keys the others do not know yet.
-	keys, err := tx.ListSigningKeys(ctx)
-	if err != nil || len(keys) > 0 {
-		return err
-	}
-	key, err := oauth.NewSigningKey(box)
-	if err != nil {
-		return err
-	}
-	return tx.CreateSigningKey(ctx, key)
+	return nil
 }
 
 // WriteFile writes the credentials to dir/bootstrap.json with mode 0600,

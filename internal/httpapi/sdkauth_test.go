@@ -100,7 +100,8 @@ type sdkRequestClaims struct {
 }
 
 // start opens /authorize and returns the request JWT's claims, having
-// verified it as the SDK does: RS256 by a key of the jku's JWKS.
+// verified it as the SDK does: by a key of the jku's JWKS (ES256, which
+// the SDK accepts as it does RS256).
 func (f sdkFixture) start(t *testing.T) sdkRequestClaims {
 	t.Helper()
 	resp := authorize(t, f.issuer, f.authorizeQuery())
@@ -113,7 +114,7 @@ func (f sdkFixture) start(t *testing.T) sdkRequestClaims {
 
 func (f sdkFixture) verifyRequest(t *testing.T, raw string) sdkRequestClaims {
 	t.Helper()
-	tok, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256})
+	tok, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{jose.ES256})
 	if err != nil {
 		t.Fatalf("request JWT: %v", err)
 	}

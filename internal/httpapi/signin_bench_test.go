@@ -85,7 +85,7 @@ func signIn(b *testing.B, hc *http.Client, issuer, query, clientID, secret, iden
 	}
 	resp.Body.Close()
 	to, _ := url.Parse(resp.Header.Get("Location"))
-	tok, err := jwt.ParseSigned(to.Query().Get("request"), []jose.SignatureAlgorithm{jose.RS256})
+	tok, err := jwt.ParseSigned(to.Query().Get("request"), []jose.SignatureAlgorithm{jose.ES256})
 	if resp.StatusCode != http.StatusFound || err != nil {
 		b.Fatalf("authorize: %d %v", resp.StatusCode, err)
 	}

@@ -107,7 +107,10 @@ func verifyJWT(t testing.TB, e *env, raw, scope string, lifetime int) map[string
 				t.Fatalf("JWKS publishes private key part %q", private)
 			}
 		}
-		if k["kty"] != "RSA" || k["use"] != "sig" || k["alg"] != "RS256" || k["kid"] == "" {
+		// RS256 signs tokens, ES256 the embedded SDK's request JWTs.
+		rsa := k["kty"] == "RSA" && k["alg"] == "RS256"
+		ec := k["kty"] == "EC" && k["alg"] == "ES256" && k["crv"] == "P-256"
+		if !(rsa || ec) || k["use"] != "sig" || k["kid"] == "" {
 			t.Errorf("JWKS key %v", k)
 		}
 	}

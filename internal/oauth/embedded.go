@@ -104,7 +104,7 @@ func (s *Service) EmbeddedAuthenticateURL(req AuthRequest, app Application, c pa
 		Origin:      origin,
 		IndirectURI: s.publicURL + "/v1/tenants/" + req.TenantID + "/realms/" + req.RealmID + "/transactions/" + req.ID + "/indirect",
 	}
-	raw, err := s.sign(issuer, claims)
+	raw, err := s.sign(SDKRequestAlgorithm, issuer, claims)
 	if err != nil {
 		return "", err
 	}

@@ -2,6 +2,9 @@ package oauth
 
 import (
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -17,6 +20,20 @@ import (
 	"github.com/latchkey/latchkey/internal/secretbox"
 )
 
+// The algorithms Latchkey signs with. Tokens (access, ID, refresh) are
+// RS256, which every OIDC and OAuth client must accept. The embedded SDK's
+// request JWT at /authorize is ES256: the SDK verifies it with the jku's
+// JWKS and accepts an EC key there (tested with the official SDK), and
+// signing it costs about 1/30 of an RS256 signature, which is a third of
+// a passkey sign-in's signing work.
+const (
+	TokenAlgorithm      = jose.RS256
+	SDKRequestAlgorithm = jose.ES256
+)
+
+// SigningAlgorithms are the algorithms that have a current key each.
+var SigningAlgorithms = []jose.SignatureAlgorithm{TokenAlgorithm, SDKRequestAlgorithm}
+
 // keyring caches the signing keys of the database in memory. Keys are
 // reloaded when a token names an unknown kid (another node may have made
 // it), at most once per reloadGap.
@@ -25,40 +42,69 @@ type keyring struct {
 	box   *secretbox.Box
 
 	mu       sync.RWMutex
-	current  jose.JSONWebKey // the newest private key: signs
+	current  map[jose.SignatureAlgorithm]jose.JSONWebKey // the newest private key of each algorithm: signs
 	public   map[string]jose.JSONWebKey
 	loadedAt time.Time
 }
 
 const reloadGap = 5 * time.Second
 
-// ensure creates a signing key when the database has none, then loads the keys.
+// ensure creates a signing key of each algorithm the database has none
+// of, then loads the keys. Bootstrap makes them first, race-free
+// (EnsureSigningKeys); this serves a database that was never bootstrapped.
 func (k *keyring) ensure(ctx context.Context) error {
-	keys, err := k.store.ListSigningKeys(ctx)
-	if err != nil {
+	if err := k.store.Update(ctx, func(tx Tx) error { return EnsureSigningKeys(ctx, tx, k.box, nil) }); err != nil {
 		return err
-	}
-	if len(keys) == 0 {
-		if err := k.create(ctx); err != nil {
-			return err
-		}
 	}
 	return k.load(ctx)
 }
 
-// create generates and stores a new RSA key, which becomes the current one.
-func (k *keyring) create(ctx context.Context) error {
-	key, err := NewSigningKey(k.box)
-	if err != nil {
-		return err
+// EnsureSigningKeys creates a key for each algorithm of SigningAlgorithms
+// that has none in the database. Before it creates one it calls lock, if
+// given, with the algorithm, and looks again: of concurrent callers only
+// one may go on past lock, and the others then find its key.
+func EnsureSigningKeys(ctx context.Context, tx Tx, box *secretbox.Box, lock func(algorithm string) error) error {
+	has := func(alg jose.SignatureAlgorithm) (bool, error) {
+		keys, err := tx.ListSigningKeys(ctx)
+		return slices.ContainsFunc(keys, func(k SigningKey) bool { return k.Algorithm == string(alg) }), err
 	}
-	return k.store.CreateSigningKey(ctx, key)
+	for _, alg := range SigningAlgorithms {
+		ok, err := has(alg)
+		if err == nil && !ok && lock != nil {
+			if err = lock(string(alg)); err == nil {
+				ok, err = has(alg)
+			}
+		}
+		if err != nil {
+			return err
+		}
+		if ok {
+			continue
+		}
+		key, err := NewSigningKey(box, alg)
+		if err != nil {
+			return err
+		}
+		if err := tx.CreateSigningKey(ctx, key); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-// NewSigningKey generates an RSA signing key, its private key sealed with
-// box, ready for CreateSigningKey. Bootstrap stores the first one.
-func NewSigningKey(box *secretbox.Box) (SigningKey, error) {
-	priv, err := rsa.GenerateKey(rand.Reader, 2048)
+// NewSigningKey generates a signing key for alg (RS256: RSA 2048; ES256:
+// P-256), its private key sealed with box, ready for CreateSigningKey.
+func NewSigningKey(box *secretbox.Box, alg jose.SignatureAlgorithm) (SigningKey, error) {
+	var priv crypto.Signer
+	var err error
+	switch alg {
+	case jose.RS256:
+		priv, err = rsa.GenerateKey(rand.Reader, 2048)
+	case jose.ES256:
+		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	default:
+		err = fmt.Errorf("no signing keys for %s", alg)
+	}
 	if err != nil {
 		return SigningKey{}, err
 	}
@@ -67,7 +113,7 @@ func NewSigningKey(box *secretbox.Box) (SigningKey, error) {
 		return SigningKey{}, err
 	}
 	return SigningKey{
-		ID: latchkey.RandomString(16), Algorithm: string(jose.RS256),
+		ID: latchkey.RandomString(16), Algorithm: string(alg),
 		PrivateKeySealed: box.Seal(der), CreateTime: time.Now().UTC(),
 	}, nil
 }
@@ -77,12 +123,9 @@ func (k *keyring) load(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if len(keys) == 0 {
-		return fmt.Errorf("no signing keys in the database")
-	}
 	slices.SortFunc(keys, func(a, b SigningKey) int { return a.CreateTime.Compare(b.CreateTime) })
 	public := make(map[string]jose.JSONWebKey, len(keys))
-	var current jose.JSONWebKey
+	current := make(map[jose.SignatureAlgorithm]jose.JSONWebKey, len(SigningAlgorithms))
 	for _, sk := range keys {
 		der, err := k.box.Open(sk.PrivateKeySealed)
 		if err != nil {
@@ -92,12 +135,18 @@ func (k *keyring) load(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("signing key %s: %w", sk.ID, err)
 		}
-		rsaKey, ok := priv.(*rsa.PrivateKey)
+		signer, ok := priv.(crypto.Signer)
 		if !ok {
-			return fmt.Errorf("signing key %s is not an RSA key", sk.ID)
+			return fmt.Errorf("signing key %s is not a signing key", sk.ID)
 		}
-		current = jose.JSONWebKey{Key: rsaKey, KeyID: sk.ID, Algorithm: sk.Algorithm, Use: "sig"}
-		public[sk.ID] = jose.JSONWebKey{Key: &rsaKey.PublicKey, KeyID: sk.ID, Algorithm: sk.Algorithm, Use: "sig"}
+		alg := jose.SignatureAlgorithm(sk.Algorithm)
+		current[alg] = jose.JSONWebKey{Key: signer, KeyID: sk.ID, Algorithm: sk.Algorithm, Use: "sig"}
+		public[sk.ID] = jose.JSONWebKey{Key: signer.Public(), KeyID: sk.ID, Algorithm: sk.Algorithm, Use: "sig"}
+	}
+	for _, alg := range SigningAlgorithms {
+		if _, ok := current[alg]; !ok {
+			return fmt.Errorf("no %s signing key in the database", alg)
+		}
 	}
 	k.mu.Lock()
 	k.current, k.public, k.loadedAt = current, public, time.Now()
@@ -105,13 +154,13 @@ func (k *keyring) load(ctx context.Context) error {
 	return nil
 }
 
-// signer returns a signer with the current key and the given jku header.
-func (k *keyring) signer(jku string) (jose.Signer, error) {
+// signer returns a signer with the current key of alg and the given jku header.
+func (k *keyring) signer(alg jose.SignatureAlgorithm, jku string) (jose.Signer, error) {
 	k.mu.RLock()
-	key := k.current
+	key := k.current[alg]
 	k.mu.RUnlock()
 	opts := (&jose.SignerOptions{}).WithType("JWT").WithHeader("jku", jku)
-	return jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: key}, opts)
+	return jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: key}, opts)
 }
 
 // publicKey returns the public key with id kid, reloading once when it is unknown.
@@ -144,39 +193,52 @@ func (k *keyring) jwks() jose.JSONWebKeySet {
 	return set
 }
 
-// keptKeys is how many signing keys stay published: the current one and
-// the one before, whose tokens are still valid after a rotation.
+// keptKeys is how many signing keys of each algorithm stay published: the
+// current one and the one before, whose tokens are still valid after a
+// rotation.
 const keptKeys = 2
 
-// RotateKeys makes a new signing key the current one and retires all but
-// the previous one (tokens they signed stop verifying), on every node: the
-// others load the new key within a minute (ReloadKeys), or at once when
-// they meet a token it signed. It returns the new key's id.
-func (s *Service) RotateKeys(ctx context.Context) (string, error) {
-	key, err := NewSigningKey(s.box)
-	if err != nil {
-		return "", err
-	}
-	err = s.store.Update(ctx, func(tx Tx) error {
-		if err := tx.CreateSigningKey(ctx, key); err != nil {
-			return err
-		}
+// RotateKeys makes a new signing key of each algorithm the current one and
+// retires all but the previous one of each (tokens they signed stop
+// verifying), on every node: the others load the new keys within a minute
+// (ReloadKeys), or at once when they meet a token one signed. It returns
+// the new keys' ids in the order of SigningAlgorithms.
+func (s *Service) RotateKeys(ctx context.Context) ([]string, error) {
+	var ids []string
+	err := s.store.Update(ctx, func(tx Tx) error {
 		keys, err := tx.ListSigningKeys(ctx)
 		if err != nil {
 			return err
 		}
+		// Newest first: the key made now, then the one it replaces.
 		slices.SortFunc(keys, func(a, b SigningKey) int { return b.CreateTime.Compare(a.CreateTime) })
-		for _, old := range keys[min(keptKeys, len(keys)):] {
-			if err := tx.DeleteSigningKey(ctx, old.ID); err != nil {
+		for _, alg := range SigningAlgorithms {
+			key, err := NewSigningKey(s.box, alg)
+			if err != nil {
 				return err
+			}
+			if err := tx.CreateSigningKey(ctx, key); err != nil {
+				return err
+			}
+			ids = append(ids, key.ID)
+			kept := 1
+			for _, old := range keys {
+				if old.Algorithm != string(alg) {
+					continue
+				}
+				if kept++; kept > keptKeys {
+					if err := tx.DeleteSigningKey(ctx, old.ID); err != nil {
+						return err
+					}
+				}
 			}
 		}
 		return nil
 	})
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	return key.ID, s.keys.load(ctx)
+	return ids, s.keys.load(ctx)
 }
 
 // ReloadKeys loads the signing keys again, to pick up a rotation made

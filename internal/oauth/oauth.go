@@ -79,8 +79,8 @@ type Token struct {
 	Expires       int64    `json:"expires"`
 }
 
-// SigningKey is an RSA key that signs tokens. The private key is sealed with
-// the master key.
+// SigningKey is a key that signs JWTs with its Algorithm (RS256 or ES256).
+// The private key is sealed with the master key.
 type SigningKey struct {
 	ID               string // the JWT kid
 	Algorithm        string

@@ -127,7 +127,7 @@ func (s *Service) identityTokens(ctx context.Context, app client, i directory.Id
 		Audience: app.audience, Scope: strings.Join(scopes, " "), AZP: pc.ClientID,
 		TenantID: app.TenantID, RealmID: app.RealmID, Principal: principal, GrantType: "authorization_code",
 	}
-	raw, err := s.sign(issuer, access)
+	raw, err := s.sign(TokenAlgorithm, issuer, access)
 	if err != nil {
 		return TokenResponse{}, nil, err
 	}
@@ -151,7 +151,7 @@ func (s *Service) identityTokens(ctx context.Context, app client, i directory.Id
 		ATHash: atHash(raw), AMR: []string{"pop"},
 	}
 	profile(&id, i, scopes)
-	if resp.IDToken, err = s.sign(issuer, id); err != nil {
+	if resp.IDToken, err = s.sign(TokenAlgorithm, issuer, id); err != nil {
 		return TokenResponse{}, nil, err
 	}
 	ids = append(ids, id.ID)

@@ -169,7 +169,7 @@ func (s *Service) Token(ctx context.Context, req TokenRequest) (TokenResponse, e
 		Audience: app.audience, Scope: strings.Join(scopes, " "), AZP: principal,
 		TenantID: app.TenantID, RealmID: realmClaim, Principal: principal, GrantType: req.GrantType,
 	}
-	raw, err := s.sign(claims.Issuer, claims)
+	raw, err := s.sign(TokenAlgorithm, claims.Issuer, claims)
 	if err != nil {
 		return TokenResponse{}, err
 	}
@@ -189,9 +189,10 @@ func (s *Service) Token(ctx context.Context, req TokenRequest) (TokenResponse, e
 	return TokenResponse{AccessToken: raw, TokenType: "Bearer", ExpiresIn: int(lifetime.Seconds()), Scope: claims.Scope}, nil
 }
 
-// sign signs claims as a JWT with the current key; its jku is the issuer's JWKS.
-func (s *Service) sign(issuer string, claims any) (string, error) {
-	signer, err := s.keys.signer(issuer + "/.well-known/jwks.json")
+// sign signs claims as a JWT with the current key of alg; its jku is the
+// issuer's JWKS.
+func (s *Service) sign(alg jose.SignatureAlgorithm, issuer string, claims any) (string, error) {
+	signer, err := s.keys.signer(alg, issuer+"/.well-known/jwks.json")
 	if err != nil {
 		return "", err
 	}
@@ -357,7 +358,7 @@ func (s *Service) Verify(ctx context.Context, raw string) (Principal, error) {
 
 // verifiedClaims are the claims and the record of a token that Verify accepts.
 func (s *Service) verifiedClaims(ctx context.Context, raw string) (Claims, Token, error) {
-	tok, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256})
+	tok, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{TokenAlgorithm})
 	if err != nil || len(tok.Headers) != 1 {
 		return Claims{}, Token{}, ErrInvalidToken
 	}

@@ -301,12 +301,13 @@ func openForCommand(ctx context.Context, cfg Config) (store.Store, *secretbox.Bo
 	return st, box, nil
 }
 
-// RotateKeys makes a new token signing key in the configured database; the
-// running nodes start signing with it within a minute.
-func RotateKeys(ctx context.Context, cfg Config) (string, error) {
+// RotateKeys makes a new signing key of each algorithm in the configured
+// database and returns their ids; the running nodes start signing with
+// them within a minute.
+func RotateKeys(ctx context.Context, cfg Config) ([]string, error) {
 	st, box, err := openForCommand(ctx, cfg)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	defer st.Close()
 	return oauth.NewService(st.OAuth(), box, cfg.BaseURL()).RotateKeys(ctx)
