@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/descope/virtualwebauthn"
@@ -218,6 +219,32 @@ func TestAuthorizationCodeRefusals(t *testing.T) {
 		}
 		if got := introspect(str(t, tokens, "access_token")); len(got) != 1 || got["active"] != false {
 			t.Errorf("introspection of a revoked token %v", got)
+		}
+		// The same code redeemed at once by several clients: one gets tokens,
+		// and the others' replays revoke them.
+		to, _ = url.Parse(str(t, ada.signIn(t, issuer, good), "redirect"))
+		exchange.Set("code", to.Query().Get("code"))
+		var mu sync.Mutex
+		var won []map[string]any
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				status, body := redeem(t, issuer, clientID, secret, exchange)
+				mu.Lock()
+				defer mu.Unlock()
+				if status == http.StatusOK {
+					won = append(won, body)
+				} else if status != http.StatusBadRequest || body["error"] != "invalid_grant" {
+					t.Errorf("a concurrent redemption: %d %v", status, body)
+				}
+			})
+		}
+		wg.Wait()
+		if len(won) != 1 {
+			t.Fatalf("%d concurrent redemptions of one code got tokens, want 1", len(won))
+		}
+		if got := introspect(str(t, won[0], "access_token")); got["active"] != false {
+			t.Errorf("the winner's token after the concurrent replays: %v", got)
 		}
 
 		// A revoked passkey signs in no more.

@@ -135,9 +135,9 @@ type Tx interface {
 	GetAuthRequestByCode(ctx context.Context, codeHash string) (AuthRequest, error)
 	// FinishAuthRequest records who signed in and the code, if no one has yet.
 	FinishAuthRequest(ctx context.Context, r AuthRequest) error
-	// UseCode marks a code redeemed, once: latchkey.ErrNotFound if it was.
-	UseCode(ctx context.Context, authRequestID string) error
-	SetAuthRequestTokens(ctx context.Context, authRequestID string, tokenIDs []string) error
+	// RedeemCode marks a code redeemed, once, with the ids of the tokens it
+	// bought: latchkey.ErrNotFound if it was redeemed before.
+	RedeemCode(ctx context.Context, authRequestID string, tokenIDs []string) error
 	GetIdentity(ctx context.Context, realmID, id string) (directory.Identity, error)
 
 	CreateRefreshToken(ctx context.Context, t RefreshToken) error

@@ -54,21 +54,31 @@ func (s *Service) redeemCode(ctx context.Context, app client, req TokenRequest) 
 	case !verifyPKCE(ar.Params, req.CodeVerifier):
 		return TokenResponse{}, &Error{"invalid_grant", "code_verifier does not match the code_challenge"}
 	}
-	if err := s.store.UseCode(ctx, ar.ID); err != nil {
-		if errors.Is(err, latchkey.ErrNotFound) { // redeemed concurrently
-			return TokenResponse{}, s.revokeReplayed(ctx, ar)
-		}
-		return TokenResponse{}, err
-	}
 	i, err := s.store.GetIdentity(ctx, ar.RealmID, ar.IdentityID)
 	if err != nil || i.Status != "active" {
 		return TokenResponse{}, &Error{"invalid_grant", "the identity cannot sign in"}
 	}
-	resp, ids, err := s.identityTokens(ctx, app, i, session{scope: ar.Params.Scope, nonce: ar.Params.Nonce, authTime: ar.AuthTime})
+	resp, g, err := s.identityTokens(ctx, app, i, session{scope: ar.Params.Scope, nonce: ar.Params.Nonce, authTime: ar.AuthTime})
 	if err != nil {
 		return TokenResponse{}, err
 	}
-	return resp, s.store.SetAuthRequestTokens(ctx, ar.ID, ids)
+	// One transaction spends the code, records what it bought and stores
+	// the tokens, so that a concurrent redemption finds all or nothing.
+	replayed := false
+	err = s.store.Update(ctx, func(tx Tx) error {
+		if err := tx.RedeemCode(ctx, ar.ID, g.ids()); err != nil {
+			replayed = errors.Is(err, latchkey.ErrNotFound)
+			return err
+		}
+		return g.save(ctx, tx)
+	})
+	if replayed { // redeemed concurrently: revoke what that redemption issued
+		if ar, err = s.store.GetAuthRequest(ctx, ar.ID); err != nil {
+			return TokenResponse{}, err
+		}
+		return TokenResponse{}, s.revokeReplayed(ctx, ar)
+	}
+	return resp, err
 }
 
 // revokeReplayed answers a replayed code: the tokens its first redemption
@@ -82,6 +92,35 @@ func (s *Service) revokeReplayed(ctx context.Context, ar AuthRequest) error {
 	return errBadCode
 }
 
+// grant is what a token response stores: the records of its access and ID
+// tokens, and its refresh token's, if any.
+type grant struct {
+	tokens  []Token
+	refresh *RefreshToken
+}
+
+// ids are the ids of the access and ID token records.
+func (g grant) ids() []string {
+	ids := make([]string, len(g.tokens))
+	for i, t := range g.tokens {
+		ids[i] = t.ID
+	}
+	return ids
+}
+
+// save stores the records in tx.
+func (g grant) save(ctx context.Context, tx Tx) error {
+	for _, t := range g.tokens {
+		if err := tx.CreateToken(ctx, t); err != nil {
+			return err
+		}
+	}
+	if g.refresh != nil {
+		return tx.CreateRefreshToken(ctx, *g.refresh)
+	}
+	return nil
+}
+
 // session is what tokens of a sign-in carry over from it.
 type session struct {
 	scope    string
@@ -92,13 +131,14 @@ type session struct {
 
 // identityTokens issues the access token (and, for OIDC, the ID token; with
 // the refresh_token grant, a refresh token) of a sign-in, and returns the
-// ids of the records of the first two.
-func (s *Service) identityTokens(ctx context.Context, app client, i directory.Identity, ss session) (TokenResponse, []string, error) {
+// records the caller must store, with what else it stores, before it
+// answers.
+func (s *Service) identityTokens(ctx context.Context, app client, i directory.Identity, ss session) (TokenResponse, grant, error) {
 	pc := app.ProtocolConfig
 	requested := strings.Fields(ss.scope)
 	scopes, err := grantedScopes(withoutOIDC(ss.scope), pc.AllowedScopes)
 	if err != nil {
-		return TokenResponse{}, nil, err
+		return TokenResponse{}, grant{}, err
 	}
 	if len(strings.Fields(withoutOIDC(ss.scope))) == 0 {
 		scopes = nil // asked for none of the resource server's scopes
@@ -107,7 +147,7 @@ func (s *Service) identityTokens(ctx context.Context, app client, i directory.Id
 		// An identity gets only the scopes its roles (its own or its groups') hold.
 		held, err := s.store.ScopesOfIdentity(ctx, i.ID, app.ResourceServerID)
 		if err != nil {
-			return TokenResponse{}, nil, err
+			return TokenResponse{}, grant{}, err
 		}
 		scopes = slices.DeleteFunc(scopes, func(sc string) bool { return !slices.Contains(held, sc) })
 	}
@@ -129,20 +169,17 @@ func (s *Service) identityTokens(ctx context.Context, app client, i directory.Id
 	}
 	raw, err := s.sign(TokenAlgorithm, issuer, access)
 	if err != nil {
-		return TokenResponse{}, nil, err
+		return TokenResponse{}, grant{}, err
 	}
-	ids := []string{access.ID}
-	if err := s.store.CreateToken(ctx, identityToken(app.Application, i, access.ID, raw, "access", scopes, now, lifetime)); err != nil {
-		return TokenResponse{}, nil, err
-	}
+	g := grant{tokens: []Token{identityToken(app.Application, i, access.ID, raw, "access", scopes, now, lifetime)}}
 	resp := TokenResponse{AccessToken: raw, TokenType: "Bearer", ExpiresIn: int(lifetime.Seconds()), Scope: strings.Join(scopes, " ")}
 	if slices.Contains(pc.GrantType, "refresh_token") {
-		if resp.RefreshToken, err = s.newRefreshToken(ctx, app.Application, i, ss); err != nil {
-			return TokenResponse{}, nil, err
-		}
+		var rt RefreshToken
+		resp.RefreshToken, rt = newRefreshToken(app.Application, i, ss)
+		g.refresh = &rt
 	}
 	if pc.Type != "oidc" || !slices.Contains(requested, "openid") {
-		return resp, ids, nil
+		return resp, g, nil
 	}
 	id := IDClaims{
 		Claims: jwt.Claims{Issuer: issuer, Subject: sub, Expiry: jwt.NewNumericDate(now.Add(lifetime)),
@@ -152,10 +189,10 @@ func (s *Service) identityTokens(ctx context.Context, app client, i directory.Id
 	}
 	profile(&id, i, scopes)
 	if resp.IDToken, err = s.sign(TokenAlgorithm, issuer, id); err != nil {
-		return TokenResponse{}, nil, err
+		return TokenResponse{}, grant{}, err
 	}
-	ids = append(ids, id.ID)
-	return resp, ids, s.store.CreateToken(ctx, identityToken(app.Application, i, id.ID, resp.IDToken, "identity", scopes, now, lifetime))
+	g.tokens = append(g.tokens, identityToken(app.Application, i, id.ID, resp.IDToken, "identity", scopes, now, lifetime))
+	return resp, g, nil
 }
 
 // profile adds the claims that the profile and email scopes grant.

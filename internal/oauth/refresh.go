@@ -35,16 +35,16 @@ const RefreshTokenTTL = 30 * 24 * time.Hour
 // reason says why not. The node sets it to the policy's evaluation.
 type AccessCheck func(ctx context.Context, tenantID, realmID, identityID, applicationID string) (allowed bool, reason string, err error)
 
-func (s *Service) newRefreshToken(ctx context.Context, app Application, i directory.Identity, ss session) (string, error) {
+func newRefreshToken(app Application, i directory.Identity, ss session) (string, RefreshToken) {
 	token := latchkey.RandomString(48)
 	family := ss.family
 	if family == "" {
 		family = latchkey.RandomString(24)
 	}
 	now := time.Now().UTC().Truncate(time.Microsecond)
-	return token, s.store.CreateRefreshToken(ctx, RefreshToken{Hash: hashCode(token), FamilyID: family,
+	return token, RefreshToken{Hash: hashCode(token), FamilyID: family,
 		TenantID: app.TenantID, RealmID: app.RealmID, ApplicationID: app.ID, IdentityID: i.ID, Scope: ss.scope,
-		AuthTime: ss.authTime, CreateTime: now, ExpireTime: now.Add(RefreshTokenTTL)})
+		AuthTime: ss.authTime, CreateTime: now, ExpireTime: now.Add(RefreshTokenTTL)}
 }
 
 var errBadRefresh = &Error{"invalid_grant", "the refresh token is invalid, expired or revoked"}
@@ -99,8 +99,11 @@ func (s *Service) refresh(ctx context.Context, app client, req TokenRequest) (To
 			return TokenResponse{}, &Error{"invalid_grant", "access denied by policy: " + reason}
 		}
 	}
-	resp, _, err := s.identityTokens(ctx, app, i, session{scope: scope, authTime: rt.AuthTime, family: rt.FamilyID})
-	return resp, err
+	resp, g, err := s.identityTokens(ctx, app, i, session{scope: scope, authTime: rt.AuthTime, family: rt.FamilyID})
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	return resp, s.store.Update(ctx, func(tx Tx) error { return g.save(ctx, tx) })
 }
 
 // Revoke revokes a refresh token (and its family) or an access token of

@@ -52,14 +52,10 @@ func (t *tx) FinishAuthRequest(ctx context.Context, r oauth.AuthRequest) error {
 		r.IdentityID, r.CredentialID, micros(r.AuthTime), r.CodeHash, micros(r.ExpireTime), r.ID))
 }
 
-func (t *tx) UseCode(ctx context.Context, id string) error {
-	return affected(t.exec(ctx, latchkey.ErrNoParent, `UPDATE auth_requests SET code_used = TRUE WHERE id = $1 AND NOT code_used`, id))
-}
-
-func (t *tx) SetAuthRequestTokens(ctx context.Context, id string, tokenIDs []string) error {
+func (t *tx) RedeemCode(ctx context.Context, id string, tokenIDs []string) error {
 	b, _ := json.Marshal(tokenIDs)
-	_, err := t.exec(ctx, latchkey.ErrNoParent, `UPDATE auth_requests SET token_ids = $1 WHERE id = $2`, string(b), id)
-	return err
+	return affected(t.exec(ctx, latchkey.ErrNoParent, `UPDATE auth_requests SET code_used = TRUE, token_ids = $1
+		WHERE id = $2 AND NOT code_used`, string(b), id))
 }
 
 const refreshColumns = `token_hash, family_id, tenant_id, realm_id, application_id, identity_id, scope, auth_time, used,
