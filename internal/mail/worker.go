@@ -29,14 +29,12 @@ type Worker struct {
 	// PollInterval is how often the outbox is checked without Wake (default 1 s).
 	PollInterval time.Duration
 	// Lease is how long a claimed message is reserved for this worker
-	// (default 5 min); it must be longer than one send may take.
+	// (default 5 min); a send still running at nine tenths of it is
+	// cancelled and the message tried again later.
 	Lease time.Duration
 
 	loop background.Loop
 }
-
-// claimBatch is how many messages one claim takes.
-const claimBatch = 10
 
 // DefaultBackoff waits 30 s after the first attempt, doubling each time, at most an hour.
 func DefaultBackoff(attempt int) time.Duration {
@@ -67,10 +65,16 @@ func orDefault[T comparable](v, def T) T {
 	return v
 }
 
-// deliverDue claims one batch and delivers it; it reports whether the
-// batch was full, so that there may be more.
+// deliverDue claims one due message and delivers it; it reports whether
+// it found one, so that there may be more. A message is sent only while its
+// lease holds: once the lease runs out another worker may claim and send it
+// too. So one claim takes one message (a batch would wait, leased, behind
+// slow sends), and its send must end before the lease's last tenth, which
+// is left for recording the outcome.
 func (w *Worker) deliverDue(ctx context.Context) bool {
-	msgs, err := w.Store.ClaimMail(ctx, w.Owner, now(), orDefault(w.Lease, 5*time.Minute), claimBatch)
+	lease := orDefault(w.Lease, 5*time.Minute)
+	claimed := now()
+	msgs, err := w.Store.ClaimMail(ctx, w.Owner, claimed, lease, 1)
 	if err != nil {
 		if ctx.Err() == nil {
 			w.Logger.Warn("claim mail", "err", err)
@@ -78,16 +82,16 @@ func (w *Worker) deliverDue(ctx context.Context) bool {
 		return false
 	}
 	for _, m := range msgs {
-		if ctx.Err() != nil {
-			return false // the leases run out and another worker takes over
-		}
-		w.deliver(ctx, m)
+		sendCtx, cancel := context.WithDeadline(ctx, claimed.Add(lease-lease/10))
+		w.deliver(ctx, sendCtx, m)
+		cancel()
 	}
-	return len(msgs) == claimBatch
+	return len(msgs) > 0
 }
 
-func (w *Worker) deliver(ctx context.Context, m Message) {
-	sendErr := w.Sender.Send(ctx, m)
+// deliver sends m with sendCtx and records the outcome with ctx.
+func (w *Worker) deliver(ctx, sendCtx context.Context, m Message) {
+	sendErr := w.Sender.Send(sendCtx, m)
 	if ctx.Err() != nil {
 		return // shutting down: the lease runs out and the message is tried again
 	}

@@ -328,6 +328,48 @@ func TestLeaseTakeover(t *testing.T) {
 	}
 }
 
+// TestSlowSendKeepsWithinLease: a send that would outlast its message's
+// lease is cancelled before the lease runs out, so the worker that claims
+// the message next is the only one to send it, and messages claimed after
+// it are not held behind it: every message arrives exactly once.
+func TestSlowSendKeepsWithinLease(t *testing.T) {
+	s := testenv.OpenSQLite(t)
+	r := addRealm(t, s)
+	capture := testenv.StartSMTP(t)
+	smtp := smtpSender(t, capture)
+	var slowOnce sync.Once
+	sending := make(chan struct{})
+	slow := func(ctx context.Context, m mail.Message) error {
+		wait := time.Duration(0)
+		slowOnce.Do(func() { wait = 400 * time.Millisecond; close(sending) }) // longer than the lease
+		select {
+		case <-time.After(wait):
+			return smtp.Send(ctx, m)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	worker := func(owner string, sender senderFunc) *mail.Worker {
+		return &mail.Worker{Store: s.Mail(), Logger: quiet, Owner: owner, Lease: 300 * time.Millisecond, PollInterval: 10 * time.Millisecond,
+			Backoff: func(int) time.Duration { return 10 * time.Millisecond }, Sender: sender}
+	}
+	run(t, worker("slow", slow))
+	want := enqueue(t, s, r, "ivan@example.com", "judy@example.com", "mallory@example.com")
+	<-sending
+	run(t, worker("quick", smtp.Send))
+	for _, m := range want {
+		waitState(t, s.Mail(), m.ID, mail.StateSent)
+	}
+	time.Sleep(500 * time.Millisecond) // time for a late second send to land
+	got := map[string]int{}
+	for _, m := range capture.Messages() {
+		got[m.To[0]]++
+	}
+	if len(got) != len(want) || got["ivan@example.com"] != 1 || got["judy@example.com"] != 1 || got["mallory@example.com"] != 1 {
+		t.Errorf("received %v, want each message once", got)
+	}
+}
+
 type senderFunc func(ctx context.Context, m mail.Message) error
 
 func (f senderFunc) Send(ctx context.Context, m mail.Message) error { return f(ctx, m) }
