@@ -112,8 +112,7 @@ func TestApplications(t *testing.T) {
 			{map[string]any{"token_configuration": map[string]any{"expires_after": 60, "subject_field": "phone"}}, "application.protocol_config.token_configuration.subject_field", "must be one of id, email, username, external_id"},
 			{map[string]any{"pkce": "S256"}, "application.protocol_config.pkce", "must be one of disabled, plain, s256"},
 			{map[string]any{"confidentiality": "secret"}, "application.protocol_config.confidentiality", "must be one of confidential, public"},
-			// Referential tokens need introspection by the resource server; they are not built yet.
-			{map[string]any{"token_format": "referential"}, "application.protocol_config.token_format", "must be one of self_contained"},
+			{map[string]any{"token_format": "jwe"}, "application.protocol_config.token_format", "must be one of self_contained, referential"},
 			{map[string]any{"allowed_scopes": "pets:read"}, "application.protocol_config.allowed_scopes", ""},
 		} {
 			assertInvalid(t, c.do(t, "POST", base, oidc(bad.changes)), bad.field, bad.desc)

@@ -1,6 +1,8 @@
 package httpapi_test
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -369,6 +371,106 @@ func TestRoleScopes(t *testing.T) {
 		}
 		if aud, _ := claims["aud"].([]any); len(aud) != 1 || aud[0] != "https://api.mypetapp.com" {
 			t.Errorf("aud %v", claims["aud"])
+		}
+	})
+}
+
+// TestReferentialTokens: an application whose token_format is referential
+// gets opaque access tokens, from a sign-in and from client credentials,
+// which userinfo and introspection resolve from their records, the token
+// list shows without the token, and revocation ends. The ID token stays a
+// JWT, its at_hash that of the opaque token.
+func TestReferentialTokens(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, nil, func(t *testing.T, e *env) {
+		c := e.api
+		realm := newRealm(t, c, "Referential")
+		ada := newPasskeyHolder(t, e, c, realm, "ada")
+		rs := str(t, c.post(t, "/realms/"+realm+"/resource-servers", map[string]any{"resource_server": map[string]any{
+			"display_name": "Pet API", "identifier": "https://api.mypetapp.com", "scopes": []string{"pets:read"}}}), "id")
+		callback := "https://app.example.com/callback"
+		a := c.post(t, "/realms/"+realm+"/applications", map[string]any{"application": map[string]any{
+			"display_name": "Pets", "resource_server_id": rs, "protocol_config": map[string]any{"type": "oidc",
+				"allowed_scopes": []string{"pets:read"}, "grant_type": []string{"authorization_code", "client_credentials"},
+				"redirect_uris": []string{callback}, "pkce": "s256", "token_format": "referential",
+				"token_configuration": map[string]any{"expires_after": 600}}}})
+		pc := obj(t, a, "protocol_config")
+		if pc["token_format"] != "referential" {
+			t.Fatalf("token_format %v", pc["token_format"])
+		}
+		appID, clientID, secret := str(t, a, "id"), str(t, pc, "client_id"), str(t, pc, "client_secret")
+		issuer := e.node.URL + "/v1/tenants/" + c.tenant + "/realms/" + realm + "/applications/" + appID
+		c.ok(t, "PUT", "/realms/"+realm+"/policy", map[string]any{"default_effect": "allow"})
+		introspect := func(realm, token string) map[string]any {
+			resp := send(t, "POST", c.url("/realms/"+realm+"/introspect"), http.Header{"Authorization": {"Bearer " + c.token},
+				"Content-Type": {"application/x-www-form-urlencoded"}}, strings.NewReader(url.Values{"token": {token}}.Encode()))
+			if resp.Status != http.StatusOK {
+				t.Fatalf("introspect: %d %s", resp.Status, resp.Body)
+			}
+			return resp.JSON(t)
+		}
+
+		verifier := strings.Repeat("v", 43)
+		answer := ada.signIn(t, issuer, url.Values{"client_id": {clientID}, "redirect_uri": {callback}, "response_type": {"code"},
+			"scope": {"openid"}, "code_challenge": {oauth2.S256ChallengeFromVerifier(verifier)}, "code_challenge_method": {"S256"}})
+		to, _ := url.Parse(str(t, answer, "redirect"))
+		status, tokens := redeem(t, issuer, clientID, secret, url.Values{"grant_type": {"authorization_code"},
+			"code": {to.Query().Get("code")}, "redirect_uri": {callback}, "code_verifier": {verifier}})
+		if status != http.StatusOK {
+			t.Fatalf("redeem: %d %v", status, tokens)
+		}
+		access := str(t, tokens, "access_token")
+		if strings.Contains(access, ".") || len(access) < 32 {
+			t.Fatalf("access token %q is not opaque", access)
+		}
+		sum := sha256.Sum256([]byte(access))
+		if id := jwtClaims(t, str(t, tokens, "id_token")); id["at_hash"] != base64.RawURLEncoding.EncodeToString(sum[:16]) || id["sub"] != ada.identity {
+			t.Errorf("ID token claims %v", id)
+		}
+		info := send(t, "GET", issuer+"/userinfo", http.Header{"Authorization": {"Bearer " + access}}, nil)
+		if info.Status != http.StatusOK || info.JSON(t)["sub"] != ada.identity {
+			t.Errorf("userinfo with the opaque token: %d %s", info.Status, info.Body)
+		}
+		got := introspect(realm, access)
+		if got["active"] != true || got["sub"] != ada.identity || got["client_id"] != clientID || got["iss"] != issuer {
+			t.Errorf("introspection of the sign-in's token: %v", got)
+		}
+		if aud, _ := got["aud"].([]any); len(aud) != 1 || aud[0] != "https://api.mypetapp.com" {
+			t.Errorf("aud %v", got["aud"])
+		}
+		var rec map[string]any
+		for _, r := range c.listAll(t, "/realms/"+realm+"/applications/"+appID+"/tokens", "tokens") {
+			if r["id"] == got["jti"] {
+				rec = r
+			}
+		}
+		if rec == nil || rec["token_format"] != "referential" || rec["token_type"] != "access" || rec["id"] == access ||
+			!strings.HasSuffix(access, str(t, rec, "token_suffix")) {
+			t.Errorf("the token's record %v (token %s)", rec, access)
+		}
+
+		form := url.Values{"grant_type": {"client_credentials"}, "scope": {"pets:read"}}
+		m := assertTokenResponse(t, postToken(t, issuer+"/token", form, clientID, secret), "pets:read", 600)
+		machine := str(t, m, "access_token")
+		if got := introspect(realm, machine); strings.Contains(machine, ".") || got["active"] != true || got["scope"] != "pets:read" || got["sub"] != clientID {
+			t.Errorf("client credentials: token %q, introspection %v", machine, got)
+		}
+
+		other := newRealm(t, c, "Elsewhere")
+		if got := introspect(other, access); len(got) != 1 || got["active"] != false {
+			t.Errorf("a token of another realm: %v", got)
+		}
+		if got := introspect(realm, strings.Repeat("z", len(access))); len(got) != 1 || got["active"] != false {
+			t.Errorf("a token never issued: %v", got)
+		}
+		if status, body := postForm(t, issuer+"/revoke", clientID, secret, url.Values{"token": {access}}); status != http.StatusOK {
+			t.Fatalf("revoke: %d %v", status, body)
+		}
+		if got := introspect(realm, access); len(got) != 1 || got["active"] != false {
+			t.Errorf("a revoked token: %v", got)
+		}
+		if s := send(t, "GET", issuer+"/userinfo", http.Header{"Authorization": {"Bearer " + access}}, nil).Status; s != http.StatusUnauthorized {
+			t.Errorf("userinfo with the revoked token: %d", s)
 		}
 	})
 }

@@ -234,7 +234,7 @@ func validateApplication(ctx context.Context, tx Tx, a Application) error {
 	oneOf(&v, "protocol_config.type", pc.Type, "oauth2", "oidc")
 	oneOf(&v, "protocol_config.confidentiality", pc.Confidentiality, "confidential", "public")
 	oneOf(&v, "protocol_config.pkce", pc.PKCE, "disabled", "plain", "s256")
-	oneOf(&v, "protocol_config.token_format", pc.TokenFormat, "self_contained")
+	oneOf(&v, "protocol_config.token_format", pc.TokenFormat, "self_contained", "referential")
 	oneOf(&v, "protocol_config.token_configuration.token_signing_algorithm", pc.TokenConfiguration.TokenSigningAlgorithm, "RS256")
 	oneOf(&v, "protocol_config.token_configuration.subject_field", pc.TokenConfiguration.SubjectField, "id", "email", "username", "external_id")
 	if e := pc.TokenConfiguration.ExpiresAfter; e <= 0 || e > 1<<32-1 {

@@ -77,6 +77,8 @@ type Token struct {
 	TokenType     string   `json:"token_type"`
 	IssuedAt      int64    `json:"issued_at"`
 	Expires       int64    `json:"expires"`
+	// Claims are, for a referential token, the JSON claims it stands for.
+	Claims string `json:"-"`
 }
 
 // SigningKey is a key that signs JWTs with its Algorithm (RS256 or ES256).

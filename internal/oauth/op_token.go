@@ -167,11 +167,11 @@ func (s *Service) identityTokens(ctx context.Context, app client, i directory.Id
 		Audience: app.audience, Scope: strings.Join(scopes, " "), AZP: pc.ClientID,
 		TenantID: app.TenantID, RealmID: app.RealmID, Principal: principal, GrantType: "authorization_code",
 	}
-	raw, err := s.sign(TokenAlgorithm, issuer, access)
+	raw, record, err := s.accessToken(app.Application, access, "identity", i.ID, scopes)
 	if err != nil {
 		return TokenResponse{}, grant{}, err
 	}
-	g := grant{tokens: []Token{identityToken(app.Application, i, access.ID, raw, "access", scopes, now, lifetime)}}
+	g := grant{tokens: []Token{record}}
 	resp := TokenResponse{AccessToken: raw, TokenType: "Bearer", ExpiresIn: int(lifetime.Seconds()), Scope: strings.Join(scopes, " ")}
 	if slices.Contains(pc.GrantType, "refresh_token") {
 		var rt RefreshToken
@@ -191,7 +191,9 @@ func (s *Service) identityTokens(ctx context.Context, app client, i directory.Id
 	if resp.IDToken, err = s.sign(TokenAlgorithm, issuer, id); err != nil {
 		return TokenResponse{}, grant{}, err
 	}
-	g.tokens = append(g.tokens, identityToken(app.Application, i, id.ID, resp.IDToken, "identity", scopes, now, lifetime))
+	g.tokens = append(g.tokens, Token{ID: id.ID, TenantID: app.TenantID, RealmID: app.RealmID, ApplicationID: app.ID,
+		PrincipalType: "identity", PrincipalID: i.ID, Scopes: scopes, TokenSuffix: resp.IDToken[len(resp.IDToken)-11:],
+		TokenFormat: "self_contained", TokenType: "identity", IssuedAt: now.Unix(), Expires: now.Add(lifetime).Unix()})
 	return resp, g, nil
 }
 
@@ -205,11 +207,6 @@ func profile(c *IDClaims, i directory.Identity, scopes []string) {
 	}
 }
 
-func identityToken(app Application, i directory.Identity, id, raw, typ string, scopes []string, now time.Time, lifetime time.Duration) Token {
-	return Token{ID: id, TenantID: app.TenantID, RealmID: app.RealmID, ApplicationID: app.ID,
-		PrincipalType: "identity", PrincipalID: i.ID, Scopes: scopes, TokenSuffix: raw[len(raw)-11:],
-		TokenFormat: "self_contained", TokenType: typ, IssuedAt: now.Unix(), Expires: now.Add(lifetime).Unix()}
-}
 
 // atHash is the at_hash of an access token signed with RS256.
 func atHash(accessToken string) string {

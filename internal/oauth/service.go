@@ -2,7 +2,9 @@ package oauth
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"slices"
@@ -169,15 +171,9 @@ func (s *Service) Token(ctx context.Context, req TokenRequest) (TokenResponse, e
 		Audience: app.audience, Scope: strings.Join(scopes, " "), AZP: principal,
 		TenantID: app.TenantID, RealmID: realmClaim, Principal: principal, GrantType: req.GrantType,
 	}
-	raw, err := s.sign(TokenAlgorithm, claims.Issuer, claims)
+	raw, record, err := s.accessToken(app.Application, claims, "application", app.ID, scopes)
 	if err != nil {
 		return TokenResponse{}, err
-	}
-	record := Token{
-		ID: claims.ID, TenantID: app.TenantID, RealmID: app.RealmID, ApplicationID: app.ID,
-		PrincipalType: "application", PrincipalID: app.ID, Scopes: scopes,
-		TokenSuffix: raw[len(raw)-11:], TokenFormat: "self_contained", TokenType: "access",
-		IssuedAt: now.Unix(), Expires: now.Add(lifetime).Unix(),
 	}
 	if err := s.store.CreateToken(ctx, record); errors.Is(err, latchkey.ErrNoParent) {
 		// The application is gone, deleted perhaps on another node after
@@ -187,6 +183,40 @@ func (s *Service) Token(ctx context.Context, req TokenRequest) (TokenResponse, e
 		return TokenResponse{}, err
 	}
 	return TokenResponse{AccessToken: raw, TokenType: "Bearer", ExpiresIn: int(lifetime.Seconds()), Scope: claims.Scope}, nil
+}
+
+// accessToken issues the access token of claims for a principal (its type
+// and id), in the application's token_format: a JWT signed with the token
+// key (self_contained), or an opaque random string (referential) whose
+// record, found again by the string's hash, keeps the claims. It returns
+// the token and the record to store.
+func (s *Service) accessToken(app Application, c Claims, principalType, principalID string, scopes []string) (string, Token, error) {
+	rec := Token{TenantID: app.TenantID, RealmID: app.RealmID, ApplicationID: app.ID, PrincipalType: principalType,
+		PrincipalID: principalID, Scopes: scopes, TokenFormat: or(app.ProtocolConfig.TokenFormat, "self_contained"),
+		TokenType: "access", IssuedAt: c.IssuedAt.Time().Unix(), Expires: c.Expiry.Time().Unix()}
+	var raw string
+	var err error
+	if rec.TokenFormat == "referential" {
+		raw = latchkey.RandomString(43)
+		c.ID = referentialID(raw)
+		var b []byte
+		b, err = json.Marshal(c)
+		rec.Claims = string(b)
+	} else {
+		raw, err = s.sign(TokenAlgorithm, c.Issuer, c)
+	}
+	if err != nil {
+		return "", Token{}, err
+	}
+	rec.ID, rec.TokenSuffix = c.ID, raw[len(raw)-11:]
+	return raw, rec, nil
+}
+
+// referentialID is the record id of a referential token: a hash, so that
+// the records (and the API that lists them) never hold the token itself.
+func referentialID(raw string) string {
+	sum := sha256.Sum256([]byte(raw))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
 // sign signs claims as a JWT with the current key of alg; its jku is the
@@ -356,8 +386,12 @@ func (s *Service) Verify(ctx context.Context, raw string) (Principal, error) {
 	}, nil
 }
 
-// verifiedClaims are the claims and the record of a token that Verify accepts.
+// verifiedClaims are the claims and the record of a token that Verify
+// accepts: a JWT (which has dots) or a referential token (which has none).
 func (s *Service) verifiedClaims(ctx context.Context, raw string) (Claims, Token, error) {
+	if !strings.Contains(raw, ".") {
+		return s.referentialClaims(ctx, raw)
+	}
 	tok, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{TokenAlgorithm})
 	if err != nil || len(tok.Headers) != 1 {
 		return Claims{}, Token{}, ErrInvalidToken
@@ -378,6 +412,24 @@ func (s *Service) verifiedClaims(ctx context.Context, raw string) (Claims, Token
 		return Claims{}, Token{}, ErrInvalidToken
 	}
 	return c, rec, err
+}
+
+// referentialClaims are the claims a referential token's record keeps, if
+// it has a record and is within its time window.
+func (s *Service) referentialClaims(ctx context.Context, raw string) (Claims, Token, error) {
+	rec, err := s.store.GetToken(ctx, referentialID(raw))
+	if errors.Is(err, latchkey.ErrNotFound) {
+		return Claims{}, Token{}, ErrInvalidToken
+	}
+	if err != nil {
+		return Claims{}, Token{}, err
+	}
+	var c Claims
+	if rec.TokenFormat != "referential" || json.Unmarshal([]byte(rec.Claims), &c) != nil ||
+		c.Claims.ValidateWithLeeway(jwt.Expected{Time: time.Now()}, 30*time.Second) != nil || c.Expiry == nil {
+		return Claims{}, Token{}, ErrInvalidToken
+	}
+	return c, rec, nil
 }
 
 func applicationNotFound() error {

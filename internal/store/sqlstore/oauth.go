@@ -183,12 +183,12 @@ func (t *tx) DeleteApplication(ctx context.Context, realmID, id string) error {
 }
 
 const tokenColumns = `id, tenant_id, realm_id, application_id, principal_type, principal_id, display_name, scopes,
-	token_suffix, token_format, token_type, issued_at, expires`
+	token_suffix, token_format, token_type, issued_at, expires, claims`
 
 func scanToken(s interface{ Scan(...any) error }, v *oauth.Token) error {
 	var scopes string
 	err := s.Scan(&v.ID, &v.TenantID, &v.RealmID, &v.ApplicationID, &v.PrincipalType, &v.PrincipalID, &v.DisplayName,
-		&scopes, &v.TokenSuffix, &v.TokenFormat, &v.TokenType, &v.IssuedAt, &v.Expires)
+		&scopes, &v.TokenSuffix, &v.TokenFormat, &v.TokenType, &v.IssuedAt, &v.Expires, &v.Claims)
 	v.Scopes = strings.Fields(scopes)
 	return err
 }
@@ -208,7 +208,7 @@ func (t *tx) createTokens(ctx context.Context, vs []oauth.Token) error {
 		}
 		q.WriteString("(" + strings.Join([]string{a.add(v.ID), a.add(v.TenantID), a.add(v.RealmID), a.add(v.ApplicationID),
 			a.add(v.PrincipalType), a.add(v.PrincipalID), a.add(v.DisplayName), a.add(strings.Join(v.Scopes, " ")),
-			a.add(v.TokenSuffix), a.add(v.TokenFormat), a.add(v.TokenType), a.add(v.IssuedAt), a.add(v.Expires)}, ", ") + ")")
+			a.add(v.TokenSuffix), a.add(v.TokenFormat), a.add(v.TokenType), a.add(v.IssuedAt), a.add(v.Expires), a.add(v.Claims)}, ", ") + ")")
 	}
 	_, err := t.exec(ctx, latchkey.ErrNoParent, q.String(), a...)
 	return err
