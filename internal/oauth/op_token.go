@@ -207,7 +207,6 @@ func profile(c *IDClaims, i directory.Identity, scopes []string) {
 	}
 }
 
-
 // atHash is the at_hash of an access token signed with RS256.
 func atHash(accessToken string) string {
 	sum := sha256.Sum256([]byte(accessToken))
