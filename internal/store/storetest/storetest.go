@@ -1197,13 +1197,18 @@ func testTokens(t *testing.T, s *sqlstore.Store) {
 		}
 		mine = append(mine, newToken(app, principalType, principalID, exp))
 	}
+	// A referential token's record keeps its claims.
+	mine[2].TokenFormat, mine[2].Claims = "referential", `{"sub":"alice","scope":"pets:read"}`
 	for _, v := range mine {
 		must(t, s.CreateToken(ctx, v))
 	}
+	got, err := s.GetToken(ctx, mine[2].ID)
+	must(t, err)
+	equal(t, "created referential token", got, mine[2])
 	theirs := newToken(otherApp, "identity", "alice", exp)
 	must(t, s.CreateToken(ctx, theirs))
 
-	got, err := s.GetToken(ctx, mine[0].ID)
+	got, err = s.GetToken(ctx, mine[0].ID)
 	must(t, err)
 	equal(t, "created token", got, mine[0])
 	_, err = s.GetToken(ctx, "missing")
