@@ -23,6 +23,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		ExpirationTime: r.PostForm.Get("expiration_time"),
 		Code:           r.PostForm.Get("code"), RedirectURI: r.PostForm.Get("redirect_uri"),
 		CodeVerifier: r.PostForm.Get("code_verifier"), RefreshToken: r.PostForm.Get("refresh_token"),
+		CustomClaims: r.PostForm.Get("custom_claims"),
 	}
 	req.ClientID, req.ClientSecret = clientCredentials(r)
 	if req.GrantType == "" {

@@ -415,7 +415,7 @@ func TestReferentialTokens(t *testing.T) {
 			"scope": {"openid"}, "code_challenge": {oauth2.S256ChallengeFromVerifier(verifier)}, "code_challenge_method": {"S256"}})
 		to, _ := url.Parse(str(t, answer, "redirect"))
 		status, tokens := redeem(t, issuer, clientID, secret, url.Values{"grant_type": {"authorization_code"},
-			"code": {to.Query().Get("code")}, "redirect_uri": {callback}, "code_verifier": {verifier}})
+			"code": {to.Query().Get("code")}, "redirect_uri": {callback}, "code_verifier": {verifier}, "custom_claims": {`{"cart":3}`}})
 		if status != http.StatusOK {
 			t.Fatalf("redeem: %d %v", status, tokens)
 		}
@@ -432,7 +432,8 @@ func TestReferentialTokens(t *testing.T) {
 			t.Errorf("userinfo with the opaque token: %d %s", info.Status, info.Body)
 		}
 		got := introspect(realm, access)
-		if got["active"] != true || got["sub"] != ada.identity || got["client_id"] != clientID || got["iss"] != issuer {
+		if custom, _ := got["bi_custom"].(map[string]any); got["active"] != true || got["sub"] != ada.identity ||
+			got["client_id"] != clientID || got["iss"] != issuer || custom["cart"] != float64(3) {
 			t.Errorf("introspection of the sign-in's token: %v", got)
 		}
 		if aud, _ := got["aud"].([]any); len(aud) != 1 || aud[0] != "https://api.mypetapp.com" {
@@ -449,10 +450,12 @@ func TestReferentialTokens(t *testing.T) {
 			t.Errorf("the token's record %v (token %s)", rec, access)
 		}
 
-		form := url.Values{"grant_type": {"client_credentials"}, "scope": {"pets:read"}}
+		form := url.Values{"grant_type": {"client_credentials"}, "scope": {"pets:read"}, "custom_claims": {`{"tier":"gold"}`}}
 		m := assertTokenResponse(t, postToken(t, issuer+"/token", form, clientID, secret), "pets:read", 600)
 		machine := str(t, m, "access_token")
-		if got := introspect(realm, machine); strings.Contains(machine, ".") || got["active"] != true || got["scope"] != "pets:read" || got["sub"] != clientID {
+		got = introspect(realm, machine)
+		if custom, _ := got["bi_custom"].(map[string]any); strings.Contains(machine, ".") || got["active"] != true ||
+			got["scope"] != "pets:read" || got["sub"] != clientID || custom["tier"] != "gold" {
 			t.Errorf("client credentials: token %q, introspection %v", machine, got)
 		}
 

@@ -245,6 +245,15 @@ func TestTokenEndpoint(t *testing.T) {
 			}
 		})
 
+		t.Run("custom_claims", func(t *testing.T) {
+			form := with("grant_type", "client_credentials", "scope", "realms:read", "custom_claims", `{"plan":"gold","seats":[1,2]}`)
+			m := assertTokenResponse(t, postToken(t, creds.TokenEndpoint, form, creds.ClientID, creds.ClientSecret), "realms:read", day)
+			custom, _ := verifyJWT(t, e, str(t, m, "access_token"), "realms:read", day)["bi_custom"].(map[string]any)
+			if seats, _ := custom["seats"].([]any); custom["plan"] != "gold" || len(seats) != 2 {
+				t.Errorf("bi_custom %v", custom)
+			}
+		})
+
 		t.Run("errors", func(t *testing.T) {
 			otherApp := e.node.URL + "/v1/tenants/" + creds.TenantID + "/realms/" + creds.RealmID + "/applications/" +
 				"00000000-0000-4000-8000-000000000000/token"
@@ -274,6 +283,12 @@ func TestTokenEndpoint(t *testing.T) {
 					status: 400, code: "invalid_request"},
 				{name: "zero expiration_time", form: with("grant_type", "client_credentials", "expiration_time", "0"),
 					status: 400, code: "invalid_request"},
+				{name: "custom_claims not an object", form: with("grant_type", "client_credentials", "custom_claims", `["a"]`),
+					status: 400, code: "invalid_request"},
+				{name: "custom_claims not JSON", form: with("grant_type", "client_credentials", "custom_claims", `{plan: gold}`),
+					status: 400, code: "invalid_request"},
+				{name: "custom_claims too long", form: with("grant_type", "client_credentials", "custom_claims",
+					`{"x":"`+strings.Repeat("x", 4096)+`"}`), status: 400, code: "invalid_request"},
 			} {
 				t.Run(tc.name, func(t *testing.T) {
 					endpoint := cmp(tc.endpoint, creds.TokenEndpoint)

@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"net/url"
 	"slices"
@@ -253,16 +254,17 @@ func (s *Service) Metadata(ctx context.Context, tenantID, realmID, appID string)
 
 // Introspection is the answer of token introspection (RFC 7662 §2.2).
 type Introspection struct {
-	Active    bool     `json:"active"`
-	Scope     string   `json:"scope,omitempty"`
-	ClientID  string   `json:"client_id,omitempty"`
-	Subject   string   `json:"sub,omitempty"`
-	Audience  Audience `json:"aud,omitempty"`
-	Issuer    string   `json:"iss,omitempty"`
-	Expiry    int64    `json:"exp,omitempty"`
-	IssuedAt  int64    `json:"iat,omitempty"`
-	TokenType string   `json:"token_type,omitempty"`
-	ID        string   `json:"jti,omitempty"`
+	Active    bool            `json:"active"`
+	Scope     string          `json:"scope,omitempty"`
+	ClientID  string          `json:"client_id,omitempty"`
+	Subject   string          `json:"sub,omitempty"`
+	Audience  Audience        `json:"aud,omitempty"`
+	Issuer    string          `json:"iss,omitempty"`
+	Expiry    int64           `json:"exp,omitempty"`
+	IssuedAt  int64           `json:"iat,omitempty"`
+	TokenType string          `json:"token_type,omitempty"`
+	ID        string          `json:"jti,omitempty"`
+	Custom    json.RawMessage `json:"bi_custom,omitempty"`
 }
 
 // Introspect tells whether an access token of the realm is active, and what
@@ -276,5 +278,6 @@ func (s *Service) Introspect(ctx context.Context, tenantID, realmID, raw string)
 		return Introspection{}, err
 	}
 	return Introspection{Active: true, Scope: c.Scope, ClientID: c.AZP, Subject: c.Subject, Audience: c.Audience,
-		Issuer: c.Issuer, Expiry: c.Expiry.Time().Unix(), IssuedAt: c.IssuedAt.Time().Unix(), TokenType: "Bearer", ID: c.ID}, nil
+		Issuer: c.Issuer, Expiry: c.Expiry.Time().Unix(), IssuedAt: c.IssuedAt.Time().Unix(), TokenType: "Bearer", ID: c.ID,
+		Custom: c.Custom}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
@@ -35,7 +36,7 @@ var errBadCode = &Error{"invalid_grant", "the authorization code is invalid, exp
 // redeemCode exchanges an authorization code for tokens: once, before it
 // expires, for the redirect URI and PKCE verifier it was issued for. A
 // replayed code also revokes what its first redemption bought.
-func (s *Service) redeemCode(ctx context.Context, app client, req TokenRequest) (TokenResponse, error) {
+func (s *Service) redeemCode(ctx context.Context, app client, req TokenRequest, custom json.RawMessage) (TokenResponse, error) {
 	ar, err := s.store.GetAuthRequestByCode(ctx, hashCode(req.Code))
 	if errors.Is(err, latchkey.ErrNotFound) || (err == nil && (ar.ApplicationID != app.ID || ar.IdentityID == "")) {
 		return TokenResponse{}, errBadCode
@@ -58,7 +59,7 @@ func (s *Service) redeemCode(ctx context.Context, app client, req TokenRequest) 
 	if err != nil || i.Status != "active" {
 		return TokenResponse{}, &Error{"invalid_grant", "the identity cannot sign in"}
 	}
-	resp, g, err := s.identityTokens(ctx, app, i, session{scope: ar.Params.Scope, nonce: ar.Params.Nonce, authTime: ar.AuthTime})
+	resp, g, err := s.identityTokens(ctx, app, i, session{scope: ar.Params.Scope, nonce: ar.Params.Nonce, authTime: ar.AuthTime, custom: custom})
 	if err != nil {
 		return TokenResponse{}, err
 	}
@@ -126,7 +127,8 @@ type session struct {
 	scope    string
 	nonce    string
 	authTime time.Time
-	family   string // the refresh token family, "" for a new sign-in
+	family   string          // the refresh token family, "" for a new sign-in
+	custom   json.RawMessage // the token request's custom_claims, for the access token
 }
 
 // identityTokens issues the access token (and, for OIDC, the ID token; with
@@ -165,7 +167,7 @@ func (s *Service) identityTokens(ctx context.Context, app client, i directory.Id
 		Claims: jwt.Claims{Issuer: issuer, Subject: sub, Expiry: jwt.NewNumericDate(now.Add(lifetime)),
 			NotBefore: jwt.NewNumericDate(now), IssuedAt: jwt.NewNumericDate(now), ID: latchkey.RandomString(32)},
 		Audience: app.audience, Scope: strings.Join(scopes, " "), AZP: pc.ClientID,
-		TenantID: app.TenantID, RealmID: app.RealmID, Principal: principal, GrantType: "authorization_code",
+		TenantID: app.TenantID, RealmID: app.RealmID, Principal: principal, GrantType: "authorization_code", Custom: ss.custom,
 	}
 	raw, record, err := s.accessToken(app.Application, access, "identity", i.ID, scopes)
 	if err != nil {

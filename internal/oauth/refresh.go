@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
@@ -52,7 +53,7 @@ var errBadRefresh = &Error{"invalid_grant", "the refresh token is invalid, expir
 // refresh rotates a refresh token: the old one is spent, and tokens for the
 // same sign-in are issued if the identity may still use the application.
 // A spent token used again revokes its whole family (RFC 9700 §4.14.2).
-func (s *Service) refresh(ctx context.Context, app client, req TokenRequest) (TokenResponse, error) {
+func (s *Service) refresh(ctx context.Context, app client, req TokenRequest, custom json.RawMessage) (TokenResponse, error) {
 	rt, err := s.store.GetRefreshToken(ctx, hashCode(req.RefreshToken))
 	if errors.Is(err, latchkey.ErrNotFound) || (err == nil && rt.ApplicationID != app.ID) {
 		return TokenResponse{}, errBadRefresh
@@ -99,7 +100,7 @@ func (s *Service) refresh(ctx context.Context, app client, req TokenRequest) (To
 			return TokenResponse{}, &Error{"invalid_grant", "access denied by policy: " + reason}
 		}
 	}
-	resp, g, err := s.identityTokens(ctx, app, i, session{scope: scope, authTime: rt.AuthTime, family: rt.FamilyID})
+	resp, g, err := s.identityTokens(ctx, app, i, session{scope: scope, authTime: rt.AuthTime, family: rt.FamilyID, custom: custom})
 	if err != nil {
 		return TokenResponse{}, err
 	}

@@ -78,6 +78,23 @@ type TokenRequest struct {
 	// Code, RedirectURI and CodeVerifier redeem an authorization code.
 	Code, RedirectURI, CodeVerifier string
 	RefreshToken                    string
+	// CustomClaims is a JSON object the access token carries as bi_custom.
+	CustomClaims string
+}
+
+// maxCustomClaims bounds custom_claims, which every copy of the token carries.
+const maxCustomClaims = 4096
+
+// customClaims checks the custom_claims parameter: empty, or a JSON object.
+func customClaims(raw string) (json.RawMessage, error) {
+	if raw == "" {
+		return nil, nil
+	}
+	var object map[string]any
+	if len(raw) > maxCustomClaims || json.Unmarshal([]byte(raw), &object) != nil || object == nil {
+		return nil, &Error{"invalid_request", "custom_claims must be a JSON object of at most 4096 bytes"}
+	}
+	return json.RawMessage(raw), nil
 }
 
 // grantTypes are the grants the token endpoint knows; an application lists
@@ -107,6 +124,8 @@ type Claims struct {
 	RealmID   string   `json:"bi_r"`
 	Principal string   `json:"bi_p"`
 	GrantType string   `json:"bi_ty,omitempty"`
+	// Custom is the token request's custom_claims.
+	Custom json.RawMessage `json:"bi_custom,omitempty"`
 }
 
 // Audience is the aud claim: always written as an array, read from an
@@ -138,11 +157,15 @@ func (s *Service) Token(ctx context.Context, req TokenRequest) (TokenResponse, e
 	if !slices.Contains(app.ProtocolConfig.GrantType, req.GrantType) {
 		return TokenResponse{}, &Error{"unauthorized_client", "the application may not use the " + req.GrantType + " grant"}
 	}
+	custom, err := customClaims(req.CustomClaims)
+	if err != nil {
+		return TokenResponse{}, err
+	}
 	switch req.GrantType {
 	case "authorization_code":
-		return s.redeemCode(ctx, app, req)
+		return s.redeemCode(ctx, app, req, custom)
 	case "refresh_token":
-		return s.refresh(ctx, app, req)
+		return s.refresh(ctx, app, req, custom)
 	}
 	if app.ProtocolConfig.Confidentiality == "public" {
 		return TokenResponse{}, &Error{"unauthorized_client", "a public client cannot use the client_credentials grant"}
@@ -169,7 +192,7 @@ func (s *Service) Token(ctx context.Context, req TokenRequest) (TokenResponse, e
 			IssuedAt: jwt.NewNumericDate(now), ID: latchkey.RandomString(32),
 		},
 		Audience: app.audience, Scope: strings.Join(scopes, " "), AZP: principal,
-		TenantID: app.TenantID, RealmID: realmClaim, Principal: principal, GrantType: req.GrantType,
+		TenantID: app.TenantID, RealmID: realmClaim, Principal: principal, GrantType: req.GrantType, Custom: custom,
 	}
 	raw, record, err := s.accessToken(app.Application, claims, "application", app.ID, scopes)
 	if err != nil {
