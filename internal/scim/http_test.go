@@ -575,9 +575,15 @@ func TestVersionsFollowMemberships(t *testing.T) {
 		if v := userVersion(); v != joined {
 			t.Errorf("user version %s, want %s after a repeated add", v, joined)
 		}
+		// Renaming the group changes what the User shows, and so its version.
+		want(t, e.do(t, "PATCH", "/Groups/"+gid, patch(op("replace", "displayName", "V2"))), 204)
+		renamed := userVersion()
+		if renamed == joined {
+			t.Errorf("user version %s unchanged after its group's rename", renamed)
+		}
 		// Leaving, through the REST API too, changes it again.
 		e.rest(t, "POST", "/groups/"+gid+":deleteMembers", map[string]any{"identity_ids": []string{uid}})
-		if v := userVersion(); v == joined {
+		if v := userVersion(); v == renamed {
 			t.Errorf("user version %s unchanged after leaving the group", v)
 		}
 

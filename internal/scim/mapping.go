@@ -122,17 +122,15 @@ func Version(t time.Time) string {
 }
 
 // UserVersion is the weak ETag of a User: its identity's update time and
-// the ids of its groups, which the User shows. Joining or leaving a group
-// changes it without writing to the identity.
+// the ids and names of its groups, which the User shows. Joining or leaving
+// a group, or its rename, changes it without writing to the identity.
 func UserVersion(i directory.Identity, groups []directory.Group) string {
-	ids := make([]string, len(groups))
-	for k, g := range groups {
-		ids[k] = g.ID
-	}
-	slices.Sort(ids)
+	sorted := slices.SortedFunc(slices.Values(groups), func(a, b directory.Group) int { return strings.Compare(a.ID, b.ID) })
 	h := fnv.New64a()
-	for _, id := range ids {
-		h.Write([]byte(id))
+	for _, g := range sorted {
+		h.Write([]byte(g.ID))
+		h.Write([]byte{0})
+		h.Write([]byte(g.DisplayName))
 		h.Write([]byte{0})
 	}
 	return `W/"` + strconv.FormatInt(i.UpdateTime.UnixMicro(), 10) + "-" + strconv.FormatUint(h.Sum64(), 36) + `"`

@@ -124,7 +124,7 @@ func TestUserFromIdentity(t *testing.T) {
 			{Value: "g2", Ref: base + "/Groups/g2", Display: "Staff", Type: "direct"}}},
 		{"meta", *u.Meta, Meta{ResourceType: "User", Created: "2024-05-01T12:00:00Z",
 			LastModified: "2024-06-02T08:30:15.123456Z", Location: base + "/Users/e372db224c06e850",
-			Version: `W/"1717317015123456-3n3oc1pse2qnu"`}}, // the update time, then the hash of the group ids
+			Version: UserVersion(i, groups)}},
 	}
 	for _, c := range checks {
 		if !reflect.DeepEqual(c.got, c.want) {
@@ -268,7 +268,7 @@ func TestFromError(t *testing.T) {
 }
 
 // TestUserVersion: a User's version follows its own update time and the
-// set of its groups, in any order.
+// set of its groups (ids and names), in any order.
 func TestUserVersion(t *testing.T) {
 	i := directory.Identity{ID: "i", UpdateTime: time.UnixMicro(1717317015123456)}
 	a, b := directory.Group{ID: "a"}, directory.Group{ID: "b"}
@@ -282,6 +282,7 @@ func TestUserVersion(t *testing.T) {
 		"no group": UserVersion(i, nil), "one group fewer": UserVersion(i, []directory.Group{a}),
 		"another group": UserVersion(i, []directory.Group{a, {ID: "c"}}), "a later update": UserVersion(later, []directory.Group{a, b}),
 		"ids run together": UserVersion(i, []directory.Group{{ID: "ab"}}),
+		"a renamed group":  UserVersion(i, []directory.Group{a, {ID: "b", DisplayName: "Bees"}}),
 	} {
 		if v == base {
 			t.Errorf("%s keeps the version %s", what, base)
