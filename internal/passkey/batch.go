@@ -94,7 +94,10 @@ func (s *Service) CreateBatch(ctx context.Context, tenantID, realmID string, ide
 			return err
 		}
 		if tmpl.AuthenticatorConfigID != "" {
-			if _, err := getConfig(ctx, tx, tenantID, realmID, tmpl.AuthenticatorConfigID); err != nil {
+			// Referenced, as a job references it: the running batch counts as
+			// the config's use (AuthenticatorConfigInUse) once this commits.
+			a, err := tx.ReferenceAuthenticatorConfig(ctx, realmID, tmpl.AuthenticatorConfigID)
+			if _, err := configInTenant(a, err, tenantID, tmpl.AuthenticatorConfigID); err != nil {
 				return err
 			}
 		}

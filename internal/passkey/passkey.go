@@ -193,8 +193,8 @@ type Tx interface {
 	ListAuthenticatorConfigs(ctx context.Context, realmID string, opts latchkey.ListOptions) ([]AuthenticatorConfig, int, error)
 	UpdateAuthenticatorConfig(ctx context.Context, c AuthenticatorConfig) error
 	DeleteAuthenticatorConfig(ctx context.Context, realmID, id string) error
-	// AuthenticatorConfigInUse reports whether an application or an open
-	// job (by state; expiry is not considered) uses the config.
+	// AuthenticatorConfigInUse reports whether an application, an open job
+	// (by state; expiry is not considered) or a running batch uses the config.
 	AuthenticatorConfigInUse(ctx context.Context, id string) (bool, error)
 
 	CreateBindingJob(ctx context.Context, j BindingJob) error

@@ -100,8 +100,11 @@ func (t *tx) DeleteAuthenticatorConfig(ctx context.Context, realmID, id string) 
 func (t *tx) AuthenticatorConfigInUse(ctx context.Context, id string) (bool, error) {
 	var a args
 	var n int
+	// A running batch will make jobs of its template's config.
 	err := t.r.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM credential_binding_jobs WHERE authenticator_config_id = `+
-		a.add(id)+` AND state IN `+a.in(passkey.OpenStates)+`) + (SELECT count(*) FROM applications WHERE authenticator_config_id = $1)`,
+		a.add(id)+` AND state IN `+a.in(passkey.OpenStates)+`) + (SELECT count(*) FROM applications WHERE authenticator_config_id = $1)
+		+ (SELECT count(*) FROM batch_credential_binding_jobs WHERE state = `+a.add(passkey.BatchRunning)+
+		` AND `+t.d.JSONText("job_template", "authenticator_config_id")+` = $1)`,
 		a...).Scan(&n)
 	return n > 0, err
 }

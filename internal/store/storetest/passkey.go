@@ -186,6 +186,32 @@ func testBatchQueueCount(t *testing.T, s *sqlstore.Store) {
 	equal(t, "queued as the second transaction counted", <-seen, 2)
 }
 
+// testConfigInUseByBatch: a config is in use while a running batch's
+// template names it, and free once the batch has finished.
+func testConfigInUseByBatch(t *testing.T, s *sqlstore.Store) {
+	ctx := t.Context()
+	r := newRealm(t, s)
+	c := passkey.AuthenticatorConfig{ID: latchkey.NewUUID(), RealmID: r.ID, TenantID: r.TenantID, DisplayName: "Hosted",
+		Config: passkey.Config{Type: passkey.HostedWeb}, CreateTime: now, UpdateTime: now}
+	must(t, s.CreateAuthenticatorConfig(ctx, c))
+	inUse := func() bool {
+		used, err := s.AuthenticatorConfigInUse(ctx, c.ID)
+		must(t, err)
+		return used
+	}
+	equal(t, "in use before the batch", inUse(), false)
+	b := passkey.Batch{ID: latchkey.NewID(), TenantID: r.TenantID, RealmID: r.ID, IdentityIDs: []string{"a"},
+		State: passkey.BatchRunning, StateCommentary: passkey.BatchCommentary{Errors: map[string]passkey.BatchError{}},
+		JobTemplate: passkey.JobTemplate{AuthenticatorConfigID: c.ID, ExpireTime: now}, CreateTime: now, UpdateTime: now}
+	must(t, s.CreateBatch(ctx, b))
+	equal(t, "in use by the running batch", inUse(), true)
+	claimed, err := s.ClaimBatch(ctx, "node", now, time.Minute)
+	must(t, err)
+	claimed.State, claimed.Done = passkey.BatchSuccess, 1
+	must(t, s.SaveBatch(ctx, claimed, "node", now))
+	equal(t, "in use after the batch finished", inUse(), false)
+}
+
 // testBatchLeases: one node at a time holds a batch; a lease that ran out
 // passes to another, and the old holder can no longer save.
 func testBatchLeases(t *testing.T, s *sqlstore.Store) {

@@ -77,6 +77,7 @@ func Run(t *testing.T, open func(t testing.TB) *sqlstore.Store) {
 		{"Credentials", testCredentials},
 		{"BatchLeases", testBatchLeases},
 		{"BatchQueueCount", testBatchQueueCount},
+		{"ConfigInUseByBatch", testConfigInUseByBatch},
 		{"Policies", testPolicies},
 		{"IdentitiesByUsername", testIdentitiesByUsername},
 		{"ImportJobs", testImportJobs},
