@@ -67,4 +67,6 @@ var dialect = sqlstore.Dialect{
 	// Columns collate bytewise (BINARY) by default; U+10FFFF sorts after
 	// every character that may follow the prefix.
 	PrefixRange: func(c, p string) string { return "(" + c + " >= " + p + " AND " + c + " < " + p + " || char(1114111))" },
+	// The driver parses every statement it is given anew.
+	CacheStatements: true,
 }
