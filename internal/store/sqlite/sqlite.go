@@ -36,6 +36,9 @@ func Open(path string) (*sqlstore.Store, error) {
 	// SQLite's busy loop.
 	writer.SetMaxOpenConns(1)
 	reader.SetMaxOpenConns(8)
+	// Keep them all open when idle (database/sql keeps two): a new one
+	// costs its opening and the preparing of its statements again.
+	reader.SetMaxIdleConns(8)
 	if err := writer.Ping(); err != nil {
 		reader.Close()
 		writer.Close()
