@@ -135,6 +135,11 @@ func (c *stmtCache) Close() error {
 // the cache takes a connection of the DB, and SQLite's writer has just the
 // one the transaction holds. The cache prepares those after the
 // transaction.
+//
+// A transaction must not run a query again while Rows of it are open:
+// both would step the one SQLite statement of the connection. (Nothing in
+// the package does; outside a transaction open Rows hold their connection
+// and the query runs on another.)
 type cachedTx struct {
 	tx    *sql.Tx
 	cache *stmtCache
