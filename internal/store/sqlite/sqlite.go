@@ -36,6 +36,9 @@ func Open(path string) (*sqlstore.Store, error) {
 	// SQLite's busy loop.
 	writer.SetMaxOpenConns(1)
 	reader.SetMaxOpenConns(8)
+	// Keep them all open when idle (database/sql keeps two): a new one
+	// costs its opening and the preparing of its statements again.
+	reader.SetMaxIdleConns(8)
 	if err := writer.Ping(); err != nil {
 		reader.Close()
 		writer.Close()
@@ -67,4 +70,6 @@ var dialect = sqlstore.Dialect{
 	// Columns collate bytewise (BINARY) by default; U+10FFFF sorts after
 	// every character that may follow the prefix.
 	PrefixRange: func(c, p string) string { return "(" + c + " >= " + p + " AND " + c + " < " + p + " || char(1114111))" },
+	// The driver parses every statement it is given anew.
+	CacheStatements: true,
 }

@@ -51,6 +51,9 @@ type Dialect struct {
 	// Migrations are the engine's own, in Go, numbered apart from the
 	// shared SQL files.
 	Migrations []*goose.Migration
+	// CacheStatements runs each distinct query as a prepared statement
+	// kept for reuse, for a driver that does not do so itself.
+	CacheStatements bool
 }
 
 // Engine-independent classes of constraint errors, for Dialect.Classify.
@@ -73,6 +76,9 @@ type Store struct {
 	writer  *sql.DB
 	dialect *Dialect
 	tokens  tokenBatch
+	// reads and writes are db's and writer's statement caches, nil unless
+	// Dialect.CacheStatements (one when db is writer).
+	reads, writes *stmtCache
 }
 
 // New returns a Store. Reads use db; writes and transactions use writer,
@@ -81,6 +87,13 @@ type Store struct {
 func New(db, writer *sql.DB, d Dialect) *Store {
 	s := &Store{db: db, writer: writer, dialect: &d}
 	s.tx = tx{r: db, w: writer, d: s.dialect}
+	if d.CacheStatements {
+		s.reads, s.writes = newStmtCache(db), newStmtCache(writer)
+		if writer == db {
+			s.writes = s.reads
+		}
+		s.tx.r, s.tx.w = s.reads, s.writes
+	}
 	return s
 }
 
@@ -123,9 +136,16 @@ func (s *Store) Migrate(ctx context.Context) error {
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
-// Close closes the connections.
+// Close closes the cached statements and the connections.
 func (s *Store) Close() error {
-	err := s.db.Close()
+	var err error
+	if s.reads != nil {
+		err = s.reads.Close()
+		if s.writes != s.reads {
+			err = errors.Join(err, s.writes.Close())
+		}
+	}
+	err = errors.Join(err, s.db.Close())
 	if s.writer != s.db {
 		err = errors.Join(err, s.writer.Close())
 	}
@@ -138,11 +158,20 @@ func (s *Store) update(ctx context.Context, fn func(*tx) error) error {
 	if err != nil {
 		return err
 	}
-	if err := fn(&tx{r: sqlTx, w: sqlTx, d: s.dialect}); err != nil {
-		sqlTx.Rollback()
-		return err
+	t := &tx{r: sqlTx, w: sqlTx, d: s.dialect}
+	if s.writes != nil {
+		t.r = cachedTx{sqlTx, s.writes}
+		t.w = t.r
 	}
-	return sqlTx.Commit()
+	if err = fn(t); err != nil {
+		sqlTx.Rollback()
+	} else {
+		err = sqlTx.Commit()
+	}
+	if s.writes != nil {
+		s.writes.prepareMissed(ctx)
+	}
+	return err
 }
 
 // Update runs fn in one read-write transaction across all domains.
