@@ -4,7 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"math/rand/v2"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -160,21 +160,36 @@ func (t *tx) CreateIdentities(ctx context.Context, ids []directory.Identity) err
 			a...); err != nil {
 			return err
 		}
-		if err := t.countIdentities(ctx, chunk[0].RealmID, len(chunk)); err != nil {
+		chunkIDs := make([]string, len(chunk))
+		for i, v := range chunk {
+			chunkIDs[i] = v.ID
+		}
+		if err := t.countIdentities(ctx, chunk[0].RealmID, chunkIDs, 1); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// identityShards is how many rows identity_counts spreads a realm's count over.
-const identityShards = 16
+// bucket is the identity_buckets row that counts the identity id: its
+// first two characters, as the migration's substr(id, 1, 2) takes them.
+func bucket(id string) string { return id[:min(2, len(id))] }
 
-func (t *tx) countIdentities(ctx context.Context, realmID string, delta int) error {
-	_, err := t.exec(ctx, latchkey.ErrNoParent,
-		`INSERT INTO identity_counts (realm_id, shard, n) VALUES ($1, $2, $3)
-		 ON CONFLICT (realm_id, shard) DO UPDATE SET n = identity_counts.n + excluded.n`,
-		realmID, rand.IntN(identityShards), delta)
+// countIdentities adds delta to the buckets of the ids, in one statement
+// whose rows are in prefix order, the one order in which concurrent
+// writers lock them.
+func (t *tx) countIdentities(ctx context.Context, realmID string, ids []string, delta int) error {
+	n := map[string]int{}
+	for _, id := range ids {
+		n[bucket(id)] += delta
+	}
+	rows := make([][]any, 0, len(n))
+	for _, prefix := range slices.Sorted(maps.Keys(n)) {
+		rows = append(rows, []any{realmID, prefix, n[prefix]})
+	}
+	values, a := t.values(rows)
+	_, err := t.exec(ctx, latchkey.ErrNoParent, `INSERT INTO identity_buckets (realm_id, prefix, n) VALUES `+values+`
+		 ON CONFLICT (realm_id, prefix) DO UPDATE SET n = identity_buckets.n + excluded.n`, a...)
 	return err
 }
 
@@ -187,7 +202,8 @@ func (t *tx) GetIdentity(ctx context.Context, realmID, id string) (directory.Ide
 
 func (t *tx) ListIdentities(ctx context.Context, realmID string, opts latchkey.ListOptions) ([]directory.Identity, int, error) {
 	q := listQuery{columns: identityColumns, from: "identities", key: "id", filter: identityFilter,
-		fastCount: `SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM identity_counts WHERE realm_id = $1`}
+		fastCount: `SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM identity_buckets WHERE realm_id = $1`,
+		buckets:   `SELECT prefix, n FROM identity_buckets WHERE realm_id = $1 ORDER BY prefix`}
 	q.conds = []string{"realm_id = " + q.args.add(realmID)}
 	return t.listIdentities(ctx, q, opts)
 }
@@ -217,15 +233,24 @@ func (t *tx) DeleteIdentities(ctx context.Context, realmID string, ids []string)
 	}
 	var a args
 	cond := "realm_id = " + a.add(realmID) + " AND id IN " + a.in(ids)
-	res, err := t.exec(ctx, latchkey.ErrInUse, `DELETE FROM identities WHERE `+cond, a...)
+	rows, err := t.w.QueryContext(ctx, `DELETE FROM identities WHERE `+cond+` RETURNING id`, a...)
 	if err != nil {
-		return 0, err
+		return 0, t.classify(err, latchkey.ErrInUse)
 	}
-	n, err := res.RowsAffected()
-	if err != nil || n == 0 {
-		return int(n), err
+	var deleted []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		deleted = append(deleted, id)
 	}
-	return int(n), t.countIdentities(ctx, realmID, -int(n))
+	rows.Close()
+	if err := rows.Err(); err != nil || len(deleted) == 0 {
+		return 0, t.classify(err, latchkey.ErrInUse)
+	}
+	return len(deleted), t.countIdentities(ctx, realmID, deleted, -1)
 }
 
 func (t *tx) MissingIdentities(ctx context.Context, realmID string, ids []string) ([]string, error) {

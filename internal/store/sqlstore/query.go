@@ -227,6 +227,38 @@ type listQuery struct {
 	desc    bool
 	// fastCount, when set, counts the unfiltered list more cheaply than count(*).
 	fastCount string
+	// buckets, when set, returns (prefix, count) rows in key order that
+	// partition the unfiltered list: all keys starting with a prefix, and
+	// only those, lie between the keys of the buckets before and after it.
+	// A deep skip of that list starts at its bucket (seek).
+	buckets string
+}
+
+// seekFrom is the skip from which a list with buckets seeks: below it,
+// stepping over the keys costs less than reading the buckets.
+const seekFrom = 1000
+
+// seek returns where the skip-th row of q's unfiltered list is: in the
+// bucket whose keys start with prefix, after rest rows of it. Past the
+// last row it points past the last bucket's rows.
+func (t *tx) seek(ctx context.Context, q listQuery, skip int) (prefix string, rest int, err error) {
+	rows, err := t.r.QueryContext(ctx, q.buckets, q.args...)
+	if err != nil {
+		return "", 0, err
+	}
+	defer rows.Close()
+	rest = skip
+	var n int
+	for rows.Next() {
+		if err := rows.Scan(&prefix, &n); err != nil {
+			return "", 0, err
+		}
+		if rest < n {
+			return prefix, rest, nil
+		}
+		rest -= n
+	}
+	return prefix, rest + n, rows.Err()
 }
 
 // list runs q for one page and returns the total number of matches. scan is
@@ -261,6 +293,16 @@ func (t *tx) list(ctx context.Context, q listQuery, opts latchkey.ListOptions, s
 			cmp = " < "
 		}
 		conds = append(conds, q.key+cmp+a.add(opts.After))
+	}
+	if q.buckets != "" && opts.Skip >= seekFrom && opts.Filter == nil && opts.Sort == "" && !q.desc && !opts.Descending && opts.After == "" {
+		prefix, rest, err := t.seek(ctx, q, opts.Skip)
+		if err != nil {
+			return 0, err
+		}
+		if prefix != "" {
+			conds = append(conds, q.key+" >= "+a.add(prefix))
+			opts.Skip = rest
+		}
 	}
 	where := strings.Join(conds, " AND ")
 	page := " ORDER BY " + order + " LIMIT " + a.add(opts.Limit) + " OFFSET " + a.add(opts.Skip)

@@ -53,6 +53,7 @@ func Run(t *testing.T, open func(t testing.TB) *sqlstore.Store) {
 		{"Memberships", testMemberships},
 		{"MembershipBatch", testMembershipBatch},
 		{"Paging", testPaging},
+		{"DeepSkip", testDeepSkip},
 		{"Events", testEvents},
 		{"ResourceServers", testResourceServers},
 		{"Applications", testApplications},
@@ -979,6 +980,36 @@ func checkPaging(t *testing.T, list lister, want []string) {
 		after = page[len(page)-1]
 	}
 	sameIDs(t, "walked with After", walked, want)
+}
+
+// testDeepSkip: a skip deep into a realm's identities, which the store
+// answers from its per-bucket counts, gives the rows an offset gives, before
+// and after deletes, to the last row and past it.
+func testDeepSkip(t *testing.T, s *sqlstore.Store) {
+	ctx := t.Context()
+	r, other := newRealm(t, s), newRealm(t, s)
+	addIdentities(t, s, other, "other", 50)
+	all := addIdentities(t, s, r, "user", 2600)
+	check := func(what string) {
+		t.Helper()
+		for _, skip := range []int{0, 999, 1000, 1001, 1500, len(all) - 3, len(all) - 1, len(all), len(all) + 500} {
+			page, total, err := s.ListIdentities(ctx, r.ID, latchkey.ListOptions{Limit: 5, Skip: skip})
+			must(t, err)
+			want := all[min(skip, len(all)):min(skip+5, len(all))]
+			equal(t, fmt.Sprintf("%s: ids at skip %d", what, skip), ids(page, identityID), want)
+			wantTotal(t, what, total, len(all))
+		}
+	}
+	check("after creates")
+	var gone []string
+	for i := 0; i < len(all); i += 7 {
+		gone = append(gone, all[i])
+	}
+	n, err := s.DeleteIdentities(ctx, r.ID, append(gone, "missing"))
+	must(t, err)
+	equal(t, "deleted", n, len(gone))
+	all = slices.DeleteFunc(all, func(id string) bool { return slices.Contains(gone, id) })
+	check("after deletes")
 }
 
 func testPaging(t *testing.T, s *sqlstore.Store) {
