@@ -34,10 +34,11 @@ const (
 	grantTypeField = "protocol_config.grant_type"
 	expiresField   = "protocol_config.token_configuration.expires_after"
 	subjectField   = "protocol_config.token_configuration.subject_field"
+	formatField    = "protocol_config.token_format"
 )
 
 var appFields = []string{"display_name", "protocol_config.type", "protocol_config.confidentiality", "protocol_config.pkce",
-	"protocol_config.redirect_uris", "protocol_config.allowed_scopes", expiresField, subjectField,
+	"protocol_config.redirect_uris", "protocol_config.allowed_scopes", expiresField, subjectField, formatField,
 	"authenticator_config_id", "resource_server_id"}
 
 // appOptions are the fixed choices of the application form.
@@ -47,6 +48,7 @@ var appOptions = map[string][]option{
 	"protocol_config.pkce":            {{"disabled", "Disabled"}, {"s256", "S256"}, {"plain", "Plain"}},
 	grantTypeField:                    {{"authorization_code", "Authorization code"}, {"client_credentials", "Client credentials"}, {"refresh_token", "Refresh token"}},
 	subjectField:                      {{"id", "Identity id"}, {"email", "E-mail address"}, {"username", "Username"}, {"external_id", "External id"}},
+	formatField:                       {{"self_contained", "Self-contained: a signed JWT"}, {"referential", "Referential: opaque, resolved by introspection"}},
 }
 
 func (c *Console) apps(q *request) error {
@@ -104,7 +106,7 @@ func appForm(a oauth.Application) *form {
 		"display_name": a.DisplayName, "protocol_config.type": pc.Type, "protocol_config.confidentiality": pc.Confidentiality,
 		"protocol_config.pkce": pc.PKCE, "protocol_config.redirect_uris": strings.Join(pc.RedirectURIs, "\n"),
 		"protocol_config.allowed_scopes": strings.Join(pc.AllowedScopes, "\n"), expiresField: strconv.Itoa(pc.TokenConfiguration.ExpiresAfter),
-		subjectField: pc.TokenConfiguration.SubjectField, "authenticator_config_id": a.AuthenticatorConfigID,
+		subjectField: pc.TokenConfiguration.SubjectField, formatField: pc.TokenFormat, "authenticator_config_id": a.AuthenticatorConfigID,
 		"resource_server_id": a.ResourceServerID, grantTypeField: ""}}
 }
 
@@ -126,11 +128,13 @@ func applyApp(f *form, a *oauth.Application) {
 	// A value that is no number becomes 0, which the service refuses with its range.
 	pc.TokenConfiguration.ExpiresAfter, _ = strconv.Atoi(f.Values[expiresField])
 	pc.TokenConfiguration.SubjectField = f.Values[subjectField]
+	pc.TokenFormat = f.Values[formatField]
 }
 
 func (c *Console) newApp(q *request) error {
 	f := appForm(oauth.Application{ProtocolConfig: oauth.ProtocolConfig{Type: "oidc", Confidentiality: "confidential", PKCE: "s256",
-		GrantType: []string{"authorization_code"}, TokenConfiguration: oauth.TokenConfiguration{ExpiresAfter: 3600, SubjectField: "id"}}})
+		GrantType: []string{"authorization_code"}, TokenFormat: "self_contained",
+		TokenConfiguration: oauth.TokenConfiguration{ExpiresAfter: 3600, SubjectField: "id"}}})
 	return c.showApp(q, http.StatusOK, oauth.Application{}, f, "")
 }
 

@@ -14,7 +14,8 @@ func appForm(change url.Values) url.Values {
 	v := url.Values{"display_name": {"Billing"}, "protocol_config.type": {"oauth2"}, "protocol_config.confidentiality": {"confidential"},
 		"protocol_config.grant_type": {"client_credentials"}, "protocol_config.pkce": {"disabled"}, "protocol_config.redirect_uris": {""},
 		"protocol_config.allowed_scopes": {""}, "protocol_config.token_configuration.expires_after": {"600"},
-		"protocol_config.token_configuration.subject_field": {"id"}, "authenticator_config_id": {""}, "resource_server_id": {""}}
+		"protocol_config.token_configuration.subject_field": {"id"}, "protocol_config.token_format": {"self_contained"},
+		"authenticator_config_id": {""}, "resource_server_id": {""}}
 	for k, vs := range change {
 		v[k] = vs
 	}
@@ -70,10 +71,12 @@ func TestApplications(t *testing.T) {
 		clientID, oldSecret := pc["client_id"].(string), pc["client_secret"].(string)
 
 		// Edit.
-		p = e.follow(t, base+"/"+id, appForm(url.Values{"display_name": {"Billing service"}, "protocol_config.token_configuration.expires_after": {"900"}}))
-		wantPage(t, p, http.StatusOK, "Saved.", `value="900"`)
+		p = e.follow(t, base+"/"+id, appForm(url.Values{"display_name": {"Billing service"}, "protocol_config.token_configuration.expires_after": {"900"},
+			"protocol_config.token_format": {"referential"}}))
+		wantPage(t, p, http.StatusOK, "Saved.", `value="900"`, `value="referential" selected`)
 		got := e.api(t, "GET", "/realms/"+realm+"/applications/"+id, nil)
-		if got["display_name"] != "Billing service" || got["protocol_config"].(map[string]any)["token_configuration"].(map[string]any)["expires_after"] != 900.0 {
+		if gpc := got["protocol_config"].(map[string]any); got["display_name"] != "Billing service" ||
+			gpc["token_configuration"].(map[string]any)["expires_after"] != 900.0 || gpc["token_format"] != "referential" {
 			t.Fatalf("the API shows %v", got)
 		}
 		p = e.post(t, base+"/"+id, appForm(url.Values{"display_name": {"Billing service"}, "protocol_config.confidentiality": {"public"}}))
