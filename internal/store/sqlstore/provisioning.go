@@ -12,11 +12,24 @@ import (
 	"github.com/latchkey/latchkey/internal/provisioning"
 )
 
+// IdentitiesByUsername looks each key up in the unique username index. On
+// PostgreSQL the keys are one array, each probed by a subquery that cannot
+// be turned into a scan of the realm: with an IN list of 2,000 parameters,
+// the plan that pgx's prepared statement keeps, made while identities had
+// no statistics, scanned every identity of the realm and compared it with
+// each key, quadratic over an import (3 to 8 times slower at 100,000 rows).
 func (t *tx) IdentitiesByUsername(ctx context.Context, realmID string, keys []string) ([]directory.Identity, error) {
 	var a args
-	in := t.in(&a, keys)
-	rows, err := t.r.QueryContext(ctx, `SELECT `+identityColumns+` FROM identities WHERE username_key IN `+in+
-		` AND realm_id = `+t.add(&a, realmID), a...)
+	var query string
+	if t.d.Name == "postgres" {
+		a = args{keys, realmID}
+		query = `SELECT i.* FROM unnest(CAST($1 AS TEXT[])) k (key) CROSS JOIN LATERAL (
+			SELECT ` + identityColumns + ` FROM identities WHERE realm_id = $2 AND username_key = k.key LIMIT 1) i`
+	} else {
+		query = `SELECT ` + identityColumns + ` FROM identities WHERE username_key IN ` + t.in(&a, keys) +
+			` AND realm_id = ` + t.add(&a, realmID)
+	}
+	rows, err := t.r.QueryContext(ctx, query, a...)
 	if err != nil {
 		return nil, err
 	}
