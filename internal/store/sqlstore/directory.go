@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"math/rand/v2"
-	"slices"
 	"strings"
 	"time"
 
@@ -143,28 +142,19 @@ func identityRow(v directory.Identity) []any {
 		string(traits), micros(v.CreateTime), micros(v.UpdateTime)}
 }
 
-// insertBatch bounds the rows of one multi-row INSERT, below SQLite's limit
-// of 32766 parameters.
-const insertBatch = 500
-
 func (t *tx) CreateIdentities(ctx context.Context, ids []directory.Identity) error {
-	for chunk := range slices.Chunk(ids, insertBatch) {
-		rows := make([][]any, len(chunk))
-		for i, v := range chunk {
-			rows[i] = identityRow(v)
-		}
-		values, a := t.values(rows)
-		if _, err := t.exec(ctx, latchkey.ErrNoParent,
-			`INSERT INTO identities (id, realm_id, tenant_id, display_name, display_name_key, status,
-			 username_key, email_key, external_id, traits, create_time, update_time) VALUES `+values,
-			a...); err != nil {
-			return err
-		}
-		if err := t.countIdentities(ctx, chunk[0].RealmID, len(chunk)); err != nil {
-			return err
-		}
+	if len(ids) == 0 {
+		return nil
 	}
-	return nil
+	rows := make([][]any, len(ids))
+	for i, v := range ids {
+		rows[i] = identityRow(v)
+	}
+	if err := t.insert(ctx, latchkey.ErrNoParent, `INSERT INTO identities (id, realm_id, tenant_id, display_name,
+		display_name_key, status, username_key, email_key, external_id, traits, create_time, update_time)`, rows, ""); err != nil {
+		return err
+	}
+	return t.countIdentities(ctx, ids[0].RealmID, len(ids))
 }
 
 // identityShards is how many rows identity_counts spreads a realm's count over.
@@ -366,19 +356,12 @@ func (t *tx) AddMembers(ctx context.Context, groupID string, identityIDs []strin
 	if err := t.touchGroup(ctx, groupID); err != nil {
 		return err
 	}
-	for chunk := range slices.Chunk(identityIDs, insertBatch) {
-		rows := make([][]any, len(chunk))
-		for i, id := range chunk {
-			rows[i] = []any{groupID, id}
-		}
-		values, a := t.values(rows)
-		if _, err := t.exec(ctx, latchkey.ErrNoParent,
-			`INSERT INTO memberships (group_id, identity_id) VALUES `+values+
-				` ON CONFLICT (group_id, identity_id) DO NOTHING`, a...); err != nil {
-			return err
-		}
+	rows := make([][]any, len(identityIDs))
+	for i, id := range identityIDs {
+		rows[i] = []any{groupID, id}
 	}
-	return nil
+	return t.insert(ctx, latchkey.ErrNoParent, `INSERT INTO memberships (group_id, identity_id)`, rows,
+		` ON CONFLICT (group_id, identity_id) DO NOTHING`)
 }
 
 func (t *tx) RemoveMembers(ctx context.Context, groupID string, identityIDs []string) error {

@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"encoding/csv"
-	"slices"
 	"strings"
 	"time"
 
@@ -111,18 +110,11 @@ func (t *tx) SaveImportJob(ctx context.Context, j provisioning.Job, owner string
 }
 
 func (t *tx) AddImportFailures(ctx context.Context, jobID string, fs []provisioning.Failure) error {
-	for chunk := range slices.Chunk(fs, insertBatch) {
-		rows := make([][]any, len(chunk))
-		for i, f := range chunk {
-			rows[i] = []any{jobID, f.Line, f.Record, f.Error}
-		}
-		values, a := t.values(rows)
-		if _, err := t.exec(ctx, latchkey.ErrNoParent,
-			`INSERT INTO import_failures (job_id, line, record, error) VALUES `+values, a...); err != nil {
-			return err
-		}
+	rows := make([][]any, len(fs))
+	for i, f := range fs {
+		rows[i] = []any{jobID, f.Line, f.Record, f.Error}
 	}
-	return nil
+	return t.insert(ctx, latchkey.ErrNoParent, `INSERT INTO import_failures (job_id, line, record, error)`, rows, "")
 }
 
 func (t *tx) ListImportFailures(ctx context.Context, jobID string, afterLine, limit int) ([]provisioning.Failure, error) {
