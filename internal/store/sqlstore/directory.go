@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"time"
 
@@ -150,6 +151,8 @@ func (t *tx) CreateIdentities(ctx context.Context, ids []directory.Identity) err
 	for i, v := range ids {
 		rows[i] = identityRow(v)
 	}
+	// In id order, a batch's rows lie in the table as a listing reads them.
+	slices.SortFunc(rows, func(a, b []any) int { return strings.Compare(a[0].(string), b[0].(string)) })
 	if err := t.insert(ctx, latchkey.ErrNoParent, `INSERT INTO identities (id, realm_id, tenant_id, display_name,
 		display_name_key, status, username_key, email_key, external_id, traits, create_time, update_time)`, rows, ""); err != nil {
 		return err
