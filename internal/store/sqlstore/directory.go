@@ -126,12 +126,12 @@ func prefixed(cols map[string]column, alias string) map[string]column {
 
 func scanIdentity(s interface{ Scan(...any) error }, v *directory.Identity) error {
 	var ct, ut int64
-	var traits string
+	var traits []byte
 	if err := s.Scan(&v.ID, &v.RealmID, &v.TenantID, &v.DisplayName, &v.Status, &traits, &ct, &ut, &v.EnrollmentStatus); err != nil {
 		return err
 	}
 	v.CreateTime, v.UpdateTime = fromMicros(ct), fromMicros(ut)
-	return json.Unmarshal([]byte(traits), &v.Traits)
+	return decodeTraits(traits, &v.Traits)
 }
 
 // identityRow returns the stored form of an identity, in the order of the
