@@ -293,7 +293,7 @@ func TestImportResumes(t *testing.T) {
 	forEachEngine(t, nil, func(t *testing.T, e *env) {
 		ctx := t.Context()
 		realm := newRealm(t, e.api, "Resume")
-		const rows, done = 4500, 2000 // the worker's batches are 2000 rows
+		const rows, done = 4500, 2000 // done as if a batch of 2000 rows had committed
 		var file strings.Builder
 		file.WriteString("username,display_name\n")
 		var first []directory.Identity
