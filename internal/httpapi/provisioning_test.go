@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"encoding/csv"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -282,6 +283,59 @@ func TestExportCSV(t *testing.T) {
 	})
 }
 
+// TestImportExportPages imports a file of more than one batch and exports
+// it in more than one page: a username of the first batch repeated in the
+// second fails with the line of its first row, and one of an identity made
+// before the import fails as taken.
+func TestImportExportPages(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, nil, func(t *testing.T, e *env) {
+		realm := newRealm(t, e.api, "Pages")
+		newGroup(t, e.api, realm, "Staff")
+		newIdentity(t, e.api, realm, "existing")
+		const rows = 6000
+		var file strings.Builder
+		file.WriteString("username,display_name,groups\n")
+		want := map[string]string{"existing": ""} // username → groups in the export
+		for i := range rows {
+			name, groups := fmt.Sprintf("user%05d", i), ""
+			switch i {
+			case 5500:
+				name = "USER00000" // line 5502 repeats line 2
+			case 5600:
+				name = "existing" // line 5602
+			default:
+				if i%1000 == 0 {
+					groups = "Staff"
+				}
+				want[name] = groups
+			}
+			fmt.Fprintf(&file, "%s,User %d,%s\n", name, i, groups)
+		}
+		j := e.api.importFile(t, realm, "", file.String())
+		if got, want := counts(t, j), [4]int{rows - 2, 0, 0, 2}; got != want {
+			t.Errorf("counts %v, want %v: %v", got, want, j)
+		}
+		fs := items(t, j, "failures")
+		if len(fs) != 2 || num(t, fs[0], "line") != 5502 || str(t, fs[0], "error") != "username: repeats the username of line 2" ||
+			num(t, fs[1], "line") != 5602 || !strings.Contains(str(t, fs[1], "error"), "an identity with this username exists") {
+			t.Errorf("failures %v", fs)
+		}
+		exported := e.api.download(t, "/realms/"+realm+"/identities:export")
+		col := map[string]int{}
+		for i, c := range exported[0] {
+			col[c] = i
+		}
+		got := map[string]string{}
+		for _, r := range exported[1:] {
+			got[r[col["username"]]] = r[col["groups"]]
+		}
+		if len(exported) != 1+len(want) || !maps.Equal(got, want) {
+			t.Errorf("export has %d rows, %d usernames; want %d", len(exported)-1, len(got), len(want))
+		}
+	})
+}
+
 // TestImportResumes plays a node that died in the middle of a job: the
 // first batch committed (its identities and the job's progress in one
 // transaction), the job still leased to the dead node. The worker takes it
@@ -293,7 +347,7 @@ func TestImportResumes(t *testing.T) {
 	forEachEngine(t, nil, func(t *testing.T, e *env) {
 		ctx := t.Context()
 		realm := newRealm(t, e.api, "Resume")
-		const rows, done = 4500, 2000 // the worker's batches are 2000 rows
+		const rows, done = 4500, 2000 // done as if a batch of 2000 rows had committed
 		var file strings.Builder
 		file.WriteString("username,display_name\n")
 		var first []directory.Identity

@@ -190,6 +190,17 @@ func (s *Service) Export(ctx context.Context, tenantID, realmID string, f filter
 		}
 		return err
 	}
+	// The next page is read while this one is written: the database (or,
+	// on SQLite, the reading goroutine) works beside the CSV encoding and
+	// the response instead of taking turns with them.
+	ctx, cancel := context.WithCancel(ctx)
+	pages := make(chan page, 1)
+	go s.readPages(ctx, realmID, f, pages)
+	defer func() {
+		cancel()
+		for range pages { // wait for the reader
+		}
+	}()
 	bw := bufio.NewWriterSize(w, 64<<10)
 	cw := csv.NewWriter(bw)
 	cw.Write(ExportColumns)
@@ -198,23 +209,11 @@ func (s *Service) Export(ctx context.Context, tenantID, realmID string, f filter
 		targets[i] = target(c)
 	}
 	cells := make([]string, len(ExportColumns))
-	opts := latchkey.ListOptions{Filter: f, Limit: exportPage, SkipTotal: true}
-	for {
-		page, _, err := s.store.ListIdentities(ctx, realmID, opts)
-		if err != nil {
-			return err
+	for p := range pages {
+		if p.err != nil {
+			return p.err
 		}
-		ids := make([]string, len(page))
-		for i, v := range page {
-			ids[i] = v.ID
-		}
-		groups := map[string][]directory.Group{}
-		if len(ids) > 0 {
-			if groups, err = s.store.GroupsOfIdentities(ctx, ids); err != nil {
-				return err
-			}
-		}
-		for _, v := range page {
+		for _, v := range p.identities {
 			for i, t := range targets {
 				switch t {
 				case colDisplayName:
@@ -222,7 +221,7 @@ func (s *Service) Export(ctx context.Context, tenantID, realmID string, f filter
 				case colStatus:
 					cells[i] = v.Status
 				case colGroups:
-					cells[i] = groupNames(groups[v.ID])
+					cells[i] = groupNames(p.groups[v.ID])
 				default:
 					cells[i] = *v.Traits.Field(t)
 				}
@@ -232,16 +231,46 @@ func (s *Service) Export(ctx context.Context, tenantID, realmID string, f filter
 				return err
 			}
 		}
-		if len(page) < exportPage {
-			break
-		}
-		opts.After = page[len(page)-1].ID
 	}
 	cw.Flush()
 	if err := cw.Error(); err != nil {
 		return err
 	}
 	return bw.Flush()
+}
+
+// page is one page of an export: identities by id, with their groups.
+type page struct {
+	identities []directory.Identity
+	groups     map[string][]directory.Group
+	err        error // the last page's, when reading failed
+}
+
+// readPages sends the pages of an export until the last, an error, or ctx
+// is done; then it closes pages.
+func (s *Service) readPages(ctx context.Context, realmID string, f filter.Expr, pages chan<- page) {
+	defer close(pages)
+	opts := latchkey.ListOptions{Filter: f, Limit: exportPage, SkipTotal: true}
+	for {
+		var p page
+		p.identities, _, p.err = s.store.ListIdentities(ctx, realmID, opts)
+		if p.err == nil && len(p.identities) > 0 {
+			ids := make([]string, len(p.identities))
+			for i, v := range p.identities {
+				ids[i] = v.ID
+			}
+			p.groups, p.err = s.store.GroupsOfIdentities(ctx, ids)
+		}
+		select {
+		case pages <- p:
+		case <-ctx.Done():
+			return
+		}
+		if p.err != nil || len(p.identities) < exportPage {
+			return
+		}
+		opts.After = p.identities[len(p.identities)-1].ID
+	}
 }
 
 func groupNames(gs []directory.Group) string {

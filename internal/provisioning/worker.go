@@ -35,7 +35,11 @@ type Worker struct {
 }
 
 // batchSize is how many rows one transaction applies: all of them or none.
-const batchSize = 2000
+// Fewer, larger commits write the pages that every batch changes less
+// often (on SQLite an import of 300,000 rows took 34 µs per row with
+// batches of 2,000, 28 with 5,000); SQLite's other writers wait for a
+// batch, about 150 ms.
+const batchSize = 5000
 
 // Wake makes Run look for jobs now. It never blocks.
 func (w *Worker) Wake() {

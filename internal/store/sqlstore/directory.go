@@ -126,12 +126,12 @@ func prefixed(cols map[string]column, alias string) map[string]column {
 
 func scanIdentity(s interface{ Scan(...any) error }, v *directory.Identity) error {
 	var ct, ut int64
-	var traits string
+	var traits []byte
 	if err := s.Scan(&v.ID, &v.RealmID, &v.TenantID, &v.DisplayName, &v.Status, &traits, &ct, &ut, &v.EnrollmentStatus); err != nil {
 		return err
 	}
 	v.CreateTime, v.UpdateTime = fromMicros(ct), fromMicros(ut)
-	return json.Unmarshal([]byte(traits), &v.Traits)
+	return decodeTraits(traits, &v.Traits)
 }
 
 // identityRow returns the stored form of an identity, in the order of the
@@ -143,32 +143,25 @@ func identityRow(v directory.Identity) []any {
 		string(traits), micros(v.CreateTime), micros(v.UpdateTime)}
 }
 
-// insertBatch bounds the rows of one multi-row INSERT, below SQLite's limit
-// of 32766 parameters.
-const insertBatch = 500
-
 func (t *tx) CreateIdentities(ctx context.Context, ids []directory.Identity) error {
-	for chunk := range slices.Chunk(ids, insertBatch) {
-		rows := make([][]any, len(chunk))
-		for i, v := range chunk {
-			rows[i] = identityRow(v)
-		}
-		values, a := t.values(rows)
-		if _, err := t.exec(ctx, latchkey.ErrNoParent,
-			`INSERT INTO identities (id, realm_id, tenant_id, display_name, display_name_key, status,
-			 username_key, email_key, external_id, traits, create_time, update_time) VALUES `+values,
-			a...); err != nil {
-			return err
-		}
-		chunkIDs := make([]string, len(chunk))
-		for i, v := range chunk {
-			chunkIDs[i] = v.ID
-		}
-		if err := t.countIdentities(ctx, chunk[0].RealmID, chunkIDs, 1); err != nil {
-			return err
-		}
+	if len(ids) == 0 {
+		return nil
 	}
-	return nil
+	rows := make([][]any, len(ids))
+	for i, v := range ids {
+		rows[i] = identityRow(v)
+	}
+	// In id order, a batch's rows lie in the table as a listing reads them.
+	slices.SortFunc(rows, func(a, b []any) int { return strings.Compare(a[0].(string), b[0].(string)) })
+	if err := t.insert(ctx, latchkey.ErrNoParent, `INSERT INTO identities (id, realm_id, tenant_id, display_name,
+		display_name_key, status, username_key, email_key, external_id, traits, create_time, update_time)`, rows, ""); err != nil {
+		return err
+	}
+	idList := make([]string, len(ids))
+	for i, v := range ids {
+		idList[i] = v.ID
+	}
+	return t.countIdentities(ctx, ids[0].RealmID, idList, 1)
 }
 
 // bucket is the identity_buckets row that counts the identity id: its
@@ -187,10 +180,8 @@ func (t *tx) countIdentities(ctx context.Context, realmID string, ids []string, 
 	for _, prefix := range slices.Sorted(maps.Keys(n)) {
 		rows = append(rows, []any{realmID, prefix, n[prefix]})
 	}
-	values, a := t.values(rows)
-	_, err := t.exec(ctx, latchkey.ErrNoParent, `INSERT INTO identity_buckets (realm_id, prefix, n) VALUES `+values+`
-		 ON CONFLICT (realm_id, prefix) DO UPDATE SET n = identity_buckets.n + excluded.n`, a...)
-	return err
+	return t.insert(ctx, latchkey.ErrNoParent, `INSERT INTO identity_buckets (realm_id, prefix, n)`, rows,
+		` ON CONFLICT (realm_id, prefix) DO UPDATE SET n = identity_buckets.n + excluded.n`)
 }
 
 func (t *tx) GetIdentity(ctx context.Context, realmID, id string) (directory.Identity, error) {
@@ -209,7 +200,10 @@ func (t *tx) ListIdentities(ctx context.Context, realmID string, opts latchkey.L
 }
 
 func (t *tx) listIdentities(ctx context.Context, q listQuery, opts latchkey.ListOptions) ([]directory.Identity, int, error) {
-	var out []directory.Identity
+	// A page is allocated once: growing it copied identities, some 800
+	// bytes each, twice over (1.0 of 3.6 s of CPU reading an export of
+	// 1,000,000 from PostgreSQL).
+	out := make([]directory.Identity, 0, min(max(opts.Limit, 0), 10000))
 	total, err := t.list(ctx, q, opts, func(rows *sql.Rows) error {
 		var v directory.Identity
 		err := scanIdentity(rows, &v)
@@ -391,19 +385,12 @@ func (t *tx) AddMembers(ctx context.Context, groupID string, identityIDs []strin
 	if err := t.touchGroup(ctx, groupID); err != nil {
 		return err
 	}
-	for chunk := range slices.Chunk(identityIDs, insertBatch) {
-		rows := make([][]any, len(chunk))
-		for i, id := range chunk {
-			rows[i] = []any{groupID, id}
-		}
-		values, a := t.values(rows)
-		if _, err := t.exec(ctx, latchkey.ErrNoParent,
-			`INSERT INTO memberships (group_id, identity_id) VALUES `+values+
-				` ON CONFLICT (group_id, identity_id) DO NOTHING`, a...); err != nil {
-			return err
-		}
+	rows := make([][]any, len(identityIDs))
+	for i, id := range identityIDs {
+		rows[i] = []any{groupID, id}
 	}
-	return nil
+	return t.insert(ctx, latchkey.ErrNoParent, `INSERT INTO memberships (group_id, identity_id)`, rows,
+		` ON CONFLICT (group_id, identity_id) DO NOTHING`)
 }
 
 func (t *tx) RemoveMembers(ctx context.Context, groupID string, identityIDs []string) error {

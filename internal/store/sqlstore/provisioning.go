@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"encoding/csv"
-	"slices"
 	"strings"
 	"time"
 
@@ -12,11 +11,24 @@ import (
 	"github.com/latchkey/latchkey/internal/provisioning"
 )
 
+// IdentitiesByUsername looks each key up in the unique username index. On
+// PostgreSQL the keys are one array, each probed by a subquery that cannot
+// be turned into a scan of the realm: with an IN list of 2,000 parameters,
+// the plan that pgx's prepared statement keeps, made while identities had
+// no statistics, scanned every identity of the realm and compared it with
+// each key, quadratic over an import (3 to 8 times slower at 100,000 rows).
 func (t *tx) IdentitiesByUsername(ctx context.Context, realmID string, keys []string) ([]directory.Identity, error) {
 	var a args
-	in := t.in(&a, keys)
-	rows, err := t.r.QueryContext(ctx, `SELECT `+identityColumns+` FROM identities WHERE username_key IN `+in+
-		` AND realm_id = `+t.add(&a, realmID), a...)
+	var query string
+	if t.d.Name == "postgres" {
+		a = args{keys, realmID}
+		query = `SELECT i.* FROM unnest(CAST($1 AS TEXT[])) k (key) CROSS JOIN LATERAL (
+			SELECT ` + identityColumns + ` FROM identities WHERE realm_id = $2 AND username_key = k.key LIMIT 1) i`
+	} else {
+		query = `SELECT ` + identityColumns + ` FROM identities WHERE username_key IN ` + t.in(&a, keys) +
+			` AND realm_id = ` + t.add(&a, realmID)
+	}
+	rows, err := t.r.QueryContext(ctx, query, a...)
 	if err != nil {
 		return nil, err
 	}
@@ -98,18 +110,11 @@ func (t *tx) SaveImportJob(ctx context.Context, j provisioning.Job, owner string
 }
 
 func (t *tx) AddImportFailures(ctx context.Context, jobID string, fs []provisioning.Failure) error {
-	for chunk := range slices.Chunk(fs, insertBatch) {
-		rows := make([][]any, len(chunk))
-		for i, f := range chunk {
-			rows[i] = []any{jobID, f.Line, f.Record, f.Error}
-		}
-		values, a := t.values(rows)
-		if _, err := t.exec(ctx, latchkey.ErrNoParent,
-			`INSERT INTO import_failures (job_id, line, record, error) VALUES `+values, a...); err != nil {
-			return err
-		}
+	rows := make([][]any, len(fs))
+	for i, f := range fs {
+		rows[i] = []any{jobID, f.Line, f.Record, f.Error}
 	}
-	return nil
+	return t.insert(ctx, latchkey.ErrNoParent, `INSERT INTO import_failures (job_id, line, record, error)`, rows, "")
 }
 
 func (t *tx) ListImportFailures(ctx context.Context, jobID string, afterLine, limit int) ([]provisioning.Failure, error) {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -56,6 +57,60 @@ func (t *tx) values(rows [][]any) (string, args) {
 		b.WriteByte(')')
 	}
 	return b.String(), a
+}
+
+// insertBatch bounds the rows of one multi-row INSERT on SQLite, below its
+// limit of 32766 parameters.
+const insertBatch = 500
+
+// insert runs prefix (INSERT INTO table (columns)) for rows, each of the
+// same column types, with suffix after the rows (ON CONFLICT …). SQLite
+// takes a multi-row VALUES list of insertBatch rows at a time (it limits
+// parameters). PostgreSQL takes all rows in one statement, one array per
+// column: binding 12 arrays costs pgx and the server less than binding
+// 6,000 parameters, and the statement is prepared once for any number of rows.
+func (t *tx) insert(ctx context.Context, onForeignKey error, prefix string, rows [][]any, suffix string) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	if t.d.Name != "postgres" {
+		for chunk := range slices.Chunk(rows, insertBatch) {
+			values, a := t.values(chunk)
+			if _, err := t.exec(ctx, onForeignKey, prefix+` VALUES `+values+suffix, a...); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	arrays := make([]string, len(rows[0]))
+	a := make(args, len(rows[0]))
+	for j, v := range rows[0] {
+		var sqlType string
+		switch v.(type) {
+		case string:
+			a[j], sqlType = arrayOf[string](rows, j), "TEXT"
+		case int64:
+			a[j], sqlType = arrayOf[int64](rows, j), "BIGINT"
+		case int:
+			a[j], sqlType = arrayOf[int](rows, j), "BIGINT"
+		case []byte:
+			a[j], sqlType = arrayOf[[]byte](rows, j), "BYTEA"
+		default:
+			return fmt.Errorf("insert: no array type for %T", v)
+		}
+		arrays[j] = "CAST($" + strconv.Itoa(j+1) + " AS " + sqlType + "[])"
+	}
+	_, err := t.exec(ctx, onForeignKey, prefix+` SELECT * FROM unnest(`+strings.Join(arrays, ", ")+`)`+suffix, a...)
+	return err
+}
+
+// arrayOf returns column j of rows, whose values are all of type T.
+func arrayOf[T any](rows [][]any, j int) []T {
+	out := make([]T, len(rows))
+	for i, r := range rows {
+		out[i] = r[j].(T)
+	}
+	return out
 }
 
 // add adds a parameter as values does: in the statement's order, never

@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"slices"
 	"strings"
 
 	"github.com/latchkey/latchkey"
@@ -65,18 +64,12 @@ func (t *tx) DeleteRole(ctx context.Context, resourceServerID, id string) error 
 // addPairs inserts (roleID, value) rows into a role's table, skipping
 // those that exist.
 func (t *tx) addPairs(ctx context.Context, table, column, roleID string, values []string) error {
-	for chunk := range slices.Chunk(values, insertBatch) {
-		rows := make([][]any, len(chunk))
-		for i, v := range chunk {
-			rows[i] = []any{roleID, v}
-		}
-		list, a := t.values(rows)
-		if _, err := t.exec(ctx, latchkey.ErrNoParent, `INSERT INTO `+table+` (role_id, `+column+`) VALUES `+list+
-			` ON CONFLICT (role_id, `+column+`) DO NOTHING`, a...); err != nil {
-			return err
-		}
+	rows := make([][]any, len(values))
+	for i, v := range values {
+		rows[i] = []any{roleID, v}
 	}
-	return nil
+	return t.insert(ctx, latchkey.ErrNoParent, `INSERT INTO `+table+` (role_id, `+column+`)`, rows,
+		` ON CONFLICT (role_id, `+column+`) DO NOTHING`)
 }
 
 func (t *tx) removePairs(ctx context.Context, table, column, roleID string, values []string) error {

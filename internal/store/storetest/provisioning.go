@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,6 +34,33 @@ func testIdentitiesByUsername(t *testing.T, s *sqlstore.Store) {
 	got, err = s.IdentitiesByUsername(ctx, r.ID, nil)
 	must(t, err)
 	equal(t, "no usernames", len(got), 0)
+
+	// An import's batch: more rows than one SQLite statement takes, traits
+	// that need escapes, all created or (one username taken) none.
+	batch := make([]directory.Identity, 1200)
+	keys := []string{"alice", "carol", "nobody"}
+	for i := range batch {
+		batch[i] = newIdentity(r, fmt.Sprintf("user%04d", i))
+		batch[i].Traits.GivenName = fmt.Sprintf("Ünï \"%d\" & <co>", i)
+		keys = append(keys, directory.Fold(batch[i].Traits.Username))
+	}
+	taken := slices.Clone(batch)
+	taken[700] = newIdentity(r, "BOB")
+	wantErr(t, "a batch with a taken username", s.CreateIdentities(ctx, taken), latchkey.ErrDuplicate)
+	got, err = s.IdentitiesByUsername(ctx, r.ID, keys)
+	must(t, err)
+	equal(t, "identities after a refused batch", got, []directory.Identity{alice})
+	must(t, s.CreateIdentities(ctx, batch))
+	got, err = s.IdentitiesByUsername(ctx, r.ID, keys)
+	must(t, err)
+	want := append([]directory.Identity{alice}, batch...)
+	byID := func(a, b directory.Identity) int { return strings.Compare(a.ID, b.ID) }
+	slices.SortFunc(got, byID)
+	slices.SortFunc(want, byID)
+	equal(t, "identities of a batch by username", got, want)
+	_, total, err := s.ListIdentities(ctx, r.ID, latchkey.ListOptions{Limit: 1})
+	must(t, err)
+	wantTotal(t, "identities counted", total, 2+len(batch))
 }
 
 func testImportJobs(t *testing.T, s *sqlstore.Store) {
