@@ -128,6 +128,10 @@ type Store interface {
 	// ImportChunk returns chunk seq of the file of a job that is not done,
 	// or latchkey.ErrNotFound after the last.
 	ImportChunk(ctx context.Context, jobID string, seq int) ([]byte, error)
+	// Settle brings the engine's planner statistics up to date after a
+	// bulk change, where the engine keeps them (PostgreSQL would otherwise
+	// plan the next queries for the table as it was).
+	Settle(ctx context.Context) error
 }
 
 // BindingMailer sends a credential binding e-mail to an identity (the

@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"database/sql"
 	"errors"
 	"strings"
 	"sync"
@@ -113,5 +114,33 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSettleAnalyses: settling after an import gives the planner
+// statistics of the tables the import filled.
+func TestSettleAnalyses(t *testing.T) {
+	ctx := t.Context()
+	dsn := testenv.PostgresDSN(t)
+	s := open(t, dsn)
+	must(t, s.Migrate(ctx))
+	db, err := sql.Open("pgx", dsn)
+	must(t, err)
+	defer db.Close()
+	analysed := func() bool {
+		var n int
+		must(t, db.QueryRowContext(ctx, `SELECT count(*) FROM pg_stat_user_tables
+			WHERE relname = 'identities' AND last_analyze IS NOT NULL`).Scan(&n))
+		return n == 1
+	}
+	if analysed() {
+		t.Fatal("identities analysed before Settle")
+	}
+	must(t, s.Provisioning().Settle(ctx))
+	// The statistics collector reports within moments.
+	for deadline := time.Now().Add(5 * time.Second); !analysed(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("identities not analysed after Settle")
+		}
 	}
 }
