@@ -204,7 +204,7 @@ func (im *importer) run(ctx context.Context) error {
 	if err := im.w.save(ctx, im.w.Service.store, im.job, "import_job.complete"); err != nil {
 		return err
 	}
-	if im.job.Created+im.job.Updated < settleFrom {
+	if im.job.DryRun || im.job.Created+im.job.Updated < settleFrom {
 		return nil
 	}
 	// Before statistics, PostgreSQL once read a page of a fresh million
