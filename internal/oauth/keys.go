@@ -210,7 +210,7 @@ func (s *Service) RotateKeys(ctx context.Context) ([]string, error) {
 		if err != nil {
 			return err
 		}
-		// Newest first: the key made now, then the one it replaces.
+		// Newest first; the key made below is the first one kept.
 		slices.SortFunc(keys, func(a, b SigningKey) int { return b.CreateTime.Compare(a.CreateTime) })
 		for _, alg := range SigningAlgorithms {
 			key, err := NewSigningKey(s.box, alg)

@@ -193,9 +193,9 @@ func (s *Service) identityTokens(ctx context.Context, app client, i directory.Id
 	if resp.IDToken, err = s.sign(TokenAlgorithm, issuer, id); err != nil {
 		return TokenResponse{}, grant{}, err
 	}
-	g.tokens = append(g.tokens, Token{ID: id.ID, TenantID: app.TenantID, RealmID: app.RealmID, ApplicationID: app.ID,
-		PrincipalType: "identity", PrincipalID: i.ID, Scopes: scopes, TokenSuffix: resp.IDToken[len(resp.IDToken)-11:],
-		TokenFormat: "self_contained", TokenType: "identity", IssuedAt: now.Unix(), Expires: now.Add(lifetime).Unix()})
+	rec := tokenRecord(app.Application, id.Claims, "identity", i.ID, scopes, "identity")
+	rec.TokenSuffix = resp.IDToken[len(resp.IDToken)-11:]
+	g.tokens = append(g.tokens, rec)
 	return resp, g, nil
 }
 

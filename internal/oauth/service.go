@@ -214,9 +214,8 @@ func (s *Service) Token(ctx context.Context, req TokenRequest) (TokenResponse, e
 // record, found again by the string's hash, keeps the claims. It returns
 // the token and the record to store.
 func (s *Service) accessToken(app Application, c Claims, principalType, principalID string, scopes []string) (string, Token, error) {
-	rec := Token{TenantID: app.TenantID, RealmID: app.RealmID, ApplicationID: app.ID, PrincipalType: principalType,
-		PrincipalID: principalID, Scopes: scopes, TokenFormat: or(app.ProtocolConfig.TokenFormat, "self_contained"),
-		TokenType: "access", IssuedAt: c.IssuedAt.Time().Unix(), Expires: c.Expiry.Time().Unix()}
+	rec := tokenRecord(app, c.Claims, principalType, principalID, scopes, "access")
+	rec.TokenFormat = or(app.ProtocolConfig.TokenFormat, "self_contained")
 	var raw string
 	var err error
 	if rec.TokenFormat == "referential" {
@@ -233,6 +232,15 @@ func (s *Service) accessToken(app Application, c Claims, principalType, principa
 	}
 	rec.ID, rec.TokenSuffix = c.ID, raw[len(raw)-11:]
 	return raw, rec, nil
+}
+
+// tokenRecord is the record of a self-contained token of the application
+// with claims c, for a principal (its type and id); the caller adds the
+// token's suffix.
+func tokenRecord(app Application, c jwt.Claims, principalType, principalID string, scopes []string, tokenType string) Token {
+	return Token{ID: c.ID, TenantID: app.TenantID, RealmID: app.RealmID, ApplicationID: app.ID, PrincipalType: principalType,
+		PrincipalID: principalID, Scopes: scopes, TokenFormat: "self_contained", TokenType: tokenType,
+		IssuedAt: c.IssuedAt.Time().Unix(), Expires: c.Expiry.Time().Unix()}
 }
 
 // referentialID is the record id of a referential token: a hash, so that
