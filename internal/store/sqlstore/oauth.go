@@ -197,21 +197,14 @@ func (t *tx) CreateToken(ctx context.Context, v oauth.Token) error {
 	return t.createTokens(ctx, []oauth.Token{v})
 }
 
-// createTokens inserts token records in one statement.
+// createTokens inserts token records, in one statement up to insertBatch.
 func (t *tx) createTokens(ctx context.Context, vs []oauth.Token) error {
-	var q strings.Builder
-	q.WriteString(`INSERT INTO tokens (` + tokenColumns + `) VALUES `)
-	var a args
+	rows := make([][]any, len(vs))
 	for i, v := range vs {
-		if i > 0 {
-			q.WriteString(", ")
-		}
-		q.WriteString("(" + strings.Join([]string{a.add(v.ID), a.add(v.TenantID), a.add(v.RealmID), a.add(v.ApplicationID),
-			a.add(v.PrincipalType), a.add(v.PrincipalID), a.add(v.DisplayName), a.add(strings.Join(v.Scopes, " ")),
-			a.add(v.TokenSuffix), a.add(v.TokenFormat), a.add(v.TokenType), a.add(v.IssuedAt), a.add(v.Expires), a.add(v.Claims)}, ", ") + ")")
+		rows[i] = []any{v.ID, v.TenantID, v.RealmID, v.ApplicationID, v.PrincipalType, v.PrincipalID, v.DisplayName,
+			strings.Join(v.Scopes, " "), v.TokenSuffix, v.TokenFormat, v.TokenType, v.IssuedAt, v.Expires, v.Claims}
 	}
-	_, err := t.exec(ctx, latchkey.ErrNoParent, q.String(), a...)
-	return err
+	return t.insert(ctx, latchkey.ErrNoParent, `INSERT INTO tokens (`+tokenColumns+`)`, rows, "")
 }
 
 func (t *tx) GetToken(ctx context.Context, id string) (oauth.Token, error) {
