@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/mail"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/passkey"
@@ -157,7 +158,7 @@ func (s *Server) biAuthenticate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	code, _, denial, err := s.approve(r, req, identity.ID, cred.ID)
+	code, _, denial, err := s.approve(r, req, identity, cred.ID)
 	if denial != "" {
 		writeJSON(w, http.StatusOK, map[string]string{"type": "deny", "message": denial})
 		return
@@ -172,15 +173,15 @@ func (s *Server) biAuthenticate(w http.ResponseWriter, r *http.Request) {
 // approve asks the realm's policy whether the identity that signed may use
 // the sign-in's application and, if it may, issues the code (with where to
 // send the browser); denial is why it may not.
-func (s *Server) approve(r *http.Request, req oauth.AuthRequest, identityID, credentialID string) (code, to, denial string, err error) {
-	decision, err := s.Policy.Evaluate(r.Context(), req.TenantID, req.RealmID, identityID, req.ApplicationID)
+func (s *Server) approve(r *http.Request, req oauth.AuthRequest, identity directory.Identity, credentialID string) (code, to, denial string, err error) {
+	decision, err := s.Policy.Decide(r.Context(), identity, req.ApplicationID)
 	if err != nil {
 		return "", "", "", err
 	}
 	if !decision.Allowed {
 		return "", "", "access denied by policy: " + decision.Reason, nil
 	}
-	code, to, err = s.OAuth.Approve(r.Context(), req, identityID, credentialID)
+	code, to, err = s.OAuth.Approve(r.Context(), req, identity.ID, credentialID)
 	return code, to, "", err
 }
 
@@ -212,7 +213,7 @@ func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	_, to, denial, err := s.approve(r, req, identity.ID, cred.ID)
+	_, to, denial, err := s.approve(r, req, identity, cred.ID)
 	if denial != "" {
 		writeJSON(w, http.StatusOK, map[string]string{"redirect": oauth.Deny(req, denial), "message": denial})
 		return

@@ -125,7 +125,7 @@ func (s *Service) ListResourceServers(ctx context.Context, tenantID, realmID str
 // it loses are taken from its roles and its applications' allowed scopes at
 // once, in the same transaction: no token grants them any more.
 func (s *Service) UpdateResourceServer(ctx context.Context, tenantID, realmID, id string, edit func(*ResourceServer) error) (rs ResourceServer, err error) {
-	defer s.clients.clear() // once the change is committed, this node trusts no cached client
+	defer s.Forget() // once the change is committed, this node trusts nothing it cached
 	err = s.store.Update(ctx, func(tx Tx) error {
 		if rs, err = resourceServer(ctx, tx, tenantID, realmID, id); err != nil {
 			return err
@@ -383,7 +383,7 @@ func (s *Service) RegenerateSecret(ctx context.Context, tenantID, realmID, id st
 }
 
 func (s *Service) updateApplication(ctx context.Context, tenantID, realmID, id string, edit func(*Application) error, newSecret bool) (a Application, err error) {
-	defer s.clients.clear() // once the change is committed, this node trusts no cached client
+	defer s.Forget() // once the change is committed, this node trusts nothing it cached
 	err = s.store.Update(ctx, func(tx Tx) error {
 		var sealed string
 		a, sealed, err = tx.GetApplication(ctx, realmID, id)
@@ -423,7 +423,7 @@ func (s *Service) updateApplication(ctx context.Context, tenantID, realmID, id s
 // DeleteApplication deletes an application Latchkey does not manage, with
 // the records of the tokens it issued.
 func (s *Service) DeleteApplication(ctx context.Context, tenantID, realmID, id string) error {
-	defer s.clients.clear() // once the change is committed, this node trusts no cached client
+	defer s.Forget() // once the change is committed, this node trusts nothing it cached
 	return s.store.Update(ctx, func(tx Tx) error {
 		a, _, err := tx.GetApplication(ctx, realmID, id)
 		if errors.Is(err, latchkey.ErrNotFound) || (err == nil && a.TenantID != tenantID) {

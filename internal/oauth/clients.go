@@ -2,17 +2,18 @@ package oauth
 
 import (
 	"crypto/sha256"
-	"crypto/subtle"
 	"sync"
 	"time"
+
+	"github.com/latchkey/latchkey/internal/passkey"
 )
 
-// ClientCacheTTL bounds how long a node goes on trusting what it read when a
-// client last authenticated: after another node regenerates the client's
-// secret or edits its application, the old secret or configuration may work
-// on this node for up to this long. The node that makes the change forgets
-// at once, and a deleted application fails at once everywhere (its token
-// records can no longer be inserted).
+// ClientCacheTTL bounds how long a node goes on trusting what it read of an
+// application: after another node regenerates the client's secret, edits
+// the application or its authenticator config, the old secret or
+// configuration may work on this node for up to this long. The node that
+// makes the change forgets at once, and a deleted application fails at
+// once everywhere (its token records can no longer be inserted).
 const ClientCacheTTL = 2 * time.Second
 
 // client is an authenticated application and the audience of its tokens
@@ -22,19 +23,19 @@ type client struct {
 	audience []string
 }
 
-// clientCache holds, per node, the clients that authenticated in the last
-// ClientCacheTTL, so that a busy client costs no application and resource
-// server read per token. One entry per application: its memory is bounded
-// by the applications in use.
-type clientCache struct {
-	mu      sync.Mutex
-	entries map[string]cachedClient // by tenant/realm/application of the endpoint
+// authenticatedClient is a client with the credentials it authenticated with.
+type authenticatedClient struct {
+	client
+	credentials [sha256.Size]byte // of the client id and secret, so that the secret is not kept in memory
 }
 
-type cachedClient struct {
-	client
-	credentials [sha256.Size]byte // of the client id and secret that authenticated
-	expires     time.Time
+// signInApp is an application that users sign in to, with the
+// authenticator config it signs them in with (ok false: none, the hosted
+// page).
+type signInApp struct {
+	Application
+	config passkey.AuthenticatorConfig
+	ok     bool
 }
 
 // credentialsHash identifies a client id and secret without keeping the
@@ -43,30 +44,50 @@ func credentialsHash(id, secret string) [sha256.Size]byte {
 	return sha256.Sum256([]byte(id + "\x00" + secret))
 }
 
-func (c *clientCache) get(key string, credentials [sha256.Size]byte) (client, bool) {
+// nodeCache holds, per node, what was read in the last ClientCacheTTL, so
+// that a busy application costs no reads per token or sign-in. Only what
+// exists is put, one entry per application: its memory is bounded by the
+// applications in use.
+type nodeCache[V any] struct {
+	mu      sync.Mutex
+	entries map[string]cached[V] // by tenant/realm/application of the endpoint
+}
+
+type cached[V any] struct {
+	value   V
+	expires time.Time
+}
+
+func (c *nodeCache[V]) get(key string) (V, bool) {
 	c.mu.Lock()
 	e, ok := c.entries[key]
 	c.mu.Unlock()
-	if !ok || time.Now().After(e.expires) || subtle.ConstantTimeCompare(e.credentials[:], credentials[:]) != 1 {
-		return client{}, false
+	if !ok || time.Now().After(e.expires) {
+		var zero V
+		return zero, false
 	}
-	return e.client, true
+	return e.value, true
 }
 
-func (c *clientCache) put(key string, credentials [sha256.Size]byte, cl client) {
+func (c *nodeCache[V]) put(key string, v V) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.entries == nil {
-		c.entries = map[string]cachedClient{}
+		c.entries = map[string]cached[V]{}
 	}
-	c.entries[key] = cachedClient{client: cl, credentials: credentials, expires: time.Now().Add(ClientCacheTTL)}
+	c.entries[key] = cached[V]{value: v, expires: time.Now().Add(ClientCacheTTL)}
 }
 
-// clear forgets every client; the node calls it when it changes an
-// application or a resource server (rare writes, so forgetting them all is
-// simplest and misses none).
-func (c *clientCache) clear() {
+func (c *nodeCache[V]) clear() {
 	c.mu.Lock()
 	clear(c.entries)
 	c.mu.Unlock()
+}
+
+// Forget makes this node read every application, resource server and
+// authenticator config again. The node calls it once it changed one of
+// them (rare writes, so forgetting them all is simplest and misses none).
+func (s *Service) Forget() {
+	s.clients.clear()
+	s.signInApps.clear()
 }

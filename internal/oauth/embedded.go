@@ -18,14 +18,36 @@ import (
 // AuthenticatorConfig returns the authenticator config an application signs
 // its users in with; ok is false when it has none (the hosted page then).
 func (s *Service) AuthenticatorConfig(ctx context.Context, app Application) (c passkey.AuthenticatorConfig, ok bool, err error) {
-	if app.AuthenticatorConfigID == "" {
-		return c, false, nil
+	a, err := s.signInApplication(ctx, app.TenantID, app.RealmID, app.ID)
+	return a.config, a.ok, err
+}
+
+// signInApplication returns an application of the tenant's realm
+// (latchkey.ErrNotFound when there is none) with its authenticator config.
+// What this node read in the last ClientCacheTTL is not read again: every
+// step of a sign-in needs both.
+func (s *Service) signInApplication(ctx context.Context, tenantID, realmID, appID string) (signInApp, error) {
+	key := appPath(tenantID, realmID, appID)
+	if a, ok := s.signInApps.get(key); ok {
+		return a, nil
 	}
-	c, err = s.store.GetAuthenticatorConfig(ctx, app.RealmID, app.AuthenticatorConfigID)
-	if errors.Is(err, latchkey.ErrNotFound) {
-		return c, false, nil
+	app, _, err := s.store.GetApplication(ctx, realmID, appID)
+	if err == nil && app.TenantID != tenantID {
+		err = latchkey.ErrNotFound
 	}
-	return c, err == nil, err
+	if err != nil {
+		return signInApp{}, err
+	}
+	a := signInApp{Application: app}
+	if app.AuthenticatorConfigID != "" {
+		a.config, err = s.store.GetAuthenticatorConfig(ctx, app.RealmID, app.AuthenticatorConfigID)
+		if err != nil && !errors.Is(err, latchkey.ErrNotFound) {
+			return signInApp{}, err
+		}
+		a.ok = err == nil
+	}
+	s.signInApps.put(key, a)
+	return a, nil
 }
 
 // Origin is what the request JWT tells the SDK of the browser that began the
@@ -120,13 +142,12 @@ func (req AuthRequest) SignsFor(transactionID, nonce string) bool {
 // EmbeddedConfig returns an application that signs its users in through the
 // embedded SDK, with its embedded authenticator config.
 func (s *Service) EmbeddedConfig(ctx context.Context, tenantID, realmID, appID string) (Application, passkey.AuthenticatorConfig, error) {
-	app, err := s.application(ctx, tenantID, realmID, appID)
-	if err != nil {
-		return app, passkey.AuthenticatorConfig{}, err
-	}
-	c, ok, err := s.AuthenticatorConfig(ctx, app)
-	if err == nil && (!ok || c.Config.Type != passkey.Embedded) {
+	a, err := s.signInApplication(ctx, tenantID, realmID, appID)
+	switch {
+	case errors.Is(err, latchkey.ErrNotFound):
+		err = applicationNotFound()
+	case err == nil && (!a.ok || a.config.Config.Type != passkey.Embedded):
 		err = latchkey.Errorf(latchkey.CodeBadRequest, "the application does not sign in through the embedded SDK")
 	}
-	return app, c, err
+	return a.Application, a.config, err
 }

@@ -125,7 +125,8 @@ type Tx interface {
 
 	RoleTx
 
-	CreateToken(ctx context.Context, t Token) error
+	// CreateTokens inserts token records, in one statement.
+	CreateTokens(ctx context.Context, ts ...Token) error
 	GetToken(ctx context.Context, id string) (Token, error)
 	ListTokens(ctx context.Context, applicationID string, f TokenFilter, opts latchkey.ListOptions) ([]Token, int, error)
 	DeleteToken(ctx context.Context, applicationID, id string) error

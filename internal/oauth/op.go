@@ -88,8 +88,9 @@ func redirectError(p AuthParams, code, description string) error {
 // are *Error (never redirected to an unchecked URI); the others are
 // *RedirectError.
 func (s *Service) Authorize(ctx context.Context, tenantID, realmID, appID string, p AuthParams) (AuthRequest, Application, error) {
-	app, _, err := s.store.GetApplication(ctx, realmID, appID)
-	if errors.Is(err, latchkey.ErrNotFound) || (err == nil && app.TenantID != tenantID) {
+	a, err := s.signInApplication(ctx, tenantID, realmID, appID)
+	app := a.Application
+	if errors.Is(err, latchkey.ErrNotFound) {
 		return AuthRequest{}, app, &Error{"invalid_client", "no such application"}
 	}
 	if err != nil {

@@ -111,10 +111,8 @@ func (g grant) ids() []string {
 
 // save stores the records in tx.
 func (g grant) save(ctx context.Context, tx Tx) error {
-	for _, t := range g.tokens {
-		if err := tx.CreateToken(ctx, t); err != nil {
-			return err
-		}
+	if err := tx.CreateTokens(ctx, g.tokens...); err != nil {
+		return err
 	}
 	if g.refresh != nil {
 		return tx.CreateRefreshToken(ctx, *g.refresh)

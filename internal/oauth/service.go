@@ -22,11 +22,12 @@ import (
 
 // Service issues and verifies tokens and manages token records.
 type Service struct {
-	store     Store
-	box       *secretbox.Box
-	publicURL string
-	keys      *keyring
-	clients   clientCache
+	store      Store
+	box        *secretbox.Box
+	publicURL  string
+	keys       *keyring
+	clients    nodeCache[authenticatedClient]
+	signInApps nodeCache[signInApp]
 	// Allowed, when set, is asked again on every refresh.
 	Allowed AccessCheck
 }
@@ -198,7 +199,7 @@ func (s *Service) Token(ctx context.Context, req TokenRequest) (TokenResponse, e
 	if err != nil {
 		return TokenResponse{}, err
 	}
-	if err := s.store.CreateToken(ctx, record); errors.Is(err, latchkey.ErrNoParent) {
+	if err := s.store.CreateTokens(ctx, record); errors.Is(err, latchkey.ErrNoParent) {
 		// The application is gone, deleted perhaps on another node after
 		// this one cached it: the record's reference to it catches that.
 		return TokenResponse{}, errInvalidClient
@@ -268,8 +269,8 @@ var errInvalidClient = &Error{"invalid_client", "client authentication failed"}
 func (s *Service) authenticateClient(ctx context.Context, req TokenRequest) (client, error) {
 	key := appPath(req.TenantID, req.RealmID, req.ApplicationID)
 	credentials := credentialsHash(req.ClientID, req.ClientSecret)
-	if c, ok := s.clients.get(key, credentials); ok {
-		return c, nil
+	if c, ok := s.clients.get(key); ok && subtle.ConstantTimeCompare(c.credentials[:], credentials[:]) == 1 {
+		return c.client, nil
 	}
 	app, sealed, err := s.store.GetApplication(ctx, req.RealmID, req.ApplicationID)
 	if errors.Is(err, latchkey.ErrNotFound) || (err == nil && app.TenantID != req.TenantID) {
@@ -302,7 +303,7 @@ func (s *Service) authenticateClient(ctx context.Context, req TokenRequest) (cli
 		}
 		c.audience = []string{rs.Identifier}
 	}
-	s.clients.put(key, credentials, c)
+	s.clients.put(key, authenticatedClient{client: c, credentials: credentials})
 	return c, nil
 }
 

@@ -33,6 +33,9 @@ type Service struct {
 	// MailQueued, when set, is called after a binding e-mail was queued,
 	// so that delivery can start at once.
 	MailQueued func()
+	// ConfigChanged, when set, is called after an authenticator config
+	// was changed or deleted, so that this node forgets what it cached.
+	ConfigChanged func()
 }
 
 // NewService returns a Service over store whose links start with baseURL.
@@ -133,6 +136,7 @@ func (s *Service) ListAuthenticatorConfigs(ctx context.Context, tenantID, realmI
 // UpdateAuthenticatorConfig applies edit to a config and stores the result
 // if it is valid. edit may change the display name and the config.
 func (s *Service) UpdateAuthenticatorConfig(ctx context.Context, tenantID, realmID, id string, edit func(*AuthenticatorConfig) error) (a AuthenticatorConfig, err error) {
+	defer s.configChanged()
 	err = s.store.Update(ctx, func(tx Tx) error {
 		if a, err = getConfig(ctx, tx, tenantID, realmID, id); err != nil {
 			return err
@@ -154,11 +158,19 @@ func (s *Service) UpdateAuthenticatorConfig(ctx context.Context, tenantID, realm
 	return a, err
 }
 
+// configChanged tells this node's caches, once the change is committed.
+func (s *Service) configChanged() {
+	if s.ConfigChanged != nil {
+		s.ConfigChanged()
+	}
+}
+
 var errConfigInUse = latchkey.Errorf(latchkey.CodeConflict, "authenticator config is used by an application or a pending credential binding job")
 
 // DeleteAuthenticatorConfig deletes a config that no application or open
 // job uses.
 func (s *Service) DeleteAuthenticatorConfig(ctx context.Context, tenantID, realmID, id string) error {
+	defer s.configChanged()
 	return s.store.Update(ctx, func(tx Tx) error {
 		// The lock makes the check below hold until the delete commits:
 		// applications and jobs reference the config without a foreign key.

@@ -35,17 +35,22 @@ func realm(ctx context.Context, tx Tx, tenantID, realmID string) error {
 	return notFound(err, "Realm", realmID, "realm not found")
 }
 
-// get returns the realm's policy: a realm that never had one denies
-// everything until rules allow it.
+// get returns the realm's policy.
 func get(ctx context.Context, tx Tx, tenantID, realmID string) (Policy, error) {
 	if err := realm(ctx, tx, tenantID, realmID); err != nil {
 		return Policy{}, err
 	}
 	p, err := tx.GetPolicy(ctx, realmID)
 	if errors.Is(err, latchkey.ErrNotFound) {
-		return Policy{TenantID: tenantID, RealmID: realmID, Rules: []Rule{}, DefaultEffect: Deny}, nil
+		return defaultPolicy(tenantID, realmID), nil
 	}
 	return p, err
+}
+
+// defaultPolicy is the policy of a realm that never had one: it denies
+// everything until rules allow it.
+func defaultPolicy(tenantID, realmID string) Policy {
+	return Policy{TenantID: tenantID, RealmID: realmID, Rules: []Rule{}, DefaultEffect: Deny}
 }
 
 // Get returns a realm's policy.
@@ -152,8 +157,7 @@ func unknown(err error, field, description string) error {
 // Evaluate decides whether an identity may use an application, and says why.
 // A suspended identity is always denied.
 func (s *Service) Evaluate(ctx context.Context, tenantID, realmID, identityID, applicationID string) (Decision, error) {
-	p, err := get(ctx, s.store, tenantID, realmID)
-	if err != nil {
+	if err := realm(ctx, s.store, tenantID, realmID); err != nil {
 		return Decision{}, err
 	}
 	i, err := s.store.GetIdentity(ctx, realmID, identityID)
@@ -163,14 +167,27 @@ func (s *Service) Evaluate(ctx context.Context, tenantID, realmID, identityID, a
 	if _, _, err := s.store.GetApplication(ctx, realmID, applicationID); err != nil {
 		return Decision{}, notFound(err, "Application", applicationID, "application not found")
 	}
+	return s.Decide(ctx, i, applicationID)
+}
+
+// Decide is Evaluate for an identity the caller has read, and an
+// application it knows is in the identity's realm: a sign-in has both at
+// hand, and reads neither again.
+func (s *Service) Decide(ctx context.Context, i directory.Identity, applicationID string) (Decision, error) {
 	if i.Status == "suspended" {
 		return Decision{Effect: Deny, Reason: "the identity is suspended"}, nil
 	}
-	groups, err := s.store.GroupsOfIdentities(ctx, []string{identityID})
+	p, err := s.store.GetPolicy(ctx, i.RealmID)
+	if errors.Is(err, latchkey.ErrNotFound) {
+		p = defaultPolicy(i.TenantID, i.RealmID)
+	} else if err != nil {
+		return Decision{}, err
+	}
+	groups, err := s.store.GroupsOfIdentities(ctx, []string{i.ID})
 	if err != nil {
 		return Decision{}, err
 	}
-	return p.decide(identityID, applicationID, groups[identityID]), nil
+	return p.decide(i.ID, applicationID, groups[i.ID]), nil
 }
 
 // decide applies the rules in order to an identity in groups.

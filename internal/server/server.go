@@ -199,6 +199,7 @@ func open(ctx context.Context, cfg Config, st store.Store) (*Node, error) {
 		Credentials: creds, Bootstrapped: created, CredsFile: path, Console: cons,
 		Mail: mail.NewService(st.Mail()), MailWorker: worker}
 	n.Passkeys = passkey.NewService(st.Passkey(), base)
+	n.Passkeys.ConfigChanged = oauthSvc.Forget
 	policies := policy.NewService(st.Policy())
 	oauthSvc.Allowed = func(ctx context.Context, tenantID, realmID, identityID, appID string) (bool, string, error) {
 		d, err := policies.Evaluate(ctx, tenantID, realmID, identityID, appID)

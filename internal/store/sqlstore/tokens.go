@@ -8,8 +8,8 @@ import (
 	"github.com/latchkey/latchkey/internal/oauth"
 )
 
-// maxTokenBatch bounds the rows of one insert (13 parameters each; both
-// engines take thousands).
+// maxTokenBatch bounds the requests of one insert (a record or two each, 14
+// parameters a record; both engines take thousands).
 const maxTokenBatch = 200
 
 // tokenBatch is a group commit of token records: the requests that insert
@@ -19,23 +19,23 @@ const maxTokenBatch = 200
 // what it did.
 type tokenBatch struct {
 	mu       sync.Mutex
-	queue    []queuedToken
+	queue    []queuedTokens
 	inserter sync.Mutex // held by the request that inserts a batch
 }
 
-type queuedToken struct {
-	token oauth.Token
-	done  chan error
+type queuedTokens struct {
+	tokens []oauth.Token
+	done   chan error
 }
 
-// CreateToken inserts a token record, in a batch with those that concurrent
-// requests insert; it returns once the record is committed. (Inside Update
-// the transaction's own CreateToken is used.)
-func (s *Store) CreateToken(ctx context.Context, v oauth.Token) error {
+// CreateTokens inserts token records, in a batch with those that concurrent
+// requests insert; it returns once the records are committed. (Inside
+// Update the transaction's own CreateTokens is used.)
+func (s *Store) CreateTokens(ctx context.Context, vs ...oauth.Token) error {
 	done := make(chan error, 1)
 	b := &s.tokens
 	b.mu.Lock()
-	b.queue = append(b.queue, queuedToken{v, done})
+	b.queue = append(b.queue, queuedTokens{vs, done})
 	leader := len(b.queue) == 1
 	b.mu.Unlock()
 	if leader {
@@ -53,18 +53,19 @@ func (s *Store) CreateToken(ctx context.Context, v oauth.Token) error {
 }
 
 // insertTokens inserts a batch and tells each request its outcome. When a
-// statement fails, its records are inserted one by one, so that each gets
-// its own error (a taken id, a deleted application) and no other's.
-func (s *Store) insertTokens(ctx context.Context, batch []queuedToken) {
+// statement fails, each request's records are inserted on their own, so
+// that each gets its own error (a taken id, a deleted application) and no
+// other's.
+func (s *Store) insertTokens(ctx context.Context, batch []queuedTokens) {
 	for chunk := range slices.Chunk(batch, maxTokenBatch) {
-		tokens := make([]oauth.Token, len(chunk))
-		for i, q := range chunk {
-			tokens[i] = q.token
+		var tokens []oauth.Token
+		for _, q := range chunk {
+			tokens = append(tokens, q.tokens...)
 		}
-		err := s.tx.createTokens(ctx, tokens)
+		err := s.tx.CreateTokens(ctx, tokens...)
 		for _, q := range chunk {
 			if err != nil && len(chunk) > 1 {
-				q.done <- s.tx.createTokens(ctx, []oauth.Token{q.token})
+				q.done <- s.tx.CreateTokens(ctx, q.tokens...)
 			} else {
 				q.done <- err
 			}

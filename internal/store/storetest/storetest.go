@@ -1185,7 +1185,7 @@ func testConcurrentTokens(t *testing.T, s *sqlstore.Store) {
 	errs := make([]error, len(tokens))
 	var wg sync.WaitGroup
 	for i, v := range tokens {
-		wg.Go(func() { errs[i] = s.CreateToken(ctx, v) })
+		wg.Go(func() { errs[i] = s.CreateTokens(ctx, v) })
 	}
 	wg.Wait()
 	stored := 0
@@ -1232,21 +1232,21 @@ func testTokens(t *testing.T, s *sqlstore.Store) {
 	// A referential token's record keeps its claims.
 	mine[2].TokenFormat, mine[2].Claims = "referential", `{"sub":"alice","scope":"pets:read"}`
 	for _, v := range mine {
-		must(t, s.CreateToken(ctx, v))
+		must(t, s.CreateTokens(ctx, v))
 	}
 	got, err := s.GetToken(ctx, mine[2].ID)
 	must(t, err)
 	equal(t, "created referential token", got, mine[2])
 	theirs := newToken(otherApp, "identity", "alice", exp)
-	must(t, s.CreateToken(ctx, theirs))
+	must(t, s.CreateTokens(ctx, theirs))
 
 	got, err = s.GetToken(ctx, mine[0].ID)
 	must(t, err)
 	equal(t, "created token", got, mine[0])
 	_, err = s.GetToken(ctx, "missing")
 	wantErr(t, "get missing", err, latchkey.ErrNotFound)
-	wantErr(t, "create a taken id", s.CreateToken(ctx, mine[0]), latchkey.ErrDuplicate)
-	wantErr(t, "create for a missing application", s.CreateToken(ctx, newToken(oauth.Application{ID: "missing"}, "identity", "x", exp)), latchkey.ErrNoParent)
+	wantErr(t, "create a taken id", s.CreateTokens(ctx, mine[0]), latchkey.ErrDuplicate)
+	wantErr(t, "create for a missing application", s.CreateTokens(ctx, newToken(oauth.Application{ID: "missing"}, "identity", "x", exp)), latchkey.ErrNoParent)
 
 	list, total, err := s.ListTokens(ctx, app.ID, oauth.TokenFilter{}, all(nil))
 	must(t, err)
@@ -1297,7 +1297,7 @@ func testDeleteExpiredTokens(t *testing.T, s *sqlstore.Store) {
 	atCutoff := newToken(app, "identity", "a", cutoff.Unix())
 	later := newToken(otherApp, "identity", "a", cutoff.Add(time.Hour).Unix())
 	for _, v := range []oauth.Token{long, just, atCutoff, later} {
-		must(t, s.CreateToken(ctx, v))
+		must(t, s.CreateTokens(ctx, v))
 	}
 	n, err := s.DeleteExpiredTokens(ctx, cutoff)
 	must(t, err)
@@ -1370,7 +1370,7 @@ func writeAll(t *testing.T, tx store.Tx) (checks map[string]func(store.Tx) error
 	err = errors.Join(
 		tx.CreateTenant(ctx, tenant), tx.CreateRealm(ctx, r), tx.CreateIdentities(ctx, []directory.Identity{alice}),
 		tx.CreateGroup(ctx, g), tx.AddMembers(ctx, g.ID, []string{alice.ID}), tx.CreateApplication(ctx, app, ""),
-		tx.CreateToken(ctx, token), tx.RecordEvent(ctx, event), tx.CreateSetting(ctx, setting, "v"),
+		tx.CreateTokens(ctx, token), tx.RecordEvent(ctx, event), tx.CreateSetting(ctx, setting, "v"),
 		tx.CreateSigningKey(ctx, key),
 	)
 	one := func(n int, err error) error {
