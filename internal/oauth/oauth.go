@@ -125,8 +125,10 @@ type Tx interface {
 
 	RoleTx
 
-	// CreateTokens inserts token records, in one statement.
-	CreateTokens(ctx context.Context, ts ...Token) error
+	// SaveGrant stores what a token response issued, all or nothing. When
+	// the grant redeems a code that was redeemed before, it stores nothing
+	// and returns latchkey.ErrNotFound.
+	SaveGrant(ctx context.Context, g Grant) error
 	GetToken(ctx context.Context, id string) (Token, error)
 	ListTokens(ctx context.Context, applicationID string, f TokenFilter, opts latchkey.ListOptions) ([]Token, int, error)
 	DeleteToken(ctx context.Context, applicationID, id string) error
@@ -138,12 +140,8 @@ type Tx interface {
 	GetAuthRequestByCode(ctx context.Context, codeHash string) (AuthRequest, error)
 	// FinishAuthRequest records who signed in and the code, if no one has yet.
 	FinishAuthRequest(ctx context.Context, r AuthRequest) error
-	// RedeemCode marks a code redeemed, once, with the ids of the tokens it
-	// bought: latchkey.ErrNotFound if it was redeemed before.
-	RedeemCode(ctx context.Context, authRequestID string, tokenIDs []string) error
 	GetIdentity(ctx context.Context, realmID, id string) (directory.Identity, error)
 
-	CreateRefreshToken(ctx context.Context, t RefreshToken) error
 	GetRefreshToken(ctx context.Context, hash string) (RefreshToken, error)
 	// UseRefreshToken marks a refresh token used, once: latchkey.ErrNotFound if it was.
 	UseRefreshToken(ctx context.Context, hash string) error

@@ -63,17 +63,11 @@ func (s *Service) redeemCode(ctx context.Context, app client, req TokenRequest, 
 	if err != nil {
 		return TokenResponse{}, err
 	}
-	// One transaction spends the code, records what it bought and stores
-	// the tokens, so that a concurrent redemption finds all or nothing.
-	replayed := false
-	err = s.store.Update(ctx, func(tx Tx) error {
-		if err := tx.RedeemCode(ctx, ar.ID, g.ids()); err != nil {
-			replayed = errors.Is(err, latchkey.ErrNotFound)
-			return err
-		}
-		return g.save(ctx, tx)
-	})
-	if replayed { // redeemed concurrently: revoke what that redemption issued
+	// The code is spent with the records of what it bought, all or
+	// nothing, so that a concurrent redemption finds all or nothing.
+	g.Redeems = ar.ID
+	err = s.store.SaveGrant(ctx, g)
+	if errors.Is(err, latchkey.ErrNotFound) { // redeemed concurrently: revoke what that redemption issued
 		if ar, err = s.store.GetAuthRequest(ctx, ar.ID); err != nil {
 			return TokenResponse{}, err
 		}
@@ -93,31 +87,24 @@ func (s *Service) revokeReplayed(ctx context.Context, ar AuthRequest) error {
 	return errBadCode
 }
 
-// grant is what a token response stores: the records of its access and ID
-// tokens, and its refresh token's, if any.
-type grant struct {
-	tokens  []Token
-	refresh *RefreshToken
+// Grant is what a token response stores: the records of its access and ID
+// tokens, its refresh token's if any, and, when an authorization code
+// bought it, the sign-in whose code it spends.
+type Grant struct {
+	Tokens  []Token
+	Refresh *RefreshToken
+	// Redeems is the id of the sign-in whose code is spent, once, with the
+	// ids of Tokens recorded on it ("" for the other grants).
+	Redeems string
 }
 
-// ids are the ids of the access and ID token records.
-func (g grant) ids() []string {
-	ids := make([]string, len(g.tokens))
-	for i, t := range g.tokens {
+// TokenIDs are the ids of the access and ID token records.
+func (g Grant) TokenIDs() []string {
+	ids := make([]string, len(g.Tokens))
+	for i, t := range g.Tokens {
 		ids[i] = t.ID
 	}
 	return ids
-}
-
-// save stores the records in tx.
-func (g grant) save(ctx context.Context, tx Tx) error {
-	if err := tx.CreateTokens(ctx, g.tokens...); err != nil {
-		return err
-	}
-	if g.refresh != nil {
-		return tx.CreateRefreshToken(ctx, *g.refresh)
-	}
-	return nil
 }
 
 // session is what tokens of a sign-in carry over from it.
@@ -133,12 +120,12 @@ type session struct {
 // the refresh_token grant, a refresh token) of a sign-in, and returns the
 // records the caller must store, with what else it stores, before it
 // answers.
-func (s *Service) identityTokens(ctx context.Context, app client, i directory.Identity, ss session) (TokenResponse, grant, error) {
+func (s *Service) identityTokens(ctx context.Context, app client, i directory.Identity, ss session) (TokenResponse, Grant, error) {
 	pc := app.ProtocolConfig
 	requested := strings.Fields(ss.scope)
 	scopes, err := grantedScopes(withoutOIDC(ss.scope), pc.AllowedScopes)
 	if err != nil {
-		return TokenResponse{}, grant{}, err
+		return TokenResponse{}, Grant{}, err
 	}
 	if len(strings.Fields(withoutOIDC(ss.scope))) == 0 {
 		scopes = nil // asked for none of the resource server's scopes
@@ -147,7 +134,7 @@ func (s *Service) identityTokens(ctx context.Context, app client, i directory.Id
 		// An identity gets only the scopes its roles (its own or its groups') hold.
 		held, err := s.store.ScopesOfIdentity(ctx, i.ID, app.ResourceServerID)
 		if err != nil {
-			return TokenResponse{}, grant{}, err
+			return TokenResponse{}, Grant{}, err
 		}
 		scopes = slices.DeleteFunc(scopes, func(sc string) bool { return !slices.Contains(held, sc) })
 	}
@@ -169,14 +156,14 @@ func (s *Service) identityTokens(ctx context.Context, app client, i directory.Id
 	}
 	raw, record, err := s.accessToken(app.Application, access, "identity", i.ID, scopes)
 	if err != nil {
-		return TokenResponse{}, grant{}, err
+		return TokenResponse{}, Grant{}, err
 	}
-	g := grant{tokens: []Token{record}}
+	g := Grant{Tokens: []Token{record}}
 	resp := TokenResponse{AccessToken: raw, TokenType: "Bearer", ExpiresIn: int(lifetime.Seconds()), Scope: strings.Join(scopes, " ")}
 	if slices.Contains(pc.GrantType, "refresh_token") {
 		var rt RefreshToken
 		resp.RefreshToken, rt = newRefreshToken(app.Application, i, ss)
-		g.refresh = &rt
+		g.Refresh = &rt
 	}
 	if pc.Type != "oidc" || !slices.Contains(requested, "openid") {
 		return resp, g, nil
@@ -189,11 +176,11 @@ func (s *Service) identityTokens(ctx context.Context, app client, i directory.Id
 	}
 	profile(&id, i, scopes)
 	if resp.IDToken, err = s.sign(TokenAlgorithm, issuer, id); err != nil {
-		return TokenResponse{}, grant{}, err
+		return TokenResponse{}, Grant{}, err
 	}
 	rec := tokenRecord(app.Application, id.Claims, "identity", i.ID, scopes, "identity")
 	rec.TokenSuffix = resp.IDToken[len(resp.IDToken)-11:]
-	g.tokens = append(g.tokens, rec)
+	g.Tokens = append(g.Tokens, rec)
 	return resp, g, nil
 }
 

@@ -199,7 +199,7 @@ func (s *Service) Token(ctx context.Context, req TokenRequest) (TokenResponse, e
 	if err != nil {
 		return TokenResponse{}, err
 	}
-	if err := s.store.CreateTokens(ctx, record); errors.Is(err, latchkey.ErrNoParent) {
+	if err := s.store.SaveGrant(ctx, Grant{Tokens: []Token{record}}); errors.Is(err, latchkey.ErrNoParent) {
 		// The application is gone, deleted perhaps on another node after
 		// this one cached it: the record's reference to it catches that.
 		return TokenResponse{}, errInvalidClient

@@ -193,8 +193,8 @@ func scanToken(s interface{ Scan(...any) error }, v *oauth.Token) error {
 	return err
 }
 
-// CreateTokens inserts token records, in one statement up to insertBatch.
-func (t *tx) CreateTokens(ctx context.Context, vs ...oauth.Token) error {
+// createTokens inserts token records, in one statement up to insertBatch.
+func (t *tx) createTokens(ctx context.Context, vs []oauth.Token) error {
 	rows := make([][]any, len(vs))
 	for i, v := range vs {
 		rows[i] = []any{v.ID, v.TenantID, v.RealmID, v.ApplicationID, v.PrincipalType, v.PrincipalID, v.DisplayName,

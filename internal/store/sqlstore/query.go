@@ -103,6 +103,8 @@ func (t *tx) insert(ctx context.Context, onForeignKey error, prefix string, rows
 			a[j], sqlType = arrayOf[int](rows, j), "BIGINT"
 		case []byte:
 			a[j], sqlType = arrayOf[[]byte](rows, j), "BYTEA"
+		case bool:
+			a[j], sqlType = arrayOf[bool](rows, j), "BOOLEAN"
 		default:
 			return fmt.Errorf("insert: no array type for %T", v)
 		}

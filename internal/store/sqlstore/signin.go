@@ -52,22 +52,8 @@ func (t *tx) FinishAuthRequest(ctx context.Context, r oauth.AuthRequest) error {
 		r.IdentityID, r.CredentialID, micros(r.AuthTime), r.CodeHash, micros(r.ExpireTime), r.ID))
 }
 
-func (t *tx) RedeemCode(ctx context.Context, id string, tokenIDs []string) error {
-	b, _ := json.Marshal(tokenIDs)
-	return affected(t.exec(ctx, latchkey.ErrNoParent, `UPDATE auth_requests SET code_used = TRUE, token_ids = $1
-		WHERE id = $2 AND NOT code_used`, string(b), id))
-}
-
 const refreshColumns = `token_hash, family_id, tenant_id, realm_id, application_id, identity_id, scope, auth_time, used,
 	create_time, expire_time`
-
-func (t *tx) CreateRefreshToken(ctx context.Context, r oauth.RefreshToken) error {
-	_, err := t.exec(ctx, latchkey.ErrNoParent, `INSERT INTO refresh_tokens (`+refreshColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-		r.Hash, r.FamilyID, r.TenantID, r.RealmID, r.ApplicationID, r.IdentityID, r.Scope, micros(r.AuthTime), r.Used,
-		micros(r.CreateTime), micros(r.ExpireTime))
-	return err
-}
 
 func (t *tx) GetRefreshToken(ctx context.Context, hash string) (oauth.RefreshToken, error) {
 	var r oauth.RefreshToken

@@ -75,7 +75,7 @@ type Store struct {
 	db      *sql.DB
 	writer  *sql.DB
 	dialect *Dialect
-	tokens  tokenBatch
+	grants  grantBatch
 	// reads and writes are db's and writer's statement caches, nil unless
 	// Dialect.CacheStatements (one when db is writer).
 	reads, writes *stmtCache

@@ -61,6 +61,7 @@ func Run(t *testing.T, open func(t testing.TB) *sqlstore.Store) {
 		{"RolesOfMembers", testRolesOfMembers},
 		{"Tokens", testTokens},
 		{"ConcurrentTokens", testConcurrentTokens},
+		{"RedeemCodes", testRedeemCodes},
 		{"DeleteExpiredTokens", testDeleteExpiredTokens},
 		{"SigningKeys", testSigningKeys},
 		{"Settings", testSettings},
@@ -1169,6 +1170,104 @@ func testApplications(t *testing.T, s *sqlstore.Store) {
 	wantErr(t, "create for a missing resource server", s.CreateApplication(ctx, orphan, ""), latchkey.ErrNoParent)
 }
 
+func tokenGrant(v oauth.Token) oauth.Grant { return oauth.Grant{Tokens: []oauth.Token{v}} }
+
+// testRedeemCodes: concurrent grants that redeem codes (and that the store
+// may save together) each spend their code once, all or nothing: of
+// redemptions of one code exactly one stores its records and has their ids
+// recorded, the others store nothing, and a grant that cannot be stored
+// leaves its code unspent and fails alone.
+func testRedeemCodes(t *testing.T, s *sqlstore.Store) {
+	ctx := t.Context()
+	r := newRealm(t, s)
+	app := addApplication(t, s, r)
+	exp := now.Add(time.Hour)
+	signIn := func() string {
+		ar := oauth.AuthRequest{ID: latchkey.RandomString(32), TenantID: r.TenantID, RealmID: r.ID, ApplicationID: app.ID,
+			Challenge: "c", CreateTime: now, ExpireTime: exp}
+		must(t, s.CreateAuthRequest(ctx, ar))
+		ar.IdentityID, ar.CredentialID, ar.AuthTime, ar.CodeHash = "alice", "cred", now, latchkey.RandomString(64)
+		must(t, s.FinishAuthRequest(ctx, ar))
+		return ar.ID
+	}
+	grant := func(redeems string, a oauth.Application) oauth.Grant {
+		rt := oauth.RefreshToken{Hash: latchkey.RandomString(64), FamilyID: latchkey.NewID(), TenantID: r.TenantID, RealmID: r.ID,
+			ApplicationID: a.ID, IdentityID: "alice", Scope: "openid", AuthTime: now, CreateTime: now, ExpireTime: exp}
+		return oauth.Grant{Redeems: redeems, Refresh: &rt, Tokens: []oauth.Token{
+			newToken(a, "identity", "alice", exp.Unix()), newToken(a, "identity", "alice", exp.Unix())}}
+	}
+	saveAll := func(grants []oauth.Grant) []error {
+		errs := make([]error, len(grants))
+		var wg sync.WaitGroup
+		for i, g := range grants {
+			wg.Go(func() { errs[i] = s.SaveGrant(ctx, g) })
+		}
+		wg.Wait()
+		return errs
+	}
+	stored := func(g oauth.Grant) bool {
+		_, err := s.GetToken(ctx, g.Tokens[0].ID)
+		if g.Refresh != nil {
+			if _, rerr := s.GetRefreshToken(ctx, g.Refresh.Hash); (rerr == nil) != (err == nil) {
+				t.Errorf("grant of %s: token stored %v, refresh token stored %v", g.Redeems, err == nil, rerr == nil)
+			}
+		}
+		return err == nil
+	}
+
+	contested, others := signIn(), []string{signIn(), signIn(), signIn(), signIn()}
+	var grants []oauth.Grant
+	for range 8 {
+		grants = append(grants, grant(contested, app))
+	}
+	for _, id := range others {
+		grants = append(grants, grant(id, app))
+	}
+	grants = append(grants, tokenGrant(newToken(app, "application", app.ID, exp.Unix())))
+	winners := 0
+	for i, err := range saveAll(grants) {
+		g := grants[i]
+		switch {
+		case g.Redeems == contested && err == nil:
+			winners++
+			ar, err := s.GetAuthRequest(ctx, contested)
+			must(t, err)
+			if !ar.CodeUsed || !reflect.DeepEqual(ar.TokenIDs, g.TokenIDs()) || !stored(g) {
+				t.Errorf("winning redemption: code used %v, token ids %v, want %v", ar.CodeUsed, ar.TokenIDs, g.TokenIDs())
+			}
+		case g.Redeems == contested:
+			wantErr(t, "a redemption of a spent code", err, latchkey.ErrNotFound)
+			if stored(g) {
+				t.Errorf("a refused redemption stored its records")
+			}
+		default:
+			must(t, err)
+			if !stored(g) {
+				t.Errorf("grant %d is not stored", i)
+			}
+		}
+	}
+	if winners != 1 {
+		t.Errorf("%d redemptions of one code succeeded, want 1", winners)
+	}
+
+	broken := grant(signIn(), oauth.Application{ID: "missing"})
+	fine := []oauth.Grant{grant(signIn(), app), grant(signIn(), app), broken, grant(signIn(), app)}
+	for i, err := range saveAll(fine) {
+		if fine[i].Redeems != broken.Redeems {
+			must(t, err)
+			continue
+		}
+		wantErr(t, "a grant for a missing application", err, latchkey.ErrNoParent)
+		if ar, err := s.GetAuthRequest(ctx, broken.Redeems); err != nil || ar.CodeUsed || stored(broken) {
+			t.Errorf("a failed grant spent its code (%v, %v) or stored records", ar.CodeUsed, err)
+		}
+	}
+	wantErr(t, "redeem a spent code again", s.SaveGrant(ctx, grant(others[0], app)), latchkey.ErrNotFound)
+	err := s.Update(ctx, func(tx store.Tx) error { return tx.SaveGrant(ctx, grant(others[1], app)) })
+	wantErr(t, "redeem a spent code in a transaction", err, latchkey.ErrNotFound)
+}
+
 // testConcurrentTokens: records that concurrent requests create (and that
 // the store may insert together) are all stored, and a bad one fails alone.
 func testConcurrentTokens(t *testing.T, s *sqlstore.Store) {
@@ -1185,7 +1284,7 @@ func testConcurrentTokens(t *testing.T, s *sqlstore.Store) {
 	errs := make([]error, len(tokens))
 	var wg sync.WaitGroup
 	for i, v := range tokens {
-		wg.Go(func() { errs[i] = s.CreateTokens(ctx, v) })
+		wg.Go(func() { errs[i] = s.SaveGrant(ctx, tokenGrant(v)) })
 	}
 	wg.Wait()
 	stored := 0
@@ -1232,21 +1331,21 @@ func testTokens(t *testing.T, s *sqlstore.Store) {
 	// A referential token's record keeps its claims.
 	mine[2].TokenFormat, mine[2].Claims = "referential", `{"sub":"alice","scope":"pets:read"}`
 	for _, v := range mine {
-		must(t, s.CreateTokens(ctx, v))
+		must(t, s.SaveGrant(ctx, tokenGrant(v)))
 	}
 	got, err := s.GetToken(ctx, mine[2].ID)
 	must(t, err)
 	equal(t, "created referential token", got, mine[2])
 	theirs := newToken(otherApp, "identity", "alice", exp)
-	must(t, s.CreateTokens(ctx, theirs))
+	must(t, s.SaveGrant(ctx, tokenGrant(theirs)))
 
 	got, err = s.GetToken(ctx, mine[0].ID)
 	must(t, err)
 	equal(t, "created token", got, mine[0])
 	_, err = s.GetToken(ctx, "missing")
 	wantErr(t, "get missing", err, latchkey.ErrNotFound)
-	wantErr(t, "create a taken id", s.CreateTokens(ctx, mine[0]), latchkey.ErrDuplicate)
-	wantErr(t, "create for a missing application", s.CreateTokens(ctx, newToken(oauth.Application{ID: "missing"}, "identity", "x", exp)), latchkey.ErrNoParent)
+	wantErr(t, "create a taken id", s.SaveGrant(ctx, tokenGrant(mine[0])), latchkey.ErrDuplicate)
+	wantErr(t, "create for a missing application", s.SaveGrant(ctx, tokenGrant(newToken(oauth.Application{ID: "missing"}, "identity", "x", exp))), latchkey.ErrNoParent)
 
 	list, total, err := s.ListTokens(ctx, app.ID, oauth.TokenFilter{}, all(nil))
 	must(t, err)
@@ -1297,7 +1396,7 @@ func testDeleteExpiredTokens(t *testing.T, s *sqlstore.Store) {
 	atCutoff := newToken(app, "identity", "a", cutoff.Unix())
 	later := newToken(otherApp, "identity", "a", cutoff.Add(time.Hour).Unix())
 	for _, v := range []oauth.Token{long, just, atCutoff, later} {
-		must(t, s.CreateTokens(ctx, v))
+		must(t, s.SaveGrant(ctx, tokenGrant(v)))
 	}
 	n, err := s.DeleteExpiredTokens(ctx, cutoff)
 	must(t, err)
@@ -1370,7 +1469,7 @@ func writeAll(t *testing.T, tx store.Tx) (checks map[string]func(store.Tx) error
 	err = errors.Join(
 		tx.CreateTenant(ctx, tenant), tx.CreateRealm(ctx, r), tx.CreateIdentities(ctx, []directory.Identity{alice}),
 		tx.CreateGroup(ctx, g), tx.AddMembers(ctx, g.ID, []string{alice.ID}), tx.CreateApplication(ctx, app, ""),
-		tx.CreateTokens(ctx, token), tx.RecordEvent(ctx, event), tx.CreateSetting(ctx, setting, "v"),
+		tx.SaveGrant(ctx, tokenGrant(token)), tx.RecordEvent(ctx, event), tx.CreateSetting(ctx, setting, "v"),
 		tx.CreateSigningKey(ctx, key),
 	)
 	one := func(n int, err error) error {
