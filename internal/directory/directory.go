@@ -132,4 +132,9 @@ type Tx interface {
 type Store interface {
 	Tx
 	Update(ctx context.Context, fn func(Tx) error) error
+	// CreateIdentity creates an identity with its audit event, all or
+	// nothing, perhaps in one transaction with those that concurrent
+	// requests create: latchkey.ErrNotFound when its realm is not its
+	// tenant's, latchkey.ErrDuplicate when its username is taken.
+	CreateIdentity(ctx context.Context, i Identity, e audit.Event) error
 }

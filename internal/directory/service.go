@@ -189,16 +189,8 @@ func (s *Service) CreateIdentity(ctx context.Context, tenantID, realmID string, 
 	if err := ValidateIdentity(i); err != nil {
 		return Identity{}, err
 	}
-	err := s.store.Update(ctx, func(tx Tx) error {
-		if err := realm(ctx, tx, tenantID, realmID); err != nil {
-			return err
-		}
-		if err := tx.CreateIdentities(ctx, []Identity{i}); err != nil {
-			return conflict(err, errUsernameTaken)
-		}
-		return record(ctx, tx, tenantID, realmID, "identity.create", "Identity", i.ID)
-	})
-	return i, err
+	err := s.store.CreateIdentity(ctx, i, audit.New(ctx, tenantID, realmID, "identity.create", "Identity", i.ID))
+	return i, conflict(notFound(err, realmNotFound, realmID), errUsernameTaken)
 }
 
 // GetIdentity returns an identity of a realm.

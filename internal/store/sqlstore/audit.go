@@ -9,11 +9,18 @@ import (
 )
 
 func (t *tx) RecordEvent(ctx context.Context, e audit.Event) error {
-	_, err := t.exec(ctx, latchkey.ErrNoParent,
-		`INSERT INTO events (id, tenant_id, realm_id, actor_type, actor_id, action, resource_type, resource_id, request_id, create_time)
-		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		e.ID, e.TenantID, e.RealmID, e.ActorType, e.ActorID, e.Action, e.ResourceType, e.ResourceID, e.RequestID, micros(e.CreateTime))
-	return err
+	return t.recordEvents(ctx, []audit.Event{e})
+}
+
+// recordEvents inserts events, in one statement up to insertBatch.
+func (t *tx) recordEvents(ctx context.Context, es []audit.Event) error {
+	rows := make([][]any, len(es))
+	for i, e := range es {
+		rows[i] = []any{e.ID, e.TenantID, e.RealmID, e.ActorType, e.ActorID, e.Action, e.ResourceType, e.ResourceID,
+			e.RequestID, micros(e.CreateTime)}
+	}
+	return t.insert(ctx, latchkey.ErrNoParent, `INSERT INTO events (id, tenant_id, realm_id, actor_type, actor_id, action,
+		resource_type, resource_id, request_id, create_time)`, rows, "")
 }
 
 var eventFilter = map[string]column{

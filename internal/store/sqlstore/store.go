@@ -15,10 +15,13 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
+	"slices"
 
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 
+	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/mail"
@@ -75,7 +78,8 @@ type Store struct {
 	db      *sql.DB
 	writer  *sql.DB
 	dialect *Dialect
-	grants  grantBatch
+	grants  groupCommit[oauth.Grant]
+	creates groupCommit[identityCreate]
 	// reads and writes are db's and writer's statement caches, nil unless
 	// Dialect.CacheStatements (one when db is writer).
 	reads, writes *stmtCache
@@ -186,6 +190,53 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 // each is all or nothing too.
 func (s *Store) CreateIdentities(ctx context.Context, ids []directory.Identity) error {
 	return s.update(ctx, func(t *tx) error { return t.CreateIdentities(ctx, ids) })
+}
+
+// identityCreate is an identity that a request creates, with its event.
+type identityCreate struct {
+	identity directory.Identity
+	event    audit.Event
+}
+
+// CreateIdentity creates an identity with its audit event, in one
+// transaction with those that concurrent requests create.
+func (s *Store) CreateIdentity(ctx context.Context, i directory.Identity, e audit.Event) error {
+	return s.creates.do(ctx, identityCreate{i, e}, s.createIdentities)
+}
+
+// createIdentities creates identities in one transaction: each realm is
+// read once, to check it is its identities' tenant's (an identity whose
+// realm is not has the outcome latchkey.ErrNotFound), then each realm's
+// identities are inserted together, and the events in one statement.
+func (s *Store) createIdentities(ctx context.Context, cs []identityCreate) (outcomes []error, err error) {
+	outcomes = make([]error, len(cs))
+	err = s.update(ctx, func(t *tx) error {
+		realms := map[[2]string]error{} // tenant and realm: whether the realm is the tenant's
+		byRealm := map[string][]directory.Identity{}
+		var events []audit.Event
+		for i, c := range cs {
+			key := [2]string{c.identity.TenantID, c.identity.RealmID}
+			found, read := realms[key]
+			if !read {
+				_, found = t.GetRealm(ctx, key[0], key[1])
+				if found != nil && !errors.Is(found, latchkey.ErrNotFound) {
+					return found
+				}
+				realms[key] = found
+			}
+			if outcomes[i] = found; found == nil {
+				byRealm[key[1]] = append(byRealm[key[1]], c.identity)
+				events = append(events, c.event)
+			}
+		}
+		for _, realmID := range slices.Sorted(maps.Keys(byRealm)) {
+			if err := t.CreateIdentities(ctx, byRealm[realmID]); err != nil {
+				return err
+			}
+		}
+		return t.recordEvents(ctx, events)
+	})
+	return outcomes, err
 }
 
 // DeleteIdentities deletes identities in a transaction of its own.

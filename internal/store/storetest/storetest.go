@@ -61,6 +61,7 @@ func Run(t *testing.T, open func(t testing.TB) *sqlstore.Store) {
 		{"RolesOfMembers", testRolesOfMembers},
 		{"Tokens", testTokens},
 		{"ConcurrentTokens", testConcurrentTokens},
+		{"ConcurrentIdentityCreates", testConcurrentIdentityCreates},
 		{"RedeemCodes", testRedeemCodes},
 		{"DeleteExpiredTokens", testDeleteExpiredTokens},
 		{"SigningKeys", testSigningKeys},
@@ -1168,6 +1169,75 @@ func testApplications(t *testing.T, s *sqlstore.Store) {
 	orphan := newApplication(r, "client-4")
 	orphan.ResourceServerID = "missing"
 	wantErr(t, "create for a missing resource server", s.CreateApplication(ctx, orphan, ""), latchkey.ErrNoParent)
+}
+
+// testConcurrentIdentityCreates: identities that concurrent requests create
+// (and that the store may create together) are each created with their
+// event, all or nothing: of one username in mixed case exactly one is, an
+// identity of a realm of another tenant is not, and neither fails the
+// others.
+func testConcurrentIdentityCreates(t *testing.T, s *sqlstore.Store) {
+	ctx := t.Context()
+	r := newRealm(t, s)
+	other, foreign := addRealm(t, s, r.TenantID, "Other"), newRealm(t, s)
+	var creates []directory.Identity
+	for i := range 12 {
+		creates = append(creates, newIdentity(r, fmt.Sprintf("user%d", i)))
+	}
+	for _, name := range []string{"Same", "SAME", "same", "sAmE", "samE"} {
+		creates = append(creates, newIdentity(r, name))
+	}
+	creates = append(creates, newIdentity(other, "user0"), newIdentity(other, "user1"))
+	stray := newIdentity(foreign, "stray")
+	stray.TenantID = r.TenantID // foreign's realm, as a path of r's tenant names it
+	creates = append(creates, stray)
+	errs := make([]error, len(creates))
+	var wg sync.WaitGroup
+	for i, v := range creates {
+		wg.Go(func() {
+			errs[i] = s.CreateIdentity(ctx, v, newEvent(v.TenantID, v.RealmID, i, "identity.create"))
+		})
+	}
+	wg.Wait()
+	created, same := map[string]bool{}, 0
+	for i, v := range creates {
+		switch {
+		case v.ID == stray.ID:
+			wantErr(t, "create in a realm of another tenant", errs[i], latchkey.ErrNotFound)
+		case strings.EqualFold(v.Traits.Username, "same") && errs[i] == nil:
+			same++
+			created[v.ID] = true
+		case strings.EqualFold(v.Traits.Username, "same"):
+			wantErr(t, "create a taken username", errs[i], latchkey.ErrDuplicate)
+		default:
+			must(t, errs[i])
+			created[v.ID] = true
+		}
+		_, err := s.GetIdentity(ctx, v.RealmID, v.ID)
+		if (err == nil) != created[v.ID] {
+			t.Errorf("identity %s: created %v, stored %v", v.Traits.Username, created[v.ID], err == nil)
+		}
+	}
+	if same != 1 {
+		t.Errorf("%d identities named same were created, want 1", same)
+	}
+	for _, realm := range []directory.Realm{r, other, foreign} {
+		list, total, err := s.ListIdentities(ctx, realm.ID, all(nil))
+		must(t, err)
+		if total != len(list) {
+			t.Errorf("realm %s: total %d, %d listed", realm.DisplayName, total, len(list))
+		}
+		events, _, err := s.Audit().ListEvents(ctx, realm.TenantID, realm.ID, all(nil))
+		must(t, err)
+		var recorded []string
+		for _, e := range events {
+			var i int
+			fmt.Sscanf(e.ResourceID, "resource-%d", &i) // newEvent's resource of the i-th create
+			recorded = append(recorded, creates[i].ID)
+		}
+		slices.Sort(recorded)
+		sameIDs(t, "events of realm "+realm.DisplayName, recorded, ids(list, func(i directory.Identity) string { return i.ID }))
+	}
 }
 
 func tokenGrant(v oauth.Token) oauth.Grant { return oauth.Grant{Tokens: []oauth.Token{v}} }

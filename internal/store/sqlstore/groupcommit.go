@@ -1,0 +1,82 @@
+package sqlstore
+
+import (
+	"context"
+	"slices"
+	"sync"
+)
+
+// maxGroup bounds the items stored together (a few rows each, some ten
+// parameters a row; both engines take thousands).
+const maxGroup = 200
+
+// groupCommit is a group commit of items that concurrent requests store:
+// the requests that arrive while a batch is being stored wait for it, then
+// the first of them stores all of theirs at once. Under load an item costs
+// a fraction of a transaction; alone it costs what it did.
+type groupCommit[T any] struct {
+	mu    sync.Mutex
+	queue []queued[T]
+	saver sync.Mutex // held by the request that stores a batch
+}
+
+type queued[T any] struct {
+	item T
+	done chan error
+}
+
+// saveFunc stores items together, all or nothing: err is the failure of
+// the whole (nothing was stored), outcomes each item's own when it was.
+type saveFunc[T any] func(ctx context.Context, items []T) (outcomes []error, err error)
+
+// do stores item in the next batch and returns its outcome once the batch
+// is committed. When a batch fails, each of its items is stored on its
+// own, so that each gets its own error (a taken name, a deleted parent)
+// and no other's.
+func (g *groupCommit[T]) do(ctx context.Context, item T, save saveFunc[T]) error {
+	done := make(chan error, 1)
+	g.mu.Lock()
+	g.queue = append(g.queue, queued[T]{item, done})
+	leader := len(g.queue) == 1
+	g.mu.Unlock()
+	if leader {
+		g.saver.Lock() // the batch grows while the previous one is stored
+		g.mu.Lock()
+		batch := g.queue
+		g.queue = nil
+		g.mu.Unlock()
+		// The batch holds other requests' items: this one's cancellation
+		// must not fail them.
+		g.save(context.WithoutCancel(ctx), batch, save)
+		g.saver.Unlock()
+	}
+	return <-done
+}
+
+func (g *groupCommit[T]) save(ctx context.Context, batch []queued[T], save saveFunc[T]) {
+	for chunk := range slices.Chunk(batch, maxGroup) {
+		items := make([]T, len(chunk))
+		for i, q := range chunk {
+			items[i] = q.item
+		}
+		outcomes, err := save(ctx, items)
+		for i, q := range chunk {
+			switch {
+			case err != nil && len(chunk) > 1:
+				alone, err := save(ctx, items[i:i+1])
+				q.done <- first(alone, err)
+			case err != nil:
+				q.done <- err
+			default:
+				q.done <- outcomes[i]
+			}
+		}
+	}
+}
+
+func first(outcomes []error, err error) error {
+	if err != nil {
+		return err
+	}
+	return outcomes[0]
+}
