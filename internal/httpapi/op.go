@@ -145,24 +145,15 @@ func (s *Server) biAuthenticate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	req, err := s.OAuth.PendingAuthRequest(r.Context(), tenant, realm, appID, proof.TransactionID)
-	if err == nil && !req.SignsFor(proof.TransactionID, proof.Nonce) {
-		err = &oauth.Error{Code: "invalid_request", Description: "the proof does not sign this sign-in's nonce"}
-	}
-	var invalid *oauth.Error
-	if errors.As(err, &invalid) {
-		writeError(w, r, latchkey.InvalidField("claims", invalid.Description))
-		return
-	}
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
+	// The proof names the sign-in and its nonce: Approve finishes it only
+	// if it is this application's, pending, and its challenge is the nonce.
+	req := oauth.AuthRequest{ID: proof.TransactionID, TenantID: tenant, RealmID: realm, ApplicationID: appID, Challenge: proof.Nonce}
 	code, _, denial, err := s.approve(r, req, identity, cred.ID)
 	if denial != "" {
 		writeJSON(w, http.StatusOK, map[string]string{"type": "deny", "message": denial})
 		return
 	}
+	var invalid *oauth.Error
 	if errors.As(err, &invalid) {
 		writeError(w, r, latchkey.InvalidField("claims", invalid.Description))
 		return

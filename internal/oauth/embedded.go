@@ -133,9 +133,11 @@ func (s *Service) EmbeddedAuthenticateURL(req AuthRequest, app Application, c pa
 	return strings.TrimRight(c.Config.InvokeURL, "/") + "/bi-authenticate?" + url.Values{"request": {raw}}.Encode(), nil
 }
 
-// SignsFor reports whether a proof's transaction and nonce are this
+var errWrongNonce = &Error{Code: "invalid_request", Description: "the proof does not sign this sign-in's nonce"}
+
+// signsFor reports whether a proof's transaction and nonce are this
 // sign-in's: the nonce is its challenge, compared in constant time.
-func (req AuthRequest) SignsFor(transactionID, nonce string) bool {
+func (req AuthRequest) signsFor(transactionID, nonce string) bool {
 	return transactionID == req.ID && subtle.ConstantTimeCompare([]byte(nonce), []byte(req.Challenge)) == 1
 }
 

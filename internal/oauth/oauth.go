@@ -138,8 +138,10 @@ type Tx interface {
 	CreateAuthRequest(ctx context.Context, r AuthRequest) error
 	GetAuthRequest(ctx context.Context, id string) (AuthRequest, error)
 	GetAuthRequestByCode(ctx context.Context, codeHash string) (AuthRequest, error)
-	// FinishAuthRequest records who signed in and the code, if no one has yet.
-	FinishAuthRequest(ctx context.Context, r AuthRequest) error
+	// FinishAuthRequest records who signed in and the code, if no one has
+	// yet and the sign-in is r's (tenant, realm, application, challenge)
+	// and pending at the time given: else latchkey.ErrNotFound.
+	FinishAuthRequest(ctx context.Context, r AuthRequest, at time.Time) error
 	GetIdentity(ctx context.Context, realmID, id string) (directory.Identity, error)
 
 	GetRefreshToken(ctx context.Context, hash string) (RefreshToken, error)

@@ -168,17 +168,21 @@ func (s *Service) PendingAuthRequest(ctx context.Context, tenantID, realmID, app
 }
 
 // Approve finishes a sign-in for an identity: it issues the code and
-// returns it with where to send the browser.
+// returns it with where to send the browser. req need only name the
+// sign-in (id, tenant, realm, application) and its challenge: a sign-in
+// that is not pending, or whose challenge differs, is refused as
+// PendingAuthRequest refuses it.
 func (s *Service) Approve(ctx context.Context, req AuthRequest, identityID, credentialID string) (code, redirectURL string, err error) {
 	code = latchkey.RandomString(43)
-	req.IdentityID, req.CredentialID = identityID, credentialID
-	req.AuthTime = time.Now().UTC().Truncate(time.Second)
-	req.CodeHash = hashCode(code)
-	req.ExpireTime = time.Now().Add(codeTTL)
-	if err := s.store.FinishAuthRequest(ctx, req); err != nil {
-		if errors.Is(err, latchkey.ErrNotFound) {
-			return "", "", &Error{"invalid_request", "this sign-in has already finished"}
-		}
+	at := time.Now()
+	fin := req
+	fin.IdentityID, fin.CredentialID = identityID, credentialID
+	fin.AuthTime = at.UTC().Truncate(time.Second)
+	fin.CodeHash = hashCode(code)
+	fin.ExpireTime = at.Add(codeTTL)
+	if err := s.store.FinishAuthRequest(ctx, fin, at); errors.Is(err, latchkey.ErrNotFound) {
+		return "", "", s.whyNotPending(ctx, req)
+	} else if err != nil {
 		return "", "", err
 	}
 	v := url.Values{"code": {code}}
@@ -186,6 +190,18 @@ func (s *Service) Approve(ctx context.Context, req AuthRequest, identityID, cred
 		v.Set("state", req.Params.State)
 	}
 	return code, redirect(req.Params.RedirectURI, v), nil
+}
+
+// whyNotPending says why a sign-in could not be finished.
+func (s *Service) whyNotPending(ctx context.Context, req AuthRequest) error {
+	pending, err := s.PendingAuthRequest(ctx, req.TenantID, req.RealmID, req.ApplicationID, req.ID)
+	if err == nil && !pending.signsFor(req.ID, req.Challenge) {
+		err = errWrongNonce
+	}
+	if err == nil { // finished between the two reads
+		err = &Error{"invalid_request", "this sign-in has finished or expired; start again from the application"}
+	}
+	return err
 }
 
 // Deny returns where to send the browser of a sign-in that was refused.

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"encoding/json"
+	"time"
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/oauth"
@@ -46,10 +47,12 @@ func (t *tx) GetAuthRequestByCode(ctx context.Context, codeHash string) (oauth.A
 	return r, notFoundIfNoRows(err)
 }
 
-func (t *tx) FinishAuthRequest(ctx context.Context, r oauth.AuthRequest) error {
+func (t *tx) FinishAuthRequest(ctx context.Context, r oauth.AuthRequest, at time.Time) error {
 	return affected(t.exec(ctx, latchkey.ErrNoParent, `UPDATE auth_requests SET identity_id = $1, credential_id = $2,
-		auth_time = $3, code_hash = $4, expire_time = $5 WHERE id = $6 AND identity_id = ''`,
-		r.IdentityID, r.CredentialID, micros(r.AuthTime), r.CodeHash, micros(r.ExpireTime), r.ID))
+		auth_time = $3, code_hash = $4, expire_time = $5 WHERE id = $6 AND identity_id = ''
+		AND tenant_id = $7 AND realm_id = $8 AND application_id = $9 AND challenge = $10 AND expire_time >= $11`,
+		r.IdentityID, r.CredentialID, micros(r.AuthTime), r.CodeHash, micros(r.ExpireTime), r.ID,
+		r.TenantID, r.RealmID, r.ApplicationID, r.Challenge, micros(at)))
 }
 
 const refreshColumns = `token_hash, family_id, tenant_id, realm_id, application_id, identity_id, scope, auth_time, used,

@@ -62,6 +62,7 @@ func Run(t *testing.T, open func(t testing.TB) *sqlstore.Store) {
 		{"Tokens", testTokens},
 		{"ConcurrentTokens", testConcurrentTokens},
 		{"ConcurrentIdentityCreates", testConcurrentIdentityCreates},
+		{"FinishAuthRequest", testFinishAuthRequest},
 		{"RedeemCodes", testRedeemCodes},
 		{"DeleteExpiredTokens", testDeleteExpiredTokens},
 		{"SigningKeys", testSigningKeys},
@@ -1242,6 +1243,38 @@ func testConcurrentIdentityCreates(t *testing.T, s *sqlstore.Store) {
 
 func tokenGrant(v oauth.Token) oauth.Grant { return oauth.Grant{Tokens: []oauth.Token{v}} }
 
+// testFinishAuthRequest: a sign-in is finished once, and only by what names
+// it (its tenant, realm, application and challenge) before it expires.
+func testFinishAuthRequest(t *testing.T, s *sqlstore.Store) {
+	ctx := t.Context()
+	r := newRealm(t, s)
+	app := addApplication(t, s, r)
+	ar := oauth.AuthRequest{ID: latchkey.RandomString(32), TenantID: r.TenantID, RealmID: r.ID, ApplicationID: app.ID,
+		Challenge: "challenge", CreateTime: now, ExpireTime: now.Add(time.Minute)}
+	must(t, s.CreateAuthRequest(ctx, ar))
+	fin := ar
+	fin.IdentityID, fin.CredentialID, fin.AuthTime, fin.CodeHash, fin.ExpireTime = "alice", "cred", now, "hash", now.Add(2*time.Minute)
+	for what, change := range map[string]func(*oauth.AuthRequest){
+		"another challenge":   func(a *oauth.AuthRequest) { a.Challenge = "other" },
+		"another application": func(a *oauth.AuthRequest) { a.ApplicationID = "other" },
+		"another realm":       func(a *oauth.AuthRequest) { a.RealmID = "other" },
+		"another tenant":      func(a *oauth.AuthRequest) { a.TenantID = "other" },
+		"another sign-in":     func(a *oauth.AuthRequest) { a.ID = "other" },
+	} {
+		wrong := fin
+		change(&wrong)
+		wantErr(t, "finish with "+what, s.FinishAuthRequest(ctx, wrong, now), latchkey.ErrNotFound)
+	}
+	wantErr(t, "finish after it expired", s.FinishAuthRequest(ctx, fin, ar.ExpireTime.Add(time.Microsecond)), latchkey.ErrNotFound)
+	must(t, s.FinishAuthRequest(ctx, fin, ar.ExpireTime))
+	got, err := s.GetAuthRequest(ctx, ar.ID)
+	must(t, err)
+	if got.IdentityID != "alice" || got.CodeHash != "hash" || !got.ExpireTime.Equal(fin.ExpireTime) {
+		t.Errorf("finished sign-in: %+v", got)
+	}
+	wantErr(t, "finish again", s.FinishAuthRequest(ctx, fin, now), latchkey.ErrNotFound)
+}
+
 // testRedeemCodes: concurrent grants that redeem codes (and that the store
 // may save together) each spend their code once, all or nothing: of
 // redemptions of one code exactly one stores its records and has their ids
@@ -1257,7 +1290,7 @@ func testRedeemCodes(t *testing.T, s *sqlstore.Store) {
 			Challenge: "c", CreateTime: now, ExpireTime: exp}
 		must(t, s.CreateAuthRequest(ctx, ar))
 		ar.IdentityID, ar.CredentialID, ar.AuthTime, ar.CodeHash = "alice", "cred", now, latchkey.RandomString(64)
-		must(t, s.FinishAuthRequest(ctx, ar))
+		must(t, s.FinishAuthRequest(ctx, ar, now))
 		return ar.ID
 	}
 	grant := func(redeems string, a oauth.Application) oauth.Grant {
