@@ -1,8 +1,14 @@
 package httpapi_test
 
 import (
+	"log/slog"
 	"net/http"
 	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/nodecache"
+	"github.com/latchkey/latchkey/internal/server"
+	"github.com/latchkey/latchkey/internal/testenv"
 )
 
 func TestPolicy(t *testing.T) {
@@ -83,5 +89,37 @@ func TestPolicy(t *testing.T) {
 			"Application", "nope", "application not found")
 		reader := c.withToken(e.node.Token(t, "policy:read"))
 		assertBareError(t, reader.do(t, "PUT", path, map[string]any{"default_effect": "deny"}), http.StatusForbidden, "forbidden", "forbidden")
+	})
+}
+
+// TestPolicyOnAnotherNode: a node caches realm policies for nodecache.TTL.
+// A policy put on another node decides on it within that bound.
+func TestPolicyOnAnotherNode(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, nil, func(t *testing.T, e *env) {
+		other := testenv.StartNodeWith(t, server.Config{DataDir: e.node.Config.DataDir, Database: e.node.Config.Database,
+			Logger: slog.New(slog.DiscardHandler)}, nil)
+		c := e.api
+		there := c
+		there.base = other.URL
+		realm := newRealm(t, c, "Cached")
+		app, _, _ := oidcClient(t, e.node, realm, "https://app.example.com/cb")
+		bob := str(t, newIdentity(t, c, realm, "bob"), "id")
+		path := "/realms/" + realm + "/policy"
+		c.ok(t, "PUT", path, map[string]any{"default_effect": "allow", "rules": []any{}})
+		evaluate := func() any {
+			return there.post(t, path+":evaluate", map[string]any{"identity_id": bob, "application_id": app})["allowed"]
+		}
+		if evaluate() != true { // the other node caches the policy
+			t.Fatal("the allowing policy does not allow on the other node")
+		}
+		c.ok(t, "PUT", path, map[string]any{"default_effect": "deny", "rules": []any{}})
+		put := time.Now()
+		for evaluate() != false {
+			if time.Since(put) > nodecache.TTL+time.Second {
+				t.Fatalf("the other node still allows %v after the policy changed", time.Since(put))
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 	})
 }

@@ -2,9 +2,8 @@ package oauth
 
 import (
 	"crypto/sha256"
-	"sync"
-	"time"
 
+	"github.com/latchkey/latchkey/internal/nodecache"
 	"github.com/latchkey/latchkey/internal/passkey"
 )
 
@@ -14,7 +13,7 @@ import (
 // configuration may work on this node for up to this long. The node that
 // makes the change forgets at once, and a deleted application fails at
 // once everywhere (its token records can no longer be inserted).
-const ClientCacheTTL = 2 * time.Second
+const ClientCacheTTL = nodecache.TTL
 
 // client is an authenticated application and the audience of its tokens
 // (the identifier of its resource server, if it has one).
@@ -44,50 +43,10 @@ func credentialsHash(id, secret string) [sha256.Size]byte {
 	return sha256.Sum256([]byte(id + "\x00" + secret))
 }
 
-// nodeCache holds, per node, what was read in the last ClientCacheTTL, so
-// that a busy application costs no reads per token or sign-in. Only what
-// exists is put, one entry per application: its memory is bounded by the
-// applications in use.
-type nodeCache[V any] struct {
-	mu      sync.Mutex
-	entries map[string]cached[V] // by tenant/realm/application of the endpoint
-}
-
-type cached[V any] struct {
-	value   V
-	expires time.Time
-}
-
-func (c *nodeCache[V]) get(key string) (V, bool) {
-	c.mu.Lock()
-	e, ok := c.entries[key]
-	c.mu.Unlock()
-	if !ok || time.Now().After(e.expires) {
-		var zero V
-		return zero, false
-	}
-	return e.value, true
-}
-
-func (c *nodeCache[V]) put(key string, v V) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.entries == nil {
-		c.entries = map[string]cached[V]{}
-	}
-	c.entries[key] = cached[V]{value: v, expires: time.Now().Add(ClientCacheTTL)}
-}
-
-func (c *nodeCache[V]) clear() {
-	c.mu.Lock()
-	clear(c.entries)
-	c.mu.Unlock()
-}
-
 // Forget makes this node read every application, resource server and
 // authenticator config again. The node calls it once it changed one of
 // them (rare writes, so forgetting them all is simplest and misses none).
 func (s *Service) Forget() {
-	s.clients.clear()
-	s.signInApps.clear()
+	s.clients.Clear()
+	s.signInApps.Clear()
 }

@@ -28,7 +28,7 @@ func (s *Service) AuthenticatorConfig(ctx context.Context, app Application) (c p
 // step of a sign-in needs both.
 func (s *Service) signInApplication(ctx context.Context, tenantID, realmID, appID string) (signInApp, error) {
 	key := appPath(tenantID, realmID, appID)
-	if a, ok := s.signInApps.get(key); ok {
+	if a, ok := s.signInApps.Get(key); ok {
 		return a, nil
 	}
 	app, _, err := s.store.GetApplication(ctx, realmID, appID)
@@ -46,7 +46,7 @@ func (s *Service) signInApplication(ctx context.Context, tenantID, realmID, appI
 		}
 		a.ok = err == nil
 	}
-	s.signInApps.put(key, a)
+	s.signInApps.Put(key, a)
 	return a, nil
 }
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/audit"
+	"github.com/latchkey/latchkey/internal/nodecache"
 	"github.com/latchkey/latchkey/internal/secretbox"
 )
 
@@ -26,8 +27,8 @@ type Service struct {
 	box        *secretbox.Box
 	publicURL  string
 	keys       *keyring
-	clients    nodeCache[authenticatedClient]
-	signInApps nodeCache[signInApp]
+	clients    nodecache.Cache[authenticatedClient]
+	signInApps nodecache.Cache[signInApp]
 	// Allowed, when set, is asked again on every refresh.
 	Allowed AccessCheck
 }
@@ -269,7 +270,7 @@ var errInvalidClient = &Error{"invalid_client", "client authentication failed"}
 func (s *Service) authenticateClient(ctx context.Context, req TokenRequest) (client, error) {
 	key := appPath(req.TenantID, req.RealmID, req.ApplicationID)
 	credentials := credentialsHash(req.ClientID, req.ClientSecret)
-	if c, ok := s.clients.get(key); ok && subtle.ConstantTimeCompare(c.credentials[:], credentials[:]) == 1 {
+	if c, ok := s.clients.Get(key); ok && subtle.ConstantTimeCompare(c.credentials[:], credentials[:]) == 1 {
 		return c.client, nil
 	}
 	app, sealed, err := s.store.GetApplication(ctx, req.RealmID, req.ApplicationID)
@@ -303,7 +304,7 @@ func (s *Service) authenticateClient(ctx context.Context, req TokenRequest) (cli
 		}
 		c.audience = []string{rs.Identifier}
 	}
-	s.clients.put(key, authenticatedClient{client: c, credentials: credentials})
+	s.clients.Put(key, authenticatedClient{client: c, credentials: credentials})
 	return c, nil
 }
 

@@ -11,11 +11,16 @@ import (
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/directory"
+	"github.com/latchkey/latchkey/internal/nodecache"
 )
 
 // Service keeps and evaluates the realms' policies.
 type Service struct {
 	store Store
+	// policies are what Decide read in the last nodecache.TTL, by realm: a
+	// policy put on another node decides here within that time, one put
+	// on this node at once.
+	policies nodecache.Cache[Policy]
 }
 
 // NewService returns a Service over store.
@@ -68,6 +73,7 @@ func (s *Service) Put(ctx context.Context, tenantID, realmID string, p Policy) (
 		return p, err
 	}
 	p.TenantID, p.RealmID, p.UpdateTime = tenantID, realmID, now()
+	defer s.policies.Clear() // once the change is committed
 	err := s.store.Update(ctx, func(tx Tx) error {
 		if err := realm(ctx, tx, tenantID, realmID); err != nil {
 			return err
@@ -177,11 +183,16 @@ func (s *Service) Decide(ctx context.Context, i directory.Identity, applicationI
 	if i.Status == "suspended" {
 		return Decision{Effect: Deny, Reason: "the identity is suspended"}, nil
 	}
-	p, err := s.store.GetPolicy(ctx, i.RealmID)
-	if errors.Is(err, latchkey.ErrNotFound) {
-		p = defaultPolicy(i.TenantID, i.RealmID)
-	} else if err != nil {
-		return Decision{}, err
+	p, cached := s.policies.Get(i.RealmID)
+	if !cached {
+		var err error
+		p, err = s.store.GetPolicy(ctx, i.RealmID)
+		if errors.Is(err, latchkey.ErrNotFound) {
+			p = defaultPolicy(i.TenantID, i.RealmID)
+		} else if err != nil {
+			return Decision{}, err
+		}
+		s.policies.Put(i.RealmID, p)
 	}
 	groups, err := s.store.GroupsOfIdentities(ctx, []string{i.ID})
 	if err != nil {
