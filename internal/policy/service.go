@@ -194,15 +194,24 @@ func (s *Service) Decide(ctx context.Context, i directory.Identity, applicationI
 		}
 		s.policies.Put(i.RealmID, p)
 	}
-	groups, err := s.store.GroupsOfIdentities(ctx, []string{i.ID})
-	if err != nil {
-		return Decision{}, err
+	var groups []directory.Group
+	read := false
+	groupsOf := func() ([]directory.Group, error) { // read once, when a rule names groups
+		if !read {
+			byIdentity, err := s.store.GroupsOfIdentities(ctx, []string{i.ID})
+			if err != nil {
+				return nil, err
+			}
+			groups, read = byIdentity[i.ID], true
+		}
+		return groups, nil
 	}
-	return p.decide(i.ID, applicationID, groups[i.ID]), nil
+	return p.decide(i.ID, applicationID, groupsOf)
 }
 
-// decide applies the rules in order to an identity in groups.
-func (p Policy) decide(identityID, applicationID string, groups []directory.Group) Decision {
+// decide applies the rules in order to an identity in the groups that
+// groupsOf returns.
+func (p Policy) decide(identityID, applicationID string, groupsOf func() ([]directory.Group, error)) (Decision, error) {
 	for idx, r := range p.Rules {
 		if !slices.Contains(r.Applications, AnyApplication) && !slices.Contains(r.Applications, applicationID) {
 			continue
@@ -213,7 +222,11 @@ func (p Policy) decide(identityID, applicationID string, groups []directory.Grou
 			why = "applies to every identity"
 		case slices.Contains(r.Identities, identityID):
 			why = "names the identity"
-		default:
+		case len(r.Groups) > 0:
+			groups, err := groupsOf()
+			if err != nil {
+				return Decision{}, err
+			}
 			for _, g := range groups {
 				if slices.Contains(r.Groups, g.ID) {
 					why = "names its group " + g.DisplayName
@@ -226,8 +239,8 @@ func (p Policy) decide(identityID, applicationID string, groups []directory.Grou
 		}
 		rule := r
 		return Decision{Allowed: r.Effect == Allow, Effect: r.Effect, RuleIndex: &idx, Rule: &rule,
-			Reason: fmt.Sprintf("rule %d (%s) %s", idx+1, r.Effect, why)}
+			Reason: fmt.Sprintf("rule %d (%s) %s", idx+1, r.Effect, why)}, nil
 	}
 	return Decision{Allowed: p.DefaultEffect == Allow, Effect: p.DefaultEffect,
-		Reason: "no rule matches; the realm's default is " + p.DefaultEffect}
+		Reason: "no rule matches; the realm's default is " + p.DefaultEffect}, nil
 }
