@@ -66,7 +66,7 @@ func (s *Service) redeemCode(ctx context.Context, app client, req TokenRequest, 
 	// The code is spent with the records of what it bought, all or
 	// nothing, so that a concurrent redemption finds all or nothing.
 	g.Redeems = ar.ID
-	err = s.store.SaveGrant(ctx, g)
+	err = s.saveGrant(ctx, g)
 	if errors.Is(err, latchkey.ErrNotFound) { // redeemed concurrently: revoke what that redemption issued
 		if ar, err = s.store.GetAuthRequest(ctx, ar.ID); err != nil {
 			return TokenResponse{}, err

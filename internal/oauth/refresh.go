@@ -104,7 +104,7 @@ func (s *Service) refresh(ctx context.Context, app client, req TokenRequest, cus
 	if err != nil {
 		return TokenResponse{}, err
 	}
-	return resp, s.store.SaveGrant(ctx, g)
+	return resp, s.saveGrant(ctx, g)
 }
 
 // Revoke revokes a refresh token (and its family) or an access token of

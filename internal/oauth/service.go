@@ -200,11 +200,7 @@ func (s *Service) Token(ctx context.Context, req TokenRequest) (TokenResponse, e
 	if err != nil {
 		return TokenResponse{}, err
 	}
-	if err := s.store.SaveGrant(ctx, Grant{Tokens: []Token{record}}); errors.Is(err, latchkey.ErrNoParent) {
-		// The application is gone, deleted perhaps on another node after
-		// this one cached it: the record's reference to it catches that.
-		return TokenResponse{}, errInvalidClient
-	} else if err != nil {
+	if err := s.saveGrant(ctx, Grant{Tokens: []Token{record}}); err != nil {
 		return TokenResponse{}, err
 	}
 	return TokenResponse{AccessToken: raw, TokenType: "Bearer", ExpiresIn: int(lifetime.Seconds()), Scope: claims.Scope}, nil
@@ -263,6 +259,17 @@ func (s *Service) sign(alg jose.SignatureAlgorithm, issuer string, claims any) (
 }
 
 var errInvalidClient = &Error{"invalid_client", "client authentication failed"}
+
+// saveGrant stores a grant. An application that is gone, deleted perhaps
+// on another node after this one cached it, fails as a client that cannot
+// authenticate: the records' reference to it catches that.
+func (s *Service) saveGrant(ctx context.Context, g Grant) error {
+	err := s.store.SaveGrant(ctx, g)
+	if errors.Is(err, latchkey.ErrNoParent) {
+		return errInvalidClient
+	}
+	return err
+}
 
 // authenticateClient finds the application of the token endpoint and checks
 // the client's credentials against it. A client that authenticated on this
