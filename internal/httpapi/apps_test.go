@@ -1,7 +1,6 @@
 package httpapi_test
 
 import (
-	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -9,8 +8,6 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/oauth"
-	"github.com/latchkey/latchkey/internal/server"
-	"github.com/latchkey/latchkey/internal/testenv"
 )
 
 func TestResourceServers(t *testing.T) {
@@ -209,8 +206,7 @@ func TestApplicationClientCredentials(t *testing.T) {
 func TestClientCacheOnAnotherNode(t *testing.T) {
 	t.Parallel()
 	forEachEngine(t, nil, func(t *testing.T, e *env) {
-		other := testenv.StartNodeWith(t, server.Config{DataDir: e.node.Config.DataDir, Database: e.node.Config.Database,
-			Logger: slog.New(slog.DiscardHandler)}, nil)
+		other := e.anotherNode(t)
 		c := e.api
 		realm := newRealm(t, c, "Machines")
 		a := c.post(t, "/realms/"+realm+"/applications", map[string]any{"application": map[string]any{

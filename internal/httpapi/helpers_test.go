@@ -32,6 +32,12 @@ func (e *env) adminRealm() string { return e.node.Creds().RealmID }
 func (e *env) app() string        { return e.node.Creds().ApplicationID }
 
 // issuer is the management application's issuer URL.
+// anotherNode starts a second node on e's database and data directory.
+func (e *env) anotherNode(t *testing.T) *testenv.Node {
+	return testenv.StartNodeWith(t, server.Config{DataDir: e.node.Config.DataDir, Database: e.node.Config.Database,
+		Logger: slog.New(slog.DiscardHandler)}, nil)
+}
+
 func (e *env) issuer() string { return strings.TrimSuffix(e.node.Creds().TokenEndpoint, "/token") }
 
 // forEachEngine runs test on a node of each engine, the engines in parallel.

@@ -1,14 +1,11 @@
 package httpapi_test
 
 import (
-	"log/slog"
 	"net/http"
 	"testing"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/nodecache"
-	"github.com/latchkey/latchkey/internal/server"
-	"github.com/latchkey/latchkey/internal/testenv"
 )
 
 func TestPolicy(t *testing.T) {
@@ -97,8 +94,7 @@ func TestPolicy(t *testing.T) {
 func TestPolicyOnAnotherNode(t *testing.T) {
 	t.Parallel()
 	forEachEngine(t, nil, func(t *testing.T, e *env) {
-		other := testenv.StartNodeWith(t, server.Config{DataDir: e.node.Config.DataDir, Database: e.node.Config.Database,
-			Logger: slog.New(slog.DiscardHandler)}, nil)
+		other := e.anotherNode(t)
 		c := e.api
 		there := c
 		there.base = other.URL

@@ -152,6 +152,8 @@ func checkPKCE(pc ProtocolConfig, p AuthParams) error {
 	return redirectError(p, "invalid_request", "code_challenge_method must be S256 or plain")
 }
 
+var errFinished = &Error{"invalid_request", "this sign-in has finished or expired; start again from the application"}
+
 // PendingAuthRequest returns a sign-in that has not finished yet.
 func (s *Service) PendingAuthRequest(ctx context.Context, tenantID, realmID, appID, id string) (AuthRequest, error) {
 	req, err := s.store.GetAuthRequest(ctx, id)
@@ -162,7 +164,7 @@ func (s *Service) PendingAuthRequest(ctx context.Context, tenantID, realmID, app
 		return req, err
 	}
 	if req.IdentityID != "" || time.Now().After(req.ExpireTime) {
-		return req, &Error{"invalid_request", "this sign-in has finished or expired; start again from the application"}
+		return req, errFinished
 	}
 	return req, nil
 }
@@ -199,7 +201,7 @@ func (s *Service) whyNotPending(ctx context.Context, req AuthRequest) error {
 		err = errWrongNonce
 	}
 	if err == nil { // finished between the two reads
-		err = &Error{"invalid_request", "this sign-in has finished or expired; start again from the application"}
+		err = errFinished
 	}
 	return err
 }

@@ -45,17 +45,17 @@ func get(ctx context.Context, tx Tx, tenantID, realmID string) (Policy, error) {
 	if err := realm(ctx, tx, tenantID, realmID); err != nil {
 		return Policy{}, err
 	}
-	p, err := tx.GetPolicy(ctx, realmID)
-	if errors.Is(err, latchkey.ErrNotFound) {
-		return defaultPolicy(tenantID, realmID), nil
-	}
-	return p, err
+	return stored(ctx, tx, tenantID, realmID)
 }
 
-// defaultPolicy is the policy of a realm that never had one: it denies
-// everything until rules allow it.
-func defaultPolicy(tenantID, realmID string) Policy {
-	return Policy{TenantID: tenantID, RealmID: realmID, Rules: []Rule{}, DefaultEffect: Deny}
+// stored returns the policy stored for a realm: a realm that never had one
+// denies everything until rules allow it.
+func stored(ctx context.Context, tx Tx, tenantID, realmID string) (Policy, error) {
+	p, err := tx.GetPolicy(ctx, realmID)
+	if errors.Is(err, latchkey.ErrNotFound) {
+		return Policy{TenantID: tenantID, RealmID: realmID, Rules: []Rule{}, DefaultEffect: Deny}, nil
+	}
+	return p, err
 }
 
 // Get returns a realm's policy.
@@ -186,10 +186,7 @@ func (s *Service) Decide(ctx context.Context, i directory.Identity, applicationI
 	p, cached := s.policies.Get(i.RealmID)
 	if !cached {
 		var err error
-		p, err = s.store.GetPolicy(ctx, i.RealmID)
-		if errors.Is(err, latchkey.ErrNotFound) {
-			p = defaultPolicy(i.TenantID, i.RealmID)
-		} else if err != nil {
+		if p, err = stored(ctx, s.store, i.TenantID, i.RealmID); err != nil {
 			return Decision{}, err
 		}
 		s.policies.Put(i.RealmID, p)
