@@ -137,7 +137,9 @@ type Tx interface {
 
 	CreateAuthRequest(ctx context.Context, r AuthRequest) error
 	GetAuthRequest(ctx context.Context, id string) (AuthRequest, error)
-	GetAuthRequestByCode(ctx context.Context, codeHash string) (AuthRequest, error)
+	// GetSignInByCode finds a finished sign-in by the hash of its code,
+	// with the identity that signed in.
+	GetSignInByCode(ctx context.Context, codeHash string) (AuthRequest, directory.Identity, error)
 	// FinishAuthRequest records who signed in and the code, if no one has
 	// yet and the sign-in is r's (tenant, realm, application, challenge)
 	// and pending at the time given: else latchkey.ErrNotFound.

@@ -37,8 +37,8 @@ var errBadCode = &Error{"invalid_grant", "the authorization code is invalid, exp
 // expires, for the redirect URI and PKCE verifier it was issued for. A
 // replayed code also revokes what its first redemption bought.
 func (s *Service) redeemCode(ctx context.Context, app client, req TokenRequest, custom json.RawMessage) (TokenResponse, error) {
-	ar, err := s.store.GetAuthRequestByCode(ctx, hashCode(req.Code))
-	if errors.Is(err, latchkey.ErrNotFound) || (err == nil && (ar.ApplicationID != app.ID || ar.IdentityID == "")) {
+	ar, i, err := s.store.GetSignInByCode(ctx, hashCode(req.Code))
+	if errors.Is(err, latchkey.ErrNotFound) || (err == nil && ar.ApplicationID != app.ID) {
 		return TokenResponse{}, errBadCode
 	}
 	if err != nil {
@@ -55,8 +55,7 @@ func (s *Service) redeemCode(ctx context.Context, app client, req TokenRequest, 
 	case !verifyPKCE(ar.Params, req.CodeVerifier):
 		return TokenResponse{}, &Error{"invalid_grant", "code_verifier does not match the code_challenge"}
 	}
-	i, err := s.store.GetIdentity(ctx, ar.RealmID, ar.IdentityID)
-	if err != nil || i.Status != "active" {
+	if i.Status != "active" {
 		return TokenResponse{}, &Error{"invalid_grant", "the identity cannot sign in"}
 	}
 	resp, g, err := s.identityTokens(ctx, app, i, session{scope: ar.Params.Scope, nonce: ar.Params.Nonce, authTime: ar.AuthTime, custom: custom})

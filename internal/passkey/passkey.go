@@ -229,12 +229,12 @@ type Tx interface {
 	// credential with the same key (thumbprint).
 	CreateCredential(ctx context.Context, c Credential) error
 	GetCredential(ctx context.Context, realmID, identityID, id string) (Credential, error)
-	// GetCredentialByWebAuthnID finds a WebAuthn credential of the realm by
-	// the id its authenticator knows it by.
-	GetCredentialByWebAuthnID(ctx context.Context, realmID string, credentialID []byte) (Credential, error)
-	// GetCredentialByThumbprint finds a credential of the realm by the
-	// RFC 7638 thumbprint of its key, as stored in JWKThumbprint.
-	GetCredentialByThumbprint(ctx context.Context, realmID, thumbprint string) (Credential, error)
+	// GetSignerByWebAuthnID finds a WebAuthn credential of the realm, with
+	// its identity, by the id its authenticator knows it by.
+	GetSignerByWebAuthnID(ctx context.Context, realmID string, credentialID []byte) (Credential, directory.Identity, error)
+	// GetSignerByThumbprint finds a credential of the realm, with its
+	// identity, by the RFC 7638 thumbprint of its key (JWKThumbprint).
+	GetSignerByThumbprint(ctx context.Context, realmID, thumbprint string) (Credential, directory.Identity, error)
 	// IdentitiesByUsername returns the identities of the realm whose folded
 	// usernames are among keys.
 	IdentitiesByUsername(ctx context.Context, realmID string, keys []string) ([]directory.Identity, error)

@@ -91,9 +91,8 @@ func (s *Service) verifySDKJWT(ctx context.Context, realmID, raw string, claims 
 	if err != nil || len(thumbprint) == 0 {
 		return Credential{}, directory.Identity{}, invalidClaims("the JWS header's kid is not a key thumbprint")
 	}
-	c, err := s.store.GetCredentialByThumbprint(ctx, realmID, base64.URLEncoding.EncodeToString(thumbprint))
-	i, err := s.signingIdentity(ctx, realmID, c, err)
-	if err != nil {
+	c, i, err := s.store.GetSignerByThumbprint(ctx, realmID, base64.URLEncoding.EncodeToString(thumbprint))
+	if err := maySignIn(c, i, err); err != nil {
 		return c, i, err
 	}
 	var key jose.JSONWebKey
@@ -144,9 +143,8 @@ func (s *Service) verifySDKWebAuthn(ctx context.Context, realmID string, config 
 	if !slices.Contains(s.AllowedOrigins(config), cd.Origin) {
 		return Credential{}, directory.Identity{}, invalidClaims("origin " + cd.Origin + " is not trusted by the authenticator config")
 	}
-	c, err := s.store.GetCredentialByWebAuthnID(ctx, realmID, credID)
-	i, err := s.signingIdentity(ctx, realmID, c, err)
-	if err != nil {
+	c, i, err := s.store.GetSignerByWebAuthnID(ctx, realmID, credID)
+	if err := maySignIn(c, i, err); err != nil {
 		return c, i, err
 	}
 	parsed, err := protocol.ParseCredentialRequestResponseBytes(credentialJSON(credID,

@@ -81,31 +81,28 @@ func (s *Service) VerifyAssertion(ctx context.Context, realmID, challenge string
 	if err != nil {
 		return Credential{}, directory.Identity{}, invalidProof("malformed assertion: " + details(err))
 	}
-	c, err := s.store.GetCredentialByWebAuthnID(ctx, realmID, parsed.RawID)
-	i, err := s.signingIdentity(ctx, realmID, c, err)
-	if err != nil {
+	c, i, err := s.store.GetSignerByWebAuthnID(ctx, realmID, parsed.RawID)
+	if err := maySignIn(c, i, err); err != nil {
 		return c, i, err
 	}
 	return c, i, s.checkAssertion(ctx, &c, originOf(s.BaseURL), challenge, parsed)
 }
 
-// signingIdentity returns the identity of c, the credential that a lookup
-// (whose error is lookupErr) found for a sign-in, if it may sign in: the
+// maySignIn says whether the credential c of identity i, which a lookup
+// (whose error is lookupErr) found for a sign-in, may sign in: the
 // credential ACTIVE, the identity not suspended.
-func (s *Service) signingIdentity(ctx context.Context, realmID string, c Credential, lookupErr error) (directory.Identity, error) {
+func maySignIn(c Credential, i directory.Identity, lookupErr error) error {
 	switch {
 	case errors.Is(lookupErr, latchkey.ErrNotFound):
-		return directory.Identity{}, ErrUnknownPasskey
+		return ErrUnknownPasskey
 	case lookupErr != nil:
-		return directory.Identity{}, lookupErr
+		return lookupErr
 	case c.State != Active:
-		return directory.Identity{}, ErrRevokedPasskey
+		return ErrRevokedPasskey
+	case i.Status == "suspended":
+		return errInactive
 	}
-	i, err := s.store.GetIdentity(ctx, realmID, c.IdentityID)
-	if err == nil && i.Status == "suspended" {
-		err = errInactive
-	}
-	return i, err
+	return nil
 }
 
 // checkAssertion verifies parsed, an assertion by the WebAuthn credential c

@@ -125,13 +125,20 @@ func prefixed(cols map[string]column, alias string) map[string]column {
 }
 
 func scanIdentity(s interface{ Scan(...any) error }, v *directory.Identity) error {
+	return scanFields(s, identityFields(v))
+}
+
+// identityFields says where a row of identityColumns goes in v.
+func identityFields(v *directory.Identity) fields {
 	var ct, ut int64
 	var traits []byte
-	if err := s.Scan(&v.ID, &v.RealmID, &v.TenantID, &v.DisplayName, &v.Status, &traits, &ct, &ut, &v.EnrollmentStatus); err != nil {
-		return err
+	return fields{
+		dest: []any{&v.ID, &v.RealmID, &v.TenantID, &v.DisplayName, &v.Status, &traits, &ct, &ut, &v.EnrollmentStatus},
+		decode: func() error {
+			v.CreateTime, v.UpdateTime = fromMicros(ct), fromMicros(ut)
+			return decodeTraits(traits, &v.Traits)
+		},
 	}
-	v.CreateTime, v.UpdateTime = fromMicros(ct), fromMicros(ut)
-	return decodeTraits(traits, &v.Traits)
 }
 
 // identityRow returns the stored form of an identity, in the order of the
@@ -444,7 +451,7 @@ func (t *tx) RemoveAllMembers(ctx context.Context, groupID string) error {
 
 func (t *tx) GroupsOfIdentities(ctx context.Context, identityIDs []string) (map[string][]directory.Group, error) {
 	var a args
-	rows, err := t.r.QueryContext(ctx, `SELECT m.identity_id, g.`+strings.ReplaceAll(groupColumns, ", ", ", g.")+
+	rows, err := t.r.QueryContext(ctx, `SELECT m.identity_id, `+qualified("g", groupColumns)+
 		` FROM memberships m JOIN user_groups g ON g.id = m.group_id WHERE m.identity_id IN `+t.in(&a, identityIDs)+
 		` ORDER BY g.id`, a...)
 	if err != nil {
@@ -465,7 +472,7 @@ func (t *tx) GroupsOfIdentities(ctx context.Context, identityIDs []string) (map[
 
 func (t *tx) ListMembers(ctx context.Context, groupID string, opts latchkey.ListOptions) ([]directory.Identity, int, error) {
 	q := listQuery{
-		columns: "i." + strings.ReplaceAll(identityColumns, ", ", ", i."),
+		columns: qualified("i", identityColumns),
 		from:    "memberships m JOIN identities i ON i.id = m.identity_id", key: "m.identity_id",
 		filter: prefixed(identityFilter, "i"),
 	}
@@ -475,7 +482,7 @@ func (t *tx) ListMembers(ctx context.Context, groupID string, opts latchkey.List
 
 func (t *tx) ListGroupsOfIdentity(ctx context.Context, identityID string, opts latchkey.ListOptions) ([]directory.Group, int, error) {
 	q := listQuery{
-		columns: "g." + strings.ReplaceAll(groupColumns, ", ", ", g."),
+		columns: qualified("g", groupColumns),
 		from:    "memberships m JOIN user_groups g ON g.id = m.group_id", key: "m.group_id",
 		filter: prefixed(groupFilter, "g"),
 	}

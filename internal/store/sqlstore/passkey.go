@@ -225,18 +225,24 @@ var credentialFilter = map[string]column{
 }
 
 func scanCredential(s interface{ Scan(...any) error }, v *passkey.Credential) error {
+	return scanFields(s, credentialFields(v))
+}
+
+// credentialFields says where a row of credentialColumns goes in v.
+func credentialFields(v *passkey.Credential) fields {
 	var wa string
 	var ct, ut int64
-	if err := s.Scan(&v.ID, &v.IdentityID, &v.RealmID, &v.TenantID, &v.State, &v.CSRType, &v.JWKJSON, &v.JWKThumbprint,
-		&wa, &ct, &ut); err != nil {
-		return err
+	return fields{
+		dest: []any{&v.ID, &v.IdentityID, &v.RealmID, &v.TenantID, &v.State, &v.CSRType, &v.JWKJSON, &v.JWKThumbprint, &wa, &ct, &ut},
+		decode: func() error {
+			v.CreateTime, v.UpdateTime = fromMicros(ct), fromMicros(ut)
+			if wa == "" {
+				return nil
+			}
+			v.WebAuthn = new(passkey.WebAuthnKey)
+			return json.Unmarshal([]byte(wa), v.WebAuthn)
+		},
 	}
-	v.CreateTime, v.UpdateTime = fromMicros(ct), fromMicros(ut)
-	if wa == "" {
-		return nil
-	}
-	v.WebAuthn = new(passkey.WebAuthnKey)
-	return json.Unmarshal([]byte(wa), v.WebAuthn)
 }
 
 func webauthnText(k *passkey.WebAuthnKey) string {
@@ -259,18 +265,22 @@ func (t *tx) CreateCredential(ctx context.Context, v passkey.Credential) error {
 	return err
 }
 
-func (t *tx) GetCredentialByWebAuthnID(ctx context.Context, realmID string, credentialID []byte) (passkey.Credential, error) {
-	var v passkey.Credential
-	err := scanCredential(t.r.QueryRowContext(ctx, `SELECT `+credentialColumns+` FROM credentials
-		WHERE realm_id = $1 AND webauthn_id = $2`, realmID, base64.RawURLEncoding.EncodeToString(credentialID)), &v)
-	return v, notFoundIfNoRows(err)
+// signerQuery reads a credential of a realm with its identity, by a key
+// column (the two ways a sign-in names its credential): one statement.
+var signerQuery = `SELECT ` + qualified("c", credentialColumns) + `, ` + qualified("i", identityColumns) + `
+	FROM credentials c JOIN identities i ON i.id = c.identity_id WHERE c.realm_id = $1 AND c.`
+
+func (t *tx) signer(ctx context.Context, realmID, keyColumn, key string) (c passkey.Credential, i directory.Identity, err error) {
+	err = scanFields(t.r.QueryRowContext(ctx, signerQuery+keyColumn+` = $2`, realmID, key), credentialFields(&c), identityFields(&i))
+	return c, i, notFoundIfNoRows(err)
 }
 
-func (t *tx) GetCredentialByThumbprint(ctx context.Context, realmID, thumbprint string) (passkey.Credential, error) {
-	var v passkey.Credential
-	err := scanCredential(t.r.QueryRowContext(ctx, `SELECT `+credentialColumns+` FROM credentials
-		WHERE realm_id = $1 AND jwk_thumbprint = $2`, realmID, thumbprint), &v)
-	return v, notFoundIfNoRows(err)
+func (t *tx) GetSignerByWebAuthnID(ctx context.Context, realmID string, credentialID []byte) (passkey.Credential, directory.Identity, error) {
+	return t.signer(ctx, realmID, "webauthn_id", base64.RawURLEncoding.EncodeToString(credentialID))
+}
+
+func (t *tx) GetSignerByThumbprint(ctx context.Context, realmID, thumbprint string) (passkey.Credential, directory.Identity, error) {
+	return t.signer(ctx, realmID, "jwk_thumbprint", thumbprint)
 }
 
 func (t *tx) GetCredential(ctx context.Context, realmID, identityID, id string) (passkey.Credential, error) {

@@ -437,6 +437,40 @@ func affected(res sql.Result, err error) error {
 	return nil
 }
 
+// fields is where a row's columns go (dest, for Scan) and what turns the
+// scanned values into the domain type's (decode), so that one row can fill
+// several values, as a join does.
+type fields struct {
+	dest   []any
+	decode func() error
+}
+
+// scanFields scans one row into fs, in order.
+func scanFields(s interface{ Scan(...any) error }, fs ...fields) error {
+	var dest []any
+	for _, f := range fs {
+		dest = append(dest, f.dest...)
+	}
+	if err := s.Scan(dest...); err != nil {
+		return err
+	}
+	for _, f := range fs {
+		if err := f.decode(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// qualified prefixes each column of a comma-separated list with a table alias.
+func qualified(alias, columns string) string {
+	cols := strings.Split(columns, ",")
+	for k, c := range cols {
+		cols[k] = alias + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(cols, ", ")
+}
+
 func micros(t time.Time) int64 { return t.UnixMicro() }
 
 func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }

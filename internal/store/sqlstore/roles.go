@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"strings"
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/directory"
@@ -129,7 +128,7 @@ func (t *tx) RemoveRoleMembers(ctx context.Context, roleID string, groupIDs, ide
 
 func (t *tx) ListRoleGroups(ctx context.Context, roleID string, opts latchkey.ListOptions) ([]directory.Group, int, error) {
 	q := listQuery{
-		columns: "g." + strings.ReplaceAll(groupColumns, ", ", ", g."),
+		columns: qualified("g", groupColumns),
 		from:    "role_groups rg JOIN user_groups g ON g.id = rg.group_id", key: "rg.group_id",
 	}
 	q.conds = []string{"rg.role_id = " + q.args.add(roleID)}
@@ -138,7 +137,7 @@ func (t *tx) ListRoleGroups(ctx context.Context, roleID string, opts latchkey.Li
 
 func (t *tx) ListRoleIdentities(ctx context.Context, roleID string, opts latchkey.ListOptions) ([]directory.Identity, int, error) {
 	q := listQuery{
-		columns: "i." + strings.ReplaceAll(identityColumns, ", ", ", i."),
+		columns: qualified("i", identityColumns),
 		from:    "role_identities ri JOIN identities i ON i.id = ri.identity_id", key: "ri.identity_id",
 	}
 	q.conds = []string{"ri.role_id = " + q.args.add(roleID)}
@@ -149,7 +148,7 @@ func (t *tx) ListRoleIdentities(ctx context.Context, roleID string, opts latchke
 // or role_groups), of one resource server or ("") of any.
 func (t *tx) rolesOf(ctx context.Context, table, column, memberID, resourceServerID string, opts latchkey.ListOptions) ([]oauth.Role, int, error) {
 	q := listQuery{
-		columns: "r." + strings.ReplaceAll(roleColumns, ", ", ", r."),
+		columns: qualified("r", roleColumns),
 		from:    table + " m JOIN roles r ON r.id = m.role_id", key: "m.role_id",
 	}
 	q.conds = []string{"m." + column + " = " + q.args.add(memberID)}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/oauth"
 )
 
@@ -13,17 +14,24 @@ const authRequestColumns = `id, tenant_id, realm_id, application_id, params, cha
 	auth_time, code_hash, code_used, token_ids, create_time, expire_time`
 
 func scanAuthRequest(s interface{ Scan(...any) error }, r *oauth.AuthRequest) error {
+	return scanFields(s, authRequestFields(r))
+}
+
+// authRequestFields says where a row of authRequestColumns goes in r.
+func authRequestFields(r *oauth.AuthRequest) fields {
 	var params, tokens string
 	var at, ct, et int64
-	if err := s.Scan(&r.ID, &r.TenantID, &r.RealmID, &r.ApplicationID, &params, &r.Challenge, &r.IdentityID,
-		&r.CredentialID, &at, &r.CodeHash, &r.CodeUsed, &tokens, &ct, &et); err != nil {
-		return err
+	return fields{
+		dest: []any{&r.ID, &r.TenantID, &r.RealmID, &r.ApplicationID, &params, &r.Challenge, &r.IdentityID,
+			&r.CredentialID, &at, &r.CodeHash, &r.CodeUsed, &tokens, &ct, &et},
+		decode: func() error {
+			r.AuthTime, r.CreateTime, r.ExpireTime = fromMicros(at), fromMicros(ct), fromMicros(et)
+			if err := json.Unmarshal([]byte(tokens), &r.TokenIDs); err != nil {
+				return err
+			}
+			return json.Unmarshal([]byte(params), &r.Params)
+		},
 	}
-	r.AuthTime, r.CreateTime, r.ExpireTime = fromMicros(at), fromMicros(ct), fromMicros(et)
-	if err := json.Unmarshal([]byte(tokens), &r.TokenIDs); err != nil {
-		return err
-	}
-	return json.Unmarshal([]byte(params), &r.Params)
 }
 
 func (t *tx) CreateAuthRequest(ctx context.Context, r oauth.AuthRequest) error {
@@ -40,11 +48,14 @@ func (t *tx) GetAuthRequest(ctx context.Context, id string) (oauth.AuthRequest, 
 	return r, notFoundIfNoRows(err)
 }
 
-func (t *tx) GetAuthRequestByCode(ctx context.Context, codeHash string) (oauth.AuthRequest, error) {
-	var r oauth.AuthRequest
-	err := scanAuthRequest(t.r.QueryRowContext(ctx, `SELECT `+authRequestColumns+` FROM auth_requests
-		WHERE code_hash = $1 AND code_hash <> ''`, codeHash), &r)
-	return r, notFoundIfNoRows(err)
+// signInByCodeQuery reads a finished sign-in by its code with the
+// identity that signed in: one statement at the token endpoint.
+var signInByCodeQuery = `SELECT ` + qualified("a", authRequestColumns) + `, ` + qualified("i", identityColumns) + `
+	FROM auth_requests a JOIN identities i ON i.id = a.identity_id WHERE a.code_hash = $1 AND a.code_hash <> ''`
+
+func (t *tx) GetSignInByCode(ctx context.Context, codeHash string) (r oauth.AuthRequest, i directory.Identity, err error) {
+	err = scanFields(t.r.QueryRowContext(ctx, signInByCodeQuery, codeHash), authRequestFields(&r), identityFields(&i))
+	return r, i, notFoundIfNoRows(err)
 }
 
 func (t *tx) FinishAuthRequest(ctx context.Context, r oauth.AuthRequest, at time.Time) error {

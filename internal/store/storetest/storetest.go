@@ -1252,8 +1252,11 @@ func testFinishAuthRequest(t *testing.T, s *sqlstore.Store) {
 	ar := oauth.AuthRequest{ID: latchkey.RandomString(32), TenantID: r.TenantID, RealmID: r.ID, ApplicationID: app.ID,
 		Challenge: "challenge", CreateTime: now, ExpireTime: now.Add(time.Minute)}
 	must(t, s.CreateAuthRequest(ctx, ar))
+	_, _, err := s.GetSignInByCode(ctx, "")
+	wantErr(t, "a pending sign-in by its empty code", err, latchkey.ErrNotFound)
+	alice := addIdentity(t, s, r, "alice")
 	fin := ar
-	fin.IdentityID, fin.CredentialID, fin.AuthTime, fin.CodeHash, fin.ExpireTime = "alice", "cred", now, "hash", now.Add(2*time.Minute)
+	fin.IdentityID, fin.CredentialID, fin.AuthTime, fin.CodeHash, fin.ExpireTime = alice.ID, "cred", now, "hash", now.Add(2*time.Minute)
 	for what, change := range map[string]func(*oauth.AuthRequest){
 		"another challenge":   func(a *oauth.AuthRequest) { a.Challenge = "other" },
 		"another application": func(a *oauth.AuthRequest) { a.ApplicationID = "other" },
@@ -1269,10 +1272,23 @@ func testFinishAuthRequest(t *testing.T, s *sqlstore.Store) {
 	must(t, s.FinishAuthRequest(ctx, fin, ar.ExpireTime))
 	got, err := s.GetAuthRequest(ctx, ar.ID)
 	must(t, err)
-	if got.IdentityID != "alice" || got.CodeHash != "hash" || !got.ExpireTime.Equal(fin.ExpireTime) {
+	if got.IdentityID != alice.ID || got.CodeHash != "hash" || !got.ExpireTime.Equal(fin.ExpireTime) {
 		t.Errorf("finished sign-in: %+v", got)
 	}
 	wantErr(t, "finish again", s.FinishAuthRequest(ctx, fin, now), latchkey.ErrNotFound)
+
+	byCode, signer, err := s.GetSignInByCode(ctx, "hash")
+	must(t, err)
+	equal(t, "sign-in by its code", byCode, got)
+	wantAlice, err := s.GetIdentity(ctx, r.ID, alice.ID)
+	must(t, err)
+	equal(t, "identity of the sign-in by its code", signer, wantAlice)
+	_, _, err = s.GetSignInByCode(ctx, "other")
+	wantErr(t, "another code", err, latchkey.ErrNotFound)
+	_, err = s.DeleteIdentities(ctx, r.ID, []string{alice.ID})
+	must(t, err)
+	_, _, err = s.GetSignInByCode(ctx, "hash")
+	wantErr(t, "the code of a deleted identity", err, latchkey.ErrNotFound)
 }
 
 // testRedeemCodes: concurrent grants that redeem codes (and that the store
