@@ -70,8 +70,12 @@ func forEachEngine(t *testing.T, configure func(*server.Config), test func(t *te
 // send sends one request and reads the whole answer.
 func send(t testing.TB, method, rawURL string, header http.Header, body io.Reader) testenv.Response {
 	t.Helper()
-	return sendWith(t, http.DefaultClient, method, rawURL, header, body)
+	return sendWith(t, pooledHTTP, method, rawURL, header, body)
 }
+
+// pooledHTTP keeps enough idle connections for parallel clients
+// (http.DefaultClient keeps two per host: the others would dial anew).
+var pooledHTTP = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 
 // sendWith is send through the client hc.
 func sendWith(t testing.TB, hc *http.Client, method, rawURL string, header http.Header, body io.Reader) testenv.Response {

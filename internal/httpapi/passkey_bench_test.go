@@ -24,7 +24,7 @@ import (
 // embedded authenticator config and identities, and returns an API client.
 func benchNode(b *testing.B, engine string, identities int) (c client, realm, config string, ids []string, n *testenv.Node) {
 	n = testenv.StartNode(b, engine, func(cfg *server.Config) { cfg.Logger = slog.New(slog.DiscardHandler) })
-	c = client{base: n.URL, tenant: n.Creds().TenantID, token: n.Token(b, ""), http: benchHTTP}
+	c = client{base: n.URL, tenant: n.Creds().TenantID, token: n.Token(b, ""), http: pooledHTTP}
 	realm = newRealm(b, c, "Bench")
 	config = embeddedConfig(b, c, realm, "https://app.example.com")
 	for i := range identities {
@@ -33,8 +33,6 @@ func benchNode(b *testing.B, engine string, identities int) (c client, realm, co
 	return c, realm, config, ids, n
 }
 
-// benchHTTP keeps enough idle connections for parallel clients.
-var benchHTTP = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 
 // BenchmarkCreateReturnJob creates RETURN credential binding jobs over HTTP
 // from 16 concurrent clients.

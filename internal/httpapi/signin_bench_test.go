@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"crypto/ecdsa"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -54,7 +55,7 @@ func BenchmarkPasskeySignIn(b *testing.B) {
 			query := url.Values{"client_id": {clientID}, "redirect_uri": {sdkOrigin + "/callback"}, "response_type": {"code"},
 				"scope": {"openid"}, "state": {"st"}, "code_challenge": {oauth2.S256ChallengeFromVerifier(sdkVerifier)},
 				"code_challenge_method": {"S256"}}.Encode()
-			hc := &http.Client{Transport: benchHTTP.Transport,
+			hc := &http.Client{Transport: pooledHTTP.Transport,
 				CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
 			var next atomic.Int64
@@ -84,17 +85,15 @@ func BenchmarkPasskeySignIn(b *testing.B) {
 	}
 }
 
-// signIn is one sign-in of identity with its software passkey key.
+// signIn is one sign-in of identity with its software passkey key. Each
+// answer is read to its end (sendWith), so that hc reuses its connections:
+// a body closed unread closes its connection.
 func signIn(b *testing.B, hc *http.Client, issuer, query, clientID, secret, identity, realm, tenant string, key *ecdsa.PrivateKey) {
-	resp, err := hc.Get(issuer + "/authorize?" + query)
-	if err != nil {
-		b.Fatal(err)
-	}
-	resp.Body.Close()
+	resp := sendWith(b, hc, "GET", issuer+"/authorize?"+query, nil, nil)
 	to, _ := url.Parse(resp.Header.Get("Location"))
 	tok, err := jwt.ParseSigned(to.Query().Get("request"), []jose.SignatureAlgorithm{jose.ES256})
-	if resp.StatusCode != http.StatusFound || err != nil {
-		b.Fatalf("authorize: %d %v", resp.StatusCode, err)
+	if resp.Status != http.StatusFound || err != nil {
+		b.Fatalf("authorize: %d %v", resp.Status, err)
 	}
 	var req sdkRequestClaims
 	tok.UnsafeClaimsWithoutVerification(&req)
@@ -103,30 +102,20 @@ func signIn(b *testing.B, hc *http.Client, issuer, query, clientID, secret, iden
 		"sub": "CN=" + identity + ", OU=" + realm + ", O=" + tenant, "aud": []string{issuer + "/bi-authenticate"},
 		"exp": now + 300, "iat": now, "jti": strconv.FormatInt(now, 10),
 		"bi_tid": req.TransactionID, "bi_non": req.Authn.Action.Prove.Nonce})
-	resp, err = hc.Post(issuer+"/bi-authenticate", "application/x-www-form-urlencoded", strings.NewReader(url.Values{"claims": {claims}}.Encode()))
-	if err != nil {
-		b.Fatal(err)
-	}
+	form := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}
+	resp = sendWith(b, hc, "POST", issuer+"/bi-authenticate", form, strings.NewReader(url.Values{"claims": {claims}}.Encode()))
 	var answer struct{ Type, Code, Message string }
-	err = json.NewDecoder(resp.Body).Decode(&answer)
-	resp.Body.Close()
-	if err != nil || answer.Type != "allow" {
-		b.Fatalf("bi-authenticate: %d %+v %v", resp.StatusCode, answer, err)
+	if err := json.Unmarshal(resp.Body, &answer); err != nil || answer.Type != "allow" {
+		b.Fatalf("bi-authenticate: %d %s", resp.Status, resp.Body)
 	}
-	r, _ := http.NewRequest("POST", issuer+"/token", strings.NewReader(url.Values{"grant_type": {"authorization_code"}, "code": {answer.Code},
-		"redirect_uri": {sdkOrigin + "/callback"}, "code_verifier": {sdkVerifier}}.Encode()))
-	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	r.SetBasicAuth(clientID, secret)
-	resp, err = hc.Do(r)
-	if err != nil {
-		b.Fatal(err)
-	}
+	resp = sendWith(b, hc, "POST", issuer+"/token", http.Header{"Content-Type": form["Content-Type"],
+		"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte(clientID+":"+secret))}},
+		strings.NewReader(url.Values{"grant_type": {"authorization_code"}, "code": {answer.Code},
+			"redirect_uri": {sdkOrigin + "/callback"}, "code_verifier": {sdkVerifier}}.Encode()))
 	var tokens struct {
 		IDToken string `json:"id_token"`
 	}
-	err = json.NewDecoder(resp.Body).Decode(&tokens)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || err != nil || tokens.IDToken == "" {
-		b.Fatalf("token: %d %v", resp.StatusCode, err)
+	if err := json.Unmarshal(resp.Body, &tokens); resp.Status != http.StatusOK || err != nil || tokens.IDToken == "" {
+		b.Fatalf("token: %d %s", resp.Status, resp.Body)
 	}
 }
