@@ -370,3 +370,40 @@ func TestEmbeddedSignIn(t *testing.T) {
 		assertInvalid(t, resp, "claims", "the form field claims is missing")
 	})
 }
+
+// TestApplicationDeletedOnAnotherNode: a node that authenticated an
+// application's client a moment ago (and caches it) refuses that
+// application's code and refresh token once another node has deleted it,
+// and issues nothing.
+func TestApplicationDeletedOnAnotherNode(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, nil, func(t *testing.T, e *env) {
+		f := newSDKFixture(t, e)
+		otherIssuer := strings.Replace(f.issuer, e.node.URL, e.anotherNode(t).URL, 1)
+		adaKid := thumbprint(t, &f.adaKey.PublicKey)
+		code := func() string {
+			req := f.start(t)
+			return str(t, f.post(t, softwareClaims(t, f.adaKey, adaKid, f.proofClaims(req, f.ada))).JSON(t), "code")
+		}
+		codeGrant := func(code string) url.Values {
+			return url.Values{"grant_type": {"authorization_code"}, "code": {code},
+				"redirect_uri": {sdkOrigin + "/callback"}, "code_verifier": {sdkVerifier}}
+		}
+		status, tokens := redeem(t, otherIssuer, f.clientID, f.secret, codeGrant(code()))
+		if status != http.StatusOK {
+			t.Fatalf("redeem on the other node: %d %v", status, tokens)
+		}
+		unredeemed := code()
+
+		e.api.del(t, "/realms/"+f.realm+"/applications/"+f.app)
+		for name, grant := range map[string]url.Values{
+			"code":          codeGrant(unredeemed),
+			"refresh token": {"grant_type": {"refresh_token"}, "refresh_token": {str(t, tokens, "refresh_token")}},
+		} {
+			if status, body := redeem(t, otherIssuer, f.clientID, f.secret, grant); status != http.StatusUnauthorized ||
+				body["error"] != "invalid_client" || body["access_token"] != nil {
+				t.Errorf("%s of the deleted application on the other node: %d %v", name, status, body)
+			}
+		}
+	})
+}

@@ -32,9 +32,11 @@ type RefreshToken struct {
 // new one.
 const RefreshTokenTTL = 30 * 24 * time.Hour
 
-// AccessCheck decides whether an identity may still use an application;
-// reason says why not. The node sets it to the policy's evaluation.
-type AccessCheck func(ctx context.Context, tenantID, realmID, identityID, applicationID string) (allowed bool, reason string, err error)
+// AccessCheck decides whether an identity, as just read, may still use an
+// application of its realm; reason says why not. The node sets it to the
+// policy's decision. Whether the application still exists is not its
+// question: storing the grant answers that (saveGrant).
+type AccessCheck func(ctx context.Context, i directory.Identity, applicationID string) (allowed bool, reason string, err error)
 
 func newRefreshToken(app Application, i directory.Identity, ss session) (string, RefreshToken) {
 	token := latchkey.RandomString(48)
@@ -92,7 +94,7 @@ func (s *Service) refresh(ctx context.Context, app client, req TokenRequest, cus
 		return TokenResponse{}, &Error{"invalid_grant", "the identity cannot sign in"}
 	}
 	if s.Allowed != nil {
-		ok, reason, err := s.Allowed(ctx, rt.TenantID, rt.RealmID, rt.IdentityID, app.ID)
+		ok, reason, err := s.Allowed(ctx, i, app.ID)
 		if err != nil {
 			return TokenResponse{}, err
 		}

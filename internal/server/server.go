@@ -201,8 +201,8 @@ func open(ctx context.Context, cfg Config, st store.Store) (*Node, error) {
 	n.Passkeys = passkey.NewService(st.Passkey(), base)
 	n.Passkeys.ConfigChanged = oauthSvc.Forget
 	policies := policy.NewService(st.Policy())
-	oauthSvc.Allowed = func(ctx context.Context, tenantID, realmID, identityID, appID string) (bool, string, error) {
-		d, err := policies.Evaluate(ctx, tenantID, realmID, identityID, appID)
+	oauthSvc.Allowed = func(ctx context.Context, i directory.Identity, appID string) (bool, string, error) {
+		d, err := policies.Decide(ctx, i, appID)
 		return d.Allowed, d.Reason, err
 	}
 	n.Passkeys.LinkTTL = cfg.BindingLinkTTL
