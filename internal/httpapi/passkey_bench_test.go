@@ -33,7 +33,6 @@ func benchNode(b *testing.B, engine string, identities int) (c client, realm, co
 	return c, realm, config, ids, n
 }
 
-
 // BenchmarkCreateReturnJob creates RETURN credential binding jobs over HTTP
 // from 16 concurrent clients.
 func BenchmarkCreateReturnJob(b *testing.B) {
