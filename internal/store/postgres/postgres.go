@@ -7,8 +7,10 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"net"
 	"net/url"
+	"runtime"
 	"strconv"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -18,19 +20,48 @@ import (
 	"github.com/latchkey/latchkey/internal/store/sqlstore"
 )
 
-// Open connects to the database named by a postgres:// URL.
+// Open connects to the database named by a postgres:// URL. The URL's
+// pool_max_conns (pgxpool's name for it) caps the connections a node opens.
 func Open(dsn string) (*sqlstore.Store, error) {
+	dsn, conns, err := poolSize(dsn)
+	if err != nil {
+		return nil, err
+	}
 	db, err := sql.Open("pgx", dsn)
 	if err != nil {
 		return nil, err
 	}
-	db.SetMaxOpenConns(32)
-	db.SetMaxIdleConns(32)
+	db.SetMaxOpenConns(conns)
+	db.SetMaxIdleConns(conns)
 	if err := db.Ping(); err != nil {
 		db.Close()
 		return nil, err
 	}
 	return sqlstore.New(db, db, dialect), nil
+}
+
+// poolSize takes pool_max_conns out of a postgres:// URL (the server would
+// refuse it as an unknown setting) and returns the URL without it and the
+// size. By default a node opens 4 connections per CPU, at least 8: more
+// backends than that, busy on the same cores, spend them switching between
+// each other (BENCHMARKS.md, passkey sign-in at a steady rate).
+func poolSize(dsn string) (string, int, error) {
+	conns := max(8, 4*runtime.GOMAXPROCS(0))
+	u, err := url.Parse(dsn)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return dsn, conns, nil // a key=value DSN: pgx parses it, with the default size
+	}
+	q := u.Query()
+	if v := q.Get("pool_max_conns"); v != "" {
+		if conns, err = strconv.Atoi(v); err != nil || conns < 1 {
+			return "", 0, fmt.Errorf("postgres: pool_max_conns=%q is not a whole number of at least 1", v)
+		}
+	}
+	if q.Has("pool_max_conns") {
+		q.Del("pool_max_conns")
+		u.RawQuery = q.Encode()
+	}
+	return u.String(), conns, nil
 }
 
 var dialect = sqlstore.Dialect{

@@ -144,3 +144,18 @@ func TestSettleAnalyses(t *testing.T) {
 		}
 	}
 }
+
+// TestPoolMaxConns: pool_max_conns sizes the pool and does not reach the
+// server, which would refuse it as an unknown setting.
+func TestPoolMaxConns(t *testing.T) {
+	dsn := testenv.PostgresDSN(t)
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	s := open(t, dsn+sep+"pool_max_conns=2")
+	must(t, s.Ping(t.Context()))
+	if _, err := postgres.Open(dsn + sep + "pool_max_conns=0"); err == nil || !strings.Contains(err.Error(), "pool_max_conns") {
+		t.Errorf("pool_max_conns=0: %v, want an error naming it", err)
+	}
+}
