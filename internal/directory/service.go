@@ -215,7 +215,7 @@ func (s *Service) UpdateIdentity(ctx context.Context, tenantID, realmID, id stri
 	if err := ValidateTraitsPatch(p.Traits); err != nil {
 		return Identity{}, err
 	}
-	return s.UpdateIdentityWith(ctx, tenantID, realmID, id, func(i *Identity) error {
+	return s.UpdateIdentityWith(ctx, tenantID, realmID, id, func(i *Identity, _ Memberships) error {
 		setIf(&i.DisplayName, p.DisplayName)
 		setIf(&i.Status, p.Status)
 		i.Traits = p.Traits.Apply(i.Traits)
@@ -223,10 +223,21 @@ func (s *Service) UpdateIdentity(ctx context.Context, tenantID, realmID, id stri
 	})
 }
 
+// Memberships reads the groups of the identity that an edit or a
+// precondition sees, in the same transaction, and only when called.
+type Memberships func() ([]Group, error)
+
+func memberships(ctx context.Context, tx Tx, id string) Memberships {
+	return func() ([]Group, error) {
+		of, err := tx.GroupsOfIdentities(ctx, []string{id})
+		return of[id], err
+	}
+}
+
 // UpdateIdentityWith changes an identity with edit, inside one transaction:
-// edit sees the stored identity, may refuse (a failed precondition), and its
-// result is validated and stored, or nothing is.
-func (s *Service) UpdateIdentityWith(ctx context.Context, tenantID, realmID, id string, edit func(*Identity) error) (i Identity, err error) {
+// edit sees the stored identity (and may read its groups), may refuse (a
+// failed precondition), and its result is validated and stored, or nothing is.
+func (s *Service) UpdateIdentityWith(ctx context.Context, tenantID, realmID, id string, edit func(*Identity, Memberships) error) (i Identity, err error) {
 	err = s.store.Update(ctx, func(tx Tx) error {
 		if err := realm(ctx, tx, tenantID, realmID); err != nil {
 			return err
@@ -236,7 +247,7 @@ func (s *Service) UpdateIdentityWith(ctx context.Context, tenantID, realmID, id 
 		}
 		// What edit may not change.
 		keep := Identity{ID: i.ID, RealmID: i.RealmID, TenantID: i.TenantID, CreateTime: i.CreateTime, EnrollmentStatus: i.EnrollmentStatus}
-		if err := edit(&i); err != nil {
+		if err := edit(&i, memberships(ctx, tx, id)); err != nil {
 			return err
 		}
 		i.ID, i.RealmID, i.TenantID, i.CreateTime, i.EnrollmentStatus = keep.ID, keep.RealmID, keep.TenantID, keep.CreateTime, keep.EnrollmentStatus
@@ -258,8 +269,9 @@ func (s *Service) DeleteIdentity(ctx context.Context, tenantID, realmID, id stri
 }
 
 // DeleteIdentityIf is DeleteIdentity when precondition, if not nil, accepts
-// the stored identity in the same transaction (a SCIM If-Match).
-func (s *Service) DeleteIdentityIf(ctx context.Context, tenantID, realmID, id string, precondition func(Identity) error) error {
+// the stored identity (and may read its groups) in the same transaction (a
+// SCIM If-Match).
+func (s *Service) DeleteIdentityIf(ctx context.Context, tenantID, realmID, id string, precondition func(Identity, Memberships) error) error {
 	return s.store.Update(ctx, func(tx Tx) error {
 		if err := realm(ctx, tx, tenantID, realmID); err != nil {
 			return err
@@ -269,7 +281,7 @@ func (s *Service) DeleteIdentityIf(ctx context.Context, tenantID, realmID, id st
 			if err != nil {
 				return notFound(err, identityNotFound, id)
 			}
-			if err := precondition(i); err != nil {
+			if err := precondition(i, memberships(ctx, tx, id)); err != nil {
 				return err
 			}
 		}

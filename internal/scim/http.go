@@ -292,16 +292,16 @@ func (h *Handler) writeUserIn(w http.ResponseWriter, r *http.Request, status int
 }
 
 // ifMatchUser checks If-Match against a user's version, which its groups
-// are part of.
-func (h *Handler) ifMatchUser(r *http.Request, i directory.Identity) error {
+// are part of: read in the caller's transaction, on its connection.
+func (h *Handler) ifMatchUser(r *http.Request, i directory.Identity, groups directory.Memberships) error {
 	if r.Header.Get("If-Match") == "" {
 		return nil // spares reading the groups
 	}
-	groups, err := h.groupsOf(r, i.ID)
+	of, err := groups()
 	if err != nil {
 		return err
 	}
-	return ifMatch(r, UserVersion(i, groups[i.ID]))
+	return ifMatch(r, UserVersion(i, of))
 }
 
 func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request) {
@@ -404,8 +404,8 @@ func (h *Handler) replaceUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	i, err := h.Directory.UpdateIdentityWith(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("id"),
-		func(i *directory.Identity) error {
-			if err := h.ifMatchUser(r, *i); err != nil {
+		func(i *directory.Identity, groups directory.Memberships) error {
+			if err := h.ifMatchUser(r, *i, groups); err != nil {
 				return err
 			}
 			i.DisplayName, i.Status, i.Traits = in.DisplayName, in.Status, in.Traits
@@ -441,8 +441,8 @@ func (h *Handler) patchUser(w http.ResponseWriter, r *http.Request) {
 	}
 	base := h.base(r)
 	i, err := h.Directory.UpdateIdentityWith(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("id"),
-		func(i *directory.Identity) error {
-			if err := h.ifMatchUser(r, *i); err != nil {
+		func(i *directory.Identity, groups directory.Memberships) error {
+			if err := h.ifMatchUser(r, *i, groups); err != nil {
 				return err
 			}
 			doc, err := ApplyPatch(ToDocument(UserFromIdentity(*i, nil, base)), op, UserResource)
@@ -469,7 +469,7 @@ func (h *Handler) patchUser(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) deleteUser(w http.ResponseWriter, r *http.Request) {
 	err := h.Directory.DeleteIdentityIf(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("id"),
-		func(i directory.Identity) error { return h.ifMatchUser(r, i) })
+		func(i directory.Identity, groups directory.Memberships) error { return h.ifMatchUser(r, i, groups) })
 	if err != nil {
 		WriteError(w, err)
 		return

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/latchkey/latchkey/internal/scim"
 	"github.com/latchkey/latchkey/internal/server"
@@ -38,18 +39,27 @@ func forEachEngine(t *testing.T, test func(t *testing.T, e *scimEnv)) {
 			n := testenv.StartNode(t, eng.Name, func(cfg *server.Config) {
 				cfg.Logger = slog.New(slog.DiscardHandler)
 			})
-			e := &scimEnv{node: n, tenant: n.Creds().TenantID, token: n.Token(t, "")}
-			res := testenv.Do(t, "POST", n.URL+"/v1/tenants/"+e.tenant+"/realms", e.token,
-				map[string]any{"realm": map[string]any{"display_name": "SCIM"}})
-			if res.Status != http.StatusOK {
-				t.Fatalf("create realm: %d %s", res.Status, res.Body)
-			}
-			e.realm = res.JSON(t)["id"].(string)
-			e.base = n.URL + "/v1/tenants/" + e.tenant + "/realms/" + e.realm + "/scim/v2"
-			test(t, e)
+			test(t, newSCIMEnv(t, n))
 		})
 	}
 }
+
+// newSCIMEnv makes a fresh realm on node n.
+func newSCIMEnv(t *testing.T, n *testenv.Node) *scimEnv {
+	e := &scimEnv{node: n, tenant: n.Creds().TenantID, token: n.Token(t, "")}
+	res := testenv.Do(t, "POST", n.URL+"/v1/tenants/"+e.tenant+"/realms", e.token,
+		map[string]any{"realm": map[string]any{"display_name": "SCIM"}})
+	if res.Status != http.StatusOK {
+		t.Fatalf("create realm: %d %s", res.Status, res.Body)
+	}
+	e.realm = res.JSON(t)["id"].(string)
+	e.base = n.URL + "/v1/tenants/" + e.tenant + "/realms/" + e.realm + "/scim/v2"
+	return e
+}
+
+// scimClient fails a request that a node never answers, instead of the
+// whole test run timing out.
+var scimClient = &http.Client{Timeout: time.Minute}
 
 // do sends a SCIM request with the all-scopes token; header holds pairs of
 // header names and values.
@@ -74,7 +84,7 @@ func (e *scimEnv) doAs(t *testing.T, token, method, path string, body any, heade
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := scimClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -668,4 +678,26 @@ func TestConcurrentMemberReplaces(t *testing.T) {
 			t.Errorf("members %v, want one", got)
 		}
 	})
+}
+
+// TestIfMatchOnOneConnection: an If-Match precondition reads the user's
+// groups in the transaction it checks them in. Read on a second connection,
+// a node whose pool was taken by as many such writes (here: a pool of one)
+// waited for it forever.
+func TestIfMatchOnOneConnection(t *testing.T) {
+	t.Parallel()
+	n := testenv.StartNode(t, "postgres", func(cfg *server.Config) {
+		cfg.Database += "&pool_max_conns=1"
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	})
+	e := newSCIMEnv(t, n)
+	res := e.do(t, "POST", "/Users", oktaUser("ann@x.test", "Ann", "A"))
+	id := want(t, res, http.StatusCreated)["id"].(string)
+	res = e.do(t, "PATCH", "/Users/"+id, patch(op("replace", "title", "One")), "If-Match", res.Header.Get("ETag"))
+	want(t, res, http.StatusOK)
+	res = e.do(t, "PUT", "/Users/"+id, oktaUser("ann@x.test", "Ann", "B"), "If-Match", res.Header.Get("ETag"))
+	want(t, res, http.StatusOK)
+	if res := e.do(t, "DELETE", "/Users/"+id, nil, "If-Match", res.Header.Get("ETag")); res.Status != http.StatusNoContent {
+		t.Errorf("delete: %d %s", res.Status, res.Body)
+	}
 }
