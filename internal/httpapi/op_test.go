@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -13,6 +14,9 @@ import (
 
 	"github.com/descope/virtualwebauthn"
 	"golang.org/x/oauth2"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/passkey"
 )
 
 // passkeyHolder is an identity with a WebAuthn passkey in a software
@@ -24,12 +28,21 @@ type passkeyHolder struct {
 	origin   string
 }
 
-// newPasskeyHolder binds a passkey on Latchkey's origin for a new identity.
-func newPasskeyHolder(t *testing.T, e *env, c client, realm, username string) passkeyHolder {
+// newPasskeyHolder binds a passkey on Latchkey's origin (the node's URL)
+// for a new identity.
+func newPasskeyHolder(t testing.TB, origin string, c client, realm, username string) passkeyHolder {
 	t.Helper()
-	h := passkeyHolder{identity: str(t, newIdentity(t, c, realm, username), "id"), origin: e.node.URL}
-	h.auth = virtualwebauthn.NewAuthenticatorWithOptions(virtualwebauthn.AuthenticatorOptions{UserHandle: []byte(h.identity)})
-	h.cred = virtualwebauthn.NewCredential(virtualwebauthn.KeyTypeEC2)
+	return newPasskeyHolderWith(t, origin, c, realm, username, virtualwebauthn.AuthenticatorOptions{})
+}
+
+// newPasskeyHolderWith is newPasskeyHolder with an authenticator of the
+// options given (its user handle is the identity's id).
+func newPasskeyHolderWith(t testing.TB, origin string, c client, realm, username string, opts virtualwebauthn.AuthenticatorOptions) passkeyHolder {
+	t.Helper()
+	h := passkeyHolder{identity: str(t, newIdentity(t, c, realm, username), "id"), origin: origin}
+	opts.UserHandle = []byte(h.identity)
+	h.auth = virtualwebauthn.NewAuthenticatorWithOptions(opts)
+	h.cred = newCredential(t)
 	b := newBinding(t, c, realm, h.identity, hostedConfig(t, c, realm))
 	info := b.call(t, c, "getInfo", b.token, nil).JSON(t)
 	if resp := b.call(t, c, "bind", b.token, webauthnProofWith(t, info, h.origin, h.auth, h.cred)); resp.Status != http.StatusOK {
@@ -41,7 +54,8 @@ func newPasskeyHolder(t *testing.T, e *env, c client, realm, username string) pa
 var signinRequest = regexp.MustCompile(`<script nonce="[^"]*" id="request" type="application/json">(.*?)</script>`)
 
 // noRedirects is a client that shows redirects instead of following them.
-var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+var noRedirects = &http.Client{Transport: pooledHTTP.Transport,
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
 // authorize opens /authorize with the query and returns the answer.
 func authorize(t *testing.T, issuer string, q url.Values) *http.Response {
@@ -56,28 +70,19 @@ func authorize(t *testing.T, issuer string, q url.Values) *http.Response {
 
 // signIn passes the hosted page's ceremony with the holder's passkey and
 // returns the answer of /signin.
-func (h passkeyHolder) signIn(t *testing.T, issuer string, q url.Values) map[string]any {
+func (h passkeyHolder) signIn(t testing.TB, issuer string, q url.Values) map[string]any {
 	t.Helper()
-	resp := authorize(t, issuer, q)
-	var page strings.Builder
-	buf := make([]byte, 1<<16)
-	for {
-		n, err := resp.Body.Read(buf)
-		page.Write(buf[:n])
-		if err != nil {
-			break
-		}
-	}
-	m := signinRequest.FindStringSubmatch(page.String())
-	if resp.StatusCode != http.StatusOK || m == nil {
-		t.Fatalf("authorize: %d %s", resp.StatusCode, page.String())
+	page := sendWith(t, noRedirects, "GET", issuer+"/authorize?"+q.Encode(), nil, nil)
+	m := signinRequest.FindSubmatch(page.Body)
+	if page.Status != http.StatusOK || m == nil {
+		t.Fatalf("authorize: %d %s", page.Status, page.Body)
 	}
 	var req struct {
 		ID      string          `json:"id"`
 		URL     string          `json:"url"`
 		Options json.RawMessage `json:"options"`
 	}
-	if err := json.Unmarshal([]byte(m[1]), &req); err != nil {
+	if err := json.Unmarshal(m[1], &req); err != nil {
 		t.Fatal(err)
 	}
 	opts, err := virtualwebauthn.ParseAssertionOptions(string(req.Options))
@@ -88,10 +93,11 @@ func (h passkeyHolder) signIn(t *testing.T, issuer string, q url.Values) map[str
 	assertion := virtualwebauthn.CreateAssertionResponse(virtualwebauthn.RelyingParty{ID: u.Hostname(), Name: "x", Origin: h.origin}, h.auth, h.cred, *opts)
 	answer := send(t, "POST", h.origin+req.URL, http.Header{"Content-Type": {"application/json"}},
 		strings.NewReader(`{"request":"`+req.ID+`","credential":`+assertion+`}`))
+	body := answer.JSON(t)
 	if answer.Status != http.StatusOK {
-		return map[string]any{"status": float64(answer.Status), "message": answer.JSON(t)["message"]}
+		body["status"] = float64(answer.Status) // with the API error's message and details
 	}
-	return answer.JSON(t)
+	return body
 }
 
 // redeem posts to the token endpoint with HTTP Basic client credentials.
@@ -118,7 +124,7 @@ type signInFixture struct {
 func newSignInFixture(t *testing.T, e *env, realmName string) signInFixture {
 	t.Helper()
 	f := signInFixture{realm: newRealm(t, e.api, realmName), callback: "https://app.example.com/callback"}
-	f.ada = newPasskeyHolder(t, e, e.api, f.realm, "ada")
+	f.ada = newPasskeyHolder(t, e.node.URL, e.api, f.realm, "ada")
 	f.app, f.clientID, f.secret = oidcClient(t, e.node, f.realm, f.callback)
 	f.issuer = e.node.URL + "/v1/tenants/" + e.api.tenant + "/realms/" + f.realm + "/applications/" + f.app
 	return f
@@ -258,7 +264,7 @@ func TestAuthorizationCodeRefusals(t *testing.T) {
 		}
 		// A passkey the realm never saw.
 		stranger := ada
-		stranger.cred = virtualwebauthn.NewCredential(virtualwebauthn.KeyTypeEC2)
+		stranger.cred = newCredential(t)
 		if got := stranger.signIn(t, issuer, good); got["status"] != float64(http.StatusForbidden) ||
 			got["message"] != "no passkey on this device is registered here — ask for a new binding link" {
 			t.Errorf("sign-in with an unknown passkey: %v", got)
@@ -339,7 +345,7 @@ func TestRoleScopes(t *testing.T) {
 	forEachEngine(t, nil, func(t *testing.T, e *env) {
 		c := e.api
 		realm := newRealm(t, c, "Roles")
-		ada := newPasskeyHolder(t, e, c, realm, "ada")
+		ada := newPasskeyHolder(t, e.node.URL, c, realm, "ada")
 		rs := str(t, c.post(t, "/realms/"+realm+"/resource-servers", map[string]any{"resource_server": map[string]any{
 			"display_name": "Pet API", "identifier": "https://api.mypetapp.com", "scopes": []string{"pets:read", "pets:write"}}}), "id")
 		readers := newGroup(t, c, realm, "Readers")
@@ -385,7 +391,7 @@ func TestReferentialTokens(t *testing.T) {
 	forEachEngine(t, nil, func(t *testing.T, e *env) {
 		c := e.api
 		realm := newRealm(t, c, "Referential")
-		ada := newPasskeyHolder(t, e, c, realm, "ada")
+		ada := newPasskeyHolder(t, e.node.URL, c, realm, "ada")
 		rs := str(t, c.post(t, "/realms/"+realm+"/resource-servers", map[string]any{"resource_server": map[string]any{
 			"display_name": "Pet API", "identifier": "https://api.mypetapp.com", "scopes": []string{"pets:read"}}}), "id")
 		callback := "https://app.example.com/callback"
@@ -475,5 +481,69 @@ func TestReferentialTokens(t *testing.T) {
 		if s := send(t, "GET", issuer+"/userinfo", http.Header{"Authorization": {"Bearer " + access}}, nil).Status; s != http.StatusUnauthorized {
 			t.Errorf("userinfo with the revoked token: %d", s)
 		}
+	})
+}
+
+// TestSignCountAndBackupState: the hosted page keeps a passkey's signature
+// counter and backup state. A counter of 0 (a synced passkey's) signs in
+// any number of times; one that counts must count up, and one that does
+// not is refused as a possible copy; a backup state that changes is
+// stored; a passkey that claims backup eligibility it did not have when it
+// was bound is refused.
+func TestSignCountAndBackupState(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, nil, func(t *testing.T, e *env) {
+		f := newSignInFixture(t, e, "Counters")
+		e.api.ok(t, "PUT", "/realms/"+f.realm+"/policy", map[string]any{"default_effect": "allow"})
+		query := url.Values{"client_id": {f.clientID}, "redirect_uri": {f.callback}, "response_type": {"code"}, "scope": {"openid"},
+			"state": {"s1"}, "code_challenge": {oauth2.S256ChallengeFromVerifier(strings.Repeat("v", 43))}, "code_challenge_method": {"S256"}}
+		stored := func(h passkeyHolder) passkey.WebAuthnKey {
+			creds, _, err := e.node.Store.Passkey().ListCredentials(t.Context(), f.realm, h.identity, latchkey.ListOptions{Limit: 10})
+			if err != nil || len(creds) != 1 || creds[0].WebAuthn == nil {
+				t.Fatalf("credentials of %s: %v %v", h.identity, creds, err)
+			}
+			return *creds[0].WebAuthn
+		}
+		signIn := func(h passkeyHolder, wantRefusal string) {
+			t.Helper()
+			answer := h.signIn(t, f.issuer, query)
+			if wantRefusal == "" && answer["redirect"] == nil {
+				t.Fatalf("counter %d: %v, want a redirect with a code", h.cred.Counter, answer)
+			}
+			if wantRefusal != "" && (answer["redirect"] != nil || !strings.Contains(fmt.Sprint(answer), wantRefusal)) {
+				t.Fatalf("counter %d: %v, want a refusal with %q", h.cred.Counter, answer, wantRefusal)
+			}
+		}
+
+		ada := f.ada
+		signIn(ada, "")
+		signIn(ada, "")
+		for _, n := range []uint32{5, 9} {
+			ada.cred.Counter = n
+			signIn(ada, "")
+			if got := stored(ada).SignCount; got != n {
+				t.Errorf("stored sign count %d, want %d", got, n)
+			}
+		}
+		for _, n := range []uint32{9, 3} {
+			ada.cred.Counter = n
+			signIn(ada, "signature counter went backwards")
+		}
+		if got := stored(ada).SignCount; got != 9 {
+			t.Errorf("after refusals the stored sign count is %d, want 9", got)
+		}
+
+		bo := newPasskeyHolderWith(t, e.node.URL, e.api, f.realm, "bo", virtualwebauthn.AuthenticatorOptions{BackupEligible: true})
+		if k := stored(bo); !k.BackupEligible || k.BackupState {
+			t.Fatalf("bound: eligible %v, state %v", k.BackupEligible, k.BackupState)
+		}
+		bo.auth.Options.BackupState = true // synced since
+		signIn(bo, "")
+		if k := stored(bo); !k.BackupState {
+			t.Error("the new backup state was not stored")
+		}
+		ada.cred.Counter = 10
+		ada.auth.Options.BackupEligible = true
+		signIn(ada, "Backup Eligible flag inconsistency")
 	})
 }

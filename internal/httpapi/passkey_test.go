@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"log/slog"
@@ -112,7 +113,26 @@ func softwareProof(t testing.TB, sub, token string) (map[string]any, *ecdsa.Priv
 // on origin, as the SDK sends it (standard base64 inside a JSON string).
 func webauthnProof(t testing.TB, info map[string]any, origin string) map[string]any {
 	t.Helper()
-	return webauthnProofWith(t, info, origin, virtualwebauthn.NewAuthenticator(), virtualwebauthn.NewCredential(virtualwebauthn.KeyTypeEC2))
+	return webauthnProofWith(t, info, origin, virtualwebauthn.NewAuthenticator(), newCredential(t))
+}
+
+// newCredential is a virtual authenticator's P-256 credential whose public
+// key it encodes correctly. virtualwebauthn writes the key's coordinates
+// without their leading zero bytes, so that one key in about 128 has a
+// coordinate of 31 bytes, which go-webauthn rightly refuses ("EC2 key x or
+// y coordinate has invalid length"): such keys are drawn again.
+func newCredential(t testing.TB) virtualwebauthn.Credential {
+	t.Helper()
+	for {
+		cred := virtualwebauthn.NewCredential(virtualwebauthn.KeyTypeEC2)
+		key, err := x509.ParsePKCS8PrivateKey(cred.Key.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pub := key.(*ecdsa.PrivateKey); len(pub.X.Bytes()) == 32 && len(pub.Y.Bytes()) == 32 {
+			return cred
+		}
+	}
 }
 
 // webauthnProofWith is webauthnProof made by a given authenticator and

@@ -49,7 +49,7 @@ func newSDKFixture(t *testing.T, e *env) sdkFixture {
 	}
 	f.bea = str(t, newIdentity(t, c, f.realm, "bea"), "id")
 	b = newBinding(t, c, f.realm, f.bea, f.config)
-	f.beaAuth, f.beaCred = virtualwebauthn.NewAuthenticator(), virtualwebauthn.NewCredential(virtualwebauthn.KeyTypeEC2)
+	f.beaAuth, f.beaCred = virtualwebauthn.NewAuthenticator(), newCredential(t)
 	info := b.call(t, c, "getInfo", b.token, nil).JSON(t)
 	if resp := b.call(t, c, "bind", b.token, webauthnProofWith(t, info, sdkOrigin, f.beaAuth, f.beaCred)); resp.Status != http.StatusOK {
 		t.Fatalf("bind bea: %d %s", resp.Status, resp.Body)

@@ -107,7 +107,8 @@ func maySignIn(c Credential, i directory.Identity, lookupErr error) error {
 
 // checkAssertion verifies parsed, an assertion by the WebAuthn credential c
 // made on origin over challenge, and stores c's new sign count and backup
-// state. A counter that went backwards refuses the credential.
+// state if either changed (synced passkeys always count 0: their sign-ins
+// write nothing here). A counter that went backwards refuses the credential.
 func (s *Service) checkAssertion(ctx context.Context, c *Credential, origin, challenge string, parsed *protocol.ParsedCredentialAssertionData) error {
 	k := c.WebAuthn
 	if k == nil {
@@ -131,6 +132,9 @@ func (s *Service) checkAssertion(ctx context.Context, c *Credential, origin, cha
 	}
 	if got.Authenticator.CloneWarning {
 		return ErrClonedPasskey
+	}
+	if k.SignCount == got.Authenticator.SignCount && k.BackupState == got.Flags.BackupState {
+		return nil
 	}
 	k.SignCount, k.BackupState = got.Authenticator.SignCount, got.Flags.BackupState
 	c.UpdateTime = now()
