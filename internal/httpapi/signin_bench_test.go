@@ -40,11 +40,6 @@ import (
 //	go test ./internal/httpapi/ -run '^$' -bench 'PasskeySignIn' -benchtime 3000x -cpu 2
 //	LATCHKEY_BENCH_RATE=500 go test ./internal/httpapi/ -run '^$' -bench 'PasskeySignIn' -benchtime 10000x -cpu 2
 func BenchmarkPasskeySignIn(b *testing.B) {
-	clients := 16
-	if n, err := strconv.Atoi(os.Getenv("LATCHKEY_BENCH_CLIENTS")); err == nil && n > 0 {
-		clients = n
-	}
-	rate, _ := strconv.ParseFloat(os.Getenv("LATCHKEY_BENCH_RATE"), 64)
 	for _, eng := range testenv.Engines() {
 		b.Run(eng.Name, func(b *testing.B) {
 			c, realm, config, ids, n := benchNode(b, eng.Name, 64)
@@ -60,31 +55,76 @@ func BenchmarkPasskeySignIn(b *testing.B) {
 			appID, clientID, secret := sdkApp(b, c, realm, config, sdkOrigin+"/callback")
 			issuer := n.URL + "/v1/tenants/" + c.tenant + "/realms/" + realm + "/applications/" + appID
 			c.ok(b, "PUT", "/realms/"+realm+"/policy", map[string]any{"default_effect": "allow"})
-			query := url.Values{"client_id": {clientID}, "redirect_uri": {sdkOrigin + "/callback"}, "response_type": {"code"},
-				"scope": {"openid"}, "state": {"st"}, "code_challenge": {oauth2.S256ChallengeFromVerifier(sdkVerifier)},
-				"code_challenge_method": {"S256"}}.Encode()
-			hc := &http.Client{Transport: pooledHTTP.Transport,
-				CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-			signInNumber := func(k int) {
+			query := signInQuery(clientID, sdkOrigin+"/callback").Encode()
+			measureSignIns(b, func(k int) {
 				i := k % len(ids)
-				signIn(b, hc, issuer, query, clientID, secret, ids[i], realm, c.tenant, keys[i])
-			}
-
-			b.ResetTimer()
-			var latencies []time.Duration
-			var elapsed time.Duration
-			if rate > 0 {
-				latencies, elapsed = openLoop(b.N, rate, signInNumber)
-			} else {
-				latencies, elapsed = closedLoop(b, clients, signInNumber)
-			}
-			b.StopTimer()
-			slices.Sort(latencies)
-			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "signins/s")
-			b.ReportMetric(float64(latencies[len(latencies)*99/100].Microseconds())/1000, "p99-ms")
-			b.ReportMetric(float64(latencies[len(latencies)/2].Microseconds())/1000, "p50-ms")
+				signIn(b, issuer, query, clientID, secret, ids[i], realm, c.tenant, keys[i])
+			})
 		})
 	}
+}
+
+// BenchmarkHostedSignIn is BenchmarkPasskeySignIn through the hosted web
+// authenticator, as a browser and an OIDC client make it: /authorize (the
+// sign-in page with its WebAuthn challenge), the WebAuthn assertion of a
+// virtual authenticator at the page's sign-in endpoint (go-webauthn's
+// verification, policy, the code) and the code's redemption at /token.
+// The same environment variables apply.
+//
+//	go test ./internal/httpapi/ -run '^$' -bench 'HostedSignIn' -benchtime 3000x -cpu 2
+func BenchmarkHostedSignIn(b *testing.B) {
+	for _, eng := range testenv.Engines() {
+		b.Run(eng.Name, func(b *testing.B) {
+			c, realm, _, _, n := benchNode(b, eng.Name, 0)
+			holders := make([]passkeyHolder, 64)
+			for i := range holders {
+				holders[i] = newPasskeyHolder(b, n.URL, c, realm, "user"+strconv.Itoa(i))
+			}
+			callback := "https://app.example.com/callback"
+			appID, clientID, secret := oidcClient(b, n, realm, callback)
+			issuer := n.URL + "/v1/tenants/" + c.tenant + "/realms/" + realm + "/applications/" + appID
+			c.ok(b, "PUT", "/realms/"+realm+"/policy", map[string]any{"default_effect": "allow"})
+			query := signInQuery(clientID, callback)
+			measureSignIns(b, func(k int) {
+				answer := holders[k%len(holders)].signIn(b, issuer, query)
+				to, err := url.Parse(str(b, answer, "redirect"))
+				if err != nil {
+					b.Fatalf("sign-in answered %v", answer)
+				}
+				redeemForIDToken(b, issuer, clientID, secret, to.Query().Get("code"), callback)
+			})
+		})
+	}
+}
+
+// signInQuery is an authorization request for an OpenID sign-in with PKCE.
+func signInQuery(clientID, redirectURI string) url.Values {
+	return url.Values{"client_id": {clientID}, "redirect_uri": {redirectURI}, "response_type": {"code"},
+		"scope": {"openid"}, "state": {"st"}, "code_challenge": {oauth2.S256ChallengeFromVerifier(sdkVerifier)},
+		"code_challenge_method": {"S256"}}
+}
+
+// measureSignIns runs b.N sign-ins (do(k) is the k-th), in the closed or
+// open loop the environment asks for, and reports their rate and latency.
+func measureSignIns(b *testing.B, do func(k int)) {
+	clients := 16
+	if n, err := strconv.Atoi(os.Getenv("LATCHKEY_BENCH_CLIENTS")); err == nil && n > 0 {
+		clients = n
+	}
+	rate, _ := strconv.ParseFloat(os.Getenv("LATCHKEY_BENCH_RATE"), 64)
+	b.ResetTimer()
+	var latencies []time.Duration
+	var elapsed time.Duration
+	if rate > 0 {
+		latencies, elapsed = openLoop(b.N, rate, do)
+	} else {
+		latencies, elapsed = closedLoop(b, clients, do)
+	}
+	b.StopTimer()
+	slices.Sort(latencies)
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "signins/s")
+	b.ReportMetric(float64(latencies[len(latencies)*99/100].Microseconds())/1000, "p99-ms")
+	b.ReportMetric(float64(latencies[len(latencies)/2].Microseconds())/1000, "p50-ms")
 }
 
 // closedLoop calls do b.N times from clients goroutines, each calling again
@@ -129,11 +169,11 @@ func openLoop(n int, rate float64, do func(int)) ([]time.Duration, time.Duration
 	return latencies, time.Since(start)
 }
 
-// signIn is one sign-in of identity with its software passkey key. Each
-// answer is read to its end (sendWith), so that hc reuses its connections:
-// a body closed unread closes its connection.
-func signIn(b *testing.B, hc *http.Client, issuer, query, clientID, secret, identity, realm, tenant string, key *ecdsa.PrivateKey) {
-	resp := sendWith(b, hc, "GET", issuer+"/authorize?"+query, nil, nil)
+// signIn is one sign-in of identity with its software passkey key. Every
+// answer is read to its end (sendWith), so that connections are reused: a
+// body closed unread closes its connection.
+func signIn(b *testing.B, issuer, query, clientID, secret, identity, realm, tenant string, key *ecdsa.PrivateKey) {
+	resp := sendWith(b, noRedirects, "GET", issuer+"/authorize?"+query, nil, nil)
 	to, _ := url.Parse(resp.Header.Get("Location"))
 	tok, err := jwt.ParseSigned(to.Query().Get("request"), []jose.SignatureAlgorithm{jose.ES256})
 	if resp.Status != http.StatusFound || err != nil {
@@ -147,15 +187,21 @@ func signIn(b *testing.B, hc *http.Client, issuer, query, clientID, secret, iden
 		"exp": now + 300, "iat": now, "jti": strconv.FormatInt(now, 10),
 		"bi_tid": req.TransactionID, "bi_non": req.Authn.Action.Prove.Nonce})
 	form := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}
-	resp = sendWith(b, hc, "POST", issuer+"/bi-authenticate", form, strings.NewReader(url.Values{"claims": {claims}}.Encode()))
+	resp = sendWith(b, noRedirects, "POST", issuer+"/bi-authenticate", form, strings.NewReader(url.Values{"claims": {claims}}.Encode()))
 	var answer struct{ Type, Code, Message string }
 	if err := json.Unmarshal(resp.Body, &answer); err != nil || answer.Type != "allow" {
 		b.Fatalf("bi-authenticate: %d %s", resp.Status, resp.Body)
 	}
-	resp = sendWith(b, hc, "POST", issuer+"/token", http.Header{"Content-Type": form["Content-Type"],
+	redeemForIDToken(b, issuer, clientID, secret, answer.Code, sdkOrigin+"/callback")
+}
+
+// redeemForIDToken redeems a code (of a sign-in with sdkVerifier's PKCE
+// challenge) and fails unless the answer has an ID token.
+func redeemForIDToken(b *testing.B, issuer, clientID, secret, code, redirectURI string) {
+	resp := sendWith(b, pooledHTTP, "POST", issuer+"/token", http.Header{"Content-Type": {"application/x-www-form-urlencoded"},
 		"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte(clientID+":"+secret))}},
-		strings.NewReader(url.Values{"grant_type": {"authorization_code"}, "code": {answer.Code},
-			"redirect_uri": {sdkOrigin + "/callback"}, "code_verifier": {sdkVerifier}}.Encode()))
+		strings.NewReader(url.Values{"grant_type": {"authorization_code"}, "code": {code},
+			"redirect_uri": {redirectURI}, "code_verifier": {sdkVerifier}}.Encode()))
 	var tokens struct {
 		IDToken string `json:"id_token"`
 	}
