@@ -495,8 +495,7 @@ func TestSignCountAndBackupState(t *testing.T) {
 	forEachEngine(t, nil, func(t *testing.T, e *env) {
 		f := newSignInFixture(t, e, "Counters")
 		e.api.ok(t, "PUT", "/realms/"+f.realm+"/policy", map[string]any{"default_effect": "allow"})
-		query := url.Values{"client_id": {f.clientID}, "redirect_uri": {f.callback}, "response_type": {"code"}, "scope": {"openid"},
-			"state": {"s1"}, "code_challenge": {oauth2.S256ChallengeFromVerifier(strings.Repeat("v", 43))}, "code_challenge_method": {"S256"}}
+		query := signInQuery(f.clientID, f.callback)
 		stored := func(h passkeyHolder) passkey.WebAuthnKey {
 			creds, _, err := e.node.Store.Passkey().ListCredentials(t.Context(), f.realm, h.identity, latchkey.ListOptions{Limit: 10})
 			if err != nil || len(creds) != 1 || creds[0].WebAuthn == nil {
