@@ -100,6 +100,13 @@ func (h passkeyHolder) signIn(t testing.TB, issuer string, q url.Values) map[str
 	return body
 }
 
+// signInQuery is an authorization request for an OpenID sign-in with PKCE (verifier sdkVerifier).
+func signInQuery(clientID, redirectURI string) url.Values {
+	return url.Values{"client_id": {clientID}, "redirect_uri": {redirectURI}, "response_type": {"code"},
+		"scope": {"openid"}, "state": {"st"}, "code_challenge": {oauth2.S256ChallengeFromVerifier(sdkVerifier)},
+		"code_challenge_method": {"S256"}}
+}
+
 // redeem posts to the token endpoint with HTTP Basic client credentials.
 func redeem(t *testing.T, issuer, clientID, secret string, form url.Values) (int, map[string]any) {
 	t.Helper()

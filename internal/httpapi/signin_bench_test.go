@@ -18,7 +18,6 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
-	"golang.org/x/oauth2"
 
 	"github.com/latchkey/latchkey/internal/testenv"
 )
@@ -95,13 +94,6 @@ func BenchmarkHostedSignIn(b *testing.B) {
 			})
 		})
 	}
-}
-
-// signInQuery is an authorization request for an OpenID sign-in with PKCE.
-func signInQuery(clientID, redirectURI string) url.Values {
-	return url.Values{"client_id": {clientID}, "redirect_uri": {redirectURI}, "response_type": {"code"},
-		"scope": {"openid"}, "state": {"st"}, "code_challenge": {oauth2.S256ChallengeFromVerifier(sdkVerifier)},
-		"code_challenge_method": {"S256"}}
 }
 
 // measureSignIns runs b.N sign-ins (do(k) is the k-th), in the closed or
