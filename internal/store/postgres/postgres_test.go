@@ -1,8 +1,10 @@
 package postgres_test
 
 import (
+	"context"
 	"database/sql"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -145,16 +147,40 @@ func TestSettleAnalyses(t *testing.T) {
 	}
 }
 
-// TestPoolMaxConns: pool_max_conns sizes the pool and does not reach the
-// server, which would refuse it as an unknown setting.
+// TestPoolMaxConns: pool_max_conns caps the connections a store opens, and
+// does not reach the server, which would refuse it as an unknown setting.
+// With a pool of n, n transactions open leave nothing for a ping.
 func TestPoolMaxConns(t *testing.T) {
 	dsn := testenv.PostgresDSN(t)
 	sep := "?"
 	if strings.Contains(dsn, "?") {
 		sep = "&"
 	}
-	s := open(t, dsn+sep+"pool_max_conns=2")
-	must(t, s.Ping(t.Context()))
+	for _, n := range []int{1, 2} {
+		s := open(t, dsn+sep+"pool_max_conns="+strconv.Itoa(n))
+		held := make(chan struct{})
+		release := make(chan struct{})
+		done := make(chan error, 1)
+		go func() {
+			done <- s.Directory().Update(t.Context(), func(directory.Tx) error {
+				held <- struct{}{}
+				<-release
+				return nil
+			})
+		}()
+		<-held
+		ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+		err := s.Ping(ctx)
+		cancel()
+		close(release)
+		must(t, <-done)
+		if n == 1 && !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("pool of 1 with a transaction open: ping %v, want it to wait for a connection", err)
+		}
+		if n == 2 && err != nil {
+			t.Errorf("pool of 2 with a transaction open: ping %v", err)
+		}
+	}
 	if _, err := postgres.Open(dsn + sep + "pool_max_conns=0"); err == nil || !strings.Contains(err.Error(), "pool_max_conns") {
 		t.Errorf("pool_max_conns=0: %v, want an error naming it", err)
 	}
