@@ -30,7 +30,7 @@ func fresh(t *testing.T, open func(testing.TB) *sqlstore.Store) (*sqlstore.Store
 	if err != nil {
 		t.Fatal(err)
 	}
-	issuer := oauth.NewService(st.OAuth(), box, base).Issuer
+	issuer := oauth.NewService(st.OAuth(), box, nil, base).Issuer
 	creds, _, err := bootstrap.Run(t.Context(), st, box, issuer, base)
 	if err != nil {
 		t.Fatal(err)

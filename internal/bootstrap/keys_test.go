@@ -38,7 +38,7 @@ func TestSigningKeysOnOlderDatabase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	issuer := oauth.NewService(st.OAuth(), box, base).Issuer
+	issuer := oauth.NewService(st.OAuth(), box, nil, base).Issuer
 	all := oauth.SigningAlgorithms
 	oauth.SigningAlgorithms = []jose.SignatureAlgorithm{oauth.TokenAlgorithm}
 	_, _, err = bootstrap.Run(t.Context(), st, box, issuer, base)

@@ -60,6 +60,13 @@ type Identity struct {
 	UpdateTime       time.Time `json:"update_time"`
 }
 
+// Active reports whether the identity may sign in and hold tokens.
+func (i Identity) Active() bool { return i.Status == StatusActive }
+
+// LosesAccess reports whether an update from old to updated ends the
+// identity's access, so that its tokens must be revoked with it.
+func LosesAccess(old, updated Identity) bool { return old.Active() && !updated.Active() }
+
 // Group is a named set of identities of one realm.
 type Group struct {
 	ID          string `json:"id"`
@@ -98,6 +105,9 @@ type Tx interface {
 	// DeleteIdentities deletes identities of a realm with their memberships
 	// and returns how many existed.
 	DeleteIdentities(ctx context.Context, realmID string, ids []string) (int, error)
+	// RevokeTokensOfIdentities revokes every token issued to the identities:
+	// access, ID and refresh tokens, on every node at once.
+	RevokeTokensOfIdentities(ctx context.Context, ids []string) error
 	// MissingIdentities returns those of ids that are not identities of the realm.
 	MissingIdentities(ctx context.Context, realmID string, ids []string) ([]string, error)
 

@@ -247,6 +247,7 @@ func (s *Service) UpdateIdentityWith(ctx context.Context, tenantID, realmID, id 
 		}
 		// What edit may not change.
 		keep := Identity{ID: i.ID, RealmID: i.RealmID, TenantID: i.TenantID, CreateTime: i.CreateTime, EnrollmentStatus: i.EnrollmentStatus}
+		old := i
 		if err := edit(&i, memberships(ctx, tx, id)); err != nil {
 			return err
 		}
@@ -257,6 +258,11 @@ func (s *Service) UpdateIdentityWith(ctx context.Context, tenantID, realmID, id 
 		i.UpdateTime = now()
 		if err := tx.UpdateIdentity(ctx, i); err != nil {
 			return conflict(err, errUsernameTaken)
+		}
+		if LosesAccess(old, i) {
+			if err := tx.RevokeTokensOfIdentities(ctx, []string{id}); err != nil {
+				return err
+			}
 		}
 		return record(ctx, tx, tenantID, realmID, "identity.update", "Identity", id)
 	})
@@ -285,7 +291,7 @@ func (s *Service) DeleteIdentityIf(ctx context.Context, tenantID, realmID, id st
 				return err
 			}
 		}
-		n, err := tx.DeleteIdentities(ctx, realmID, []string{id})
+		n, err := deleteIdentities(ctx, tx, realmID, []string{id})
 		if err != nil {
 			return err
 		}
@@ -294,6 +300,16 @@ func (s *Service) DeleteIdentityIf(ctx context.Context, tenantID, realmID, id st
 		}
 		return record(ctx, tx, tenantID, realmID, "identity.delete", "Identity", id)
 	})
+}
+
+// deleteIdentities deletes identities of a realm, and every token issued
+// to them.
+func deleteIdentities(ctx context.Context, tx Tx, realmID string, ids []string) (int, error) {
+	n, err := tx.DeleteIdentities(ctx, realmID, ids)
+	if err != nil || n == 0 {
+		return n, err
+	}
+	return n, tx.RevokeTokensOfIdentities(ctx, ids)
 }
 
 // CheckIDs applies the batch rules: 1 to MaxBatch ids, no repeats.
@@ -326,7 +342,7 @@ func (s *Service) BatchDeleteIdentities(ctx context.Context, tenantID, realmID s
 		if err := existingIdentities(ctx, tx, tenantID, realmID, ids); err != nil {
 			return err
 		}
-		if _, err := tx.DeleteIdentities(ctx, realmID, ids); err != nil {
+		if _, err := deleteIdentities(ctx, tx, realmID, ids); err != nil {
 			return err
 		}
 		for _, id := range ids {

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/latchkey/latchkey"
-	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/mail"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/passkey"
@@ -121,7 +120,7 @@ func (s *Server) invokeSDK(w http.ResponseWriter, r *http.Request, req oauth.Aut
 // biAuthenticate finishes a sign-in through the embedded SDK: its proof
 // (form field claims) is verified against an ACTIVE passkey of an active
 // identity, it must answer this sign-in's transaction and nonce, and policy
-// decides. The SDK is told "allow" with the code, or "deny" and why.
+// decides (in oauth.Approve). The SDK is told "allow" with the code, or "deny" and why.
 func (s *Server) biAuthenticate(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
 	if err := r.ParseForm(); err != nil || r.PostForm.Get("claims") == "" {
@@ -148,9 +147,10 @@ func (s *Server) biAuthenticate(w http.ResponseWriter, r *http.Request) {
 	// The proof names the sign-in and its nonce: Approve finishes it only
 	// if it is this application's, pending, and its challenge is the nonce.
 	req := oauth.AuthRequest{ID: proof.TransactionID, TenantID: tenant, RealmID: realm, ApplicationID: appID, Challenge: proof.Nonce}
-	code, _, denial, err := s.approve(r, req, identity, cred.ID)
-	if denial != "" {
-		writeJSON(w, http.StatusOK, map[string]string{"type": "deny", "message": denial})
+	code, _, err := s.OAuth.Approve(r.Context(), req, identity, cred.ID)
+	var denied *oauth.Denied
+	if errors.As(err, &denied) {
+		writeJSON(w, http.StatusOK, map[string]string{"type": "deny", "message": denied.Error()})
 		return
 	}
 	var invalid *oauth.Error
@@ -159,21 +159,6 @@ func (s *Server) biAuthenticate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	reply(w, r, map[string]string{"type": "allow", "code": code, "message": "signed in"}, err)
-}
-
-// approve asks the realm's policy whether the identity that signed may use
-// the sign-in's application and, if it may, issues the code (with where to
-// send the browser); denial is why it may not.
-func (s *Server) approve(r *http.Request, req oauth.AuthRequest, identity directory.Identity, credentialID string) (code, to, denial string, err error) {
-	decision, err := s.Policy.Decide(r.Context(), identity, req.ApplicationID)
-	if err != nil {
-		return "", "", "", err
-	}
-	if !decision.Allowed {
-		return "", "", "access denied by policy: " + decision.Reason, nil
-	}
-	code, to, err = s.OAuth.Approve(r.Context(), req, identity.ID, credentialID)
-	return code, to, "", err
 }
 
 // signin finishes a sign-in on the hosted page: the passkey's assertion is
@@ -204,9 +189,10 @@ func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	_, to, denial, err := s.approve(r, req, identity, cred.ID)
-	if denial != "" {
-		writeJSON(w, http.StatusOK, map[string]string{"redirect": oauth.Deny(req, denial), "message": denial})
+	_, to, err := s.OAuth.Approve(r.Context(), req, identity, cred.ID)
+	var denied *oauth.Denied
+	if errors.As(err, &denied) {
+		writeJSON(w, http.StatusOK, map[string]string{"redirect": oauth.Deny(req, denied.Error()), "message": denied.Error()})
 		return
 	}
 	if errors.As(err, &refused) {

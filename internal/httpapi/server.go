@@ -39,7 +39,7 @@ type Server struct {
 	Mail *mail.Service
 	// Passkeys serves authenticator configs, binding jobs and credentials.
 	Passkeys *passkey.Service
-	// Policy serves the realms' access policies and decides every sign-in.
+	// Policy serves the realms' access policies and their evaluation.
 	Policy *policy.Service
 	// Provisioning serves CSV imports and exports.
 	Provisioning *provisioning.Service

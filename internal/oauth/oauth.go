@@ -79,6 +79,23 @@ type Token struct {
 	Expires       int64    `json:"expires"`
 	// Claims are, for a referential token, the JSON claims it stands for.
 	Claims string `json:"-"`
+	// FamilyID is the grant family the token descends from ("" for client
+	// credentials): revoking the family deletes the record.
+	FamilyID string `json:"-"`
+}
+
+// Family is what every token of one sign-in descends from: redeeming the
+// code starts it, each refresh continues it, and revoking it revokes them
+// all at once (RFC 6749 §4.1.2, RFC 9700 §4.14.2). Its id is the sign-in's.
+type Family struct {
+	ID            string
+	TenantID      string
+	RealmID       string
+	ApplicationID string
+	IdentityID    string
+	CredentialID  string // the passkey that signed in
+	CreateTime    time.Time
+	ExpireTime    time.Time // when its last token or refresh token expires
 }
 
 // SigningKey is a key that signs JWTs with its Algorithm (RS256 or ES256).
@@ -126,8 +143,9 @@ type Tx interface {
 	RoleTx
 
 	// SaveGrant stores what a token response issued, all or nothing. When
-	// the grant redeems a code that was redeemed before, it stores nothing
-	// and returns latchkey.ErrNotFound.
+	// the grant redeems a code that was redeemed before, or continues a
+	// family that was revoked, it stores nothing and returns
+	// latchkey.ErrNotFound.
 	SaveGrant(ctx context.Context, g Grant) error
 	GetToken(ctx context.Context, id string) (Token, error)
 	ListTokens(ctx context.Context, applicationID string, f TokenFilter, opts latchkey.ListOptions) ([]Token, int, error)
@@ -149,8 +167,9 @@ type Tx interface {
 	GetRefreshToken(ctx context.Context, hash string) (RefreshToken, error)
 	// UseRefreshToken marks a refresh token used, once: latchkey.ErrNotFound if it was.
 	UseRefreshToken(ctx context.Context, hash string) error
-	// RevokeRefreshFamily deletes every refresh token of a family.
-	RevokeRefreshFamily(ctx context.Context, familyID string) error
+	// RevokeFamily deletes a grant family with the records of its tokens
+	// and its refresh tokens; an unknown family is no error.
+	RevokeFamily(ctx context.Context, id string) error
 
 	CreateSigningKey(ctx context.Context, k SigningKey) error
 	ListSigningKeys(ctx context.Context) ([]SigningKey, error)

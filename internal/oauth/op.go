@@ -45,7 +45,6 @@ type AuthRequest struct {
 	AuthTime     time.Time
 	CodeHash     string
 	CodeUsed     bool
-	TokenIDs     []string // the tokens the code bought
 	CreateTime   time.Time
 	ExpireTime   time.Time
 }
@@ -169,16 +168,20 @@ func (s *Service) PendingAuthRequest(ctx context.Context, tenantID, realmID, app
 	return req, nil
 }
 
-// Approve finishes a sign-in for an identity: it issues the code and
-// returns it with where to send the browser. req need only name the
-// sign-in (id, tenant, realm, application) and its challenge: a sign-in
-// that is not pending, or whose challenge differs, is refused as
-// PendingAuthRequest refuses it.
-func (s *Service) Approve(ctx context.Context, req AuthRequest, identityID, credentialID string) (code, redirectURL string, err error) {
+// Approve finishes a sign-in for an identity, if the realm's policy lets
+// it use the application (else *Denied): it issues the code and returns it
+// with where to send the browser. req need only name the sign-in (id,
+// tenant, realm, application) and its challenge: a sign-in that is not
+// pending, or whose challenge differs, is refused as PendingAuthRequest
+// refuses it.
+func (s *Service) Approve(ctx context.Context, req AuthRequest, identity directory.Identity, credentialID string) (code, redirectURL string, err error) {
+	if err := s.allowed(ctx, identity, req.ApplicationID); err != nil {
+		return "", "", err
+	}
 	code = latchkey.RandomString(43)
 	at := time.Now()
 	fin := req
-	fin.IdentityID, fin.CredentialID = identityID, credentialID
+	fin.IdentityID, fin.CredentialID = identity.ID, credentialID
 	fin.AuthTime = at.UTC().Truncate(time.Second)
 	fin.CodeHash = hashCode(code)
 	fin.ExpireTime = at.Add(codeTTL)

@@ -58,7 +58,8 @@ func (s *Service) redeemCode(ctx context.Context, app client, req TokenRequest, 
 	if i.Status != "active" {
 		return TokenResponse{}, &Error{"invalid_grant", "the identity cannot sign in"}
 	}
-	resp, g, err := s.identityTokens(ctx, app, i, session{scope: ar.Params.Scope, nonce: ar.Params.Nonce, authTime: ar.AuthTime, custom: custom})
+	resp, g, err := s.identityTokens(ctx, app, i, session{scope: ar.Params.Scope, nonce: ar.Params.Nonce, authTime: ar.AuthTime,
+		family: ar.ID, credentialID: ar.CredentialID, custom: custom})
 	if err != nil {
 		return TokenResponse{}, err
 	}
@@ -67,52 +68,44 @@ func (s *Service) redeemCode(ctx context.Context, app client, req TokenRequest, 
 	g.Redeems = ar.ID
 	err = s.saveGrant(ctx, g)
 	if errors.Is(err, latchkey.ErrNotFound) { // redeemed concurrently: revoke what that redemption issued
-		if ar, err = s.store.GetAuthRequest(ctx, ar.ID); err != nil {
-			return TokenResponse{}, err
-		}
 		return TokenResponse{}, s.revokeReplayed(ctx, ar)
 	}
 	return resp, err
 }
 
-// revokeReplayed answers a replayed code: the tokens its first redemption
-// issued are revoked (RFC 6749 §4.1.2).
+// revokeReplayed answers a replayed code: every token its first
+// redemption led to, refreshed ones too, is revoked (RFC 6749 §4.1.2,
+// RFC 9700 §4.5): its family is the sign-in's.
 func (s *Service) revokeReplayed(ctx context.Context, ar AuthRequest) error {
-	for _, id := range ar.TokenIDs {
-		if err := s.store.DeleteToken(ctx, ar.ApplicationID, id); err != nil && !errors.Is(err, latchkey.ErrNotFound) {
-			return err
-		}
+	if err := s.store.RevokeFamily(ctx, ar.ID); err != nil {
+		return err
 	}
 	return errBadCode
 }
 
 // Grant is what a token response stores: the records of its access and ID
-// tokens, its refresh token's if any, and, when an authorization code
-// bought it, the sign-in whose code it spends.
+// tokens, its refresh token's if any, the family they descend from, and,
+// when an authorization code bought it, the sign-in whose code it spends.
 type Grant struct {
 	Tokens  []Token
 	Refresh *RefreshToken
-	// Redeems is the id of the sign-in whose code is spent, once, with the
-	// ids of Tokens recorded on it ("" for the other grants).
+	// Family is the family of a sign-in's tokens (nil for client
+	// credentials): redeeming the code starts it; a refresh continues it,
+	// and stores nothing once the family was revoked.
+	Family *Family
+	// Redeems is the id of the sign-in whose code is spent, once ("" for
+	// the other grants).
 	Redeems string
-}
-
-// TokenIDs are the ids of the access and ID token records.
-func (g Grant) TokenIDs() []string {
-	ids := make([]string, len(g.Tokens))
-	for i, t := range g.Tokens {
-		ids[i] = t.ID
-	}
-	return ids
 }
 
 // session is what tokens of a sign-in carry over from it.
 type session struct {
-	scope    string
-	nonce    string
-	authTime time.Time
-	family   string          // the refresh token family, "" for a new sign-in
-	custom   json.RawMessage // the token request's custom_claims, for the access token
+	scope        string
+	nonce        string
+	authTime     time.Time
+	family       string          // the grant family: the sign-in's id
+	credentialID string          // the passkey that signed in, for a family that starts
+	custom       json.RawMessage // the token request's custom_claims, for the access token
 }
 
 // identityTokens issues the access token (and, for OIDC, the ID token; with
@@ -157,12 +150,17 @@ func (s *Service) identityTokens(ctx context.Context, app client, i directory.Id
 	if err != nil {
 		return TokenResponse{}, Grant{}, err
 	}
-	g := Grant{Tokens: []Token{record}}
+	record.FamilyID = ss.family
+	g := Grant{Tokens: []Token{record}, Family: &Family{ID: ss.family, TenantID: app.TenantID, RealmID: app.RealmID,
+		ApplicationID: app.ID, IdentityID: i.ID, CredentialID: ss.credentialID, CreateTime: now, ExpireTime: now.Add(lifetime)}}
 	resp := TokenResponse{AccessToken: raw, TokenType: "Bearer", ExpiresIn: int(lifetime.Seconds()), Scope: strings.Join(scopes, " ")}
 	if slices.Contains(pc.GrantType, "refresh_token") {
 		var rt RefreshToken
 		resp.RefreshToken, rt = newRefreshToken(app.Application, i, ss)
 		g.Refresh = &rt
+		if rt.ExpireTime.After(g.Family.ExpireTime) {
+			g.Family.ExpireTime = rt.ExpireTime
+		}
 	}
 	if pc.Type != "oidc" || !slices.Contains(requested, "openid") {
 		return resp, g, nil
@@ -178,7 +176,7 @@ func (s *Service) identityTokens(ctx context.Context, app client, i directory.Id
 		return TokenResponse{}, Grant{}, err
 	}
 	rec := tokenRecord(app.Application, id.Claims, "identity", i.ID, scopes, "identity")
-	rec.TokenSuffix = resp.IDToken[len(resp.IDToken)-11:]
+	rec.TokenSuffix, rec.FamilyID = resp.IDToken[len(resp.IDToken)-11:], ss.family
 	g.Tokens = append(g.Tokens, rec)
 	return resp, g, nil
 }

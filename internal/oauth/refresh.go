@@ -32,29 +32,23 @@ type RefreshToken struct {
 // new one.
 const RefreshTokenTTL = 30 * 24 * time.Hour
 
-// AccessCheck decides whether an identity, as just read, may still use an
-// application of its realm; reason says why not. The node sets it to the
-// policy's decision. Whether the application still exists is not its
-// question: storing the grant answers that (saveGrant).
-type AccessCheck func(ctx context.Context, i directory.Identity, applicationID string) (allowed bool, reason string, err error)
-
 func newRefreshToken(app Application, i directory.Identity, ss session) (string, RefreshToken) {
 	token := latchkey.RandomString(48)
-	family := ss.family
-	if family == "" {
-		family = latchkey.RandomString(24)
-	}
 	now := time.Now().UTC().Truncate(time.Microsecond)
-	return token, RefreshToken{Hash: hashCode(token), FamilyID: family,
+	return token, RefreshToken{Hash: hashCode(token), FamilyID: ss.family,
 		TenantID: app.TenantID, RealmID: app.RealmID, ApplicationID: app.ID, IdentityID: i.ID, Scope: ss.scope,
 		AuthTime: ss.authTime, CreateTime: now, ExpireTime: now.Add(RefreshTokenTTL)}
 }
 
 var errBadRefresh = &Error{"invalid_grant", "the refresh token is invalid, expired or revoked"}
 
+var errFamilyRevoked = &Error{"invalid_grant", "the refresh token was already used; its sign-in is revoked"}
+
 // refresh rotates a refresh token: the old one is spent, and tokens for the
 // same sign-in are issued if the identity may still use the application.
-// A spent token used again revokes its whole family (RFC 9700 §4.14.2).
+// A spent token used again revokes its whole family (RFC 9700 §4.14.2). A
+// request refused before the token is spent (a scope it was not granted)
+// leaves it usable.
 func (s *Service) refresh(ctx context.Context, app client, req TokenRequest, custom json.RawMessage) (TokenResponse, error) {
 	rt, err := s.store.GetRefreshToken(ctx, hashCode(req.RefreshToken))
 	if errors.Is(err, latchkey.ErrNotFound) || (err == nil && rt.ApplicationID != app.ID) {
@@ -63,54 +57,65 @@ func (s *Service) refresh(ctx context.Context, app client, req TokenRequest, cus
 	if err != nil {
 		return TokenResponse{}, err
 	}
-	reused := rt.Used
-	if !reused {
-		if err := s.store.UseRefreshToken(ctx, rt.Hash); errors.Is(err, latchkey.ErrNotFound) {
-			reused = true // spent concurrently
-		} else if err != nil {
-			return TokenResponse{}, err
-		}
-	}
-	if reused {
-		if err := s.store.RevokeRefreshFamily(ctx, rt.FamilyID); err != nil {
-			return TokenResponse{}, err
-		}
-		return TokenResponse{}, &Error{"invalid_grant", "the refresh token was already used; its sign-in is revoked"}
+	if rt.Used {
+		return TokenResponse{}, s.revokeReused(ctx, rt)
 	}
 	if time.Now().After(rt.ExpireTime) {
 		return TokenResponse{}, errBadRefresh
 	}
-	scope := rt.Scope
-	if req.Scope != "" {
-		for _, f := range strings.Fields(req.Scope) {
-			if !slices.Contains(strings.Fields(rt.Scope), f) {
-				return TokenResponse{}, &Error{"invalid_scope", "scope " + f + " was not granted to this sign-in"}
-			}
-		}
-		scope = req.Scope
+	scope, err := narrowedScope(rt.Scope, req.Scope)
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	if err := s.store.UseRefreshToken(ctx, rt.Hash); errors.Is(err, latchkey.ErrNotFound) {
+		return TokenResponse{}, s.revokeReused(ctx, rt) // spent concurrently
+	} else if err != nil {
+		return TokenResponse{}, err
 	}
 	i, err := s.store.GetIdentity(ctx, rt.RealmID, rt.IdentityID)
-	if err != nil || i.Status != "active" {
+	if err != nil || !i.Active() {
 		return TokenResponse{}, &Error{"invalid_grant", "the identity cannot sign in"}
 	}
-	if s.Allowed != nil {
-		ok, reason, err := s.Allowed(ctx, i, app.ID)
-		if err != nil {
-			return TokenResponse{}, err
-		}
-		if !ok {
-			return TokenResponse{}, &Error{"invalid_grant", "access denied by policy: " + reason}
-		}
+	var denied *Denied
+	if err := s.allowed(ctx, i, app.ID); errors.As(err, &denied) {
+		return TokenResponse{}, &Error{"invalid_grant", denied.Error()}
+	} else if err != nil {
+		return TokenResponse{}, err
 	}
 	resp, g, err := s.identityTokens(ctx, app, i, session{scope: scope, authTime: rt.AuthTime, family: rt.FamilyID, custom: custom})
 	if err != nil {
 		return TokenResponse{}, err
 	}
-	return resp, s.saveGrant(ctx, g)
+	if err := s.saveGrant(ctx, g); errors.Is(err, latchkey.ErrNotFound) { // revoked meanwhile
+		return TokenResponse{}, errBadRefresh
+	} else if err != nil {
+		return TokenResponse{}, err
+	}
+	return resp, nil
 }
 
-// Revoke revokes a refresh token (and its family) or an access token of
-// the application (RFC 7009); an unknown token is no error.
+// narrowedScope is the scope a refresh asks for: all that was granted, or
+// some of it.
+func narrowedScope(granted, asked string) (string, error) {
+	for _, f := range strings.Fields(asked) {
+		if !slices.Contains(strings.Fields(granted), f) {
+			return "", &Error{"invalid_scope", "scope " + f + " was not granted to this sign-in"}
+		}
+	}
+	return or(asked, granted), nil
+}
+
+// revokeReused answers a refresh token used twice: its family, every token
+// of the sign-in, is revoked.
+func (s *Service) revokeReused(ctx context.Context, rt RefreshToken) error {
+	if err := s.store.RevokeFamily(ctx, rt.FamilyID); err != nil {
+		return err
+	}
+	return errFamilyRevoked
+}
+
+// Revoke revokes a refresh token, with every token of its family, or an
+// access token of the application (RFC 7009); an unknown token is no error.
 func (s *Service) Revoke(ctx context.Context, req TokenRequest, token string) error {
 	app, err := s.authenticateClient(ctx, req)
 	if err != nil {
@@ -118,7 +123,7 @@ func (s *Service) Revoke(ctx context.Context, req TokenRequest, token string) er
 	}
 	rt, err := s.store.GetRefreshToken(ctx, hashCode(token))
 	if err == nil && rt.ApplicationID == app.ID {
-		return s.store.RevokeRefreshFamily(ctx, rt.FamilyID)
+		return s.store.RevokeFamily(ctx, rt.FamilyID)
 	}
 	if err != nil && !errors.Is(err, latchkey.ErrNotFound) {
 		return err

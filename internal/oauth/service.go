@@ -17,7 +17,9 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/audit"
+	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/nodecache"
+	"github.com/latchkey/latchkey/internal/policy"
 	"github.com/latchkey/latchkey/internal/secretbox"
 )
 
@@ -25,19 +27,45 @@ import (
 type Service struct {
 	store      Store
 	box        *secretbox.Box
+	policy     Policy
 	publicURL  string
 	keys       *keyring
 	clients    nodecache.Cache[authenticatedClient]
 	signInApps nodecache.Cache[signInApp]
-	// Allowed, when set, is asked again on every refresh.
-	Allowed AccessCheck
 }
 
-// NewService returns a Service. publicURL is the external base URL that
-// issuers and jku headers start with.
-func NewService(store Store, box *secretbox.Box, publicURL string) *Service {
-	return &Service{store: store, box: box, publicURL: strings.TrimRight(publicURL, "/"),
+// Policy decides whether an identity, as just read, may use an application
+// of its realm: policy.Service. The service asks it before it issues every
+// code and every refresh. Whether the application still exists is not its
+// question: storing the grant answers that (saveGrant).
+type Policy interface {
+	Decide(ctx context.Context, i directory.Identity, applicationID string) (policy.Decision, error)
+}
+
+// NewService returns a Service that asks policies before it lets an
+// identity in. publicURL is the external base URL that issuers and jku
+// headers start with.
+func NewService(store Store, box *secretbox.Box, policies Policy, publicURL string) *Service {
+	return &Service{store: store, box: box, policy: policies, publicURL: strings.TrimRight(publicURL, "/"),
 		keys: &keyring{store: store, box: box}}
+}
+
+// Denied is a sign-in or refresh that policy refused.
+type Denied struct{ Reason string }
+
+func (d *Denied) Error() string { return "access denied by policy: " + d.Reason }
+
+// allowed asks policy whether an identity may use an application: nil, or
+// *Denied with the policy's reason.
+func (s *Service) allowed(ctx context.Context, i directory.Identity, applicationID string) error {
+	d, err := s.policy.Decide(ctx, i, applicationID)
+	if err != nil {
+		return err
+	}
+	if !d.Allowed {
+		return &Denied{Reason: d.Reason}
+	}
+	return nil
 }
 
 // Start makes sure a signing key exists and loads the keys; call it once

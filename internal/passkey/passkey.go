@@ -240,6 +240,9 @@ type Tx interface {
 	IdentitiesByUsername(ctx context.Context, realmID string, keys []string) ([]directory.Identity, error)
 	ListCredentials(ctx context.Context, realmID, identityID string, opts latchkey.ListOptions) ([]Credential, int, error)
 	UpdateCredential(ctx context.Context, c Credential) error
+	// RevokeFamiliesOfCredential revokes every token that a sign-in with
+	// the credential led to, on every node at once.
+	RevokeFamiliesOfCredential(ctx context.Context, credentialID string) error
 
 	// RefreshEnrollment recomputes the identity's enrollment status from its
 	// credentials and jobs as they stand at now.

@@ -454,7 +454,8 @@ func (s *Service) ListCredentials(ctx context.Context, tenantID, realmID, identi
 	return s.store.ListCredentials(ctx, realmID, identityID, opts)
 }
 
-// RevokeCredential revokes an active credential, for good.
+// RevokeCredential revokes an active credential, for good, with every
+// token its sign-ins led to.
 func (s *Service) RevokeCredential(ctx context.Context, tenantID, realmID, identityID, id string) (c Credential, err error) {
 	err = s.store.Update(ctx, func(tx Tx) error {
 		if c, err = getCredential(ctx, tx, tenantID, realmID, identityID, id); err != nil {
@@ -468,6 +469,9 @@ func (s *Service) RevokeCredential(ctx context.Context, tenantID, realmID, ident
 			return err
 		}
 		if err := tx.RefreshEnrollment(ctx, c.IdentityID, c.UpdateTime); err != nil {
+			return err
+		}
+		if err := tx.RevokeFamiliesOfCredential(ctx, c.ID); err != nil {
 			return err
 		}
 		return record(ctx, tx, tenantID, realmID, "credential.revoke", "Credential", id)

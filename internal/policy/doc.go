@@ -3,5 +3,6 @@
 // evaluation of a sign-in against them, and the explanation of each
 // decision ("why was I denied?").
 //
-// It must not import HTTP packages or storage engines.
+// It must not import HTTP packages, storage engines or oauth: oauth asks
+// it before every code and refresh it issues.
 package policy

@@ -6,7 +6,6 @@ import (
 
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/directory"
-	"github.com/latchkey/latchkey/internal/oauth"
 )
 
 // Effects of a rule.
@@ -64,7 +63,8 @@ type Tx interface {
 	MissingIdentities(ctx context.Context, realmID string, ids []string) ([]string, error)
 	GetGroup(ctx context.Context, realmID, id string) (directory.Group, error)
 	GroupsOfIdentities(ctx context.Context, identityIDs []string) (map[string][]directory.Group, error)
-	GetApplication(ctx context.Context, realmID, id string) (oauth.Application, string, error)
+	// ApplicationExists returns latchkey.ErrNotFound when the realm has no such application.
+	ApplicationExists(ctx context.Context, realmID, id string) error
 	RecordEvent(ctx context.Context, e audit.Event) error
 }
 

@@ -131,7 +131,7 @@ func referencesExist(ctx context.Context, tx Tx, p Policy) error {
 			if app == AnyApplication {
 				continue
 			}
-			if _, _, err := tx.GetApplication(ctx, p.RealmID, app); err != nil {
+			if err := tx.ApplicationExists(ctx, p.RealmID, app); err != nil {
 				return unknown(err, at+"applications", "application "+app+" is not in the realm")
 			}
 		}
@@ -170,7 +170,7 @@ func (s *Service) Evaluate(ctx context.Context, tenantID, realmID, identityID, a
 	if err != nil {
 		return Decision{}, notFound(err, "Identity", identityID, "identity not found")
 	}
-	if _, _, err := s.store.GetApplication(ctx, realmID, applicationID); err != nil {
+	if err := s.store.ApplicationExists(ctx, realmID, applicationID); err != nil {
 		return Decision{}, notFound(err, "Application", applicationID, "application not found")
 	}
 	return s.Decide(ctx, i, applicationID)
@@ -180,7 +180,7 @@ func (s *Service) Evaluate(ctx context.Context, tenantID, realmID, identityID, a
 // application it knows is in the identity's realm: a sign-in has both at
 // hand, and reads neither again.
 func (s *Service) Decide(ctx context.Context, i directory.Identity, applicationID string) (Decision, error) {
-	if i.Status == "suspended" {
+	if !i.Active() {
 		return Decision{Effect: Deny, Reason: "the identity is suspended"}, nil
 	}
 	p, cached := s.policies.Get(i.RealmID)

@@ -322,6 +322,7 @@ func (im *importer) apply(ctx context.Context, tx Tx, batch []row) (batchResult,
 		}
 	}
 	var creates, updates []directory.Identity
+	var lostAccess []string // identities an update suspends: their tokens are revoked
 	var failures []Failure
 	members := map[string][]string{} // group id → identities to add
 	fail := func(r row, reason string) {
@@ -377,6 +378,9 @@ func (im *importer) apply(ctx context.Context, tx Tx, batch []row) (batchResult,
 		if i != old {
 			i.UpdateTime = t
 			updates = append(updates, i)
+			if directory.LosesAccess(old, i) {
+				lostAccess = append(lostAccess, i.ID)
+			}
 		}
 		for _, g := range missing {
 			members[g.ID] = append(members[g.ID], old.ID)
@@ -391,6 +395,11 @@ func (im *importer) apply(ctx context.Context, tx Tx, batch []row) (batchResult,
 		}
 		for _, i := range updates {
 			if err := tx.UpdateIdentity(ctx, i); err != nil {
+				return out, err
+			}
+		}
+		if len(lostAccess) > 0 {
+			if err := tx.RevokeTokensOfIdentities(ctx, lostAccess); err != nil {
 				return out, err
 			}
 		}

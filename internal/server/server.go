@@ -172,7 +172,8 @@ func open(ctx context.Context, cfg Config, st store.Store) (*Node, error) {
 		return nil, err
 	}
 	base := cfg.BaseURL()
-	oauthSvc := oauth.NewService(st.OAuth(), box, base)
+	policies := policy.NewService(st.Policy())
+	oauthSvc := oauth.NewService(st.OAuth(), box, policies, base)
 	// Bootstrap first: it makes the first signing key, once for all the
 	// nodes starting together, and Start then loads it.
 	creds, created, err := bootstrap.Run(ctx, st, box, oauthSvc.Issuer, base)
@@ -200,11 +201,6 @@ func open(ctx context.Context, cfg Config, st store.Store) (*Node, error) {
 		Mail: mail.NewService(st.Mail()), MailWorker: worker}
 	n.Passkeys = passkey.NewService(st.Passkey(), base)
 	n.Passkeys.ConfigChanged = oauthSvc.Forget
-	policies := policy.NewService(st.Policy())
-	oauthSvc.Allowed = func(ctx context.Context, i directory.Identity, appID string) (bool, string, error) {
-		d, err := policies.Decide(ctx, i, appID)
-		return d.Allowed, d.Reason, err
-	}
 	n.Passkeys.LinkTTL = cfg.BindingLinkTTL
 	if consoleCreated {
 		if n.AdminLink, _, err = bootstrap.EnrollAdmin(ctx, st, n.Passkeys, cons, ""); err != nil {
@@ -311,7 +307,7 @@ func RotateKeys(ctx context.Context, cfg Config) ([]string, error) {
 		return nil, err
 	}
 	defer st.Close()
-	return oauth.NewService(st.OAuth(), box, cfg.BaseURL()).RotateKeys(ctx)
+	return oauth.NewService(st.OAuth(), box, policy.NewService(st.Policy()), cfg.BaseURL()).RotateKeys(ctx)
 }
 
 // EnrollAdmin returns a fresh passkey binding link for the console, for

@@ -67,7 +67,7 @@ func TestDeleteConfigWaitsForReference(t *testing.T) {
 			return err
 		}},
 		{"application", func(ctx context.Context, s *sqlstore.Store, p pause, ident directory.Identity, configID string) error {
-			_, err := oauth.NewService(pausedOAuth{s.OAuth(), p}, box, "https://latchkey.test").CreateApplication(ctx,
+			_, err := oauth.NewService(pausedOAuth{s.OAuth(), p}, box, nil, "https://latchkey.test").CreateApplication(ctx,
 				ident.TenantID, ident.RealmID, oauth.Application{DisplayName: "App", AuthenticatorConfigID: configID,
 					ProtocolConfig: oauth.ProtocolConfig{Type: "oidc", GrantType: []string{"authorization_code"}, RedirectURIs: []string{"https://app.test/callback"},
 						TokenConfiguration: oauth.TokenConfiguration{ExpiresAfter: 3600}}})

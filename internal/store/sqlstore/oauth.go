@@ -111,6 +111,12 @@ func (t *tx) GetApplication(ctx context.Context, realmID, id string) (oauth.Appl
 	return v, sealed, notFoundIfNoRows(err)
 }
 
+func (t *tx) ApplicationExists(ctx context.Context, realmID, id string) error {
+	var one int
+	err := t.r.QueryRowContext(ctx, `SELECT 1 FROM applications WHERE id = $1 AND realm_id = $2`, id, realmID).Scan(&one)
+	return notFoundIfNoRows(err)
+}
+
 var applicationFilter = map[string]column{"id": {name: "id"}, "display_name": {name: "display_name"}}
 
 func (t *tx) ListApplications(ctx context.Context, realmID string, opts latchkey.ListOptions) ([]oauth.Application, []string, int, error) {
@@ -183,12 +189,12 @@ func (t *tx) DeleteApplication(ctx context.Context, realmID, id string) error {
 }
 
 const tokenColumns = `id, tenant_id, realm_id, application_id, principal_type, principal_id, display_name, scopes,
-	token_suffix, token_format, token_type, issued_at, expires, claims`
+	token_suffix, token_format, token_type, issued_at, expires, claims, family_id`
 
 func scanToken(s interface{ Scan(...any) error }, v *oauth.Token) error {
 	var scopes string
 	err := s.Scan(&v.ID, &v.TenantID, &v.RealmID, &v.ApplicationID, &v.PrincipalType, &v.PrincipalID, &v.DisplayName,
-		&scopes, &v.TokenSuffix, &v.TokenFormat, &v.TokenType, &v.IssuedAt, &v.Expires, &v.Claims)
+		&scopes, &v.TokenSuffix, &v.TokenFormat, &v.TokenType, &v.IssuedAt, &v.Expires, &v.Claims, &v.FamilyID)
 	v.Scopes = strings.Fields(scopes)
 	return err
 }
@@ -198,7 +204,7 @@ func (t *tx) createTokens(ctx context.Context, vs []oauth.Token) error {
 	rows := make([][]any, len(vs))
 	for i, v := range vs {
 		rows[i] = []any{v.ID, v.TenantID, v.RealmID, v.ApplicationID, v.PrincipalType, v.PrincipalID, v.DisplayName,
-			strings.Join(v.Scopes, " "), v.TokenSuffix, v.TokenFormat, v.TokenType, v.IssuedAt, v.Expires, v.Claims}
+			strings.Join(v.Scopes, " "), v.TokenSuffix, v.TokenFormat, v.TokenType, v.IssuedAt, v.Expires, v.Claims, v.FamilyID}
 	}
 	return t.insert(ctx, latchkey.ErrNoParent, `INSERT INTO tokens (`+tokenColumns+`)`, rows, "")
 }
@@ -235,6 +241,9 @@ func (t *tx) DeleteToken(ctx context.Context, applicationID, id string) error {
 func (t *tx) DeleteExpiredTokens(ctx context.Context, before time.Time) (int, error) {
 	res, err := t.exec(ctx, latchkey.ErrInUse, `DELETE FROM tokens WHERE expires < $1`, before.Unix())
 	if err != nil {
+		return 0, err
+	}
+	if _, err := t.exec(ctx, latchkey.ErrInUse, `DELETE FROM grant_families WHERE expire_time < $1`, micros(before)); err != nil {
 		return 0, err
 	}
 	n, err := res.RowsAffected()

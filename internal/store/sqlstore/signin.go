@@ -11,7 +11,7 @@ import (
 )
 
 const authRequestColumns = `id, tenant_id, realm_id, application_id, params, challenge, identity_id, credential_id,
-	auth_time, code_hash, code_used, token_ids, create_time, expire_time`
+	auth_time, code_hash, code_used, create_time, expire_time`
 
 func scanAuthRequest(s interface{ Scan(...any) error }, r *oauth.AuthRequest) error {
 	return scanFields(s, authRequestFields(r))
@@ -19,16 +19,13 @@ func scanAuthRequest(s interface{ Scan(...any) error }, r *oauth.AuthRequest) er
 
 // authRequestFields says where a row of authRequestColumns goes in r.
 func authRequestFields(r *oauth.AuthRequest) fields {
-	var params, tokens string
+	var params string
 	var at, ct, et int64
 	return fields{
 		dest: []any{&r.ID, &r.TenantID, &r.RealmID, &r.ApplicationID, &params, &r.Challenge, &r.IdentityID,
-			&r.CredentialID, &at, &r.CodeHash, &r.CodeUsed, &tokens, &ct, &et},
+			&r.CredentialID, &at, &r.CodeHash, &r.CodeUsed, &ct, &et},
 		decode: func() error {
 			r.AuthTime, r.CreateTime, r.ExpireTime = fromMicros(at), fromMicros(ct), fromMicros(et)
-			if err := json.Unmarshal([]byte(tokens), &r.TokenIDs); err != nil {
-				return err
-			}
 			return json.Unmarshal([]byte(params), &r.Params)
 		},
 	}
@@ -37,7 +34,7 @@ func authRequestFields(r *oauth.AuthRequest) fields {
 func (t *tx) CreateAuthRequest(ctx context.Context, r oauth.AuthRequest) error {
 	params, _ := json.Marshal(r.Params)
 	_, err := t.exec(ctx, latchkey.ErrNoParent, `INSERT INTO auth_requests (`+authRequestColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, '', '', 0, '', FALSE, '[]', $7, $8)`,
+		VALUES ($1, $2, $3, $4, $5, $6, '', '', 0, '', FALSE, $7, $8)`,
 		r.ID, r.TenantID, r.RealmID, r.ApplicationID, string(params), r.Challenge, micros(r.CreateTime), micros(r.ExpireTime))
 	return err
 }
@@ -80,9 +77,4 @@ func (t *tx) GetRefreshToken(ctx context.Context, hash string) (oauth.RefreshTok
 
 func (t *tx) UseRefreshToken(ctx context.Context, hash string) error {
 	return affected(t.exec(ctx, latchkey.ErrNoParent, `UPDATE refresh_tokens SET used = TRUE WHERE token_hash = $1 AND NOT used`, hash))
-}
-
-func (t *tx) RevokeRefreshFamily(ctx context.Context, familyID string) error {
-	_, err := t.exec(ctx, latchkey.ErrNoParent, `DELETE FROM refresh_tokens WHERE family_id = $1`, familyID)
-	return err
 }

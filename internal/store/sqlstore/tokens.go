@@ -2,7 +2,7 @@ package sqlstore
 
 import (
 	"context"
-	"encoding/json"
+	"maps"
 	"slices"
 	"strings"
 
@@ -19,9 +19,9 @@ func (s *Store) SaveGrant(ctx context.Context, g oauth.Grant) error {
 }
 
 // saveGrants stores grants together: in one statement when they only
-// insert token records, else in one transaction.
+// insert token records (client credentials), else in one transaction.
 func (s *Store) saveGrants(ctx context.Context, gs []oauth.Grant) (outcomes []error, err error) {
-	if !slices.ContainsFunc(gs, func(g oauth.Grant) bool { return g.Redeems != "" || g.Refresh != nil }) {
+	if !slices.ContainsFunc(gs, func(g oauth.Grant) bool { return g.Redeems != "" || g.Family != nil || g.Refresh != nil }) {
 		return s.tx.saveGrants(ctx, gs)
 	}
 	err = s.update(ctx, func(t *tx) error {
@@ -35,28 +35,40 @@ func (t *tx) SaveGrant(ctx context.Context, g oauth.Grant) error {
 	return first(t.saveGrants(ctx, []oauth.Grant{g}))
 }
 
-// saveGrants spends the codes the grants redeem, each once, and inserts
-// the records of those that could, in at most three statements. A grant
-// whose code had been spent before (or by an earlier grant of gs) has the
-// outcome latchkey.ErrNotFound and stores nothing.
+// saveGrants spends the codes the grants redeem, each once, continues
+// the families that refreshes continue, and inserts the families, token
+// records and refresh tokens of those that could, in at most five
+// statements. A grant whose code had been spent before (or by an earlier
+// grant of gs), or whose family was revoked, has the outcome
+// latchkey.ErrNotFound and stores nothing.
 func (t *tx) saveGrants(ctx context.Context, gs []oauth.Grant) (outcomes []error, err error) {
-	replayed := make([]bool, len(gs))
-	if err := t.redeemCodes(ctx, gs, replayed); err != nil {
+	refused := make([]bool, len(gs))
+	if err := t.redeemCodes(ctx, gs, refused); err != nil {
+		return nil, err
+	}
+	if err := t.continueFamilies(ctx, gs, refused); err != nil {
 		return nil, err
 	}
 	outcomes = make([]error, len(gs))
 	var tokens []oauth.Token
-	var refresh [][]any
+	var families, refresh [][]any
 	for i, g := range gs {
-		if replayed[i] {
+		if refused[i] {
 			outcomes[i] = latchkey.ErrNotFound
 			continue
 		}
 		tokens = append(tokens, g.Tokens...)
+		if f := g.Family; f != nil && g.Redeems != "" {
+			families = append(families, []any{f.ID, f.TenantID, f.RealmID, f.ApplicationID, f.IdentityID, f.CredentialID,
+				micros(f.CreateTime), micros(f.ExpireTime)})
+		}
 		if r := g.Refresh; r != nil {
 			refresh = append(refresh, []any{r.Hash, r.FamilyID, r.TenantID, r.RealmID, r.ApplicationID, r.IdentityID,
 				r.Scope, micros(r.AuthTime), r.Used, micros(r.CreateTime), micros(r.ExpireTime)})
 		}
+	}
+	if err := t.insert(ctx, latchkey.ErrNoParent, `INSERT INTO grant_families (`+familyColumns+`)`, families, ""); err != nil {
+		return nil, err
 	}
 	if err := t.createTokens(ctx, tokens); err != nil {
 		return nil, err
@@ -64,12 +76,11 @@ func (t *tx) saveGrants(ctx context.Context, gs []oauth.Grant) (outcomes []error
 	return outcomes, t.insert(ctx, latchkey.ErrNoParent, `INSERT INTO refresh_tokens (`+refreshColumns+`)`, refresh, "")
 }
 
-// redeemCodes marks the codes of gs redeemed, in one statement, with the
-// ids of the tokens each bought, and sets replayed for the grants whose
-// code was not theirs to spend.
-func (t *tx) redeemCodes(ctx context.Context, gs []oauth.Grant, replayed []bool) error {
-	var a args
-	var cases strings.Builder
+const familyColumns = `id, tenant_id, realm_id, application_id, identity_id, credential_id, create_time, expire_time`
+
+// redeemCodes marks the codes of gs redeemed, in one statement, and sets
+// refused for the grants whose code was not theirs to spend.
+func (t *tx) redeemCodes(ctx context.Context, gs []oauth.Grant, refused []bool) error {
 	var ids []string
 	first := map[string]int{} // the grant that may spend each code
 	for i, g := range gs {
@@ -77,33 +88,117 @@ func (t *tx) redeemCodes(ctx context.Context, gs []oauth.Grant, replayed []bool)
 			continue
 		}
 		if _, taken := first[g.Redeems]; taken {
-			replayed[i] = true
+			refused[i] = true
 			continue
 		}
 		first[g.Redeems] = i
-		b, _ := json.Marshal(g.TokenIDs())
-		cases.WriteString(" WHEN " + t.add(&a, g.Redeems) + " THEN " + t.add(&a, string(b)))
 		ids = append(ids, g.Redeems)
 	}
 	if len(ids) == 0 {
 		return nil
 	}
-	rows, err := t.w.QueryContext(ctx, `UPDATE auth_requests SET code_used = TRUE, token_ids = CASE id`+cases.String()+
-		` END WHERE id IN `+t.in(&a, ids)+` AND NOT code_used RETURNING id`, a...)
+	var a args
+	spent, err := t.queryIDs(ctx, `UPDATE auth_requests SET code_used = TRUE WHERE id IN `+t.in(&a, ids)+
+		` AND NOT code_used RETURNING id`, a...)
+	for id, i := range first {
+		refused[i] = !spent[id]
+	}
+	return err
+}
+
+// continueFamilies extends the families that the refreshes of gs continue
+// to their new expiry, in one statement, and sets refused for the grants
+// whose family is gone: revoked. The row it updates stays locked until the
+// grant is stored, so a revocation of the family waits for it and then
+// deletes its tokens too (see revokeFamilies).
+func (t *tx) continueFamilies(ctx context.Context, gs []oauth.Grant, refused []bool) error {
+	var a args
+	var cases strings.Builder
+	var ids []string
+	for i, g := range gs {
+		if refused[i] || g.Family == nil || g.Redeems != "" {
+			continue
+		}
+		cases.WriteString(" WHEN " + t.add(&a, g.Family.ID) + " THEN CAST(" + t.add(&a, micros(g.Family.ExpireTime)) + " AS BIGINT)")
+		ids = append(ids, g.Family.ID)
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	live, err := t.queryIDs(ctx, `UPDATE grant_families SET expire_time = CASE id`+cases.String()+` END WHERE id IN `+
+		t.in(&a, ids)+` RETURNING id`, a...)
+	for i, g := range gs {
+		if !refused[i] && g.Family != nil && g.Redeems == "" {
+			refused[i] = !live[g.Family.ID]
+		}
+	}
+	return err
+}
+
+// queryIDs runs a statement that returns ids, and returns them as a set.
+func (t *tx) queryIDs(ctx context.Context, query string, a ...any) (map[string]bool, error) {
+	rows, err := t.w.QueryContext(ctx, query, a...)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer rows.Close()
-	spent := map[string]bool{}
+	ids := map[string]bool{}
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids[id] = true
+	}
+	return ids, rows.Err()
+}
+
+// RevokeFamily revokes a grant family in a transaction of its own.
+func (s *Store) RevokeFamily(ctx context.Context, id string) error {
+	return s.update(ctx, func(t *tx) error { return t.RevokeFamily(ctx, id) })
+}
+
+func (t *tx) RevokeFamily(ctx context.Context, id string) error {
+	return t.revokeFamilies(ctx, "id", id)
+}
+
+func (t *tx) RevokeFamiliesOfCredential(ctx context.Context, credentialID string) error {
+	return t.revokeFamilies(ctx, "credential_id", credentialID)
+}
+
+// RevokeTokensOfIdentities revokes the identities' families. (Access
+// tokens issued before families existed are not found: they expire.)
+func (t *tx) RevokeTokensOfIdentities(ctx context.Context, identityIDs []string) error {
+	for chunk := range slices.Chunk(identityIDs, insertBatch) {
+		if err := t.revokeFamilies(ctx, "identity_id", chunk...); err != nil {
 			return err
 		}
-		spent[id] = true
 	}
-	for id, i := range first {
-		replayed[i] = !spent[id]
+	return nil
+}
+
+// revokeFamilies deletes the families whose column holds one of values,
+// then the records of their tokens and their refresh tokens. The families
+// go first: deleting a row waits for a refresh that continues it to
+// commit, and the deletes after it (each statement sees what committed
+// before it) find that refresh's tokens; a refresh after it finds no
+// family and stores nothing (continueFamilies).
+func (t *tx) revokeFamilies(ctx context.Context, column string, values ...string) error {
+	var a args
+	ids, err := t.queryIDs(ctx, `DELETE FROM grant_families WHERE `+column+` IN `+t.in(&a, values)+` RETURNING id`, a...)
+	if err != nil {
+		return err
 	}
-	return rows.Err()
+	for chunk := range slices.Chunk(slices.Collect(maps.Keys(ids)), insertBatch) {
+		var a args
+		// family_id <> '' lets both engines use the partial index tokens_family.
+		if _, err := t.exec(ctx, latchkey.ErrInUse, `DELETE FROM tokens WHERE family_id <> '' AND family_id IN `+t.in(&a, chunk), a...); err != nil {
+			return err
+		}
+		a = nil
+		if _, err := t.exec(ctx, latchkey.ErrInUse, `DELETE FROM refresh_tokens WHERE family_id IN `+t.in(&a, chunk), a...); err != nil {
+			return err
+		}
+	}
+	return nil
 }

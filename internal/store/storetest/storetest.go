@@ -64,6 +64,8 @@ func Run(t *testing.T, open func(t testing.TB) *sqlstore.Store) {
 		{"ConcurrentIdentityCreates", testConcurrentIdentityCreates},
 		{"FinishAuthRequest", testFinishAuthRequest},
 		{"RedeemCodes", testRedeemCodes},
+		{"GrantFamilies", testGrantFamilies},
+		{"FamilyRevokedDuringRefresh", testFamilyRevokedDuringRefresh},
 		{"DeleteExpiredTokens", testDeleteExpiredTokens},
 		{"SigningKeys", testSigningKeys},
 		{"Settings", testSettings},
@@ -1293,8 +1295,8 @@ func testFinishAuthRequest(t *testing.T, s *sqlstore.Store) {
 
 // testRedeemCodes: concurrent grants that redeem codes (and that the store
 // may save together) each spend their code once, all or nothing: of
-// redemptions of one code exactly one stores its records and has their ids
-// recorded, the others store nothing, and a grant that cannot be stored
+// redemptions of one code exactly one stores its records and starts its
+// family, the others store nothing, and a grant that cannot be stored
 // leaves its code unspent and fails alone.
 func testRedeemCodes(t *testing.T, s *sqlstore.Store) {
 	ctx := t.Context()
@@ -1310,10 +1312,7 @@ func testRedeemCodes(t *testing.T, s *sqlstore.Store) {
 		return ar.ID
 	}
 	grant := func(redeems string, a oauth.Application) oauth.Grant {
-		rt := oauth.RefreshToken{Hash: latchkey.RandomString(64), FamilyID: latchkey.NewID(), TenantID: r.TenantID, RealmID: r.ID,
-			ApplicationID: a.ID, IdentityID: "alice", Scope: "openid", AuthTime: now, CreateTime: now, ExpireTime: exp}
-		return oauth.Grant{Redeems: redeems, Refresh: &rt, Tokens: []oauth.Token{
-			newToken(a, "identity", "alice", exp.Unix()), newToken(a, "identity", "alice", exp.Unix())}}
+		return familyGrant(a, redeems, "alice", "cred", exp)
 	}
 	saveAll := func(grants []oauth.Grant) []error {
 		errs := make([]error, len(grants))
@@ -1351,8 +1350,8 @@ func testRedeemCodes(t *testing.T, s *sqlstore.Store) {
 			winners++
 			ar, err := s.GetAuthRequest(ctx, contested)
 			must(t, err)
-			if !ar.CodeUsed || !reflect.DeepEqual(ar.TokenIDs, g.TokenIDs()) || !stored(g) {
-				t.Errorf("winning redemption: code used %v, token ids %v, want %v", ar.CodeUsed, ar.TokenIDs, g.TokenIDs())
+			if !ar.CodeUsed || !stored(g) {
+				t.Errorf("winning redemption: code used %v, stored %v", ar.CodeUsed, stored(g))
 			}
 		case g.Redeems == contested:
 			wantErr(t, "a redemption of a spent code", err, latchkey.ErrNotFound)
