@@ -55,7 +55,7 @@ func (s *Service) redeemCode(ctx context.Context, app client, req TokenRequest, 
 	case !verifyPKCE(ar.Params, req.CodeVerifier):
 		return TokenResponse{}, &Error{"invalid_grant", "code_verifier does not match the code_challenge"}
 	}
-	if i.Status != "active" {
+	if !i.Active() {
 		return TokenResponse{}, &Error{"invalid_grant", "the identity cannot sign in"}
 	}
 	resp, g, err := s.identityTokens(ctx, app, i, session{scope: ar.Params.Scope, nonce: ar.Params.Nonce, authTime: ar.AuthTime,
