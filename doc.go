@@ -2,6 +2,6 @@
 // error type with its API codes, the sentinel errors stores return, random
 // identifiers, list options, and the actor and request id a context carries.
 //
-// It imports nothing from this module but internal/filter, so that every
-// other package can import it.
+// It must not import other Latchkey packages but internal/filter: every
+// other package imports it.
 package latchkey

@@ -1,7 +1,8 @@
 // Package apiclient is the small client of Latchkey's own HTTP API that the
 // CLI uses: it obtains management tokens with the bootstrap credentials.
 //
-// It imports only the bootstrap credentials type from Latchkey.
+// It uses only the bootstrap credentials type of Latchkey's; it must not
+// import storage engines or httpapi.
 package apiclient
 
 import (

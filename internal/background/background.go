@@ -2,7 +2,7 @@
 // outbox, import jobs): poll at an interval, or at once when woken, and
 // repeat a step while it finds work.
 //
-// It imports nothing of Latchkey's.
+// It must not import other Latchkey packages.
 package background
 
 import (

@@ -3,8 +3,8 @@
 // tree of its own. It knows no attribute names: callers check the attributes
 // against their allowlists, and stores turn the tree into parameterised SQL.
 //
-// It is the only package that imports github.com/scim2/filter-parser, and it
-// imports nothing from Latchkey.
+// It is the only package that imports github.com/scim2/filter-parser. It
+// must not import other Latchkey packages.
 package filter
 
 import (

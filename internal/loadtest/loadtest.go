@@ -6,7 +6,7 @@
 // closed-loop load generator, samples the server's memory from /proc, and
 // reports each phase against the targets in BENCHMARKS.md.
 //
-// Only the load tool imports it.
+// Only cmd and tests import it.
 package loadtest
 
 import (

@@ -1,7 +1,7 @@
 // Package metrics exposes Prometheus metrics: HTTP requests by route, and
 // the Go runtime. It is the only package that imports the Prometheus client.
 //
-// It imports nothing from Latchkey.
+// It must not import other Latchkey packages.
 package metrics
 
 import (

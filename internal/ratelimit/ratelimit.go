@@ -2,7 +2,7 @@
 // IP) in memory. Limits are per node: a cluster of N nodes admits up to N
 // times the rate.
 //
-// It imports nothing from Latchkey.
+// It must not import other Latchkey packages.
 package ratelimit
 
 import (

@@ -2,7 +2,7 @@
 // with the master key, using AES-256-GCM from the standard library, and
 // manages the master key file of a data directory.
 //
-// It imports nothing from Latchkey.
+// It must not import other Latchkey packages.
 package secretbox
 
 import (

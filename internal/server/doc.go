@@ -4,6 +4,6 @@
 // and the HTTP handler, and serves it (with TLS when asked) until shut down.
 // The CLI and the end-to-end tests both start nodes through it.
 //
-// It is the composition root: it may import every internal package, and
-// nothing but cmd/ and tests imports it.
+// It is the composition root: it may import every internal package. Only
+// cmd and tests import it.
 package server

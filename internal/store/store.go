@@ -4,7 +4,8 @@
 // internal/store/sqlstore; internal/store/storetest is the conformance suite
 // every engine must pass.
 //
-// It imports domain packages for their Tx interfaces only, and no engine.
+// It imports domain packages for their Tx interfaces only. It must not
+// import storage engines or HTTP packages.
 package store
 
 import (

@@ -1,6 +1,6 @@
 // Package postgres opens a PostgreSQL database through pgx as a
 // sqlstore.Store. It is the only package that imports pgx. It must not
-// import domain services or HTTP packages.
+// import HTTP packages.
 package postgres
 
 import (

@@ -1,7 +1,6 @@
 // Package sqlite opens Latchkey's embedded SQLite database (pure Go,
 // modernc.org/sqlite) as a sqlstore.Store. It is the only package that
-// imports the SQLite driver. It must not import domain services or HTTP
-// packages.
+// imports the SQLite driver. It must not import HTTP packages.
 package sqlite
 
 import (

@@ -4,7 +4,7 @@
 // supply a Dialect for the little that differs. Migrations are embedded here.
 //
 // It imports domain packages for their types and Tx interfaces only, never
-// their services, and no HTTP packages.
+// their services. It must not import HTTP packages.
 package sqlstore
 
 import (
