@@ -9,7 +9,6 @@ import (
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
-	"github.com/latchkey/latchkey/internal/store/sqlstore"
 )
 
 // familyGrant is what redeeming the code of sign-in family (or, with
@@ -36,7 +35,7 @@ func refreshGrant(app oauth.Application, family, identity string, exp time.Time)
 }
 
 // liveTokens counts the token records and refresh tokens of g still stored.
-func liveTokens(t *testing.T, s *sqlstore.Store, g oauth.Grant) int {
+func liveTokens(t *testing.T, s store.Store, g oauth.Grant) int {
 	t.Helper()
 	n := 0
 	for _, tok := range g.Tokens {
@@ -62,7 +61,7 @@ func liveTokens(t *testing.T, s *sqlstore.Store, g oauth.Grant) int {
 // it; revoking the family (by its id, its passkey or its identity) deletes
 // every token of it and nothing else, and a refresh of a revoked or
 // expired family stores nothing.
-func testGrantFamilies(t *testing.T, s *sqlstore.Store) {
+func testGrantFamilies(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	r := newRealm(t, s)
 	app := addApplication(t, s, r)
@@ -120,7 +119,7 @@ func testGrantFamilies(t *testing.T, s *sqlstore.Store) {
 
 // testFamilyRevokedDuringRefresh: a refresh and a revocation of its family
 // that race end with no token of the family alive, whichever wins.
-func testFamilyRevokedDuringRefresh(t *testing.T, s *sqlstore.Store) {
+func testFamilyRevokedDuringRefresh(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	r := newRealm(t, s)
 	app := addApplication(t, s, r)

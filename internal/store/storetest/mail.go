@@ -10,7 +10,7 @@ import (
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/mail"
-	"github.com/latchkey/latchkey/internal/store/sqlstore"
+	"github.com/latchkey/latchkey/internal/store"
 )
 
 func newTheme(r directory.Realm) mail.Theme {
@@ -19,7 +19,7 @@ func newTheme(r directory.Realm) mail.Theme {
 		SupportURL: "https://acme.example/help", ButtonColor: "#112233", ButtonTextColor: "#FFFFFF"}
 }
 
-func testThemes(t *testing.T, s *sqlstore.Store) {
+func testThemes(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	r := newRealm(t, s)
 	other := addRealm(t, s, r.TenantID, "Other")
@@ -68,21 +68,21 @@ func newMail(r directory.Realm, to string, due time.Time) mail.Message {
 
 func mailID(m mail.Message) string { return m.ID }
 
-func claim(t *testing.T, s *sqlstore.Store, owner string, at time.Time, limit int) []mail.Message {
+func claim(t *testing.T, s store.Store, owner string, at time.Time, limit int) []mail.Message {
 	t.Helper()
-	got, err := s.ClaimMail(t.Context(), owner, at, 5*time.Minute, limit)
+	got, err := s.Mail().ClaimMail(t.Context(), owner, at, 5*time.Minute, limit)
 	must(t, err)
 	return got
 }
 
-func getMail(t *testing.T, s *sqlstore.Store, id string) mail.Message {
+func getMail(t *testing.T, s store.Store, id string) mail.Message {
 	t.Helper()
-	m, err := s.GetMail(t.Context(), id)
+	m, err := s.Mail().GetMail(t.Context(), id)
 	must(t, err)
 	return m
 }
 
-func testMailOutbox(t *testing.T, s *sqlstore.Store) {
+func testMailOutbox(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	r := newRealm(t, s)
 	a, b := newMail(r, "a@example.com", now), newMail(r, "b@example.com", now.Add(-time.Second))
@@ -92,7 +92,7 @@ func testMailOutbox(t *testing.T, s *sqlstore.Store) {
 	}
 	stored := getMail(t, s, a.ID)
 	equal(t, "stored message", stored, a)
-	_, err := s.GetMail(ctx, latchkey.NewID())
+	_, err := s.Mail().GetMail(ctx, latchkey.NewID())
 	wantErr(t, "a missing message", err, latchkey.ErrNotFound)
 
 	// Due messages come first by due time; the lease counts an attempt.
@@ -111,18 +111,18 @@ func testMailOutbox(t *testing.T, s *sqlstore.Store) {
 	if got[0].Attempts != 2 {
 		t.Errorf("attempts %d, want 2", got[0].Attempts)
 	}
-	wantErr(t, "mark sent by the old owner", s.MarkMailSent(ctx, b.ID, "one", expired), latchkey.ErrNotFound)
-	must(t, s.MarkMailSent(ctx, b.ID, "two", expired))
+	wantErr(t, "mark sent by the old owner", s.Mail().MarkMailSent(ctx, b.ID, "one", expired), latchkey.ErrNotFound)
+	must(t, s.Mail().MarkMailSent(ctx, b.ID, "two", expired))
 	if m := getMail(t, s, b.ID); m.State != mail.StateSent || !m.UpdateTime.Equal(expired) {
 		t.Errorf("sent message %+v", m)
 	}
-	wantErr(t, "mark a sent message again", s.MarkMailSent(ctx, b.ID, "two", expired), latchkey.ErrNotFound)
+	wantErr(t, "mark a sent message again", s.Mail().MarkMailSent(ctx, b.ID, "two", expired), latchkey.ErrNotFound)
 
 	// A retry is due again at its next time, with its error.
 	got = claim(t, s, "two", expired, 10)
 	sameIDs(t, "claimed the rest", ids(got, mailID), []string{a.ID})
 	next := expired.Add(10 * time.Minute)
-	must(t, s.MarkMailRetry(ctx, a.ID, "two", expired, next, "421 try later"))
+	must(t, s.Mail().MarkMailRetry(ctx, a.ID, "two", expired, next, "421 try later"))
 	sameIDs(t, "claimed before the retry is due", ids(claim(t, s, "two", next.Add(-time.Second), 10), mailID), nil)
 	got = claim(t, s, "three", next, 10)
 	sameIDs(t, "claimed when the retry is due", ids(got, mailID), []string{a.ID})
@@ -131,7 +131,7 @@ func testMailOutbox(t *testing.T, s *sqlstore.Store) {
 	}
 
 	// A failed message is never claimed again.
-	must(t, s.MarkMailFailed(ctx, a.ID, "three", next, "550 no such user"))
+	must(t, s.Mail().MarkMailFailed(ctx, a.ID, "three", next, "550 no such user"))
 	if m := getMail(t, s, a.ID); m.State != mail.StateFailed || m.LastError != "550 no such user" {
 		t.Errorf("failed message %+v", m)
 	}
@@ -145,13 +145,13 @@ func testMailOutbox(t *testing.T, s *sqlstore.Store) {
 		return boom
 	})
 	wantErr(t, "the rolled-back transaction", err, boom)
-	_, err = s.GetMail(ctx, rolledBack.ID)
+	_, err = s.Mail().GetMail(ctx, rolledBack.ID)
 	wantErr(t, "a message of a rolled-back transaction", err, latchkey.ErrNotFound)
 }
 
 // testMailClaimRace has claimers race for one outbox: each message is
 // claimed by exactly one of them.
-func testMailClaimRace(t *testing.T, s *sqlstore.Store) {
+func testMailClaimRace(t *testing.T, s store.Store) {
 	r := newRealm(t, s)
 	var want []string
 	for i := range 60 {
@@ -165,7 +165,7 @@ func testMailClaimRace(t *testing.T, s *sqlstore.Store) {
 	for c := range 6 {
 		wg.Go(func() {
 			for {
-				got, err := s.ClaimMail(t.Context(), "claimer"+string(rune('a'+c)), now.Add(time.Second), time.Minute, 4)
+				got, err := s.Mail().ClaimMail(t.Context(), "claimer"+string(rune('a'+c)), now.Add(time.Second), time.Minute, 4)
 				if err != nil {
 					t.Error(err)
 					return

@@ -9,7 +9,7 @@ import (
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/passkey"
 	"github.com/latchkey/latchkey/internal/policy"
-	"github.com/latchkey/latchkey/internal/store/sqlstore"
+	"github.com/latchkey/latchkey/internal/store"
 )
 
 func newJob(i directory.Identity, state string, expires time.Time) passkey.BindingJob {
@@ -23,7 +23,7 @@ func newCredential(i directory.Identity, thumbprint string) passkey.Credential {
 		State: passkey.Active, CSRType: passkey.CSRJWT, JWKJSON: "{}", JWKThumbprint: thumbprint, CreateTime: now, UpdateTime: now}
 }
 
-func enrollment(t *testing.T, s *sqlstore.Store, i directory.Identity) string {
+func enrollment(t *testing.T, s store.Store, i directory.Identity) string {
 	t.Helper()
 	got, err := s.GetIdentity(t.Context(), i.RealmID, i.ID)
 	must(t, err)
@@ -33,7 +33,7 @@ func enrollment(t *testing.T, s *sqlstore.Store, i directory.Identity) string {
 // testConfigLookups: the locking reads of an authenticator config, which
 // a delete and the rows that reference it use, find what the plain read
 // finds, inside a transaction as outside, and only in the config's realm.
-func testConfigLookups(t *testing.T, s *sqlstore.Store) {
+func testConfigLookups(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	r, other := newRealm(t, s), newRealm(t, s)
 	c := passkey.AuthenticatorConfig{ID: latchkey.NewUUID(), RealmID: r.ID, TenantID: r.TenantID, DisplayName: "Hosted",
@@ -64,7 +64,7 @@ func testConfigLookups(t *testing.T, s *sqlstore.Store) {
 
 // testBindingJobs: jobs of one identity or of all, the compare-and-set of
 // their states, expiry, and the enrollment status they imply.
-func testBindingJobs(t *testing.T, s *sqlstore.Store) {
+func testBindingJobs(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	r := newRealm(t, s)
 	ada, bob := addIdentity(t, s, r, "ada"), addIdentity(t, s, r, "bob")
@@ -115,7 +115,7 @@ func sortedIDs(a, b string) []string {
 
 // testCredentials: a key is bound once per realm; revocation shows in the
 // enrollment status.
-func testCredentials(t *testing.T, s *sqlstore.Store) {
+func testCredentials(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	r := newRealm(t, s)
 	ada := addIdentity(t, s, r, "ada")
@@ -157,7 +157,7 @@ func testCredentials(t *testing.T, s *sqlstore.Store) {
 
 // testBatchQueueCount: of two transactions that each count the queued
 // identities and then add a batch, the second counts the first's batch.
-func testBatchQueueCount(t *testing.T, s *sqlstore.Store) {
+func testBatchQueueCount(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	r := newRealm(t, s)
 	batch := func() passkey.Batch {
@@ -192,7 +192,7 @@ func testBatchQueueCount(t *testing.T, s *sqlstore.Store) {
 
 // testConfigInUseByBatch: a config is in use while a running batch's
 // template names it, and free once the batch has finished.
-func testConfigInUseByBatch(t *testing.T, s *sqlstore.Store) {
+func testConfigInUseByBatch(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	r := newRealm(t, s)
 	c := passkey.AuthenticatorConfig{ID: latchkey.NewUUID(), RealmID: r.ID, TenantID: r.TenantID, DisplayName: "Hosted",
@@ -218,7 +218,7 @@ func testConfigInUseByBatch(t *testing.T, s *sqlstore.Store) {
 
 // testBatchLeases: one node at a time holds a batch; a lease that ran out
 // passes to another, and the old holder can no longer save.
-func testBatchLeases(t *testing.T, s *sqlstore.Store) {
+func testBatchLeases(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	r := newRealm(t, s)
 	b := passkey.Batch{ID: latchkey.NewID(), TenantID: r.TenantID, RealmID: r.ID, IdentityIDs: []string{"a", "b", "c"},
@@ -255,7 +255,7 @@ func testBatchLeases(t *testing.T, s *sqlstore.Store) {
 }
 
 // testPolicies: a realm's policy is stored whole and replaced whole.
-func testPolicies(t *testing.T, s *sqlstore.Store) {
+func testPolicies(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	r := newRealm(t, s)
 	_, err := s.GetPolicy(ctx, r.ID)

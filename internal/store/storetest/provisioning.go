@@ -12,7 +12,6 @@ import (
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/provisioning"
 	"github.com/latchkey/latchkey/internal/store"
-	"github.com/latchkey/latchkey/internal/store/sqlstore"
 )
 
 func newImportJob(r directory.Realm, created time.Time) provisioning.Job {
@@ -21,7 +20,7 @@ func newImportJob(r directory.Realm, created time.Time) provisioning.Job {
 		RowsTotal: 10, ActorType: "application", ActorID: "app", CreateTime: created, UpdateTime: created}
 }
 
-func testIdentitiesByUsername(t *testing.T, s *sqlstore.Store) {
+func testIdentitiesByUsername(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	r := newRealm(t, s)
 	other := addRealm(t, s, r.TenantID, "Other")
@@ -63,7 +62,7 @@ func testIdentitiesByUsername(t *testing.T, s *sqlstore.Store) {
 	wantTotal(t, "identities counted", total, 2+len(batch))
 }
 
-func testImportJobs(t *testing.T, s *sqlstore.Store) {
+func testImportJobs(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	r := newRealm(t, s)
 	other := addRealm(t, s, r.TenantID, "Other")
@@ -75,7 +74,7 @@ func testImportJobs(t *testing.T, s *sqlstore.Store) {
 		must(t, tx.AddImportChunk(ctx, j.ID, 0, chunks[0]))
 		return refused
 	}), refused)
-	_, err := s.ImportChunk(ctx, j.ID, 0)
+	_, err := s.Provisioning().ImportChunk(ctx, j.ID, 0)
 	wantErr(t, "a chunk of a refused upload", err, latchkey.ErrNotFound)
 	// The chunks come first, the job when they are counted.
 	must(t, s.Update(ctx, func(tx store.Tx) error {
@@ -90,11 +89,11 @@ func testImportJobs(t *testing.T, s *sqlstore.Store) {
 	_, err = s.GetImportJob(ctx, other.TenantID, other.ID, j.ID)
 	wantErr(t, "the job through another realm", err, latchkey.ErrNotFound)
 	for i, want := range chunks {
-		c, err := s.ImportChunk(ctx, j.ID, i)
+		c, err := s.Provisioning().ImportChunk(ctx, j.ID, i)
 		must(t, err)
 		equal(t, fmt.Sprintf("chunk %d, not UTF-8 included", i), c, want)
 	}
-	_, err = s.ImportChunk(ctx, j.ID, len(chunks))
+	_, err = s.Provisioning().ImportChunk(ctx, j.ID, len(chunks))
 	wantErr(t, "the chunk after the last", err, latchkey.ErrNotFound)
 
 	// One unfinished job per realm.
@@ -104,19 +103,19 @@ func testImportJobs(t *testing.T, s *sqlstore.Store) {
 	wantErr(t, "a job of a missing realm", s.CreateImportJob(ctx, gone), latchkey.ErrNoParent)
 
 	// Claims take the oldest runnable job, once until its lease runs out.
-	claimed, err := s.ClaimImportJob(ctx, "node-a", now, time.Minute)
+	claimed, err := s.Provisioning().ClaimImportJob(ctx, "node-a", now, time.Minute)
 	must(t, err)
 	j.State = provisioning.Running
 	j.UpdateTime = now
 	equal(t, "claimed job", claimed, j)
-	second, err := s.ClaimImportJob(ctx, "node-b", now, time.Minute)
+	second, err := s.Provisioning().ClaimImportJob(ctx, "node-b", now, time.Minute)
 	must(t, err)
 	if second.RealmID != other.ID {
 		t.Errorf("second claim took %s, want the other realm's job", second.ID)
 	}
 	second.State = provisioning.Succeeded
 	must(t, s.SaveImportJob(ctx, second, "node-b", now))
-	_, err = s.ClaimImportJob(ctx, "node-b", now.Add(30*time.Second), time.Minute)
+	_, err = s.Provisioning().ClaimImportJob(ctx, "node-b", now.Add(30*time.Second), time.Minute)
 	wantErr(t, "a claim while every lease holds", err, latchkey.ErrNotFound)
 
 	j.RowsDone, j.Created, j.Failed, j.UpdateTime = 5, 4, 1, now.Add(time.Second)
@@ -125,9 +124,9 @@ func testImportJobs(t *testing.T, s *sqlstore.Store) {
 	got, err = s.GetImportJob(ctx, r.TenantID, r.ID, j.ID)
 	must(t, err)
 	equal(t, "saved progress", got, j)
-	_, err = s.ClaimImportJob(ctx, "node-b", now.Add(90*time.Second), time.Minute)
+	_, err = s.Provisioning().ClaimImportJob(ctx, "node-b", now.Add(90*time.Second), time.Minute)
 	wantErr(t, "a claim while the extended lease holds", err, latchkey.ErrNotFound)
-	taken, err := s.ClaimImportJob(ctx, "node-b", now.Add(3*time.Minute), time.Minute)
+	taken, err := s.Provisioning().ClaimImportJob(ctx, "node-b", now.Add(3*time.Minute), time.Minute)
 	must(t, err)
 	if taken.ID != j.ID || taken.RowsDone != 5 {
 		t.Errorf("after the lease ran out, claimed %+v, want job %s at row 5", taken, j.ID)
@@ -150,9 +149,9 @@ func testImportJobs(t *testing.T, s *sqlstore.Store) {
 	// Done: the file goes, and the realm may start another job.
 	j.State = provisioning.Succeeded
 	must(t, s.SaveImportJob(ctx, j, "node-b", now.Add(time.Hour)))
-	_, err = s.ImportChunk(ctx, j.ID, 0)
+	_, err = s.Provisioning().ImportChunk(ctx, j.ID, 0)
 	wantErr(t, "the file of a done job", err, latchkey.ErrNotFound)
-	_, err = s.ClaimImportJob(ctx, "node-c", now.Add(time.Hour), time.Minute)
+	_, err = s.Provisioning().ClaimImportJob(ctx, "node-c", now.Add(time.Hour), time.Minute)
 	wantErr(t, "a claim of a done job", err, latchkey.ErrNotFound)
 	must(t, s.CreateImportJob(ctx, newImportJob(r, now)))
 
@@ -162,7 +161,7 @@ func testImportJobs(t *testing.T, s *sqlstore.Store) {
 	wantErr(t, "a job of a deleted realm", err, latchkey.ErrNotFound)
 }
 
-func testSkipTotal(t *testing.T, s *sqlstore.Store) {
+func testSkipTotal(t *testing.T, s store.Store) {
 	r := newRealm(t, s)
 	want := addIdentities(t, s, r, "u", 5)
 	got, total, err := s.ListIdentities(t.Context(), r.ID, latchkey.ListOptions{Limit: 10, SkipTotal: true})

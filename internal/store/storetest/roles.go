@@ -7,17 +7,17 @@ import (
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/oauth"
-	"github.com/latchkey/latchkey/internal/store/sqlstore"
+	"github.com/latchkey/latchkey/internal/store"
 )
 
-func addResourceServer(t *testing.T, s *sqlstore.Store, r directory.Realm, identifier string) oauth.ResourceServer {
+func addResourceServer(t *testing.T, s store.Store, r directory.Realm, identifier string) oauth.ResourceServer {
 	t.Helper()
 	v := newResourceServer(r, identifier)
 	must(t, s.CreateResourceServer(t.Context(), v))
 	return v
 }
 
-func addRole(t *testing.T, s *sqlstore.Store, rs oauth.ResourceServer, name string) oauth.Role {
+func addRole(t *testing.T, s store.Store, rs oauth.ResourceServer, name string) oauth.Role {
 	t.Helper()
 	v := oauth.Role{ID: latchkey.NewID(), ResourceServerID: rs.ID, RealmID: rs.RealmID, TenantID: rs.TenantID,
 		DisplayName: name, Description: "The " + name, CreateTime: now, UpdateTime: now}
@@ -29,7 +29,7 @@ func roleID(v oauth.Role) string { return v.ID }
 
 // testRoles: a role is found under its resource server only; deleting it,
 // or its resource server, waits until it has no scopes and no members.
-func testRoles(t *testing.T, s *sqlstore.Store) {
+func testRoles(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	r := newRealm(t, s)
 	rs := addResourceServer(t, s, r, "https://api.example")
@@ -97,7 +97,7 @@ func testRoles(t *testing.T, s *sqlstore.Store) {
 
 // testRolesOfMembers: the roles of an identity and of a group, and the
 // scopes an identity holds through its own roles and its groups'.
-func testRolesOfMembers(t *testing.T, s *sqlstore.Store) {
+func testRolesOfMembers(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	r := newRealm(t, s)
 	rs := addResourceServer(t, s, r, "https://api.example")

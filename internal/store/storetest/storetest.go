@@ -27,14 +27,14 @@ import (
 	"github.com/latchkey/latchkey/internal/filter"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
-	"github.com/latchkey/latchkey/internal/store/sqlstore"
 )
 
-// Run runs the suite. Every subtest gets a fresh, migrated store from open.
-func Run(t *testing.T, open func(t testing.TB) *sqlstore.Store) {
+// Run runs the suite against an engine: every subtest gets a fresh,
+// migrated store from open, and sees it only as store.Store.
+func Run[S store.Store](t *testing.T, open func(t testing.TB) S) {
 	tests := []struct {
 		name string
-		run  func(t *testing.T, s *sqlstore.Store)
+		run  func(t *testing.T, s store.Store)
 	}{
 		{"Tenants", testTenants},
 		{"Realms", testRealms},
@@ -144,7 +144,7 @@ func newTenant() directory.Tenant {
 	return directory.Tenant{ID: id, DisplayName: "Tenant " + id, CreateTime: now, UpdateTime: now}
 }
 
-func addTenant(t *testing.T, s *sqlstore.Store) directory.Tenant {
+func addTenant(t *testing.T, s store.Store) directory.Tenant {
 	t.Helper()
 	v := newTenant()
 	must(t, s.CreateTenant(t.Context(), v))
@@ -156,7 +156,7 @@ func newRealmIn(tenantID, name string) directory.Realm {
 		Classification: directory.SecureWorkforce, CreateTime: now, UpdateTime: now}
 }
 
-func addRealm(t *testing.T, s *sqlstore.Store, tenantID, name string) directory.Realm {
+func addRealm(t *testing.T, s store.Store, tenantID, name string) directory.Realm {
 	t.Helper()
 	v := newRealmIn(tenantID, name)
 	must(t, s.CreateRealm(t.Context(), v))
@@ -164,7 +164,7 @@ func addRealm(t *testing.T, s *sqlstore.Store, tenantID, name string) directory.
 }
 
 // newRealm adds a tenant with one realm in it.
-func newRealm(t *testing.T, s *sqlstore.Store) directory.Realm {
+func newRealm(t *testing.T, s store.Store) directory.Realm {
 	t.Helper()
 	return addRealm(t, s, addTenant(t, s).ID, "Realm")
 }
@@ -176,7 +176,7 @@ func newIdentity(r directory.Realm, username string) directory.Identity {
 		EnrollmentStatus: directory.Unenrolled, CreateTime: now, UpdateTime: now}
 }
 
-func addIdentity(t *testing.T, s *sqlstore.Store, r directory.Realm, username string) directory.Identity {
+func addIdentity(t *testing.T, s store.Store, r directory.Realm, username string) directory.Identity {
 	t.Helper()
 	v := newIdentity(r, username)
 	must(t, s.CreateIdentities(t.Context(), []directory.Identity{v}))
@@ -185,7 +185,7 @@ func addIdentity(t *testing.T, s *sqlstore.Store, r directory.Realm, username st
 
 // addIdentities adds n identities named prefix0, prefix1, … and returns
 // their ids in list order.
-func addIdentities(t *testing.T, s *sqlstore.Store, r directory.Realm, prefix string, n int) []string {
+func addIdentities(t *testing.T, s store.Store, r directory.Realm, prefix string, n int) []string {
 	t.Helper()
 	vs := make([]directory.Identity, n)
 	for i := range vs {
@@ -200,7 +200,7 @@ func newGroup(r directory.Realm, name string) directory.Group {
 		Description: "The " + name, CreateTime: now, UpdateTime: now}
 }
 
-func addGroup(t *testing.T, s *sqlstore.Store, r directory.Realm, name string) directory.Group {
+func addGroup(t *testing.T, s store.Store, r directory.Realm, name string) directory.Group {
 	t.Helper()
 	v := newGroup(r, name)
 	must(t, s.CreateGroup(t.Context(), v))
@@ -226,7 +226,7 @@ func newApplication(r directory.Realm, clientID string) oauth.Application {
 		CreateTime: now, UpdateTime: now}
 }
 
-func addApplication(t *testing.T, s *sqlstore.Store, r directory.Realm) oauth.Application {
+func addApplication(t *testing.T, s store.Store, r directory.Realm) oauth.Application {
 	t.Helper()
 	v := newApplication(r, latchkey.RandomString(20))
 	must(t, s.CreateApplication(t.Context(), v, "sealed-secret"))
@@ -276,7 +276,7 @@ func all(f filter.Expr) latchkey.ListOptions { return latchkey.ListOptions{Filte
 
 // Directory.
 
-func testTenants(t *testing.T, s *sqlstore.Store) {
+func testTenants(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	v := addTenant(t, s)
 	got, err := s.GetTenant(ctx, v.ID)
@@ -295,7 +295,7 @@ func testTenants(t *testing.T, s *sqlstore.Store) {
 	wantErr(t, "update missing", s.UpdateTenant(ctx, newTenant()), latchkey.ErrNotFound)
 }
 
-func testRealms(t *testing.T, s *sqlstore.Store) {
+func testRealms(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	tenant, other := addTenant(t, s), addTenant(t, s)
 	work := addRealm(t, s, tenant.ID, "Workforce")
@@ -349,7 +349,7 @@ func sortedBy[T any](items []T, id func(T) string) []T {
 	return slices.SortedFunc(slices.Values(items), func(a, b T) int { return strings.Compare(id(a), id(b)) })
 }
 
-func testDeleteRealmInUse(t *testing.T, s *sqlstore.Store) {
+func testDeleteRealmInUse(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	withIdentity := newRealm(t, s)
 	alice := addIdentity(t, s, withIdentity, "alice")
@@ -365,7 +365,7 @@ func testDeleteRealmInUse(t *testing.T, s *sqlstore.Store) {
 	must(t, s.DeleteRealm(ctx, withGroup.TenantID, withGroup.ID))
 }
 
-func testIdentities(t *testing.T, s *sqlstore.Store) {
+func testIdentities(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	r := newRealm(t, s)
 	v := newIdentity(r, "alice")
@@ -401,7 +401,7 @@ func testIdentities(t *testing.T, s *sqlstore.Store) {
 	wantErr(t, "create a taken id", s.CreateIdentities(ctx, []directory.Identity{dup}), latchkey.ErrDuplicate)
 }
 
-func testUsernameUnique(t *testing.T, s *sqlstore.Store) {
+func testUsernameUnique(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	r := newRealm(t, s)
 	alice := addIdentity(t, s, r, "Alice")
@@ -423,7 +423,7 @@ func testUsernameUnique(t *testing.T, s *sqlstore.Store) {
 }
 
 // testIdentityBatch creates more identities than one INSERT holds.
-func testIdentityBatch(t *testing.T, s *sqlstore.Store) {
+func testIdentityBatch(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	r := newRealm(t, s)
 	const n = 1201 // three statements of at most 500 rows
@@ -461,7 +461,7 @@ func testIdentityBatch(t *testing.T, s *sqlstore.Store) {
 
 // testIdentityCount checks the total of unfiltered identity lists, which
 // comes from counters kept beside the rows, against the rows themselves.
-func testIdentityCount(t *testing.T, s *sqlstore.Store) {
+func testIdentityCount(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	r := newRealm(t, s)
 	other := addRealm(t, s, r.TenantID, "Other")
@@ -512,7 +512,7 @@ func testIdentityCount(t *testing.T, s *sqlstore.Store) {
 	check("after a rollback", r, 30)
 }
 
-func testDeleteIdentities(t *testing.T, s *sqlstore.Store) {
+func testDeleteIdentities(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	r := newRealm(t, s)
 	other := newRealm(t, s)
@@ -545,7 +545,7 @@ func testDeleteIdentities(t *testing.T, s *sqlstore.Store) {
 	must(t, s.DeleteGroup(ctx, r.ID, g.ID)) // no membership is left behind
 }
 
-func testMissingIdentities(t *testing.T, s *sqlstore.Store) {
+func testMissingIdentities(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	r := newRealm(t, s)
 	a, b := addIdentity(t, s, r, "a"), addIdentity(t, s, r, "b")
@@ -561,7 +561,7 @@ func testMissingIdentities(t *testing.T, s *sqlstore.Store) {
 
 // testEmptyIDLists checks that batches of no ids do nothing on every
 // engine, and leave a transaction usable.
-func testEmptyIDLists(t *testing.T, s *sqlstore.Store) {
+func testEmptyIDLists(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	r := newRealm(t, s)
 	g := addGroup(t, s, r, "Admins")
@@ -597,7 +597,7 @@ func person(r directory.Realm, id, username, displayName, status, email, externa
 	return v
 }
 
-func testIdentityFilters(t *testing.T, s *sqlstore.Store) {
+func testIdentityFilters(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	r := newRealm(t, s)
 	active, suspended := directory.StatusActive, directory.StatusSuspended
@@ -695,7 +695,7 @@ func testIdentityFilters(t *testing.T, s *sqlstore.Store) {
 // any character may follow the prefix, including ones beyond the BMP and
 // ones that a locale's collation orders oddly, and a search sorted by the
 // name pages by it.
-func testPrefixSearch(t *testing.T, s *sqlstore.Store) {
+func testPrefixSearch(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	r := newRealm(t, s)
 	names := []string{"ab", "ab-c", "ab c", "abé", "ab\U0001F600", "abz", "aB.x", "ab\uFFFD", "aa", "ac", "a", "b"}
@@ -722,7 +722,7 @@ func testPrefixSearch(t *testing.T, s *sqlstore.Store) {
 // testFilterLiterals checks that SQL metacharacters in filter values are
 // matched as themselves. Next to each value is a decoy that the value would
 // match as a LIKE pattern.
-func testFilterLiterals(t *testing.T, s *sqlstore.Store) {
+func testFilterLiterals(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	r := newRealm(t, s)
 	values := []struct{ value, special, decoy string }{
@@ -766,7 +766,7 @@ func testFilterLiterals(t *testing.T, s *sqlstore.Store) {
 	}
 }
 
-func testGroups(t *testing.T, s *sqlstore.Store) {
+func testGroups(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	r := newRealm(t, s)
 	other := addRealm(t, s, r.TenantID, "Other")
@@ -814,7 +814,7 @@ func testGroups(t *testing.T, s *sqlstore.Store) {
 	wantErr(t, "delete again", s.DeleteGroup(ctx, r.ID, admins.ID), latchkey.ErrNotFound)
 }
 
-func testMemberships(t *testing.T, s *sqlstore.Store) {
+func testMemberships(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	r := newRealm(t, s)
 	alice, bob, carol := addIdentity(t, s, r, "alice"), addIdentity(t, s, r, "bob"), addIdentity(t, s, r, "carol")
@@ -915,7 +915,7 @@ func testMemberships(t *testing.T, s *sqlstore.Store) {
 }
 
 // testMembershipBatch adds more members than one INSERT holds.
-func testMembershipBatch(t *testing.T, s *sqlstore.Store) {
+func testMembershipBatch(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	r := newRealm(t, s)
 	g := addGroup(t, s, r, "Everyone")
@@ -990,7 +990,7 @@ func checkPaging(t *testing.T, list lister, want []string) {
 // testDeepSkip: a skip deep into a realm's identities, which the store
 // answers from its per-bucket counts, gives the rows an offset gives, before
 // and after deletes, to the last row and past it.
-func testDeepSkip(t *testing.T, s *sqlstore.Store) {
+func testDeepSkip(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	r, other := newRealm(t, s), newRealm(t, s)
 	addIdentities(t, s, other, "other", 50)
@@ -1017,7 +1017,7 @@ func testDeepSkip(t *testing.T, s *sqlstore.Store) {
 	check("after deletes")
 }
 
-func testPaging(t *testing.T, s *sqlstore.Store) {
+func testPaging(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	r := newRealm(t, s)
 	for range 3 {
@@ -1058,7 +1058,7 @@ func testPaging(t *testing.T, s *sqlstore.Store) {
 	})
 }
 
-func testEvents(t *testing.T, s *sqlstore.Store) {
+func testEvents(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	r := newRealm(t, s)
 	other := addRealm(t, s, r.TenantID, "Other")
@@ -1116,7 +1116,7 @@ func testEvents(t *testing.T, s *sqlstore.Store) {
 
 // OAuth.
 
-func testResourceServers(t *testing.T, s *sqlstore.Store) {
+func testResourceServers(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	r := newRealm(t, s)
 	other := addRealm(t, s, r.TenantID, "Other")
@@ -1136,7 +1136,7 @@ func testResourceServers(t *testing.T, s *sqlstore.Store) {
 		s.CreateResourceServer(ctx, newResourceServer(directory.Realm{ID: "missing"}, "https://x.example")), latchkey.ErrNoParent)
 }
 
-func testApplications(t *testing.T, s *sqlstore.Store) {
+func testApplications(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	r := newRealm(t, s)
 	other := addRealm(t, s, r.TenantID, "Other")
@@ -1179,7 +1179,7 @@ func testApplications(t *testing.T, s *sqlstore.Store) {
 // event, all or nothing: of one username in mixed case exactly one is, an
 // identity of a realm of another tenant is not, and neither fails the
 // others.
-func testConcurrentIdentityCreates(t *testing.T, s *sqlstore.Store) {
+func testConcurrentIdentityCreates(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	r := newRealm(t, s)
 	other, foreign := addRealm(t, s, r.TenantID, "Other"), newRealm(t, s)
@@ -1198,7 +1198,7 @@ func testConcurrentIdentityCreates(t *testing.T, s *sqlstore.Store) {
 	var wg sync.WaitGroup
 	for i, v := range creates {
 		wg.Go(func() {
-			errs[i] = s.CreateIdentity(ctx, v, newEvent(v.TenantID, v.RealmID, i, "identity.create"))
+			errs[i] = s.Directory().CreateIdentity(ctx, v, newEvent(v.TenantID, v.RealmID, i, "identity.create"))
 		})
 	}
 	wg.Wait()
@@ -1247,7 +1247,7 @@ func tokenGrant(v oauth.Token) oauth.Grant { return oauth.Grant{Tokens: []oauth.
 
 // testFinishAuthRequest: a sign-in is finished once, and only by what names
 // it (its tenant, realm, application and challenge) before it expires.
-func testFinishAuthRequest(t *testing.T, s *sqlstore.Store) {
+func testFinishAuthRequest(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	r := newRealm(t, s)
 	app := addApplication(t, s, r)
@@ -1298,7 +1298,7 @@ func testFinishAuthRequest(t *testing.T, s *sqlstore.Store) {
 // redemptions of one code exactly one stores its records and starts its
 // family, the others store nothing, and a grant that cannot be stored
 // leaves its code unspent and fails alone.
-func testRedeemCodes(t *testing.T, s *sqlstore.Store) {
+func testRedeemCodes(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	r := newRealm(t, s)
 	app := addApplication(t, s, r)
@@ -1388,7 +1388,7 @@ func testRedeemCodes(t *testing.T, s *sqlstore.Store) {
 
 // testConcurrentTokens: records that concurrent requests create (and that
 // the store may insert together) are all stored, and a bad one fails alone.
-func testConcurrentTokens(t *testing.T, s *sqlstore.Store) {
+func testConcurrentTokens(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	app := addApplication(t, s, newRealm(t, s))
 	exp := now.Add(time.Hour).Unix()
@@ -1430,7 +1430,7 @@ func testConcurrentTokens(t *testing.T, s *sqlstore.Store) {
 	}
 }
 
-func testTokens(t *testing.T, s *sqlstore.Store) {
+func testTokens(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	r := newRealm(t, s)
 	app, otherApp := addApplication(t, s, r), addApplication(t, s, r)
@@ -1504,7 +1504,7 @@ func testTokens(t *testing.T, s *sqlstore.Store) {
 	must(t, err)
 }
 
-func testDeleteExpiredTokens(t *testing.T, s *sqlstore.Store) {
+func testDeleteExpiredTokens(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	r := newRealm(t, s)
 	app, otherApp := addApplication(t, s, r), addApplication(t, s, r)
@@ -1537,7 +1537,7 @@ func testDeleteExpiredTokens(t *testing.T, s *sqlstore.Store) {
 	}
 }
 
-func testSigningKeys(t *testing.T, s *sqlstore.Store) {
+func testSigningKeys(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	keys, err := s.ListSigningKeys(ctx)
 	must(t, err)
@@ -1560,7 +1560,7 @@ func testSigningKeys(t *testing.T, s *sqlstore.Store) {
 
 // Settings and transactions.
 
-func testSettings(t *testing.T, s *sqlstore.Store) {
+func testSettings(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	_, err := s.GetSetting(ctx, "greeting")
 	wantErr(t, "get missing", err, latchkey.ErrNotFound)
@@ -1620,7 +1620,7 @@ func writeAll(t *testing.T, tx store.Tx) (checks map[string]func(store.Tx) error
 	return checks, err
 }
 
-func testUpdateCommits(t *testing.T, s *sqlstore.Store) {
+func testUpdateCommits(t *testing.T, s store.Store) {
 	var checks map[string]func(store.Tx) error
 	err := s.Update(t.Context(), func(tx store.Tx) error {
 		var err error
@@ -1642,7 +1642,7 @@ func testUpdateCommits(t *testing.T, s *sqlstore.Store) {
 	}
 }
 
-func testUpdateRollsBack(t *testing.T, s *sqlstore.Store) {
+func testUpdateRollsBack(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	boom := errors.New("boom")
 	var checks map[string]func(store.Tx) error
@@ -1703,7 +1703,7 @@ func testUpdateRollsBack(t *testing.T, s *sqlstore.Store) {
 
 // testTimestamps checks that times come back in UTC, truncated to the
 // microsecond, whatever zone and precision they were written in.
-func testTimestamps(t *testing.T, s *sqlstore.Store) {
+func testTimestamps(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	created := time.Date(2024, 2, 29, 23, 59, 59, 123456789, time.FixedZone("IST", 5*3600+1800))
 	updated := time.Date(1969, 7, 20, 20, 17, 40, 999999999, time.FixedZone("EDT", -4*3600))
@@ -1798,7 +1798,7 @@ func rich(t *testing.T, raw string) latchkey.ListOptions {
 	return all(e)
 }
 
-func testRichFilters(t *testing.T, s *sqlstore.Store) {
+func testRichFilters(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	r := newRealm(t, s)
 	alice, bob, carol := newIdentity(r, "alice"), newIdentity(r, "bob"), newIdentity(r, "carol")
@@ -1834,7 +1834,7 @@ func testRichFilters(t *testing.T, s *sqlstore.Store) {
 	}
 }
 
-func testGroupFilters(t *testing.T, s *sqlstore.Store) {
+func testGroupFilters(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	r := newRealm(t, s)
 	alice, bob := addIdentity(t, s, r, "alice"), addIdentity(t, s, r, "bob")
@@ -1883,7 +1883,7 @@ func testGroupFilters(t *testing.T, s *sqlstore.Store) {
 	equal(t, "members after removing all", len(members), 0)
 }
 
-func testSorting(t *testing.T, s *sqlstore.Store) {
+func testSorting(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	r := newRealm(t, s)
 	var people []directory.Identity
