@@ -376,7 +376,7 @@ func (s *Service) verifyWebAuthn(inv Invocation, token, raw string) (Credential,
 	}
 	user := webauthnUser{inv.Identity}
 	cred, err := rp.CreateCredential(user, webauthn.SessionData{
-		Challenge: cd.Challenge, UserID: user.WebAuthnID(), UserVerification: protocol.VerificationPreferred,
+		Challenge: cd.Challenge, UserID: user.WebAuthnID(), UserVerification: inv.Config.Config.userVerification(),
 		CredParams: credentialParameters(),
 	}, creation)
 	if err != nil {
