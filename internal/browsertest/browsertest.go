@@ -68,6 +68,19 @@ func Start(t testing.TB) context.Context {
 // keeps discoverable credentials and verifies its user without asking.
 func AddAuthenticator(t testing.TB, ctx context.Context) {
 	t.Helper()
+	addAuthenticator(t, ctx, true)
+}
+
+// AddAuthenticatorWithoutUV gives the tab a virtual authenticator that
+// keeps discoverable credentials but cannot verify its user (a security
+// key without a PIN): its passkeys say UV = 0.
+func AddAuthenticatorWithoutUV(t testing.TB, ctx context.Context) {
+	t.Helper()
+	addAuthenticator(t, ctx, false)
+}
+
+func addAuthenticator(t testing.TB, ctx context.Context, verifies bool) {
+	t.Helper()
 	_, err := chromedp.Run(ctx, func(ctx context.Context, tg *chromedp.Target) (struct{}, error) {
 		if _, err := cdp.Call(ctx, tg, webauthn.Enable, webauthn.EnableParams{}); err != nil {
 			return struct{}{}, err
@@ -75,8 +88,8 @@ func AddAuthenticator(t testing.TB, ctx context.Context) {
 		_, err := cdp.Call(ctx, tg, webauthn.AddVirtualAuthenticator, webauthn.AddVirtualAuthenticatorParams{
 			Options: &webauthn.VirtualAuthenticatorOptions{
 				Protocol: webauthn.AuthenticatorProtocolCtap2, Ctap2version: webauthn.Ctap2versionCtap21,
-				Transport: webauthn.AuthenticatorTransportInternal, HasResidentKey: true, HasUserVerification: true,
-				IsUserVerified: true, AutomaticPresenceSimulation: true,
+				Transport: webauthn.AuthenticatorTransportInternal, HasResidentKey: true, HasUserVerification: verifies,
+				IsUserVerified: verifies, AutomaticPresenceSimulation: true,
 			},
 		})
 		return struct{}{}, err

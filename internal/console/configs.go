@@ -26,7 +26,7 @@ const (
 	methodsField    = "config.authentication_methods"
 )
 
-var configFields = []string{"display_name", configTypeField, "config.invoke_url", "config.trusted_origins", "config.invocation_type"}
+var configFields = []string{"display_name", configTypeField, "config.invoke_url", "config.trusted_origins", "config.invocation_type", "config.user_verification"}
 
 // configOptions are the choices of the config form; a console or platform
 // config, which the API stores as given, keeps its type when edited.
@@ -38,6 +38,8 @@ func configOptions(current string) map[string][]option {
 	return map[string][]option{
 		configTypeField:          types,
 		"config.invocation_type": {{"automatic", "Automatic: redirect to the invoke URL"}, {"manual", "Manual: your app handles the URL"}},
+		"config.user_verification": {{passkey.UVRequired, "Required: PIN or biometric at every bind and sign-in"},
+			{passkey.UVPreferred, "Preferred: also passkeys that cannot verify their user"}},
 		methodsField: {{passkey.WebAuthnPasskey, "Passkey in the browser or device (webauthn_passkey)"},
 			{passkey.SoftwarePasskey, "Software passkey (software_passkey)"}, {passkey.EmailOneTimePassword, "One-time code by e-mail (email_one_time_password)"}},
 	}
@@ -74,7 +76,8 @@ func (q *request) showConfig(status int, a passkey.AuthenticatorConfig, f *form)
 func configForm(a passkey.AuthenticatorConfig) *form {
 	f := &form{Errors: map[string]string{}, Lists: map[string][]string{}, Values: map[string]string{
 		"display_name": a.DisplayName, configTypeField: a.Config.Type, "config.invoke_url": a.Config.InvokeURL,
-		"config.trusted_origins": strings.Join(a.Config.TrustedOrigins, "\n"), "config.invocation_type": a.Config.InvocationType, methodsField: ""}}
+		"config.trusted_origins": strings.Join(a.Config.TrustedOrigins, "\n"), "config.invocation_type": a.Config.InvocationType,
+		"config.user_verification": a.Config.UserVerification, methodsField: ""}}
 	for _, m := range a.Config.AuthenticationMethods {
 		f.Lists[methodsField] = append(f.Lists[methodsField], m.Type)
 	}
@@ -98,6 +101,7 @@ func applyConfig(f *form, a *passkey.AuthenticatorConfig) {
 		a.Config.InvokeURL, a.Config.InvocationType = f.Values["config.invoke_url"], f.Values["config.invocation_type"]
 	}
 	a.Config.TrustedOrigins = lines(f.Values["config.trusted_origins"])
+	a.Config.UserVerification = f.Values["config.user_verification"]
 	a.Config.AuthenticationMethods = nil
 	for _, m := range f.Lists[methodsField] {
 		a.Config.AuthenticationMethods = append(a.Config.AuthenticationMethods, passkey.Method{Type: m})
@@ -106,7 +110,8 @@ func applyConfig(f *form, a *passkey.AuthenticatorConfig) {
 
 func (c *Console) newConfig(q *request) error {
 	q.showConfig(http.StatusOK, passkey.AuthenticatorConfig{}, configForm(passkey.AuthenticatorConfig{Config: passkey.Config{
-		Type: passkey.HostedWeb, InvocationType: "automatic", AuthenticationMethods: []passkey.Method{{Type: passkey.WebAuthnPasskey}}}}))
+		Type: passkey.HostedWeb, InvocationType: "automatic", AuthenticationMethods: []passkey.Method{{Type: passkey.WebAuthnPasskey}},
+		UserVerification: passkey.UVRequired}}))
 	return nil
 }
 

@@ -19,16 +19,18 @@ func TestAuthenticatorConfigs(t *testing.T) {
 		p = e.post(t, base, url.Values{"display_name": {"Hosted"}, "config.type": {"hosted_web"}})
 		wantPage(t, p, http.StatusUnprocessableEntity, `id="e-config.authentication_methods"`, "must list at least one method")
 
-		p = e.follow(t, base, url.Values{"display_name": {"Hosted"}, "config.type": {"hosted_web"},
+		wantPage(t, e.get(t, base+"/new"), http.StatusOK, `value="required" selected`)
+		p = e.follow(t, base, url.Values{"display_name": {"Hosted"}, "config.type": {"hosted_web"}, "config.user_verification": {"preferred"},
 			"config.authentication_methods": {"webauthn_passkey", "email_one_time_password"}, "config.invoke_url": {"https://ignored.example"}})
-		wantPage(t, p, http.StatusOK, "Authenticator config Hosted created.", `value="email_one_time_password" checked`)
+		wantPage(t, p, http.StatusOK, "Authenticator config Hosted created.", `value="email_one_time_password" checked`, `value="preferred" selected`)
 		configs := e.api(t, "GET", "/realms/"+realm+"/authenticator-configs", nil)["authenticator_configs"].([]any)
 		if len(configs) != 1 {
 			t.Fatalf("the API lists %d configs", len(configs))
 		}
 		cfg := configs[0].(map[string]any)
 		id := cfg["id"].(string)
-		if c := cfg["config"].(map[string]any); c["type"] != "hosted_web" || len(c["authentication_methods"].([]any)) != 2 || c["invoke_url"] != nil {
+		if c := cfg["config"].(map[string]any); c["type"] != "hosted_web" || len(c["authentication_methods"].([]any)) != 2 || c["invoke_url"] != nil ||
+			c["user_verification"] != "preferred" {
 			t.Fatalf("the API shows %v", cfg)
 		}
 

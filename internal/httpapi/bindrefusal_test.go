@@ -125,3 +125,35 @@ func TestTokenOfAnotherJob(t *testing.T) {
 		}
 	})
 }
+
+// TestLinkThroughAnyIdentity: the wildcard identity "-", which lists the
+// jobs of every identity, names no job of a binding link: with the right
+// token, :invokeAuthenticator, :getInfo and :bind through it answer 404, no
+// CORS is granted, and the job does not move.
+func TestLinkThroughAnyIdentity(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, nil, func(t *testing.T, e *env) {
+		c := e.api
+		realm := newRealm(t, c, "Wildcard")
+		app := "https://app.example.com"
+		b := newBinding(t, c, realm, str(t, newIdentity(t, c, realm, "ada"), "id"), embeddedConfig(t, c, realm, app))
+		b.call(t, c, "getInfo", b.token, nil)
+		wild := b
+		wild.identity = "-"
+		const why = "credential binding job not found"
+
+		wildLink := strings.Replace(b.link, "/identities/"+b.identity+"/", "/identities/-/", 1)
+		assertNotFound(t, send(t, "GET", wildLink, http.Header{"Accept": {"application/json"}}, nil), "CredentialBindingJob", b.job, why)
+		assertNotFound(t, wild.call(t, c, "getInfo", b.token, nil), "CredentialBindingJob", b.job, why)
+		proof, _ := softwareProof(t, b.subject(c), b.token)
+		assertNotFound(t, wild.call(t, c, "bind", b.token, proof), "CredentialBindingJob", b.job, why)
+		preflight := send(t, "OPTIONS", c.url(wild.jobPath()+":bind"), http.Header{"Origin": {app},
+			"Access-Control-Request-Method": {"POST"}, "Access-Control-Request-Headers": {"authorization,content-type"}}, nil)
+		if h := preflight.Header.Get("Access-Control-Allow-Origin"); h != "" {
+			t.Errorf("CORS granted through the wildcard: %s", h)
+		}
+		if s := b.state(t, c); s != "REQUEST_DELIVERED" {
+			t.Errorf("job %s after calls through the wildcard, want REQUEST_DELIVERED", s)
+		}
+	})
+}

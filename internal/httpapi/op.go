@@ -74,7 +74,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	config, ok, err := s.OAuth.AuthenticatorConfig(r.Context(), app)
+	config, ok, err := s.OAuth.AuthenticatorConfig(r.Context(), tenant, realm, appID)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -83,11 +83,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		s.invokeSDK(w, r, req, app, config)
 		return
 	}
-	options, err := s.Passkeys.AssertionOptions(r.Context(), realm, req.Challenge, p.LoginHint)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
+	options := s.Passkeys.AssertionOptions(req.Challenge, config.Config)
 	theme, err := s.Mail.ActiveTheme(r.Context(), tenant, realm)
 	if err != nil {
 		writeError(w, r, err)
@@ -184,7 +180,12 @@ func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	cred, identity, err := s.Passkeys.VerifyAssertion(r.Context(), realm, req.Challenge, in.Credential)
+	config, _, err := s.OAuth.AuthenticatorConfig(r.Context(), tenant, realm, appID)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	cred, identity, err := s.Passkeys.VerifyAssertion(r.Context(), realm, config.Config, req.Challenge, in.Credential)
 	if err != nil {
 		writeError(w, r, err)
 		return

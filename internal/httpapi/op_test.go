@@ -68,23 +68,35 @@ func authorize(t *testing.T, issuer string, q url.Values) *http.Response {
 	return resp
 }
 
-// signIn passes the hosted page's ceremony with the holder's passkey and
-// returns the answer of /signin.
-func (h passkeyHolder) signIn(t testing.TB, issuer string, q url.Values) map[string]any {
+// signinPageRequest is what the hosted sign-in page holds: the sign-in's
+// id, its WebAuthn options and where to post the assertion.
+type signinPageRequest struct {
+	ID      string          `json:"id"`
+	URL     string          `json:"url"`
+	Options json.RawMessage `json:"options"`
+}
+
+// signinPage opens /authorize with the query and returns what the hosted
+// sign-in page holds.
+func signinPage(t testing.TB, issuer string, q url.Values) signinPageRequest {
 	t.Helper()
 	page := sendWith(t, noRedirects, "GET", issuer+"/authorize?"+q.Encode(), nil, nil)
 	m := signinRequest.FindSubmatch(page.Body)
 	if page.Status != http.StatusOK || m == nil {
 		t.Fatalf("authorize: %d %s", page.Status, page.Body)
 	}
-	var req struct {
-		ID      string          `json:"id"`
-		URL     string          `json:"url"`
-		Options json.RawMessage `json:"options"`
-	}
+	var req signinPageRequest
 	if err := json.Unmarshal(m[1], &req); err != nil {
 		t.Fatal(err)
 	}
+	return req
+}
+
+// signIn passes the hosted page's ceremony with the holder's passkey and
+// returns the answer of /signin.
+func (h passkeyHolder) signIn(t testing.TB, issuer string, q url.Values) map[string]any {
+	t.Helper()
+	req := signinPage(t, issuer, q)
 	opts, err := virtualwebauthn.ParseAssertionOptions(string(req.Options))
 	if err != nil {
 		t.Fatal(err)

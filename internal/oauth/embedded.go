@@ -17,8 +17,8 @@ import (
 
 // AuthenticatorConfig returns the authenticator config an application signs
 // its users in with; ok is false when it has none (the hosted page then).
-func (s *Service) AuthenticatorConfig(ctx context.Context, app Application) (c passkey.AuthenticatorConfig, ok bool, err error) {
-	a, err := s.signInApplication(ctx, app.TenantID, app.RealmID, app.ID)
+func (s *Service) AuthenticatorConfig(ctx context.Context, tenantID, realmID, appID string) (c passkey.AuthenticatorConfig, ok bool, err error) {
+	a, err := s.signInApplication(ctx, tenantID, realmID, appID)
 	return a.config, a.ok, err
 }
 

@@ -64,13 +64,24 @@ func closed(j BindingJob) error {
 	return errExpired
 }
 
+// linkedJob finds the job that a binding link's path names. The path names
+// the job's own identity: AnyIdentity, which lists the jobs of all, is no
+// identity of a link.
+func linkedJob(ctx context.Context, tx Tx, tenantID, realmID, identityID, jobID string) (BindingJob, error) {
+	j, err := tx.GetBindingJob(ctx, realmID, identityID, jobID)
+	if err == nil && (j.TenantID != tenantID || j.IdentityID != identityID) {
+		err = latchkey.ErrNotFound
+	}
+	return j, notFound(err, jobNotFound, jobID)
+}
+
 // invocation checks a link's token and returns what it gives access to. A
 // wrong token is refused before anything about the job is told.
 func invocation(ctx context.Context, tx Tx, tenantID, realmID, identityID, jobID, token string) (Invocation, error) {
 	var inv Invocation
-	j, err := tx.GetBindingJob(ctx, realmID, identityID, jobID)
-	if err != nil || j.TenantID != tenantID {
-		return inv, notFound(latchkey.ErrNotFound, jobNotFound, jobID)
+	j, err := linkedJob(ctx, tx, tenantID, realmID, identityID, jobID)
+	if err != nil {
+		return inv, err
 	}
 	if !tokenMatches(j, token) {
 		return inv, errBadToken
@@ -146,8 +157,8 @@ func originOf(raw string) string {
 // TrustedOrigins returns the origins allowed to call the binding endpoints
 // of a job, for CORS; nothing when the job does not exist.
 func (s *Service) TrustedOrigins(ctx context.Context, tenantID, realmID, identityID, jobID string) []string {
-	j, err := s.store.GetBindingJob(ctx, realmID, identityID, jobID)
-	if err != nil || j.TenantID != tenantID {
+	j, err := linkedJob(ctx, s.store, tenantID, realmID, identityID, jobID)
+	if err != nil {
 		return nil
 	}
 	if j.AuthenticatorConfig != nil {
@@ -365,7 +376,7 @@ func (s *Service) verifyWebAuthn(inv Invocation, token, raw string) (Credential,
 	}
 	user := webauthnUser{inv.Identity}
 	cred, err := rp.CreateCredential(user, webauthn.SessionData{
-		Challenge: cd.Challenge, UserID: user.WebAuthnID(), UserVerification: protocol.VerificationPreferred,
+		Challenge: cd.Challenge, UserID: user.WebAuthnID(), UserVerification: inv.Config.Config.userVerification(),
 		CredParams: credentialParameters(),
 	}, creation)
 	if err != nil {

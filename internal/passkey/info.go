@@ -115,7 +115,7 @@ func (s *Service) Info(ctx context.Context, inv Invocation, token string) (Info,
 			PubKeyCredParams:       credentialParameters(),
 			Timeout:                300000,
 			ExcludeCredentials:     exclude,
-			AuthenticatorSelection: map[string]string{"residentKey": "required", "userVerification": "preferred"},
+			AuthenticatorSelection: map[string]string{"residentKey": "required", "userVerification": string(inv.Config.Config.userVerification())},
 			Attestation:            "none",
 		},
 	}, nil

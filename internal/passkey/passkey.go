@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/go-webauthn/webauthn/protocol"
+
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/mail"
@@ -47,6 +49,27 @@ type Config struct {
 	AuthenticationMethods   []Method `json:"authentication_methods,omitempty"`
 	OnboardingConfiguration any      `json:"onboarding_configuration,omitempty"`
 	RoamingAuthConfig       any      `json:"roaming_auth_config,omitempty"`
+	// UserVerification is whether a WebAuthn passkey must verify its user
+	// (PIN, biometric) to bind and to sign in: UVRequired (the default) or
+	// UVPreferred.
+	UserVerification string `json:"user_verification,omitempty"`
+}
+
+// User verification requirements of a config (Config.UserVerification).
+const (
+	UVRequired  = "required"
+	UVPreferred = "preferred"
+)
+
+// userVerification is what the config asks of a WebAuthn authenticator.
+// A passkey is the only factor, so the user is verified unless the config
+// explicitly relaxes it; no config, or one stored before the field existed,
+// requires it.
+func (c Config) userVerification() protocol.UserVerificationRequirement {
+	if c.UserVerification == UVPreferred {
+		return protocol.VerificationPreferred
+	}
+	return protocol.VerificationRequired
 }
 
 // Method is one way of authenticating an authenticator config allows.
@@ -235,9 +258,6 @@ type Tx interface {
 	// GetSignerByThumbprint finds a credential of the realm, with its
 	// identity, by the RFC 7638 thumbprint of its key (JWKThumbprint).
 	GetSignerByThumbprint(ctx context.Context, realmID, thumbprint string) (Credential, directory.Identity, error)
-	// IdentitiesByUsername returns the identities of the realm whose folded
-	// usernames are among keys.
-	IdentitiesByUsername(ctx context.Context, realmID string, keys []string) ([]directory.Identity, error)
 	ListCredentials(ctx context.Context, realmID, identityID string, opts latchkey.ListOptions) ([]Credential, int, error)
 	UpdateCredential(ctx context.Context, c Credential) error
 	// RevokeFamiliesOfCredential revokes every token that a sign-in with

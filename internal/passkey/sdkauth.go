@@ -152,5 +152,5 @@ func (s *Service) verifySDKWebAuthn(ctx context.Context, realmID string, config 
 	if err != nil {
 		return c, i, invalidClaims("malformed assertion: " + details(err))
 	}
-	return c, i, s.checkAssertion(ctx, &c, cd.Origin, cd.Challenge, parsed)
+	return c, i, s.checkAssertion(ctx, &c, config, cd.Origin, cd.Challenge, parsed)
 }

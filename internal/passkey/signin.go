@@ -2,7 +2,6 @@ package passkey
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"net/url"
 
@@ -37,27 +36,13 @@ func (s *Service) rpID() string {
 }
 
 // AssertionOptions are the WebAuthn options of a sign-in on Latchkey's
-// page with challenge. A login hint (a username) narrows the passkeys the
-// browser offers to that identity's; otherwise any discoverable passkey of
-// the device may answer.
-func (s *Service) AssertionOptions(ctx context.Context, realmID, challenge, loginHint string) (requestOptions, error) {
-	o := requestOptions{Challenge: challenge, Timeout: 300000, RPID: s.rpID(),
-		AllowCredentials: []map[string]string{}, UserVerification: "preferred"}
-	if loginHint == "" {
-		return o, nil
-	}
-	found, err := s.store.IdentitiesByUsername(ctx, realmID, []string{directory.Fold(loginHint)})
-	if err != nil || len(found) == 0 {
-		return o, err
-	}
-	creds, _, err := s.store.ListCredentials(ctx, realmID, found[0].ID, latchkey.ListOptions{Limit: maxExcluded})
-	for _, c := range creds {
-		if c.State == Active && c.WebAuthn != nil {
-			o.AllowCredentials = append(o.AllowCredentials,
-				map[string]string{"type": "public-key", "id": base64.RawURLEncoding.EncodeToString(c.WebAuthn.CredentialID)})
-		}
-	}
-	return o, err
+// page with challenge, for an application whose authenticator config is c
+// (zero when it has none). They list no credentials, whoever the sign-in
+// is for: every passkey bound here is discoverable, and a list made from a
+// login hint would tell a stranger whether that username exists.
+func (s *Service) AssertionOptions(challenge string, c Config) requestOptions {
+	return requestOptions{Challenge: challenge, Timeout: 300000, RPID: s.rpID(),
+		AllowCredentials: []map[string]string{}, UserVerification: string(c.userVerification())}
 }
 
 // signer is an identity as go-webauthn sees it while one of its
@@ -73,10 +58,11 @@ func (u signer) WebAuthnDisplayName() string                { return "" }
 func (u signer) WebAuthnCredentials() []webauthn.Credential { return []webauthn.Credential{u.cred} }
 
 // VerifyAssertion checks a WebAuthn assertion (the PublicKeyCredential's
-// JSON) made on Latchkey's page for challenge, and returns the ACTIVE
-// credential and the active identity that signed. The credential's sign
-// count and backup state are brought up to date.
-func (s *Service) VerifyAssertion(ctx context.Context, realmID, challenge string, raw []byte) (Credential, directory.Identity, error) {
+// JSON) made on Latchkey's page for challenge, for an application whose
+// authenticator config is config (zero when it has none), and returns the
+// ACTIVE credential and the active identity that signed. The credential's
+// sign count and backup state are brought up to date.
+func (s *Service) VerifyAssertion(ctx context.Context, realmID string, config Config, challenge string, raw []byte) (Credential, directory.Identity, error) {
 	parsed, err := protocol.ParseCredentialRequestResponseBytes(raw)
 	if err != nil {
 		return Credential{}, directory.Identity{}, invalidProof("malformed assertion: " + details(err))
@@ -85,7 +71,7 @@ func (s *Service) VerifyAssertion(ctx context.Context, realmID, challenge string
 	if err := maySignIn(c, i, err); err != nil {
 		return c, i, err
 	}
-	return c, i, s.checkAssertion(ctx, &c, originOf(s.BaseURL), challenge, parsed)
+	return c, i, s.checkAssertion(ctx, &c, config, originOf(s.BaseURL), challenge, parsed)
 }
 
 // maySignIn says whether the credential c of identity i, which a lookup
@@ -106,10 +92,11 @@ func maySignIn(c Credential, i directory.Identity, lookupErr error) error {
 }
 
 // checkAssertion verifies parsed, an assertion by the WebAuthn credential c
-// made on origin over challenge, and stores c's new sign count and backup
-// state if either changed (synced passkeys always count 0: their sign-ins
-// write nothing here). A counter that went backwards refuses the credential.
-func (s *Service) checkAssertion(ctx context.Context, c *Credential, origin, challenge string, parsed *protocol.ParsedCredentialAssertionData) error {
+// made on origin over challenge by a verified user (unless config relaxes
+// it), and stores c's new sign count and backup state if either changed
+// (synced passkeys always count 0: their sign-ins write nothing here). A
+// counter that went backwards refuses the credential.
+func (s *Service) checkAssertion(ctx context.Context, c *Credential, config Config, origin, challenge string, parsed *protocol.ParsedCredentialAssertionData) error {
 	k := c.WebAuthn
 	if k == nil {
 		return ErrUnknownPasskey
@@ -126,7 +113,7 @@ func (s *Service) checkAssertion(ctx context.Context, c *Credential, origin, cha
 	// user handle, when the authenticator sends one, only has to be its own.
 	handle := parsed.Response.UserHandle
 	got, err := rp.ValidateLogin(signer{handle: handle, cred: stored},
-		webauthn.SessionData{Challenge: challenge, UserID: handle, UserVerification: protocol.VerificationPreferred}, parsed)
+		webauthn.SessionData{Challenge: challenge, UserID: handle, UserVerification: config.userVerification()}, parsed)
 	if err != nil {
 		return invalidProof("the assertion does not verify: " + details(err))
 	}

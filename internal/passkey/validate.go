@@ -16,7 +16,8 @@ const maxOrigins = 100
 var allMethods = []Method{{WebAuthnPasskey}, {SoftwarePasskey}, {EmailOneTimePassword}}
 
 // normalize fills in the defaults of a config: an embedded config invokes
-// automatically and allows every method unless it says otherwise.
+// automatically and allows every method unless it says otherwise; every
+// config requires user verification unless it says otherwise.
 func (c *Config) normalize() {
 	if c.Type == Embedded {
 		if c.InvocationType == "" {
@@ -25,6 +26,9 @@ func (c *Config) normalize() {
 		if len(c.AuthenticationMethods) == 0 {
 			c.AuthenticationMethods = slices.Clone(allMethods)
 		}
+	}
+	if c.UserVerification == "" {
+		c.UserVerification = UVRequired
 	}
 	if c.TrustedOrigins != nil {
 		for i, o := range c.TrustedOrigins {
@@ -68,6 +72,9 @@ func validateConfig(a AuthenticatorConfig, inline bool) error {
 	case Console, Platform: // stored and returned as given
 	default:
 		v.Add("config.type", `must be one of "embedded", "hosted_web", "console", "platform"`)
+	}
+	if c.UserVerification != UVRequired && c.UserVerification != UVPreferred {
+		v.Add("config.user_verification", `must be "required" or "preferred"`)
 	}
 	if len(c.TrustedOrigins) > maxOrigins {
 		v.Add("config.trusted_origins", "more than 100 origins")
