@@ -69,6 +69,7 @@ func TestValidateConfig(t *testing.T) {
 	}
 	hosted := AuthenticatorConfig{DisplayName: "Hosted", Config: Config{Type: HostedWeb,
 		AuthenticationMethods: []Method{{WebAuthnPasskey}}}}
+	hosted.Config.normalize()
 	for _, c := range []struct {
 		name   string
 		config AuthenticatorConfig
