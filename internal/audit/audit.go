@@ -13,7 +13,7 @@ import (
 )
 
 // Event records one change: who made it, what, to which resource, when, and
-// in which request.
+// in which request from which client IP.
 type Event struct {
 	ID           string    `json:"id"`
 	TenantID     string    `json:"tenant_id"`
@@ -24,6 +24,7 @@ type Event struct {
 	ResourceType string    `json:"resource_type"`
 	ResourceID   string    `json:"resource_id"`
 	RequestID    string    `json:"request_id,omitempty"`
+	ClientIP     string    `json:"client_ip,omitempty"`
 	CreateTime   time.Time `json:"create_time"`
 }
 
@@ -40,7 +41,7 @@ func New(ctx context.Context, tenantID, realmID, action, resourceType, resourceI
 		ID: newEventID(now), TenantID: tenantID, RealmID: realmID,
 		ActorType: a.Type, ActorID: a.ID, Action: action,
 		ResourceType: resourceType, ResourceID: resourceID,
-		RequestID: latchkey.RequestIDFrom(ctx), CreateTime: now,
+		RequestID: latchkey.RequestIDFrom(ctx), ClientIP: latchkey.ClientIPFrom(ctx), CreateTime: now,
 	}
 }
 
@@ -60,4 +61,4 @@ type Store interface {
 }
 
 // FilterAttributes are the attributes an events filter may use.
-var FilterAttributes = []string{"action", "resource_type", "resource_id", "actor_id", "request_id", "realm_id"}
+var FilterAttributes = []string{"action", "resource_type", "resource_id", "actor_id", "request_id", "realm_id", "client_ip"}

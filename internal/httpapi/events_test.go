@@ -96,7 +96,7 @@ func TestEvents(t *testing.T) {
 		var last time.Time
 		for i, got := range events {
 			assertKeys(t, got, "id", "tenant_id", "realm_id", "actor_type", "actor_id", "action", "resource_type", "resource_id",
-				"request_id", "create_time")
+				"request_id", "client_ip", "create_time")
 			if got["actor_type"] != "application" || got["actor_id"] != e.app() || got["tenant_id"] != e.tenant() || got["realm_id"] != realm {
 				t.Errorf("event %v: want actor application %s in realm %s", got, e.app(), realm)
 			}

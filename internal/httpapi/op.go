@@ -101,7 +101,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 // automatic), or that URL as JSON for the app to open (manual).
 func (s *Server) invokeSDK(w http.ResponseWriter, r *http.Request, req oauth.AuthRequest, app oauth.Application, config passkey.AuthenticatorConfig) {
 	to, err := s.OAuth.EmbeddedAuthenticateURL(req, app, config, oauth.Origin{
-		IP: clientIP(r), UserAgent: r.UserAgent(), Referer: r.Referer()})
+		IP: latchkey.ClientIPFrom(r.Context()), UserAgent: r.UserAgent(), Referer: r.Referer()})
 	switch {
 	case err != nil:
 		writeError(w, r, err)

@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"database/sql"
+	"encoding/base64"
 	"io"
 	"log/slog"
 	"net"
@@ -20,7 +21,8 @@ import (
 
 func TestOps(t *testing.T) {
 	t.Parallel()
-	forEachEngine(t, nil, func(t *testing.T, e *env) {
+	const metricsToken = "prometheus-scrapes-with-this"
+	forEachEngine(t, func(cfg *server.Config) { cfg.MetricsToken = metricsToken }, func(t *testing.T, e *env) {
 		get := func(path string) testenv.Response { return send(t, "GET", e.node.URL+path, nil, nil) }
 
 		for _, path := range []string{"/healthz", "/readyz"} {
@@ -81,7 +83,14 @@ func TestOps(t *testing.T) {
 
 		t.Run("metrics", func(t *testing.T) {
 			e.api.get(t, "")
-			resp := get("/metrics")
+			for _, h := range []http.Header{nil, {"Authorization": {"Bearer " + e.api.token}}, {"Authorization": {"Bearer " + metricsToken + "x"}}} {
+				resp := send(t, "GET", e.node.URL+"/metrics", h, nil)
+				assertBareError(t, resp, http.StatusUnauthorized, "unauthorized", "unauthorized")
+				if resp.Header.Get("WWW-Authenticate") == "" || strings.Contains(string(resp.Body), "latchkey_http") {
+					t.Errorf("/metrics without its token: %v %s", resp.Header, resp.Body)
+				}
+			}
+			resp := send(t, "GET", e.node.URL+"/metrics", http.Header{"Authorization": {"Bearer " + metricsToken}}, nil)
 			if resp.Status != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
 				t.Fatalf("/metrics: status %d, Content-Type %q", resp.Status, resp.Header.Get("Content-Type"))
 			}
@@ -272,20 +281,113 @@ func TestRateLimitPerIP(t *testing.T) {
 	}
 }
 
+// fromIP is a client whose connections come from the local address ip.
+func fromIP(ip string) *http.Client {
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 5 * time.Second}
+	return &http.Client{Transport: &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true}}
+}
+
 // getFrom sends a GET from the local address ip.
 func getFrom(ctx context.Context, ip, rawURL string) (testenv.Response, error) {
-	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 5 * time.Second}
-	tr := &http.Transport{DialContext: d.DialContext}
-	defer tr.CloseIdleConnections()
 	req, err := http.NewRequestWithContext(ctx, "GET", rawURL, nil)
 	if err != nil {
 		return testenv.Response{}, err
 	}
-	resp, err := (&http.Client{Transport: tr}).Do(req)
+	resp, err := fromIP(ip).Do(req)
 	if err != nil {
 		return testenv.Response{}, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	return testenv.Response{Status: resp.StatusCode, Header: resp.Header, Body: b}, err
+}
+
+// TestMetricsListen: with --metrics-listen the metrics are served there
+// alone, and not on the API's address; without a token or a listener of
+// their own they are not served at all.
+func TestMetricsListen(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(cfg *server.Config) { cfg.MetricsListen = "127.0.0.1:0" }, func(t *testing.T, e *env) {
+		assertError(t, send(t, "GET", e.node.URL+"/metrics", nil, nil), http.StatusNotFound, "not_found", "not found")
+		metrics := "http://" + e.node.MetricsAddr().String()
+		if resp := send(t, "GET", metrics+"/metrics", nil, nil); resp.Status != http.StatusOK || !strings.Contains(string(resp.Body), "latchkey_http_requests_total") {
+			t.Errorf("/metrics on --metrics-listen: %d %s", resp.Status, resp.Body)
+		}
+		assertError(t, send(t, "GET", metrics+"/v1/tenants/"+e.tenant(), nil, nil), http.StatusNotFound, "not_found", "not found")
+	})
+}
+
+// TestRateLimitBehindProxy: X-Forwarded-For names the client only when the
+// TCP peer is a trusted proxy, and then its right-most address that is not
+// a trusted proxy (what the client wrote left of it is ignored); rate
+// limits and audit events go by that address.
+func TestRateLimitBehindProxy(t *testing.T) {
+	for _, eng := range testenv.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			n := testenv.StartNode(t, eng.Name, func(cfg *server.Config) {
+				cfg.Logger = slog.New(slog.DiscardHandler)
+				cfg.IPRate, cfg.IPBurst = 1, 3
+				_, proxy, _ := net.ParseCIDR("127.0.0.1/32")
+				cfg.TrustedProxies = []net.IPNet{*proxy}
+			})
+			via := func(hc *http.Client, method, path, forwarded, token string, body any) testenv.Response {
+				t.Helper()
+				h := http.Header{"X-Forwarded-For": {forwarded}, "Authorization": {"Bearer " + token}}
+				rd := testenv.Body(t, body)
+				if rd != nil {
+					h.Set("Content-Type", "application/json")
+				}
+				return sendWith(t, hc, method, n.URL+path, h, rd)
+			}
+			for i := range 3 {
+				assertAdmitted(t, via(pooledHTTP, "GET", "/healthz", "198.51.100.1", "", nil), 2-i)
+			}
+			assertLimited(t, via(pooledHTTP, "GET", "/healthz", "198.51.100.1", "", nil))
+			assertLimited(t, via(pooledHTTP, "GET", "/healthz", "198.51.100.1, 127.0.0.1", "", nil)) // a trusted hop is skipped
+			assertAdmitted(t, via(pooledHTTP, "GET", "/healthz", "198.51.100.1, 198.51.100.2", "", nil), 2)
+			assertAdmitted(t, via(pooledHTTP, "GET", "/healthz", "198.51.100.3", "", nil), 2) // the proxy's own bucket is untouched
+
+			// Audit events record the client the trusted proxy names.
+			creds := n.Creds()
+			token := func(forwarded string) string {
+				resp := sendWith(t, pooledHTTP, "POST", creds.TokenEndpoint, http.Header{"X-Forwarded-For": {forwarded},
+					"Content-Type": {"application/x-www-form-urlencoded"}, "Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte(creds.ClientID+":"+creds.ClientSecret))}},
+					strings.NewReader("grant_type=client_credentials"))
+				return str(t, resp.JSON(t), "access_token")
+			}
+			tok := token("198.51.100.5")
+			realm := func(resp testenv.Response) string {
+				t.Helper()
+				if resp.Status != http.StatusOK {
+					t.Fatalf("create a realm: %d %s", resp.Status, resp.Body)
+				}
+				return str(t, resp.JSON(t), "id")
+			}
+			viaProxy := realm(via(pooledHTTP, "POST", "/v1/tenants/"+creds.TenantID+"/realms", "203.0.113.1, 198.51.100.5", tok,
+				map[string]any{"realm": map[string]any{"display_name": "Via proxy", "classification": "SECURE_CUSTOMER"}}))
+			clientIP := func(realm string) any {
+				t.Helper()
+				events := via(pooledHTTP, "GET", "/v1/tenants/"+creds.TenantID+"/realms/"+realm+"/events", "198.51.100.6", tok, nil).JSON(t)
+				return items(t, events, "events")[0]["client_ip"]
+			}
+			if ip := clientIP(viaProxy); ip != "198.51.100.5" {
+				t.Errorf("the event of a request through a trusted proxy records %v, want 198.51.100.5", ip)
+			}
+
+			// Another peer is no trusted proxy: its X-Forwarded-For is ignored.
+			untrusted := fromIP("127.0.0.2")
+			if _, err := getFrom(t.Context(), "127.0.0.2", n.URL+"/healthz"); err != nil {
+				t.Skipf("cannot connect from 127.0.0.2 on this system: %v", err)
+			}
+			direct := realm(via(untrusted, "POST", "/v1/tenants/"+creds.TenantID+"/realms", "198.51.100.7", tok,
+				map[string]any{"realm": map[string]any{"display_name": "Direct", "classification": "SECURE_CUSTOMER"}}))
+			if ip := clientIP(direct); ip != "127.0.0.2" {
+				t.Errorf("the event of a request from an untrusted peer records %v, want 127.0.0.2", ip)
+			}
+			// One bucket whatever it claims: its three requests so far came as three clients.
+			assertAdmitted(t, via(untrusted, "GET", "/healthz", "198.51.100.8", "", nil), 0)
+			assertLimited(t, via(untrusted, "GET", "/healthz", "198.51.100.9", "", nil))
+		})
+	}
 }

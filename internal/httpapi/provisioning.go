@@ -55,7 +55,7 @@ func (s *Server) importIdentities(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, errForbidden)
 		return
 	}
-	// The service reads the body as it arrives, within the file size limit.
+	// The service spools the body, within the file size limit, before it writes.
 	j, err := s.Provisioning.CreateJob(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.Body, opts)
 	if err != nil {
 		writeError(w, r, err)

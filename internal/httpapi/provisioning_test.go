@@ -1,10 +1,14 @@
 package httpapi_test
 
 import (
+	"bufio"
 	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"maps"
+	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -402,6 +406,74 @@ func TestImportResumes(t *testing.T) {
 		list := e.api.list(t, "/realms/"+realm+"/identities")
 		if n := num(t, list, "total_size"); n != rows-1 {
 			t.Errorf("%d identities, want %d", n, rows-1)
+		}
+	})
+}
+
+// TestSlowUploadHoldsNoWriter: a CSV upload whose first 4 MB arrive at
+// once and whose rest trickles in over a real TCP connection holds no write
+// transaction: an identity is created meanwhile within seconds (SQLite has
+// one writer; before uploads were spooled, the create waited for the
+// upload), and the upload still succeeds once it ends.
+func TestSlowUploadHoldsNoWriter(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, nil, func(t *testing.T, e *env) {
+		realm := newRealm(t, e.api, "Slow upload")
+		u, _ := url.Parse(e.node.URL)
+		conn, err := net.Dial("tcp", u.Host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		req, _ := http.NewRequest("POST", e.api.url("/realms/"+realm+"/identities:import"), nil)
+		fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: text/csv\r\nTransfer-Encoding: chunked\r\n\r\n",
+			req.URL.RequestURI(), u.Host, e.api.token)
+		part := func(s string) {
+			if _, err := fmt.Fprintf(conn, "%x\r\n%s\r\n", len(s), s); err != nil {
+				t.Error(err)
+			}
+		}
+		part("username\n" + strings.Repeat("\n", 5<<20)) // more than a chunk of the stored file: blank lines, no rows
+		stop, trickled := make(chan struct{}), make(chan int)
+		go func() {
+			n := 0
+			defer func() { trickled <- n }()
+			for tick := time.NewTicker(100 * time.Millisecond); ; {
+				select {
+				case <-stop:
+					tick.Stop()
+					return
+				case <-tick.C:
+					n++
+					part(fmt.Sprintf("slow%d\n", n))
+				}
+			}
+		}()
+
+		time.Sleep(time.Second) // the server reads the first 5 MB in milliseconds; the rest trickles
+		started := time.Now()
+		quick := e.api
+		quick.http = &http.Client{Timeout: 5 * time.Second}
+		newIdentity(t, quick, realm, "meanwhile")
+		if d := time.Since(started); d > 3*time.Second {
+			t.Errorf("an identity created while an upload trickles took %v", d)
+		}
+
+		close(stop)
+		rows := <-trickled
+		part("")
+		conn.SetReadDeadline(time.Now().Add(time.Minute))
+		resp, err := http.ReadResponse(bufio.NewReader(conn), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var j map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&j); err != nil || resp.StatusCode != http.StatusOK || num(t, j, "rows_total") != rows {
+			t.Fatalf("the slow upload: %d %v (%v), want %d rows", resp.StatusCode, j, err, rows)
+		}
+		if j := e.api.waitJob(t, realm, str(t, j, "id")); counts(t, j) != [4]int{rows, 0, 0, 0} {
+			t.Errorf("the slow upload's job %v", j)
 		}
 	})
 }

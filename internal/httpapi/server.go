@@ -33,6 +33,12 @@ type Server struct {
 	// PerToken and PerIP limit requests per access token and per client IP.
 	PerToken, PerIP *ratelimit.Limiter
 	Logger          *slog.Logger
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For tells
+	// the client IP (for rate limits, the log and audit events).
+	TrustedProxies []net.IPNet
+	// MetricsToken is the bearer token /metrics asks for; "" serves no
+	// /metrics here (MetricsHandler may serve them on another listener).
+	MetricsToken string
 	// SCIM serves the SCIM 2.0 endpoints of each realm; nil serves none.
 	SCIM *scim.Handler
 	// Mail serves the themes.
@@ -68,7 +74,9 @@ func (s *Server) routes(mux *http.ServeMux) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.Handle("GET /metrics", s.Metrics.Handler())
+	if s.MetricsToken != "" {
+		mux.Handle("GET /metrics", s.metrics(s.MetricsToken))
+	}
 
 	mux.HandleFunc("POST "+appPath+"/token", s.token)
 	mux.HandleFunc("GET "+appPath+"/.well-known/jwks.json", s.jwks)
@@ -206,7 +214,8 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			id = latchkey.NewID()
 		}
 		w.Header().Set("X-Request-Id", id)
-		r = r.WithContext(latchkey.WithRequestID(r.Context(), id))
+		ip := s.clientIP(r)
+		r = r.WithContext(latchkey.WithClientIP(latchkey.WithRequestID(r.Context(), id), ip))
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		defer func() {
 			if p := recover(); p != nil {
@@ -218,7 +227,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			d := time.Since(start)
 			s.Metrics.ObserveRequest(r.Pattern, r.Method, rec.status, d)
 			s.Logger.Info("request", "method", r.Method, "path", r.URL.Path, "status", rec.status,
-				"duration_ms", float64(d.Microseconds())/1000, "request_id", id, "remote", r.RemoteAddr)
+				"duration_ms", float64(d.Microseconds())/1000, "request_id", id, "remote", r.RemoteAddr, "client_ip", ip)
 		}()
 		next.ServeHTTP(rec, r)
 	})
@@ -244,19 +253,10 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 	return r.ResponseWriter.Write(b)
 }
 
-// clientIP is the address the request came from.
-func clientIP(r *http.Request) string {
-	ip, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return ip
-}
-
 // limitIP applies the per-client-IP limit to every request.
 func (s *Server) limitIP(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !admit(w, r, s.PerIP, "ip:"+clientIP(r), refusalFor(r)) {
+		if !admit(w, r, s.PerIP, "ip:"+latchkey.ClientIPFrom(r.Context()), refusalFor(r)) {
 			return
 		}
 		next.ServeHTTP(w, r)

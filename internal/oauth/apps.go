@@ -3,7 +3,6 @@ package oauth
 import (
 	"context"
 	"errors"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -256,8 +255,8 @@ func validateApplication(ctx context.Context, tx Tx, a Application) error {
 		v.Add("protocol_config.redirect_uris", "the authorization_code grant needs at least one redirect URI")
 	}
 	for i, r := range pc.RedirectURIs {
-		if u, err := url.Parse(r); err != nil || !u.IsAbs() || u.Fragment != "" || (u.Host == "" && u.Opaque == "") {
-			v.Add("protocol_config.redirect_uris["+strconv.Itoa(i)+"]", "not an absolute URI without a fragment")
+		if p := latchkey.RedirectURIProblem(r); p != "" {
+			v.Add("protocol_config.redirect_uris["+strconv.Itoa(i)+"]", p)
 		}
 	}
 	if a.AuthenticatorConfigID != "" && !slices.Contains(pc.GrantType, "authorization_code") {

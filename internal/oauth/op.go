@@ -99,8 +99,12 @@ func (s *Service) Authorize(ctx context.Context, tenantID, realmID, appID string
 	switch {
 	case p.ClientID != pc.ClientID:
 		return AuthRequest{}, app, &Error{"invalid_client", "client_id does not name this application"}
+	case p.RedirectURI == "":
+		return AuthRequest{}, app, &Error{"invalid_request", "redirect_uri is required"}
 	case !slices.Contains(pc.RedirectURIs, p.RedirectURI):
 		return AuthRequest{}, app, &Error{"invalid_request", "redirect_uri is not registered for this application"}
+	case latchkey.RedirectURIProblem(p.RedirectURI) != "": // registered before targets were checked
+		return AuthRequest{}, app, errUnsafeRedirect
 	case p.ResponseType != "code":
 		return AuthRequest{}, app, redirectError(p, "unsupported_response_type", "only response_type=code is supported")
 	case !slices.Contains(pc.GrantType, "authorization_code"):
@@ -151,7 +155,10 @@ func checkPKCE(pc ProtocolConfig, p AuthParams) error {
 	return redirectError(p, "invalid_request", "code_challenge_method must be S256 or plain")
 }
 
-var errFinished = &Error{"invalid_request", "this sign-in has finished or expired; start again from the application"}
+var (
+	errFinished       = &Error{"invalid_request", "this sign-in has finished or expired; start again from the application"}
+	errUnsafeRedirect = &Error{"invalid_request", "redirect_uri is not a safe redirect target; the application must register another"}
+)
 
 // PendingAuthRequest returns a sign-in that has not finished yet.
 func (s *Service) PendingAuthRequest(ctx context.Context, tenantID, realmID, appID, id string) (AuthRequest, error) {
@@ -164,6 +171,9 @@ func (s *Service) PendingAuthRequest(ctx context.Context, tenantID, realmID, app
 	}
 	if req.IdentityID != "" || time.Now().After(req.ExpireTime) {
 		return req, errFinished
+	}
+	if latchkey.RedirectURIProblem(req.Params.RedirectURI) != "" { // checked again before the code or denial is sent there
+		return req, errUnsafeRedirect
 	}
 	return req, nil
 }

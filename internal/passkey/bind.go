@@ -90,6 +90,9 @@ func invocation(ctx context.Context, tx Tx, tenantID, realmID, identityID, jobID
 		return inv, closed(j.settled(now()))
 	}
 	inv.Job = j
+	if latchkey.RedirectURIProblem(j.PostBindingRedirectURI) != "" {
+		inv.Job.PostBindingRedirectURI = "" // stored before targets were checked: no authenticator is sent there
+	}
 	if inv.Tenant, err = tx.GetTenant(ctx, tenantID); err != nil {
 		return inv, err
 	}

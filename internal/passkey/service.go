@@ -256,8 +256,8 @@ func validateJobRequest(req JobRequest) error {
 		}
 	}
 	if u := req.PostBindingRedirectURI; u != "" {
-		if parsed, err := url.Parse(u); err != nil || parsed.Scheme == "" || (parsed.Host == "" && parsed.Opaque == "") {
-			v.Add("post_binding_redirect_uri", "not an absolute URI")
+		if p := latchkey.RedirectURIProblem(u); p != "" {
+			v.Add("post_binding_redirect_uri", p)
 		}
 	}
 	return v.Err()

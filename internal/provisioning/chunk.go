@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/latchkey/latchkey"
 )
@@ -100,4 +101,71 @@ func settled(data []byte, line int, final bool) (chunk, rest []byte, records int
 		cut, records = len(rd.data), n
 	}
 	return rd.data[:cut], rd.data[cut:], records, first
+}
+
+// spooled is an uploaded file stored in a temporary file, cut into chunks
+// and checked as it arrived, before any transaction began: a client that
+// sends slowly must not hold the database's writer (SQLite's only one)
+// while other requests wait to write.
+type spooled struct {
+	file    *os.File
+	ends    []int64 // where each chunk ends in file
+	header  header
+	records int // the header included
+}
+
+// spool reads src to its end into a temporary file (in $TMPDIR), refusing
+// it as soon as its header, size or row count is wrong.
+func spool(src io.Reader) (*spooled, error) {
+	f, err := os.CreateTemp("", "latchkey-import-*.csv")
+	if err != nil {
+		return nil, err
+	}
+	sp := &spooled{file: f}
+	if err := sp.fill(newSplitter(src, chunkSize)); err != nil {
+		sp.close()
+		return nil, err
+	}
+	return sp, nil
+}
+
+func (sp *spooled) fill(split *splitter) error {
+	var end int64
+	for {
+		chunk, err := split.next()
+		if err != nil || chunk == nil {
+			sp.records = split.records
+			return err
+		}
+		if sp.header.names == nil && split.records > 0 {
+			if sp.header, err = parseHeader(split.first); err != nil {
+				return err
+			}
+		}
+		if split.records-1 > MaxRows {
+			return errTooMany
+		}
+		if _, err := sp.file.Write(chunk); err != nil {
+			return err
+		}
+		end += int64(len(chunk))
+		sp.ends = append(sp.ends, end)
+	}
+}
+
+// chunk returns chunk seq, read into buf.
+func (sp *spooled) chunk(seq int, buf []byte) ([]byte, error) {
+	var start int64
+	if seq > 0 {
+		start = sp.ends[seq-1]
+	}
+	buf = buf[:sp.ends[seq]-start]
+	_, err := sp.file.ReadAt(buf, start)
+	return buf, err
+}
+
+// close removes the temporary file.
+func (sp *spooled) close() {
+	sp.file.Close()
+	os.Remove(sp.file.Name())
 }

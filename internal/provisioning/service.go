@@ -38,12 +38,12 @@ var (
 
 func realmNotFound(id string) error { return latchkey.NotFound("Realm", id, "realm not found") }
 
-// CreateJob queues the import of a CSV file into a realm, reading the file
-// as it comes and storing it in chunks, in the transaction that creates the
-// job: a file refused part way (too large, too many rows, cut short)
-// leaves nothing behind. A bad header, a file beyond the limits, or a realm
-// with a job not yet done refuse it; problems of single rows are reported
-// by the job.
+// CreateJob queues the import of a CSV file into a realm. The file is read
+// to its end and checked before the transaction that stores it with the
+// job begins, so that a slow sender holds no write lock; a file refused
+// part way (too large, too many rows, cut short) leaves nothing behind. A
+// bad header, a file beyond the limits, or a realm with a job not yet done
+// refuse it; problems of single rows are reported by the job.
 func (s *Service) CreateJob(ctx context.Context, tenantID, realmID string, file io.Reader, opts Options) (Job, error) {
 	if opts.SendBindingEmail != "" {
 		if s.Mailer == nil {
@@ -59,37 +59,30 @@ func (s *Service) CreateJob(ctx context.Context, tenantID, realmID string, file 
 		}
 		return Job{}, err
 	}
-	// The first chunk, with the header, is checked before the transaction
-	// begins: on SQLite it holds the one writer while the file arrives.
-	sp := newSplitter(file, chunkSize)
-	chunk, err := sp.next()
+	sp, err := spool(file)
 	if err != nil {
 		return Job{}, err
 	}
-	if sp.records == 0 {
+	defer sp.close()
+	switch sp.records {
+	case 0:
 		return Job{}, latchkey.InvalidField("file", "empty: the first line must name the columns")
-	}
-	h, err := parseHeader(sp.first)
-	if err != nil {
-		return Job{}, err
+	case 1:
+		return Job{}, latchkey.InvalidField("file", "no rows after the header")
 	}
 	a, t := latchkey.ActorFrom(ctx), now()
 	j := Job{ID: latchkey.NewID(), TenantID: tenantID, RealmID: realmID, State: Queued, Options: opts,
-		Columns: h.names, ActorType: a.Type, ActorID: a.ID, CreateTime: t, UpdateTime: t}
+		Columns: sp.header.names, RowsTotal: sp.records - 1, ActorType: a.Type, ActorID: a.ID, CreateTime: t, UpdateTime: t}
 	err = s.store.Update(ctx, func(tx Tx) error {
-		for seq := 0; chunk != nil; seq++ {
-			if sp.records-1 > MaxRows {
-				return errTooMany
+		buf := make([]byte, chunkSize)
+		for seq := range sp.ends {
+			chunk, err := sp.chunk(seq, buf)
+			if err != nil {
+				return err
 			}
 			if err := tx.AddImportChunk(ctx, j.ID, seq, chunk); err != nil {
 				return err
 			}
-			if chunk, err = sp.next(); err != nil {
-				return err
-			}
-		}
-		if j.RowsTotal = sp.records - 1; j.RowsTotal == 0 {
-			return latchkey.InvalidField("file", "no rows after the header")
 		}
 		if err := tx.CreateImportJob(ctx, j); err != nil {
 			switch {

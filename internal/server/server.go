@@ -51,7 +51,14 @@ type Config struct {
 	// rate of 0 turns the limit off.
 	TokenRate, IPRate   float64
 	TokenBurst, IPBurst int
-	Logger              *slog.Logger
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client; other peers' X-Forwarded-For is ignored.
+	TrustedProxies []net.IPNet
+	// MetricsListen, when set, is the only address that serves /metrics;
+	// MetricsToken, when set, is the bearer token /metrics asks for. With
+	// neither, /metrics is not served.
+	MetricsListen, MetricsToken string
+	Logger                      *slog.Logger
 	// BindingLinkTTL is how long credential binding links stay valid; zero
 	// means passkey.DefaultLinkTTL.
 	BindingLinkTTL time.Duration
@@ -116,6 +123,17 @@ type Node struct {
 	AdminLink string
 	handler   http.Handler
 	tlsConfig *tls.Config // nil serves plain HTTP
+	// metrics serves /metrics on metricsLn, when --metrics-listen is set.
+	metrics   http.Handler
+	metricsLn net.Listener
+}
+
+// MetricsAddr is the address that serves /metrics alone, or nil.
+func (n *Node) MetricsAddr() net.Addr {
+	if n.metricsLn == nil {
+		return nil
+	}
+	return n.metricsLn.Addr()
 }
 
 // OpenStore opens the configured database without migrating it.
@@ -160,6 +178,12 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.tlsConfig = tlsConfig
+	if cfg.MetricsListen != "" {
+		if n.metricsLn, err = net.Listen("tcp", cfg.MetricsListen); err != nil {
+			st.Close()
+			return nil, fmt.Errorf("--metrics-listen: %w", err)
+		}
+	}
 	return n, nil
 }
 
@@ -235,6 +259,12 @@ func open(ctx context.Context, cfg Config, st store.Store) (*Node, error) {
 				ClientID: cons.ClientID, ClientSecret: cons.ClientSecret},
 			Management: console.Management{ApplicationID: creds.ApplicationID, ClientID: creds.ClientID, ClientSecret: creds.ClientSecret},
 		}).Handler(),
+	}
+	api.TrustedProxies = cfg.TrustedProxies
+	if cfg.MetricsListen != "" {
+		n.metrics = api.MetricsHandler(cfg.MetricsToken)
+	} else {
+		api.MetricsToken = cfg.MetricsToken
 	}
 	n.handler = api.Handler()
 	return n, nil
@@ -337,8 +367,13 @@ func EnrollAdmin(ctx context.Context, cfg Config, username string) (link string,
 	return bootstrap.EnrollAdmin(ctx, st, passkeys, c, username)
 }
 
-// Close closes the store.
-func (n *Node) Close() error { return n.Store.Close() }
+// Close closes the store (and the metrics listener, if Serve never ran).
+func (n *Node) Close() error {
+	if n.metricsLn != nil {
+		n.metricsLn.Close()
+	}
+	return n.Store.Close()
+}
 
 // Serve serves on ln until ctx is done, then shuts down gracefully, letting
 // requests in flight finish (for up to 20 seconds).
@@ -370,16 +405,23 @@ func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 	importsDone := make(chan struct{})
 	go func() { n.ImportWorker.Run(importCtx); close(importsDone) }()
 	defer func() { stopImports(); <-importsDone }()
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	metrics := &http.Server{Handler: n.metrics, ReadHeaderTimeout: 10 * time.Second, ErrorLog: srv.ErrorLog}
+	if n.metricsLn != nil {
+		go func() { errc <- metrics.Serve(n.metricsLn) }()
+	}
 	select {
 	case err := <-errc:
+		srv.Close()
+		metrics.Close()
 		return err
 	case <-ctx.Done():
 	}
 	n.cfg.Logger.Info("shutting down")
 	shutdown, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
+	metrics.Shutdown(shutdown)
 	return srv.Shutdown(shutdown)
 }
 

@@ -17,19 +17,20 @@ func (t *tx) recordEvents(ctx context.Context, es []audit.Event) error {
 	rows := make([][]any, len(es))
 	for i, e := range es {
 		rows[i] = []any{e.ID, e.TenantID, e.RealmID, e.ActorType, e.ActorID, e.Action, e.ResourceType, e.ResourceID,
-			e.RequestID, micros(e.CreateTime)}
+			e.RequestID, e.ClientIP, micros(e.CreateTime)}
 	}
 	return t.insert(ctx, latchkey.ErrNoParent, `INSERT INTO events (id, tenant_id, realm_id, actor_type, actor_id, action,
-		resource_type, resource_id, request_id, create_time)`, rows, "")
+		resource_type, resource_id, request_id, client_ip, create_time)`, rows, "")
 }
 
 var eventFilter = map[string]column{
 	"action": {name: "action"}, "resource_type": {name: "resource_type"}, "resource_id": {name: "resource_id"},
 	"actor_id": {name: "actor_id"}, "request_id": {name: "request_id"}, "realm_id": {name: "realm_id"},
+	"client_ip": {name: "client_ip"},
 }
 
 func (t *tx) ListEvents(ctx context.Context, tenantID, realmID string, opts latchkey.ListOptions) ([]audit.Event, int, error) {
-	q := listQuery{columns: "id, tenant_id, realm_id, actor_type, actor_id, action, resource_type, resource_id, request_id, create_time",
+	q := listQuery{columns: "id, tenant_id, realm_id, actor_type, actor_id, action, resource_type, resource_id, request_id, client_ip, create_time",
 		from: "events", key: "id", filter: eventFilter, desc: true}
 	q.conds = []string{"tenant_id = " + q.args.add(tenantID)}
 	if realmID != "" {
@@ -39,7 +40,7 @@ func (t *tx) ListEvents(ctx context.Context, tenantID, realmID string, opts latc
 	total, err := t.list(ctx, q, opts, func(rows *sql.Rows) error {
 		var e audit.Event
 		var ct int64
-		err := rows.Scan(&e.ID, &e.TenantID, &e.RealmID, &e.ActorType, &e.ActorID, &e.Action, &e.ResourceType, &e.ResourceID, &e.RequestID, &ct)
+		err := rows.Scan(&e.ID, &e.TenantID, &e.RealmID, &e.ActorType, &e.ActorID, &e.Action, &e.ResourceType, &e.ResourceID, &e.RequestID, &e.ClientIP, &ct)
 		e.CreateTime = fromMicros(ct)
 		out = append(out, e)
 		return err

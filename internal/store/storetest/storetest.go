@@ -246,7 +246,7 @@ func newEvent(tenantID, realmID string, i int, action string) audit.Event {
 	at := now.Add(time.Duration(i) * time.Microsecond)
 	return audit.Event{ID: fmt.Sprintf("%013x%011x", at.UnixMicro(), i), TenantID: tenantID, RealmID: realmID,
 		ActorType: "application", ActorID: "actor-1", Action: action, ResourceType: "Identity",
-		ResourceID: fmt.Sprintf("resource-%d", i), RequestID: fmt.Sprintf("request-%d", i), CreateTime: at}
+		ResourceID: fmt.Sprintf("resource-%d", i), RequestID: fmt.Sprintf("request-%d", i), ClientIP: fmt.Sprintf("192.0.2.%d", i), CreateTime: at}
 }
 
 func ids[T any](items []T, id func(T) string) []string {
@@ -1106,6 +1106,7 @@ func testEvents(t *testing.T, s store.Store) {
 		`resource_id eq "resource-1" or request_id eq "request-4"`: {inRealm[4], inRealm[1]},
 		`actor_id eq "actor-1" and not (action sw "identity.c")`:   {inRealm[5], inRealm[2]},
 		`resource_type eq "Realm"`:                                 nil,
+		`client_ip eq "192.0.2.3"`:                                 {inRealm[3]},
 	} {
 		list, total, err := events.ListEvents(ctx, r.TenantID, r.ID, all(parse(t, raw, audit.FilterAttributes)))
 		must(t, err)
