@@ -9,6 +9,8 @@ type Actor struct {
 	TenantID string
 	RealmID  string
 	TokenID  string
+	// Scopes are those of the actor's token: what it may grant to others.
+	Scopes []string
 }
 
 type actorKey struct{}
@@ -19,7 +21,8 @@ func WithActor(ctx context.Context, a Actor) context.Context {
 	return context.WithValue(ctx, actorKey{}, a)
 }
 
-// ActorFrom returns the actor carried by ctx; the zero Actor is the system itself.
+// ActorFrom returns the actor carried by ctx; the zero Actor is the system
+// itself (a latchkey command, a start of the server), which holds every scope.
 func ActorFrom(ctx context.Context) Actor {
 	a, _ := ctx.Value(actorKey{}).(Actor)
 	return a

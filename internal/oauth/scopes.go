@@ -1,6 +1,13 @@
 package oauth
 
-import "strings"
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+
+	"github.com/latchkey/latchkey"
+)
 
 // ManagementAPI is the identifier (token audience) of Latchkey's own API, as
 // Beyond Identity names it.
@@ -16,6 +23,7 @@ var ManagementScopes = expand(
 	"roles:create,read,update,delete",
 	"resource-servers:create,read,update,delete",
 	"applications:create,read,update,delete",
+	"applications:secrets:read",
 	"authenticator-configs:create,read,update,delete",
 	"credentials:read,revoke",
 	"credential-binding-jobs:create,read,revoke",
@@ -37,4 +45,44 @@ func expand(specs ...string) []string {
 		}
 	}
 	return out
+}
+
+// SecretsScope lets a token read the client secrets of applications whose
+// management scopes it holds itself; the secrets of the applications that
+// Latchkey manages are never returned by the API.
+const SecretsScope = "applications:secrets:read"
+
+// The rule that keeps a token from making a stronger one: a writer grants no
+// management scope it does not hold. Scopes of other resource servers are
+// not bounded so: a management token holds none of them.
+
+// beyond returns those of scopes that the actor of ctx does not hold. The
+// system (no actor: a latchkey command, a start of the server) holds all.
+func beyond(ctx context.Context, scopes []string) []string {
+	a := latchkey.ActorFrom(ctx)
+	if a.Type == "" {
+		return nil
+	}
+	return slices.DeleteFunc(slices.Clone(scopes), func(sc string) bool { return slices.Contains(a.Scopes, sc) })
+}
+
+// holds refuses, as a 403, what would give scopes beyond the actor's own.
+func holds(ctx context.Context, scopes []string) error {
+	if missing := beyond(ctx, scopes); len(missing) > 0 {
+		return latchkey.Errorf(latchkey.CodeForbidden, "the token does not hold %s, so it cannot grant it", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// managementScopes returns scopes when they are scopes of the management
+// API, the resource server rsID of the realm; nil otherwise.
+func managementScopes(ctx context.Context, tx Tx, realmID, rsID string, scopes []string) ([]string, error) {
+	if rsID == "" || len(scopes) == 0 {
+		return nil, nil
+	}
+	rs, err := tx.GetResourceServer(ctx, realmID, rsID)
+	if errors.Is(err, latchkey.ErrNotFound) || (err == nil && rs.Identifier != ManagementAPI) {
+		return nil, nil
+	}
+	return scopes, err
 }

@@ -237,7 +237,7 @@ func open(ctx context.Context, cfg Config, st store.Store) (*Node, error) {
 			IdleTimeout: cfg.ConsoleIdleTimeout, Logger: cfg.Logger,
 			Client: console.Client{TenantID: cons.TenantID, RealmID: cons.RealmID, ApplicationID: cons.ApplicationID,
 				ClientID: cons.ClientID, ClientSecret: cons.ClientSecret},
-			Management: console.Management{ApplicationID: creds.ApplicationID, ClientID: creds.ClientID, ClientSecret: creds.ClientSecret},
+			Management: console.Management{ApplicationID: creds.ApplicationID},
 		}).Handler(),
 	}
 	n.handler = api.Handler()
