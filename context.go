@@ -1,6 +1,10 @@
 package latchkey
 
-import "context"
+import (
+	"context"
+	"slices"
+	"strings"
+)
 
 // Actor is who performs a request: the principal of its access token.
 type Actor struct {
@@ -37,4 +41,30 @@ func WithRequestID(ctx context.Context, id string) context.Context {
 func RequestIDFrom(ctx context.Context) string {
 	id, _ := ctx.Value(requestIDKey{}).(string)
 	return id
+}
+
+// Lacks returns those of scopes that the actor does not hold; the system
+// holds every scope.
+func (a Actor) Lacks(scopes []string) []string {
+	if a.Type == "" {
+		return nil
+	}
+	var out []string
+	for _, s := range scopes {
+		if !slices.Contains(a.Scopes, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// MayGrant is the rule that keeps a token from making a stronger one: the
+// actor of ctx can give no one (an application, a role, an identity, a
+// group's members) a management scope that it does not hold itself. It
+// returns a 403 naming the scopes it lacks.
+func MayGrant(ctx context.Context, scopes []string) error {
+	if missing := ActorFrom(ctx).Lacks(scopes); len(missing) > 0 {
+		return Errorf(CodeForbidden, "the token does not hold %s, so it cannot give it", strings.Join(missing, ", "))
+	}
+	return nil
 }

@@ -350,7 +350,7 @@ func mayGrant(ctx context.Context, tx Tx, a Application) error {
 	if err != nil {
 		return err
 	}
-	return holds(ctx, ms)
+	return latchkey.MayGrant(ctx, ms)
 }
 
 // sealNewSecret gives a confidential application a new client secret.

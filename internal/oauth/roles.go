@@ -208,7 +208,7 @@ func (s *Service) AddRoleScopes(ctx context.Context, tenantID, realmID, resource
 		if err != nil {
 			return err
 		}
-		if err := holds(ctx, ms); err != nil {
+		if err := latchkey.MayGrant(ctx, ms); err != nil {
 			return err
 		}
 		return tx.AddRoleScopes(ctx, id, scopes)
@@ -268,7 +268,7 @@ func (s *Service) AddRoleMembers(ctx context.Context, tenantID, realmID, resourc
 		if err != nil {
 			return err
 		}
-		if err := holds(ctx, ms); err != nil {
+		if err := latchkey.MayGrant(ctx, ms); err != nil {
 			return err
 		}
 		missing, err := tx.MissingGroups(ctx, realmID, groupIDs)

@@ -3,7 +3,6 @@ package oauth
 import (
 	"context"
 	"errors"
-	"slices"
 	"strings"
 
 	"github.com/latchkey/latchkey"
@@ -52,26 +51,9 @@ func expand(specs ...string) []string {
 // Latchkey manages are never returned by the API.
 const SecretsScope = "applications:secrets:read"
 
-// The rule that keeps a token from making a stronger one: a writer grants no
-// management scope it does not hold. Scopes of other resource servers are
-// not bounded so: a management token holds none of them.
-
-// beyond returns those of scopes that the actor of ctx does not hold. The
-// system (no actor: a latchkey command, a start of the server) holds all.
+// beyond returns those of scopes that the actor of ctx does not hold.
 func beyond(ctx context.Context, scopes []string) []string {
-	a := latchkey.ActorFrom(ctx)
-	if a.Type == "" {
-		return nil
-	}
-	return slices.DeleteFunc(slices.Clone(scopes), func(sc string) bool { return slices.Contains(a.Scopes, sc) })
-}
-
-// holds refuses, as a 403, what would give scopes beyond the actor's own.
-func holds(ctx context.Context, scopes []string) error {
-	if missing := beyond(ctx, scopes); len(missing) > 0 {
-		return latchkey.Errorf(latchkey.CodeForbidden, "the token does not hold %s, so it cannot grant it", strings.Join(missing, ", "))
-	}
-	return nil
+	return latchkey.ActorFrom(ctx).Lacks(scopes)
 }
 
 // managementScopes returns scopes when they are scopes of the management
