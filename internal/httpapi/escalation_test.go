@@ -354,7 +354,11 @@ func (x escalation) gains(t *testing.T, v any) map[string][]string {
 				}
 			}
 			if link, _ := v["credential_binding_link"].(string); link != "" {
-				identity, _ := v["identity_id"].(string)
+				job, _ := v["credential_binding_job"].(map[string]any) // the link's job, beside it
+				identity, _ := job["identity_id"].(string)
+				if identity == "" {
+					t.Fatalf("a binding link without its identity: %v", v)
+				}
 				scopes, err := x.node.Store.ScopesOfIdentity(t.Context(), identity, x.rs)
 				if err != nil {
 					t.Fatal(err)
