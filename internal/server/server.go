@@ -341,6 +341,41 @@ func EnrollAdmin(ctx context.Context, cfg Config, username string) (link string,
 	return bootstrap.EnrollAdmin(ctx, st, passkeys, c, username)
 }
 
+// ManagementCredentials returns the credentials of the management
+// application, which the API never answers, from the configured database,
+// and writes them to bootstrap.json in the data dir. regenerate gives the
+// application a new secret first: the old one stops working at once on this
+// database's nodes (within oauth.ClientCacheTTL on those that used it).
+func ManagementCredentials(ctx context.Context, cfg Config, regenerate bool) (bootstrap.Credentials, string, error) {
+	base := cfg.BaseURL()
+	if creds, err := bootstrap.ReadFile(cfg.DataDir); cfg.PublicURL == "" && err == nil && creds.APIBaseURL != "" {
+		base = creds.APIBaseURL
+	}
+	st, box, err := openForCommand(ctx, cfg)
+	if err != nil {
+		return bootstrap.Credentials{}, "", err
+	}
+	defer st.Close()
+	svc := oauth.NewService(st.OAuth(), box, base)
+	creds, err := bootstrap.ReadCredentials(ctx, st, box, svc.Issuer, base)
+	if errors.Is(err, latchkey.ErrNotFound) {
+		return creds, "", errors.New("this database is not bootstrapped yet: start latchkey serve once")
+	}
+	if err != nil {
+		return creds, "", err
+	}
+	if regenerate {
+		// No actor in ctx: the system, which alone may rekey a managed application.
+		app, err := svc.RegenerateSecret(ctx, creds.TenantID, creds.RealmID, creds.ApplicationID)
+		if err != nil {
+			return creds, "", err
+		}
+		creds.ClientSecret = app.ProtocolConfig.ClientSecret
+	}
+	path, err := bootstrap.WriteFile(cfg.DataDir, creds)
+	return creds, path, err
+}
+
 // Close closes the store.
 func (n *Node) Close() error { return n.Store.Close() }
 
