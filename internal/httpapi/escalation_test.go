@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -189,6 +190,20 @@ func TestEscalationHoles(t *testing.T) {
 			}
 		})
 
+		t.Run("a CSV import adds no one to the administrators", func(t *testing.T) {
+			c := token("identities:create", "identities:update", "groups:update", "identities:read")
+			j := c.importFile(t, x.adminRealm(), "?update_existing=true", "username,groups\nmallory,Latchkey Administrators\nnewcomer,Latchkey Administrators\n")
+			if got := counts(t, j); got != [4]int{0, 0, 0, 2} {
+				t.Errorf("counts %v, want 2 failed: %v", got, j)
+			}
+			if !strings.Contains(fmt.Sprint(j["failures"]), "gives management scopes") {
+				t.Errorf("failures %v", j["failures"])
+			}
+			if got := x.malloryScopes(t); slices.Contains(got, "tenants:update") {
+				t.Errorf("mallory holds %v", got)
+			}
+		})
+
 		t.Run("no binding link to a stronger identity", func(t *testing.T) {
 			c := token("credential-binding-jobs:create")
 			resp := c.do(t, "POST", realm+"/identities/"+x.admin+"/credential-binding-jobs",
@@ -226,8 +241,8 @@ type walkRoute struct {
 
 // walkRoutes are the management routes, each asked for the most it could
 // give. Deletes, revocations and removals are left out: they take power
-// away, and would break the walk. So is identities:import, whose group
-// memberships are not bounded yet.
+// away, and would break the walk. So is identities:import, whose rows a
+// worker applies later: TestEscalationHoles waits for its job.
 func (x escalation) walkRoutes() []walkRoute {
 	all := oauth.ManagementScopes
 	scimGroup := map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Group"}, "displayName": "Latchkey Administrators",
