@@ -128,6 +128,18 @@ func TestEscalationHoles(t *testing.T) {
 			}
 		})
 
+		t.Run("custom claims add no scope", func(t *testing.T) {
+			own := e.api.post(t, realm+"/applications", map[string]any{"application": x.ccApp([]string{"applications:read"})})
+			pc := obj(t, own, "protocol_config")
+			endpoint := e.node.URL + "/v1/tenants/" + e.tenant() + realm + "/applications/" + str(t, own, "id") + "/token"
+			resp := postToken(t, endpoint, url.Values{"grant_type": {"client_credentials"},
+				"custom_claims": {`{"scope":"tenants:read","aud":["beyondidentity"],"bi_p":"` + e.app() + `"}`}}, str(t, pc, "client_id"), str(t, pc, "client_secret"))
+			tok := str(t, assertTokenResponse(t, resp, "applications:read", 3600), "access_token")
+			if resp := e.api.withToken(tok).do(t, "GET", "", nil); resp.Status != http.StatusForbidden {
+				t.Errorf("custom claims gave a scope: %d %s", resp.Status, resp.Body)
+			}
+		})
+
 		t.Run("applications:update widens, redirects and rekeys nothing stronger", func(t *testing.T) {
 			c := token("applications:update", "applications:create")
 			own := c.post(t, realm+"/applications", map[string]any{"application": x.ccApp([]string{"applications:create"})})
