@@ -1,6 +1,10 @@
 package latchkey
 
-import "context"
+import (
+	"context"
+	"slices"
+	"strings"
+)
 
 // Actor is who performs a request: the principal of its access token.
 type Actor struct {
@@ -9,6 +13,8 @@ type Actor struct {
 	TenantID string
 	RealmID  string
 	TokenID  string
+	// Scopes are those of the actor's token: what it may grant to others.
+	Scopes []string
 }
 
 type actorKey struct{}
@@ -19,7 +25,8 @@ func WithActor(ctx context.Context, a Actor) context.Context {
 	return context.WithValue(ctx, actorKey{}, a)
 }
 
-// ActorFrom returns the actor carried by ctx; the zero Actor is the system itself.
+// ActorFrom returns the actor carried by ctx; the zero Actor is the system
+// itself (a latchkey command, a start of the server), which holds every scope.
 func ActorFrom(ctx context.Context) Actor {
 	a, _ := ctx.Value(actorKey{}).(Actor)
 	return a
@@ -48,4 +55,30 @@ func WithClientIP(ctx context.Context, ip string) context.Context {
 func ClientIPFrom(ctx context.Context) string {
 	ip, _ := ctx.Value(clientIPKey{}).(string)
 	return ip
+}
+
+// Lacks returns those of scopes that the actor does not hold; the system
+// holds every scope.
+func (a Actor) Lacks(scopes []string) []string {
+	if a.Type == "" {
+		return nil
+	}
+	var out []string
+	for _, s := range scopes {
+		if !slices.Contains(a.Scopes, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// MayGrant is the rule that keeps a token from making a stronger one: the
+// actor of ctx can give no one (an application, a role, an identity, a
+// group's members) a management scope that it does not hold itself. It
+// returns a 403 naming the scopes it lacks.
+func MayGrant(ctx context.Context, scopes []string) error {
+	if missing := ActorFrom(ctx).Lacks(scopes); len(missing) > 0 {
+		return Errorf(CodeForbidden, "the token does not hold %s, so it cannot give it", strings.Join(missing, ", "))
+	}
+	return nil
 }

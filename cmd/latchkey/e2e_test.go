@@ -1392,3 +1392,42 @@ func TestAdminEnroll(t *testing.T) {
 		t.Errorf("a restart printed a binding link again:\n%s", n.stdout.String())
 	}
 }
+
+// TestCredentials: `latchkey credentials` prints the management
+// application's credentials, which the API never answers; --regenerate
+// gives it a new secret, the only way to, and the old one stops working.
+func TestCredentials(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	n := serve(t, freeAddr(t), dir)
+	old := credentials(t, dir)
+	var printed map[string]string
+	if err := json.Unmarshal([]byte(mustRun(t, nil, "credentials", "--data-dir", dir)), &printed); err != nil || printed["client_secret"] != old["client_secret"] {
+		t.Fatalf("credentials printed %v (%v)", printed, err)
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, nil, "credentials", "--regenerate", "--data-dir", dir)), &printed); err != nil ||
+		printed["client_secret"] == old["client_secret"] || printed["client_id"] != old["client_id"] {
+		t.Fatalf("credentials --regenerate printed %v (%v)", printed, err)
+	}
+	if c := credentials(t, dir); c["client_secret"] != printed["client_secret"] {
+		t.Error("bootstrap.json does not hold the new secret")
+	}
+	n.token(t) // with the new secret, from bootstrap.json
+	form := url.Values{"grant_type": {"client_credentials"}}
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, old["token_endpoint"], strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(old["client_id"], old["client_secret"])
+	resp, err := n.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("the old secret answers %d", resp.StatusCode)
+	}
+	if stderr := mustFail(t, nil, "credentials", "--data-dir", t.TempDir()); !strings.Contains(stderr, "start latchkey serve once") {
+		t.Errorf("a database never bootstrapped: %s", stderr)
+	}
+}

@@ -1,9 +1,11 @@
 // Command latchkey is the Latchkey server and its command-line tools:
-// serve, migrate, token, import, export and version. It only wires configuration into
+// serve, migrate, token, credentials, keys, admin, import, export and version. It
+// only wires configuration into
 // internal/server and internal/apiclient.
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -78,7 +80,7 @@ func root() *cobra.Command {
 	f.DurationVar(&cfg.ConsoleIdleTimeout, "console-idle-timeout", console.DefaultIdleTimeout, "sign administrators out of the console after this long without activity")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	cmd.AddCommand(serveCmd(&cfg), migrateCmd(&cfg), tokenCmd(&cfg), keysCmd(&cfg), versionCmd())
-	cmd.AddCommand(importCmd(&cfg), exportCmd(&cfg), adminCmd(&cfg))
+	cmd.AddCommand(importCmd(&cfg), exportCmd(&cfg), adminCmd(&cfg), credentialsCmd(&cfg))
 	return cmd
 }
 
@@ -196,6 +198,27 @@ func adminCmd(cfg *server.Config) *cobra.Command {
 	enroll.Flags().StringVar(&username, "username", "", "username in the admin realm (default: the first administrator)")
 	admin.AddCommand(enroll)
 	return admin
+}
+
+func credentialsCmd(cfg *server.Config) *cobra.Command {
+	var regenerate bool
+	cmd := &cobra.Command{
+		Use:   "credentials",
+		Short: "Print the management API's client credentials (which the API never answers) and write them to bootstrap.json",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			creds, path, err := server.ManagementCredentials(cmd.Context(), *cfg, regenerate)
+			if err != nil {
+				return err
+			}
+			b, _ := json.MarshalIndent(creds, "", "  ")
+			fmt.Fprintln(cmd.OutOrStdout(), string(b))
+			fmt.Fprintln(cmd.ErrOrStderr(), "written to", path)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&regenerate, "regenerate", false, "give the management application a new client secret first; the old one stops working")
+	return cmd
 }
 
 func keysCmd(cfg *server.Config) *cobra.Command {

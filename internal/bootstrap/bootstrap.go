@@ -121,20 +121,39 @@ func Run(ctx context.Context, st store.Store, box *secretbox.Box, issuer func(te
 	if err != nil {
 		return Credentials{}, false, err
 	}
+	creds, err := credentials(ctx, st, box, got, issuer, apiBaseURL)
+	return creds, created, err
+}
+
+// ReadCredentials returns the management credentials of a bootstrapped
+// database (latchkey.ErrNotFound before), with the secret it holds now.
+func ReadCredentials(ctx context.Context, st store.Store, box *secretbox.Box, issuer func(tenantID, realmID, appID string) string, apiBaseURL string) (Credentials, error) {
+	raw, err := st.GetSetting(ctx, settingBootstrap)
+	if err != nil {
+		return Credentials{}, err
+	}
+	var got ids
+	if err := json.Unmarshal([]byte(raw), &got); err != nil {
+		return Credentials{}, err
+	}
+	return credentials(ctx, st, box, got, issuer, apiBaseURL)
+}
+
+func credentials(ctx context.Context, st store.Store, box *secretbox.Box, got ids, issuer func(tenantID, realmID, appID string) string, apiBaseURL string) (Credentials, error) {
 	app, sealed, err := st.GetApplication(ctx, got.RealmID, got.ApplicationID)
 	if err != nil {
-		return Credentials{}, false, fmt.Errorf("management application: %w", err)
+		return Credentials{}, fmt.Errorf("management application: %w", err)
 	}
 	secret, err := box.Open(sealed)
 	if err != nil {
-		return Credentials{}, false, err
+		return Credentials{}, err
 	}
 	return Credentials{
 		TenantID: got.TenantID, RealmID: got.RealmID, ApplicationID: got.ApplicationID,
 		ClientID: app.ProtocolConfig.ClientID, ClientSecret: string(secret),
 		TokenEndpoint: issuer(got.TenantID, got.RealmID, got.ApplicationID) + "/token",
 		APIBaseURL:    apiBaseURL,
-	}, created, nil
+	}, nil
 }
 
 // ManagementTokenLifetime is how long tokens of the management application live.

@@ -73,7 +73,10 @@ func EnsureConsole(ctx context.Context, st store.Store, box *secretbox.Box, cred
 	err = st.Update(ctx, func(tx store.Tx) error {
 		raw, err := tx.GetSetting(ctx, settingConsole)
 		if err == nil {
-			return json.Unmarshal([]byte(raw), &c)
+			if err := json.Unmarshal([]byte(raw), &c); err != nil {
+				return err
+			}
+			return grantNewScopes(ctx, tx, creds, c)
 		}
 		if !errors.Is(err, latchkey.ErrNotFound) {
 			return err
@@ -141,6 +144,57 @@ func managementServer(ctx context.Context, tx store.Tx, creds Credentials) (stri
 		return "", fmt.Errorf("management application: %w", err)
 	}
 	return app.ResourceServerID, nil
+}
+
+// grantNewScopes gives the management scopes added since the database was
+// made (applications:secrets:read) to what holds every one of them: the
+// managed resource server, the management and console applications and the
+// administrators' role (if it kept its name). A current database is left
+// as it is.
+func grantNewScopes(ctx context.Context, tx store.Tx, creds Credentials, c Console) error {
+	rs, err := tx.GetResourceServer(ctx, c.RealmID, c.ResourceServerID)
+	if err != nil {
+		return err
+	}
+	missing := slices.DeleteFunc(slices.Clone(oauth.ManagementScopes), func(s string) bool { return slices.Contains(rs.Scopes, s) })
+	if len(missing) == 0 {
+		return nil
+	}
+	rs.Scopes = append(rs.Scopes, missing...)
+	if err := tx.UpdateResourceServer(ctx, rs); err != nil {
+		return err
+	}
+	events := []audit.Event{audit.New(ctx, c.TenantID, c.RealmID, "resource_server.update", "ResourceServer", rs.ID)}
+	for _, id := range []string{creds.ApplicationID, c.ApplicationID} {
+		app, sealed, err := tx.GetApplication(ctx, c.RealmID, id)
+		if err != nil {
+			return err
+		}
+		pc := &app.ProtocolConfig
+		pc.AllowedScopes = append(pc.AllowedScopes, slices.DeleteFunc(slices.Clone(missing), func(s string) bool { return slices.Contains(pc.AllowedScopes, s) })...)
+		if err := tx.UpdateApplication(ctx, app, sealed); err != nil {
+			return err
+		}
+		events = append(events, audit.New(ctx, c.TenantID, c.RealmID, "application.update", "Application", id))
+	}
+	roles, _, err := tx.ListRolesOfGroup(ctx, c.GroupID, c.ResourceServerID, latchkey.ListOptions{Limit: 100, SkipTotal: true})
+	if err != nil {
+		return err
+	}
+	for _, r := range roles {
+		if r.DisplayName == adminRoleName {
+			if err := tx.AddRoleScopes(ctx, r.ID, missing); err != nil {
+				return err
+			}
+			events = append(events, audit.New(ctx, c.TenantID, c.RealmID, "role.add_scopes", "Role", r.ID))
+		}
+	}
+	for _, e := range events {
+		if err := tx.RecordEvent(ctx, e); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func createConsole(ctx context.Context, tx store.Tx, box *secretbox.Box, c Console, admin directory.Identity, publicURL string) error {

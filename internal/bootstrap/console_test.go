@@ -16,6 +16,7 @@ import (
 	"github.com/latchkey/latchkey/internal/passkey"
 	"github.com/latchkey/latchkey/internal/policy"
 	"github.com/latchkey/latchkey/internal/secretbox"
+	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/store/sqlstore"
 	"github.com/latchkey/latchkey/internal/testenv"
 )
@@ -224,5 +225,59 @@ func TestEnsureConsoleOnOlderDatabase(t *testing.T) {
 		if d, err := policies.Evaluate(ctx, c.TenantID, c.RealmID, id, c.ApplicationID); err != nil || d.Allowed != want {
 			t.Errorf("console for %s: %+v %v, want allowed %v", id, d, err, want)
 		}
+	}
+}
+
+// TestNewScopesReachAdministrators: a database made before a management
+// scope existed (applications:secrets:read) gets it on the next start, where
+// every scope was meant: the managed resource server, the management and
+// console applications, the administrators' role.
+func TestNewScopesReachAdministrators(t *testing.T) {
+	for _, engine := range testenv.Engines() {
+		t.Run(engine.Name, func(t *testing.T) {
+			ctx := t.Context()
+			st, box, creds := fresh(t, engine.Open)
+			c, _, err := bootstrap.EnsureConsole(ctx, st, box, creds, bootstrap.AdminOptions{}, base)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// As an older version made it: without the scope.
+			err = st.Update(ctx, func(tx store.Tx) error {
+				rs, err := tx.GetResourceServer(ctx, c.RealmID, c.ResourceServerID)
+				if err != nil {
+					return err
+				}
+				rs.Scopes = slices.DeleteFunc(rs.Scopes, func(s string) bool { return s == oauth.SecretsScope })
+				if err := tx.UpdateResourceServer(ctx, rs); err != nil {
+					return err
+				}
+				return tx.RemoveScopesFromRoles(ctx, rs.ID, []string{oauth.SecretsScope})
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := st.RemoveScopesFromApplications(ctx, c.ResourceServerID, []string{oauth.SecretsScope}); err != nil {
+				t.Fatal(err)
+			}
+			if scopes, _ := st.ScopesOfIdentity(ctx, c.AdminIdentityID, c.ResourceServerID); slices.Contains(scopes, oauth.SecretsScope) {
+				t.Fatal("the scope was not taken away")
+			}
+			if _, _, err := bootstrap.EnsureConsole(ctx, st, box, creds, bootstrap.AdminOptions{}, base); err != nil {
+				t.Fatal(err)
+			}
+			rs, err := st.GetResourceServer(ctx, c.RealmID, c.ResourceServerID)
+			if err != nil || !sameSet(rs.Scopes, oauth.ManagementScopes) {
+				t.Errorf("resource server: %v %v", rs.Scopes, err)
+			}
+			for _, id := range []string{creds.ApplicationID, c.ApplicationID} {
+				app, _, err := st.GetApplication(ctx, c.RealmID, id)
+				if err != nil || !sameSet(app.ProtocolConfig.AllowedScopes, oauth.ManagementScopes) {
+					t.Errorf("application %s: %v %v", id, app.ProtocolConfig.AllowedScopes, err)
+				}
+			}
+			if scopes, err := st.ScopesOfIdentity(ctx, c.AdminIdentityID, c.ResourceServerID); err != nil || !sameSet(scopes, oauth.ManagementScopes) {
+				t.Errorf("the administrator: %v %v", scopes, err)
+			}
+		})
 	}
 }

@@ -16,13 +16,13 @@ const appPrefix = realmPrefix + "/applications/{app}"
 var appChoiceScopes = []string{"authenticator-configs:read", "resource-servers:read"}
 
 func (c *Console) appRoutes(mux *http.ServeMux) {
-	with := func(scope string) []string { return append([]string{scope}, appChoiceScopes...) }
+	with := func(scopes ...string) []string { return append(scopes, appChoiceScopes...) }
 	c.handle(mux, "GET "+realmPrefix+"/applications", c.apps, "applications:read")
 	c.handle(mux, "GET "+realmPrefix+"/applications/new", c.newApp, with("applications:create")...)
 	c.handle(mux, "POST "+realmPrefix+"/applications", c.createApp, with("applications:create")...)
 	c.handle(mux, "GET "+appPrefix, c.app, with("applications:read")...)
 	c.handle(mux, "POST "+appPrefix, c.updateApp, with("applications:update")...)
-	c.handle(mux, "POST "+appPrefix+"/secret", c.revealSecret, with("applications:read")...)
+	c.handle(mux, "POST "+appPrefix+"/secret", c.revealSecret, with("applications:read", oauth.SecretsScope)...)
 	c.handle(mux, "GET "+appPrefix+"/regenerate-secret", c.confirmRegenerateSecret, "applications:update")
 	c.handle(mux, "POST "+appPrefix+"/regenerate-secret", c.regenerateSecret, with("applications:update")...)
 	c.handle(mux, "GET "+appPrefix+"/delete", c.confirmDeleteApp, "applications:delete")
@@ -192,9 +192,10 @@ func (c *Console) updateApp(q *request) error {
 }
 
 // revealSecret shows the client secret, which the page otherwise leaves
-// out: an explicit request, as reading it through the API is.
+// out: an explicit request. Unlike the API, it shows the secrets of managed
+// applications too, to an administrator who holds all their scopes.
 func (c *Console) revealSecret(q *request) error {
-	a, err := q.pathApp()
+	a, err := c.OAuth.RevealSecret(q.Context(), q.tenantID, q.realm.ID, q.PathValue("app"))
 	if err != nil {
 		return err
 	}

@@ -138,4 +138,24 @@ func TestManagedApplication(t *testing.T) {
 	if got := e.api(t, "GET", "/realms/"+e.admin()+"/applications/"+creds.ApplicationID, nil); got["display_name"] != "Latchkey Management API" {
 		t.Fatalf("the API shows %v", got)
 	}
+	// The API never answers its secret; an administrator holding every
+	// scope reveals it here.
+	p = e.post(t, base+"/secret", url.Values{})
+	if m := secretRE.FindStringSubmatch(p.body); p.status != http.StatusOK || m == nil || m[1] != creds.ClientSecret {
+		t.Fatalf("reveal: %d %v", p.status, m)
+	}
+}
+
+// Revealing a secret needs applications:secrets:read and every management
+// scope of the application: the managed one's only to a full administrator.
+func TestRevealNeedsTheScopes(t *testing.T) {
+	e := start(t, "sqlite", "applications:read applications:secrets:read authenticator-configs:read resource-servers:read")
+	base := "/console/realms/" + e.admin() + "/applications/" + e.node.Creds().ApplicationID
+	wantPage(t, e.get(t, base), http.StatusOK, "Reveal client secret")
+	wantPage(t, e.post(t, base+"/secret", url.Values{}), http.StatusForbidden, "applications:secrets:read and every management scope")
+	e = start(t, "sqlite", "applications:read authenticator-configs:read resource-servers:read")
+	if p := e.get(t, base); strings.Contains(p.body, "Reveal client secret") {
+		t.Error("the page offers to reveal a secret without applications:secrets:read")
+	}
+	wantPage(t, e.post(t, base+"/secret", url.Values{}), http.StatusForbidden, "does not grant")
 }

@@ -29,10 +29,11 @@ type Client struct {
 }
 
 // Management is the management application of the admin realm (the one
-// bootstrap made): the API tokens page mints tokens with its client
-// credentials.
+// bootstrap made), whose tokens the API tokens page mints. The page needs
+// no secret: the service issues them within the administrator's scopes, and
+// the secret may be regenerated while the console runs.
 type Management struct {
-	ApplicationID, ClientID, ClientSecret string
+	ApplicationID string
 }
 
 // Console serves the admin console. Its services are the ones the API uses.

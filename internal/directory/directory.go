@@ -133,6 +133,9 @@ type Tx interface {
 	// MembersAmong returns those of identityIDs that are members of the group.
 	MembersAmong(ctx context.Context, groupID string, identityIDs []string) ([]string, error)
 	ListGroupsOfIdentity(ctx context.Context, identityID string, opts latchkey.ListOptions) ([]Group, int, error)
+	// ManagementScopesOf returns the management API's scopes that identities
+	// hold through roles, and that groups give their members.
+	ManagementScopesOf(ctx context.Context, identityIDs, groupIDs []string) ([]string, error)
 
 	RecordEvent(ctx context.Context, e audit.Event) error
 }

@@ -533,12 +533,20 @@ func (s *Service) ChangeGroupWith(ctx context.Context, tenantID, realmID, id str
 	return g, err
 }
 
-// addMembers adds identities of the group's realm to it, all or none.
+// addMembers adds identities of the group's realm to it, all or none. The
+// actor of ctx must hold the management scopes that the group's roles give.
 func addMembers(ctx context.Context, tx Tx, g Group, ids []string) error {
 	if len(ids) == 0 {
 		return nil
 	}
 	if err := existingIdentities(ctx, tx, g.TenantID, g.RealmID, ids); err != nil {
+		return err
+	}
+	scopes, err := tx.ManagementScopesOf(ctx, nil, []string{g.ID})
+	if err != nil {
+		return err
+	}
+	if err := latchkey.MayGrant(ctx, scopes); err != nil {
 		return err
 	}
 	if err := tx.AddMembers(ctx, g.ID, ids); err != nil {

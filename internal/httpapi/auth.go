@@ -73,7 +73,7 @@ func (s *Server) guard(h http.Handler, refuse refusal, scopeSets ...[]string) ht
 			return
 		}
 		ctx := latchkey.WithActor(r.Context(), latchkey.Actor{
-			Type: p.Type, ID: p.ID, TenantID: p.TenantID, RealmID: p.RealmID, TokenID: p.TokenID,
+			Type: p.Type, ID: p.ID, TenantID: p.TenantID, RealmID: p.RealmID, TokenID: p.TokenID, Scopes: p.Scopes,
 		})
 		ctx = context.WithValue(ctx, principalKey{}, p)
 		h.ServeHTTP(w, r.WithContext(ctx))

@@ -293,15 +293,63 @@ func validateApplication(ctx context.Context, tx Tx, a Application) error {
 	return nil
 }
 
-// withSecret returns the application with its client secret, as the
-// reference answers it (bi-cli reads it from the list).
-func (s *Service) withSecret(a Application, sealed string) (Application, error) {
-	if sealed == "" {
+// revealed returns the application with its client secret, as the
+// reference answers it (bi-cli reads it from the list), when the actor of
+// ctx may read it (withSecret), and never for an application Latchkey
+// manages: the API does not return those.
+func (s *Service) revealed(ctx context.Context, tx Tx, a Application, sealed string) (Application, error) {
+	if a.IsManaged {
+		a.ProtocolConfig.ClientSecret = ""
 		return a, nil
+	}
+	return s.withSecret(ctx, tx, a, sealed)
+}
+
+// withSecret returns the application with its client secret when the
+// actor of ctx holds SecretsScope and every management scope the
+// application's tokens may carry; else without.
+func (s *Service) withSecret(ctx context.Context, tx Tx, a Application, sealed string) (Application, error) {
+	a.ProtocolConfig.ClientSecret = ""
+	if sealed == "" || len(beyond(ctx, []string{SecretsScope})) > 0 {
+		return a, nil
+	}
+	if ms, err := managementScopes(ctx, tx, a.RealmID, a.ResourceServerID, a.ProtocolConfig.AllowedScopes); err != nil || len(beyond(ctx, ms)) > 0 {
+		return a, err
 	}
 	secret, err := s.box.Open(sealed)
 	a.ProtocolConfig.ClientSecret = string(secret)
 	return a, err
+}
+
+// RevealSecret returns an application with its client secret, for an
+// administrator who asks for it in the console: managed applications too,
+// whose management scopes (all of them) only a full administrator holds.
+// The actor of ctx must be allowed to read it (withSecret): else a 403.
+func (s *Service) RevealSecret(ctx context.Context, tenantID, realmID, id string) (Application, error) {
+	a, sealed, err := s.store.GetApplication(ctx, realmID, id)
+	if errors.Is(err, latchkey.ErrNotFound) || (err == nil && a.TenantID != tenantID) {
+		return a, applicationNotFound()
+	}
+	if err != nil {
+		return a, err
+	}
+	if sealed == "" {
+		return a, latchkey.Errorf(latchkey.CodeConflict, "a public client has no secret")
+	}
+	if a, err = s.withSecret(ctx, s.store, a, sealed); err == nil && a.ProtocolConfig.ClientSecret == "" {
+		err = latchkey.Errorf(latchkey.CodeForbidden, "reading this secret needs %s and every management scope of the application", SecretsScope)
+	}
+	return a, err
+}
+
+// mayGrant refuses an application whose tokens may carry management scopes
+// that the actor of ctx does not hold.
+func mayGrant(ctx context.Context, tx Tx, a Application) error {
+	ms, err := managementScopes(ctx, tx, a.RealmID, a.ResourceServerID, a.ProtocolConfig.AllowedScopes)
+	if err != nil {
+		return err
+	}
+	return latchkey.MayGrant(ctx, ms)
 }
 
 // sealNewSecret gives a confidential application a new client secret.
@@ -315,7 +363,8 @@ func (s *Service) sealNewSecret(a *Application) string {
 }
 
 // CreateApplication validates and stores an application, generating its
-// client id and, for a confidential client, its secret.
+// client id and, for a confidential client, its secret. Its management
+// scopes must be the actor's own.
 func (s *Service) CreateApplication(ctx context.Context, tenantID, realmID string, a Application) (Application, error) {
 	a.normalize()
 	t := now()
@@ -329,6 +378,9 @@ func (s *Service) CreateApplication(ctx context.Context, tenantID, realmID strin
 		if err := validateApplication(ctx, tx, a); err != nil {
 			return err
 		}
+		if err := mayGrant(ctx, tx, a); err != nil {
+			return err
+		}
 		if err := tx.CreateApplication(ctx, a, sealed); err != nil {
 			return err
 		}
@@ -337,7 +389,8 @@ func (s *Service) CreateApplication(ctx context.Context, tenantID, realmID strin
 	return a, err
 }
 
-// GetApplication returns an application of the realm with its secret.
+// GetApplication returns an application of the realm, with its secret if
+// the actor of ctx may read it.
 func (s *Service) GetApplication(ctx context.Context, tenantID, realmID, id string) (Application, error) {
 	a, sealed, err := s.store.GetApplication(ctx, realmID, id)
 	if errors.Is(err, latchkey.ErrNotFound) || (err == nil && a.TenantID != tenantID) {
@@ -346,10 +399,11 @@ func (s *Service) GetApplication(ctx context.Context, tenantID, realmID, id stri
 	if err != nil {
 		return a, err
 	}
-	return s.withSecret(a, sealed)
+	return s.revealed(ctx, s.store, a, sealed)
 }
 
-// ListApplications returns a page of the realm's applications.
+// ListApplications returns a page of the realm's applications, with the
+// secrets the actor of ctx may read.
 func (s *Service) ListApplications(ctx context.Context, tenantID, realmID string, opts latchkey.ListOptions) ([]Application, int, error) {
 	if err := realmExists(ctx, s.store, tenantID, realmID); err != nil {
 		return nil, 0, err
@@ -357,7 +411,7 @@ func (s *Service) ListApplications(ctx context.Context, tenantID, realmID string
 	apps, sealed, total, err := s.store.ListApplications(ctx, realmID, opts)
 	for i := range apps {
 		if err == nil {
-			apps[i], err = s.withSecret(apps[i], sealed[i])
+			apps[i], err = s.revealed(ctx, s.store, apps[i], sealed[i])
 		}
 	}
 	return apps, total, err
@@ -365,13 +419,16 @@ func (s *Service) ListApplications(ctx context.Context, tenantID, realmID string
 
 // UpdateApplication applies edit to an application Latchkey does not
 // manage. A client that becomes confidential gets a secret; one that
-// becomes public loses it.
+// becomes public loses it. The actor of ctx must hold the management scopes
+// of the application before and after: a token cannot redirect, rekey or
+// widen a stronger application.
 func (s *Service) UpdateApplication(ctx context.Context, tenantID, realmID, id string, edit func(*Application) error) (Application, error) {
 	return s.updateApplication(ctx, tenantID, realmID, id, edit, false)
 }
 
 // RegenerateSecret gives a confidential application a new client secret;
-// the old one stops working at once.
+// the old one stops working at once. Only the system (a latchkey command)
+// regenerates the secret of an application Latchkey manages.
 func (s *Service) RegenerateSecret(ctx context.Context, tenantID, realmID, id string) (Application, error) {
 	return s.updateApplication(ctx, tenantID, realmID, id, func(a *Application) error {
 		if a.ProtocolConfig.Confidentiality != "confidential" {
@@ -392,27 +449,37 @@ func (s *Service) updateApplication(ctx context.Context, tenantID, realmID, id s
 		if err != nil {
 			return err
 		}
-		if a.IsManaged {
+		if a.IsManaged && (!newSecret || latchkey.ActorFrom(ctx).Type != "") {
 			return errManagedApp
+		}
+		if err := mayGrant(ctx, tx, a); err != nil {
+			return err
 		}
 		keep := a
 		if err := edit(&a); err != nil {
 			return err
 		}
 		a.ID, a.TenantID, a.RealmID, a.IsManaged, a.Classification, a.CreateTime, a.UpdateTime =
-			keep.ID, keep.TenantID, keep.RealmID, false, keep.Classification, keep.CreateTime, now()
+			keep.ID, keep.TenantID, keep.RealmID, keep.IsManaged, keep.Classification, keep.CreateTime, now()
 		a.ProtocolConfig.ClientID = keep.ProtocolConfig.ClientID
 		a.normalize()
-		if newSecret || a.ProtocolConfig.Confidentiality != keep.ProtocolConfig.Confidentiality {
+		rekeyed := newSecret || a.ProtocolConfig.Confidentiality != keep.ProtocolConfig.Confidentiality
+		if rekeyed {
 			sealed = s.sealNewSecret(&a)
-		} else if a, err = s.withSecret(a, sealed); err != nil {
-			return err
 		}
 		if err := validateApplication(ctx, tx, a); err != nil {
 			return err
 		}
+		if err := mayGrant(ctx, tx, a); err != nil {
+			return err
+		}
 		if err := tx.UpdateApplication(ctx, a, sealed); err != nil {
 			return err
+		}
+		if !rekeyed { // a new secret is the writer's to see; the old one only a reader's
+			if a, err = s.revealed(ctx, tx, a, sealed); err != nil {
+				return err
+			}
 		}
 		return record(ctx, tx, tenantID, realmID, "application.update", "Application", id)
 	})

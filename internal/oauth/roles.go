@@ -187,7 +187,8 @@ func checkScopeList(scopes []string) error {
 	return nil
 }
 
-// AddRoleScopes adds scopes of the role's resource server to the role.
+// AddRoleScopes adds scopes of the role's resource server to the role;
+// management scopes only those the actor of ctx holds.
 func (s *Service) AddRoleScopes(ctx context.Context, tenantID, realmID, resourceServerID, id string, scopes []string) (Role, error) {
 	scopes = distinct(scopes)
 	if err := checkScopeList(scopes); err != nil {
@@ -202,6 +203,13 @@ func (s *Service) AddRoleScopes(ctx context.Context, tenantID, realmID, resource
 			if !slices.Contains(rs.Scopes, sc) {
 				return latchkey.InvalidField("scopes", "scope "+sc+" is not a scope of the resource server")
 			}
+		}
+		ms, err := managementScopes(ctx, tx, realmID, resourceServerID, scopes)
+		if err != nil {
+			return err
+		}
+		if err := latchkey.MayGrant(ctx, ms); err != nil {
+			return err
 		}
 		return tx.AddRoleScopes(ctx, id, scopes)
 	})
@@ -244,13 +252,25 @@ func checkMembers(groupIDs, identityIDs []string) error {
 }
 
 // AddRoleMembers gives a role to groups and identities of the realm: all of
-// them, or none when any is not in the realm.
+// them, or none when any is not in the realm. The actor of ctx must hold the
+// role's management scopes.
 func (s *Service) AddRoleMembers(ctx context.Context, tenantID, realmID, resourceServerID, id string, groupIDs, identityIDs []string) (Role, error) {
 	groupIDs, identityIDs = distinct(groupIDs), distinct(identityIDs)
 	if err := checkMembers(groupIDs, identityIDs); err != nil {
 		return Role{}, err
 	}
 	return s.changeRole(ctx, tenantID, realmID, resourceServerID, id, "role.add_members", func(tx Tx, _ *Role) error {
+		scopes, _, err := tx.ListRoleScopes(ctx, id, latchkey.ListOptions{Limit: maxScopes, SkipTotal: true})
+		if err != nil {
+			return err
+		}
+		ms, err := managementScopes(ctx, tx, realmID, resourceServerID, scopes)
+		if err != nil {
+			return err
+		}
+		if err := latchkey.MayGrant(ctx, ms); err != nil {
+			return err
+		}
 		missing, err := tx.MissingGroups(ctx, realmID, groupIDs)
 		if err != nil {
 			return err

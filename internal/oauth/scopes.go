@@ -1,6 +1,12 @@
 package oauth
 
-import "strings"
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/latchkey/latchkey"
+)
 
 // ManagementAPI is the identifier (token audience) of Latchkey's own API, as
 // Beyond Identity names it.
@@ -16,6 +22,7 @@ var ManagementScopes = expand(
 	"roles:create,read,update,delete",
 	"resource-servers:create,read,update,delete",
 	"applications:create,read,update,delete",
+	"applications:secrets:read",
 	"authenticator-configs:create,read,update,delete",
 	"credentials:read,revoke",
 	"credential-binding-jobs:create,read,revoke",
@@ -37,4 +44,27 @@ func expand(specs ...string) []string {
 		}
 	}
 	return out
+}
+
+// SecretsScope lets a token read the client secrets of applications whose
+// management scopes it holds itself; the secrets of the applications that
+// Latchkey manages are never returned by the API.
+const SecretsScope = "applications:secrets:read"
+
+// beyond returns those of scopes that the actor of ctx does not hold.
+func beyond(ctx context.Context, scopes []string) []string {
+	return latchkey.ActorFrom(ctx).Lacks(scopes)
+}
+
+// managementScopes returns scopes when they are scopes of the management
+// API, the resource server rsID of the realm; nil otherwise.
+func managementScopes(ctx context.Context, tx Tx, realmID, rsID string, scopes []string) ([]string, error) {
+	if rsID == "" || len(scopes) == 0 {
+		return nil, nil
+	}
+	rs, err := tx.GetResourceServer(ctx, realmID, rsID)
+	if errors.Is(err, latchkey.ErrNotFound) || (err == nil && rs.Identifier != ManagementAPI) {
+		return nil, nil
+	}
+	return scopes, err
 }

@@ -428,11 +428,32 @@ func (p Principal) HasScopes(scopes []string) bool {
 	return true
 }
 
-// IssueToken is Token for a person minting a token by hand (the console's
-// API tokens page): the audit log records the token as made by the actor
-// of ctx. Grants by programs, at the token endpoint, are not recorded: the
-// token records hold them.
+// IssueToken is the client-credentials grant of an application for a
+// person minting a token by hand (the console's API tokens page), without
+// its secret: the request names the scopes, which must all be the actor's
+// own. The audit log records the token as made by the actor of ctx. Grants
+// by programs, at the token endpoint, are not recorded: the token records
+// hold them.
 func (s *Service) IssueToken(ctx context.Context, req TokenRequest) (TokenResponse, error) {
+	scopes := strings.Fields(req.Scope)
+	if len(scopes) == 0 {
+		return TokenResponse{}, &Error{"invalid_scope", "name the scopes of the token"}
+	}
+	if missing := beyond(ctx, scopes); len(missing) > 0 {
+		return TokenResponse{}, &Error{"invalid_scope", "your token does not grant " + strings.Join(missing, ", ")}
+	}
+	app, sealed, err := s.store.GetApplication(ctx, req.RealmID, req.ApplicationID)
+	if errors.Is(err, latchkey.ErrNotFound) || (err == nil && (app.TenantID != req.TenantID || sealed == "")) {
+		return TokenResponse{}, errInvalidClient
+	}
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	secret, err := s.box.Open(sealed)
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	req.GrantType, req.ClientID, req.ClientSecret = "client_credentials", app.ProtocolConfig.ClientID, string(secret)
 	resp, err := s.Token(ctx, req)
 	if err != nil {
 		return resp, err

@@ -93,6 +93,10 @@ func (s *Service) CreateBatch(ctx context.Context, tenantID, realmID string, ide
 		if err := realm(ctx, tx, tenantID, realmID); err != nil {
 			return err
 		}
+		// Checked now: the jobs are made later, by no one's token.
+		if err := mayBind(ctx, tx, identityIDs); err != nil {
+			return err
+		}
 		if tmpl.AuthenticatorConfigID != "" {
 			// Referenced, as a job references it: the running batch counts as
 			// the config's use (AuthenticatorConfigInUse) once this commits.

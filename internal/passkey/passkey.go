@@ -203,6 +203,9 @@ type Tx interface {
 	mail.Tx
 	GetTenant(ctx context.Context, id string) (directory.Tenant, error)
 	GetIdentity(ctx context.Context, realmID, id string) (directory.Identity, error)
+	// ManagementScopesOf returns the management API's scopes that identities
+	// hold through roles (groupIDs: none here).
+	ManagementScopesOf(ctx context.Context, identityIDs, groupIDs []string) ([]string, error)
 
 	CreateAuthenticatorConfig(ctx context.Context, c AuthenticatorConfig) error
 	GetAuthenticatorConfig(ctx context.Context, realmID, id string) (AuthenticatorConfig, error)

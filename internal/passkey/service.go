@@ -304,6 +304,9 @@ func (s *Service) createJob(ctx context.Context, tx Tx, tenantID, realmID, ident
 	if req.DeliveryMethod == Email && i.Traits.PrimaryEmailAddress == "" {
 		return j, link, noEmail(i.ID)
 	}
+	if err := mayBind(ctx, tx, []string{identityID}); err != nil {
+		return j, link, err
+	}
 	if j.AuthenticatorConfigID != "" {
 		a, err := tx.ReferenceAuthenticatorConfig(ctx, realmID, j.AuthenticatorConfigID)
 		if _, err := configInTenant(a, err, tenantID, j.AuthenticatorConfigID); err != nil {
@@ -323,6 +326,16 @@ func (s *Service) createJob(ctx context.Context, tx Tx, tenantID, realmID, ident
 		return j, link, err
 	}
 	return j, link, record(ctx, tx, tenantID, realmID, "credential_binding_job.create", "CredentialBindingJob", j.ID)
+}
+
+// mayBind refuses binding links for identities that hold management scopes
+// the actor of ctx does not: whoever binds a passkey signs in as them.
+func mayBind(ctx context.Context, tx Tx, identityIDs []string) error {
+	scopes, err := tx.ManagementScopesOf(ctx, identityIDs, nil)
+	if err != nil {
+		return err
+	}
+	return latchkey.MayGrant(ctx, scopes)
 }
 
 // mailRef prefixes the job id in the Ref of the e-mail that carries its link.

@@ -127,6 +127,8 @@ type importer struct {
 	file   chunks
 	seen   map[uint64]int32           // hashes of the folded usernames read, to the line of their first row
 	groups map[string]directory.Group // the realm's groups by folded name; in a dry run, those it would create have no id
+	// closed holds, by group id, why a row cannot join the group ("" when it can).
+	closed map[string]string
 }
 
 // chunks reads the records of a job's file one stored chunk at a time.
@@ -354,6 +356,13 @@ func (im *importer) apply(ctx context.Context, tx Tx, batch []row) (batchResult,
 				fail(r, im.h.column("traits.primary_email_address")+": required to send a binding e-mail")
 				continue
 			}
+			if problem, err := im.joinProblem(ctx, tx, groups); err != nil || problem != "" {
+				if err != nil {
+					return out, err
+				}
+				fail(r, problem)
+				continue
+			}
 			creates = append(creates, i)
 			for _, g := range groups {
 				members[g.ID] = append(members[g.ID], i.ID)
@@ -369,6 +378,13 @@ func (im *importer) apply(ctx context.Context, tx Tx, batch []row) (batchResult,
 		}
 		if !opts.UpdateExisting {
 			fail(r, "an identity with this username exists; update_existing updates it")
+			continue
+		}
+		if problem, err := im.joinProblem(ctx, tx, missing); err != nil || problem != "" {
+			if err != nil {
+				return out, err
+			}
+			fail(r, problem)
 			continue
 		}
 		if err := directory.ValidateIdentity(i); err != nil {
@@ -457,6 +473,37 @@ func (im *importer) resolveGroups(ctx context.Context, tx Tx, names []string, cr
 		out = append(out, g)
 	}
 	return out, "", nil
+}
+
+// joinProblem says why a row cannot join one of groups: a group whose roles
+// give management scopes that the import's actor does not hold. The import
+// runs after its request, with the actor but not its token's scopes, so
+// only the system's imports (none today) fill such groups: add
+// administrators through the API or the console.
+func (im *importer) joinProblem(ctx context.Context, tx Tx, groups []directory.Group) (string, error) {
+	for _, g := range groups {
+		if g.ID == "" { // made by this dry run: no roles
+			continue
+		}
+		problem, ok := im.closed[g.ID]
+		if !ok {
+			scopes, err := tx.ManagementScopesOf(ctx, nil, []string{g.ID})
+			if err != nil {
+				return "", err
+			}
+			if latchkey.MayGrant(ctx, scopes) != nil {
+				problem = fmt.Sprintf("group %q gives management scopes through its roles: add its members through the API or the console", g.DisplayName)
+			}
+			if im.closed == nil {
+				im.closed = map[string]string{}
+			}
+			im.closed[g.ID] = problem
+		}
+		if problem != "" {
+			return problem, nil
+		}
+	}
+	return "", nil
 }
 
 // notMemberOf returns those of want that are not among have.

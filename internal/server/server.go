@@ -257,7 +257,7 @@ func open(ctx context.Context, cfg Config, st store.Store) (*Node, error) {
 			IdleTimeout: cfg.ConsoleIdleTimeout, Logger: cfg.Logger,
 			Client: console.Client{TenantID: cons.TenantID, RealmID: cons.RealmID, ApplicationID: cons.ApplicationID,
 				ClientID: cons.ClientID, ClientSecret: cons.ClientSecret},
-			Management: console.Management{ApplicationID: creds.ApplicationID, ClientID: creds.ClientID, ClientSecret: creds.ClientSecret},
+			Management: console.Management{ApplicationID: creds.ApplicationID},
 		}).Handler(),
 	}
 	api.TrustedProxies = cfg.TrustedProxies
@@ -365,6 +365,41 @@ func EnrollAdmin(ctx context.Context, cfg Config, username string) (link string,
 	passkeys := passkey.NewService(st.Passkey(), base)
 	passkeys.LinkTTL = cfg.BindingLinkTTL
 	return bootstrap.EnrollAdmin(ctx, st, passkeys, c, username)
+}
+
+// ManagementCredentials returns the credentials of the management
+// application, which the API never answers, from the configured database,
+// and writes them to bootstrap.json in the data dir. regenerate gives the
+// application a new secret first: the old one stops working at once on this
+// database's nodes (within oauth.ClientCacheTTL on those that used it).
+func ManagementCredentials(ctx context.Context, cfg Config, regenerate bool) (bootstrap.Credentials, string, error) {
+	base := cfg.BaseURL()
+	if creds, err := bootstrap.ReadFile(cfg.DataDir); cfg.PublicURL == "" && err == nil && creds.APIBaseURL != "" {
+		base = creds.APIBaseURL
+	}
+	st, box, err := openForCommand(ctx, cfg)
+	if err != nil {
+		return bootstrap.Credentials{}, "", err
+	}
+	defer st.Close()
+	svc := oauth.NewService(st.OAuth(), box, policy.NewService(st.Policy()), base)
+	creds, err := bootstrap.ReadCredentials(ctx, st, box, svc.Issuer, base)
+	if errors.Is(err, latchkey.ErrNotFound) {
+		return creds, "", errors.New("this database is not bootstrapped yet: start latchkey serve once")
+	}
+	if err != nil {
+		return creds, "", err
+	}
+	if regenerate {
+		// No actor in ctx: the system, which alone may rekey a managed application.
+		app, err := svc.RegenerateSecret(ctx, creds.TenantID, creds.RealmID, creds.ApplicationID)
+		if err != nil {
+			return creds, "", err
+		}
+		creds.ClientSecret = app.ProtocolConfig.ClientSecret
+	}
+	path, err := bootstrap.WriteFile(cfg.DataDir, creds)
+	return creds, path, err
 }
 
 // Close closes the store (and the metrics listener, if Serve never ran).

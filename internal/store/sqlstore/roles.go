@@ -167,11 +167,16 @@ func (t *tx) ListRolesOfGroup(ctx context.Context, groupID, resourceServerID str
 }
 
 func (t *tx) ScopesOfIdentity(ctx context.Context, identityID, resourceServerID string) ([]string, error) {
-	rows, err := t.r.QueryContext(ctx, `SELECT DISTINCT s.scope FROM role_scopes s JOIN roles r ON r.id = s.role_id
+	return t.scopes(ctx, `SELECT DISTINCT s.scope FROM role_scopes s JOIN roles r ON r.id = s.role_id
 		WHERE r.resource_server_id = $1 AND (
 			s.role_id IN (SELECT role_id FROM role_identities WHERE identity_id = $2) OR
 			s.role_id IN (SELECT rg.role_id FROM role_groups rg JOIN memberships m ON m.group_id = rg.group_id WHERE m.identity_id = $3))
 		ORDER BY s.scope`, resourceServerID, identityID, identityID)
+}
+
+// scopes runs a query of scopes.
+func (t *tx) scopes(ctx context.Context, query string, args ...any) ([]string, error) {
+	rows, err := t.r.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -185,6 +190,20 @@ func (t *tx) ScopesOfIdentity(ctx context.Context, identityID, resourceServerID 
 		out = append(out, s)
 	}
 	return out, rows.Err()
+}
+
+// ManagementScopesOf returns, sorted, the management API's scopes that
+// identities hold through their roles and their groups' roles, and that
+// groups give their members through theirs.
+func (t *tx) ManagementScopesOf(ctx context.Context, identityIDs, groupIDs []string) ([]string, error) {
+	var a args
+	return t.scopes(ctx, `SELECT DISTINCT s.scope FROM role_scopes s JOIN roles r ON r.id = s.role_id
+		JOIN resource_servers rs ON rs.id = r.resource_server_id
+		WHERE rs.identifier = `+a.add(oauth.ManagementAPI)+` AND (
+			s.role_id IN (SELECT role_id FROM role_identities WHERE identity_id IN `+a.in(identityIDs)+`) OR
+			s.role_id IN (SELECT rg.role_id FROM role_groups rg JOIN memberships m ON m.group_id = rg.group_id WHERE m.identity_id IN `+a.in(identityIDs)+`) OR
+			s.role_id IN (SELECT role_id FROM role_groups WHERE group_id IN `+a.in(groupIDs)+`))
+		ORDER BY s.scope`, a...)
 }
 
 func (t *tx) MissingGroups(ctx context.Context, realmID string, ids []string) ([]string, error) {
