@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"maps"
 	"mime"
 	"net/http"
@@ -66,7 +67,7 @@ func valuesTextProblem(v map[string][]string) (field, problem string) {
 		}
 		for _, value := range v[name] {
 			if p := latchkey.TextProblem(value, true); p != "" {
-				return name, p
+				return cmp.Or(name, "parameter without a name"), p
 			}
 		}
 	}
