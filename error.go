@@ -1,8 +1,12 @@
 package latchkey
 
 import (
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"strings"
 )
 
 // Error codes of the management API; each is the lower_snake name of an HTTP status.
@@ -131,6 +135,31 @@ func WithFieldPrefix(err error, prefix string) error {
 		out.Details[i] = d
 	}
 	return &out
+}
+
+// RetryAfter is how many seconds a client is told to wait (Retry-After)
+// before it tries again a request that the database was unavailable for.
+const RetryAfter = 5
+
+// Unavailable reports whether err means that the database cannot be reached
+// for now: a refused, lost or timed-out connection, or a server shutting
+// down, starting up or out of connections. Such a request may succeed when
+// retried, so it is a 503, not a 500; the connection pool replaces the
+// broken connections by itself once the database is back.
+func Unavailable(err error) bool {
+	var netErr net.Error
+	if errors.As(err, &netErr) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return true
+	}
+	// PostgreSQL's SQLSTATE (pgconn.PgError has SQLState, so no driver is
+	// imported here): class 08 is a connection exception, 57P01-57P03 a
+	// shutdown or a start, 53300 too many connections.
+	var state interface{ SQLState() string }
+	if errors.As(err, &state) {
+		code := state.SQLState()
+		return strings.HasPrefix(code, "08") || code == "57P01" || code == "57P02" || code == "57P03" || code == "53300"
+	}
+	return false
 }
 
 // ErrorCode returns the code of err, or CodeInternal when err is not an *Error.

@@ -33,8 +33,12 @@ func ParseFilter(raw string, attributes []string) (filter.Expr, error) {
 		c.Attr = canonical
 		switch c.Op {
 		case filter.Eq, filter.Ne, filter.Co, filter.Sw, filter.Ew:
-			if _, ok := c.Value.(string); !ok {
+			s, ok := c.Value.(string)
+			if !ok {
 				return fmt.Errorf("%s %s needs a quoted string", attr, c.Op)
+			}
+			if p := TextProblem(s, false); p != "" {
+				return fmt.Errorf("the value of %s %s", attr, p)
 			}
 		case filter.Pr:
 		default:

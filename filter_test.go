@@ -151,6 +151,7 @@ func FuzzParseFilter(f *testing.F) {
 		`display_name co "O\"Brien" or traits.external_id pr`, `id gt "x"`, `id eq 1`,
 		`traits[username eq "x"]`, `emails[type eq "work" and value co "@x"]`, `nope pr`,
 		`(id pr`, `id eq "x`, "id eq \"\xff\"", `status eq true or id eq null`,
+		`id eq "\u0000"`, "id eq \"\x00\"", `display_name co "a\u001fb"`, `display_name co "a\u0085"`,
 	} {
 		f.Add(s)
 	}
@@ -183,8 +184,8 @@ func FuzzParseFilter(f *testing.F) {
 			switch c.Op {
 			case filter.Pr:
 			case filter.Eq, filter.Ne, filter.Co, filter.Sw, filter.Ew:
-				if _, ok := c.Value.(string); !ok {
-					t.Errorf("ParseFilter(%q) let %s %s %v through", in, attr, c.Op, c.Value)
+				if v, ok := c.Value.(string); !ok || latchkey.TextProblem(v, false) != "" {
+					t.Errorf("ParseFilter(%q) let %s %s %q through", in, attr, c.Op, c.Value)
 				}
 			default:
 				t.Errorf("ParseFilter(%q) let operator %q through", in, c.Op)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -308,10 +309,27 @@ func (q *request) showError(err error) {
 			return
 		}
 	}
-	if q.Context().Err() == nil {
-		q.c.Logger.ErrorContext(q.Context(), "console", "path", q.URL.Path, "err", err)
+	if q.c.fault(q.w, q.Request, "console", err) == http.StatusServiceUnavailable {
+		q.fail(http.StatusServiceUnavailable, "The database cannot be reached just now; try again in a few seconds.")
+		return
 	}
 	q.fail(http.StatusInternalServerError, "Something went wrong on the server; it has been logged.")
+}
+
+// fault logs an error that is no refusal with the request's path and id
+// (unless the client went away), and returns the status to answer: 503 with
+// Retry-After when the database is unavailable, else 500.
+func (c *Console) fault(w http.ResponseWriter, r *http.Request, msg string, err error) int {
+	ctx := r.Context()
+	status, level := http.StatusInternalServerError, slog.LevelError
+	if latchkey.Unavailable(err) {
+		status, level = http.StatusServiceUnavailable, slog.LevelWarn
+		w.Header().Set("Retry-After", strconv.Itoa(latchkey.RetryAfter))
+	}
+	if ctx.Err() == nil {
+		c.Logger.Log(ctx, level, msg, "path", r.URL.Path, "err", err, "request_id", latchkey.RequestIDFrom(ctx))
+	}
+	return status
 }
 
 // redirect answers a form post: back to a page, with a message to show there.

@@ -88,8 +88,7 @@ func (c *Console) signedIn(w http.ResponseWriter, r *http.Request) (*request, bo
 	default:
 		p, err := c.OAuth.Verify(r.Context(), s.Token)
 		if err != nil && !errors.Is(err, oauth.ErrInvalidToken) {
-			c.Logger.ErrorContext(r.Context(), "verify console session", "err", err)
-			http.Error(w, "the server cannot check your session now; try again", http.StatusServiceUnavailable)
+			http.Error(w, "the server cannot check your session now; try again", c.fault(w, r, "verify console session", err))
 			return nil, false
 		}
 		if err == nil && p.Manages(c.Client.TenantID) {
@@ -216,8 +215,7 @@ func (c *Console) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		c.Logger.ErrorContext(r.Context(), "console sign-in", "err", err)
-		refuse(http.StatusInternalServerError, "The sign-in could not be completed because of a server error. Try again.")
+		refuse(c.fault(w, r, "console sign-in", err), "The sign-in could not be completed because of a server error. Try again.")
 		return
 	}
 	p, err := c.OAuth.Verify(r.Context(), tok.AccessToken)

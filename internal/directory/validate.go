@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/latchkey/latchkey"
@@ -44,12 +43,8 @@ func NameProblem(s string, required bool, max int) string {
 		return "longer than " + strconv.Itoa(max) + " characters"
 	case strings.ContainsAny(s, forbiddenNameChars):
 		return "contains a forbidden character (one of " + forbiddenNameChars + ")"
-	case hasControl(s):
-		return "contains a control character"
-	case !utf8.ValidString(s):
-		return "is not valid UTF-8"
 	}
-	return ""
+	return latchkey.TextProblem(s, false)
 }
 
 func (v *violations) checkEmail(field, s string) {
@@ -61,8 +56,6 @@ func (v *violations) checkEmail(field, s string) {
 		v.Add(field, "not a valid e-mail address")
 	}
 }
-
-func hasControl(s string) bool { return strings.IndexFunc(s, unicode.IsControl) >= 0 }
 
 // ValidateIdentity checks an identity about to be stored. Field names are
 // relative to the identity ("traits.username").
@@ -84,8 +77,11 @@ func ValidateIdentity(i Identity) error {
 		case name == "username" || strings.HasSuffix(name, "_email_address"):
 		case len(val) > MaxTraitLength:
 			v.Add("traits."+name, "longer than "+strconv.Itoa(MaxTraitLength)+" bytes")
-		case !utf8.ValidString(val):
-			v.Add("traits."+name, "is not valid UTF-8")
+		default:
+			// Unlike names, traits may span lines (a postal address does).
+			if p := latchkey.TextProblem(val, true); p != "" {
+				v.Add("traits."+name, p)
+			}
 		}
 	}
 	return v.Err()

@@ -212,6 +212,8 @@ func TestValidateIdentity(t *testing.T) {
 			tc{name + " 512 two-byte runes", func(i *directory.Identity) { *i.Traits.Field(name) = strings.Repeat("é", 512) }, nil},
 			tc{name + " 513 two-byte runes", func(i *directory.Identity) { *i.Traits.Field(name) = strings.Repeat("é", 513) }, field},
 			tc{name + " invalid UTF-8", func(i *directory.Identity) { *i.Traits.Field(name) = "a\xffb" }, field},
+			tc{name + " NUL", func(i *directory.Identity) { *i.Traits.Field(name) = "a\x00b" }, field},
+			tc{name + " control character", func(i *directory.Identity) { *i.Traits.Field(name) = "a\x1bb" }, field},
 			// Other traits may hold what names may not.
 			tc{name + " punctuation and newlines", func(i *directory.Identity) { *i.Traits.Field(name) = "{a}:\n/b?" }, nil},
 		)

@@ -17,7 +17,7 @@ func (s *Server) auth(h http.HandlerFunc, scopes ...string) http.Handler {
 	return s.guard(h, refuseAPI, scopes)
 }
 
-// refusal writes a 401, 403, 429 or 500 in an API's own error format.
+// refusal writes a 401, 403, 429, 500 or 503 in an API's own error format.
 type refusal func(w http.ResponseWriter, r *http.Request, status int)
 
 func refuseAPI(w http.ResponseWriter, r *http.Request, status int) {
@@ -28,6 +28,8 @@ func refuseAPI(w http.ResponseWriter, r *http.Request, status int) {
 		writeError(w, r, errTooManyRequests)
 	case http.StatusInternalServerError:
 		writeError(w, r, errInternal)
+	case http.StatusServiceUnavailable:
+		writeError(w, r, errUnavailable)
 	default:
 		writeError(w, r, errForbidden)
 	}
@@ -59,10 +61,7 @@ func (s *Server) guard(h http.Handler, refuse refusal, scopeSets ...[]string) ht
 			return
 		}
 		if err != nil {
-			if r.Context().Err() == nil {
-				s.Logger.ErrorContext(r.Context(), "verify token", "err", err, "request_id", latchkey.RequestIDFrom(r.Context()))
-			}
-			refuse(w, r, http.StatusInternalServerError)
+			refuse(w, r, statusOf[fault(r, err).Code])
 			return
 		}
 		if !admit(w, r, s.PerToken, "token:"+p.TokenID, refuse) {

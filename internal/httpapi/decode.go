@@ -91,7 +91,7 @@ func strictDecode(data []byte, dst any) error {
 		if _, err := dec.Token(); err != io.EOF {
 			return errMalformed
 		}
-		return nil
+		return checkBodyText(data)
 	case errors.As(err, &typeErr):
 		return latchkey.InvalidField(typeErr.Field, "must be "+jsonType(typeErr.Type))
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
@@ -99,6 +99,23 @@ func strictDecode(data []byte, dst any) error {
 		return latchkey.InvalidField(name, "unknown field")
 	}
 	return errMalformed
+}
+
+// checkBodyText refuses a body holding a string that is not acceptable text
+// (latchkey.TextProblem), naming its field. A body of printable ASCII
+// without escapes holds none, and is not decoded again.
+func checkBodyText(data []byte) error {
+	if !bytes.Contains(data, []byte(`\u`)) && !bytes.ContainsFunc(data, func(r rune) bool { return r > '~' }) {
+		return nil
+	}
+	var v any
+	if err := json.Unmarshal(data, &v); err != nil {
+		return errMalformed
+	}
+	if field, problem := latchkey.JSONTextProblem(v); problem != "" {
+		return latchkey.InvalidField(field, problem)
+	}
+	return nil
 }
 
 // jsonType names a Go type as JSON calls it.

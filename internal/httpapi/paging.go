@@ -44,6 +44,10 @@ func decodePageToken(s string) (pageToken, error) {
 	if err != nil || json.Unmarshal(b, &p) != nil || p.Size <= 0 || p.After == "" {
 		return p, invalidPageToken()
 	}
+	// A token is opaque but not trusted: what it carries goes to the store.
+	if latchkey.TextProblem(p.After, false) != "" || latchkey.TextProblem(p.Filter, true) != "" {
+		return p, invalidPageToken()
+	}
 	if time.Since(time.Unix(p.Issued, 0)) > pageTokenLifetime {
 		return p, invalidPageToken()
 	}

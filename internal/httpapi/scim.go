@@ -3,7 +3,9 @@ package httpapi
 import (
 	"net/http"
 	"regexp"
+	"strconv"
 
+	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/scim"
 )
 
@@ -38,10 +40,10 @@ func (s *Server) scimRoutes(mux *http.ServeMux) {
 	// Anything else under the SCIM base, and the base itself, is a SCIM 405 or 404.
 	fallback := func(w http.ResponseWriter, r *http.Request) {
 		if _, pattern := known.Handler(r); pattern != "" {
-			scim.WriteError(w, scim.NewError(http.StatusMethodNotAllowed, "", "method "+r.Method+" is not allowed here"))
+			scim.WriteError(w, r, scim.NewError(http.StatusMethodNotAllowed, "", "method "+r.Method+" is not allowed here"))
 			return
 		}
-		scim.WriteError(w, scim.NotFound("no SCIM endpoint %s", r.URL.Path))
+		scim.WriteError(w, r, scim.NotFound("no SCIM endpoint %s", r.URL.Path))
 	}
 	mux.HandleFunc(scimPath, fallback)
 	mux.HandleFunc(scimPath+"/{rest...}", fallback)
@@ -59,13 +61,16 @@ func refuseSCIM(w http.ResponseWriter, r *http.Request, status int) {
 	switch status {
 	case http.StatusUnauthorized:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="latchkey"`)
-		scim.WriteError(w, scim.Unauthorized("The authorization header is invalid or missing."))
+		scim.WriteError(w, r, scim.Unauthorized("The authorization header is invalid or missing."))
 	case http.StatusTooManyRequests:
-		scim.WriteError(w, scim.NewError(http.StatusTooManyRequests, "", "too many requests"))
+		scim.WriteError(w, r, scim.NewError(http.StatusTooManyRequests, "", "too many requests"))
 	case http.StatusInternalServerError:
-		scim.WriteError(w, scim.NewError(http.StatusInternalServerError, "", "internal server error"))
+		scim.WriteJSON(w, status, scim.NewError(status, "", "internal server error")) // guard logged the cause
+	case http.StatusServiceUnavailable:
+		w.Header().Set("Retry-After", strconv.Itoa(latchkey.RetryAfter))
+		scim.WriteJSON(w, status, scim.NewError(status, "", errUnavailable.Message))
 	default:
-		scim.WriteError(w, scim.Forbidden("token is unauthorized."))
+		scim.WriteError(w, r, scim.Forbidden("token is unauthorized."))
 	}
 }
 

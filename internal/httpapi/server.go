@@ -60,7 +60,7 @@ type Server struct {
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	s.routes(mux)
-	return s.observe(s.limitIP(jsonFallback(mux)))
+	return s.observe(s.limitIP(checkText(jsonFallback(mux))))
 }
 
 const (

@@ -72,8 +72,8 @@ func parseHeader(rec record) (header, error) {
 		name := strings.ToLower(strings.TrimSpace(raw))
 		t := target(name)
 		switch {
-		case !utf8.ValidString(name):
-			v = append(v, latchkey.FieldViolation{Field: "header", Description: fmt.Sprintf("column %d: not valid UTF-8", i+1)})
+		case latchkey.TextProblem(name, false) != "":
+			v = append(v, latchkey.FieldViolation{Field: "header", Description: fmt.Sprintf("column %d: %s", i+1, latchkey.TextProblem(name, false))})
 		case t == "":
 			v = append(v, latchkey.FieldViolation{Field: "header", Description: fmt.Sprintf("unknown column %q", raw)})
 		case seen[t] != "":
@@ -136,6 +136,13 @@ func (h header) parseRow(rec record) row {
 	for i, raw := range rec.fields {
 		if !utf8.ValidString(raw) {
 			r.err = fmt.Sprintf("%s: not valid UTF-8 (the file must be UTF-8)", strings.TrimSpace(h.names[i]))
+			return r
+		}
+		// A quoted cell may span lines; a NUL or other control character
+		// may never reach the store (directory rules refuse line breaks
+		// where they make no sense).
+		if p := latchkey.TextProblem(raw, true); p != "" {
+			r.err = fmt.Sprintf("%s: %s", strings.TrimSpace(h.names[i]), p)
 			return r
 		}
 		v := Unneutralize(strings.TrimSpace(raw))

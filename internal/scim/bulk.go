@@ -65,16 +65,16 @@ func (h *Handler) bulk(routes []Route) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		body, serr := readBody(w, r)
 		if serr != nil {
-			WriteError(w, serr)
+			WriteError(w, r, serr)
 			return
 		}
 		var req BulkRequest
 		if serr := Decode(body, &req); serr != nil {
-			WriteError(w, serr)
+			WriteError(w, r, serr)
 			return
 		}
 		if serr := checkBulk(req); serr != nil {
-			WriteError(w, serr)
+			WriteError(w, r, serr)
 			return
 		}
 		run := bulkRun{h: h, r: r, handlers: byPattern, ops: req.Operations,

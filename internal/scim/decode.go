@@ -8,6 +8,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+
+	"github.com/latchkey/latchkey"
 )
 
 // unknownMode says what normalizing does with names no schema defines.
@@ -36,6 +38,9 @@ func Decode(body []byte, v any) *Error {
 	doc, ok := raw.(map[string]any)
 	if !ok {
 		return InvalidSyntax("the body must be a JSON object")
+	}
+	if field, problem := latchkey.JSONTextProblem(doc); problem != "" {
+		return InvalidValue("%s %s", field, problem)
 	}
 	if r := resourceOf(v); r != nil {
 		if err := checkSchemas(r, doc); err != nil {

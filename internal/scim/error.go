@@ -144,8 +144,8 @@ func (e *Error) as(scimType string) *Error {
 
 // FromError turns an error of the directory service into a SCIM error: field
 // violations become invalidValue naming SCIM attributes, conflicts become 409
-// uniqueness, a missing resource 404. Anything unknown is a 500 that reveals
-// nothing.
+// uniqueness, a missing resource 404, an unavailable database 503. Anything
+// unknown is a 500 that reveals nothing.
 func FromError(err error) *Error {
 	var se *Error
 	if errors.As(err, &se) {
@@ -153,6 +153,9 @@ func FromError(err error) *Error {
 	}
 	var le *latchkey.Error
 	if !errors.As(err, &le) {
+		if latchkey.Unavailable(err) {
+			return unavailable()
+		}
 		return NewError(http.StatusInternalServerError, "", "internal server error")
 	}
 	switch le.Code {
@@ -172,8 +175,14 @@ func FromError(err error) *Error {
 		return NewError(http.StatusTooManyRequests, "", le.Message)
 	case latchkey.CodeUnprocessable:
 		return InvalidValue("%s", le.Message)
+	case latchkey.CodeUnavailable:
+		return unavailable()
 	}
 	return NewError(http.StatusInternalServerError, "", "internal server error")
+}
+
+func unavailable() *Error {
+	return NewError(http.StatusServiceUnavailable, "", "the database is unavailable; try again later")
 }
 
 // violations renders the field violations of e with SCIM attribute names.

@@ -4,6 +4,7 @@ import (
 	"maps"
 	"slices"
 
+	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/filter"
 )
@@ -103,6 +104,16 @@ func TranslateFilter(resource Resource, e filter.Expr) (filter.Expr, *Error) {
 	}
 	if r.store == nil {
 		return nil, InvalidFilter("%s cannot be filtered", r.Name)
+	}
+	if err := filter.Walk(e, func(attr string, c *filter.Compare) error {
+		if s, ok := c.Value.(string); ok {
+			if p := latchkey.TextProblem(s, false); p != "" {
+				return InvalidFilter("the value of %s %s", attr, p)
+			}
+		}
+		return nil
+	}); err != nil {
+		return nil, err.(*Error)
 	}
 	x, err := reduce(e, r.compare, r.valuePath)
 	if err != nil {

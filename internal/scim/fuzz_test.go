@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/filter"
 )
 
@@ -88,6 +89,36 @@ func FuzzUserFilter(f *testing.F) {
 			again, perr := filter.Parse(s)
 			if perr != nil || filter.String(again) != s {
 				t.Fatalf("%s %q: translation %s does not parse back: %v", r.Name, raw, s, perr)
+			}
+		}
+	})
+}
+
+// FuzzDecode decodes arbitrary bodies as a User, a Group and a PatchOp: it
+// must not panic, must fail only with a 400 of a scimType of RFC 7644, and
+// what it accepts holds acceptable text only (latchkey.TextProblem).
+// Seeds: testdata/fuzz/FuzzDecode.
+func FuzzDecode(f *testing.F) {
+	f.Add(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"a","externalId":"x","name":{"givenName":"A"}}`)
+	f.Add(`{"userName":"a","externalId":"\u0000"}`)
+	f.Add(`{"displayName":"g","members":[{"value":"\u0001"}]}`)
+	f.Add(`{"Operations":[{"op":"replace","path":"title","value":"\u007f"}]}`)
+	f.Fuzz(func(t *testing.T, body string) {
+		for _, into := range []any{&User{}, &Group{}, &PatchOp{}} {
+			if err := Decode([]byte(body), into); err != nil {
+				if err.Status != "400" || !slices.Contains(scimTypes, err.ScimType) {
+					t.Fatalf("%T %q: %+v", into, body, err)
+				}
+				continue
+			}
+			b, merr := json.Marshal(into)
+			if merr != nil {
+				t.Fatal(merr)
+			}
+			var v any
+			json.Unmarshal(b, &v)
+			if field, problem := latchkey.JSONTextProblem(v); problem != "" {
+				t.Fatalf("%T %q: accepted with %s %s", into, body, field, problem)
 			}
 		}
 	})

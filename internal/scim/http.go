@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"mime"
 	"net/http"
 	"strconv"
@@ -67,7 +68,7 @@ func (h *Handler) Routes(allowed Authorizer) []Route {
 	for i, rt := range routes {
 		routes[i].Handler = func(w http.ResponseWriter, r *http.Request) {
 			if !allowed(r, rt.Resource, rt.Action) {
-				WriteError(w, Forbidden("token is unauthorized."))
+				WriteError(w, r, Forbidden("token is unauthorized."))
 				return
 			}
 			rt.Handler(w, r)
@@ -96,10 +97,22 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
-// WriteError writes err as a SCIM error (FromError).
-func WriteError(w http.ResponseWriter, err error) {
+// WriteError writes err as a SCIM error (FromError). The cause of a 5xx is
+// logged with the request's id; a 503 says when to retry.
+func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	e := FromError(err)
-	WriteJSON(w, e.HTTPStatus(), e)
+	status := e.HTTPStatus()
+	if ctx := r.Context(); status >= 500 && ctx.Err() == nil {
+		level := slog.LevelError
+		if status == http.StatusServiceUnavailable {
+			level = slog.LevelWarn
+		}
+		slog.Log(ctx, level, "scim error", "status", status, "err", err, "request_id", latchkey.RequestIDFrom(ctx))
+	}
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", strconv.Itoa(latchkey.RetryAfter))
+	}
+	WriteJSON(w, status, e)
 }
 
 // readBody reads a request body of an accepted media type within the limit.
@@ -272,7 +285,7 @@ func (h *Handler) writeUser(w http.ResponseWriter, r *http.Request, status int, 
 	if status != http.StatusCreated { // a new user belongs to no group yet
 		of, err := h.groupsOf(r, i.ID)
 		if err != nil {
-			WriteError(w, err)
+			WriteError(w, r, err)
 			return
 		}
 		groups = of[i.ID]
@@ -307,7 +320,7 @@ func (h *Handler) ifMatchUser(r *http.Request, i directory.Identity, groups dire
 func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request) {
 	p, err := queryParams(r)
 	if err != nil {
-		WriteError(w, err)
+		WriteError(w, r, err)
 		return
 	}
 	h.queryUsers(w, r, p)
@@ -316,7 +329,7 @@ func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) searchUsers(w http.ResponseWriter, r *http.Request) {
 	p, err := searchParams(w, r)
 	if err != nil {
-		WriteError(w, err)
+		WriteError(w, r, err)
 		return
 	}
 	h.queryUsers(w, r, p)
@@ -325,12 +338,12 @@ func (h *Handler) searchUsers(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) queryUsers(w http.ResponseWriter, r *http.Request, p listParams) {
 	opts, start, serr := p.options(UserResource)
 	if serr != nil {
-		WriteError(w, serr)
+		WriteError(w, r, serr)
 		return
 	}
 	ids, total, err := h.Directory.ListIdentities(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), opts)
 	if err != nil {
-		WriteError(w, err)
+		WriteError(w, r, err)
 		return
 	}
 	var keys []string
@@ -339,7 +352,7 @@ func (h *Handler) queryUsers(w http.ResponseWriter, r *http.Request, p listParam
 	}
 	groups, err := h.groupsOf(r, keys...)
 	if err != nil {
-		WriteError(w, err)
+		WriteError(w, r, err)
 		return
 	}
 	resources := make([]any, 0, len(ids))
@@ -352,12 +365,12 @@ func (h *Handler) queryUsers(w http.ResponseWriter, r *http.Request, p listParam
 func (h *Handler) getUser(w http.ResponseWriter, r *http.Request) {
 	i, err := h.Directory.GetIdentity(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("id"))
 	if err != nil {
-		WriteError(w, err)
+		WriteError(w, r, err)
 		return
 	}
 	groups, err := h.groupsOf(r, i.ID)
 	if err != nil {
-		WriteError(w, err)
+		WriteError(w, r, err)
 		return
 	}
 	if notModified(w, r, UserVersion(i, groups[i.ID])) {
@@ -386,12 +399,12 @@ func decodeUser(w http.ResponseWriter, r *http.Request) (directory.Identity, *Er
 func (h *Handler) createUser(w http.ResponseWriter, r *http.Request) {
 	in, serr := decodeUser(w, r)
 	if serr != nil {
-		WriteError(w, serr)
+		WriteError(w, r, serr)
 		return
 	}
 	i, err := h.Directory.CreateIdentity(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), in)
 	if err != nil {
-		WriteError(w, err)
+		WriteError(w, r, err)
 		return
 	}
 	h.writeUser(w, r, http.StatusCreated, i)
@@ -400,7 +413,7 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) replaceUser(w http.ResponseWriter, r *http.Request) {
 	in, serr := decodeUser(w, r)
 	if serr != nil {
-		WriteError(w, serr)
+		WriteError(w, r, serr)
 		return
 	}
 	i, err := h.Directory.UpdateIdentityWith(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("id"),
@@ -412,7 +425,7 @@ func (h *Handler) replaceUser(w http.ResponseWriter, r *http.Request) {
 			return nil
 		})
 	if err != nil {
-		WriteError(w, err)
+		WriteError(w, r, err)
 		return
 	}
 	h.writeUser(w, r, http.StatusOK, i)
@@ -436,7 +449,7 @@ func decodePatch(w http.ResponseWriter, r *http.Request) (PatchOp, *Error) {
 func (h *Handler) patchUser(w http.ResponseWriter, r *http.Request) {
 	op, serr := decodePatch(w, r)
 	if serr != nil {
-		WriteError(w, serr)
+		WriteError(w, r, serr)
 		return
 	}
 	base := h.base(r)
@@ -461,7 +474,7 @@ func (h *Handler) patchUser(w http.ResponseWriter, r *http.Request) {
 			return nil
 		})
 	if err != nil {
-		WriteError(w, err)
+		WriteError(w, r, err)
 		return
 	}
 	h.writeUser(w, r, http.StatusOK, i)
@@ -471,7 +484,7 @@ func (h *Handler) deleteUser(w http.ResponseWriter, r *http.Request) {
 	err := h.Directory.DeleteIdentityIf(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("id"),
 		func(i directory.Identity, groups directory.Memberships) error { return h.ifMatchUser(r, i, groups) })
 	if err != nil {
-		WriteError(w, err)
+		WriteError(w, r, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -61,7 +61,7 @@ func (h *Handler) writeGroup(w http.ResponseWriter, r *http.Request, status int,
 	attrs, excluded := projection(r)
 	doc, err := h.renderGroup(r, g, attrs, excluded)
 	if err != nil {
-		WriteError(w, err)
+		WriteError(w, r, err)
 		return
 	}
 	w.Header().Set("ETag", Version(g.UpdateTime))
@@ -74,7 +74,7 @@ func (h *Handler) writeGroup(w http.ResponseWriter, r *http.Request, status int,
 func (h *Handler) listGroups(w http.ResponseWriter, r *http.Request) {
 	p, err := queryParams(r)
 	if err != nil {
-		WriteError(w, err)
+		WriteError(w, r, err)
 		return
 	}
 	h.queryGroups(w, r, p)
@@ -83,7 +83,7 @@ func (h *Handler) listGroups(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) searchGroups(w http.ResponseWriter, r *http.Request) {
 	p, err := searchParams(w, r)
 	if err != nil {
-		WriteError(w, err)
+		WriteError(w, r, err)
 		return
 	}
 	h.queryGroups(w, r, p)
@@ -92,19 +92,19 @@ func (h *Handler) searchGroups(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) queryGroups(w http.ResponseWriter, r *http.Request, p listParams) {
 	opts, start, serr := p.options(GroupResource)
 	if serr != nil {
-		WriteError(w, serr)
+		WriteError(w, r, serr)
 		return
 	}
 	groups, total, err := h.Directory.ListGroups(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), opts)
 	if err != nil {
-		WriteError(w, err)
+		WriteError(w, r, err)
 		return
 	}
 	resources := make([]any, 0, len(groups))
 	for _, g := range groups {
 		doc, err := h.renderGroup(r, g, p.Attributes, p.ExcludedAttributes)
 		if err != nil {
-			WriteError(w, err)
+			WriteError(w, r, err)
 			return
 		}
 		resources = append(resources, doc)
@@ -115,7 +115,7 @@ func (h *Handler) queryGroups(w http.ResponseWriter, r *http.Request, p listPara
 func (h *Handler) getGroup(w http.ResponseWriter, r *http.Request) {
 	g, err := h.Directory.GetGroup(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("id"))
 	if err != nil {
-		WriteError(w, err)
+		WriteError(w, r, err)
 		return
 	}
 	if notModified(w, r, Version(g.UpdateTime)) {
@@ -148,13 +148,13 @@ func decodeGroup(w http.ResponseWriter, r *http.Request) (groupIn, *Error) {
 func (h *Handler) createGroup(w http.ResponseWriter, r *http.Request) {
 	in, serr := decodeGroup(w, r)
 	if serr != nil {
-		WriteError(w, serr)
+		WriteError(w, r, serr)
 		return
 	}
 	g, err := h.Directory.CreateGroup(r.Context(), r.PathValue("tenant"), r.PathValue("realm"),
 		directory.Group{DisplayName: in.display, ExternalID: in.externalID}, in.members)
 	if err != nil {
-		WriteError(w, memberError(err))
+		WriteError(w, r, memberError(err))
 		return
 	}
 	h.writeGroup(w, r, http.StatusCreated, g)
@@ -163,7 +163,7 @@ func (h *Handler) createGroup(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) replaceGroup(w http.ResponseWriter, r *http.Request) {
 	in, serr := decodeGroup(w, r)
 	if serr != nil {
-		WriteError(w, serr)
+		WriteError(w, r, serr)
 		return
 	}
 	members := in.members
@@ -182,7 +182,7 @@ func (h *Handler) replaceGroup(w http.ResponseWriter, r *http.Request) {
 			SetMembers: &members,
 		})
 	if err != nil {
-		WriteError(w, memberError(err))
+		WriteError(w, r, memberError(err))
 		return
 	}
 	h.writeGroup(w, r, http.StatusOK, g)
@@ -277,7 +277,7 @@ func memberValues(v any) (values []string, ok bool) {
 func (h *Handler) patchGroup(w http.ResponseWriter, r *http.Request) {
 	op, serr := decodePatch(w, r)
 	if serr != nil {
-		WriteError(w, serr)
+		WriteError(w, r, serr)
 		return
 	}
 	base := h.base(r)
@@ -294,7 +294,7 @@ func (h *Handler) patchGroup(w http.ResponseWriter, r *http.Request) {
 			return change, asError(serr)
 		})
 	if err != nil {
-		WriteError(w, memberError(err))
+		WriteError(w, r, memberError(err))
 		return
 	}
 	w.Header().Set("ETag", Version(g.UpdateTime))
@@ -364,7 +364,7 @@ func (h *Handler) deleteGroup(w http.ResponseWriter, r *http.Request) {
 		check = func(g directory.Group) error { return ifMatch(r, Version(g.UpdateTime)) }
 	}
 	if err := h.Directory.DeleteGroupWithMembers(r.Context(), tenant, realm, id, check); err != nil {
-		WriteError(w, err)
+		WriteError(w, r, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -402,5 +402,5 @@ func serveDocuments[T any](w http.ResponseWriter, r *http.Request, docs []T, id 
 			return
 		}
 	}
-	WriteError(w, NotFound("%s %q not found", kind, want))
+	WriteError(w, r, NotFound("%s %q not found", kind, want))
 }
