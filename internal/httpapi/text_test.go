@@ -111,6 +111,9 @@ func TestHostileText(t *testing.T) {
 				{form, "grant_type=client_credentials&client_id=%ff&client_secret=b"},
 				{http.Header{"Content-Type": form["Content-Type"], "Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte("a\x00:b"))}},
 					"grant_type=client_credentials"},
+				// An escaped NUL passes the form check; custom_claims' own check refuses it.
+				{form, "grant_type=client_credentials&client_id=" + e.node.Creds().ClientID + "&client_secret=" +
+					url.QueryEscape(e.node.Creds().ClientSecret) + "&custom_claims=" + url.QueryEscape(`{"a":"\u0000"}`)},
 			} {
 				resp := send(t, "POST", e.node.Creds().TokenEndpoint, tc.header, strings.NewReader(tc.body))
 				if resp.Status != http.StatusBadRequest || resp.JSON(t)["error"] != "invalid_request" {

@@ -124,6 +124,9 @@ func customClaims(raw string) (json.RawMessage, error) {
 	if len(raw) > maxCustomClaims || json.Unmarshal([]byte(raw), &object) != nil || object == nil {
 		return nil, &Error{"invalid_request", "custom_claims must be a JSON object of at most 4096 bytes"}
 	}
+	if field, problem := latchkey.JSONTextProblem(object); problem != "" {
+		return nil, &Error{"invalid_request", "custom_claims." + field + " " + problem}
+	}
 	return json.RawMessage(raw), nil
 }
 
