@@ -26,12 +26,17 @@ func TestGrantFamilies(t *testing.T) {
 		query := url.Values{"client_id": {f.clientID}, "redirect_uri": {f.callback}, "response_type": {"code"},
 			"scope": {"openid profile"}, "code_challenge": {oauth2.S256ChallengeFromVerifier(verifier)}, "code_challenge_method": {"S256"}}
 
+		// approved signs holder in and returns the exchange of its code.
+		approved := func(h passkeyHolder) url.Values {
+			t.Helper()
+			to, _ := url.Parse(str(t, h.signIn(t, f.issuer, query), "redirect"))
+			return url.Values{"grant_type": {"authorization_code"}, "code": {to.Query().Get("code")},
+				"redirect_uri": {f.callback}, "code_verifier": {verifier}}
+		}
 		// signIn signs holder in and returns the code's exchange and its tokens.
 		signIn := func(h passkeyHolder) (url.Values, map[string]any) {
 			t.Helper()
-			to, _ := url.Parse(str(t, h.signIn(t, f.issuer, query), "redirect"))
-			exchange := url.Values{"grant_type": {"authorization_code"}, "code": {to.Query().Get("code")},
-				"redirect_uri": {f.callback}, "code_verifier": {verifier}}
+			exchange := approved(h)
 			status, tokens := redeem(t, f.issuer, f.clientID, f.secret, exchange)
 			if status != http.StatusOK || tokens["refresh_token"] == nil {
 				t.Fatalf("redeem: %d %v", status, tokens)
@@ -74,7 +79,7 @@ func TestGrantFamilies(t *testing.T) {
 			}
 			last := tokens[len(tokens)-1]
 			if status, body := refresh(last); status != http.StatusBadRequest || body["error"] != "invalid_grant" {
-				t.Errorf("%s: the last refresh token answers %d %v, want invalid_grant", what, status, body)
+				t.Errorf("%s: the last refresh token answers %d %v, want invalid_grant", what, status, body["error"])
 			}
 		}
 
@@ -119,9 +124,13 @@ func TestGrantFamilies(t *testing.T) {
 		laptop := f.ada
 		phone := newPasskeyHolder(t, e.node.URL, c, f.realm, "phone-owner")
 		_, onPhone := signIn(phone)
+		pending := approved(laptop) // a code issued before the revocation, redeemed after
 		creds := c.list(t, "/realms/"+f.realm+"/identities/"+laptop.identity+"/credentials")
 		c.post(t, "/realms/"+f.realm+"/identities/"+laptop.identity+"/credentials/"+str(t, items(t, creds, "credentials")[0], "id")+":revoke", nil)
 		wantDead("a revoked passkey", a, bystander)
+		if status, body := redeem(t, f.issuer, f.clientID, f.secret, pending); status != http.StatusBadRequest || body["error"] != "invalid_grant" {
+			t.Errorf("the code of a passkey revoked before its redemption: %d %v, want invalid_grant", status, body["error"])
+		}
 		if !active(onPhone) {
 			t.Errorf("another identity's sign-in died with the revoked passkey")
 		}

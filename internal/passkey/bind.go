@@ -102,7 +102,7 @@ func invocation(ctx context.Context, tx Tx, tenantID, realmID, identityID, jobID
 	if inv.Identity, err = tx.GetIdentity(ctx, realmID, j.IdentityID); err != nil {
 		return inv, err
 	}
-	if inv.Identity.Status == "suspended" {
+	if !inv.Identity.Active() {
 		return inv, errInactive
 	}
 

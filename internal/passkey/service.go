@@ -298,7 +298,7 @@ func (s *Service) createJob(ctx context.Context, tx Tx, tenantID, realmID, ident
 	if err != nil {
 		return j, link, err
 	}
-	if i.Status == "suspended" {
+	if !i.Active() {
 		return j, link, errSuspended
 	}
 	if req.DeliveryMethod == Email && i.Traits.PrimaryEmailAddress == "" {

@@ -85,7 +85,7 @@ func maySignIn(c Credential, i directory.Identity, lookupErr error) error {
 		return lookupErr
 	case c.State != Active:
 		return ErrRevokedPasskey
-	case i.Status == "suspended":
+	case !i.Active():
 		return errInactive
 	}
 	return nil
