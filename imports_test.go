@@ -135,7 +135,7 @@ func internal(names ...string) []string {
 }
 
 var (
-	httpPackages   = internal("httpapi", "scim", "console", "authenticator")
+	httpPackages   = internal("httpapi", "scim", "console", "authenticator", "httpx")
 	storageEngines = internal("store/sqlstore", "store/sqlite", "store/postgres")
 	domainPackages = internal("audit", "directory", "mail", "oauth", "passkey", "policy", "provisioning")
 )

@@ -8,6 +8,6 @@
 // request exactly as it would an API request: its scopes, its actor in the
 // audit log, and the same services with the same validation.
 //
-// It imports domain services only; it must not import httpapi, scim or any
-// storage engine.
+// It imports domain services only; it must not import httpapi, authenticator,
+// scim or any storage engine.
 package console

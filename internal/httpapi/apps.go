@@ -5,27 +5,28 @@ import (
 	"net/http"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/oauth"
 )
 
 const (
-	appsPath            = realmPath + "/applications"
-	resourceServersPath = realmPath + "/resource-servers"
+	appsPath            = httpx.RealmPath + "/applications"
+	resourceServersPath = httpx.RealmPath + "/resource-servers"
 )
 
-func (s *Server) appRoutes(mux *http.ServeMux) {
+func (s *Server) appRoutes(mux *httpx.Mux) {
 	mux.Handle("POST "+appsPath, s.auth(s.createApp, "applications:create"))
 	mux.Handle("GET "+appsPath, s.auth(s.listApps, "applications:read"))
-	mux.Handle("GET "+appsPath+"/{app}", verbs{"": s.auth(s.getApp, "applications:read")})
-	mux.Handle("PATCH "+appsPath+"/{app}", verbs{"": s.auth(s.updateApp, "applications:update")})
-	mux.Handle("DELETE "+appsPath+"/{app}", verbs{"": s.auth(s.deleteApp, "applications:delete")})
-	mux.Handle("POST "+appsPath+"/{app}", verbs{"regenerateSecret": s.auth(s.regenerateSecret, "applications:update")})
+	mux.HandleVerbs("GET "+appsPath+"/{app}", httpx.Verbs{"": s.auth(s.getApp, "applications:read")})
+	mux.HandleVerbs("PATCH "+appsPath+"/{app}", httpx.Verbs{"": s.auth(s.updateApp, "applications:update")})
+	mux.HandleVerbs("DELETE "+appsPath+"/{app}", httpx.Verbs{"": s.auth(s.deleteApp, "applications:delete")})
+	mux.HandleVerbs("POST "+appsPath+"/{app}", httpx.Verbs{"regenerateSecret": s.auth(s.regenerateSecret, "applications:update")})
 
 	mux.Handle("POST "+resourceServersPath, s.auth(s.createResourceServer, "resource-servers:create"))
 	mux.Handle("GET "+resourceServersPath, s.auth(s.listResourceServers, "resource-servers:read"))
-	mux.Handle("GET "+resourceServersPath+"/{rs}", verbs{"": s.auth(s.getResourceServer, "resource-servers:read")})
-	mux.Handle("PATCH "+resourceServersPath+"/{rs}", verbs{"": s.auth(s.updateResourceServer, "resource-servers:update")})
-	mux.Handle("DELETE "+resourceServersPath+"/{rs}", verbs{"": s.auth(s.deleteResourceServer, "resource-servers:delete")})
+	mux.HandleVerbs("GET "+resourceServersPath+"/{rs}", httpx.Verbs{"": s.auth(s.getResourceServer, "resource-servers:read")})
+	mux.HandleVerbs("PATCH "+resourceServersPath+"/{rs}", httpx.Verbs{"": s.auth(s.updateResourceServer, "resource-servers:update")})
+	mux.HandleVerbs("DELETE "+resourceServersPath+"/{rs}", httpx.Verbs{"": s.auth(s.deleteResourceServer, "resource-servers:delete")})
 }
 
 // decodeInto decodes the body {"<key>": {…}} onto v, strictly: fields it
@@ -33,20 +34,20 @@ func (s *Server) appRoutes(mux *http.ServeMux) {
 // the service.
 func decodeInto(w http.ResponseWriter, r *http.Request, key string, v any) error {
 	var raw json.RawMessage
-	if err := decodeWrapped(w, r, key, &raw, false); err != nil {
+	if err := httpx.DecodeWrapped(w, r, key, &raw, false); err != nil {
 		return err
 	}
-	return latchkey.WithFieldPrefix(strictDecode(raw, v), key+".")
+	return latchkey.WithFieldPrefix(httpx.StrictDecode(raw, v), key+".")
 }
 
 func (s *Server) createApp(w http.ResponseWriter, r *http.Request) {
 	var a oauth.Application
 	if err := decodeInto(w, r, "application", &a); err != nil {
-		writeError(w, r, err)
+		httpx.WriteError(w, r, err)
 		return
 	}
 	a, err := s.OAuth.CreateApplication(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), a)
-	reply(w, r, a, latchkey.WithFieldPrefix(err, "application."))
+	httpx.Reply(w, r, a, latchkey.WithFieldPrefix(err, "application."))
 }
 
 func (s *Server) listApps(w http.ResponseWriter, r *http.Request) {
@@ -58,41 +59,41 @@ func (s *Server) listApps(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) getApp(w http.ResponseWriter, r *http.Request) {
 	a, err := s.OAuth.GetApplication(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("app"))
-	reply(w, r, a, err)
+	httpx.Reply(w, r, a, err)
 }
 
 func (s *Server) updateApp(w http.ResponseWriter, r *http.Request) {
 	var raw json.RawMessage
-	if err := decodeWrapped(w, r, "application", &raw, false); err != nil {
-		writeError(w, r, err)
+	if err := httpx.DecodeWrapped(w, r, "application", &raw, false); err != nil {
+		httpx.WriteError(w, r, err)
 		return
 	}
 	a, err := s.OAuth.UpdateApplication(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("app"),
-		func(a *oauth.Application) error { return strictDecode(raw, a) })
-	reply(w, r, a, latchkey.WithFieldPrefix(err, "application."))
+		func(a *oauth.Application) error { return httpx.StrictDecode(raw, a) })
+	httpx.Reply(w, r, a, latchkey.WithFieldPrefix(err, "application."))
 }
 
 func (s *Server) regenerateSecret(w http.ResponseWriter, r *http.Request) {
 	if err := decodeOptionalEmpty(w, r); err != nil {
-		writeError(w, r, err)
+		httpx.WriteError(w, r, err)
 		return
 	}
 	a, err := s.OAuth.RegenerateSecret(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("app"))
-	reply(w, r, a, err)
+	httpx.Reply(w, r, a, err)
 }
 
 func (s *Server) deleteApp(w http.ResponseWriter, r *http.Request) {
-	replyEmpty(w, r, s.OAuth.DeleteApplication(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("app")))
+	httpx.ReplyEmpty(w, r, s.OAuth.DeleteApplication(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("app")))
 }
 
 func (s *Server) createResourceServer(w http.ResponseWriter, r *http.Request) {
 	var rs oauth.ResourceServer
 	if err := decodeInto(w, r, "resource_server", &rs); err != nil {
-		writeError(w, r, err)
+		httpx.WriteError(w, r, err)
 		return
 	}
 	rs, err := s.OAuth.CreateResourceServer(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), rs)
-	reply(w, r, rs, latchkey.WithFieldPrefix(err, "resource_server."))
+	httpx.Reply(w, r, rs, latchkey.WithFieldPrefix(err, "resource_server."))
 }
 
 func (s *Server) listResourceServers(w http.ResponseWriter, r *http.Request) {
@@ -105,20 +106,20 @@ func (s *Server) listResourceServers(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) getResourceServer(w http.ResponseWriter, r *http.Request) {
 	rs, err := s.OAuth.GetResourceServer(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("rs"))
-	reply(w, r, rs, err)
+	httpx.Reply(w, r, rs, err)
 }
 
 func (s *Server) updateResourceServer(w http.ResponseWriter, r *http.Request) {
 	var raw json.RawMessage
-	if err := decodeWrapped(w, r, "resource_server", &raw, false); err != nil {
-		writeError(w, r, err)
+	if err := httpx.DecodeWrapped(w, r, "resource_server", &raw, false); err != nil {
+		httpx.WriteError(w, r, err)
 		return
 	}
 	rs, err := s.OAuth.UpdateResourceServer(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("rs"),
-		func(rs *oauth.ResourceServer) error { return strictDecode(raw, rs) })
-	reply(w, r, rs, latchkey.WithFieldPrefix(err, "resource_server."))
+		func(rs *oauth.ResourceServer) error { return httpx.StrictDecode(raw, rs) })
+	httpx.Reply(w, r, rs, latchkey.WithFieldPrefix(err, "resource_server."))
 }
 
 func (s *Server) deleteResourceServer(w http.ResponseWriter, r *http.Request) {
-	replyEmpty(w, r, s.OAuth.DeleteResourceServer(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("rs")))
+	httpx.ReplyEmpty(w, r, s.OAuth.DeleteResourceServer(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("rs")))
 }

@@ -5,9 +5,9 @@ import (
 	"errors"
 	"net/http"
 	"slices"
-	"strings"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/oauth"
 )
 
@@ -23,15 +23,15 @@ type refusal func(w http.ResponseWriter, r *http.Request, status int)
 func refuseAPI(w http.ResponseWriter, r *http.Request, status int) {
 	switch status {
 	case http.StatusUnauthorized:
-		writeError(w, r, errUnauthorized)
+		httpx.WriteError(w, r, httpx.ErrUnauthorized)
 	case http.StatusTooManyRequests:
-		writeError(w, r, errTooManyRequests)
+		httpx.WriteError(w, r, httpx.ErrTooManyRequests)
 	case http.StatusInternalServerError:
-		writeError(w, r, errInternal)
+		httpx.WriteError(w, r, httpx.ErrInternal)
 	case http.StatusServiceUnavailable:
-		writeError(w, r, errUnavailable)
+		httpx.WriteError(w, r, httpx.ErrUnavailable)
 	default:
-		writeError(w, r, errForbidden)
+		httpx.WriteError(w, r, httpx.ErrForbidden)
 	}
 }
 
@@ -50,7 +50,7 @@ func principalFrom(ctx context.Context) oauth.Principal {
 // principalFrom returns it. Refusals are written by refuse.
 func (s *Server) guard(h http.Handler, refuse refusal, scopeSets ...[]string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		raw, ok := bearer(r)
+		raw, ok := httpx.Bearer(r)
 		if !ok {
 			refuse(w, r, http.StatusUnauthorized)
 			return
@@ -61,7 +61,7 @@ func (s *Server) guard(h http.Handler, refuse refusal, scopeSets ...[]string) ht
 			return
 		}
 		if err != nil {
-			refuse(w, r, statusOf[fault(r, err).Code])
+			refuse(w, r, httpx.Status(httpx.Fault(r, err).Code))
 			return
 		}
 		if !admit(w, r, s.PerToken, "token:"+p.TokenID, refuse) {
@@ -77,11 +77,4 @@ func (s *Server) guard(h http.Handler, refuse refusal, scopeSets ...[]string) ht
 		ctx = context.WithValue(ctx, principalKey{}, p)
 		h.ServeHTTP(w, r.WithContext(ctx))
 	})
-}
-
-// bearer returns the token of an "Authorization: Bearer …" header.
-func bearer(r *http.Request) (string, bool) {
-	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	token = strings.TrimSpace(token)
-	return token, ok && strings.EqualFold(scheme, "Bearer") && token != ""
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/directory"
+	"github.com/latchkey/latchkey/internal/httpx"
 )
 
 // FuzzDecodeIdentity feeds arbitrary bodies to the identity decoder and the
@@ -32,7 +33,7 @@ func FuzzDecodeIdentity(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body string) {
 		r := httptest.NewRequest("POST", "/", strings.NewReader(body))
 		var in identityIn
-		err := decodeWrapped(httptest.NewRecorder(), r, "identity", &in, true)
+		err := httpx.DecodeWrapped(httptest.NewRecorder(), r, "identity", &in, true)
 		if err == nil {
 			traits, terr := directory.NewTraits(in.Traits)
 			if terr == nil {
@@ -53,7 +54,7 @@ func FuzzDecodeIdentity(f *testing.F) {
 		if !errors.As(err, &e) {
 			t.Fatalf("error is not an API error: %v", err)
 		}
-		if status := statusOf[e.Code]; status < 400 || status > 499 {
+		if status := httpx.Status(e.Code); status < 400 || status > 499 {
 			t.Fatalf("status %d (%s) for body %q", status, e.Code, body)
 		}
 	})

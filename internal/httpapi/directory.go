@@ -9,6 +9,7 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/directory"
+	"github.com/latchkey/latchkey/internal/httpx"
 )
 
 // readOnly are the read-only fields a client may send back; they are ignored.
@@ -82,48 +83,30 @@ func deref(s *string) string {
 	return *s
 }
 
-// reply writes v as a 200, or the error.
-func reply(w http.ResponseWriter, r *http.Request, v any, err error) {
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, v)
-}
-
-// replyEmpty writes the 200 with an empty body of a delete, or the error.
-func replyEmpty(w http.ResponseWriter, r *http.Request, err error) {
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeEmpty(w)
-}
-
 func (s *Server) getTenant(w http.ResponseWriter, r *http.Request) {
 	t, err := s.Directory.GetTenant(r.Context(), r.PathValue("tenant"))
-	reply(w, r, t, err)
+	httpx.Reply(w, r, t, err)
 }
 
 func (s *Server) updateTenant(w http.ResponseWriter, r *http.Request) {
 	var in tenantIn
-	if err := decodeWrapped(w, r, "tenant", &in, false); err != nil {
-		writeError(w, r, err)
+	if err := httpx.DecodeWrapped(w, r, "tenant", &in, false); err != nil {
+		httpx.WriteError(w, r, err)
 		return
 	}
 	t, err := s.Directory.UpdateTenant(r.Context(), r.PathValue("tenant"), directory.TenantPatch{DisplayName: in.DisplayName})
-	reply(w, r, t, latchkey.WithFieldPrefix(err, "tenant."))
+	httpx.Reply(w, r, t, latchkey.WithFieldPrefix(err, "tenant."))
 }
 
 func (s *Server) createRealm(w http.ResponseWriter, r *http.Request) {
 	var in realmIn
-	if err := decodeWrapped(w, r, "realm", &in, false); err != nil {
-		writeError(w, r, err)
+	if err := httpx.DecodeWrapped(w, r, "realm", &in, false); err != nil {
+		httpx.WriteError(w, r, err)
 		return
 	}
 	realm, err := s.Directory.CreateRealm(r.Context(), r.PathValue("tenant"),
 		directory.Realm{DisplayName: deref(in.DisplayName), Classification: deref(in.Classification)})
-	reply(w, r, realm, latchkey.WithFieldPrefix(err, "realm."))
+	httpx.Reply(w, r, realm, latchkey.WithFieldPrefix(err, "realm."))
 }
 
 func (s *Server) listRealms(w http.ResponseWriter, r *http.Request) {
@@ -135,22 +118,22 @@ func (s *Server) listRealms(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) getRealm(w http.ResponseWriter, r *http.Request) {
 	realm, err := s.Directory.GetRealm(r.Context(), r.PathValue("tenant"), r.PathValue("realm"))
-	reply(w, r, realm, err)
+	httpx.Reply(w, r, realm, err)
 }
 
 func (s *Server) updateRealm(w http.ResponseWriter, r *http.Request) {
 	var in realmIn
-	if err := decodeWrapped(w, r, "realm", &in, false); err != nil {
-		writeError(w, r, err)
+	if err := httpx.DecodeWrapped(w, r, "realm", &in, false); err != nil {
+		httpx.WriteError(w, r, err)
 		return
 	}
 	realm, err := s.Directory.UpdateRealm(r.Context(), r.PathValue("tenant"), r.PathValue("realm"),
 		directory.RealmPatch{DisplayName: in.DisplayName, Classification: in.Classification})
-	reply(w, r, realm, latchkey.WithFieldPrefix(err, "realm."))
+	httpx.Reply(w, r, realm, latchkey.WithFieldPrefix(err, "realm."))
 }
 
 func (s *Server) deleteRealm(w http.ResponseWriter, r *http.Request) {
-	replyEmpty(w, r, s.Directory.DeleteRealm(r.Context(), r.PathValue("tenant"), r.PathValue("realm")))
+	httpx.ReplyEmpty(w, r, s.Directory.DeleteRealm(r.Context(), r.PathValue("tenant"), r.PathValue("realm")))
 }
 
 func identityID(v directory.Identity) string { return v.ID }
@@ -158,18 +141,18 @@ func groupID(v directory.Group) string       { return v.ID }
 
 func (s *Server) createIdentity(w http.ResponseWriter, r *http.Request) {
 	var in identityIn
-	if err := decodeWrapped(w, r, "identity", &in, true); err != nil {
-		writeError(w, r, err)
+	if err := httpx.DecodeWrapped(w, r, "identity", &in, true); err != nil {
+		httpx.WriteError(w, r, err)
 		return
 	}
 	traits, err := directory.NewTraits(in.Traits)
 	if err != nil {
-		writeError(w, r, latchkey.WithFieldPrefix(err, "identity."))
+		httpx.WriteError(w, r, latchkey.WithFieldPrefix(err, "identity."))
 		return
 	}
 	i, err := s.Directory.CreateIdentity(r.Context(), r.PathValue("tenant"), r.PathValue("realm"),
 		directory.Identity{DisplayName: deref(in.DisplayName), Status: deref(in.Status), Traits: traits})
-	reply(w, r, i, latchkey.WithFieldPrefix(err, "identity."))
+	httpx.Reply(w, r, i, latchkey.WithFieldPrefix(err, "identity."))
 }
 
 func (s *Server) listIdentities(w http.ResponseWriter, r *http.Request) {
@@ -181,33 +164,33 @@ func (s *Server) listIdentities(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) getIdentity(w http.ResponseWriter, r *http.Request) {
 	i, err := s.Directory.GetIdentity(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("identity"))
-	reply(w, r, i, err)
+	httpx.Reply(w, r, i, err)
 }
 
 func (s *Server) updateIdentity(w http.ResponseWriter, r *http.Request) {
 	var in identityIn
-	if err := decodeWrapped(w, r, "identity", &in, false); err != nil {
-		writeError(w, r, err)
+	if err := httpx.DecodeWrapped(w, r, "identity", &in, false); err != nil {
+		httpx.WriteError(w, r, err)
 		return
 	}
 	i, err := s.Directory.UpdateIdentity(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("identity"),
 		directory.IdentityPatch{DisplayName: in.DisplayName, Status: in.Status, Traits: directory.TraitsPatch(in.Traits)})
-	reply(w, r, i, latchkey.WithFieldPrefix(err, "identity."))
+	httpx.Reply(w, r, i, latchkey.WithFieldPrefix(err, "identity."))
 }
 
 func (s *Server) deleteIdentity(w http.ResponseWriter, r *http.Request) {
-	replyEmpty(w, r, s.Directory.DeleteIdentity(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("identity")))
+	httpx.ReplyEmpty(w, r, s.Directory.DeleteIdentity(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("identity")))
 }
 
 func (s *Server) batchDeleteIdentities(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		IDs []string `json:"ids"`
 	}
-	if err := decodeBody(w, r, &in); err != nil {
-		writeError(w, r, err)
+	if err := httpx.DecodeBody(w, r, &in); err != nil {
+		httpx.WriteError(w, r, err)
 		return
 	}
-	replyEmpty(w, r, s.Directory.BatchDeleteIdentities(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), in.IDs))
+	httpx.ReplyEmpty(w, r, s.Directory.BatchDeleteIdentities(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), in.IDs))
 }
 
 func (s *Server) listIdentityGroups(w http.ResponseWriter, r *http.Request) {
@@ -219,13 +202,13 @@ func (s *Server) listIdentityGroups(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) createGroup(w http.ResponseWriter, r *http.Request) {
 	var in groupIn
-	if err := decodeWrapped(w, r, "group", &in, false); err != nil {
-		writeError(w, r, err)
+	if err := httpx.DecodeWrapped(w, r, "group", &in, false); err != nil {
+		httpx.WriteError(w, r, err)
 		return
 	}
 	g, err := s.Directory.CreateGroup(r.Context(), r.PathValue("tenant"), r.PathValue("realm"),
 		directory.Group{DisplayName: deref(in.DisplayName), Description: deref(in.Description)}, nil)
-	reply(w, r, g, latchkey.WithFieldPrefix(err, "group."))
+	httpx.Reply(w, r, g, latchkey.WithFieldPrefix(err, "group."))
 }
 
 func (s *Server) listGroups(w http.ResponseWriter, r *http.Request) {
@@ -237,22 +220,22 @@ func (s *Server) listGroups(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) getGroup(w http.ResponseWriter, r *http.Request) {
 	g, err := s.Directory.GetGroup(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("group"))
-	reply(w, r, g, err)
+	httpx.Reply(w, r, g, err)
 }
 
 func (s *Server) updateGroup(w http.ResponseWriter, r *http.Request) {
 	var in groupIn
-	if err := decodeWrapped(w, r, "group", &in, false); err != nil {
-		writeError(w, r, err)
+	if err := httpx.DecodeWrapped(w, r, "group", &in, false); err != nil {
+		httpx.WriteError(w, r, err)
 		return
 	}
 	g, err := s.Directory.UpdateGroup(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("group"),
 		directory.GroupPatch{DisplayName: in.DisplayName, Description: in.Description})
-	reply(w, r, g, latchkey.WithFieldPrefix(err, "group."))
+	httpx.Reply(w, r, g, latchkey.WithFieldPrefix(err, "group."))
 }
 
 func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request) {
-	replyEmpty(w, r, s.Directory.DeleteGroup(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("group")))
+	httpx.ReplyEmpty(w, r, s.Directory.DeleteGroup(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("group")))
 }
 
 type membersIn struct {
@@ -261,22 +244,22 @@ type membersIn struct {
 
 func (s *Server) addGroupMembers(w http.ResponseWriter, r *http.Request) {
 	var in membersIn
-	if err := decodeBody(w, r, &in); err != nil {
-		writeError(w, r, err)
+	if err := httpx.DecodeBody(w, r, &in); err != nil {
+		httpx.WriteError(w, r, err)
 		return
 	}
 	g, err := s.Directory.AddGroupMembers(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("group"), in.IdentityIDs)
-	reply(w, r, g, err)
+	httpx.Reply(w, r, g, err)
 }
 
 func (s *Server) deleteGroupMembers(w http.ResponseWriter, r *http.Request) {
 	var in membersIn
-	if err := decodeBody(w, r, &in); err != nil {
-		writeError(w, r, err)
+	if err := httpx.DecodeBody(w, r, &in); err != nil {
+		httpx.WriteError(w, r, err)
 		return
 	}
 	g, err := s.Directory.DeleteGroupMembers(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("group"), in.IdentityIDs)
-	reply(w, r, g, err)
+	httpx.Reply(w, r, g, err)
 }
 
 func (s *Server) listGroupMembers(w http.ResponseWriter, r *http.Request) {

@@ -1,8 +1,11 @@
 package httpapi_test
 
-// HTTP-level tests of the management API: every test starts a real node
-// (internal/testenv) on each storage engine and talks to it over HTTP only.
-// This file holds the helpers the tests share.
+// HTTP-level tests of the management API, and of internal/authenticator's
+// endpoints and pages (op, signin, sdk, sdkauth, bindpage, token, keys…),
+// which a test reaches through the management API's fixtures and which
+// share these helpers: every test starts a real node (internal/testenv) on
+// each storage engine and talks to it over HTTP only. This file holds the
+// helpers the tests share.
 
 import (
 	"fmt"

@@ -6,13 +6,15 @@ import (
 	"net"
 	"net/http"
 	"strings"
+
+	"github.com/latchkey/latchkey/internal/httpx"
 )
 
 // MetricsHandler serves the Prometheus metrics at GET /metrics alone, for a
 // listener of their own (--metrics-listen): to the bearer of token, or to
 // anyone who reaches the address when token is "".
 func (s *Server) MetricsHandler(token string) http.Handler {
-	mux := http.NewServeMux()
+	mux := httpx.NewMux()
 	mux.Handle("GET /metrics", s.metrics(token))
 	return jsonFallback(mux)
 }
@@ -21,11 +23,11 @@ func (s *Server) MetricsHandler(token string) http.Handler {
 func (s *Server) metrics(token string) http.Handler {
 	want := sha256.Sum256([]byte(token))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got, _ := bearer(r)
+		got, _ := httpx.Bearer(r)
 		sum := sha256.Sum256([]byte(got)) // compared as hashes: in constant time, whatever the lengths
 		if token != "" && subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
-			writeError(w, r, errUnauthorized)
+			httpx.WriteError(w, r, httpx.ErrUnauthorized)
 			return
 		}
 		s.Metrics.Handler().ServeHTTP(w, r)

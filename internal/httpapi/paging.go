@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/httpx"
 )
 
 // pageLimits are an endpoint's default and maximum page sizes.
@@ -125,13 +126,13 @@ func servePage[T any](w http.ResponseWriter, r *http.Request, limits pageLimits,
 	id func(T) string, fetch func(opts latchkey.ListOptions) ([]T, int, error)) {
 	p, err := parsePage(r, limits, attributes)
 	if err != nil {
-		writeError(w, r, err)
+		httpx.WriteError(w, r, err)
 		return
 	}
 	items, total, err := fetch(p.opts)
 	if err != nil {
-		writeError(w, r, err)
+		httpx.WriteError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, pageBody(p, key, items, total, id))
+	httpx.WriteJSON(w, http.StatusOK, pageBody(p, key, items, total, id))
 }

@@ -4,51 +4,36 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/passkey"
 )
 
 const (
-	configsPath     = realmPath + "/authenticator-configs"
-	credentialsPath = realmPath + "/identities/{identity}/credentials"
-	jobsPath        = realmPath + "/identities/{identity}/credential-binding-jobs"
+	configsPath     = httpx.RealmPath + "/authenticator-configs"
+	credentialsPath = httpx.RealmPath + "/identities/{identity}/credentials"
 )
 
-func (s *Server) passkeyRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("GET "+passkey.DefaultLogoPath, serveLogo)
+func (s *Server) passkeyRoutes(mux *httpx.Mux) {
 	s.batchRoutes(mux)
 	mux.Handle("POST "+configsPath, s.auth(s.createConfig, "authenticator-configs:create"))
 	mux.Handle("GET "+configsPath, s.auth(s.listConfigs, "authenticator-configs:read"))
-	mux.Handle("GET "+configsPath+"/{config}", verbs{"": s.auth(s.getConfig, "authenticator-configs:read")})
-	mux.Handle("PATCH "+configsPath+"/{config}", verbs{"": s.auth(s.updateConfig, "authenticator-configs:update")})
-	mux.Handle("DELETE "+configsPath+"/{config}", verbs{"": s.auth(s.deleteConfig, "authenticator-configs:delete")})
+	mux.HandleVerbs("GET "+configsPath+"/{config}", httpx.Verbs{"": s.auth(s.getConfig, "authenticator-configs:read")})
+	mux.HandleVerbs("PATCH "+configsPath+"/{config}", httpx.Verbs{"": s.auth(s.updateConfig, "authenticator-configs:update")})
+	mux.HandleVerbs("DELETE "+configsPath+"/{config}", httpx.Verbs{"": s.auth(s.deleteConfig, "authenticator-configs:delete")})
 
 	mux.Handle("GET "+credentialsPath, s.auth(s.listCredentials, "credentials:read"))
-	mux.Handle("GET "+credentialsPath+"/{credential}", verbs{"": s.auth(s.getCredential, "credentials:read")})
-	mux.Handle("POST "+credentialsPath+"/{credential}", verbs{"revoke": s.auth(s.revokeCredential, "credentials:revoke")})
+	mux.HandleVerbs("GET "+credentialsPath+"/{credential}", httpx.Verbs{"": s.auth(s.getCredential, "credentials:read")})
+	mux.HandleVerbs("POST "+credentialsPath+"/{credential}", httpx.Verbs{"revoke": s.auth(s.revokeCredential, "credentials:revoke")})
 
-	mux.Handle("POST "+jobsPath, s.auth(s.createJob, "credential-binding-jobs:create"))
-	mux.Handle("GET "+jobsPath, s.auth(s.listJobs, "credential-binding-jobs:read"))
-	// The binding endpoints are authorised by the link's token, not by an
-	// API token, and are called cross-origin by the embedded SDK.
-	mux.Handle("GET "+jobsPath+"/{job}", verbs{
-		"":                    s.auth(s.getJob, "credential-binding-jobs:read"),
-		"invokeAuthenticator": s.bindingCORS(s.invokeAuthenticator),
-	})
-	mux.Handle("POST "+jobsPath+"/{job}", verbs{
-		"revoke":  s.auth(s.revokeJob, "credential-binding-jobs:revoke"),
-		"getInfo": s.bindingCORS(s.getInfo),
-		"bind":    s.bindingCORS(s.bind),
-	})
-	mux.Handle("OPTIONS "+jobsPath+"/{job}", verbs{
-		"invokeAuthenticator": s.bindingCORS(nil),
-		"getInfo":             s.bindingCORS(nil),
-		"bind":                s.bindingCORS(nil),
-	})
+	mux.Handle("POST "+httpx.JobsPath, s.auth(s.createJob, "credential-binding-jobs:create"))
+	mux.Handle("GET "+httpx.JobsPath, s.auth(s.listJobs, "credential-binding-jobs:read"))
+	// The link's own methods on a job are the authenticator's.
+	mux.HandleVerbs("GET "+httpx.JobsPath+"/{job}", httpx.Verbs{"": s.auth(s.getJob, "credential-binding-jobs:read")})
+	mux.HandleVerbs("POST "+httpx.JobsPath+"/{job}", httpx.Verbs{"revoke": s.auth(s.revokeJob, "credential-binding-jobs:revoke")})
 }
 
 type configIn struct {
@@ -61,17 +46,17 @@ type configIn struct {
 
 func (s *Server) createConfig(w http.ResponseWriter, r *http.Request) {
 	var in configIn
-	if err := decodeWrapped(w, r, "authenticator_config", &in, false); err != nil {
-		writeError(w, r, err)
+	if err := httpx.DecodeWrapped(w, r, "authenticator_config", &in, false); err != nil {
+		httpx.WriteError(w, r, err)
 		return
 	}
 	a := passkey.AuthenticatorConfig{DisplayName: deref(in.DisplayName)}
 	if err := decodeConfig(in.Config, &a.Config); err != nil {
-		writeError(w, r, latchkey.WithFieldPrefix(err, "authenticator_config."))
+		httpx.WriteError(w, r, latchkey.WithFieldPrefix(err, "authenticator_config."))
 		return
 	}
 	a, err := s.Passkeys.CreateAuthenticatorConfig(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), a)
-	reply(w, r, a, latchkey.WithFieldPrefix(err, "authenticator_config."))
+	httpx.Reply(w, r, a, latchkey.WithFieldPrefix(err, "authenticator_config."))
 }
 
 // decodeConfig decodes a config object onto c, strictly; fields it does not
@@ -87,7 +72,7 @@ func decodeConfig(raw json.RawMessage, c *passkey.Config) error {
 	if typed.Type != nil && *typed.Type != c.Type {
 		*c = passkey.Config{}
 	}
-	return latchkey.WithFieldPrefix(strictDecode(raw, c), "config.")
+	return latchkey.WithFieldPrefix(httpx.StrictDecode(raw, c), "config.")
 }
 
 func (s *Server) listConfigs(w http.ResponseWriter, r *http.Request) {
@@ -100,13 +85,13 @@ func (s *Server) listConfigs(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) getConfig(w http.ResponseWriter, r *http.Request) {
 	a, err := s.Passkeys.GetAuthenticatorConfig(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("config"))
-	reply(w, r, a, err)
+	httpx.Reply(w, r, a, err)
 }
 
 func (s *Server) updateConfig(w http.ResponseWriter, r *http.Request) {
 	var in configIn
-	if err := decodeWrapped(w, r, "authenticator_config", &in, false); err != nil {
-		writeError(w, r, err)
+	if err := httpx.DecodeWrapped(w, r, "authenticator_config", &in, false); err != nil {
+		httpx.WriteError(w, r, err)
 		return
 	}
 	a, err := s.Passkeys.UpdateAuthenticatorConfig(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("config"),
@@ -114,7 +99,7 @@ func (s *Server) updateConfig(w http.ResponseWriter, r *http.Request) {
 			setIfGiven(&a.DisplayName, in.DisplayName)
 			return decodeConfig(in.Config, &a.Config)
 		})
-	reply(w, r, a, latchkey.WithFieldPrefix(err, "authenticator_config."))
+	httpx.Reply(w, r, a, latchkey.WithFieldPrefix(err, "authenticator_config."))
 }
 
 func setIfGiven(dst *string, v *string) {
@@ -124,7 +109,7 @@ func setIfGiven(dst *string, v *string) {
 }
 
 func (s *Server) deleteConfig(w http.ResponseWriter, r *http.Request) {
-	replyEmpty(w, r, s.Passkeys.DeleteAuthenticatorConfig(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("config")))
+	httpx.ReplyEmpty(w, r, s.Passkeys.DeleteAuthenticatorConfig(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("config")))
 }
 
 func (s *Server) listCredentials(w http.ResponseWriter, r *http.Request) {
@@ -137,26 +122,26 @@ func (s *Server) listCredentials(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) getCredential(w http.ResponseWriter, r *http.Request) {
 	c, err := s.Passkeys.GetCredential(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("identity"), r.PathValue("credential"))
-	reply(w, r, c, err)
+	httpx.Reply(w, r, c, err)
 }
 
 func (s *Server) revokeCredential(w http.ResponseWriter, r *http.Request) {
 	if err := decodeOptionalEmpty(w, r); err != nil {
-		writeError(w, r, err)
+		httpx.WriteError(w, r, err)
 		return
 	}
 	c, err := s.Passkeys.RevokeCredential(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("identity"), r.PathValue("credential"))
-	reply(w, r, c, err)
+	httpx.Reply(w, r, c, err)
 }
 
 // decodeOptionalEmpty accepts no body or an empty object, as the revoke
 // verbs take.
 func decodeOptionalEmpty(w http.ResponseWriter, r *http.Request) error {
-	body, err := readBody(w, r)
+	body, err := httpx.ReadBody(w, r)
 	if err != nil || len(strings.TrimSpace(string(body))) == 0 {
 		return err
 	}
-	return strictDecode(body, &struct{}{})
+	return httpx.StrictDecode(body, &struct{}{})
 }
 
 type jobIn struct {
@@ -173,22 +158,22 @@ type jobOut struct {
 
 func (s *Server) createJob(w http.ResponseWriter, r *http.Request) {
 	var in jobIn
-	if err := decodeWrapped(w, r, "job", &in, false); err != nil {
-		writeError(w, r, err)
+	if err := httpx.DecodeWrapped(w, r, "job", &in, false); err != nil {
+		httpx.WriteError(w, r, err)
 		return
 	}
 	j, link, err := s.Passkeys.CreateBindingJob(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("identity"),
 		passkey.JobRequest{DeliveryMethod: in.DeliveryMethod, AuthenticatorConfigID: in.AuthenticatorConfigID,
 			AuthenticatorConfig: in.AuthenticatorConfig, PostBindingRedirectURI: in.PostBindingRedirectURI})
 	if err != nil {
-		writeError(w, r, latchkey.WithFieldPrefix(err, "job."))
+		httpx.WriteError(w, r, latchkey.WithFieldPrefix(err, "job."))
 		return
 	}
 	out := jobOut{Job: j}
 	if j.DeliveryMethod == passkey.Return {
 		out.Link = link
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpx.WriteJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
@@ -201,133 +186,23 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
 	j, err := s.Passkeys.GetBindingJob(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("identity"), r.PathValue("job"))
-	reply(w, r, j, err)
+	httpx.Reply(w, r, j, err)
 }
 
 func (s *Server) revokeJob(w http.ResponseWriter, r *http.Request) {
 	if err := decodeOptionalEmpty(w, r); err != nil {
-		writeError(w, r, err)
+		httpx.WriteError(w, r, err)
 		return
 	}
 	j, err := s.Passkeys.RevokeBindingJob(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("identity"), r.PathValue("job"))
-	reply(w, r, j, err)
+	httpx.Reply(w, r, j, err)
 }
 
-// bindingCORS lets the origins that the job's authenticator config trusts
-// call h from a browser, and answers their preflights (h nil).
-func (s *Server) bindingCORS(h http.HandlerFunc) http.Handler {
-	return cors(func(r *http.Request) []string {
-		return s.Passkeys.TrustedOrigins(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("identity"), r.PathValue("job"))
-	}, h)
-}
+const batchesPath = httpx.RealmPath + "/batch-credential-binding-jobs"
 
-// sdkCORS lets the origins that an application's embedded authenticator
-// config trusts call h from a browser, and answers their preflights (h nil).
-func (s *Server) sdkCORS(h http.HandlerFunc) http.Handler {
-	return cors(func(r *http.Request) []string {
-		_, c, err := s.OAuth.EmbeddedConfig(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("app"))
-		if err != nil {
-			return nil
-		}
-		return s.Passkeys.AllowedOrigins(c.Config)
-	}, h)
-}
-
-// cors lets the origins that trusted names call h from a browser, with the
-// headers the embedded SDK sends, and answers their preflights (h nil).
-func cors(trusted func(*http.Request) []string, h http.HandlerFunc) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if origin := r.Header.Get("Origin"); origin != "" {
-			w.Header().Add("Vary", "Origin")
-			if slices.Contains(trusted(r), origin) {
-				w.Header().Set("Access-Control-Allow-Origin", origin)
-				w.Header().Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
-				w.Header().Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Correlation-Id")
-				w.Header().Set("Access-Control-Max-Age", "600")
-			}
-		}
-		if h == nil {
-			w.WriteHeader(http.StatusNoContent)
-			return
-		}
-		h(w, r)
-	})
-}
-
-// bindingToken is the link's token: the query's on the link itself, the
-// bearer one on the calls the authenticator makes with it.
-func bindingToken(r *http.Request) string {
-	if t, ok := bearer(r); ok {
-		return t
-	}
-	return r.URL.Query().Get("token")
-}
-
-// advance checks the request's binding token and moves the job to state.
-func (s *Server) advance(r *http.Request, state string) (passkey.Invocation, error) {
-	return s.Passkeys.Advance(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("identity"),
-		r.PathValue("job"), bindingToken(r), state)
-}
-
-// invokeAuthenticator opens a binding link. An embedded config's link
-// answers the SDK's JSON instruction, or sends a browser to the app's
-// invoke URL; a hosted one lands on the hosted binding page.
-func (s *Server) invokeAuthenticator(w http.ResponseWriter, r *http.Request) {
-	inv, err := s.advance(r, passkey.LinkOpened)
-	if err != nil {
-		s.bindingError(w, r, err)
-		return
-	}
-	j, token := inv.Job, bindingToken(r)
-	if inv.Config.Config.Type == passkey.Embedded {
-		instruction := map[string]string{
-			"tenant_id": j.TenantID, "realm_id": j.RealmID, "identity_id": j.IdentityID, "job_id": j.ID,
-			"token": token, "api_base_url": s.Passkeys.BaseURL,
-		}
-		if wantsHTML(r) {
-			http.Redirect(w, r, strings.TrimSuffix(inv.Config.Config.InvokeURL, "/")+"/bind?"+query(instruction), http.StatusFound)
-			return
-		}
-		writeJSON(w, http.StatusOK, instruction)
-		return
-	}
-	s.bindingPage(w, r, inv)
-}
-
-func (s *Server) getInfo(w http.ResponseWriter, r *http.Request) {
-	inv, err := s.advance(r, passkey.RequestDelivered)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	info, err := s.Passkeys.Info(r.Context(), inv, bindingToken(r))
-	reply(w, r, info, err)
-}
-
-func (s *Server) bind(w http.ResponseWriter, r *http.Request) {
-	var in struct {
-		Type string `json:"type"`
-		Raw  string `json:"raw"`
-	}
-	if err := decodeBody(w, r, &in); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	c, err := s.Passkeys.Bind(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("identity"),
-		r.PathValue("job"), bindingToken(r), passkey.Proof{Type: in.Type, Raw: in.Raw})
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	// The SDK takes the credential flat, not wrapped.
-	writeJSON(w, http.StatusOK, c)
-}
-
-const batchesPath = realmPath + "/batch-credential-binding-jobs"
-
-func (s *Server) batchRoutes(mux *http.ServeMux) {
+func (s *Server) batchRoutes(mux *httpx.Mux) {
 	mux.Handle("POST "+batchesPath, s.auth(s.createBatch, "credential-binding-jobs:create"))
-	mux.Handle("GET "+batchesPath+"/{batch}", verbs{
+	mux.HandleVerbs("GET "+batchesPath+"/{batch}", httpx.Verbs{
 		"":            s.auth(s.getBatch, "credential-binding-jobs:read"),
 		"listResults": s.auth(s.listBatchResults, "credential-binding-jobs:read"),
 	})
@@ -345,8 +220,8 @@ func (s *Server) createBatch(w http.ResponseWriter, r *http.Request) {
 		IdentityIDs     []string            `json:"identity_ids"`
 		JobTemplate     passkey.JobTemplate `json:"job_template"`
 	}
-	if err := decodeWrapped(w, r, "batch_credential_binding_job", &in, false); err != nil {
-		writeError(w, r, err)
+	if err := httpx.DecodeWrapped(w, r, "batch_credential_binding_job", &in, false); err != nil {
+		httpx.WriteError(w, r, err)
 		return
 	}
 	b, err := s.Passkeys.CreateBatch(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), in.IdentityIDs, in.JobTemplate)
@@ -356,26 +231,26 @@ func (s *Server) createBatch(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("RateLimit-Remaining", strconv.Itoa(full.Remaining))
 		err = latchkey.Errorf(latchkey.CodeTooManyRequests, "%s", full.Error())
 	}
-	reply(w, r, b, latchkey.WithFieldPrefix(err, "batch_credential_binding_job."))
+	httpx.Reply(w, r, b, latchkey.WithFieldPrefix(err, "batch_credential_binding_job."))
 }
 
 func (s *Server) getBatch(w http.ResponseWriter, r *http.Request) {
 	b, err := s.Passkeys.GetBatch(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("batch"))
-	reply(w, r, b, err)
+	httpx.Reply(w, r, b, err)
 }
 
 func (s *Server) listBatchResults(w http.ResponseWriter, r *http.Request) {
 	p, err := parsePage(r, directoryPages, passkey.JobFilterAttributes)
 	if err != nil {
-		writeError(w, r, err)
+		httpx.WriteError(w, r, err)
 		return
 	}
 	res, err := s.Passkeys.ListBatchResults(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("batch"), p.opts)
 	if err != nil {
-		writeError(w, r, err)
+		httpx.WriteError(w, r, err)
 		return
 	}
 	body := pageBody(p, "job_results", res.Jobs, res.Total, func(j passkey.BindingJob) string { return j.ID })
 	body["total_success_count"], body["total_failure_count"], body["total_pending_count"] = res.Success, res.Failure, res.Pending
-	writeJSON(w, http.StatusOK, body)
+	httpx.WriteJSON(w, http.StatusOK, body)
 }

@@ -7,15 +7,16 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/directory"
+	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/provisioning"
 )
 
 // The CSV import and export, our extension of the API.
-func (s *Server) provisioningRoutes(mux *http.ServeMux) {
-	mux.Handle("POST "+realmPath+"/identities:import",
+func (s *Server) provisioningRoutes(mux *httpx.Mux) {
+	mux.Handle("POST "+httpx.RealmPath+"/identities:import",
 		s.auth(s.importIdentities, "identities:create", "identities:update", "groups:update"))
-	mux.Handle("GET "+realmPath+"/identities:export", s.auth(s.exportIdentities, "identities:read", "groups:read"))
-	mux.Handle("GET "+realmPath+"/import-jobs/{job}", verbs{
+	mux.Handle("GET "+httpx.RealmPath+"/identities:export", s.auth(s.exportIdentities, "identities:read", "groups:read"))
+	mux.HandleVerbs("GET "+httpx.RealmPath+"/import-jobs/{job}", httpx.Verbs{
 		"":       s.auth(s.getImportJob, "identities:read"),
 		"errors": s.auth(s.importErrors, "identities:read"),
 	})
@@ -48,20 +49,20 @@ func importOptions(r *http.Request) (provisioning.Options, error) {
 func (s *Server) importIdentities(w http.ResponseWriter, r *http.Request) {
 	opts, err := importOptions(r)
 	if err != nil {
-		writeError(w, r, err)
+		httpx.WriteError(w, r, err)
 		return
 	}
 	if !principalFrom(r.Context()).HasScopes(opts.Scopes()) {
-		writeError(w, r, errForbidden)
+		httpx.WriteError(w, r, httpx.ErrForbidden)
 		return
 	}
 	// The service spools the body, within the file size limit, before it writes.
 	j, err := s.Provisioning.CreateJob(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.Body, opts)
 	if err != nil {
-		writeError(w, r, err)
+		httpx.WriteError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, jobView{Job: j, Failures: []failureView{}})
+	httpx.WriteJSON(w, http.StatusOK, jobView{Job: j, Failures: []failureView{}})
 }
 
 // jobView is an import job as the API shows it, with its first failures.
@@ -83,7 +84,7 @@ func (s *Server) getImportJob(w http.ResponseWriter, r *http.Request) {
 	ctx, tenant, realm, id := r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("job")
 	j, err := s.Provisioning.GetJob(ctx, tenant, realm, id)
 	if err != nil {
-		writeError(w, r, err)
+		httpx.WriteError(w, r, err)
 		return
 	}
 	fs, err := s.Provisioning.Failures(ctx, tenant, realm, id, 0, jobFailuresShown)
@@ -91,7 +92,7 @@ func (s *Server) getImportJob(w http.ResponseWriter, r *http.Request) {
 	for i, f := range fs {
 		v.Failures[i] = failureView{Line: f.Line, Error: f.Error}
 	}
-	reply(w, r, v, err)
+	httpx.Reply(w, r, v, err)
 }
 
 // csvWriter sets the headers of a CSV download when the first byte is
@@ -120,7 +121,7 @@ func (s *Server) serveCSV(w http.ResponseWriter, r *http.Request, filename strin
 	switch {
 	case err == nil:
 	case !out.wrote:
-		writeError(w, r, err)
+		httpx.WriteError(w, r, err)
 	case r.Context().Err() == nil:
 		s.Logger.ErrorContext(r.Context(), "CSV download cut short", "err", err, "request_id", latchkey.RequestIDFrom(r.Context()))
 	}
@@ -137,13 +138,13 @@ func (s *Server) exportIdentities(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	for name := range q {
 		if name != "filter" {
-			writeError(w, r, latchkey.InvalidField(name, "unknown parameter"))
+			httpx.WriteError(w, r, latchkey.InvalidField(name, "unknown parameter"))
 			return
 		}
 	}
 	f, err := latchkey.ParseFilter(q.Get("filter"), directory.IdentityFilterAttributes)
 	if err != nil {
-		writeError(w, r, err)
+		httpx.WriteError(w, r, err)
 		return
 	}
 	s.serveCSV(w, r, "identities.csv", func(out io.Writer) error {

@@ -10,22 +10,23 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/oauth"
 )
 
 const rolesPath = resourceServersPath + "/{rs}/roles"
 
-func (s *Server) roleRoutes(mux *http.ServeMux) {
+func (s *Server) roleRoutes(mux *httpx.Mux) {
 	mux.Handle("POST "+rolesPath, s.auth(s.createRole, "roles:create"))
 	mux.Handle("GET "+rolesPath, s.auth(s.listRoles, "roles:read"))
-	mux.Handle("GET "+rolesPath+"/{role}", verbs{
+	mux.HandleVerbs("GET "+rolesPath+"/{role}", httpx.Verbs{
 		"":            s.auth(s.getRole, "roles:read"),
 		"listMembers": s.auth(s.listRoleMembers, "roles:read", "groups:read", "identities:read"),
 		"listScopes":  s.auth(s.listRoleScopes, "roles:read", "resource-servers:read"),
 	})
-	mux.Handle("PATCH "+rolesPath+"/{role}", verbs{"": s.auth(s.updateRole, "roles:update")})
-	mux.Handle("DELETE "+rolesPath+"/{role}", verbs{"": s.auth(s.deleteRole, "roles:delete")})
-	mux.Handle("POST "+rolesPath+"/{role}", verbs{
+	mux.HandleVerbs("PATCH "+rolesPath+"/{role}", httpx.Verbs{"": s.auth(s.updateRole, "roles:update")})
+	mux.HandleVerbs("DELETE "+rolesPath+"/{role}", httpx.Verbs{"": s.auth(s.deleteRole, "roles:delete")})
+	mux.HandleVerbs("POST "+rolesPath+"/{role}", httpx.Verbs{
 		"addMembers":    s.auth(s.changeRoleMembers(s.OAuth.AddRoleMembers), "roles:update", "groups:read", "identities:read"),
 		"deleteMembers": s.auth(s.changeRoleMembers(s.OAuth.DeleteRoleMembers), "roles:update", "groups:read", "identities:read"),
 		"addScopes":     s.auth(s.changeRoleScopes(s.OAuth.AddRoleScopes), "roles:update", "resource-servers:read"),
@@ -38,11 +39,11 @@ func roleID(v oauth.Role) string { return v.ID }
 func (s *Server) createRole(w http.ResponseWriter, r *http.Request) {
 	var role oauth.Role
 	if err := decodeInto(w, r, "role", &role); err != nil {
-		writeError(w, r, err)
+		httpx.WriteError(w, r, err)
 		return
 	}
 	role, err := s.OAuth.CreateRole(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("rs"), role)
-	reply(w, r, role, latchkey.WithFieldPrefix(err, "role."))
+	httpx.Reply(w, r, role, latchkey.WithFieldPrefix(err, "role."))
 }
 
 func (s *Server) listRoles(w http.ResponseWriter, r *http.Request) {
@@ -54,22 +55,22 @@ func (s *Server) listRoles(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) getRole(w http.ResponseWriter, r *http.Request) {
 	role, err := s.OAuth.GetRole(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("rs"), r.PathValue("role"))
-	reply(w, r, role, err)
+	httpx.Reply(w, r, role, err)
 }
 
 func (s *Server) updateRole(w http.ResponseWriter, r *http.Request) {
 	var raw json.RawMessage
-	if err := decodeWrapped(w, r, "role", &raw, false); err != nil {
-		writeError(w, r, err)
+	if err := httpx.DecodeWrapped(w, r, "role", &raw, false); err != nil {
+		httpx.WriteError(w, r, err)
 		return
 	}
 	role, err := s.OAuth.UpdateRole(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("rs"), r.PathValue("role"),
-		func(role *oauth.Role) error { return strictDecode(raw, role) })
-	reply(w, r, role, latchkey.WithFieldPrefix(err, "role."))
+		func(role *oauth.Role) error { return httpx.StrictDecode(raw, role) })
+	httpx.Reply(w, r, role, latchkey.WithFieldPrefix(err, "role."))
 }
 
 func (s *Server) deleteRole(w http.ResponseWriter, r *http.Request) {
-	replyEmpty(w, r, s.OAuth.DeleteRole(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("rs"), r.PathValue("role")))
+	httpx.ReplyEmpty(w, r, s.OAuth.DeleteRole(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("rs"), r.PathValue("role")))
 }
 
 // changeRoleMembers serves addMembers and deleteMembers.
@@ -79,12 +80,12 @@ func (s *Server) changeRoleMembers(change func(ctx context.Context, tenantID, re
 			GroupIDs    []string `json:"group_ids"`
 			IdentityIDs []string `json:"identity_ids"`
 		}
-		if err := decodeBody(w, r, &in); err != nil {
-			writeError(w, r, err)
+		if err := httpx.DecodeBody(w, r, &in); err != nil {
+			httpx.WriteError(w, r, err)
 			return
 		}
 		role, err := change(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("rs"), r.PathValue("role"), in.GroupIDs, in.IdentityIDs)
-		reply(w, r, role, err)
+		httpx.Reply(w, r, role, err)
 	}
 }
 
@@ -94,12 +95,12 @@ func (s *Server) changeRoleScopes(change func(ctx context.Context, tenantID, rea
 		var in struct {
 			Scopes []string `json:"scopes"`
 		}
-		if err := decodeBody(w, r, &in); err != nil {
-			writeError(w, r, err)
+		if err := httpx.DecodeBody(w, r, &in); err != nil {
+			httpx.WriteError(w, r, err)
 			return
 		}
 		role, err := change(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("rs"), r.PathValue("role"), in.Scopes)
-		reply(w, r, role, err)
+		httpx.Reply(w, r, role, err)
 	}
 }
 
@@ -162,13 +163,13 @@ func membersPage(q url.Values) (membersPageToken, error) {
 func (s *Server) listRoleMembers(w http.ResponseWriter, r *http.Request) {
 	p, err := membersPage(r.URL.Query())
 	if err != nil {
-		writeError(w, r, err)
+		httpx.WriteError(w, r, err)
 		return
 	}
 	m, err := s.OAuth.ListRoleMembers(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("rs"), r.PathValue("role"),
 		latchkey.ListOptions{Limit: p.GroupsSize, Skip: p.GroupsAt}, latchkey.ListOptions{Limit: p.IdentitiesSize, Skip: p.IdentitiesAt})
 	if err != nil {
-		writeError(w, r, err)
+		httpx.WriteError(w, r, err)
 		return
 	}
 	body := map[string]any{
@@ -182,7 +183,7 @@ func (s *Server) listRoleMembers(w http.ResponseWriter, r *http.Request) {
 		b, _ := json.Marshal(p)
 		body["next_page_token"] = base64.RawURLEncoding.EncodeToString(b)
 	}
-	writeJSON(w, http.StatusOK, body)
+	httpx.WriteJSON(w, http.StatusOK, body)
 }
 
 func nonNil[T any](items []T) []T {

@@ -6,10 +6,11 @@ import (
 	"strconv"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/scim"
 )
 
-const scimPath = realmPath + "/scim/v2"
+const scimPath = httpx.RealmPath + "/scim/v2"
 
 // scimPathRE matches the paths under a SCIM base, whose errors are SCIM errors.
 var scimPathRE = regexp.MustCompile(`^/v1/tenants/[^/]+/realms/[^/]+/scim/v2(/|$)`)
@@ -19,7 +20,7 @@ var scimPathRE = regexp.MustCompile(`^/v1/tenants/[^/]+/realms/[^/]+/scim/v2(/|$
 // scim:<resource>:<action> or scim:all (scimAllowed), also for each
 // operation of a bulk request. The discovery endpoints are served without a
 // token.
-func (s *Server) scimRoutes(mux *http.ServeMux) {
+func (s *Server) scimRoutes(mux *httpx.Mux) {
 	if s.SCIM == nil {
 		return
 	}
@@ -68,7 +69,7 @@ func refuseSCIM(w http.ResponseWriter, r *http.Request, status int) {
 		scim.WriteJSON(w, status, scim.NewError(status, "", "internal server error")) // guard logged the cause
 	case http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", strconv.Itoa(latchkey.RetryAfter))
-		scim.WriteJSON(w, status, scim.NewError(status, "", errUnavailable.Message))
+		scim.WriteJSON(w, status, scim.NewError(status, "", httpx.ErrUnavailable.Message))
 	default:
 		scim.WriteError(w, r, scim.Forbidden("token is unauthorized."))
 	}

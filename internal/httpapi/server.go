@@ -12,6 +12,7 @@ import (
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/directory"
+	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/mail"
 	"github.com/latchkey/latchkey/internal/metrics"
 	"github.com/latchkey/latchkey/internal/oauth"
@@ -49,82 +50,75 @@ type Server struct {
 	Policy *policy.Service
 	// Provisioning serves CSV imports and exports.
 	Provisioning *provisioning.Service
-	// PublicURL is Latchkey's external URL; the hosted pages' CSP depends
-	// on its scheme.
-	PublicURL string
 	// Console serves the admin console under /console; nil serves none.
 	Console http.Handler
 }
 
-// Handler returns the API with its middleware.
-func (s *Server) Handler() http.Handler {
-	mux := http.NewServeMux()
-	s.routes(mux)
+// Handler returns the node's handler: mux, on which the management API
+// (Routes) and the authenticator have registered, behind the middleware
+// every request passes (request ids, logging, metrics, per-IP limits, text
+// checks, JSON 404s and 405s).
+func (s *Server) Handler(mux *httpx.Mux) http.Handler {
 	return s.observe(s.limitIP(checkText(jsonFallback(mux))))
 }
 
-const (
-	tenantPath = "/v1/tenants/{tenant}"
-	realmPath  = tenantPath + "/realms/{realm}"
-	appPath    = realmPath + "/applications/{app}"
-)
-
-func (s *Server) routes(mux *http.ServeMux) {
+// Routes registers the management API, the console, SCIM and the
+// operational endpoints on mux.
+func (s *Server) Routes(mux *httpx.Mux) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
 	if s.MetricsToken != "" {
 		mux.Handle("GET /metrics", s.metrics(s.MetricsToken))
 	}
 
-	mux.HandleFunc("POST "+appPath+"/token", s.token)
-	mux.HandleFunc("GET "+appPath+"/.well-known/jwks.json", s.jwks)
-	mux.Handle("GET "+appPath+"/tokens", s.auth(s.listTokens, "tokens:read"))
-	mux.Handle("DELETE "+appPath+"/tokens/{token}", s.auth(s.deleteToken, "tokens:delete"))
+	mux.Handle("GET "+httpx.AppPath+"/tokens", s.auth(s.listTokens, "tokens:read"))
+	mux.Handle("DELETE "+httpx.AppPath+"/tokens/{token}", s.auth(s.deleteToken, "tokens:delete"))
+	mux.Handle("POST "+httpx.RealmPath+"/introspect", s.auth(s.introspect, "tokens:introspect"))
 
-	mux.Handle("GET "+tenantPath, s.auth(s.getTenant, "tenants:read"))
-	mux.Handle("PATCH "+tenantPath, s.auth(s.updateTenant, "tenants:update"))
+	mux.Handle("GET "+httpx.TenantPath, s.auth(s.getTenant, "tenants:read"))
+	mux.Handle("PATCH "+httpx.TenantPath, s.auth(s.updateTenant, "tenants:update"))
 
-	mux.Handle("POST "+tenantPath+"/realms", s.auth(s.createRealm, "realms:create"))
-	mux.Handle("GET "+tenantPath+"/realms", s.auth(s.listRealms, "realms:read"))
-	mux.Handle("GET "+realmPath, s.auth(s.getRealm, "realms:read"))
-	mux.Handle("PATCH "+realmPath, s.auth(s.updateRealm, "realms:update"))
-	mux.Handle("DELETE "+realmPath, s.auth(s.deleteRealm, "realms:delete"))
+	mux.Handle("POST "+httpx.TenantPath+"/realms", s.auth(s.createRealm, "realms:create"))
+	mux.Handle("GET "+httpx.TenantPath+"/realms", s.auth(s.listRealms, "realms:read"))
+	mux.Handle("GET "+httpx.RealmPath, s.auth(s.getRealm, "realms:read"))
+	mux.Handle("PATCH "+httpx.RealmPath, s.auth(s.updateRealm, "realms:update"))
+	mux.Handle("DELETE "+httpx.RealmPath, s.auth(s.deleteRealm, "realms:delete"))
 
-	mux.Handle("POST "+realmPath+"/identities", s.auth(s.createIdentity, "identities:create"))
-	mux.Handle("GET "+realmPath+"/identities", s.auth(s.listIdentities, "identities:read"))
-	mux.Handle("POST "+realmPath+"/identities:batchDelete", s.auth(s.batchDeleteIdentities, "identities:delete"))
-	mux.Handle("GET "+realmPath+"/identities/{identity}", verbs{
+	mux.Handle("POST "+httpx.RealmPath+"/identities", s.auth(s.createIdentity, "identities:create"))
+	mux.Handle("GET "+httpx.RealmPath+"/identities", s.auth(s.listIdentities, "identities:read"))
+	mux.Handle("POST "+httpx.RealmPath+"/identities:batchDelete", s.auth(s.batchDeleteIdentities, "identities:delete"))
+	mux.HandleVerbs("GET "+httpx.RealmPath+"/identities/{identity}", httpx.Verbs{
 		"":           s.auth(s.getIdentity, "identities:read"),
 		"listGroups": s.auth(s.listIdentityGroups, "identities:read", "groups:read"),
 		"listRoles":  s.auth(s.listIdentityRoles, "identities:read", "roles:read", "resource-servers:read"),
 	})
-	mux.Handle("PATCH "+realmPath+"/identities/{identity}", verbs{"": s.auth(s.updateIdentity, "identities:update")})
-	mux.Handle("DELETE "+realmPath+"/identities/{identity}", verbs{"": s.auth(s.deleteIdentity, "identities:delete")})
+	mux.HandleVerbs("PATCH "+httpx.RealmPath+"/identities/{identity}", httpx.Verbs{"": s.auth(s.updateIdentity, "identities:update")})
+	mux.HandleVerbs("DELETE "+httpx.RealmPath+"/identities/{identity}", httpx.Verbs{"": s.auth(s.deleteIdentity, "identities:delete")})
 
-	mux.Handle("POST "+realmPath+"/groups", s.auth(s.createGroup, "groups:create"))
-	mux.Handle("GET "+realmPath+"/groups", s.auth(s.listGroups, "groups:read"))
-	mux.Handle("GET "+realmPath+"/groups/{group}", verbs{
+	mux.Handle("POST "+httpx.RealmPath+"/groups", s.auth(s.createGroup, "groups:create"))
+	mux.Handle("GET "+httpx.RealmPath+"/groups", s.auth(s.listGroups, "groups:read"))
+	mux.HandleVerbs("GET "+httpx.RealmPath+"/groups/{group}", httpx.Verbs{
 		"":            s.auth(s.getGroup, "groups:read"),
 		"listMembers": s.auth(s.listGroupMembers, "groups:read", "identities:read"),
 		"listRoles":   s.auth(s.listGroupRoles, "groups:read", "roles:read", "resource-servers:read"),
 	})
-	mux.Handle("PATCH "+realmPath+"/groups/{group}", verbs{"": s.auth(s.updateGroup, "groups:update")})
-	mux.Handle("DELETE "+realmPath+"/groups/{group}", verbs{"": s.auth(s.deleteGroup, "groups:delete")})
-	mux.Handle("POST "+realmPath+"/groups/{group}", verbs{
+	mux.HandleVerbs("PATCH "+httpx.RealmPath+"/groups/{group}", httpx.Verbs{"": s.auth(s.updateGroup, "groups:update")})
+	mux.HandleVerbs("DELETE "+httpx.RealmPath+"/groups/{group}", httpx.Verbs{"": s.auth(s.deleteGroup, "groups:delete")})
+	mux.HandleVerbs("POST "+httpx.RealmPath+"/groups/{group}", httpx.Verbs{
 		"addMembers":    s.auth(s.addGroupMembers, "groups:update", "identities:read"),
 		"deleteMembers": s.auth(s.deleteGroupMembers, "groups:update", "identities:read"),
 	})
 
 	// "themes/active" is a literal segment: ServeMux prefers it to {theme}.
-	mux.Handle("POST "+realmPath+"/themes", s.auth(s.createTheme, "themes:create"))
-	mux.Handle("GET "+realmPath+"/themes/active", s.auth(s.activeTheme, "themes:read"))
-	mux.Handle("GET "+realmPath+"/themes/{theme}", s.auth(s.getTheme, "themes:read"))
-	mux.Handle("PATCH "+realmPath+"/themes/{theme}", s.auth(s.updateTheme, "themes:update"))
+	mux.Handle("POST "+httpx.RealmPath+"/themes", s.auth(s.createTheme, "themes:create"))
+	mux.Handle("GET "+httpx.RealmPath+"/themes/active", s.auth(s.activeTheme, "themes:read"))
+	mux.Handle("GET "+httpx.RealmPath+"/themes/{theme}", s.auth(s.getTheme, "themes:read"))
+	mux.Handle("PATCH "+httpx.RealmPath+"/themes/{theme}", s.auth(s.updateTheme, "themes:update"))
 
-	mux.Handle("GET "+tenantPath+"/events", s.auth(s.listEvents, "events:read"))
-	mux.Handle("GET "+realmPath+"/events", s.auth(s.listEvents, "events:read"))
+	mux.Handle("GET "+httpx.TenantPath+"/events", s.auth(s.listEvents, "events:read"))
+	mux.Handle("GET "+httpx.RealmPath+"/events", s.auth(s.listEvents, "events:read"))
 
 	if s.Console != nil {
 		mux.Handle("/console/", s.Console)
@@ -133,52 +127,14 @@ func (s *Server) routes(mux *http.ServeMux) {
 	s.scimRoutes(mux)
 	s.passkeyRoutes(mux)
 	s.policyRoutes(mux)
-	s.opRoutes(mux)
 	s.appRoutes(mux)
 	s.roleRoutes(mux)
 	s.provisioningRoutes(mux)
 }
 
-// verbs dispatches on the custom method of the last path segment
-// ("{id}:addMembers", Google AIP-136 style); "" is the plain resource. The
-// id without its verb replaces the last path value.
-type verbs map[string]http.Handler
-
-func (v verbs) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	name := lastWildcard(r.Pattern)
-	segment := r.PathValue(name)
-	id, verb := splitVerb(segment)
-	h, ok := v[verb]
-	if !ok || id == "" || (verb == "" && id != segment) { // "{id}:" names no method
-		writeError(w, r, errNotFound)
-		return
-	}
-	r.SetPathValue(name, id)
-	h.ServeHTTP(w, r)
-}
-
-var lastWildcardRE = regexp.MustCompile(`\{(\w+)\}$`)
-
-func lastWildcard(pattern string) string {
-	m := lastWildcardRE.FindStringSubmatch(pattern)
-	if m == nil {
-		return ""
-	}
-	return m[1]
-}
-
-func splitVerb(segment string) (id, verb string) {
-	for i := 0; i < len(segment); i++ {
-		if segment[i] == ':' {
-			return segment[:i], segment[i+1:]
-		}
-	}
-	return segment, ""
-}
-
 // jsonFallback answers requests that match no route, or match one with
 // another method, with the API's JSON error instead of ServeMux's text.
-func jsonFallback(mux *http.ServeMux) http.Handler {
+func jsonFallback(mux *httpx.Mux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, pattern := mux.Handler(r); pattern != "" {
 			mux.ServeHTTP(w, r)
@@ -188,10 +144,10 @@ func jsonFallback(mux *http.ServeMux) http.Handler {
 		mux.ServeHTTP(probe, r)
 		if probe.status == http.StatusMethodNotAllowed {
 			w.Header().Set("Allow", probe.header.Get("Allow"))
-			writeError(w, r, latchkey.Errorf(codeMethodNotAllowed, "method not allowed"))
+			httpx.WriteError(w, r, latchkey.Errorf(httpx.CodeMethodNotAllowed, "method not allowed"))
 			return
 		}
-		writeError(w, r, errNotFound)
+		httpx.WriteError(w, r, httpx.ErrNotFound)
 	})
 }
 
@@ -221,7 +177,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			if p := recover(); p != nil {
 				s.Logger.Error("panic", "panic", p, "request_id", id)
 				if !rec.wrote {
-					writeError(rec, r, errInternal)
+					httpx.WriteError(rec, r, httpx.ErrInternal)
 				}
 			}
 			d := time.Since(start)
@@ -289,8 +245,8 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	if err := s.Ready(ctx); err != nil {
 		s.Logger.Warn("not ready", "err", err, "request_id", latchkey.RequestIDFrom(r.Context()))
-		writeError(w, r, latchkey.Errorf(latchkey.CodeUnavailable, "database unreachable"))
+		httpx.WriteError(w, r, latchkey.Errorf(latchkey.CodeUnavailable, "database unreachable"))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }

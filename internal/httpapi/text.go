@@ -9,6 +9,7 @@ import (
 	"slices"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/scim"
 )
@@ -26,14 +27,15 @@ func checkText(next http.Handler) http.Handler {
 		case scimPathRE.MatchString(r.URL.Path):
 			scim.WriteError(w, r, scim.InvalidValue("%s %s", field, problem))
 		case oauthFormPathRE.MatchString(r.URL.Path):
-			writeOAuthError(w, r, &oauth.Error{Code: "invalid_request", Description: field + " " + problem})
+			httpx.WriteOAuthError(w, r, &oauth.Error{Code: "invalid_request", Description: field + " " + problem})
 		default:
-			writeError(w, r, latchkey.InvalidField(field, problem))
+			httpx.WriteError(w, r, latchkey.InvalidField(field, problem))
 		}
 	})
 }
 
-// oauthFormPathRE matches the endpoints whose errors are OAuth's (RFC 6749 §5.2).
+// oauthFormPathRE matches the endpoints whose errors are OAuth's (RFC 6749 §5.2):
+// the authenticator's token and revoke, and the realms' introspection.
 var oauthFormPathRE = regexp.MustCompile(`^/v1/tenants/[^/]+/realms/[^/]+/(applications/[^/]+/(token|revoke)|introspect)$`)
 
 func requestTextProblem(w http.ResponseWriter, r *http.Request) (field, problem string) {
@@ -51,7 +53,7 @@ func requestTextProblem(w http.ResponseWriter, r *http.Request) (field, problem 
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/x-www-form-urlencoded" {
 		return "", ""
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
+	r.Body = http.MaxBytesReader(w, r.Body, httpx.MaxBody)
 	if r.ParseForm() != nil {
 		return "body", "is not a form of at most 1 MiB"
 	}

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/mail"
 )
 
@@ -26,30 +27,30 @@ func (in themeIn) patch() mail.ThemePatch {
 
 func (s *Server) createTheme(w http.ResponseWriter, r *http.Request) {
 	var in themeIn
-	if err := decodeWrapped(w, r, "theme", &in, false); err != nil {
-		writeError(w, r, err)
+	if err := httpx.DecodeWrapped(w, r, "theme", &in, false); err != nil {
+		httpx.WriteError(w, r, err)
 		return
 	}
 	t, err := s.Mail.CreateTheme(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), in.patch())
-	reply(w, r, t, latchkey.WithFieldPrefix(err, "theme."))
+	httpx.Reply(w, r, t, latchkey.WithFieldPrefix(err, "theme."))
 }
 
 func (s *Server) activeTheme(w http.ResponseWriter, r *http.Request) {
 	t, err := s.Mail.ActiveTheme(r.Context(), r.PathValue("tenant"), r.PathValue("realm"))
-	reply(w, r, t, err)
+	httpx.Reply(w, r, t, err)
 }
 
 func (s *Server) getTheme(w http.ResponseWriter, r *http.Request) {
 	t, err := s.Mail.GetTheme(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("theme"))
-	reply(w, r, t, err)
+	httpx.Reply(w, r, t, err)
 }
 
 func (s *Server) updateTheme(w http.ResponseWriter, r *http.Request) {
 	var in themeIn
-	if err := decodeWrapped(w, r, "theme", &in, false); err != nil {
-		writeError(w, r, err)
+	if err := httpx.DecodeWrapped(w, r, "theme", &in, false); err != nil {
+		httpx.WriteError(w, r, err)
 		return
 	}
 	t, err := s.Mail.UpdateTheme(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("theme"), in.patch())
-	reply(w, r, t, latchkey.WithFieldPrefix(err, "theme."))
+	httpx.Reply(w, r, t, latchkey.WithFieldPrefix(err, "theme."))
 }

@@ -15,11 +15,13 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/authenticator"
 	"github.com/latchkey/latchkey/internal/background"
 	"github.com/latchkey/latchkey/internal/bootstrap"
 	"github.com/latchkey/latchkey/internal/console"
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/httpapi"
+	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/mail"
 	"github.com/latchkey/latchkey/internal/metrics"
 	"github.com/latchkey/latchkey/internal/oauth"
@@ -250,7 +252,6 @@ func open(ctx context.Context, cfg Config, st store.Store) (*Node, error) {
 		Policy:       policies,
 		Mail:         n.Mail,
 		Provisioning: n.Provisioning,
-		PublicURL:    base,
 		Console: (&console.Console{
 			Directory: n.Directory, OAuth: oauthSvc, Passkeys: n.Passkeys, Policy: policies, Mail: n.Mail,
 			Provisioning: n.Provisioning, Events: st.Audit(), Box: box, PublicURL: base,
@@ -266,7 +267,13 @@ func open(ctx context.Context, cfg Config, st store.Store) (*Node, error) {
 	} else {
 		api.MetricsToken = cfg.MetricsToken
 	}
-	n.handler = api.Handler()
+	// The management API and the authenticator share one mux and one
+	// middleware chain: every request gets its id, log line, metrics and
+	// limits whichever of them answers it.
+	mux := httpx.NewMux()
+	api.Routes(mux)
+	(&authenticator.Server{OAuth: oauthSvc, Passkeys: n.Passkeys, Mail: n.Mail, PublicURL: base}).Routes(mux)
+	n.handler = api.Handler(mux)
 	return n, nil
 }
 

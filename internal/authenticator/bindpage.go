@@ -1,4 +1,4 @@
-package httpapi
+package authenticator
 
 import (
 	"crypto/rand"
@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/mail"
 	"github.com/latchkey/latchkey/internal/passkey"
 )
@@ -92,11 +93,11 @@ func (s *Server) bindingPage(w http.ResponseWriter, r *http.Request, inv passkey
 func (s *Server) bindingError(w http.ResponseWriter, r *http.Request, err error) {
 	var e *latchkey.Error
 	if !wantsHTML(r) || !errors.As(err, &e) {
-		writeError(w, r, err)
+		httpx.WriteError(w, r, err)
 		return
 	}
 	nonce := s.pageHeaders(w)
-	w.WriteHeader(statusOf[e.Code])
+	w.WriteHeader(httpx.Status(e.Code))
 	pages.ExecuteTemplate(w, "bind.html", bindPage{Nonce: nonce, Error: e.Message,
 		Theme: mail.Theme{ButtonColor: mail.DefaultButtonColor, ButtonTextColor: mail.DefaultButtonTextColor}})
 }

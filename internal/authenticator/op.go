@@ -1,4 +1,4 @@
-package httpapi
+package authenticator
 
 import (
 	"encoding/json"
@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/mail"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/passkey"
@@ -14,18 +15,19 @@ import (
 
 // opRoutes are each application's OAuth 2.0 / OpenID Connect provider
 // endpoints, under its issuer, and the hosted sign-in page's.
-func (s *Server) opRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("GET "+appPath+"/authorize", s.authorize)
-	mux.HandleFunc("POST "+appPath+"/authorize", s.authorize)
-	mux.HandleFunc("POST "+appPath+"/signin", s.signin)
+func (s *Server) opRoutes(mux *httpx.Mux) {
+	mux.HandleFunc("POST "+httpx.AppPath+"/token", s.token)
+	mux.HandleFunc("GET "+httpx.AppPath+"/.well-known/jwks.json", s.jwks)
+	mux.HandleFunc("GET "+httpx.AppPath+"/authorize", s.authorize)
+	mux.HandleFunc("POST "+httpx.AppPath+"/authorize", s.authorize)
+	mux.HandleFunc("POST "+httpx.AppPath+"/signin", s.signin)
 	// The embedded SDK posts its proof cross-origin, from the customer's app.
-	mux.Handle("POST "+appPath+"/bi-authenticate", s.sdkCORS(s.biAuthenticate))
-	mux.Handle("OPTIONS "+appPath+"/bi-authenticate", s.sdkCORS(nil))
-	mux.HandleFunc("GET "+appPath+"/userinfo", s.userinfo)
-	mux.HandleFunc("POST "+appPath+"/userinfo", s.userinfo)
-	mux.HandleFunc("POST "+appPath+"/revoke", s.revoke)
-	mux.HandleFunc("GET "+appPath+"/.well-known/openid-configuration", s.discovery)
-	mux.Handle("POST "+realmPath+"/introspect", s.auth(s.introspect, "tokens:introspect"))
+	mux.Handle("POST "+httpx.AppPath+"/bi-authenticate", s.sdkCORS(s.biAuthenticate))
+	mux.Handle("OPTIONS "+httpx.AppPath+"/bi-authenticate", s.sdkCORS(nil))
+	mux.HandleFunc("GET "+httpx.AppPath+"/userinfo", s.userinfo)
+	mux.HandleFunc("POST "+httpx.AppPath+"/userinfo", s.userinfo)
+	mux.HandleFunc("POST "+httpx.AppPath+"/revoke", s.revoke)
+	mux.HandleFunc("GET "+httpx.AppPath+"/.well-known/openid-configuration", s.discovery)
 }
 
 // signinPage is what the hosted sign-in page shows.
@@ -50,7 +52,7 @@ func (s *Server) pageError(w http.ResponseWriter, status int, message string) {
 // authorize starts a sign-in (RFC 6749 §4.1.1, OIDC Core §3.1.2.1) and
 // answers the hosted page that signs in with a passkey.
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
+	r.Body = http.MaxBytesReader(w, r.Body, httpx.MaxBody)
 	if err := r.ParseForm(); err != nil {
 		s.pageError(w, http.StatusBadRequest, "the sign-in request is malformed")
 		return
@@ -71,12 +73,12 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		s.pageError(w, http.StatusBadRequest, "the application's sign-in request is invalid: "+refused.Description)
 		return
 	case err != nil:
-		writeError(w, r, err)
+		httpx.WriteError(w, r, err)
 		return
 	}
 	config, ok, err := s.OAuth.AuthenticatorConfig(r.Context(), tenant, realm, appID)
 	if err != nil {
-		writeError(w, r, err)
+		httpx.WriteError(w, r, err)
 		return
 	}
 	if ok && config.Config.Type == passkey.Embedded {
@@ -86,7 +88,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	options := s.Passkeys.AssertionOptions(req.Challenge, config.Config)
 	theme, err := s.Mail.ActiveTheme(r.Context(), tenant, realm)
 	if err != nil {
-		writeError(w, r, err)
+		httpx.WriteError(w, r, err)
 		return
 	}
 	nonce := s.pageHeaders(w)
@@ -104,10 +106,10 @@ func (s *Server) invokeSDK(w http.ResponseWriter, r *http.Request, req oauth.Aut
 		IP: latchkey.ClientIPFrom(r.Context()), UserAgent: r.UserAgent(), Referer: r.Referer()})
 	switch {
 	case err != nil:
-		writeError(w, r, err)
+		httpx.WriteError(w, r, err)
 	case config.Config.InvocationType == "manual":
 		w.Header().Set("Cache-Control", "no-store")
-		writeJSON(w, http.StatusOK, map[string]string{"authenticate_url": to})
+		httpx.WriteJSON(w, http.StatusOK, map[string]string{"authenticate_url": to})
 	default:
 		http.Redirect(w, r, to, http.StatusFound)
 	}
@@ -118,26 +120,26 @@ func (s *Server) invokeSDK(w http.ResponseWriter, r *http.Request, req oauth.Aut
 // identity, it must answer this sign-in's transaction and nonce, and policy
 // decides (in oauth.Approve). The SDK is told "allow" with the code, or "deny" and why.
 func (s *Server) biAuthenticate(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
+	r.Body = http.MaxBytesReader(w, r.Body, httpx.MaxBody)
 	if err := r.ParseForm(); err != nil || r.PostForm.Get("claims") == "" {
-		writeError(w, r, latchkey.InvalidField("claims", "the form field claims is missing"))
+		httpx.WriteError(w, r, latchkey.InvalidField("claims", "the form field claims is missing"))
 		return
 	}
 	tenant, realm, appID := r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("app")
 	_, config, err := s.OAuth.EmbeddedConfig(r.Context(), tenant, realm, appID)
 	if err != nil {
-		writeError(w, r, err)
+		httpx.WriteError(w, r, err)
 		return
 	}
 	audience := s.OAuth.Issuer(tenant, realm, appID) + "/bi-authenticate"
 	proof, cred, identity, err := s.Passkeys.VerifySDKProof(r.Context(), realm, config.Config, audience, []byte(r.PostForm.Get("claims")))
 	var refused *latchkey.Error
 	if errors.As(err, &refused) && refused.Code == latchkey.CodeForbidden {
-		writeJSON(w, http.StatusOK, map[string]string{"type": "deny", "message": refused.Message})
+		httpx.WriteJSON(w, http.StatusOK, map[string]string{"type": "deny", "message": refused.Message})
 		return
 	}
 	if err != nil {
-		writeError(w, r, err)
+		httpx.WriteError(w, r, err)
 		return
 	}
 	// The proof names the sign-in and its nonce: Approve finishes it only
@@ -146,15 +148,15 @@ func (s *Server) biAuthenticate(w http.ResponseWriter, r *http.Request) {
 	code, _, err := s.OAuth.Approve(r.Context(), req, identity, cred.ID)
 	var denied *oauth.Denied
 	if errors.As(err, &denied) {
-		writeJSON(w, http.StatusOK, map[string]string{"type": "deny", "message": denied.Error()})
+		httpx.WriteJSON(w, http.StatusOK, map[string]string{"type": "deny", "message": denied.Error()})
 		return
 	}
 	var invalid *oauth.Error
 	if errors.As(err, &invalid) {
-		writeError(w, r, latchkey.InvalidField("claims", invalid.Description))
+		httpx.WriteError(w, r, latchkey.InvalidField("claims", invalid.Description))
 		return
 	}
-	reply(w, r, map[string]string{"type": "allow", "code": code, "message": "signed in"}, err)
+	httpx.Reply(w, r, map[string]string{"type": "allow", "code": code, "message": "signed in"}, err)
 }
 
 // signin finishes a sign-in on the hosted page: the passkey's assertion is
@@ -165,64 +167,64 @@ func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
 		Request    string          `json:"request"`
 		Credential json.RawMessage `json:"credential"`
 	}
-	if err := decodeBody(w, r, &in); err != nil {
-		writeError(w, r, err)
+	if err := httpx.DecodeBody(w, r, &in); err != nil {
+		httpx.WriteError(w, r, err)
 		return
 	}
 	tenant, realm, appID := r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("app")
 	req, err := s.OAuth.PendingAuthRequest(r.Context(), tenant, realm, appID, in.Request)
 	var refused *oauth.Error
 	if errors.As(err, &refused) {
-		writeError(w, r, latchkey.Errorf(latchkey.CodeBadRequest, "%s", refused.Description))
+		httpx.WriteError(w, r, latchkey.Errorf(latchkey.CodeBadRequest, "%s", refused.Description))
 		return
 	}
 	if err != nil {
-		writeError(w, r, err)
+		httpx.WriteError(w, r, err)
 		return
 	}
 	config, _, err := s.OAuth.AuthenticatorConfig(r.Context(), tenant, realm, appID)
 	if err != nil {
-		writeError(w, r, err)
+		httpx.WriteError(w, r, err)
 		return
 	}
 	cred, identity, err := s.Passkeys.VerifyAssertion(r.Context(), realm, config.Config, req.Challenge, in.Credential)
 	if err != nil {
-		writeError(w, r, err)
+		httpx.WriteError(w, r, err)
 		return
 	}
 	_, to, err := s.OAuth.Approve(r.Context(), req, identity, cred.ID)
 	var denied *oauth.Denied
 	if errors.As(err, &denied) {
-		writeJSON(w, http.StatusOK, map[string]string{"redirect": oauth.Deny(req, denied.Error()), "message": denied.Error()})
+		httpx.WriteJSON(w, http.StatusOK, map[string]string{"redirect": oauth.Deny(req, denied.Error()), "message": denied.Error()})
 		return
 	}
 	if errors.As(err, &refused) {
-		writeError(w, r, latchkey.Errorf(latchkey.CodeBadRequest, "%s", refused.Description))
+		httpx.WriteError(w, r, latchkey.Errorf(latchkey.CodeBadRequest, "%s", refused.Description))
 		return
 	}
-	reply(w, r, map[string]string{"redirect": to}, err)
+	httpx.Reply(w, r, map[string]string{"redirect": to}, err)
 }
 
 // userinfo answers the claims of the identity an access token is for
 // (OIDC Core §5.3).
 func (s *Server) userinfo(w http.ResponseWriter, r *http.Request) {
-	raw, ok := bearer(r)
+	raw, ok := httpx.Bearer(r)
 	p, err := s.OAuth.Verify(r.Context(), raw)
 	if ok && err == nil {
 		var claims oauth.IDClaims
 		claims, err = s.OAuth.UserInfo(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("app"), p)
 		if err == nil {
 			w.Header().Set("Cache-Control", "no-store")
-			writeJSON(w, http.StatusOK, claims)
+			httpx.WriteJSON(w, http.StatusOK, claims)
 			return
 		}
 	}
 	if !ok || errors.Is(err, oauth.ErrInvalidToken) {
 		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
-		writeJSON(w, http.StatusUnauthorized, &oauth.Error{Code: "invalid_token", Description: "the access token is missing, invalid or expired"})
+		httpx.WriteJSON(w, http.StatusUnauthorized, &oauth.Error{Code: "invalid_token", Description: "the access token is missing, invalid or expired"})
 		return
 	}
-	writeError(w, r, err)
+	httpx.WriteError(w, r, err)
 }
 
 // discovery is an application's OpenID Provider metadata (OIDC Discovery §3).
@@ -230,22 +232,9 @@ func (s *Server) discovery(w http.ResponseWriter, r *http.Request) {
 	tenant, realm, appID := r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("app")
 	meta, err := s.OAuth.Metadata(r.Context(), tenant, realm, appID)
 	if err != nil {
-		writeError(w, r, err)
+		httpx.WriteError(w, r, err)
 		return
 	}
 	w.Header().Set("Cache-Control", "public, max-age=300")
-	writeJSON(w, http.StatusOK, meta)
-}
-
-// introspect is the realm's token introspection endpoint (RFC 7662), for
-// resource servers holding a management token with tokens:introspect.
-func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
-	if err := r.ParseForm(); err != nil || r.PostForm.Get("token") == "" {
-		writeOAuthError(w, r, &oauth.Error{Code: "invalid_request", Description: "token is missing"})
-		return
-	}
-	answer, err := s.OAuth.Introspect(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PostForm.Get("token"))
-	w.Header().Set("Cache-Control", "no-store")
-	reply(w, r, answer, err)
+	httpx.WriteJSON(w, http.StatusOK, meta)
 }

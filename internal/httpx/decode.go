@@ -1,4 +1,4 @@
-package httpapi
+package httpx
 
 import (
 	"bytes"
@@ -18,8 +18,8 @@ const MaxBody = 1 << 20
 
 var errMalformed = latchkey.Errorf(latchkey.CodeBadRequest, "invalid request")
 
-// readBody reads at most MaxBody bytes of the request body.
-func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+// ReadBody reads at most MaxBody bytes of the request body.
+func ReadBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
@@ -31,11 +31,11 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	return body, nil
 }
 
-// decodeWrapped decodes a body of the form {"<key>": {…}} into dst, strictly:
+// DecodeWrapped decodes a body of the form {"<key>": {…}} into dst, strictly:
 // unknown fields and wrong types are 400s naming the field ("identity.foo").
 // With bareOK the unwrapped object {…} is accepted too.
-func decodeWrapped(w http.ResponseWriter, r *http.Request, key string, dst any, bareOK bool) error {
-	body, err := readBody(w, r)
+func DecodeWrapped(w http.ResponseWriter, r *http.Request, key string, dst any, bareOK bool) error {
+	body, err := ReadBody(w, r)
 	if err != nil {
 		return err
 	}
@@ -57,21 +57,21 @@ func decodeWrapped(w http.ResponseWriter, r *http.Request, key string, dst any, 
 			}
 		}
 	}
-	return latchkey.WithFieldPrefix(strictDecode(inner, dst), key+".")
+	return latchkey.WithFieldPrefix(StrictDecode(inner, dst), key+".")
 }
 
-// decodeBody decodes a bare JSON object into dst, strictly.
-func decodeBody(w http.ResponseWriter, r *http.Request, dst any) error {
-	body, err := readBody(w, r)
+// DecodeBody decodes a bare JSON object into dst, strictly.
+func DecodeBody(w http.ResponseWriter, r *http.Request, dst any) error {
+	body, err := ReadBody(w, r)
 	if err != nil {
 		return err
 	}
-	return strictDecode(body, dst)
+	return StrictDecode(body, dst)
 }
 
-// strictDecode decodes exactly one JSON object, rejecting unknown fields.
+// StrictDecode decodes exactly one JSON object, rejecting unknown fields.
 // Field names in errors are relative to the object.
-func strictDecode(data []byte, dst any) error {
+func StrictDecode(data []byte, dst any) error {
 	if t := bytes.TrimSpace(data); len(t) == 0 || t[0] != '{' {
 		return errMalformed
 	}

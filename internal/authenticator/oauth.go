@@ -1,0 +1,72 @@
+package authenticator
+
+import (
+	"net/http"
+
+	"github.com/latchkey/latchkey/internal/httpx"
+	"github.com/latchkey/latchkey/internal/oauth"
+)
+
+// token is an application's OAuth token endpoint. Client credentials come
+// by HTTP Basic or in the form; errors follow RFC 6749 §5.2.
+func (s *Server) token(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, httpx.MaxBody)
+	if err := r.ParseForm(); err != nil {
+		httpx.WriteOAuthError(w, r, &oauth.Error{Code: "invalid_request", Description: "the body must be application/x-www-form-urlencoded"})
+		return
+	}
+	req := oauth.TokenRequest{
+		TenantID: r.PathValue("tenant"), RealmID: r.PathValue("realm"), ApplicationID: r.PathValue("app"),
+		GrantType: r.PostForm.Get("grant_type"), Scope: r.PostForm.Get("scope"),
+		ExpirationTime: r.PostForm.Get("expiration_time"),
+		Code:           r.PostForm.Get("code"), RedirectURI: r.PostForm.Get("redirect_uri"),
+		CodeVerifier: r.PostForm.Get("code_verifier"), RefreshToken: r.PostForm.Get("refresh_token"),
+		CustomClaims: r.PostForm.Get("custom_claims"),
+	}
+	req.ClientID, req.ClientSecret = clientCredentials(r)
+	if req.GrantType == "" {
+		httpx.WriteOAuthError(w, r, &oauth.Error{Code: "invalid_request", Description: "grant_type is missing"})
+		return
+	}
+	resp, err := s.OAuth.Token(r.Context(), req)
+	if err != nil {
+		httpx.WriteOAuthError(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	httpx.WriteJSON(w, http.StatusOK, resp)
+}
+
+// jwks serves the public signing keys. Every application shares them.
+func (s *Server) jwks(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	// Public keys: the embedded SDK fetches them from the customer's app.
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	httpx.WriteJSON(w, http.StatusOK, s.OAuth.JWKS())
+}
+
+// clientCredentials are the client's id and secret, by HTTP Basic or in
+// the form (RFC 6749 §2.3.1).
+func clientCredentials(r *http.Request) (id, secret string) {
+	if id, secret, ok := r.BasicAuth(); ok {
+		return id, secret
+	}
+	return r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
+}
+
+// revoke is an application's token revocation endpoint (RFC 7009): 200
+// whether or not the token was known.
+func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, httpx.MaxBody)
+	if err := r.ParseForm(); err != nil || r.PostForm.Get("token") == "" {
+		httpx.WriteOAuthError(w, r, &oauth.Error{Code: "invalid_request", Description: "token is missing"})
+		return
+	}
+	req := oauth.TokenRequest{TenantID: r.PathValue("tenant"), RealmID: r.PathValue("realm"), ApplicationID: r.PathValue("app")}
+	req.ClientID, req.ClientSecret = clientCredentials(r)
+	if err := s.OAuth.Revoke(r.Context(), req, r.PostForm.Get("token")); err != nil {
+		httpx.WriteOAuthError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}

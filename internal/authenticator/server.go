@@ -1,0 +1,27 @@
+package authenticator
+
+import (
+	"github.com/latchkey/latchkey/internal/httpx"
+	"github.com/latchkey/latchkey/internal/mail"
+	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/passkey"
+)
+
+// Server holds what the handlers need.
+type Server struct {
+	OAuth    *oauth.Service
+	Passkeys *passkey.Service
+	// Mail serves the realms' active themes, which the hosted pages wear.
+	Mail *mail.Service
+	// PublicURL is Latchkey's external URL; the hosted pages' CSP depends
+	// on its scheme.
+	PublicURL string
+}
+
+// Routes registers the OP endpoints, the binding links' endpoints and the
+// hosted pages' logo on mux.
+func (s *Server) Routes(mux *httpx.Mux) {
+	mux.HandleFunc("GET "+passkey.DefaultLogoPath, serveLogo)
+	s.opRoutes(mux)
+	s.linkRoutes(mux)
+}
