@@ -2,6 +2,7 @@ package latchkey
 
 import (
 	"context"
+	"log/slog"
 	"slices"
 	"strings"
 )
@@ -81,4 +82,20 @@ func MayGrant(ctx context.Context, scopes []string) error {
 		return Errorf(CodeForbidden, "the token does not hold %s, so it cannot give it", strings.Join(missing, ", "))
 	}
 	return nil
+}
+
+type loggerKey struct{}
+
+// WithLogger returns a context whose faults are logged to l: the node's
+// logger, which the HTTP middleware gives every request.
+func WithLogger(ctx context.Context, l *slog.Logger) context.Context {
+	return context.WithValue(ctx, loggerKey{}, l)
+}
+
+// LoggerFrom returns the logger carried by ctx, or slog's default.
+func LoggerFrom(ctx context.Context) *slog.Logger {
+	if l, ok := ctx.Value(loggerKey{}).(*slog.Logger); ok {
+		return l
+	}
+	return slog.Default()
 }

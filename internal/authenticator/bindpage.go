@@ -29,6 +29,15 @@ func serveLogo(w http.ResponseWriter, r *http.Request) {
 
 // wantsHTML reports whether the client is a browser navigating, rather
 // than a program asking for JSON.
+// render writes a page. A template that fails midway is logged: the status
+// and part of the page are sent by then.
+func render(w http.ResponseWriter, r *http.Request, name string, data any) {
+	if err := pages.ExecuteTemplate(w, name, data); err != nil {
+		ctx := r.Context()
+		latchkey.LoggerFrom(ctx).ErrorContext(ctx, "render page", "page", name, "err", err, "request_id", latchkey.RequestIDFrom(ctx))
+	}
+}
+
 func wantsHTML(r *http.Request) bool {
 	accept := r.Header.Get("Accept")
 	return strings.Contains(accept, "text/html") && !strings.Contains(accept, "application/json")
@@ -85,7 +94,7 @@ func (s *Server) bindingPage(w http.ResponseWriter, r *http.Request, inv passkey
 		Username: inv.Identity.Traits.Username, Token: bindingToken(r), RedirectURI: j.PostBindingRedirectURI,
 		JobURL: "/v1/tenants/" + j.TenantID + "/realms/" + j.RealmID + "/identities/" + j.IdentityID + "/credential-binding-jobs/" + j.ID,
 	}
-	pages.ExecuteTemplate(w, "bind.html", p)
+	render(w, r, "bind.html", p)
 }
 
 // bindingError tells why a link cannot be used: as a page to a browser,
@@ -98,6 +107,6 @@ func (s *Server) bindingError(w http.ResponseWriter, r *http.Request, err error)
 	}
 	nonce := s.pageHeaders(w)
 	w.WriteHeader(httpx.Status(e.Code))
-	pages.ExecuteTemplate(w, "bind.html", bindPage{Nonce: nonce, Error: e.Message,
+	render(w, r, "bind.html", bindPage{Nonce: nonce, Error: e.Message,
 		Theme: mail.Theme{ButtonColor: mail.DefaultButtonColor, ButtonTextColor: mail.DefaultButtonTextColor}})
 }

@@ -42,10 +42,10 @@ type signinPage struct {
 
 // pageError shows a sign-in that cannot start, never redirecting to an
 // unchecked redirect URI.
-func (s *Server) pageError(w http.ResponseWriter, status int, message string) {
+func (s *Server) pageError(w http.ResponseWriter, r *http.Request, status int, message string) {
 	nonce := s.pageHeaders(w)
 	w.WriteHeader(status)
-	pages.ExecuteTemplate(w, "signin.html", signinPage{Nonce: nonce, Error: message,
+	render(w, r, "signin.html", signinPage{Nonce: nonce, Error: message,
 		Theme: mail.Theme{ButtonColor: mail.DefaultButtonColor, ButtonTextColor: mail.DefaultButtonTextColor}})
 }
 
@@ -54,7 +54,7 @@ func (s *Server) pageError(w http.ResponseWriter, status int, message string) {
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, httpx.MaxBody)
 	if err := r.ParseForm(); err != nil {
-		s.pageError(w, http.StatusBadRequest, "the sign-in request is malformed")
+		s.pageError(w, r, http.StatusBadRequest, "the sign-in request is malformed")
 		return
 	}
 	f := r.Form
@@ -70,7 +70,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, toClient.URL, http.StatusFound)
 		return
 	case errors.As(err, &refused):
-		s.pageError(w, http.StatusBadRequest, "the application's sign-in request is invalid: "+refused.Description)
+		s.pageError(w, r, http.StatusBadRequest, "the application's sign-in request is invalid: "+refused.Description)
 		return
 	case err != nil:
 		httpx.WriteError(w, r, err)
@@ -92,7 +92,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	nonce := s.pageHeaders(w)
-	pages.ExecuteTemplate(w, "signin.html", signinPage{Nonce: nonce, Theme: theme, Realm: theme.EmailRealmName,
+	render(w, r, "signin.html", signinPage{Nonce: nonce, Theme: theme, Realm: theme.EmailRealmName,
 		Application: app.DisplayName, Request: map[string]any{
 			"id": req.ID, "options": options, "url": strings.TrimSuffix(r.URL.Path, "/authorize") + "/signin",
 		}})

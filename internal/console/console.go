@@ -273,16 +273,17 @@ func (q *request) render(status int, page, title, section string, data any) {
 func (q *request) renderFragment(status int, page, name, title, section string, data any) {
 	v := view{Title: title, Section: section, CSRF: q.session.CSRF, Admin: q.admin, Realm: q.realm,
 		Realms: q.realms, Flash: q.takeFlash(), Scopes: q.principal.Scopes, Data: data}
-	writePage(q.w, status, page, name, v)
+	writePage(q.w, q.Request, status, page, name, v)
 }
 
-func writePage(w http.ResponseWriter, status int, page, name string, v view) {
+func writePage(w http.ResponseWriter, r *http.Request, status int, page, name string, v view) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	if err := pages[page].ExecuteTemplate(w, name, v); err != nil {
-		slog.Error("render console page", "page", page, "err", err)
+		ctx := r.Context()
+		latchkey.LoggerFrom(ctx).ErrorContext(ctx, "render console page", "page", page, "err", err, "request_id", latchkey.RequestIDFrom(ctx))
 	}
 }
 

@@ -144,7 +144,7 @@ func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
 	if ret := r.FormValue("return"); safeReturn(ret) {
 		start += "?return=" + url.QueryEscape(ret)
 	}
-	writePage(w, http.StatusOK, "login.html", "layout", view{Title: "Sign in", Data: map[string]string{
+	writePage(w, r, http.StatusOK, "login.html", "layout", view{Title: "Sign in", Data: map[string]string{
 		"Start": start, "Message": loginReasons[r.FormValue("reason")]}})
 }
 
@@ -191,7 +191,7 @@ func (c *Console) callback(w http.ResponseWriter, r *http.Request) {
 	clearCookie(w, loginCookie)
 	q := r.URL.Query()
 	refuse := func(status int, msg string) {
-		writePage(w, status, "login.html", "layout", view{Title: "Sign in", Data: map[string]string{
+		writePage(w, r, status, "login.html", "layout", view{Title: "Sign in", Data: map[string]string{
 			"Start": Prefix + "/login/start", "Error": msg}})
 	}
 	switch {

@@ -171,7 +171,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		}
 		w.Header().Set("X-Request-Id", id)
 		ip := s.clientIP(r)
-		r = r.WithContext(latchkey.WithClientIP(latchkey.WithRequestID(r.Context(), id), ip))
+		r = r.WithContext(latchkey.WithLogger(latchkey.WithClientIP(latchkey.WithRequestID(r.Context(), id), ip), s.Logger))
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		defer func() {
 			if p := recover(); p != nil {

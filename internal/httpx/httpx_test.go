@@ -22,8 +22,7 @@ import (
 // database is unavailable, else as a 500.
 func TestWriteError(t *testing.T) {
 	var logged bytes.Buffer
-	defer slog.SetDefault(slog.Default())
-	slog.SetDefault(slog.New(slog.NewTextHandler(&logged, nil)))
+	logger := slog.New(slog.NewTextHandler(&logged, nil))
 	for _, tc := range []struct {
 		err        error
 		status     int
@@ -39,7 +38,8 @@ func TestWriteError(t *testing.T) {
 	} {
 		logged.Reset()
 		w := httptest.NewRecorder()
-		httpx.WriteError(w, httptest.NewRequest("GET", "/", nil), tc.err)
+		r := httptest.NewRequest("GET", "/", nil)
+		httpx.WriteError(w, r.WithContext(latchkey.WithLogger(r.Context(), logger)), tc.err)
 		var body latchkey.Error
 		if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
 			t.Fatal(err)

@@ -3,7 +3,6 @@ package httpx
 import (
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -78,12 +77,12 @@ func Fault(r *http.Request, err error) *latchkey.Error {
 	ctx := r.Context()
 	if latchkey.Unavailable(err) {
 		if ctx.Err() == nil {
-			slog.WarnContext(ctx, "database unavailable", "err", err, "request_id", latchkey.RequestIDFrom(ctx))
+			latchkey.LoggerFrom(ctx).WarnContext(ctx, "database unavailable", "err", err, "request_id", latchkey.RequestIDFrom(ctx))
 		}
 		return ErrUnavailable
 	}
 	if ctx.Err() == nil {
-		slog.ErrorContext(ctx, "internal error", "err", err, "request_id", latchkey.RequestIDFrom(ctx))
+		latchkey.LoggerFrom(ctx).ErrorContext(ctx, "internal error", "err", err, "request_id", latchkey.RequestIDFrom(ctx))
 	}
 	return ErrInternal
 }

@@ -107,7 +107,7 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 		if status == http.StatusServiceUnavailable {
 			level = slog.LevelWarn
 		}
-		slog.Log(ctx, level, "scim error", "status", status, "err", err, "request_id", latchkey.RequestIDFrom(ctx))
+		latchkey.LoggerFrom(ctx).Log(ctx, level, "scim error", "status", status, "err", err, "request_id", latchkey.RequestIDFrom(ctx))
 	}
 	if status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", strconv.Itoa(latchkey.RetryAfter))
