@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/directory"
@@ -40,14 +39,7 @@ func (t *tx) ListRoles(ctx context.Context, resourceServerID string, opts latchk
 }
 
 func (t *tx) listRoles(ctx context.Context, q listQuery, opts latchkey.ListOptions) ([]oauth.Role, int, error) {
-	var out []oauth.Role
-	total, err := t.list(ctx, q, opts, func(rows *sql.Rows) error {
-		var v oauth.Role
-		err := scanRole(rows, &v)
-		out = append(out, v)
-		return err
-	})
-	return out, total, err
+	return listOf(ctx, t, q, opts, nil, scanRole)
 }
 
 func (t *tx) UpdateRole(ctx context.Context, v oauth.Role) error {
@@ -92,14 +84,7 @@ func (t *tx) RemoveRoleScopes(ctx context.Context, roleID string, scopes []strin
 func (t *tx) ListRoleScopes(ctx context.Context, roleID string, opts latchkey.ListOptions) ([]string, int, error) {
 	q := listQuery{columns: "scope", from: "role_scopes", key: "scope"}
 	q.conds = []string{"role_id = " + q.args.add(roleID)}
-	var out []string
-	total, err := t.list(ctx, q, opts, func(rows *sql.Rows) error {
-		var s string
-		err := rows.Scan(&s)
-		out = append(out, s)
-		return err
-	})
-	return out, total, err
+	return listOf(ctx, t, q, opts, nil, func(s interface{ Scan(...any) error }, v *string) error { return s.Scan(v) })
 }
 
 func (t *tx) RemoveScopesFromRoles(ctx context.Context, resourceServerID string, scopes []string) error {
