@@ -316,10 +316,6 @@ func (t *tx) LockGroup(ctx context.Context, realmID, id string) (directory.Group
 func (t *tx) ListGroups(ctx context.Context, realmID string, opts latchkey.ListOptions) ([]directory.Group, int, error) {
 	q := listQuery{columns: groupColumns, from: "user_groups", key: "id", filter: groupFilter}
 	q.conds = []string{"realm_id = " + q.args.add(realmID)}
-	return t.listGroups(ctx, q, opts)
-}
-
-func (t *tx) listGroups(ctx context.Context, q listQuery, opts latchkey.ListOptions) ([]directory.Group, int, error) {
 	return listOf(ctx, t, q, opts, nil, scanGroup)
 }
 
@@ -466,5 +462,5 @@ func (t *tx) ListGroupsOfIdentity(ctx context.Context, identityID string, opts l
 		filter: prefixed(groupFilter, "g"),
 	}
 	q.conds = []string{"m.identity_id = " + q.args.add(identityID)}
-	return t.listGroups(ctx, q, opts)
+	return listOf(ctx, t, q, opts, nil, scanGroup)
 }

@@ -35,10 +35,6 @@ func (t *tx) GetRole(ctx context.Context, resourceServerID, id string) (oauth.Ro
 func (t *tx) ListRoles(ctx context.Context, resourceServerID string, opts latchkey.ListOptions) ([]oauth.Role, int, error) {
 	q := listQuery{columns: roleColumns, from: "roles", key: "id", filter: roleFilter}
 	q.conds = []string{"resource_server_id = " + q.args.add(resourceServerID)}
-	return t.listRoles(ctx, q, opts)
-}
-
-func (t *tx) listRoles(ctx context.Context, q listQuery, opts latchkey.ListOptions) ([]oauth.Role, int, error) {
 	return listOf(ctx, t, q, opts, nil, scanRole)
 }
 
@@ -117,7 +113,7 @@ func (t *tx) ListRoleGroups(ctx context.Context, roleID string, opts latchkey.Li
 		from:    "role_groups rg JOIN user_groups g ON g.id = rg.group_id", key: "rg.group_id",
 	}
 	q.conds = []string{"rg.role_id = " + q.args.add(roleID)}
-	return t.listGroups(ctx, q, opts)
+	return listOf(ctx, t, q, opts, nil, scanGroup)
 }
 
 func (t *tx) ListRoleIdentities(ctx context.Context, roleID string, opts latchkey.ListOptions) ([]directory.Identity, int, error) {
@@ -140,7 +136,7 @@ func (t *tx) rolesOf(ctx context.Context, table, column, memberID, resourceServe
 	if resourceServerID != "" {
 		q.conds = append(q.conds, "r.resource_server_id = "+q.args.add(resourceServerID))
 	}
-	return t.listRoles(ctx, q, opts)
+	return listOf(ctx, t, q, opts, nil, scanRole)
 }
 
 func (t *tx) ListRolesOfIdentity(ctx context.Context, identityID, resourceServerID string, opts latchkey.ListOptions) ([]oauth.Role, int, error) {
