@@ -105,6 +105,15 @@ func NotFound(resourceType, id, message string) *Error {
 		Details: []Detail{{Type: "ResourceInfo", ResourceType: resourceType, ID: id, Description: message}}}
 }
 
+// IfNotFound turns a store's ErrNotFound into nf(id), the 404 of the
+// resource that id names; any other error, or nil, is returned as it is.
+func IfNotFound(err error, nf func(id string) error, id string) error {
+	if errors.Is(err, ErrNotFound) {
+		return nf(id)
+	}
+	return err
+}
+
 // BatchNotFound is the 404 of an all-or-nothing batch in which some ids do not exist.
 func BatchNotFound(resourceType, message string, ids []string) *Error {
 	return &Error{Code: CodeNotFound, Message: message, Details: []Detail{{

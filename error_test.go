@@ -2,6 +2,7 @@ package latchkey_test
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/latchkey/latchkey"
@@ -18,5 +19,21 @@ func TestViolations(t *testing.T) {
 	if !errors.As(v.Err(), &e) || e.Code != latchkey.CodeBadRequest || len(e.Details) != 1 ||
 		len(e.Details[0].FieldViolations) != 2 || e.Details[0].FieldViolations[1].Field != "b.c" {
 		t.Errorf("two violations: %+v", v.Err())
+	}
+}
+
+func TestIfNotFound(t *testing.T) {
+	nf := func(id string) error { return latchkey.NotFound("Realm", id, "realm not found") }
+	var e *latchkey.Error
+	err := latchkey.IfNotFound(fmt.Errorf("get: %w", latchkey.ErrNotFound), nf, "r1")
+	if !errors.As(err, &e) || e.Code != latchkey.CodeNotFound || e.Details[0].ID != "r1" {
+		t.Errorf("store's ErrNotFound: %v, want the realm's 404", err)
+	}
+	other := errors.New("connection refused")
+	if err := latchkey.IfNotFound(other, nf, "r1"); err != other {
+		t.Errorf("other error: %v, want it as it is", err)
+	}
+	if err := latchkey.IfNotFound(nil, nf, "r1"); err != nil {
+		t.Errorf("nil: %v, want nil", err)
 	}
 }

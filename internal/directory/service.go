@@ -42,23 +42,6 @@ var (
 	errGroupChildren  = latchkey.Errorf(latchkey.CodeConflict, "group has children")
 )
 
-func tenantNotFound(id string) error {
-	return latchkey.NotFound("Tenant", id, "tenant not found")
-}
-func realmNotFound(id string) error { return latchkey.NotFound("Realm", id, "realm not found") }
-func identityNotFound(id string) error {
-	return latchkey.NotFound("Identity", id, "identity not found")
-}
-func groupNotFound(id string) error { return latchkey.NotFound("Group", id, "group not found") }
-
-// notFound turns a store's ErrNotFound into the resource's 404.
-func notFound(err error, nf func(string) error, id string) error {
-	if errors.Is(err, latchkey.ErrNotFound) {
-		return nf(id)
-	}
-	return err
-}
-
 // now is the time of a change, at the microsecond precision that stores keep.
 func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 
@@ -69,14 +52,14 @@ func record(ctx context.Context, tx Tx, tenantID, realmID, action, resourceType,
 // GetTenant returns a tenant.
 func (s *Service) GetTenant(ctx context.Context, id string) (Tenant, error) {
 	t, err := s.store.GetTenant(ctx, id)
-	return t, notFound(err, tenantNotFound, id)
+	return t, latchkey.IfNotFound(err, tenantNotFound, id)
 }
 
 // UpdateTenant renames a tenant.
 func (s *Service) UpdateTenant(ctx context.Context, id string, p TenantPatch) (t Tenant, err error) {
 	err = s.store.Update(ctx, func(tx Tx) error {
 		if t, err = tx.GetTenant(ctx, id); err != nil {
-			return notFound(err, tenantNotFound, id)
+			return latchkey.IfNotFound(err, tenantNotFound, id)
 		}
 		setIf(&t.DisplayName, p.DisplayName)
 		if err := ValidateTenant(t); err != nil {
@@ -109,7 +92,7 @@ func (s *Service) CreateRealm(ctx context.Context, tenantID string, r Realm) (Re
 	}
 	err := s.store.Update(ctx, func(tx Tx) error {
 		if _, err := tx.GetTenant(ctx, tenantID); err != nil {
-			return notFound(err, tenantNotFound, tenantID)
+			return latchkey.IfNotFound(err, tenantNotFound, tenantID)
 		}
 		if err := tx.CreateRealm(ctx, r); err != nil {
 			return conflict(err, errRealmNameTaken)
@@ -129,8 +112,7 @@ func conflict(err, c error) error {
 
 // GetRealm returns a realm of a tenant.
 func (s *Service) GetRealm(ctx context.Context, tenantID, id string) (Realm, error) {
-	r, err := s.store.GetRealm(ctx, tenantID, id)
-	return r, notFound(err, realmNotFound, id)
+	return LookupRealm(ctx, s.store, tenantID, id)
 }
 
 // ListRealms lists the realms of a tenant.
@@ -142,7 +124,7 @@ func (s *Service) ListRealms(ctx context.Context, tenantID string, opts latchkey
 func (s *Service) UpdateRealm(ctx context.Context, tenantID, id string, p RealmPatch) (r Realm, err error) {
 	err = s.store.Update(ctx, func(tx Tx) error {
 		if r, err = tx.GetRealm(ctx, tenantID, id); err != nil {
-			return notFound(err, realmNotFound, id)
+			return latchkey.IfNotFound(err, RealmNotFound, id)
 		}
 		setIf(&r.DisplayName, p.DisplayName)
 		setIf(&r.Classification, p.Classification)
@@ -162,16 +144,10 @@ func (s *Service) UpdateRealm(ctx context.Context, tenantID, id string, p RealmP
 func (s *Service) DeleteRealm(ctx context.Context, tenantID, id string) error {
 	return s.store.Update(ctx, func(tx Tx) error {
 		if err := tx.DeleteRealm(ctx, tenantID, id); err != nil {
-			return conflict(notFound(err, realmNotFound, id), errRealmChildren)
+			return conflict(latchkey.IfNotFound(err, RealmNotFound, id), errRealmChildren)
 		}
 		return record(ctx, tx, tenantID, id, "realm.delete", "Realm", id)
 	})
-}
-
-// realm checks, inside tx, that the realm exists in the tenant.
-func realm(ctx context.Context, tx Tx, tenantID, realmID string) error {
-	_, err := tx.GetRealm(ctx, tenantID, realmID)
-	return notFound(err, realmNotFound, realmID)
 }
 
 // CreateIdentity creates an identity. Status defaults to active and the
@@ -190,21 +166,21 @@ func (s *Service) CreateIdentity(ctx context.Context, tenantID, realmID string, 
 		return Identity{}, err
 	}
 	err := s.store.CreateIdentity(ctx, i, audit.New(ctx, tenantID, realmID, "identity.create", "Identity", i.ID))
-	return i, conflict(notFound(err, realmNotFound, realmID), errUsernameTaken)
+	return i, conflict(latchkey.IfNotFound(err, RealmNotFound, realmID), errUsernameTaken)
 }
 
 // GetIdentity returns an identity of a realm.
 func (s *Service) GetIdentity(ctx context.Context, tenantID, realmID, id string) (Identity, error) {
-	if err := realm(ctx, s.store, tenantID, realmID); err != nil {
+	if _, err := LookupRealm(ctx, s.store, tenantID, realmID); err != nil {
 		return Identity{}, err
 	}
 	i, err := s.store.GetIdentity(ctx, realmID, id)
-	return i, notFound(err, identityNotFound, id)
+	return i, latchkey.IfNotFound(err, IdentityNotFound, id)
 }
 
 // ListIdentities lists the identities of a realm.
 func (s *Service) ListIdentities(ctx context.Context, tenantID, realmID string, opts latchkey.ListOptions) ([]Identity, int, error) {
-	if err := realm(ctx, s.store, tenantID, realmID); err != nil {
+	if _, err := LookupRealm(ctx, s.store, tenantID, realmID); err != nil {
 		return nil, 0, err
 	}
 	return s.store.ListIdentities(ctx, realmID, opts)
@@ -239,11 +215,11 @@ func memberships(ctx context.Context, tx Tx, id string) Memberships {
 // failed precondition), and its result is validated and stored, or nothing is.
 func (s *Service) UpdateIdentityWith(ctx context.Context, tenantID, realmID, id string, edit func(*Identity, Memberships) error) (i Identity, err error) {
 	err = s.store.Update(ctx, func(tx Tx) error {
-		if err := realm(ctx, tx, tenantID, realmID); err != nil {
+		if _, err := LookupRealm(ctx, tx, tenantID, realmID); err != nil {
 			return err
 		}
 		if i, err = tx.GetIdentity(ctx, realmID, id); err != nil {
-			return notFound(err, identityNotFound, id)
+			return latchkey.IfNotFound(err, IdentityNotFound, id)
 		}
 		// What edit may not change.
 		keep := Identity{ID: i.ID, RealmID: i.RealmID, TenantID: i.TenantID, CreateTime: i.CreateTime, EnrollmentStatus: i.EnrollmentStatus}
@@ -279,13 +255,13 @@ func (s *Service) DeleteIdentity(ctx context.Context, tenantID, realmID, id stri
 // SCIM If-Match).
 func (s *Service) DeleteIdentityIf(ctx context.Context, tenantID, realmID, id string, precondition func(Identity, Memberships) error) error {
 	return s.store.Update(ctx, func(tx Tx) error {
-		if err := realm(ctx, tx, tenantID, realmID); err != nil {
+		if _, err := LookupRealm(ctx, tx, tenantID, realmID); err != nil {
 			return err
 		}
 		if precondition != nil {
 			i, err := tx.GetIdentity(ctx, realmID, id)
 			if err != nil {
-				return notFound(err, identityNotFound, id)
+				return latchkey.IfNotFound(err, IdentityNotFound, id)
 			}
 			if err := precondition(i, memberships(ctx, tx, id)); err != nil {
 				return err
@@ -296,7 +272,7 @@ func (s *Service) DeleteIdentityIf(ctx context.Context, tenantID, realmID, id st
 			return err
 		}
 		if n == 0 {
-			return identityNotFound(id)
+			return IdentityNotFound(id)
 		}
 		return record(ctx, tx, tenantID, realmID, "identity.delete", "Identity", id)
 	})
@@ -356,7 +332,7 @@ func (s *Service) BatchDeleteIdentities(ctx context.Context, tenantID, realmID s
 
 // existingIdentities checks, inside tx, that the realm exists and holds every one of ids.
 func existingIdentities(ctx context.Context, tx Tx, tenantID, realmID string, ids []string) error {
-	if err := realm(ctx, tx, tenantID, realmID); err != nil {
+	if _, err := LookupRealm(ctx, tx, tenantID, realmID); err != nil {
 		return err
 	}
 	missing, err := tx.MissingIdentities(ctx, realmID, ids)
@@ -387,7 +363,7 @@ func (s *Service) CreateGroup(ctx context.Context, tenantID, realmID string, g G
 	}
 	members = slices.Compact(slices.Sorted(slices.Values(members)))
 	err := s.store.Update(ctx, func(tx Tx) error {
-		if err := realm(ctx, tx, tenantID, realmID); err != nil {
+		if _, err := LookupRealm(ctx, tx, tenantID, realmID); err != nil {
 			return err
 		}
 		if err := tx.CreateGroup(ctx, g); err != nil {
@@ -407,16 +383,16 @@ func (s *Service) GetGroup(ctx context.Context, tenantID, realmID, id string) (G
 }
 
 func group(ctx context.Context, tx Tx, tenantID, realmID, id string) (Group, error) {
-	if err := realm(ctx, tx, tenantID, realmID); err != nil {
+	if _, err := LookupRealm(ctx, tx, tenantID, realmID); err != nil {
 		return Group{}, err
 	}
 	g, err := tx.GetGroup(ctx, realmID, id)
-	return g, notFound(err, groupNotFound, id)
+	return g, latchkey.IfNotFound(err, GroupNotFound, id)
 }
 
 // ListGroups lists the groups of a realm.
 func (s *Service) ListGroups(ctx context.Context, tenantID, realmID string, opts latchkey.ListOptions) ([]Group, int, error) {
-	if err := realm(ctx, s.store, tenantID, realmID); err != nil {
+	if _, err := LookupRealm(ctx, s.store, tenantID, realmID); err != nil {
 		return nil, 0, err
 	}
 	return s.store.ListGroups(ctx, realmID, opts)
@@ -477,11 +453,11 @@ func (m GroupMembers) Among(ctx context.Context, ids []string) ([]string, error)
 func (s *Service) ChangeGroupWith(ctx context.Context, tenantID, realmID, id string,
 	plan func(context.Context, Group, GroupMembers) (GroupChange, error)) (g Group, err error) {
 	err = s.store.Update(ctx, func(tx Tx) error {
-		if err := realm(ctx, tx, tenantID, realmID); err != nil {
+		if _, err := LookupRealm(ctx, tx, tenantID, realmID); err != nil {
 			return err
 		}
 		if g, err = tx.LockGroup(ctx, realmID, id); err != nil {
-			return notFound(err, groupNotFound, id)
+			return latchkey.IfNotFound(err, GroupNotFound, id)
 		}
 		c, err := plan(ctx, g, GroupMembers{tx, id})
 		if err != nil {
@@ -584,7 +560,7 @@ func (s *Service) deleteGroup(ctx context.Context, tenantID, realmID, id string,
 			}
 		}
 		if err := tx.DeleteGroup(ctx, realmID, id); err != nil {
-			return conflict(notFound(err, groupNotFound, id), errGroupChildren)
+			return conflict(latchkey.IfNotFound(err, GroupNotFound, id), errGroupChildren)
 		}
 		return record(ctx, tx, tenantID, realmID, "group.delete", "Group", id)
 	})

@@ -22,16 +22,6 @@ func NewService(store Store) *Service { return &Service{store: store} }
 var errThemeExists = latchkey.Errorf(latchkey.CodeConflict, "theme already exists for this realm")
 
 func themeNotFound(id string) error { return latchkey.NotFound("Theme", id, "theme not found") }
-func realmNotFound(id string) error { return latchkey.NotFound("Realm", id, "realm not found") }
-
-// getRealm reads a realm of a tenant inside tx, as a 404 when it is missing.
-func getRealm(ctx context.Context, tx Tx, tenantID, realmID string) (directory.Realm, error) {
-	r, err := tx.GetRealm(ctx, tenantID, realmID)
-	if errors.Is(err, latchkey.ErrNotFound) {
-		return r, realmNotFound(realmID)
-	}
-	return r, err
-}
 
 func record(ctx context.Context, tx Tx, t Theme, action string) error {
 	return tx.RecordEvent(ctx, audit.New(ctx, t.TenantID, t.RealmID, action, "Theme", t.ID))
@@ -41,7 +31,7 @@ func record(ctx context.Context, tx Tx, t Theme, action string) error {
 // p; a realm has at most one (409).
 func (s *Service) CreateTheme(ctx context.Context, tenantID, realmID string, p ThemePatch) (t Theme, err error) {
 	err = s.store.Update(ctx, func(tx Tx) error {
-		r, err := getRealm(ctx, tx, tenantID, realmID)
+		r, err := directory.LookupRealm(ctx, tx, tenantID, realmID)
 		if err != nil {
 			return err
 		}
@@ -74,7 +64,7 @@ func RealmTheme(ctx context.Context, tx Tx, tenantID, realmID string) (Theme, er
 	if !errors.Is(err, latchkey.ErrNotFound) {
 		return t, err
 	}
-	r, err := getRealm(ctx, tx, tenantID, realmID)
+	r, err := directory.LookupRealm(ctx, tx, tenantID, realmID)
 	if err != nil {
 		return Theme{}, err
 	}
@@ -84,10 +74,7 @@ func RealmTheme(ctx context.Context, tx Tx, tenantID, realmID string) (Theme, er
 // GetTheme returns a theme of a realm.
 func (s *Service) GetTheme(ctx context.Context, tenantID, realmID, id string) (Theme, error) {
 	t, err := s.store.GetTheme(ctx, tenantID, realmID, id)
-	if errors.Is(err, latchkey.ErrNotFound) {
-		return t, themeNotFound(id)
-	}
-	return t, err
+	return t, latchkey.IfNotFound(err, themeNotFound, id)
 }
 
 // UpdateTheme changes the fields of a theme that p sets.

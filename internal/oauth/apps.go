@@ -21,14 +21,6 @@ func record(ctx context.Context, tx Tx, tenantID, realmID, action, kind, id stri
 	return tx.RecordEvent(ctx, audit.New(ctx, tenantID, realmID, action, kind, id))
 }
 
-func realmExists(ctx context.Context, tx Tx, tenantID, realmID string) error {
-	_, err := tx.GetRealm(ctx, tenantID, realmID)
-	if errors.Is(err, latchkey.ErrNotFound) {
-		return latchkey.NotFound("Realm", realmID, "realm not found")
-	}
-	return err
-}
-
 var (
 	errManagedApp = latchkey.Errorf(latchkey.CodeConflict, "managed applications cannot be changed or deleted")
 	errManagedRS  = latchkey.Errorf(latchkey.CodeConflict, "managed resource servers cannot be changed or deleted")
@@ -84,7 +76,7 @@ func (s *Service) CreateResourceServer(ctx context.Context, tenantID, realmID st
 	t := now()
 	rs.ID, rs.TenantID, rs.RealmID, rs.IsManaged, rs.CreateTime, rs.UpdateTime = latchkey.NewUUID(), tenantID, realmID, false, t, t
 	err := s.store.Update(ctx, func(tx Tx) error {
-		if err := realmExists(ctx, tx, tenantID, realmID); err != nil {
+		if _, err := directory.LookupRealm(ctx, tx, tenantID, realmID); err != nil {
 			return err
 		}
 		if err := tx.CreateResourceServer(ctx, rs); err != nil {
@@ -113,7 +105,7 @@ func (s *Service) GetResourceServer(ctx context.Context, tenantID, realmID, id s
 
 // ListResourceServers returns a page of the realm's resource servers.
 func (s *Service) ListResourceServers(ctx context.Context, tenantID, realmID string, opts latchkey.ListOptions) ([]ResourceServer, int, error) {
-	if err := realmExists(ctx, s.store, tenantID, realmID); err != nil {
+	if _, err := directory.LookupRealm(ctx, s.store, tenantID, realmID); err != nil {
 		return nil, 0, err
 	}
 	return s.store.ListResourceServers(ctx, realmID, opts)
@@ -372,7 +364,7 @@ func (s *Service) CreateApplication(ctx context.Context, tenantID, realmID strin
 	a.ProtocolConfig.ClientID = latchkey.RandomString(24)
 	sealed := s.sealNewSecret(&a)
 	err := s.store.Update(ctx, func(tx Tx) error {
-		if err := realmExists(ctx, tx, tenantID, realmID); err != nil {
+		if _, err := directory.LookupRealm(ctx, tx, tenantID, realmID); err != nil {
 			return err
 		}
 		if err := validateApplication(ctx, tx, a); err != nil {
@@ -405,7 +397,7 @@ func (s *Service) GetApplication(ctx context.Context, tenantID, realmID, id stri
 // ListApplications returns a page of the realm's applications, with the
 // secrets the actor of ctx may read.
 func (s *Service) ListApplications(ctx context.Context, tenantID, realmID string, opts latchkey.ListOptions) ([]Application, int, error) {
-	if err := realmExists(ctx, s.store, tenantID, realmID); err != nil {
+	if _, err := directory.LookupRealm(ctx, s.store, tenantID, realmID); err != nil {
 		return nil, 0, err
 	}
 	apps, sealed, total, err := s.store.ListApplications(ctx, realmID, opts)

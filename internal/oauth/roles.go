@@ -82,10 +82,7 @@ func role(ctx context.Context, tx Tx, tenantID, realmID, resourceServerID, id st
 		return Role{}, err
 	}
 	r, err := tx.GetRole(ctx, resourceServerID, id)
-	if errors.Is(err, latchkey.ErrNotFound) {
-		return r, roleNotFound(id)
-	}
-	return r, err
+	return r, latchkey.IfNotFound(err, roleNotFound, id)
 }
 
 // CreateRole validates and stores a role of a resource server.
@@ -339,7 +336,7 @@ func rolesFilter(ctx context.Context, tx Tx, tenantID, realmID, resourceServerID
 func (s *Service) ListRolesOfIdentity(ctx context.Context, tenantID, realmID, identityID, resourceServerID string, opts latchkey.ListOptions) ([]Role, int, error) {
 	i, err := s.store.GetIdentity(ctx, realmID, identityID)
 	if errors.Is(err, latchkey.ErrNotFound) || (err == nil && i.TenantID != tenantID) {
-		return nil, 0, latchkey.NotFound("Identity", identityID, "identity not found")
+		return nil, 0, directory.IdentityNotFound(identityID)
 	}
 	if err != nil {
 		return nil, 0, err
@@ -355,7 +352,7 @@ func (s *Service) ListRolesOfIdentity(ctx context.Context, tenantID, realmID, id
 func (s *Service) ListRolesOfGroup(ctx context.Context, tenantID, realmID, groupID, resourceServerID string, opts latchkey.ListOptions) ([]Role, int, error) {
 	g, err := s.store.GetGroup(ctx, realmID, groupID)
 	if errors.Is(err, latchkey.ErrNotFound) || (err == nil && g.TenantID != tenantID) {
-		return nil, 0, latchkey.NotFound("Group", groupID, "group not found")
+		return nil, 0, directory.GroupNotFound(groupID)
 	}
 	if err != nil {
 		return nil, 0, err

@@ -90,7 +90,7 @@ func (s *Service) CreateBatch(ctx context.Context, tenantID, realmID string, ide
 		State: BatchRunning, StateCommentary: BatchCommentary{Errors: map[string]BatchError{}},
 		JobTemplate: tmpl, CreateTime: t, UpdateTime: t}
 	err := s.store.Update(ctx, func(tx Tx) error {
-		if err := realm(ctx, tx, tenantID, realmID); err != nil {
+		if _, err := directory.LookupRealm(ctx, tx, tenantID, realmID); err != nil {
 			return err
 		}
 		// Checked now: the jobs are made later, by no one's token.

@@ -72,7 +72,7 @@ func linkedJob(ctx context.Context, tx Tx, tenantID, realmID, identityID, jobID 
 	if err == nil && (j.TenantID != tenantID || j.IdentityID != identityID) {
 		err = latchkey.ErrNotFound
 	}
-	return j, notFound(err, jobNotFound, jobID)
+	return j, latchkey.IfNotFound(err, jobNotFound, jobID)
 }
 
 // invocation checks a link's token and returns what it gives access to. A

@@ -58,32 +58,14 @@ func jobNotFound(id string) error {
 func credentialNotFound(id string) error {
 	return latchkey.NotFound("Credential", id, "credential not found")
 }
-func identityNotFound(id string) error {
-	return latchkey.NotFound("Identity", id, "identity not found")
-}
-func realmNotFound(id string) error { return latchkey.NotFound("Realm", id, "realm not found") }
-
-// notFound turns a store's ErrNotFound into the resource's 404.
-func notFound(err error, nf func(string) error, id string) error {
-	if errors.Is(err, latchkey.ErrNotFound) {
-		return nf(id)
-	}
-	return err
-}
-
-// realm checks that the realm exists in the tenant.
-func realm(ctx context.Context, tx Tx, tenantID, realmID string) error {
-	_, err := tx.GetRealm(ctx, tenantID, realmID)
-	return notFound(err, realmNotFound, realmID)
-}
 
 // identity returns an identity of the realm.
 func identity(ctx context.Context, tx Tx, tenantID, realmID, id string) (directory.Identity, error) {
-	if err := realm(ctx, tx, tenantID, realmID); err != nil {
+	if _, err := directory.LookupRealm(ctx, tx, tenantID, realmID); err != nil {
 		return directory.Identity{}, err
 	}
 	i, err := tx.GetIdentity(ctx, realmID, id)
-	return i, notFound(err, identityNotFound, id)
+	return i, latchkey.IfNotFound(err, directory.IdentityNotFound, id)
 }
 
 // CreateAuthenticatorConfig validates and stores a new authenticator config.
@@ -95,7 +77,7 @@ func (s *Service) CreateAuthenticatorConfig(ctx context.Context, tenantID, realm
 	t := now()
 	a.ID, a.TenantID, a.RealmID, a.CreateTime, a.UpdateTime = latchkey.NewUUID(), tenantID, realmID, t, t
 	err := s.store.Update(ctx, func(tx Tx) error {
-		if err := realm(ctx, tx, tenantID, realmID); err != nil {
+		if _, err := directory.LookupRealm(ctx, tx, tenantID, realmID); err != nil {
 			return err
 		}
 		if err := tx.CreateAuthenticatorConfig(ctx, a); err != nil {
@@ -122,12 +104,12 @@ func configInTenant(a AuthenticatorConfig, err error, tenantID, id string) (Auth
 	if err == nil && a.TenantID != tenantID {
 		err = latchkey.ErrNotFound
 	}
-	return a, notFound(err, configNotFound, id)
+	return a, latchkey.IfNotFound(err, configNotFound, id)
 }
 
 // ListAuthenticatorConfigs returns a page of the realm's authenticator configs.
 func (s *Service) ListAuthenticatorConfigs(ctx context.Context, tenantID, realmID string, opts latchkey.ListOptions) ([]AuthenticatorConfig, int, error) {
-	if err := realm(ctx, s.store, tenantID, realmID); err != nil {
+	if _, err := directory.LookupRealm(ctx, s.store, tenantID, realmID); err != nil {
 		return nil, 0, err
 	}
 	return s.store.ListAuthenticatorConfigs(ctx, realmID, opts)
@@ -378,14 +360,15 @@ func getJob(ctx context.Context, tx Tx, tenantID, realmID, identityID, id string
 	if err == nil && j.TenantID != tenantID {
 		err = latchkey.ErrNotFound
 	}
-	return j.settled(now()), notFound(err, jobNotFound, id)
+	return j.settled(now()), latchkey.IfNotFound(err, jobNotFound, id)
 }
 
 // listOwner checks that what a list names exists: the realm, and the
 // identity unless it is AnyIdentity.
 func listOwner(ctx context.Context, tx Tx, tenantID, realmID, identityID string) error {
 	if identityID == AnyIdentity {
-		return realm(ctx, tx, tenantID, realmID)
+		_, err := directory.LookupRealm(ctx, tx, tenantID, realmID)
+		return err
 	}
 	_, err := identity(ctx, tx, tenantID, realmID, identityID)
 	return err
@@ -415,7 +398,7 @@ func (s *Service) RevokeBindingJob(ctx context.Context, tenantID, realmID, ident
 		}
 		t := now()
 		if err := tx.SetBindingJobState(ctx, j.ID, OpenStates, Revoked, t); err != nil {
-			return notFound(err, jobNotFound, id)
+			return latchkey.IfNotFound(err, jobNotFound, id)
 		}
 		j.State, j.UpdateTime = Revoked, t
 		if err := tx.RefreshEnrollment(ctx, j.IdentityID, t); err != nil {
@@ -456,7 +439,7 @@ func getCredential(ctx context.Context, tx Tx, tenantID, realmID, identityID, id
 	if err == nil && c.TenantID != tenantID {
 		err = latchkey.ErrNotFound
 	}
-	return c, notFound(err, credentialNotFound, id)
+	return c, latchkey.IfNotFound(err, credentialNotFound, id)
 }
 
 // ListCredentials returns a page of the credentials of an identity (or of all).

@@ -28,21 +28,13 @@ func NewService(store Store) *Service { return &Service{store: store} }
 
 func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 
-func notFound(err error, resourceType, id, message string) error {
-	if errors.Is(err, latchkey.ErrNotFound) {
-		return latchkey.NotFound(resourceType, id, message)
-	}
-	return err
-}
-
-func realm(ctx context.Context, tx Tx, tenantID, realmID string) error {
-	_, err := tx.GetRealm(ctx, tenantID, realmID)
-	return notFound(err, "Realm", realmID, "realm not found")
+func applicationNotFound(id string) error {
+	return latchkey.NotFound("Application", id, "application not found")
 }
 
 // get returns the realm's policy.
 func get(ctx context.Context, tx Tx, tenantID, realmID string) (Policy, error) {
-	if err := realm(ctx, tx, tenantID, realmID); err != nil {
+	if _, err := directory.LookupRealm(ctx, tx, tenantID, realmID); err != nil {
 		return Policy{}, err
 	}
 	return stored(ctx, tx, tenantID, realmID)
@@ -75,7 +67,7 @@ func (s *Service) Put(ctx context.Context, tenantID, realmID string, p Policy) (
 	p.TenantID, p.RealmID, p.UpdateTime = tenantID, realmID, now()
 	defer s.policies.Clear() // once the change is committed
 	err := s.store.Update(ctx, func(tx Tx) error {
-		if err := realm(ctx, tx, tenantID, realmID); err != nil {
+		if _, err := directory.LookupRealm(ctx, tx, tenantID, realmID); err != nil {
 			return err
 		}
 		if err := referencesExist(ctx, tx, p); err != nil {
@@ -163,15 +155,15 @@ func unknown(err error, field, description string) error {
 // Evaluate decides whether an identity may use an application, and says why.
 // A suspended identity is always denied.
 func (s *Service) Evaluate(ctx context.Context, tenantID, realmID, identityID, applicationID string) (Decision, error) {
-	if err := realm(ctx, s.store, tenantID, realmID); err != nil {
+	if _, err := directory.LookupRealm(ctx, s.store, tenantID, realmID); err != nil {
 		return Decision{}, err
 	}
 	i, err := s.store.GetIdentity(ctx, realmID, identityID)
 	if err != nil {
-		return Decision{}, notFound(err, "Identity", identityID, "identity not found")
+		return Decision{}, latchkey.IfNotFound(err, directory.IdentityNotFound, identityID)
 	}
 	if err := s.store.ApplicationExists(ctx, realmID, applicationID); err != nil {
-		return Decision{}, notFound(err, "Application", applicationID, "application not found")
+		return Decision{}, latchkey.IfNotFound(err, applicationNotFound, applicationID)
 	}
 	return s.Decide(ctx, i, applicationID)
 }

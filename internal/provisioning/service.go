@@ -36,8 +36,6 @@ var (
 	errNoMailer   = latchkey.Errorf(latchkey.CodeUnprocessable, "binding e-mail is not available")
 )
 
-func realmNotFound(id string) error { return latchkey.NotFound("Realm", id, "realm not found") }
-
 // CreateJob queues the import of a CSV file into a realm. The file is read
 // to its end and checked before the transaction that stores it with the
 // job begins, so that a slow sender holds no write lock; a file refused
@@ -53,10 +51,7 @@ func (s *Service) CreateJob(ctx context.Context, tenantID, realmID string, file 
 			return Job{}, err
 		}
 	}
-	if _, err := s.store.GetRealm(ctx, tenantID, realmID); err != nil {
-		if errors.Is(err, latchkey.ErrNotFound) {
-			return Job{}, realmNotFound(realmID)
-		}
+	if _, err := directory.LookupRealm(ctx, s.store, tenantID, realmID); err != nil {
 		return Job{}, err
 	}
 	sp, err := spool(file)
@@ -89,7 +84,7 @@ func (s *Service) CreateJob(ctx context.Context, tenantID, realmID string, file 
 			case errors.Is(err, latchkey.ErrDuplicate):
 				return errJobRunning
 			case errors.Is(err, latchkey.ErrNoParent):
-				return realmNotFound(realmID)
+				return directory.RealmNotFound(realmID)
 			}
 			return err
 		}
@@ -177,10 +172,7 @@ const exportPage = 2000
 // spreadsheet would run as formulas neutralized. Nothing is written when
 // the realm is not found.
 func (s *Service) Export(ctx context.Context, tenantID, realmID string, f filter.Expr, w io.Writer) error {
-	if _, err := s.store.GetRealm(ctx, tenantID, realmID); err != nil {
-		if errors.Is(err, latchkey.ErrNotFound) {
-			return realmNotFound(realmID)
-		}
+	if _, err := directory.LookupRealm(ctx, s.store, tenantID, realmID); err != nil {
 		return err
 	}
 	// The next page is read while this one is written: the database (or,

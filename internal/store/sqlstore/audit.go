@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/audit"
@@ -36,16 +35,14 @@ func (t *tx) ListEvents(ctx context.Context, tenantID, realmID string, opts latc
 	if realmID != "" {
 		q.conds = append(q.conds, "realm_id = "+q.args.add(realmID))
 	}
-	var out []audit.Event
-	total, err := t.list(ctx, q, opts, func(rows *sql.Rows) error {
-		var e audit.Event
-		var ct int64
-		err := rows.Scan(&e.ID, &e.TenantID, &e.RealmID, &e.ActorType, &e.ActorID, &e.Action, &e.ResourceType, &e.ResourceID, &e.RequestID, &e.ClientIP, &ct)
-		e.CreateTime = fromMicros(ct)
-		out = append(out, e)
-		return err
-	})
-	return out, total, err
+	return listOf(ctx, t, q, opts, nil, scanEvent)
+}
+
+func scanEvent(s interface{ Scan(...any) error }, e *audit.Event) error {
+	var ct int64
+	err := s.Scan(&e.ID, &e.TenantID, &e.RealmID, &e.ActorType, &e.ActorID, &e.Action, &e.ResourceType, &e.ResourceID, &e.RequestID, &e.ClientIP, &ct)
+	e.CreateTime = fromMicros(ct)
+	return err
 }
 
 func (t *tx) GetSetting(ctx context.Context, name string) (string, error) {

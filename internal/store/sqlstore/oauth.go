@@ -45,14 +45,7 @@ var resourceServerFilter = map[string]column{"id": {name: "id"}, "display_name":
 func (t *tx) ListResourceServers(ctx context.Context, realmID string, opts latchkey.ListOptions) ([]oauth.ResourceServer, int, error) {
 	q := listQuery{columns: resourceServerColumns, from: "resource_servers", key: "id", filter: resourceServerFilter}
 	q.conds = []string{"realm_id = " + q.args.add(realmID)}
-	var out []oauth.ResourceServer
-	total, err := t.list(ctx, q, opts, func(rows *sql.Rows) error {
-		var v oauth.ResourceServer
-		err := scanResourceServer(rows, &v)
-		out = append(out, v)
-		return err
-	})
-	return out, total, err
+	return listOf(ctx, t, q, opts, nil, scanResourceServer)
 }
 
 func (t *tx) UpdateResourceServer(ctx context.Context, v oauth.ResourceServer) error {
@@ -224,14 +217,7 @@ func (t *tx) ListTokens(ctx context.Context, applicationID string, f oauth.Token
 	if f.PrincipalID != "" {
 		q.conds = append(q.conds, "principal_id = "+q.args.add(f.PrincipalID))
 	}
-	var out []oauth.Token
-	total, err := t.list(ctx, q, opts, func(rows *sql.Rows) error {
-		var v oauth.Token
-		err := scanToken(rows, &v)
-		out = append(out, v)
-		return err
-	})
-	return out, total, err
+	return listOf(ctx, t, q, opts, nil, scanToken)
 }
 
 func (t *tx) DeleteToken(ctx context.Context, applicationID, id string) error {

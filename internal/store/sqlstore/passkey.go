@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -76,14 +75,7 @@ func (t *tx) getConfig(ctx context.Context, realmID, id, lock string) (passkey.A
 func (t *tx) ListAuthenticatorConfigs(ctx context.Context, realmID string, opts latchkey.ListOptions) ([]passkey.AuthenticatorConfig, int, error) {
 	q := listQuery{columns: configColumns, from: "authenticator_configs", key: "id", filter: configFilter}
 	q.conds = []string{"realm_id = " + q.args.add(realmID)}
-	var out []passkey.AuthenticatorConfig
-	total, err := t.list(ctx, q, opts, func(rows *sql.Rows) error {
-		var v passkey.AuthenticatorConfig
-		err := scanConfig(rows, &v)
-		out = append(out, v)
-		return err
-	})
-	return out, total, err
+	return listOf(ctx, t, q, opts, nil, scanConfig)
 }
 
 func (t *tx) UpdateAuthenticatorConfig(ctx context.Context, v passkey.AuthenticatorConfig) error {
@@ -170,14 +162,7 @@ func (t *tx) GetBindingJob(ctx context.Context, realmID, identityID, id string) 
 func (t *tx) ListBindingJobs(ctx context.Context, realmID, identityID string, opts latchkey.ListOptions) ([]passkey.BindingJob, int, error) {
 	q := listQuery{columns: jobColumns, from: "credential_binding_jobs", key: "id", filter: jobFilter}
 	q.conds = ofIdentity(&q.args, []string{"realm_id = " + q.args.add(realmID)}, identityID)
-	var out []passkey.BindingJob
-	total, err := t.list(ctx, q, opts, func(rows *sql.Rows) error {
-		var v passkey.BindingJob
-		err := scanJob(rows, &v)
-		out = append(out, v)
-		return err
-	})
-	return out, total, err
+	return listOf(ctx, t, q, opts, nil, scanJob)
 }
 
 func (t *tx) SetBindingJobState(ctx context.Context, id string, from []string, state string, now time.Time) error {
@@ -294,14 +279,7 @@ func (t *tx) GetCredential(ctx context.Context, realmID, identityID, id string) 
 func (t *tx) ListCredentials(ctx context.Context, realmID, identityID string, opts latchkey.ListOptions) ([]passkey.Credential, int, error) {
 	q := listQuery{columns: credentialColumns, from: "credentials", key: "id", filter: credentialFilter}
 	q.conds = ofIdentity(&q.args, []string{"realm_id = " + q.args.add(realmID)}, identityID)
-	var out []passkey.Credential
-	total, err := t.list(ctx, q, opts, func(rows *sql.Rows) error {
-		var v passkey.Credential
-		err := scanCredential(rows, &v)
-		out = append(out, v)
-		return err
-	})
-	return out, total, err
+	return listOf(ctx, t, q, opts, nil, scanCredential)
 }
 
 func (t *tx) UpdateCredential(ctx context.Context, v passkey.Credential) error {

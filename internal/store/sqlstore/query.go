@@ -393,6 +393,19 @@ func (t *tx) list(ctx context.Context, q listQuery, opts latchkey.ListOptions, s
 	return total, rows.Err()
 }
 
+// listOf runs q for one page with list, scanning each row into a T that it
+// appends to out.
+func listOf[T any](ctx context.Context, t *tx, q listQuery, opts latchkey.ListOptions, out []T,
+	scan func(interface{ Scan(...any) error }, *T) error) ([]T, int, error) {
+	total, err := t.list(ctx, q, opts, func(rows *sql.Rows) error {
+		var v T
+		err := scan(rows, &v)
+		out = append(out, v)
+		return err
+	})
+	return out, total, err
+}
+
 // one scans a single row, turning sql.ErrNoRows into latchkey.ErrNotFound.
 func one(row *sql.Row, dest ...any) error {
 	err := row.Scan(dest...)

@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/directory"
@@ -36,18 +35,7 @@ func (t *tx) GetRole(ctx context.Context, resourceServerID, id string) (oauth.Ro
 func (t *tx) ListRoles(ctx context.Context, resourceServerID string, opts latchkey.ListOptions) ([]oauth.Role, int, error) {
 	q := listQuery{columns: roleColumns, from: "roles", key: "id", filter: roleFilter}
 	q.conds = []string{"resource_server_id = " + q.args.add(resourceServerID)}
-	return t.listRoles(ctx, q, opts)
-}
-
-func (t *tx) listRoles(ctx context.Context, q listQuery, opts latchkey.ListOptions) ([]oauth.Role, int, error) {
-	var out []oauth.Role
-	total, err := t.list(ctx, q, opts, func(rows *sql.Rows) error {
-		var v oauth.Role
-		err := scanRole(rows, &v)
-		out = append(out, v)
-		return err
-	})
-	return out, total, err
+	return listOf(ctx, t, q, opts, nil, scanRole)
 }
 
 func (t *tx) UpdateRole(ctx context.Context, v oauth.Role) error {
@@ -92,14 +80,7 @@ func (t *tx) RemoveRoleScopes(ctx context.Context, roleID string, scopes []strin
 func (t *tx) ListRoleScopes(ctx context.Context, roleID string, opts latchkey.ListOptions) ([]string, int, error) {
 	q := listQuery{columns: "scope", from: "role_scopes", key: "scope"}
 	q.conds = []string{"role_id = " + q.args.add(roleID)}
-	var out []string
-	total, err := t.list(ctx, q, opts, func(rows *sql.Rows) error {
-		var s string
-		err := rows.Scan(&s)
-		out = append(out, s)
-		return err
-	})
-	return out, total, err
+	return listOf(ctx, t, q, opts, nil, func(s interface{ Scan(...any) error }, v *string) error { return s.Scan(v) })
 }
 
 func (t *tx) RemoveScopesFromRoles(ctx context.Context, resourceServerID string, scopes []string) error {
@@ -132,7 +113,7 @@ func (t *tx) ListRoleGroups(ctx context.Context, roleID string, opts latchkey.Li
 		from:    "role_groups rg JOIN user_groups g ON g.id = rg.group_id", key: "rg.group_id",
 	}
 	q.conds = []string{"rg.role_id = " + q.args.add(roleID)}
-	return t.listGroups(ctx, q, opts)
+	return listOf(ctx, t, q, opts, nil, scanGroup)
 }
 
 func (t *tx) ListRoleIdentities(ctx context.Context, roleID string, opts latchkey.ListOptions) ([]directory.Identity, int, error) {
@@ -155,7 +136,7 @@ func (t *tx) rolesOf(ctx context.Context, table, column, memberID, resourceServe
 	if resourceServerID != "" {
 		q.conds = append(q.conds, "r.resource_server_id = "+q.args.add(resourceServerID))
 	}
-	return t.listRoles(ctx, q, opts)
+	return listOf(ctx, t, q, opts, nil, scanRole)
 }
 
 func (t *tx) ListRolesOfIdentity(ctx context.Context, identityID, resourceServerID string, opts latchkey.ListOptions) ([]oauth.Role, int, error) {
