@@ -7,7 +7,9 @@ import (
 	"strings"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/passkey"
 )
 
 // SaveGrant stores a grant, in one transaction with those that concurrent
@@ -35,15 +37,20 @@ func (t *tx) SaveGrant(ctx context.Context, g oauth.Grant) error {
 	return first(t.saveGrants(ctx, []oauth.Grant{g}))
 }
 
-// saveGrants spends the codes the grants redeem, each once, continues
-// the families that refreshes continue, and inserts the families, token
-// records and refresh tokens of those that could, in at most five
-// statements. A grant whose code had been spent before (or by an earlier
-// grant of gs), or whose family was revoked, has the outcome
-// latchkey.ErrNotFound and stores nothing.
+// saveGrants spends the codes the grants redeem, each once, checks that
+// their passkeys and identities may still sign in, continues the families
+// that refreshes continue, and inserts the families, token records and
+// refresh tokens of those that could, in at most six statements. A grant
+// whose code had been spent before (or by an earlier grant of gs), whose
+// passkey or identity was revoked or suspended since the code was read, or
+// whose family was revoked, has the outcome latchkey.ErrNotFound and
+// stores nothing.
 func (t *tx) saveGrants(ctx context.Context, gs []oauth.Grant) (outcomes []error, err error) {
 	refused := make([]bool, len(gs))
 	if err := t.redeemCodes(ctx, gs, refused); err != nil {
+		return nil, err
+	}
+	if err := t.signersActive(ctx, gs, refused); err != nil {
 		return nil, err
 	}
 	if err := t.continueFamilies(ctx, gs, refused); err != nil {
@@ -102,6 +109,37 @@ func (t *tx) redeemCodes(ctx context.Context, gs []oauth.Grant, refused []bool) 
 		` AND NOT code_used RETURNING id`, a...)
 	for id, i := range first {
 		refused[i] = !spent[id]
+	}
+	return err
+}
+
+// signersActive sets refused for the redemptions whose passkey is no
+// longer active, or whose identity no longer is: the code was read before
+// this transaction. On PostgreSQL it holds the rows it read (FOR SHARE)
+// until the grant is stored, so that a revocation or suspension running at
+// the same time waits for it and then revokes the new family too; SQLite's
+// one writer already orders the two.
+func (t *tx) signersActive(ctx context.Context, gs []oauth.Grant, refused []bool) error {
+	var ids []string
+	for i, g := range gs {
+		if !refused[i] && g.Redeems != "" && g.Family != nil {
+			ids = append(ids, g.Family.CredentialID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	lock := ""
+	if t.d.Name == "postgres" {
+		lock = " FOR SHARE"
+	}
+	var a args
+	active, err := t.queryIDs(ctx, `SELECT c.id FROM credentials c JOIN identities i ON i.id = c.identity_id
+		WHERE c.id IN `+t.in(&a, ids)+` AND c.state = '`+passkey.Active+`' AND i.status = '`+directory.StatusActive+`'`+lock, a...)
+	for i, g := range gs {
+		if !refused[i] && g.Redeems != "" && g.Family != nil {
+			refused[i] = !active[g.Family.CredentialID]
+		}
 	}
 	return err
 }

@@ -139,16 +139,17 @@ func testRedeemCodes(t *testing.T, s store.Store) {
 	r := newRealm(t, s)
 	app := addApplication(t, s, r)
 	exp := now.Add(time.Hour)
+	alice, laptop := addSigner(t, s, r, "alice")
 	signIn := func() string {
 		ar := oauth.AuthRequest{ID: latchkey.RandomString(32), TenantID: r.TenantID, RealmID: r.ID, ApplicationID: app.ID,
 			Challenge: "c", CreateTime: now, ExpireTime: exp}
 		must(t, s.CreateAuthRequest(ctx, ar))
-		ar.IdentityID, ar.CredentialID, ar.AuthTime, ar.CodeHash = "alice", "cred", now, latchkey.RandomString(64)
+		ar.IdentityID, ar.CredentialID, ar.AuthTime, ar.CodeHash = alice, laptop, now, latchkey.RandomString(64)
 		must(t, s.FinishAuthRequest(ctx, ar, now))
 		return ar.ID
 	}
 	grant := func(redeems string, a oauth.Application) oauth.Grant {
-		return familyGrant(a, redeems, "alice", "cred", exp)
+		return familyGrant(a, redeems, alice, laptop, exp)
 	}
 	saveAll := func(grants []oauth.Grant) []error {
 		errs := make([]error, len(grants))

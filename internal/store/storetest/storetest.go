@@ -62,6 +62,7 @@ func Run[S store.Store](t *testing.T, open func(t testing.TB) S) {
 		{"RedeemCodes", testRedeemCodes},
 		{"GrantFamilies", testGrantFamilies},
 		{"FamilyRevokedDuringRefresh", testFamilyRevokedDuringRefresh},
+		{"RedemptionOfRevokedSigner", testRedemptionOfRevokedSigner},
 		{"DeleteExpiredTokens", testDeleteExpiredTokens},
 		{"SigningKeys", testSigningKeys},
 		{"Settings", testSettings},
