@@ -43,7 +43,7 @@ func enqueue(t *testing.T, s *sqlstore.Store, r directory.Realm, to ...string) [
 	must(t, s.Mail().Update(t.Context(), func(tx mail.Tx) error {
 		for _, addr := range to {
 			job := latchkey.NewID()
-			m, err := mail.EnqueueBindingEmail(t.Context(), tx, r.TenantID, r.ID, addr, "credential_binding_job:"+job,
+			m, err := mail.EnqueueBindingEmail(t.Context(), tx, time.Now(), r.TenantID, r.ID, addr, "credential_binding_job:"+job,
 				mail.BindingEmail{DisplayName: "User " + addr, Username: addr, Link: link + "&job=" + job, ExpireTime: time.Now().Add(time.Hour)})
 			if err != nil {
 				return err
@@ -441,7 +441,7 @@ func TestNodeSendsMail(t *testing.T) {
 	})
 	var m mail.Message
 	must(t, n.Store.Mail().Update(t.Context(), func(tx mail.Tx) (err error) {
-		m, err = mail.EnqueueBindingEmail(t.Context(), tx, n.Creds().TenantID, n.Creds().RealmID, "ivan@example.com", "test:node",
+		m, err = mail.EnqueueBindingEmail(t.Context(), tx, time.Now(), n.Creds().TenantID, n.Creds().RealmID, "ivan@example.com", "test:node",
 			mail.BindingEmail{DisplayName: "Ivan", Link: link, ExpireTime: time.Now().Add(time.Hour)})
 		return err
 	}))

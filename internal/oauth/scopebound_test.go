@@ -36,14 +36,14 @@ func newBounded(t *testing.T, open func(testing.TB) *sqlstore.Store) bounded {
 		t.Fatal(err)
 	}
 	svc := oauth.NewService(st.OAuth(), box, policy.NewService(st.Policy()), "http://localhost")
-	creds, _, err := bootstrap.Run(ctx, st, box, svc.Issuer, "http://localhost")
+	creds, _, err := bootstrap.Run(ctx, st, box, nil, svc.Issuer, "http://localhost")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := svc.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	c, _, err := bootstrap.EnsureConsole(ctx, st, box, creds, bootstrap.AdminOptions{}, "http://localhost")
+	c, _, err := bootstrap.EnsureConsole(ctx, st, box, nil, creds, bootstrap.AdminOptions{}, "http://localhost")
 	if err != nil {
 		t.Fatal(err)
 	}
