@@ -244,4 +244,6 @@ func (s *Service) RotateKeys(ctx context.Context) ([]string, error) {
 
 // ReloadKeys loads the signing keys again, to pick up a rotation made
 // elsewhere; it returns no count, for the node's sweep.
-func (s *Service) ReloadKeys(ctx context.Context) (int, error) { return 0, s.keys.load(ctx, s.Clock.Now()) }
+func (s *Service) ReloadKeys(ctx context.Context) (int, error) {
+	return 0, s.keys.load(ctx, s.Clock.Now())
+}
