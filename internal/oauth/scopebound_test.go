@@ -20,6 +20,7 @@ import (
 // resource server, the console's administrators' role, and an identity
 // without roles.
 type bounded struct {
+	st      *sqlstore.Store
 	svc     *oauth.Service
 	creds   bootstrap.Credentials
 	console bootstrap.Console
@@ -56,7 +57,7 @@ func newBounded(t *testing.T, open func(testing.TB) *sqlstore.Store) bounded {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return bounded{svc: svc, creds: creds, console: c, roleID: roles[0].ID, plainID: plain.ID}
+	return bounded{st: st, svc: svc, creds: creds, console: c, roleID: roles[0].ID, plainID: plain.ID}
 }
 
 // as is a context whose actor holds scopes.
