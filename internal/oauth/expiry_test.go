@@ -138,3 +138,43 @@ func TestSignInExpiry(t *testing.T) {
 		})
 	}
 }
+
+// TestClientCacheAcrossNodes: a secret regenerated on one node goes on
+// authenticating the client on another that checked it until
+// ClientCacheTTL has passed on its clock, and no longer.
+func TestClientCacheAcrossNodes(t *testing.T) {
+	for _, eng := range testenv.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			s := newSignIns(t, eng.Open)
+			ctx, app := t.Context(), s.app
+			there := oauth.NewService(s.st.OAuth(), s.box, policy.NewService(s.st.Policy()), "http://localhost")
+			there.Clock = s.clock.Now
+			// The application may not use client_credentials: an authenticated
+			// client hears unauthorized_client, another invalid_client.
+			authenticates := func() bool {
+				t.Helper()
+				_, err := there.Token(ctx, oauth.TokenRequest{TenantID: app.TenantID, RealmID: app.RealmID, ApplicationID: app.ID,
+					GrantType: "client_credentials", ClientID: app.ProtocolConfig.ClientID, ClientSecret: app.ProtocolConfig.ClientSecret})
+				var e *oauth.Error
+				if !errors.As(err, &e) || e.Code != "unauthorized_client" && e.Code != "invalid_client" {
+					t.Fatalf("client_credentials: %v", err)
+				}
+				return e.Code == "unauthorized_client"
+			}
+			if !authenticates() {
+				t.Fatal("the secret does not authenticate the client")
+			}
+			if _, err := s.svc.RegenerateSecret(ctx, app.TenantID, app.RealmID, app.ID); err != nil {
+				t.Fatal(err)
+			}
+			s.clock.Advance(oauth.ClientCacheTTL)
+			if !authenticates() {
+				t.Error("the other node stopped trusting what it checked before ClientCacheTTL")
+			}
+			s.clock.Advance(time.Microsecond)
+			if authenticates() {
+				t.Error("the old secret still authenticates on the other node after ClientCacheTTL")
+			}
+		})
+	}
+}

@@ -21,6 +21,7 @@ import (
 // without roles.
 type bounded struct {
 	st      *sqlstore.Store
+	box     *secretbox.Box
 	svc     *oauth.Service
 	creds   bootstrap.Credentials
 	console bootstrap.Console
@@ -57,7 +58,7 @@ func newBounded(t *testing.T, open func(testing.TB) *sqlstore.Store) bounded {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return bounded{st: st, svc: svc, creds: creds, console: c, roleID: roles[0].ID, plainID: plain.ID}
+	return bounded{st: st, box: box, svc: svc, creds: creds, console: c, roleID: roles[0].ID, plainID: plain.ID}
 }
 
 // as is a context whose actor holds scopes.
