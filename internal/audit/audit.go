@@ -28,21 +28,27 @@ type Event struct {
 	CreateTime   time.Time `json:"create_time"`
 }
 
-// New returns the event for action (e.g. "identity.create") on a resource,
-// with the actor and request id that ctx carries. A context without an actor
-// is the system acting on its own (bootstrap, background jobs).
-func New(ctx context.Context, tenantID, realmID, action, resourceType, resourceID string) Event {
+// NewAt returns the event for action (e.g. "identity.create") on a resource
+// at time now (from the caller's latchkey.Clock), with the actor and request
+// id that ctx carries. A context without an actor is the system acting on
+// its own (bootstrap, background jobs).
+func NewAt(ctx context.Context, now time.Time, tenantID, realmID, action, resourceType, resourceID string) Event {
 	a := latchkey.ActorFrom(ctx)
 	if a.Type == "" {
 		a.Type, a.ID = "system", "latchkey"
 	}
-	now := time.Now().UTC().Truncate(time.Microsecond)
 	return Event{
 		ID: newEventID(now), TenantID: tenantID, RealmID: realmID,
 		ActorType: a.Type, ActorID: a.ID, Action: action,
 		ResourceType: resourceType, ResourceID: resourceID,
 		RequestID: latchkey.RequestIDFrom(ctx), ClientIP: latchkey.ClientIPFrom(ctx), CreateTime: now,
 	}
+}
+
+// New is NewAt on the system clock, for the import worker until it is
+// given its service's clock.
+func New(ctx context.Context, tenantID, realmID, action, resourceType, resourceID string) Event {
+	return NewAt(ctx, latchkey.Clock(nil).Now(), tenantID, realmID, action, resourceType, resourceID)
 }
 
 // newEventID returns an id that sorts by time: 13 hex digits of Unix

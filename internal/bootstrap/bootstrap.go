@@ -76,8 +76,9 @@ type ids struct {
 
 // Run bootstraps the database if it has never been, and returns the
 // management credentials and whether they were created now. Concurrent
-// nodes starting on one empty database bootstrap it exactly once.
-func Run(ctx context.Context, st store.Store, box *secretbox.Box, issuer func(tenantID, realmID, appID string) string, apiBaseURL string) (Credentials, bool, error) {
+// nodes starting on one empty database bootstrap it exactly once. What it
+// makes is dated by clock.
+func Run(ctx context.Context, st store.Store, box *secretbox.Box, clock latchkey.Clock, issuer func(tenantID, realmID, appID string) string, apiBaseURL string) (Credentials, bool, error) {
 	created := false
 	var got ids
 	err := st.Update(ctx, func(tx store.Tx) error {
@@ -96,7 +97,7 @@ func Run(ctx context.Context, st store.Store, box *secretbox.Box, issuer func(te
 				return err
 			}
 			created = true
-			if err := create(ctx, tx, box, got); err != nil {
+			if err := create(ctx, tx, box, got, clock.Now()); err != nil {
 				return err
 			}
 		default:
@@ -107,7 +108,7 @@ func Run(ctx context.Context, st store.Store, box *secretbox.Box, issuer func(te
 		// starting together: were each node to make its own (as
 		// oauth.Service.Start would), they would sign with keys the others
 		// do not publish yet. A setting per algorithm is the lock, as above.
-		return oauth.EnsureSigningKeys(ctx, tx, box, func(alg string) error {
+		return oauth.EnsureSigningKeys(ctx, tx, box, clock.Now(), func(alg string) error {
 			name := settingSigningKey + alg
 			if _, err := tx.GetSetting(ctx, name); err == nil {
 				return nil // made once and lost since: no node waits on it
@@ -116,7 +117,7 @@ func Run(ctx context.Context, st store.Store, box *secretbox.Box, issuer func(te
 		})
 	})
 	if errors.Is(err, latchkey.ErrDuplicate) {
-		return Run(ctx, st, box, issuer, apiBaseURL)
+		return Run(ctx, st, box, clock, issuer, apiBaseURL)
 	}
 	if err != nil {
 		return Credentials{}, false, err
@@ -159,8 +160,7 @@ func credentials(ctx context.Context, st store.Store, box *secretbox.Box, got id
 // ManagementTokenLifetime is how long tokens of the management application live.
 const ManagementTokenLifetime = 24 * time.Hour
 
-func create(ctx context.Context, tx store.Tx, box *secretbox.Box, got ids) error {
-	now := time.Now().UTC().Truncate(time.Microsecond)
+func create(ctx context.Context, tx store.Tx, box *secretbox.Box, got ids, now time.Time) error {
 	rsID := latchkey.NewUUID()
 	secret := latchkey.RandomString(48)
 	steps := []struct {
@@ -199,7 +199,7 @@ func create(ctx context.Context, tx store.Tx, box *secretbox.Box, got ids) error
 		if err := s.run(); err != nil {
 			return err
 		}
-		if err := tx.RecordEvent(ctx, audit.New(ctx, got.TenantID, s.realmID, s.action, s.kind, s.subject)); err != nil {
+		if err := tx.RecordEvent(ctx, audit.NewAt(ctx, now, got.TenantID, s.realmID, s.action, s.kind, s.subject)); err != nil {
 			return err
 		}
 	}

@@ -57,10 +57,11 @@ const (
 // once however many nodes start together: the first administrator in the
 // group "Latchkey Administrators", a role of that group holding every
 // management scope, a hosted authenticator config, the console's OIDC
-// application and the admin realm's policy that lets only the group in.
+// application and the admin realm's policy that lets only the group in,
+// dated by clock.
 // On every start it adds the public URL's callback and origin, should the
 // URL have changed. created reports whether this call made the console.
-func EnsureConsole(ctx context.Context, st store.Store, box *secretbox.Box, creds Credentials, o AdminOptions, publicURL string) (c Console, created bool, err error) {
+func EnsureConsole(ctx context.Context, st store.Store, box *secretbox.Box, clock latchkey.Clock, creds Credentials, o AdminOptions, publicURL string) (c Console, created bool, err error) {
 	if o.Username == "" {
 		o.Username = DefaultAdminUsername
 	}
@@ -76,7 +77,7 @@ func EnsureConsole(ctx context.Context, st store.Store, box *secretbox.Box, cred
 			if err := json.Unmarshal([]byte(raw), &c); err != nil {
 				return err
 			}
-			return grantNewScopes(ctx, tx, creds, c)
+			return grantNewScopes(ctx, tx, creds, c, clock.Now())
 		}
 		if !errors.Is(err, latchkey.ErrNotFound) {
 			return err
@@ -96,15 +97,15 @@ func EnsureConsole(ctx context.Context, st store.Store, box *secretbox.Box, cred
 			return err
 		}
 		created = true
-		return createConsole(ctx, tx, box, c, admin, publicURL)
+		return createConsole(ctx, tx, box, c, admin, publicURL, clock.Now())
 	})
 	if errors.Is(err, errConsoleRace) {
-		return EnsureConsole(ctx, st, box, creds, o, publicURL)
+		return EnsureConsole(ctx, st, box, clock, creds, o, publicURL)
 	}
 	if err != nil {
 		return Console{}, false, err
 	}
-	if err := followPublicURL(ctx, st, c, publicURL); err != nil {
+	if err := followPublicURL(ctx, st, c, publicURL, clock); err != nil {
 		return Console{}, false, err
 	}
 	c, err = ReadConsole(ctx, st, box)
@@ -151,7 +152,7 @@ func managementServer(ctx context.Context, tx store.Tx, creds Credentials) (stri
 // managed resource server, the management and console applications and the
 // administrators' role (if it kept its name). A current database is left
 // as it is.
-func grantNewScopes(ctx context.Context, tx store.Tx, creds Credentials, c Console) error {
+func grantNewScopes(ctx context.Context, tx store.Tx, creds Credentials, c Console, now time.Time) error {
 	rs, err := tx.GetResourceServer(ctx, c.RealmID, c.ResourceServerID)
 	if err != nil {
 		return err
@@ -164,7 +165,7 @@ func grantNewScopes(ctx context.Context, tx store.Tx, creds Credentials, c Conso
 	if err := tx.UpdateResourceServer(ctx, rs); err != nil {
 		return err
 	}
-	events := []audit.Event{audit.New(ctx, c.TenantID, c.RealmID, "resource_server.update", "ResourceServer", rs.ID)}
+	events := []audit.Event{audit.NewAt(ctx, now, c.TenantID, c.RealmID, "resource_server.update", "ResourceServer", rs.ID)}
 	for _, id := range []string{creds.ApplicationID, c.ApplicationID} {
 		app, sealed, err := tx.GetApplication(ctx, c.RealmID, id)
 		if err != nil {
@@ -175,7 +176,7 @@ func grantNewScopes(ctx context.Context, tx store.Tx, creds Credentials, c Conso
 		if err := tx.UpdateApplication(ctx, app, sealed); err != nil {
 			return err
 		}
-		events = append(events, audit.New(ctx, c.TenantID, c.RealmID, "application.update", "Application", id))
+		events = append(events, audit.NewAt(ctx, now, c.TenantID, c.RealmID, "application.update", "Application", id))
 	}
 	roles, _, err := tx.ListRolesOfGroup(ctx, c.GroupID, c.ResourceServerID, latchkey.ListOptions{Limit: 100, SkipTotal: true})
 	if err != nil {
@@ -186,7 +187,7 @@ func grantNewScopes(ctx context.Context, tx store.Tx, creds Credentials, c Conso
 			if err := tx.AddRoleScopes(ctx, r.ID, missing); err != nil {
 				return err
 			}
-			events = append(events, audit.New(ctx, c.TenantID, c.RealmID, "role.add_scopes", "Role", r.ID))
+			events = append(events, audit.NewAt(ctx, now, c.TenantID, c.RealmID, "role.add_scopes", "Role", r.ID))
 		}
 	}
 	for _, e := range events {
@@ -197,8 +198,7 @@ func grantNewScopes(ctx context.Context, tx store.Tx, creds Credentials, c Conso
 	return nil
 }
 
-func createConsole(ctx context.Context, tx store.Tx, box *secretbox.Box, c Console, admin directory.Identity, publicURL string) error {
-	now := time.Now().UTC().Truncate(time.Microsecond)
+func createConsole(ctx context.Context, tx store.Tx, box *secretbox.Box, c Console, admin directory.Identity, publicURL string, now time.Time) error {
 	admin.CreateTime, admin.UpdateTime = now, now
 	base := strings.TrimRight(publicURL, "/")
 	roleID := latchkey.NewID()
@@ -260,7 +260,7 @@ func createConsole(ctx context.Context, tx store.Tx, box *secretbox.Box, c Conso
 		if err := s.run(); err != nil {
 			return err
 		}
-		if err := tx.RecordEvent(ctx, audit.New(ctx, c.TenantID, c.RealmID, s.action, s.kind, s.id)); err != nil {
+		if err := tx.RecordEvent(ctx, audit.NewAt(ctx, now, c.TenantID, c.RealmID, s.action, s.kind, s.id)); err != nil {
 			return err
 		}
 	}
@@ -301,7 +301,7 @@ func taken(err error, what string) error {
 // followPublicURL adds the public URL's callback to the console
 // application and its origin to the console's authenticator config when
 // they lack them, keeping the old ones (other nodes may still use them).
-func followPublicURL(ctx context.Context, st store.Store, c Console, publicURL string) error {
+func followPublicURL(ctx context.Context, st store.Store, c Console, publicURL string, clock latchkey.Clock) error {
 	base := strings.TrimRight(publicURL, "/")
 	return st.Update(ctx, func(tx store.Tx) error {
 		app, sealed, err := tx.GetApplication(ctx, c.RealmID, c.ApplicationID)
@@ -310,7 +310,7 @@ func followPublicURL(ctx context.Context, st store.Store, c Console, publicURL s
 		}
 		if cb := base + consoleCallback; !slices.Contains(app.ProtocolConfig.RedirectURIs, cb) {
 			app.ProtocolConfig.RedirectURIs = append(app.ProtocolConfig.RedirectURIs, cb)
-			app.UpdateTime = time.Now().UTC().Truncate(time.Microsecond)
+			app.UpdateTime = clock.Now()
 			if err := tx.UpdateApplication(ctx, app, sealed); err != nil {
 				return err
 			}
@@ -324,7 +324,7 @@ func followPublicURL(ctx context.Context, st store.Store, c Console, publicURL s
 		}
 		if o := originOf(base); !slices.Contains(cfg.Config.TrustedOrigins, o) {
 			cfg.Config.TrustedOrigins = append(cfg.Config.TrustedOrigins, o)
-			cfg.UpdateTime = time.Now().UTC().Truncate(time.Microsecond)
+			cfg.UpdateTime = clock.Now()
 			return tx.UpdateAuthenticatorConfig(ctx, cfg)
 		}
 		return nil

@@ -32,7 +32,7 @@ func fresh(t *testing.T, open func(testing.TB) *sqlstore.Store) (*sqlstore.Store
 		t.Fatal(err)
 	}
 	issuer := oauth.NewService(st.OAuth(), box, nil, base).Issuer
-	creds, _, err := bootstrap.Run(t.Context(), st, box, issuer, base)
+	creds, _, err := bootstrap.Run(t.Context(), st, box, nil, issuer, base)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func TestEnsureConsole(t *testing.T) {
 			ctx := t.Context()
 			st, box, creds := fresh(t, engine.Open)
 			opts := bootstrap.AdminOptions{Username: "root", Email: "root@example.com"}
-			c, created, err := bootstrap.EnsureConsole(ctx, st, box, creds, opts, base)
+			c, created, err := bootstrap.EnsureConsole(ctx, st, box, nil, creds, opts, base)
 			if err != nil || !created {
 				t.Fatalf("first: created %v, %v", created, err)
 			}
@@ -97,7 +97,7 @@ func TestEnsureConsole(t *testing.T) {
 			}
 
 			// Later starts make nothing, and find the same console.
-			again, created, err := bootstrap.EnsureConsole(ctx, st, box, creds, bootstrap.AdminOptions{Username: "someone-else"}, base)
+			again, created, err := bootstrap.EnsureConsole(ctx, st, box, nil, creds, bootstrap.AdminOptions{Username: "someone-else"}, base)
 			if err != nil || created || again != c {
 				t.Fatalf("second: created %v, %v, %+v", created, err, again)
 			}
@@ -106,7 +106,7 @@ func TestEnsureConsole(t *testing.T) {
 			}
 
 			// A new public URL adds its callback and origin and keeps the old.
-			if _, _, err := bootstrap.EnsureConsole(ctx, st, box, creds, opts, "https://id.example.com"); err != nil {
+			if _, _, err := bootstrap.EnsureConsole(ctx, st, box, nil, creds, opts, "https://id.example.com"); err != nil {
 				t.Fatal(err)
 			}
 			app, _, _ = st.GetApplication(ctx, c.RealmID, c.ApplicationID)
@@ -154,11 +154,11 @@ func sameSet(a, b []string) bool {
 func TestEnsureConsoleRefusesBadAdmin(t *testing.T) {
 	st, box, creds := fresh(t, testenv.OpenSQLite)
 	for _, o := range []bootstrap.AdminOptions{{Username: strings.Repeat("x", 65)}, {Username: "root", Email: "not-an-address"}} {
-		if _, _, err := bootstrap.EnsureConsole(t.Context(), st, box, creds, o, base); err == nil || !strings.Contains(err.Error(), "--admin-") {
+		if _, _, err := bootstrap.EnsureConsole(t.Context(), st, box, nil, creds, o, base); err == nil || !strings.Contains(err.Error(), "--admin-") {
 			t.Fatalf("%+v: %v", o, err)
 		}
 	}
-	if _, created, err := bootstrap.EnsureConsole(t.Context(), st, box, creds, bootstrap.AdminOptions{Username: "root"}, base); err != nil || !created {
+	if _, created, err := bootstrap.EnsureConsole(t.Context(), st, box, nil, creds, bootstrap.AdminOptions{Username: "root"}, base); err != nil || !created {
 		t.Fatalf("corrected: %v %v", created, err)
 	}
 }
@@ -172,7 +172,7 @@ func TestEnsureConsoleConcurrently(t *testing.T) {
 	made := make([]bool, 4)
 	for i := range results {
 		wg.Go(func() {
-			c, created, err := bootstrap.EnsureConsole(context.Background(), st, box, creds, bootstrap.AdminOptions{}, base)
+			c, created, err := bootstrap.EnsureConsole(context.Background(), st, box, nil, creds, bootstrap.AdminOptions{}, base)
 			if err != nil {
 				t.Error(err)
 			}
@@ -209,10 +209,10 @@ func TestEnsureConsoleOnOlderDatabase(t *testing.T) {
 	if err := st.PutPolicy(ctx, policy.Policy{TenantID: creds.TenantID, RealmID: creds.RealmID, DefaultEffect: policy.Allow, Rules: []policy.Rule{earlier}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := bootstrap.EnsureConsole(ctx, st, box, creds, bootstrap.AdminOptions{}, base); err == nil || !strings.Contains(err.Error(), "choose another --admin-username") {
+	if _, _, err := bootstrap.EnsureConsole(ctx, st, box, nil, creds, bootstrap.AdminOptions{}, base); err == nil || !strings.Contains(err.Error(), "choose another --admin-username") {
 		t.Fatalf("taken username: %v", err)
 	}
-	c, created, err := bootstrap.EnsureConsole(ctx, st, box, creds, bootstrap.AdminOptions{Username: "root"}, base)
+	c, created, err := bootstrap.EnsureConsole(ctx, st, box, nil, creds, bootstrap.AdminOptions{Username: "root"}, base)
 	if err != nil || !created {
 		t.Fatalf("another username: %v %v", created, err)
 	}
@@ -237,7 +237,7 @@ func TestNewScopesReachAdministrators(t *testing.T) {
 		t.Run(engine.Name, func(t *testing.T) {
 			ctx := t.Context()
 			st, box, creds := fresh(t, engine.Open)
-			c, _, err := bootstrap.EnsureConsole(ctx, st, box, creds, bootstrap.AdminOptions{}, base)
+			c, _, err := bootstrap.EnsureConsole(ctx, st, box, nil, creds, bootstrap.AdminOptions{}, base)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -262,7 +262,7 @@ func TestNewScopesReachAdministrators(t *testing.T) {
 			if scopes, _ := st.ScopesOfIdentity(ctx, c.AdminIdentityID, c.ResourceServerID); slices.Contains(scopes, oauth.SecretsScope) {
 				t.Fatal("the scope was not taken away")
 			}
-			if _, _, err := bootstrap.EnsureConsole(ctx, st, box, creds, bootstrap.AdminOptions{}, base); err != nil {
+			if _, _, err := bootstrap.EnsureConsole(ctx, st, box, nil, creds, bootstrap.AdminOptions{}, base); err != nil {
 				t.Fatal(err)
 			}
 			rs, err := st.GetResourceServer(ctx, c.RealmID, c.ResourceServerID)

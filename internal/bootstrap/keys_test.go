@@ -41,7 +41,7 @@ func TestSigningKeysOnOlderDatabase(t *testing.T) {
 	issuer := oauth.NewService(st.OAuth(), box, nil, base).Issuer
 	all := oauth.SigningAlgorithms
 	oauth.SigningAlgorithms = []jose.SignatureAlgorithm{oauth.TokenAlgorithm}
-	_, _, err = bootstrap.Run(t.Context(), st, box, issuer, base)
+	_, _, err = bootstrap.Run(t.Context(), st, box, nil, issuer, base)
 	oauth.SigningAlgorithms = all
 	if err != nil {
 		t.Fatal(err)
@@ -52,7 +52,7 @@ func TestSigningKeysOnOlderDatabase(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 16 {
 		wg.Go(func() {
-			if _, created, err := bootstrap.Run(context.Background(), st, box, issuer, base); err != nil || created {
+			if _, created, err := bootstrap.Run(context.Background(), st, box, nil, issuer, base); err != nil || created {
 				t.Errorf("start on the older database: created %v, %v", created, err)
 			}
 		})

@@ -99,7 +99,7 @@ func (c *Console) brandingPreview(q *request) error {
 		return err
 	}
 	themePatch(q.URL.Query()).Apply(&t)
-	_, _, html, err := mail.RenderSampleBindingEmail(t)
+	_, _, html, err := mail.RenderSampleBindingEmail(t, c.Clock.Now())
 	if err != nil {
 		return err
 	}

@@ -58,6 +58,8 @@ type Console struct {
 	// DefaultIdleTimeout.
 	IdleTimeout time.Duration
 	Logger      *slog.Logger
+	// Clock times sessions and dates what the pages show.
+	Clock latchkey.Clock
 }
 
 // DefaultIdleTimeout is how long an unused session stays signed in.

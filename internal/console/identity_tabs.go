@@ -274,7 +274,7 @@ func (c *Console) recentJob(q *request, i directory.Identity, req passkey.JobReq
 	}
 	return slices.ContainsFunc(jobs, func(j passkey.BindingJob) bool {
 		return j.DeliveryMethod == req.DeliveryMethod && j.AuthenticatorConfigID == req.AuthenticatorConfigID &&
-			slices.Contains(passkey.OpenStates, j.State) && time.Since(j.CreateTime) < resubmitWindow
+			slices.Contains(passkey.OpenStates, j.State) && c.Clock.Now().Sub(j.CreateTime) < resubmitWindow
 	}), nil
 }
 

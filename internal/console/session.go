@@ -83,7 +83,7 @@ func (c *Console) signedIn(w http.ResponseWriter, r *http.Request) (*request, bo
 	reason := "" // why the session ended, for the sign-in page
 	switch {
 	case !c.sealed(r, sessionCookie, &s): // none, or not ours
-	case time.Since(time.Unix(s.Seen, 0)) > c.idleTimeout():
+	case c.Clock.Now().Sub(time.Unix(s.Seen, 0)) > c.idleTimeout():
 		reason = "idle"
 	default:
 		p, err := c.OAuth.Verify(r.Context(), s.Token)
@@ -92,8 +92,8 @@ func (c *Console) signedIn(w http.ResponseWriter, r *http.Request) (*request, bo
 			return nil, false
 		}
 		if err == nil && p.Manages(c.Client.TenantID) {
-			if time.Since(time.Unix(s.Seen, 0)) > time.Minute {
-				s.Seen = time.Now().Unix()
+			if c.Clock.Now().Sub(time.Unix(s.Seen, 0)) > time.Minute {
+				s.Seen = c.Clock.Now().Unix()
 				c.setSealed(w, sessionCookie, s, 0)
 			}
 			ctx := latchkey.WithActor(r.Context(), latchkey.Actor{Type: p.Type, ID: p.ID, TenantID: p.TenantID, RealmID: p.RealmID, TokenID: p.TokenID, Scopes: p.Scopes})
@@ -228,7 +228,7 @@ func (c *Console) callback(w http.ResponseWriter, r *http.Request) {
 		admin = i.DisplayName
 	}
 	c.setSealed(w, sessionCookie, session{Token: tok.AccessToken, CSRF: latchkey.RandomString(32),
-		Seen: time.Now().Unix(), Admin: admin}, 0)
+		Seen: c.Clock.Now().Unix(), Admin: admin}, 0)
 	to := Prefix + "/"
 	if safeReturn(l.Return) {
 		to = l.Return

@@ -99,7 +99,7 @@ func (c *Console) createToken(q *request) error {
 	if err != nil {
 		return err
 	}
-	v.Created, v.CreatedExpireTime = &tok, time.Now().Add(time.Duration(tok.ExpiresIn)*time.Second)
+	v.Created, v.CreatedExpireTime = &tok, c.Clock.Now().Add(time.Duration(tok.ExpiresIn)*time.Second)
 	v.Form, v.Chosen = &form{Values: map[string]string{"lifetime": f.Values["lifetime"]}, Errors: map[string]string{}}, nil
 	return c.showTokens(q, http.StatusCreated, v)
 }

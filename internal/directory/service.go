@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"time"
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/audit"
@@ -17,6 +16,7 @@ const MaxBatch = 1000
 // records an audit event in the same transaction.
 type Service struct {
 	store Store
+	Clock latchkey.Clock // dates changes and their events
 }
 
 // NewService returns a Service over store.
@@ -42,11 +42,8 @@ var (
 	errGroupChildren  = latchkey.Errorf(latchkey.CodeConflict, "group has children")
 )
 
-// now is the time of a change, at the microsecond precision that stores keep.
-func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
-
-func record(ctx context.Context, tx Tx, tenantID, realmID, action, resourceType, id string) error {
-	return tx.RecordEvent(ctx, audit.New(ctx, tenantID, realmID, action, resourceType, id))
+func (s *Service) record(ctx context.Context, tx Tx, tenantID, realmID, action, resourceType, id string) error {
+	return tx.RecordEvent(ctx, audit.NewAt(ctx, s.Clock.Now(), tenantID, realmID, action, resourceType, id))
 }
 
 // GetTenant returns a tenant.
@@ -65,11 +62,11 @@ func (s *Service) UpdateTenant(ctx context.Context, id string, p TenantPatch) (t
 		if err := ValidateTenant(t); err != nil {
 			return err
 		}
-		t.UpdateTime = now()
+		t.UpdateTime = s.Clock.Now()
 		if err := tx.UpdateTenant(ctx, t); err != nil {
 			return err
 		}
-		return record(ctx, tx, id, "", "tenant.update", "Tenant", id)
+		return s.record(ctx, tx, id, "", "tenant.update", "Tenant", id)
 	})
 	return t, err
 }
@@ -82,7 +79,7 @@ func setIf(dst *string, v *string) {
 
 // CreateRealm creates a realm in a tenant; the classification defaults to SECURE_CUSTOMER.
 func (s *Service) CreateRealm(ctx context.Context, tenantID string, r Realm) (Realm, error) {
-	t := now()
+	t := s.Clock.Now()
 	r.ID, r.TenantID, r.CreateTime, r.UpdateTime = latchkey.NewID(), tenantID, t, t
 	if r.Classification == "" {
 		r.Classification = SecureCustomer
@@ -97,7 +94,7 @@ func (s *Service) CreateRealm(ctx context.Context, tenantID string, r Realm) (Re
 		if err := tx.CreateRealm(ctx, r); err != nil {
 			return conflict(err, errRealmNameTaken)
 		}
-		return record(ctx, tx, tenantID, r.ID, "realm.create", "Realm", r.ID)
+		return s.record(ctx, tx, tenantID, r.ID, "realm.create", "Realm", r.ID)
 	})
 	return r, err
 }
@@ -131,11 +128,11 @@ func (s *Service) UpdateRealm(ctx context.Context, tenantID, id string, p RealmP
 		if err := ValidateRealm(r); err != nil {
 			return err
 		}
-		r.UpdateTime = now()
+		r.UpdateTime = s.Clock.Now()
 		if err := tx.UpdateRealm(ctx, r); err != nil {
 			return conflict(err, errRealmNameTaken)
 		}
-		return record(ctx, tx, tenantID, id, "realm.update", "Realm", id)
+		return s.record(ctx, tx, tenantID, id, "realm.update", "Realm", id)
 	})
 	return r, err
 }
@@ -146,14 +143,14 @@ func (s *Service) DeleteRealm(ctx context.Context, tenantID, id string) error {
 		if err := tx.DeleteRealm(ctx, tenantID, id); err != nil {
 			return conflict(latchkey.IfNotFound(err, RealmNotFound, id), errRealmChildren)
 		}
-		return record(ctx, tx, tenantID, id, "realm.delete", "Realm", id)
+		return s.record(ctx, tx, tenantID, id, "realm.delete", "Realm", id)
 	})
 }
 
 // CreateIdentity creates an identity. Status defaults to active and the
 // traits type to traits_v0; a username taken in the realm, in any case, is a 409.
 func (s *Service) CreateIdentity(ctx context.Context, tenantID, realmID string, i Identity) (Identity, error) {
-	t := now()
+	t := s.Clock.Now()
 	i.ID, i.TenantID, i.RealmID, i.CreateTime, i.UpdateTime = latchkey.NewID(), tenantID, realmID, t, t
 	i.EnrollmentStatus = Unenrolled
 	if i.Status == "" {
@@ -165,7 +162,7 @@ func (s *Service) CreateIdentity(ctx context.Context, tenantID, realmID string, 
 	if err := ValidateIdentity(i); err != nil {
 		return Identity{}, err
 	}
-	err := s.store.CreateIdentity(ctx, i, audit.New(ctx, tenantID, realmID, "identity.create", "Identity", i.ID))
+	err := s.store.CreateIdentity(ctx, i, audit.NewAt(ctx, t, tenantID, realmID, "identity.create", "Identity", i.ID))
 	return i, conflict(latchkey.IfNotFound(err, RealmNotFound, realmID), errUsernameTaken)
 }
 
@@ -231,7 +228,7 @@ func (s *Service) UpdateIdentityWith(ctx context.Context, tenantID, realmID, id 
 		if err := ValidateIdentity(i); err != nil {
 			return err
 		}
-		i.UpdateTime = now()
+		i.UpdateTime = s.Clock.Now()
 		if err := tx.UpdateIdentity(ctx, i); err != nil {
 			return conflict(err, errUsernameTaken)
 		}
@@ -240,7 +237,7 @@ func (s *Service) UpdateIdentityWith(ctx context.Context, tenantID, realmID, id 
 				return err
 			}
 		}
-		return record(ctx, tx, tenantID, realmID, "identity.update", "Identity", id)
+		return s.record(ctx, tx, tenantID, realmID, "identity.update", "Identity", id)
 	})
 	return i, err
 }
@@ -274,7 +271,7 @@ func (s *Service) DeleteIdentityIf(ctx context.Context, tenantID, realmID, id st
 		if n == 0 {
 			return IdentityNotFound(id)
 		}
-		return record(ctx, tx, tenantID, realmID, "identity.delete", "Identity", id)
+		return s.record(ctx, tx, tenantID, realmID, "identity.delete", "Identity", id)
 	})
 }
 
@@ -322,7 +319,7 @@ func (s *Service) BatchDeleteIdentities(ctx context.Context, tenantID, realmID s
 			return err
 		}
 		for _, id := range ids {
-			if err := record(ctx, tx, tenantID, realmID, "identity.delete", "Identity", id); err != nil {
+			if err := s.record(ctx, tx, tenantID, realmID, "identity.delete", "Identity", id); err != nil {
 				return err
 			}
 		}
@@ -356,7 +353,7 @@ func (s *Service) ListGroupsOfIdentity(ctx context.Context, tenantID, realmID, i
 // CreateGroup creates a group with its first members (none is fine); its
 // display name is unique in the realm, in any case.
 func (s *Service) CreateGroup(ctx context.Context, tenantID, realmID string, g Group, members []string) (Group, error) {
-	t := now()
+	t := s.Clock.Now()
 	g.ID, g.TenantID, g.RealmID, g.CreateTime, g.UpdateTime = latchkey.NewID(), tenantID, realmID, t, t
 	if err := ValidateGroup(g); err != nil {
 		return Group{}, err
@@ -369,10 +366,10 @@ func (s *Service) CreateGroup(ctx context.Context, tenantID, realmID string, g G
 		if err := tx.CreateGroup(ctx, g); err != nil {
 			return conflict(err, errGroupNameTaken)
 		}
-		if err := record(ctx, tx, tenantID, realmID, "group.create", "Group", g.ID); err != nil {
+		if err := s.record(ctx, tx, tenantID, realmID, "group.create", "Group", g.ID); err != nil {
 			return err
 		}
-		return addMembers(ctx, tx, g, members)
+		return s.addMembers(ctx, tx, g, members)
 	})
 	return g, err
 }
@@ -472,7 +469,7 @@ func (s *Service) ChangeGroupWith(ctx context.Context, tenantID, realmID, id str
 			if err := ValidateGroup(g); err != nil {
 				return err
 			}
-			if err := record(ctx, tx, tenantID, realmID, "group.update", "Group", id); err != nil {
+			if err := s.record(ctx, tx, tenantID, realmID, "group.update", "Group", id); err != nil {
 				return err
 			}
 		}
@@ -480,11 +477,11 @@ func (s *Service) ChangeGroupWith(ctx context.Context, tenantID, realmID, id str
 			if err := tx.RemoveAllMembers(ctx, id); err != nil {
 				return err
 			}
-			if err := addMembers(ctx, tx, g, *c.SetMembers); err != nil {
+			if err := s.addMembers(ctx, tx, g, *c.SetMembers); err != nil {
 				return err
 			}
 		}
-		if err := addMembers(ctx, tx, g, c.Add); err != nil {
+		if err := s.addMembers(ctx, tx, g, c.Add); err != nil {
 			return err
 		}
 		if len(c.Remove) > 0 {
@@ -496,11 +493,11 @@ func (s *Service) ChangeGroupWith(ctx context.Context, tenantID, realmID, id str
 			if err := tx.RemoveMembers(ctx, id, c.Remove); err != nil {
 				return err
 			}
-			if err := record(ctx, tx, tenantID, realmID, "group.delete_members", "Group", id); err != nil {
+			if err := s.record(ctx, tx, tenantID, realmID, "group.delete_members", "Group", id); err != nil {
 				return err
 			}
 		}
-		g.UpdateTime = now()
+		g.UpdateTime = s.Clock.Now()
 		if err := tx.UpdateGroup(ctx, g); err != nil {
 			return conflict(err, errGroupNameTaken)
 		}
@@ -511,7 +508,7 @@ func (s *Service) ChangeGroupWith(ctx context.Context, tenantID, realmID, id str
 
 // addMembers adds identities of the group's realm to it, all or none. The
 // actor of ctx must hold the management scopes that the group's roles give.
-func addMembers(ctx context.Context, tx Tx, g Group, ids []string) error {
+func (s *Service) addMembers(ctx context.Context, tx Tx, g Group, ids []string) error {
 	if len(ids) == 0 {
 		return nil
 	}
@@ -528,7 +525,7 @@ func addMembers(ctx context.Context, tx Tx, g Group, ids []string) error {
 	if err := tx.AddMembers(ctx, g.ID, ids); err != nil {
 		return err
 	}
-	return record(ctx, tx, g.TenantID, g.RealmID, "group.add_members", "Group", g.ID)
+	return s.record(ctx, tx, g.TenantID, g.RealmID, "group.add_members", "Group", g.ID)
 }
 
 // DeleteGroup deletes a group without members; one with members is a 409.
@@ -562,7 +559,7 @@ func (s *Service) deleteGroup(ctx context.Context, tenantID, realmID, id string,
 		if err := tx.DeleteGroup(ctx, realmID, id); err != nil {
 			return conflict(latchkey.IfNotFound(err, GroupNotFound, id), errGroupChildren)
 		}
-		return record(ctx, tx, tenantID, realmID, "group.delete", "Group", id)
+		return s.record(ctx, tx, tenantID, realmID, "group.delete", "Group", id)
 	})
 }
 

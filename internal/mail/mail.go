@@ -31,9 +31,9 @@ type Message struct {
 	UpdateTime      time.Time
 }
 
-// NewMessage returns a pending message due now, with a new id.
-func NewMessage(tenantID, realmID, to, subject, text, html, ref string) Message {
-	t := now()
+// NewMessageAt returns a pending message due at t (the caller clock's now),
+// with a new id.
+func NewMessageAt(t time.Time, tenantID, realmID, to, subject, text, html, ref string) Message {
 	return Message{
 		ID: latchkey.NewID(), TenantID: tenantID, RealmID: realmID, To: to, Subject: subject,
 		Text: text, HTML: html, Ref: ref, State: StatePending,
@@ -41,8 +41,11 @@ func NewMessage(tenantID, realmID, to, subject, text, html, ref string) Message 
 	}
 }
 
-// now is the time of a change, at the microsecond precision that stores keep.
-func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+// NewMessage is NewMessageAt on the system clock, for the store's
+// conformance suite until it is given a clock.
+func NewMessage(tenantID, realmID, to, subject, text, html, ref string) Message {
+	return NewMessageAt(latchkey.Clock(nil).Now(), tenantID, realmID, to, subject, text, html, ref)
+}
 
 // Tx is what mail needs inside one transaction. Other domains' Tx may embed
 // it to enqueue e-mail atomically with their own changes.

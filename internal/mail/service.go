@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	netmail "net/mail"
+	"time"
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/audit"
@@ -14,6 +15,7 @@ import (
 // same transaction.
 type Service struct {
 	store Store
+	Clock latchkey.Clock // dates changes and test e-mail
 }
 
 // NewService returns a Service over store.
@@ -24,7 +26,7 @@ var errThemeExists = latchkey.Errorf(latchkey.CodeConflict, "theme already exist
 func themeNotFound(id string) error { return latchkey.NotFound("Theme", id, "theme not found") }
 
 func record(ctx context.Context, tx Tx, t Theme, action string) error {
-	return tx.RecordEvent(ctx, audit.New(ctx, t.TenantID, t.RealmID, action, "Theme", t.ID))
+	return tx.RecordEvent(ctx, audit.NewAt(ctx, t.UpdateTime, t.TenantID, t.RealmID, action, "Theme", t.ID))
 }
 
 // CreateTheme creates the realm's theme from the default theme changed by
@@ -37,7 +39,7 @@ func (s *Service) CreateTheme(ctx context.Context, tenantID, realmID string, p T
 		}
 		t = defaultTheme(r)
 		p.Apply(&t)
-		created := now()
+		created := s.Clock.Now()
 		t.ID, t.CreateTime, t.UpdateTime = latchkey.NewUUID(), created, created
 		if err := ValidateTheme(t); err != nil {
 			return err
@@ -90,7 +92,7 @@ func (s *Service) UpdateTheme(ctx context.Context, tenantID, realmID, id string,
 		if err := ValidateTheme(t); err != nil {
 			return err
 		}
-		t.UpdateTime = now()
+		t.UpdateTime = s.Clock.Now()
 		if err := tx.UpdateTheme(ctx, t); err != nil {
 			return err
 		}
@@ -101,9 +103,9 @@ func (s *Service) UpdateTheme(ctx context.Context, tenantID, realmID, id string,
 
 // EnqueueBindingEmail renders the credential binding e-mail with the
 // realm's active theme and adds it to the outbox inside tx, so that it is
-// sent if and only if tx commits. ref names the job
+// sent if and only if tx commits, due at now. ref names the job
 // ("credential_binding_job:<id>").
-func EnqueueBindingEmail(ctx context.Context, tx Tx, tenantID, realmID, to, ref string, d BindingEmail) (Message, error) {
+func EnqueueBindingEmail(ctx context.Context, tx Tx, now time.Time, tenantID, realmID, to, ref string, d BindingEmail) (Message, error) {
 	theme, err := RealmTheme(ctx, tx, tenantID, realmID)
 	if err != nil {
 		return Message{}, err
@@ -112,7 +114,7 @@ func EnqueueBindingEmail(ctx context.Context, tx Tx, tenantID, realmID, to, ref 
 	if err != nil {
 		return Message{}, err
 	}
-	m := NewMessage(tenantID, realmID, to, subject, text, html, ref)
+	m := NewMessageAt(now, tenantID, realmID, to, subject, text, html, ref)
 	return m, tx.EnqueueMail(ctx, m)
 }
 
@@ -128,15 +130,15 @@ func (s *Service) EnqueueTestEmail(ctx context.Context, tenantID, realmID, to st
 		if err != nil {
 			return err
 		}
-		subject, text, html, err := RenderSampleBindingEmail(theme)
+		subject, text, html, err := RenderSampleBindingEmail(theme, s.Clock.Now())
 		if err != nil {
 			return err
 		}
-		m = NewMessage(tenantID, realmID, to, "[Test] "+subject, text, html, "theme_test:"+realmID)
+		m = NewMessageAt(s.Clock.Now(), tenantID, realmID, to, "[Test] "+subject, text, html, "theme_test:"+realmID)
 		if err := tx.EnqueueMail(ctx, m); err != nil {
 			return err
 		}
-		return tx.RecordEvent(ctx, audit.New(ctx, tenantID, realmID, "theme.test_email", "Realm", realmID))
+		return tx.RecordEvent(ctx, audit.NewAt(ctx, m.CreateTime, tenantID, realmID, "theme.test_email", "Realm", realmID))
 	})
 	return m, err
 }

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/background"
 )
 
@@ -32,6 +33,8 @@ type Worker struct {
 	// (default 5 min); a send still running at nine tenths of it is
 	// cancelled and the message tried again later.
 	Lease time.Duration
+	// Clock decides which messages are due and how long leases last.
+	Clock latchkey.Clock
 
 	loop background.Loop
 }
@@ -73,8 +76,10 @@ func orDefault[T comparable](v, def T) T {
 // is left for recording the outcome.
 func (w *Worker) deliverDue(ctx context.Context) bool {
 	lease := orDefault(w.Lease, 5*time.Minute)
-	claimed := now()
-	msgs, err := w.Store.ClaimMail(ctx, w.Owner, claimed, lease, 1)
+	// Started before the claim, as the lease is: a real wait, not the clock's.
+	sendCtx, cancel := context.WithTimeout(ctx, lease-lease/10)
+	defer cancel()
+	msgs, err := w.Store.ClaimMail(ctx, w.Owner, w.Clock.Now(), lease, 1)
 	if err != nil {
 		if ctx.Err() == nil {
 			w.Logger.Warn("claim mail", "err", err)
@@ -82,9 +87,7 @@ func (w *Worker) deliverDue(ctx context.Context) bool {
 		return false
 	}
 	for _, m := range msgs {
-		sendCtx, cancel := context.WithDeadline(ctx, claimed.Add(lease-lease/10))
 		w.deliver(ctx, sendCtx, m)
-		cancel()
 	}
 	return len(msgs) > 0
 }
@@ -96,7 +99,7 @@ func (w *Worker) deliver(ctx, sendCtx context.Context, m Message) {
 		return // shutting down: the lease runs out and the message is tried again
 	}
 	log := w.Logger.With("mail_id", m.ID, "ref", m.Ref, "attempt", m.Attempts)
-	t := now()
+	t := w.Clock.Now()
 	var err error
 	switch {
 	case sendErr == nil:

@@ -43,7 +43,7 @@ func enqueue(t *testing.T, s *sqlstore.Store, r directory.Realm, to ...string) [
 	must(t, s.Mail().Update(t.Context(), func(tx mail.Tx) error {
 		for _, addr := range to {
 			job := latchkey.NewID()
-			m, err := mail.EnqueueBindingEmail(t.Context(), tx, r.TenantID, r.ID, addr, "credential_binding_job:"+job,
+			m, err := mail.EnqueueBindingEmail(t.Context(), tx, time.Now(), r.TenantID, r.ID, addr, "credential_binding_job:"+job,
 				mail.BindingEmail{DisplayName: "User " + addr, Username: addr, Link: link + "&job=" + job, ExpireTime: time.Now().Add(time.Hour)})
 			if err != nil {
 				return err
@@ -305,23 +305,35 @@ func TestRestart(t *testing.T) {
 }
 
 // TestLeaseTakeover: a worker that dies while sending keeps its lease
-// until it runs out; then another worker delivers the message.
+// until it runs out, however often another worker looks; once the clock
+// passes it, the other worker delivers the message.
 func TestLeaseTakeover(t *testing.T) {
 	s := testenv.OpenSQLite(t)
 	r := addRealm(t, s)
+	m := enqueue(t, s, r, "heidi@example.com")[0]
+	clock := testenv.NewClock() // from after the message is due
 	stuck := make(chan struct{})
 	ctx, die := context.WithCancel(context.Background())
 	dead := make(chan struct{})
-	w1 := &mail.Worker{Store: s.Mail(), Logger: quiet, Owner: "dies", Lease: 300 * time.Millisecond, PollInterval: 10 * time.Millisecond,
+	w1 := &mail.Worker{Store: s.Mail(), Logger: quiet, Owner: "dies", Clock: clock.Now,
 		Sender: senderFunc(func(ctx context.Context, _ mail.Message) error { close(stuck); <-ctx.Done(); return ctx.Err() })}
 	go func() { w1.Run(ctx); close(dead) }()
-	m := enqueue(t, s, r, "heidi@example.com")[0]
 	<-stuck
 	die()
 	<-dead
 
 	capture := testenv.StartSMTP(t)
-	run(t, &mail.Worker{Store: s.Mail(), Sender: smtpSender(t, capture), Logger: quiet, Owner: "takes over", PollInterval: 10 * time.Millisecond})
+	var claims atomic.Int32
+	w2 := &mail.Worker{Store: claimCounter{s.Mail(), &claims}, Sender: smtpSender(t, capture), Logger: quiet, Owner: "takes over",
+		PollInterval: time.Millisecond, Clock: clock.Now}
+	run(t, w2)
+	for claims.Load() < 5 { // the other worker looks, and looks again, within the lease
+		time.Sleep(time.Millisecond)
+	}
+	if got, err := s.Mail().GetMail(t.Context(), m.ID); err != nil || got.State != mail.StatePending || got.Attempts != 1 {
+		t.Fatalf("within the lease: %+v, %v; want pending after one attempt", got, err)
+	}
+	clock.Advance(5*time.Minute + time.Microsecond) // the default lease
 	sent := waitState(t, s.Mail(), m.ID, mail.StateSent)
 	if sent.Attempts != 2 || len(capture.Messages()) != 1 {
 		t.Errorf("attempts %d, received %d; want 2 and 1", sent.Attempts, len(capture.Messages()))
@@ -368,6 +380,17 @@ func TestSlowSendKeepsWithinLease(t *testing.T) {
 	if len(got) != len(want) || got["ivan@example.com"] != 1 || got["judy@example.com"] != 1 || got["mallory@example.com"] != 1 {
 		t.Errorf("received %v, want each message once", got)
 	}
+}
+
+// claimCounter counts the claims a worker makes.
+type claimCounter struct {
+	mail.Store
+	n *atomic.Int32
+}
+
+func (c claimCounter) ClaimMail(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]mail.Message, error) {
+	defer c.n.Add(1)
+	return c.Store.ClaimMail(ctx, owner, now, lease, limit)
 }
 
 type senderFunc func(ctx context.Context, m mail.Message) error
@@ -441,7 +464,7 @@ func TestNodeSendsMail(t *testing.T) {
 	})
 	var m mail.Message
 	must(t, n.Store.Mail().Update(t.Context(), func(tx mail.Tx) (err error) {
-		m, err = mail.EnqueueBindingEmail(t.Context(), tx, n.Creds().TenantID, n.Creds().RealmID, "ivan@example.com", "test:node",
+		m, err = mail.EnqueueBindingEmail(t.Context(), tx, time.Now(), n.Creds().TenantID, n.Creds().RealmID, "ivan@example.com", "test:node",
 			mail.BindingEmail{DisplayName: "Ivan", Link: link, ExpireTime: time.Now().Add(time.Hour)})
 		return err
 	}))

@@ -2,7 +2,8 @@
 // are read on every sign-in or token (applications, authenticator configs,
 // realm policies): what a node read is trusted for TTL, so that a change made
 // on another node takes effect here within TTL, and a change made on this
-// node at once (the owner clears the cache when it commits one).
+// node at once (the owner clears the cache when it commits one). The owner
+// gives the time from its clock, so that a test moves past TTL without sleeping.
 //
 // It must not import other Latchkey packages.
 package nodecache
@@ -28,26 +29,26 @@ type entry[V any] struct {
 	expires time.Time
 }
 
-// Get returns the value put under key in the last TTL.
-func (c *Cache[V]) Get(key string) (V, bool) {
+// Get returns the value put under key in the TTL before now.
+func (c *Cache[V]) Get(key string, now time.Time) (V, bool) {
 	c.mu.Lock()
 	e, ok := c.entries[key]
 	c.mu.Unlock()
-	if !ok || time.Now().After(e.expires) {
+	if !ok || now.After(e.expires) {
 		var zero V
 		return zero, false
 	}
 	return e.value, true
 }
 
-// Put keeps v under key for TTL.
-func (c *Cache[V]) Put(key string, v V) {
+// Put keeps v under key for TTL from now.
+func (c *Cache[V]) Put(key string, v V, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.entries == nil {
 		c.entries = map[string]entry[V]{}
 	}
-	c.entries[key] = entry[V]{value: v, expires: time.Now().Add(TTL)}
+	c.entries[key] = entry[V]{value: v, expires: now.Add(TTL)}
 }
 
 // Clear forgets everything (changes are rare, so forgetting all is

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/audit"
@@ -15,10 +14,8 @@ import (
 
 // Management of applications and resource servers: the API's §9 and §11.
 
-func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
-
-func record(ctx context.Context, tx Tx, tenantID, realmID, action, kind, id string) error {
-	return tx.RecordEvent(ctx, audit.New(ctx, tenantID, realmID, action, kind, id))
+func (s *Service) record(ctx context.Context, tx Tx, tenantID, realmID, action, kind, id string) error {
+	return tx.RecordEvent(ctx, audit.NewAt(ctx, s.Clock.Now(), tenantID, realmID, action, kind, id))
 }
 
 var (
@@ -73,7 +70,7 @@ func (s *Service) CreateResourceServer(ctx context.Context, tenantID, realmID st
 	if err := validateResourceServer(rs); err != nil {
 		return rs, err
 	}
-	t := now()
+	t := s.Clock.Now()
 	rs.ID, rs.TenantID, rs.RealmID, rs.IsManaged, rs.CreateTime, rs.UpdateTime = latchkey.NewUUID(), tenantID, realmID, false, t, t
 	err := s.store.Update(ctx, func(tx Tx) error {
 		if _, err := directory.LookupRealm(ctx, tx, tenantID, realmID); err != nil {
@@ -85,7 +82,7 @@ func (s *Service) CreateResourceServer(ctx context.Context, tenantID, realmID st
 			}
 			return err
 		}
-		return record(ctx, tx, tenantID, realmID, "resource_server.create", "ResourceServer", rs.ID)
+		return s.record(ctx, tx, tenantID, realmID, "resource_server.create", "ResourceServer", rs.ID)
 	})
 	return rs, err
 }
@@ -132,7 +129,7 @@ func (s *Service) UpdateResourceServer(ctx context.Context, tenantID, realmID, i
 		if rs.Identifier != keep.Identifier {
 			return latchkey.InvalidField("identifier", "cannot be changed")
 		}
-		rs.ID, rs.TenantID, rs.RealmID, rs.IsManaged, rs.CreateTime, rs.UpdateTime = keep.ID, keep.TenantID, keep.RealmID, false, keep.CreateTime, now()
+		rs.ID, rs.TenantID, rs.RealmID, rs.IsManaged, rs.CreateTime, rs.UpdateTime = keep.ID, keep.TenantID, keep.RealmID, false, keep.CreateTime, s.Clock.Now()
 		if err := validateResourceServer(rs); err != nil {
 			return err
 		}
@@ -148,11 +145,11 @@ func (s *Service) UpdateResourceServer(ctx context.Context, tenantID, realmID, i
 			return err
 		}
 		for _, app := range apps {
-			if err := record(ctx, tx, tenantID, realmID, "application.update", "Application", app); err != nil {
+			if err := s.record(ctx, tx, tenantID, realmID, "application.update", "Application", app); err != nil {
 				return err
 			}
 		}
-		return record(ctx, tx, tenantID, realmID, "resource_server.update", "ResourceServer", id)
+		return s.record(ctx, tx, tenantID, realmID, "resource_server.update", "ResourceServer", id)
 	})
 	return rs, err
 }
@@ -173,7 +170,7 @@ func (s *Service) DeleteResourceServer(ctx context.Context, tenantID, realmID, i
 			}
 			return err
 		}
-		return record(ctx, tx, tenantID, realmID, "resource_server.delete", "ResourceServer", id)
+		return s.record(ctx, tx, tenantID, realmID, "resource_server.delete", "ResourceServer", id)
 	})
 }
 
@@ -359,7 +356,7 @@ func (s *Service) sealNewSecret(a *Application) string {
 // scopes must be the actor's own.
 func (s *Service) CreateApplication(ctx context.Context, tenantID, realmID string, a Application) (Application, error) {
 	a.normalize()
-	t := now()
+	t := s.Clock.Now()
 	a.ID, a.TenantID, a.RealmID, a.IsManaged, a.Classification, a.CreateTime, a.UpdateTime = latchkey.NewUUID(), tenantID, realmID, false, "", t, t
 	a.ProtocolConfig.ClientID = latchkey.RandomString(24)
 	sealed := s.sealNewSecret(&a)
@@ -376,7 +373,7 @@ func (s *Service) CreateApplication(ctx context.Context, tenantID, realmID strin
 		if err := tx.CreateApplication(ctx, a, sealed); err != nil {
 			return err
 		}
-		return record(ctx, tx, tenantID, realmID, "application.create", "Application", a.ID)
+		return s.record(ctx, tx, tenantID, realmID, "application.create", "Application", a.ID)
 	})
 	return a, err
 }
@@ -452,7 +449,7 @@ func (s *Service) updateApplication(ctx context.Context, tenantID, realmID, id s
 			return err
 		}
 		a.ID, a.TenantID, a.RealmID, a.IsManaged, a.Classification, a.CreateTime, a.UpdateTime =
-			keep.ID, keep.TenantID, keep.RealmID, keep.IsManaged, keep.Classification, keep.CreateTime, now()
+			keep.ID, keep.TenantID, keep.RealmID, keep.IsManaged, keep.Classification, keep.CreateTime, s.Clock.Now()
 		a.ProtocolConfig.ClientID = keep.ProtocolConfig.ClientID
 		a.normalize()
 		rekeyed := newSecret || a.ProtocolConfig.Confidentiality != keep.ProtocolConfig.Confidentiality
@@ -473,7 +470,7 @@ func (s *Service) updateApplication(ctx context.Context, tenantID, realmID, id s
 				return err
 			}
 		}
-		return record(ctx, tx, tenantID, realmID, "application.update", "Application", id)
+		return s.record(ctx, tx, tenantID, realmID, "application.update", "Application", id)
 	})
 	return a, err
 }
@@ -496,6 +493,6 @@ func (s *Service) DeleteApplication(ctx context.Context, tenantID, realmID, id s
 		if err := tx.DeleteApplication(ctx, realmID, id); err != nil {
 			return err
 		}
-		return record(ctx, tx, tenantID, realmID, "application.delete", "Application", id)
+		return s.record(ctx, tx, tenantID, realmID, "application.delete", "Application", id)
 	})
 }

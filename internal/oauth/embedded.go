@@ -28,7 +28,7 @@ func (s *Service) AuthenticatorConfig(ctx context.Context, tenantID, realmID, ap
 // step of a sign-in needs both.
 func (s *Service) signInApplication(ctx context.Context, tenantID, realmID, appID string) (signInApp, error) {
 	key := appPath(tenantID, realmID, appID)
-	if a, ok := s.signInApps.Get(key); ok {
+	if a, ok := s.signInApps.Get(key, s.Clock.Now()); ok {
 		return a, nil
 	}
 	app, _, err := s.store.GetApplication(ctx, realmID, appID)
@@ -46,7 +46,7 @@ func (s *Service) signInApplication(ctx context.Context, tenantID, realmID, appI
 		}
 		a.ok = err == nil
 	}
-	s.signInApps.Put(key, a)
+	s.signInApps.Put(key, a, s.Clock.Now())
 	return a, nil
 }
 
@@ -111,7 +111,7 @@ var platformRequest = base64.RawURLEncoding.EncodeToString([]byte(`[{"direct":{"
 // the SDK the sign-in's transaction and the nonce its proof must sign.
 func (s *Service) EmbeddedAuthenticateURL(req AuthRequest, app Application, c passkey.AuthenticatorConfig, origin Origin) (string, error) {
 	issuer := s.Issuer(req.TenantID, req.RealmID, req.ApplicationID)
-	now := time.Now()
+	now := s.Clock.Now()
 	claims := sdkRequest{
 		Claims: jwt.Claims{Issuer: issuer, Subject: req.ID, ID: latchkey.RandomString(22),
 			Expiry: jwt.NewNumericDate(req.ExpireTime), NotBefore: jwt.NewNumericDate(now.Add(-time.Minute)), IssuedAt: jwt.NewNumericDate(now)},

@@ -52,18 +52,18 @@ const reloadGap = 5 * time.Second
 // ensure creates a signing key of each algorithm the database has none
 // of, then loads the keys. Bootstrap makes them first, race-free
 // (EnsureSigningKeys); this serves a database that was never bootstrapped.
-func (k *keyring) ensure(ctx context.Context) error {
-	if err := k.store.Update(ctx, func(tx Tx) error { return EnsureSigningKeys(ctx, tx, k.box, nil) }); err != nil {
+func (k *keyring) ensure(ctx context.Context, now time.Time) error {
+	if err := k.store.Update(ctx, func(tx Tx) error { return EnsureSigningKeys(ctx, tx, k.box, now, nil) }); err != nil {
 		return err
 	}
-	return k.load(ctx)
+	return k.load(ctx, now)
 }
 
 // EnsureSigningKeys creates a key for each algorithm of SigningAlgorithms
-// that has none in the database. Before it creates one it calls lock, if
+// that has none in the database, made at now. Before it creates one it calls lock, if
 // given, with the algorithm, and looks again: of concurrent callers only
 // one may go on past lock, and the others then find its key.
-func EnsureSigningKeys(ctx context.Context, tx Tx, box *secretbox.Box, lock func(algorithm string) error) error {
+func EnsureSigningKeys(ctx context.Context, tx Tx, box *secretbox.Box, now time.Time, lock func(algorithm string) error) error {
 	has := func(alg jose.SignatureAlgorithm) (bool, error) {
 		keys, err := tx.ListSigningKeys(ctx)
 		return slices.ContainsFunc(keys, func(k SigningKey) bool { return k.Algorithm == string(alg) }), err
@@ -81,7 +81,7 @@ func EnsureSigningKeys(ctx context.Context, tx Tx, box *secretbox.Box, lock func
 		if ok {
 			continue
 		}
-		key, err := NewSigningKey(box, alg)
+		key, err := NewSigningKey(box, alg, now)
 		if err != nil {
 			return err
 		}
@@ -93,8 +93,8 @@ func EnsureSigningKeys(ctx context.Context, tx Tx, box *secretbox.Box, lock func
 }
 
 // NewSigningKey generates a signing key for alg (RS256: RSA 2048; ES256:
-// P-256), its private key sealed with box, ready for CreateSigningKey.
-func NewSigningKey(box *secretbox.Box, alg jose.SignatureAlgorithm) (SigningKey, error) {
+// P-256) made at now, its private key sealed with box, ready for CreateSigningKey.
+func NewSigningKey(box *secretbox.Box, alg jose.SignatureAlgorithm, now time.Time) (SigningKey, error) {
 	var priv crypto.Signer
 	var err error
 	switch alg {
@@ -114,11 +114,12 @@ func NewSigningKey(box *secretbox.Box, alg jose.SignatureAlgorithm) (SigningKey,
 	}
 	return SigningKey{
 		ID: latchkey.RandomString(16), Algorithm: string(alg),
-		PrivateKeySealed: box.Seal(der), CreateTime: time.Now().UTC(),
+		PrivateKeySealed: box.Seal(der), CreateTime: now,
 	}, nil
 }
 
-func (k *keyring) load(ctx context.Context) error {
+// load reads the keys at now.
+func (k *keyring) load(ctx context.Context, now time.Time) error {
 	keys, err := k.store.ListSigningKeys(ctx)
 	if err != nil {
 		return err
@@ -149,7 +150,7 @@ func (k *keyring) load(ctx context.Context) error {
 		}
 	}
 	k.mu.Lock()
-	k.current, k.public, k.loadedAt = current, public, time.Now()
+	k.current, k.public, k.loadedAt = current, public, now
 	k.mu.Unlock()
 	return nil
 }
@@ -164,15 +165,15 @@ func (k *keyring) signer(alg jose.SignatureAlgorithm, jku string) (jose.Signer, 
 }
 
 // publicKey returns the public key with id kid, reloading once when it is unknown.
-func (k *keyring) publicKey(ctx context.Context, kid string) (jose.JSONWebKey, bool) {
+func (k *keyring) publicKey(ctx context.Context, kid string, now time.Time) (jose.JSONWebKey, bool) {
 	k.mu.RLock()
 	key, ok := k.public[kid]
-	stale := time.Since(k.loadedAt) > reloadGap
+	stale := now.Sub(k.loadedAt) > reloadGap
 	k.mu.RUnlock()
 	if ok || !stale {
 		return key, ok
 	}
-	if err := k.load(ctx); err != nil {
+	if err := k.load(ctx, now); err != nil {
 		return jose.JSONWebKey{}, false
 	}
 	k.mu.RLock()
@@ -213,7 +214,7 @@ func (s *Service) RotateKeys(ctx context.Context) ([]string, error) {
 		// Newest first; the key made below is the first one kept.
 		slices.SortFunc(keys, func(a, b SigningKey) int { return b.CreateTime.Compare(a.CreateTime) })
 		for _, alg := range SigningAlgorithms {
-			key, err := NewSigningKey(s.box, alg)
+			key, err := NewSigningKey(s.box, alg, s.Clock.Now())
 			if err != nil {
 				return err
 			}
@@ -238,9 +239,11 @@ func (s *Service) RotateKeys(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ids, s.keys.load(ctx)
+	return ids, s.keys.load(ctx, s.Clock.Now())
 }
 
 // ReloadKeys loads the signing keys again, to pick up a rotation made
 // elsewhere; it returns no count, for the node's sweep.
-func (s *Service) ReloadKeys(ctx context.Context) (int, error) { return 0, s.keys.load(ctx) }
+func (s *Service) ReloadKeys(ctx context.Context) (int, error) {
+	return 0, s.keys.load(ctx, s.Clock.Now())
+}

@@ -120,7 +120,7 @@ func (s *Service) Authorize(ctx context.Context, tenantID, realmID, appID string
 		// There is never a session to reuse, so prompt=none cannot succeed.
 		return AuthRequest{}, app, redirectError(p, "login_required", "a passkey must sign in")
 	}
-	t := time.Now().UTC().Truncate(time.Microsecond)
+	t := s.Clock.Now()
 	req := AuthRequest{ID: latchkey.RandomString(32), TenantID: tenantID, RealmID: realmID, ApplicationID: appID,
 		Params: p, Challenge: base64.RawURLEncoding.EncodeToString([]byte(latchkey.RandomString(32))),
 		CreateTime: t, ExpireTime: t.Add(authRequestTTL)}
@@ -169,7 +169,7 @@ func (s *Service) PendingAuthRequest(ctx context.Context, tenantID, realmID, app
 	if err != nil {
 		return req, err
 	}
-	if req.IdentityID != "" || time.Now().After(req.ExpireTime) {
+	if req.IdentityID != "" || s.Clock.Now().After(req.ExpireTime) {
 		return req, errFinished
 	}
 	if latchkey.RedirectURIProblem(req.Params.RedirectURI) != "" { // checked again before the code or denial is sent there
@@ -189,7 +189,7 @@ func (s *Service) Approve(ctx context.Context, req AuthRequest, identity directo
 		return "", "", err
 	}
 	code = latchkey.RandomString(43)
-	at := time.Now()
+	at := s.Clock.Now()
 	fin := req
 	fin.IdentityID, fin.CredentialID = identity.ID, credentialID
 	fin.AuthTime = at.UTC().Truncate(time.Second)

@@ -48,7 +48,7 @@ func (s *Service) redeemCode(ctx context.Context, app client, req TokenRequest, 
 		return TokenResponse{}, s.revokeReplayed(ctx, ar)
 	}
 	switch {
-	case time.Now().After(ar.ExpireTime):
+	case s.Clock.Now().After(ar.ExpireTime):
 		return TokenResponse{}, errBadCode
 	case req.RedirectURI != ar.Params.RedirectURI:
 		return TokenResponse{}, &Error{"invalid_grant", "redirect_uri differs from the one of the authorization request"}
@@ -136,7 +136,7 @@ func (s *Service) identityTokens(ctx context.Context, app client, i directory.Id
 		}
 	}
 	lifetime := time.Duration(pc.TokenConfiguration.ExpiresAfter) * time.Second
-	now := time.Now().UTC().Truncate(time.Second)
+	now := s.Clock.Now().Truncate(time.Second)
 	issuer := s.Issuer(app.TenantID, app.RealmID, app.ID)
 	sub := subject(pc.TokenConfiguration.SubjectField, i)
 	principal := "tenants/" + i.TenantID + "/realms/" + i.RealmID + "/identities/" + i.ID
@@ -156,7 +156,7 @@ func (s *Service) identityTokens(ctx context.Context, app client, i directory.Id
 	resp := TokenResponse{AccessToken: raw, TokenType: "Bearer", ExpiresIn: int(lifetime.Seconds()), Scope: strings.Join(scopes, " ")}
 	if slices.Contains(pc.GrantType, "refresh_token") {
 		var rt RefreshToken
-		resp.RefreshToken, rt = newRefreshToken(app.Application, i, ss)
+		resp.RefreshToken, rt = newRefreshToken(app.Application, i, ss, s.Clock.Now())
 		g.Refresh = &rt
 		if rt.ExpireTime.After(g.Family.ExpireTime) {
 			g.Family.ExpireTime = rt.ExpireTime

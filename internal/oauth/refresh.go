@@ -32,9 +32,8 @@ type RefreshToken struct {
 // new one.
 const RefreshTokenTTL = 30 * 24 * time.Hour
 
-func newRefreshToken(app Application, i directory.Identity, ss session) (string, RefreshToken) {
+func newRefreshToken(app Application, i directory.Identity, ss session, now time.Time) (string, RefreshToken) {
 	token := latchkey.RandomString(48)
-	now := time.Now().UTC().Truncate(time.Microsecond)
 	return token, RefreshToken{Hash: hashCode(token), FamilyID: ss.family,
 		TenantID: app.TenantID, RealmID: app.RealmID, ApplicationID: app.ID, IdentityID: i.ID, Scope: ss.scope,
 		AuthTime: ss.authTime, CreateTime: now, ExpireTime: now.Add(RefreshTokenTTL)}
@@ -60,7 +59,7 @@ func (s *Service) refresh(ctx context.Context, app client, req TokenRequest, cus
 	if rt.Used {
 		return TokenResponse{}, s.revokeReused(ctx, rt)
 	}
-	if time.Now().After(rt.ExpireTime) {
+	if s.Clock.Now().After(rt.ExpireTime) {
 		return TokenResponse{}, errBadRefresh
 	}
 	scope, err := narrowedScope(rt.Scope, req.Scope)

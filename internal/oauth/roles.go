@@ -87,7 +87,7 @@ func role(ctx context.Context, tx Tx, tenantID, realmID, resourceServerID, id st
 
 // CreateRole validates and stores a role of a resource server.
 func (s *Service) CreateRole(ctx context.Context, tenantID, realmID, resourceServerID string, r Role) (Role, error) {
-	t := now()
+	t := s.Clock.Now()
 	r.ID, r.ResourceServerID, r.TenantID, r.RealmID, r.CreateTime, r.UpdateTime = latchkey.NewID(), resourceServerID, tenantID, realmID, t, t
 	if err := validateRole(r); err != nil {
 		return r, err
@@ -99,7 +99,7 @@ func (s *Service) CreateRole(ctx context.Context, tenantID, realmID, resourceSer
 		if err := tx.CreateRole(ctx, r); err != nil {
 			return err
 		}
-		return record(ctx, tx, tenantID, realmID, "role.create", "Role", r.ID)
+		return s.record(ctx, tx, tenantID, realmID, "role.create", "Role", r.ID)
 	})
 	return r, err
 }
@@ -127,11 +127,11 @@ func (s *Service) changeRole(ctx context.Context, tenantID, realmID, resourceSer
 		if err := change(tx, &r); err != nil {
 			return err
 		}
-		r.UpdateTime = now()
+		r.UpdateTime = s.Clock.Now()
 		if err := tx.UpdateRole(ctx, r); err != nil {
 			return err
 		}
-		return record(ctx, tx, tenantID, realmID, action, "Role", id)
+		return s.record(ctx, tx, tenantID, realmID, action, "Role", id)
 	})
 	return r, err
 }
@@ -160,7 +160,7 @@ func (s *Service) DeleteRole(ctx context.Context, tenantID, realmID, resourceSer
 			}
 			return err
 		}
-		return record(ctx, tx, tenantID, realmID, "role.delete", "Role", id)
+		return s.record(ctx, tx, tenantID, realmID, "role.delete", "Role", id)
 	})
 }
 

@@ -20,6 +20,8 @@ import (
 // resource server, the console's administrators' role, and an identity
 // without roles.
 type bounded struct {
+	st      *sqlstore.Store
+	box     *secretbox.Box
 	svc     *oauth.Service
 	creds   bootstrap.Credentials
 	console bootstrap.Console
@@ -36,14 +38,14 @@ func newBounded(t *testing.T, open func(testing.TB) *sqlstore.Store) bounded {
 		t.Fatal(err)
 	}
 	svc := oauth.NewService(st.OAuth(), box, policy.NewService(st.Policy()), "http://localhost")
-	creds, _, err := bootstrap.Run(ctx, st, box, svc.Issuer, "http://localhost")
+	creds, _, err := bootstrap.Run(ctx, st, box, nil, svc.Issuer, "http://localhost")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := svc.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	c, _, err := bootstrap.EnsureConsole(ctx, st, box, creds, bootstrap.AdminOptions{}, "http://localhost")
+	c, _, err := bootstrap.EnsureConsole(ctx, st, box, nil, creds, bootstrap.AdminOptions{}, "http://localhost")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +58,7 @@ func newBounded(t *testing.T, open func(testing.TB) *sqlstore.Store) bounded {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return bounded{svc: svc, creds: creds, console: c, roleID: roles[0].ID, plainID: plain.ID}
+	return bounded{st: st, box: box, svc: svc, creds: creds, console: c, roleID: roles[0].ID, plainID: plain.ID}
 }
 
 // as is a context whose actor holds scopes.

@@ -32,6 +32,8 @@ type Service struct {
 	keys       *keyring
 	clients    nodecache.Cache[authenticatedClient]
 	signInApps nodecache.Cache[signInApp]
+	// Clock dates changes, codes, tokens and their expiry, and ages the caches.
+	Clock latchkey.Clock
 }
 
 // Policy decides whether an identity, as just read, may use an application
@@ -70,7 +72,7 @@ func (s *Service) allowed(ctx context.Context, i directory.Identity, application
 
 // Start makes sure a signing key exists and loads the keys; call it once
 // before serving.
-func (s *Service) Start(ctx context.Context) error { return s.keys.ensure(ctx) }
+func (s *Service) Start(ctx context.Context) error { return s.keys.ensure(ctx, s.Clock.Now()) }
 
 // Box returns the box that seals secrets, for callers that create applications.
 func (s *Service) Box() *secretbox.Box { return s.box }
@@ -217,7 +219,7 @@ func (s *Service) Token(ctx context.Context, req TokenRequest) (TokenResponse, e
 	if slices.Contains(app.audience, ManagementAPI) {
 		realmClaim = "*"
 	}
-	now := time.Now().UTC().Truncate(time.Second)
+	now := s.Clock.Now().Truncate(time.Second)
 	claims := Claims{
 		Claims: jwt.Claims{
 			Issuer: s.Issuer(app.TenantID, app.RealmID, app.ID), Subject: app.ProtocolConfig.ClientID,
@@ -318,7 +320,7 @@ func (s *Service) saveGrant(ctx context.Context, g Grant) error {
 func (s *Service) authenticateClient(ctx context.Context, req TokenRequest) (client, error) {
 	key := appPath(req.TenantID, req.RealmID, req.ApplicationID)
 	credentials := credentialsHash(req.ClientID, req.ClientSecret)
-	if c, ok := s.clients.Get(key); ok && subtle.ConstantTimeCompare(c.credentials[:], credentials[:]) == 1 {
+	if c, ok := s.clients.Get(key, s.Clock.Now()); ok && subtle.ConstantTimeCompare(c.credentials[:], credentials[:]) == 1 {
 		return c.client, nil
 	}
 	app, sealed, err := s.store.GetApplication(ctx, req.RealmID, req.ApplicationID)
@@ -352,7 +354,7 @@ func (s *Service) authenticateClient(ctx context.Context, req TokenRequest) (cli
 		}
 		c.audience = []string{rs.Identifier}
 	}
-	s.clients.Put(key, authenticatedClient{client: c, credentials: credentials})
+	s.clients.Put(key, authenticatedClient{client: c, credentials: credentials}, s.Clock.Now())
 	return c, nil
 }
 
@@ -466,7 +468,7 @@ func (s *Service) IssueToken(ctx context.Context, req TokenRequest) (TokenRespon
 		return TokenResponse{}, err
 	}
 	err = s.store.Update(ctx, func(tx Tx) error {
-		return record(ctx, tx, req.TenantID, req.RealmID, "token.create", "Token", p.TokenID)
+		return s.record(ctx, tx, req.TenantID, req.RealmID, "token.create", "Token", p.TokenID)
 	})
 	return resp, err
 }
@@ -498,7 +500,7 @@ func (s *Service) verifiedClaims(ctx context.Context, raw string) (Claims, Token
 	if err != nil || len(tok.Headers) != 1 {
 		return Claims{}, Token{}, ErrInvalidToken
 	}
-	key, ok := s.keys.publicKey(ctx, tok.Headers[0].KeyID)
+	key, ok := s.keys.publicKey(ctx, tok.Headers[0].KeyID, s.Clock.Now())
 	if !ok {
 		return Claims{}, Token{}, ErrInvalidToken
 	}
@@ -506,7 +508,7 @@ func (s *Service) verifiedClaims(ctx context.Context, raw string) (Claims, Token
 	if err := tok.Claims(key.Key, &c); err != nil {
 		return Claims{}, Token{}, ErrInvalidToken
 	}
-	if err := c.Claims.ValidateWithLeeway(jwt.Expected{Time: time.Now()}, 30*time.Second); err != nil || c.Expiry == nil {
+	if err := c.Claims.ValidateWithLeeway(jwt.Expected{Time: s.Clock.Now()}, 30*time.Second); err != nil || c.Expiry == nil {
 		return Claims{}, Token{}, ErrInvalidToken
 	}
 	rec, err := s.store.GetToken(ctx, c.ID)
@@ -528,7 +530,7 @@ func (s *Service) referentialClaims(ctx context.Context, raw string) (Claims, To
 	}
 	var c Claims
 	if rec.TokenFormat != "referential" || json.Unmarshal([]byte(rec.Claims), &c) != nil ||
-		c.Claims.ValidateWithLeeway(jwt.Expected{Time: time.Now()}, 30*time.Second) != nil || c.Expiry == nil {
+		c.Claims.ValidateWithLeeway(jwt.Expected{Time: s.Clock.Now()}, 30*time.Second) != nil || c.Expiry == nil {
 		return Claims{}, Token{}, ErrInvalidToken
 	}
 	return c, rec, nil
@@ -570,11 +572,11 @@ func (s *Service) DeleteToken(ctx context.Context, tenantID, realmID, appID, tok
 			}
 			return err
 		}
-		return tx.RecordEvent(ctx, audit.New(ctx, tenantID, realmID, "token.delete", "Token", tokenID))
+		return tx.RecordEvent(ctx, audit.NewAt(ctx, s.Clock.Now(), tenantID, realmID, "token.delete", "Token", tokenID))
 	})
 }
 
 // DeleteExpiredTokens removes the records of tokens that can no longer be used.
 func (s *Service) DeleteExpiredTokens(ctx context.Context) (int, error) {
-	return s.store.DeleteExpiredTokens(ctx, time.Now().Add(-time.Minute))
+	return s.store.DeleteExpiredTokens(ctx, s.Clock.Now().Add(-time.Minute))
 }

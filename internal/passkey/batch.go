@@ -84,7 +84,7 @@ func (s *Service) CreateBatch(ctx context.Context, tenantID, realmID string, ide
 	if err := latchkey.WithFieldPrefix(validateJobRequest(req), "job_template."); err != nil {
 		return Batch{}, err
 	}
-	t := now()
+	t := s.Clock.Now()
 	tmpl.ExpireTime = t.Add(s.linkTTL())
 	b := Batch{ID: latchkey.NewID(), TenantID: tenantID, RealmID: realmID, IdentityIDs: identityIDs,
 		State: BatchRunning, StateCommentary: BatchCommentary{Errors: map[string]BatchError{}},
@@ -115,7 +115,7 @@ func (s *Service) CreateBatch(ctx context.Context, tenantID, realmID string, ide
 		if err := tx.CreateBatch(ctx, b); err != nil {
 			return err
 		}
-		return record(ctx, tx, tenantID, realmID, "batch_credential_binding_job.create", "BatchCredentialBindingJob", b.ID)
+		return s.record(ctx, tx, tenantID, realmID, "batch_credential_binding_job.create", "BatchCredentialBindingJob", b.ID)
 	})
 	return b, err
 }
@@ -162,7 +162,7 @@ const batchLease = time.Minute
 func (s *Service) ProcessBatches(ctx context.Context, owner string) (int, error) {
 	finished := 0
 	for {
-		b, err := s.store.ClaimBatch(ctx, owner, now(), batchLease)
+		b, err := s.store.ClaimBatch(ctx, owner, s.Clock.Now(), batchLease)
 		if errors.Is(err, latchkey.ErrNotFound) {
 			return finished, nil
 		}
@@ -193,8 +193,8 @@ func (s *Service) processBatch(ctx context.Context, owner string, b Batch) error
 				return errJobRefused{e}
 			}
 			b.Done++
-			b.finish()
-			return tx.SaveBatch(ctx, b, owner, now().Add(batchLease))
+			b.finish(s.Clock.Now())
+			return tx.SaveBatch(ctx, b, owner, s.Clock.Now().Add(batchLease))
 		})
 		var refused errJobRefused
 		switch {
@@ -202,8 +202,8 @@ func (s *Service) processBatch(ctx context.Context, owner string, b Batch) error
 			// The job's changes are rolled back; record why, on its own.
 			b.StateCommentary.Errors[id] = BatchError{LastError: refused.e.Message, FailedPermanently: true}
 			b.Done++
-			b.finish()
-			err = s.store.Update(ctx, func(tx Tx) error { return tx.SaveBatch(ctx, b, owner, now().Add(batchLease)) })
+			b.finish(s.Clock.Now())
+			err = s.store.Update(ctx, func(tx Tx) error { return tx.SaveBatch(ctx, b, owner, s.Clock.Now().Add(batchLease)) })
 		}
 		if err != nil {
 			return err
@@ -220,9 +220,10 @@ type errJobRefused struct{ e *latchkey.Error }
 
 func (e errJobRefused) Error() string { return e.e.Error() }
 
-// finish sets the final state once every identity was handled.
-func (b *Batch) finish() {
-	b.UpdateTime = now()
+// finish dates the progress at now and sets the final state once every
+// identity was handled.
+func (b *Batch) finish(now time.Time) {
+	b.UpdateTime = now
 	if b.Done < len(b.IdentityIDs) {
 		return
 	}

@@ -77,7 +77,7 @@ func linkedJob(ctx context.Context, tx Tx, tenantID, realmID, identityID, jobID 
 
 // invocation checks a link's token and returns what it gives access to. A
 // wrong token is refused before anything about the job is told.
-func invocation(ctx context.Context, tx Tx, tenantID, realmID, identityID, jobID, token string) (Invocation, error) {
+func (s *Service) invocation(ctx context.Context, tx Tx, tenantID, realmID, identityID, jobID, token string) (Invocation, error) {
 	var inv Invocation
 	j, err := linkedJob(ctx, tx, tenantID, realmID, identityID, jobID)
 	if err != nil {
@@ -86,8 +86,8 @@ func invocation(ctx context.Context, tx Tx, tenantID, realmID, identityID, jobID
 	if !tokenMatches(j, token) {
 		return inv, errBadToken
 	}
-	if !j.Open(now()) {
-		return inv, closed(j.settled(now()))
+	if !j.Open(s.Clock.Now()) {
+		return inv, closed(j.settled(s.Clock.Now()))
 	}
 	inv.Job = j
 	if latchkey.RedirectURIProblem(j.PostBindingRedirectURI) != "" {
@@ -119,14 +119,14 @@ func invocation(ctx context.Context, tx Tx, tenantID, realmID, identityID, jobID
 // authenticator fetched the job); a job already further along stays.
 func (s *Service) Advance(ctx context.Context, tenantID, realmID, identityID, jobID, token, state string) (inv Invocation, err error) {
 	err = s.store.Update(ctx, func(tx Tx) error {
-		if inv, err = invocation(ctx, tx, tenantID, realmID, identityID, jobID, token); err != nil {
+		if inv, err = s.invocation(ctx, tx, tenantID, realmID, identityID, jobID, token); err != nil {
 			return err
 		}
 		before := OpenStates[:slices.Index(OpenStates, state)]
 		if !slices.Contains(before, inv.Job.State) {
 			return nil
 		}
-		t := now()
+		t := s.Clock.Now()
 		if err := tx.SetBindingJobState(ctx, jobID, before, state, t); err != nil && !errors.Is(err, latchkey.ErrNotFound) {
 			return err
 		}
@@ -203,7 +203,7 @@ func invalidProof(description string) error { return latchkey.InvalidField("raw"
 // job completes and its token is spent only now; a failed attempt leaves the
 // job as it was. Of concurrent binds of one job exactly one succeeds.
 func (s *Service) Bind(ctx context.Context, tenantID, realmID, identityID, jobID, token string, p Proof) (Credential, error) {
-	inv, err := invocation(ctx, s.store, tenantID, realmID, identityID, jobID, token)
+	inv, err := s.invocation(ctx, s.store, tenantID, realmID, identityID, jobID, token)
 	if err != nil {
 		return Credential{}, err
 	}
@@ -221,7 +221,7 @@ func (s *Service) Bind(ctx context.Context, tenantID, realmID, identityID, jobID
 	if err != nil {
 		return Credential{}, err
 	}
-	t := now()
+	t := s.Clock.Now()
 	c.ID, c.IdentityID, c.RealmID, c.TenantID = latchkey.NewID(), inv.Identity.ID, realmID, tenantID
 	c.State, c.CreateTime, c.UpdateTime = Active, t, t
 	err = s.store.Update(ctx, func(tx Tx) error {
@@ -240,10 +240,10 @@ func (s *Service) Bind(ctx context.Context, tenantID, realmID, identityID, jobID
 		if err := tx.RefreshEnrollment(ctx, c.IdentityID, t); err != nil {
 			return err
 		}
-		if err := record(ctx, tx, tenantID, realmID, "credential.create", "Credential", c.ID); err != nil {
+		if err := s.record(ctx, tx, tenantID, realmID, "credential.create", "Credential", c.ID); err != nil {
 			return err
 		}
-		return record(ctx, tx, tenantID, realmID, "credential_binding_job.complete", "CredentialBindingJob", jobID)
+		return s.record(ctx, tx, tenantID, realmID, "credential_binding_job.complete", "CredentialBindingJob", jobID)
 	})
 	return c, err
 }

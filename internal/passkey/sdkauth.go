@@ -68,7 +68,7 @@ func (s *Service) VerifySDKProof(ctx context.Context, realmID string, config Con
 	if err != nil {
 		return SDKProof{}, c, i, err
 	}
-	err = claims.ValidateWithLeeway(jwt.Expected{Subject: subject(i), AnyAudience: jwt.Audience{audience}, Time: time.Now()}, proofLeeway)
+	err = claims.ValidateWithLeeway(jwt.Expected{Subject: subject(i), AnyAudience: jwt.Audience{audience}, Time: s.Clock.Now()}, proofLeeway)
 	switch {
 	case err != nil:
 		return SDKProof{}, c, i, invalidClaims("the proof's claims are not for this sign-in: " + err.Error())

@@ -36,6 +36,8 @@ type Service struct {
 	// ConfigChanged, when set, is called after an authenticator config
 	// was changed or deleted, so that this node forgets what it cached.
 	ConfigChanged func()
+	// Clock dates changes and decides when links and batch leases expire.
+	Clock latchkey.Clock
 }
 
 // NewService returns a Service over store whose links start with baseURL.
@@ -43,10 +45,8 @@ func NewService(store Store, baseURL string) *Service {
 	return &Service{store: store, BaseURL: baseURL}
 }
 
-func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
-
-func record(ctx context.Context, tx Tx, tenantID, realmID, action, resourceType, id string) error {
-	return tx.RecordEvent(ctx, audit.New(ctx, tenantID, realmID, action, resourceType, id))
+func (s *Service) record(ctx context.Context, tx Tx, tenantID, realmID, action, resourceType, id string) error {
+	return tx.RecordEvent(ctx, audit.NewAt(ctx, s.Clock.Now(), tenantID, realmID, action, resourceType, id))
 }
 
 func configNotFound(id string) error {
@@ -74,7 +74,7 @@ func (s *Service) CreateAuthenticatorConfig(ctx context.Context, tenantID, realm
 	if err := validateConfig(a, false); err != nil {
 		return a, err
 	}
-	t := now()
+	t := s.Clock.Now()
 	a.ID, a.TenantID, a.RealmID, a.CreateTime, a.UpdateTime = latchkey.NewUUID(), tenantID, realmID, t, t
 	err := s.store.Update(ctx, func(tx Tx) error {
 		if _, err := directory.LookupRealm(ctx, tx, tenantID, realmID); err != nil {
@@ -83,7 +83,7 @@ func (s *Service) CreateAuthenticatorConfig(ctx context.Context, tenantID, realm
 		if err := tx.CreateAuthenticatorConfig(ctx, a); err != nil {
 			return err
 		}
-		return record(ctx, tx, tenantID, realmID, "authenticator_config.create", "AuthenticatorConfig", a.ID)
+		return s.record(ctx, tx, tenantID, realmID, "authenticator_config.create", "AuthenticatorConfig", a.ID)
 	})
 	return a, err
 }
@@ -127,7 +127,7 @@ func (s *Service) UpdateAuthenticatorConfig(ctx context.Context, tenantID, realm
 		if err := edit(&a); err != nil {
 			return err
 		}
-		a.ID, a.TenantID, a.RealmID, a.CreateTime, a.UpdateTime = keep.ID, keep.TenantID, keep.RealmID, keep.CreateTime, now()
+		a.ID, a.TenantID, a.RealmID, a.CreateTime, a.UpdateTime = keep.ID, keep.TenantID, keep.RealmID, keep.CreateTime, s.Clock.Now()
 		a.Config.normalize()
 		if err := validateConfig(a, false); err != nil {
 			return err
@@ -135,7 +135,7 @@ func (s *Service) UpdateAuthenticatorConfig(ctx context.Context, tenantID, realm
 		if err := tx.UpdateAuthenticatorConfig(ctx, a); err != nil {
 			return err
 		}
-		return record(ctx, tx, tenantID, realmID, "authenticator_config.update", "AuthenticatorConfig", id)
+		return s.record(ctx, tx, tenantID, realmID, "authenticator_config.update", "AuthenticatorConfig", id)
 	})
 	return a, err
 }
@@ -173,7 +173,7 @@ func (s *Service) DeleteAuthenticatorConfig(ctx context.Context, tenantID, realm
 			}
 			return err
 		}
-		return record(ctx, tx, tenantID, realmID, "authenticator_config.delete", "AuthenticatorConfig", id)
+		return s.record(ctx, tx, tenantID, realmID, "authenticator_config.delete", "AuthenticatorConfig", id)
 	})
 }
 
@@ -267,7 +267,7 @@ func (s *Service) CreateBindingJob(ctx context.Context, tenantID, realmID, ident
 // createJob creates a job from a valid request inside tx, and queues the
 // e-mail that carries an EMAIL job's link.
 func (s *Service) createJob(ctx context.Context, tx Tx, tenantID, realmID, identityID string, req JobRequest, batchID string) (BindingJob, string, error) {
-	t := now()
+	t := s.Clock.Now()
 	token := latchkey.RandomString(TokenLength)
 	j := BindingJob{
 		ID: latchkey.NewID(), RealmID: realmID, TenantID: tenantID, IdentityID: identityID, BatchID: batchID,
@@ -299,7 +299,7 @@ func (s *Service) createJob(ctx context.Context, tx Tx, tenantID, realmID, ident
 		return j, link, err
 	}
 	if j.DeliveryMethod == Email {
-		if _, err := mail.EnqueueBindingEmail(ctx, tx, tenantID, realmID, i.Traits.PrimaryEmailAddress, mailRef+j.ID,
+		if _, err := mail.EnqueueBindingEmail(ctx, tx, t, tenantID, realmID, i.Traits.PrimaryEmailAddress, mailRef+j.ID,
 			mail.BindingEmail{DisplayName: i.DisplayName, Username: i.Traits.Username, Link: link, ExpireTime: j.ExpireTime}); err != nil {
 			return j, link, err
 		}
@@ -307,7 +307,7 @@ func (s *Service) createJob(ctx context.Context, tx Tx, tenantID, realmID, ident
 	if err := tx.RefreshEnrollment(ctx, identityID, t); err != nil {
 		return j, link, err
 	}
-	return j, link, record(ctx, tx, tenantID, realmID, "credential_binding_job.create", "CredentialBindingJob", j.ID)
+	return j, link, s.record(ctx, tx, tenantID, realmID, "credential_binding_job.create", "CredentialBindingJob", j.ID)
 }
 
 // mayBind refuses binding links for identities that hold management scopes
@@ -336,7 +336,7 @@ func (s *Service) DeliveryFailed(ctx context.Context, m mail.Message) error {
 		if err != nil {
 			return err
 		}
-		t := now()
+		t := s.Clock.Now()
 		if err := tx.SetBindingJobState(ctx, id, OpenStates, FailedToSend, t); err != nil {
 			if errors.Is(err, latchkey.ErrNotFound) { // bound or revoked meanwhile
 				return nil
@@ -346,21 +346,21 @@ func (s *Service) DeliveryFailed(ctx context.Context, m mail.Message) error {
 		if err := tx.RefreshEnrollment(ctx, j.IdentityID, t); err != nil {
 			return err
 		}
-		return record(ctx, tx, j.TenantID, j.RealmID, "credential_binding_job.failed_to_send", "CredentialBindingJob", id)
+		return s.record(ctx, tx, j.TenantID, j.RealmID, "credential_binding_job.failed_to_send", "CredentialBindingJob", id)
 	})
 }
 
 // GetBindingJob returns a job of an identity (or of any, AnyIdentity).
 func (s *Service) GetBindingJob(ctx context.Context, tenantID, realmID, identityID, id string) (BindingJob, error) {
-	return getJob(ctx, s.store, tenantID, realmID, identityID, id)
+	return s.getJob(ctx, s.store, tenantID, realmID, identityID, id)
 }
 
-func getJob(ctx context.Context, tx Tx, tenantID, realmID, identityID, id string) (BindingJob, error) {
+func (s *Service) getJob(ctx context.Context, tx Tx, tenantID, realmID, identityID, id string) (BindingJob, error) {
 	j, err := tx.GetBindingJob(ctx, realmID, identityID, id)
 	if err == nil && j.TenantID != tenantID {
 		err = latchkey.ErrNotFound
 	}
-	return j.settled(now()), latchkey.IfNotFound(err, jobNotFound, id)
+	return j.settled(s.Clock.Now()), latchkey.IfNotFound(err, jobNotFound, id)
 }
 
 // listOwner checks that what a list names exists: the realm, and the
@@ -380,7 +380,7 @@ func (s *Service) ListBindingJobs(ctx context.Context, tenantID, realmID, identi
 		return nil, 0, err
 	}
 	jobs, total, err := s.store.ListBindingJobs(ctx, realmID, identityID, opts)
-	t := now()
+	t := s.Clock.Now()
 	for i := range jobs {
 		jobs[i] = jobs[i].settled(t)
 	}
@@ -390,13 +390,13 @@ func (s *Service) ListBindingJobs(ctx context.Context, tenantID, realmID, identi
 // RevokeBindingJob revokes a job whose link is still open.
 func (s *Service) RevokeBindingJob(ctx context.Context, tenantID, realmID, identityID, id string) (j BindingJob, err error) {
 	err = s.store.Update(ctx, func(tx Tx) error {
-		if j, err = getJob(ctx, tx, tenantID, realmID, identityID, id); err != nil {
+		if j, err = s.getJob(ctx, tx, tenantID, realmID, identityID, id); err != nil {
 			return err
 		}
 		if !isOpen(j.State) {
 			return latchkey.Errorf(latchkey.CodeConflict, "credential binding job is %s and cannot be revoked", j.State)
 		}
-		t := now()
+		t := s.Clock.Now()
 		if err := tx.SetBindingJobState(ctx, j.ID, OpenStates, Revoked, t); err != nil {
 			return latchkey.IfNotFound(err, jobNotFound, id)
 		}
@@ -404,7 +404,7 @@ func (s *Service) RevokeBindingJob(ctx context.Context, tenantID, realmID, ident
 		if err := tx.RefreshEnrollment(ctx, j.IdentityID, t); err != nil {
 			return err
 		}
-		return record(ctx, tx, tenantID, realmID, "credential_binding_job.revoke", "CredentialBindingJob", id)
+		return s.record(ctx, tx, tenantID, realmID, "credential_binding_job.revoke", "CredentialBindingJob", id)
 	})
 	return j, err
 }
@@ -413,7 +413,7 @@ func (s *Service) RevokeBindingJob(ctx context.Context, tenantID, realmID, ident
 func (s *Service) ExpireBindingJobs(ctx context.Context) (int, error) {
 	var n int
 	err := s.store.Update(ctx, func(tx Tx) error {
-		t := now()
+		t := s.Clock.Now()
 		ids, err := tx.ExpireBindingJobs(ctx, t)
 		if err != nil {
 			return err
@@ -460,7 +460,7 @@ func (s *Service) RevokeCredential(ctx context.Context, tenantID, realmID, ident
 		if c.State != Active {
 			return latchkey.Errorf(latchkey.CodeConflict, "credential is already revoked")
 		}
-		c.State, c.UpdateTime = RevokedState, now()
+		c.State, c.UpdateTime = RevokedState, s.Clock.Now()
 		if err := tx.UpdateCredential(ctx, c); err != nil {
 			return err
 		}
@@ -470,7 +470,7 @@ func (s *Service) RevokeCredential(ctx context.Context, tenantID, realmID, ident
 		if err := tx.RevokeFamiliesOfCredential(ctx, c.ID); err != nil {
 			return err
 		}
-		return record(ctx, tx, tenantID, realmID, "credential.revoke", "Credential", id)
+		return s.record(ctx, tx, tenantID, realmID, "credential.revoke", "Credential", id)
 	})
 	return c, err
 }

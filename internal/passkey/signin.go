@@ -124,6 +124,6 @@ func (s *Service) checkAssertion(ctx context.Context, c *Credential, config Conf
 		return nil
 	}
 	k.SignCount, k.BackupState = got.Authenticator.SignCount, got.Flags.BackupState
-	c.UpdateTime = now()
+	c.UpdateTime = s.Clock.Now()
 	return s.store.UpdateCredential(ctx, *c)
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"time"
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/audit"
@@ -21,12 +20,11 @@ type Service struct {
 	// policy put on another node decides here within that time, one put
 	// on this node at once.
 	policies nodecache.Cache[Policy]
+	Clock    latchkey.Clock // dates changes and ages the cache
 }
 
 // NewService returns a Service over store.
 func NewService(store Store) *Service { return &Service{store: store} }
-
-func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 
 func applicationNotFound(id string) error {
 	return latchkey.NotFound("Application", id, "application not found")
@@ -64,7 +62,7 @@ func (s *Service) Put(ctx context.Context, tenantID, realmID string, p Policy) (
 	if err := validate(p); err != nil {
 		return p, err
 	}
-	p.TenantID, p.RealmID, p.UpdateTime = tenantID, realmID, now()
+	p.TenantID, p.RealmID, p.UpdateTime = tenantID, realmID, s.Clock.Now()
 	defer s.policies.Clear() // once the change is committed
 	err := s.store.Update(ctx, func(tx Tx) error {
 		if _, err := directory.LookupRealm(ctx, tx, tenantID, realmID); err != nil {
@@ -76,7 +74,7 @@ func (s *Service) Put(ctx context.Context, tenantID, realmID string, p Policy) (
 		if err := tx.PutPolicy(ctx, p); err != nil {
 			return err
 		}
-		return tx.RecordEvent(ctx, audit.New(ctx, tenantID, realmID, "policy.update", "Policy", realmID))
+		return tx.RecordEvent(ctx, audit.NewAt(ctx, p.UpdateTime, tenantID, realmID, "policy.update", "Policy", realmID))
 	})
 	return p, err
 }
@@ -175,13 +173,13 @@ func (s *Service) Decide(ctx context.Context, i directory.Identity, applicationI
 	if !i.Active() {
 		return Decision{Effect: Deny, Reason: "the identity is suspended"}, nil
 	}
-	p, cached := s.policies.Get(i.RealmID)
+	p, cached := s.policies.Get(i.RealmID, s.Clock.Now())
 	if !cached {
 		var err error
 		if p, err = stored(ctx, s.store, i.TenantID, i.RealmID); err != nil {
 			return Decision{}, err
 		}
-		s.policies.Put(i.RealmID, p)
+		s.policies.Put(i.RealmID, p, s.Clock.Now())
 	}
 	var groups []directory.Group
 	read := false

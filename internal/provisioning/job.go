@@ -142,7 +142,7 @@ type BindingMailer interface {
 	SendBindingEmail(ctx context.Context, tenantID, realmID, identityID, authenticatorConfigID string) error
 }
 
-// now is the time of a change, at the microsecond precision that stores keep.
+// now is the system clock for worker.go until it reads Service.Clock.
 func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 
 func jobNotFound(id string) error { return latchkey.NotFound("ImportJob", id, "import job not found") }

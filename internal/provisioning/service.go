@@ -24,6 +24,8 @@ type Service struct {
 	Mailer BindingMailer
 	// Wake, when set, is called after a job is created (the Worker's Wake).
 	Wake func()
+	// Clock dates jobs and times the Worker's leases.
+	Clock latchkey.Clock
 }
 
 // NewService returns a Service over store.
@@ -65,7 +67,7 @@ func (s *Service) CreateJob(ctx context.Context, tenantID, realmID string, file 
 	case 1:
 		return Job{}, latchkey.InvalidField("file", "no rows after the header")
 	}
-	a, t := latchkey.ActorFrom(ctx), now()
+	a, t := latchkey.ActorFrom(ctx), s.Clock.Now()
 	j := Job{ID: latchkey.NewID(), TenantID: tenantID, RealmID: realmID, State: Queued, Options: opts,
 		Columns: sp.header.names, RowsTotal: sp.records - 1, ActorType: a.Type, ActorID: a.ID, CreateTime: t, UpdateTime: t}
 	err = s.store.Update(ctx, func(tx Tx) error {
@@ -88,7 +90,7 @@ func (s *Service) CreateJob(ctx context.Context, tenantID, realmID string, file 
 			}
 			return err
 		}
-		return tx.RecordEvent(ctx, audit.New(ctx, tenantID, realmID, "import_job.create", "ImportJob", j.ID))
+		return tx.RecordEvent(ctx, audit.NewAt(ctx, t, tenantID, realmID, "import_job.create", "ImportJob", j.ID))
 	})
 	if err != nil {
 		return Job{}, err

@@ -34,6 +34,7 @@ import (
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/store/postgres"
 	"github.com/latchkey/latchkey/internal/store/sqlite"
+	"github.com/latchkey/latchkey/internal/store/sqlstore"
 )
 
 // Config is a node's configuration; the CLI fills it from flags and
@@ -74,6 +75,9 @@ type Config struct {
 	// ConsoleIdleTimeout ends console sessions unused for that long; zero
 	// means console.DefaultIdleTimeout.
 	ConsoleIdleTimeout time.Duration
+	// Clock is where the node reads the time; nil is the system clock. Tests
+	// set one to reach expiry, leases and TTLs without sleeping.
+	Clock latchkey.Clock
 }
 
 // TLS reports whether the node serves HTTPS.
@@ -140,16 +144,24 @@ func (n *Node) MetricsAddr() net.Addr {
 
 // OpenStore opens the configured database without migrating it.
 func OpenStore(cfg Config) (store.Store, error) {
+	var st *sqlstore.Store
+	var err error
 	switch {
 	case cfg.Database == "":
 		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 			return nil, err
 		}
-		return sqlite.Open(filepath.Join(cfg.DataDir, "latchkey.db"))
+		st, err = sqlite.Open(filepath.Join(cfg.DataDir, "latchkey.db"))
 	case strings.HasPrefix(cfg.Database, "postgres://"), strings.HasPrefix(cfg.Database, "postgresql://"):
-		return postgres.Open(cfg.Database)
+		st, err = postgres.Open(cfg.Database)
+	default:
+		return nil, errors.New("--database must be empty (embedded SQLite) or a postgres:// URL")
 	}
-	return nil, errors.New("--database must be empty (embedded SQLite) or a postgres:// URL")
+	if err != nil {
+		return nil, err
+	}
+	st.Clock = cfg.Clock
+	return st, nil
 }
 
 // Open prepares a node: store, migrations, master key, signing keys, bootstrap.
@@ -198,18 +210,17 @@ func open(ctx context.Context, cfg Config, st store.Store) (*Node, error) {
 		return nil, err
 	}
 	base := cfg.BaseURL()
-	policies := policy.NewService(st.Policy())
-	oauthSvc := oauth.NewService(st.OAuth(), box, policies, base)
+	policies, oauthSvc := newOAuth(cfg, st, box, base)
 	// Bootstrap first: it makes the first signing key, once for all the
 	// nodes starting together, and Start then loads it.
-	creds, created, err := bootstrap.Run(ctx, st, box, oauthSvc.Issuer, base)
+	creds, created, err := bootstrap.Run(ctx, st, box, cfg.Clock, oauthSvc.Issuer, base)
 	if err != nil {
 		return nil, fmt.Errorf("bootstrap: %w", err)
 	}
 	if err := oauthSvc.Start(ctx); err != nil {
 		return nil, err
 	}
-	cons, consoleCreated, err := bootstrap.EnsureConsole(ctx, st, box, creds,
+	cons, consoleCreated, err := bootstrap.EnsureConsole(ctx, st, box, cfg.Clock, creds,
 		bootstrap.AdminOptions{Username: cfg.AdminUsername, Email: cfg.AdminEmail}, base)
 	if err != nil {
 		return nil, fmt.Errorf("bootstrap the admin console: %w", err)
@@ -225,15 +236,16 @@ func open(ctx context.Context, cfg Config, st store.Store) (*Node, error) {
 	n := &Node{cfg: cfg, Store: st, Directory: directory.NewService(st.Directory()), OAuth: oauthSvc,
 		Credentials: creds, Bootstrapped: created, CredsFile: path, Console: cons,
 		Mail: mail.NewService(st.Mail()), MailWorker: worker}
-	n.Passkeys = passkey.NewService(st.Passkey(), base)
+	n.Directory.Clock, n.Mail.Clock = cfg.Clock, cfg.Clock
+	n.Passkeys = newPasskeys(cfg, st, base)
 	n.Passkeys.ConfigChanged = oauthSvc.Forget
-	n.Passkeys.LinkTTL = cfg.BindingLinkTTL
 	if consoleCreated {
 		if n.AdminLink, _, err = bootstrap.EnrollAdmin(ctx, st, n.Passkeys, cons, ""); err != nil {
 			return nil, fmt.Errorf("the first administrator's binding link: %w", err)
 		}
 	}
 	n.Provisioning = provisioning.NewService(st.Provisioning())
+	n.Provisioning.Clock = cfg.Clock
 	n.Provisioning.Mailer = bindingMailer{n.Passkeys}
 	n.ImportWorker = &provisioning.Worker{Service: n.Provisioning, Logger: cfg.Logger, Owner: "node-" + latchkey.NewID()}
 	n.Provisioning.Wake = n.ImportWorker.Wake
@@ -255,7 +267,7 @@ func open(ctx context.Context, cfg Config, st store.Store) (*Node, error) {
 		Console: (&console.Console{
 			Directory: n.Directory, OAuth: oauthSvc, Passkeys: n.Passkeys, Policy: policies, Mail: n.Mail,
 			Provisioning: n.Provisioning, Events: st.Audit(), Box: box, PublicURL: base,
-			IdleTimeout: cfg.ConsoleIdleTimeout, Logger: cfg.Logger,
+			IdleTimeout: cfg.ConsoleIdleTimeout, Logger: cfg.Logger, Clock: cfg.Clock,
 			Client: console.Client{TenantID: cons.TenantID, RealmID: cons.RealmID, ApplicationID: cons.ApplicationID,
 				ClientID: cons.ClientID, ClientSecret: cons.ClientSecret},
 			Management: console.Management{ApplicationID: creds.ApplicationID},
@@ -277,6 +289,22 @@ func open(ctx context.Context, cfg Config, st store.Store) (*Node, error) {
 	return n, nil
 }
 
+// newOAuth returns the policy and OAuth services over st on cfg's clock.
+func newOAuth(cfg Config, st store.Store, box *secretbox.Box, base string) (*policy.Service, *oauth.Service) {
+	policies := policy.NewService(st.Policy())
+	policies.Clock = cfg.Clock
+	svc := oauth.NewService(st.OAuth(), box, policies, base)
+	svc.Clock = cfg.Clock
+	return policies, svc
+}
+
+// newPasskeys returns the passkey service over st, with cfg's link TTL and clock.
+func newPasskeys(cfg Config, st store.Store, base string) *passkey.Service {
+	s := passkey.NewService(st.Passkey(), base)
+	s.LinkTTL, s.Clock = cfg.BindingLinkTTL, cfg.Clock
+	return s
+}
+
 // newMailWorker returns the outbox worker: SMTP when configured, else the
 // log. Its owner is a random node id, so that leases tell nodes apart.
 func newMailWorker(cfg Config, st store.Store) (*mail.Worker, error) {
@@ -296,7 +324,7 @@ func newMailWorker(cfg Config, st store.Store) (*mail.Worker, error) {
 		}
 		sender = smtp
 	}
-	return &mail.Worker{Store: st.Mail(), Sender: sender, Logger: cfg.Logger, Owner: "node-" + latchkey.NewID()}, nil
+	return &mail.Worker{Store: st.Mail(), Sender: sender, Logger: cfg.Logger, Owner: "node-" + latchkey.NewID(), Clock: cfg.Clock}, nil
 }
 
 // openBox opens the master key (given, or the data dir's, made on first
@@ -344,7 +372,8 @@ func RotateKeys(ctx context.Context, cfg Config) ([]string, error) {
 		return nil, err
 	}
 	defer st.Close()
-	return oauth.NewService(st.OAuth(), box, policy.NewService(st.Policy()), cfg.BaseURL()).RotateKeys(ctx)
+	_, svc := newOAuth(cfg, st, box, cfg.BaseURL())
+	return svc.RotateKeys(ctx)
 }
 
 // EnrollAdmin returns a fresh passkey binding link for the console, for
@@ -369,9 +398,7 @@ func EnrollAdmin(ctx context.Context, cfg Config, username string) (link string,
 	if err != nil {
 		return "", false, err
 	}
-	passkeys := passkey.NewService(st.Passkey(), base)
-	passkeys.LinkTTL = cfg.BindingLinkTTL
-	return bootstrap.EnrollAdmin(ctx, st, passkeys, c, username)
+	return bootstrap.EnrollAdmin(ctx, st, newPasskeys(cfg, st, base), c, username)
 }
 
 // ManagementCredentials returns the credentials of the management
@@ -389,7 +416,7 @@ func ManagementCredentials(ctx context.Context, cfg Config, regenerate bool) (bo
 		return bootstrap.Credentials{}, "", err
 	}
 	defer st.Close()
-	svc := oauth.NewService(st.OAuth(), box, policy.NewService(st.Policy()), base)
+	_, svc := newOAuth(cfg, st, box, base)
 	creds, err := bootstrap.ReadCredentials(ctx, st, box, svc.Issuer, base)
 	if errors.Is(err, latchkey.ErrNotFound) {
 		return creds, "", errors.New("this database is not bootstrapped yet: start latchkey serve once")

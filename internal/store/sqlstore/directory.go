@@ -7,7 +7,6 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/directory"
@@ -334,7 +333,7 @@ func (t *tx) DeleteGroup(ctx context.Context, realmID, id string) error {
 // moves forward even when the clock does not (a change in the same
 // microsecond, another node's clock behind), so that its version changes.
 func (t *tx) touch(a *args) string {
-	now := micros(time.Now())
+	now := micros(t.clock.Now())
 	return "update_time = CASE WHEN update_time < " + t.add(a, now) + " THEN " + t.add(a, now) + " ELSE update_time + 1 END"
 }
 

@@ -83,6 +83,9 @@ type Store struct {
 	// reads and writes are db's and writer's statement caches, nil unless
 	// Dialect.CacheStatements (one when db is writer).
 	reads, writes *stmtCache
+	// Clock is the time of the changes the store dates itself (touch); the
+	// services date the others.
+	Clock latchkey.Clock
 }
 
 // New returns a Store. Reads use db; writes and transactions use writer,
@@ -90,7 +93,7 @@ type Store struct {
 // writers queue in Go instead of spinning on a locked database.
 func New(db, writer *sql.DB, d Dialect) *Store {
 	s := &Store{db: db, writer: writer, dialect: &d}
-	s.tx = tx{r: db, w: writer, d: s.dialect}
+	s.tx = tx{r: db, w: writer, d: s.dialect, clock: &s.Clock}
 	if d.CacheStatements {
 		s.reads, s.writes = newStmtCache(db), newStmtCache(writer)
 		if writer == db {
@@ -162,7 +165,7 @@ func (s *Store) update(ctx context.Context, fn func(*tx) error) error {
 	if err != nil {
 		return err
 	}
-	t := &tx{r: sqlTx, w: sqlTx, d: s.dialect}
+	t := &tx{r: sqlTx, w: sqlTx, d: s.dialect, clock: &s.Clock}
 	if s.writes != nil {
 		t.r = cachedTx{sqlTx, s.writes}
 		t.w = t.r
@@ -335,6 +338,7 @@ func (s oauthStore) Update(ctx context.Context, fn func(oauth.Tx) error) error {
 // tx runs statements: reads on r, writes on w. Inside a transaction both
 // are the transaction.
 type tx struct {
-	r, w querier
-	d    *Dialect
+	r, w  querier
+	d     *Dialect
+	clock *latchkey.Clock // the Store's
 }
