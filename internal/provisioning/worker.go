@@ -126,7 +126,7 @@ type importer struct {
 	h      header
 	file   chunks
 	seen   map[uint64]int32           // hashes of the folded usernames read, to the line of their first row
-	groups map[string]directory.Group // the realm's groups by folded name; in a dry run, those it would create have no id
+	groups map[string]directory.Group // the realm's groups by folded name, with those a dry run would create
 	// closed holds, by group id, why a row cannot join the group ("" when it can).
 	closed map[string]string
 }
@@ -295,184 +295,183 @@ type batchResult struct {
 	created   []string
 }
 
-// apply decides every row of a batch and, unless in a dry run, writes the
-// changes: new identities, updates, new groups, memberships. Failures and
-// progress are written in any case.
-func (im *importer) apply(ctx context.Context, tx Tx, batch []row) (batchResult, error) {
-	j, opts, t := im.job, im.job.Options, now()
-	out := batchResult{newGroups: map[string]directory.Group{}}
-	keys := make([]string, 0, len(batch))
-	for _, r := range batch {
+// batch is what apply decides for the rows of one batch.
+type batch struct {
+	job       Job
+	at        time.Time
+	existing  map[string]directory.Identity // by folded username
+	memberOf  map[string][]directory.Group  // groups of the existing identities, when the file has groups
+	newGroups map[string]directory.Group    // by folded name
+	changes   directory.Changes
+	failures  []Failure
+}
+
+// apply decides every row of a batch with the directory's rules and,
+// unless in a dry run, stores the changes: new groups, new identities,
+// updates, memberships. Failures and progress are written in any case.
+func (im *importer) apply(ctx context.Context, tx Tx, rows []row) (batchResult, error) {
+	b, err := im.begin(ctx, tx, rows)
+	if err != nil {
+		return batchResult{}, err
+	}
+	for _, r := range rows {
+		problem, err := im.decide(ctx, tx, b, r)
+		if err != nil {
+			return batchResult{}, err
+		}
+		if problem != "" {
+			b.job.Failed++
+			b.failures = append(b.failures, im.failure(r, problem))
+		}
+	}
+	out := batchResult{newGroups: b.newGroups}
+	if !im.job.DryRun {
+		if err := directory.StoreChanges(ctx, tx, b.changes); err != nil {
+			return out, err
+		}
+		for _, i := range b.changes.Creates {
+			out.created = append(out.created, i.ID)
+		}
+	}
+	if err := tx.AddImportFailures(ctx, b.job.ID, b.failures); err != nil {
+		return out, err
+	}
+	b.job.RowsDone += len(rows)
+	if err := im.w.save(ctx, tx, b.job, "import_job.apply_batch"); err != nil {
+		return out, err
+	}
+	out.job = b.job
+	return out, nil
+}
+
+// begin reads the identities that rows name, with their groups when the
+// file has groups.
+func (im *importer) begin(ctx context.Context, tx Tx, rows []row) (*batch, error) {
+	b := &batch{job: im.job, at: now(), existing: map[string]directory.Identity{},
+		newGroups: map[string]directory.Group{}, changes: directory.Changes{Members: map[string][]string{}}}
+	keys := make([]string, 0, len(rows))
+	for _, r := range rows {
 		if r.err == "" {
 			keys = append(keys, r.key)
 		}
 	}
-	found, err := tx.IdentitiesByUsername(ctx, j.RealmID, keys)
+	found, err := tx.IdentitiesByUsername(ctx, im.job.RealmID, keys)
 	if err != nil {
-		return out, err
+		return nil, err
 	}
-	existing := make(map[string]directory.Identity, len(found))
-	var withGroups []string
+	ids := make([]string, 0, len(found))
 	for _, v := range found {
-		existing[directory.Fold(v.Traits.Username)] = v
-		withGroups = append(withGroups, v.ID)
+		b.existing[directory.Fold(v.Traits.Username)] = v
+		ids = append(ids, v.ID)
 	}
-	memberOf := map[string][]directory.Group{}
-	if len(withGroups) > 0 && im.h.has[colGroups] {
-		if memberOf, err = tx.GroupsOfIdentities(ctx, withGroups); err != nil {
-			return out, err
-		}
-	}
-	var creates, updates []directory.Identity
-	var lostAccess []string // identities an update suspends: their tokens are revoked
-	var failures []Failure
-	members := map[string][]string{} // group id → identities to add
-	fail := func(r row, reason string) {
-		j.Failed++
-		failures = append(failures, im.failure(r, reason))
-	}
-	for _, r := range batch {
-		if r.err != "" {
-			fail(r, r.err)
-			continue
-		}
-		groups, problem, err := im.resolveGroups(ctx, tx, r.groups, out.newGroups, t)
-		if err != nil {
-			return out, err
-		}
-		if problem != "" {
-			fail(r, problem)
-			continue
-		}
-		old, ok := existing[r.key]
-		if !ok {
-			i := r.newIdentity()
-			i.ID, i.TenantID, i.RealmID, i.CreateTime, i.UpdateTime = latchkey.NewID(), j.TenantID, j.RealmID, t, t
-			if err := directory.ValidateIdentity(i); err != nil {
-				fail(r, im.h.problem(err))
-				continue
-			}
-			if opts.SendBindingEmail != "" && i.Traits.PrimaryEmailAddress == "" {
-				fail(r, im.h.column("traits.primary_email_address")+": required to send a binding e-mail")
-				continue
-			}
-			if problem, err := im.joinProblem(ctx, tx, groups); err != nil || problem != "" {
-				if err != nil {
-					return out, err
-				}
-				fail(r, problem)
-				continue
-			}
-			creates = append(creates, i)
-			for _, g := range groups {
-				members[g.ID] = append(members[g.ID], i.ID)
-			}
-			j.Created++
-			continue
-		}
-		i := r.applyTo(im.h, old)
-		missing := notMemberOf(groups, memberOf[old.ID])
-		if i == old && len(missing) == 0 {
-			j.Unchanged++
-			continue
-		}
-		if !opts.UpdateExisting {
-			fail(r, "an identity with this username exists; update_existing updates it")
-			continue
-		}
-		if problem, err := im.joinProblem(ctx, tx, missing); err != nil || problem != "" {
-			if err != nil {
-				return out, err
-			}
-			fail(r, problem)
-			continue
-		}
-		if err := directory.ValidateIdentity(i); err != nil {
-			fail(r, im.h.problem(err))
-			continue
-		}
-		if i != old {
-			i.UpdateTime = t
-			updates = append(updates, i)
-			if directory.LosesAccess(old, i) {
-				lostAccess = append(lostAccess, i.ID)
-			}
-		}
-		for _, g := range missing {
-			members[g.ID] = append(members[g.ID], old.ID)
-		}
-		j.Updated++
-	}
-	if !opts.DryRun {
-		if len(creates) > 0 {
-			if err := tx.CreateIdentities(ctx, creates); err != nil {
-				return out, err
-			}
-		}
-		for _, i := range updates {
-			if err := tx.UpdateIdentity(ctx, i); err != nil {
-				return out, err
-			}
-		}
-		if len(lostAccess) > 0 {
-			if err := tx.RevokeTokensOfIdentities(ctx, lostAccess); err != nil {
-				return out, err
-			}
-		}
-		for g, ids := range members {
-			if err := tx.AddMembers(ctx, g, ids); err != nil {
-				return out, err
-			}
-		}
-		for _, i := range creates {
-			out.created = append(out.created, i.ID)
+	if len(ids) > 0 && im.h.has[colGroups] {
+		if b.memberOf, err = tx.GroupsOfIdentities(ctx, ids); err != nil {
+			return nil, err
 		}
 	}
-	if err := tx.AddImportFailures(ctx, j.ID, failures); err != nil {
-		return out, err
-	}
-	j.RowsDone += len(batch)
-	if err := im.w.save(ctx, tx, j, "import_job.apply_batch"); err != nil {
-		return out, err
-	}
-	out.job = j
-	return out, nil
+	return b, nil
 }
 
-// resolveGroups returns the groups a row names. A missing group is created
-// (recorded in created) with CreateGroups, or else is the row's problem.
-func (im *importer) resolveGroups(ctx context.Context, tx Tx, names []string, created map[string]directory.Group, t time.Time) ([]directory.Group, string, error) {
+// decide adds what a row changes to the batch, or says why it cannot.
+func (im *importer) decide(ctx context.Context, tx Tx, b *batch, r row) (string, error) {
+	if r.err != "" {
+		return r.err, nil
+	}
+	groups, problem := im.resolveGroups(b, r.groups)
+	if problem != "" {
+		return problem, nil
+	}
+	if old, ok := b.existing[r.key]; ok {
+		return im.decideUpdate(ctx, tx, b, r, old, groups)
+	}
+	return im.decideCreate(ctx, tx, b, r, groups)
+}
+
+// decideCreate creates the identity a row describes, in its groups.
+func (im *importer) decideCreate(ctx context.Context, tx Tx, b *batch, r row, groups []directory.Group) (string, error) {
+	i, err := directory.NewIdentity(im.job.TenantID, im.job.RealmID, r.newIdentity(), b.at)
+	if err != nil {
+		return im.h.problem(err), nil
+	}
+	if im.job.SendBindingEmail != "" && i.Traits.PrimaryEmailAddress == "" {
+		return im.h.column("traits.primary_email_address") + ": required to send a binding e-mail", nil
+	}
+	if problem, err := im.joinProblem(ctx, tx, groups); err != nil || problem != "" {
+		return problem, err
+	}
+	b.changes.Creates = append(b.changes.Creates, i)
+	b.join(i.ID, groups)
+	b.job.Created++
+	return "", nil
+}
+
+// decideUpdate changes an existing identity as a row says, and adds it to
+// the row's groups it is not in.
+func (im *importer) decideUpdate(ctx context.Context, tx Tx, b *batch, r row, old directory.Identity, groups []directory.Group) (string, error) {
+	edited := r.applyTo(im.h, old)
+	missing := notMemberOf(groups, b.memberOf[old.ID])
+	if edited == old && len(missing) == 0 {
+		b.job.Unchanged++
+		return "", nil
+	}
+	if !im.job.UpdateExisting {
+		return "an identity with this username exists; update_existing updates it", nil
+	}
+	if problem, err := im.joinProblem(ctx, tx, missing); err != nil || problem != "" {
+		return problem, err
+	}
+	i, err := directory.EditIdentity(old, edited, b.at)
+	if err != nil {
+		return im.h.problem(err), nil
+	}
+	if edited != old {
+		b.changes.Updates = append(b.changes.Updates, directory.Update{Old: old, New: i})
+	}
+	b.join(old.ID, missing)
+	b.job.Updated++
+	return "", nil
+}
+
+// join adds an identity to groups.
+func (b *batch) join(id string, groups []directory.Group) {
+	for _, g := range groups {
+		b.changes.Members[g.ID] = append(b.changes.Members[g.ID], id)
+	}
+}
+
+// resolveGroups returns the groups a row names. A missing group is
+// created with CreateGroups, or else is the row's problem.
+func (im *importer) resolveGroups(b *batch, names []string) ([]directory.Group, string) {
 	var out []directory.Group
 	for _, name := range names {
 		k := directory.Fold(name)
 		g, ok := im.groups[k]
 		if !ok {
-			g, ok = created[k]
+			g, ok = b.newGroups[k]
 		}
-		if ok {
-			out = append(out, g)
-			continue
-		}
-		if !im.job.CreateGroups {
-			return nil, fmt.Sprintf("group %q does not exist; create_groups creates it", name), nil
-		}
-		g = directory.Group{DisplayName: name, TenantID: im.job.TenantID, RealmID: im.job.RealmID, CreateTime: t, UpdateTime: t}
-		if err := directory.ValidateGroup(g); err != nil {
-			return nil, fmt.Sprintf("group %q: %s", name, im.h.problem(err)), nil
-		}
-		if !im.job.DryRun {
-			g.ID = latchkey.NewID()
-			if err := tx.CreateGroup(ctx, g); err != nil {
-				return nil, "", err
+		if !ok {
+			if !im.job.CreateGroups {
+				return nil, fmt.Sprintf("group %q does not exist; create_groups creates it", name)
 			}
-			if err := tx.RecordEvent(ctx, audit.New(ctx, g.TenantID, g.RealmID, "group.create", "Group", g.ID)); err != nil {
-				return nil, "", err
+			var err error
+			if g, err = directory.NewGroup(im.job.TenantID, im.job.RealmID, directory.Group{DisplayName: name}, b.at); err != nil {
+				return nil, fmt.Sprintf("group %q: %s", name, im.h.problem(err))
 			}
+			b.newGroups[k] = g
+			b.changes.Groups = append(b.changes.Groups, g)
+			im.open(g.ID) // a new group has no roles
 		}
-		created[k] = g
 		out = append(out, g)
 	}
-	return out, "", nil
+	return out, ""
+}
+
+// open records that rows may join a group.
+func (im *importer) open(groupID string) {
+	if im.closed == nil {
+		im.closed = map[string]string{}
+	}
+	im.closed[groupID] = ""
 }
 
 // joinProblem says why a row cannot join one of groups: a group whose roles
@@ -482,16 +481,13 @@ func (im *importer) resolveGroups(ctx context.Context, tx Tx, names []string, cr
 // administrators through the API or the console.
 func (im *importer) joinProblem(ctx context.Context, tx Tx, groups []directory.Group) (string, error) {
 	for _, g := range groups {
-		if g.ID == "" { // made by this dry run: no roles
-			continue
-		}
 		problem, ok := im.closed[g.ID]
 		if !ok {
-			scopes, err := tx.ManagementScopesOf(ctx, nil, []string{g.ID})
-			if err != nil {
+			err := directory.MayAddMembers(ctx, tx, g.ID)
+			if err != nil && !directory.Refused(err) {
 				return "", err
 			}
-			if latchkey.MayGrant(ctx, scopes) != nil {
+			if err != nil {
 				problem = fmt.Sprintf("group %q gives management scopes through its roles: add its members through the API or the console", g.DisplayName)
 			}
 			if im.closed == nil {
