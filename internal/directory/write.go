@@ -3,8 +3,6 @@ package directory
 import (
 	"context"
 	"errors"
-	"maps"
-	"slices"
 	"time"
 
 	"github.com/latchkey/latchkey"
@@ -91,9 +89,7 @@ type Update struct{ Old, New Identity }
 
 // StoreChanges stores changes inside tx: the new groups with their audit
 // events, the new identities, the updates, revoking the tokens of every
-// identity that an update takes access from, and the memberships, group
-// by group in the order of their ids (so that concurrent writers lock
-// groups in one order). The caller records the other audit events: a
+// identity that an update takes access from, and the memberships. The caller records the other audit events: a
 // request one per change, an import one per batch.
 func StoreChanges(ctx context.Context, tx Tx, c Changes) error {
 	for _, g := range c.Groups {
@@ -121,10 +117,5 @@ func StoreChanges(ctx context.Context, tx Tx, c Changes) error {
 			return err
 		}
 	}
-	for _, g := range slices.Sorted(maps.Keys(c.Members)) {
-		if err := tx.AddMembers(ctx, g, c.Members[g]); err != nil {
-			return err
-		}
-	}
-	return nil
+	return tx.AddMemberships(ctx, c.Members)
 }
