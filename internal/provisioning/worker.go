@@ -295,8 +295,8 @@ type batchResult struct {
 	created   []string
 }
 
-// batch is what apply decides for the rows of one batch.
-type batch struct {
+// plan is what apply decides for the rows of one batch.
+type plan struct {
 	job       Job
 	at        time.Time
 	existing  map[string]directory.Identity // by folded username
@@ -310,44 +310,44 @@ type batch struct {
 // unless in a dry run, stores the changes: new groups, new identities,
 // updates, memberships. Failures and progress are written in any case.
 func (im *importer) apply(ctx context.Context, tx Tx, rows []row) (batchResult, error) {
-	b, err := im.begin(ctx, tx, rows)
+	p, err := im.begin(ctx, tx, rows)
 	if err != nil {
 		return batchResult{}, err
 	}
 	for _, r := range rows {
-		problem, err := im.decide(ctx, tx, b, r)
+		problem, err := im.decide(ctx, tx, p, r)
 		if err != nil {
 			return batchResult{}, err
 		}
 		if problem != "" {
-			b.job.Failed++
-			b.failures = append(b.failures, im.failure(r, problem))
+			p.job.Failed++
+			p.failures = append(p.failures, im.failure(r, problem))
 		}
 	}
-	out := batchResult{newGroups: b.newGroups}
+	out := batchResult{newGroups: p.newGroups}
 	if !im.job.DryRun {
-		if err := directory.StoreChanges(ctx, tx, b.changes); err != nil {
+		if err := directory.StoreChanges(ctx, tx, p.changes); err != nil {
 			return out, err
 		}
-		for _, i := range b.changes.Creates {
+		for _, i := range p.changes.Creates {
 			out.created = append(out.created, i.ID)
 		}
 	}
-	if err := tx.AddImportFailures(ctx, b.job.ID, b.failures); err != nil {
+	if err := tx.AddImportFailures(ctx, p.job.ID, p.failures); err != nil {
 		return out, err
 	}
-	b.job.RowsDone += len(rows)
-	if err := im.w.save(ctx, tx, b.job, "import_job.apply_batch"); err != nil {
+	p.job.RowsDone += len(rows)
+	if err := im.w.save(ctx, tx, p.job, "import_job.apply_batch"); err != nil {
 		return out, err
 	}
-	out.job = b.job
+	out.job = p.job
 	return out, nil
 }
 
 // begin reads the identities that rows name, with their groups when the
 // file has groups.
-func (im *importer) begin(ctx context.Context, tx Tx, rows []row) (*batch, error) {
-	b := &batch{job: im.job, at: now(), existing: map[string]directory.Identity{},
+func (im *importer) begin(ctx context.Context, tx Tx, rows []row) (*plan, error) {
+	p := &plan{job: im.job, at: now(), existing: map[string]directory.Identity{},
 		newGroups: map[string]directory.Group{}, changes: directory.Changes{Members: map[string][]string{}}}
 	keys := make([]string, 0, len(rows))
 	for _, r := range rows {
@@ -361,35 +361,35 @@ func (im *importer) begin(ctx context.Context, tx Tx, rows []row) (*batch, error
 	}
 	ids := make([]string, 0, len(found))
 	for _, v := range found {
-		b.existing[directory.Fold(v.Traits.Username)] = v
+		p.existing[directory.Fold(v.Traits.Username)] = v
 		ids = append(ids, v.ID)
 	}
 	if len(ids) > 0 && im.h.has[colGroups] {
-		if b.memberOf, err = tx.GroupsOfIdentities(ctx, ids); err != nil {
+		if p.memberOf, err = tx.GroupsOfIdentities(ctx, ids); err != nil {
 			return nil, err
 		}
 	}
-	return b, nil
+	return p, nil
 }
 
 // decide adds what a row changes to the batch, or says why it cannot.
-func (im *importer) decide(ctx context.Context, tx Tx, b *batch, r row) (string, error) {
+func (im *importer) decide(ctx context.Context, tx Tx, p *plan, r row) (string, error) {
 	if r.err != "" {
 		return r.err, nil
 	}
-	groups, problem := im.resolveGroups(b, r.groups)
+	groups, problem := im.resolveGroups(p, r.groups)
 	if problem != "" {
 		return problem, nil
 	}
-	if old, ok := b.existing[r.key]; ok {
-		return im.decideUpdate(ctx, tx, b, r, old, groups)
+	if old, ok := p.existing[r.key]; ok {
+		return im.decideUpdate(ctx, tx, p, r, old, groups)
 	}
-	return im.decideCreate(ctx, tx, b, r, groups)
+	return im.decideCreate(ctx, tx, p, r, groups)
 }
 
 // decideCreate creates the identity a row describes, in its groups.
-func (im *importer) decideCreate(ctx context.Context, tx Tx, b *batch, r row, groups []directory.Group) (string, error) {
-	i, err := directory.NewIdentity(im.job.TenantID, im.job.RealmID, r.newIdentity(), b.at)
+func (im *importer) decideCreate(ctx context.Context, tx Tx, p *plan, r row, groups []directory.Group) (string, error) {
+	i, err := directory.NewIdentity(im.job.TenantID, im.job.RealmID, r.newIdentity(), p.at)
 	if err != nil {
 		return im.h.problem(err), nil
 	}
@@ -399,19 +399,19 @@ func (im *importer) decideCreate(ctx context.Context, tx Tx, b *batch, r row, gr
 	if problem, err := im.joinProblem(ctx, tx, groups); err != nil || problem != "" {
 		return problem, err
 	}
-	b.changes.Creates = append(b.changes.Creates, i)
-	b.join(i.ID, groups)
-	b.job.Created++
+	p.changes.Creates = append(p.changes.Creates, i)
+	p.join(i.ID, groups)
+	p.job.Created++
 	return "", nil
 }
 
 // decideUpdate changes an existing identity as a row says, and adds it to
 // the row's groups it is not in.
-func (im *importer) decideUpdate(ctx context.Context, tx Tx, b *batch, r row, old directory.Identity, groups []directory.Group) (string, error) {
+func (im *importer) decideUpdate(ctx context.Context, tx Tx, p *plan, r row, old directory.Identity, groups []directory.Group) (string, error) {
 	edited := r.applyTo(im.h, old)
-	missing := notMemberOf(groups, b.memberOf[old.ID])
+	missing := notMemberOf(groups, p.memberOf[old.ID])
 	if edited == old && len(missing) == 0 {
-		b.job.Unchanged++
+		p.job.Unchanged++
 		return "", nil
 	}
 	if !im.job.UpdateExisting {
@@ -420,45 +420,45 @@ func (im *importer) decideUpdate(ctx context.Context, tx Tx, b *batch, r row, ol
 	if problem, err := im.joinProblem(ctx, tx, missing); err != nil || problem != "" {
 		return problem, err
 	}
-	i, err := directory.EditIdentity(old, edited, b.at)
+	i, err := directory.EditIdentity(old, edited, p.at)
 	if err != nil {
 		return im.h.problem(err), nil
 	}
 	if edited != old {
-		b.changes.Updates = append(b.changes.Updates, directory.Update{Old: old, New: i})
+		p.changes.Updates = append(p.changes.Updates, directory.Update{Old: old, New: i})
 	}
-	b.join(old.ID, missing)
-	b.job.Updated++
+	p.join(old.ID, missing)
+	p.job.Updated++
 	return "", nil
 }
 
 // join adds an identity to groups.
-func (b *batch) join(id string, groups []directory.Group) {
+func (p *plan) join(id string, groups []directory.Group) {
 	for _, g := range groups {
-		b.changes.Members[g.ID] = append(b.changes.Members[g.ID], id)
+		p.changes.Members[g.ID] = append(p.changes.Members[g.ID], id)
 	}
 }
 
 // resolveGroups returns the groups a row names. A missing group is
 // created with CreateGroups, or else is the row's problem.
-func (im *importer) resolveGroups(b *batch, names []string) ([]directory.Group, string) {
+func (im *importer) resolveGroups(p *plan, names []string) ([]directory.Group, string) {
 	var out []directory.Group
 	for _, name := range names {
 		k := directory.Fold(name)
 		g, ok := im.groups[k]
 		if !ok {
-			g, ok = b.newGroups[k]
+			g, ok = p.newGroups[k]
 		}
 		if !ok {
 			if !im.job.CreateGroups {
 				return nil, fmt.Sprintf("group %q does not exist; create_groups creates it", name)
 			}
 			var err error
-			if g, err = directory.NewGroup(im.job.TenantID, im.job.RealmID, directory.Group{DisplayName: name}, b.at); err != nil {
+			if g, err = directory.NewGroup(im.job.TenantID, im.job.RealmID, directory.Group{DisplayName: name}, p.at); err != nil {
 				return nil, fmt.Sprintf("group %q: %s", name, im.h.problem(err))
 			}
-			b.newGroups[k] = g
-			b.changes.Groups = append(b.changes.Groups, g)
+			p.newGroups[k] = g
+			p.changes.Groups = append(p.changes.Groups, g)
 			im.open(g.ID) // a new group has no roles
 		}
 		out = append(out, g)
