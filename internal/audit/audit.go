@@ -45,12 +45,6 @@ func NewAt(ctx context.Context, now time.Time, tenantID, realmID, action, resour
 	}
 }
 
-// New is NewAt on the system clock, for the import worker until it is
-// given its service's clock.
-func New(ctx context.Context, tenantID, realmID, action, resourceType, resourceID string) Event {
-	return NewAt(ctx, latchkey.Clock(nil).Now(), tenantID, realmID, action, resourceType, resourceID)
-}
-
 // newEventID returns an id that sorts by time: 13 hex digits of Unix
 // microseconds, then 11 random hex digits so that ids made in the same
 // microsecond on different nodes still differ.

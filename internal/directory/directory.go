@@ -125,6 +125,8 @@ type Tx interface {
 	// that of their groups: a SCIM Group shows its members, and its version
 	// follows. (A User's version is made of its groups' ids.)
 	AddMembers(ctx context.Context, groupID string, identityIDs []string) error
+	// AddMemberships is AddMembers for several groups at once, by group id.
+	AddMemberships(ctx context.Context, members map[string][]string) error
 	RemoveMembers(ctx context.Context, groupID string, identityIDs []string) error
 	RemoveAllMembers(ctx context.Context, groupID string) error
 	// GroupsOfIdentities returns the groups of each identity, in one query.

@@ -150,19 +150,11 @@ func (s *Service) DeleteRealm(ctx context.Context, tenantID, id string) error {
 // CreateIdentity creates an identity. Status defaults to active and the
 // traits type to traits_v0; a username taken in the realm, in any case, is a 409.
 func (s *Service) CreateIdentity(ctx context.Context, tenantID, realmID string, i Identity) (Identity, error) {
-	t := s.Clock.Now()
-	i.ID, i.TenantID, i.RealmID, i.CreateTime, i.UpdateTime = latchkey.NewID(), tenantID, realmID, t, t
-	i.EnrollmentStatus = Unenrolled
-	if i.Status == "" {
-		i.Status = StatusActive
-	}
-	if i.Traits.Type == "" {
-		i.Traits.Type = TraitsV0
-	}
-	if err := ValidateIdentity(i); err != nil {
+	i, err := NewIdentity(tenantID, realmID, i, s.Clock.Now())
+	if err != nil {
 		return Identity{}, err
 	}
-	err := s.store.CreateIdentity(ctx, i, audit.NewAt(ctx, t, tenantID, realmID, "identity.create", "Identity", i.ID))
+	err = s.store.CreateIdentity(ctx, i, audit.NewAt(ctx, i.CreateTime, tenantID, realmID, "identity.create", "Identity", i.ID))
 	return i, conflict(latchkey.IfNotFound(err, RealmNotFound, realmID), errUsernameTaken)
 }
 
@@ -218,24 +210,15 @@ func (s *Service) UpdateIdentityWith(ctx context.Context, tenantID, realmID, id 
 		if i, err = tx.GetIdentity(ctx, realmID, id); err != nil {
 			return latchkey.IfNotFound(err, IdentityNotFound, id)
 		}
-		// What edit may not change.
-		keep := Identity{ID: i.ID, RealmID: i.RealmID, TenantID: i.TenantID, CreateTime: i.CreateTime, EnrollmentStatus: i.EnrollmentStatus}
 		old := i
 		if err := edit(&i, memberships(ctx, tx, id)); err != nil {
 			return err
 		}
-		i.ID, i.RealmID, i.TenantID, i.CreateTime, i.EnrollmentStatus = keep.ID, keep.RealmID, keep.TenantID, keep.CreateTime, keep.EnrollmentStatus
-		if err := ValidateIdentity(i); err != nil {
+		if i, err = EditIdentity(old, i, s.Clock.Now()); err != nil {
 			return err
 		}
-		i.UpdateTime = s.Clock.Now()
-		if err := tx.UpdateIdentity(ctx, i); err != nil {
+		if err := StoreChanges(ctx, tx, Changes{Updates: []Update{{Old: old, New: i}}}); err != nil {
 			return conflict(err, errUsernameTaken)
-		}
-		if LosesAccess(old, i) {
-			if err := tx.RevokeTokensOfIdentities(ctx, []string{id}); err != nil {
-				return err
-			}
 		}
 		return s.record(ctx, tx, tenantID, realmID, "identity.update", "Identity", id)
 	})
@@ -353,21 +336,17 @@ func (s *Service) ListGroupsOfIdentity(ctx context.Context, tenantID, realmID, i
 // CreateGroup creates a group with its first members (none is fine); its
 // display name is unique in the realm, in any case.
 func (s *Service) CreateGroup(ctx context.Context, tenantID, realmID string, g Group, members []string) (Group, error) {
-	t := s.Clock.Now()
-	g.ID, g.TenantID, g.RealmID, g.CreateTime, g.UpdateTime = latchkey.NewID(), tenantID, realmID, t, t
-	if err := ValidateGroup(g); err != nil {
+	g, err := NewGroup(tenantID, realmID, g, s.Clock.Now())
+	if err != nil {
 		return Group{}, err
 	}
 	members = slices.Compact(slices.Sorted(slices.Values(members)))
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err = s.store.Update(ctx, func(tx Tx) error {
 		if _, err := LookupRealm(ctx, tx, tenantID, realmID); err != nil {
 			return err
 		}
-		if err := tx.CreateGroup(ctx, g); err != nil {
+		if err := StoreChanges(ctx, tx, Changes{Groups: []Group{g}}); err != nil {
 			return conflict(err, errGroupNameTaken)
-		}
-		if err := s.record(ctx, tx, tenantID, realmID, "group.create", "Group", g.ID); err != nil {
-			return err
 		}
 		return s.addMembers(ctx, tx, g, members)
 	})
@@ -515,14 +494,10 @@ func (s *Service) addMembers(ctx context.Context, tx Tx, g Group, ids []string) 
 	if err := existingIdentities(ctx, tx, g.TenantID, g.RealmID, ids); err != nil {
 		return err
 	}
-	scopes, err := tx.ManagementScopesOf(ctx, nil, []string{g.ID})
-	if err != nil {
+	if err := MayAddMembers(ctx, tx, g.ID); err != nil {
 		return err
 	}
-	if err := latchkey.MayGrant(ctx, scopes); err != nil {
-		return err
-	}
-	if err := tx.AddMembers(ctx, g.ID, ids); err != nil {
+	if err := StoreChanges(ctx, tx, Changes{Members: map[string][]string{g.ID: ids}}); err != nil {
 		return err
 	}
 	return s.record(ctx, tx, g.TenantID, g.RealmID, "group.add_members", "Group", g.ID)

@@ -41,12 +41,6 @@ func NewMessageAt(t time.Time, tenantID, realmID, to, subject, text, html, ref s
 	}
 }
 
-// NewMessage is NewMessageAt on the system clock, for the store's
-// conformance suite until it is given a clock.
-func NewMessage(tenantID, realmID, to, subject, text, html, ref string) Message {
-	return NewMessageAt(latchkey.Clock(nil).Now(), tenantID, realmID, to, subject, text, html, ref)
-}
-
 // Tx is what mail needs inside one transaction. Other domains' Tx may embed
 // it to enqueue e-mail atomically with their own changes.
 type Tx interface {

@@ -216,7 +216,7 @@ func TestSMTPTLSAndAuth(t *testing.T) {
 	for _, mode := range []string{"starttls", "implicit"} {
 		t.Run(mode, func(t *testing.T) {
 			capture := testenv.StartSMTPWith(t, testenv.SMTPConfig{TLS: mode, Username: "mailer", Password: "s3cret"})
-			m := mail.NewMessage("t", "r", "erin@example.com", "Hi", "text body", "<p>html body</p>", "test:1")
+			m := mail.NewMessageAt(time.Now().UTC().Truncate(time.Microsecond), "t", "r", "erin@example.com", "Hi", "text body", "<p>html body</p>", "test:1")
 			must(t, smtpSender(t, capture).Send(t.Context(), m))
 			got := capture.Wait(t, 1)[0]
 			if got.Subject != "Hi" || got.Text != "text body" || got.HTML != "<p>html body</p>" {

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/directory"
@@ -250,8 +251,8 @@ func FuzzRows(f *testing.F) {
 					t.Fatalf("group %q of %q", g, rec.fields)
 				}
 			}
-			i := r.newIdentity()
-			if directory.ValidateIdentity(i) != nil {
+			i, err := directory.NewIdentity("t", "r", r.newIdentity(), time.Time{})
+			if err != nil {
 				continue
 			}
 			for _, name := range directory.TraitNames {

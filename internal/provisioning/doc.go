@@ -5,7 +5,9 @@
 // realm), the Worker that runs them, and the export of a realm's
 // identities in the same format. The CLI, the API and the console share it.
 //
-// Rows are checked with internal/directory's rules, never rules of its own.
+// Rows are decided and stored with internal/directory's write path
+// (NewIdentity, EditIdentity, NewGroup, StoreChanges), never rules of its
+// own; only the batching is the import's.
 // It must not import HTTP packages or storage engines; it describes the
 // storage it needs as Tx and Store, which internal/store implements.
 package provisioning

@@ -183,20 +183,17 @@ func splitGroups(v string) []string {
 	return out
 }
 
-// newIdentity is the identity a row creates. A missing display name is
+// newIdentity is the identity a row asks to create, as an API request
+// would; directory.NewIdentity decides the rest. A missing display name is
 // the given and family names when they make a valid one, or else the
-// username; a missing status is active.
+// username.
 func (r row) newIdentity() directory.Identity {
-	i := directory.Identity{DisplayName: r.displayName, Status: r.status, Traits: r.traits,
-		EnrollmentStatus: directory.Unenrolled}
+	i := directory.Identity{DisplayName: r.displayName, Status: r.status, Traits: r.traits}
 	if i.DisplayName == "" {
 		i.DisplayName = strings.TrimSpace(r.traits.GivenName + " " + r.traits.FamilyName)
 		if directory.NameProblem(i.DisplayName, true, 64) != "" {
 			i.DisplayName = r.traits.Username
 		}
-	}
-	if i.Status == "" {
-		i.Status = directory.StatusActive
 	}
 	return i
 }

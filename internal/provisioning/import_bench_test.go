@@ -29,6 +29,20 @@ func BenchmarkImport(b *testing.B) {
 	}
 }
 
+// BenchmarkImportGroups is BenchmarkImport with two group memberships a
+// row, as exports from Okta and Entra have them: "staff;teamN", N in 0..99,
+// the groups created by the import.
+func BenchmarkImportGroups(b *testing.B) {
+	for _, eng := range testenv.Engines() {
+		b.Run(eng.Name, func(b *testing.B) {
+			svc, tenant, realm := setup(b, eng.Open(b))
+			file := csvWithGroups(b.N)
+			b.ResetTimer()
+			importFile(b, svc, tenant, realm, file, provisioning.Options{CreateGroups: true})
+		})
+	}
+}
+
 func BenchmarkExport(b *testing.B) {
 	for _, eng := range testenv.Engines() {
 		b.Run(eng.Name, func(b *testing.B) {
@@ -50,6 +64,16 @@ func csvRows(first, n int) []byte {
 	file.WriteString("username,email,display_name,given_name,family_name,department\n")
 	for i := first; i < first+n; i++ {
 		fmt.Fprintf(&file, "user%07d,user%07d@example.com,User %d,Given%d,Family%d,Dept %d\n", i, i, i, i, i, i%50)
+	}
+	return file.Bytes()
+}
+
+// csvWithGroups is csvOf(n) with a groups column: staff and one of 100 teams.
+func csvWithGroups(n int) []byte {
+	var file bytes.Buffer
+	file.WriteString("username,email,display_name,given_name,family_name,department,groups\n")
+	for i := range n {
+		fmt.Fprintf(&file, "user%07d,user%07d@example.com,User %d,Given%d,Family%d,Dept %d,staff;team%d\n", i, i, i, i, i, i%50, i%100)
 	}
 	return file.Bytes()
 }

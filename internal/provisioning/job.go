@@ -142,7 +142,4 @@ type BindingMailer interface {
 	SendBindingEmail(ctx context.Context, tenantID, realmID, identityID, authenticatorConfigID string) error
 }
 
-// now is the system clock for worker.go until it reads Service.Clock.
-func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
-
 func jobNotFound(id string) error { return latchkey.NotFound("ImportJob", id, "import job not found") }

@@ -64,7 +64,7 @@ func (w *Worker) Run(ctx context.Context) {
 
 // runNext claims and runs one job; it reports whether there was one.
 func (w *Worker) runNext(ctx context.Context) bool {
-	j, err := w.Service.store.ClaimImportJob(ctx, w.Owner, now(), w.lease())
+	j, err := w.Service.store.ClaimImportJob(ctx, w.Owner, w.Service.Clock.Now(), w.lease())
 	if err != nil {
 		if !errors.Is(err, latchkey.ErrNotFound) && ctx.Err() == nil {
 			w.Logger.Warn("claim import job", "err", err)
@@ -108,7 +108,7 @@ func (w *Worker) run(ctx context.Context, j Job) error {
 
 // save stores the job's progress under the lease, with an audit event.
 func (w *Worker) save(ctx context.Context, tx Tx, j Job, action string) error {
-	t := now()
+	t := w.Service.Clock.Now()
 	j.UpdateTime = t
 	if err := tx.SaveImportJob(ctx, j, w.Owner, t.Add(w.lease())); err != nil {
 		if errors.Is(err, latchkey.ErrNotFound) {
@@ -116,7 +116,7 @@ func (w *Worker) save(ctx context.Context, tx Tx, j Job, action string) error {
 		}
 		return err
 	}
-	return tx.RecordEvent(ctx, audit.New(ctx, j.TenantID, j.RealmID, action, "ImportJob", j.ID))
+	return tx.RecordEvent(ctx, audit.NewAt(ctx, t, j.TenantID, j.RealmID, action, "ImportJob", j.ID))
 }
 
 // importer applies one job's file.
@@ -126,7 +126,7 @@ type importer struct {
 	h      header
 	file   chunks
 	seen   map[uint64]int32           // hashes of the folded usernames read, to the line of their first row
-	groups map[string]directory.Group // the realm's groups by folded name; in a dry run, those it would create have no id
+	groups map[string]directory.Group // the realm's groups by folded name, with those a dry run would create
 	// closed holds, by group id, why a row cannot join the group ("" when it can).
 	closed map[string]string
 }
@@ -295,184 +295,183 @@ type batchResult struct {
 	created   []string
 }
 
-// apply decides every row of a batch and, unless in a dry run, writes the
-// changes: new identities, updates, new groups, memberships. Failures and
-// progress are written in any case.
-func (im *importer) apply(ctx context.Context, tx Tx, batch []row) (batchResult, error) {
-	j, opts, t := im.job, im.job.Options, now()
-	out := batchResult{newGroups: map[string]directory.Group{}}
-	keys := make([]string, 0, len(batch))
-	for _, r := range batch {
+// plan is what apply decides for the rows of one batch.
+type plan struct {
+	job       Job
+	at        time.Time
+	existing  map[string]directory.Identity // by folded username
+	memberOf  map[string][]directory.Group  // groups of the existing identities, when the file has groups
+	newGroups map[string]directory.Group    // by folded name
+	changes   directory.Changes
+	failures  []Failure
+}
+
+// apply decides every row of a batch with the directory's rules and,
+// unless in a dry run, stores the changes: new groups, new identities,
+// updates, memberships. Failures and progress are written in any case.
+func (im *importer) apply(ctx context.Context, tx Tx, rows []row) (batchResult, error) {
+	p, err := im.begin(ctx, tx, rows)
+	if err != nil {
+		return batchResult{}, err
+	}
+	for _, r := range rows {
+		problem, err := im.decide(ctx, tx, p, r)
+		if err != nil {
+			return batchResult{}, err
+		}
+		if problem != "" {
+			p.job.Failed++
+			p.failures = append(p.failures, im.failure(r, problem))
+		}
+	}
+	out := batchResult{newGroups: p.newGroups}
+	if !im.job.DryRun {
+		if err := directory.StoreChanges(ctx, tx, p.changes); err != nil {
+			return out, err
+		}
+		for _, i := range p.changes.Creates {
+			out.created = append(out.created, i.ID)
+		}
+	}
+	if err := tx.AddImportFailures(ctx, p.job.ID, p.failures); err != nil {
+		return out, err
+	}
+	p.job.RowsDone += len(rows)
+	if err := im.w.save(ctx, tx, p.job, "import_job.apply_batch"); err != nil {
+		return out, err
+	}
+	out.job = p.job
+	return out, nil
+}
+
+// begin reads the identities that rows name, with their groups when the
+// file has groups.
+func (im *importer) begin(ctx context.Context, tx Tx, rows []row) (*plan, error) {
+	p := &plan{job: im.job, at: im.w.Service.Clock.Now(), existing: map[string]directory.Identity{},
+		newGroups: map[string]directory.Group{}, changes: directory.Changes{Members: map[string][]string{}}}
+	keys := make([]string, 0, len(rows))
+	for _, r := range rows {
 		if r.err == "" {
 			keys = append(keys, r.key)
 		}
 	}
-	found, err := tx.IdentitiesByUsername(ctx, j.RealmID, keys)
+	found, err := tx.IdentitiesByUsername(ctx, im.job.RealmID, keys)
 	if err != nil {
-		return out, err
+		return nil, err
 	}
-	existing := make(map[string]directory.Identity, len(found))
-	var withGroups []string
+	ids := make([]string, 0, len(found))
 	for _, v := range found {
-		existing[directory.Fold(v.Traits.Username)] = v
-		withGroups = append(withGroups, v.ID)
+		p.existing[directory.Fold(v.Traits.Username)] = v
+		ids = append(ids, v.ID)
 	}
-	memberOf := map[string][]directory.Group{}
-	if len(withGroups) > 0 && im.h.has[colGroups] {
-		if memberOf, err = tx.GroupsOfIdentities(ctx, withGroups); err != nil {
-			return out, err
-		}
-	}
-	var creates, updates []directory.Identity
-	var lostAccess []string // identities an update suspends: their tokens are revoked
-	var failures []Failure
-	members := map[string][]string{} // group id → identities to add
-	fail := func(r row, reason string) {
-		j.Failed++
-		failures = append(failures, im.failure(r, reason))
-	}
-	for _, r := range batch {
-		if r.err != "" {
-			fail(r, r.err)
-			continue
-		}
-		groups, problem, err := im.resolveGroups(ctx, tx, r.groups, out.newGroups, t)
-		if err != nil {
-			return out, err
-		}
-		if problem != "" {
-			fail(r, problem)
-			continue
-		}
-		old, ok := existing[r.key]
-		if !ok {
-			i := r.newIdentity()
-			i.ID, i.TenantID, i.RealmID, i.CreateTime, i.UpdateTime = latchkey.NewID(), j.TenantID, j.RealmID, t, t
-			if err := directory.ValidateIdentity(i); err != nil {
-				fail(r, im.h.problem(err))
-				continue
-			}
-			if opts.SendBindingEmail != "" && i.Traits.PrimaryEmailAddress == "" {
-				fail(r, im.h.column("traits.primary_email_address")+": required to send a binding e-mail")
-				continue
-			}
-			if problem, err := im.joinProblem(ctx, tx, groups); err != nil || problem != "" {
-				if err != nil {
-					return out, err
-				}
-				fail(r, problem)
-				continue
-			}
-			creates = append(creates, i)
-			for _, g := range groups {
-				members[g.ID] = append(members[g.ID], i.ID)
-			}
-			j.Created++
-			continue
-		}
-		i := r.applyTo(im.h, old)
-		missing := notMemberOf(groups, memberOf[old.ID])
-		if i == old && len(missing) == 0 {
-			j.Unchanged++
-			continue
-		}
-		if !opts.UpdateExisting {
-			fail(r, "an identity with this username exists; update_existing updates it")
-			continue
-		}
-		if problem, err := im.joinProblem(ctx, tx, missing); err != nil || problem != "" {
-			if err != nil {
-				return out, err
-			}
-			fail(r, problem)
-			continue
-		}
-		if err := directory.ValidateIdentity(i); err != nil {
-			fail(r, im.h.problem(err))
-			continue
-		}
-		if i != old {
-			i.UpdateTime = t
-			updates = append(updates, i)
-			if directory.LosesAccess(old, i) {
-				lostAccess = append(lostAccess, i.ID)
-			}
-		}
-		for _, g := range missing {
-			members[g.ID] = append(members[g.ID], old.ID)
-		}
-		j.Updated++
-	}
-	if !opts.DryRun {
-		if len(creates) > 0 {
-			if err := tx.CreateIdentities(ctx, creates); err != nil {
-				return out, err
-			}
-		}
-		for _, i := range updates {
-			if err := tx.UpdateIdentity(ctx, i); err != nil {
-				return out, err
-			}
-		}
-		if len(lostAccess) > 0 {
-			if err := tx.RevokeTokensOfIdentities(ctx, lostAccess); err != nil {
-				return out, err
-			}
-		}
-		for g, ids := range members {
-			if err := tx.AddMembers(ctx, g, ids); err != nil {
-				return out, err
-			}
-		}
-		for _, i := range creates {
-			out.created = append(out.created, i.ID)
+	if len(ids) > 0 && im.h.has[colGroups] {
+		if p.memberOf, err = tx.GroupsOfIdentities(ctx, ids); err != nil {
+			return nil, err
 		}
 	}
-	if err := tx.AddImportFailures(ctx, j.ID, failures); err != nil {
-		return out, err
-	}
-	j.RowsDone += len(batch)
-	if err := im.w.save(ctx, tx, j, "import_job.apply_batch"); err != nil {
-		return out, err
-	}
-	out.job = j
-	return out, nil
+	return p, nil
 }
 
-// resolveGroups returns the groups a row names. A missing group is created
-// (recorded in created) with CreateGroups, or else is the row's problem.
-func (im *importer) resolveGroups(ctx context.Context, tx Tx, names []string, created map[string]directory.Group, t time.Time) ([]directory.Group, string, error) {
+// decide adds what a row changes to the batch, or says why it cannot.
+func (im *importer) decide(ctx context.Context, tx Tx, p *plan, r row) (string, error) {
+	if r.err != "" {
+		return r.err, nil
+	}
+	groups, problem := im.resolveGroups(p, r.groups)
+	if problem != "" {
+		return problem, nil
+	}
+	if old, ok := p.existing[r.key]; ok {
+		return im.decideUpdate(ctx, tx, p, r, old, groups)
+	}
+	return im.decideCreate(ctx, tx, p, r, groups)
+}
+
+// decideCreate creates the identity a row describes, in its groups.
+func (im *importer) decideCreate(ctx context.Context, tx Tx, p *plan, r row, groups []directory.Group) (string, error) {
+	i, err := directory.NewIdentity(im.job.TenantID, im.job.RealmID, r.newIdentity(), p.at)
+	if err != nil {
+		return im.h.problem(err), nil
+	}
+	if im.job.SendBindingEmail != "" && i.Traits.PrimaryEmailAddress == "" {
+		return im.h.column("traits.primary_email_address") + ": required to send a binding e-mail", nil
+	}
+	if problem, err := im.joinProblem(ctx, tx, groups); err != nil || problem != "" {
+		return problem, err
+	}
+	p.changes.Creates = append(p.changes.Creates, i)
+	p.join(i.ID, groups)
+	p.job.Created++
+	return "", nil
+}
+
+// decideUpdate changes an existing identity as a row says, and adds it to
+// the row's groups it is not in.
+func (im *importer) decideUpdate(ctx context.Context, tx Tx, p *plan, r row, old directory.Identity, groups []directory.Group) (string, error) {
+	edited := r.applyTo(im.h, old)
+	missing := notMemberOf(groups, p.memberOf[old.ID])
+	if edited == old && len(missing) == 0 {
+		p.job.Unchanged++
+		return "", nil
+	}
+	if !im.job.UpdateExisting {
+		return "an identity with this username exists; update_existing updates it", nil
+	}
+	if problem, err := im.joinProblem(ctx, tx, missing); err != nil || problem != "" {
+		return problem, err
+	}
+	i, err := directory.EditIdentity(old, edited, p.at)
+	if err != nil {
+		return im.h.problem(err), nil
+	}
+	if edited != old {
+		p.changes.Updates = append(p.changes.Updates, directory.Update{Old: old, New: i})
+	}
+	p.join(old.ID, missing)
+	p.job.Updated++
+	return "", nil
+}
+
+// join adds an identity to groups.
+func (p *plan) join(id string, groups []directory.Group) {
+	for _, g := range groups {
+		p.changes.Members[g.ID] = append(p.changes.Members[g.ID], id)
+	}
+}
+
+// resolveGroups returns the groups a row names. A missing group is
+// created with CreateGroups, or else is the row's problem.
+func (im *importer) resolveGroups(p *plan, names []string) ([]directory.Group, string) {
 	var out []directory.Group
 	for _, name := range names {
 		k := directory.Fold(name)
 		g, ok := im.groups[k]
 		if !ok {
-			g, ok = created[k]
+			g, ok = p.newGroups[k]
 		}
-		if ok {
-			out = append(out, g)
-			continue
-		}
-		if !im.job.CreateGroups {
-			return nil, fmt.Sprintf("group %q does not exist; create_groups creates it", name), nil
-		}
-		g = directory.Group{DisplayName: name, TenantID: im.job.TenantID, RealmID: im.job.RealmID, CreateTime: t, UpdateTime: t}
-		if err := directory.ValidateGroup(g); err != nil {
-			return nil, fmt.Sprintf("group %q: %s", name, im.h.problem(err)), nil
-		}
-		if !im.job.DryRun {
-			g.ID = latchkey.NewID()
-			if err := tx.CreateGroup(ctx, g); err != nil {
-				return nil, "", err
+		if !ok {
+			if !im.job.CreateGroups {
+				return nil, fmt.Sprintf("group %q does not exist; create_groups creates it", name)
 			}
-			if err := tx.RecordEvent(ctx, audit.New(ctx, g.TenantID, g.RealmID, "group.create", "Group", g.ID)); err != nil {
-				return nil, "", err
+			var err error
+			if g, err = directory.NewGroup(im.job.TenantID, im.job.RealmID, directory.Group{DisplayName: name}, p.at); err != nil {
+				return nil, fmt.Sprintf("group %q: %s", name, im.h.problem(err))
 			}
+			p.newGroups[k] = g
+			p.changes.Groups = append(p.changes.Groups, g)
+			im.open(g.ID) // a new group has no roles
 		}
-		created[k] = g
 		out = append(out, g)
 	}
-	return out, "", nil
+	return out, ""
+}
+
+// open records that rows may join a group.
+func (im *importer) open(groupID string) {
+	if im.closed == nil {
+		im.closed = map[string]string{}
+	}
+	im.closed[groupID] = ""
 }
 
 // joinProblem says why a row cannot join one of groups: a group whose roles
@@ -482,16 +481,13 @@ func (im *importer) resolveGroups(ctx context.Context, tx Tx, names []string, cr
 // administrators through the API or the console.
 func (im *importer) joinProblem(ctx context.Context, tx Tx, groups []directory.Group) (string, error) {
 	for _, g := range groups {
-		if g.ID == "" { // made by this dry run: no roles
-			continue
-		}
 		problem, ok := im.closed[g.ID]
 		if !ok {
-			scopes, err := tx.ManagementScopesOf(ctx, nil, []string{g.ID})
-			if err != nil {
+			err := directory.MayAddMembers(ctx, tx, g.ID)
+			if err != nil && !directory.Refused(err) {
 				return "", err
 			}
-			if latchkey.MayGrant(ctx, scopes) != nil {
+			if err != nil {
 				problem = fmt.Sprintf("group %q gives management scopes through its roles: add its members through the API or the console", g.DisplayName)
 			}
 			if im.closed == nil {

@@ -58,7 +58,7 @@ func TestConcurrentUsername(t *testing.T) {
 				if err := tx.CreateIdentities(ctx, []directory.Identity{v}); err != nil {
 					return err
 				}
-				return tx.RecordEvent(ctx, audit.New(ctx, tenant.ID, realm.ID, "identity.create", "Identity", v.ID))
+				return tx.RecordEvent(ctx, audit.NewAt(ctx, now, tenant.ID, realm.ID, "identity.create", "Identity", v.ID))
 			})
 		})
 	}

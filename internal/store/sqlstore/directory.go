@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -360,16 +361,36 @@ func (t *tx) touchGroupsOf(ctx context.Context, realmID string, identityIDs []st
 // its own and its groups' (scim.UserVersion), which costs no write to each
 // of a hundred members a group push adds.
 func (t *tx) AddMembers(ctx context.Context, groupID string, identityIDs []string) error {
-	if len(identityIDs) == 0 {
+	return t.AddMemberships(ctx, map[string][]string{groupID: identityIDs})
+}
+
+// AddMemberships marks the groups changed in one statement and inserts
+// the memberships in key order, which an import of thousands of rows
+// into a hundred groups finds in fewer pages than group by group.
+func (t *tx) AddMemberships(ctx context.Context, members map[string][]string) error {
+	var rows [][]any
+	var groups []string
+	for g, ids := range members {
+		if len(ids) > 0 {
+			groups = append(groups, g)
+		}
+		for _, id := range ids {
+			rows = append(rows, []any{g, id})
+		}
+	}
+	if len(rows) == 0 {
 		return nil
 	}
-	if err := t.touchGroup(ctx, groupID); err != nil {
-		return err
+	for chunk := range slices.Chunk(slices.Sorted(slices.Values(groups)), insertBatch) {
+		var a args
+		set := t.touch(&a)
+		if _, err := t.exec(ctx, latchkey.ErrNoParent, `UPDATE user_groups SET `+set+` WHERE id IN `+t.in(&a, chunk), a...); err != nil {
+			return err
+		}
 	}
-	rows := make([][]any, len(identityIDs))
-	for i, id := range identityIDs {
-		rows[i] = []any{groupID, id}
-	}
+	slices.SortFunc(rows, func(a, b []any) int {
+		return cmp.Or(strings.Compare(a[0].(string), b[0].(string)), strings.Compare(a[1].(string), b[1].(string)))
+	})
 	return t.insert(ctx, latchkey.ErrNoParent, `INSERT INTO memberships (group_id, identity_id)`, rows,
 		` ON CONFLICT (group_id, identity_id) DO NOTHING`)
 }

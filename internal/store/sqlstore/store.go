@@ -256,6 +256,11 @@ func (s *Store) AddMembers(ctx context.Context, groupID string, identityIDs []st
 	return s.update(ctx, func(t *tx) error { return t.AddMembers(ctx, groupID, identityIDs) })
 }
 
+// AddMemberships adds memberships in a transaction of its own.
+func (s *Store) AddMemberships(ctx context.Context, members map[string][]string) error {
+	return s.update(ctx, func(t *tx) error { return t.AddMemberships(ctx, members) })
+}
+
 // RemoveMembers removes members in a transaction of its own.
 func (s *Store) RemoveMembers(ctx context.Context, groupID string, identityIDs []string) error {
 	return s.update(ctx, func(t *tx) error { return t.RemoveMembers(ctx, groupID, identityIDs) })

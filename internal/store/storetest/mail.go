@@ -61,7 +61,7 @@ func testThemes(t *testing.T, s store.Store) {
 }
 
 func newMail(r directory.Realm, to string, due time.Time) mail.Message {
-	m := mail.NewMessage(r.TenantID, r.ID, to, "Subject "+to, "text "+to, "<p>html "+to+"</p>", "test:"+to)
+	m := mail.NewMessageAt(now, r.TenantID, r.ID, to, "Subject "+to, "text "+to, "<p>html "+to+"</p>", "test:"+to)
 	m.NextAttemptTime, m.CreateTime, m.UpdateTime = due, now, now
 	return m
 }

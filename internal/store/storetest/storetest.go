@@ -48,6 +48,7 @@ func Run[S store.Store](t *testing.T, open func(t testing.TB) S) {
 		{"Groups", testGroups},
 		{"Memberships", testMemberships},
 		{"MembershipBatch", testMembershipBatch},
+		{"AddMemberships", testAddMemberships},
 		{"Paging", testPaging},
 		{"DeepSkip", testDeepSkip},
 		{"Events", testEvents},

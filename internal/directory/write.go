@@ -1,0 +1,123 @@
+package directory
+
+import (
+	"context"
+	"errors"
+	"github.com/latchkey/latchkey/internal/audit"
+	"time"
+
+	"github.com/latchkey/latchkey"
+)
+
+// The functions of this file are the one write path for identities and
+// groups, apart from the transaction around it: the Service runs them for
+// one request at a time (the REST API, SCIM, the console), the CSV import
+// (internal/provisioning) for thousands of rows in one transaction. A rule
+// for creates or updates belongs here, so that every way in applies it.
+
+// NewIdentity prepares and validates the identity that creating i in a
+// realm at time at makes: a new id, the realm's tenant and realm, create
+// and update times at, status active and traits type traits_v0 unless
+// given, and enrollment status UNENROLLED (only passkeys change it).
+func NewIdentity(tenantID, realmID string, i Identity, at time.Time) (Identity, error) {
+	i.ID, i.TenantID, i.RealmID, i.CreateTime, i.UpdateTime = latchkey.NewID(), tenantID, realmID, at, at
+	i.EnrollmentStatus = Unenrolled
+	if i.Status == "" {
+		i.Status = StatusActive
+	}
+	if i.Traits.Type == "" {
+		i.Traits.Type = TraitsV0
+	}
+	if err := ValidateIdentity(i); err != nil {
+		return Identity{}, err
+	}
+	return i, nil
+}
+
+// EditIdentity returns edited, an edit of old, as an update at time at
+// stores it: what no edit may change (id, realm, tenant, create time,
+// enrollment status) is old's, the result is valid, and its update time is at.
+func EditIdentity(old, edited Identity, at time.Time) (Identity, error) {
+	edited.ID, edited.RealmID, edited.TenantID = old.ID, old.RealmID, old.TenantID
+	edited.CreateTime, edited.EnrollmentStatus = old.CreateTime, old.EnrollmentStatus
+	if err := ValidateIdentity(edited); err != nil {
+		return Identity{}, err
+	}
+	edited.UpdateTime = at
+	return edited, nil
+}
+
+// NewGroup prepares and validates the group that creating g in a realm at
+// time at makes: a new id, the realm's tenant and realm, times at.
+func NewGroup(tenantID, realmID string, g Group, at time.Time) (Group, error) {
+	g.ID, g.TenantID, g.RealmID, g.CreateTime, g.UpdateTime = latchkey.NewID(), tenantID, realmID, at, at
+	if err := ValidateGroup(g); err != nil {
+		return Group{}, err
+	}
+	return g, nil
+}
+
+// MayAddMembers refuses (a 403 *latchkey.Error) members for a group whose
+// roles give management scopes that the actor of ctx does not hold.
+func MayAddMembers(ctx context.Context, tx Tx, groupID string) error {
+	scopes, err := tx.ManagementScopesOf(ctx, nil, []string{groupID})
+	if err != nil {
+		return err
+	}
+	return latchkey.MayGrant(ctx, scopes)
+}
+
+// Refused reports whether err is a rule's refusal (a *latchkey.Error)
+// rather than a failure of the store.
+func Refused(err error) bool {
+	var e *latchkey.Error
+	return errors.As(err, &e)
+}
+
+// Changes are creates and updates decided with the functions above, stored
+// together by StoreChanges.
+type Changes struct {
+	Groups  []Group    // new groups, from NewGroup
+	Creates []Identity // new identities, from NewIdentity
+	Updates []Update
+	// Members are identities of the realm to add to groups, by group id,
+	// each group accepted by MayAddMembers.
+	Members map[string][]string
+}
+
+// Update is an identity as stored and as EditIdentity made it.
+type Update struct{ Old, New Identity }
+
+// StoreChanges stores changes inside tx: the new groups with their audit
+// events, the new identities, the updates, revoking the tokens of every
+// identity that an update takes access from, and the memberships. The
+// caller records the other audit events: a request one per change, an
+// import one per batch.
+func StoreChanges(ctx context.Context, tx Tx, c Changes) error {
+	for _, g := range c.Groups {
+		if err := tx.CreateGroup(ctx, g); err != nil {
+			return err
+		}
+		if err := tx.RecordEvent(ctx, audit.NewAt(ctx, g.CreateTime, g.TenantID, g.RealmID, "group.create", "Group", g.ID)); err != nil {
+			return err
+		}
+	}
+	if err := tx.CreateIdentities(ctx, c.Creates); err != nil {
+		return err
+	}
+	var lostAccess []string
+	for _, u := range c.Updates {
+		if err := tx.UpdateIdentity(ctx, u.New); err != nil {
+			return err
+		}
+		if LosesAccess(u.Old, u.New) {
+			lostAccess = append(lostAccess, u.New.ID)
+		}
+	}
+	if len(lostAccess) > 0 {
+		if err := tx.RevokeTokensOfIdentities(ctx, lostAccess); err != nil {
+			return err
+		}
+	}
+	return tx.AddMemberships(ctx, c.Members)
+}
