@@ -149,6 +149,10 @@ func TestSettleAfterBigImport(t *testing.T) {
 		{"an import of 10,000 rows", csvRows(100, 10_000), provisioning.Options{}, 1},
 	} {
 		importFile(t, svc, tenant, realm, c.file, c.opts)
+		// The job is done before its store settles: wait for a settle that is due.
+		for deadline := time.Now().Add(10 * time.Second); counter.settles.Load() < c.want && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
+		}
 		if got := counter.settles.Load(); got != c.want {
 			t.Fatalf("after %s: %d settles, want %d", c.what, got, c.want)
 		}
