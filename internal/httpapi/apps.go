@@ -51,7 +51,7 @@ func (s *Server) createApp(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listApps(w http.ResponseWriter, r *http.Request) {
-	servePage(w, r, oauthPages, []string{"id", "display_name"}, "applications", func(a oauth.Application) string { return a.ID },
+	servePage(w, r, s.Clock.Now(), oauthPages, []string{"id", "display_name"}, "applications", func(a oauth.Application) string { return a.ID },
 		func(opts latchkey.ListOptions) ([]oauth.Application, int, error) {
 			return s.OAuth.ListApplications(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), opts)
 		})
@@ -97,7 +97,7 @@ func (s *Server) createResourceServer(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listResourceServers(w http.ResponseWriter, r *http.Request) {
-	servePage(w, r, oauthPages, []string{"id", "display_name", "identifier"}, "resource_servers",
+	servePage(w, r, s.Clock.Now(), oauthPages, []string{"id", "display_name", "identifier"}, "resource_servers",
 		func(rs oauth.ResourceServer) string { return rs.ID },
 		func(opts latchkey.ListOptions) ([]oauth.ResourceServer, int, error) {
 			return s.OAuth.ListResourceServers(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), opts)

@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/directory"
@@ -73,7 +74,7 @@ func FuzzPageToken(f *testing.F) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
-		p, err := decodePageToken(raw)
+		p, err := decodePageToken(raw, time.Now())
 		if err != nil {
 			var e *latchkey.Error
 			if !errors.As(err, &e) || e.Code != latchkey.CodeBadRequest || e.Details[0].FieldViolations[0].Field != "page_token" {

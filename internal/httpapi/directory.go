@@ -110,7 +110,7 @@ func (s *Server) createRealm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listRealms(w http.ResponseWriter, r *http.Request) {
-	servePage(w, r, directoryPages, directory.RealmFilterAttributes, "realms", func(v directory.Realm) string { return v.ID },
+	servePage(w, r, s.Clock.Now(), directoryPages, directory.RealmFilterAttributes, "realms", func(v directory.Realm) string { return v.ID },
 		func(opts latchkey.ListOptions) ([]directory.Realm, int, error) {
 			return s.Directory.ListRealms(r.Context(), r.PathValue("tenant"), opts)
 		})
@@ -156,7 +156,7 @@ func (s *Server) createIdentity(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listIdentities(w http.ResponseWriter, r *http.Request) {
-	servePage(w, r, directoryPages, directory.IdentityFilterAttributes, "identities", identityID,
+	servePage(w, r, s.Clock.Now(), directoryPages, directory.IdentityFilterAttributes, "identities", identityID,
 		func(opts latchkey.ListOptions) ([]directory.Identity, int, error) {
 			return s.Directory.ListIdentities(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), opts)
 		})
@@ -194,7 +194,7 @@ func (s *Server) batchDeleteIdentities(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listIdentityGroups(w http.ResponseWriter, r *http.Request) {
-	servePage(w, r, directoryPages, nil, "groups", groupID,
+	servePage(w, r, s.Clock.Now(), directoryPages, nil, "groups", groupID,
 		func(opts latchkey.ListOptions) ([]directory.Group, int, error) {
 			return s.Directory.ListGroupsOfIdentity(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("identity"), opts)
 		})
@@ -212,7 +212,7 @@ func (s *Server) createGroup(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listGroups(w http.ResponseWriter, r *http.Request) {
-	servePage(w, r, directoryPages, directory.GroupFilterAttributes, "groups", groupID,
+	servePage(w, r, s.Clock.Now(), directoryPages, directory.GroupFilterAttributes, "groups", groupID,
 		func(opts latchkey.ListOptions) ([]directory.Group, int, error) {
 			return s.Directory.ListGroups(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), opts)
 		})
@@ -263,7 +263,7 @@ func (s *Server) deleteGroupMembers(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listGroupMembers(w http.ResponseWriter, r *http.Request) {
-	servePage(w, r, directoryPages, directory.IdentityFilterAttributes, "identities", identityID,
+	servePage(w, r, s.Clock.Now(), directoryPages, directory.IdentityFilterAttributes, "identities", identityID,
 		func(opts latchkey.ListOptions) ([]directory.Identity, int, error) {
 			return s.Directory.ListGroupMembers(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("group"), opts)
 		})

@@ -11,7 +11,7 @@ import (
 // the path names no realm, newest first (our extension).
 func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) {
 	tenant, realm := r.PathValue("tenant"), r.PathValue("realm")
-	servePage(w, r, directoryPages, audit.FilterAttributes, "events", func(e audit.Event) string { return e.ID },
+	servePage(w, r, s.Clock.Now(), directoryPages, audit.FilterAttributes, "events", func(e audit.Event) string { return e.ID },
 		func(opts latchkey.ListOptions) ([]audit.Event, int, error) {
 			if realm != "" {
 				if _, err := s.Directory.GetRealm(r.Context(), tenant, realm); err != nil {

@@ -39,7 +39,9 @@ func (p pageToken) encode() string {
 
 func invalidPageToken() error { return latchkey.InvalidField("page_token", "invalid page token") }
 
-func decodePageToken(s string) (pageToken, error) {
+// decodePageToken reads a page token, which expires pageTokenLifetime
+// after it was issued, as of now.
+func decodePageToken(s string, now time.Time) (pageToken, error) {
 	var p pageToken
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil || json.Unmarshal(b, &p) != nil || p.Size <= 0 || p.After == "" {
@@ -49,7 +51,7 @@ func decodePageToken(s string) (pageToken, error) {
 	if latchkey.TextProblem(p.After, false) != "" || latchkey.TextProblem(p.Filter, true) != "" {
 		return p, invalidPageToken()
 	}
-	if time.Since(time.Unix(p.Issued, 0)) > pageTokenLifetime {
+	if now.Sub(time.Unix(p.Issued, 0)) > pageTokenLifetime {
 		return p, invalidPageToken()
 	}
 	return p, nil
@@ -60,15 +62,17 @@ type page struct {
 	opts   latchkey.ListOptions
 	filter string // the raw filter, carried into the next page token
 	size   int
+	now    time.Time // when the request came, as the server's clock reads it
 }
 
-// parsePage reads page_size, page_token, skip and filter, and parses the
-// filter against the endpoint's attributes (nil attributes: no filter).
-func parsePage(r *http.Request, limits pageLimits, attributes []string) (page, error) {
+// parsePage reads page_size, page_token, skip and filter at now, and
+// parses the filter against the endpoint's attributes (nil attributes: no
+// filter).
+func parsePage(r *http.Request, now time.Time, limits pageLimits, attributes []string) (page, error) {
 	q := r.URL.Query()
-	p := page{size: limits.def, filter: q.Get("filter")}
+	p := page{size: limits.def, filter: q.Get("filter"), now: now}
 	if raw := q.Get("page_token"); raw != "" {
-		tok, err := decodePageToken(raw)
+		tok, err := decodePageToken(raw, now)
 		if err != nil {
 			return p, err
 		}
@@ -112,7 +116,7 @@ func pageBody[T any](p page, key string, items []T, total int, id func(T) string
 	body := map[string]any{"total_size": total}
 	if len(items) > p.size {
 		items = items[:p.size]
-		body["next_page_token"] = pageToken{Filter: p.filter, Size: p.size, After: id(items[len(items)-1]), Issued: time.Now().Unix()}.encode()
+		body["next_page_token"] = pageToken{Filter: p.filter, Size: p.size, After: id(items[len(items)-1]), Issued: p.now.Unix()}.encode()
 	}
 	if items == nil {
 		items = []T{}
@@ -121,10 +125,10 @@ func pageBody[T any](p page, key string, items []T, total int, id func(T) string
 	return body
 }
 
-// servePage serves a list endpoint: parse the page, fetch it, write it.
-func servePage[T any](w http.ResponseWriter, r *http.Request, limits pageLimits, attributes []string, key string,
+// servePage serves a list endpoint at now: parse the page, fetch it, write it.
+func servePage[T any](w http.ResponseWriter, r *http.Request, now time.Time, limits pageLimits, attributes []string, key string,
 	id func(T) string, fetch func(opts latchkey.ListOptions) ([]T, int, error)) {
-	p, err := parsePage(r, limits, attributes)
+	p, err := parsePage(r, now, limits, attributes)
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return

@@ -76,7 +76,7 @@ func decodeConfig(raw json.RawMessage, c *passkey.Config) error {
 }
 
 func (s *Server) listConfigs(w http.ResponseWriter, r *http.Request) {
-	servePage(w, r, oauthPages, passkey.ConfigFilterAttributes, "authenticator_configs",
+	servePage(w, r, s.Clock.Now(), oauthPages, passkey.ConfigFilterAttributes, "authenticator_configs",
 		func(v passkey.AuthenticatorConfig) string { return v.ID },
 		func(opts latchkey.ListOptions) ([]passkey.AuthenticatorConfig, int, error) {
 			return s.Passkeys.ListAuthenticatorConfigs(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), opts)
@@ -113,7 +113,7 @@ func (s *Server) deleteConfig(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listCredentials(w http.ResponseWriter, r *http.Request) {
-	servePage(w, r, directoryPages, passkey.CredentialFilterAttributes, "credentials",
+	servePage(w, r, s.Clock.Now(), directoryPages, passkey.CredentialFilterAttributes, "credentials",
 		func(v passkey.Credential) string { return v.ID },
 		func(opts latchkey.ListOptions) ([]passkey.Credential, int, error) {
 			return s.Passkeys.ListCredentials(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("identity"), opts)
@@ -177,7 +177,7 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
-	servePage(w, r, directoryPages, passkey.JobFilterAttributes, "credential_binding_jobs",
+	servePage(w, r, s.Clock.Now(), directoryPages, passkey.JobFilterAttributes, "credential_binding_jobs",
 		func(v passkey.BindingJob) string { return v.ID },
 		func(opts latchkey.ListOptions) ([]passkey.BindingJob, int, error) {
 			return s.Passkeys.ListBindingJobs(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("identity"), opts)
@@ -240,7 +240,7 @@ func (s *Server) getBatch(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listBatchResults(w http.ResponseWriter, r *http.Request) {
-	p, err := parsePage(r, directoryPages, passkey.JobFilterAttributes)
+	p, err := parsePage(r, s.Clock.Now(), directoryPages, passkey.JobFilterAttributes)
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return

@@ -47,7 +47,7 @@ func (s *Server) createRole(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listRoles(w http.ResponseWriter, r *http.Request) {
-	servePage(w, r, directoryPages, []string{"id", "display_name"}, "roles", roleID,
+	servePage(w, r, s.Clock.Now(), directoryPages, []string{"id", "display_name"}, "roles", roleID,
 		func(opts latchkey.ListOptions) ([]oauth.Role, int, error) {
 			return s.OAuth.ListRoles(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("rs"), opts)
 		})
@@ -105,7 +105,7 @@ func (s *Server) changeRoleScopes(change func(ctx context.Context, tenantID, rea
 }
 
 func (s *Server) listRoleScopes(w http.ResponseWriter, r *http.Request) {
-	servePage(w, r, directoryPages, nil, "scopes", func(scope string) string { return scope },
+	servePage(w, r, s.Clock.Now(), directoryPages, nil, "scopes", func(scope string) string { return scope },
 		func(opts latchkey.ListOptions) ([]string, int, error) {
 			return s.OAuth.ListRoleScopes(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("rs"), r.PathValue("role"), opts)
 		})
@@ -124,12 +124,12 @@ type membersPageToken struct {
 // membersPage reads listMembers' parameters: the page token, then
 // groups_page_size, groups_skip, identities_page_size and identities_skip
 // (skips count from where the token goes on).
-func membersPage(q url.Values) (membersPageToken, error) {
+func membersPage(q url.Values, now time.Time) (membersPageToken, error) {
 	p := membersPageToken{GroupsSize: directoryPages.def, IdentitiesSize: directoryPages.def}
 	if raw := q.Get("page_token"); raw != "" {
 		b, err := base64.RawURLEncoding.DecodeString(raw)
 		if err != nil || json.Unmarshal(b, &p) != nil || p.GroupsSize <= 0 || p.IdentitiesSize <= 0 || p.GroupsAt < 0 || p.IdentitiesAt < 0 ||
-			time.Since(time.Unix(p.Issued, 0)) > pageTokenLifetime {
+			now.Sub(time.Unix(p.Issued, 0)) > pageTokenLifetime {
 			return p, invalidPageToken()
 		}
 	}
@@ -161,7 +161,8 @@ func membersPage(q url.Values) (membersPageToken, error) {
 }
 
 func (s *Server) listRoleMembers(w http.ResponseWriter, r *http.Request) {
-	p, err := membersPage(r.URL.Query())
+	now := s.Clock.Now()
+	p, err := membersPage(r.URL.Query(), now)
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return
@@ -179,7 +180,7 @@ func (s *Server) listRoleMembers(w http.ResponseWriter, r *http.Request) {
 	p.GroupsAt += len(m.Groups)
 	p.IdentitiesAt += len(m.Identities)
 	if p.GroupsAt < m.TotalGroups || p.IdentitiesAt < m.TotalIdentities {
-		p.Issued = time.Now().Unix()
+		p.Issued = now.Unix()
 		b, _ := json.Marshal(p)
 		body["next_page_token"] = base64.RawURLEncoding.EncodeToString(b)
 	}
@@ -196,14 +197,14 @@ func nonNil[T any](items []T) []T {
 // listIdentityRoles and listGroupRoles list the roles given to an identity
 // or a group itself, narrowed to one resource_server_id when given.
 func (s *Server) listIdentityRoles(w http.ResponseWriter, r *http.Request) {
-	servePage(w, r, directoryPages, nil, "roles", roleID, func(opts latchkey.ListOptions) ([]oauth.Role, int, error) {
+	servePage(w, r, s.Clock.Now(), directoryPages, nil, "roles", roleID, func(opts latchkey.ListOptions) ([]oauth.Role, int, error) {
 		return s.OAuth.ListRolesOfIdentity(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("identity"),
 			r.URL.Query().Get("resource_server_id"), opts)
 	})
 }
 
 func (s *Server) listGroupRoles(w http.ResponseWriter, r *http.Request) {
-	servePage(w, r, directoryPages, nil, "roles", roleID, func(opts latchkey.ListOptions) ([]oauth.Role, int, error) {
+	servePage(w, r, s.Clock.Now(), directoryPages, nil, "roles", roleID, func(opts latchkey.ListOptions) ([]oauth.Role, int, error) {
 		return s.OAuth.ListRolesOfGroup(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("group"),
 			r.URL.Query().Get("resource_server_id"), opts)
 	})

@@ -52,6 +52,8 @@ type Server struct {
 	Provisioning *provisioning.Service
 	// Console serves the admin console under /console; nil serves none.
 	Console http.Handler
+	// Clock dates page tokens and tells when they expire.
+	Clock latchkey.Clock
 }
 
 // Handler returns the node's handler: mux, on which the management API

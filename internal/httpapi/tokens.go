@@ -10,7 +10,7 @@ import (
 
 func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) {
 	f := oauth.TokenFilter{PrincipalType: r.URL.Query().Get("principal_type"), PrincipalID: r.URL.Query().Get("principal_id")}
-	servePage(w, r, oauthPages, nil, "tokens", func(t oauth.Token) string { return t.ID },
+	servePage(w, r, s.Clock.Now(), oauthPages, nil, "tokens", func(t oauth.Token) string { return t.ID },
 		func(opts latchkey.ListOptions) ([]oauth.Token, int, error) {
 			return s.OAuth.ListTokens(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("app"), f, opts)
 		})

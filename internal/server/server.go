@@ -258,7 +258,7 @@ func open(ctx context.Context, cfg Config, st store.Store) (*Node, error) {
 	api := &httpapi.Server{
 		Directory: n.Directory, OAuth: oauthSvc, Events: st.Audit(), Metrics: metrics.New(), Ready: st.Ping,
 		PerToken: ratelimit.New(cfg.TokenRate, cfg.TokenBurst), PerIP: ratelimit.New(cfg.IPRate, cfg.IPBurst),
-		Logger:       cfg.Logger,
+		Logger: cfg.Logger, Clock: cfg.Clock,
 		SCIM:         &scim.Handler{Directory: n.Directory, PublicURL: cfg.BaseURL()},
 		Passkeys:     n.Passkeys,
 		Policy:       policies,
