@@ -156,8 +156,8 @@ type Tx interface {
 	CreateAuthRequest(ctx context.Context, r AuthRequest) error
 	GetAuthRequest(ctx context.Context, id string) (AuthRequest, error)
 	// GetSignInByCode finds a finished sign-in by the hash of its code,
-	// with the identity that signed in, while the passkey it signed with is
-	// active: the code of a passkey revoked since is latchkey.ErrNotFound.
+	// with the identity that signed in. (Whether its passkey may still sign
+	// in, SaveGrant checks when the code is spent.)
 	GetSignInByCode(ctx context.Context, codeHash string) (AuthRequest, directory.Identity, error)
 	// FinishAuthRequest records who signed in and the code, if no one has
 	// yet and the sign-in is r's (tenant, realm, application, challenge)

@@ -16,7 +16,6 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/latchkey/latchkey"
-	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/nodecache"
 	"github.com/latchkey/latchkey/internal/policy"
@@ -572,7 +571,7 @@ func (s *Service) DeleteToken(ctx context.Context, tenantID, realmID, appID, tok
 			}
 			return err
 		}
-		return tx.RecordEvent(ctx, audit.NewAt(ctx, s.Clock.Now(), tenantID, realmID, "token.delete", "Token", tokenID))
+		return s.record(ctx, tx, tenantID, realmID, "token.delete", "Token", tokenID)
 	})
 }
 

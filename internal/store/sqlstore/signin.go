@@ -8,7 +8,6 @@ import (
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/oauth"
-	"github.com/latchkey/latchkey/internal/passkey"
 )
 
 const authRequestColumns = `id, tenant_id, realm_id, application_id, params, challenge, identity_id, credential_id,
@@ -47,12 +46,9 @@ func (t *tx) GetAuthRequest(ctx context.Context, id string) (oauth.AuthRequest, 
 }
 
 // signInByCodeQuery reads a finished sign-in by its code with the
-// identity that signed in, if the passkey it signed with is still active:
-// one statement at the token endpoint.
+// identity that signed in: one statement at the token endpoint.
 var signInByCodeQuery = `SELECT ` + qualified("a", authRequestColumns) + `, ` + qualified("i", identityColumns) + `
-	FROM auth_requests a JOIN identities i ON i.id = a.identity_id
-	JOIN credentials c ON c.id = a.credential_id AND c.state = '` + passkey.Active + `'
-	WHERE a.code_hash = $1 AND a.code_hash <> ''`
+	FROM auth_requests a JOIN identities i ON i.id = a.identity_id WHERE a.code_hash = $1 AND a.code_hash <> ''`
 
 func (t *tx) GetSignInByCode(ctx context.Context, codeHash string) (r oauth.AuthRequest, i directory.Identity, err error) {
 	err = scanFields(t.r.QueryRowContext(ctx, signInByCodeQuery, codeHash), authRequestFields(&r), identityFields(&i))
