@@ -3,10 +3,10 @@ package directory
 import (
 	"context"
 	"errors"
-	"github.com/latchkey/latchkey/internal/audit"
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/audit"
 )
 
 // The functions of this file are the one write path for identities and

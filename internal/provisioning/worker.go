@@ -459,19 +459,19 @@ func (im *importer) resolveGroups(p *plan, names []string) ([]directory.Group, s
 			}
 			p.newGroups[k] = g
 			p.changes.Groups = append(p.changes.Groups, g)
-			im.open(g.ID) // a new group has no roles
+			im.close(g.ID, "") // a new group has no roles
 		}
 		out = append(out, g)
 	}
 	return out, ""
 }
 
-// open records that rows may join a group.
-func (im *importer) open(groupID string) {
+// close records why rows cannot join a group ("" when they can).
+func (im *importer) close(groupID, problem string) {
 	if im.closed == nil {
 		im.closed = map[string]string{}
 	}
-	im.closed[groupID] = ""
+	im.closed[groupID] = problem
 }
 
 // joinProblem says why a row cannot join one of groups: a group whose roles
@@ -490,10 +490,7 @@ func (im *importer) joinProblem(ctx context.Context, tx Tx, groups []directory.G
 			if err != nil {
 				problem = fmt.Sprintf("group %q gives management scopes through its roles: add its members through the API or the console", g.DisplayName)
 			}
-			if im.closed == nil {
-				im.closed = map[string]string{}
-			}
-			im.closed[g.ID] = problem
+			im.close(g.ID, problem)
 		}
 		if problem != "" {
 			return problem, nil
