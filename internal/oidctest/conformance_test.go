@@ -17,9 +17,9 @@ import (
 	"github.com/latchkey/latchkey/internal/testenv"
 )
 
-// pending are the modules whose feature is not on main yet: each is
-// skipped with the reason. Delete an entry when its feature lands; its
-// module runs from then on.
+// pending are the modules (and TestRPLibraries' steps, "rp-…") whose
+// feature is not on main yet: each is skipped with the reason. Delete an
+// entry when its feature lands; its module runs from then on.
 var pending = map[string]string{
 	"oidcc-userinfo-post-body":    "userinfo with the access token in the POST body: issue 23 item 4",
 	"oidcc-prompt-none-logged-in": "prompt=none needs the sign-in session: issue 23 items 1-2",
@@ -38,6 +38,13 @@ var pending = map[string]string{
 	"oidcc-rp-initiated-logout-only-state":                              logoutPending,
 	"oidcc-rp-initiated-logout-query-added-to-post-logout-redirect-uri": logoutPending,
 	"oidcc-rp-initiated-logout-bad-id-token-hint":                       logoutPending,
+
+	// TestRPLibraries' steps.
+	"rp-sso":                "single sign-on into a second application needs the sign-in session: issue 23 item 1",
+	"rp-prompt-none":        "prompt=none needs the sign-in session: issue 23 items 1-2",
+	"rp-introspection":      "introspection with the application's own credentials (the realm's /introspect takes a management token): issue 23 item 4",
+	"rp-logout":             logoutPending,
+	"rp-backchannel-logout": "back-channel logout (backchannel_logout_uri, logout tokens through the outbox): issue 23 item 3",
 }
 
 const logoutPending = "RP-initiated logout (end_session_endpoint, post_logout_redirect_uris) and the session it ends: issue 23 items 1 and 3"

@@ -301,12 +301,11 @@ func (w *webServer) serveRequestObject(obj string) string {
 	return w.URL + path
 }
 
-// drain forgets what earlier modules left unread.
+// drain forgets the visits earlier modules left unread.
 func (w *webServer) drain() {
 	for {
 		select {
 		case <-w.hits:
-		case <-w.logouts:
 		default:
 			return
 		}
