@@ -554,8 +554,10 @@ func requestObjectModule(t *testing.T, s *suite, param string) {
 	v := s.browse(t, a.c.meta["authorization_endpoint"].(string)+"?"+q.Encode(), false, true)
 	if v.hit != nil && responseParams(v.hit).Get("error") == unsupported {
 		// RFC 6749 §4.1.2.1: no state in the request the OP could read, so none in the answer.
-		if s.client.meta[advertised] != false {
-			t.Errorf("the OP answers %s but discovery's %s is %v, not false", unsupported, advertised, s.client.meta[advertised])
+		// OIDC Discovery §3: request_parameter_supported defaults to false,
+		// request_uri_parameter_supported to true.
+		if v, ok := s.client.meta[advertised]; v != false && (ok || param == "request_uri") {
+			t.Errorf("the OP answers %s but discovery's %s is %v, not false", unsupported, advertised, v)
 		}
 		t.Skipf("%s: the OP does not support %s, which certification allows", unsupported, param)
 	}
