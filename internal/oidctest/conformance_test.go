@@ -535,15 +535,16 @@ func unsignedRequestObject(t testing.TB, params url.Values) string {
 }
 
 // requestObjectModule sends the request as an unsigned request object, by
-// value (param "request") or by reference ("request_uri"), with only the
-// parameters OIDC Core §6.1 wants repeated outside it. The OP must process
+// value (param "request") or by reference ("request_uri"), repeating
+// outside it only what the suite repeats (response_type, client_id, scope,
+// redirect_uri). The OP must process
 // it, or answer request_not_supported / request_uri_not_supported — which
 // the suite takes as a skip, and which discovery must then not contradict.
 func requestObjectModule(t *testing.T, s *suite, param string) {
 	skipUnlessUnsignedRequestObjects(t, s.client)
 	a := newAuthz(s.client, "openid")
 	obj := unsignedRequestObject(t, a.params)
-	q := url.Values{"client_id": {a.c.id}, "response_type": {"code"}, "scope": {"openid"}}
+	q := url.Values{"client_id": {a.c.id}, "response_type": {"code"}, "scope": {"openid"}, "redirect_uri": {a.c.redirectURI}}
 	unsupported, advertised := "request_not_supported", "request_parameter_supported"
 	if param == "request_uri" {
 		q.Set("request_uri", s.rp.serveRequestObject(obj))
