@@ -40,10 +40,14 @@ var pending = map[string]string{
 	"oidcc-rp-initiated-logout-bad-id-token-hint":                       logoutPending,
 
 	// TestRPLibraries' steps.
-	"rp-sso":                "single sign-on into a second application needs the sign-in session: issue 23 item 1",
-	"rp-prompt-none":        "prompt=none needs the sign-in session: issue 23 items 1-2",
-	"rp-introspection":      "introspection with the application's own credentials (the realm's /introspect takes a management token): issue 23 item 4",
-	"rp-logout":             logoutPending,
+	"rp-sso":           "single sign-on into a second application needs the sign-in session: issue 23 item 1",
+	"rp-prompt-none":   "prompt=none needs the sign-in session: issue 23 items 1-2",
+	"rp-introspection": "introspection with the application's own credentials (the realm's /introspect takes a management token): issue 23 item 4",
+	"rp-logout":        logoutPending,
+	// TestSessionsAcrossNodes' steps.
+	"nodes-sso":    "single sign-on needs the sign-in session: issue 23 item 1",
+	"nodes-logout": logoutPending,
+
 	"rp-backchannel-logout": "back-channel logout (backchannel_logout_uri, logout tokens through the outbox): issue 23 item 3",
 }
 
