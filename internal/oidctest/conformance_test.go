@@ -836,6 +836,7 @@ func logoutModule(t *testing.T, s *suite, change func(q url.Values, idToken stri
 // (CheckNoPostLogoutState), and nothing else; then prompt=none fails.
 func expectPostLogoutRedirect(withState bool) logoutOutcome {
 	return func(t *testing.T, s *suite, v visit, state string) {
+		v = s.confirmIfAsked(t, v)
 		if v.hit == nil || v.hit.Path != "/post_logout_redirect" {
 			t.Fatalf("the OP did not send the browser to the post-logout redirect URI: %v", v)
 		}
@@ -855,6 +856,18 @@ func expectPostLogoutRedirect(withState bool) logoutOutcome {
 	}
 }
 
+// confirmIfAsked presses the confirmation of an OP that asks before it
+// signs out (as the suite's tester would), and returns where that leads.
+func (p *provider) confirmIfAsked(t testing.TB, v visit) visit {
+	t.Helper()
+	if v.hit == nil {
+		if after, clicked := p.confirm(t); clicked {
+			return after
+		}
+	}
+	return v
+}
+
 // expectNoRedirect: the OP kept the browser (an error page or a
 // confirmation), never calling the post-logout redirect URI.
 func expectNoRedirect(t *testing.T, s *suite, v visit, _ string) {
@@ -869,7 +882,7 @@ func expectNoRedirect(t *testing.T, s *suite, v visit, _ string) {
 // prompt=none sign-in then needs the user.
 func expectLoggedOutPage(t *testing.T, s *suite, v visit, state string) {
 	expectNoRedirect(t, s, v, state)
-	if after, clicked := s.clickSubmit(t); clicked && after.hit != nil {
+	if after, clicked := s.confirm(t); clicked && after.hit != nil {
 		t.Fatalf("after the confirmation the OP sent the browser to %s, which the request did not ask for", after.hit.Path)
 	}
 	expectSignedOut(t, s)

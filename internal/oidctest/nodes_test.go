@@ -43,7 +43,7 @@ func TestSessionsAcrossNodes(t *testing.T) {
 			if end == "" {
 				t.Fatalf("no end_session_endpoint")
 			}
-			v := p.browse(t, end+"?"+q.Encode(), false, false)
+			v := p.confirmIfAsked(t, p.browse(t, end+"?"+q.Encode(), false, false))
 			if v.hit == nil || v.hit.Path != "/post_logout_redirect" || v.hit.Query.Get("state") != state {
 				t.Fatalf("want the post-logout redirect URI with state %s, got %v", state, v)
 			}

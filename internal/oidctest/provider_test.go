@@ -336,7 +336,7 @@ func (v visit) String() string {
 // browse sends the browser to u (through a POSTed form when post is set)
 // and follows it: a hosted sign-in page is signed with the passkey when
 // sign is set (else the visit stops there), until the browser reaches the
-// web server or rests on a page of the node.
+// web server or rests on a page of a node.
 func (p *provider) browse(t testing.TB, u string, post, sign bool) visit {
 	t.Helper()
 	p.rp.drain()
@@ -347,7 +347,34 @@ func (p *provider) browse(t testing.TB, u string, post, sign bool) visit {
 	if err := chromedp.Do(p.browser, chromedp.Navigate(to)); err != nil {
 		t.Fatalf("navigate to %s: %v", u, err)
 	}
+	return p.follow(t, u, sign, pageState{})
+}
+
+// pageState is what the browser shows.
+type pageState struct {
+	Href   string `json:"href"`
+	Ready  bool   `json:"ready"`
+	SignIn bool   `json:"signin"`
+	Status string `json:"status"`
+	Text   string `json:"text"`
+}
+
+func (p *provider) page(t testing.TB) (pageState, error) {
+	return chromedp.Run(p.browser, chromedp.Evaluate[pageState](`({href: location.href, ready: document.readyState === "complete",
+		signin: document.getElementById("signin") !== null && document.getElementById("signin").offsetParent !== null,
+		status: document.getElementById("status") ? document.getElementById("status").className : "",
+		text: document.body ? document.body.innerText : ""})`))
+}
+
+// follow waits for the browser to reach the web server or to rest on a
+// page of a node other than from (the page it was on): the same page for
+// three polls, so that a page that moves on by itself (an auto-submitted
+// form) is not taken for where it stops.
+func (p *provider) follow(t testing.TB, u string, sign bool, from pageState) visit {
+	t.Helper()
 	var v visit
+	var last pageState
+	stable := 0
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
 		select {
 		case h := <-p.rp.hits:
@@ -355,19 +382,15 @@ func (p *provider) browse(t testing.TB, u string, post, sign bool) visit {
 			return v
 		case <-time.After(100 * time.Millisecond):
 		}
-		type pageState struct {
-			Href   string `json:"href"`
-			Ready  bool   `json:"ready"`
-			SignIn bool   `json:"signin"`
-			Status string `json:"status"`
-			Text   string `json:"text"`
-		}
-		state, err := chromedp.Run(p.browser, chromedp.Evaluate[pageState](`({href: location.href, ready: document.readyState === "complete",
-			signin: document.getElementById("signin") !== null && document.getElementById("signin").offsetParent !== null,
-			status: document.getElementById("status") ? document.getElementById("status").className : "",
-			text: document.body ? document.body.innerText : ""})`))
-		if err != nil || !state.Ready || !strings.HasPrefix(state.Href, "https://") {
+		state, err := p.page(t)
+		if err != nil || !state.Ready || !strings.HasPrefix(state.Href, "https://") || state == from {
+			stable = 0
 			continue // navigating (the nodes serve https, the web server http)
+		}
+		if state == last {
+			stable++
+		} else {
+			last, stable = state, 0
 		}
 		switch {
 		case state.SignIn && !v.ceremony && sign:
@@ -381,7 +404,7 @@ func (p *provider) browse(t testing.TB, u string, post, sign bool) visit {
 		case v.ceremony && state.Status == "error":
 			v.page = state.Text
 			return v
-		case !v.ceremony:
+		case !v.ceremony && stable >= 3:
 			v.page = state.Text
 			return v
 		}
@@ -391,21 +414,17 @@ func (p *provider) browse(t testing.TB, u string, post, sign bool) visit {
 	return v
 }
 
-// clickSubmit presses the first submit button of the page the browser is
-// on (a confirmation), and follows where it leads as browse does.
-func (p *provider) clickSubmit(t testing.TB) (visit, bool) {
+// confirm presses the first submit button of the page the browser rests
+// on (a confirmation the OP asks, as a tester would press it) and follows
+// where it leads; clicked is false when the page has none.
+func (p *provider) confirm(t testing.TB) (v visit, clicked bool) {
 	t.Helper()
+	before, _ := p.page(t)
 	found, err := chromedp.Run(p.browser, chromedp.Evaluate[bool](`(() => {
 		const b = document.querySelector('form button[type=submit], form button:not([type]), form input[type=submit]');
 		if (b) { b.click(); return true } return false })()`))
 	if err != nil || !found {
 		return visit{}, false
 	}
-	select {
-	case h := <-p.rp.hits:
-		return visit{hit: &h}, true
-	case <-time.After(2 * time.Second):
-	}
-	_, page := browsertest.WaitFor(p.browser, "false", 0)
-	return visit{page: page}, true
+	return p.follow(t, before.Href, false, before), true
 }
