@@ -251,7 +251,7 @@ func startWebServer(t *testing.T) *webServer {
 		t.Fatal(err)
 	}
 	w := &webServer{URL: "http://localhost:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port), hits: make(chan hit, 8),
-		logouts: make(chan hit, 8), objects: map[string]string{}}
+		logouts: make(chan hit, 64), objects: map[string]string{}}
 	record := func(r *http.Request) hit {
 		body, _ := io.ReadAll(r.Body)
 		h := hit{Path: r.URL.Path, Method: r.Method, ContentType: r.Header.Get("Content-Type"), Query: r.URL.Query(), Body: body}

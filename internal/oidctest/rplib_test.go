@@ -1,9 +1,11 @@
 package oidctest
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -428,13 +430,13 @@ func (z *zitadelRP) endSession(t testing.TB, app *client, idToken, postLogout, s
 	return u.String()
 }
 
-// nodeLib is openid-client or oauth4webapi, run by testdata/npm/rp.mjs
-// with the machine's Node; the node's self-signed certificate is trusted
-// through NODE_EXTRA_CA_CERTS.
+// nodeLib is openid-client or oauth4webapi, run by testdata/npm/rp.mjs in
+// one Node process that answers a line of JSON for each step; the node's
+// self-signed certificate is trusted through NODE_EXTRA_CA_CERTS.
 type nodeLib struct {
-	p       *provider
 	name    string
-	dir     string
+	in      io.Writer
+	out     *bufio.Scanner
 	session map[string]any // state, nonce, verifier of the sign-in under way
 }
 
@@ -450,9 +452,27 @@ func newNodeLib(t *testing.T, p *provider, name string) *nodeLib {
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", name)); err != nil {
 		testenv.Unavailable(t, name+" is not installed: run npm ci --prefix "+dir)
 	}
-	return &nodeLib{p: p, name: name, dir: dir}
+	cmd := exec.Command("node", filepath.Join(dir, "rp.mjs"))
+	cmd.Env = append(os.Environ(), "NODE_EXTRA_CA_CERTS="+filepath.Join(p.node.Config.DataDir, server.SelfSignedCert))
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { in.Close(); cmd.Wait() })
+	scanner := bufio.NewScanner(out)
+	scanner.Buffer(nil, 1<<20)
+	return &nodeLib{name: name, in: in, out: scanner}
 }
 
+// run sends a step for the app and returns its answer.
 func (n *nodeLib) run(t testing.TB, app *client, step string, fields map[string]any) map[string]any {
 	t.Helper()
 	in := map[string]any{"library": n.name, "step": step, "issuer": app.issuer, "client_id": app.id, "client_secret": app.secret,
@@ -460,17 +480,16 @@ func (n *nodeLib) run(t testing.TB, app *client, step string, fields map[string]
 	for k, v := range fields {
 		in[k] = v
 	}
-	arg, _ := json.Marshal(in)
-	cmd := exec.CommandContext(t.Context(), "node", filepath.Join(n.dir, "rp.mjs"), string(arg))
-	cmd.Env = append(os.Environ(), "NODE_EXTRA_CA_CERTS="+filepath.Join(n.p.node.Config.DataDir, server.SelfSignedCert))
-	out, err := cmd.Output()
+	line, _ := json.Marshal(in)
+	if _, err := n.in.Write(append(line, '\n')); err != nil {
+		t.Fatalf("%s %s: %v", n.name, step, err)
+	}
+	if !n.out.Scan() {
+		t.Fatalf("%s %s: no answer (%v)", n.name, step, n.out.Err())
+	}
 	var answer map[string]any
-	if jerr := json.Unmarshal(out, &answer); jerr != nil || err != nil {
-		stderr := ""
-		if ee, ok := err.(*exec.ExitError); ok {
-			stderr = string(ee.Stderr)
-		}
-		t.Fatalf("%s %s: %v %s %s", n.name, step, err, out, stderr)
+	if err := json.Unmarshal(n.out.Bytes(), &answer); err != nil || answer["error"] != nil {
+		t.Fatalf("%s %s: %s", n.name, step, n.out.Bytes())
 	}
 	return answer
 }

@@ -1,6 +1,7 @@
-// One step of a web app that signs its users in with openid-client or
+// The steps of a web app that signs its users in with openid-client or
 // oauth4webapi, used as their documentation shows. internal/oidctest runs
-// it: node rp.mjs '<JSON input>' prints the JSON output.
+// it once per library: each line of standard input is a step's JSON
+// input, answered by one line of JSON output ({error} when it failed).
 //
 // Input: {library, step, issuer, client_id, client_secret, redirect_uri,
 // scope, ...the step's fields}. Steps: authorize (prompt) → {url, state,
@@ -10,8 +11,9 @@
 // state) → {url}. Tokens are {access_token, refresh_token, id_token, sub}.
 import * as client from "openid-client";
 import * as oauth from "oauth4webapi";
+import readline from "node:readline";
 
-const input = JSON.parse(process.argv[2]);
+let input; // the step under way
 
 const openidClient = {
   async setup() {
@@ -105,11 +107,15 @@ const oauth4webapi = {
   },
 };
 
-const library = { "openid-client": openidClient, oauth4webapi }[input.library];
-try {
-  const out = await library[input.step](await library.setup());
-  process.stdout.write(JSON.stringify(out));
-} catch (err) {
-  process.stdout.write(JSON.stringify({ error: `${err.name}: ${err.message}${err.code ? ` (${err.code})` : ""}${err.cause?.message ? `: ${err.cause.message}` : ""}${err.error ? `: ${err.error} ${err.error_description}` : ""}` }));
-  process.exitCode = 1;
+const libraries = { "openid-client": openidClient, oauth4webapi };
+for await (const line of readline.createInterface({ input: process.stdin })) {
+  input = JSON.parse(line);
+  const library = libraries[input.library];
+  let out;
+  try {
+    out = await library[input.step](await library.setup());
+  } catch (err) {
+    out = { error: `${err.name}: ${err.message}${err.code ? ` (${err.code})` : ""}${err.cause?.message ? `: ${err.cause.message}` : ""}${err.error ? `: ${err.error} ${err.error_description}` : ""}` };
+  }
+  process.stdout.write(JSON.stringify(out) + "\n");
 }
