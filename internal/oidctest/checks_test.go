@@ -155,7 +155,6 @@ func checkErrorText(t testing.TB, code, description, uri string) {
 
 // tokens is a token endpoint answer.
 type tokens struct {
-	resp    testenv.Response
 	body    map[string]any
 	access  string
 	refresh string
@@ -186,7 +185,7 @@ func (p *provider) checkTokens(t testing.TB, c *client, resp testenv.Response, n
 	if cc := resp.Header.Get("Cache-Control"); !strings.Contains(cc, "no-store") {
 		t.Errorf("token endpoint Cache-Control %q, want no-store", cc)
 	}
-	tk := tokens{resp: resp, body: resp.JSON(t)}
+	tk := tokens{body: resp.JSON(t)}
 	tk.access, _ = tk.body["access_token"].(string)
 	tk.refresh, _ = tk.body["refresh_token"].(string)
 	tk.idToken, _ = tk.body["id_token"].(string)
