@@ -39,6 +39,9 @@ var pending = map[string]string{
 	"oidcc-rp-initiated-logout-query-added-to-post-logout-redirect-uri": logoutPending,
 	"oidcc-rp-initiated-logout-bad-id-token-hint":                       logoutPending,
 
+	"oidcc-backchannel-logout-discovery-endpoint-verification": backchannelPending,
+	"oidcc-backchannel-rp-initiated-logout":                    backchannelPending,
+
 	// TestRPLibraries' steps.
 	"rp-sso":           "single sign-on into a second application needs the sign-in session: issue 23 item 1",
 	"rp-prompt-none":   "prompt=none needs the sign-in session: issue 23 items 1-2",
@@ -48,8 +51,10 @@ var pending = map[string]string{
 	"nodes-sso":    "single sign-on needs the sign-in session: issue 23 item 1",
 	"nodes-logout": logoutPending,
 
-	"rp-backchannel-logout": "back-channel logout (backchannel_logout_uri, logout tokens through the outbox): issue 23 item 3",
+	"rp-backchannel-logout": backchannelPending,
 }
+
+const backchannelPending = "back-channel logout (backchannel_logout_uri, logout tokens through the outbox): issue 23 item 3"
 
 const logoutPending = "RP-initiated logout (end_session_endpoint, post_logout_redirect_uris) and the session it ends: issue 23 items 1 and 3"
 
@@ -72,7 +77,8 @@ type suite struct {
 }
 
 // TestConformance runs the modules of the Basic OP, Config OP and
-// RP-Initiated Logout OP plans against a node of each engine, one after
+// RP-Initiated Logout OP plans (and Back-Channel Logout OP's) against a
+// node of each engine, one after
 // the other in one browser whose cookies are cleared between modules (as
 // the suite asks of its tester).
 func TestConformance(t *testing.T) {
@@ -102,7 +108,7 @@ func TestConformance(t *testing.T) {
 
 // plans are the three certification plans' module lists, in the suite's
 // order: Basic OP (oidcc-basic-certification-test-plan, in its three
-// variant groups), Config OP, RP-Initiated Logout OP.
+// variant groups), Config OP, RP-Initiated Logout OP, Back-Channel Logout OP.
 var plans = [][]module{
 	{
 		{"oidcc-server", func(t *testing.T, s *suite) {
@@ -365,6 +371,33 @@ var plans = [][]module{
 		{"oidcc-rp-initiated-logout-bad-id-token-hint", func(t *testing.T, s *suite) {
 			// An ID token signed by the "suite" with a key made from the client secret.
 			logoutModule(t, s, func(q url.Values, _ string) { q.Set("id_token_hint", fakeIDToken(t, s.logout)) }, expectNoRedirect)
+		}},
+	},
+	{
+		// Back-Channel Logout OP (oidcc-backchannel-rp-initiated-logout-certification-test-plan),
+		// beyond the three plans: issue 23 asks for back-channel logout.
+		{"oidcc-backchannel-logout-discovery-endpoint-verification", func(t *testing.T, s *suite) {
+			checkEndpointsHTTPS(t, s.client.meta)
+			for _, k := range []string{"backchannel_logout_supported", "backchannel_logout_session_supported"} {
+				if s.client.meta[k] != true {
+					t.Errorf("%s is %v, want true", k, s.client.meta[k])
+				}
+			}
+			if e, _ := s.client.meta["end_session_endpoint"].(string); !strings.HasPrefix(e, "https://") {
+				t.Errorf("end_session_endpoint %q, want an https URL", e)
+			}
+		}},
+		{"oidcc-backchannel-rp-initiated-logout", func(t *testing.T, s *suite) {
+			c := s.newClient(t, "Conformance back-channel client", map[string]any{
+				"post_logout_redirect_uris": []string{s.rp.URL + "/post_logout_redirect"}, "backchannel_logout_uri": s.rp.URL + "/backchannel"})
+			a := newAuthz(c, "openid")
+			a.params.Set("state", longState())
+			r := s.flow(t, a, "basic")
+			state := rand.Text()
+			q := url.Values{"id_token_hint": {r.idToken}, "post_logout_redirect_uri": {s.rp.URL + "/post_logout_redirect"}, "state": {state}}
+			v := s.browse(t, c.meta["end_session_endpoint"].(string)+"?"+q.Encode(), false, false)
+			expectPostLogoutRedirect(true)(t, s, v, state)
+			receiveLogoutTokens(t, s.provider, map[*client]string{c: r.idToken})
 		}},
 	},
 }

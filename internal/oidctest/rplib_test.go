@@ -88,7 +88,7 @@ func runLibrary(t *testing.T, p *provider, lib library) {
 	a := p.newClient(t, "RP app A", map[string]any{"pkce": "s256"})
 	b := p.newClient(t, "RP app B", map[string]any{"pkce": "s256"})
 	var first, current libTokens
-	var signedIn []*client // the applications the session signed in to
+	signedIn := map[*client]string{} // the applications the session signed in to, and their latest ID token
 	signIn := func(t *testing.T, app *client, prompt string, ceremony bool) libTokens {
 		t.Helper()
 		v := p.browse(t, lib.authorize(t, app, prompt), false, ceremony)
@@ -99,9 +99,7 @@ func runLibrary(t *testing.T, p *provider, lib library) {
 		if tk.Sub != p.user || tk.Access == "" || tk.IDToken == "" {
 			t.Fatalf("tokens %+v, want sub %s", tk, p.user)
 		}
-		if !slices.Contains(signedIn, app) {
-			signedIn = append(signedIn, app)
-		}
+		signedIn[app] = tk.IDToken
 		return tk
 	}
 	steps := []struct {
@@ -154,9 +152,7 @@ func runLibrary(t *testing.T, p *provider, lib library) {
 			}
 		}},
 		{"rp-backchannel-logout", func(t *testing.T) {
-			for _, app := range receiveLogoutTokens(t, p, signedIn...) {
-				t.Logf("%s received a valid logout token", app)
-			}
+			receiveLogoutTokens(t, p, signedIn)
 		}},
 	}
 	failed := false
@@ -174,61 +170,106 @@ func runLibrary(t *testing.T, p *provider, lib library) {
 	}
 }
 
-// receiveLogoutTokens waits for the back-channel logout tokens of the
-// applications (Back-Channel Logout 1.0 §2.4, §2.6): POSTed as a form
-// field logout_token, signed by the issuer's key, for the application's
-// client id, with the logout event, sub or sid, iat and jti, and no nonce.
-func receiveLogoutTokens(t *testing.T, p *provider, apps ...*client) []string {
+// receiveLogoutTokens waits for a back-channel logout token for each of
+// the applications (by their client id) and checks it against the ID token
+// the application got in the session, as checkLogoutToken does.
+func receiveLogoutTokens(t *testing.T, p *provider, idTokens map[*client]string) {
 	t.Helper()
 	want := map[string]*client{}
-	for _, app := range apps {
+	for app := range idTokens {
 		want[app.id] = app
 	}
-	var got []string
 	deadline := time.After(60 * time.Second)
 	for len(want) > 0 {
 		select {
 		case h := <-p.rp.logouts:
-			raw := h.Form.Get("logout_token")
-			jws, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256})
-			if err != nil {
-				t.Fatalf("logout_token %q: %v", raw, err)
+			app, claims := p.checkLogoutToken(t, h, want)
+			if app == nil {
+				continue // another application's, from an earlier library
 			}
-			var claims map[string]any
-			json.Unmarshal(jws.UnsafePayloadWithoutVerification(), &claims)
-			aud, _ := claims["aud"].(string)
-			if l, ok := claims["aud"].([]any); ok && len(l) == 1 {
-				aud, _ = l[0].(string)
+			var id map[string]any
+			json.Unmarshal(unverifiedPayload(t, idTokens[app]), &id)
+			if claims["sub"] != nil && claims["sub"] != id["sub"] {
+				t.Errorf("logout token sub %v, the ID token's %v", claims["sub"], id["sub"])
 			}
-			app, ok := want[aud]
-			if !ok {
-				continue // another app's, from an earlier library
+			if claims["sid"] != nil && claims["sid"] != id["sid"] {
+				t.Errorf("logout token sid %v, the ID token's %v", claims["sid"], id["sid"])
 			}
-			set, _ := p.keys(t, app)
-			keys := set.Key(jws.Signatures[0].Header.KeyID)
-			if len(keys) != 1 {
-				t.Fatalf("no key of kid %q for the logout token", jws.Signatures[0].Header.KeyID)
-			}
-			if _, err := jws.Verify(keys[0]); err != nil {
-				t.Fatalf("logout token signature: %v", err)
-			}
-			events, _ := claims["events"].(map[string]any)
-			_, hasEvent := events["http://schemas.openid.net/event/backchannel-logout"]
-			_, hasNonce := claims["nonce"]
-			if claims["iss"] != app.issuer || !hasEvent || hasNonce || (claims["sub"] == nil && claims["sid"] == nil) ||
-				claims["iat"] == nil || claims["jti"] == nil || (claims["sub"] != nil && claims["sub"] != p.user) {
-				t.Errorf("logout token claims %v", claims)
-			}
-			if typ, _ := jws.Signatures[0].Header.ExtraHeaders["typ"].(string); typ != "" && typ != "logout+jwt" {
-				t.Errorf("logout token typ %q", typ)
-			}
-			delete(want, aud)
-			got = append(got, app.id)
+			delete(want, app.id)
 		case <-deadline:
 			t.Fatalf("no back-channel logout token for %d application(s)", len(want))
 		}
 	}
-	return got
+}
+
+// checkLogoutToken checks a back-channel logout request to one of apps
+// (by client id) as the suite's OIDCCBackChannelRpInitiatedLogout does:
+// ExtractLogoutTokenFromBackchannelLogoutRequest, ValidateLogoutTokenSignature,
+// ValidateLogoutTokenClaims, CheckLogoutTokenNoNonce, CheckLogoutTokenHasSubOrSid.
+// It returns the application (nil when the token is for none of apps) and
+// the token's claims.
+func (p *provider) checkLogoutToken(t testing.TB, h hit, apps map[string]*client) (*client, map[string]any) {
+	t.Helper()
+	raw := h.Form.Get("logout_token")
+	for k := range h.Form {
+		if k != "logout_token" {
+			t.Logf("warning: unexpected parameter %q in the back-channel logout request", k)
+		}
+	}
+	jws, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256})
+	if err != nil {
+		t.Fatalf("logout_token %q: %v", raw, err)
+	}
+	var claims map[string]any
+	json.Unmarshal(jws.UnsafePayloadWithoutVerification(), &claims)
+	var app *client
+	for _, aud := range append(asSlice(claims["aud"]), claims["aud"]) {
+		if id, ok := aud.(string); ok && apps[id] != nil {
+			app = apps[id]
+		}
+	}
+	if app == nil {
+		return nil, claims
+	}
+	set, _ := p.keys(t, app)
+	keys := set.Key(jws.Signatures[0].Header.KeyID)
+	if len(keys) != 1 {
+		t.Fatalf("no key of kid %q for the logout token", jws.Signatures[0].Header.KeyID)
+	}
+	if _, err := jws.Verify(keys[0]); err != nil {
+		t.Fatalf("logout token signature: %v", err)
+	}
+	now := time.Now()
+	iat, _ := claims["iat"].(float64)
+	switch at := time.Unix(int64(iat), 0); {
+	case claims["iss"] != app.issuer:
+		t.Errorf("logout token iss %v, want %s", claims["iss"], app.issuer)
+	case iat == 0 || at.After(now.Add(5*time.Minute)) || at.Before(now.AddDate(0, 0, -1)):
+		t.Errorf("logout token iat %v", claims["iat"])
+	case claims["jti"] == nil:
+		t.Errorf("logout token without jti")
+	}
+	events, _ := claims["events"].(map[string]any)
+	event, ok := events["http://schemas.openid.net/event/backchannel-logout"].(map[string]any)
+	if len(events) != 1 || !ok || len(event) != 0 {
+		t.Errorf("logout token events %v, want only the back-channel logout event, an empty object", claims["events"])
+	}
+	if _, ok := claims["nonce"]; ok {
+		t.Errorf("a logout token with a nonce")
+	}
+	if claims["sub"] == nil && claims["sid"] == nil {
+		t.Errorf("a logout token with neither sub nor sid")
+	}
+	return app, claims
+}
+
+func unverifiedPayload(t testing.TB, raw string) []byte {
+	t.Helper()
+	jws, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256})
+	if err != nil {
+		t.Fatalf("JWT %q: %v", raw, err)
+	}
+	return jws.UnsafePayloadWithoutVerification()
 }
 
 // goOIDC is coreos/go-oidc with x/oauth2, as internal/httpapi's sign-in
