@@ -17,17 +17,27 @@ import (
 	"github.com/latchkey/latchkey/internal/testenv"
 )
 
-// pending are the modules (and TestRPLibraries' steps, "rp-…") whose
-// feature is not on main yet: each is skipped with the reason. Delete an
-// entry when its feature lands; its module runs from then on.
+// pending are the modules (and the steps of TestRPLibraries, "rp-…", and
+// of TestSessionsAcrossNodes, "nodes-…") whose feature is not on main yet:
+// each is skipped with the reason. Delete an entry when its feature lands;
+// its module runs from then on.
 var pending = map[string]string{
-	"oidcc-userinfo-post-body":    "userinfo with the access token in the POST body: issue 23 item 4",
-	"oidcc-prompt-none-logged-in": "prompt=none needs the sign-in session: issue 23 items 1-2",
-	"oidcc-max-age-10000":         "max_age within the session's age needs the sign-in session: issue 23 items 1-2",
-	"oidcc-id-token-hint":         "id_token_hint with prompt=none needs the sign-in session: issue 23 items 1-2",
+	// The sign-in session (issue 23 items 1-2).
+	"oidcc-prompt-none-logged-in": sessionPending,
+	"oidcc-max-age-10000":         sessionPending,
+	"oidcc-id-token-hint":         sessionPending,
+	"rp-sso":                      sessionPending,
+	"rp-prompt-none":              sessionPending,
+	"nodes-sso":                   sessionPending,
+
+	// Tokens as relying parties use them (issue 23 items 2 and 4).
+	"oidcc-userinfo-post-body": "userinfo with the access token in the POST body: issue 23 item 4",
 	"oidcc-request-uri-unsigned-supported-correctly-or-rejected-as-unsupported":    "request_uri is ignored, not refused with request_uri_not_supported: issue 23 item 2",
 	"oidcc-unsigned-request-object-supported-correctly-or-rejected-as-unsupported": "request is ignored, not refused with request_not_supported: issue 23 item 2",
-	"oidcc-rp-initiated-logout-discovery-endpoint-verification":                    logoutPending,
+	"rp-introspection": "introspection with the application's own credentials (the realm's /introspect takes a management token): issue 23 item 4",
+
+	// Logout (issue 23 item 3).
+	"oidcc-rp-initiated-logout-discovery-endpoint-verification":         logoutPending,
 	"oidcc-rp-initiated-logout":                                         logoutPending,
 	"oidcc-rp-initiated-logout-bad-post-logout-redirect-uri":            logoutPending,
 	"oidcc-rp-initiated-logout-modified-id-token-hint":                  logoutPending,
@@ -38,25 +48,18 @@ var pending = map[string]string{
 	"oidcc-rp-initiated-logout-only-state":                              logoutPending,
 	"oidcc-rp-initiated-logout-query-added-to-post-logout-redirect-uri": logoutPending,
 	"oidcc-rp-initiated-logout-bad-id-token-hint":                       logoutPending,
-
+	"rp-logout":    logoutPending,
+	"nodes-logout": logoutPending,
 	"oidcc-backchannel-logout-discovery-endpoint-verification": backchannelPending,
 	"oidcc-backchannel-rp-initiated-logout":                    backchannelPending,
-
-	// TestRPLibraries' steps.
-	"rp-sso":           "single sign-on into a second application needs the sign-in session: issue 23 item 1",
-	"rp-prompt-none":   "prompt=none needs the sign-in session: issue 23 items 1-2",
-	"rp-introspection": "introspection with the application's own credentials (the realm's /introspect takes a management token): issue 23 item 4",
-	"rp-logout":        logoutPending,
-	// TestSessionsAcrossNodes' steps.
-	"nodes-sso":    "single sign-on needs the sign-in session: issue 23 item 1",
-	"nodes-logout": logoutPending,
-
-	"rp-backchannel-logout": backchannelPending,
+	"rp-backchannel-logout":                                    backchannelPending,
 }
 
-const backchannelPending = "back-channel logout (backchannel_logout_uri, logout tokens through the outbox): issue 23 item 3"
-
-const logoutPending = "RP-initiated logout (end_session_endpoint, post_logout_redirect_uris) and the session it ends: issue 23 items 1 and 3"
+const (
+	sessionPending     = "needs the sign-in session (SSO, prompt=none, max_age, id_token_hint): issue 23 items 1-2"
+	logoutPending      = "RP-initiated logout (end_session_endpoint, post_logout_redirect_uris) and the session it ends: issue 23 items 1 and 3"
+	backchannelPending = "back-channel logout (backchannel_logout_uri, logout tokens through the outbox): issue 23 item 3"
+)
 
 // module is one test module of a certification plan, re-run as the
 // OpenID conformance suite runs it: the same requests, the same checks
