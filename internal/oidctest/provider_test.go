@@ -375,6 +375,7 @@ func (p *provider) follow(t testing.TB, u string, sign bool, from pageState) vis
 		select {
 		case h := <-p.rp.hits:
 			v.hit = &h
+			p.settle(t)
 			return v
 		case <-time.After(100 * time.Millisecond):
 		}
@@ -408,6 +409,16 @@ func (p *provider) follow(t testing.TB, u string, sign bool, from pageState) vis
 	_, page := browsertest.WaitFor(p.browser, "false", 0)
 	t.Fatalf("the browser went nowhere from %s; it shows %q", u, page)
 	return v
+}
+
+// settle waits until the browser has loaded the web server's page that
+// the hit answered: a navigation started before would abort the next one.
+func (p *provider) settle(t testing.TB) {
+	t.Helper()
+	js := `location.href.startsWith(` + strconv.Quote(p.rp.URL) + `) && document.readyState === "complete"`
+	if ok, page := browsertest.WaitFor(p.browser, js, 10*time.Second); !ok {
+		t.Fatalf("the browser did not load the web server's page; it shows %q", page)
+	}
 }
 
 // confirm presses the first submit button of the page the browser rests
