@@ -101,6 +101,7 @@ func TestConformance(t *testing.T) {
 							t.Skip(why)
 						}
 						p.signOutBrowser(t)
+						s.configure(t)
 						m.run(t, s)
 					})
 				}
@@ -403,6 +404,20 @@ var plans = [][]module{
 			receiveLogoutTokens(t, s.provider, map[*client]string{c: r.idToken})
 		}},
 	},
+}
+
+// configure is what every module of the suite checks before it starts
+// (AbstractOIDCCServerTest.configure): CheckServerConfiguration, then the
+// server's JWKS (FetchServerKeys, ValidateJwksSequence,
+// CheckForKeyIdInServerJWKs, CheckDistinctKeyIdValueInServerJWKs).
+func (s *suite) configure(t *testing.T) {
+	t.Helper()
+	for _, k := range []string{"issuer", "authorization_endpoint", "token_endpoint"} {
+		if v, _ := s.client.meta[k].(string); v == "" {
+			t.Fatalf("discovery has no %s", k)
+		}
+	}
+	checkJWKS(t, s, s.client)
 }
 
 // userInterfaceErrors are the errors of a request that needs the user
