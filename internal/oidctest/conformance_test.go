@@ -407,8 +407,8 @@ var plans = [][]module{
 }
 
 // configure is what every module of the suite checks before it starts
-// (AbstractOIDCCServerTest.configure): CheckServerConfiguration, then the
-// server's JWKS (FetchServerKeys, ValidateJwksSequence,
+// (AbstractOIDCCServerTest.configure): CheckServerConfiguration, the
+// client authentication of the variant, then the server's JWKS (FetchServerKeys, ValidateJwksSequence,
 // CheckForKeyIdInServerJWKs, CheckDistinctKeyIdValueInServerJWKs).
 func (s *suite) configure(t *testing.T) {
 	t.Helper()
@@ -416,6 +416,10 @@ func (s *suite) configure(t *testing.T) {
 		if v, _ := s.client.meta[k].(string); v == "" {
 			t.Fatalf("discovery has no %s", k)
 		}
+	}
+	// The plans' variant: client_secret_basic (EnsureServerConfigurationSupportsClientSecretBasic).
+	if methods, ok := s.client.meta["token_endpoint_auth_methods_supported"]; ok && !slices.Contains(asSlice(methods), any("client_secret_basic")) {
+		t.Errorf("token_endpoint_auth_methods_supported %v lacks client_secret_basic", methods)
 	}
 	checkJWKS(t, s, s.client)
 }
