@@ -297,8 +297,11 @@ func (s *Service) Metadata(ctx context.Context, tenantID, realmID, appID string)
 	}
 	pc := app.ProtocolConfig
 	issuer := s.Issuer(tenantID, realmID, appID)
-	scopes := []string{"openid", "profile", "email"}
-	if slices.Contains(pc.GrantType, "refresh_token") {
+	var scopes []string // an oauth2 application grants no OpenID Connect scope
+	if pc.Type == "oidc" {
+		scopes = []string{"openid", "profile", "email"}
+	}
+	if pc.Type == "oidc" && slices.Contains(pc.GrantType, "refresh_token") {
 		scopes = append(scopes, "offline_access")
 	}
 	authMethods, challenges := []string{"client_secret_basic", "client_secret_post"}, []string{"S256", "plain"}
