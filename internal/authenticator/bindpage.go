@@ -54,7 +54,9 @@ func query(values map[string]string) string {
 
 // pageHeaders sets what every hosted page needs: no caching, a strict CSP
 // whose nonce lets only the page's own script and style run.
-func (s *Server) pageHeaders(w http.ResponseWriter) (nonce string) { return s.pageHeadersPostingTo(w, "") }
+func (s *Server) pageHeaders(w http.ResponseWriter) (nonce string) {
+	return s.pageHeadersPostingTo(w, "")
+}
 
 // pageHeadersPostingTo is pageHeaders for a page that may post a form to
 // target, a redirect URI (its origin; "" for none).
