@@ -365,6 +365,33 @@ func (s *Service) RedirectOrigins(ctx context.Context, tenantID, realmID, appID 
 	return origins
 }
 
+// introspectRefresh answers for a refresh token: active until it expires
+// or, when it rotates, is spent.
+func (s *Service) introspectRefresh(ctx context.Context, tenantID, realmID, appID, raw string) (Introspection, error) {
+	rt, err := s.store.GetRefreshToken(ctx, hashCode(raw))
+	if errors.Is(err, latchkey.ErrNotFound) || (err == nil && (rt.TenantID != tenantID || rt.RealmID != realmID ||
+		(appID != "" && rt.ApplicationID != appID) || rt.Used || s.Clock.Now().After(rt.ExpireTime))) {
+		return Introspection{}, nil
+	}
+	if err != nil {
+		return Introspection{}, err
+	}
+	app, err := s.application(ctx, tenantID, realmID, rt.ApplicationID)
+	if err != nil {
+		return Introspection{}, err
+	}
+	i, err := s.store.GetIdentity(ctx, realmID, rt.IdentityID)
+	if errors.Is(err, latchkey.ErrNotFound) {
+		return Introspection{}, nil
+	}
+	if err != nil {
+		return Introspection{}, err
+	}
+	return Introspection{Active: true, Scope: rt.Scope, ClientID: app.ProtocolConfig.ClientID,
+		Subject: subject(app.ProtocolConfig.TokenConfiguration.SubjectField, i), Issuer: s.Issuer(tenantID, realmID, app.ID),
+		Expiry: rt.ExpireTime.Unix(), IssuedAt: rt.CreateTime.Unix(), TokenType: "refresh_token"}, nil
+}
+
 // Introspection is the answer of token introspection (RFC 7662 §2.2).
 type Introspection struct {
 	Active    bool            `json:"active"`
@@ -416,10 +443,13 @@ func (s *Service) IntrospectAsClient(ctx context.Context, req TokenRequest, raw 
 	return s.introspect(ctx, req.TenantID, req.RealmID, app.ID, raw)
 }
 
-// introspect answers for an access token of the realm, issued by the
-// application appID ("" for any).
+// introspect answers for an access or refresh token of the realm, issued
+// by the application appID ("" for any).
 func (s *Service) introspect(ctx context.Context, tenantID, realmID, appID, raw string) (Introspection, error) {
 	c, rec, err := s.verifiedClaims(ctx, raw)
+	if errors.Is(err, ErrInvalidToken) && !strings.Contains(raw, ".") {
+		return s.introspectRefresh(ctx, tenantID, realmID, appID, raw)
+	}
 	if errors.Is(err, ErrInvalidToken) || (err == nil && (c.TenantID != tenantID || (c.RealmID != realmID && c.RealmID != "*") ||
 		(appID != "" && rec.ApplicationID != appID))) {
 		return Introspection{}, nil

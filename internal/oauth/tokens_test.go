@@ -218,6 +218,28 @@ func TestIntrospectionAsClient(t *testing.T) {
 					wantOAuthError(t, what, err, "invalid_client")
 				}
 			}
+			// Refresh tokens too, while they may be used.
+			refresh := func(app oauth.Application, secret string) oauth.Introspection {
+				got, err := s.svc.IntrospectAsClient(ctx, oauth.TokenRequest{TenantID: a.TenantID, RealmID: a.RealmID, ApplicationID: app.ID,
+					ClientID: app.ProtocolConfig.ClientID, ClientSecret: secret}, tok.RefreshToken)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return got
+			}
+			if got := refresh(a, a.ProtocolConfig.ClientSecret); !got.Active || got.TokenType != "refresh_token" || got.Subject != s.admin.ID ||
+				got.ClientID != a.ProtocolConfig.ClientID || got.Scope != "openid" {
+				t.Errorf("its refresh token: %+v", got)
+			}
+			if got := refresh(b, b.ProtocolConfig.ClientSecret); got.Active {
+				t.Errorf("another application's refresh token: %+v", got)
+			}
+			if _, err := s.token(ctx, "refresh_token", "", tok.RefreshToken); err != nil {
+				t.Fatal(err)
+			}
+			if got := refresh(a, a.ProtocolConfig.ClientSecret); got.Active {
+				t.Errorf("a spent refresh token: %+v", got)
+			}
 			// The management token's introspection sees every token of the realm.
 			if got, err := s.svc.Introspect(ctx, a.TenantID, a.RealmID, tok.AccessToken); err != nil || !got.Active {
 				t.Errorf("with a management token: %+v %v", got, err)
