@@ -299,6 +299,7 @@ func validateApplication(ctx context.Context, tx Tx, a Application) error {
 // ctx may read it (withSecret), and never for an application Latchkey
 // manages: the API does not return those.
 func (s *Service) revealed(ctx context.Context, tx Tx, a Application, sealed string) (Application, error) {
+	a.normalize() // a setting added since the application was stored reads as its default
 	if a.IsManaged {
 		a.ProtocolConfig.ClientSecret = ""
 		return a, nil
@@ -310,7 +311,6 @@ func (s *Service) revealed(ctx context.Context, tx Tx, a Application, sealed str
 // actor of ctx holds SecretsScope and every management scope the
 // application's tokens may carry; else without.
 func (s *Service) withSecret(ctx context.Context, tx Tx, a Application, sealed string) (Application, error) {
-	a.normalize() // a setting added since the application was stored reads as its default
 	a.ProtocolConfig.ClientSecret = ""
 	if sealed == "" || len(beyond(ctx, []string{SecretsScope})) > 0 {
 		return a, nil
