@@ -65,3 +65,37 @@ func TestPageHeaders(t *testing.T) {
 		t.Errorf("policies %q, %q", p1, p2)
 	}
 }
+
+// TestRespond: a query response is a redirect; a form_post one is a page
+// whose form posts the response's own parameters to the redirect URI, the
+// only target its CSP allows (the origin, or a native app's scheme).
+func TestRespond(t *testing.T) {
+	s := &Server{PublicURL: "https://id.example"}
+	w := httptest.NewRecorder()
+	s.respond(w, httptest.NewRequest("GET", "/", nil), false, "https://app.example/cb", "https://app.example/cb?code=c")
+	if w.Code != http.StatusFound || w.Header().Get("Location") != "https://app.example/cb?code=c" {
+		t.Errorf("query: %d %v", w.Code, w.Header())
+	}
+	for redirectURI, formAction := range map[string]string{
+		"https://app.example:8443/cb?tenant=t": "form-action https://app.example:8443;",
+		"com.example.app:/cb":                  "form-action com.example.app:;",
+	} {
+		w := httptest.NewRecorder()
+		to := redirectURI + "&code=c&state=s"
+		if !strings.Contains(redirectURI, "?") {
+			to = redirectURI + "?code=c&state=s"
+		}
+		s.respond(w, httptest.NewRequest("GET", "/", nil), true, redirectURI, to)
+		body := w.Body.String()
+		if w.Code != http.StatusOK || !strings.Contains(w.Header().Get("Content-Security-Policy"), formAction) ||
+			!strings.Contains(body, `action="`+strings.ReplaceAll(redirectURI, "&", "&amp;")+`"`) ||
+			!strings.Contains(body, `name="code" value="c"`) || !strings.Contains(body, `name="state" value="s"`) || strings.Contains(body, `name="tenant"`) {
+			t.Errorf("form_post to %s: %d %v\n%s", redirectURI, w.Code, w.Header(), body)
+		}
+	}
+	w = httptest.NewRecorder()
+	s.pageHeaders(w)
+	if !strings.Contains(w.Header().Get("Content-Security-Policy"), "form-action 'none';") {
+		t.Errorf("a page that posts nothing: %s", w.Header().Get("Content-Security-Policy"))
+	}
+}

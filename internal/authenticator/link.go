@@ -46,6 +46,16 @@ func (s *Server) sdkCORS(h http.HandlerFunc) http.Handler {
 	}, h)
 }
 
+// appCORS lets a browser app served from the origin of one of the
+// application's redirect URIs call h (its token, userinfo, revocation,
+// introspection endpoints and discovery: a public client in the browser),
+// and answers its preflights (h nil).
+func (s *Server) appCORS(h http.HandlerFunc) http.Handler {
+	return cors(func(r *http.Request) []string {
+		return s.OAuth.RedirectOrigins(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("app"))
+	}, h)
+}
+
 // cors lets the origins that trusted names call h from a browser, with the
 // headers the embedded SDK sends, and answers their preflights (h nil).
 func cors(trusted func(*http.Request) []string, h http.HandlerFunc) http.Handler {

@@ -23,7 +23,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		CodeVerifier: r.PostForm.Get("code_verifier"), RefreshToken: r.PostForm.Get("refresh_token"),
 		CustomClaims: r.PostForm.Get("custom_claims"),
 	}
-	req.ClientID, req.ClientSecret = clientCredentials(r)
+	req.ClientID, req.ClientSecret = httpx.ClientCredentials(r)
 	if req.GrantType == "" {
 		httpx.WriteOAuthError(w, r, &oauth.Error{Code: "invalid_request", Description: "grant_type is missing"})
 		return
@@ -37,21 +37,32 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteJSON(w, http.StatusOK, resp)
 }
 
+// introspect is an application's token introspection endpoint (RFC 7662),
+// authenticated by its own client credentials: only the tokens it issued
+// are active for it.
+func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, httpx.MaxBody)
+	if err := r.ParseForm(); err != nil || r.PostForm.Get("token") == "" {
+		httpx.WriteOAuthError(w, r, &oauth.Error{Code: "invalid_request", Description: "token is missing"})
+		return
+	}
+	req := oauth.TokenRequest{TenantID: r.PathValue("tenant"), RealmID: r.PathValue("realm"), ApplicationID: r.PathValue("app")}
+	req.ClientID, req.ClientSecret = httpx.ClientCredentials(r)
+	answer, err := s.OAuth.IntrospectAsClient(r.Context(), req, r.PostForm.Get("token"))
+	if err != nil {
+		httpx.WriteOAuthError(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	httpx.WriteJSON(w, http.StatusOK, answer)
+}
+
 // jwks serves the public signing keys. Every application shares them.
 func (s *Server) jwks(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	// Public keys: the embedded SDK fetches them from the customer's app.
 	w.Header().Set("Access-Control-Allow-Origin", "*")
 	httpx.WriteJSON(w, http.StatusOK, s.OAuth.JWKS())
-}
-
-// clientCredentials are the client's id and secret, by HTTP Basic or in
-// the form (RFC 6749 §2.3.1).
-func clientCredentials(r *http.Request) (id, secret string) {
-	if id, secret, ok := r.BasicAuth(); ok {
-		return id, secret
-	}
-	return r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
 }
 
 // revoke is an application's token revocation endpoint (RFC 7009): 200
@@ -63,7 +74,7 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req := oauth.TokenRequest{TenantID: r.PathValue("tenant"), RealmID: r.PathValue("realm"), ApplicationID: r.PathValue("app")}
-	req.ClientID, req.ClientSecret = clientCredentials(r)
+	req.ClientID, req.ClientSecret = httpx.ClientCredentials(r)
 	if err := s.OAuth.Revoke(r.Context(), req, r.PostForm.Get("token")); err != nil {
 		httpx.WriteOAuthError(w, r, err)
 		return

@@ -16,7 +16,6 @@ import (
 // opRoutes are each application's OAuth 2.0 / OpenID Connect provider
 // endpoints, under its issuer, and the hosted sign-in page's.
 func (s *Server) opRoutes(mux *httpx.Mux) {
-	mux.HandleFunc("POST "+httpx.AppPath+"/token", s.token)
 	mux.HandleFunc("GET "+httpx.AppPath+"/.well-known/jwks.json", s.jwks)
 	mux.HandleFunc("GET "+httpx.AppPath+"/authorize", s.authorize)
 	mux.HandleFunc("POST "+httpx.AppPath+"/authorize", s.authorize)
@@ -24,10 +23,22 @@ func (s *Server) opRoutes(mux *httpx.Mux) {
 	// The embedded SDK posts its proof cross-origin, from the customer's app.
 	mux.Handle("POST "+httpx.AppPath+"/bi-authenticate", s.sdkCORS(s.biAuthenticate))
 	mux.Handle("OPTIONS "+httpx.AppPath+"/bi-authenticate", s.sdkCORS(nil))
-	mux.HandleFunc("GET "+httpx.AppPath+"/userinfo", s.userinfo)
-	mux.HandleFunc("POST "+httpx.AppPath+"/userinfo", s.userinfo)
-	mux.HandleFunc("POST "+httpx.AppPath+"/revoke", s.revoke)
-	mux.HandleFunc("GET "+httpx.AppPath+"/.well-known/openid-configuration", s.discovery)
+	// A browser app served from a redirect URI's origin calls these itself.
+	for _, route := range []struct {
+		methods, path string
+		h             http.HandlerFunc
+	}{
+		{"POST", "/token", s.token},
+		{"GET POST", "/userinfo", s.userinfo},
+		{"POST", "/revoke", s.revoke},
+		{"POST", "/introspect", s.introspect},
+		{"GET", "/.well-known/openid-configuration", s.discovery},
+	} {
+		for _, m := range strings.Fields(route.methods) {
+			mux.Handle(m+" "+httpx.AppPath+route.path, s.appCORS(route.h))
+		}
+		mux.Handle("OPTIONS "+httpx.AppPath+route.path, s.appCORS(nil))
+	}
 }
 
 // signinPage is what the hosted sign-in page shows.
@@ -61,13 +72,14 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	p := oauth.AuthParams{ClientID: f.Get("client_id"), RedirectURI: f.Get("redirect_uri"), ResponseType: f.Get("response_type"),
 		Scope: f.Get("scope"), State: f.Get("state"), Nonce: f.Get("nonce"), CodeChallenge: f.Get("code_challenge"),
 		CodeChallengeMethod: f.Get("code_challenge_method"), LoginHint: f.Get("login_hint"), Prompt: f.Get("prompt")}
+	p.ResponseMode, p.Request, p.RequestURI = f.Get("response_mode"), f.Get("request"), f.Get("request_uri")
 	tenant, realm, appID := r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("app")
 	req, app, err := s.OAuth.Authorize(r.Context(), tenant, realm, appID, p)
 	var toClient *oauth.RedirectError
 	var refused *oauth.Error
 	switch {
 	case errors.As(err, &toClient):
-		http.Redirect(w, r, toClient.URL, http.StatusFound)
+		s.respond(w, r, toClient.FormPost, toClient.RedirectURI, toClient.URL)
 		return
 	case errors.As(err, &refused):
 		s.pageError(w, r, http.StatusBadRequest, "the application's sign-in request is invalid: "+refused.Description)
@@ -91,7 +103,11 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, err)
 		return
 	}
-	nonce := s.pageHeaders(w)
+	formAction := ""
+	if p.FormPost() { // the page posts the response to the redirect URI
+		formAction = p.RedirectURI
+	}
+	nonce := s.pageHeadersPostingTo(w, formAction)
 	render(w, r, "signin.html", signinPage{Nonce: nonce, Theme: theme, Realm: theme.EmailRealmName,
 		Application: app.DisplayName, Request: map[string]any{
 			"id": req.ID, "options": options, "url": strings.TrimSuffix(r.URL.Path, "/authorize") + "/signin",
@@ -195,20 +211,49 @@ func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
 	_, to, err := s.OAuth.Approve(r.Context(), req, identity, cred.ID)
 	var denied *oauth.Denied
 	if errors.As(err, &denied) {
-		httpx.WriteJSON(w, http.StatusOK, map[string]string{"redirect": oauth.Deny(req, denied.Error()), "message": denied.Error()})
+		answer := signinAnswer(req, oauth.Deny(req, denied.Error()))
+		answer["message"] = denied.Error()
+		httpx.WriteJSON(w, http.StatusOK, answer)
 		return
 	}
 	if errors.As(err, &refused) {
 		httpx.WriteError(w, r, latchkey.Errorf(latchkey.CodeBadRequest, "%s", refused.Description))
 		return
 	}
-	httpx.Reply(w, r, map[string]string{"redirect": to}, err)
+	httpx.Reply(w, r, signinAnswer(req, to), err)
 }
 
-// userinfo answers the claims of the identity an access token is for
-// (OIDC Core §5.3).
+// signinAnswer tells the hosted page where the response goes: the URL to
+// send the browser to, and, for response_mode form_post, the form that it
+// posts there instead.
+func signinAnswer(req oauth.AuthRequest, to string) map[string]any {
+	answer := map[string]any{"redirect": to}
+	if req.Params.FormPost() {
+		answer["form"] = map[string]any{"action": req.Params.RedirectURI, "fields": oauth.FormFields(req.Params.RedirectURI, to)}
+	}
+	return answer
+}
+
+// userinfo answers the claims of the identity an access token of this
+// application is for (OIDC Core §5.3): the token comes in the
+// Authorization header or as the form field access_token of a POST
+// (RFC 6750 §2.1, §2.2), never both.
 func (s *Server) userinfo(w http.ResponseWriter, r *http.Request) {
 	raw, ok := httpx.Bearer(r)
+	if r.Method == http.MethodPost {
+		r.Body = http.MaxBytesReader(w, r.Body, httpx.MaxBody)
+		if err := r.ParseForm(); err != nil {
+			bearerError(w, http.StatusBadRequest, "invalid_request", "the body must be application/x-www-form-urlencoded")
+			return
+		}
+		if form, inForm := r.PostForm["access_token"]; inForm {
+			if ok || len(form) != 1 {
+				bearerError(w, http.StatusBadRequest, "invalid_request", "send the access token once, in the header or in the body")
+				return
+			}
+			raw, ok = form[0], form[0] != ""
+		}
+	}
 	p, err := s.OAuth.Verify(r.Context(), raw)
 	if ok && err == nil {
 		var claims oauth.IDClaims
@@ -220,11 +265,17 @@ func (s *Server) userinfo(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if !ok || errors.Is(err, oauth.ErrInvalidToken) {
-		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
-		httpx.WriteJSON(w, http.StatusUnauthorized, &oauth.Error{Code: "invalid_token", Description: "the access token is missing, invalid or expired"})
+		bearerError(w, http.StatusUnauthorized, "invalid_token", "the access token is missing, invalid, expired or of another application")
 		return
 	}
 	httpx.WriteError(w, r, err)
+}
+
+// bearerError answers a request refused for its bearer token (RFC 6750 §3).
+func bearerError(w http.ResponseWriter, status int, code, description string) {
+	w.Header().Set("WWW-Authenticate", `Bearer error="`+code+`", error_description="`+description+`"`)
+	w.Header().Set("Cache-Control", "no-store")
+	httpx.WriteJSON(w, status, &oauth.Error{Code: code, Description: description})
 }
 
 // discovery is an application's OpenID Provider metadata (OIDC Discovery §3).

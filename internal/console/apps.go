@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/oauth"
@@ -35,11 +36,16 @@ const (
 	expiresField   = "protocol_config.token_configuration.expires_after"
 	subjectField   = "protocol_config.token_configuration.subject_field"
 	formatField    = "protocol_config.token_format"
+	// A Latchkey extension: how refresh tokens live.
+	refreshExpiresField  = "protocol_config.refresh_token_configuration.expires_after"
+	refreshAbsoluteField = "protocol_config.refresh_token_configuration.absolute_lifetime"
+	rotationField        = "protocol_config.refresh_token_configuration.rotation_type"
 )
 
 var appFields = []string{"display_name", "protocol_config.type", "protocol_config.confidentiality", "protocol_config.pkce",
 	"protocol_config.redirect_uris", "protocol_config.allowed_scopes", expiresField, subjectField, formatField,
-	"authenticator_config_id", "resource_server_id"}
+	"authenticator_config_id", "resource_server_id",
+	refreshExpiresField, refreshAbsoluteField, rotationField}
 
 // appOptions are the fixed choices of the application form.
 var appOptions = map[string][]option{
@@ -49,6 +55,7 @@ var appOptions = map[string][]option{
 	grantTypeField:                    {{"authorization_code", "Authorization code"}, {"client_credentials", "Client credentials"}, {"refresh_token", "Refresh token"}},
 	subjectField:                      {{"id", "Identity id"}, {"email", "E-mail address"}, {"username", "Username"}, {"external_id", "External id"}},
 	formatField:                       {{"self_contained", "Self-contained: a signed JWT"}, {"referential", "Referential: opaque, resolved by introspection"}},
+	rotationField:                     {{oauth.Rotating, "Rotating: each refresh answers a new one"}, {oauth.NonRotating, "Non-rotating: the same one until it expires"}},
 }
 
 func (c *Console) apps(q *request) error {
@@ -107,7 +114,10 @@ func appForm(a oauth.Application) *form {
 		"protocol_config.pkce": pc.PKCE, "protocol_config.redirect_uris": strings.Join(pc.RedirectURIs, "\n"),
 		"protocol_config.allowed_scopes": strings.Join(pc.AllowedScopes, "\n"), expiresField: strconv.Itoa(pc.TokenConfiguration.ExpiresAfter),
 		subjectField: pc.TokenConfiguration.SubjectField, formatField: pc.TokenFormat, "authenticator_config_id": a.AuthenticatorConfigID,
-		"resource_server_id": a.ResourceServerID, grantTypeField: ""}}
+		"resource_server_id": a.ResourceServerID, grantTypeField: "",
+		refreshExpiresField:  strconv.Itoa(pc.RefreshTokenConfiguration.ExpiresAfter),
+		refreshAbsoluteField: strconv.Itoa(pc.RefreshTokenConfiguration.AbsoluteLifetime),
+		rotationField:        pc.RefreshTokenConfiguration.RotationType}}
 }
 
 // postedApp is the application form as posted.
@@ -129,12 +139,19 @@ func applyApp(f *form, a *oauth.Application) {
 	pc.TokenConfiguration.ExpiresAfter, _ = strconv.Atoi(f.Values[expiresField])
 	pc.TokenConfiguration.SubjectField = f.Values[subjectField]
 	pc.TokenFormat = f.Values[formatField]
+	rc := &pc.RefreshTokenConfiguration
+	rc.ExpiresAfter, _ = strconv.Atoi(f.Values[refreshExpiresField])
+	if rc.AbsoluteLifetime, _ = strconv.Atoi(f.Values[refreshAbsoluteField]); f.Values[refreshAbsoluteField] != "" && rc.AbsoluteLifetime == 0 {
+		rc.AbsoluteLifetime = -1 // no number: refused with the range, not taken for no bound
+	}
+	rc.RotationType = f.Values[rotationField]
 }
 
 func (c *Console) newApp(q *request) error {
 	f := appForm(oauth.Application{ProtocolConfig: oauth.ProtocolConfig{Type: "oidc", Confidentiality: "confidential", PKCE: "s256",
 		GrantType: []string{"authorization_code"}, TokenFormat: "self_contained",
-		TokenConfiguration: oauth.TokenConfiguration{ExpiresAfter: 3600, SubjectField: "id"}}})
+		TokenConfiguration:        oauth.TokenConfiguration{ExpiresAfter: 3600, SubjectField: "id"},
+		RefreshTokenConfiguration: oauth.RefreshTokenConfiguration{ExpiresAfter: int(oauth.RefreshTokenTTL / time.Second), RotationType: oauth.Rotating}}})
 	return c.showApp(q, http.StatusOK, oauth.Application{}, f, "")
 }
 

@@ -43,7 +43,7 @@ func TestApplications(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, e *env) {
 		realm := e.api(t, "POST", "/realms", map[string]any{"realm": map[string]any{"display_name": "Shop", "classification": "SECURE_CUSTOMER"}})["id"].(string)
 		base := "/console/realms/" + realm + "/applications"
-		wantPage(t, e.get(t, base+"/new"), http.StatusOK, `value="3600"`, `value="authorization_code" checked`)
+		wantPage(t, e.get(t, base+"/new"), http.StatusOK, `value="3600"`, `value="authorization_code" checked`, `value="2592000"`, `value="rotating" selected`)
 
 		// Refused fields are shown on theirs, a redirect URI by its line, with what was typed kept.
 		p := e.post(t, base, appForm(url.Values{"protocol_config.grant_type": {"authorization_code", "refresh_token"},
@@ -71,12 +71,21 @@ func TestApplications(t *testing.T) {
 		clientID, oldSecret := pc["client_id"].(string), pc["client_secret"].(string)
 
 		// Edit.
-		p = e.follow(t, base+"/"+id, appForm(url.Values{"display_name": {"Billing service"}, "protocol_config.token_configuration.expires_after": {"900"},
-			"protocol_config.token_format": {"referential"}}))
-		wantPage(t, p, http.StatusOK, "Saved.", `value="900"`, `value="referential" selected`)
+		refresh := url.Values{"protocol_config.refresh_token_configuration.expires_after": {"7200"},
+			"protocol_config.refresh_token_configuration.absolute_lifetime": {"never"}, "protocol_config.refresh_token_configuration.rotation_type": {"non_rotating"}}
+		p = e.post(t, base+"/"+id, appForm(refresh))
+		wantPage(t, p, http.StatusUnprocessableEntity, `id="e-protocol_config.refresh_token_configuration.absolute_lifetime"`, `value="never"`)
+		refresh.Set("protocol_config.refresh_token_configuration.absolute_lifetime", "86400")
+		refresh.Set("display_name", "Billing service")
+		refresh.Set("protocol_config.token_configuration.expires_after", "900")
+		refresh.Set("protocol_config.token_format", "referential")
+		p = e.follow(t, base+"/"+id, appForm(refresh))
+		wantPage(t, p, http.StatusOK, "Saved.", `value="900"`, `value="referential" selected`, `value="7200"`, `value="86400"`, `value="non_rotating" selected`)
 		got := e.api(t, "GET", "/realms/"+realm+"/applications/"+id, nil)
 		if gpc := got["protocol_config"].(map[string]any); got["display_name"] != "Billing service" ||
-			gpc["token_configuration"].(map[string]any)["expires_after"] != 900.0 || gpc["token_format"] != "referential" {
+			gpc["token_configuration"].(map[string]any)["expires_after"] != 900.0 || gpc["token_format"] != "referential" ||
+			gpc["refresh_token_configuration"].(map[string]any)["absolute_lifetime"] != 86400.0 ||
+			gpc["refresh_token_configuration"].(map[string]any)["rotation_type"] != "non_rotating" {
 			t.Fatalf("the API shows %v", got)
 		}
 		p = e.post(t, base+"/"+id, appForm(url.Values{"display_name": {"Billing service"}, "protocol_config.confidentiality": {"public"}}))

@@ -77,7 +77,7 @@ func (s *Server) Routes(mux *httpx.Mux) {
 
 	mux.Handle("GET "+httpx.AppPath+"/tokens", s.auth(s.listTokens, "tokens:read"))
 	mux.Handle("DELETE "+httpx.AppPath+"/tokens/{token}", s.auth(s.deleteToken, "tokens:delete"))
-	mux.Handle("POST "+httpx.RealmPath+"/introspect", s.auth(s.introspect, "tokens:introspect"))
+	mux.Handle("POST "+httpx.RealmPath+"/introspect", s.introspection())
 
 	mux.Handle("GET "+httpx.TenantPath, s.auth(s.getTenant, "tenants:read"))
 	mux.Handle("PATCH "+httpx.TenantPath, s.auth(s.updateTenant, "tenants:update"))

@@ -35,8 +35,8 @@ func checkText(next http.Handler) http.Handler {
 }
 
 // oauthFormPathRE matches the endpoints whose errors are OAuth's (RFC 6749 §5.2):
-// the authenticator's token and revoke, and the realms' introspection.
-var oauthFormPathRE = regexp.MustCompile(`^/v1/tenants/[^/]+/realms/[^/]+/(applications/[^/]+/(token|revoke)|introspect)$`)
+// the authenticator's token, revoke and introspect, and the realms' introspection.
+var oauthFormPathRE = regexp.MustCompile(`^/v1/tenants/[^/]+/realms/[^/]+/(applications/[^/]+/(token|revoke|introspect)|introspect)$`)
 
 func requestTextProblem(w http.ResponseWriter, r *http.Request) (field, problem string) {
 	if p := latchkey.TextProblem(r.URL.Path, false); p != "" {

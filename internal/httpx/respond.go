@@ -123,6 +123,15 @@ func WriteOAuthError(w http.ResponseWriter, r *http.Request, err error) {
 	WriteJSON(w, status, e)
 }
 
+// ClientCredentials are an OAuth client's id and secret, by HTTP Basic or
+// in the parsed form (RFC 6749 §2.3.1).
+func ClientCredentials(r *http.Request) (id, secret string) {
+	if id, secret, ok := r.BasicAuth(); ok {
+		return id, secret
+	}
+	return r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
+}
+
 // Bearer returns the token of an "Authorization: Bearer …" header.
 func Bearer(r *http.Request) (string, bool) {
 	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/audit"
@@ -183,6 +184,10 @@ func (a *Application) normalize() {
 	pc.TokenFormat = or(pc.TokenFormat, "self_contained")
 	pc.TokenConfiguration.TokenSigningAlgorithm = or(pc.TokenConfiguration.TokenSigningAlgorithm, "RS256")
 	pc.TokenConfiguration.SubjectField = or(pc.TokenConfiguration.SubjectField, "id")
+	if pc.RefreshTokenConfiguration.ExpiresAfter == 0 {
+		pc.RefreshTokenConfiguration.ExpiresAfter = int(RefreshTokenTTL / time.Second)
+	}
+	pc.RefreshTokenConfiguration.RotationType = or(pc.RefreshTokenConfiguration.RotationType, Rotating)
 	if pc.GrantType == nil {
 		pc.GrantType = []string{"authorization_code"}
 	}
@@ -228,6 +233,13 @@ func validateApplication(ctx context.Context, tx Tx, a Application) error {
 	if e := pc.TokenConfiguration.ExpiresAfter; e <= 0 || e > 1<<32-1 {
 		v.Add("protocol_config.token_configuration.expires_after", "must be a number of seconds from 1 to 4294967295")
 	}
+	if e := pc.RefreshTokenConfiguration.ExpiresAfter; e <= 0 || e > 1<<32-1 {
+		v.Add("protocol_config.refresh_token_configuration.expires_after", "must be a number of seconds from 1 to 4294967295")
+	}
+	if e := pc.RefreshTokenConfiguration.AbsoluteLifetime; e < 0 || e > 1<<32-1 {
+		v.Add("protocol_config.refresh_token_configuration.absolute_lifetime", "must be a number of seconds from 0 (no bound) to 4294967295")
+	}
+	oneOf(&v, "protocol_config.refresh_token_configuration.rotation_type", pc.RefreshTokenConfiguration.RotationType, Rotating, NonRotating)
 	if pc.Confidentiality == "public" && pc.PKCE == "disabled" {
 		v.Add("protocol_config.pkce", "public clients must use PKCE (plain or s256)")
 	}
@@ -287,6 +299,7 @@ func validateApplication(ctx context.Context, tx Tx, a Application) error {
 // ctx may read it (withSecret), and never for an application Latchkey
 // manages: the API does not return those.
 func (s *Service) revealed(ctx context.Context, tx Tx, a Application, sealed string) (Application, error) {
+	a.normalize() // a setting added since the application was stored reads as its default
 	if a.IsManaged {
 		a.ProtocolConfig.ClientSecret = ""
 		return a, nil

@@ -52,6 +52,22 @@ type ProtocolConfig struct {
 	TokenConfiguration      TokenConfiguration `json:"token_configuration"`
 	PKCE                    string             `json:"pkce"`
 	TokenFormat             string             `json:"token_format"`
+	// RefreshTokenConfiguration is a Latchkey extension (the reference
+	// names no such fields): how long refresh tokens live and whether they rotate.
+	RefreshTokenConfiguration RefreshTokenConfiguration `json:"refresh_token_configuration"`
+}
+
+// RefreshTokenConfiguration says how the refresh tokens of an application
+// with the refresh_token grant live.
+type RefreshTokenConfiguration struct {
+	// ExpiresAfter is how long, in seconds, a refresh token may be used
+	// (default 30 days); a rotating refresh answers a new one as long.
+	ExpiresAfter int `json:"expires_after"`
+	// AbsoluteLifetime bounds, in seconds after the code was redeemed, every
+	// refresh token of a sign-in, rotated or not; 0 sets no bound.
+	AbsoluteLifetime int `json:"absolute_lifetime"`
+	// RotationType is Rotating (the default) or NonRotating.
+	RotationType string `json:"rotation_type"`
 }
 
 // TokenConfiguration says how long tokens live and what their subject is.
@@ -133,6 +149,8 @@ type Tx interface {
 	// ListApplications returns a page of applications with their sealed secrets.
 	ListApplications(ctx context.Context, realmID string, opts latchkey.ListOptions) ([]Application, []string, int, error)
 	UpdateApplication(ctx context.Context, app Application, secretSealed string) error
+	// ApplicationIDByClientID finds an application of the realm by its client id.
+	ApplicationIDByClientID(ctx context.Context, realmID, clientID string) (string, error)
 	DeleteApplication(ctx context.Context, realmID, id string) error
 	GetAuthenticatorConfig(ctx context.Context, realmID, id string) (passkey.AuthenticatorConfig, error)
 	// ReferenceAuthenticatorConfig is passkey.Tx's: it keeps the config from

@@ -29,6 +29,11 @@ type AuthParams struct {
 	CodeChallengeMethod string `json:"code_challenge_method"`
 	LoginHint           string `json:"login_hint"`
 	Prompt              string `json:"prompt"`
+	// ResponseMode is query (or empty) or form_post; request objects are
+	// refused, so they are not stored (authparams.go).
+	ResponseMode string `json:"response_mode,omitempty"`
+	Request      string `json:"-"`
+	RequestURI   string `json:"-"`
 }
 
 // AuthRequest is one sign-in, from /authorize until its code is redeemed.
@@ -56,10 +61,13 @@ const (
 )
 
 // RedirectError is an error the client learns at its redirect URI
-// (RFC 6749 §4.1.2.1); URL is where to send the browser.
+// (RFC 6749 §4.1.2.1); URL is where to send the browser, or, when FormPost,
+// what to post to RedirectURI (see FormFields).
 type RedirectError struct {
-	Err *Error
-	URL string
+	Err         *Error
+	URL         string
+	FormPost    bool
+	RedirectURI string
 }
 
 func (e *RedirectError) Error() string { return e.Err.Error() }
@@ -76,11 +84,26 @@ func redirect(uri string, values url.Values) string {
 }
 
 func redirectError(p AuthParams, code, description string) error {
-	v := url.Values{"error": {code}, "error_description": {description}}
+	v := url.Values{"error": {code}, "error_description": {safeDescription(description)}}
 	if p.State != "" {
 		v.Set("state", p.State)
 	}
-	return &RedirectError{Err: &Error{code, description}, URL: redirect(p.RedirectURI, v)}
+	return &RedirectError{Err: &Error{code, description}, URL: redirect(p.RedirectURI, v), FormPost: p.FormPost(), RedirectURI: p.RedirectURI}
+}
+
+// FormFields are what a form_post response posts to redirectURI: the
+// parameters that the response URL adds to the redirect URI's own query.
+func FormFields(redirectURI, to string) url.Values {
+	base, _ := url.Parse(redirectURI)
+	u, err := url.Parse(to)
+	if err != nil {
+		return url.Values{}
+	}
+	fields := u.Query()
+	for k := range base.Query() {
+		delete(fields, k)
+	}
+	return fields
 }
 
 // Authorize starts a sign-in. Errors about the client or its redirect URI
@@ -110,6 +133,9 @@ func (s *Service) Authorize(ctx context.Context, tenantID, realmID, appID string
 	case !slices.Contains(pc.GrantType, "authorization_code"):
 		return AuthRequest{}, app, redirectError(p, "unauthorized_client", "the application may not use the authorization code grant")
 	}
+	if err := checkAuthParams(p); err != nil {
+		return AuthRequest{}, app, err
+	}
 	if err := checkPKCE(pc, p); err != nil {
 		return AuthRequest{}, app, err
 	}
@@ -128,12 +154,19 @@ func (s *Service) Authorize(ctx context.Context, tenantID, realmID, appID string
 }
 
 // oidcScopes are the OpenID Connect scopes, granted to every OIDC client
-// beside its resource server's scopes.
-var oidcScopes = []string{"openid", "profile", "email"}
+// beside its resource server's scopes (offline_access only with the
+// refresh_token grant).
+var oidcScopes = []string{"openid", "profile", "email", "offline_access"}
 
+// ignoredScopes are the OpenID Connect scopes that Latchkey does not honour:
+// ignored wherever they are asked for (OIDC Core §5.4), never refused.
+var ignoredScopes = []string{"address", "phone"}
+
+// withoutOIDC is scope without the OpenID Connect scopes: what is left are
+// scopes of the application's resource server.
 func withoutOIDC(scope string) string {
 	f := strings.Fields(scope)
-	f = slices.DeleteFunc(f, func(s string) bool { return slices.Contains(oidcScopes, s) })
+	f = slices.DeleteFunc(f, func(s string) bool { return slices.Contains(oidcScopes, s) || slices.Contains(ignoredScopes, s) })
 	return strings.Join(f, " ")
 }
 
@@ -255,33 +288,108 @@ func subject(field string, i directory.Identity) string {
 	return i.ID
 }
 
-// Metadata is an application's OpenID Provider metadata.
+// Metadata is an application's OpenID Provider metadata (OIDC Discovery
+// §3, RFC 8414): exactly what its endpoints honour for it.
 func (s *Service) Metadata(ctx context.Context, tenantID, realmID, appID string) (map[string]any, error) {
 	app, err := s.application(ctx, tenantID, realmID, appID)
 	if err != nil {
 		return nil, err
 	}
+	pc := app.ProtocolConfig
 	issuer := s.Issuer(tenantID, realmID, appID)
-	return map[string]any{
-		"issuer":                                issuer,
-		"authorization_endpoint":                issuer + "/authorize",
-		"token_endpoint":                        issuer + "/token",
-		"userinfo_endpoint":                     issuer + "/userinfo",
-		"revocation_endpoint":                   issuer + "/revoke",
-		"introspection_endpoint":                s.publicURL + "/v1/tenants/" + tenantID + "/realms/" + realmID + "/introspect",
-		"jwks_uri":                              issuer + "/.well-known/jwks.json",
-		"scopes_supported":                      append(slices.Clone(oidcScopes), app.ProtocolConfig.AllowedScopes...),
-		"response_types_supported":              []string{"code"},
-		"response_modes_supported":              []string{"query"},
-		"grant_types_supported":                 grantTypes,
-		"subject_types_supported":               []string{"public"},
-		"id_token_signing_alg_values_supported": []string{"RS256"},
-		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post", "none"},
-		"code_challenge_methods_supported":      []string{"S256", "plain"},
+	var scopes []string // an oauth2 application grants no OpenID Connect scope
+	if pc.Type == "oidc" {
+		scopes = []string{"openid", "profile", "email"}
+	}
+	if pc.Type == "oidc" && slices.Contains(pc.GrantType, "refresh_token") {
+		scopes = append(scopes, "offline_access")
+	}
+	authMethods, challenges := []string{"client_secret_basic", "client_secret_post"}, []string{"S256", "plain"}
+	if pc.Confidentiality == "public" {
+		authMethods = []string{"none"}
+	}
+	if pc.PKCE == "s256" || pc.Confidentiality == "public" {
+		challenges = []string{"S256"}
+	}
+	m := map[string]any{
+		"issuer":                                     issuer,
+		"authorization_endpoint":                     issuer + "/authorize",
+		"token_endpoint":                             issuer + "/token",
+		"userinfo_endpoint":                          issuer + "/userinfo",
+		"revocation_endpoint":                        issuer + "/revoke",
+		"jwks_uri":                                   issuer + "/.well-known/jwks.json",
+		"scopes_supported":                           append(scopes, pc.AllowedScopes...),
+		"response_types_supported":                   []string{"code"},
+		"response_modes_supported":                   responseModes,
+		"grant_types_supported":                      pc.GrantType,
+		"subject_types_supported":                    []string{"public"},
+		"id_token_signing_alg_values_supported":      []string{"RS256"},
+		"token_endpoint_auth_methods_supported":      authMethods,
+		"revocation_endpoint_auth_methods_supported": authMethods,
+		"code_challenge_methods_supported":           challenges,
 		"claims_supported": []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "amr",
-			"azp", "name", "preferred_username", "email"},
-		"prompt_values_supported": []string{"login", "consent", "select_account"},
-	}, nil
+			"azp", "name", "given_name", "family_name", "preferred_username", "updated_at", "email"},
+		"claim_types_supported":            []string{"normal"},
+		"claims_parameter_supported":       false,
+		"request_parameter_supported":      false,
+		"request_uri_parameter_supported":  false,
+		"require_request_uri_registration": false,
+		"prompt_values_supported":          []string{"login", "consent", "select_account"},
+	}
+	if pc.Confidentiality != "public" { // a public client has no credentials to introspect with
+		m["introspection_endpoint"] = issuer + "/introspect"
+		m["introspection_endpoint_auth_methods_supported"] = authMethods
+	}
+	return m, nil
+}
+
+// RedirectOrigins are the web origins of an application's redirect URIs
+// (scheme, host and port of those that are http or https): a browser app
+// served there may call its token, userinfo, revocation and introspection
+// endpoints (CORS).
+func (s *Service) RedirectOrigins(ctx context.Context, tenantID, realmID, appID string) []string {
+	a, err := s.signInApplication(ctx, tenantID, realmID, appID)
+	if err != nil {
+		return nil
+	}
+	var origins []string
+	for _, r := range a.ProtocolConfig.RedirectURIs {
+		u, err := url.Parse(r)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			continue
+		}
+		if o := u.Scheme + "://" + u.Host; !slices.Contains(origins, o) {
+			origins = append(origins, o)
+		}
+	}
+	return origins
+}
+
+// introspectRefresh answers for a refresh token: active until it expires
+// or, when it rotates, is spent.
+func (s *Service) introspectRefresh(ctx context.Context, tenantID, realmID, appID, raw string) (Introspection, error) {
+	rt, err := s.store.GetRefreshToken(ctx, hashCode(raw))
+	if errors.Is(err, latchkey.ErrNotFound) || (err == nil && (rt.TenantID != tenantID || rt.RealmID != realmID ||
+		(appID != "" && rt.ApplicationID != appID) || rt.Used || s.Clock.Now().After(rt.ExpireTime))) {
+		return Introspection{}, nil
+	}
+	if err != nil {
+		return Introspection{}, err
+	}
+	app, err := s.application(ctx, tenantID, realmID, rt.ApplicationID)
+	if err != nil {
+		return Introspection{}, err
+	}
+	i, err := s.store.GetIdentity(ctx, realmID, rt.IdentityID)
+	if errors.Is(err, latchkey.ErrNotFound) {
+		return Introspection{}, nil
+	}
+	if err != nil {
+		return Introspection{}, err
+	}
+	return Introspection{Active: true, Scope: rt.Scope, ClientID: app.ProtocolConfig.ClientID,
+		Subject: subject(app.ProtocolConfig.TokenConfiguration.SubjectField, i), Issuer: s.Issuer(tenantID, realmID, app.ID),
+		Expiry: rt.ExpireTime.Unix(), IssuedAt: rt.CreateTime.Unix(), TokenType: "refresh_token"}, nil
 }
 
 // Introspection is the answer of token introspection (RFC 7662 §2.2).
@@ -300,10 +408,50 @@ type Introspection struct {
 }
 
 // Introspect tells whether an access token of the realm is active, and what
-// it grants; a token that is not, or of another realm, is just inactive.
+// it grants, to the holder of a management token; a token that is not, or
+// of another realm, is just inactive.
 func (s *Service) Introspect(ctx context.Context, tenantID, realmID, raw string) (Introspection, error) {
-	c, _, err := s.verifiedClaims(ctx, raw)
-	if errors.Is(err, ErrInvalidToken) || (err == nil && (c.TenantID != tenantID || (c.RealmID != realmID && c.RealmID != "*"))) {
+	return s.introspect(ctx, tenantID, realmID, "", raw)
+}
+
+var errPublicIntrospection = &Error{"invalid_client", "a public client cannot introspect tokens"}
+
+// IntrospectAsClient answers an application that authenticates with its
+// own client credentials (req's tenant, realm, client id and secret, and
+// application: "" finds it by client id in the realm). Only the tokens
+// issued to it can be active: another application's token is inactive for
+// it, like a token that does not exist. A public client, which has no
+// secret, cannot introspect.
+func (s *Service) IntrospectAsClient(ctx context.Context, req TokenRequest, raw string) (Introspection, error) {
+	if req.ApplicationID == "" {
+		id, err := s.store.ApplicationIDByClientID(ctx, req.RealmID, req.ClientID)
+		if errors.Is(err, latchkey.ErrNotFound) {
+			return Introspection{}, errInvalidClient
+		}
+		if err != nil {
+			return Introspection{}, err
+		}
+		req.ApplicationID = id
+	}
+	app, err := s.authenticateClient(ctx, req)
+	if err != nil {
+		return Introspection{}, err
+	}
+	if app.ProtocolConfig.Confidentiality == "public" {
+		return Introspection{}, errPublicIntrospection
+	}
+	return s.introspect(ctx, req.TenantID, req.RealmID, app.ID, raw)
+}
+
+// introspect answers for an access or refresh token of the realm, issued
+// by the application appID ("" for any).
+func (s *Service) introspect(ctx context.Context, tenantID, realmID, appID, raw string) (Introspection, error) {
+	c, rec, err := s.verifiedClaims(ctx, raw)
+	if errors.Is(err, ErrInvalidToken) && !strings.Contains(raw, ".") {
+		return s.introspectRefresh(ctx, tenantID, realmID, appID, raw)
+	}
+	if errors.Is(err, ErrInvalidToken) || (err == nil && (c.TenantID != tenantID || (c.RealmID != realmID && c.RealmID != "*") ||
+		(appID != "" && rec.ApplicationID != appID))) {
 		return Introspection{}, nil
 	}
 	if err != nil {

@@ -27,7 +27,10 @@ type IDClaims struct {
 	ATHash            string   `json:"at_hash,omitempty"`
 	AMR               []string `json:"amr,omitempty"`
 	Name              string   `json:"name,omitempty"`
+	GivenName         string   `json:"given_name,omitempty"`
+	FamilyName        string   `json:"family_name,omitempty"`
 	PreferredUsername string   `json:"preferred_username,omitempty"`
+	UpdatedAt         int64    `json:"updated_at,omitempty"`
 	Email             string   `json:"email,omitempty"`
 }
 
@@ -59,7 +62,8 @@ func (s *Service) redeemCode(ctx context.Context, app client, req TokenRequest, 
 		return TokenResponse{}, &Error{"invalid_grant", "the identity cannot sign in"}
 	}
 	resp, g, err := s.identityTokens(ctx, app, i, session{scope: ar.Params.Scope, nonce: ar.Params.Nonce, authTime: ar.AuthTime,
-		family: ar.ID, credentialID: ar.CredentialID, custom: custom})
+		family: ar.ID, credentialID: ar.CredentialID, custom: custom,
+		refreshDeadline: app.ProtocolConfig.RefreshTokenConfiguration.deadline(s.Clock.Now())})
 	if err != nil {
 		return TokenResponse{}, err
 	}
@@ -106,6 +110,13 @@ type session struct {
 	family       string          // the grant family: the sign-in's id
 	credentialID string          // the passkey that signed in, for a family that starts
 	custom       json.RawMessage // the token request's custom_claims, for the access token
+	// refreshDeadline bounds the family's refresh tokens (zero: no bound).
+	refreshDeadline time.Time
+	// reuse is the refresh token that a refresh of a non-rotating
+	// application answers again (its record and the token itself), instead
+	// of a new one.
+	reuse    *RefreshToken
+	reuseRaw string
 }
 
 // identityTokens issues the access token (and, for OIDC, the ID token; with
@@ -130,8 +141,9 @@ func (s *Service) identityTokens(ctx context.Context, app client, i directory.Id
 		}
 		scopes = slices.DeleteFunc(scopes, func(sc string) bool { return !slices.Contains(held, sc) })
 	}
+	refreshes := slices.Contains(pc.GrantType, "refresh_token")
 	for _, o := range oidcScopes {
-		if pc.Type == "oidc" && slices.Contains(requested, o) {
+		if pc.Type == "oidc" && slices.Contains(requested, o) && (o != "offline_access" || refreshes) {
 			scopes = append(scopes, o)
 		}
 	}
@@ -154,10 +166,15 @@ func (s *Service) identityTokens(ctx context.Context, app client, i directory.Id
 	g := Grant{Tokens: []Token{record}, Family: &Family{ID: ss.family, TenantID: app.TenantID, RealmID: app.RealmID,
 		ApplicationID: app.ID, IdentityID: i.ID, CredentialID: ss.credentialID, CreateTime: now, ExpireTime: now.Add(lifetime)}}
 	resp := TokenResponse{AccessToken: raw, TokenType: "Bearer", ExpiresIn: int(lifetime.Seconds()), Scope: strings.Join(scopes, " ")}
-	if slices.Contains(pc.GrantType, "refresh_token") {
-		var rt RefreshToken
-		resp.RefreshToken, rt = newRefreshToken(app.Application, i, ss, s.Clock.Now())
-		g.Refresh = &rt
+	if refreshes {
+		rt := ss.reuse
+		if rt != nil {
+			resp.RefreshToken = ss.reuseRaw
+		} else {
+			var fresh RefreshToken
+			resp.RefreshToken, fresh = newRefreshToken(app.Application, i, ss, s.Clock.Now())
+			rt, g.Refresh = &fresh, &fresh
+		}
 		if rt.ExpireTime.After(g.Family.ExpireTime) {
 			g.Family.ExpireTime = rt.ExpireTime
 		}
@@ -181,10 +198,15 @@ func (s *Service) identityTokens(ctx context.Context, app client, i directory.Id
 	return resp, g, nil
 }
 
-// profile adds the claims that the profile and email scopes grant.
+// profile adds the claims that the profile and email scopes grant. Latchkey
+// does not verify e-mail addresses, so email_verified is never claimed.
 func profile(c *IDClaims, i directory.Identity, scopes []string) {
 	if slices.Contains(scopes, "profile") {
 		c.Name, c.PreferredUsername = i.DisplayName, i.Traits.Username
+		c.GivenName, c.FamilyName = i.Traits.GivenName, i.Traits.FamilyName
+		if !i.UpdateTime.IsZero() {
+			c.UpdatedAt = i.UpdateTime.Unix()
+		}
 	}
 	if slices.Contains(scopes, "email") {
 		c.Email = i.Traits.PrimaryEmailAddress
@@ -197,9 +219,11 @@ func atHash(accessToken string) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:len(sum)/2])
 }
 
-// UserInfo answers the userinfo endpoint for an identity's access token.
+// UserInfo answers the userinfo endpoint of an application for an
+// identity's access token, if the application issued it: another
+// application's token is invalid here.
 func (s *Service) UserInfo(ctx context.Context, tenantID, realmID, appID string, p Principal) (IDClaims, error) {
-	if p.Type != "identity" || p.TenantID != tenantID || p.RealmID != realmID {
+	if p.Type != "identity" || p.TenantID != tenantID || p.RealmID != realmID || p.ApplicationID != appID {
 		return IDClaims{}, ErrInvalidToken
 	}
 	app, err := s.application(ctx, tenantID, realmID, appID)

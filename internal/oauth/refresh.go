@@ -26,28 +26,60 @@ type RefreshToken struct {
 	Used          bool
 	CreateTime    time.Time
 	ExpireTime    time.Time
+	// Deadline is when every refresh token of the family expires, the
+	// application's absolute lifetime after its code was redeemed (zero:
+	// no such bound); a rotated token inherits it.
+	Deadline time.Time
 }
 
-// RefreshTokenTTL is how long a refresh token may be used; each use gives a
-// new one.
+// RefreshTokenTTL is how long a refresh token may be used by default; with
+// rotation each use gives a new one.
 const RefreshTokenTTL = 30 * 24 * time.Hour
+
+// Refresh token rotation types.
+const (
+	Rotating    = "rotating"
+	NonRotating = "non_rotating"
+)
+
+// lifetime is how long a refresh token may be used.
+func (c RefreshTokenConfiguration) lifetime() time.Duration {
+	if c.ExpiresAfter <= 0 { // stored before the setting existed
+		return RefreshTokenTTL
+	}
+	return time.Duration(c.ExpiresAfter) * time.Second
+}
+
+// deadline is when the refresh tokens of a family that starts at now stop
+// working: zero for no absolute lifetime.
+func (c RefreshTokenConfiguration) deadline(now time.Time) time.Time {
+	if c.AbsoluteLifetime <= 0 {
+		return time.Time{}
+	}
+	return now.Add(time.Duration(c.AbsoluteLifetime) * time.Second)
+}
 
 func newRefreshToken(app Application, i directory.Identity, ss session, now time.Time) (string, RefreshToken) {
 	token := latchkey.RandomString(48)
+	expiry := now.Add(app.ProtocolConfig.RefreshTokenConfiguration.lifetime())
+	if !ss.refreshDeadline.IsZero() && ss.refreshDeadline.Before(expiry) {
+		expiry = ss.refreshDeadline
+	}
 	return token, RefreshToken{Hash: hashCode(token), FamilyID: ss.family,
 		TenantID: app.TenantID, RealmID: app.RealmID, ApplicationID: app.ID, IdentityID: i.ID, Scope: ss.scope,
-		AuthTime: ss.authTime, CreateTime: now, ExpireTime: now.Add(RefreshTokenTTL)}
+		AuthTime: ss.authTime, CreateTime: now, ExpireTime: expiry, Deadline: ss.refreshDeadline}
 }
 
 var errBadRefresh = &Error{"invalid_grant", "the refresh token is invalid, expired or revoked"}
 
 var errFamilyRevoked = &Error{"invalid_grant", "the refresh token was already used; its sign-in is revoked"}
 
-// refresh rotates a refresh token: the old one is spent, and tokens for the
-// same sign-in are issued if the identity may still use the application.
-// A spent token used again revokes its whole family (RFC 9700 §4.14.2). A
-// request refused before the token is spent (a scope it was not granted)
-// leaves it usable.
+// refresh issues tokens for the same sign-in if the identity may still use
+// the application. A rotating application's refresh token is spent and a
+// new one answered; a spent token used again revokes its whole family
+// (RFC 9700 §4.14.2). A non-rotating application's token is answered again
+// and works until it expires. A request refused before the token is spent
+// (a scope it was not granted) leaves it usable.
 func (s *Service) refresh(ctx context.Context, app client, req TokenRequest, custom json.RawMessage) (TokenResponse, error) {
 	rt, err := s.store.GetRefreshToken(ctx, hashCode(req.RefreshToken))
 	if errors.Is(err, latchkey.ErrNotFound) || (err == nil && rt.ApplicationID != app.ID) {
@@ -66,7 +98,10 @@ func (s *Service) refresh(ctx context.Context, app client, req TokenRequest, cus
 	if err != nil {
 		return TokenResponse{}, err
 	}
-	if err := s.store.UseRefreshToken(ctx, rt.Hash); errors.Is(err, latchkey.ErrNotFound) {
+	ss := session{scope: scope, authTime: rt.AuthTime, family: rt.FamilyID, custom: custom, refreshDeadline: rt.Deadline}
+	if app.ProtocolConfig.RefreshTokenConfiguration.RotationType == NonRotating {
+		ss.reuse, ss.reuseRaw = &rt, req.RefreshToken
+	} else if err := s.store.UseRefreshToken(ctx, rt.Hash); errors.Is(err, latchkey.ErrNotFound) {
 		return TokenResponse{}, s.revokeReused(ctx, rt) // spent concurrently
 	} else if err != nil {
 		return TokenResponse{}, err
@@ -81,7 +116,7 @@ func (s *Service) refresh(ctx context.Context, app client, req TokenRequest, cus
 	} else if err != nil {
 		return TokenResponse{}, err
 	}
-	resp, g, err := s.identityTokens(ctx, app, i, session{scope: scope, authTime: rt.AuthTime, family: rt.FamilyID, custom: custom})
+	resp, g, err := s.identityTokens(ctx, app, i, ss)
 	if err != nil {
 		return TokenResponse{}, err
 	}

@@ -96,6 +96,30 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Code + ": " + e.Description }
 
+// MarshalJSON writes the error with a description in the characters that
+// RFC 6749 §5.2 allows: policy reasons, for one, name groups.
+func (e Error) MarshalJSON() ([]byte, error) {
+	type plain Error
+	return json.Marshal(plain{Code: e.Code, Description: safeDescription(e.Description)})
+}
+
+// safeDescription is s in the characters that error_description may hold
+// (printable ASCII without the quote and the backslash): a quote becomes
+// an apostrophe, a backslash a slash, anything else a question mark.
+func safeDescription(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '"':
+			return '\''
+		case r == '\\':
+			return '/'
+		case r < 0x20 || r > 0x7e:
+			return '?'
+		}
+		return r
+	}, s)
+}
+
 // TokenRequest is a request to an application's token endpoint.
 type TokenRequest struct {
 	TenantID, RealmID, ApplicationID string
@@ -204,9 +228,14 @@ func (s *Service) Token(ctx context.Context, req TokenRequest) (TokenResponse, e
 	if app.ProtocolConfig.Confidentiality == "public" {
 		return TokenResponse{}, &Error{"unauthorized_client", "a public client cannot use the client_credentials grant"}
 	}
-	scopes, err := grantedScopes(req.Scope, app.ProtocolConfig.AllowedScopes)
+	// OpenID Connect scopes mean nothing without a user: ignored.
+	asked := withoutOIDC(req.Scope)
+	scopes, err := grantedScopes(asked, app.ProtocolConfig.AllowedScopes)
 	if err != nil {
 		return TokenResponse{}, err
+	}
+	if asked == "" && strings.TrimSpace(req.Scope) != "" {
+		scopes = nil // only OpenID Connect scopes were asked for: none of the resource server's
 	}
 	lifetime, err := lifetime(app.ProtocolConfig.TokenConfiguration.ExpiresAfter, req.ExpirationTime, onlySCIM(scopes))
 	if err != nil {
@@ -367,7 +396,7 @@ func grantedScopes(requested string, allowed []string) ([]string, error) {
 	var out []string
 	for _, f := range fields {
 		if !slices.Contains(allowed, f) {
-			return nil, &Error{"invalid_scope", "scope " + strconv.Quote(f) + " is not allowed for this application"}
+			return nil, &Error{"invalid_scope", "scope " + f + " is not allowed for this application"}
 		}
 		if !slices.Contains(out, f) {
 			out = append(out, f)
@@ -414,6 +443,8 @@ type Principal struct {
 	TokenID  string
 	Audience []string
 	Scopes   []string
+	// ApplicationID is the application that issued the token.
+	ApplicationID string
 }
 
 // Manages reports whether the principal's token is for the management API
@@ -485,7 +516,7 @@ func (s *Service) Verify(ctx context.Context, raw string) (Principal, error) {
 	}
 	return Principal{
 		Type: rec.PrincipalType, ID: rec.PrincipalID, TenantID: c.TenantID, RealmID: c.RealmID,
-		TokenID: c.ID, Audience: c.Audience, Scopes: strings.Fields(c.Scope),
+		TokenID: c.ID, Audience: c.Audience, Scopes: strings.Fields(c.Scope), ApplicationID: rec.ApplicationID,
 	}, nil
 }
 

@@ -104,6 +104,12 @@ func (t *tx) GetApplication(ctx context.Context, realmID, id string) (oauth.Appl
 	return v, sealed, notFoundIfNoRows(err)
 }
 
+func (t *tx) ApplicationIDByClientID(ctx context.Context, realmID, clientID string) (string, error) {
+	var id string
+	err := t.r.QueryRowContext(ctx, `SELECT id FROM applications WHERE client_id = $1 AND realm_id = $2`, clientID, realmID).Scan(&id)
+	return id, notFoundIfNoRows(err)
+}
+
 func (t *tx) ApplicationExists(ctx context.Context, realmID, id string) error {
 	var one int
 	err := t.r.QueryRowContext(ctx, `SELECT 1 FROM applications WHERE id = $1 AND realm_id = $2`, id, realmID).Scan(&one)

@@ -64,15 +64,26 @@ func (t *tx) FinishAuthRequest(ctx context.Context, r oauth.AuthRequest, at time
 }
 
 const refreshColumns = `token_hash, family_id, tenant_id, realm_id, application_id, identity_id, scope, auth_time, used,
-	create_time, expire_time`
+	create_time, expire_time, deadline`
 
 func (t *tx) GetRefreshToken(ctx context.Context, hash string) (oauth.RefreshToken, error) {
 	var r oauth.RefreshToken
-	var at, ct, et int64
+	var at, ct, et, dl int64
 	err := one(t.r.QueryRowContext(ctx, `SELECT `+refreshColumns+` FROM refresh_tokens WHERE token_hash = $1`, hash),
-		&r.Hash, &r.FamilyID, &r.TenantID, &r.RealmID, &r.ApplicationID, &r.IdentityID, &r.Scope, &at, &r.Used, &ct, &et)
+		&r.Hash, &r.FamilyID, &r.TenantID, &r.RealmID, &r.ApplicationID, &r.IdentityID, &r.Scope, &at, &r.Used, &ct, &et, &dl)
 	r.AuthTime, r.CreateTime, r.ExpireTime = fromMicros(at), fromMicros(ct), fromMicros(et)
+	if dl != 0 {
+		r.Deadline = fromMicros(dl)
+	}
 	return r, err
+}
+
+// deadlineMicros stores a refresh token's deadline: 0 for none.
+func deadlineMicros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return micros(t)
 }
 
 func (t *tx) UseRefreshToken(ctx context.Context, hash string) error {

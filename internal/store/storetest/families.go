@@ -117,6 +117,16 @@ func testGrantFamilies(t *testing.T, s store.Store) {
 	wantLive("the revoked family's refresh", refreshed, 0)
 	wantLive("another family", other, 3)
 	wantErr(t, "a refresh of a revoked family", s.SaveGrant(ctx, refreshGrant(app, first.Family.ID, alice, exp)), latchkey.ErrNotFound)
+
+	// A refresh token keeps its family's deadline, or none.
+	bounded := refreshGrant(app, other.Family.ID, alice, exp)
+	bounded.Refresh.Deadline = exp.Add(time.Minute)
+	must(t, s.SaveGrant(ctx, bounded))
+	for _, g := range []oauth.Grant{bounded, other} {
+		rt, err := s.GetRefreshToken(ctx, g.Refresh.Hash)
+		must(t, err)
+		equal(t, "a refresh token's deadline", rt.Deadline, g.Refresh.Deadline)
+	}
 	must(t, s.RevokeFamily(ctx, first.Family.ID)) // again: nothing to do
 
 	// A passkey's families.

@@ -60,6 +60,13 @@ func testApplications(t *testing.T, s store.Store) {
 
 	_, _, err = s.GetApplication(ctx, other.ID, public.ID)
 	wantErr(t, "get from another realm", err, latchkey.ErrNotFound)
+	id, err := s.ApplicationIDByClientID(ctx, r.ID, "client-2")
+	must(t, err)
+	equal(t, "found by client id", id, public.ID)
+	_, err = s.ApplicationIDByClientID(ctx, other.ID, "client-2")
+	wantErr(t, "find by client id in another realm", err, latchkey.ErrNotFound)
+	_, err = s.ApplicationIDByClientID(ctx, r.ID, "client-9")
+	wantErr(t, "find an unknown client id", err, latchkey.ErrNotFound)
 	_, _, err = s.GetApplication(ctx, r.ID, "missing")
 	wantErr(t, "get missing", err, latchkey.ErrNotFound)
 	wantErr(t, "create a taken client id", s.CreateApplication(ctx, newApplication(r, "client-1"), ""), latchkey.ErrDuplicate)
