@@ -30,12 +30,6 @@ var pending = map[string]string{
 	"rp-prompt-none":              sessionPending,
 	"nodes-sso":                   sessionPending,
 
-	// Tokens as relying parties use them (issue 23 items 2 and 4).
-	"oidcc-userinfo-post-body": "userinfo with the access token in the POST body: issue 23 item 4",
-	"oidcc-request-uri-unsigned-supported-correctly-or-rejected-as-unsupported":    "request_uri is ignored, not refused with request_uri_not_supported: issue 23 item 2",
-	"oidcc-unsigned-request-object-supported-correctly-or-rejected-as-unsupported": "request is ignored, not refused with request_not_supported: issue 23 item 2",
-	"rp-introspection": "introspection with the application's own credentials (the realm's /introspect takes a management token): issue 23 item 4",
-
 	// Logout (issue 23 item 3).
 	"oidcc-rp-initiated-logout-discovery-endpoint-verification":         logoutPending,
 	"oidcc-rp-initiated-logout":                                         logoutPending,
