@@ -1,6 +1,8 @@
 package httpapi_test
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"net/http"
@@ -19,10 +21,20 @@ import (
 // BenchmarkRS256Sign is the physical limit of token issuance: one RS256
 // signature (2048-bit key) per token, on all cores.
 //
-//	go test ./internal/httpapi/ -run '^$' -bench 'RS256Sign|ClientCredentials' -benchtime 3000x -cpu 2
+//	go test ./internal/httpapi/ -run '^$' -bench 'Sign$|ClientCredentials' -benchtime 3000x -cpu 2
 func BenchmarkRS256Sign(b *testing.B) {
 	key, _ := rsa.GenerateKey(rand.Reader, 2048)
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: key}, nil)
+	benchSign(b, jose.RS256, key)
+}
+
+// BenchmarkES256Sign is the same limit for an application that signs with ES256 (P-256).
+func BenchmarkES256Sign(b *testing.B) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	benchSign(b, jose.ES256, key)
+}
+
+func benchSign(b *testing.B, alg jose.SignatureAlgorithm, key any) {
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: key}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
