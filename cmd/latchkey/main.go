@@ -1,5 +1,6 @@
 // Command latchkey is the Latchkey server and its command-line tools:
-// serve, migrate, token, credentials, keys, admin, import, export and version. It
+// serve, migrate, token, credentials, keys, admin, import, export, backup,
+// restore and version. It
 // only wires configuration into
 // internal/server and internal/apiclient.
 package main
@@ -65,6 +66,7 @@ func root() *cobra.Command {
 	f.StringVar(&cfg.TLSKey, "tls-key", "", "TLS private key file (PEM)")
 	f.BoolVar(&cfg.TLSSelfSigned, "tls-self-signed", false, "serve HTTPS with a self-signed certificate for localhost, kept in the data dir")
 	f.StringVar(&cfg.MasterKey, "master-key", "", "base64 32-byte key that encrypts secrets at rest (default: generated into the data dir); every node of a cluster needs the same")
+	f.StringVar(&cfg.PreviousMasterKey, "previous-master-key", "", "the master key being replaced: also opens secrets, while keys rotate-master runs")
 	f.Float64Var(&cfg.TokenRate, "rate-limit-token", 50, "requests per second allowed per access token (0 = unlimited)")
 	f.IntVar(&cfg.TokenBurst, "rate-limit-token-burst", 100, "burst allowed per access token")
 	f.Float64Var(&cfg.IPRate, "rate-limit-ip", 100, "requests per second allowed per client IP (0 = unlimited)")
@@ -81,6 +83,7 @@ func root() *cobra.Command {
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	cmd.AddCommand(serveCmd(&cfg), migrateCmd(&cfg), tokenCmd(&cfg), keysCmd(&cfg), versionCmd())
 	cmd.AddCommand(importCmd(&cfg), exportCmd(&cfg), adminCmd(&cfg), credentialsCmd(&cfg))
+	cmd.AddCommand(backupCmd(&cfg), restoreCmd(&cfg))
 	return cmd
 }
 

@@ -50,6 +50,9 @@ type Config struct {
 	TLSKey        string
 	TLSSelfSigned bool
 	MasterKey     string // base64 of 32 bytes; "" uses (or creates) the data dir's key file
+	// PreviousMasterKey also opens secrets, during a rotation of the master
+	// key (keys rotate-master); "" when there is none.
+	PreviousMasterKey string
 	// Requests per second and bursts, per access token and per client IP; a
 	// rate of 0 turns the limit off.
 	TokenRate, IPRate   float64
@@ -132,6 +135,7 @@ type Node struct {
 	// metrics serves /metrics on metricsLn, when --metrics-listen is set.
 	metrics   http.Handler
 	metricsLn net.Listener
+	unlock    func() // releases the data dir's lock
 }
 
 // MetricsAddr is the address that serves /metrics alone, or nil.
@@ -172,6 +176,23 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, err
 	}
+	unlock, err := lockDataDir(cfg.DataDir, false)
+	if errors.Is(err, errLocked) {
+		return nil, fmt.Errorf("%s is being restored (latchkey restore)", cfg.DataDir)
+	}
+	if err != nil {
+		return nil, err
+	}
+	n, err := openNode(ctx, cfg)
+	if err != nil {
+		unlock()
+		return nil, err
+	}
+	n.unlock = unlock
+	return n, nil
+}
+
+func openNode(ctx context.Context, cfg Config) (*Node, error) {
 	// The certificate comes before the database, so that a wrong one stops
 	// the start before anything is migrated or bootstrapped.
 	var tlsConfig *tls.Config
@@ -337,7 +358,12 @@ func openBox(ctx context.Context, cfg Config, st store.Store) (*secretbox.Box, e
 			return nil, fmt.Errorf("master key: %w", err)
 		}
 	}
-	box, err := secretbox.New(key)
+	return checkedBox(ctx, st, key, cfg.PreviousMasterKey)
+}
+
+// checkedBox returns the box of key and previous, once it opens what st sealed.
+func checkedBox(ctx context.Context, st store.Store, key, previous string) (*secretbox.Box, error) {
+	box, err := secretbox.New(key, previous)
 	if err != nil {
 		return nil, err
 	}
@@ -441,7 +467,9 @@ func (n *Node) Close() error {
 	if n.metricsLn != nil {
 		n.metricsLn.Close()
 	}
-	return n.Store.Close()
+	err := n.Store.Close()
+	n.unlock()
+	return err
 }
 
 // Serve serves on ln until ctx is done, then shuts down gracefully, letting

@@ -110,23 +110,7 @@ func (s *Store) Dialect() string { return s.dialect.Name }
 // Migrate applies the embedded migrations that have not run yet. On
 // PostgreSQL a session lock keeps concurrent nodes from migrating twice.
 func (s *Store) Migrate(ctx context.Context) error {
-	var opts []goose.ProviderOption
-	if s.dialect.Goose == goose.DialectPostgres {
-		// Retry every second (goose's default is five) for up to five minutes.
-		locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300))
-		if err != nil {
-			return err
-		}
-		opts = append(opts, goose.WithSessionLocker(locker))
-	}
-	if len(s.dialect.Migrations) > 0 {
-		opts = append(opts, goose.WithGoMigrations(s.dialect.Migrations...))
-	}
-	fsys, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return err
-	}
-	p, err := goose.NewProvider(s.dialect.Goose, s.writer, fsys, opts...)
+	p, err := s.migrations()
 	if err != nil {
 		return err
 	}
@@ -138,6 +122,37 @@ func (s *Store) Migrate(ctx context.Context) error {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	return nil
+}
+
+// SchemaVersion returns the version of the database's schema (0 for an
+// empty database) and the newest version this binary knows.
+func (s *Store) SchemaVersion(ctx context.Context) (current, known int64, err error) {
+	p, err := s.migrations()
+	if err != nil {
+		return 0, 0, err
+	}
+	return p.GetVersions(ctx)
+}
+
+// migrations returns the goose provider of the embedded migrations.
+func (s *Store) migrations() (*goose.Provider, error) {
+	var opts []goose.ProviderOption
+	if s.dialect.Goose == goose.DialectPostgres {
+		// Retry every second (goose's default is five) for up to five minutes.
+		locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300))
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	if len(s.dialect.Migrations) > 0 {
+		opts = append(opts, goose.WithGoMigrations(s.dialect.Migrations...))
+	}
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	return goose.NewProvider(s.dialect.Goose, s.writer, fsys, opts...)
 }
 
 // Ping checks that the database answers.
