@@ -28,6 +28,7 @@ import (
 	"github.com/latchkey/latchkey/internal/console"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/passkey"
+	"github.com/latchkey/latchkey/internal/secretbox"
 	"github.com/latchkey/latchkey/internal/server"
 )
 
@@ -225,7 +226,7 @@ func credentialsCmd(cfg *server.Config) *cobra.Command {
 }
 
 func keysCmd(cfg *server.Config) *cobra.Command {
-	keys := &cobra.Command{Use: "keys", Short: "Manage the keys that sign tokens"}
+	keys := &cobra.Command{Use: "keys", Short: "Manage the keys that sign tokens and the master key"}
 	keys.AddCommand(&cobra.Command{
 		Use:   "rotate",
 		Short: "Make a new signing key of each algorithm current; the previous ones stay published, older ones are retired",
@@ -242,7 +243,38 @@ func keysCmd(cfg *server.Config) *cobra.Command {
 			return nil
 		},
 	})
+	keys.AddCommand(rotateMasterCmd(cfg))
 	return keys
+}
+
+func rotateMasterCmd(cfg *server.Config) *cobra.Command {
+	var newKey string
+	var batch int
+	cmd := &cobra.Command{
+		Use:   "rotate-master --new-key KEY",
+		Short: "Re-encrypt every secret with a new master key, in batches, while nodes given both keys serve",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if newKey == "" {
+				return errors.New("--new-key is required (LATCHKEY_NEW_KEY; e.g. openssl rand -base64 32)")
+			}
+			w := cmd.OutOrStdout()
+			err := server.RotateMasterKey(cmd.Context(), *cfg, newKey, batch, func(table string, changed int) {
+				fmt.Fprintf(w, "%s: %d re-encrypted\n", table, changed)
+			})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(w, "every secret is sealed with the new key: restart the nodes with it alone (--master-key)")
+			if cfg.MasterKey == "" {
+				fmt.Fprintf(w, "%s in the data dir holds the new key, %s the old one\n", secretbox.KeyFile, secretbox.PreviousKeyFile)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&newKey, "new-key", "", "the new master key, base64 of 32 bytes (openssl rand -base64 32)")
+	cmd.Flags().IntVar(&batch, "batch-size", 100, "secrets re-encrypted per transaction")
+	return cmd
 }
 
 func migrateCmd(cfg *server.Config) *cobra.Command {

@@ -106,6 +106,30 @@ func LoadOrCreate(dir string) (string, error) {
 	return key, f.Close()
 }
 
+// PreviousKeyFile keeps the key that Replace replaced.
+const PreviousKeyFile = KeyFile + ".previous"
+
+// Replace makes key the master key kept in dir, keeping the one it
+// replaces in PreviousKeyFile (for backups made with it).
+func Replace(dir, key string) error {
+	old, err := Load(dir)
+	if err != nil {
+		return err
+	}
+	// The old key is kept before it is replaced.
+	for _, f := range [][2]string{{PreviousKeyFile, old}, {KeyFile, key}} {
+		name, k := f[0], f[1]
+		tmp := filepath.Join(dir, name+".tmp")
+		if err := os.WriteFile(tmp, []byte(k+"\n"), 0o600); err != nil {
+			return err
+		}
+		if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Seal encrypts plaintext; the result is text safe for any column.
 func (b *Box) Seal(plaintext []byte) string {
 	nonce := make([]byte, b.aead.NonceSize())

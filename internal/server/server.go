@@ -361,9 +361,10 @@ func openBox(ctx context.Context, cfg Config, st store.Store) (*secretbox.Box, e
 	return checkedBox(ctx, st, key, cfg.PreviousMasterKey)
 }
 
-// checkedBox returns the box of key and previous, once it opens what st sealed.
-func checkedBox(ctx context.Context, st store.Store, key, previous string) (*secretbox.Box, error) {
-	box, err := secretbox.New(key, previous)
+// checkedBox returns the box of key and previous keys, once it opens what
+// st sealed.
+func checkedBox(ctx context.Context, st store.Store, key string, previous ...string) (*secretbox.Box, error) {
+	box, err := secretbox.New(key, previous...)
 	if err != nil {
 		return nil, err
 	}
@@ -400,6 +401,39 @@ func RotateKeys(ctx context.Context, cfg Config) ([]string, error) {
 	defer st.Close()
 	_, svc := newOAuth(cfg, st, box, cfg.BaseURL())
 	return svc.RotateKeys(ctx)
+}
+
+// RotateMasterKey seals every secret of the configured database anew with
+// newKey, in transactions of at most batch rows (done hears of each),
+// while nodes given newKey and the old key serve. The old key is the
+// configured one (--master-key, else the data dir's file); the previous one
+// opens too, for a rotation resumed with the keys of its nodes. When the
+// old key came from the data dir's file, the file then holds newKey and
+// master.key.previous the old one.
+func RotateMasterKey(ctx context.Context, cfg Config, newKey string, batch int, done func(table string, changed int)) error {
+	old, err := masterKey(cfg)
+	if err != nil {
+		return err
+	}
+	st, err := OpenStore(cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.Migrate(ctx); err != nil {
+		return err
+	}
+	box, err := checkedBox(ctx, st, newKey, old, cfg.PreviousMasterKey)
+	if err != nil {
+		return err
+	}
+	if err := bootstrap.RotateMasterKey(ctx, st, box, batch, done); err != nil {
+		return err
+	}
+	if cfg.MasterKey != "" || old == newKey {
+		return nil
+	}
+	return secretbox.Replace(cfg.DataDir, newKey)
 }
 
 // EnrollAdmin returns a fresh passkey binding link for the console, for

@@ -48,6 +48,11 @@ type Store interface {
 	Provisioning() provisioning.Store
 	Audit() audit.Store
 	Migrate(ctx context.Context) error
+	// Reseal passes every secret sealed with the master key (client
+	// secrets, signing keys, then the named settings) to reseal, in
+	// transactions of at most batch rows, storing what it returns when it
+	// says the value changed; done hears of each committed batch.
+	Reseal(ctx context.Context, settings []string, batch int, reseal func(string) (string, bool, error), done func(table string, changed int)) error
 	Ping(ctx context.Context) error
 	Close() error
 	// Dialect is the engine's name: "sqlite" or "postgres".
