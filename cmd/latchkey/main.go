@@ -1,6 +1,6 @@
 // Command latchkey is the Latchkey server and its command-line tools:
 // serve, migrate, token, credentials, keys, admin, import, export, backup,
-// restore and version. It
+// restore, healthcheck and version. It
 // only wires configuration into
 // internal/server and internal/apiclient.
 package main
@@ -84,7 +84,7 @@ func root() *cobra.Command {
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	cmd.AddCommand(serveCmd(&cfg), migrateCmd(&cfg), tokenCmd(&cfg), keysCmd(&cfg), versionCmd())
 	cmd.AddCommand(importCmd(&cfg), exportCmd(&cfg), adminCmd(&cfg), credentialsCmd(&cfg))
-	cmd.AddCommand(backupCmd(&cfg), restoreCmd(&cfg))
+	cmd.AddCommand(backupCmd(&cfg), restoreCmd(&cfg), healthcheckCmd(&cfg))
 	return cmd
 }
 
@@ -321,6 +321,35 @@ func tokenCmd(cfg *server.Config) *cobra.Command {
 	cmd.Flags().StringVar(&scope, "scope", "", "space-separated scopes (default: all management scopes)")
 	cmd.Flags().DurationVar(&lifetime, "lifetime", 0,
 		"token lifetime, e.g. 8760h (default: the configured 24h); beyond 24h only for SCIM scopes, up to 366 days")
+	return cmd
+}
+
+func healthcheckCmd(cfg *server.Config) *cobra.Command {
+	var url string
+	cmd := &cobra.Command{
+		Use:   "healthcheck",
+		Short: "Exit 0 when the server on --listen answers GET /readyz with 200 (for container health checks)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if url == "" {
+				local := *cfg
+				local.PublicURL = "" // the node as reached from its own machine
+				url = local.BaseURL() + "/readyz"
+			}
+			client := apiclient.HTTPClient(filepath.Join(cfg.DataDir, server.SelfSignedCert))
+			client.Timeout = 5 * time.Second
+			resp, err := client.Get(url)
+			if err != nil {
+				return err
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				return fmt.Errorf("%s: %s", url, resp.Status)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&url, "url", "", "URL to check (default: /readyz on --listen, https with --tls-*)")
 	return cmd
 }
 
