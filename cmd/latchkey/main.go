@@ -116,6 +116,7 @@ func serveCmd(cfg *server.Config) *cobra.Command {
 		Short: "Run the server (migrates and bootstraps the database first)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg.Version = versionString()
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
@@ -278,11 +279,15 @@ func rotateMasterCmd(cfg *server.Config) *cobra.Command {
 }
 
 func migrateCmd(cfg *server.Config) *cobra.Command {
-	return &cobra.Command{
+	var check bool
+	cmd := &cobra.Command{
 		Use:   "migrate",
-		Short: "Apply database migrations and exit",
+		Short: "Apply database migrations and exit (--check: only say whether this release may share the database with the running nodes)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if check {
+				return migrateCheck(cmd, cfg)
+			}
 			st, err := server.OpenStore(*cfg)
 			if err != nil {
 				return err
@@ -295,6 +300,35 @@ func migrateCmd(cfg *server.Config) *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&check, "check", false, "change nothing; say whether this release and the nodes serving from the database are compatible (exit status 1 when not)")
+	return cmd
+}
+
+func migrateCheck(cmd *cobra.Command, cfg *server.Config) error {
+	c, err := server.CheckMigration(cmd.Context(), *cfg)
+	if err != nil {
+		return err
+	}
+	w := cmd.OutOrStdout()
+	fmt.Fprintf(w, "database schema: version %d; this release, Latchkey %s: version %d\n", c.Current, versionString(), c.Known)
+	if len(c.Pending) > 0 {
+		fmt.Fprintf(w, "contract migrations to apply: %v\n", c.Pending)
+	}
+	if !c.NodesRecorded {
+		fmt.Fprintln(w, "the nodes of this database's release do not record themselves: check their versions by hand")
+	}
+	for _, n := range c.Nodes {
+		fmt.Fprintf(w, "node %s on %s: Latchkey %s, schema %d, up since %s, seen %s\n", n.ID, n.Host, n.Version, n.SchemaVersion,
+			n.StartTime.Format(time.RFC3339), n.SeenTime.Format(time.RFC3339))
+	}
+	if len(c.Problems) > 0 {
+		for _, p := range c.Problems {
+			fmt.Fprintln(cmd.ErrOrStderr(), "incompatible:", p)
+		}
+		return errors.New("this release cannot share the database with the running nodes")
+	}
+	fmt.Fprintln(w, "compatible: this release may migrate and serve beside the running nodes")
+	return nil
 }
 
 func tokenCmd(cfg *server.Config) *cobra.Command {

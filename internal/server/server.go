@@ -78,6 +78,8 @@ type Config struct {
 	// ConsoleIdleTimeout ends console sessions unused for that long; zero
 	// means console.DefaultIdleTimeout.
 	ConsoleIdleTimeout time.Duration
+	// Version is the binary's, which the node records in the database.
+	Version string
 	// Clock is where the node reads the time; nil is the system clock. Tests
 	// set one to reach expiry, leases and TTLs without sleeping.
 	Clock latchkey.Clock
@@ -136,6 +138,7 @@ type Node struct {
 	metrics   http.Handler
 	metricsLn net.Listener
 	unlock    func() // releases the data dir's lock
+	started   time.Time
 }
 
 // MetricsAddr is the address that serves /metrics alone, or nil.
@@ -189,6 +192,10 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.unlock = unlock
+	if err := n.record(ctx); err != nil {
+		n.Close()
+		return nil, fmt.Errorf("record the node: %w", err)
+	}
 	return n, nil
 }
 
@@ -223,6 +230,9 @@ func openNode(ctx context.Context, cfg Config) (*Node, error) {
 }
 
 func open(ctx context.Context, cfg Config, st store.Store) (*Node, error) {
+	if err := checkSchema(ctx, cfg, st); err != nil {
+		return nil, err
+	}
 	if err := st.Migrate(ctx); err != nil {
 		return nil, err
 	}
@@ -501,6 +511,7 @@ func (n *Node) Close() error {
 	if n.metricsLn != nil {
 		n.metricsLn.Close()
 	}
+	n.forget()
 	err := n.Store.Close()
 	n.unlock()
 	return err
@@ -518,6 +529,7 @@ func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 		srv.TLSConfig = n.tlsConfig
 		ln = tls.NewListener(ln, srv.TLSConfig)
 	}
+	go n.sweep(ctx, nodeSeenPeriod, "recorded the node", func(ctx context.Context) (int, error) { return 0, n.record(ctx) })
 	go n.sweep(ctx, 10*time.Minute, "deleted expired tokens", n.OAuth.DeleteExpiredTokens)
 	go n.sweep(ctx, time.Minute, "reloaded signing keys", n.OAuth.ReloadKeys)
 	go n.sweep(ctx, time.Minute, "expired credential binding jobs", n.Passkeys.ExpireBindingJobs)

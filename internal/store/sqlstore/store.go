@@ -3,6 +3,16 @@
 // (internal/store/sqlite, internal/store/postgres) open the connections and
 // supply a Dialect for the little that differs. Migrations are embedded here.
 //
+// Migrations are expand-then-contract, so that nodes of two releases share
+// one database during a rolling upgrade: a migration adds (tables, nullable
+// or defaulted columns, indexes) and the release that adds it still writes
+// what the previous release reads; dropping or renaming what a released
+// binary reads waits for a later release, in a contract migration, which
+// carries the line "-- +latchkey contract" and inserts its own version into
+// schema_contracts. A node whose binary predates the newest contract
+// refuses to start, and `latchkey migrate --check` names the running nodes
+// that a pending contract would break.
+//
 // It imports domain packages for their types and Tx interfaces only, never
 // their services. It must not import HTTP packages.
 package sqlstore
