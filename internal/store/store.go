@@ -76,7 +76,7 @@ type Node struct {
 	ID      string
 	Version string // the binary's
 	// SchemaVersion is the newest migration the node's binary knows.
-	SchemaVersion        int64
-	Host                 string
+	SchemaVersion       int64
+	Host                string
 	StartTime, SeenTime time.Time
 }
