@@ -275,19 +275,25 @@ func newerSchema(t *testing.T, cfg server.Config) string {
 // TestBackupOfDamagedDatabase: a database with a torn page is not backed
 // up; the backup says it is damaged and writes no file.
 func TestBackupOfDamagedDatabase(t *testing.T) {
-	n := testenv.StartNode(t, "sqlite", nil)
-	cfg := n.Config
+	cfg := server.Config{DataDir: t.TempDir()}
+	n, err := server.Open(t.Context(), cfg) // closed, it leaves no WAL behind
+	if err != nil {
+		t.Fatal(err)
+	}
 	n.Close()
 	path := filepath.Join(cfg.DataDir, server.DatabaseFile)
+	if _, err := os.Stat(path + "-wal"); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the closed database has a WAL: %v", err)
+	}
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	info, _ := f.Stat()
-	// Pages torn by a crash the storage did not survive: the first half of
-	// each page of the database's second quarter is garbage.
-	for off := info.Size() / 4 / 4096 * 4096; off < info.Size()/2; off += 4096 {
-		if _, err := f.WriteAt(bytes.Repeat([]byte{0xA5}, 2048), off); err != nil {
+	// Pages torn by a crash the storage did not survive: the second half of
+	// every page but the first (the schema's root) is garbage.
+	for off := int64(4096); off < info.Size(); off += 4096 {
+		if _, err := f.WriteAt(bytes.Repeat([]byte{0xA5}, 2048), off+2048); err != nil {
 			t.Fatal(err)
 		}
 	}
