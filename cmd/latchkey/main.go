@@ -6,6 +6,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,6 +31,7 @@ import (
 	"github.com/latchkey/latchkey/internal/passkey"
 	"github.com/latchkey/latchkey/internal/secretbox"
 	"github.com/latchkey/latchkey/internal/server"
+	"github.com/latchkey/latchkey/internal/tracing"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -111,7 +113,8 @@ func newLogger(format string) *slog.Logger {
 }
 
 func serveCmd(cfg *server.Config) *cobra.Command {
-	return &cobra.Command{
+	var otelEndpoint string
+	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the server (migrates and bootstraps the database first)",
 		Args:  cobra.NoArgs,
@@ -119,6 +122,18 @@ func serveCmd(cfg *server.Config) *cobra.Command {
 			cfg.Version = versionString()
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
+			// Before the store opens: it traces its statements only if on.
+			shutdownTracing, err := tracing.Setup(ctx, otelEndpoint, cfg.Version)
+			if err != nil {
+				return fmt.Errorf("--otel-endpoint: %w", err)
+			}
+			defer func() {
+				flush, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				if err := shutdownTracing(flush); err != nil {
+					cfg.Logger.Warn("flush traces", "err", err)
+				}
+			}()
 			if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
 				return errors.New("--tls-cert and --tls-key go together")
 			}
@@ -137,10 +152,12 @@ func serveCmd(cfg *server.Config) *cobra.Command {
 				printBanner(cmd, node)
 			}
 			printAdminLink(cmd, node, cfg.BaseURL())
-			cfg.Logger.Info("latchkey serving", "url", cfg.BaseURL(), "engine", node.Store.Dialect(), "version", versionString())
+			cfg.Logger.Info("latchkey serving", "url", cfg.BaseURL(), "engine", node.Store.Dialect(), "version", versionString(), "tracing", tracing.Enabled())
 			return node.Serve(ctx, ln)
 		},
 	}
+	cmd.Flags().StringVar(&otelEndpoint, "otel-endpoint", "", "send OpenTelemetry traces over OTLP/HTTP to this base URL, e.g. http://otel-collector:4318 (default: OTEL_EXPORTER_OTLP_ENDPOINT; off when neither is set)")
+	return cmd
 }
 
 // withPort returns listen with port 0 replaced by the port ln got. The host

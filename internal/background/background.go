@@ -2,13 +2,15 @@
 // outbox, import jobs): poll at an interval, or at once when woken, and
 // repeat a step while it finds work.
 //
-// It must not import other Latchkey packages.
+// It must not import other Latchkey packages but internal/tracing.
 package background
 
 import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/latchkey/latchkey/internal/tracing"
 )
 
 // Loop is a worker's loop. The zero value is ready; Wake may be called
@@ -34,8 +36,8 @@ func (l *Loop) Wake() {
 
 // Run calls step at once, then every poll and whenever woken, until ctx is
 // done; each time it calls step again for as long as step reports that it
-// did some work.
-func (l *Loop) Run(ctx context.Context, poll time.Duration, step func(context.Context) bool) {
+// did some work. Each step that did is traced as the job name.
+func (l *Loop) Run(ctx context.Context, name string, poll time.Duration, step func(context.Context) bool) {
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
@@ -45,8 +47,17 @@ func (l *Loop) Run(ctx context.Context, poll time.Duration, step func(context.Co
 		case <-t.C:
 		case <-l.wakeChan():
 		}
-		for ctx.Err() == nil && step(ctx) {
+		for ctx.Err() == nil && l.step(ctx, name, step) {
 		}
 		t.Reset(poll)
 	}
+}
+
+func (l *Loop) step(ctx context.Context, name string, step func(context.Context) bool) bool {
+	start := time.Now()
+	worked := step(ctx)
+	if worked {
+		tracing.Job(ctx, name, start, nil)
+	}
+	return worked
 }

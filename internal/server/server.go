@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/authenticator"
 	"github.com/latchkey/latchkey/internal/background"
@@ -35,6 +37,7 @@ import (
 	"github.com/latchkey/latchkey/internal/store/postgres"
 	"github.com/latchkey/latchkey/internal/store/sqlite"
 	"github.com/latchkey/latchkey/internal/store/sqlstore"
+	"github.com/latchkey/latchkey/internal/tracing"
 )
 
 // Config is a node's configuration; the CLI fills it from flags and
@@ -572,11 +575,16 @@ func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 // "<what>" with the count it returns.
 func (n *Node) sweep(ctx context.Context, period time.Duration, what string, fn func(context.Context) (int, error)) {
 	var loop background.Loop
-	loop.Run(ctx, period, func(ctx context.Context) bool {
-		if k, err := fn(ctx); err != nil {
+	loop.Run(ctx, what, period, func(ctx context.Context) bool {
+		start := time.Now()
+		k, err := fn(ctx)
+		if err != nil {
 			n.cfg.Logger.Warn(what, "err", err)
 		} else if k > 0 {
 			n.cfg.Logger.Info(what, "count", k)
+		}
+		if err != nil || k > 0 {
+			tracing.Job(ctx, what, start, err, attribute.Int("latchkey.job.count", k))
 		}
 		return false
 	})

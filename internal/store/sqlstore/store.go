@@ -111,6 +111,7 @@ func New(db, writer *sql.DB, d Dialect) *Store {
 		}
 		s.tx.r, s.tx.w = s.reads, s.writes
 	}
+	s.tx.r, s.tx.w = s.traced(s.tx.r), s.traced(s.tx.w)
 	return s
 }
 
@@ -195,6 +196,7 @@ func (s *Store) update(ctx context.Context, fn func(*tx) error) error {
 		t.r = cachedTx{sqlTx, s.writes}
 		t.w = t.r
 	}
+	t.r, t.w = s.traced(t.r), s.traced(t.w)
 	if err = fn(t); err != nil {
 		sqlTx.Rollback()
 	} else {
