@@ -331,7 +331,7 @@ func migrateCheck(cmd *cobra.Command, cfg *server.Config) error {
 	if len(c.Pending) > 0 {
 		fmt.Fprintf(w, "contract migrations to apply: %v\n", c.Pending)
 	}
-	if !c.NodesRecorded {
+	if !c.NodesRecorded && c.Current > 0 {
 		fmt.Fprintln(w, "the nodes of this database's release do not record themselves: check their versions by hand")
 	}
 	for _, n := range c.Nodes {
