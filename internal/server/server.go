@@ -140,8 +140,8 @@ type Node struct {
 	// metrics serves /metrics on metricsLn, when --metrics-listen is set.
 	metrics   http.Handler
 	metricsLn net.Listener
-	unlock    func() // releases the data dir's lock
-	started   time.Time
+	unlock    func()    // releases the data dir's lock
+	started   time.Time // as the node's record says
 }
 
 // MetricsAddr is the address that serves /metrics alone, or nil.
