@@ -38,6 +38,9 @@ func Enabled() bool { return on.Load() }
 
 func tracer() trace.Tracer { return otel.Tracer(scope) }
 
+// untraced are the paths that load balancers and Prometheus poll.
+var untraced = map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true}
+
 // Setup exports traces to endpoint (a base URL such as
 // http://collector:4318, as OTEL_EXPORTER_OTLP_ENDPOINT; /v1/traces is
 // added), or where the standard OTEL_EXPORTER_OTLP_* variables say when
@@ -75,9 +78,9 @@ func Setup(ctx context.Context, endpoint, version string) (shutdown func(context
 // StartRequest starts the server span of r, continuing the caller's trace
 // (W3C traceparent). end names it by the route that served it and records
 // the answer's status and the ids that tie it to the log and the audit
-// events.
+// events. Probes and scrapes (/healthz, /readyz, /metrics) are not traced.
 func StartRequest(ctx context.Context, r *http.Request) (_ context.Context, end func(route string, status int, requestID, clientIP string)) {
-	if !Enabled() {
+	if !Enabled() || untraced[r.URL.Path] {
 		return ctx, func(string, int, string, string) {}
 	}
 	ctx = otel.GetTextMapPropagator().Extract(ctx, propagation.HeaderCarrier(r.Header))
