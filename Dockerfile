@@ -3,7 +3,7 @@
 #   docker build -t latchkey:dev --build-arg VERSION=$(git describe --always) .
 #   docker run -d -p 8080:8080 -v latchkey-data:/var/lib/latchkey \
 #     -e LATCHKEY_PUBLIC_URL=http://localhost:8080 latchkey:dev
-FROM golang:1.26-bookworm AS build
+FROM golang:1.26 AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
