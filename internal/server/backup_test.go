@@ -40,7 +40,7 @@ func TestBackupDuringWrites(t *testing.T) {
 	var mu sync.Mutex
 	var before []string // acknowledged before the backup began
 	var after atomic.Int64
-	acked := make(chan struct{}, 1000)
+	acked := make(chan struct{}, 1) // a write was acknowledged
 	ctx, stop := context.WithCancel(t.Context())
 	var wg sync.WaitGroup
 	errs := make(chan error, 4)
@@ -69,8 +69,8 @@ func TestBackupDuringWrites(t *testing.T) {
 			}
 		})
 	}
-	waitAcks := func(k int) {
-		for range k {
+	waitUntil := func(done func() bool) {
+		for !done() {
 			select {
 			case <-acked:
 			case err := <-errs:
@@ -78,14 +78,14 @@ func TestBackupDuringWrites(t *testing.T) {
 			}
 		}
 	}
-	waitAcks(100)
+	waitUntil(func() bool { mu.Lock(); defer mu.Unlock(); return len(before) >= 100 })
 	out := filepath.Join(t.TempDir(), "latchkey.backup")
 	started.Store(true)
 	h, err := server.Backup(t.Context(), n.Config, out, server.BackupOptions{Passphrase: []byte("correct horse"), Version: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitAcks(20) // the node serves on
+	waitUntil(func() bool { return after.Load() >= 20 }) // the node serves on
 	stop()
 	wg.Wait()
 	if after.Load() == 0 || h.MasterKey == nil || h.SchemaVersion == 0 {
