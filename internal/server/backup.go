@@ -44,10 +44,21 @@ func Backup(ctx context.Context, cfg Config, out string, o BackupOptions) (backu
 	if cfg.Database != "" {
 		return h, errPostgres
 	}
+	var key string
+	if o.Passphrase != nil {
+		if cfg.PreviousMasterKey != "" {
+			return h, errors.New("a master key rotation is under way (--previous-master-key): finish it with latchkey keys rotate-master first, or back up without the key and keep both keys")
+		}
+		var err error
+		if key, err = masterKey(cfg); err != nil {
+			return h, err
+		}
+	}
 	db := filepath.Join(cfg.DataDir, DatabaseFile)
 	if _, err := os.Stat(db); err != nil {
 		return h, fmt.Errorf("no database to back up: %w", err)
 	}
+	h.CreateTime = cfg.Clock.Now() // the snapshot's moment, as near as can be
 	tmp, err := os.MkdirTemp(filepath.Dir(out), ".latchkey-backup-")
 	if err != nil {
 		return h, err
@@ -60,22 +71,13 @@ func Backup(ctx context.Context, cfg Config, out string, o BackupOptions) (backu
 	if err := sqlite.Check(ctx, snap); err != nil {
 		return h, err
 	}
-	var key string
-	if o.Passphrase != nil {
-		if cfg.PreviousMasterKey != "" {
-			return h, errors.New("a master key rotation is under way (--previous-master-key): finish it with latchkey keys rotate-master first, or back up without the key and keep both keys")
-		}
-		if key, err = masterKey(cfg); err != nil {
-			return h, err
-		}
-	}
 	if err := withSnapshot(snap, func(st *sqlstore.Store) error {
 		var err error
 		if h.SchemaVersion, _, err = st.SchemaVersion(ctx); err != nil || key == "" {
 			return err
 		}
 		// A backup must not carry a key that cannot open it.
-		_, err = checkedBox(ctx, st, key, "")
+		_, err = checkedBox(ctx, st, key)
 		return err
 	}); err != nil {
 		return h, err
@@ -94,7 +96,7 @@ func Backup(ctx context.Context, cfg Config, out string, o BackupOptions) (backu
 	if err != nil {
 		return h, err
 	}
-	h.CreateTime, h.LatchkeyVersion, h.DatabaseSize = cfg.Clock.Now(), o.Version, info.Size()
+	h.LatchkeyVersion, h.DatabaseSize = o.Version, info.Size()
 	part := filepath.Join(tmp, "backup")
 	w, err := os.OpenFile(part, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
