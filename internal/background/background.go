@@ -16,6 +16,8 @@ import (
 // Loop is a worker's loop. The zero value is ready; Wake may be called
 // before or while Run runs.
 type Loop struct {
+	// Name names the worker's job in traces ("mail"); set it before Run.
+	Name string
 	once sync.Once
 	wake chan struct{}
 }
@@ -36,8 +38,8 @@ func (l *Loop) Wake() {
 
 // Run calls step at once, then every poll and whenever woken, until ctx is
 // done; each time it calls step again for as long as step reports that it
-// did some work. Each step that did is traced as the job name.
-func (l *Loop) Run(ctx context.Context, name string, poll time.Duration, step func(context.Context) bool) {
+// did some work. Each step that did is traced as the job l.Name.
+func (l *Loop) Run(ctx context.Context, poll time.Duration, step func(context.Context) bool) {
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
@@ -47,17 +49,17 @@ func (l *Loop) Run(ctx context.Context, name string, poll time.Duration, step fu
 		case <-t.C:
 		case <-l.wakeChan():
 		}
-		for ctx.Err() == nil && l.step(ctx, name, step) {
+		for ctx.Err() == nil && l.step(ctx, step) {
 		}
 		t.Reset(poll)
 	}
 }
 
-func (l *Loop) step(ctx context.Context, name string, step func(context.Context) bool) bool {
+func (l *Loop) step(ctx context.Context, step func(context.Context) bool) bool {
 	start := time.Now()
 	worked := step(ctx)
 	if worked {
-		tracing.Job(ctx, name, start, nil)
+		tracing.Job(ctx, l.Name, start, nil)
 	}
 	return worked
 }

@@ -56,7 +56,8 @@ func (w *Worker) Wake() {
 
 // Run delivers until ctx is done.
 func (w *Worker) Run(ctx context.Context) {
-	w.loop.Run(ctx, "mail", orDefault(w.PollInterval, time.Second), w.deliverDue)
+	w.loop.Name = "mail"
+	w.loop.Run(ctx, orDefault(w.PollInterval, time.Second), w.deliverDue)
 }
 
 // orDefault returns v, or def when v is zero.

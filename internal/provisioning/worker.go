@@ -59,7 +59,8 @@ func (w *Worker) Run(ctx context.Context) {
 	if poll <= 0 {
 		poll = 2 * time.Second
 	}
-	w.loop.Run(ctx, "import", poll, w.runNext)
+	w.loop.Name = "import"
+	w.loop.Run(ctx, poll, w.runNext)
 }
 
 // runNext claims and runs one job; it reports whether there was one.

@@ -574,8 +574,8 @@ func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 // sweep runs fn every period until ctx is done, logging what it did as
 // "<what>" with the count it returns.
 func (n *Node) sweep(ctx context.Context, period time.Duration, what string, fn func(context.Context) (int, error)) {
-	var loop background.Loop
-	loop.Run(ctx, what, period, func(ctx context.Context) bool {
+	loop := background.Loop{Name: what}
+	loop.Run(ctx, period, func(ctx context.Context) bool {
 		start := time.Now()
 		k, err := fn(ctx)
 		if err != nil {
