@@ -10,6 +10,7 @@ package store
 
 import (
 	"context"
+	"time"
 
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/directory"
@@ -48,8 +49,34 @@ type Store interface {
 	Provisioning() provisioning.Store
 	Audit() audit.Store
 	Migrate(ctx context.Context) error
+	// SchemaVersion returns the database's migration version and the
+	// newest one this binary knows; SchemaFloor the newest contract
+	// migration applied (0 for none): a binary that knows fewer migrations
+	// must not run on the database.
+	SchemaVersion(ctx context.Context) (current, known int64, err error)
+	SchemaFloor(ctx context.Context) (int64, error)
+	// RecordNode records a serving node, or that it was seen again;
+	// ForgetNode removes it; ListNodes returns those seen since.
+	RecordNode(ctx context.Context, n Node) error
+	ForgetNode(ctx context.Context, id string) error
+	ListNodes(ctx context.Context, seenSince time.Time) ([]Node, error)
+	// Reseal passes every secret sealed with the master key (client
+	// secrets, signing keys, then the named settings) to reseal, in
+	// transactions of at most batch rows, storing what it returns when it
+	// says the value changed; done hears of each committed batch.
+	Reseal(ctx context.Context, settings []string, batch int, reseal func(string) (string, bool, error), done func(table string, changed int)) error
 	Ping(ctx context.Context) error
 	Close() error
 	// Dialect is the engine's name: "sqlite" or "postgres".
 	Dialect() string
+}
+
+// Node is a node serving on the database, as it recorded itself.
+type Node struct {
+	ID      string
+	Version string // the binary's
+	// SchemaVersion is the newest migration the node's binary knows.
+	SchemaVersion       int64
+	Host                string
+	StartTime, SeenTime time.Time
 }

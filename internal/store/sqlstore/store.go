@@ -3,6 +3,16 @@
 // (internal/store/sqlite, internal/store/postgres) open the connections and
 // supply a Dialect for the little that differs. Migrations are embedded here.
 //
+// Migrations are expand-then-contract, so that nodes of two releases share
+// one database during a rolling upgrade: a migration adds (tables, nullable
+// or defaulted columns, indexes) and the release that adds it still writes
+// what the previous release reads; dropping or renaming what a released
+// binary reads waits for a later release, in a contract migration, which
+// carries the line "-- +latchkey contract" and inserts its own version into
+// schema_contracts. A node whose binary predates the newest contract
+// refuses to start, and `latchkey migrate --check` names the running nodes
+// that a pending contract would break.
+//
 // It imports domain packages for their types and Tx interfaces only, never
 // their services. It must not import HTTP packages.
 package sqlstore
@@ -101,6 +111,7 @@ func New(db, writer *sql.DB, d Dialect) *Store {
 		}
 		s.tx.r, s.tx.w = s.reads, s.writes
 	}
+	s.tx.r, s.tx.w = s.traced(s.tx.r), s.traced(s.tx.w)
 	return s
 }
 
@@ -110,23 +121,7 @@ func (s *Store) Dialect() string { return s.dialect.Name }
 // Migrate applies the embedded migrations that have not run yet. On
 // PostgreSQL a session lock keeps concurrent nodes from migrating twice.
 func (s *Store) Migrate(ctx context.Context) error {
-	var opts []goose.ProviderOption
-	if s.dialect.Goose == goose.DialectPostgres {
-		// Retry every second (goose's default is five) for up to five minutes.
-		locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300))
-		if err != nil {
-			return err
-		}
-		opts = append(opts, goose.WithSessionLocker(locker))
-	}
-	if len(s.dialect.Migrations) > 0 {
-		opts = append(opts, goose.WithGoMigrations(s.dialect.Migrations...))
-	}
-	fsys, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return err
-	}
-	p, err := goose.NewProvider(s.dialect.Goose, s.writer, fsys, opts...)
+	p, err := s.migrations()
 	if err != nil {
 		return err
 	}
@@ -138,6 +133,37 @@ func (s *Store) Migrate(ctx context.Context) error {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	return nil
+}
+
+// SchemaVersion returns the version of the database's schema (0 for an
+// empty database) and the newest version this binary knows.
+func (s *Store) SchemaVersion(ctx context.Context) (current, known int64, err error) {
+	p, err := s.migrations()
+	if err != nil {
+		return 0, 0, err
+	}
+	return p.GetVersions(ctx)
+}
+
+// migrations returns the goose provider of the embedded migrations.
+func (s *Store) migrations() (*goose.Provider, error) {
+	var opts []goose.ProviderOption
+	if s.dialect.Goose == goose.DialectPostgres {
+		// Retry every second (goose's default is five) for up to five minutes.
+		locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300))
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	if len(s.dialect.Migrations) > 0 {
+		opts = append(opts, goose.WithGoMigrations(s.dialect.Migrations...))
+	}
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	return goose.NewProvider(s.dialect.Goose, s.writer, fsys, opts...)
 }
 
 // Ping checks that the database answers.
@@ -170,6 +196,7 @@ func (s *Store) update(ctx context.Context, fn func(*tx) error) error {
 		t.r = cachedTx{sqlTx, s.writes}
 		t.w = t.r
 	}
+	t.r, t.w = s.traced(t.r), s.traced(t.w)
 	if err = fn(t); err != nil {
 		sqlTx.Rollback()
 	} else {
