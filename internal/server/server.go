@@ -17,6 +17,7 @@ import (
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/authenticator"
 	"github.com/latchkey/latchkey/internal/background"
+	"github.com/latchkey/latchkey/internal/delivery"
 	"github.com/latchkey/latchkey/internal/bootstrap"
 	"github.com/latchkey/latchkey/internal/console"
 	"github.com/latchkey/latchkey/internal/directory"
@@ -119,6 +120,9 @@ type Node struct {
 	// MailWorker delivers the outbox while Serve runs. Set its OnFailed
 	// before Serve; call its Wake after committing an enqueued message.
 	MailWorker *mail.Worker
+	// DeliveryWorker sends the HTTP deliveries of the outbox (back-channel
+	// logout tokens) while Serve runs.
+	DeliveryWorker *delivery.Worker
 	// Provisioning runs CSV imports and exports; ImportWorker runs the
 	// import jobs while Serve runs.
 	Provisioning *provisioning.Service
@@ -235,7 +239,9 @@ func open(ctx context.Context, cfg Config, st store.Store) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, Store: st, Directory: directory.NewService(st.Directory()), OAuth: oauthSvc,
 		Credentials: creds, Bootstrapped: created, CredsFile: path, Console: cons,
-		Mail: mail.NewService(st.Mail()), MailWorker: worker}
+		Mail: mail.NewService(st.Mail()), MailWorker: worker,
+		DeliveryWorker: &delivery.Worker{Store: st.Delivery(), Kinds: map[string]delivery.Kind{}, Logger: cfg.Logger,
+			Owner: worker.Owner, Clock: cfg.Clock}}
 	n.Directory.Clock, n.Mail.Clock = cfg.Clock, cfg.Clock
 	n.Passkeys = newPasskeys(cfg, st, base)
 	n.Passkeys.ConfigChanged = oauthSvc.Forget
@@ -468,6 +474,11 @@ func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 	mailDone := make(chan struct{})
 	go func() { n.MailWorker.Run(mailCtx); close(mailDone) }()
 	defer func() { stopMail(); <-mailDone }()
+	// So is a delivery: another node (or this one, restarted) sends it again.
+	deliveryCtx, stopDeliveries := context.WithCancel(ctx)
+	deliveriesDone := make(chan struct{})
+	go func() { n.DeliveryWorker.Run(deliveryCtx); close(deliveriesDone) }()
+	defer func() { stopDeliveries(); <-deliveriesDone }()
 	// An import stopped at shutdown resumes after its last committed batch,
 	// here or on another node, once its lease runs out.
 	importCtx, stopImports := context.WithCancel(ctx)

@@ -12,6 +12,7 @@ import (
 	"context"
 
 	"github.com/latchkey/latchkey/internal/audit"
+	"github.com/latchkey/latchkey/internal/delivery"
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/mail"
 	"github.com/latchkey/latchkey/internal/oauth"
@@ -22,6 +23,7 @@ import (
 
 // Tx is every domain's Tx at once, plus named settings.
 type Tx interface {
+	delivery.Tx
 	directory.Tx
 	mail.Tx
 	oauth.Tx
@@ -43,6 +45,7 @@ type Store interface {
 	Directory() directory.Store
 	OAuth() oauth.Store
 	Mail() mail.Store
+	Delivery() delivery.Store
 	Passkey() passkey.Store
 	Policy() policy.Store
 	Provisioning() provisioning.Store

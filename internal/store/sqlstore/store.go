@@ -23,6 +23,7 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/audit"
+	"github.com/latchkey/latchkey/internal/delivery"
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/mail"
 	"github.com/latchkey/latchkey/internal/oauth"
@@ -286,6 +287,9 @@ func (s *Store) Passkey() passkey.Store { return passkeyStore{s} }
 // Mail returns the store as mail sees it.
 func (s *Store) Mail() mail.Store { return mailStore{s} }
 
+// Delivery returns the store as delivery sees it.
+func (s *Store) Delivery() delivery.Store { return deliveryStore{s} }
+
 // Provisioning returns the store as provisioning sees it.
 func (s *Store) Provisioning() provisioning.Store { return provisioningStore{s} }
 
@@ -305,6 +309,12 @@ type oauthStore struct{ *Store }
 type mailStore struct{ *Store }
 
 func (s mailStore) Update(ctx context.Context, fn func(mail.Tx) error) error {
+	return s.update(ctx, func(t *tx) error { return fn(t) })
+}
+
+type deliveryStore struct{ *Store }
+
+func (s deliveryStore) Update(ctx context.Context, fn func(delivery.Tx) error) error {
 	return s.update(ctx, func(t *tx) error { return fn(t) })
 }
 

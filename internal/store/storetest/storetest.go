@@ -76,6 +76,8 @@ func Run[S store.Store](t *testing.T, open func(t testing.TB) S) {
 		{"Themes", testThemes},
 		{"MailOutbox", testMailOutbox},
 		{"MailClaimRace", testMailClaimRace},
+		{"DeliveryOutbox", testDeliveryOutbox},
+		{"DeliveryClaimRace", testDeliveryClaimRace},
 		{"ConfigLookups", testConfigLookups},
 		{"BindingJobs", testBindingJobs},
 		{"Credentials", testCredentials},
