@@ -6,6 +6,7 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/audit"
+	"github.com/latchkey/latchkey/internal/session"
 )
 
 // Tenant is the top of the hierarchy; every other resource belongs to one.
@@ -108,6 +109,8 @@ type Tx interface {
 	// RevokeTokensOfIdentities revokes every token issued to the identities:
 	// access, ID and refresh tokens, on every node at once.
 	RevokeTokensOfIdentities(ctx context.Context, ids []string) error
+	// EndSessions is session.Tx's: the one way a sign-in session ends.
+	EndSessions(ctx context.Context, e session.End) ([]session.Session, error)
 	// MissingIdentities returns those of ids that are not identities of the realm.
 	MissingIdentities(ctx context.Context, realmID string, ids []string) ([]string, error)
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/audit"
+	"github.com/latchkey/latchkey/internal/session"
 )
 
 // MaxBatch is the most ids one batch request may name.
@@ -247,7 +248,7 @@ func (s *Service) DeleteIdentityIf(ctx context.Context, tenantID, realmID, id st
 				return err
 			}
 		}
-		n, err := deleteIdentities(ctx, tx, realmID, []string{id})
+		n, err := s.deleteIdentities(ctx, tx, realmID, []string{id})
 		if err != nil {
 			return err
 		}
@@ -258,14 +259,14 @@ func (s *Service) DeleteIdentityIf(ctx context.Context, tenantID, realmID, id st
 	})
 }
 
-// deleteIdentities deletes identities of a realm, and every token issued
-// to them.
-func deleteIdentities(ctx context.Context, tx Tx, realmID string, ids []string) (int, error) {
+// deleteIdentities deletes identities of a realm, revokes every token
+// issued to them and ends their sessions.
+func (s *Service) deleteIdentities(ctx context.Context, tx Tx, realmID string, ids []string) (int, error) {
 	n, err := tx.DeleteIdentities(ctx, realmID, ids)
 	if err != nil || n == 0 {
 		return n, err
 	}
-	return n, tx.RevokeTokensOfIdentities(ctx, ids)
+	return n, revokeAccess(ctx, tx, ids, session.ReasonIdentityDeleted, s.Clock.Now())
 }
 
 // CheckIDs applies the batch rules: 1 to MaxBatch ids, no repeats.
@@ -298,7 +299,7 @@ func (s *Service) BatchDeleteIdentities(ctx context.Context, tenantID, realmID s
 		if err := existingIdentities(ctx, tx, tenantID, realmID, ids); err != nil {
 			return err
 		}
-		if _, err := deleteIdentities(ctx, tx, realmID, ids); err != nil {
+		if _, err := s.deleteIdentities(ctx, tx, realmID, ids); err != nil {
 			return err
 		}
 		for _, id := range ids {

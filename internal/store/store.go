@@ -19,6 +19,7 @@ import (
 	"github.com/latchkey/latchkey/internal/passkey"
 	"github.com/latchkey/latchkey/internal/policy"
 	"github.com/latchkey/latchkey/internal/provisioning"
+	"github.com/latchkey/latchkey/internal/session"
 )
 
 // Tx is every domain's Tx at once, plus named settings.
@@ -30,6 +31,7 @@ type Tx interface {
 	passkey.Tx
 	policy.Tx
 	provisioning.Tx
+	session.Tx
 	// GetSetting returns latchkey.ErrNotFound for a setting never made.
 	GetSetting(ctx context.Context, name string) (string, error)
 	// CreateSetting returns latchkey.ErrDuplicate when the setting exists:
@@ -49,6 +51,7 @@ type Store interface {
 	Passkey() passkey.Store
 	Policy() policy.Store
 	Provisioning() provisioning.Store
+	Session() session.Store
 	Audit() audit.Store
 	Migrate(ctx context.Context) error
 	Ping(ctx context.Context) error

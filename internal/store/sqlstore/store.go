@@ -30,6 +30,7 @@ import (
 	"github.com/latchkey/latchkey/internal/passkey"
 	"github.com/latchkey/latchkey/internal/policy"
 	"github.com/latchkey/latchkey/internal/provisioning"
+	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
@@ -293,6 +294,9 @@ func (s *Store) Delivery() delivery.Store { return deliveryStore{s} }
 // Provisioning returns the store as provisioning sees it.
 func (s *Store) Provisioning() provisioning.Store { return provisioningStore{s} }
 
+// Session returns the store as session sees it.
+func (s *Store) Session() session.Store { return sessionStore{s} }
+
 // Audit returns the store as audit sees it.
 func (s *Store) Audit() audit.Store { return &s.tx }
 
@@ -337,6 +341,12 @@ func (s provisioningStore) Update(ctx context.Context, fn func(provisioning.Tx) 
 type policyStore struct{ *Store }
 
 func (s policyStore) Update(ctx context.Context, fn func(policy.Tx) error) error {
+	return s.update(ctx, func(t *tx) error { return fn(t) })
+}
+
+type sessionStore struct{ *Store }
+
+func (s sessionStore) Update(ctx context.Context, fn func(session.Tx) error) error {
 	return s.update(ctx, func(t *tx) error { return fn(t) })
 }
 
