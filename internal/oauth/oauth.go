@@ -49,6 +49,12 @@ type ProtocolConfig struct {
 	TokenEndpointAuthMethod string             `json:"token_endpoint_auth_method"`
 	GrantType               []string           `json:"grant_type"`
 	RedirectURIs            []string           `json:"redirect_uris"`
+	// PostLogoutRedirectURIs are where RP-initiated logout may send the
+	// browser afterwards (exact match); BackchannelLogoutURI is where a
+	// logout token is POSTed when a session that signed in to the
+	// application ends ("" for none). OpenID Connect's registration names.
+	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris"`
+	BackchannelLogoutURI   string   `json:"backchannel_logout_uri"`
 	TokenConfiguration      TokenConfiguration `json:"token_configuration"`
 	PKCE                    string             `json:"pkce"`
 	TokenFormat             string             `json:"token_format"`
