@@ -25,12 +25,17 @@ const (
 
 // Realm is a namespace of identities, groups and applications inside a tenant.
 type Realm struct {
-	ID             string    `json:"id"`
-	TenantID       string    `json:"tenant_id"`
-	DisplayName    string    `json:"display_name"`
-	Classification string    `json:"classification"`
-	CreateTime     time.Time `json:"create_time"`
-	UpdateTime     time.Time `json:"update_time"`
+	ID             string `json:"id"`
+	TenantID       string `json:"tenant_id"`
+	DisplayName    string `json:"display_name"`
+	Classification string `json:"classification"`
+	// Session lifetimes in seconds (Latchkey extension; 0 or absent: the
+	// defaults of internal/session): how long a sign-in session lives
+	// unused, and at most after its passkey signed in.
+	SessionIdleTimeout int       `json:"session_idle_timeout,omitempty"`
+	SessionLifetime    int       `json:"session_lifetime,omitempty"`
+	CreateTime         time.Time `json:"create_time"`
+	UpdateTime         time.Time `json:"update_time"`
 }
 
 // Identity statuses.

@@ -26,8 +26,11 @@ func NewService(store Store) *Service { return &Service{store: store} }
 // Patches: a nil field is left unchanged.
 type (
 	TenantPatch struct{ DisplayName *string }
-	RealmPatch  struct{ DisplayName, Classification *string }
-	GroupPatch  struct{ DisplayName, Description *string }
+	RealmPatch  struct {
+		DisplayName, Classification         *string
+		SessionIdleTimeout, SessionLifetime *int
+	}
+	GroupPatch struct{ DisplayName, Description *string }
 	// IdentityPatch merges Traits into the identity's traits by name.
 	IdentityPatch struct {
 		DisplayName, Status *string
@@ -72,7 +75,7 @@ func (s *Service) UpdateTenant(ctx context.Context, id string, p TenantPatch) (t
 	return t, err
 }
 
-func setIf(dst *string, v *string) {
+func setIf[T any](dst *T, v *T) {
 	if v != nil {
 		*dst = *v
 	}
@@ -126,6 +129,8 @@ func (s *Service) UpdateRealm(ctx context.Context, tenantID, id string, p RealmP
 		}
 		setIf(&r.DisplayName, p.DisplayName)
 		setIf(&r.Classification, p.Classification)
+		setIf(&r.SessionIdleTimeout, p.SessionIdleTimeout)
+		setIf(&r.SessionLifetime, p.SessionLifetime)
 		if err := ValidateRealm(r); err != nil {
 			return err
 		}

@@ -64,8 +64,8 @@ func newSignIns(t *testing.T, open func(testing.TB) *sqlstore.Store) signIns {
 
 func (s signIns) authorize(t *testing.T) oauth.AuthRequest {
 	t.Helper()
-	req, _, err := s.svc.Authorize(t.Context(), s.app.TenantID, s.app.RealmID, s.app.ID, oauth.AuthParams{
-		ClientID: s.app.ProtocolConfig.ClientID, RedirectURI: "https://wiki.example.com/cb", ResponseType: "code", Scope: "openid"})
+	req, _, _, err := s.svc.Authorize(t.Context(), s.app.TenantID, s.app.RealmID, s.app.ID, oauth.AuthParams{
+		ClientID: s.app.ProtocolConfig.ClientID, RedirectURI: "https://wiki.example.com/cb", ResponseType: "code", Scope: "openid"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -170,6 +170,8 @@ type Tx interface {
 	// and pending at the time given: else latchkey.ErrNotFound.
 	FinishAuthRequest(ctx context.Context, r AuthRequest, at time.Time) error
 	GetIdentity(ctx context.Context, realmID, id string) (directory.Identity, error)
+	// UseSession is session.Tx's: a session signs in to an application.
+	UseSession(ctx context.Context, id, applicationID string, at time.Time) error
 
 	GetRefreshToken(ctx context.Context, hash string) (RefreshToken, error)
 	// UseRefreshToken marks a refresh token used, once: latchkey.ErrNotFound if it was.

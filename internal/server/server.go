@@ -32,6 +32,7 @@ import (
 	"github.com/latchkey/latchkey/internal/ratelimit"
 	"github.com/latchkey/latchkey/internal/scim"
 	"github.com/latchkey/latchkey/internal/secretbox"
+	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/store/postgres"
 	"github.com/latchkey/latchkey/internal/store/sqlite"
@@ -113,6 +114,7 @@ type Node struct {
 	Directory    *directory.Service
 	OAuth        *oauth.Service
 	Passkeys     *passkey.Service
+	Sessions     *session.Service
 	Credentials  bootstrap.Credentials
 	Bootstrapped bool   // whether this start created the first tenant
 	CredsFile    string // where the credentials were written
@@ -290,7 +292,9 @@ func open(ctx context.Context, cfg Config, st store.Store) (*Node, error) {
 	// limits whichever of them answers it.
 	mux := httpx.NewMux()
 	api.Routes(mux)
-	(&authenticator.Server{OAuth: oauthSvc, Passkeys: n.Passkeys, Mail: n.Mail, PublicURL: base}).Routes(mux)
+	n.Sessions = session.NewService(st.Session(), box)
+	n.Sessions.Clock = cfg.Clock
+	(&authenticator.Server{OAuth: oauthSvc, Passkeys: n.Passkeys, Sessions: n.Sessions, Mail: n.Mail, PublicURL: base}).Routes(mux)
 	n.handler = api.Handler(mux)
 	return n, nil
 }
@@ -463,6 +467,7 @@ func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 		ln = tls.NewListener(ln, srv.TLSConfig)
 	}
 	go n.sweep(ctx, 10*time.Minute, "deleted expired tokens", n.OAuth.DeleteExpiredTokens)
+	go n.sweep(ctx, time.Minute, "ended expired sessions", n.Sessions.Sweep)
 	go n.sweep(ctx, time.Minute, "reloaded signing keys", n.OAuth.ReloadKeys)
 	go n.sweep(ctx, time.Minute, "expired credential binding jobs", n.Passkeys.ExpireBindingJobs)
 	go n.sweep(ctx, time.Second, "finished batch credential binding jobs", func(ctx context.Context) (int, error) {
