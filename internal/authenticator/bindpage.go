@@ -54,7 +54,18 @@ func query(values map[string]string) string {
 
 // pageHeaders sets what every hosted page needs: no caching, a strict CSP
 // whose nonce lets only the page's own script and style run.
-func (s *Server) pageHeaders(w http.ResponseWriter) (nonce string) {
+func (s *Server) pageHeaders(w http.ResponseWriter) (nonce string) { return s.pageHeadersPostingTo(w, "") }
+
+// pageHeadersPostingTo is pageHeaders for a page that may post a form to
+// target, a redirect URI (its origin; "" for none).
+func (s *Server) pageHeadersPostingTo(w http.ResponseWriter, target string) (nonce string) {
+	formAction := "'none'"
+	if u, err := url.Parse(target); target != "" && err == nil {
+		formAction = u.Scheme + ":"
+		if u.Host != "" {
+			formAction = u.Scheme + "://" + u.Host
+		}
+	}
 	b := make([]byte, 16)
 	rand.Read(b)
 	nonce = base64.RawStdEncoding.EncodeToString(b)
@@ -64,7 +75,7 @@ func (s *Server) pageHeaders(w http.ResponseWriter) (nonce string) {
 	h.Set("Referrer-Policy", "no-referrer") // the URL holds the link's token
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'nonce-"+nonce+"'; style-src 'nonce-"+nonce+
-		"'; img-src "+mail.LogoSources(s.PublicURL)+"; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+		"'; img-src "+mail.LogoSources(s.PublicURL)+"; connect-src 'self'; base-uri 'none'; form-action "+formAction+"; frame-ancestors 'none'")
 	return nonce
 }
 

@@ -39,6 +39,10 @@ type Tx interface {
 	CreateSetting(ctx context.Context, name, value string) error
 }
 
+// SessionsEnded is what follows an ending of sessions in its transaction
+// (their back-channel logouts are queued), given the sessions it ended.
+type SessionsEnded func(ctx context.Context, tx Tx, ended []session.Session) error
+
 // Store is one database holding all of Latchkey's state.
 type Store interface {
 	Tx
@@ -53,6 +57,9 @@ type Store interface {
 	Provisioning() provisioning.Store
 	Session() session.Store
 	Audit() audit.Store
+	// OnSessionsEnded makes every ending of sessions (Tx.EndSessions)
+	// call fn in its transaction; the node sets it once, before serving.
+	OnSessionsEnded(fn SessionsEnded)
 	Migrate(ctx context.Context) error
 	Ping(ctx context.Context) error
 	Close() error

@@ -198,6 +198,11 @@ func (t *tx) EndSessions(ctx context.Context, e session.End) ([]session.Session,
 		}
 		ended = append(ended, ss...)
 	}
+	if f := *t.sessionsEnded; f != nil && len(ended) > 0 {
+		if err := f(ctx, t, ended); err != nil {
+			return nil, err
+		}
+	}
 	return ended, nil
 }
 

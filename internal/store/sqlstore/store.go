@@ -88,14 +88,21 @@ type Store struct {
 	// Clock is the time of the changes the store dates itself (touch); the
 	// services date the others.
 	Clock latchkey.Clock
+	// sessionsEnded is OnSessionsEnded's function, or nil.
+	sessionsEnded store.SessionsEnded
 }
+
+// OnSessionsEnded makes every ending of sessions (Tx.EndSessions, whoever
+// calls it) call fn in its transaction with the sessions it ended. Set it
+// before the store is used.
+func (s *Store) OnSessionsEnded(fn store.SessionsEnded) { s.sessionsEnded = fn }
 
 // New returns a Store. Reads use db; writes and transactions use writer,
 // which may be db itself. SQLite passes a one-connection writer so that
 // writers queue in Go instead of spinning on a locked database.
 func New(db, writer *sql.DB, d Dialect) *Store {
 	s := &Store{db: db, writer: writer, dialect: &d}
-	s.tx = tx{r: db, w: writer, d: s.dialect, clock: &s.Clock}
+	s.tx = tx{r: db, w: writer, d: s.dialect, clock: &s.Clock, sessionsEnded: &s.sessionsEnded}
 	if d.CacheStatements {
 		s.reads, s.writes = newStmtCache(db), newStmtCache(writer)
 		if writer == db {
@@ -167,7 +174,7 @@ func (s *Store) update(ctx context.Context, fn func(*tx) error) error {
 	if err != nil {
 		return err
 	}
-	t := &tx{r: sqlTx, w: sqlTx, d: s.dialect, clock: &s.Clock}
+	t := &tx{r: sqlTx, w: sqlTx, d: s.dialect, clock: &s.Clock, sessionsEnded: &s.sessionsEnded}
 	if s.writes != nil {
 		t.r = cachedTx{sqlTx, s.writes}
 		t.w = t.r
@@ -366,4 +373,6 @@ type tx struct {
 	r, w  querier
 	d     *Dialect
 	clock *latchkey.Clock // the Store's
+	// sessionsEnded is the Store's OnSessionsEnded function.
+	sessionsEnded *store.SessionsEnded
 }

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/delivery"
 	"github.com/latchkey/latchkey/internal/directory"
+	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
@@ -148,4 +150,59 @@ func testDeliveryClaimRace(t *testing.T, s store.Store) {
 	slices.Sort(claimed)
 	slices.Sort(want)
 	sameIDs(t, "claimed deliveries", claimed, want)
+}
+
+// testSessionsEndedHook: every ending of sessions calls the store's
+// OnSessionsEnded function in its own transaction, with what it ended;
+// what the function queues commits with the ending, and its error rolls
+// the ending back.
+func testSessionsEndedHook(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	r := newRealm(t, s)
+	a, b := addSession(t, s, r, "alice", "laptop"), addSession(t, s, r, "bob", "phone")
+	boom := errors.New("boom")
+	var calls [][]string
+	var queued []string
+	s.OnSessionsEnded(func(ctx context.Context, tx store.Tx, ended []session.Session) error {
+		calls = append(calls, sessionIDs(ended))
+		for _, v := range ended {
+			if v.IdentityID == "bob" {
+				return boom
+			}
+			d := newDelivery(r, "https://rp.example/logout", now)
+			d.Payload = v.ID
+			if err := tx.EnqueueDelivery(ctx, d); err != nil {
+				return err
+			}
+			queued = append(queued, d.ID)
+		}
+		return nil
+	})
+	defer s.OnSessionsEnded(nil)
+
+	ended, err := s.EndSessions(ctx, session.End{At: now, Reason: session.ReasonSignedOut, IDs: []string{a.ID}})
+	must(t, err)
+	sameSessions(t, "ended", sessionIDs(ended), []string{a.ID})
+	if len(calls) != 1 || !slices.Equal(calls[0], []string{a.ID}) || len(queued) != 1 {
+		t.Fatalf("calls %v, queued %v", calls, queued)
+	}
+	if d := getDelivery(t, s, queued[0]); d.Payload != a.ID {
+		t.Errorf("queued %+v", d)
+	}
+	// Ending nothing calls nothing.
+	_, err = s.EndSessions(ctx, session.End{At: now, Reason: session.ReasonSignedOut, IDs: []string{a.ID}})
+	must(t, err)
+	if len(calls) != 1 {
+		t.Errorf("called for no session: %v", calls)
+	}
+
+	// Inside a transaction of another domain too; an error undoes the ending.
+	err = s.Update(ctx, func(tx store.Tx) error {
+		_, err := tx.EndSessions(ctx, session.End{At: now, Reason: session.ReasonIdentitySuspended, IdentityIDs: []string{"bob"}})
+		return err
+	})
+	wantErr(t, "an ending whose hook fails", err, boom)
+	if v, err := s.GetSession(ctx, b.ID); err != nil || !v.Live(now) {
+		t.Errorf("after the failed ending: %+v, %v; want it live", v, err)
+	}
 }

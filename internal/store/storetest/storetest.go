@@ -82,6 +82,7 @@ func Run[S store.Store](t *testing.T, open func(t testing.TB) S) {
 		{"MailClaimRace", testMailClaimRace},
 		{"DeliveryOutbox", testDeliveryOutbox},
 		{"DeliveryClaimRace", testDeliveryClaimRace},
+		{"SessionsEndedHook", testSessionsEndedHook},
 		{"ConfigLookups", testConfigLookups},
 		{"BindingJobs", testBindingJobs},
 		{"Credentials", testCredentials},
