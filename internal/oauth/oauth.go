@@ -41,23 +41,23 @@ type Application struct {
 
 // ProtocolConfig is the oauth2/oidc configuration of an application.
 type ProtocolConfig struct {
-	Type                    string             `json:"type"`
-	AllowedScopes           []string           `json:"allowed_scopes"`
-	ClientID                string             `json:"client_id"`
-	ClientSecret            string             `json:"client_secret,omitempty"`
-	Confidentiality         string             `json:"confidentiality"`
-	TokenEndpointAuthMethod string             `json:"token_endpoint_auth_method"`
-	GrantType               []string           `json:"grant_type"`
-	RedirectURIs            []string           `json:"redirect_uris"`
+	Type                    string   `json:"type"`
+	AllowedScopes           []string `json:"allowed_scopes"`
+	ClientID                string   `json:"client_id"`
+	ClientSecret            string   `json:"client_secret,omitempty"`
+	Confidentiality         string   `json:"confidentiality"`
+	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method"`
+	GrantType               []string `json:"grant_type"`
+	RedirectURIs            []string `json:"redirect_uris"`
 	// PostLogoutRedirectURIs are where RP-initiated logout may send the
 	// browser afterwards (exact match); BackchannelLogoutURI is where a
 	// logout token is POSTed when a session that signed in to the
 	// application ends ("" for none). OpenID Connect's registration names.
-	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris"`
-	BackchannelLogoutURI   string   `json:"backchannel_logout_uri"`
-	TokenConfiguration      TokenConfiguration `json:"token_configuration"`
-	PKCE                    string             `json:"pkce"`
-	TokenFormat             string             `json:"token_format"`
+	PostLogoutRedirectURIs []string           `json:"post_logout_redirect_uris"`
+	BackchannelLogoutURI   string             `json:"backchannel_logout_uri"`
+	TokenConfiguration     TokenConfiguration `json:"token_configuration"`
+	PKCE                   string             `json:"pkce"`
+	TokenFormat            string             `json:"token_format"`
 }
 
 // TokenConfiguration says how long tokens live and what their subject is.
