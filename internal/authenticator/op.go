@@ -29,6 +29,8 @@ func (s *Server) opRoutes(mux *httpx.Mux) {
 	mux.HandleFunc("POST "+httpx.AppPath+"/userinfo", s.userinfo)
 	mux.HandleFunc("POST "+httpx.AppPath+"/revoke", s.revoke)
 	mux.HandleFunc("GET "+httpx.AppPath+"/.well-known/openid-configuration", s.discovery)
+	mux.HandleFunc("GET "+httpx.AppPath+"/end_session", s.endSession)
+	mux.HandleFunc("POST "+httpx.AppPath+"/end_session", s.endSession)
 }
 
 // signinPage is what the hosted sign-in page shows.

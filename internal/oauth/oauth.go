@@ -6,8 +6,10 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/audit"
+	"github.com/latchkey/latchkey/internal/delivery"
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/passkey"
+	sessions "github.com/latchkey/latchkey/internal/session"
 )
 
 // ResourceServer is an API whose scopes applications may be granted. The
@@ -172,6 +174,13 @@ type Tx interface {
 	GetIdentity(ctx context.Context, realmID, id string) (directory.Identity, error)
 	// UseSession is session.Tx's: a session signs in to an application.
 	UseSession(ctx context.Context, id, applicationID string, at time.Time) error
+	// GetSession, ListSessions and EndSessions are session.Tx's: sign-out
+	// and the sessions an administrator lists and ends.
+	GetSession(ctx context.Context, id string) (sessions.Session, error)
+	ListSessions(ctx context.Context, realmID, identityID string, t time.Time) ([]sessions.Session, error)
+	EndSessions(ctx context.Context, e sessions.End) ([]sessions.Session, error)
+	// EnqueueDelivery is delivery.Tx's: back-channel logout tokens.
+	EnqueueDelivery(ctx context.Context, d delivery.Delivery) error
 
 	GetRefreshToken(ctx context.Context, hash string) (RefreshToken, error)
 	// UseRefreshToken marks a refresh token used, once: latchkey.ErrNotFound if it was.

@@ -337,6 +337,10 @@ func (s *Service) Metadata(ctx context.Context, tenantID, realmID, appID string)
 			"azp", "name", "preferred_username", "email", "sid", "acr"},
 		"prompt_values_supported": []string{"none", "login", "consent", "select_account"},
 		"acr_values_supported":    []string{PasskeyACR},
+		// RP-Initiated and Back-Channel Logout 1.0 (logout.go).
+		"end_session_endpoint":                 issuer + "/end_session",
+		"backchannel_logout_supported":         true,
+		"backchannel_logout_session_supported": true,
 	}, nil
 }
 

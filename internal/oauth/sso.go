@@ -116,7 +116,7 @@ func (s *Service) sessionRefusal(ctx context.Context, app Application, p AuthPar
 	}
 	sub := subject(app.ProtocolConfig.TokenConfiguration.SubjectField, i)
 	if p.IDTokenHint != "" {
-		if hinted, ok := s.hintedSubject(ctx, app, p.IDTokenHint); !ok || hinted != sub {
+		if hinted, ok := s.idTokenHint(ctx, app, p.IDTokenHint); !ok || hinted.Subject != sub {
 			return i, &Error{"login_required", "id_token_hint does not name the signed-in user"}, nil
 		}
 	}
@@ -126,23 +126,23 @@ func (s *Service) sessionRefusal(ctx context.Context, app Application, p AuthPar
 	return i, nil, nil
 }
 
-// hintedSubject is the sub of an ID token this application's issuer
+// idTokenHint is the claims of an ID token this application's issuer
 // signed with one of our keys; expired tokens are accepted, as OIDC Core
-// §3.1.2.1 asks of id_token_hint.
-func (s *Service) hintedSubject(ctx context.Context, app Application, raw string) (string, bool) {
+// §3.1.2.1 and RP-Initiated Logout §2 ask of id_token_hint.
+func (s *Service) idTokenHint(ctx context.Context, app Application, raw string) (IDClaims, bool) {
 	tok, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{TokenAlgorithm})
 	if err != nil || len(tok.Headers) != 1 {
-		return "", false
+		return IDClaims{}, false
 	}
 	key, ok := s.keys.publicKey(ctx, tok.Headers[0].KeyID, s.Clock.Now())
 	if !ok {
-		return "", false
+		return IDClaims{}, false
 	}
 	var c IDClaims
 	if err := tok.Claims(key.Key, &c); err != nil || c.Issuer != s.Issuer(app.TenantID, app.RealmID, app.ID) || c.Subject == "" {
-		return "", false
+		return IDClaims{}, false
 	}
-	return c.Subject, true
+	return c, true
 }
 
 // hintNames reports whether a login_hint names identity i (whose sub for

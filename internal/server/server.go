@@ -242,8 +242,13 @@ func open(ctx context.Context, cfg Config, st store.Store) (*Node, error) {
 	n := &Node{cfg: cfg, Store: st, Directory: directory.NewService(st.Directory()), OAuth: oauthSvc,
 		Credentials: creds, Bootstrapped: created, CredsFile: path, Console: cons,
 		Mail: mail.NewService(st.Mail()), MailWorker: worker,
-		DeliveryWorker: &delivery.Worker{Store: st.Delivery(), Kinds: map[string]delivery.Kind{}, Logger: cfg.Logger,
-			Owner: worker.Owner, Clock: cfg.Clock}}
+		DeliveryWorker: &delivery.Worker{Store: st.Delivery(), Logger: cfg.Logger, Owner: worker.Owner, Clock: cfg.Clock,
+			Kinds: map[string]delivery.Kind{oauth.KindBackchannelLogout: oauthSvc.LogoutToken}}}
+	// Every ending of sessions queues its back-channel logouts in its own transaction.
+	st.OnSessionsEnded(func(ctx context.Context, tx store.Tx, ended []session.Session) error {
+		return oauthSvc.QueueBackchannelLogouts(ctx, tx, ended)
+	})
+	oauthSvc.DeliveryQueued = n.DeliveryWorker.Wake
 	n.Directory.Clock, n.Mail.Clock = cfg.Clock, cfg.Clock
 	n.Passkeys = newPasskeys(cfg, st, base)
 	n.Passkeys.ConfigChanged = oauthSvc.Forget
