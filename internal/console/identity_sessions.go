@@ -65,7 +65,11 @@ func (c *Console) endAllSessions(q *request) error {
 	if err != nil {
 		return err
 	}
-	q.redirect(q.identityPath(i, "/sessions"), i.Traits.Username+" is signed out everywhere ("+strconv.Itoa(len(ended))+" sessions ended).")
+	what := strconv.Itoa(len(ended)) + " sessions ended"
+	if len(ended) == 1 {
+		what = "1 session ended"
+	}
+	q.redirect(q.identityPath(i, "/sessions"), i.Traits.Username+" is signed out everywhere ("+what+").")
 	return nil
 }
 
