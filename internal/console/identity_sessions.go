@@ -72,4 +72,3 @@ func (c *Console) endAllSessions(q *request) error {
 	q.redirect(q.identityPath(i, "/sessions"), i.Traits.Username+" is signed out everywhere ("+what+").")
 	return nil
 }
-

@@ -13,7 +13,9 @@ import (
 // Tx.EndSessions like every other, so the applications they signed in to
 // get their back-channel logout.
 
-func identityNotFound(id string) error { return latchkey.NotFound("Identity", id, "identity not found") }
+func identityNotFound(id string) error {
+	return latchkey.NotFound("Identity", id, "identity not found")
+}
 
 func sessionNotFound(id string) error { return latchkey.NotFound("Session", id, "session not found") }
 
