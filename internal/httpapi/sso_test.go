@@ -166,8 +166,8 @@ func TestSingleSignOn(t *testing.T) {
 
 // TestSessionsAcrossNodes: two nodes on one PostgreSQL share the sessions:
 // signed in on one, the browser is signed in to another application on the
-// other without a ceremony; the identity suspended through one node, its
-// session is gone on the other at once.
+// other without a ceremony; the identity suspended through one node (by a
+// CSV import), its session is gone on the other at once.
 func TestSessionsAcrossNodes(t *testing.T) {
 	t.Parallel()
 	masterKey := base64.StdEncoding.EncodeToString(make([]byte, 32))
@@ -193,7 +193,8 @@ func TestSessionsAcrossNodes(t *testing.T) {
 	if o.claims["sid"] != first.claims["sid"] || !strings.HasPrefix(o.idToken.Issuer, b.URL) {
 		t.Errorf("node B's sign-in: sid %v issuer %s; want node A's session %v", o.claims["sid"], o.idToken.Issuer, first.claims["sid"])
 	}
-	c.patch(t, "/realms/"+realm+"/identities/"+ada, map[string]any{"identity": map[string]any{"status": "suspended"}})
+	// Suspended by a CSV import on node A.
+	c.importFile(t, realm, "?update_existing=true", "username,status\nada,suspended\n")
 	refused(t, "prompt=none on node B after the suspension on node A", mail.visit(t, ctx, "prompt", "none"), "login_required")
 	if r := testenv.Do(t, http.MethodGet, b.URL+"/v1/tenants/"+c.tenant+"/realms/"+realm+"/applications/"+mailID+"/.well-known/openid-configuration", "", nil); r.Status != http.StatusOK ||
 		!strings.Contains(string(r.Body), `"sid"`) {
