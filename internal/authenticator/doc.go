@@ -6,7 +6,8 @@
 // :getInfo, :bind). Client credentials, access tokens, link tokens and
 // passkeys authorise them. It owns the CORS that lets an authenticator
 // config's origins call them, the hosted pages' templates and their
-// CSP nonces. The management API (internal/httpapi) mounts nothing of it;
+// CSP nonces, and the cookie of the browser's sign-in session
+// (internal/session owns the session). The management API (internal/httpapi) mounts nothing of it;
 // the node registers both on one httpx.Mux.
 //
 // Handlers decode, call a service, and encode; they hold no business rules.

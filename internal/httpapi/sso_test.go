@@ -69,7 +69,8 @@ func refused(t *testing.T, what string, o outcome, code string) {
 // without a ceremony (one session: the same sid); prompt=none with and
 // without a session, prompt=login, max_age, an id_token_hint of another
 // user, policy denying the second application despite the session, and
-// the identity's suspension ending the session.
+// the realm's idle timeout, the identity's suspension or its passkey's
+// revocation ending the session.
 func TestSingleSignOn(t *testing.T) {
 	t.Parallel()
 	for _, eng := range testenv.Engines() {
@@ -84,6 +85,12 @@ func TestSingleSignOn(t *testing.T) {
 			browsertest.AddAuthenticator(t, ctx)
 
 			realm := newRealm(t, c, "Pets")
+			// The realm's session lifetimes (an hour unused, a day in all).
+			if got := c.patch(t, "/realms/"+realm, map[string]any{"realm": map[string]any{"session_idle_timeout": 3600, "session_lifetime": 86400}}); num(t, got, "session_idle_timeout") != 3600 || num(t, got, "session_lifetime") != 86400 {
+				t.Errorf("the realm with session lifetimes: %v", got)
+			}
+			assertInvalid(t, c.do(t, "PATCH", "/realms/"+realm, map[string]any{"realm": map[string]any{"session_idle_timeout": 5}}),
+				"realm.session_idle_timeout", "must be 0 (the default) or 60 to 2592000 seconds")
 			config := hostedConfig(t, c, realm)
 			ada := str(t, newIdentity(t, c, realm, "ada", "primary_email_address", "ada@example.com"), "id")
 			bea := str(t, newIdentity(t, c, realm, "bea"), "id")
@@ -143,14 +150,24 @@ func TestSingleSignOn(t *testing.T) {
 			c.patch(t, "/realms/"+realm+"/identities/"+ada, map[string]any{"identity": map[string]any{"status": "suspended"}})
 			refused(t, "prompt=none after the suspension", mail.visit(t, ctx, "prompt", "none"), "login_required")
 			signedIn(t, "bea's session after ada's suspension", mail.visit(t, other, "prompt", "none"), bea)
+
+			// Unused for longer than the realm's idle timeout, the session is over.
+			clock.Advance(time.Hour + time.Second)
+			refused(t, "prompt=none after the realm's idle timeout", mail.visit(t, other, "prompt", "none"), "login_required")
+			signedIn(t, "bea's sign-in after the idle timeout", mail.signInThrough(t, other), bea)
+
+			// Revoking the passkey that began bea's session ends it.
+			creds := c.list(t, "/realms/"+realm+"/identities/"+bea+"/credentials")
+			c.post(t, "/realms/"+realm+"/identities/"+bea+"/credentials/"+str(t, items(t, creds, "credentials")[0], "id")+":revoke", nil)
+			refused(t, "prompt=none after the passkey's revocation", mail.visit(t, other, "prompt", "none"), "login_required")
 		})
 	}
 }
 
 // TestSessionsAcrossNodes: two nodes on one PostgreSQL share the sessions:
 // signed in on one, the browser is signed in to another application on the
-// other without a ceremony; the identity suspended through one node, its
-// session is gone on the other at once.
+// other without a ceremony; the identity suspended through one node (by a
+// CSV import), its session is gone on the other at once.
 func TestSessionsAcrossNodes(t *testing.T) {
 	t.Parallel()
 	masterKey := base64.StdEncoding.EncodeToString(make([]byte, 32))
@@ -176,7 +193,8 @@ func TestSessionsAcrossNodes(t *testing.T) {
 	if o.claims["sid"] != first.claims["sid"] || !strings.HasPrefix(o.idToken.Issuer, b.URL) {
 		t.Errorf("node B's sign-in: sid %v issuer %s; want node A's session %v", o.claims["sid"], o.idToken.Issuer, first.claims["sid"])
 	}
-	c.patch(t, "/realms/"+realm+"/identities/"+ada, map[string]any{"identity": map[string]any{"status": "suspended"}})
+	// Suspended by a CSV import on node A.
+	c.importFile(t, realm, "?update_existing=true", "username,status\nada,suspended\n")
 	refused(t, "prompt=none on node B after the suspension on node A", mail.visit(t, ctx, "prompt", "none"), "login_required")
 	if r := testenv.Do(t, http.MethodGet, b.URL+"/v1/tenants/"+c.tenant+"/realms/"+realm+"/applications/"+mailID+"/.well-known/openid-configuration", "", nil); r.Status != http.StatusOK ||
 		!strings.Contains(string(r.Body), `"sid"`) {

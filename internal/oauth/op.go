@@ -95,8 +95,8 @@ func redirectError(p AuthParams, code, description string) error {
 
 // Authorize starts a sign-in. Errors about the client or its redirect URI
 // are *Error (never redirected to an unchecked URI); the others are
-// *RedirectError. When current, the browser's live session of the realm
-// (or nil), signs the request in without a ceremony (see sso.go), signedIn
+// *RedirectError. current is the browser's live session of the realm, or
+// nil: when it signs the request in without a ceremony (sso.go), signedIn
 // is where to send the browser with the code; else req is pending until a
 // passkey signs in.
 func (s *Service) Authorize(ctx context.Context, tenantID, realmID, appID string, p AuthParams, current *sessions.Session) (req AuthRequest, app Application, signedIn string, err error) {
@@ -242,12 +242,11 @@ func (s *Service) approve(ctx context.Context, req AuthRequest, identity directo
 			if err := tx.FinishAuthRequest(ctx, fin, at); err != nil {
 				return err
 			}
-			if err := tx.UseSession(ctx, ss.ID, req.ApplicationID, at); errors.Is(err, latchkey.ErrNotFound) {
+			err := tx.UseSession(ctx, ss.ID, req.ApplicationID, at)
+			if errors.Is(err, latchkey.ErrNotFound) {
 				return ErrSessionEnded
-			} else if err != nil {
-				return err
 			}
-			return nil
+			return err
 		})
 	}
 	if errors.Is(err, latchkey.ErrNotFound) {

@@ -37,8 +37,9 @@ func PasskeyAMR(userVerified bool) []string {
 // passkeys verify no user.
 var sdkAMR = []string{"pop"}
 
-// ErrSessionEnded is a session that ended between its lookup and its use.
-var ErrSessionEnded = errors.New("the sign-in session ended")
+// ErrSessionEnded is a session that ended between its lookup and its use
+// (a 409 where it reaches a handler).
+var ErrSessionEnded = latchkey.Errorf(latchkey.CodeConflict, "the sign-in session ended; start again from the application")
 
 var promptValues = []string{"none", "login", "consent", "select_account"}
 
