@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -224,6 +225,19 @@ func TestSignOut(t *testing.T) {
 			refused(t, "prompt=none after the confirmed sign-out", mail.visit(t, ctx, "prompt", "none"), "login_required")
 			bc.wait(t, "/wiki", 2)
 
+			// The application POSTs the form from its server, with the hint and no cookie: the hint's session ends.
+			again := wiki.signInThrough(t, ctx)
+			signedIn(t, "signed in again", again, ada)
+			hint, _ = again.token.Extra("id_token").(string)
+			form := url.Values{"id_token_hint": {hint}, "post_logout_redirect_uri": {wiki.URL + "/bye"}, "state": {"p1"}}
+			posted := sendWith(t, noRedirects, "POST", wikiIssuer+"/end_session", http.Header{"Content-Type": {"application/x-www-form-urlencoded"}},
+				strings.NewReader(form.Encode()))
+			if posted.Status != http.StatusFound || posted.Header.Get("Location") != wiki.URL+"/bye?state=p1" {
+				t.Errorf("POST end_session: %d to %q", posted.Status, posted.Header.Get("Location"))
+			}
+			refused(t, "prompt=none after the posted sign-out", mail.visit(t, ctx, "prompt", "none"), "login_required")
+			bc.wait(t, "/wiki", 3)
+
 			// An administrator ends one session, then all ("sign out everywhere").
 			signedIn(t, "signed in again", wiki.signInThrough(t, ctx), ada)
 			one := c.get(t, sessionsPath)["sessions"].([]any)[0].(map[string]any)["id"].(string)
@@ -238,7 +252,7 @@ func TestSignOut(t *testing.T) {
 				t.Errorf(":endSessions answered %v", ended)
 			}
 			refused(t, "prompt=none after :endSessions", wiki.visit(t, ctx, "prompt", "none"), "login_required")
-			bc.wait(t, "/wiki", 4)
+			bc.wait(t, "/wiki", 5)
 			events := c.get(t, "/realms/"+realm+"/events")["events"].([]any)
 			var actions []string
 			for _, e := range events {
