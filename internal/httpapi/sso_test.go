@@ -204,8 +204,7 @@ func TestSessionsAcrossNodes(t *testing.T) {
 
 // TestSessionCookie: the hosted page's sign-in sets the session cookie
 // HttpOnly, SameSite=Lax, for the realm's paths only, until the session's
-// absolute expiry, and not Secure on an http:// node; a request of
-// another realm does not carry it.
+// absolute expiry, not Secure on an http:// node, its value sealed.
 func TestSessionCookie(t *testing.T) {
 	t.Parallel()
 	n := testenv.StartNode(t, "sqlite", func(cfg *server.Config) { cfg.Logger = slog.New(slog.DiscardHandler) })
