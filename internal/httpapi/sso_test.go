@@ -201,3 +201,27 @@ func TestSessionsAcrossNodes(t *testing.T) {
 		t.Errorf("node B's discovery: %d %s", r.Status, r.Body)
 	}
 }
+
+// TestSessionCookie: the hosted page's sign-in sets the session cookie
+// HttpOnly, SameSite=Lax, for the realm's paths only, until the session's
+// absolute expiry, not Secure on an http:// node, its value sealed.
+func TestSessionCookie(t *testing.T) {
+	t.Parallel()
+	n := testenv.StartNode(t, "sqlite", func(cfg *server.Config) { cfg.Logger = slog.New(slog.DiscardHandler) })
+	c := client{base: n.URL, tenant: n.Creds().TenantID, token: n.Token(t, "")}
+	realm := newRealm(t, c, "Pets")
+	h := newPasskeyHolder(t, n.URL, c, realm, "ada")
+	callback := "https://app.example.com/callback"
+	appID, clientID, _ := oidcClient(t, n, realm, callback)
+	c.ok(t, "PUT", "/realms/"+realm+"/policy", map[string]any{"default_effect": "allow"})
+	answer := h.signInAnswer(t, n.URL+"/v1/tenants/"+c.tenant+"/realms/"+realm+"/applications/"+appID, signInQuery(clientID, callback))
+	cookies := (&http.Response{Header: answer.Header}).Cookies()
+	if answer.Status != http.StatusOK || len(cookies) != 1 {
+		t.Fatalf("sign-in: %d, cookies %v", answer.Status, answer.Header["Set-Cookie"])
+	}
+	k := cookies[0]
+	if k.Name != "latchkey_session" || !k.HttpOnly || k.SameSite != http.SameSiteLaxMode || k.Secure ||
+		k.Path != "/v1/tenants/"+c.tenant+"/realms/"+realm+"/" || k.Expires.Before(time.Now().Add(11*time.Hour)) || strings.Contains(k.Value, realm) {
+		t.Errorf("session cookie %s", answer.Header.Get("Set-Cookie"))
+	}
+}

@@ -101,13 +101,20 @@ func redirectError(p AuthParams, code, description string) error {
 // passkey signs in.
 func (s *Service) Authorize(ctx context.Context, tenantID, realmID, appID string, p AuthParams, current *sessions.Session) (req AuthRequest, app Application, signedIn string, err error) {
 	req, app, err = s.authorize(ctx, tenantID, realmID, appID, p, current != nil)
-	if err != nil || current == nil {
+	if err != nil {
 		return req, app, "", err
 	}
-	signedIn, err = s.signInWithSession(ctx, req, app, *current)
-	return req, app, signedIn, err
+	if current != nil {
+		// Stored in the code's transaction when the session signs in.
+		if signedIn, err = s.signInWithSession(ctx, req, app, *current); signedIn != "" || err != nil {
+			return req, app, signedIn, err
+		}
+	}
+	return req, app, "", s.store.CreateAuthRequest(ctx, req)
 }
 
+// authorize checks an authorization request and returns the sign-in it
+// starts, not yet stored.
 func (s *Service) authorize(ctx context.Context, tenantID, realmID, appID string, p AuthParams, hasSession bool) (AuthRequest, Application, error) {
 	a, err := s.signInApplication(ctx, tenantID, realmID, appID)
 	app := a.Application
@@ -148,7 +155,7 @@ func (s *Service) authorize(ctx context.Context, tenantID, realmID, appID string
 	req := AuthRequest{ID: latchkey.RandomString(32), TenantID: tenantID, RealmID: realmID, ApplicationID: appID,
 		Params: p, Challenge: base64.RawURLEncoding.EncodeToString([]byte(latchkey.RandomString(32))),
 		CreateTime: t, ExpireTime: t.Add(authRequestTTL)}
-	return req, app, s.store.CreateAuthRequest(ctx, req)
+	return req, app, nil
 }
 
 // oidcScopes are the OpenID Connect scopes, granted to every OIDC client
@@ -209,7 +216,7 @@ func (s *Service) PendingAuthRequest(ctx context.Context, tenantID, realmID, app
 // pending, or whose challenge differs, is refused as PendingAuthRequest
 // refuses it.
 func (s *Service) Approve(ctx context.Context, req AuthRequest, identity directory.Identity, credentialID string) (code, redirectURL string, err error) {
-	return s.approve(ctx, req, identity, credentialID, nil)
+	return s.approve(ctx, req, identity, credentialID, nil, false)
 }
 
 // ApproveInSession is Approve for a sign-in that the browser's session
@@ -218,10 +225,12 @@ func (s *Service) Approve(ctx context.Context, req AuthRequest, identity directo
 // and the session records the application, in the code's transaction.
 // A session that ended meanwhile is ErrSessionEnded.
 func (s *Service) ApproveInSession(ctx context.Context, req AuthRequest, identity directory.Identity, ss sessions.Session) (code, redirectURL string, err error) {
-	return s.approve(ctx, req, identity, ss.CredentialID, &ss)
+	return s.approve(ctx, req, identity, ss.CredentialID, &ss, false)
 }
 
-func (s *Service) approve(ctx context.Context, req AuthRequest, identity directory.Identity, credentialID string, ss *sessions.Session) (code, redirectURL string, err error) {
+// approve is Approve and ApproveInSession; with unstored, req (a sign-in
+// with a session) is stored in the code's transaction.
+func (s *Service) approve(ctx context.Context, req AuthRequest, identity directory.Identity, credentialID string, ss *sessions.Session, unstored bool) (code, redirectURL string, err error) {
 	if err := s.allowed(ctx, identity, req.ApplicationID); err != nil {
 		return "", "", err
 	}
@@ -239,6 +248,11 @@ func (s *Service) approve(ctx context.Context, req AuthRequest, identity directo
 		err = s.store.FinishAuthRequest(ctx, fin, at)
 	} else {
 		err = s.store.Update(ctx, func(tx Tx) error {
+			if unstored {
+				if err := tx.CreateAuthRequest(ctx, req); err != nil {
+					return err
+				}
+			}
 			if err := tx.FinishAuthRequest(ctx, fin, at); err != nil {
 				return err
 			}

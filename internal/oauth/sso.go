@@ -68,16 +68,18 @@ func hasPrompt(p AuthParams, value string) bool {
 	return slices.Contains(strings.Fields(p.Prompt), value)
 }
 
-// signInWithSession signs a pending request in with the browser's session
-// when it may (sessionRefusal) and policy lets the identity use the
-// application, and returns where to send the browser; "" when a passkey
-// must sign in. prompt=none never gets "": the refusal is redirected.
+// signInWithSession signs a request in with the browser's session when it
+// may (sessionRefusal) and policy lets the identity use the application:
+// the request is stored, finished, in the code's transaction, and where to
+// send the browser is returned. "" means a passkey must sign in (the caller
+// stores the request, pending); prompt=none never gets "": the refusal is
+// redirected.
 func (s *Service) signInWithSession(ctx context.Context, req AuthRequest, app Application, current sessions.Session) (string, error) {
 	p := req.Params
 	i, refusal, err := s.sessionRefusal(ctx, app, p, current)
 	if err == nil && refusal == nil {
 		var to string
-		_, to, err = s.ApproveInSession(ctx, req, i, current)
+		_, to, err = s.approve(ctx, req, i, current.CredentialID, &current, true)
 		var denied *Denied
 		switch {
 		case errors.As(err, &denied):

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/nodecache"
 	"github.com/latchkey/latchkey/internal/secretbox"
 )
 
@@ -15,7 +16,10 @@ import (
 type Service struct {
 	store Store
 	box   *secretbox.Box
-	Clock latchkey.Clock
+	// settings are the realms' lifetimes as read in the last nodecache.TTL:
+	// a change applies to the sessions that start after, within that time.
+	settings nodecache.Cache[Settings]
+	Clock    latchkey.Clock
 }
 
 // NewService returns a Service whose cookies are sealed with box.
@@ -51,41 +55,58 @@ type SignIn struct {
 // (ReasonReplaced) and a new one starts.
 func (s *Service) Start(ctx context.Context, in SignIn, current *Session) (Session, string, error) {
 	now := s.Clock.Now()
-	settings, err := s.store.SessionSettings(ctx, in.TenantID, in.RealmID)
+	settings, err := s.settingsOf(ctx, in.TenantID, in.RealmID, now)
 	if err != nil {
 		return Session{}, "", err
 	}
-	settings = settings.effective()
 	v := Session{ID: latchkey.RandomString(32), TenantID: in.TenantID, RealmID: in.RealmID, IdentityID: in.IdentityID,
 		CredentialID: in.CredentialID, AuthTime: now.Truncate(time.Second), AMR: in.AMR, ACR: in.ACR, IP: in.IP,
 		UserAgent: in.UserAgent, IdleTimeout: settings.IdleTimeout, CreateTime: now, LastSeenTime: now,
-		IdleExpireTime: now.Add(min(settings.IdleTimeout, settings.Lifetime)), AbsoluteExpireTime: now.Add(settings.Lifetime)}
+		IdleExpireTime: now.Add(min(settings.IdleTimeout, settings.Lifetime)), AbsoluteExpireTime: now.Add(settings.Lifetime),
+		Applications: []string{}}
+	if current == nil || current.RealmID != in.RealmID || !current.Live(now) {
+		if err := s.store.CreateSession(ctx, v); err != nil {
+			return Session{}, "", err
+		}
+		return v, s.seal(v), nil
+	}
 	err = s.store.Update(ctx, func(tx Tx) error {
-		if current != nil && current.RealmID == in.RealmID && current.Live(now) {
-			if current.IdentityID == in.IdentityID {
-				renewed := v
-				renewed.ID, renewed.CreateTime, renewed.Applications = current.ID, current.CreateTime, current.Applications
-				err := tx.RenewSession(ctx, renewed)
-				if err == nil {
-					v = renewed
-					return nil
-				}
-				if !errors.Is(err, latchkey.ErrNotFound) { // else ended meanwhile: start anew
-					return err
-				}
-			} else if _, err := tx.EndSessions(ctx, End{At: now, Reason: ReasonReplaced, IDs: []string{current.ID}}); err != nil {
+		if current.IdentityID != in.IdentityID {
+			if _, err := tx.EndSessions(ctx, End{At: now, Reason: ReasonReplaced, IDs: []string{current.ID}}); err != nil {
 				return err
 			}
+			return tx.CreateSession(ctx, v)
 		}
-		return tx.CreateSession(ctx, v)
+		renewed := v
+		renewed.ID, renewed.CreateTime, renewed.Applications = current.ID, current.CreateTime, current.Applications
+		err := tx.RenewSession(ctx, renewed)
+		if errors.Is(err, latchkey.ErrNotFound) { // ended meanwhile: start anew
+			return tx.CreateSession(ctx, v)
+		}
+		if err == nil {
+			v = renewed
+		}
+		return err
 	})
 	if err != nil {
 		return Session{}, "", err
 	}
-	if v.Applications == nil {
-		v.Applications = []string{}
-	}
 	return v, s.seal(v), nil
+}
+
+// settingsOf returns a realm's lifetimes, defaults filled in.
+func (s *Service) settingsOf(ctx context.Context, tenantID, realmID string, now time.Time) (Settings, error) {
+	key := tenantID + "/" + realmID
+	if v, ok := s.settings.Get(key, now); ok {
+		return v, nil
+	}
+	v, err := s.store.SessionSettings(ctx, tenantID, realmID)
+	if err != nil {
+		return Settings{}, err
+	}
+	v = v.effective()
+	s.settings.Put(key, v, now)
+	return v, nil
 }
 
 // seal is the cookie value of a session: its realm and id, sealed, so a
