@@ -1,7 +1,8 @@
 // Package authenticator serves what a browser or the embedded SDK reaches
 // without a management token: each application's OAuth 2.0 / OpenID Connect
 // provider endpoints (authorize and the hosted sign-in page, signin,
-// bi-authenticate, token, userinfo, revoke, discovery, JWKS), and a binding
+// bi-authenticate, token, userinfo, revoke, discovery, JWKS, end_session and
+// its confirmation page), and a binding
 // link's own endpoints (:invokeAuthenticator and the hosted binding page,
 // :getInfo, :bind). Client credentials, access tokens, link tokens and
 // passkeys authorise them. It owns the CORS that lets an authenticator
