@@ -8,8 +8,9 @@
 // passkeys authorise them. It owns the CORS that lets an authenticator
 // config's origins call them, the hosted pages' templates and their
 // CSP nonces, and the cookie of the browser's sign-in session
-// (internal/session owns the session). The management API (internal/httpapi) mounts nothing of it;
-// the node registers both on one httpx.Mux.
+// (internal/session owns the session). The management API
+// (internal/httpapi) mounts nothing of it; the node registers both on one
+// httpx.Mux.
 //
 // Handlers decode, call a service, and encode; they hold no business rules.
 // It must not import internal/httpapi, internal/scim, internal/console or
