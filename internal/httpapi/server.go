@@ -131,6 +131,7 @@ func (s *Server) Routes(mux *httpx.Mux) {
 	s.passkeyRoutes(mux)
 	s.policyRoutes(mux)
 	s.appRoutes(mux)
+	s.sessionRoutes(mux)
 	s.roleRoutes(mux)
 	s.provisioningRoutes(mux)
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/latchkey/latchkey/internal/background"
 	"github.com/latchkey/latchkey/internal/bootstrap"
 	"github.com/latchkey/latchkey/internal/console"
+	"github.com/latchkey/latchkey/internal/delivery"
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/httpapi"
 	"github.com/latchkey/latchkey/internal/httpx"
@@ -33,6 +34,7 @@ import (
 	"github.com/latchkey/latchkey/internal/ratelimit"
 	"github.com/latchkey/latchkey/internal/scim"
 	"github.com/latchkey/latchkey/internal/secretbox"
+	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/store/postgres"
 	"github.com/latchkey/latchkey/internal/store/sqlite"
@@ -120,6 +122,7 @@ type Node struct {
 	Directory    *directory.Service
 	OAuth        *oauth.Service
 	Passkeys     *passkey.Service
+	Sessions     *session.Service
 	Credentials  bootstrap.Credentials
 	Bootstrapped bool   // whether this start created the first tenant
 	CredsFile    string // where the credentials were written
@@ -127,6 +130,9 @@ type Node struct {
 	// MailWorker delivers the outbox while Serve runs. Set its OnFailed
 	// before Serve; call its Wake after committing an enqueued message.
 	MailWorker *mail.Worker
+	// DeliveryWorker sends the HTTP deliveries of the outbox (back-channel
+	// logout tokens) while Serve runs.
+	DeliveryWorker *delivery.Worker
 	// Provisioning runs CSV imports and exports; ImportWorker runs the
 	// import jobs while Serve runs.
 	Provisioning *provisioning.Service
@@ -269,7 +275,14 @@ func open(ctx context.Context, cfg Config, st store.Store) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, Store: st, Directory: directory.NewService(st.Directory()), OAuth: oauthSvc,
 		Credentials: creds, Bootstrapped: created, CredsFile: path, Console: cons,
-		Mail: mail.NewService(st.Mail()), MailWorker: worker}
+		Mail: mail.NewService(st.Mail()), MailWorker: worker,
+		DeliveryWorker: &delivery.Worker{Store: st.Delivery(), Logger: cfg.Logger, Owner: worker.Owner, Clock: cfg.Clock,
+			Kinds: map[string]delivery.Kind{oauth.KindBackchannelLogout: oauthSvc.LogoutToken}}}
+	// Every ending of sessions queues its back-channel logouts in its own transaction.
+	st.OnSessionsEnded(func(ctx context.Context, tx store.Tx, ended []session.Session) error {
+		return oauthSvc.QueueBackchannelLogouts(ctx, tx, ended)
+	})
+	oauthSvc.DeliveryQueued = n.DeliveryWorker.Wake
 	n.Directory.Clock, n.Mail.Clock = cfg.Clock, cfg.Clock
 	n.Passkeys = newPasskeys(cfg, st, base)
 	n.Passkeys.ConfigChanged = oauthSvc.Forget
@@ -318,7 +331,9 @@ func open(ctx context.Context, cfg Config, st store.Store) (*Node, error) {
 	// limits whichever of them answers it.
 	mux := httpx.NewMux()
 	api.Routes(mux)
-	(&authenticator.Server{OAuth: oauthSvc, Passkeys: n.Passkeys, Mail: n.Mail, PublicURL: base}).Routes(mux)
+	n.Sessions = session.NewService(st.Session(), box)
+	n.Sessions.Clock = cfg.Clock
+	(&authenticator.Server{OAuth: oauthSvc, Passkeys: n.Passkeys, Sessions: n.Sessions, Mail: n.Mail, PublicURL: base}).Routes(mux)
 	n.handler = api.Handler(mux)
 	return n, nil
 }
@@ -534,6 +549,7 @@ func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	go n.sweep(ctx, nodeSeenPeriod, "recorded the node", func(ctx context.Context) (int, error) { return 0, n.record(ctx) })
 	go n.sweep(ctx, 10*time.Minute, "deleted expired tokens", n.OAuth.DeleteExpiredTokens)
+	go n.sweep(ctx, time.Minute, "ended expired sessions", n.Sessions.Sweep)
 	go n.sweep(ctx, time.Minute, "reloaded signing keys", n.OAuth.ReloadKeys)
 	go n.sweep(ctx, time.Minute, "expired credential binding jobs", n.Passkeys.ExpireBindingJobs)
 	go n.sweep(ctx, time.Second, "finished batch credential binding jobs", func(ctx context.Context) (int, error) {
@@ -545,6 +561,11 @@ func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 	mailDone := make(chan struct{})
 	go func() { n.MailWorker.Run(mailCtx); close(mailDone) }()
 	defer func() { stopMail(); <-mailDone }()
+	// So is a delivery: another node (or this one, restarted) sends it again.
+	deliveryCtx, stopDeliveries := context.WithCancel(ctx)
+	deliveriesDone := make(chan struct{})
+	go func() { n.DeliveryWorker.Run(deliveryCtx); close(deliveriesDone) }()
+	defer func() { stopDeliveries(); <-deliveriesDone }()
 	// An import stopped at shutdown resumes after its last committed batch,
 	// here or on another node, once its lease runs out.
 	importCtx, stopImports := context.WithCancel(ctx)

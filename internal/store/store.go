@@ -13,28 +13,36 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/audit"
+	"github.com/latchkey/latchkey/internal/delivery"
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/mail"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/passkey"
 	"github.com/latchkey/latchkey/internal/policy"
 	"github.com/latchkey/latchkey/internal/provisioning"
+	"github.com/latchkey/latchkey/internal/session"
 )
 
 // Tx is every domain's Tx at once, plus named settings.
 type Tx interface {
+	delivery.Tx
 	directory.Tx
 	mail.Tx
 	oauth.Tx
 	passkey.Tx
 	policy.Tx
 	provisioning.Tx
+	session.Tx
 	// GetSetting returns latchkey.ErrNotFound for a setting never made.
 	GetSetting(ctx context.Context, name string) (string, error)
 	// CreateSetting returns latchkey.ErrDuplicate when the setting exists:
 	// of concurrent creators exactly one wins.
 	CreateSetting(ctx context.Context, name, value string) error
 }
+
+// SessionsEnded is what follows an ending of sessions in its transaction
+// (their back-channel logouts are queued), given the sessions it ended.
+type SessionsEnded func(ctx context.Context, tx Tx, ended []session.Session) error
 
 // Store is one database holding all of Latchkey's state.
 type Store interface {
@@ -44,10 +52,15 @@ type Store interface {
 	Directory() directory.Store
 	OAuth() oauth.Store
 	Mail() mail.Store
+	Delivery() delivery.Store
 	Passkey() passkey.Store
 	Policy() policy.Store
 	Provisioning() provisioning.Store
+	Session() session.Store
 	Audit() audit.Store
+	// OnSessionsEnded makes every ending of sessions (Tx.EndSessions)
+	// call fn in its transaction; the node sets it once, before serving.
+	OnSessionsEnded(fn SessionsEnded)
 	Migrate(ctx context.Context) error
 	// SchemaVersion returns the database's migration version and the
 	// newest one this binary knows; SchemaFloor the newest contract

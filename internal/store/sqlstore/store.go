@@ -33,12 +33,14 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/audit"
+	"github.com/latchkey/latchkey/internal/delivery"
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/mail"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/passkey"
 	"github.com/latchkey/latchkey/internal/policy"
 	"github.com/latchkey/latchkey/internal/provisioning"
+	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
@@ -96,14 +98,21 @@ type Store struct {
 	// Clock is the time of the changes the store dates itself (touch); the
 	// services date the others.
 	Clock latchkey.Clock
+	// sessionsEnded is OnSessionsEnded's function, or nil.
+	sessionsEnded store.SessionsEnded
 }
+
+// OnSessionsEnded makes every ending of sessions (Tx.EndSessions, whoever
+// calls it) call fn in its transaction with the sessions it ended. Set it
+// before the store is used.
+func (s *Store) OnSessionsEnded(fn store.SessionsEnded) { s.sessionsEnded = fn }
 
 // New returns a Store. Reads use db; writes and transactions use writer,
 // which may be db itself. SQLite passes a one-connection writer so that
 // writers queue in Go instead of spinning on a locked database.
 func New(db, writer *sql.DB, d Dialect) *Store {
 	s := &Store{db: db, writer: writer, dialect: &d}
-	s.tx = tx{r: db, w: writer, d: s.dialect, clock: &s.Clock}
+	s.tx = tx{r: db, w: writer, d: s.dialect, clock: &s.Clock, sessionsEnded: &s.sessionsEnded}
 	if d.CacheStatements {
 		s.reads, s.writes = newStmtCache(db), newStmtCache(writer)
 		if writer == db {
@@ -191,7 +200,7 @@ func (s *Store) update(ctx context.Context, fn func(*tx) error) error {
 	if err != nil {
 		return err
 	}
-	t := &tx{r: sqlTx, w: sqlTx, d: s.dialect, clock: &s.Clock}
+	t := &tx{r: sqlTx, w: sqlTx, d: s.dialect, clock: &s.Clock, sessionsEnded: &s.sessionsEnded}
 	if s.writes != nil {
 		t.r = cachedTx{sqlTx, s.writes}
 		t.w = t.r
@@ -313,8 +322,14 @@ func (s *Store) Passkey() passkey.Store { return passkeyStore{s} }
 // Mail returns the store as mail sees it.
 func (s *Store) Mail() mail.Store { return mailStore{s} }
 
+// Delivery returns the store as delivery sees it.
+func (s *Store) Delivery() delivery.Store { return deliveryStore{s} }
+
 // Provisioning returns the store as provisioning sees it.
 func (s *Store) Provisioning() provisioning.Store { return provisioningStore{s} }
+
+// Session returns the store as session sees it.
+func (s *Store) Session() session.Store { return sessionStore{s} }
 
 // Audit returns the store as audit sees it.
 func (s *Store) Audit() audit.Store { return &s.tx }
@@ -332,6 +347,12 @@ type oauthStore struct{ *Store }
 type mailStore struct{ *Store }
 
 func (s mailStore) Update(ctx context.Context, fn func(mail.Tx) error) error {
+	return s.update(ctx, func(t *tx) error { return fn(t) })
+}
+
+type deliveryStore struct{ *Store }
+
+func (s deliveryStore) Update(ctx context.Context, fn func(delivery.Tx) error) error {
 	return s.update(ctx, func(t *tx) error { return fn(t) })
 }
 
@@ -357,6 +378,12 @@ func (s policyStore) Update(ctx context.Context, fn func(policy.Tx) error) error
 	return s.update(ctx, func(t *tx) error { return fn(t) })
 }
 
+type sessionStore struct{ *Store }
+
+func (s sessionStore) Update(ctx context.Context, fn func(session.Tx) error) error {
+	return s.update(ctx, func(t *tx) error { return fn(t) })
+}
+
 type passkeyStore struct{ *Store }
 
 func (s passkeyStore) Update(ctx context.Context, fn func(passkey.Tx) error) error {
@@ -373,4 +400,6 @@ type tx struct {
 	r, w  querier
 	d     *Dialect
 	clock *latchkey.Clock // the Store's
+	// sessionsEnded is the Store's OnSessionsEnded function.
+	sessionsEnded *store.SessionsEnded
 }
