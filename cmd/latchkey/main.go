@@ -1,10 +1,12 @@
 // Command latchkey is the Latchkey server and its command-line tools:
-// serve, migrate, token, credentials, keys, admin, import, export and version. It
+// serve, migrate, token, credentials, keys, admin, import, export, backup,
+// restore, healthcheck and version. It
 // only wires configuration into
 // internal/server and internal/apiclient.
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,7 +29,9 @@ import (
 	"github.com/latchkey/latchkey/internal/console"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/passkey"
+	"github.com/latchkey/latchkey/internal/secretbox"
 	"github.com/latchkey/latchkey/internal/server"
+	"github.com/latchkey/latchkey/internal/tracing"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -65,6 +69,7 @@ func root() *cobra.Command {
 	f.StringVar(&cfg.TLSKey, "tls-key", "", "TLS private key file (PEM)")
 	f.BoolVar(&cfg.TLSSelfSigned, "tls-self-signed", false, "serve HTTPS with a self-signed certificate for localhost, kept in the data dir")
 	f.StringVar(&cfg.MasterKey, "master-key", "", "base64 32-byte key that encrypts secrets at rest (default: generated into the data dir); every node of a cluster needs the same")
+	f.StringVar(&cfg.PreviousMasterKey, "previous-master-key", "", "the master key being replaced: also opens secrets, while keys rotate-master runs")
 	f.Float64Var(&cfg.TokenRate, "rate-limit-token", 50, "requests per second allowed per access token (0 = unlimited)")
 	f.IntVar(&cfg.TokenBurst, "rate-limit-token-burst", 100, "burst allowed per access token")
 	f.Float64Var(&cfg.IPRate, "rate-limit-ip", 100, "requests per second allowed per client IP (0 = unlimited)")
@@ -81,6 +86,7 @@ func root() *cobra.Command {
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	cmd.AddCommand(serveCmd(&cfg), migrateCmd(&cfg), tokenCmd(&cfg), keysCmd(&cfg), versionCmd())
 	cmd.AddCommand(importCmd(&cfg), exportCmd(&cfg), adminCmd(&cfg), credentialsCmd(&cfg))
+	cmd.AddCommand(backupCmd(&cfg), restoreCmd(&cfg), healthcheckCmd(&cfg))
 	return cmd
 }
 
@@ -107,13 +113,27 @@ func newLogger(format string) *slog.Logger {
 }
 
 func serveCmd(cfg *server.Config) *cobra.Command {
-	return &cobra.Command{
+	var otelEndpoint string
+	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the server (migrates and bootstraps the database first)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg.Version = versionString()
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
+			// Before the store opens: it traces its statements only if on.
+			shutdownTracing, err := tracing.Setup(ctx, otelEndpoint, cfg.Version)
+			if err != nil {
+				return fmt.Errorf("--otel-endpoint: %w", err)
+			}
+			defer func() {
+				flush, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				if err := shutdownTracing(flush); err != nil {
+					cfg.Logger.Warn("flush traces", "err", err)
+				}
+			}()
 			if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
 				return errors.New("--tls-cert and --tls-key go together")
 			}
@@ -132,10 +152,12 @@ func serveCmd(cfg *server.Config) *cobra.Command {
 				printBanner(cmd, node)
 			}
 			printAdminLink(cmd, node, cfg.BaseURL())
-			cfg.Logger.Info("latchkey serving", "url", cfg.BaseURL(), "engine", node.Store.Dialect(), "version", versionString())
+			cfg.Logger.Info("latchkey serving", "url", cfg.BaseURL(), "engine", node.Store.Dialect(), "version", versionString(), "tracing", tracing.Enabled())
 			return node.Serve(ctx, ln)
 		},
 	}
+	cmd.Flags().StringVar(&otelEndpoint, "otel-endpoint", "", "send OpenTelemetry traces over OTLP/HTTP to this base URL, e.g. http://otel-collector:4318 (default: OTEL_EXPORTER_OTLP_ENDPOINT; off when neither is set)")
+	return cmd
 }
 
 // withPort returns listen with port 0 replaced by the port ln got. The host
@@ -222,7 +244,7 @@ func credentialsCmd(cfg *server.Config) *cobra.Command {
 }
 
 func keysCmd(cfg *server.Config) *cobra.Command {
-	keys := &cobra.Command{Use: "keys", Short: "Manage the keys that sign tokens"}
+	keys := &cobra.Command{Use: "keys", Short: "Manage the keys that sign tokens and the master key"}
 	keys.AddCommand(&cobra.Command{
 		Use:   "rotate",
 		Short: "Make a new signing key of each algorithm current; the previous ones stay published, older ones are retired",
@@ -239,15 +261,50 @@ func keysCmd(cfg *server.Config) *cobra.Command {
 			return nil
 		},
 	})
+	keys.AddCommand(rotateMasterCmd(cfg))
 	return keys
 }
 
-func migrateCmd(cfg *server.Config) *cobra.Command {
-	return &cobra.Command{
-		Use:   "migrate",
-		Short: "Apply database migrations and exit",
+func rotateMasterCmd(cfg *server.Config) *cobra.Command {
+	var newKey string
+	var batch int
+	cmd := &cobra.Command{
+		Use:   "rotate-master --new-key KEY",
+		Short: "Re-encrypt every secret with a new master key, in batches, while nodes given both keys serve",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if newKey == "" {
+				return errors.New("--new-key is required (LATCHKEY_NEW_KEY; e.g. openssl rand -base64 32)")
+			}
+			w := cmd.OutOrStdout()
+			err := server.RotateMasterKey(cmd.Context(), *cfg, newKey, batch, func(table string, changed int) {
+				fmt.Fprintf(w, "%s: %d re-encrypted\n", table, changed)
+			})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(w, "every secret is sealed with the new key: restart the nodes with it alone (--master-key)")
+			if cfg.MasterKey == "" {
+				fmt.Fprintf(w, "%s in the data dir holds the new key, %s the old one\n", secretbox.KeyFile, secretbox.PreviousKeyFile)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&newKey, "new-key", "", "the new master key, base64 of 32 bytes (openssl rand -base64 32)")
+	cmd.Flags().IntVar(&batch, "batch-size", 100, "secrets re-encrypted per transaction")
+	return cmd
+}
+
+func migrateCmd(cfg *server.Config) *cobra.Command {
+	var check bool
+	cmd := &cobra.Command{
+		Use:   "migrate",
+		Short: "Apply database migrations and exit (--check: only say whether this release may share the database with the running nodes)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if check {
+				return migrateCheck(cmd, cfg)
+			}
 			st, err := server.OpenStore(*cfg)
 			if err != nil {
 				return err
@@ -260,6 +317,35 @@ func migrateCmd(cfg *server.Config) *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&check, "check", false, "change nothing; say whether this release and the nodes serving from the database are compatible (exit status 1 when not)")
+	return cmd
+}
+
+func migrateCheck(cmd *cobra.Command, cfg *server.Config) error {
+	c, err := server.CheckMigration(cmd.Context(), *cfg)
+	if err != nil {
+		return err
+	}
+	w := cmd.OutOrStdout()
+	fmt.Fprintf(w, "database schema: version %d; this release, Latchkey %s: version %d\n", c.Current, versionString(), c.Known)
+	if len(c.Pending) > 0 {
+		fmt.Fprintf(w, "contract migrations to apply: %v\n", c.Pending)
+	}
+	if !c.NodesRecorded && c.Current > 0 {
+		fmt.Fprintln(w, "the nodes of this database's release do not record themselves: check their versions by hand")
+	}
+	for _, n := range c.Nodes {
+		fmt.Fprintf(w, "node %s on %s: Latchkey %s, schema %d, up since %s, seen %s\n", n.ID, n.Host, n.Version, n.SchemaVersion,
+			n.StartTime.Format(time.RFC3339), n.SeenTime.Format(time.RFC3339))
+	}
+	if len(c.Problems) > 0 {
+		for _, p := range c.Problems {
+			fmt.Fprintln(cmd.ErrOrStderr(), "incompatible:", p)
+		}
+		return errors.New("this release cannot share the database with the running nodes")
+	}
+	fmt.Fprintln(w, "compatible: this release may migrate and serve beside the running nodes")
+	return nil
 }
 
 func tokenCmd(cfg *server.Config) *cobra.Command {
@@ -286,6 +372,35 @@ func tokenCmd(cfg *server.Config) *cobra.Command {
 	cmd.Flags().StringVar(&scope, "scope", "", "space-separated scopes (default: all management scopes)")
 	cmd.Flags().DurationVar(&lifetime, "lifetime", 0,
 		"token lifetime, e.g. 8760h (default: the configured 24h); beyond 24h only for SCIM scopes, up to 366 days")
+	return cmd
+}
+
+func healthcheckCmd(cfg *server.Config) *cobra.Command {
+	var url string
+	cmd := &cobra.Command{
+		Use:   "healthcheck",
+		Short: "Exit 0 when the server on --listen answers GET /readyz with 200 (for container health checks)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if url == "" {
+				local := *cfg
+				local.PublicURL = "" // the node as reached from its own machine
+				url = local.BaseURL() + "/readyz"
+			}
+			client := apiclient.HTTPClient(filepath.Join(cfg.DataDir, server.SelfSignedCert))
+			client.Timeout = 5 * time.Second
+			resp, err := client.Get(url)
+			if err != nil {
+				return err
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				return fmt.Errorf("%s: %s", url, resp.Status)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&url, "url", "", "URL to check (default: /readyz on --listen, https with --tls-*)")
 	return cmd
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/latchkey/latchkey/internal/mail"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/passkey"
+	"github.com/latchkey/latchkey/internal/session"
 )
 
 // opRoutes are each application's OAuth 2.0 / OpenID Connect provider
@@ -39,6 +40,8 @@ func (s *Server) opRoutes(mux *httpx.Mux) {
 		}
 		mux.Handle("OPTIONS "+httpx.AppPath+route.path, s.appCORS(nil))
 	}
+	mux.HandleFunc("GET "+httpx.AppPath+"/end_session", s.endSession)
+	mux.HandleFunc("POST "+httpx.AppPath+"/end_session", s.endSession)
 }
 
 // signinPage is what the hosted sign-in page shows.
@@ -71,13 +74,22 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	f := r.Form
 	p := oauth.AuthParams{ClientID: f.Get("client_id"), RedirectURI: f.Get("redirect_uri"), ResponseType: f.Get("response_type"),
 		Scope: f.Get("scope"), State: f.Get("state"), Nonce: f.Get("nonce"), CodeChallenge: f.Get("code_challenge"),
-		CodeChallengeMethod: f.Get("code_challenge_method"), LoginHint: f.Get("login_hint"), Prompt: f.Get("prompt")}
+		CodeChallengeMethod: f.Get("code_challenge_method"), LoginHint: f.Get("login_hint"), Prompt: f.Get("prompt"),
+		MaxAge: f.Get("max_age"), ACRValues: f.Get("acr_values"), IDTokenHint: f.Get("id_token_hint")}
 	p.ResponseMode, p.Request, p.RequestURI = f.Get("response_mode"), f.Get("request"), f.Get("request_uri")
 	tenant, realm, appID := r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("app")
-	req, app, err := s.OAuth.Authorize(r.Context(), tenant, realm, appID, p)
+	current, err := s.currentSession(r, tenant, realm)
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	req, app, signedIn, err := s.OAuth.Authorize(r.Context(), tenant, realm, appID, p, current)
 	var toClient *oauth.RedirectError
 	var refused *oauth.Error
 	switch {
+	case err == nil && signedIn != "": // the browser's session signed in, without a ceremony
+		s.respond(w, r, p.FormPost(), p.RedirectURI, signedIn)
+		return
 	case errors.As(err, &toClient):
 		s.respond(w, r, toClient.FormPost, toClient.RedirectURI, toClient.URL)
 		return
@@ -176,8 +188,10 @@ func (s *Server) biAuthenticate(w http.ResponseWriter, r *http.Request) {
 }
 
 // signin finishes a sign-in on the hosted page: the passkey's assertion is
-// verified, policy decides, and the browser is sent back to the client
-// with a code, or with error=access_denied.
+// verified, the browser's session starts (or is renewed), policy decides,
+// and the browser is sent back to the client with a code, or with
+// error=access_denied. (The session starts even when policy denies this
+// application: the passkey did sign in, and may be let in to others.)
 func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		Request    string          `json:"request"`
@@ -208,7 +222,13 @@ func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, err)
 		return
 	}
-	_, to, err := s.OAuth.Approve(r.Context(), req, identity, cred.ID)
+	ss, err := s.startSession(w, r, session.SignIn{TenantID: tenant, RealmID: realm, IdentityID: identity.ID, CredentialID: cred.ID,
+		AMR: oauth.PasskeyAMR(config.Config), ACR: oauth.PasskeyACR})
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	_, to, err := s.OAuth.ApproveInSession(r.Context(), req, identity, ss)
 	var denied *oauth.Denied
 	if errors.As(err, &denied) {
 		answer := signinAnswer(req, oauth.Deny(req, denied.Error()))
@@ -288,4 +308,38 @@ func (s *Server) discovery(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	httpx.WriteJSON(w, http.StatusOK, meta)
+}
+
+// currentSession is the browser's live session of the realm, read from the
+// database, or nil.
+func (s *Server) currentSession(r *http.Request, tenant, realm string) (*session.Session, error) {
+	c, err := r.Cookie(session.CookieName)
+	if err != nil {
+		return nil, nil
+	}
+	ss, ok, err := s.Sessions.Find(r.Context(), tenant, realm, c.Value)
+	if !ok || err != nil {
+		return nil, err
+	}
+	return &ss, nil
+}
+
+// startSession records a passkey's sign-in as the browser's session of
+// the realm (renewing its current one of the same identity) and sets its
+// cookie: HttpOnly, SameSite=Lax (sent on the top-level GET to /authorize
+// that an application's redirect makes), Secure under HTTPS, for the
+// realm's paths only, until the session's absolute expiry.
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, in session.SignIn) (session.Session, error) {
+	current, err := s.currentSession(r, in.TenantID, in.RealmID)
+	if err != nil {
+		return session.Session{}, err
+	}
+	in.IP, in.UserAgent = latchkey.ClientIPFrom(r.Context()), r.UserAgent()
+	ss, value, err := s.Sessions.Start(r.Context(), in, current)
+	if err != nil {
+		return ss, err
+	}
+	http.SetCookie(w, &http.Cookie{Name: session.CookieName, Value: value, Path: session.CookiePath(in.TenantID, in.RealmID),
+		Expires: ss.AbsoluteExpireTime, HttpOnly: true, Secure: strings.HasPrefix(s.PublicURL, "https://"), SameSite: http.SameSiteLaxMode})
+	return ss, nil
 }

@@ -5,12 +5,15 @@ import (
 	"github.com/latchkey/latchkey/internal/mail"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/passkey"
+	"github.com/latchkey/latchkey/internal/session"
 )
 
 // Server holds what the handlers need.
 type Server struct {
 	OAuth    *oauth.Service
 	Passkeys *passkey.Service
+	// Sessions are the browsers' sign-in sessions of the hosted page.
+	Sessions *session.Service
 	// Mail serves the realms' active themes, which the hosted pages wear.
 	Mail *mail.Service
 	// PublicURL is Latchkey's external URL; the hosted pages' CSP depends

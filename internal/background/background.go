@@ -2,18 +2,22 @@
 // outbox, import jobs): poll at an interval, or at once when woken, and
 // repeat a step while it finds work.
 //
-// It must not import other Latchkey packages.
+// It must not import other Latchkey packages but internal/tracing.
 package background
 
 import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/latchkey/latchkey/internal/tracing"
 )
 
 // Loop is a worker's loop. The zero value is ready; Wake may be called
 // before or while Run runs.
 type Loop struct {
+	// Name names the worker's job in traces ("mail"); set it before Run.
+	Name string
 	once sync.Once
 	wake chan struct{}
 }
@@ -34,7 +38,7 @@ func (l *Loop) Wake() {
 
 // Run calls step at once, then every poll and whenever woken, until ctx is
 // done; each time it calls step again for as long as step reports that it
-// did some work.
+// did some work. Each step that did is traced as the job l.Name.
 func (l *Loop) Run(ctx context.Context, poll time.Duration, step func(context.Context) bool) {
 	t := time.NewTimer(0)
 	defer t.Stop()
@@ -45,8 +49,17 @@ func (l *Loop) Run(ctx context.Context, poll time.Duration, step func(context.Co
 		case <-t.C:
 		case <-l.wakeChan():
 		}
-		for ctx.Err() == nil && step(ctx) {
+		for ctx.Err() == nil && l.step(ctx, step) {
 		}
 		t.Reset(poll)
 	}
+}
+
+func (l *Loop) step(ctx context.Context, step func(context.Context) bool) bool {
+	start := time.Now()
+	worked := step(ctx)
+	if worked {
+		tracing.Job(ctx, l.Name, start, nil)
+	}
+	return worked
 }

@@ -68,6 +68,16 @@ func CheckMasterKey(ctx context.Context, st store.Store, box *secretbox.Box) err
 	return nil
 }
 
+// RotateMasterKey seals every secret in st anew with box's master key,
+// which opens them meanwhile with its previous key too, in transactions
+// of at most batch rows; done hears of each. The value that CheckMasterKey
+// opens goes last: until then a node given only the new key refuses to
+// start, so that none serves with secrets it cannot open. Interrupted
+// anywhere, even by kill -9, it resumes when run again.
+func RotateMasterKey(ctx context.Context, st store.Store, box *secretbox.Box, batch int, done func(table string, changed int)) error {
+	return st.Reseal(ctx, []string{settingKeyCheck}, batch, box.Reseal, done)
+}
+
 type ids struct {
 	TenantID      string `json:"tenant_id"`
 	RealmID       string `json:"realm_id"`

@@ -32,11 +32,13 @@ func (c *Console) appRoutes(mux *http.ServeMux) {
 
 // The application form's fields, named as the API's, relative to the application.
 const (
-	grantTypeField = "protocol_config.grant_type"
-	expiresField   = "protocol_config.token_configuration.expires_after"
-	subjectField   = "protocol_config.token_configuration.subject_field"
-	algorithmField = "protocol_config.token_configuration.token_signing_algorithm"
-	formatField    = "protocol_config.token_format"
+	grantTypeField   = "protocol_config.grant_type"
+	expiresField     = "protocol_config.token_configuration.expires_after"
+	subjectField     = "protocol_config.token_configuration.subject_field"
+	algorithmField   = "protocol_config.token_configuration.token_signing_algorithm"
+	formatField      = "protocol_config.token_format"
+	postLogoutField  = "protocol_config.post_logout_redirect_uris"
+	backchannelField = "protocol_config.backchannel_logout_uri"
 	// A Latchkey extension: how refresh tokens live.
 	refreshExpiresField  = "protocol_config.refresh_token_configuration.expires_after"
 	refreshAbsoluteField = "protocol_config.refresh_token_configuration.absolute_lifetime"
@@ -44,7 +46,7 @@ const (
 )
 
 var appFields = []string{"display_name", "protocol_config.type", "protocol_config.confidentiality", "protocol_config.pkce",
-	"protocol_config.redirect_uris", "protocol_config.allowed_scopes", expiresField, subjectField, algorithmField, formatField,
+	"protocol_config.redirect_uris", postLogoutField, backchannelField, "protocol_config.allowed_scopes", expiresField, subjectField, algorithmField, formatField,
 	"authenticator_config_id", "resource_server_id",
 	refreshExpiresField, refreshAbsoluteField, rotationField}
 
@@ -114,6 +116,7 @@ func appForm(a oauth.Application) *form {
 	return &form{Errors: map[string]string{}, Lists: map[string][]string{grantTypeField: pc.GrantType}, Values: map[string]string{
 		"display_name": a.DisplayName, "protocol_config.type": pc.Type, "protocol_config.confidentiality": pc.Confidentiality,
 		"protocol_config.pkce": pc.PKCE, "protocol_config.redirect_uris": strings.Join(pc.RedirectURIs, "\n"),
+		postLogoutField: strings.Join(pc.PostLogoutRedirectURIs, "\n"), backchannelField: pc.BackchannelLogoutURI,
 		"protocol_config.allowed_scopes": strings.Join(pc.AllowedScopes, "\n"), expiresField: strconv.Itoa(pc.TokenConfiguration.ExpiresAfter),
 		subjectField: pc.TokenConfiguration.SubjectField, algorithmField: pc.TokenConfiguration.TokenSigningAlgorithm, formatField: pc.TokenFormat, "authenticator_config_id": a.AuthenticatorConfigID,
 		"resource_server_id": a.ResourceServerID, grantTypeField: "",
@@ -136,6 +139,8 @@ func applyApp(f *form, a *oauth.Application) {
 	// Not nil: no grant ticked must be refused, not taken for the default.
 	pc.GrantType = append([]string{}, f.Lists[grantTypeField]...)
 	pc.RedirectURIs = lines(f.Values["protocol_config.redirect_uris"])
+	pc.PostLogoutRedirectURIs = lines(f.Values[postLogoutField])
+	pc.BackchannelLogoutURI = strings.TrimSpace(f.Values[backchannelField])
 	pc.AllowedScopes = strings.Fields(f.Values["protocol_config.allowed_scopes"])
 	// A value that is no number becomes 0, which the service refuses with its range.
 	pc.TokenConfiguration.ExpiresAfter, _ = strconv.Atoi(f.Values[expiresField])

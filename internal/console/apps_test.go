@@ -172,3 +172,25 @@ func TestRevealNeedsTheScopes(t *testing.T) {
 	}
 	wantPage(t, e.post(t, base+"/secret", url.Values{}), http.StatusForbidden, "does not grant")
 }
+
+// TestApplicationLogoutURIs: the form edits an application's post-logout
+// redirect URIs and back-channel logout URI, refused as the API refuses them.
+func TestApplicationLogoutURIs(t *testing.T) {
+	e := start(t, "sqlite", "")
+	realm := e.api(t, "POST", "/realms", map[string]any{"realm": map[string]any{"display_name": "Shop", "classification": "SECURE_CUSTOMER"}})["id"].(string)
+	base := "/console/realms/" + realm + "/applications"
+	signsIn := url.Values{"protocol_config.type": {"oidc"}, "protocol_config.grant_type": {"authorization_code"},
+		"protocol_config.redirect_uris": {"https://shop.example/cb"}, "protocol_config.post_logout_redirect_uris": {"https://shop.example/bye\njavascript:alert(1)"},
+		"protocol_config.backchannel_logout_uri": {"com.example.shop:/logout"}}
+	p := e.post(t, base, appForm(signsIn))
+	wantPage(t, p, http.StatusUnprocessableEntity, `id="e-protocol_config.post_logout_redirect_uris"`, "entry 2: the scheme javascript: is not allowed",
+		`id="e-protocol_config.backchannel_logout_uri"`, "must be an https URL")
+	signsIn["protocol_config.post_logout_redirect_uris"] = []string{"https://shop.example/bye\ncom.example.shop:/bye"}
+	signsIn["protocol_config.backchannel_logout_uri"] = []string{"https://shop.example/backchannel"}
+	p = e.follow(t, base, appForm(signsIn))
+	wantPage(t, p, http.StatusOK, "Application Billing created.", "https://shop.example/bye\ncom.example.shop:/bye", `value="https://shop.example/backchannel"`)
+	pc := e.api(t, "GET", "/realms/"+realm+"/applications", nil)["applications"].([]any)[0].(map[string]any)["protocol_config"].(map[string]any)
+	if uris := pc["post_logout_redirect_uris"].([]any); len(uris) != 2 || uris[1] != "com.example.shop:/bye" || pc["backchannel_logout_uri"] != "https://shop.example/backchannel" {
+		t.Errorf("the API shows %v", pc)
+	}
+}

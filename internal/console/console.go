@@ -138,6 +138,7 @@ func (c *Console) Handler() http.Handler {
 	c.realmRoutes(mux)
 	c.identityRoutes(mux)
 	c.identityTabRoutes(mux)
+	c.identitySessionRoutes(mux)
 	c.importRoutes(mux)
 	c.groupRoutes(mux)
 	c.appRoutes(mux)

@@ -191,7 +191,8 @@ func TestSecureCookies(t *testing.T) {
 		t.Fatalf("https: %q", ck)
 	}
 	if !strings.HasPrefix(p.location, e.console.OAuth.Issuer(e.tenant(), e.admin(), e.console.Client.ApplicationID)+"/authorize?") ||
-		!strings.Contains(p.location, "code_challenge_method=S256") || !strings.Contains(p.location, url.QueryEscape("https://console.example.com/console/callback")) {
+		!strings.Contains(p.location, "code_challenge_method=S256") || !strings.Contains(p.location, url.QueryEscape("https://console.example.com/console/callback")) ||
+		!strings.Contains(p.location, "prompt=login") { // a passkey every time, whatever the browser's session
 		t.Fatalf("sign-in redirect %s", p.location)
 	}
 }

@@ -176,9 +176,12 @@ func (c *Console) loginStart(w http.ResponseWriter, r *http.Request) {
 	}
 	c.setSealed(w, loginCookie, l, 600)
 	sum := sha256.Sum256([]byte(l.Verifier))
+	// prompt=login: the console's sign-out does not end the browser's
+	// sign-in session of the admin realm, so without it "Sign in" after
+	// "Sign out" would let the next person at the browser in silently.
 	q := url.Values{"client_id": {c.Client.ClientID}, "redirect_uri": {c.redirectURI()}, "response_type": {"code"},
 		"scope": {scopes()}, "state": {l.State}, "code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])},
-		"code_challenge_method": {"S256"}}
+		"code_challenge_method": {"S256"}, "prompt": {"login"}}
 	http.Redirect(w, r, c.issuer()+"/authorize?"+q.Encode(), http.StatusSeeOther)
 }
 

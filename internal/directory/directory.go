@@ -6,6 +6,7 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/audit"
+	"github.com/latchkey/latchkey/internal/session"
 )
 
 // Tenant is the top of the hierarchy; every other resource belongs to one.
@@ -24,12 +25,17 @@ const (
 
 // Realm is a namespace of identities, groups and applications inside a tenant.
 type Realm struct {
-	ID             string    `json:"id"`
-	TenantID       string    `json:"tenant_id"`
-	DisplayName    string    `json:"display_name"`
-	Classification string    `json:"classification"`
-	CreateTime     time.Time `json:"create_time"`
-	UpdateTime     time.Time `json:"update_time"`
+	ID             string `json:"id"`
+	TenantID       string `json:"tenant_id"`
+	DisplayName    string `json:"display_name"`
+	Classification string `json:"classification"`
+	// Session lifetimes in seconds (Latchkey extension; 0 or absent: the
+	// defaults of internal/session): how long a sign-in session lives
+	// unused, and at most after its passkey signed in.
+	SessionIdleTimeout int       `json:"session_idle_timeout,omitempty"`
+	SessionLifetime    int       `json:"session_lifetime,omitempty"`
+	CreateTime         time.Time `json:"create_time"`
+	UpdateTime         time.Time `json:"update_time"`
 }
 
 // Identity statuses.
@@ -108,6 +114,8 @@ type Tx interface {
 	// RevokeTokensOfIdentities revokes every token issued to the identities:
 	// access, ID and refresh tokens, on every node at once.
 	RevokeTokensOfIdentities(ctx context.Context, ids []string) error
+	// EndSessions is session.Tx's: the one way a sign-in session ends.
+	EndSessions(ctx context.Context, e session.End) ([]session.Session, error)
 	// MissingIdentities returns those of ids that are not identities of the realm.
 	MissingIdentities(ctx context.Context, realmID string, ids []string) ([]string, error)
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/audit"
+	"github.com/latchkey/latchkey/internal/session"
 )
 
 // MaxBatch is the most ids one batch request may name.
@@ -25,8 +26,11 @@ func NewService(store Store) *Service { return &Service{store: store} }
 // Patches: a nil field is left unchanged.
 type (
 	TenantPatch struct{ DisplayName *string }
-	RealmPatch  struct{ DisplayName, Classification *string }
-	GroupPatch  struct{ DisplayName, Description *string }
+	RealmPatch  struct {
+		DisplayName, Classification         *string
+		SessionIdleTimeout, SessionLifetime *int
+	}
+	GroupPatch struct{ DisplayName, Description *string }
 	// IdentityPatch merges Traits into the identity's traits by name.
 	IdentityPatch struct {
 		DisplayName, Status *string
@@ -71,7 +75,7 @@ func (s *Service) UpdateTenant(ctx context.Context, id string, p TenantPatch) (t
 	return t, err
 }
 
-func setIf(dst *string, v *string) {
+func setIf[T any](dst *T, v *T) {
 	if v != nil {
 		*dst = *v
 	}
@@ -125,6 +129,8 @@ func (s *Service) UpdateRealm(ctx context.Context, tenantID, id string, p RealmP
 		}
 		setIf(&r.DisplayName, p.DisplayName)
 		setIf(&r.Classification, p.Classification)
+		setIf(&r.SessionIdleTimeout, p.SessionIdleTimeout)
+		setIf(&r.SessionLifetime, p.SessionLifetime)
 		if err := ValidateRealm(r); err != nil {
 			return err
 		}
@@ -247,7 +253,7 @@ func (s *Service) DeleteIdentityIf(ctx context.Context, tenantID, realmID, id st
 				return err
 			}
 		}
-		n, err := deleteIdentities(ctx, tx, realmID, []string{id})
+		n, err := s.deleteIdentities(ctx, tx, realmID, []string{id})
 		if err != nil {
 			return err
 		}
@@ -258,14 +264,14 @@ func (s *Service) DeleteIdentityIf(ctx context.Context, tenantID, realmID, id st
 	})
 }
 
-// deleteIdentities deletes identities of a realm, and every token issued
-// to them.
-func deleteIdentities(ctx context.Context, tx Tx, realmID string, ids []string) (int, error) {
+// deleteIdentities deletes identities of a realm, revokes every token
+// issued to them and ends their sessions.
+func (s *Service) deleteIdentities(ctx context.Context, tx Tx, realmID string, ids []string) (int, error) {
 	n, err := tx.DeleteIdentities(ctx, realmID, ids)
 	if err != nil || n == 0 {
 		return n, err
 	}
-	return n, tx.RevokeTokensOfIdentities(ctx, ids)
+	return n, revokeAccess(ctx, tx, ids, session.ReasonIdentityDeleted, s.Clock.Now())
 }
 
 // CheckIDs applies the batch rules: 1 to MaxBatch ids, no repeats.
@@ -298,7 +304,7 @@ func (s *Service) BatchDeleteIdentities(ctx context.Context, tenantID, realmID s
 		if err := existingIdentities(ctx, tx, tenantID, realmID, ids); err != nil {
 			return err
 		}
-		if _, err := deleteIdentities(ctx, tx, realmID, ids); err != nil {
+		if _, err := s.deleteIdentities(ctx, tx, realmID, ids); err != nil {
 			return err
 		}
 		for _, id := range ids {

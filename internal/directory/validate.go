@@ -114,6 +114,13 @@ func ValidateRealm(r Realm) error {
 	if r.Classification != SecureWorkforce && r.Classification != SecureCustomer {
 		v.Add("classification", `must be "SECURE_WORKFORCE" or "SECURE_CUSTOMER"`)
 	}
+	// A minute to 30 days unused, a minute to a year in all; 0 is the default.
+	if r.SessionIdleTimeout != 0 && (r.SessionIdleTimeout < 60 || r.SessionIdleTimeout > 30*86400) {
+		v.Add("session_idle_timeout", "must be 0 (the default) or 60 to 2592000 seconds")
+	}
+	if r.SessionLifetime != 0 && (r.SessionLifetime < 60 || r.SessionLifetime > 365*86400) {
+		v.Add("session_lifetime", "must be 0 (the default) or 60 to 31536000 seconds")
+	}
 	return v.Err()
 }
 

@@ -275,6 +275,11 @@ func TestValidateRealm(t *testing.T) {
 		{"classification in lower case", directory.Realm{DisplayName: "r", Classification: "secure_workforce"}, []string{"classification"}},
 		{"unknown classification", directory.Realm{DisplayName: "r", Classification: "SECURE"}, []string{"classification"}},
 		{"both wrong", directory.Realm{Classification: "x"}, []string{"display_name", "classification"}},
+		{"session lifetimes", directory.Realm{DisplayName: "r", Classification: "SECURE_CUSTOMER", SessionIdleTimeout: 60, SessionLifetime: 365 * 86400}, nil},
+		{"session lifetimes out of range", directory.Realm{DisplayName: "r", Classification: "SECURE_CUSTOMER", SessionIdleTimeout: 59,
+			SessionLifetime: 365*86400 + 1}, []string{"session_idle_timeout", "session_lifetime"}},
+		{"negative session lifetimes", directory.Realm{DisplayName: "r", Classification: "SECURE_CUSTOMER", SessionIdleTimeout: -1,
+			SessionLifetime: -1}, []string{"session_idle_timeout", "session_lifetime"}},
 	}
 	for _, nc := range nameCases(64, true) {
 		var fields []string

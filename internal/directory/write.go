@@ -7,6 +7,7 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/audit"
+	"github.com/latchkey/latchkey/internal/session"
 )
 
 // The functions of this file are the one write path for identities and
@@ -106,18 +107,29 @@ func StoreChanges(ctx context.Context, tx Tx, c Changes) error {
 		return err
 	}
 	var lostAccess []string
+	var at time.Time
 	for _, u := range c.Updates {
 		if err := tx.UpdateIdentity(ctx, u.New); err != nil {
 			return err
 		}
 		if LosesAccess(u.Old, u.New) {
-			lostAccess = append(lostAccess, u.New.ID)
+			lostAccess, at = append(lostAccess, u.New.ID), u.New.UpdateTime
 		}
 	}
 	if len(lostAccess) > 0 {
-		if err := tx.RevokeTokensOfIdentities(ctx, lostAccess); err != nil {
+		if err := revokeAccess(ctx, tx, lostAccess, session.ReasonIdentitySuspended, at); err != nil {
 			return err
 		}
 	}
 	return tx.AddMemberships(ctx, c.Members)
+}
+
+// revokeAccess revokes every token of the identities and ends their
+// sign-in sessions, in tx, because of why (a session.Reason) at at.
+func revokeAccess(ctx context.Context, tx Tx, ids []string, why string, at time.Time) error {
+	if err := tx.RevokeTokensOfIdentities(ctx, ids); err != nil {
+		return err
+	}
+	_, err := tx.EndSessions(ctx, session.End{At: at, Reason: why, IdentityIDs: ids})
+	return err
 }

@@ -28,8 +28,10 @@ type tenantIn struct {
 
 type realmIn struct {
 	readOnly
-	DisplayName    *string `json:"display_name"`
-	Classification *string `json:"classification"`
+	DisplayName        *string `json:"display_name"`
+	Classification     *string `json:"classification"`
+	SessionIdleTimeout *int    `json:"session_idle_timeout"`
+	SessionLifetime    *int    `json:"session_lifetime"`
 }
 
 type identityIn struct {
@@ -76,9 +78,10 @@ type groupIn struct {
 	Description *string `json:"description"`
 }
 
-func deref(s *string) string {
+func deref[T any](s *T) T {
+	var zero T
 	if s == nil {
-		return ""
+		return zero
 	}
 	return *s
 }
@@ -105,7 +108,8 @@ func (s *Server) createRealm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	realm, err := s.Directory.CreateRealm(r.Context(), r.PathValue("tenant"),
-		directory.Realm{DisplayName: deref(in.DisplayName), Classification: deref(in.Classification)})
+		directory.Realm{DisplayName: deref(in.DisplayName), Classification: deref(in.Classification),
+			SessionIdleTimeout: deref(in.SessionIdleTimeout), SessionLifetime: deref(in.SessionLifetime)})
 	httpx.Reply(w, r, realm, latchkey.WithFieldPrefix(err, "realm."))
 }
 
@@ -128,7 +132,8 @@ func (s *Server) updateRealm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	realm, err := s.Directory.UpdateRealm(r.Context(), r.PathValue("tenant"), r.PathValue("realm"),
-		directory.RealmPatch{DisplayName: in.DisplayName, Classification: in.Classification})
+		directory.RealmPatch{DisplayName: in.DisplayName, Classification: in.Classification,
+			SessionIdleTimeout: in.SessionIdleTimeout, SessionLifetime: in.SessionLifetime})
 	httpx.Reply(w, r, realm, latchkey.WithFieldPrefix(err, "realm."))
 }
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/passkey"
+	"github.com/latchkey/latchkey/internal/testenv"
 )
 
 // passkeyHolder is an identity with a WebAuthn passkey in a software
@@ -96,6 +97,17 @@ func signinPage(t testing.TB, issuer string, q url.Values) signinPageRequest {
 // returns the answer of /signin.
 func (h passkeyHolder) signIn(t testing.TB, issuer string, q url.Values) map[string]any {
 	t.Helper()
+	answer := h.signInAnswer(t, issuer, q)
+	body := answer.JSON(t)
+	if answer.Status != http.StatusOK {
+		body["status"] = float64(answer.Status) // with the API error's message and details
+	}
+	return body
+}
+
+// signInAnswer is signIn's whole HTTP answer, headers included.
+func (h passkeyHolder) signInAnswer(t testing.TB, issuer string, q url.Values) testenv.Response {
+	t.Helper()
 	req := signinPage(t, issuer, q)
 	opts, err := virtualwebauthn.ParseAssertionOptions(string(req.Options))
 	if err != nil {
@@ -103,13 +115,8 @@ func (h passkeyHolder) signIn(t testing.TB, issuer string, q url.Values) map[str
 	}
 	u, _ := url.Parse(h.origin)
 	assertion := virtualwebauthn.CreateAssertionResponse(virtualwebauthn.RelyingParty{ID: u.Hostname(), Name: "x", Origin: h.origin}, h.auth, h.cred, *opts)
-	answer := send(t, "POST", h.origin+req.URL, http.Header{"Content-Type": {"application/json"}},
+	return send(t, "POST", h.origin+req.URL, http.Header{"Content-Type": {"application/json"}},
 		strings.NewReader(`{"request":"`+req.ID+`","credential":`+assertion+`}`))
-	body := answer.JSON(t)
-	if answer.Status != http.StatusOK {
-		body["status"] = float64(answer.Status) // with the API error's message and details
-	}
-	return body
 }
 
 // signInQuery is an authorization request for an OpenID sign-in with PKCE (verifier sdkVerifier).

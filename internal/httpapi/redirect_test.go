@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -28,10 +29,14 @@ func TestRedirectTargets(t *testing.T) {
 	forEachEngine(t, nil, func(t *testing.T, e *env) {
 		c := e.api
 		realm := newRealm(t, c, "Redirects")
+		appWith := func(field string, value any) map[string]any {
+			pc := map[string]any{"type": "oidc", "confidentiality": "public", "grant_type": []string{"authorization_code"}, "pkce": "s256",
+				"redirect_uris": []string{"https://app.example.com/callback"}, "token_configuration": map[string]any{"expires_after": 600}}
+			pc[field] = value
+			return map[string]any{"application": map[string]any{"display_name": "App", "protocol_config": pc}}
+		}
 		app := func(uri string) map[string]any {
-			return map[string]any{"application": map[string]any{"display_name": "App", "protocol_config": map[string]any{
-				"type": "oidc", "confidentiality": "public", "grant_type": []string{"authorization_code"}, "pkce": "s256",
-				"redirect_uris": []string{"https://app.example.com/callback", uri}, "token_configuration": map[string]any{"expires_after": 600}}}}
+			return appWith("redirect_uris", []string{"https://app.example.com/callback", uri})
 		}
 		ada := str(t, newIdentity(t, c, realm, "ada"), "id")
 		config := hostedConfig(t, c, realm)
@@ -41,6 +46,21 @@ func TestRedirectTargets(t *testing.T) {
 		for _, bad := range dangerousTargets {
 			assertInvalid(t, c.do(t, "POST", "/realms/"+realm+"/applications", app(bad)), "application.protocol_config.redirect_uris[1]", "")
 			assertInvalid(t, c.do(t, "POST", "/realms/"+realm+"/identities/"+ada+"/credential-binding-jobs", job(bad)), "job.post_binding_redirect_uri", "")
+			assertInvalid(t, c.do(t, "POST", "/realms/"+realm+"/applications", appWith("post_logout_redirect_uris", []string{bad})),
+				"application.protocol_config.post_logout_redirect_uris[0]", "")
+			assertInvalid(t, c.do(t, "POST", "/realms/"+realm+"/applications", appWith("backchannel_logout_uri", bad)),
+				"application.protocol_config.backchannel_logout_uri", "")
+		}
+		// A native app's scheme is a place for a browser, not for a logout token.
+		assertInvalid(t, c.do(t, "POST", "/realms/"+realm+"/applications", appWith("backchannel_logout_uri", "com.example.app:/logout")),
+			"application.protocol_config.backchannel_logout_uri", "")
+		logoutApp := c.post(t, "/realms/"+realm+"/applications", appWith("post_logout_redirect_uris", []string{"https://app.example.com/bye", "com.example.app:/bye"}))
+		c.ok(t, "PATCH", "/realms/"+realm+"/applications/"+str(t, logoutApp, "id"), map[string]any{"application": map[string]any{
+			"protocol_config": map[string]any{"backchannel_logout_uri": "https://app.example.com/backchannel"}}})
+		logoutConfig := c.get(t, "/realms/"+realm+"/applications/"+str(t, logoutApp, "id"))["protocol_config"].(map[string]any)
+		if fmt.Sprint(logoutConfig["post_logout_redirect_uris"]) != "[https://app.example.com/bye com.example.app:/bye]" ||
+			logoutConfig["backchannel_logout_uri"] != "https://app.example.com/backchannel" {
+			t.Errorf("logout URIs stored as %v and %v", logoutConfig["post_logout_redirect_uris"], logoutConfig["backchannel_logout_uri"])
 		}
 		for _, good := range []string{"com.example.app:/callback", "http://127.0.0.1:8765/callback", "http://localhost/callback"} {
 			c.post(t, "/realms/"+realm+"/applications", app(good))

@@ -21,6 +21,7 @@ import (
 	"github.com/latchkey/latchkey/internal/provisioning"
 	"github.com/latchkey/latchkey/internal/ratelimit"
 	"github.com/latchkey/latchkey/internal/scim"
+	"github.com/latchkey/latchkey/internal/tracing"
 )
 
 // Server holds what the handlers need.
@@ -130,6 +131,7 @@ func (s *Server) Routes(mux *httpx.Mux) {
 	s.passkeyRoutes(mux)
 	s.policyRoutes(mux)
 	s.appRoutes(mux)
+	s.sessionRoutes(mux)
 	s.roleRoutes(mux)
 	s.provisioningRoutes(mux)
 }
@@ -173,7 +175,8 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		}
 		w.Header().Set("X-Request-Id", id)
 		ip := s.clientIP(r)
-		r = r.WithContext(latchkey.WithLogger(latchkey.WithClientIP(latchkey.WithRequestID(r.Context(), id), ip), s.Logger))
+		ctx, endSpan := tracing.StartRequest(r.Context(), r)
+		r = r.WithContext(latchkey.WithLogger(latchkey.WithClientIP(latchkey.WithRequestID(ctx, id), ip), s.Logger))
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		defer func() {
 			if p := recover(); p != nil {
@@ -184,6 +187,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			}
 			d := time.Since(start)
 			s.Metrics.ObserveRequest(r.Pattern, r.Method, rec.status, d)
+			endSpan(r.Pattern, rec.status, id, ip)
 			s.Logger.Info("request", "method", r.Method, "path", r.URL.Path, "status", rec.status,
 				"duration_ms", float64(d.Microseconds())/1000, "request_id", id, "remote", r.RemoteAddr, "client_ip", ip)
 		}()

@@ -19,6 +19,9 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
+	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/passkey"
+	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/testenv"
 )
 
@@ -199,5 +202,47 @@ func redeemForIDToken(b *testing.B, issuer, clientID, secret, code, redirectURI 
 	}
 	if err := json.Unmarshal(resp.Body, &tokens); resp.Status != http.StatusOK || err != nil || tokens.IDToken == "" {
 		b.Fatalf("token: %d %s", resp.Status, resp.Body)
+	}
+}
+
+// BenchmarkSingleSignOn is a single sign-on into an application, as a
+// browser with a session and an OIDC client make it: /authorize with the
+// session's cookie (the session read, policy, the code, the session's
+// use recorded; no ceremony) and the code's redemption at /token (ID and
+// access token: two RS256 signatures, see BenchmarkRS256Sign). The
+// sessions, one per identity, begin as the hosted page begins them. The
+// same environment variables apply.
+//
+//	go test ./internal/httpapi/ -run '^$' -bench 'SingleSignOn|RS256Sign' -benchtime 5000x -cpu 2
+//	LATCHKEY_BENCH_RATE=700 go test ./internal/httpapi/ -run '^$' -bench 'SingleSignOn' -benchtime 14000x -cpu 2
+func BenchmarkSingleSignOn(b *testing.B) {
+	for _, eng := range testenv.Engines() {
+		b.Run(eng.Name, func(b *testing.B) {
+			c, realm, _, _, n := benchNode(b, eng.Name, 0)
+			cookies := make([]string, 64)
+			for i := range cookies {
+				h := newPasskeyHolder(b, n.URL, c, realm, "user"+strconv.Itoa(i))
+				creds := c.list(b, "/realms/"+realm+"/identities/"+h.identity+"/credentials")
+				_, value, err := n.Sessions.Start(b.Context(), session.SignIn{TenantID: c.tenant, RealmID: realm, IdentityID: h.identity,
+					CredentialID: str(b, items(b, creds, "credentials")[0], "id"), AMR: oauth.PasskeyAMR(passkey.Config{}), ACR: oauth.PasskeyACR}, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				cookies[i] = session.CookieName + "=" + value
+			}
+			callback := "https://app.example.com/callback"
+			appID, clientID, secret := oidcClient(b, n, realm, callback)
+			issuer := n.URL + "/v1/tenants/" + c.tenant + "/realms/" + realm + "/applications/" + appID
+			c.ok(b, "PUT", "/realms/"+realm+"/policy", map[string]any{"default_effect": "allow"})
+			authorize := issuer + "/authorize?" + signInQuery(clientID, callback).Encode()
+			measureSignIns(b, func(k int) {
+				resp := sendWith(b, noRedirects, "GET", authorize, http.Header{"Cookie": {cookies[k%len(cookies)]}}, nil)
+				to, err := url.Parse(resp.Header.Get("Location"))
+				if resp.Status != http.StatusFound || err != nil || to.Query().Get("code") == "" {
+					b.Fatalf("authorize with the session: %d %s %s", resp.Status, resp.Header.Get("Location"), resp.Body)
+				}
+				redeemForIDToken(b, issuer, clientID, secret, to.Query().Get("code"), callback)
+			})
+		})
 	}
 }

@@ -90,7 +90,11 @@ func startRelyingParty(t *testing.T, ln net.Listener, issuer, clientID, secret s
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /login", func(w http.ResponseWriter, r *http.Request) {
 		rp.state, rp.nonce, rp.pkce = rand.Text(), rand.Text(), oauth2.GenerateVerifier()
-		http.Redirect(w, r, rp.config.AuthCodeURL(rp.state, oidc.Nonce(rp.nonce), oauth2.S256ChallengeOption(rp.pkce)), http.StatusFound)
+		opts := []oauth2.AuthCodeOption{oidc.Nonce(rp.nonce), oauth2.S256ChallengeOption(rp.pkce)}
+		for k, v := range r.URL.Query() { // prompt, max_age, id_token_hint…: passed on as given
+			opts = append(opts, oauth2.SetAuthURLParam(k, v[0]))
+		}
+		http.Redirect(w, r, rp.config.AuthCodeURL(rp.state, opts...), http.StatusFound)
 	})
 	mux.HandleFunc("GET /callback", func(w http.ResponseWriter, r *http.Request) {
 		o := rp.finish(r)
@@ -136,11 +140,12 @@ func (rp *relyingParty) finish(r *http.Request) outcome {
 	return o
 }
 
-// signInThrough drives one sign-in from the app's /login in the browser
-// and returns its outcome.
-func (rp *relyingParty) signInThrough(t *testing.T, ctx context.Context) outcome {
+// signInThrough drives one sign-in from the app's /login (with the
+// authorization request's extra parameters in query) through the hosted
+// page in the browser and returns its outcome.
+func (rp *relyingParty) signInThrough(t *testing.T, ctx context.Context, query ...string) outcome {
 	t.Helper()
-	if err := chromedp.Do(ctx, chromedp.Navigate(rp.URL+"/login")); err != nil {
+	if err := chromedp.Do(ctx, chromedp.Navigate(rp.URL+"/login"+queryString(query...))); err != nil {
 		t.Fatal(err)
 	}
 	if ok, page := browsertest.WaitFor(ctx, `document.getElementById("signin") !== null`, 10*time.Second); !ok {
@@ -193,7 +198,8 @@ func TestSignInWithPasskey(t *testing.T) {
 			c.ok(t, "PUT", "/realms/"+realm+"/policy", map[string]any{"default_effect": "deny", "rules": []any{
 				map[string]any{"effect": "allow", "applications": []string{app}, "identities": []string{ada}}}})
 
-			o := rp.signInThrough(t, ctx)
+			// The denied sign-in started the browser's session: prompt=login asks the passkey again.
+			o := rp.signInThrough(t, ctx, "prompt", "login")
 			if o.err != "" {
 				t.Fatalf("sign-in: %s", o.err)
 			}

@@ -56,6 +56,7 @@ func (w *Worker) Wake() {
 
 // Run delivers until ctx is done.
 func (w *Worker) Run(ctx context.Context) {
+	w.loop.Name = "mail"
 	w.loop.Run(ctx, orDefault(w.PollInterval, time.Second), w.deliverDue)
 }
 

@@ -3,6 +3,7 @@ package oauth
 import (
 	"context"
 	"errors"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -197,10 +198,30 @@ func (a *Application) normalize() {
 	if pc.RedirectURIs == nil {
 		pc.RedirectURIs = []string{}
 	}
+	if pc.PostLogoutRedirectURIs == nil {
+		pc.PostLogoutRedirectURIs = []string{}
+	}
 	pc.TokenEndpointAuthMethod = "client_secret_basic"
 	if pc.Confidentiality == "public" {
 		pc.TokenEndpointAuthMethod = "none"
 	}
+}
+
+// backchannelURIProblem says why uri may not receive logout tokens, or ""
+// when it may ("" is none): a redirect target's rules (Back-Channel Logout
+// 1.0 §2.2: https, or http on loopback for development; no fragment) that
+// is a web address.
+func backchannelURIProblem(uri string) string {
+	if uri == "" {
+		return ""
+	}
+	if p := latchkey.RedirectURIProblem(uri); p != "" {
+		return p
+	}
+	if u, _ := url.Parse(uri); u.Scheme != "https" && u.Scheme != "http" {
+		return "must be an https URL (or http on localhost or a loopback address)"
+	}
+	return ""
 }
 
 func or(v, fallback string) string {
@@ -259,6 +280,17 @@ func validateApplication(ctx context.Context, tx Tx, a Application) error {
 		if p := latchkey.RedirectURIProblem(r); p != "" {
 			v.Add("protocol_config.redirect_uris["+strconv.Itoa(i)+"]", p)
 		}
+	}
+	for i, r := range pc.PostLogoutRedirectURIs {
+		if p := latchkey.RedirectURIProblem(r); p != "" {
+			v.Add("protocol_config.post_logout_redirect_uris["+strconv.Itoa(i)+"]", p)
+		}
+	}
+	if p := backchannelURIProblem(pc.BackchannelLogoutURI); p != "" {
+		v.Add("protocol_config.backchannel_logout_uri", p)
+	}
+	if (len(pc.PostLogoutRedirectURIs) > 0 || pc.BackchannelLogoutURI != "") && !slices.Contains(pc.GrantType, "authorization_code") {
+		v.Add("protocol_config.grant_type", "only applications that sign users in have logout URIs")
 	}
 	if a.AuthenticatorConfigID != "" && !slices.Contains(pc.GrantType, "authorization_code") {
 		v.Add("authenticator_config_id", "only applications that sign users in have an authenticator config")

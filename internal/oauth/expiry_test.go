@@ -32,15 +32,7 @@ func newSignIns(t *testing.T, open func(testing.TB) *sqlstore.Store) signIns {
 	b := newBounded(t, open)
 	s := signIns{bounded: b, clock: testenv.NewClock()}
 	b.svc.Clock = s.clock.Now
-	var err error
-	s.app, err = b.svc.CreateApplication(ctx, b.console.TenantID, b.console.RealmID, oauth.Application{DisplayName: "Wiki",
-		ResourceServerID: b.console.ResourceServerID, ProtocolConfig: oauth.ProtocolConfig{
-			Type: "oidc", GrantType: []string{"authorization_code", "refresh_token"}, RedirectURIs: []string{"https://wiki.example.com/cb"},
-			Confidentiality: "confidential", TokenEndpointAuthMethod: "client_secret_basic",
-			TokenConfiguration: oauth.TokenConfiguration{ExpiresAfter: 3600}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s.app = b.oidcApp(t, "Wiki", "https://wiki.example.com/cb")
 	policies := policy.NewService(b.st.Policy())
 	p, err := policies.Get(ctx, b.console.TenantID, b.console.RealmID)
 	if err != nil {
@@ -53,19 +45,39 @@ func newSignIns(t *testing.T, open func(testing.TB) *sqlstore.Store) signIns {
 	if s.admin, err = directory.NewService(b.st.Directory()).GetIdentity(ctx, b.console.TenantID, b.console.RealmID, b.console.AdminIdentityID); err != nil {
 		t.Fatal(err)
 	}
-	now := s.clock.Now()
 	s.cred = latchkey.NewID()
-	if err := b.st.CreateCredential(ctx, passkey.Credential{ID: s.cred, IdentityID: s.admin.ID, RealmID: s.admin.RealmID, TenantID: s.admin.TenantID,
-		State: passkey.Active, CSRType: passkey.CSRJWT, JWKJSON: "{}", JWKThumbprint: "tp", CreateTime: now, UpdateTime: now}); err != nil {
+	addCredential(t, b.st, s.admin, s.cred, s.clock.Now())
+	return s
+}
+
+// addCredential gives an identity an active passkey with id cred.
+func addCredential(t *testing.T, st *sqlstore.Store, i directory.Identity, cred string, now time.Time) {
+	t.Helper()
+	if err := st.CreateCredential(t.Context(), passkey.Credential{ID: cred, IdentityID: i.ID, RealmID: i.RealmID, TenantID: i.TenantID,
+		State: passkey.Active, CSRType: passkey.CSRJWT, JWKJSON: "{}", JWKThumbprint: "tp-" + cred, CreateTime: now, UpdateTime: now}); err != nil {
 		t.Fatal(err)
 	}
-	return s
+}
+
+// oidcApp creates a confidential OIDC application of the console's realm
+// that issues refresh tokens.
+func (b bounded) oidcApp(t *testing.T, name, redirectURI string) oauth.Application {
+	t.Helper()
+	app, err := b.svc.CreateApplication(t.Context(), b.console.TenantID, b.console.RealmID, oauth.Application{DisplayName: name,
+		ResourceServerID: b.console.ResourceServerID, ProtocolConfig: oauth.ProtocolConfig{
+			Type: "oidc", GrantType: []string{"authorization_code", "refresh_token"}, RedirectURIs: []string{redirectURI},
+			Confidentiality: "confidential", TokenEndpointAuthMethod: "client_secret_basic",
+			TokenConfiguration: oauth.TokenConfiguration{ExpiresAfter: 3600}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return app
 }
 
 func (s signIns) authorize(t *testing.T) oauth.AuthRequest {
 	t.Helper()
-	req, _, err := s.svc.Authorize(t.Context(), s.app.TenantID, s.app.RealmID, s.app.ID, oauth.AuthParams{
-		ClientID: s.app.ProtocolConfig.ClientID, RedirectURI: "https://wiki.example.com/cb", ResponseType: "code", Scope: "openid"})
+	req, _, _, err := s.svc.Authorize(t.Context(), s.app.TenantID, s.app.RealmID, s.app.ID, oauth.AuthParams{
+		ClientID: s.app.ProtocolConfig.ClientID, RedirectURI: "https://wiki.example.com/cb", ResponseType: "code", Scope: "openid"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -172,12 +172,13 @@ func (k *keyring) load(ctx context.Context, now time.Time) error {
 	return nil
 }
 
-// signer returns a signer with the current key of alg and the given jku header.
-func (k *keyring) signer(alg jose.SignatureAlgorithm, jku string) (jose.Signer, error) {
+// signer returns a signer with the current key of alg and the given typ
+// and jku headers.
+func (k *keyring) signer(alg jose.SignatureAlgorithm, typ, jku string) (jose.Signer, error) {
 	k.mu.RLock()
 	key := k.current[alg]
 	k.mu.RUnlock()
-	opts := (&jose.SignerOptions{}).WithType("JWT").WithHeader("jku", jku)
+	opts := (&jose.SignerOptions{}).WithType(jose.ContentType(typ)).WithHeader("jku", jku)
 	return jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: key}, opts)
 }
 

@@ -6,8 +6,10 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/audit"
+	"github.com/latchkey/latchkey/internal/delivery"
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/passkey"
+	sessions "github.com/latchkey/latchkey/internal/session"
 )
 
 // ResourceServer is an API whose scopes applications may be granted. The
@@ -41,17 +43,23 @@ type Application struct {
 
 // ProtocolConfig is the oauth2/oidc configuration of an application.
 type ProtocolConfig struct {
-	Type                    string             `json:"type"`
-	AllowedScopes           []string           `json:"allowed_scopes"`
-	ClientID                string             `json:"client_id"`
-	ClientSecret            string             `json:"client_secret,omitempty"`
-	Confidentiality         string             `json:"confidentiality"`
-	TokenEndpointAuthMethod string             `json:"token_endpoint_auth_method"`
-	GrantType               []string           `json:"grant_type"`
-	RedirectURIs            []string           `json:"redirect_uris"`
-	TokenConfiguration      TokenConfiguration `json:"token_configuration"`
-	PKCE                    string             `json:"pkce"`
-	TokenFormat             string             `json:"token_format"`
+	Type                    string   `json:"type"`
+	AllowedScopes           []string `json:"allowed_scopes"`
+	ClientID                string   `json:"client_id"`
+	ClientSecret            string   `json:"client_secret,omitempty"`
+	Confidentiality         string   `json:"confidentiality"`
+	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method"`
+	GrantType               []string `json:"grant_type"`
+	RedirectURIs            []string `json:"redirect_uris"`
+	// PostLogoutRedirectURIs are where RP-initiated logout may send the
+	// browser afterwards (exact match); BackchannelLogoutURI is where a
+	// logout token is POSTed when a session that signed in to the
+	// application ends ("" for none). OpenID Connect's registration names.
+	PostLogoutRedirectURIs []string           `json:"post_logout_redirect_uris"`
+	BackchannelLogoutURI   string             `json:"backchannel_logout_uri"`
+	TokenConfiguration     TokenConfiguration `json:"token_configuration"`
+	PKCE                   string             `json:"pkce"`
+	TokenFormat            string             `json:"token_format"`
 	// RefreshTokenConfiguration is a Latchkey extension (the reference
 	// names no such fields): how long refresh tokens live and whether they rotate.
 	RefreshTokenConfiguration RefreshTokenConfiguration `json:"refresh_token_configuration"`
@@ -182,6 +190,15 @@ type Tx interface {
 	// and pending at the time given: else latchkey.ErrNotFound.
 	FinishAuthRequest(ctx context.Context, r AuthRequest, at time.Time) error
 	GetIdentity(ctx context.Context, realmID, id string) (directory.Identity, error)
+	// UseSession is session.Tx's: a session signs in to an application.
+	UseSession(ctx context.Context, id, applicationID string, at time.Time) error
+	// GetSession, ListSessions and EndSessions are session.Tx's: sign-out
+	// and the sessions an administrator lists and ends.
+	GetSession(ctx context.Context, id string) (sessions.Session, error)
+	ListSessions(ctx context.Context, realmID, identityID string, t time.Time) ([]sessions.Session, error)
+	EndSessions(ctx context.Context, e sessions.End) ([]sessions.Session, error)
+	// EnqueueDelivery is delivery.Tx's: back-channel logout tokens.
+	EnqueueDelivery(ctx context.Context, d delivery.Delivery) error
 
 	GetRefreshToken(ctx context.Context, hash string) (RefreshToken, error)
 	// UseRefreshToken marks a refresh token used, once: latchkey.ErrNotFound if it was.

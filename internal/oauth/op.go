@@ -15,6 +15,7 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/directory"
+	sessions "github.com/latchkey/latchkey/internal/session"
 )
 
 // AuthParams are what a client asked for at /authorize.
@@ -34,6 +35,10 @@ type AuthParams struct {
 	ResponseMode string `json:"response_mode,omitempty"`
 	Request      string `json:"-"`
 	RequestURI   string `json:"-"`
+	// Of the browser's session (sso.go): whether it may sign in without a ceremony.
+	MaxAge      string `json:"max_age,omitempty"`
+	ACRValues   string `json:"acr_values,omitempty"`
+	IDTokenHint string `json:"-"`
 }
 
 // AuthRequest is one sign-in, from /authorize until its code is redeemed.
@@ -50,8 +55,13 @@ type AuthRequest struct {
 	AuthTime     time.Time
 	CodeHash     string
 	CodeUsed     bool
-	CreateTime   time.Time
-	ExpireTime   time.Time
+	// What its ID token says of the sign-in: the browser's session (sid,
+	// "" for the embedded SDK), amr and acr.
+	SessionID  string
+	AMR        []string
+	ACR        string
+	CreateTime time.Time
+	ExpireTime time.Time
 }
 
 // Lifetimes of a sign-in and of its code.
@@ -108,8 +118,27 @@ func FormFields(redirectURI, to string) url.Values {
 
 // Authorize starts a sign-in. Errors about the client or its redirect URI
 // are *Error (never redirected to an unchecked URI); the others are
-// *RedirectError.
-func (s *Service) Authorize(ctx context.Context, tenantID, realmID, appID string, p AuthParams) (AuthRequest, Application, error) {
+// *RedirectError. current is the browser's live session of the realm, or
+// nil: when it signs the request in without a ceremony (sso.go), signedIn
+// is where to send the browser with the code; else req is pending until a
+// passkey signs in.
+func (s *Service) Authorize(ctx context.Context, tenantID, realmID, appID string, p AuthParams, current *sessions.Session) (req AuthRequest, app Application, signedIn string, err error) {
+	req, app, err = s.authorize(ctx, tenantID, realmID, appID, p, current != nil)
+	if err != nil {
+		return req, app, "", err
+	}
+	if current != nil {
+		// Stored in the code's transaction when the session signs in.
+		if signedIn, err = s.signInWithSession(ctx, req, app, *current); signedIn != "" || err != nil {
+			return req, app, signedIn, err
+		}
+	}
+	return req, app, "", s.store.CreateAuthRequest(ctx, req)
+}
+
+// authorize checks an authorization request and returns the sign-in it
+// starts, not yet stored.
+func (s *Service) authorize(ctx context.Context, tenantID, realmID, appID string, p AuthParams, hasSession bool) (AuthRequest, Application, error) {
 	a, err := s.signInApplication(ctx, tenantID, realmID, appID)
 	app := a.Application
 	if errors.Is(err, latchkey.ErrNotFound) {
@@ -142,15 +171,17 @@ func (s *Service) Authorize(ctx context.Context, tenantID, realmID, appID string
 	if _, err := grantedScopes(withoutOIDC(p.Scope), pc.AllowedScopes); err != nil {
 		return AuthRequest{}, app, redirectError(p, "invalid_scope", err.(*Error).Description)
 	}
-	if p.Prompt != "" && p.Prompt != "login" && p.Prompt != "consent" && p.Prompt != "select_account" {
-		// There is never a session to reuse, so prompt=none cannot succeed.
-		return AuthRequest{}, app, redirectError(p, "login_required", "a passkey must sign in")
+	if err := checkSessionParams(p); err != nil {
+		return AuthRequest{}, app, err
+	}
+	if !hasSession && hasPrompt(p, "none") {
+		return AuthRequest{}, app, redirectError(p, "login_required", "no one is signed in; a passkey must sign in")
 	}
 	t := s.Clock.Now()
 	req := AuthRequest{ID: latchkey.RandomString(32), TenantID: tenantID, RealmID: realmID, ApplicationID: appID,
 		Params: p, Challenge: base64.RawURLEncoding.EncodeToString([]byte(latchkey.RandomString(32))),
 		CreateTime: t, ExpireTime: t.Add(authRequestTTL)}
-	return req, app, s.store.CreateAuthRequest(ctx, req)
+	return req, app, nil
 }
 
 // oidcScopes are the OpenID Connect scopes, granted to every OIDC client
@@ -218,6 +249,21 @@ func (s *Service) PendingAuthRequest(ctx context.Context, tenantID, realmID, app
 // pending, or whose challenge differs, is refused as PendingAuthRequest
 // refuses it.
 func (s *Service) Approve(ctx context.Context, req AuthRequest, identity directory.Identity, credentialID string) (code, redirectURL string, err error) {
+	return s.approve(ctx, req, identity, credentialID, nil, false)
+}
+
+// ApproveInSession is Approve for a sign-in that the browser's session
+// vouches for (its passkey just signed in, or it signs in without one):
+// the code's ID token carries the session's sid, auth_time, amr and acr,
+// and the session records the application, in the code's transaction.
+// A session that ended meanwhile is ErrSessionEnded.
+func (s *Service) ApproveInSession(ctx context.Context, req AuthRequest, identity directory.Identity, ss sessions.Session) (code, redirectURL string, err error) {
+	return s.approve(ctx, req, identity, ss.CredentialID, &ss, false)
+}
+
+// approve is Approve and ApproveInSession; with unstored, req (a sign-in
+// with a session) is stored in the code's transaction.
+func (s *Service) approve(ctx context.Context, req AuthRequest, identity directory.Identity, credentialID string, ss *sessions.Session, unstored bool) (code, redirectURL string, err error) {
 	if err := s.allowed(ctx, identity, req.ApplicationID); err != nil {
 		return "", "", err
 	}
@@ -225,10 +271,32 @@ func (s *Service) Approve(ctx context.Context, req AuthRequest, identity directo
 	at := s.Clock.Now()
 	fin := req
 	fin.IdentityID, fin.CredentialID = identity.ID, credentialID
-	fin.AuthTime = at.UTC().Truncate(time.Second)
+	fin.AuthTime, fin.AMR, fin.ACR = at.UTC().Truncate(time.Second), sdkAMR, PasskeyACR
+	if ss != nil {
+		fin.SessionID, fin.AuthTime, fin.AMR, fin.ACR = ss.ID, ss.AuthTime, ss.AMR, ss.ACR
+	}
 	fin.CodeHash = hashCode(code)
 	fin.ExpireTime = at.Add(codeTTL)
-	if err := s.store.FinishAuthRequest(ctx, fin, at); errors.Is(err, latchkey.ErrNotFound) {
+	if ss == nil {
+		err = s.store.FinishAuthRequest(ctx, fin, at)
+	} else {
+		err = s.store.Update(ctx, func(tx Tx) error {
+			if unstored {
+				if err := tx.CreateAuthRequest(ctx, req); err != nil {
+					return err
+				}
+			}
+			if err := tx.FinishAuthRequest(ctx, fin, at); err != nil {
+				return err
+			}
+			err := tx.UseSession(ctx, ss.ID, req.ApplicationID, at)
+			if errors.Is(err, latchkey.ErrNotFound) {
+				return ErrSessionEnded
+			}
+			return err
+		})
+	}
+	if errors.Is(err, latchkey.ErrNotFound) {
 		return "", "", s.whyNotPending(ctx, req)
 	} else if err != nil {
 		return "", "", err
@@ -328,13 +396,18 @@ func (s *Service) Metadata(ctx context.Context, tenantID, realmID, appID string)
 		"revocation_endpoint_auth_methods_supported": authMethods,
 		"code_challenge_methods_supported":           challenges,
 		"claims_supported": []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "amr",
-			"azp", "name", "given_name", "family_name", "preferred_username", "updated_at", "email"},
+			"azp", "name", "given_name", "family_name", "preferred_username", "updated_at", "email", "sid", "acr"},
 		"claim_types_supported":            []string{"normal"},
 		"claims_parameter_supported":       false,
 		"request_parameter_supported":      false,
 		"request_uri_parameter_supported":  false,
 		"require_request_uri_registration": false,
-		"prompt_values_supported":          []string{"login", "consent", "select_account"},
+		"prompt_values_supported":          []string{"none", "login", "consent", "select_account"},
+		"acr_values_supported":             []string{PasskeyACR},
+		// RP-Initiated and Back-Channel Logout 1.0 (logout.go).
+		"end_session_endpoint":                 issuer + "/end_session",
+		"backchannel_logout_supported":         true,
+		"backchannel_logout_session_supported": true,
 	}
 	if pc.Confidentiality != "public" { // a public client has no credentials to introspect with
 		m["introspection_endpoint"] = issuer + "/introspect"

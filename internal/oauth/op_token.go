@@ -26,6 +26,8 @@ type IDClaims struct {
 	AuthTime          int64    `json:"auth_time,omitempty"`
 	ATHash            string   `json:"at_hash,omitempty"`
 	AMR               []string `json:"amr,omitempty"`
+	ACR               string   `json:"acr,omitempty"`
+	SID               string   `json:"sid,omitempty"` // the browser's session (OIDC Back-Channel Logout §2.1)
 	Name              string   `json:"name,omitempty"`
 	GivenName         string   `json:"given_name,omitempty"`
 	FamilyName        string   `json:"family_name,omitempty"`
@@ -62,7 +64,7 @@ func (s *Service) redeemCode(ctx context.Context, app client, req TokenRequest, 
 		return TokenResponse{}, &Error{"invalid_grant", "the identity cannot sign in"}
 	}
 	resp, g, err := s.identityTokens(ctx, app, i, session{scope: ar.Params.Scope, nonce: ar.Params.Nonce, authTime: ar.AuthTime,
-		family: ar.ID, credentialID: ar.CredentialID, custom: custom,
+		family: ar.ID, credentialID: ar.CredentialID, custom: custom, sid: ar.SessionID, amr: ar.AMR, acr: ar.ACR,
 		refreshDeadline: app.ProtocolConfig.RefreshTokenConfiguration.deadline(s.Clock.Now())})
 	if err != nil {
 		return TokenResponse{}, err
@@ -110,6 +112,8 @@ type session struct {
 	family       string          // the grant family: the sign-in's id
 	credentialID string          // the passkey that signed in, for a family that starts
 	custom       json.RawMessage // the token request's custom_claims, for the access token
+	sid, acr     string          // for the ID token: the browser's session ("" for none) and how it signed in
+	amr          []string
 	// refreshDeadline bounds the family's refresh tokens (zero: no bound).
 	refreshDeadline time.Time
 	// reuse is the refresh token that a refresh of a non-rotating
@@ -186,7 +190,10 @@ func (s *Service) identityTokens(ctx context.Context, app client, i directory.Id
 		Claims: jwt.Claims{Issuer: issuer, Subject: sub, Expiry: jwt.NewNumericDate(now.Add(lifetime)),
 			IssuedAt: jwt.NewNumericDate(now), ID: latchkey.RandomString(32)},
 		Audience: Audience{pc.ClientID}, AZP: pc.ClientID, Nonce: ss.nonce, AuthTime: ss.authTime.Unix(),
-		ATHash: atHash(raw), AMR: []string{"pop"},
+		ATHash: atHash(raw), AMR: ss.amr, ACR: ss.acr, SID: ss.sid,
+	}
+	if len(id.AMR) == 0 { // a refresh, or a code of before sessions
+		id.AMR = sdkAMR
 	}
 	profile(&id, i, scopes)
 	if resp.IDToken, err = s.sign(tokenAlgorithm(app.Application), issuer, id); err != nil {

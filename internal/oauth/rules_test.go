@@ -177,3 +177,15 @@ func TestSubject(t *testing.T) {
 		}
 	}
 }
+
+func TestBackchannelURIProblem(t *testing.T) {
+	for uri, ok := range map[string]bool{
+		"": true, "https://rp.example/logout": true, "https://rp.example/logout?x=1": true, "http://localhost:3000/bc": true,
+		"http://rp.example/logout": false, "https://rp.example/logout#f": false, "com.example.app:/logout": false,
+		"javascript:alert(1)": false, "/logout": false,
+	} {
+		if got := backchannelURIProblem(uri); (got == "") != ok {
+			t.Errorf("backchannelURIProblem(%q) = %q", uri, got)
+		}
+	}
+}

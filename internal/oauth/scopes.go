@@ -28,6 +28,7 @@ var ManagementScopes = expand(
 	"credential-binding-jobs:create,read,revoke",
 	"themes:create,read,update",
 	"tokens:read,delete,introspect",
+	"sessions:read,delete",
 	"events:read",
 	"policy:create,read,update,delete",
 	"scim:users:create,read,update,delete",

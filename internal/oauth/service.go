@@ -33,6 +33,9 @@ type Service struct {
 	signInApps nodecache.Cache[signInApp]
 	// Clock dates changes, codes, tokens and their expiry, and ages the caches.
 	Clock latchkey.Clock
+	// DeliveryQueued, when set, is called when back-channel logouts were
+	// queued (the delivery worker's Wake).
+	DeliveryQueued func()
 }
 
 // Policy decides whether an identity, as just read, may use an application
@@ -314,7 +317,12 @@ func referentialID(raw string) string {
 // would marshal them, unmarshal them into a map and marshal that again
 // (a third of a sign-in's allocations, for the SDK's large request JWT).
 func (s *Service) sign(alg jose.SignatureAlgorithm, issuer string, claims any) (string, error) {
-	signer, err := s.keys.signer(alg, issuer+"/.well-known/jwks.json")
+	return s.signTyped(alg, "JWT", issuer, claims)
+}
+
+// signTyped is sign with another typ header, e.g. a logout token's.
+func (s *Service) signTyped(alg jose.SignatureAlgorithm, typ, issuer string, claims any) (string, error) {
+	signer, err := s.keys.signer(alg, typ, issuer+"/.well-known/jwks.json")
 	if err != nil {
 		return "", err
 	}

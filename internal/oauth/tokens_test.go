@@ -16,8 +16,8 @@ import (
 // scope and redeems the code.
 func (s signIns) signInWith(t *testing.T, scope string) oauth.TokenResponse {
 	t.Helper()
-	req, _, err := s.svc.Authorize(t.Context(), s.app.TenantID, s.app.RealmID, s.app.ID, oauth.AuthParams{
-		ClientID: s.app.ProtocolConfig.ClientID, RedirectURI: "https://wiki.example.com/cb", ResponseType: "code", Scope: scope})
+	req, _, _, err := s.svc.Authorize(t.Context(), s.app.TenantID, s.app.RealmID, s.app.ID, oauth.AuthParams{
+		ClientID: s.app.ProtocolConfig.ClientID, RedirectURI: "https://wiki.example.com/cb", ResponseType: "code", Scope: scope}, nil)
 	if err != nil {
 		t.Fatalf("authorize %q: %v", scope, err)
 	}

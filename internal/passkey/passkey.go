@@ -9,6 +9,7 @@ import (
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/mail"
+	"github.com/latchkey/latchkey/internal/session"
 )
 
 // Authenticator config types.
@@ -266,6 +267,8 @@ type Tx interface {
 	// RevokeFamiliesOfCredential revokes every token that a sign-in with
 	// the credential led to, on every node at once.
 	RevokeFamiliesOfCredential(ctx context.Context, credentialID string) error
+	// EndSessions is session.Tx's: the one way a sign-in session ends.
+	EndSessions(ctx context.Context, e session.End) ([]session.Session, error)
 
 	// RefreshEnrollment recomputes the identity's enrollment status from its
 	// credentials and jobs as they stand at now.

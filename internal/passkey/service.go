@@ -14,6 +14,7 @@ import (
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/mail"
+	"github.com/latchkey/latchkey/internal/session"
 )
 
 // DefaultLinkTTL is how long a binding link stays valid unless configured.
@@ -451,7 +452,7 @@ func (s *Service) ListCredentials(ctx context.Context, tenantID, realmID, identi
 }
 
 // RevokeCredential revokes an active credential, for good, with every
-// token its sign-ins led to.
+// token its sign-ins led to and the sessions it began.
 func (s *Service) RevokeCredential(ctx context.Context, tenantID, realmID, identityID, id string) (c Credential, err error) {
 	err = s.store.Update(ctx, func(tx Tx) error {
 		if c, err = getCredential(ctx, tx, tenantID, realmID, identityID, id); err != nil {
@@ -468,6 +469,9 @@ func (s *Service) RevokeCredential(ctx context.Context, tenantID, realmID, ident
 			return err
 		}
 		if err := tx.RevokeFamiliesOfCredential(ctx, c.ID); err != nil {
+			return err
+		}
+		if _, err := tx.EndSessions(ctx, session.End{At: c.UpdateTime, Reason: session.ReasonPasskeyRevoked, CredentialID: c.ID}); err != nil {
 			return err
 		}
 		return s.record(ctx, tx, tenantID, realmID, "credential.revoke", "Credential", id)

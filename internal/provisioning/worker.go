@@ -59,6 +59,7 @@ func (w *Worker) Run(ctx context.Context) {
 	if poll <= 0 {
 		poll = 2 * time.Second
 	}
+	w.loop.Name = "import"
 	w.loop.Run(ctx, poll, w.runNext)
 }
 

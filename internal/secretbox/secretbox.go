@@ -1,6 +1,7 @@
 // Package secretbox encrypts secrets at rest (signing keys, client secrets)
 // with the master key, using AES-256-GCM from the standard library, and
-// manages the master key file of a data directory.
+// manages the master key file of a data directory. During a rotation of the
+// master key a Box also opens what the previous key sealed.
 //
 // It must not import other Latchkey packages.
 package secretbox
@@ -20,12 +21,36 @@ import (
 // KeyFile is the name of the generated master key inside the data directory.
 const KeyFile = "master.key"
 
-// Box seals and opens secrets with one master key.
-type Box struct{ aead cipher.AEAD }
+// Box seals secrets with one master key and opens them with it or with
+// the previous keys it was given.
+type Box struct {
+	aead     cipher.AEAD   // the master key: seals and opens
+	previous []cipher.AEAD // open only
+}
 
 // New returns a Box for a master key given as base64 (standard or URL
-// alphabet, padded or not) of exactly 32 bytes.
-func New(encodedKey string) (*Box, error) {
+// alphabet, padded or not) of exactly 32 bytes, which also opens what the
+// previous keys (same form; empty ones are ignored) sealed.
+func New(encodedKey string, previous ...string) (*Box, error) {
+	aead, err := newAEAD(encodedKey)
+	if err != nil {
+		return nil, err
+	}
+	b := &Box{aead: aead}
+	for _, p := range previous {
+		if strings.TrimSpace(p) == "" {
+			continue
+		}
+		a, err := newAEAD(p)
+		if err != nil {
+			return nil, fmt.Errorf("previous master key: %w", err)
+		}
+		b.previous = append(b.previous, a)
+	}
+	return b, nil
+}
+
+func newAEAD(encodedKey string) (cipher.AEAD, error) {
 	key, err := decodeKey(strings.TrimSpace(encodedKey))
 	if err != nil {
 		return nil, err
@@ -34,11 +59,7 @@ func New(encodedKey string) (*Box, error) {
 	if err != nil {
 		return nil, err
 	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, err
-	}
-	return &Box{aead: aead}, nil
+	return cipher.NewGCM(block)
 }
 
 func decodeKey(s string) ([]byte, error) {
@@ -57,19 +78,21 @@ func NewKey() string {
 	return base64.StdEncoding.EncodeToString(k)
 }
 
+// Load returns the master key kept in dir.
+func Load(dir string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(dir, KeyFile))
+	return strings.TrimSpace(string(b)), err
+}
+
 // LoadOrCreate returns the master key kept in dir, creating it (mode 0600)
 // when there is none.
 func LoadOrCreate(dir string) (string, error) {
-	path := filepath.Join(dir, KeyFile)
-	b, err := os.ReadFile(path)
-	if err == nil {
-		return strings.TrimSpace(string(b)), nil
-	}
+	key, err := Load(dir)
 	if !errors.Is(err, os.ErrNotExist) {
-		return "", err
+		return key, err
 	}
-	key := NewKey()
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	key = NewKey()
+	f, err := os.OpenFile(filepath.Join(dir, KeyFile), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, os.ErrExist) { // another process won the race
 		return LoadOrCreate(dir)
 	}
@@ -83,6 +106,30 @@ func LoadOrCreate(dir string) (string, error) {
 	return key, f.Close()
 }
 
+// PreviousKeyFile keeps the key that Replace replaced.
+const PreviousKeyFile = KeyFile + ".previous"
+
+// Replace makes key the master key kept in dir, keeping the one it
+// replaces in PreviousKeyFile (for backups made with it).
+func Replace(dir, key string) error {
+	old, err := Load(dir)
+	if err != nil {
+		return err
+	}
+	// The old key is kept before it is replaced.
+	for _, f := range [][2]string{{PreviousKeyFile, old}, {KeyFile, key}} {
+		name, k := f[0], f[1]
+		tmp := filepath.Join(dir, name+".tmp")
+		if err := os.WriteFile(tmp, []byte(k+"\n"), 0o600); err != nil {
+			return err
+		}
+		if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Seal encrypts plaintext; the result is text safe for any column.
 func (b *Box) Seal(plaintext []byte) string {
 	nonce := make([]byte, b.aead.NonceSize())
@@ -93,16 +140,35 @@ func (b *Box) Seal(plaintext []byte) string {
 // ErrWrongKey means a sealed secret was not made with this master key.
 var ErrWrongKey = errors.New("secret was sealed with a different master key")
 
-// Open decrypts what Seal returned.
+// Open decrypts what Seal returned, with this Box's key or a previous one.
 func (b *Box) Open(sealed string) ([]byte, error) {
+	pt, _, err := b.open(sealed)
+	return pt, err
+}
+
+// Reseal returns sealed sealed anew with the master key and true when a
+// previous key sealed it, or sealed itself and false when the master key
+// did; ErrWrongKey when none of the keys did.
+func (b *Box) Reseal(sealed string) (string, bool, error) {
+	pt, current, err := b.open(sealed)
+	if err != nil || current {
+		return sealed, false, err
+	}
+	return b.Seal(pt), true, nil
+}
+
+// open decrypts sealed and says whether the master key (not a previous
+// one) opened it.
+func (b *Box) open(sealed string) ([]byte, bool, error) {
 	raw, err := base64.StdEncoding.DecodeString(sealed)
-	if err != nil || len(raw) < b.aead.NonceSize() {
-		return nil, fmt.Errorf("sealed secret is malformed")
+	n := b.aead.NonceSize() // the same for every key: GCM's standard nonce
+	if err != nil || len(raw) < n {
+		return nil, false, fmt.Errorf("sealed secret is malformed")
 	}
-	n := b.aead.NonceSize()
-	pt, err := b.aead.Open(nil, raw[:n], raw[n:], nil)
-	if err != nil {
-		return nil, ErrWrongKey
+	for i, aead := range append([]cipher.AEAD{b.aead}, b.previous...) {
+		if pt, err := aead.Open(nil, raw[:n], raw[n:], nil); err == nil {
+			return pt, i == 0, nil
+		}
 	}
-	return pt, nil
+	return nil, false, ErrWrongKey
 }

@@ -14,11 +14,14 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/authenticator"
 	"github.com/latchkey/latchkey/internal/background"
 	"github.com/latchkey/latchkey/internal/bootstrap"
 	"github.com/latchkey/latchkey/internal/console"
+	"github.com/latchkey/latchkey/internal/delivery"
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/httpapi"
 	"github.com/latchkey/latchkey/internal/httpx"
@@ -31,10 +34,12 @@ import (
 	"github.com/latchkey/latchkey/internal/ratelimit"
 	"github.com/latchkey/latchkey/internal/scim"
 	"github.com/latchkey/latchkey/internal/secretbox"
+	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/store/postgres"
 	"github.com/latchkey/latchkey/internal/store/sqlite"
 	"github.com/latchkey/latchkey/internal/store/sqlstore"
+	"github.com/latchkey/latchkey/internal/tracing"
 )
 
 // Config is a node's configuration; the CLI fills it from flags and
@@ -50,6 +55,9 @@ type Config struct {
 	TLSKey        string
 	TLSSelfSigned bool
 	MasterKey     string // base64 of 32 bytes; "" uses (or creates) the data dir's key file
+	// PreviousMasterKey also opens secrets, during a rotation of the master
+	// key (keys rotate-master); "" when there is none.
+	PreviousMasterKey string
 	// Requests per second and bursts, per access token and per client IP; a
 	// rate of 0 turns the limit off.
 	TokenRate, IPRate   float64
@@ -75,6 +83,8 @@ type Config struct {
 	// ConsoleIdleTimeout ends console sessions unused for that long; zero
 	// means console.DefaultIdleTimeout.
 	ConsoleIdleTimeout time.Duration
+	// Version is the binary's, which the node records in the database.
+	Version string
 	// Clock is where the node reads the time; nil is the system clock. Tests
 	// set one to reach expiry, leases and TTLs without sleeping.
 	Clock latchkey.Clock
@@ -112,6 +122,7 @@ type Node struct {
 	Directory    *directory.Service
 	OAuth        *oauth.Service
 	Passkeys     *passkey.Service
+	Sessions     *session.Service
 	Credentials  bootstrap.Credentials
 	Bootstrapped bool   // whether this start created the first tenant
 	CredsFile    string // where the credentials were written
@@ -119,6 +130,9 @@ type Node struct {
 	// MailWorker delivers the outbox while Serve runs. Set its OnFailed
 	// before Serve; call its Wake after committing an enqueued message.
 	MailWorker *mail.Worker
+	// DeliveryWorker sends the HTTP deliveries of the outbox (back-channel
+	// logout tokens) while Serve runs.
+	DeliveryWorker *delivery.Worker
 	// Provisioning runs CSV imports and exports; ImportWorker runs the
 	// import jobs while Serve runs.
 	Provisioning *provisioning.Service
@@ -132,6 +146,8 @@ type Node struct {
 	// metrics serves /metrics on metricsLn, when --metrics-listen is set.
 	metrics   http.Handler
 	metricsLn net.Listener
+	unlock    func()    // releases the data dir's lock
+	started   time.Time // as the node's record says
 }
 
 // MetricsAddr is the address that serves /metrics alone, or nil.
@@ -172,6 +188,27 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, err
 	}
+	unlock, err := lockDataDir(cfg.DataDir, false)
+	if errors.Is(err, errLocked) {
+		return nil, fmt.Errorf("%s is being restored (latchkey restore)", cfg.DataDir)
+	}
+	if err != nil {
+		return nil, err
+	}
+	n, err := openNode(ctx, cfg)
+	if err != nil {
+		unlock()
+		return nil, err
+	}
+	n.unlock = unlock
+	if err := n.record(ctx); err != nil {
+		n.Close()
+		return nil, fmt.Errorf("record the node: %w", err)
+	}
+	return n, nil
+}
+
+func openNode(ctx context.Context, cfg Config) (*Node, error) {
 	// The certificate comes before the database, so that a wrong one stops
 	// the start before anything is migrated or bootstrapped.
 	var tlsConfig *tls.Config
@@ -202,6 +239,9 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 }
 
 func open(ctx context.Context, cfg Config, st store.Store) (*Node, error) {
+	if err := checkSchema(ctx, cfg, st); err != nil {
+		return nil, err
+	}
 	if err := st.Migrate(ctx); err != nil {
 		return nil, err
 	}
@@ -235,7 +275,14 @@ func open(ctx context.Context, cfg Config, st store.Store) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, Store: st, Directory: directory.NewService(st.Directory()), OAuth: oauthSvc,
 		Credentials: creds, Bootstrapped: created, CredsFile: path, Console: cons,
-		Mail: mail.NewService(st.Mail()), MailWorker: worker}
+		Mail: mail.NewService(st.Mail()), MailWorker: worker,
+		DeliveryWorker: &delivery.Worker{Store: st.Delivery(), Logger: cfg.Logger, Owner: worker.Owner, Clock: cfg.Clock,
+			Kinds: map[string]delivery.Kind{oauth.KindBackchannelLogout: oauthSvc.LogoutToken}}}
+	// Every ending of sessions queues its back-channel logouts in its own transaction.
+	st.OnSessionsEnded(func(ctx context.Context, tx store.Tx, ended []session.Session) error {
+		return oauthSvc.QueueBackchannelLogouts(ctx, tx, ended)
+	})
+	oauthSvc.DeliveryQueued = n.DeliveryWorker.Wake
 	n.Directory.Clock, n.Mail.Clock = cfg.Clock, cfg.Clock
 	n.Passkeys = newPasskeys(cfg, st, base)
 	n.Passkeys.ConfigChanged = oauthSvc.Forget
@@ -284,7 +331,9 @@ func open(ctx context.Context, cfg Config, st store.Store) (*Node, error) {
 	// limits whichever of them answers it.
 	mux := httpx.NewMux()
 	api.Routes(mux)
-	(&authenticator.Server{OAuth: oauthSvc, Passkeys: n.Passkeys, Mail: n.Mail, PublicURL: base}).Routes(mux)
+	n.Sessions = session.NewService(st.Session(), box)
+	n.Sessions.Clock = cfg.Clock
+	(&authenticator.Server{OAuth: oauthSvc, Passkeys: n.Passkeys, Sessions: n.Sessions, Mail: n.Mail, PublicURL: base}).Routes(mux)
 	n.handler = api.Handler(mux)
 	return n, nil
 }
@@ -337,7 +386,13 @@ func openBox(ctx context.Context, cfg Config, st store.Store) (*secretbox.Box, e
 			return nil, fmt.Errorf("master key: %w", err)
 		}
 	}
-	box, err := secretbox.New(key)
+	return checkedBox(ctx, st, key, cfg.PreviousMasterKey)
+}
+
+// checkedBox returns the box of key and previous keys, once it opens what
+// st sealed.
+func checkedBox(ctx context.Context, st store.Store, key string, previous ...string) (*secretbox.Box, error) {
+	box, err := secretbox.New(key, previous...)
 	if err != nil {
 		return nil, err
 	}
@@ -374,6 +429,39 @@ func RotateKeys(ctx context.Context, cfg Config) ([]string, error) {
 	defer st.Close()
 	_, svc := newOAuth(cfg, st, box, cfg.BaseURL())
 	return svc.RotateKeys(ctx)
+}
+
+// RotateMasterKey seals every secret of the configured database anew with
+// newKey, in transactions of at most batch rows (done hears of each),
+// while nodes given newKey and the old key serve. The old key is the
+// configured one (--master-key, else the data dir's file); the previous one
+// opens too, for a rotation resumed with the keys of its nodes. When the
+// old key came from the data dir's file, the file then holds newKey and
+// master.key.previous the old one.
+func RotateMasterKey(ctx context.Context, cfg Config, newKey string, batch int, done func(table string, changed int)) error {
+	old, err := masterKey(cfg)
+	if err != nil {
+		return err
+	}
+	st, err := OpenStore(cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.Migrate(ctx); err != nil {
+		return err
+	}
+	box, err := checkedBox(ctx, st, newKey, old, cfg.PreviousMasterKey)
+	if err != nil {
+		return err
+	}
+	if err := bootstrap.RotateMasterKey(ctx, st, box, batch, done); err != nil {
+		return err
+	}
+	if cfg.MasterKey != "" || old == newKey {
+		return nil
+	}
+	return secretbox.Replace(cfg.DataDir, newKey)
 }
 
 // EnrollAdmin returns a fresh passkey binding link for the console, for
@@ -441,7 +529,10 @@ func (n *Node) Close() error {
 	if n.metricsLn != nil {
 		n.metricsLn.Close()
 	}
-	return n.Store.Close()
+	n.forget()
+	err := n.Store.Close()
+	n.unlock()
+	return err
 }
 
 // Serve serves on ln until ctx is done, then shuts down gracefully, letting
@@ -456,7 +547,9 @@ func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 		srv.TLSConfig = n.tlsConfig
 		ln = tls.NewListener(ln, srv.TLSConfig)
 	}
+	go n.sweep(ctx, nodeSeenPeriod, "recorded the node", func(ctx context.Context) (int, error) { return 0, n.record(ctx) })
 	go n.sweep(ctx, 10*time.Minute, "deleted expired tokens", n.OAuth.DeleteExpiredTokens)
+	go n.sweep(ctx, time.Minute, "ended expired sessions", n.Sessions.Sweep)
 	go n.sweep(ctx, time.Minute, "reloaded signing keys", n.OAuth.ReloadKeys)
 	go n.sweep(ctx, time.Minute, "expired credential binding jobs", n.Passkeys.ExpireBindingJobs)
 	go n.sweep(ctx, time.Second, "finished batch credential binding jobs", func(ctx context.Context) (int, error) {
@@ -468,6 +561,11 @@ func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 	mailDone := make(chan struct{})
 	go func() { n.MailWorker.Run(mailCtx); close(mailDone) }()
 	defer func() { stopMail(); <-mailDone }()
+	// So is a delivery: another node (or this one, restarted) sends it again.
+	deliveryCtx, stopDeliveries := context.WithCancel(ctx)
+	deliveriesDone := make(chan struct{})
+	go func() { n.DeliveryWorker.Run(deliveryCtx); close(deliveriesDone) }()
+	defer func() { stopDeliveries(); <-deliveriesDone }()
 	// An import stopped at shutdown resumes after its last committed batch,
 	// here or on another node, once its lease runs out.
 	importCtx, stopImports := context.WithCancel(ctx)
@@ -497,12 +595,17 @@ func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 // sweep runs fn every period until ctx is done, logging what it did as
 // "<what>" with the count it returns.
 func (n *Node) sweep(ctx context.Context, period time.Duration, what string, fn func(context.Context) (int, error)) {
-	var loop background.Loop
+	loop := background.Loop{Name: what}
 	loop.Run(ctx, period, func(ctx context.Context) bool {
-		if k, err := fn(ctx); err != nil {
+		start := time.Now()
+		k, err := fn(ctx)
+		if err != nil {
 			n.cfg.Logger.Warn(what, "err", err)
 		} else if k > 0 {
 			n.cfg.Logger.Info(what, "count", k)
+		}
+		if err != nil || k > 0 {
+			tracing.Job(ctx, what, start, err, attribute.Int("latchkey.job.count", k))
 		}
 		return false
 	})

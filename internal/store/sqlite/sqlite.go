@@ -4,9 +4,12 @@
 package sqlite
 
 import (
+	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"net/url"
+	"strings"
 
 	"github.com/pressly/goose/v3"
 	"modernc.org/sqlite"
@@ -18,12 +21,7 @@ import (
 // Open opens (creating it if needed) the SQLite database at path, in WAL
 // mode with foreign keys on and a busy timeout.
 func Open(path string) (*sqlstore.Store, error) {
-	dsn := func(pragmas ...string) string {
-		return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + url.Values{
-			"_pragma": append([]string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(NORMAL)"}, pragmas...),
-			"_txlock": {"immediate"},
-		}.Encode()
-	}
+	dsn := func(pragmas ...string) string { return dsn(path, pragmas...) }
 	reader, err := sql.Open("sqlite", dsn())
 	if err != nil {
 		return nil, err
@@ -53,6 +51,65 @@ func Open(path string) (*sqlstore.Store, error) {
 		return nil, err
 	}
 	return sqlstore.New(reader, writer, dialect), nil
+}
+
+func dsn(path string, pragmas ...string) string {
+	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + url.Values{
+		"_pragma": append([]string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(NORMAL)"}, pragmas...),
+		"_txlock": {"immediate"},
+	}.Encode()
+}
+
+// Snapshot writes a consistent copy of the database at path to out (which
+// must not exist) with VACUUM INTO: one read transaction, so that the
+// nodes writing meanwhile neither wait for it nor tear it.
+func Snapshot(ctx context.Context, path, out string) error {
+	db, err := sql.Open("sqlite", dsn(path))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	_, err = db.ExecContext(ctx, "VACUUM INTO ?", out)
+	return err
+}
+
+// Check runs SQLite's integrity check on the database at path and its
+// foreign keys' check, and says what is wrong.
+func Check(ctx context.Context, path string) error {
+	db, err := sql.Open("sqlite", dsn(path))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	var problems []string
+	rows, err := db.QueryContext(ctx, "PRAGMA integrity_check")
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			rows.Close()
+			return err
+		}
+		if line != "ok" {
+			problems = append(problems, line)
+		}
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return err
+	}
+	var table string
+	switch err := db.QueryRowContext(ctx, "PRAGMA foreign_key_check").Scan(&table, new(any), new(any), new(any)); {
+	case err == nil:
+		problems = append(problems, "a row of "+table+" refers to a missing row")
+	case !errors.Is(err, sql.ErrNoRows):
+		return err
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("the database is damaged: %s", strings.Join(problems, "; "))
+	}
+	return nil
 }
 
 var dialect = sqlstore.Dialect{

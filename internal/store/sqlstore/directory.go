@@ -34,22 +34,23 @@ func (t *tx) UpdateTenant(ctx context.Context, v directory.Tenant) error {
 		`UPDATE tenants SET display_name = $2, update_time = $3 WHERE id = $1`, v.ID, v.DisplayName, micros(v.UpdateTime)))
 }
 
-const realmColumns = "id, tenant_id, display_name, classification, create_time, update_time"
+const realmColumns = "id, tenant_id, display_name, classification, create_time, update_time, session_idle_timeout, session_lifetime"
 
 var realmFilter = map[string]column{"id": {name: "id"}, "display_name": {name: "display_name_key", kind: foldedKey}}
 
 func scanRealm(s interface{ Scan(...any) error }, v *directory.Realm) error {
 	var ct, ut int64
-	err := s.Scan(&v.ID, &v.TenantID, &v.DisplayName, &v.Classification, &ct, &ut)
+	err := s.Scan(&v.ID, &v.TenantID, &v.DisplayName, &v.Classification, &ct, &ut, &v.SessionIdleTimeout, &v.SessionLifetime)
 	v.CreateTime, v.UpdateTime = fromMicros(ct), fromMicros(ut)
 	return err
 }
 
 func (t *tx) CreateRealm(ctx context.Context, v directory.Realm) error {
 	_, err := t.exec(ctx, latchkey.ErrNoParent,
-		`INSERT INTO realms (id, tenant_id, display_name, display_name_key, classification, create_time, update_time)
-		 VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		v.ID, v.TenantID, v.DisplayName, directory.Fold(v.DisplayName), v.Classification, micros(v.CreateTime), micros(v.UpdateTime))
+		`INSERT INTO realms (id, tenant_id, display_name, display_name_key, classification, create_time, update_time,
+			session_idle_timeout, session_lifetime) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		v.ID, v.TenantID, v.DisplayName, directory.Fold(v.DisplayName), v.Classification, micros(v.CreateTime), micros(v.UpdateTime),
+		v.SessionIdleTimeout, v.SessionLifetime)
 	return err
 }
 
@@ -74,9 +75,10 @@ func (t *tx) ListRealms(ctx context.Context, tenantID string, opts latchkey.List
 
 func (t *tx) UpdateRealm(ctx context.Context, v directory.Realm) error {
 	return affected(t.exec(ctx, latchkey.ErrNoParent,
-		`UPDATE realms SET display_name = $3, display_name_key = $4, classification = $5, update_time = $6
-		 WHERE id = $1 AND tenant_id = $2`,
-		v.ID, v.TenantID, v.DisplayName, directory.Fold(v.DisplayName), v.Classification, micros(v.UpdateTime)))
+		`UPDATE realms SET display_name = $3, display_name_key = $4, classification = $5, update_time = $6,
+		 session_idle_timeout = $7, session_lifetime = $8 WHERE id = $1 AND tenant_id = $2`,
+		v.ID, v.TenantID, v.DisplayName, directory.Fold(v.DisplayName), v.Classification, micros(v.UpdateTime),
+		v.SessionIdleTimeout, v.SessionLifetime))
 }
 
 func (t *tx) DeleteRealm(ctx context.Context, tenantID, id string) error {

@@ -11,7 +11,7 @@ import (
 )
 
 const authRequestColumns = `id, tenant_id, realm_id, application_id, params, challenge, identity_id, credential_id,
-	auth_time, code_hash, code_used, create_time, expire_time`
+	auth_time, code_hash, code_used, create_time, expire_time, session_id, amr, acr`
 
 func scanAuthRequest(s interface{ Scan(...any) error }, r *oauth.AuthRequest) error {
 	return scanFields(s, authRequestFields(r))
@@ -19,13 +19,16 @@ func scanAuthRequest(s interface{ Scan(...any) error }, r *oauth.AuthRequest) er
 
 // authRequestFields says where a row of authRequestColumns goes in r.
 func authRequestFields(r *oauth.AuthRequest) fields {
-	var params string
+	var params, amr string
 	var at, ct, et int64
 	return fields{
 		dest: []any{&r.ID, &r.TenantID, &r.RealmID, &r.ApplicationID, &params, &r.Challenge, &r.IdentityID,
-			&r.CredentialID, &at, &r.CodeHash, &r.CodeUsed, &ct, &et},
+			&r.CredentialID, &at, &r.CodeHash, &r.CodeUsed, &ct, &et, &r.SessionID, &amr, &r.ACR},
 		decode: func() error {
 			r.AuthTime, r.CreateTime, r.ExpireTime = fromMicros(at), fromMicros(ct), fromMicros(et)
+			if err := json.Unmarshal([]byte(amr), &r.AMR); err != nil {
+				return err
+			}
 			return json.Unmarshal([]byte(params), &r.Params)
 		},
 	}
@@ -34,7 +37,7 @@ func authRequestFields(r *oauth.AuthRequest) fields {
 func (t *tx) CreateAuthRequest(ctx context.Context, r oauth.AuthRequest) error {
 	params, _ := json.Marshal(r.Params)
 	_, err := t.exec(ctx, latchkey.ErrNoParent, `INSERT INTO auth_requests (`+authRequestColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, '', '', 0, '', FALSE, $7, $8)`,
+		VALUES ($1, $2, $3, $4, $5, $6, '', '', 0, '', FALSE, $7, $8, '', '[]', '')`,
 		r.ID, r.TenantID, r.RealmID, r.ApplicationID, string(params), r.Challenge, micros(r.CreateTime), micros(r.ExpireTime))
 	return err
 }
@@ -57,10 +60,10 @@ func (t *tx) GetSignInByCode(ctx context.Context, codeHash string) (r oauth.Auth
 
 func (t *tx) FinishAuthRequest(ctx context.Context, r oauth.AuthRequest, at time.Time) error {
 	return affected(t.exec(ctx, latchkey.ErrNoParent, `UPDATE auth_requests SET identity_id = $1, credential_id = $2,
-		auth_time = $3, code_hash = $4, expire_time = $5 WHERE id = $6 AND identity_id = ''
+		auth_time = $3, code_hash = $4, expire_time = $5, session_id = $12, amr = $13, acr = $14 WHERE id = $6 AND identity_id = ''
 		AND tenant_id = $7 AND realm_id = $8 AND application_id = $9 AND challenge = $10 AND expire_time >= $11`,
 		r.IdentityID, r.CredentialID, micros(r.AuthTime), r.CodeHash, micros(r.ExpireTime), r.ID,
-		r.TenantID, r.RealmID, r.ApplicationID, r.Challenge, micros(at)))
+		r.TenantID, r.RealmID, r.ApplicationID, r.Challenge, micros(at), r.SessionID, amrJSON(r.AMR), r.ACR))
 }
 
 const refreshColumns = `token_hash, family_id, tenant_id, realm_id, application_id, identity_id, scope, auth_time, used,

@@ -3,6 +3,16 @@
 // (internal/store/sqlite, internal/store/postgres) open the connections and
 // supply a Dialect for the little that differs. Migrations are embedded here.
 //
+// Migrations are expand-then-contract, so that nodes of two releases share
+// one database during a rolling upgrade: a migration adds (tables, nullable
+// or defaulted columns, indexes) and the release that adds it still writes
+// what the previous release reads; dropping or renaming what a released
+// binary reads waits for a later release, in a contract migration, which
+// carries the line "-- +latchkey contract" and inserts its own version into
+// schema_contracts. A node whose binary predates the newest contract
+// refuses to start, and `latchkey migrate --check` names the running nodes
+// that a pending contract would break.
+//
 // It imports domain packages for their types and Tx interfaces only, never
 // their services. It must not import HTTP packages.
 package sqlstore
@@ -23,12 +33,14 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/audit"
+	"github.com/latchkey/latchkey/internal/delivery"
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/mail"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/passkey"
 	"github.com/latchkey/latchkey/internal/policy"
 	"github.com/latchkey/latchkey/internal/provisioning"
+	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
@@ -86,14 +98,21 @@ type Store struct {
 	// Clock is the time of the changes the store dates itself (touch); the
 	// services date the others.
 	Clock latchkey.Clock
+	// sessionsEnded is OnSessionsEnded's function, or nil.
+	sessionsEnded store.SessionsEnded
 }
+
+// OnSessionsEnded makes every ending of sessions (Tx.EndSessions, whoever
+// calls it) call fn in its transaction with the sessions it ended. Set it
+// before the store is used.
+func (s *Store) OnSessionsEnded(fn store.SessionsEnded) { s.sessionsEnded = fn }
 
 // New returns a Store. Reads use db; writes and transactions use writer,
 // which may be db itself. SQLite passes a one-connection writer so that
 // writers queue in Go instead of spinning on a locked database.
 func New(db, writer *sql.DB, d Dialect) *Store {
 	s := &Store{db: db, writer: writer, dialect: &d}
-	s.tx = tx{r: db, w: writer, d: s.dialect, clock: &s.Clock}
+	s.tx = tx{r: db, w: writer, d: s.dialect, clock: &s.Clock, sessionsEnded: &s.sessionsEnded}
 	if d.CacheStatements {
 		s.reads, s.writes = newStmtCache(db), newStmtCache(writer)
 		if writer == db {
@@ -101,6 +120,7 @@ func New(db, writer *sql.DB, d Dialect) *Store {
 		}
 		s.tx.r, s.tx.w = s.reads, s.writes
 	}
+	s.tx.r, s.tx.w = s.traced(s.tx.r), s.traced(s.tx.w)
 	return s
 }
 
@@ -110,23 +130,7 @@ func (s *Store) Dialect() string { return s.dialect.Name }
 // Migrate applies the embedded migrations that have not run yet. On
 // PostgreSQL a session lock keeps concurrent nodes from migrating twice.
 func (s *Store) Migrate(ctx context.Context) error {
-	var opts []goose.ProviderOption
-	if s.dialect.Goose == goose.DialectPostgres {
-		// Retry every second (goose's default is five) for up to five minutes.
-		locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300))
-		if err != nil {
-			return err
-		}
-		opts = append(opts, goose.WithSessionLocker(locker))
-	}
-	if len(s.dialect.Migrations) > 0 {
-		opts = append(opts, goose.WithGoMigrations(s.dialect.Migrations...))
-	}
-	fsys, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return err
-	}
-	p, err := goose.NewProvider(s.dialect.Goose, s.writer, fsys, opts...)
+	p, err := s.migrations()
 	if err != nil {
 		return err
 	}
@@ -138,6 +142,37 @@ func (s *Store) Migrate(ctx context.Context) error {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	return nil
+}
+
+// SchemaVersion returns the version of the database's schema (0 for an
+// empty database) and the newest version this binary knows.
+func (s *Store) SchemaVersion(ctx context.Context) (current, known int64, err error) {
+	p, err := s.migrations()
+	if err != nil {
+		return 0, 0, err
+	}
+	return p.GetVersions(ctx)
+}
+
+// migrations returns the goose provider of the embedded migrations.
+func (s *Store) migrations() (*goose.Provider, error) {
+	var opts []goose.ProviderOption
+	if s.dialect.Goose == goose.DialectPostgres {
+		// Retry every second (goose's default is five) for up to five minutes.
+		locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300))
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	if len(s.dialect.Migrations) > 0 {
+		opts = append(opts, goose.WithGoMigrations(s.dialect.Migrations...))
+	}
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	return goose.NewProvider(s.dialect.Goose, s.writer, fsys, opts...)
 }
 
 // Ping checks that the database answers.
@@ -165,11 +200,12 @@ func (s *Store) update(ctx context.Context, fn func(*tx) error) error {
 	if err != nil {
 		return err
 	}
-	t := &tx{r: sqlTx, w: sqlTx, d: s.dialect, clock: &s.Clock}
+	t := &tx{r: sqlTx, w: sqlTx, d: s.dialect, clock: &s.Clock, sessionsEnded: &s.sessionsEnded}
 	if s.writes != nil {
 		t.r = cachedTx{sqlTx, s.writes}
 		t.w = t.r
 	}
+	t.r, t.w = s.traced(t.r), s.traced(t.w)
 	if err = fn(t); err != nil {
 		sqlTx.Rollback()
 	} else {
@@ -286,8 +322,14 @@ func (s *Store) Passkey() passkey.Store { return passkeyStore{s} }
 // Mail returns the store as mail sees it.
 func (s *Store) Mail() mail.Store { return mailStore{s} }
 
+// Delivery returns the store as delivery sees it.
+func (s *Store) Delivery() delivery.Store { return deliveryStore{s} }
+
 // Provisioning returns the store as provisioning sees it.
 func (s *Store) Provisioning() provisioning.Store { return provisioningStore{s} }
+
+// Session returns the store as session sees it.
+func (s *Store) Session() session.Store { return sessionStore{s} }
 
 // Audit returns the store as audit sees it.
 func (s *Store) Audit() audit.Store { return &s.tx }
@@ -305,6 +347,12 @@ type oauthStore struct{ *Store }
 type mailStore struct{ *Store }
 
 func (s mailStore) Update(ctx context.Context, fn func(mail.Tx) error) error {
+	return s.update(ctx, func(t *tx) error { return fn(t) })
+}
+
+type deliveryStore struct{ *Store }
+
+func (s deliveryStore) Update(ctx context.Context, fn func(delivery.Tx) error) error {
 	return s.update(ctx, func(t *tx) error { return fn(t) })
 }
 
@@ -330,6 +378,12 @@ func (s policyStore) Update(ctx context.Context, fn func(policy.Tx) error) error
 	return s.update(ctx, func(t *tx) error { return fn(t) })
 }
 
+type sessionStore struct{ *Store }
+
+func (s sessionStore) Update(ctx context.Context, fn func(session.Tx) error) error {
+	return s.update(ctx, func(t *tx) error { return fn(t) })
+}
+
 type passkeyStore struct{ *Store }
 
 func (s passkeyStore) Update(ctx context.Context, fn func(passkey.Tx) error) error {
@@ -346,4 +400,6 @@ type tx struct {
 	r, w  querier
 	d     *Dialect
 	clock *latchkey.Clock // the Store's
+	// sessionsEnded is the Store's OnSessionsEnded function.
+	sessionsEnded *store.SessionsEnded
 }

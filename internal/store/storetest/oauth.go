@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -93,6 +94,7 @@ func testFinishAuthRequest(t *testing.T, s store.Store) {
 	alice := addIdentity(t, s, r, "alice")
 	fin := ar
 	fin.IdentityID, fin.CredentialID, fin.AuthTime, fin.CodeHash, fin.ExpireTime = alice.ID, "cred", now, "hash", now.Add(2*time.Minute)
+	fin.SessionID, fin.AMR, fin.ACR = "the-session", []string{"pop", "mfa"}, "phr"
 	for what, change := range map[string]func(*oauth.AuthRequest){
 		"another challenge":   func(a *oauth.AuthRequest) { a.Challenge = "other" },
 		"another application": func(a *oauth.AuthRequest) { a.ApplicationID = "other" },
@@ -108,7 +110,8 @@ func testFinishAuthRequest(t *testing.T, s store.Store) {
 	must(t, s.FinishAuthRequest(ctx, fin, ar.ExpireTime))
 	got, err := s.GetAuthRequest(ctx, ar.ID)
 	must(t, err)
-	if got.IdentityID != alice.ID || got.CodeHash != "hash" || !got.ExpireTime.Equal(fin.ExpireTime) {
+	if got.IdentityID != alice.ID || got.CodeHash != "hash" || !got.ExpireTime.Equal(fin.ExpireTime) ||
+		got.SessionID != "the-session" || !slices.Equal(got.AMR, fin.AMR) || got.ACR != "phr" {
 		t.Errorf("finished sign-in: %+v", got)
 	}
 	wantErr(t, "finish again", s.FinishAuthRequest(ctx, fin, now), latchkey.ErrNotFound)

@@ -1,7 +1,7 @@
 // Package storetest owns the storage conformance suite: the one set of
 // tests that every storage engine must pass, modelled on Dex's
 // storage/conformance. It checks what the domain packages rely on — every
-// method of directory.Tx, oauth.Tx, audit.Store and the settings, their
+// method of directory.Tx, oauth.Tx, session.Tx, audit.Store and the settings, their
 // error contracts, paging, filters, batches and transactions — against a
 // real database. The engine packages call Run from their own tests.
 //
@@ -65,6 +65,10 @@ func Run[S store.Store](t *testing.T, open func(t testing.TB) S) {
 		{"FamilyRevokedDuringRefresh", testFamilyRevokedDuringRefresh},
 		{"RedemptionOfRevokedSigner", testRedemptionOfRevokedSigner},
 		{"DeleteExpiredTokens", testDeleteExpiredTokens},
+		{"Sessions", testSessions},
+		{"EndSessions", testEndSessions},
+		{"SessionUsedWhileEnded", testSessionUsedWhileEnded},
+		{"SessionSettings", testSessionSettings},
 		{"SigningKeys", testSigningKeys},
 		{"Settings", testSettings},
 		{"UpdateCommits", testUpdateCommits},
@@ -76,6 +80,9 @@ func Run[S store.Store](t *testing.T, open func(t testing.TB) S) {
 		{"Themes", testThemes},
 		{"MailOutbox", testMailOutbox},
 		{"MailClaimRace", testMailClaimRace},
+		{"DeliveryOutbox", testDeliveryOutbox},
+		{"DeliveryClaimRace", testDeliveryClaimRace},
+		{"SessionsEndedHook", testSessionsEndedHook},
 		{"ConfigLookups", testConfigLookups},
 		{"BindingJobs", testBindingJobs},
 		{"Credentials", testCredentials},

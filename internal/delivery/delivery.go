@@ -1,0 +1,90 @@
+package delivery
+
+import (
+	"context"
+	"net/url"
+	"time"
+
+	"github.com/latchkey/latchkey"
+)
+
+// States of a Delivery.
+const (
+	StatePending   = "pending"   // waiting for (another) attempt
+	StateDelivered = "delivered" // the target answered 2xx
+	StateFailed    = "failed"    // refused for good, or still failing after RetryFor
+)
+
+// Delivery is one HTTP POST in the outbox.
+type Delivery struct {
+	ID, TenantID, RealmID string
+	// Kind names the Kind that makes the request, e.g. "backchannel_logout".
+	Kind string
+	// Ref names what the delivery is about, e.g. "application:<id>".
+	Ref string
+	URL string
+	// Target is URL's scheme and host: a worker sends to one target only a
+	// few deliveries at a time.
+	Target string
+	// Payload is the Kind's data (JSON), from which it makes the request.
+	Payload         string
+	State           string
+	Attempts        int // attempts started, counted when claimed
+	LastStatus      int // HTTP status of the last answer; 0 for none
+	LastError       string
+	LastAttemptTime time.Time // zero before the first attempt ended
+	NextAttemptTime time.Time
+	CreateTime      time.Time
+	UpdateTime      time.Time
+}
+
+// New returns a pending delivery due at now, with a new id.
+func New(now time.Time, tenantID, realmID, kind, ref, target, payload string) Delivery {
+	return Delivery{ID: latchkey.NewID(), TenantID: tenantID, RealmID: realmID, Kind: kind, Ref: ref,
+		URL: target, Target: targetOf(target), Payload: payload, State: StatePending,
+		NextAttemptTime: now, CreateTime: now, UpdateTime: now}
+}
+
+// targetOf is the scheme and host of a URL (the whole text when it has none).
+func targetOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return raw
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+// Outcome is how an attempt ended.
+type Outcome struct {
+	State  string // StatePending (due again at Next), StateDelivered or StateFailed
+	Time   time.Time
+	Status int // the HTTP status; 0 when there was no answer
+	Error  string
+	Next   time.Time // for StatePending
+}
+
+// Tx is what delivery needs inside another domain's transaction (whose Tx
+// has EnqueueDelivery too), so that a delivery is queued with its cause.
+type Tx interface {
+	// EnqueueDelivery adds d to the outbox; it is sent only once the
+	// transaction commits.
+	EnqueueDelivery(ctx context.Context, d Delivery) error
+}
+
+// Store is the outbox. Claims are safe with several nodes on one database:
+// a delivery is leased to one owner at a time, and FinishAttempt changes it
+// only while the caller still holds its lease (else latchkey.ErrNotFound).
+type Store interface {
+	Tx
+	// Update runs fn in one read-write transaction, committed when fn returns nil.
+	Update(ctx context.Context, fn func(Tx) error) error
+	// ClaimDeliveries leases to owner until now+lease up to limit pending
+	// deliveries due at now, not leased (or whose lease ran out) and whose
+	// Target is not one of busy, first due first, counting one more
+	// attempt on each.
+	ClaimDeliveries(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int, busy []string) ([]Delivery, error)
+	// GetDelivery returns latchkey.ErrNotFound for an unknown id.
+	GetDelivery(ctx context.Context, id string) (Delivery, error)
+	// FinishAttempt records an attempt's outcome and releases the lease.
+	FinishAttempt(ctx context.Context, id, owner string, o Outcome) error
+}

@@ -1,0 +1,226 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/session"
+)
+
+const sessionColumns = `id, tenant_id, realm_id, identity_id, credential_id, auth_time, amr, acr, ip, user_agent,
+	idle_timeout, create_time, last_seen_time, idle_expire_time, absolute_expire_time, end_time, end_reason`
+
+func scanSession(s interface{ Scan(...any) error }, v *session.Session) error {
+	var amr string
+	var at, idle, ct, lt, it, et, end int64
+	err := s.Scan(&v.ID, &v.TenantID, &v.RealmID, &v.IdentityID, &v.CredentialID, &at, &amr, &v.ACR, &v.IP, &v.UserAgent,
+		&idle, &ct, &lt, &it, &et, &end, &v.EndReason)
+	if err != nil {
+		return err
+	}
+	v.AuthTime, v.CreateTime, v.LastSeenTime = fromMicros(at), fromMicros(ct), fromMicros(lt)
+	v.IdleExpireTime, v.AbsoluteExpireTime = fromMicros(it), fromMicros(et)
+	v.IdleTimeout = time.Duration(idle) * time.Microsecond
+	v.EndTime = time.Time{}
+	if end != 0 {
+		v.EndTime = fromMicros(end)
+	}
+	return json.Unmarshal([]byte(amr), &v.AMR)
+}
+
+func amrJSON(amr []string) string {
+	if amr == nil {
+		amr = []string{}
+	}
+	b, _ := json.Marshal(amr)
+	return string(b)
+}
+
+func (t *tx) CreateSession(ctx context.Context, s session.Session) error {
+	_, err := t.exec(ctx, latchkey.ErrNoParent, `INSERT INTO sessions (`+sessionColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 0, '')`,
+		s.ID, s.TenantID, s.RealmID, s.IdentityID, s.CredentialID, micros(s.AuthTime), amrJSON(s.AMR), s.ACR, s.IP, s.UserAgent,
+		s.IdleTimeout.Microseconds(), micros(s.CreateTime), micros(s.LastSeenTime), micros(s.IdleExpireTime), micros(s.AbsoluteExpireTime))
+	return err
+}
+
+func (t *tx) GetSession(ctx context.Context, id string) (session.Session, error) {
+	ss, err := t.sessions(ctx, t.r, `SELECT `+sessionColumns+` FROM sessions WHERE id = $1`, id)
+	if err == nil && len(ss) == 0 {
+		err = latchkey.ErrNotFound
+	}
+	if err != nil {
+		return session.Session{}, err
+	}
+	return ss[0], nil
+}
+
+func (t *tx) ListSessions(ctx context.Context, realmID, identityID string, at time.Time) ([]session.Session, error) {
+	return t.sessions(ctx, t.r, `SELECT `+sessionColumns+` FROM sessions WHERE realm_id = $1 AND identity_id = $2
+		AND end_time = 0 AND idle_expire_time >= $3 AND absolute_expire_time >= $3 ORDER BY create_time DESC, id`,
+		realmID, identityID, micros(at))
+}
+
+// sessions runs a query of sessionColumns on q (a read, or a write that
+// returns them) and adds each session's applications.
+func (t *tx) sessions(ctx context.Context, q querier, query string, a ...any) ([]session.Session, error) {
+	rows, err := q.QueryContext(ctx, query, a...)
+	if err != nil {
+		return nil, err
+	}
+	var out []session.Session
+	for rows.Next() {
+		var s session.Session
+		if err := scanSession(rows, &s); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(out) == 0 {
+		return out, err
+	}
+	return out, t.sessionApplications(ctx, q, out)
+}
+
+// sessionApplications fills the applications of ss, in one query per
+// insertBatch sessions.
+func (t *tx) sessionApplications(ctx context.Context, q querier, ss []session.Session) error {
+	index := make(map[string]int, len(ss))
+	ids := make([]string, len(ss))
+	for i, s := range ss {
+		index[s.ID], ids[i] = i, s.ID
+		ss[i].Applications = []string{}
+	}
+	for chunk := range slices.Chunk(ids, insertBatch) {
+		var a args
+		rows, err := q.QueryContext(ctx, `SELECT session_id, application_id FROM session_applications
+			WHERE session_id IN `+t.in(&a, chunk)+` ORDER BY application_id`, a...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var sid, app string
+			if err := rows.Scan(&sid, &app); err != nil {
+				rows.Close()
+				return err
+			}
+			ss[index[sid]].Applications = append(ss[index[sid]].Applications, app)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// live is the condition that a session has not ended and has not expired
+// at the time in placeholder p.
+func live(p string) string {
+	return `end_time = 0 AND idle_expire_time >= ` + p + ` AND absolute_expire_time >= ` + p
+}
+
+// UseSession uses a session in a transaction of its own.
+func (s *Store) UseSession(ctx context.Context, id, applicationID string, at time.Time) error {
+	return s.update(ctx, func(t *tx) error { return t.UseSession(ctx, id, applicationID, at) })
+}
+
+func (t *tx) UseSession(ctx context.Context, id, applicationID string, at time.Time) error {
+	err := affected(t.exec(ctx, latchkey.ErrNoParent, `UPDATE sessions SET last_seen_time = $2,
+		idle_expire_time = CASE WHEN CAST($2 AS BIGINT) + idle_timeout < absolute_expire_time
+			THEN CAST($2 AS BIGINT) + idle_timeout ELSE absolute_expire_time END
+		WHERE id = $1 AND `+live("$2"), id, micros(at)))
+	if err != nil || applicationID == "" {
+		return err
+	}
+	_, err = t.exec(ctx, latchkey.ErrNotFound, `INSERT INTO session_applications (session_id, application_id, first_time, last_time)
+		VALUES ($1, $2, $3, $3) ON CONFLICT (session_id, application_id) DO UPDATE SET last_time = excluded.last_time`,
+		id, applicationID, micros(at))
+	return err
+}
+
+func (t *tx) RenewSession(ctx context.Context, s session.Session) error {
+	return affected(t.exec(ctx, latchkey.ErrNoParent, `UPDATE sessions SET credential_id = $2, auth_time = $3, amr = $4,
+		acr = $5, ip = $6, user_agent = $7, last_seen_time = $8, idle_expire_time = $9, absolute_expire_time = $10
+		WHERE id = $1 AND `+live("$8"),
+		s.ID, s.CredentialID, micros(s.AuthTime), amrJSON(s.AMR), s.ACR, s.IP, s.UserAgent, micros(s.LastSeenTime),
+		micros(s.IdleExpireTime), micros(s.AbsoluteExpireTime)))
+}
+
+// EndSessions ends sessions in a transaction of its own.
+func (s *Store) EndSessions(ctx context.Context, e session.End) (ended []session.Session, err error) {
+	err = s.update(ctx, func(t *tx) error {
+		ended, err = t.EndSessions(ctx, e)
+		return err
+	})
+	return ended, err
+}
+
+// EndSessions ends what e selects in one statement per insertBatch ids;
+// on PostgreSQL the UPDATE waits for a concurrent UseSession of the same
+// row, so an application recorded before the end is returned with it.
+func (t *tx) EndSessions(ctx context.Context, e session.End) ([]session.Session, error) {
+	var selectors [][]string
+	column := ""
+	switch {
+	case len(e.IDs) > 0:
+		column, selectors = "id", slices.Collect(slices.Chunk(e.IDs, insertBatch))
+	case len(e.IdentityIDs) > 0:
+		column, selectors = "identity_id", slices.Collect(slices.Chunk(e.IdentityIDs, insertBatch))
+	case e.CredentialID != "":
+		column, selectors = "credential_id", [][]string{{e.CredentialID}}
+	case e.Expired:
+		selectors = [][]string{nil}
+	default:
+		return nil, errors.New("session.End selects no session")
+	}
+	var ended []session.Session
+	for _, values := range selectors {
+		var a args
+		set := `UPDATE sessions SET end_time = ` + t.add(&a, micros(e.At)) + `, end_reason = ` + t.add(&a, e.Reason) + ` WHERE end_time = 0 AND `
+		var cond string
+		if column != "" {
+			cond = column + ` IN ` + t.in(&a, values)
+		} else {
+			at := micros(e.At)
+			cond = `(idle_expire_time < ` + t.add(&a, at) + ` OR absolute_expire_time < ` + t.add(&a, at) + `)`
+		}
+		ss, err := t.sessions(ctx, t.w, set+cond+` RETURNING `+sessionColumns, a...)
+		if err != nil {
+			return nil, err
+		}
+		ended = append(ended, ss...)
+	}
+	if f := *t.sessionsEnded; f != nil && len(ended) > 0 {
+		if err := f(ctx, t, ended); err != nil {
+			return nil, err
+		}
+	}
+	return ended, nil
+}
+
+func (t *tx) DeleteEndedSessions(ctx context.Context, before time.Time) (int, error) {
+	res, err := t.exec(ctx, latchkey.ErrInUse, `DELETE FROM sessions WHERE end_time <> 0 AND end_time < $1`, micros(before))
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
+func (t *tx) SessionSettings(ctx context.Context, tenantID, realmID string) (session.Settings, error) {
+	var idle, lifetime int64
+	err := t.r.QueryRowContext(ctx, `SELECT session_idle_timeout, session_lifetime FROM realms WHERE id = $1 AND tenant_id = $2`,
+		realmID, tenantID).Scan(&idle, &lifetime)
+	if errors.Is(err, sql.ErrNoRows) {
+		return session.Settings{}, latchkey.ErrNotFound
+	}
+	return session.Settings{IdleTimeout: time.Duration(idle) * time.Second, Lifetime: time.Duration(lifetime) * time.Second}, err
+}
