@@ -56,8 +56,7 @@ type libTokens struct {
 // a second one by single sign-on, sign in again silently with prompt=none,
 // refresh, revoke, introspect with the application's own credentials, and
 // sign out (RP-initiated), after which both applications receive a
-// back-channel logout token. Steps whose feature is not on main are in
-// pending ("rp-…").
+// back-channel logout token.
 func TestRPLibraries(t *testing.T) {
 	t.Parallel()
 	for _, eng := range testenv.Engines() {
@@ -81,8 +80,7 @@ func TestRPLibraries(t *testing.T) {
 }
 
 // runLibrary is one web app's life with the library: each step a subtest,
-// skipped while its feature is pending, and the steps after a failed
-// one skipped.
+// the steps after a failed one skipped.
 func runLibrary(t *testing.T, p *provider, lib library) {
 	p.signOutBrowser(t)
 	a := p.newClient(t, "RP app A", map[string]any{"pkce": "s256"})
@@ -131,7 +129,7 @@ func runLibrary(t *testing.T, p *provider, lib library) {
 			if ui := p.userinfo(t, a, current.Access, "get"); ui.Status != http.StatusUnauthorized {
 				t.Errorf("userinfo with a revoked access token: %d %s", ui.Status, ui.Body)
 			}
-			if _, ok := pending["rp-introspection"]; !ok && lib.introspect(t, a, current.Access) {
+			if lib.introspect(t, a, current.Access) {
 				t.Errorf("a revoked access token is active")
 			}
 		}},
@@ -158,9 +156,6 @@ func runLibrary(t *testing.T, p *provider, lib library) {
 	failed := false
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {
-			if why, ok := pending[s.name]; ok {
-				t.Skip(why)
-			}
 			if failed {
 				t.Skip("an earlier step failed")
 			}
