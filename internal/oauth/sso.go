@@ -50,7 +50,7 @@ func checkSessionParams(p AuthParams) error {
 	prompts := strings.Fields(p.Prompt)
 	for _, v := range prompts {
 		if !slices.Contains(promptValues, v) {
-			return redirectError(p, "invalid_request", "prompt "+strconv.Quote(v)+" is not supported")
+			return redirectError(p, "invalid_request", "prompt "+v+" is not supported")
 		}
 	}
 	if slices.Contains(prompts, "none") && len(prompts) > 1 {
@@ -83,7 +83,7 @@ func (s *Service) signInWithSession(ctx context.Context, req AuthRequest, app Ap
 		var denied *Denied
 		switch {
 		case errors.As(err, &denied):
-			return "", &RedirectError{Err: &Error{"access_denied", denied.Error()}, URL: Deny(req, denied.Error())}
+			return "", redirectError(p, "access_denied", denied.Error())
 		case errors.Is(err, ErrSessionEnded):
 			refusal, err = &Error{"login_required", "the sign-in session ended; a passkey must sign in"}, nil
 		default:

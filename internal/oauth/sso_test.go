@@ -279,6 +279,10 @@ func TestSessionStillAsksPolicy(t *testing.T) {
 			redirectedWith(t, "a denied application", err, "access_denied")
 			_, _, err = f.authorize(t, &f.current, func(p *oauth.AuthParams) { p.Prompt = "none" })
 			redirectedWith(t, "a denied application with prompt=none", err, "access_denied")
+			_, _, err = f.authorize(t, &f.current, func(p *oauth.AuthParams) { p.ResponseMode = oauth.ResponseModeFormPost })
+			if re := (*oauth.RedirectError)(nil); !errors.As(err, &re) || !re.FormPost || re.RedirectURI != "https://wiki.example.com/cb" {
+				t.Errorf("a denied application with response_mode=form_post: %#v, want the error posted to the redirect URI", err)
+			}
 			if v, _ := f.st.GetSession(ctx, f.current.ID); len(v.Applications) != 0 {
 				t.Errorf("a denied application was recorded: %v", v.Applications)
 			}

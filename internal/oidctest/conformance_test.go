@@ -17,44 +17,6 @@ import (
 	"github.com/latchkey/latchkey/internal/testenv"
 )
 
-// pending are the modules (and the steps of TestRPLibraries, "rp-…", and
-// of TestSessionsAcrossNodes, "nodes-…") whose feature is not on main yet:
-// each is skipped with the reason. Delete an entry when its feature lands;
-// its module runs from then on.
-var pending = map[string]string{
-	// The sign-in session (issue 23 items 1-2).
-	"oidcc-prompt-none-logged-in": sessionPending,
-	"oidcc-max-age-10000":         sessionPending,
-	"oidcc-id-token-hint":         sessionPending,
-	"rp-sso":                      sessionPending,
-	"rp-prompt-none":              sessionPending,
-	"nodes-sso":                   sessionPending,
-
-	// Logout (issue 23 item 3).
-	"oidcc-rp-initiated-logout-discovery-endpoint-verification":         logoutPending,
-	"oidcc-rp-initiated-logout":                                         logoutPending,
-	"oidcc-rp-initiated-logout-bad-post-logout-redirect-uri":            logoutPending,
-	"oidcc-rp-initiated-logout-modified-id-token-hint":                  logoutPending,
-	"oidcc-rp-initiated-logout-no-id-token-hint":                        logoutPending,
-	"oidcc-rp-initiated-logout-no-params":                               logoutPending,
-	"oidcc-rp-initiated-logout-no-post-logout-redirect-uri":             logoutPending,
-	"oidcc-rp-initiated-logout-no-state":                                logoutPending,
-	"oidcc-rp-initiated-logout-only-state":                              logoutPending,
-	"oidcc-rp-initiated-logout-query-added-to-post-logout-redirect-uri": logoutPending,
-	"oidcc-rp-initiated-logout-bad-id-token-hint":                       logoutPending,
-	"rp-logout":    logoutPending,
-	"nodes-logout": logoutPending,
-	"oidcc-backchannel-logout-discovery-endpoint-verification": backchannelPending,
-	"oidcc-backchannel-rp-initiated-logout":                    backchannelPending,
-	"rp-backchannel-logout":                                    backchannelPending,
-}
-
-const (
-	sessionPending     = "needs the sign-in session (SSO, prompt=none, max_age, id_token_hint): issue 23 items 1-2"
-	logoutPending      = "RP-initiated logout (end_session_endpoint, post_logout_redirect_uris) and the session it ends: issue 23 items 1 and 3"
-	backchannelPending = "back-channel logout (backchannel_logout_uri, logout tokens through the outbox): issue 23 item 3"
-)
-
 // module is one test module of a certification plan, re-run as the
 // OpenID conformance suite runs it: the same requests, the same checks
 // (its conditions of result FAILURE fail the test; WARNING ones are logged
@@ -91,9 +53,6 @@ func TestConformance(t *testing.T) {
 			for _, plan := range plans {
 				for _, m := range plan {
 					t.Run(m.name, func(t *testing.T) {
-						if why, ok := pending[m.name]; ok {
-							t.Skip(why)
-						}
 						p.signOutBrowser(t)
 						s.configure(t)
 						m.run(t, s)

@@ -11,6 +11,5 @@
 //   - single sign-on and logout across two nodes of one PostgreSQL
 //     (nodes_test.go).
 //
-// What has not landed yet is listed in the pending table of
-// conformance_test.go. It holds no code but its tests. Only tests import it.
+// It holds no code but its tests. Only tests import it.
 package oidctest

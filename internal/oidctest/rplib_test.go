@@ -57,8 +57,7 @@ type libTokens struct {
 // refresh, revoke, introspect with the application's own credentials, and
 // sign out (RP-initiated), after which both applications receive a
 // back-channel logout token; then all again with applications that sign
-// their tokens with ES256. Steps whose feature is not on main are in
-// pending ("rp-…").
+// their tokens with ES256.
 func TestRPLibraries(t *testing.T) {
 	t.Parallel()
 	for _, eng := range testenv.Engines() {
@@ -84,8 +83,7 @@ func TestRPLibraries(t *testing.T) {
 }
 
 // runLibrary is one web app's life with the library: each step a subtest,
-// skipped while its feature is pending, and the steps after a failed
-// one skipped.
+// the steps after a failed one skipped.
 func runLibrary(t *testing.T, p *provider, lib library, alg string) {
 	p.signOutBrowser(t)
 	changes := map[string]any{"pkce": "s256", "token_configuration": map[string]any{"expires_after": 3600, "token_signing_algorithm": alg}}
@@ -141,7 +139,7 @@ func runLibrary(t *testing.T, p *provider, lib library, alg string) {
 			if ui := p.userinfo(t, a, current.Access, "get"); ui.Status != http.StatusUnauthorized {
 				t.Errorf("userinfo with a revoked access token: %d %s", ui.Status, ui.Body)
 			}
-			if _, ok := pending["rp-introspection"]; !ok && lib.introspect(t, a, current.Access) {
+			if lib.introspect(t, a, current.Access) {
 				t.Errorf("a revoked access token is active")
 			}
 		}},
@@ -168,9 +166,6 @@ func runLibrary(t *testing.T, p *provider, lib library, alg string) {
 	failed := false
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {
-			if why, ok := pending[s.name]; ok {
-				t.Skip(why)
-			}
 			if failed {
 				t.Skip("an earlier step failed")
 			}
