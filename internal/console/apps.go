@@ -35,6 +35,7 @@ const (
 	grantTypeField   = "protocol_config.grant_type"
 	expiresField     = "protocol_config.token_configuration.expires_after"
 	subjectField     = "protocol_config.token_configuration.subject_field"
+	algorithmField   = "protocol_config.token_configuration.token_signing_algorithm"
 	formatField      = "protocol_config.token_format"
 	postLogoutField  = "protocol_config.post_logout_redirect_uris"
 	backchannelField = "protocol_config.backchannel_logout_uri"
@@ -45,7 +46,7 @@ const (
 )
 
 var appFields = []string{"display_name", "protocol_config.type", "protocol_config.confidentiality", "protocol_config.pkce",
-	"protocol_config.redirect_uris", postLogoutField, backchannelField, "protocol_config.allowed_scopes", expiresField, subjectField, formatField,
+	"protocol_config.redirect_uris", postLogoutField, backchannelField, "protocol_config.allowed_scopes", expiresField, subjectField, algorithmField, formatField,
 	"authenticator_config_id", "resource_server_id",
 	refreshExpiresField, refreshAbsoluteField, rotationField}
 
@@ -56,6 +57,7 @@ var appOptions = map[string][]option{
 	"protocol_config.pkce":            {{"disabled", "Disabled"}, {"s256", "S256"}, {"plain", "Plain"}},
 	grantTypeField:                    {{"authorization_code", "Authorization code"}, {"client_credentials", "Client credentials"}, {"refresh_token", "Refresh token"}},
 	subjectField:                      {{"id", "Identity id"}, {"email", "E-mail address"}, {"username", "Username"}, {"external_id", "External id"}},
+	algorithmField:                    {{"RS256", "RS256: what every client accepts"}, {"ES256", "ES256: faster, a Latchkey extension"}},
 	formatField:                       {{"self_contained", "Self-contained: a signed JWT"}, {"referential", "Referential: opaque, resolved by introspection"}},
 	rotationField:                     {{oauth.Rotating, "Rotating: each refresh answers a new one"}, {oauth.NonRotating, "Non-rotating: the same one until it expires"}},
 }
@@ -116,7 +118,7 @@ func appForm(a oauth.Application) *form {
 		"protocol_config.pkce": pc.PKCE, "protocol_config.redirect_uris": strings.Join(pc.RedirectURIs, "\n"),
 		postLogoutField: strings.Join(pc.PostLogoutRedirectURIs, "\n"), backchannelField: pc.BackchannelLogoutURI,
 		"protocol_config.allowed_scopes": strings.Join(pc.AllowedScopes, "\n"), expiresField: strconv.Itoa(pc.TokenConfiguration.ExpiresAfter),
-		subjectField: pc.TokenConfiguration.SubjectField, formatField: pc.TokenFormat, "authenticator_config_id": a.AuthenticatorConfigID,
+		subjectField: pc.TokenConfiguration.SubjectField, algorithmField: pc.TokenConfiguration.TokenSigningAlgorithm, formatField: pc.TokenFormat, "authenticator_config_id": a.AuthenticatorConfigID,
 		"resource_server_id": a.ResourceServerID, grantTypeField: "",
 		refreshExpiresField:  strconv.Itoa(pc.RefreshTokenConfiguration.ExpiresAfter),
 		refreshAbsoluteField: strconv.Itoa(pc.RefreshTokenConfiguration.AbsoluteLifetime),
@@ -143,6 +145,9 @@ func applyApp(f *form, a *oauth.Application) {
 	// A value that is no number becomes 0, which the service refuses with its range.
 	pc.TokenConfiguration.ExpiresAfter, _ = strconv.Atoi(f.Values[expiresField])
 	pc.TokenConfiguration.SubjectField = f.Values[subjectField]
+	if alg := f.Values[algorithmField]; alg != "" { // a form of before the field keeps the algorithm
+		pc.TokenConfiguration.TokenSigningAlgorithm = alg
+	}
 	pc.TokenFormat = f.Values[formatField]
 	rc := &pc.RefreshTokenConfiguration
 	rc.ExpiresAfter, _ = strconv.Atoi(f.Values[refreshExpiresField])
@@ -155,7 +160,7 @@ func applyApp(f *form, a *oauth.Application) {
 func (c *Console) newApp(q *request) error {
 	f := appForm(oauth.Application{ProtocolConfig: oauth.ProtocolConfig{Type: "oidc", Confidentiality: "confidential", PKCE: "s256",
 		GrantType: []string{"authorization_code"}, TokenFormat: "self_contained",
-		TokenConfiguration:        oauth.TokenConfiguration{ExpiresAfter: 3600, SubjectField: "id"},
+		TokenConfiguration:        oauth.TokenConfiguration{ExpiresAfter: 3600, SubjectField: "id", TokenSigningAlgorithm: string(oauth.TokenAlgorithm)},
 		RefreshTokenConfiguration: oauth.RefreshTokenConfiguration{ExpiresAfter: int(oauth.RefreshTokenTTL / time.Second), RotationType: oauth.Rotating}}})
 	return c.showApp(q, http.StatusOK, oauth.Application{}, f, "")
 }

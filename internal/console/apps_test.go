@@ -15,7 +15,7 @@ func appForm(change url.Values) url.Values {
 		"protocol_config.grant_type": {"client_credentials"}, "protocol_config.pkce": {"disabled"}, "protocol_config.redirect_uris": {""},
 		"protocol_config.allowed_scopes": {""}, "protocol_config.token_configuration.expires_after": {"600"},
 		"protocol_config.token_configuration.subject_field": {"id"}, "protocol_config.token_format": {"self_contained"},
-		"authenticator_config_id": {""}, "resource_server_id": {""}}
+		"protocol_config.token_configuration.token_signing_algorithm": {"RS256"}, "authenticator_config_id": {""}, "resource_server_id": {""}}
 	for k, vs := range change {
 		v[k] = vs
 	}
@@ -47,8 +47,10 @@ func TestApplications(t *testing.T) {
 
 		// Refused fields are shown on theirs, a redirect URI by its line, with what was typed kept.
 		p := e.post(t, base, appForm(url.Values{"protocol_config.grant_type": {"authorization_code", "refresh_token"},
-			"protocol_config.redirect_uris": {"https://shop.example/cb\nnot a uri"}, "protocol_config.token_configuration.expires_after": {"soon"}}))
+			"protocol_config.redirect_uris": {"https://shop.example/cb\nnot a uri"}, "protocol_config.token_configuration.expires_after": {"soon"},
+			"protocol_config.token_configuration.token_signing_algorithm": {"HS256"}}))
 		wantPage(t, p, http.StatusUnprocessableEntity, `id="e-protocol_config.redirect_uris"`, "entry 2: not an absolute URI",
+			`id="e-protocol_config.token_configuration.token_signing_algorithm"`, "must be one of RS256, ES256",
 			`id="e-protocol_config.token_configuration.expires_after"`, "https://shop.example/cb\nnot a uri",
 			`value="refresh_token" checked`, `value="Billing"`)
 		p = e.post(t, base, appForm(url.Values{"protocol_config.grant_type": nil}))
@@ -79,11 +81,13 @@ func TestApplications(t *testing.T) {
 		refresh.Set("display_name", "Billing service")
 		refresh.Set("protocol_config.token_configuration.expires_after", "900")
 		refresh.Set("protocol_config.token_format", "referential")
+		refresh.Set("protocol_config.token_configuration.token_signing_algorithm", "ES256")
 		p = e.follow(t, base+"/"+id, appForm(refresh))
-		wantPage(t, p, http.StatusOK, "Saved.", `value="900"`, `value="referential" selected`, `value="7200"`, `value="86400"`, `value="non_rotating" selected`)
+		wantPage(t, p, http.StatusOK, "Saved.", `value="900"`, `value="ES256" selected`, `value="referential" selected`, `value="7200"`, `value="86400"`, `value="non_rotating" selected`)
 		got := e.api(t, "GET", "/realms/"+realm+"/applications/"+id, nil)
 		if gpc := got["protocol_config"].(map[string]any); got["display_name"] != "Billing service" ||
 			gpc["token_configuration"].(map[string]any)["expires_after"] != 900.0 || gpc["token_format"] != "referential" ||
+			gpc["token_configuration"].(map[string]any)["token_signing_algorithm"] != "ES256" ||
 			gpc["refresh_token_configuration"].(map[string]any)["absolute_lifetime"] != 86400.0 ||
 			gpc["refresh_token_configuration"].(map[string]any)["rotation_type"] != "non_rotating" {
 			t.Fatalf("the API shows %v", got)

@@ -105,7 +105,7 @@ func TestApplications(t *testing.T) {
 			{map[string]any{"redirect_uris": []string{"https://auth.mypetapp.com/callback#done"}}, "application.protocol_config.redirect_uris[0]", "has a fragment"},
 			{map[string]any{"token_configuration": map[string]any{}}, "application.protocol_config.token_configuration.expires_after", "must be a number of seconds from 1 to 4294967295"},
 			{map[string]any{"token_configuration": map[string]any{"expires_after": 4294967296}}, "application.protocol_config.token_configuration.expires_after", "must be a number of seconds from 1 to 4294967295"},
-			{map[string]any{"token_configuration": map[string]any{"expires_after": 60, "token_signing_algorithm": "HS256"}}, "application.protocol_config.token_configuration.token_signing_algorithm", "must be one of RS256"},
+			{map[string]any{"token_configuration": map[string]any{"expires_after": 60, "token_signing_algorithm": "HS256"}}, "application.protocol_config.token_configuration.token_signing_algorithm", "must be one of RS256, ES256"},
 			{map[string]any{"token_configuration": map[string]any{"expires_after": 60, "subject_field": "phone"}}, "application.protocol_config.token_configuration.subject_field", "must be one of id, email, username, external_id"},
 			{map[string]any{"pkce": "S256"}, "application.protocol_config.pkce", "must be one of disabled, plain, s256"},
 			{map[string]any{"confidentiality": "secret"}, "application.protocol_config.confidentiality", "must be one of confidential, public"},

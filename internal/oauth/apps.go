@@ -249,7 +249,7 @@ func validateApplication(ctx context.Context, tx Tx, a Application) error {
 	oneOf(&v, "protocol_config.confidentiality", pc.Confidentiality, "confidential", "public")
 	oneOf(&v, "protocol_config.pkce", pc.PKCE, "disabled", "plain", "s256")
 	oneOf(&v, "protocol_config.token_format", pc.TokenFormat, "self_contained", "referential")
-	oneOf(&v, "protocol_config.token_configuration.token_signing_algorithm", pc.TokenConfiguration.TokenSigningAlgorithm, "RS256")
+	oneOf(&v, "protocol_config.token_configuration.token_signing_algorithm", pc.TokenConfiguration.TokenSigningAlgorithm, TokenAlgorithms...)
 	oneOf(&v, "protocol_config.token_configuration.subject_field", pc.TokenConfiguration.SubjectField, "id", "email", "username", "external_id")
 	if e := pc.TokenConfiguration.ExpiresAfter; e <= 0 || e > 1<<32-1 {
 		v.Add("protocol_config.token_configuration.expires_after", "must be a number of seconds from 1 to 4294967295")

@@ -20,8 +20,9 @@ import (
 	"github.com/latchkey/latchkey/internal/secretbox"
 )
 
-// The algorithms Latchkey signs with. Tokens (access, ID, refresh) are
-// RS256, which every OIDC and OAuth client must accept. The embedded SDK's
+// The algorithms Latchkey signs with. Tokens (access and ID) are RS256,
+// which every OIDC and OAuth client must accept, unless the application
+// chose another of TokenAlgorithms. The embedded SDK's
 // request JWT at /authorize is ES256: the SDK verifies it with the jku's
 // JWKS and accepts an EC key there (tested with the official SDK), and
 // signing it costs about 1/30 of an RS256 signature, which is a third of
@@ -30,6 +31,22 @@ const (
 	TokenAlgorithm      = jose.RS256
 	SDKRequestAlgorithm = jose.ES256
 )
+
+// TokenAlgorithms are the algorithms an application may sign its tokens
+// with (token_configuration.token_signing_algorithm): RS256, the default and
+// what Beyond Identity's clients expect, or ES256, a Latchkey extension whose
+// signature costs a small fraction of an RS256 one. ES256 tokens share the
+// ES256 key of the SDK's request JWTs: a request JWT has no token record,
+// so it never verifies as a token.
+var TokenAlgorithms = []string{string(jose.RS256), string(jose.ES256)}
+
+// tokenAlgorithm is the algorithm app's tokens are signed with.
+func tokenAlgorithm(app Application) jose.SignatureAlgorithm {
+	if alg := app.ProtocolConfig.TokenConfiguration.TokenSigningAlgorithm; alg != "" {
+		return jose.SignatureAlgorithm(alg)
+	}
+	return TokenAlgorithm
+}
 
 // SigningAlgorithms are the algorithms that have a current key each.
 var SigningAlgorithms = []jose.SignatureAlgorithm{TokenAlgorithm, SDKRequestAlgorithm}

@@ -225,7 +225,7 @@ func (s *Service) LogoutToken(ctx context.Context, d delivery.Delivery, now time
 			IssuedAt: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(now.Add(logoutTokenTTL)), ID: latchkey.RandomString(32)},
 		Events: map[string]struct{}{backchannelEvent: {}}, SID: p.SID,
 	}
-	raw, err := s.signTyped(TokenAlgorithm, "logout+jwt", issuer, c)
+	raw, err := s.signTyped(tokenAlgorithm(app), "logout+jwt", issuer, c)
 	if err != nil {
 		return "", nil, err
 	}

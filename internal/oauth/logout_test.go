@@ -191,7 +191,7 @@ func (rc *receiver) wait(t *testing.T, n int) string {
 // (Back-Channel Logout 1.0 §2.6) against the JWKS, and returns its claims.
 func verifyLogoutToken(t *testing.T, raw string, jwks jose.JSONWebKeySet, issuer, clientID string, at time.Time) map[string]any {
 	t.Helper()
-	tok, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256})
+	tok, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256, jose.ES256})
 	if err != nil || len(tok.Headers) != 1 {
 		t.Fatalf("logout token %q: %v", raw, err)
 	}
@@ -282,7 +282,9 @@ func TestBackchannelLogout(t *testing.T) {
 				t.Errorf("the third token names session %v, want %s (not the expired %s)", c["sid"], f.current.ID, expiring.ID)
 			}
 
-			// A deleted identity's session: the token names the session only.
+			// A deleted identity's session: the token names the session only,
+			// signed with ES256 now that the application chose it.
+			f.editApp(t, func(pc *oauth.ProtocolConfig) { pc.TokenConfiguration.TokenSigningAlgorithm = "ES256" })
 			err = f.st.Update(ctx, func(tx store.Tx) error {
 				return f.svc.QueueBackchannelLogouts(ctx, tx, []session.Session{{ID: "gone", TenantID: f.app.TenantID, RealmID: f.app.RealmID,
 					IdentityID: latchkey.NewID(), EndReason: session.ReasonIdentityDeleted, Applications: []string{f.app.ID}}})
@@ -290,7 +292,11 @@ func TestBackchannelLogout(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			c = verifyLogoutToken(t, rc.wait(t, 4), f.svc.JWKS(), f.svc.Issuer(f.app.TenantID, f.app.RealmID, f.app.ID), f.app.ProtocolConfig.ClientID, f.clock.Now())
+			fourth := rc.wait(t, 4)
+			if _, err := jose.ParseSigned(fourth, []jose.SignatureAlgorithm{jose.ES256}); err != nil {
+				t.Errorf("the logout token of an ES256 application: %v", err)
+			}
+			c = verifyLogoutToken(t, fourth, f.svc.JWKS(), f.svc.Issuer(f.app.TenantID, f.app.RealmID, f.app.ID), f.app.ProtocolConfig.ClientID, f.clock.Now())
 			if _, hasSub := c["sub"]; c["sid"] != "gone" || hasSub {
 				t.Errorf("a deleted identity's logout token: %v, want sid and no sub", c)
 			}

@@ -391,7 +391,7 @@ func (s *Service) Metadata(ctx context.Context, tenantID, realmID, appID string)
 		"response_modes_supported":                   responseModes,
 		"grant_types_supported":                      pc.GrantType,
 		"subject_types_supported":                    []string{"public"},
-		"id_token_signing_alg_values_supported":      []string{"RS256"},
+		"id_token_signing_alg_values_supported":      []string{string(tokenAlgorithm(app))},
 		"token_endpoint_auth_methods_supported":      authMethods,
 		"revocation_endpoint_auth_methods_supported": authMethods,
 		"code_challenge_methods_supported":           challenges,

@@ -196,7 +196,7 @@ func (s *Service) identityTokens(ctx context.Context, app client, i directory.Id
 		id.AMR = sdkAMR
 	}
 	profile(&id, i, scopes)
-	if resp.IDToken, err = s.sign(TokenAlgorithm, issuer, id); err != nil {
+	if resp.IDToken, err = s.sign(tokenAlgorithm(app.Application), issuer, id); err != nil {
 		return TokenResponse{}, Grant{}, err
 	}
 	rec := tokenRecord(app.Application, id.Claims, "identity", i.ID, scopes, "identity")
@@ -220,7 +220,8 @@ func profile(c *IDClaims, i directory.Identity, scopes []string) {
 	}
 }
 
-// atHash is the at_hash of an access token signed with RS256.
+// atHash is the at_hash of an access token signed with RS256 or ES256
+// (both hash with SHA-256).
 func atHash(accessToken string) string {
 	sum := sha256.Sum256([]byte(accessToken))
 	return base64.RawURLEncoding.EncodeToString(sum[:len(sum)/2])

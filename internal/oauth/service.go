@@ -287,7 +287,7 @@ func (s *Service) accessToken(app Application, c Claims, principalType, principa
 		b, err = json.Marshal(c)
 		rec.Claims = string(b)
 	} else {
-		raw, err = s.sign(TokenAlgorithm, c.Issuer, c)
+		raw, err = s.sign(tokenAlgorithm(app), c.Issuer, c)
 	}
 	if err != nil {
 		return "", Token{}, err
@@ -511,6 +511,10 @@ func (s *Service) IssueToken(ctx context.Context, req TokenRequest) (TokenRespon
 	return resp, err
 }
 
+// tokenAlgorithms are the algorithms a token may be signed with; the key
+// its kid names must be of that algorithm too (go-jose checks the key type).
+var tokenAlgorithms = []jose.SignatureAlgorithm{jose.RS256, jose.ES256}
+
 // ErrInvalidToken means a bearer token is malformed, forged, expired or revoked.
 var ErrInvalidToken = errors.New("invalid token")
 
@@ -534,7 +538,7 @@ func (s *Service) verifiedClaims(ctx context.Context, raw string) (Claims, Token
 	if !strings.Contains(raw, ".") {
 		return s.referentialClaims(ctx, raw)
 	}
-	tok, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{TokenAlgorithm})
+	tok, err := jwt.ParseSigned(raw, tokenAlgorithms)
 	if err != nil || len(tok.Headers) != 1 {
 		return Claims{}, Token{}, ErrInvalidToken
 	}

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/latchkey/latchkey"
@@ -134,7 +133,7 @@ func (s *Service) sessionRefusal(ctx context.Context, app Application, p AuthPar
 // signed with one of our keys; expired tokens are accepted, as OIDC Core
 // §3.1.2.1 and RP-Initiated Logout §2 ask of id_token_hint.
 func (s *Service) idTokenHint(ctx context.Context, app Application, raw string) (IDClaims, bool) {
-	tok, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{TokenAlgorithm})
+	tok, err := jwt.ParseSigned(raw, tokenAlgorithms)
 	if err != nil || len(tok.Headers) != 1 {
 		return IDClaims{}, false
 	}

@@ -56,7 +56,8 @@ type libTokens struct {
 // a second one by single sign-on, sign in again silently with prompt=none,
 // refresh, revoke, introspect with the application's own credentials, and
 // sign out (RP-initiated), after which both applications receive a
-// back-channel logout token.
+// back-channel logout token; then all again with applications that sign
+// their tokens with ES256.
 func TestRPLibraries(t *testing.T) {
 	t.Parallel()
 	for _, eng := range testenv.Engines() {
@@ -73,7 +74,9 @@ func TestRPLibraries(t *testing.T) {
 				{"oauth4webapi", func(t *testing.T) library { return newNodeLib(t, p, "oauth4webapi") }},
 			}
 			for _, l := range libs {
-				t.Run(l.name, func(t *testing.T) { runLibrary(t, p, l.lib(t)) })
+				t.Run(l.name, func(t *testing.T) { runLibrary(t, p, l.lib(t), "RS256") })
+				// The Latchkey extension: the same library, unchanged, with ES256 tokens.
+				t.Run(l.name+"-ES256", func(t *testing.T) { runLibrary(t, p, l.lib(t), "ES256") })
 			}
 		})
 	}
@@ -81,10 +84,14 @@ func TestRPLibraries(t *testing.T) {
 
 // runLibrary is one web app's life with the library: each step a subtest,
 // the steps after a failed one skipped.
-func runLibrary(t *testing.T, p *provider, lib library) {
+func runLibrary(t *testing.T, p *provider, lib library, alg string) {
 	p.signOutBrowser(t)
-	a := p.newClient(t, "RP app A", map[string]any{"pkce": "s256"})
-	b := p.newClient(t, "RP app B", map[string]any{"pkce": "s256"})
+	changes := map[string]any{"pkce": "s256", "token_configuration": map[string]any{"expires_after": 3600, "token_signing_algorithm": alg}}
+	a := p.newClient(t, "RP app A", changes)
+	b := p.newClient(t, "RP app B", changes)
+	if got := list(a.meta, "id_token_signing_alg_values_supported"); !slices.Equal(got, []string{alg}) {
+		t.Fatalf("discovery's id_token_signing_alg_values_supported %v, want %s", got, alg)
+	}
 	var first, current libTokens
 	signedIn := map[*client]string{} // the applications the session signed in to, and their latest ID token
 	signIn := func(t *testing.T, app *client, prompt string, ceremony bool) libTokens {
@@ -96,6 +103,9 @@ func runLibrary(t *testing.T, p *provider, lib library) {
 		tk := lib.callback(t, app, v.hit.Query)
 		if tk.Sub != p.user || tk.Access == "" || tk.IDToken == "" {
 			t.Fatalf("tokens %+v, want sub %s", tk, p.user)
+		}
+		if h := jwtHeader(t, tk.IDToken); h["alg"] != alg {
+			t.Errorf("ID token signed with %v, want %s", h["alg"], alg)
 		}
 		signedIn[app] = tk.IDToken
 		return tk
@@ -211,7 +221,7 @@ func (p *provider) checkLogoutToken(t testing.TB, h hit, apps map[string]*client
 			t.Logf("warning: unexpected parameter %q in the back-channel logout request", k)
 		}
 	}
-	jws, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256})
+	jws, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256, jose.ES256})
 	if err != nil {
 		t.Fatalf("logout_token %q: %v", raw, err)
 	}
@@ -260,7 +270,7 @@ func (p *provider) checkLogoutToken(t testing.TB, h hit, apps map[string]*client
 
 func unverifiedPayload(t testing.TB, raw string) []byte {
 	t.Helper()
-	jws, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256})
+	jws, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256, jose.ES256})
 	if err != nil {
 		t.Fatalf("JWT %q: %v", raw, err)
 	}
@@ -395,7 +405,7 @@ type nonceKey struct{}
 func (z *zitadelRP) party(t testing.TB, app *client) rp.RelyingParty {
 	t.Helper()
 	party, err := rp.NewRelyingPartyOIDC(t.Context(), app.issuer, app.id, app.secret, app.redirectURI, libScopes(app),
-		rp.WithHTTPClient(z.p.node.HTTP), rp.WithVerifierOpts(rp.WithNonce(func(ctx context.Context) string { n, _ := ctx.Value(nonceKey{}).(string); return n })))
+		rp.WithHTTPClient(z.p.node.HTTP), rp.WithSigningAlgsFromDiscovery(), rp.WithVerifierOpts(rp.WithNonce(func(ctx context.Context) string { n, _ := ctx.Value(nonceKey{}).(string); return n })))
 	if err != nil {
 		t.Fatalf("zitadel RP: %v", err)
 	}

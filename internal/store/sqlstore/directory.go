@@ -91,10 +91,10 @@ const identityColumns = "id, realm_id, tenant_id, display_name, status, traits, 
 // the indexed columns, every other trait inside the traits JSON, and times.
 var identityFilter = func() map[string]column {
 	cols := map[string]column{
-		"id":                           {name: "id"},
+		"id":                           {name: "id", unique: true},
 		"display_name":                 {name: "display_name_key", kind: foldedKey},
 		"status":                       {name: "status", kind: folded},
-		"traits.username":              {name: "username_key", kind: foldedKey},
+		"traits.username":              {name: "username_key", kind: foldedKey, unique: true}, // identities_username
 		"traits.primary_email_address": {name: "email_key", kind: foldedKey},
 		"traits.external_id":           {name: "external_id"},
 		"enrollment_status":            {name: "enrollment_status"},
@@ -275,7 +275,7 @@ func (t *tx) missing(ctx context.Context, table, realmID string, ids []string) (
 const groupColumns = "id, realm_id, tenant_id, display_name, description, external_id, create_time, update_time"
 
 var groupFilter = map[string]column{
-	"id":            {name: "id"},
+	"id":            {name: "id", unique: true},
 	"display_name":  {name: "display_name_key", kind: foldedKey},
 	"external_id":   {name: "external_id"},
 	"members.value": {name: "id", kind: member},

@@ -150,6 +150,21 @@ type column struct {
 	name string // a column, or for kind trait the JSON column
 	kind columnKind
 	key  string // for kind trait: the key inside the JSON column
+	// unique: no two rows of a list hold the same value (the list's own
+	// conditions, such as its realm, and a unique index make it so).
+	unique bool
+}
+
+// atMostOne reports whether the filter e matches at most one row: eq on a
+// unique column, or a conjunction with such a side.
+func atMostOne(e filter.Expr, cols map[string]column) bool {
+	switch e := e.(type) {
+	case *filter.And:
+		return atMostOne(e.Left, cols) || atMostOne(e.Right, cols)
+	case *filter.Compare:
+		return e.Op == filter.Eq && cols[e.Attr].unique
+	}
+	return false
 }
 
 type columnKind int
@@ -342,12 +357,7 @@ func (t *tx) list(ctx context.Context, q listQuery, opts latchkey.ListOptions, s
 	if q.fastCount != "" && opts.Filter == nil {
 		countSQL = q.fastCount
 	}
-	var total int
-	if !opts.SkipTotal {
-		if err := t.r.QueryRowContext(ctx, countSQL, a...).Scan(&total); err != nil {
-			return 0, err
-		}
-	}
+	countArgs := a[:len(a):len(a)]
 	order, err := orderBy(q, opts, t.d)
 	if err != nil {
 		return 0, err
@@ -385,12 +395,24 @@ func (t *tx) list(ctx context.Context, q listQuery, opts latchkey.ListOptions, s
 		return 0, err
 	}
 	defer rows.Close()
-	for rows.Next() {
+	n := 0
+	for ; rows.Next(); n++ {
 		if err := scan(rows); err != nil {
 			return 0, err
 		}
 	}
-	return total, rows.Err()
+	if err := rows.Err(); err != nil || opts.SkipTotal {
+		return 0, err
+	}
+	// A first page that holds every match is the list: its length is the
+	// total, with no second statement (an exact lookup by a unique key
+	// always is one, at any page size).
+	if opts.Skip == 0 && opts.After == "" && opts.Limit > 0 &&
+		(n < opts.Limit || opts.Filter != nil && atMostOne(opts.Filter, q.filter)) {
+		return n, nil
+	}
+	var total int
+	return total, t.r.QueryRowContext(ctx, countSQL, countArgs...).Scan(&total)
 }
 
 // listOf runs q for one page with list, scanning each row into a T that it

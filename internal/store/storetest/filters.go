@@ -319,3 +319,42 @@ func testSorting(t *testing.T, s store.Store) {
 		t.Errorf("sort by an unknown attribute: got %v, want a 400", err)
 	}
 }
+
+// testListTotals: total_size is exact however a list gets it, from the
+// page itself (an exact lookup by a unique key at any page size, a first
+// page that holds every match) or by counting (a full page, a later page).
+func testListTotals(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	r := newRealm(t, s)
+	people := addIdentities(t, s, r, "u", 5) // usernames u0…u4
+	other := addRealm(t, s, r.TenantID, "Other")
+	addIdentities(t, s, other, "u", 2) // the same usernames in another realm
+	f := func(raw string) filter.Expr { return parse(t, raw, directory.IdentityFilterAttributes) }
+	cases := []struct {
+		what  string
+		opts  latchkey.ListOptions
+		n     int
+		total int
+	}{
+		{"username eq, limit 1", latchkey.ListOptions{Filter: f(`traits.username eq "U3"`), Limit: 1}, 1, 1},
+		{"username eq, limit 50", latchkey.ListOptions{Filter: f(`traits.username eq "u3"`), Limit: 50}, 1, 1},
+		{"username eq, none", latchkey.ListOptions{Filter: f(`traits.username eq "u9"`), Limit: 1}, 0, 0},
+		{"username eq, skipped", latchkey.ListOptions{Filter: f(`traits.username eq "u3"`), Limit: 1, Skip: 1}, 0, 1},
+		{"id eq and status", latchkey.ListOptions{Filter: f(`id eq "` + people[2] + `" and status eq "active"`), Limit: 1}, 1, 1},
+		{"id eq and another status", latchkey.ListOptions{Filter: f(`id eq "` + people[2] + `" and status eq "suspended"`), Limit: 1}, 0, 0},
+		{"id eq or id eq, full page", latchkey.ListOptions{Filter: f(`id eq "` + people[1] + `" or id eq "` + people[2] + `"`), Limit: 1}, 1, 2},
+		{"sw, page not full", latchkey.ListOptions{Filter: f(`traits.username sw "u"`), Limit: 10}, 5, 5},
+		{"sw, full page", latchkey.ListOptions{Filter: f(`traits.username sw "u"`), Limit: 2}, 2, 5},
+		{"sw, last page", latchkey.ListOptions{Filter: f(`traits.username sw "u"`), Limit: 2, Skip: 4}, 1, 5},
+		{"sw, after", latchkey.ListOptions{Filter: f(`traits.username sw "u"`), Limit: 10, After: people[0]}, 4, 5},
+		{"unfiltered, full page", latchkey.ListOptions{Limit: 3}, 3, 5},
+		{"unfiltered, page not full", latchkey.ListOptions{Limit: 30}, 5, 5},
+	}
+	for _, c := range cases {
+		got, total, err := s.ListIdentities(ctx, r.ID, c.opts)
+		must(t, err)
+		if len(got) != c.n || total != c.total {
+			t.Errorf("%s: %d identities, total %d; want %d, total %d", c.what, len(got), total, c.n, c.total)
+		}
+	}
+}

@@ -93,6 +93,7 @@ func Run[S store.Store](t *testing.T, open func(t testing.TB) S) {
 		{"IdentitiesByUsername", testIdentitiesByUsername},
 		{"ImportJobs", testImportJobs},
 		{"SkipTotal", testSkipTotal},
+		{"ListTotals", testListTotals},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, open(t)) })
