@@ -2,6 +2,7 @@ package latchkey
 
 import (
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 )
 
@@ -9,6 +10,32 @@ import (
 func NewID() string {
 	var b [8]byte
 	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// IDs hands out ids of NewID's form that sort together: each starts with a
+// random byte, as NewID's do, so that a realm's identity buckets (the ids'
+// first two digits) stay even; the other 56 bits count up from a random
+// start. Ids taken from one IDs land in 256 runs of an index keyed by them,
+// not all over it: an import of 1,000,000 identities, whose every id is
+// written into four such indexes, otherwise dirtied nearly every leaf page
+// of each in every batch. Two IDs repeat an id only when their ranges of
+// 56-bit tails overlap (odds of about n/2^56 for n ids taken) and the first
+// bytes match. The zero value is ready; an IDs is not safe for concurrent use.
+type IDs struct {
+	next    uint64
+	started bool
+}
+
+// Next returns the next id.
+func (g *IDs) Next() string {
+	var b [8]byte
+	rand.Read(b[:])
+	if !g.started {
+		g.next, g.started = binary.BigEndian.Uint64(b[:]), true
+	}
+	binary.BigEndian.PutUint64(b[:], g.next&(1<<56-1)|uint64(b[0])<<56)
+	g.next++
 	return hex.EncodeToString(b[:])
 }
 

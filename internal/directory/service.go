@@ -156,7 +156,7 @@ func (s *Service) DeleteRealm(ctx context.Context, tenantID, id string) error {
 // CreateIdentity creates an identity. Status defaults to active and the
 // traits type to traits_v0; a username taken in the realm, in any case, is a 409.
 func (s *Service) CreateIdentity(ctx context.Context, tenantID, realmID string, i Identity) (Identity, error) {
-	i, err := NewIdentity(tenantID, realmID, i, s.Clock.Now())
+	i, err := NewIdentity(tenantID, realmID, i, s.Clock.Now(), nil)
 	if err != nil {
 		return Identity{}, err
 	}

@@ -17,11 +17,16 @@ import (
 // for creates or updates belongs here, so that every way in applies it.
 
 // NewIdentity prepares and validates the identity that creating i in a
-// realm at time at makes: a new id, the realm's tenant and realm, create
+// realm at time at makes: a new id (from ids, when a batch of creates
+// shares them, or else latchkey.NewID), the realm's tenant and realm, create
 // and update times at, status active and traits type traits_v0 unless
 // given, and enrollment status UNENROLLED (only passkeys change it).
-func NewIdentity(tenantID, realmID string, i Identity, at time.Time) (Identity, error) {
-	i.ID, i.TenantID, i.RealmID, i.CreateTime, i.UpdateTime = latchkey.NewID(), tenantID, realmID, at, at
+func NewIdentity(tenantID, realmID string, i Identity, at time.Time, ids *latchkey.IDs) (Identity, error) {
+	i.ID = latchkey.NewID()
+	if ids != nil {
+		i.ID = ids.Next()
+	}
+	i.TenantID, i.RealmID, i.CreateTime, i.UpdateTime = tenantID, realmID, at, at
 	i.EnrollmentStatus = Unenrolled
 	if i.Status == "" {
 		i.Status = StatusActive

@@ -1,9 +1,11 @@
 package directory_test
 
 import (
+	"strconv"
 	"testing"
 	"time"
 
+	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/directory"
 )
 
@@ -27,7 +29,7 @@ func TestNewIdentity(t *testing.T) {
 		{"no username", with(ada, func(i *directory.Identity) { i.Traits.Username = "" }), "", "", "traits.username"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			i, err := directory.NewIdentity("t1", "r1", tc.in, at)
+			i, err := directory.NewIdentity("t1", "r1", tc.in, at, nil)
 			if tc.wantErr != "" {
 				assertViolation(t, err, tc.wantErr)
 				return
@@ -44,11 +46,32 @@ func TestNewIdentity(t *testing.T) {
 	}
 }
 
+// TestNewIdentityFromIDs: identities created with the ids of one batch
+// take them in turn: after the first byte, the second id counts one up.
+func TestNewIdentityFromIDs(t *testing.T) {
+	var ids latchkey.IDs
+	var got []uint64
+	for _, name := range []string{"ada", "grace"} {
+		i, err := directory.NewIdentity("t1", "r1", directory.Identity{DisplayName: name, Traits: directory.Traits{Username: name}}, time.Time{}, &ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tail, err := strconv.ParseUint(i.ID[2:], 16, 64)
+		if err != nil || len(i.ID) != 16 {
+			t.Fatalf("id %q: %v", i.ID, err)
+		}
+		got = append(got, tail)
+	}
+	if got[1] != got[0]+1 && got[1] != 0 {
+		t.Errorf("tails %x, %x: not one after the other", got[0], got[1])
+	}
+}
+
 // TestEditIdentity: what an update keeps, validates and stamps.
 func TestEditIdentity(t *testing.T) {
 	created := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	at := created.Add(time.Hour)
-	old, err := directory.NewIdentity("t1", "r1", directory.Identity{DisplayName: "Ada", Traits: directory.Traits{Username: "ada"}}, created)
+	old, err := directory.NewIdentity("t1", "r1", directory.Identity{DisplayName: "Ada", Traits: directory.Traits{Username: "ada"}}, created, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -251,7 +251,7 @@ func FuzzRows(f *testing.F) {
 					t.Fatalf("group %q of %q", g, rec.fields)
 				}
 			}
-			i, err := directory.NewIdentity("t", "r", r.newIdentity(), time.Time{})
+			i, err := directory.NewIdentity("t", "r", r.newIdentity(), time.Time{}, nil)
 			if err != nil {
 				continue
 			}

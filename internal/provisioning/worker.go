@@ -130,6 +130,7 @@ type importer struct {
 	groups map[string]directory.Group // the realm's groups by folded name, with those a dry run would create
 	// closed holds, by group id, why a row cannot join the group ("" when it can).
 	closed map[string]string
+	ids    latchkey.IDs // of the new identities, which then lie together in the indexes of ids
 }
 
 // chunks reads the records of a job's file one stored chunk at a time.
@@ -390,7 +391,7 @@ func (im *importer) decide(ctx context.Context, tx Tx, p *plan, r row) (string, 
 
 // decideCreate creates the identity a row describes, in its groups.
 func (im *importer) decideCreate(ctx context.Context, tx Tx, p *plan, r row, groups []directory.Group) (string, error) {
-	i, err := directory.NewIdentity(im.job.TenantID, im.job.RealmID, r.newIdentity(), p.at)
+	i, err := directory.NewIdentity(im.job.TenantID, im.job.RealmID, r.newIdentity(), p.at, &im.ids)
 	if err != nil {
 		return im.h.problem(err), nil
 	}
