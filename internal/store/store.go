@@ -20,6 +20,7 @@ import (
 	"github.com/latchkey/latchkey/internal/policy"
 	"github.com/latchkey/latchkey/internal/provisioning"
 	"github.com/latchkey/latchkey/internal/session"
+	"github.com/latchkey/latchkey/internal/webhook"
 )
 
 // Tx is every domain's Tx at once, plus named settings.
@@ -32,6 +33,7 @@ type Tx interface {
 	policy.Tx
 	provisioning.Tx
 	session.Tx
+	webhook.Tx
 	// GetSetting returns latchkey.ErrNotFound for a setting never made.
 	GetSetting(ctx context.Context, name string) (string, error)
 	// CreateSetting returns latchkey.ErrDuplicate when the setting exists:
@@ -57,6 +59,7 @@ type Store interface {
 	Provisioning() provisioning.Store
 	Session() session.Store
 	Audit() audit.Store
+	Webhook() webhook.Store
 	// OnSessionsEnded makes every ending of sessions (Tx.EndSessions)
 	// call fn in its transaction; the node sets it once, before serving.
 	OnSessionsEnded(fn SessionsEnded)

@@ -18,8 +18,11 @@ func (t *tx) recordEvents(ctx context.Context, es []audit.Event) error {
 		rows[i] = []any{e.ID, e.TenantID, e.RealmID, e.ActorType, e.ActorID, e.Action, e.ResourceType, e.ResourceID,
 			e.RequestID, e.ClientIP, micros(e.CreateTime)}
 	}
-	return t.insert(ctx, latchkey.ErrNoParent, `INSERT INTO events (id, tenant_id, realm_id, actor_type, actor_id, action,
-		resource_type, resource_id, request_id, client_ip, create_time)`, rows, "")
+	if err := t.insert(ctx, latchkey.ErrNoParent, `INSERT INTO events (id, tenant_id, realm_id, actor_type, actor_id, action,
+		resource_type, resource_id, request_id, client_ip, create_time)`, rows, ""); err != nil {
+		return err
+	}
+	return t.fanOut(ctx, es)
 }
 
 var eventFilter = map[string]column{
