@@ -21,6 +21,7 @@ import (
 	"github.com/latchkey/latchkey/internal/provisioning"
 	"github.com/latchkey/latchkey/internal/ratelimit"
 	"github.com/latchkey/latchkey/internal/scim"
+	"github.com/latchkey/latchkey/internal/webhook"
 )
 
 // Server holds what the handlers need.
@@ -50,6 +51,8 @@ type Server struct {
 	Policy *policy.Service
 	// Provisioning serves CSV imports and exports.
 	Provisioning *provisioning.Service
+	// Webhooks serves the realms' webhooks and their deliveries.
+	Webhooks *webhook.Service
 	// Console serves the admin console under /console; nil serves none.
 	Console http.Handler
 	// Clock dates page tokens and tells when they expire.
@@ -133,6 +136,7 @@ func (s *Server) Routes(mux *httpx.Mux) {
 	s.sessionRoutes(mux)
 	s.roleRoutes(mux)
 	s.provisioningRoutes(mux)
+	s.webhookRoutes(mux)
 }
 
 // jsonFallback answers requests that match no route, or match one with

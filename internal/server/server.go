@@ -33,6 +33,7 @@ import (
 	"github.com/latchkey/latchkey/internal/scim"
 	"github.com/latchkey/latchkey/internal/secretbox"
 	"github.com/latchkey/latchkey/internal/session"
+	"github.com/latchkey/latchkey/internal/webhook"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/store/postgres"
 	"github.com/latchkey/latchkey/internal/store/sqlite"
@@ -77,6 +78,9 @@ type Config struct {
 	// ConsoleIdleTimeout ends console sessions unused for that long; zero
 	// means console.DefaultIdleTimeout.
 	ConsoleIdleTimeout time.Duration
+	// WebhookAllowPrivate lets webhooks reach loopback, private and
+	// link-local addresses, and loopback over http (tests, closed networks).
+	WebhookAllowPrivate bool
 	// Clock is where the node reads the time; nil is the system clock. Tests
 	// set one to reach expiry, leases and TTLs without sleeping.
 	Clock latchkey.Clock
@@ -125,6 +129,8 @@ type Node struct {
 	// DeliveryWorker sends the HTTP deliveries of the outbox (back-channel
 	// logout tokens) while Serve runs.
 	DeliveryWorker *delivery.Worker
+	// Webhooks manages the realms' webhooks, whose deliveries DeliveryWorker sends.
+	Webhooks *webhook.Service
 	// Provisioning runs CSV imports and exports; ImportWorker runs the
 	// import jobs while Serve runs.
 	Provisioning *provisioning.Service
@@ -249,6 +255,11 @@ func open(ctx context.Context, cfg Config, st store.Store) (*Node, error) {
 		return oauthSvc.QueueBackchannelLogouts(ctx, tx, ended)
 	})
 	oauthSvc.DeliveryQueued = n.DeliveryWorker.Wake
+	n.Webhooks = webhook.NewService(st.Webhook(), box)
+	n.Webhooks.Clock, n.Webhooks.AllowPrivate, n.Webhooks.Logger, n.Webhooks.Wake = cfg.Clock, cfg.WebhookAllowPrivate, cfg.Logger, n.DeliveryWorker.Wake
+	n.DeliveryWorker.Kinds[webhook.Kind] = n.Webhooks.Request
+	n.DeliveryWorker.Clients = map[string]*http.Client{webhook.Kind: webhook.Client(cfg.WebhookAllowPrivate)}
+	n.DeliveryWorker.Failed = map[string]func(context.Context, delivery.Delivery, delivery.Outcome){webhook.Kind: n.Webhooks.Failed}
 	n.Directory.Clock, n.Mail.Clock = cfg.Clock, cfg.Clock
 	n.Passkeys = newPasskeys(cfg, st, base)
 	n.Passkeys.ConfigChanged = oauthSvc.Forget
@@ -277,6 +288,7 @@ func open(ctx context.Context, cfg Config, st store.Store) (*Node, error) {
 		Policy:       policies,
 		Mail:         n.Mail,
 		Provisioning: n.Provisioning,
+		Webhooks:     n.Webhooks,
 		Console: (&console.Console{
 			Directory: n.Directory, OAuth: oauthSvc, Passkeys: n.Passkeys, Policy: policies, Mail: n.Mail,
 			Provisioning: n.Provisioning, Events: st.Audit(), Box: box, PublicURL: base,
