@@ -19,7 +19,7 @@ import (
 // signature over the body) at the time of an attempt. An error that is
 // latchkey.ErrNotFound (what the delivery was about is gone) fails the
 // delivery; any other is retried.
-type Kind func(ctx context.Context, d Delivery, now time.Time) (header http.Header, body []byte, err error)
+type Kind func(ctx context.Context, d Delivery, now time.Time) (header map[string]string, body []byte, err error)
 
 // Worker sends the outbox: it claims due deliveries one at a time, POSTs
 // each in a goroutine of its own (at most Concurrency at once, at most
@@ -212,7 +212,9 @@ func (w *Worker) send(ctx context.Context, d Delivery) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("%v: %w", err, errPermanent)
 	}
-	req.Header = header
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
 	req.Header.Set("User-Agent", "Latchkey")
 	client := w.Client
 	if c := w.Clients[d.Kind]; c != nil {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"slices"
 	"time"
@@ -207,7 +206,7 @@ type logoutClaims struct {
 // that a retry's token is not expired. A delivery whose application is
 // gone, or no longer has that back-channel logout URI, is not sent
 // (latchkey.ErrNotFound).
-func (s *Service) LogoutToken(ctx context.Context, d delivery.Delivery, now time.Time) (http.Header, []byte, error) {
+func (s *Service) LogoutToken(ctx context.Context, d delivery.Delivery, now time.Time) (map[string]string, []byte, error) {
 	var p logoutPayload
 	if err := json.Unmarshal([]byte(d.Payload), &p); err != nil {
 		return nil, nil, err
@@ -230,5 +229,5 @@ func (s *Service) LogoutToken(ctx context.Context, d delivery.Delivery, now time
 	if err != nil {
 		return nil, nil, err
 	}
-	return http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}, []byte(url.Values{"logout_token": {raw}}.Encode()), nil
+	return map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, []byte(url.Values{"logout_token": {raw}}.Encode()), nil
 }

@@ -228,7 +228,7 @@ func (s *Service) Test(ctx context.Context, tenantID, realmID, id string) (d del
 // Standard Webhooks headers, signed now with the webhook's current secret.
 // A delivery whose webhook is gone, disabled or has another URL now is not
 // sent (latchkey.ErrNotFound).
-func (s *Service) Request(ctx context.Context, d delivery.Delivery, now time.Time) (http.Header, []byte, error) {
+func (s *Service) Request(ctx context.Context, d delivery.Delivery, now time.Time) (map[string]string, []byte, error) {
 	w, err := s.store.GetWebhook(ctx, d.TenantID, d.RealmID, d.Ref[len(Ref("")):])
 	if err == nil && (!w.Enabled || w.URL != d.URL) {
 		err = latchkey.ErrNotFound
@@ -245,11 +245,11 @@ func (s *Service) Request(ctx context.Context, d delivery.Delivery, now time.Tim
 	if err != nil {
 		return nil, nil, err
 	}
-	return http.Header{
-		"Content-Type":      {"application/json"},
-		"Webhook-Id":        {d.ID},
-		"Webhook-Timestamp": {strconv.FormatInt(now.Unix(), 10)},
-		"Webhook-Signature": {sig},
+	return map[string]string{
+		"Content-Type":      "application/json",
+		"Webhook-Id":        d.ID,
+		"Webhook-Timestamp": strconv.FormatInt(now.Unix(), 10),
+		"Webhook-Signature": sig,
 	}, body, nil
 }
 
