@@ -1,14 +1,16 @@
 // Package authenticator serves what a browser or the embedded SDK reaches
 // without a management token: each application's OAuth 2.0 / OpenID Connect
 // provider endpoints (authorize and the hosted sign-in page, signin,
-// bi-authenticate, token, userinfo, revoke, discovery, JWKS), and a binding
+// bi-authenticate, token, userinfo, revoke, discovery, JWKS, end_session and
+// its confirmation page), and a binding
 // link's own endpoints (:invokeAuthenticator and the hosted binding page,
 // :getInfo, :bind). Client credentials, access tokens, link tokens and
 // passkeys authorise them. It owns the CORS that lets an authenticator
 // config's origins call them, the hosted pages' templates and their
 // CSP nonces, and the cookie of the browser's sign-in session
-// (internal/session owns the session). The management API (internal/httpapi) mounts nothing of it;
-// the node registers both on one httpx.Mux.
+// (internal/session owns the session). The management API
+// (internal/httpapi) mounts nothing of it; the node registers both on one
+// httpx.Mux.
 //
 // Handlers decode, call a service, and encode; they hold no business rules.
 // It must not import internal/httpapi, internal/scim, internal/console or

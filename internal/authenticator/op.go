@@ -207,7 +207,7 @@ func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ss, err := s.startSession(w, r, session.SignIn{TenantID: tenant, RealmID: realm, IdentityID: identity.ID, CredentialID: cred.ID,
-		AMR: oauth.PasskeyAMR(config.Config.UserVerification != passkey.UVPreferred), ACR: oauth.PasskeyACR})
+		AMR: oauth.PasskeyAMR(config.Config), ACR: oauth.PasskeyACR})
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return

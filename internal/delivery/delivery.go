@@ -63,8 +63,8 @@ type Outcome struct {
 	Next   time.Time // for StatePending
 }
 
-// Tx is what delivery needs inside another domain's transaction, whose Tx
-// embeds it.
+// Tx is what delivery needs inside another domain's transaction (whose Tx
+// has EnqueueDelivery too), so that a delivery is queued with its cause.
 type Tx interface {
 	// EnqueueDelivery adds d to the outbox; it is sent only once the
 	// transaction commits.

@@ -20,6 +20,7 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/passkey"
 	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/testenv"
 )
@@ -223,7 +224,7 @@ func BenchmarkSingleSignOn(b *testing.B) {
 				h := newPasskeyHolder(b, n.URL, c, realm, "user"+strconv.Itoa(i))
 				creds := c.list(b, "/realms/"+realm+"/identities/"+h.identity+"/credentials")
 				_, value, err := n.Sessions.Start(b.Context(), session.SignIn{TenantID: c.tenant, RealmID: realm, IdentityID: h.identity,
-					CredentialID: str(b, items(b, creds, "credentials")[0], "id"), AMR: oauth.PasskeyAMR(true), ACR: oauth.PasskeyACR}, nil)
+					CredentialID: str(b, items(b, creds, "credentials")[0], "id"), AMR: oauth.PasskeyAMR(passkey.Config{}), ACR: oauth.PasskeyACR}, nil)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -3,7 +3,10 @@
 // verification of those tokens on every request (a deleted token record stops
 // its token at once), the JWKS, and the OpenID Connect provider of each
 // application: authorization requests, codes, ID and refresh tokens, and the
-// signed request that hands a sign-in to the embedded SDK.
+// signed request that hands a sign-in to the embedded SDK. It owns sign-out
+// too (logout.go): end-session requests, the logout tokens that every
+// ending of a session queues in the delivery outbox, and an identity's
+// sessions as administrators list and end them.
 //
 // It signs with the token keys; no other package does. It must not import HTTP
 // packages or storage engines; it describes the storage it needs as Store.

@@ -225,7 +225,8 @@ func verifyLogoutToken(t *testing.T, raw string, jwks jose.JSONWebKeySet, issuer
 // has a back-channel logout URI; the worker POSTs it to a real receiver
 // that answers 500 and gets it again, signed anew, once the clock passes
 // the backoff; the token verifies against the JWKS and names the session
-// (sid) and the user (sub). An expired session tells no one.
+// (sid) and the user (sub), or only the session once the identity is
+// deleted. An expired session tells no one.
 func TestBackchannelLogout(t *testing.T) {
 	for _, eng := range testenv.Engines() {
 		t.Run(eng.Name, func(t *testing.T) {
@@ -279,6 +280,19 @@ func TestBackchannelLogout(t *testing.T) {
 			c = verifyLogoutToken(t, rc.wait(t, 3), f.svc.JWKS(), f.svc.Issuer(f.app.TenantID, f.app.RealmID, f.app.ID), f.app.ProtocolConfig.ClientID, f.clock.Now())
 			if c["sid"] != f.current.ID {
 				t.Errorf("the third token names session %v, want %s (not the expired %s)", c["sid"], f.current.ID, expiring.ID)
+			}
+
+			// A deleted identity's session: the token names the session only.
+			err = f.st.Update(ctx, func(tx store.Tx) error {
+				return f.svc.QueueBackchannelLogouts(ctx, tx, []session.Session{{ID: "gone", TenantID: f.app.TenantID, RealmID: f.app.RealmID,
+					IdentityID: latchkey.NewID(), EndReason: session.ReasonIdentityDeleted, Applications: []string{f.app.ID}}})
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c = verifyLogoutToken(t, rc.wait(t, 4), f.svc.JWKS(), f.svc.Issuer(f.app.TenantID, f.app.RealmID, f.app.ID), f.app.ProtocolConfig.ClientID, f.clock.Now())
+			if _, hasSub := c["sub"]; c["sid"] != "gone" || hasSub {
+				t.Errorf("a deleted identity's logout token: %v, want sid and no sub", c)
 			}
 		})
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/directory"
+	"github.com/latchkey/latchkey/internal/passkey"
 	sessions "github.com/latchkey/latchkey/internal/session"
 )
 
@@ -23,14 +24,14 @@ import (
 const PasskeyACR = "phr"
 
 // PasskeyAMR is the amr (RFC 8176) of a passkey's sign-in on the hosted
-// page: proof of possession of a key ("pop"), and "mfa" when the
-// authenticator config requires the authenticator to verify its user (a
-// PIN or biometric besides the key).
-func PasskeyAMR(userVerified bool) []string {
-	if userVerified {
-		return []string{"pop", "mfa"}
+// page with the authenticator config c: proof of possession of a key
+// ("pop"), and "mfa" when c requires the authenticator to verify its user
+// (a PIN or biometric besides the key; the default).
+func PasskeyAMR(c passkey.Config) []string {
+	if c.UserVerification == passkey.UVPreferred {
+		return []string{"pop"}
 	}
-	return []string{"pop"}
+	return []string{"pop", "mfa"}
 }
 
 // sdkAMR is the amr of the embedded SDK's sign-ins, whose software

@@ -14,6 +14,7 @@ import (
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/passkey"
 	"github.com/latchkey/latchkey/internal/policy"
 	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/store/sqlstore"
@@ -39,7 +40,7 @@ func newSSO(t *testing.T, open func(testing.TB) *sqlstore.Store) *ssoFixture {
 func (f *ssoFixture) startSession(t *testing.T, i directory.Identity, cred string) session.Session {
 	t.Helper()
 	v, _, err := f.sessions.Start(t.Context(), session.SignIn{TenantID: i.TenantID, RealmID: i.RealmID, IdentityID: i.ID,
-		CredentialID: cred, AMR: oauth.PasskeyAMR(true), ACR: oauth.PasskeyACR}, nil)
+		CredentialID: cred, AMR: oauth.PasskeyAMR(passkey.Config{}), ACR: oauth.PasskeyACR}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,5 +283,15 @@ func TestSessionStillAsksPolicy(t *testing.T) {
 				t.Errorf("a denied application was recorded: %v", v.Applications)
 			}
 		})
+	}
+}
+
+// TestPasskeyAMR: a passkey whose config requires user verification (the
+// default) is two factors; one that may skip it, possession only.
+func TestPasskeyAMR(t *testing.T) {
+	for uv, want := range map[string][]string{"": {"pop", "mfa"}, passkey.UVRequired: {"pop", "mfa"}, passkey.UVPreferred: {"pop"}} {
+		if got := oauth.PasskeyAMR(passkey.Config{UserVerification: uv}); !slices.Equal(got, want) {
+			t.Errorf("PasskeyAMR with user_verification %q = %v, want %v", uv, got, want)
+		}
 	}
 }
