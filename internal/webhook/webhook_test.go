@@ -29,7 +29,7 @@ import (
 
 var quiet = slog.New(slog.DiscardHandler)
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +45,7 @@ type fixture struct {
 	box   *secretbox.Box
 }
 
-func newFixture(t *testing.T, open func(testing.TB) *sqlstore.Store) *fixture {
+func newFixture(t testing.TB, open func(testing.TB) *sqlstore.Store) *fixture {
 	t.Helper()
 	st := open(t)
 	now := time.Now().UTC().Truncate(time.Microsecond)
@@ -64,7 +64,7 @@ func newFixture(t *testing.T, open func(testing.TB) *sqlstore.Store) *fixture {
 
 // worker starts a delivery worker named owner that sends webhooks with
 // client, until the test ends.
-func (f *fixture) worker(t *testing.T, owner string, client *http.Client) *delivery.Worker {
+func (f *fixture) worker(t testing.TB, owner string, client *http.Client) *delivery.Worker {
 	w := &delivery.Worker{Store: f.st.Delivery(), Logger: quiet, Owner: owner, Clock: f.clock.Now,
 		PollInterval: 5 * time.Millisecond, Timeout: 2 * time.Second,
 		Kinds:   map[string]delivery.Kind{webhook.Kind: f.svc.Request},
@@ -78,7 +78,7 @@ func (f *fixture) worker(t *testing.T, owner string, client *http.Client) *deliv
 }
 
 // create adds a webhook to url for types and returns it with its secret.
-func (f *fixture) create(t *testing.T, url string, types ...string) (webhook.Webhook, string) {
+func (f *fixture) create(t testing.TB, url string, types ...string) (webhook.Webhook, string) {
 	t.Helper()
 	name := "Receiver"
 	h, secret, err := f.svc.Create(t.Context(), f.realm.TenantID, f.realm.ID, webhook.Patch{DisplayName: &name, URL: &url, EventTypes: &types})
