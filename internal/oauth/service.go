@@ -16,6 +16,7 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/nodecache"
 	"github.com/latchkey/latchkey/internal/policy"
@@ -235,7 +236,9 @@ func (s *Service) Token(ctx context.Context, req TokenRequest) (TokenResponse, e
 	if err != nil {
 		return TokenResponse{}, err
 	}
-	if err := s.saveGrant(ctx, Grant{Tokens: []Token{record}}); err != nil {
+	issued := s.signInEvent(ctx, audit.TokenIssued, app.TenantID, app.RealmID, app.ID, "", nil, "")
+	issued.GrantType, issued.Outcome = "client_credentials", audit.Allowed
+	if err := s.saveGrant(ctx, Grant{Tokens: []Token{record}, Events: []audit.Event{issued}}); err != nil {
 		return TokenResponse{}, err
 	}
 	return TokenResponse{AccessToken: raw, TokenType: "Bearer", ExpiresIn: int(lifetime.Seconds()), Scope: claims.Scope}, nil
