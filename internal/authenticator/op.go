@@ -145,15 +145,16 @@ func (s *Server) biAuthenticate(w http.ResponseWriter, r *http.Request) {
 	}
 	audience := s.OAuth.Issuer(tenant, realm, appID) + "/bi-authenticate"
 	proof, cred, identity, err := s.Passkeys.VerifySDKProof(r.Context(), realm, config.Config, audience, []byte(r.PostForm.Get("claims")))
-	var refused *latchkey.Error
-	if errors.As(err, &refused) && refused.Code == latchkey.CodeForbidden {
+	// A proof that does not verify, or a passkey that may not sign in, is
+	// a denied sign-in; only the latter is told to the SDK's user.
+	if refused, ok := errors.AsType[*latchkey.Error](err); ok && refused.Code != latchkey.CodeInternal {
 		req := oauth.AuthRequest{ID: proof.TransactionID, TenantID: tenant, RealmID: realm, ApplicationID: appID}
-		if err := s.OAuth.SignInRefused(r.Context(), req, identity, cred.ID, refused.Message); err != nil {
-			httpx.WriteError(w, r, err)
+		if rerr := s.OAuth.SignInRefused(r.Context(), req, identity, cred.ID, refusalReason(refused)); rerr != nil {
+			err = rerr
+		} else if refused.Code == latchkey.CodeForbidden {
+			httpx.WriteJSON(w, http.StatusOK, map[string]string{"type": "deny", "message": refused.Message})
 			return
 		}
-		httpx.WriteJSON(w, http.StatusOK, map[string]string{"type": "deny", "message": refused.Message})
-		return
 	}
 	if err != nil {
 		httpx.WriteError(w, r, err)

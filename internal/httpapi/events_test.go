@@ -96,7 +96,7 @@ func TestEvents(t *testing.T) {
 		var last time.Time
 		for i, got := range events {
 			assertKeys(t, got, "id", "tenant_id", "realm_id", "actor_type", "actor_id", "action", "resource_type", "resource_id",
-				"request_id", "client_ip", "create_time")
+				"request_id", "client_ip", "user_agent", "create_time")
 			if got["actor_type"] != "application" || got["actor_id"] != e.app() || got["tenant_id"] != e.tenant() || got["realm_id"] != realm {
 				t.Errorf("event %v: want actor application %s in realm %s", got, e.app(), realm)
 			}
@@ -164,8 +164,20 @@ func TestEvents(t *testing.T) {
 			if got := filter(t, `actor_id eq "`+e.app()+`"`); len(got) != len(events) {
 				t.Errorf("events of the application: %d, want %d", len(got), len(events))
 			}
+			// action and resource_type compare case-insensitively.
+			if got := filter(t, `resource_type eq "group" and ACTION sw "GROUP.DELETE"`); len(got) != 2 {
+				t.Errorf("group delete events, filtered in other cases: %d, want 2", len(got))
+			}
+			if got := filter(t, `create_time ge "`+str(t, events[1], "create_time")+`" and create_time le "`+str(t, events[0], "create_time")+`"`); len(got) < 2 {
+				t.Errorf("events between the two newest: %d", len(got))
+			}
+			if got := filter(t, `create_time gt "2999-01-01T00:00:00Z"`); len(got) != 0 {
+				t.Errorf("events after 2999: %v", got)
+			}
 			assertInvalid(t, api.do(t, "GET", base+"/events"+queryString("filter", `actor_type eq "application"`), nil), "filter", "")
 			assertInvalid(t, api.do(t, "GET", base+"/events"+queryString("filter", `action eq`), nil), "filter", "")
+			assertInvalid(t, api.do(t, "GET", base+"/events"+queryString("filter", `create_time ge "last week"`), nil), "filter", "")
+			assertInvalid(t, api.do(t, "GET", base+"/events"+queryString("filter", `action gt "a"`), nil), "filter", "")
 		})
 
 		t.Run("paging", func(t *testing.T) {
@@ -204,6 +216,8 @@ func TestEvents(t *testing.T) {
 			assertBareError(t, api.withToken(e.node.Token(t, "realms:read identities:read")).do(t, "GET", base+"/events", nil),
 				http.StatusForbidden, "forbidden", "forbidden")
 			api.withToken(e.node.Token(t, "events:read")).get(t, base+"/events")
+			assertBareError(t, client{base: api.base, tenant: "0001ffffffffffff", token: api.token}.do(t, "GET", base+"/events", nil),
+				http.StatusForbidden, "forbidden", "forbidden")
 			assertNotFound(t, api.do(t, "GET", "/realms/ffffffffffffffff/events", nil), "Realm", "ffffffffffffffff", "realm not found")
 		})
 	})
