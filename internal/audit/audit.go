@@ -11,6 +11,7 @@ package audit
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -131,6 +132,30 @@ func Diff(before, after map[string]any, secret ...string) map[string]Change {
 		}
 	}
 	return out
+}
+
+// ChangesOf is Diff of two versions of a resource, compared by their JSON
+// fields; update_time, which every update changes, is left out.
+func ChangesOf(before, after any, secret ...string) map[string]Change {
+	c := Diff(fields(before), fields(after), secret...)
+	delete(c, "update_time")
+	if len(c) == 0 {
+		return nil
+	}
+	return c
+}
+
+// fields is v's JSON object as a map (nil when v is not one).
+func fields(v any) map[string]any {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil
+	}
+	var m map[string]any
+	if json.Unmarshal(b, &m) != nil {
+		return nil
+	}
+	return m
 }
 
 func isSecret(field string, secret []string) bool {

@@ -95,8 +95,13 @@ func TestEvents(t *testing.T) {
 		}
 		var last time.Time
 		for i, got := range events {
-			assertKeys(t, got, "id", "tenant_id", "realm_id", "actor_type", "actor_id", "action", "resource_type", "resource_id",
-				"request_id", "client_ip", "user_agent", "create_time")
+			// Always these; the names and changes when known.
+			for _, k := range []string{"id", "tenant_id", "realm_id", "actor_type", "actor_id", "actor_display_name", "action",
+				"resource_type", "resource_id", "request_id", "client_ip", "user_agent", "create_time"} {
+				if got[k] == nil {
+					t.Errorf("event %v lacks %s", got, k)
+				}
+			}
 			if got["actor_type"] != "application" || got["actor_id"] != e.app() || got["tenant_id"] != e.tenant() || got["realm_id"] != realm {
 				t.Errorf("event %v: want actor application %s in realm %s", got, e.app(), realm)
 			}
@@ -152,8 +157,16 @@ func TestEvents(t *testing.T) {
 			if want := []string{"group.delete", "group.delete_members", "group.add_members", "group.update", "group.create"}; !slices.Equal(actions, want) {
 				t.Errorf("events of the group, newest first: %v, want %v", actions, want)
 			}
-			if got := filter(t, `request_id eq "req-custom_1.2"`); len(got) != 1 || got[0]["action"] != "identity.update" {
-				t.Errorf("events of the custom request id: %v", got)
+			got := filter(t, `request_id eq "req-custom_1.2"`)
+			if len(got) != 1 || got[0]["action"] != "identity.update" {
+				t.Fatalf("events of the custom request id: %v", got)
+			}
+			// Readable: the names as they were, and what the update changed.
+			changes, _ := got[0]["changes"].(map[string]any)
+			status, _ := changes["status"].(map[string]any)
+			if got[0]["resource_display_name"] != "a" || got[0]["actor_display_name"] == nil || len(changes) != 1 ||
+				status["old"] != "active" || status["new"] != "suspended" {
+				t.Errorf("identity.update event %v, want the names and the status change", got[0])
 			}
 			if got := filter(t, `request_id eq "req-failed"`); len(got) != 0 {
 				t.Errorf("failed requests recorded %v", got)

@@ -59,3 +59,15 @@ func (s *Service) denied(ctx context.Context, req AuthRequest, i directory.Ident
 	}
 	return d
 }
+
+// ActorName is the display name of a token's principal now, for the events
+// its requests record: an application's from this node's cache, an
+// identity's read; "" when it cannot be found.
+func (s *Service) ActorName(ctx context.Context, p Principal) string {
+	if p.Type == "application" {
+		a, _ := s.signInApplication(ctx, p.TenantID, p.home, p.ID)
+		return a.DisplayName
+	}
+	i, _ := s.store.GetIdentity(ctx, p.home, p.ID)
+	return i.DisplayName
+}

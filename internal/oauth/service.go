@@ -425,6 +425,9 @@ type Principal struct {
 	TokenID  string
 	Audience []string
 	Scopes   []string
+	// home is the realm the principal lives in (RealmID is "*" for a
+	// tenant-wide management token).
+	home string
 }
 
 // Manages reports whether the principal's token is for the management API
@@ -496,7 +499,7 @@ func (s *Service) Verify(ctx context.Context, raw string) (Principal, error) {
 	}
 	return Principal{
 		Type: rec.PrincipalType, ID: rec.PrincipalID, TenantID: c.TenantID, RealmID: c.RealmID,
-		TokenID: c.ID, Audience: c.Audience, Scopes: strings.Fields(c.Scope),
+		TokenID: c.ID, Audience: c.Audience, Scopes: strings.Fields(c.Scope), home: rec.RealmID,
 	}, nil
 }
 
