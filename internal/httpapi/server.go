@@ -168,6 +168,15 @@ func (p *statusProbe) Header() http.Header         { return p.header }
 func (p *statusProbe) Write(b []byte) (int, error) { return len(b), nil }
 func (p *statusProbe) WriteHeader(status int)      { p.status = status }
 
+// userAgent is the request's User-Agent, cut to a length an event keeps.
+func userAgent(r *http.Request) string {
+	ua := r.UserAgent()
+	if len(ua) > 512 {
+		ua = ua[:512]
+	}
+	return ua
+}
+
 // observe gives every request an id, then logs it and counts it once served.
 func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -178,7 +187,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		}
 		w.Header().Set("X-Request-Id", id)
 		ip := s.clientIP(r)
-		r = r.WithContext(latchkey.WithLogger(latchkey.WithClientIP(latchkey.WithRequestID(r.Context(), id), ip), s.Logger))
+		r = r.WithContext(latchkey.WithLogger(latchkey.WithUserAgent(latchkey.WithClientIP(latchkey.WithRequestID(r.Context(), id), ip), userAgent(r)), s.Logger))
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		defer func() {
 			if p := recover(); p != nil {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/authenticator"
 	"github.com/latchkey/latchkey/internal/background"
 	"github.com/latchkey/latchkey/internal/bootstrap"
@@ -81,6 +83,9 @@ type Config struct {
 	// WebhookAllowPrivate lets webhooks reach loopback, private and
 	// link-local addresses, and loopback over http (tests, closed networks).
 	WebhookAllowPrivate bool
+	// EventRetention is how long audit and sign-in events are kept; zero
+	// means audit.DefaultRetention.
+	EventRetention time.Duration
 	// Clock is where the node reads the time; nil is the system clock. Tests
 	// set one to reach expiry, leases and TTLs without sleeping.
 	Clock latchkey.Clock
@@ -484,6 +489,8 @@ func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 		ln = tls.NewListener(ln, srv.TLSConfig)
 	}
 	go n.sweep(ctx, 10*time.Minute, "deleted expired tokens", n.OAuth.DeleteExpiredTokens)
+	pruner := &audit.Pruner{Store: n.Store.Audit(), Clock: n.cfg.Clock, Retention: cmp.Or(n.cfg.EventRetention, audit.DefaultRetention), Logger: n.cfg.Logger}
+	go pruner.Run(ctx, time.Minute)
 	go n.sweep(ctx, time.Minute, "ended expired sessions", n.Sessions.Sweep)
 	go n.sweep(ctx, time.Minute, "reloaded signing keys", n.OAuth.ReloadKeys)
 	go n.sweep(ctx, time.Minute, "expired credential binding jobs", n.Passkeys.ExpireBindingJobs)
