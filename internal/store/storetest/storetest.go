@@ -84,6 +84,7 @@ func Run[S store.Store](t *testing.T, open func(t testing.TB) S) {
 		{"MailClaimRace", testMailClaimRace},
 		{"DeliveryOutbox", testDeliveryOutbox},
 		{"DeliveryClaimRace", testDeliveryClaimRace},
+		{"Webhooks", testWebhooks},
 		{"SessionsEndedHook", testSessionsEndedHook},
 		{"ConfigLookups", testConfigLookups},
 		{"BindingJobs", testBindingJobs},
