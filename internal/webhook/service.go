@@ -255,12 +255,14 @@ func (s *Service) Request(ctx context.Context, d delivery.Delivery, now time.Tim
 
 // Failed is told of a delivery that failed for good: a 410 answer disables
 // its webhook ("webhook.disable"); any other failure marks it failing
-// ("webhook.failing"), until it is enabled again.
+// ("webhook.failing"), until it is enabled again. A webhook that is gone,
+// disabled, or has another URL since the delivery was queued is left as it is.
 func (s *Service) Failed(ctx context.Context, d delivery.Delivery, o delivery.Outcome) {
 	gone := o.Status == http.StatusGone
 	_, err := s.change(ctx, d.TenantID, d.RealmID, d.Ref[len(Ref("")):], map[bool]string{true: "webhook.disable", false: "webhook.failing"}[gone],
 		func(_ Tx, w *Webhook) error {
-			if !w.Enabled || (w.Failing && !gone) {
+			// A delivery to a URL the webhook no longer has (not sent) says nothing of it.
+			if !w.Enabled || w.URL != d.URL || (w.Failing && !gone) {
 				return errUnchanged
 			}
 			w.Enabled, w.Failing = !gone, !gone
