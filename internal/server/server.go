@@ -132,7 +132,7 @@ type Node struct {
 	// before Serve; call its Wake after committing an enqueued message.
 	MailWorker *mail.Worker
 	// DeliveryWorker sends the HTTP deliveries of the outbox (back-channel
-	// logout tokens) while Serve runs.
+	// logout tokens, webhook messages) while Serve runs.
 	DeliveryWorker *delivery.Worker
 	// Webhooks manages the realms' webhooks, whose deliveries DeliveryWorker sends.
 	Webhooks *webhook.Service
