@@ -14,6 +14,9 @@ type Actor struct {
 	TenantID string
 	RealmID  string
 	TokenID  string
+	// DisplayName is the actor's name when it acted, for the audit log
+	// ("" when unknown).
+	DisplayName string
 	// Scopes are those of the actor's token: what it may grant to others.
 	Scopes []string
 }
@@ -50,6 +53,20 @@ type clientIPKey struct{}
 // that sent the request.
 func WithClientIP(ctx context.Context, ip string) context.Context {
 	return context.WithValue(ctx, clientIPKey{}, ip)
+}
+
+type userAgentKey struct{}
+
+// WithUserAgent returns a context carrying the User-Agent of the request's
+// client, for sign-in events.
+func WithUserAgent(ctx context.Context, ua string) context.Context {
+	return context.WithValue(ctx, userAgentKey{}, ua)
+}
+
+// UserAgentFrom returns the user agent carried by ctx, or "".
+func UserAgentFrom(ctx context.Context) string {
+	ua, _ := ctx.Value(userAgentKey{}).(string)
+	return ua
 }
 
 // ClientIPFrom returns the client IP carried by ctx, or "".

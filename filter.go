@@ -2,6 +2,7 @@ package latchkey
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/latchkey/latchkey/internal/filter"
@@ -10,9 +11,10 @@ import (
 // ParseFilter parses a list endpoint's `filter` parameter and checks it
 // against the attributes that endpoint supports (matched case-insensitively,
 // as SCIM wants, and rewritten to their canonical spelling). Only string
-// comparisons with eq, ne, co, sw, ew and pr are allowed. An empty filter
-// matches everything and yields nil.
-func ParseFilter(raw string, attributes []string) (filter.Expr, error) {
+// comparisons with eq, ne, co, sw, ew and pr are allowed, and gt, ge, lt
+// and le on the attributes named ordered (times, which the store checks).
+// An empty filter matches everything and yields nil.
+func ParseFilter(raw string, attributes []string, ordered ...string) (filter.Expr, error) {
 	if strings.TrimSpace(raw) == "" {
 		return nil, nil
 	}
@@ -32,6 +34,13 @@ func ParseFilter(raw string, attributes []string) (filter.Expr, error) {
 		}
 		c.Attr = canonical
 		switch c.Op {
+		case filter.Gt, filter.Ge, filter.Lt, filter.Le:
+			if !slices.Contains(ordered, canonical) {
+				return fmt.Errorf("unsupported operator %q for %s", c.Op, attr)
+			}
+			if _, ok := c.Value.(string); !ok {
+				return fmt.Errorf("%s %s needs a quoted string", attr, c.Op)
+			}
 		case filter.Eq, filter.Ne, filter.Co, filter.Sw, filter.Ew:
 			s, ok := c.Value.(string)
 			if !ok {

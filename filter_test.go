@@ -200,3 +200,21 @@ func FuzzParseFilter(f *testing.F) {
 		}
 	})
 }
+
+// TestParseFilterOrdered: gt, ge, lt and le pass on the attributes named
+// ordered, with a quoted value, and only there.
+func TestParseFilterOrdered(t *testing.T) {
+	attrs := []string{"action", "create_time"}
+	if _, err := latchkey.ParseFilter(`create_time ge "2026-12-01T00:00:00Z" and CREATE_TIME lt "2026-12-02T00:00:00Z"`, attrs, "create_time"); err != nil {
+		t.Errorf("ordered attribute refused: %v", err)
+	}
+	for _, raw := range []string{`action gt "a"`, `create_time ge 5`, `create_time le "x"`} {
+		ordered := []string{"create_time"}
+		if raw == `create_time le "x"` {
+			ordered = nil
+		}
+		if _, err := latchkey.ParseFilter(raw, attrs, ordered...); err == nil {
+			t.Errorf("ParseFilter(%q) accepted", raw)
+		}
+	}
+}

@@ -25,6 +25,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/latchkey/latchkey/internal/apiclient"
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/bootstrap"
 	"github.com/latchkey/latchkey/internal/console"
 	"github.com/latchkey/latchkey/internal/oauth"
@@ -82,6 +83,8 @@ func root() *cobra.Command {
 	f.StringVar(&cfg.MailFrom, "mail-from", "", "From address of e-mail (default: Latchkey <no-reply@{public-url host}>)")
 	f.StringVar(&cfg.AdminUsername, "admin-username", bootstrap.DefaultAdminUsername, "username of the first administrator, made on the first start")
 	f.StringVar(&cfg.AdminEmail, "admin-email", "", "e-mail address of the first administrator (optional)")
+	f.BoolVar(&cfg.WebhookAllowPrivate, "webhook-allow-private", false, "let webhooks reach loopback, private and link-local addresses (and loopback over http); off, they are refused when saved and at each connection")
+	f.DurationVar(&cfg.EventRetention, "event-retention", audit.DefaultRetention, "how long audit and sign-in events are kept; older ones are pruned in small batches")
 	f.DurationVar(&cfg.ConsoleIdleTimeout, "console-idle-timeout", console.DefaultIdleTimeout, "sign administrators out of the console after this long without activity")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	cmd.AddCommand(serveCmd(&cfg), migrateCmd(&cfg), tokenCmd(&cfg), keysCmd(&cfg), versionCmd())

@@ -1,37 +1,91 @@
-// Package audit owns the audit log: the Event every mutation records, in the
-// same transaction as the mutation, and the Service that lists them.
+// Package audit owns the audit log: the Event every mutation and every
+// sign-in step records, in the same transaction as its own writes, and the
+// Service that lists and prunes them.
+//
+// Every event is written by one store method (Tx.RecordEvent, or the
+// sign-in's own batched writes that call the same insert), so that what
+// fans events out (webhooks) hooks there.
 //
 // It must not import HTTP packages, storage engines or other domain packages.
 package audit
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/latchkey/latchkey"
 )
 
-// Event records one change: who made it, what, to which resource, when, and
-// in which request from which client IP.
+// Event records one change or one step of a sign-in: who, what, to which
+// resource, when, and in which request from which client. Its JSON is the
+// events API's and the webhooks' payload: fields are only ever added.
 type Event struct {
-	ID           string    `json:"id"`
-	TenantID     string    `json:"tenant_id"`
-	RealmID      string    `json:"realm_id,omitempty"`
-	ActorType    string    `json:"actor_type"`
-	ActorID      string    `json:"actor_id"`
-	Action       string    `json:"action"`
-	ResourceType string    `json:"resource_type"`
-	ResourceID   string    `json:"resource_id"`
-	RequestID    string    `json:"request_id,omitempty"`
-	ClientIP     string    `json:"client_ip,omitempty"`
-	CreateTime   time.Time `json:"create_time"`
+	ID        string `json:"id"`
+	TenantID  string `json:"tenant_id"`
+	RealmID   string `json:"realm_id,omitempty"`
+	ActorType string `json:"actor_type"`
+	ActorID   string `json:"actor_id"`
+	// ActorDisplayName and ResourceDisplayName are the names at the time
+	// of the event ("" when unknown or when the resource has none).
+	ActorDisplayName string `json:"actor_display_name,omitempty"`
+	// Action is lower case ("identity.update", "sign_in.denied").
+	Action              string `json:"action"`
+	ResourceType        string `json:"resource_type"`
+	ResourceID          string `json:"resource_id"`
+	ResourceDisplayName string `json:"resource_display_name,omitempty"`
+	// Changes holds, for an update, the fields it changed.
+	Changes   map[string]Change `json:"changes,omitempty"`
+	RequestID string            `json:"request_id,omitempty"`
+	ClientIP  string            `json:"client_ip,omitempty"`
+	UserAgent string            `json:"user_agent,omitempty"`
+	// CorrelationID ties the steps of one sign-in: the authorization
+	// request's id, carried by its code, its tokens and their refreshes.
+	CorrelationID string `json:"correlation_id,omitempty"`
+	IdentityID    string `json:"identity_id,omitempty"`
+	ApplicationID string `json:"application_id,omitempty"`
+	CredentialID  string `json:"credential_id,omitempty"`
+	// Outcome is "allowed" or "denied" for sign-in events; Reason says why
+	// a sign-in was denied.
+	Outcome    string    `json:"outcome,omitempty"`
+	Reason     string    `json:"reason,omitempty"`
+	GrantType  string    `json:"grant_type,omitempty"`
+	CreateTime time.Time `json:"create_time"`
 }
 
+// Change is one field's change: its old and new value, or, for a secret,
+// only that it changed (Redacted).
+type Change struct {
+	Old      any  `json:"old,omitempty"`
+	New      any  `json:"new,omitempty"`
+	Redacted bool `json:"redacted,omitempty"`
+}
+
+// Sign-in event actions.
+const (
+	SignInStarted  = "sign_in.started"
+	SignInAllowed  = "sign_in.allowed"
+	SignInDenied   = "sign_in.denied"
+	TokenIssued    = "token.issued"
+	TokenRefreshed = "token.refreshed"
+	TokenRevoked   = "token.revoked"
+	SessionEnded   = "session.ended"
+	PasskeyBound   = "passkey.bound"
+	PasskeyRevoked = "passkey.revoked"
+)
+
+// Outcomes of sign-in events.
+const (
+	Allowed = "allowed"
+	Denied  = "denied"
+)
+
 // NewAt returns the event for action (e.g. "identity.create") on a resource
-// at time now (from the caller's latchkey.Clock), with the actor and request
-// id that ctx carries. A context without an actor is the system acting on
-// its own (bootstrap, background jobs).
+// at time now (from the caller's latchkey.Clock), with the actor, request
+// id, client IP and user agent that ctx carries. A context without an
+// actor is the system acting on its own (bootstrap, background jobs).
 func NewAt(ctx context.Context, now time.Time, tenantID, realmID, action, resourceType, resourceID string) Event {
 	a := latchkey.ActorFrom(ctx)
 	if a.Type == "" {
@@ -39,10 +93,78 @@ func NewAt(ctx context.Context, now time.Time, tenantID, realmID, action, resour
 	}
 	return Event{
 		ID: newEventID(now), TenantID: tenantID, RealmID: realmID,
-		ActorType: a.Type, ActorID: a.ID, Action: action,
+		ActorType: a.Type, ActorID: a.ID, ActorDisplayName: a.DisplayName, Action: strings.ToLower(action),
 		ResourceType: resourceType, ResourceID: resourceID,
-		RequestID: latchkey.RequestIDFrom(ctx), ClientIP: latchkey.ClientIPFrom(ctx), CreateTime: now,
+		RequestID: latchkey.RequestIDFrom(ctx), ClientIP: latchkey.ClientIPFrom(ctx),
+		UserAgent: latchkey.UserAgentFrom(ctx), CreateTime: now,
 	}
+}
+
+// Diff returns the changes from before to after, field by field (fields
+// equal in both are left out); the fields named secret are only marked
+// Redacted. nil when nothing changed.
+func Diff(before, after map[string]any, secret ...string) map[string]Change {
+	var out map[string]Change
+	add := func(k string, c Change) {
+		if out == nil {
+			out = map[string]Change{}
+		}
+		out[k] = c
+	}
+	for k, nv := range after {
+		ov := before[k]
+		if fmt.Sprint(ov) == fmt.Sprint(nv) {
+			continue
+		}
+		if isSecret(k, secret) {
+			add(k, Change{Redacted: true})
+			continue
+		}
+		add(k, Change{Old: ov, New: nv})
+	}
+	for k, ov := range before {
+		if _, ok := after[k]; !ok && ov != nil {
+			if isSecret(k, secret) {
+				add(k, Change{Redacted: true})
+			} else {
+				add(k, Change{Old: ov})
+			}
+		}
+	}
+	return out
+}
+
+// ChangesOf is Diff of two versions of a resource, compared by their JSON
+// fields; update_time, which every update changes, is left out.
+func ChangesOf(before, after any, secret ...string) map[string]Change {
+	c := Diff(fields(before), fields(after), secret...)
+	delete(c, "update_time")
+	if len(c) == 0 {
+		return nil
+	}
+	return c
+}
+
+// fields is v's JSON object as a map (nil when v is not one).
+func fields(v any) map[string]any {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil
+	}
+	var m map[string]any
+	if json.Unmarshal(b, &m) != nil {
+		return nil
+	}
+	return m
+}
+
+func isSecret(field string, secret []string) bool {
+	for _, s := range secret {
+		if s == field {
+			return true
+		}
+	}
+	return false
 }
 
 // newEventID returns an id that sorts by time: 13 hex digits of Unix
@@ -52,13 +174,27 @@ func newEventID(t time.Time) string {
 	return fmt.Sprintf("%013x", t.UnixMicro()) + latchkey.NewID()[:11]
 }
 
+// IDsBefore returns the smallest id an event made at t or later can have:
+// every event made before t has a smaller id, so pruning by id is pruning
+// by time, on the primary key.
+func IDsBefore(t time.Time) string { return fmt.Sprintf("%013x", t.UnixMicro()) }
+
 // Store lists recorded events, newest first: ids descend, and
 // ListOptions.After is the last (oldest) id of the previous page. An empty
 // realmID lists the events of the whole tenant, including those of deleted
 // realms and of the tenant itself.
 type Store interface {
 	ListEvents(ctx context.Context, tenantID, realmID string, opts latchkey.ListOptions) ([]Event, int, error)
+	// DeleteEventsBefore deletes at most limit events, of any tenant, made
+	// before t, and says how many it deleted.
+	DeleteEventsBefore(ctx context.Context, t time.Time, limit int) (int, error)
 }
 
-// FilterAttributes are the attributes an events filter may use.
-var FilterAttributes = []string{"action", "resource_type", "resource_id", "actor_id", "request_id", "realm_id", "client_ip"}
+// FilterAttributes are the attributes an events filter may use. action and
+// resource_type compare case-insensitively.
+var FilterAttributes = []string{"action", "resource_type", "resource_id", "actor_id", "request_id", "realm_id", "client_ip",
+	"ip", "create_time", "identity_id", "application_id", "credential_id", "correlation_id", "outcome"}
+
+// OrderedAttributes are those an events filter may compare with gt, ge,
+// lt and le (RFC 3339 times).
+var OrderedAttributes = []string{"create_time"}

@@ -161,10 +161,16 @@ func (s *Server) biAuthenticate(w http.ResponseWriter, r *http.Request) {
 	}
 	audience := s.OAuth.Issuer(tenant, realm, appID) + "/bi-authenticate"
 	proof, cred, identity, err := s.Passkeys.VerifySDKProof(r.Context(), realm, config.Config, audience, []byte(r.PostForm.Get("claims")))
-	var refused *latchkey.Error
-	if errors.As(err, &refused) && refused.Code == latchkey.CodeForbidden {
-		httpx.WriteJSON(w, http.StatusOK, map[string]string{"type": "deny", "message": refused.Message})
-		return
+	// A proof that does not verify, or a passkey that may not sign in, is
+	// a denied sign-in; only the latter is told to the SDK's user.
+	if refused, ok := errors.AsType[*latchkey.Error](err); ok && refused.Code != latchkey.CodeInternal {
+		req := oauth.AuthRequest{ID: proof.TransactionID, TenantID: tenant, RealmID: realm, ApplicationID: appID}
+		if rerr := s.OAuth.SignInRefused(r.Context(), req, identity, cred.ID, refusalReason(refused)); rerr != nil {
+			err = rerr
+		} else if refused.Code == latchkey.CodeForbidden {
+			httpx.WriteJSON(w, http.StatusOK, map[string]string{"type": "deny", "message": refused.Message})
+			return
+		}
 	}
 	if err != nil {
 		httpx.WriteError(w, r, err)
@@ -219,6 +225,13 @@ func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
 	}
 	cred, identity, err := s.Passkeys.VerifyAssertion(r.Context(), realm, config.Config, req.Challenge, in.Credential)
 	if err != nil {
+		// A passkey that could not sign in (unknown, revoked, suspended,
+		// an assertion that does not verify) is a denied sign-in.
+		if le, ok := errors.AsType[*latchkey.Error](err); ok && le.Code != latchkey.CodeInternal {
+			if rerr := s.OAuth.SignInRefused(r.Context(), req, identity, cred.ID, refusalReason(le)); rerr != nil {
+				err = rerr
+			}
+		}
 		httpx.WriteError(w, r, err)
 		return
 	}
@@ -252,6 +265,17 @@ func signinAnswer(req oauth.AuthRequest, to string) map[string]any {
 		answer["form"] = map[string]any{"action": req.Params.RedirectURI, "fields": oauth.FormFields(req.Params.RedirectURI, to)}
 	}
 	return answer
+}
+
+// refusalReason is what a sign-in event says of a refused passkey: the
+// error's message, or its field's description (a failed assertion).
+func refusalReason(e *latchkey.Error) string {
+	for _, d := range e.Details {
+		for _, v := range d.FieldViolations {
+			return v.Description
+		}
+	}
+	return e.Message
 }
 
 // userinfo answers the claims of the identity an access token of this

@@ -148,7 +148,7 @@ func managementServer(ctx context.Context, tx store.Tx, creds Credentials) (stri
 }
 
 // grantNewScopes gives the management scopes added since the database was
-// made (applications:secrets:read, sessions:read and sessions:delete) to what holds every one of them: the
+// made (applications:secrets:read, sessions:*, webhooks:*) to what holds every one of them: the
 // managed resource server, the management and console applications and the
 // administrators' role (if it kept its name). A current database is left
 // as it is.

@@ -21,6 +21,7 @@ import (
 	"github.com/latchkey/latchkey/internal/policy"
 	"github.com/latchkey/latchkey/internal/provisioning"
 	"github.com/latchkey/latchkey/internal/secretbox"
+	"github.com/latchkey/latchkey/internal/webhook"
 )
 
 // Client is the console's OIDC application in the admin realm.
@@ -46,6 +47,7 @@ type Console struct {
 	Mail         *mail.Service
 	Provisioning *provisioning.Service
 	Events       audit.Store
+	Webhooks     *webhook.Service
 	// Box seals the session cookies, with the key every node shares.
 	Box    *secretbox.Box
 	Client Client
@@ -145,6 +147,7 @@ func (c *Console) Handler() http.Handler {
 	c.configRoutes(mux)
 	c.policyRoutes(mux)
 	c.brandingRoutes(mux)
+	c.webhookRoutes(mux)
 	c.tokenRoutes(mux)
 	c.eventRoutes(mux)
 	// Cross-origin form posts are refused before they reach a handler, on
@@ -401,5 +404,5 @@ type section struct{ Path, Label string }
 var sections = []section{
 	{"identities", "Identities"}, {"groups", "Groups"}, {"applications", "Applications"},
 	{"authenticator-configs", "Authenticator configs"}, {"policy", "Policy"}, {"branding", "Branding"},
-	{"tokens", "API tokens"}, {"events", "Events"}, {"settings", "Realm settings"},
+	{"tokens", "API tokens"}, {"webhooks", "Webhooks"}, {"events", "Events"}, {"settings", "Realm settings"},
 }

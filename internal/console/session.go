@@ -96,7 +96,8 @@ func (c *Console) signedIn(w http.ResponseWriter, r *http.Request) (*request, bo
 				s.Seen = c.Clock.Now().Unix()
 				c.setSealed(w, sessionCookie, s, 0)
 			}
-			ctx := latchkey.WithActor(r.Context(), latchkey.Actor{Type: p.Type, ID: p.ID, TenantID: p.TenantID, RealmID: p.RealmID, TokenID: p.TokenID, Scopes: p.Scopes})
+			ctx := latchkey.WithActor(r.Context(), latchkey.Actor{Type: p.Type, ID: p.ID, TenantID: p.TenantID, RealmID: p.RealmID, TokenID: p.TokenID, Scopes: p.Scopes,
+				DisplayName: c.OAuth.ActorName(r.Context(), p)})
 			return &request{Request: r.WithContext(ctx), w: w, c: c, session: s, principal: p, admin: s.Admin, tenantID: p.TenantID}, true
 		}
 		reason = "expired" // revoked, past its lifetime, or not for this tenant

@@ -5,8 +5,9 @@
 // database send each delivery once, a timeout, retries with backoff for
 // about a day, and bounded concurrency so that a slow or dead target holds up
 // no other. What is sent is made by a Kind when it is sent (a back-channel
-// logout token, signed by oauth; later, a signed webhook), so that what it
-// signs and dates is fresh on every attempt.
+// logout token, signed by oauth; a webhook message, signed by
+// internal/webhook), so that what it signs and dates is fresh on every
+// attempt.
 //
 // It must not import storage engines or other domain packages; it describes
 // the storage it needs as Tx and Store, which internal/store implements.

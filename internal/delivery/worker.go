@@ -15,10 +15,11 @@ import (
 	"github.com/latchkey/latchkey/internal/background"
 )
 
-// Kind makes the body of a delivery, and its content type, at the time of an
-// attempt. An error that is latchkey.ErrNotFound (what the delivery was about
-// is gone) fails the delivery; any other is retried.
-type Kind func(ctx context.Context, d Delivery, now time.Time) (contentType string, body []byte, err error)
+// Kind makes the body of a delivery and its headers (Content-Type, and any
+// signature over the body) at the time of an attempt. An error that is
+// latchkey.ErrNotFound (what the delivery was about is gone) fails the
+// delivery; any other is retried.
+type Kind func(ctx context.Context, d Delivery, now time.Time) (header map[string]string, body []byte, err error)
 
 // Worker sends the outbox: it claims due deliveries one at a time, POSTs
 // each in a goroutine of its own (at most Concurrency at once, at most
@@ -32,8 +33,14 @@ type Worker struct {
 	// Owner names this worker in leases; it must differ between nodes.
 	Owner string
 	// Client sends the requests; nil is a client that follows no redirect
-	// (a 3xx is an answer like any other).
-	Client *http.Client
+	// (a 3xx is an answer like any other). Clients, by kind, replaces it
+	// for the deliveries of that kind (e.g. one that refuses private
+	// addresses).
+	Client  *http.Client
+	Clients map[string]*http.Client
+	// Failed, by kind, is told of each delivery of that kind that failed
+	// for good, once its outcome is recorded.
+	Failed map[string]func(ctx context.Context, d Delivery, o Outcome)
 	// Concurrency is how many deliveries are sent at once (default 16);
 	// PerTarget how many of them may go to one scheme and host (default 4),
 	// so that a slow target leaves room for the others.
@@ -178,6 +185,10 @@ func (w *Worker) attempt(ctx, sendCtx context.Context, d Delivery) {
 	}
 	if err := w.Store.FinishAttempt(ctx, d.ID, w.Owner, o); err != nil {
 		log.Warn("record delivery attempt", "err", err)
+		return
+	}
+	if f := w.Failed[d.Kind]; f != nil && o.State == StateFailed {
+		f(ctx, d, o)
 	}
 }
 
@@ -190,7 +201,7 @@ func (w *Worker) send(ctx context.Context, d Delivery) (int, error) {
 	if !ok {
 		return 0, fmt.Errorf("no kind %q on this node: %w", d.Kind, errPermanent)
 	}
-	contentType, body, err := kind(ctx, d, w.Clock.Now())
+	header, body, err := kind(ctx, d, w.Clock.Now())
 	if errors.Is(err, latchkey.ErrNotFound) {
 		return 0, fmt.Errorf("%v: %w", err, errPermanent)
 	}
@@ -201,9 +212,14 @@ func (w *Worker) send(ctx context.Context, d Delivery) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("%v: %w", err, errPermanent)
 	}
-	req.Header.Set("Content-Type", contentType)
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
 	req.Header.Set("User-Agent", "Latchkey")
 	client := w.Client
+	if c := w.Clients[d.Kind]; c != nil {
+		client = c
+	}
 	if client == nil {
 		client = noRedirects
 	}

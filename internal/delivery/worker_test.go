@@ -41,8 +41,8 @@ func addRealm(t *testing.T, s *sqlstore.Store) directory.Realm {
 }
 
 // echo is the kind of these tests: its body is the payload.
-func echo(_ context.Context, d delivery.Delivery, _ time.Time) (string, []byte, error) {
-	return "application/json", []byte(d.Payload), nil
+func echo(_ context.Context, d delivery.Delivery, _ time.Time) (map[string]string, []byte, error) {
+	return map[string]string{"Content-Type": "application/json"}, []byte(d.Payload), nil
 }
 
 // enqueue queues a delivery of payload to url, due on the clock's now.
@@ -187,8 +187,8 @@ func TestWorkerGivesUp(t *testing.T) {
 	r := addRealm(t, s)
 	clock := testenv.NewClock()
 	w := newWorker(s, clock, "node-a")
-	w.Kinds["gone"] = func(context.Context, delivery.Delivery, time.Time) (string, []byte, error) {
-		return "", nil, fmt.Errorf("application not found: %w", latchkey.ErrNotFound)
+	w.Kinds["gone"] = func(context.Context, delivery.Delivery, time.Time) (map[string]string, []byte, error) {
+		return nil, nil, fmt.Errorf("application not found: %w", latchkey.ErrNotFound)
 	}
 	w.Timeout, w.RetryFor = 100*time.Millisecond, 2*time.Minute
 	w.Backoff = func(int) time.Duration { return time.Minute }

@@ -160,7 +160,9 @@ func (s *Service) CreateIdentity(ctx context.Context, tenantID, realmID string, 
 	if err != nil {
 		return Identity{}, err
 	}
-	err = s.store.CreateIdentity(ctx, i, audit.NewAt(ctx, i.CreateTime, tenantID, realmID, "identity.create", "Identity", i.ID))
+	e := audit.NewAt(ctx, i.CreateTime, tenantID, realmID, "identity.create", "Identity", i.ID)
+	e.ResourceDisplayName = i.DisplayName
+	err = s.store.CreateIdentity(ctx, i, e)
 	return i, conflict(latchkey.IfNotFound(err, RealmNotFound, realmID), errUsernameTaken)
 }
 
@@ -226,7 +228,9 @@ func (s *Service) UpdateIdentityWith(ctx context.Context, tenantID, realmID, id 
 		if err := StoreChanges(ctx, tx, Changes{Updates: []Update{{Old: old, New: i}}}); err != nil {
 			return conflict(err, errUsernameTaken)
 		}
-		return s.record(ctx, tx, tenantID, realmID, "identity.update", "Identity", id)
+		e := audit.NewAt(ctx, s.Clock.Now(), tenantID, realmID, "identity.update", "Identity", id)
+		e.ResourceDisplayName, e.Changes = i.DisplayName, audit.ChangesOf(old, i)
+		return tx.RecordEvent(ctx, e)
 	})
 	return i, err
 }

@@ -73,6 +73,7 @@ func (s *Server) guard(h http.Handler, refuse refusal, scopeSets ...[]string) ht
 		}
 		ctx := latchkey.WithActor(r.Context(), latchkey.Actor{
 			Type: p.Type, ID: p.ID, TenantID: p.TenantID, RealmID: p.RealmID, TokenID: p.TokenID, Scopes: p.Scopes,
+			DisplayName: s.OAuth.ActorName(r.Context(), p),
 		})
 		ctx = context.WithValue(ctx, principalKey{}, p)
 		h.ServeHTTP(w, r.WithContext(ctx))

@@ -95,8 +95,13 @@ func TestEvents(t *testing.T) {
 		}
 		var last time.Time
 		for i, got := range events {
-			assertKeys(t, got, "id", "tenant_id", "realm_id", "actor_type", "actor_id", "action", "resource_type", "resource_id",
-				"request_id", "client_ip", "create_time")
+			// Always these; the names and changes when known.
+			for _, k := range []string{"id", "tenant_id", "realm_id", "actor_type", "actor_id", "actor_display_name", "action",
+				"resource_type", "resource_id", "request_id", "client_ip", "user_agent", "create_time"} {
+				if got[k] == nil {
+					t.Errorf("event %v lacks %s", got, k)
+				}
+			}
 			if got["actor_type"] != "application" || got["actor_id"] != e.app() || got["tenant_id"] != e.tenant() || got["realm_id"] != realm {
 				t.Errorf("event %v: want actor application %s in realm %s", got, e.app(), realm)
 			}
@@ -152,8 +157,16 @@ func TestEvents(t *testing.T) {
 			if want := []string{"group.delete", "group.delete_members", "group.add_members", "group.update", "group.create"}; !slices.Equal(actions, want) {
 				t.Errorf("events of the group, newest first: %v, want %v", actions, want)
 			}
-			if got := filter(t, `request_id eq "req-custom_1.2"`); len(got) != 1 || got[0]["action"] != "identity.update" {
-				t.Errorf("events of the custom request id: %v", got)
+			got := filter(t, `request_id eq "req-custom_1.2"`)
+			if len(got) != 1 || got[0]["action"] != "identity.update" {
+				t.Fatalf("events of the custom request id: %v", got)
+			}
+			// Readable: the names as they were, and what the update changed.
+			changes, _ := got[0]["changes"].(map[string]any)
+			status, _ := changes["status"].(map[string]any)
+			if got[0]["resource_display_name"] != "a" || got[0]["actor_display_name"] == nil || len(changes) != 1 ||
+				status["old"] != "active" || status["new"] != "suspended" {
+				t.Errorf("identity.update event %v, want the names and the status change", got[0])
 			}
 			if got := filter(t, `request_id eq "req-failed"`); len(got) != 0 {
 				t.Errorf("failed requests recorded %v", got)
@@ -164,8 +177,20 @@ func TestEvents(t *testing.T) {
 			if got := filter(t, `actor_id eq "`+e.app()+`"`); len(got) != len(events) {
 				t.Errorf("events of the application: %d, want %d", len(got), len(events))
 			}
+			// action and resource_type compare case-insensitively.
+			if got := filter(t, `resource_type eq "group" and ACTION sw "GROUP.DELETE"`); len(got) != 2 {
+				t.Errorf("group delete events, filtered in other cases: %d, want 2", len(got))
+			}
+			if got := filter(t, `create_time ge "`+str(t, events[1], "create_time")+`" and create_time le "`+str(t, events[0], "create_time")+`"`); len(got) < 2 {
+				t.Errorf("events between the two newest: %d", len(got))
+			}
+			if got := filter(t, `create_time gt "2999-01-01T00:00:00Z"`); len(got) != 0 {
+				t.Errorf("events after 2999: %v", got)
+			}
 			assertInvalid(t, api.do(t, "GET", base+"/events"+queryString("filter", `actor_type eq "application"`), nil), "filter", "")
 			assertInvalid(t, api.do(t, "GET", base+"/events"+queryString("filter", `action eq`), nil), "filter", "")
+			assertInvalid(t, api.do(t, "GET", base+"/events"+queryString("filter", `create_time ge "last week"`), nil), "filter", "")
+			assertInvalid(t, api.do(t, "GET", base+"/events"+queryString("filter", `action gt "a"`), nil), "filter", "")
 		})
 
 		t.Run("paging", func(t *testing.T) {
@@ -204,6 +229,8 @@ func TestEvents(t *testing.T) {
 			assertBareError(t, api.withToken(e.node.Token(t, "realms:read identities:read")).do(t, "GET", base+"/events", nil),
 				http.StatusForbidden, "forbidden", "forbidden")
 			api.withToken(e.node.Token(t, "events:read")).get(t, base+"/events")
+			assertBareError(t, client{base: api.base, tenant: "0001ffffffffffff", token: api.token}.do(t, "GET", base+"/events", nil),
+				http.StatusForbidden, "forbidden", "forbidden")
 			assertNotFound(t, api.do(t, "GET", "/realms/ffffffffffffffff/events", nil), "Realm", "ffffffffffffffff", "realm not found")
 		})
 	})

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/httpx"
 )
 
@@ -101,7 +102,8 @@ func parsePage(r *http.Request, now time.Time, limits pageLimits, attributes []s
 	if p.filter != "" && attributes == nil {
 		return p, latchkey.InvalidField("filter", "this list cannot be filtered")
 	}
-	f, err := latchkey.ParseFilter(p.filter, attributes)
+	// Only events have times to filter on; the store checks them.
+	f, err := latchkey.ParseFilter(p.filter, attributes, audit.OrderedAttributes...)
 	if err != nil {
 		return p, err
 	}

@@ -339,6 +339,13 @@ func TestEmbeddedSignIn(t *testing.T) {
 		deny("a revoked passkey", softwareClaims(t, f.adaKey, adaKid, f.proofClaims(f.start(t), f.ada)),
 			"this passkey was revoked — ask for a new binding link")
 
+		// The sign-in log has the SDK's sign-ins, allowed and denied, with why.
+		assertAllowedSignIn(t, c, f.realm, f.app, f.bea)
+		for _, why := range []string{"no passkey on this device is registered here", "rule 1 (deny) names the identity",
+			"the identity is suspended", "this passkey was revoked", "the signature does not verify"} {
+			assertDeniedSignIn(t, c, f.realm, f.app, why)
+		}
+
 		// Manual invocation: the URL comes back as JSON, for the app to open.
 		c.patch(t, "/realms/"+f.realm+"/authenticator-configs/"+f.config, map[string]any{"authenticator_config": map[string]any{
 			"config": map[string]any{"type": "embedded", "invoke_url": sdkOrigin, "trusted_origins": []string{sdkOrigin}, "invocation_type": "manual"}}})

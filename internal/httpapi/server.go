@@ -22,6 +22,7 @@ import (
 	"github.com/latchkey/latchkey/internal/ratelimit"
 	"github.com/latchkey/latchkey/internal/scim"
 	"github.com/latchkey/latchkey/internal/tracing"
+	"github.com/latchkey/latchkey/internal/webhook"
 )
 
 // Server holds what the handlers need.
@@ -51,6 +52,8 @@ type Server struct {
 	Policy *policy.Service
 	// Provisioning serves CSV imports and exports.
 	Provisioning *provisioning.Service
+	// Webhooks serves the realms' webhooks and their deliveries.
+	Webhooks *webhook.Service
 	// Console serves the admin console under /console; nil serves none.
 	Console http.Handler
 	// Clock dates page tokens and tells when they expire.
@@ -134,6 +137,7 @@ func (s *Server) Routes(mux *httpx.Mux) {
 	s.sessionRoutes(mux)
 	s.roleRoutes(mux)
 	s.provisioningRoutes(mux)
+	s.webhookRoutes(mux)
 }
 
 // jsonFallback answers requests that match no route, or match one with
@@ -165,6 +169,15 @@ func (p *statusProbe) Header() http.Header         { return p.header }
 func (p *statusProbe) Write(b []byte) (int, error) { return len(b), nil }
 func (p *statusProbe) WriteHeader(status int)      { p.status = status }
 
+// userAgent is the request's User-Agent, cut to a length an event keeps.
+func userAgent(r *http.Request) string {
+	ua := r.UserAgent()
+	if len(ua) > 512 {
+		ua = ua[:512]
+	}
+	return ua
+}
+
 // observe gives every request an id, then logs it and counts it once served.
 func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -176,7 +189,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		w.Header().Set("X-Request-Id", id)
 		ip := s.clientIP(r)
 		ctx, endSpan := tracing.StartRequest(r.Context(), r)
-		r = r.WithContext(latchkey.WithLogger(latchkey.WithClientIP(latchkey.WithRequestID(ctx, id), ip), s.Logger))
+		r = r.WithContext(latchkey.WithLogger(latchkey.WithUserAgent(latchkey.WithClientIP(latchkey.WithRequestID(ctx, id), ip), userAgent(r)), s.Logger))
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		defer func() {
 			if p := recover(); p != nil {

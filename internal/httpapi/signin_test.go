@@ -214,6 +214,10 @@ func TestSignInWithPasskey(t *testing.T) {
 			if num(t, tokens, "total_size") != 2 {
 				t.Errorf("token records of the sign-in %v", tokens)
 			}
+			// The sign-in log: the denial with policy's reason, and the
+			// allowed sign-in's steps tied by one correlation id.
+			assertDeniedSignIn(t, c, realm, app, "no rule matches; the realm's default is deny")
+			assertAllowedSignIn(t, c, realm, app, ada)
 		})
 	}
 }

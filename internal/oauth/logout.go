@@ -206,17 +206,17 @@ type logoutClaims struct {
 // that a retry's token is not expired. A delivery whose application is
 // gone, or no longer has that back-channel logout URI, is not sent
 // (latchkey.ErrNotFound).
-func (s *Service) LogoutToken(ctx context.Context, d delivery.Delivery, now time.Time) (string, []byte, error) {
+func (s *Service) LogoutToken(ctx context.Context, d delivery.Delivery, now time.Time) (map[string]string, []byte, error) {
 	var p logoutPayload
 	if err := json.Unmarshal([]byte(d.Payload), &p); err != nil {
-		return "", nil, err
+		return nil, nil, err
 	}
 	app, _, err := s.store.GetApplication(ctx, d.RealmID, p.ApplicationID)
 	if err == nil && (app.TenantID != d.TenantID || app.ProtocolConfig.BackchannelLogoutURI != d.URL) {
 		err = latchkey.ErrNotFound
 	}
 	if err != nil {
-		return "", nil, fmt.Errorf("application %s with that back-channel logout URI: %w", p.ApplicationID, err)
+		return nil, nil, fmt.Errorf("application %s with that back-channel logout URI: %w", p.ApplicationID, err)
 	}
 	now = now.Truncate(time.Second)
 	issuer := s.Issuer(app.TenantID, app.RealmID, app.ID)
@@ -227,7 +227,7 @@ func (s *Service) LogoutToken(ctx context.Context, d delivery.Delivery, now time
 	}
 	raw, err := s.signTyped(tokenAlgorithm(app), "logout+jwt", issuer, c)
 	if err != nil {
-		return "", nil, err
+		return nil, nil, err
 	}
-	return "application/x-www-form-urlencoded", []byte(url.Values{"logout_token": {raw}}.Encode()), nil
+	return map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, []byte(url.Values{"logout_token": {raw}}.Encode()), nil
 }

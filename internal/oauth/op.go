@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/directory"
 	sessions "github.com/latchkey/latchkey/internal/session"
 )
@@ -133,7 +134,13 @@ func (s *Service) Authorize(ctx context.Context, tenantID, realmID, appID string
 			return req, app, signedIn, err
 		}
 	}
-	return req, app, "", s.store.CreateAuthRequest(ctx, req)
+	started := s.signInEvent(ctx, audit.SignInStarted, tenantID, realmID, appID, req.ID, nil, "")
+	return req, app, "", s.store.Update(ctx, func(tx Tx) error {
+		if err := tx.CreateAuthRequest(ctx, req); err != nil {
+			return err
+		}
+		return tx.RecordEvent(ctx, started)
+	})
 }
 
 // authorize checks an authorization request and returns the sign-in it
@@ -264,7 +271,10 @@ func (s *Service) ApproveInSession(ctx context.Context, req AuthRequest, identit
 // approve is Approve and ApproveInSession; with unstored, req (a sign-in
 // with a session) is stored in the code's transaction.
 func (s *Service) approve(ctx context.Context, req AuthRequest, identity directory.Identity, credentialID string, ss *sessions.Session, unstored bool) (code, redirectURL string, err error) {
-	if err := s.allowed(ctx, identity, req.ApplicationID); err != nil {
+	var denied *Denied
+	if err := s.allowed(ctx, identity, req.ApplicationID); errors.As(err, &denied) {
+		return "", "", s.denied(ctx, req, identity, credentialID, denied)
+	} else if err != nil {
 		return "", "", err
 	}
 	code = latchkey.RandomString(43)
@@ -277,25 +287,36 @@ func (s *Service) approve(ctx context.Context, req AuthRequest, identity directo
 	}
 	fin.CodeHash = hashCode(code)
 	fin.ExpireTime = at.Add(codeTTL)
-	if ss == nil {
-		err = s.store.FinishAuthRequest(ctx, fin, at)
-	} else {
-		err = s.store.Update(ctx, func(tx Tx) error {
-			if unstored {
-				if err := tx.CreateAuthRequest(ctx, req); err != nil {
-					return err
-				}
-			}
-			if err := tx.FinishAuthRequest(ctx, fin, at); err != nil {
+	// The sign-in's events go in the code's transaction: no write of their own.
+	events := []audit.Event{s.signInEvent(ctx, audit.SignInAllowed, req.TenantID, req.RealmID, req.ApplicationID, req.ID, &identity, credentialID)}
+	if unstored {
+		events = slices.Insert(events, 0, s.signInEvent(ctx, audit.SignInStarted, req.TenantID, req.RealmID, req.ApplicationID, req.ID, nil, ""))
+	}
+	err = s.store.Update(ctx, func(tx Tx) error {
+		if unstored {
+			if err := tx.CreateAuthRequest(ctx, req); err != nil {
 				return err
 			}
+		}
+		if err := tx.FinishAuthRequest(ctx, fin, at); err != nil {
+			return err
+		}
+		if ss != nil {
 			err := tx.UseSession(ctx, ss.ID, req.ApplicationID, at)
 			if errors.Is(err, latchkey.ErrNotFound) {
 				return ErrSessionEnded
 			}
-			return err
-		})
-	}
+			if err != nil {
+				return err
+			}
+		}
+		for _, e := range events {
+			if err := tx.RecordEvent(ctx, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	if errors.Is(err, latchkey.ErrNotFound) {
 		return "", "", s.whyNotPending(ctx, req)
 	} else if err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/directory"
 )
 
@@ -72,6 +73,7 @@ func (s *Service) redeemCode(ctx context.Context, app client, req TokenRequest, 
 	// The code is spent with the records of what it bought, all or
 	// nothing, so that a concurrent redemption finds all or nothing.
 	g.Redeems = ar.ID
+	g.Events = []audit.Event{s.tokenEvent(ctx, audit.TokenIssued, "authorization_code", app, i, ar.ID, ar.CredentialID)}
 	err = s.saveGrant(ctx, g)
 	if errors.Is(err, latchkey.ErrNotFound) { // redeemed concurrently: revoke what that redemption issued
 		return TokenResponse{}, s.revokeReplayed(ctx, ar)
@@ -102,6 +104,16 @@ type Grant struct {
 	// Redeems is the id of the sign-in whose code is spent, once ("" for
 	// the other grants).
 	Redeems string
+	// Events are recorded with the grant (token.issued, token.refreshed),
+	// in its group commit, and not when it stores nothing.
+	Events []audit.Event
+}
+
+// tokenEvent is the event of a grant's tokens for an identity.
+func (s *Service) tokenEvent(ctx context.Context, action, grantType string, app client, i directory.Identity, correlation, credentialID string) audit.Event {
+	e := s.signInEvent(ctx, action, app.TenantID, app.RealmID, app.ID, correlation, &i, credentialID)
+	e.GrantType = grantType
+	return e
 }
 
 // session is what tokens of a sign-in carry over from it.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/directory"
 )
 
@@ -120,6 +121,7 @@ func (s *Service) refresh(ctx context.Context, app client, req TokenRequest, cus
 	if err != nil {
 		return TokenResponse{}, err
 	}
+	g.Events = []audit.Event{s.tokenEvent(ctx, audit.TokenRefreshed, "refresh_token", app, i, rt.FamilyID, "")}
 	if err := s.saveGrant(ctx, g); errors.Is(err, latchkey.ErrNotFound) { // revoked meanwhile
 		return TokenResponse{}, errBadRefresh
 	} else if err != nil {
@@ -157,7 +159,14 @@ func (s *Service) Revoke(ctx context.Context, req TokenRequest, token string) er
 	}
 	rt, err := s.store.GetRefreshToken(ctx, hashCode(token))
 	if err == nil && rt.ApplicationID == app.ID {
-		return s.store.RevokeFamily(ctx, rt.FamilyID)
+		revoked := s.signInEvent(ctx, audit.TokenRevoked, app.TenantID, app.RealmID, app.ID, rt.FamilyID, nil, "")
+		revoked.IdentityID = rt.IdentityID
+		return s.store.Update(ctx, func(tx Tx) error {
+			if err := tx.RevokeFamily(ctx, rt.FamilyID); err != nil {
+				return err
+			}
+			return tx.RecordEvent(ctx, revoked)
+		})
 	}
 	if err != nil && !errors.Is(err, latchkey.ErrNotFound) {
 		return err
@@ -166,8 +175,13 @@ func (s *Service) Revoke(ctx context.Context, req TokenRequest, token string) er
 	if err != nil {
 		return nil
 	}
-	if err := s.store.DeleteToken(ctx, app.ID, p.TokenID); err != nil && !errors.Is(err, latchkey.ErrNotFound) {
+	err = s.store.DeleteToken(ctx, app.ID, p.TokenID)
+	if errors.Is(err, latchkey.ErrNotFound) {
+		return nil
+	} else if err != nil {
 		return err
 	}
-	return nil
+	revoked := s.signInEvent(ctx, audit.TokenRevoked, app.TenantID, app.RealmID, app.ID, "", nil, "")
+	revoked.ResourceType, revoked.ResourceID = "Token", p.TokenID
+	return s.store.RecordEvent(ctx, revoked)
 }

@@ -30,6 +30,7 @@ var ManagementScopes = expand(
 	"tokens:read,delete,introspect",
 	"sessions:read,delete",
 	"events:read",
+	"webhooks:create,read,update,delete",
 	"policy:create,read,update,delete",
 	"scim:users:create,read,update,delete",
 	"scim:groups:create,read,update,delete",

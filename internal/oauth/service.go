@@ -16,6 +16,7 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/nodecache"
 	"github.com/latchkey/latchkey/internal/policy"
@@ -264,7 +265,9 @@ func (s *Service) Token(ctx context.Context, req TokenRequest) (TokenResponse, e
 	if err != nil {
 		return TokenResponse{}, err
 	}
-	if err := s.saveGrant(ctx, Grant{Tokens: []Token{record}}); err != nil {
+	issued := s.signInEvent(ctx, audit.TokenIssued, app.TenantID, app.RealmID, app.ID, "", nil, "")
+	issued.GrantType, issued.Outcome = "client_credentials", audit.Allowed
+	if err := s.saveGrant(ctx, Grant{Tokens: []Token{record}, Events: []audit.Event{issued}}); err != nil {
 		return TokenResponse{}, err
 	}
 	return TokenResponse{AccessToken: raw, TokenType: "Bearer", ExpiresIn: int(lifetime.Seconds()), Scope: claims.Scope}, nil
@@ -453,6 +456,9 @@ type Principal struct {
 	Scopes   []string
 	// ApplicationID is the application that issued the token.
 	ApplicationID string
+	// home is the realm the principal lives in (RealmID is "*" for a
+	// tenant-wide management token).
+	home string
 }
 
 // Manages reports whether the principal's token is for the management API
@@ -528,7 +534,7 @@ func (s *Service) Verify(ctx context.Context, raw string) (Principal, error) {
 	}
 	return Principal{
 		Type: rec.PrincipalType, ID: rec.PrincipalID, TenantID: c.TenantID, RealmID: c.RealmID,
-		TokenID: c.ID, Audience: c.Audience, Scopes: strings.Fields(c.Scope), ApplicationID: rec.ApplicationID,
+		TokenID: c.ID, Audience: c.Audience, Scopes: strings.Fields(c.Scope), ApplicationID: rec.ApplicationID, home: rec.RealmID,
 	}, nil
 }
 

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -17,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/authenticator"
 	"github.com/latchkey/latchkey/internal/background"
 	"github.com/latchkey/latchkey/internal/bootstrap"
@@ -40,6 +42,7 @@ import (
 	"github.com/latchkey/latchkey/internal/store/sqlite"
 	"github.com/latchkey/latchkey/internal/store/sqlstore"
 	"github.com/latchkey/latchkey/internal/tracing"
+	"github.com/latchkey/latchkey/internal/webhook"
 )
 
 // Config is a node's configuration; the CLI fills it from flags and
@@ -85,6 +88,12 @@ type Config struct {
 	ConsoleIdleTimeout time.Duration
 	// Version is the binary's, which the node records in the database.
 	Version string
+	// WebhookAllowPrivate lets webhooks reach loopback, private and
+	// link-local addresses, and loopback over http (tests, closed networks).
+	WebhookAllowPrivate bool
+	// EventRetention is how long audit and sign-in events are kept; zero
+	// means audit.DefaultRetention.
+	EventRetention time.Duration
 	// Clock is where the node reads the time; nil is the system clock. Tests
 	// set one to reach expiry, leases and TTLs without sleeping.
 	Clock latchkey.Clock
@@ -131,8 +140,10 @@ type Node struct {
 	// before Serve; call its Wake after committing an enqueued message.
 	MailWorker *mail.Worker
 	// DeliveryWorker sends the HTTP deliveries of the outbox (back-channel
-	// logout tokens) while Serve runs.
+	// logout tokens, webhook messages) while Serve runs.
 	DeliveryWorker *delivery.Worker
+	// Webhooks manages the realms' webhooks, whose deliveries DeliveryWorker sends.
+	Webhooks *webhook.Service
 	// Provisioning runs CSV imports and exports; ImportWorker runs the
 	// import jobs while Serve runs.
 	Provisioning *provisioning.Service
@@ -283,6 +294,11 @@ func open(ctx context.Context, cfg Config, st store.Store) (*Node, error) {
 		return oauthSvc.QueueBackchannelLogouts(ctx, tx, ended)
 	})
 	oauthSvc.DeliveryQueued = n.DeliveryWorker.Wake
+	n.Webhooks = webhook.NewService(st.Webhook(), box)
+	n.Webhooks.Clock, n.Webhooks.AllowPrivate, n.Webhooks.Logger, n.Webhooks.Wake = cfg.Clock, cfg.WebhookAllowPrivate, cfg.Logger, n.DeliveryWorker.Wake
+	n.DeliveryWorker.Kinds[webhook.Kind] = n.Webhooks.Request
+	n.DeliveryWorker.Clients = map[string]*http.Client{webhook.Kind: webhook.Client(cfg.WebhookAllowPrivate)}
+	n.DeliveryWorker.Failed = map[string]func(context.Context, delivery.Delivery, delivery.Outcome){webhook.Kind: n.Webhooks.Failed}
 	n.Directory.Clock, n.Mail.Clock = cfg.Clock, cfg.Clock
 	n.Passkeys = newPasskeys(cfg, st, base)
 	n.Passkeys.ConfigChanged = oauthSvc.Forget
@@ -311,9 +327,10 @@ func open(ctx context.Context, cfg Config, st store.Store) (*Node, error) {
 		Policy:       policies,
 		Mail:         n.Mail,
 		Provisioning: n.Provisioning,
+		Webhooks:     n.Webhooks,
 		Console: (&console.Console{
 			Directory: n.Directory, OAuth: oauthSvc, Passkeys: n.Passkeys, Policy: policies, Mail: n.Mail,
-			Provisioning: n.Provisioning, Events: st.Audit(), Box: box, PublicURL: base,
+			Provisioning: n.Provisioning, Events: st.Audit(), Webhooks: n.Webhooks, Box: box, PublicURL: base,
 			IdleTimeout: cfg.ConsoleIdleTimeout, Logger: cfg.Logger, Clock: cfg.Clock,
 			Client: console.Client{TenantID: cons.TenantID, RealmID: cons.RealmID, ApplicationID: cons.ApplicationID,
 				ClientID: cons.ClientID, ClientSecret: cons.ClientSecret},
@@ -549,6 +566,8 @@ func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	go n.sweep(ctx, nodeSeenPeriod, "recorded the node", func(ctx context.Context) (int, error) { return 0, n.record(ctx) })
 	go n.sweep(ctx, 10*time.Minute, "deleted expired tokens", n.OAuth.DeleteExpiredTokens)
+	pruner := &audit.Pruner{Store: n.Store.Audit(), Clock: n.cfg.Clock, Retention: cmp.Or(n.cfg.EventRetention, audit.DefaultRetention), Logger: n.cfg.Logger}
+	go pruner.Run(ctx, time.Minute)
 	go n.sweep(ctx, time.Minute, "ended expired sessions", n.Sessions.Sweep)
 	go n.sweep(ctx, time.Minute, "reloaded signing keys", n.OAuth.ReloadKeys)
 	go n.sweep(ctx, time.Minute, "expired credential binding jobs", n.Passkeys.ExpireBindingJobs)

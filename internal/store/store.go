@@ -21,6 +21,7 @@ import (
 	"github.com/latchkey/latchkey/internal/policy"
 	"github.com/latchkey/latchkey/internal/provisioning"
 	"github.com/latchkey/latchkey/internal/session"
+	"github.com/latchkey/latchkey/internal/webhook"
 )
 
 // Tx is every domain's Tx at once, plus named settings.
@@ -33,6 +34,7 @@ type Tx interface {
 	policy.Tx
 	provisioning.Tx
 	session.Tx
+	webhook.Tx
 	// GetSetting returns latchkey.ErrNotFound for a setting never made.
 	GetSetting(ctx context.Context, name string) (string, error)
 	// CreateSetting returns latchkey.ErrDuplicate when the setting exists:
@@ -58,6 +60,7 @@ type Store interface {
 	Provisioning() provisioning.Store
 	Session() session.Store
 	Audit() audit.Store
+	Webhook() webhook.Store
 	// OnSessionsEnded makes every ending of sessions (Tx.EndSessions)
 	// call fn in its transaction; the node sets it once, before serving.
 	OnSessionsEnded(fn SessionsEnded)

@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"encoding/json"
+	"time"
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/audit"
@@ -11,26 +13,47 @@ func (t *tx) RecordEvent(ctx context.Context, e audit.Event) error {
 	return t.recordEvents(ctx, []audit.Event{e})
 }
 
-// recordEvents inserts events, in one statement up to insertBatch.
+const eventColumns = `id, tenant_id, realm_id, actor_type, actor_id, action, resource_type, resource_id, request_id,
+	client_ip, create_time, correlation_id, identity_id, application_id, credential_id, user_agent, outcome, reason,
+	grant_type, actor_display_name, resource_display_name, changes`
+
+// recordEvents inserts events, in one statement up to insertBatch. Every
+// event the store keeps is written here (webhook fan-out hooks in here).
 func (t *tx) recordEvents(ctx context.Context, es []audit.Event) error {
 	rows := make([][]any, len(es))
 	for i, e := range es {
+		changes := ""
+		if len(e.Changes) > 0 {
+			b, err := json.Marshal(e.Changes)
+			if err != nil {
+				return err
+			}
+			changes = string(b)
+		}
 		rows[i] = []any{e.ID, e.TenantID, e.RealmID, e.ActorType, e.ActorID, e.Action, e.ResourceType, e.ResourceID,
-			e.RequestID, e.ClientIP, micros(e.CreateTime)}
+			e.RequestID, e.ClientIP, micros(e.CreateTime), e.CorrelationID, e.IdentityID, e.ApplicationID, e.CredentialID,
+			e.UserAgent, e.Outcome, e.Reason, e.GrantType, e.ActorDisplayName, e.ResourceDisplayName, changes}
 	}
-	return t.insert(ctx, latchkey.ErrNoParent, `INSERT INTO events (id, tenant_id, realm_id, actor_type, actor_id, action,
-		resource_type, resource_id, request_id, client_ip, create_time)`, rows, "")
+	if err := t.insert(ctx, latchkey.ErrNoParent, `INSERT INTO events (`+eventColumns+`)`, rows, ""); err != nil {
+		return err
+	}
+	return t.fanOut(ctx, es)
 }
 
+// eventFilter: action is stored lower case (audit.NewAt), so its operand
+// is lowered and its indexes still serve; resource_type is compared
+// lowered on both sides.
 var eventFilter = map[string]column{
-	"action": {name: "action"}, "resource_type": {name: "resource_type"}, "resource_id": {name: "resource_id"},
-	"actor_id": {name: "actor_id"}, "request_id": {name: "request_id"}, "realm_id": {name: "realm_id"},
-	"client_ip": {name: "client_ip"},
+	"action": {name: "action", kind: lowered}, "resource_type": {name: "resource_type", kind: caseless},
+	"resource_id": {name: "resource_id"}, "actor_id": {name: "actor_id"}, "request_id": {name: "request_id"},
+	"realm_id": {name: "realm_id"}, "client_ip": {name: "client_ip"}, "ip": {name: "client_ip"},
+	"create_time": {name: "create_time", kind: timestamp}, "identity_id": {name: "identity_id"},
+	"application_id": {name: "application_id"}, "credential_id": {name: "credential_id"},
+	"correlation_id": {name: "correlation_id"}, "outcome": {name: "outcome", kind: lowered},
 }
 
 func (t *tx) ListEvents(ctx context.Context, tenantID, realmID string, opts latchkey.ListOptions) ([]audit.Event, int, error) {
-	q := listQuery{columns: "id, tenant_id, realm_id, actor_type, actor_id, action, resource_type, resource_id, request_id, client_ip, create_time",
-		from: "events", key: "id", filter: eventFilter, desc: true}
+	q := listQuery{columns: eventColumns, from: "events", key: "id", filter: eventFilter, desc: true}
 	q.conds = []string{"tenant_id = " + q.args.add(tenantID)}
 	if realmID != "" {
 		q.conds = append(q.conds, "realm_id = "+q.args.add(realmID))
@@ -38,10 +61,29 @@ func (t *tx) ListEvents(ctx context.Context, tenantID, realmID string, opts latc
 	return listOf(ctx, t, q, opts, nil, scanEvent)
 }
 
+// DeleteEventsBefore deletes by id, which sorts by time: the primary key
+// finds the oldest rows, limit at a time, so that no delete holds the
+// table long.
+func (t *tx) DeleteEventsBefore(ctx context.Context, before time.Time, limit int) (int, error) {
+	res, err := t.exec(ctx, latchkey.ErrNoParent, `DELETE FROM events WHERE id IN
+		(SELECT id FROM events WHERE id < $1 ORDER BY id LIMIT $2)`, audit.IDsBefore(before), limit)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
 func scanEvent(s interface{ Scan(...any) error }, e *audit.Event) error {
 	var ct int64
-	err := s.Scan(&e.ID, &e.TenantID, &e.RealmID, &e.ActorType, &e.ActorID, &e.Action, &e.ResourceType, &e.ResourceID, &e.RequestID, &e.ClientIP, &ct)
+	var changes string
+	err := s.Scan(&e.ID, &e.TenantID, &e.RealmID, &e.ActorType, &e.ActorID, &e.Action, &e.ResourceType, &e.ResourceID,
+		&e.RequestID, &e.ClientIP, &ct, &e.CorrelationID, &e.IdentityID, &e.ApplicationID, &e.CredentialID,
+		&e.UserAgent, &e.Outcome, &e.Reason, &e.GrantType, &e.ActorDisplayName, &e.ResourceDisplayName, &changes)
 	e.CreateTime = fromMicros(ct)
+	if err == nil && changes != "" {
+		err = json.Unmarshal([]byte(changes), &e.Changes)
+	}
 	return err
 }
 

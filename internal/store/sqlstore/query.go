@@ -178,12 +178,17 @@ const (
 	trait     // a string inside a JSON column, compared case-insensitively
 	timestamp // Unix microseconds; operands are RFC 3339 times
 	member    // name is a group id column; eq tests membership of the operand
+	lowered   // stored in lower case; operands are lowered
+	caseless  // compared lowered on both sides
 )
 
 // expr is the SQL expression a column compares by.
 func (c column) expr(d *Dialect) string {
-	if c.kind == trait {
+	switch c.kind {
+	case trait:
 		return "lower(COALESCE(" + d.JSONText(c.name, c.key) + ", ''))"
+	case caseless:
+		return "lower(" + c.name + ")"
 	}
 	return c.name
 }
@@ -241,6 +246,8 @@ func (a *args) compare(col column, e *filter.Compare, d *Dialect) (string, error
 		return x + op + a.add(micros(t)), nil
 	case folded, foldedKey, trait:
 		v = directory.Fold(v)
+	case lowered, caseless:
+		v = strings.ToLower(v)
 	}
 	if e.Op == filter.Pr {
 		return x + " <> ''", nil

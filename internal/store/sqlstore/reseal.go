@@ -19,6 +19,7 @@ type sealedColumn struct {
 var sealedColumns = []sealedColumn{
 	{"applications", "id", "client_secret_sealed", "client_secret_sealed <> ''", nil}, // '' for public clients
 	{"signing_keys", "id", "private_key_sealed", "TRUE", nil},
+	{"webhooks", "id", "secret_sealed", "TRUE", nil},
 }
 
 // Reseal passes every sealed secret to reseal and stores what it returns

@@ -42,6 +42,7 @@ import (
 	"github.com/latchkey/latchkey/internal/provisioning"
 	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/webhook"
 )
 
 //go:embed migrations/*.sql
@@ -330,6 +331,15 @@ func (s *Store) Provisioning() provisioning.Store { return provisioningStore{s} 
 
 // Session returns the store as session sees it.
 func (s *Store) Session() session.Store { return sessionStore{s} }
+
+// Webhook returns the store as webhook sees it.
+func (s *Store) Webhook() webhook.Store { return webhookStore{s} }
+
+type webhookStore struct{ *Store }
+
+func (s webhookStore) Update(ctx context.Context, fn func(webhook.Tx) error) error {
+	return s.update(ctx, func(t *tx) error { return fn(t) })
+}
 
 // Audit returns the store as audit sees it.
 func (s *Store) Audit() audit.Store { return &s.tx }

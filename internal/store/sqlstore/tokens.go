@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/passkey"
@@ -40,7 +41,8 @@ func (t *tx) SaveGrant(ctx context.Context, g oauth.Grant) error {
 // saveGrants spends the codes the grants redeem, each once, checks that
 // their passkeys and identities may still sign in, continues the families
 // that refreshes continue, and inserts the families, token records and
-// refresh tokens of those that could, in at most six statements. A grant
+// refresh tokens of those that could, with their events, in at most seven
+// statements. A grant
 // whose code had been spent before (or by an earlier grant of gs), whose
 // passkey or identity was revoked or suspended since the code was read, or
 // whose family was revoked, has the outcome latchkey.ErrNotFound and
@@ -59,12 +61,14 @@ func (t *tx) saveGrants(ctx context.Context, gs []oauth.Grant) (outcomes []error
 	outcomes = make([]error, len(gs))
 	var tokens []oauth.Token
 	var families, refresh [][]any
+	var events []audit.Event
 	for i, g := range gs {
 		if refused[i] {
 			outcomes[i] = latchkey.ErrNotFound
 			continue
 		}
 		tokens = append(tokens, g.Tokens...)
+		events = append(events, g.Events...)
 		if f := g.Family; f != nil && g.Redeems != "" {
 			families = append(families, []any{f.ID, f.TenantID, f.RealmID, f.ApplicationID, f.IdentityID, f.CredentialID,
 				micros(f.CreateTime), micros(f.ExpireTime)})
@@ -78,6 +82,9 @@ func (t *tx) saveGrants(ctx context.Context, gs []oauth.Grant) (outcomes []error
 		return nil, err
 	}
 	if err := t.createTokens(ctx, tokens); err != nil {
+		return nil, err
+	}
+	if err := t.recordEvents(ctx, events); err != nil {
 		return nil, err
 	}
 	return outcomes, t.insert(ctx, latchkey.ErrNoParent, `INSERT INTO refresh_tokens (`+refreshColumns+`)`, refresh, "")

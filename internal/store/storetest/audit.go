@@ -1,8 +1,10 @@
 package storetest
 
 import (
+	"errors"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/audit"
@@ -64,4 +66,92 @@ func testEvents(t *testing.T, s store.Store) {
 		sameIDs(t, raw, ids(list, eventID), ids(want, eventID))
 		wantTotal(t, raw, total, len(want))
 	}
+}
+
+// testEventDetails: sign-in and readable-audit fields come back as
+// recorded, and the filters on them (case-insensitive action and
+// resource_type, sw, times, ids, ip) select the right events.
+func testEventDetails(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	r := newRealm(t, s)
+	started := newEvent(r.TenantID, r.ID, 0, audit.SignInStarted)
+	started.ResourceType, started.ResourceID = "AuthRequest", "req-1"
+	started.CorrelationID, started.ApplicationID, started.UserAgent = "req-1", "app-1", "Mozilla/5.0 (X11; Linux x86_64)"
+	denied := newEvent(r.TenantID, r.ID, 1, audit.SignInDenied)
+	denied.ResourceType, denied.ResourceID = "AuthRequest", "req-1"
+	denied.CorrelationID, denied.ApplicationID, denied.IdentityID, denied.CredentialID = "req-1", "app-1", "dana", "cred-1"
+	denied.Outcome, denied.Reason = audit.Denied, "no rule of the realm's policy allows this identity"
+	issued := newEvent(r.TenantID, r.ID, 2, audit.TokenIssued)
+	issued.ResourceType, issued.CorrelationID, issued.IdentityID, issued.GrantType = "Token", "req-2", "erin", "authorization_code"
+	update := newEvent(r.TenantID, r.ID, 3, "identity.update")
+	update.ActorDisplayName, update.ResourceDisplayName = "Console admin", "Dana Scully"
+	update.Changes = map[string]audit.Change{"display_name": {Old: "Dana", New: "Dana Scully"}, "secret": {Redacted: true}}
+	recorded := []audit.Event{started, denied, issued, update}
+	for _, e := range recorded {
+		must(t, s.RecordEvent(ctx, e))
+	}
+	list, _, err := s.Audit().ListEvents(ctx, r.TenantID, r.ID, all(nil))
+	must(t, err)
+	newestFirst := slices.Clone(recorded)
+	slices.Reverse(newestFirst)
+	equal(t, "events with their details", list, newestFirst)
+
+	for raw, want := range map[string][]audit.Event{
+		`action sw "SIGN_IN."`:                              {denied, started},
+		`action eq "Sign_In.Denied"`:                        {denied},
+		`resource_type eq "identity"`:                       {update},
+		`resource_type eq "AUTHREQUEST"`:                    {denied, started},
+		`correlation_id eq "req-1"`:                         {denied, started},
+		`identity_id eq "dana" or identity_id eq "erin"`:    {issued, denied},
+		`application_id eq "app-1" and outcome eq "DENIED"`: {denied},
+		`ip eq "192.0.2.2"`:                                 {issued},
+		`create_time ge "` + denied.CreateTime.Format(time.RFC3339Nano) + `" and create_time le "` +
+			issued.CreateTime.Format(time.RFC3339Nano) + `"`: {issued, denied},
+	} {
+		list, total, err := s.Audit().ListEvents(ctx, r.TenantID, r.ID, all(parse(t, raw, audit.FilterAttributes, audit.OrderedAttributes...)))
+		if err != nil {
+			t.Fatalf("%s: %v", raw, err)
+		}
+		sameIDs(t, raw, ids(list, eventID), ids(want, eventID))
+		wantTotal(t, raw, total, len(want))
+	}
+	_, _, err = s.Audit().ListEvents(ctx, r.TenantID, r.ID, all(parse(t, `create_time ge "yesterday"`, audit.FilterAttributes, audit.OrderedAttributes...)))
+	if e, ok := errors.AsType[*latchkey.Error](err); !ok || e.Code != latchkey.CodeBadRequest {
+		t.Errorf("a time that is not RFC 3339: got %v, want a 400", err)
+	}
+}
+
+// testPruneEvents: events older than the cutoff go, at most limit at a
+// time, oldest first, whatever their tenant; newer ones stay.
+func testPruneEvents(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	r := newRealm(t, s)
+	other := newRealm(t, s)
+	var es []audit.Event
+	for i := range 5 {
+		e := newEvent(r.TenantID, r.ID, i, "identity.create")
+		if i == 1 {
+			e.TenantID, e.RealmID = other.TenantID, other.ID
+		}
+		e.ID = audit.IDsBefore(now.Add(time.Duration(i)*time.Hour)) + e.ID[13:]
+		e.CreateTime = now.Add(time.Duration(i) * time.Hour)
+		es = append(es, e)
+		must(t, s.RecordEvent(ctx, e))
+	}
+	cutoff := now.Add(3 * time.Hour) // events 0, 1 and 2 are older
+	n, err := s.Audit().DeleteEventsBefore(ctx, cutoff, 2)
+	must(t, err)
+	wantTotal(t, "deleted in the first batch", n, 2)
+	n, err = s.Audit().DeleteEventsBefore(ctx, cutoff, 2)
+	must(t, err)
+	wantTotal(t, "deleted in the second batch", n, 1)
+	n, err = s.Audit().DeleteEventsBefore(ctx, cutoff, 2)
+	must(t, err)
+	wantTotal(t, "deleted once none is older", n, 0)
+	list, _, err := s.Audit().ListEvents(ctx, r.TenantID, r.ID, all(nil))
+	must(t, err)
+	sameIDs(t, "events left", ids(list, eventID), []string{es[4].ID, es[3].ID})
+	list, _, err = s.Audit().ListEvents(ctx, other.TenantID, other.ID, all(nil))
+	must(t, err)
+	sameIDs(t, "events left in the other tenant", ids(list, eventID), nil)
 }

@@ -52,6 +52,8 @@ func Run[S store.Store](t *testing.T, open func(t testing.TB) S) {
 		{"Paging", testPaging},
 		{"DeepSkip", testDeepSkip},
 		{"Events", testEvents},
+		{"EventDetails", testEventDetails},
+		{"PruneEvents", testPruneEvents},
 		{"ResourceServers", testResourceServers},
 		{"Applications", testApplications},
 		{"Roles", testRoles},
@@ -82,6 +84,7 @@ func Run[S store.Store](t *testing.T, open func(t testing.TB) S) {
 		{"MailClaimRace", testMailClaimRace},
 		{"DeliveryOutbox", testDeliveryOutbox},
 		{"DeliveryClaimRace", testDeliveryClaimRace},
+		{"Webhooks", testWebhooks},
 		{"SessionsEndedHook", testSessionsEndedHook},
 		{"ConfigLookups", testConfigLookups},
 		{"BindingJobs", testBindingJobs},
@@ -271,9 +274,9 @@ func eventID(v audit.Event) string           { return v.ID }
 func username(v directory.Identity) string   { return v.Traits.Username }
 
 // parse parses a filter as a list endpoint does.
-func parse(t *testing.T, raw string, attributes []string) filter.Expr {
+func parse(t *testing.T, raw string, attributes []string, ordered ...string) filter.Expr {
 	t.Helper()
-	e, err := latchkey.ParseFilter(raw, attributes)
+	e, err := latchkey.ParseFilter(raw, attributes, ordered...)
 	must(t, err)
 	return e
 }
