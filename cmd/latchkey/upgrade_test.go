@@ -62,8 +62,8 @@ func TestRollingUpgrade(t *testing.T) {
 }
 
 // previousRelease builds the binary of the commit before the one that
-// added the newest migration (HEAD, if that migration is not committed
-// yet), and returns its path.
+// added the newest migration to this line of history (HEAD, if that
+// migration is not committed yet), and returns its path.
 func previousRelease(t *testing.T) string {
 	t.Helper()
 	if _, err := exec.LookPath("git"); err != nil {
@@ -74,7 +74,10 @@ func previousRelease(t *testing.T) string {
 		t.Fatalf("migrations: %v", err)
 	}
 	newest := files[len(files)-1] // named by zero-padded version
-	out, err := exec.Command("git", "-C", repoRoot, "log", "-n1", "--diff-filter=A", "--format=%H", "--", strings.TrimPrefix(newest, repoRoot+"/")).Output()
+	// Along first parents, a migration merged from a branch is added by the
+	// merge, whose first parent is the release before it (the branch's own
+	// parent may lack migrations that the mainline had).
+	out, err := exec.Command("git", "-C", repoRoot, "log", "--first-parent", "-n1", "--diff-filter=A", "--format=%H", "--", strings.TrimPrefix(newest, repoRoot+"/")).Output()
 	if err != nil {
 		testenv.Unavailable(t, "no git history here: "+err.Error())
 	}

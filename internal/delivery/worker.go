@@ -156,12 +156,14 @@ var errPermanent = errors.New("will not be retried")
 
 // attempt sends d with sendCtx and records the outcome with ctx.
 func (w *Worker) attempt(ctx, sendCtx context.Context, d Delivery) {
-	status, sendErr := w.send(sendCtx, d)
+	// The attempt's time, from which its retry is due, is when it began:
+	// what its payload was made at, not whenever the answer came.
+	t := w.Clock.Now()
+	status, sendErr := w.send(sendCtx, d, t)
 	if ctx.Err() != nil {
 		return // shutting down: the lease runs out and the delivery is tried again
 	}
 	log := w.Logger.With("delivery_id", d.ID, "kind", d.Kind, "ref", d.Ref, "target", d.Target, "attempt", d.Attempts, "status", status)
-	t := w.Clock.Now()
 	o := Outcome{State: StateDelivered, Time: t, Status: status}
 	if sendErr != nil {
 		o.Error = sendErr.Error()
@@ -192,16 +194,16 @@ func (w *Worker) attempt(ctx, sendCtx context.Context, d Delivery) {
 	}
 }
 
-// send makes d's request and POSTs it. It returns the answer's status (0
+// send makes d's request as at now and POSTs it. It returns the answer's status (0
 // for none) and nil for a 2xx; an error wrapping errPermanent for an
 // answer that a retry would not change; any other error is worth a retry
 // (no answer, 408, 429, 5xx).
-func (w *Worker) send(ctx context.Context, d Delivery) (int, error) {
+func (w *Worker) send(ctx context.Context, d Delivery, now time.Time) (int, error) {
 	kind, ok := w.Kinds[d.Kind]
 	if !ok {
 		return 0, fmt.Errorf("no kind %q on this node: %w", d.Kind, errPermanent)
 	}
-	header, body, err := kind(ctx, d, w.Clock.Now())
+	header, body, err := kind(ctx, d, now)
 	if errors.Is(err, latchkey.ErrNotFound) {
 		return 0, fmt.Errorf("%v: %w", err, errPermanent)
 	}
