@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -87,16 +88,8 @@ func (w *Worker) Wake() { w.loop.Wake() }
 // by this or another node.
 func (w *Worker) Run(ctx context.Context) {
 	defer w.wg.Wait()
-	w.loop.Run(ctx, orDefault(w.PollInterval, time.Second), w.claimDue)
-}
-
-// orDefault returns v, or def when v is zero.
-func orDefault[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
+	w.loop.Name = "deliveries"
+	w.loop.Run(ctx, cmp.Or(w.PollInterval, time.Second), w.claimDue)
 }
 
 // claimDue claims one due delivery, if there is room for another attempt,
@@ -105,20 +98,20 @@ func orDefault[T comparable](v, def T) T {
 // PerTarget can be left out of the next.
 func (w *Worker) claimDue(ctx context.Context) bool {
 	w.mu.Lock()
-	if w.sending >= orDefault(w.Concurrency, 16) {
+	if w.sending >= cmp.Or(w.Concurrency, 16) {
 		w.mu.Unlock()
 		return false // a finishing attempt wakes the loop
 	}
 	var busy []string
 	for t, n := range w.byTarget {
-		if n >= orDefault(w.PerTarget, 4) {
+		if n >= cmp.Or(w.PerTarget, 4) {
 			busy = append(busy, t)
 		}
 	}
 	w.mu.Unlock()
-	lease := orDefault(w.Lease, time.Minute)
+	lease := cmp.Or(w.Lease, time.Minute)
 	// Started before the claim, as the lease is: a real wait, not the clock's.
-	sendCtx, cancel := context.WithTimeout(ctx, min(orDefault(w.Timeout, 10*time.Second), lease-lease/10))
+	sendCtx, cancel := context.WithTimeout(ctx, min(cmp.Or(w.Timeout, 10*time.Second), lease-lease/10))
 	ds, err := w.Store.ClaimDeliveries(ctx, w.Owner, w.Clock.Now(), lease, 1, busy)
 	if err != nil || len(ds) == 0 {
 		cancel()
@@ -173,7 +166,7 @@ func (w *Worker) attempt(ctx, sendCtx context.Context, d Delivery) {
 		}
 		o.Next = t.Add(backoff(d.Attempts))
 		o.State = StatePending
-		if errors.Is(sendErr, errPermanent) || o.Next.After(d.CreateTime.Add(orDefault(w.RetryFor, 24*time.Hour))) {
+		if errors.Is(sendErr, errPermanent) || o.Next.After(d.CreateTime.Add(cmp.Or(w.RetryFor, 24*time.Hour))) {
 			o.State, o.Next = StateFailed, time.Time{}
 		}
 	}

@@ -1,6 +1,7 @@
 package mail
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"time"
@@ -57,16 +58,7 @@ func (w *Worker) Wake() {
 // Run delivers until ctx is done.
 func (w *Worker) Run(ctx context.Context) {
 	w.loop.Name = "mail"
-	w.loop.Run(ctx, orDefault(w.PollInterval, time.Second), w.deliverDue)
-}
-
-// orDefault returns v, or def when v is zero.
-func orDefault[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
+	w.loop.Run(ctx, cmp.Or(w.PollInterval, time.Second), w.deliverDue)
 }
 
 // deliverDue claims one due message and delivers it; it reports whether
@@ -76,7 +68,7 @@ func orDefault[T comparable](v, def T) T {
 // slow sends), and its send must end before the lease's last tenth, which
 // is left for recording the outcome.
 func (w *Worker) deliverDue(ctx context.Context) bool {
-	lease := orDefault(w.Lease, 5*time.Minute)
+	lease := cmp.Or(w.Lease, 5*time.Minute)
 	// Started before the claim, as the lease is: a real wait, not the clock's.
 	sendCtx, cancel := context.WithTimeout(ctx, lease-lease/10)
 	defer cancel()
@@ -106,7 +98,7 @@ func (w *Worker) deliver(ctx, sendCtx context.Context, m Message) {
 	case sendErr == nil:
 		err = w.Store.MarkMailSent(ctx, m.ID, w.Owner, t)
 		log.Info("mail sent")
-	case IsPermanent(sendErr) || m.Attempts >= orDefault(w.MaxAttempts, 8):
+	case IsPermanent(sendErr) || m.Attempts >= cmp.Or(w.MaxAttempts, 8):
 		log.Error("mail failed for good", "err", sendErr)
 		if err = w.Store.MarkMailFailed(ctx, m.ID, w.Owner, t, sendErr.Error()); err == nil && w.OnFailed != nil {
 			m.State, m.LastError, m.UpdateTime = StateFailed, sendErr.Error(), t
