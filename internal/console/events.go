@@ -23,22 +23,23 @@ type eventRow struct {
 // eventsView is the audit log page: the filters, as typed, and one page of
 // events, newest first.
 type eventsView struct {
-	Action, ResourceType, Actor string
+	Action, ResourceType, Actor, Correlation string
 	Page                        listPage[eventRow]
 	NextURL, ActorURL           string
 }
 
 // events lists the realm's audit log, newest first and paged by the last
-// id shown, filtered by action (a prefix: "identity." is every identity
-// event), resource type and actor id.
+// id shown, filtered by action (a prefix: "sign_in." is every sign-in
+// event), resource type, actor id and correlation id (one whole sign-in).
 func (c *Console) events(q *request) error {
 	v := eventsView{Action: strings.TrimSpace(q.FormValue("action")), ResourceType: strings.TrimSpace(q.FormValue("resource_type")),
-		Actor: strings.TrimSpace(q.FormValue("actor"))}
+		Actor: strings.TrimSpace(q.FormValue("actor")), Correlation: strings.TrimSpace(q.FormValue("correlation"))}
 	var where filter.Expr
 	for _, cond := range []struct {
 		attr, value string
 		op          filter.Op
-	}{{"action", v.Action, filter.Sw}, {"resource_type", v.ResourceType, filter.Eq}, {"actor_id", v.Actor, filter.Eq}} {
+	}{{"action", v.Action, filter.Sw}, {"resource_type", v.ResourceType, filter.Eq}, {"actor_id", v.Actor, filter.Eq},
+		{"correlation_id", v.Correlation, filter.Eq}} {
 		if cond.value == "" {
 			continue
 		}
@@ -61,7 +62,7 @@ func (c *Console) events(q *request) error {
 		}
 	}
 	v.Page = pageOf(rows, func(r eventRow) string { return r.ID })
-	filters := url.Values{"action": {v.Action}, "resource_type": {v.ResourceType}, "actor": {v.Actor}}
+	filters := url.Values{"action": {v.Action}, "resource_type": {v.ResourceType}, "actor": {v.Actor}, "correlation": {v.Correlation}}
 	if v.Page.Next != "" {
 		filters.Set("after", v.Page.Next)
 		v.NextURL = q.realmPath("/events?" + filters.Encode())
