@@ -37,6 +37,15 @@ func TestEvents(t *testing.T) {
 			t.Errorf("the events page shows no seconds: %s", excerpt(p.body))
 		}
 
+		// The identity's Activity tab: its events only.
+		p = e.get(t, "/console/realms/"+realm+"/identities/"+ada)
+		wantPage(t, p, http.StatusOK, `href="/console/realms/`+realm+`/events?identity=`+ada+`"`)
+		p = e.get(t, base+"?identity="+ada)
+		wantPage(t, p, http.StatusOK, "<code>identity.create</code>", "<code>identity.update</code>", "Activity of identity")
+		if strings.Contains(p.body, "group.create") {
+			t.Fatal("the identity's activity lists group events")
+		}
+
 		// Filters: by action prefix, resource type and actor.
 		p = e.get(t, base+"?action=identity.")
 		wantPage(t, p, http.StatusOK, "<code>identity.create</code>", `value="identity."`)
