@@ -24,8 +24,8 @@ type eventRow struct {
 // events, newest first.
 type eventsView struct {
 	Action, ResourceType, Actor, Correlation, Identity string
-	Page                                     listPage[eventRow]
-	NextURL, ActorURL                        string
+	Page                                               listPage[eventRow]
+	NextURL, ActorURL                                  string
 }
 
 // events lists the realm's audit log, newest first and paged by the last
