@@ -88,3 +88,21 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestChangesOf: two versions of a resource compare by their JSON fields,
+// without update_time.
+func TestChangesOf(t *testing.T) {
+	type app struct {
+		Name       string    `json:"display_name"`
+		Secret     string    `json:"client_secret"`
+		UpdateTime time.Time `json:"update_time"`
+	}
+	now := time.Now()
+	got := audit.ChangesOf(app{"Pay", "s1", now}, app{"Payroll", "s2", now.Add(time.Second)}, "client_secret")
+	if len(got) != 2 || got["display_name"] != (audit.Change{Old: "Pay", New: "Payroll"}) || !got["client_secret"].Redacted {
+		t.Errorf("ChangesOf = %+v", got)
+	}
+	if c := audit.ChangesOf(app{"Pay", "s", now}, app{"Pay", "s", now.Add(time.Second)}); c != nil {
+		t.Errorf("only update_time changed: %+v", c)
+	}
+}

@@ -103,6 +103,8 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format("2006-01-02 15:04 UTC")
 	},
+	// at is when with seconds, for the events (sign-ins happen within a minute).
+	"at":       func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
 	"lower":    strings.ToLower,
 	"contains": slices.Contains[[]string],
 	"add":      func(a, b int) int { return a + b },

@@ -23,26 +23,36 @@ type eventRow struct {
 // eventsView is the audit log page: the filters, as typed, and one page of
 // events, newest first.
 type eventsView struct {
-	Action, ResourceType, Actor string
-	Page                        listPage[eventRow]
-	NextURL, ActorURL           string
+	Action, ResourceType, Actor, Correlation, Identity string
+	Page                                               listPage[eventRow]
+	NextURL, ActorURL                                  string
 }
 
 // events lists the realm's audit log, newest first and paged by the last
-// id shown, filtered by action (a prefix: "identity." is every identity
-// event), resource type and actor id.
+// id shown, filtered by action (a prefix: "sign_in." is every sign-in
+// event), resource type, actor id and correlation id (one whole sign-in).
 func (c *Console) events(q *request) error {
 	v := eventsView{Action: strings.TrimSpace(q.FormValue("action")), ResourceType: strings.TrimSpace(q.FormValue("resource_type")),
-		Actor: strings.TrimSpace(q.FormValue("actor"))}
+		Actor: strings.TrimSpace(q.FormValue("actor")), Correlation: strings.TrimSpace(q.FormValue("correlation")),
+		Identity: strings.TrimSpace(q.FormValue("identity"))}
 	var where filter.Expr
 	for _, cond := range []struct {
 		attr, value string
 		op          filter.Op
-	}{{"action", v.Action, filter.Sw}, {"resource_type", v.ResourceType, filter.Eq}, {"actor_id", v.Actor, filter.Eq}} {
+	}{{"action", v.Action, filter.Sw}, {"resource_type", v.ResourceType, filter.Eq}, {"actor_id", v.Actor, filter.Eq},
+		{"correlation_id", v.Correlation, filter.Eq}} {
 		if cond.value == "" {
 			continue
 		}
 		var e filter.Expr = &filter.Compare{Attr: cond.attr, Op: cond.op, Value: cond.value}
+		if where != nil {
+			e = &filter.And{Left: where, Right: e}
+		}
+		where = e
+	}
+	if v.Identity != "" { // an identity's activity: its sign-ins and passkeys, and changes to it
+		var e filter.Expr = &filter.Or{Left: &filter.Compare{Attr: "identity_id", Op: filter.Eq, Value: v.Identity},
+			Right: &filter.Compare{Attr: "resource_id", Op: filter.Eq, Value: v.Identity}}
 		if where != nil {
 			e = &filter.And{Left: where, Right: e}
 		}
@@ -61,7 +71,7 @@ func (c *Console) events(q *request) error {
 		}
 	}
 	v.Page = pageOf(rows, func(r eventRow) string { return r.ID })
-	filters := url.Values{"action": {v.Action}, "resource_type": {v.ResourceType}, "actor": {v.Actor}}
+	filters := url.Values{"action": {v.Action}, "resource_type": {v.ResourceType}, "actor": {v.Actor}, "correlation": {v.Correlation}, "identity": {v.Identity}}
 	if v.Page.Next != "" {
 		filters.Set("after", v.Page.Next)
 		v.NextURL = q.realmPath("/events?" + filters.Encode())

@@ -23,10 +23,27 @@ func TestEvents(t *testing.T) {
 
 		p := e.get(t, base)
 		wantPage(t, p, http.StatusOK, "<code>identity.create</code>", `href="/console/realms/`+realm+`/identities/`+ada+`"`,
-			`href="/console/realms/`+realm+`/groups/`+group+`"`, "application <a", "<code>"+actor+"</code>")
+			`href="/console/realms/`+realm+`/groups/`+group+`"`, "application Latchkey Management API <a", "<code>"+actor+"</code>")
 		// Newest first: the group came after the identity.
 		if strings.Index(p.body, "group.create") > strings.Index(p.body, "identity.create") {
 			t.Fatal("the events are not newest first")
+		}
+
+		// Readable: names, what an update changed, and times with seconds.
+		e.api(t, "PATCH", "/realms/"+realm+"/identities/"+ada, map[string]any{"identity": map[string]any{"status": "suspended"}})
+		p = e.get(t, base+"?action=identity.update")
+		wantPage(t, p, http.StatusOK, "<code>identity.update</code>", "<code>status</code>: active → suspended")
+		if !regexp.MustCompile(`\d\d:\d\d:\d\d UTC`).MatchString(p.body) {
+			t.Errorf("the events page shows no seconds: %s", excerpt(p.body))
+		}
+
+		// The identity's Activity tab: its events only.
+		p = e.get(t, "/console/realms/"+realm+"/identities/"+ada)
+		wantPage(t, p, http.StatusOK, `href="/console/realms/`+realm+`/events?identity=`+ada+`"`)
+		p = e.get(t, base+"?identity="+ada)
+		wantPage(t, p, http.StatusOK, "<code>identity.create</code>", "<code>identity.update</code>", "Activity of identity")
+		if strings.Contains(p.body, "group.create") {
+			t.Fatal("the identity's activity lists group events")
 		}
 
 		// Filters: by action prefix, resource type and actor.

@@ -22,6 +22,7 @@ import (
 	"github.com/go-webauthn/webauthn/webauthn"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/directory"
 )
 
@@ -240,7 +241,7 @@ func (s *Service) Bind(ctx context.Context, tenantID, realmID, identityID, jobID
 		if err := tx.RefreshEnrollment(ctx, c.IdentityID, t); err != nil {
 			return err
 		}
-		if err := s.record(ctx, tx, tenantID, realmID, "credential.create", "Credential", c.ID); err != nil {
+		if err := s.recordPasskey(ctx, tx, audit.PasskeyBound, c); err != nil {
 			return err
 		}
 		return s.record(ctx, tx, tenantID, realmID, "credential_binding_job.complete", "CredentialBindingJob", jobID)

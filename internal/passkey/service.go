@@ -50,6 +50,15 @@ func (s *Service) record(ctx context.Context, tx Tx, tenantID, realmID, action, 
 	return tx.RecordEvent(ctx, audit.NewAt(ctx, s.Clock.Now(), tenantID, realmID, action, resourceType, id))
 }
 
+// recordPasskey records a passkey's event (audit.PasskeyBound,
+// audit.PasskeyRevoked) with its identity and credential, which the
+// sign-in log filters on.
+func (s *Service) recordPasskey(ctx context.Context, tx Tx, action string, c Credential) error {
+	e := audit.NewAt(ctx, s.Clock.Now(), c.TenantID, c.RealmID, action, "Credential", c.ID)
+	e.IdentityID, e.CredentialID = c.IdentityID, c.ID
+	return tx.RecordEvent(ctx, e)
+}
+
 func configNotFound(id string) error {
 	return latchkey.NotFound("AuthenticatorConfig", id, "authenticator config not found")
 }
@@ -474,7 +483,7 @@ func (s *Service) RevokeCredential(ctx context.Context, tenantID, realmID, ident
 		if _, err := tx.EndSessions(ctx, session.End{At: c.UpdateTime, Reason: session.ReasonPasskeyRevoked, CredentialID: c.ID}); err != nil {
 			return err
 		}
-		return s.record(ctx, tx, tenantID, realmID, "credential.revoke", "Credential", id)
+		return s.recordPasskey(ctx, tx, audit.PasskeyRevoked, c)
 	})
 	return c, err
 }
