@@ -31,6 +31,11 @@ type RefreshToken struct {
 	// application's absolute lifetime after its code was redeemed (zero:
 	// no such bound); a rotated token inherits it.
 	Deadline time.Time
+	// How the sign-in happened, for the ID tokens that refreshes issue:
+	// the browser's session ("" for none), amr and acr.
+	SessionID string
+	AMR       []string
+	ACR       string
 }
 
 // RefreshTokenTTL is how long a refresh token may be used by default; with
@@ -68,7 +73,8 @@ func newRefreshToken(app Application, i directory.Identity, ss session, now time
 	}
 	return token, RefreshToken{Hash: hashCode(token), FamilyID: ss.family,
 		TenantID: app.TenantID, RealmID: app.RealmID, ApplicationID: app.ID, IdentityID: i.ID, Scope: ss.scope,
-		AuthTime: ss.authTime, CreateTime: now, ExpireTime: expiry, Deadline: ss.refreshDeadline}
+		AuthTime: ss.authTime, CreateTime: now, ExpireTime: expiry, Deadline: ss.refreshDeadline,
+		SessionID: ss.sid, AMR: ss.amr, ACR: ss.acr}
 }
 
 var errBadRefresh = &Error{"invalid_grant", "the refresh token is invalid, expired or revoked"}
@@ -99,7 +105,8 @@ func (s *Service) refresh(ctx context.Context, app client, req TokenRequest, cus
 	if err != nil {
 		return TokenResponse{}, err
 	}
-	ss := session{scope: scope, authTime: rt.AuthTime, family: rt.FamilyID, custom: custom, refreshDeadline: rt.Deadline}
+	ss := session{scope: scope, authTime: rt.AuthTime, family: rt.FamilyID, custom: custom, refreshDeadline: rt.Deadline,
+		sid: rt.SessionID, amr: rt.AMR, acr: rt.ACR}
 	if app.ProtocolConfig.RefreshTokenConfiguration.RotationType == NonRotating {
 		ss.reuse, ss.reuseRaw = &rt, req.RefreshToken
 	} else if err := s.store.UseRefreshToken(ctx, rt.Hash); errors.Is(err, latchkey.ErrNotFound) {

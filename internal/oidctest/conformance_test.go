@@ -625,11 +625,16 @@ func refreshModule(t *testing.T, s *suite) {
 		}
 		if id, ok := body["id_token"].(string); ok {
 			// OIDC Core §12.2: the same iss, sub, aud, auth_time; a new iat.
+			// Latchkey also keeps the sign-in's sid, amr and acr (the suite
+			// does not ask), so back-channel logout finds refreshed tokens.
 			second := s.checkIDToken(t, c, id, nil)
+			if r.claims["sid"] == nil {
+				t.Errorf("the first ID token has no sid")
+			}
 			if second["iat"].(float64) <= r.claims["iat"].(float64) {
 				t.Errorf("the refreshed ID token's iat %v is not later than the first's %v", second["iat"], r.claims["iat"])
 			}
-			for _, k := range []string{"iss", "sub", "auth_time", "azp"} {
+			for _, k := range []string{"iss", "sub", "auth_time", "azp", "sid", "amr", "acr"} {
 				if !equalJSON(second[k], r.claims[k]) {
 					t.Errorf("refreshed ID token %s %v, first %v", k, second[k], r.claims[k])
 				}

@@ -67,18 +67,23 @@ func (t *tx) FinishAuthRequest(ctx context.Context, r oauth.AuthRequest, at time
 }
 
 const refreshColumns = `token_hash, family_id, tenant_id, realm_id, application_id, identity_id, scope, auth_time, used,
-	create_time, expire_time, deadline`
+	create_time, expire_time, deadline, sid, amr, acr`
 
 func (t *tx) GetRefreshToken(ctx context.Context, hash string) (oauth.RefreshToken, error) {
 	var r oauth.RefreshToken
 	var at, ct, et, dl int64
+	var amr string
 	err := one(t.r.QueryRowContext(ctx, `SELECT `+refreshColumns+` FROM refresh_tokens WHERE token_hash = $1`, hash),
-		&r.Hash, &r.FamilyID, &r.TenantID, &r.RealmID, &r.ApplicationID, &r.IdentityID, &r.Scope, &at, &r.Used, &ct, &et, &dl)
+		&r.Hash, &r.FamilyID, &r.TenantID, &r.RealmID, &r.ApplicationID, &r.IdentityID, &r.Scope, &at, &r.Used, &ct, &et, &dl,
+		&r.SessionID, &amr, &r.ACR)
+	if err != nil {
+		return r, err
+	}
 	r.AuthTime, r.CreateTime, r.ExpireTime = fromMicros(at), fromMicros(ct), fromMicros(et)
 	if dl != 0 {
 		r.Deadline = fromMicros(dl)
 	}
-	return r, err
+	return r, json.Unmarshal([]byte(amr), &r.AMR)
 }
 
 // deadlineMicros stores a refresh token's deadline: 0 for none.

@@ -75,7 +75,8 @@ func (t *tx) saveGrants(ctx context.Context, gs []oauth.Grant) (outcomes []error
 		}
 		if r := g.Refresh; r != nil {
 			refresh = append(refresh, []any{r.Hash, r.FamilyID, r.TenantID, r.RealmID, r.ApplicationID, r.IdentityID,
-				r.Scope, micros(r.AuthTime), r.Used, micros(r.CreateTime), micros(r.ExpireTime), deadlineMicros(r.Deadline)})
+				r.Scope, micros(r.AuthTime), r.Used, micros(r.CreateTime), micros(r.ExpireTime), deadlineMicros(r.Deadline),
+				r.SessionID, amrJSON(r.AMR), r.ACR})
 		}
 	}
 	if err := t.insert(ctx, latchkey.ErrNoParent, `INSERT INTO grant_families (`+familyColumns+`)`, families, ""); err != nil {

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -118,14 +119,19 @@ func testGrantFamilies(t *testing.T, s store.Store) {
 	wantLive("another family", other, 3)
 	wantErr(t, "a refresh of a revoked family", s.SaveGrant(ctx, refreshGrant(app, first.Family.ID, alice, exp)), latchkey.ErrNotFound)
 
-	// A refresh token keeps its family's deadline, or none.
+	// A refresh token keeps its family's deadline, or none, and how its
+	// sign-in happened, or nothing.
 	bounded := refreshGrant(app, other.Family.ID, alice, exp)
 	bounded.Refresh.Deadline = exp.Add(time.Minute)
+	bounded.Refresh.SessionID, bounded.Refresh.AMR, bounded.Refresh.ACR = "session-1", []string{"pop", "mfa"}, "phr"
 	must(t, s.SaveGrant(ctx, bounded))
 	for _, g := range []oauth.Grant{bounded, other} {
 		rt, err := s.GetRefreshToken(ctx, g.Refresh.Hash)
 		must(t, err)
 		equal(t, "a refresh token's deadline", rt.Deadline, g.Refresh.Deadline)
+		equal(t, "a refresh token's sid", rt.SessionID, g.Refresh.SessionID)
+		equal(t, "a refresh token's amr", strings.Join(rt.AMR, " "), strings.Join(g.Refresh.AMR, " "))
+		equal(t, "a refresh token's acr", rt.ACR, g.Refresh.ACR)
 	}
 	must(t, s.RevokeFamily(ctx, first.Family.ID)) // again: nothing to do
 
