@@ -255,11 +255,19 @@ func TestSignOut(t *testing.T) {
 			bc.wait(t, "/wiki", 5)
 			events := c.get(t, "/realms/"+realm+"/events")["events"].([]any)
 			var actions []string
+			endedOne := 0
 			for _, e := range events {
-				actions = append(actions, e.(map[string]any)["action"].(string))
+				e := e.(map[string]any)
+				actions = append(actions, e["action"].(string))
+				if e["action"] == "session.ended" && e["resource_id"] == one {
+					endedOne++
+					if e["identity_id"] != ada || e["reason"] != "signed_out" {
+						t.Errorf("the session.ended event of %s: %v", one, e)
+					}
+				}
 			}
-			if !slices.Contains(actions, "session.end") || !slices.Contains(actions, "identity.end_sessions") {
-				t.Errorf("events %v: want session.end and identity.end_sessions", actions)
+			if endedOne != 1 || !slices.Contains(actions, "identity.end_sessions") {
+				t.Errorf("events %v: want one session.ended for %s and identity.end_sessions", actions, one)
 			}
 		})
 	}

@@ -51,10 +51,9 @@ func (s *Service) EndIdentitySession(ctx context.Context, tenantID, realmID, ide
 		if err != nil {
 			return err
 		}
-		if _, err := tx.EndSessions(ctx, sessions.End{At: s.Clock.Now(), Reason: sessions.ReasonSignedOut, IDs: []string{sessionID}}); err != nil {
-			return err
-		}
-		return s.record(ctx, tx, tenantID, realmID, "session.end", "Session", sessionID)
+		// The ending records its session.ended event (SessionsEnded).
+		_, err = tx.EndSessions(ctx, sessions.End{At: s.Clock.Now(), Reason: sessions.ReasonSignedOut, IDs: []string{sessionID}})
+		return err
 	})
 }
 

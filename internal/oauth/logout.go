@@ -12,6 +12,7 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/delivery"
 	sessions "github.com/latchkey/latchkey/internal/session"
 )
@@ -138,6 +139,25 @@ type logoutPayload struct {
 	ApplicationID string `json:"application_id"`
 	SID           string `json:"sid"`
 	Subject       string `json:"sub,omitempty"`
+}
+
+// SessionsEnded is what every ending of sessions does in its transaction
+// (the store calls it from Tx.EndSessions): a session.ended event for each
+// session that did not simply expire, and the back-channel logouts. Expiry
+// records nothing: it follows from the session's lifetime, and the sweep
+// that ends expired sessions stays one statement.
+func (s *Service) SessionsEnded(ctx context.Context, tx Tx, ended []sessions.Session) error {
+	for _, v := range ended {
+		if v.EndReason == sessions.ReasonExpired {
+			continue
+		}
+		e := audit.NewAt(ctx, s.Clock.Now(), v.TenantID, v.RealmID, audit.SessionEnded, "Session", v.ID)
+		e.IdentityID, e.CredentialID, e.Reason = v.IdentityID, v.CredentialID, v.EndReason
+		if err := tx.RecordEvent(ctx, e); err != nil {
+			return err
+		}
+	}
+	return s.QueueBackchannelLogouts(ctx, tx, ended)
 }
 
 // QueueBackchannelLogouts queues in tx a logout token for every

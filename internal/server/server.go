@@ -289,9 +289,10 @@ func open(ctx context.Context, cfg Config, st store.Store) (*Node, error) {
 		Mail: mail.NewService(st.Mail()), MailWorker: worker,
 		DeliveryWorker: &delivery.Worker{Store: st.Delivery(), Logger: cfg.Logger, Owner: worker.Owner, Clock: cfg.Clock,
 			Kinds: map[string]delivery.Kind{oauth.KindBackchannelLogout: oauthSvc.LogoutToken}}}
-	// Every ending of sessions queues its back-channel logouts in its own transaction.
+	// Every ending of sessions records its events and queues its
+	// back-channel logouts in its own transaction.
 	st.OnSessionsEnded(func(ctx context.Context, tx store.Tx, ended []session.Session) error {
-		return oauthSvc.QueueBackchannelLogouts(ctx, tx, ended)
+		return oauthSvc.SessionsEnded(ctx, tx, ended)
 	})
 	oauthSvc.DeliveryQueued = n.DeliveryWorker.Wake
 	n.Webhooks = webhook.NewService(st.Webhook(), box)
