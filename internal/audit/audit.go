@@ -13,6 +13,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -101,37 +102,41 @@ func NewAt(ctx context.Context, now time.Time, tenantID, realmID, action, resour
 }
 
 // Diff returns the changes from before to after, field by field (fields
-// equal in both are left out); the fields named secret are only marked
-// Redacted. nil when nothing changed.
+// equal in both are left out); nested objects compare field by field under
+// dotted names ("protocol_config.redirect_uris"). Fields named secret, at
+// any depth, are only marked Redacted. nil when nothing changed.
 func Diff(before, after map[string]any, secret ...string) map[string]Change {
-	var out map[string]Change
-	add := func(k string, c Change) {
-		if out == nil {
-			out = map[string]Change{}
+	out := map[string]Change{}
+	diff(out, "", before, after, secret)
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+func diff(out map[string]Change, prefix string, before, after map[string]any, secret []string) {
+	change := func(field string, ov, nv any) Change {
+		if slices.Contains(secret, field) {
+			return Change{Redacted: true}
 		}
-		out[k] = c
+		return Change{Old: ov, New: nv}
 	}
 	for k, nv := range after {
 		ov := before[k]
-		if fmt.Sprint(ov) == fmt.Sprint(nv) {
-			continue
+		om, oldIsObject := ov.(map[string]any)
+		nm, newIsObject := nv.(map[string]any)
+		switch {
+		case oldIsObject && newIsObject:
+			diff(out, prefix+k+".", om, nm, secret)
+		case fmt.Sprint(ov) != fmt.Sprint(nv):
+			out[prefix+k] = change(k, ov, nv)
 		}
-		if isSecret(k, secret) {
-			add(k, Change{Redacted: true})
-			continue
-		}
-		add(k, Change{Old: ov, New: nv})
 	}
 	for k, ov := range before {
 		if _, ok := after[k]; !ok && ov != nil {
-			if isSecret(k, secret) {
-				add(k, Change{Redacted: true})
-			} else {
-				add(k, Change{Old: ov})
-			}
+			out[prefix+k] = change(k, ov, nil)
 		}
 	}
-	return out
 }
 
 // ChangesOf is Diff of two versions of a resource, compared by their JSON
@@ -145,6 +150,21 @@ func ChangesOf(before, after any, secret ...string) map[string]Change {
 	return c
 }
 
+// Changed returns e naming its resource (name, as it is after the change)
+// with the fields that changed from before to after (ChangesOf): the one
+// way every service records an update.
+func (e Event) Changed(name string, before, after any, secret ...string) Event {
+	e.ResourceDisplayName, e.Changes = name, ChangesOf(before, after, secret...)
+	return e
+}
+
+// Snapshot is v's JSON now: the "before" of Changed when the edit that
+// follows may decode into v and so overwrite the arrays a copy shares.
+func Snapshot(v any) json.RawMessage {
+	b, _ := json.Marshal(v)
+	return b
+}
+
 // fields is v's JSON object as a map (nil when v is not one).
 func fields(v any) map[string]any {
 	b, err := json.Marshal(v)
@@ -156,15 +176,6 @@ func fields(v any) map[string]any {
 		return nil
 	}
 	return m
-}
-
-func isSecret(field string, secret []string) bool {
-	for _, s := range secret {
-		if s == field {
-			return true
-		}
-	}
-	return false
 }
 
 // newEventID returns an id that sorts by time: 13 hex digits of Unix

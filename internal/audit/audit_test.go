@@ -2,6 +2,7 @@ package audit_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -104,5 +105,28 @@ func TestChangesOf(t *testing.T) {
 	}
 	if c := audit.ChangesOf(app{"Pay", "s", now}, app{"Pay", "s", now.Add(time.Second)}); c != nil {
 		t.Errorf("only update_time changed: %+v", c)
+	}
+
+	// Nested objects compare field by field, and a secret stays redacted
+	// however deep it is.
+	type config struct {
+		RedirectURIs []string `json:"redirect_uris"`
+		Secret       string   `json:"client_secret"`
+		TTL          int      `json:"ttl"`
+	}
+	type nested struct {
+		Name   string `json:"display_name"`
+		Config config `json:"protocol_config"`
+	}
+	got = audit.ChangesOf(nested{"Pay", config{[]string{"https://a"}, "s1", 60}}, nested{"Pay", config{[]string{"https://b"}, "s2", 60}}, "client_secret")
+	want := map[string]audit.Change{"protocol_config.redirect_uris": {Old: []any{"https://a"}, New: []any{"https://b"}},
+		"protocol_config.client_secret": {Redacted: true}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("nested ChangesOf = %+v, want %+v", got, want)
+	}
+	e := audit.NewAt(t.Context(), now, "t", "r", "application.update", "Application", "a").
+		Changed("Payroll", nested{Name: "Pay"}, nested{Name: "Payroll"})
+	if e.ResourceDisplayName != "Payroll" || e.Changes["display_name"] != (audit.Change{Old: "Pay", New: "Payroll"}) {
+		t.Errorf("Changed: %+v", e)
 	}
 }

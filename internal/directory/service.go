@@ -62,6 +62,7 @@ func (s *Service) UpdateTenant(ctx context.Context, id string, p TenantPatch) (t
 		if t, err = tx.GetTenant(ctx, id); err != nil {
 			return latchkey.IfNotFound(err, tenantNotFound, id)
 		}
+		old := t
 		setIf(&t.DisplayName, p.DisplayName)
 		if err := ValidateTenant(t); err != nil {
 			return err
@@ -70,7 +71,7 @@ func (s *Service) UpdateTenant(ctx context.Context, id string, p TenantPatch) (t
 		if err := tx.UpdateTenant(ctx, t); err != nil {
 			return err
 		}
-		return s.record(ctx, tx, id, "", "tenant.update", "Tenant", id)
+		return tx.RecordEvent(ctx, audit.NewAt(ctx, t.UpdateTime, id, "", "tenant.update", "Tenant", id).Changed(t.DisplayName, old, t))
 	})
 	return t, err
 }
@@ -127,6 +128,7 @@ func (s *Service) UpdateRealm(ctx context.Context, tenantID, id string, p RealmP
 		if r, err = tx.GetRealm(ctx, tenantID, id); err != nil {
 			return latchkey.IfNotFound(err, RealmNotFound, id)
 		}
+		old := r
 		setIf(&r.DisplayName, p.DisplayName)
 		setIf(&r.Classification, p.Classification)
 		setIf(&r.SessionIdleTimeout, p.SessionIdleTimeout)
@@ -138,7 +140,7 @@ func (s *Service) UpdateRealm(ctx context.Context, tenantID, id string, p RealmP
 		if err := tx.UpdateRealm(ctx, r); err != nil {
 			return conflict(err, errRealmNameTaken)
 		}
-		return s.record(ctx, tx, tenantID, id, "realm.update", "Realm", id)
+		return tx.RecordEvent(ctx, audit.NewAt(ctx, r.UpdateTime, tenantID, id, "realm.update", "Realm", id).Changed(r.DisplayName, old, r))
 	})
 	return r, err
 }
@@ -228,9 +230,7 @@ func (s *Service) UpdateIdentityWith(ctx context.Context, tenantID, realmID, id 
 		if err := StoreChanges(ctx, tx, Changes{Updates: []Update{{Old: old, New: i}}}); err != nil {
 			return conflict(err, errUsernameTaken)
 		}
-		e := audit.NewAt(ctx, s.Clock.Now(), tenantID, realmID, "identity.update", "Identity", id)
-		e.ResourceDisplayName, e.Changes = i.DisplayName, audit.ChangesOf(old, i)
-		return tx.RecordEvent(ctx, e)
+		return tx.RecordEvent(ctx, audit.NewAt(ctx, s.Clock.Now(), tenantID, realmID, "identity.update", "Identity", id).Changed(i.DisplayName, old, i))
 	})
 	return i, err
 }
@@ -458,7 +458,8 @@ func (s *Service) ChangeGroupWith(ctx context.Context, tenantID, realmID, id str
 			if err := ValidateGroup(g); err != nil {
 				return err
 			}
-			if err := s.record(ctx, tx, tenantID, realmID, "group.update", "Group", id); err != nil {
+			e := audit.NewAt(ctx, s.Clock.Now(), tenantID, realmID, "group.update", "Group", id).Changed(g.DisplayName, keep, g)
+			if err := tx.RecordEvent(ctx, e); err != nil {
 				return err
 			}
 		}

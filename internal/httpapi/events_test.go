@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -270,4 +271,72 @@ func actionsOf(t testing.TB, events []map[string]any) []string {
 		out = append(out, str(t, ev, "action"))
 	}
 	return out
+}
+
+// TestUpdateChanges: every kind of update records the resource's name and
+// the fields it changed, nested fields by their dotted names, and a secret
+// only as changed.
+func TestUpdateChanges(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, nil, func(t *testing.T, e *env) {
+		c := e.api
+		realm := newRealm(t, c, "Changes")
+		base := "/realms/" + realm
+		// lastChange is the newest event of action on resource id.
+		lastChange := func(t *testing.T, action, id string) map[string]any {
+			t.Helper()
+			got := c.listAll(t, base+"/events", "events", "filter", `action eq "`+action+`" and resource_id eq "`+id+`"`)
+			if len(got) == 0 {
+				t.Fatalf("no %s event of %s", action, id)
+			}
+			return got[0]
+		}
+		wantChanges := func(t *testing.T, ev map[string]any, name string, want map[string][2]any) {
+			t.Helper()
+			changes, _ := ev["changes"].(map[string]any)
+			if got, _ := ev["resource_display_name"].(string); got != name || len(changes) != len(want) {
+				t.Errorf("%s event: name %v, changes %v; want %q and %v", ev["action"], ev["resource_display_name"], changes, name, want)
+			}
+			for field, w := range want {
+				ch, _ := changes[field].(map[string]any)
+				if fmt.Sprint(ch["old"]) != fmt.Sprint(w[0]) || fmt.Sprint(ch["new"]) != fmt.Sprint(w[1]) {
+					t.Errorf("%s change of %s: %v, want %v → %v", ev["action"], field, ch, w[0], w[1])
+				}
+			}
+		}
+
+		c.patch(t, base, map[string]any{"realm": map[string]any{"display_name": "Changed"}})
+		wantChanges(t, lastChange(t, "realm.update", realm), "Changed", map[string][2]any{"display_name": {"Changes", "Changed"}})
+
+		g := str(t, c.post(t, base+"/groups", map[string]any{"group": map[string]any{"display_name": "Ops"}}), "id")
+		c.patch(t, base+"/groups/"+g, map[string]any{"group": map[string]any{"display_name": "SRE"}})
+		wantChanges(t, lastChange(t, "group.update", g), "SRE", map[string][2]any{"display_name": {"Ops", "SRE"}})
+
+		app := c.post(t, base+"/applications", map[string]any{"application": map[string]any{"display_name": "Wiki",
+			"protocol_config": map[string]any{"type": "oidc", "confidentiality": "confidential", "grant_type": []string{"authorization_code"},
+				"redirect_uris": []string{"https://wiki.example/a"}, "pkce": "s256", "token_configuration": map[string]any{"expires_after": 3600}}}})
+		appID := str(t, app, "id")
+		c.patch(t, base+"/applications/"+appID, map[string]any{"application": map[string]any{
+			"protocol_config": map[string]any{"redirect_uris": []string{"https://wiki.example/b"}}}})
+		wantChanges(t, lastChange(t, "application.update", appID), "Wiki",
+			map[string][2]any{"protocol_config.redirect_uris": {"[https://wiki.example/a]", "[https://wiki.example/b]"}})
+		c.post(t, base+"/applications/"+appID+":regenerateSecret", nil)
+		ev := lastChange(t, "application.update", appID)
+		secret, _ := ev["changes"].(map[string]any)["protocol_config.client_secret"].(map[string]any)
+		if secret["redacted"] != true || secret["old"] != nil || secret["new"] != nil {
+			t.Errorf("a regenerated secret's change: %v", ev["changes"])
+		}
+		if strings.Contains(fmt.Sprint(ev), str(t, obj(t, app, "protocol_config"), "client_secret")) {
+			t.Errorf("the event shows the old secret: %v", ev)
+		}
+
+		cfg := embeddedConfig(t, c, realm, "https://a.example")
+		c.patch(t, base+"/authenticator-configs/"+cfg, map[string]any{"authenticator_config": map[string]any{
+			"config": map[string]any{"type": "embedded", "invoke_url": "https://a.example", "trusted_origins": []string{"https://b.example"}}}})
+		wantChanges(t, lastChange(t, "authenticator_config.update", cfg), "App",
+			map[string][2]any{"config.trusted_origins": {"[https://a.example]", "[https://b.example]"}})
+
+		c.ok(t, "PUT", base+"/policy", map[string]any{"default_effect": "allow"})
+		wantChanges(t, lastChange(t, "policy.update", realm), "", map[string][2]any{"default_effect": {"deny", "allow"}})
+	})
 }

@@ -88,6 +88,7 @@ func (s *Service) UpdateTheme(ctx context.Context, tenantID, realmID, id string,
 			}
 			return err
 		}
+		before := audit.Snapshot(t)
 		p.Apply(&t)
 		if err := ValidateTheme(t); err != nil {
 			return err
@@ -96,7 +97,7 @@ func (s *Service) UpdateTheme(ctx context.Context, tenantID, realmID, id string,
 		if err := tx.UpdateTheme(ctx, t); err != nil {
 			return err
 		}
-		return record(ctx, tx, t, "theme.update")
+		return tx.RecordEvent(ctx, audit.NewAt(ctx, t.UpdateTime, t.TenantID, t.RealmID, "theme.update", "Theme", t.ID).Changed("", before, t))
 	})
 	return t, err
 }

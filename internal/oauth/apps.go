@@ -151,7 +151,8 @@ func (s *Service) UpdateResourceServer(ctx context.Context, tenantID, realmID, i
 				return err
 			}
 		}
-		return s.record(ctx, tx, tenantID, realmID, "resource_server.update", "ResourceServer", id)
+		return tx.RecordEvent(ctx, audit.NewAt(ctx, s.Clock.Now(), tenantID, realmID, "resource_server.update", "ResourceServer", id).
+			Changed(rs.DisplayName, keep, rs))
 	})
 	return rs, err
 }
@@ -489,7 +490,7 @@ func (s *Service) updateApplication(ctx context.Context, tenantID, realmID, id s
 		if err := mayGrant(ctx, tx, a); err != nil {
 			return err
 		}
-		keep := a
+		keep, before := a, audit.Snapshot(a)
 		if err := edit(&a); err != nil {
 			return err
 		}
@@ -510,12 +511,16 @@ func (s *Service) updateApplication(ctx context.Context, tenantID, realmID, id s
 		if err := tx.UpdateApplication(ctx, a, sealed); err != nil {
 			return err
 		}
-		if !rekeyed { // a new secret is the writer's to see; the old one only a reader's
-			if a, err = s.revealed(ctx, tx, a, sealed); err != nil {
-				return err
-			}
+		// Before the old secret is revealed: only a new one is a change.
+		e := audit.NewAt(ctx, s.Clock.Now(), tenantID, realmID, "application.update", "Application", id).
+			Changed(a.DisplayName, before, a, "client_secret")
+		if err := tx.RecordEvent(ctx, e); err != nil {
+			return err
 		}
-		return s.record(ctx, tx, tenantID, realmID, "application.update", "Application", id)
+		if !rekeyed { // a new secret is the writer's to see; the old one only a reader's
+			a, err = s.revealed(ctx, tx, a, sealed)
+		}
+		return err
 	})
 	return a, err
 }

@@ -3,6 +3,7 @@ package oauth
 import (
 	"context"
 	"errors"
+	"github.com/latchkey/latchkey/internal/audit"
 	"slices"
 	"time"
 
@@ -124,6 +125,7 @@ func (s *Service) changeRole(ctx context.Context, tenantID, realmID, resourceSer
 		if r, err = role(ctx, tx, tenantID, realmID, resourceServerID, id); err != nil {
 			return err
 		}
+		before := audit.Snapshot(r) // change may edit r.Scopes in place
 		if err := change(tx, &r); err != nil {
 			return err
 		}
@@ -131,7 +133,7 @@ func (s *Service) changeRole(ctx context.Context, tenantID, realmID, resourceSer
 		if err := tx.UpdateRole(ctx, r); err != nil {
 			return err
 		}
-		return s.record(ctx, tx, tenantID, realmID, action, "Role", id)
+		return tx.RecordEvent(ctx, audit.NewAt(ctx, r.UpdateTime, tenantID, realmID, action, "Role", id).Changed(r.DisplayName, before, r))
 	})
 	return r, err
 }

@@ -133,7 +133,7 @@ func (s *Service) UpdateAuthenticatorConfig(ctx context.Context, tenantID, realm
 		if a, err = getConfig(ctx, tx, tenantID, realmID, id); err != nil {
 			return err
 		}
-		keep := a
+		keep, before := a, audit.Snapshot(a) // edit may decode into a's arrays
 		if err := edit(&a); err != nil {
 			return err
 		}
@@ -145,7 +145,8 @@ func (s *Service) UpdateAuthenticatorConfig(ctx context.Context, tenantID, realm
 		if err := tx.UpdateAuthenticatorConfig(ctx, a); err != nil {
 			return err
 		}
-		return s.record(ctx, tx, tenantID, realmID, "authenticator_config.update", "AuthenticatorConfig", id)
+		return tx.RecordEvent(ctx, audit.NewAt(ctx, a.UpdateTime, tenantID, realmID, "authenticator_config.update", "AuthenticatorConfig", id).
+			Changed(a.DisplayName, before, a))
 	})
 	return a, err
 }

@@ -71,10 +71,14 @@ func (s *Service) Put(ctx context.Context, tenantID, realmID string, p Policy) (
 		if err := referencesExist(ctx, tx, p); err != nil {
 			return err
 		}
+		old, err := stored(ctx, tx, tenantID, realmID)
+		if err != nil {
+			return err
+		}
 		if err := tx.PutPolicy(ctx, p); err != nil {
 			return err
 		}
-		return tx.RecordEvent(ctx, audit.NewAt(ctx, p.UpdateTime, tenantID, realmID, "policy.update", "Policy", realmID))
+		return tx.RecordEvent(ctx, audit.NewAt(ctx, p.UpdateTime, tenantID, realmID, "policy.update", "Policy", realmID).Changed("", old, p))
 	})
 	return p, err
 }

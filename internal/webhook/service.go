@@ -110,6 +110,7 @@ func (s *Service) change(ctx context.Context, tenantID, realmID, id, action stri
 		if w, err = tx.GetWebhook(ctx, tenantID, realmID, id); err != nil {
 			return latchkey.IfNotFound(err, notFound, id)
 		}
+		old := w
 		if err := fn(tx, &w); err != nil {
 			return err
 		}
@@ -117,7 +118,14 @@ func (s *Service) change(ctx context.Context, tenantID, realmID, id, action stri
 		if err := tx.UpdateWebhook(ctx, w); err != nil {
 			return err
 		}
-		return record(ctx, tx, w, w.UpdateTime, action)
+		e := audit.NewAt(ctx, w.UpdateTime, w.TenantID, w.RealmID, action, "Webhook", w.ID).Changed(w.DisplayName, old, w)
+		if w.SecretSealed != old.SecretSealed { // never in the JSON: only that it changed
+			if e.Changes == nil {
+				e.Changes = map[string]audit.Change{}
+			}
+			e.Changes["secret"] = audit.Change{Redacted: true}
+		}
+		return tx.RecordEvent(ctx, e)
 	})
 	return w, err
 }
