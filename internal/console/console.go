@@ -406,5 +406,5 @@ type section struct{ Path, Label string }
 var sections = []section{
 	{"identities", "Identities"}, {"groups", "Groups"}, {"applications", "Applications"},
 	{"authenticator-configs", "Authenticator configs"}, {"policy", "Policy"}, {"branding", "Branding"},
-	{"tokens", "API tokens"}, {"webhooks", "Webhooks"}, {"events", "Events"}, {"settings", "Realm settings"},
+	{"tokens", "API tokens"}, {"webhooks", "Webhooks"}, {"sign-ins", "Sign-ins"}, {"events", "Events"}, {"settings", "Realm settings"},
 }

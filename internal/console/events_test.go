@@ -7,7 +7,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/console"
 )
 
@@ -77,6 +79,58 @@ func TestEvents(t *testing.T) {
 		wantPage(t, p, http.StatusOK, `href="/console/realms/`+realm+`/groups/`+group+`"`)
 		if n := strings.Count(p.body, "<code>group.create</code>"); n != 1 || strings.Contains(p.body, "Older events") {
 			t.Fatalf("the second page has %d events: %s", n, excerpt(p.body))
+		}
+	})
+}
+
+// TestSignIns: the Sign-ins page lists allowed and denied sign-ins with
+// who, where to, why and from where, filters them, and links each to its
+// whole sign-in.
+func TestSignIns(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		realm := e.api(t, "POST", "/realms", map[string]any{"realm": map[string]any{"display_name": "Signed", "classification": "SECURE_CUSTOMER"}})["id"].(string)
+		dana := e.api(t, "POST", "/realms/"+realm+"/identities", map[string]any{"identity": map[string]any{"display_name": "Dana Scully",
+			"traits": map[string]any{"type": "traits_v0", "username": "dana"}}})["id"].(string)
+		ctx, now := t.Context(), time.Now()
+		// What the OP records of two sign-ins (internal/oauth writes these
+		// in its sign-ins; here the page's reading is under test).
+		signIn := func(action, correlation, reason, ip string, at time.Time) {
+			ev := audit.NewAt(ctx, at, e.tenant(), realm, action, "Application", "wiki-app")
+			ev.ResourceDisplayName, ev.ApplicationID, ev.CorrelationID = "Wiki", "wiki-app", correlation
+			ev.ActorType, ev.ActorID, ev.ActorDisplayName, ev.IdentityID = "identity", dana, "Dana Scully", dana
+			ev.ClientIP, ev.UserAgent, ev.Reason = ip, "Mozilla/5.0 (X11) Chrome/156", reason
+			ev.Outcome = map[string]string{audit.SignInAllowed: audit.Allowed, audit.SignInDenied: audit.Denied}[action]
+			if err := e.node.Store.RecordEvent(ctx, ev); err != nil {
+				t.Fatal(err)
+			}
+		}
+		signIn(audit.SignInStarted, "first", "", "192.0.2.1", now)
+		signIn(audit.SignInDenied, "first", "Dana is not in a group the policy allows", "192.0.2.1", now.Add(time.Second))
+		signIn(audit.SignInAllowed, "second", "", "198.51.100.7", now.Add(2*time.Second))
+
+		base := "/console/realms/" + realm + "/sign-ins"
+		p := e.get(t, base)
+		wantPage(t, p, http.StatusOK, "Dana Scully", "Wiki", "<strong>denied</strong><br>Dana is not in a group the policy allows",
+			"<strong>allowed</strong>", "192.0.2.1", "Chrome/156", `href="/console/realms/`+realm+`/events?correlation=first"`,
+			`href="/console/realms/`+realm+`/identities/`+dana+`"`)
+		if strings.Count(p.body, "<tr>") != 3 { // the header and the two outcomes: no sign_in.started
+			t.Errorf("the page lists %d rows: %s", strings.Count(p.body, "<tr>")-1, excerpt(p.body))
+		}
+		if strings.Index(p.body, "<strong>allowed</strong>") > strings.Index(p.body, "<strong>denied</strong>") {
+			t.Error("the sign-ins are not newest first")
+		}
+		p = e.get(t, base+"?outcome=denied&identity="+dana)
+		wantPage(t, p, http.StatusOK, "<strong>denied</strong>", `<option value="denied" selected>`)
+		if strings.Contains(p.body, "<strong>allowed</strong>") {
+			t.Error("the denied filter lists an allowed sign-in")
+		}
+		wantPage(t, e.get(t, base+"?ip=198.51.100.7"), http.StatusOK, "<strong>allowed</strong>")
+		wantPage(t, e.get(t, base+"?application=another-app"), http.StatusOK, "No sign-in matches.")
+		// The detail: the whole sign-in, started and denied.
+		p = e.get(t, "/console/realms/"+realm+"/events?correlation=first")
+		wantPage(t, p, http.StatusOK, "<code>sign_in.started</code>", "<code>sign_in.denied</code>")
+		if strings.Contains(p.body, "sign_in.allowed") {
+			t.Error("the sign-in's details list another sign-in's event")
 		}
 	})
 }
