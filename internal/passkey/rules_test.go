@@ -127,3 +127,36 @@ func TestNormalizeDefaults(t *testing.T) {
 		t.Errorf("a hosted config gets the embedded defaults: %+v", h)
 	}
 }
+
+// TestNoteUse: a sign-in writes its passkey's last use when something
+// changed or the recorded one is a minute old; otherwise nothing.
+func TestNoteUse(t *testing.T) {
+	t0 := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	c := Credential{}
+	for _, step := range []struct {
+		name       string
+		at         time.Duration
+		ua         string
+		keyChanged bool
+		write      bool
+		recorded   time.Duration // the last use recorded after the step
+	}{
+		{"first sign-in", 0, "Firefox", false, true, 0},
+		{"again at once", time.Second, "Firefox", false, false, 0},
+		{"just under a minute", time.Minute - time.Microsecond, "Firefox", false, false, 0},
+		{"the sign count moved", time.Minute - time.Microsecond, "Firefox", true, true, time.Minute - time.Microsecond},
+		{"another browser", time.Minute, "Chrome", false, true, time.Minute},
+		{"a minute on", 2 * time.Minute, "Chrome", false, true, 2 * time.Minute},
+		{"30 s on", 2*time.Minute + 30*time.Second, "Chrome", false, false, 2 * time.Minute},
+	} {
+		if got := c.noteUse(t0.Add(step.at), step.ua, step.keyChanged); got != step.write {
+			t.Errorf("%s: write %v, want %v", step.name, got, step.write)
+		}
+		if !c.LastUsedTime.Equal(t0.Add(step.recorded)) {
+			t.Errorf("%s: last use %v, want %v", step.name, c.LastUsedTime.Sub(t0), step.recorded)
+		}
+	}
+	if c.LastUsedUserAgent != "Chrome" {
+		t.Errorf("last user agent %q", c.LastUsedUserAgent)
+	}
+}

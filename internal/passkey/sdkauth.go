@@ -75,6 +75,11 @@ func (s *Service) VerifySDKProof(ctx context.Context, realmID string, config Con
 	case claims.Expiry == nil:
 		return SDKProof{}, c, i, invalidClaims("the proof has no expiry")
 	}
+	if p.JWT != "" { // a WebAuthn proof's use was recorded with its sign count
+		if err := s.recordUse(ctx, &c, false); err != nil {
+			return SDKProof{}, c, i, err
+		}
+	}
 	return SDKProof{TransactionID: claims.TransactionID, Nonce: claims.Nonce}, c, i, nil
 }
 
