@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"encoding/hex"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -130,4 +131,64 @@ func TestCredentialDetails(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestAuthenticatorRulesAPI: an authenticator config's rules (Latchkey
+// extensions of its config) are validated, shown, and enforced at binding
+// and at sign-in through the embedded SDK, with the reason told.
+func TestAuthenticatorRulesAPI(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, nil, func(t *testing.T, e *env) {
+		c := e.api
+		f := newSDKFixture(t, e)
+		configPath := "/realms/" + f.realm + "/authenticator-configs/" + f.config
+		if got := c.get(t, configPath)["config"].(map[string]any); got["allowed_aaguids"] != nil || got["device_bound_only"] != nil {
+			t.Errorf("a config without rules shows them: %v", got)
+		}
+		assertInvalid(t, c.do(t, "PATCH", configPath, map[string]any{"authenticator_config": map[string]any{
+			"config": map[string]any{"denied_aaguids": []string{"yubikey"}}}}),
+			"authenticator_config.config.denied_aaguids[0]", "not an AAGUID (a UUID such as cb69481e-8ff7-4039-93ec-0a2729a154a8)")
+
+		// Device-bound passkeys only: a synced one does not bind.
+		got := c.patch(t, configPath, map[string]any{"authenticator_config": map[string]any{"config": map[string]any{"device_bound_only": true}}})
+		if got["config"].(map[string]any)["device_bound_only"] != true {
+			t.Errorf("config with a rule: %v", got)
+		}
+		cyd := str(t, newIdentity(t, c, f.realm, "cyd"), "id")
+		b := newBinding(t, c, f.realm, cyd, f.config)
+		synced := virtualwebauthn.NewAuthenticatorWithOptions(virtualwebauthn.AuthenticatorOptions{BackupEligible: true})
+		synced.Aaguid = yubiKey5
+		info := b.call(t, c, "getInfo", b.token, nil).JSON(t)
+		assertError(t, b.call(t, c, "bind", b.token, webauthnProofWith(t, info, sdkOrigin, synced, newCredential(t))), http.StatusForbidden, "forbidden",
+			"only device-bound passkeys (such as a security key) are allowed here; this passkey from YubiKey 5 Series is synced between devices")
+		if s := b.state(t, c); s != "REQUEST_DELIVERED" {
+			t.Errorf("a refused passkey spent the link: %s", s)
+		}
+
+		// Bea's passkey is denied at sign-in; ada's software passkey is not on an allow list.
+		denied := strings.ToUpper(hexUUID(f.beaAuth.Aaguid[:])) // upper case is normalized
+		c.patch(t, configPath, map[string]any{"authenticator_config": map[string]any{"config": map[string]any{"denied_aaguids": []string{denied}}}})
+		req := f.start(t)
+		answer := f.post(t, f.webauthnClaims(t, sdkOrigin, f.proofClaims(req, f.bea))).JSON(t)
+		if answer["type"] != "deny" || !strings.HasPrefix(str(t, answer, "message"), "passkeys from an unknown provider (AAGUID "+strings.ToLower(denied)+") are not allowed here") {
+			t.Errorf("a denied passkey's sign-in: %v", answer)
+		}
+		c.patch(t, configPath, map[string]any{"authenticator_config": map[string]any{"config": map[string]any{
+			"denied_aaguids": []string{}, "allowed_aaguids": []string{"cb69481e-8ff7-4039-93ec-0a2729a154a8"}}}})
+		req = f.start(t)
+		answer = f.post(t, softwareClaims(t, f.adaKey, thumbprint(t, &f.adaKey.PublicKey), f.proofClaims(req, f.ada))).JSON(t)
+		if answer["type"] != "deny" || answer["message"] != "only passkeys from the providers this organization approved are allowed here, and this one is from a software passkey" {
+			t.Errorf("a software passkey's sign-in under an allow list: %v", answer)
+		}
+		// Without rules, both sign in again.
+		c.patch(t, configPath, map[string]any{"authenticator_config": map[string]any{"config": map[string]any{"allowed_aaguids": []string{}, "device_bound_only": false}}})
+		req = f.start(t)
+		f.allowed(t, f.post(t, f.webauthnClaims(t, sdkOrigin, f.proofClaims(req, f.bea))), "bea")
+	})
+}
+
+// hexUUID writes 16 bytes as a UUID.
+func hexUUID(b []byte) string {
+	h := hex.EncodeToString(b)
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }

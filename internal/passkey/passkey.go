@@ -55,6 +55,8 @@ type Config struct {
 	// (PIN, biometric) to bind and to sign in: UVRequired (the default) or
 	// UVPreferred.
 	UserVerification string `json:"user_verification,omitempty"`
+	// Rules say which passkeys may bind and sign in (Latchkey extensions).
+	Rules
 }
 
 // User verification requirements of a config (Config.UserVerification).

@@ -75,7 +75,10 @@ func (s *Service) VerifySDKProof(ctx context.Context, realmID string, config Con
 	case claims.Expiry == nil:
 		return SDKProof{}, c, i, invalidClaims("the proof has no expiry")
 	}
-	if p.JWT != "" { // a WebAuthn proof's use was recorded with its sign count
+	if p.JWT != "" { // a WebAuthn proof's rules and use were checked with its signature
+		if err := config.Rules.Check(c); err != nil {
+			return SDKProof{}, c, i, err
+		}
 		if err := s.recordUse(ctx, &c, false); err != nil {
 			return SDKProof{}, c, i, err
 		}

@@ -94,7 +94,9 @@ func maySignIn(c Credential, i directory.Identity, lookupErr error) error {
 
 // checkAssertion verifies parsed, an assertion by the WebAuthn credential c
 // made on origin over challenge by a verified user (unless config relaxes
-// it), and records the use with c's new sign count and backup state
+// it), checks the config's authenticator rules (once the passkey proved
+// itself: a refusal tells nothing of a credential id to whoever guesses
+// one), and records the use with c's new sign count and backup state
 // (recordUse: synced passkeys always count 0, so most of their sign-ins
 // write nothing). A counter that went backwards refuses the credential.
 func (s *Service) checkAssertion(ctx context.Context, c *Credential, config Config, origin, challenge string, parsed *protocol.ParsedCredentialAssertionData) error {
@@ -120,6 +122,9 @@ func (s *Service) checkAssertion(ctx context.Context, c *Credential, config Conf
 	}
 	if got.Authenticator.CloneWarning {
 		return ErrClonedPasskey
+	}
+	if err := config.Rules.Check(*c); err != nil {
+		return err
 	}
 	changed := k.SignCount != got.Authenticator.SignCount || k.BackupState != got.Flags.BackupState
 	k.SignCount, k.BackupState = got.Authenticator.SignCount, got.Flags.BackupState
