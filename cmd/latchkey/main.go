@@ -116,7 +116,7 @@ func newLogger(format string) *slog.Logger {
 }
 
 func serveCmd(cfg *server.Config) *cobra.Command {
-	var otelEndpoint string
+	var otelEndpoint, aaguidNames string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the server (migrates and bootstraps the database first)",
@@ -140,6 +140,11 @@ func serveCmd(cfg *server.Config) *cobra.Command {
 			if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
 				return errors.New("--tls-cert and --tls-key go together")
 			}
+			if aaguidNames != "" {
+				if err := loadAuthenticatorNames(aaguidNames, cfg.Logger); err != nil {
+					return fmt.Errorf("--aaguid-names: %w", err)
+				}
+			}
 			ln, err := net.Listen("tcp", cfg.Listen)
 			if err != nil {
 				return err
@@ -160,7 +165,23 @@ func serveCmd(cfg *server.Config) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&otelEndpoint, "otel-endpoint", "", "send OpenTelemetry traces over OTLP/HTTP to this base URL, e.g. http://otel-collector:4318 (default: OTEL_EXPORTER_OTLP_ENDPOINT; off when neither is set)")
+	cmd.Flags().StringVar(&aaguidNames, "aaguid-names", "", "JSON file of passkey provider names by AAGUID, in the format of the community list's combined_aaguid.json, instead of the list built in")
 	return cmd
+}
+
+// loadAuthenticatorNames replaces the built-in names of passkey providers.
+func loadAuthenticatorNames(path string, log *slog.Logger) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	n, err := passkey.LoadAuthenticatorNames(f)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	log.Info("passkey provider names loaded", "file", path, "authenticators", n)
+	return nil
 }
 
 // withPort returns listen with port 0 replaced by the port ln got. The host

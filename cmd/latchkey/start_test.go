@@ -111,6 +111,25 @@ func TestConfiguration(t *testing.T) {
 		}
 	})
 
+	t.Run("aaguid names", func(t *testing.T) {
+		dir := t.TempDir()
+		empty := filepath.Join(dir, "empty.json")
+		os.WriteFile(empty, []byte("{}"), 0o600)
+		// The community list is emptied when it is retired: a node does not start on it.
+		if _, stderr, err := run(t, nil, "serve", "--listen", freeAddr(t), "--data-dir", dir, "--aaguid-names", empty); err == nil ||
+			!strings.Contains(stderr, "--aaguid-names") {
+			t.Fatalf("serve with an empty AAGUID list: %v\n%s", err, tail(stderr))
+		}
+		names := filepath.Join(dir, "aaguids.json")
+		os.WriteFile(names, []byte(`{"cb69481e-8ff7-4039-93ec-0a2729a154a8":{"name":"YubiKey 5 Series"}}`), 0o600)
+		addr := freeAddr(t)
+		n := launch(t, addr, dir, nil, "serve", "--listen", addr, "--data-dir", dir, "--aaguid-names", names)
+		n.waitReady(t)
+		if !strings.Contains(n.stderr.String(), "authenticators=1") {
+			t.Errorf("the node did not say it loaded the list:\n%s", tail(n.stderr.String()))
+		}
+	})
+
 	t.Run("version", func(t *testing.T) {
 		out := mustRun(t, nil, "version")
 		if !strings.HasPrefix(out, "latchkey") || strings.Count(out, "\n") != 1 {

@@ -231,15 +231,23 @@ func TestConsoleInBrowser(t *testing.T) {
 			admin.waitFor("COMPLETE after Refresh list", `document.querySelector("#jobs [data-state=COMPLETE]") !== null`)
 			admin.screenshot("binding-jobs")
 
-			// Revoke the passkey from the Passkeys tab.
+			// The Passkeys tab names the passkey and its kind; the administrator renames it.
 			admin.run(chromedp.Click(chromedp.CSS(`#jobs a[href*="/passkeys#passkey-"]`)))
 			admin.waitForText("active")
+			admin.waitForText("Device-bound")
+			admin.waitForText("Never")
+			admin.fill(map[string]string{"display_name": "Ada's laptop"}, `form[action$="/rename"] button`)
+			admin.waitForText("Passkey renamed to Ada's laptop.")
+			admin.checkUsable("passkeys")
+			admin.screenshot("passkeys")
+
+			// Revoke the passkey from the Passkeys tab.
 			// The revoke form asks to confirm: the administrator says yes.
 			admin.eval(`window.confirm = () => true, ""`)
 			admin.run(chromedp.Click(chromedp.CSS(`form[action$="/revoke"] button`)))
 			admin.waitForText("Passkey revoked")
 			creds := e.api(t, "GET", "/realms/"+realmID+"/identities/"+adaID+"/credentials", nil)["credentials"].([]any)
-			if len(creds) != 1 || creds[0].(map[string]any)["state"] != "REVOKED" {
+			if len(creds) != 1 || creds[0].(map[string]any)["state"] != "REVOKED" || creds[0].(map[string]any)["display_name"] != "Ada's laptop" {
 				t.Fatalf("credentials after revoke: %v", creds)
 			}
 

@@ -22,11 +22,13 @@ func (c *Console) configRoutes(mux *http.ServeMux) {
 
 // The config form's fields, named as the API's, relative to the config.
 const (
-	configTypeField = "config.type"
-	methodsField    = "config.authentication_methods"
+	configTypeField  = "config.type"
+	methodsField     = "config.authentication_methods"
+	deviceBoundField = "config.device_bound_only"
 )
 
-var configFields = []string{"display_name", configTypeField, "config.invoke_url", "config.trusted_origins", "config.invocation_type", "config.user_verification"}
+var configFields = []string{"display_name", configTypeField, "config.invoke_url", "config.trusted_origins", "config.invocation_type",
+	"config.user_verification", "config.allowed_aaguids", "config.denied_aaguids"}
 
 // configOptions are the choices of the config form; a console or platform
 // config, which the API stores as given, keeps its type when edited.
@@ -42,6 +44,7 @@ func configOptions(current string) map[string][]option {
 			{passkey.UVPreferred, "Preferred: also passkeys that cannot verify their user"}},
 		methodsField: {{passkey.WebAuthnPasskey, "Passkey in the browser or device (webauthn_passkey)"},
 			{passkey.SoftwarePasskey, "Software passkey (software_passkey)"}, {passkey.EmailOneTimePassword, "One-time code by e-mail (email_one_time_password)"}},
+		deviceBoundField: {{"true", "Device-bound passkeys only: refuse synced passkeys (iCloud Keychain, Google Password Manager, password managers)"}},
 	}
 }
 
@@ -77,15 +80,19 @@ func configForm(a passkey.AuthenticatorConfig) *form {
 	f := &form{Errors: map[string]string{}, Lists: map[string][]string{}, Values: map[string]string{
 		"display_name": a.DisplayName, configTypeField: a.Config.Type, "config.invoke_url": a.Config.InvokeURL,
 		"config.trusted_origins": strings.Join(a.Config.TrustedOrigins, "\n"), "config.invocation_type": a.Config.InvocationType,
-		"config.user_verification": a.Config.UserVerification, methodsField: ""}}
+		"config.user_verification": a.Config.UserVerification, methodsField: "",
+		"config.allowed_aaguids": strings.Join(a.Config.AllowedAAGUIDs, "\n"), "config.denied_aaguids": strings.Join(a.Config.DeniedAAGUIDs, "\n")}}
 	for _, m := range a.Config.AuthenticationMethods {
 		f.Lists[methodsField] = append(f.Lists[methodsField], m.Type)
+	}
+	if a.Config.DeviceBoundOnly {
+		f.Lists[deviceBoundField] = []string{"true"}
 	}
 	return f
 }
 
 func (q *request) postedConfig() *form {
-	return q.newForm(configFields...).withLists(q, methodsField)
+	return q.newForm(configFields...).withLists(q, methodsField, deviceBoundField)
 }
 
 // applyConfig sets the fields of the form on a. Another type starts the
@@ -102,6 +109,8 @@ func applyConfig(f *form, a *passkey.AuthenticatorConfig) {
 	}
 	a.Config.TrustedOrigins = lines(f.Values["config.trusted_origins"])
 	a.Config.UserVerification = f.Values["config.user_verification"]
+	a.Config.AllowedAAGUIDs, a.Config.DeniedAAGUIDs = lines(f.Values["config.allowed_aaguids"]), lines(f.Values["config.denied_aaguids"])
+	a.Config.DeviceBoundOnly = len(f.Lists[deviceBoundField]) > 0
 	a.Config.AuthenticationMethods = nil
 	for _, m := range f.Lists[methodsField] {
 		a.Config.AuthenticationMethods = append(a.Config.AuthenticationMethods, passkey.Method{Type: m})

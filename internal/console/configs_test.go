@@ -43,6 +43,19 @@ func TestAuthenticatorConfigs(t *testing.T) {
 			t.Fatalf("the API shows %v", c)
 		}
 
+		// Authenticator rules: a bad AAGUID shown on its line; saved ones shown as the API has them.
+		p = e.post(t, base+"/"+id, url.Values{"display_name": {"Shop app"}, "config.type": {"embedded"}, "config.invoke_url": {"https://shop.example/bind"},
+			"config.trusted_origins": {"https://shop.example"}, "config.invocation_type": {"manual"}, "config.denied_aaguids": {"cb69481e-8ff7-4039-93ec-0a2729a154a8\nyubikey"}})
+		wantPage(t, p, http.StatusUnprocessableEntity, `id="e-config.denied_aaguids"`, "entry 2: not an AAGUID")
+		p = e.follow(t, base+"/"+id, url.Values{"display_name": {"Shop app"}, "config.type": {"embedded"}, "config.invoke_url": {"https://shop.example/bind"},
+			"config.trusted_origins": {"https://shop.example"}, "config.invocation_type": {"manual"}, "config.device_bound_only": {"true"},
+			"config.allowed_aaguids": {"CB69481E-8FF7-4039-93EC-0A2729A154A8\n"}})
+		wantPage(t, p, http.StatusOK, "Saved.", `value="true" checked`, ">cb69481e-8ff7-4039-93ec-0a2729a154a8</textarea>")
+		c = e.api(t, "GET", "/realms/"+realm+"/authenticator-configs/"+id, nil)["config"].(map[string]any)
+		if c["device_bound_only"] != true || len(c["allowed_aaguids"].([]any)) != 1 || c["denied_aaguids"] != nil {
+			t.Fatalf("the API shows %v", c)
+		}
+
 		// A config an application uses is refused deletion, with the reason.
 		app := e.api(t, "POST", "/realms/"+realm+"/applications", map[string]any{"application": map[string]any{
 			"display_name": "Shop", "authenticator_config_id": id, "protocol_config": map[string]any{"type": "oidc",

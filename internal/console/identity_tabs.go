@@ -1,6 +1,7 @@
 package console
 
 import (
+	"html/template"
 	"net/http"
 	"slices"
 	"strings"
@@ -19,6 +20,7 @@ func (c *Console) identityTabRoutes(mux *http.ServeMux) {
 	c.handle(mux, "POST "+identityPrefix+"/groups/{group}/remove", c.leaveGroup, "groups:update", "identities:read")
 	c.handle(mux, "GET "+identityPrefix+"/passkeys", c.identityPasskeys, "identities:read", "credentials:read")
 	c.handle(mux, "POST "+identityPrefix+"/passkeys/{credential}/revoke", c.revokePasskey, "credentials:revoke")
+	c.handle(mux, "POST "+identityPrefix+"/passkeys/{credential}/rename", c.renamePasskey, "credentials:update")
 	c.handle(mux, "GET "+identityPrefix+"/binding-jobs", c.identityJobs, "identities:read", "credential-binding-jobs:read")
 	c.handle(mux, "GET "+identityPrefix+"/binding-jobs/new", c.newJob, "credential-binding-jobs:create", "authenticator-configs:read")
 	c.handle(mux, "POST "+identityPrefix+"/binding-jobs", c.createJob, "credential-binding-jobs:create", "authenticator-configs:read")
@@ -116,16 +118,76 @@ func (c *Console) leaveGroup(q *request) error {
 	return nil
 }
 
+// passkeysTab is the Passkeys tab: the identity's passkeys by name, with
+// their provider's icon, newest first; Error is a refused rename's.
+type passkeysTab struct {
+	Passkeys []passkeyRow
+	Error    string
+	Renamed  string // the passkey whose rename was refused
+}
+
+// passkeyRow is a passkey as the tab shows it.
+type passkeyRow struct {
+	passkey.Credential
+	Provider string       // the provider's name, "" when unknown
+	Icon     template.URL // its icon, a data:image/ URI from the AAGUID list, or ""
+}
+
+func (c *Console) passkeysTab(q *request, i directory.Identity) (passkeysTab, error) {
+	creds, _, err := c.Passkeys.ListCredentials(q.Context(), q.tenantID, q.realm.ID, i.ID, latchkey.ListOptions{Limit: 200, SkipTotal: true})
+	if err != nil {
+		return passkeysTab{}, err
+	}
+	slices.SortFunc(creds, func(a, b passkey.Credential) int { return b.CreateTime.Compare(a.CreateTime) })
+	var t passkeysTab
+	for _, cred := range creds {
+		row := passkeyRow{Credential: cred}
+		if cred.WebAuthn != nil {
+			var icon string
+			row.Provider, icon = passkey.AuthenticatorName(cred.WebAuthn.AAGUID)
+			if strings.HasPrefix(icon, "data:image/") { // the list's icons are images; nothing else goes in src
+				row.Icon = template.URL(icon)
+			}
+		}
+		t.Passkeys = append(t.Passkeys, row)
+	}
+	return t, nil
+}
+
 func (c *Console) identityPasskeys(q *request) error {
 	i, err := q.tabIdentity()
 	if err != nil {
 		return err
 	}
-	creds, _, err := c.Passkeys.ListCredentials(q.Context(), q.tenantID, q.realm.ID, i.ID, latchkey.ListOptions{Limit: 200, SkipTotal: true})
+	t, err := c.passkeysTab(q, i)
 	if err != nil {
 		return err
 	}
-	q.tab(http.StatusOK, i, "passkeys", creds)
+	q.tab(http.StatusOK, i, "passkeys", t)
+	return nil
+}
+
+func (c *Console) renamePasskey(q *request) error {
+	i, err := q.tabIdentity()
+	if err != nil {
+		return err
+	}
+	cred, err := c.Passkeys.RenameCredential(q.Context(), q.tenantID, q.realm.ID, i.ID, q.PathValue("credential"),
+		strings.TrimSpace(q.PostFormValue("display_name")))
+	if err != nil {
+		message, ok := refusal(err)
+		if !ok || latchkey.ErrorCode(err) == latchkey.CodeNotFound {
+			return err
+		}
+		t, terr := c.passkeysTab(q, i)
+		if terr != nil {
+			return terr
+		}
+		t.Error, t.Renamed = "Choose another name: "+message, q.PathValue("credential")
+		q.tab(http.StatusUnprocessableEntity, i, "passkeys", t)
+		return nil
+	}
+	q.redirect(q.identityPath(i, "/passkeys"), "Passkey renamed to "+cred.Name()+".")
 	return nil
 }
 

@@ -321,6 +321,8 @@ func (x escalation) walkRoutes() []walkRoute {
 		{"GET", r + "/authenticator-configs", []string{"authenticator-configs:read"}, nil},
 		{"GET", r + "/authenticator-configs/{config}", []string{"authenticator-configs:read"}, nil},
 		{"GET", r + "/identities/{admin}/credentials", []string{"credentials:read"}, nil},
+		{"PATCH", r + "/identities/{admin}/credentials/none", []string{"credentials:update"},
+			map[string]any{"credential": map[string]any{"display_name": "Mine"}}},
 		{"POST", r + "/identities/{admin}/credential-binding-jobs", []string{"credential-binding-jobs:create"}, job},
 		{"GET", r + "/identities/{admin}/credential-binding-jobs", []string{"credential-binding-jobs:read"}, nil},
 		{"POST", r + "/batch-credential-binding-jobs", []string{"credential-binding-jobs:create"}, map[string]any{"batch_credential_binding_job": map[string]any{

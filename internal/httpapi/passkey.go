@@ -27,6 +27,7 @@ func (s *Server) passkeyRoutes(mux *httpx.Mux) {
 
 	mux.Handle("GET "+credentialsPath, s.auth(s.listCredentials, "credentials:read"))
 	mux.HandleVerbs("GET "+credentialsPath+"/{credential}", httpx.Verbs{"": s.auth(s.getCredential, "credentials:read")})
+	mux.HandleVerbs("PATCH "+credentialsPath+"/{credential}", httpx.Verbs{"": s.auth(s.updateCredential, "credentials:update")})
 	mux.HandleVerbs("POST "+credentialsPath+"/{credential}", httpx.Verbs{"revoke": s.auth(s.revokeCredential, "credentials:revoke")})
 
 	mux.Handle("POST "+httpx.JobsPath, s.auth(s.createJob, "credential-binding-jobs:create"))
@@ -123,6 +124,50 @@ func (s *Server) listCredentials(w http.ResponseWriter, r *http.Request) {
 func (s *Server) getCredential(w http.ResponseWriter, r *http.Request) {
 	c, err := s.Passkeys.GetCredential(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("identity"), r.PathValue("credential"))
 	httpx.Reply(w, r, c, err)
+}
+
+// updateCredential renames a credential; its other fields are read-only
+// and may be sent back as read.
+func (s *Server) updateCredential(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		DisplayName *string `json:"display_name"`
+		readOnlyCredential
+	}
+	if err := httpx.DecodeWrapped(w, r, "credential", &in, false); err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	ctx, tenant, realm, identity, id := r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("identity"), r.PathValue("credential")
+	var c passkey.Credential
+	var err error
+	if in.DisplayName == nil {
+		c, err = s.Passkeys.GetCredential(ctx, tenant, realm, identity, id)
+	} else {
+		c, err = s.Passkeys.RenameCredential(ctx, tenant, realm, identity, id, *in.DisplayName)
+	}
+	httpx.Reply(w, r, c, latchkey.WithFieldPrefix(err, "credential."))
+}
+
+// readOnlyCredential are the fields of a credential that a PATCH may carry
+// but not change.
+type readOnlyCredential struct {
+	ID                json.RawMessage `json:"id"`
+	IdentityID        json.RawMessage `json:"identity_id"`
+	RealmID           json.RawMessage `json:"realm_id"`
+	TenantID          json.RawMessage `json:"tenant_id"`
+	State             json.RawMessage `json:"state"`
+	CSRType           json.RawMessage `json:"csr_type"`
+	JWKJSON           json.RawMessage `json:"jwk_json"`
+	JWKThumbprint     json.RawMessage `json:"jwk_thumbprint"`
+	CreateTime        json.RawMessage `json:"create_time"`
+	UpdateTime        json.RawMessage `json:"update_time"`
+	LastUsedTime      json.RawMessage `json:"last_used_time"`
+	LastUsedUserAgent json.RawMessage `json:"last_used_user_agent"`
+	AAGUID            json.RawMessage `json:"aaguid"`
+	AuthenticatorName json.RawMessage `json:"authenticator_name"`
+	BackupEligible    json.RawMessage `json:"backup_eligible"`
+	BackupState       json.RawMessage `json:"backup_state"`
+	Transports        json.RawMessage `json:"transports"`
 }
 
 func (s *Server) revokeCredential(w http.ResponseWriter, r *http.Request) {

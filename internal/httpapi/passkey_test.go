@@ -455,7 +455,8 @@ func TestBindSoftwarePasskey(t *testing.T) {
 			t.Errorf("job after bind %v", job)
 		}
 		cred := c.get(t, "/realms/"+realm+"/identities/"+ada+"/credentials/"+credID)
-		assertKeys(t, cred, "create_time", "csr_type", "id", "identity_id", "jwk_json", "jwk_thumbprint", "realm_id", "state", "tenant_id", "update_time")
+		assertKeys(t, cred, "backup_eligible", "backup_state", "create_time", "csr_type", "display_name", "id", "identity_id", "jwk_json",
+			"jwk_thumbprint", "realm_id", "state", "tenant_id", "transports", "update_time")
 		var jwk jose.JSONWebKey
 		if err := json.Unmarshal([]byte(str(t, cred, "jwk_json")), &jwk); err != nil {
 			t.Fatalf("jwk_json %v: %v", cred["jwk_json"], err)

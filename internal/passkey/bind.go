@@ -200,8 +200,8 @@ func (c bindClaims) check(inv Invocation, token string) error {
 
 func invalidProof(description string) error { return latchkey.InvalidField("raw", description) }
 
-// Bind verifies a proof made with a job's link and stores the passkey. The
-// job completes and its token is spent only now; a failed attempt leaves the
+// Bind verifies a proof made with a job's link and stores the passkey, if
+// the authenticator rules of the job's config allow it. The job completes and its token is spent only now; a failed attempt leaves the
 // job as it was. Of concurrent binds of one job exactly one succeeds.
 func (s *Service) Bind(ctx context.Context, tenantID, realmID, identityID, jobID, token string, p Proof) (Credential, error) {
 	inv, err := s.invocation(ctx, s.store, tenantID, realmID, identityID, jobID, token)
@@ -220,6 +220,9 @@ func (s *Service) Bind(ctx context.Context, tenantID, realmID, identityID, jobID
 		err = latchkey.InvalidField("type", `must be "JWT" or "WEBAUTHN"`)
 	}
 	if err != nil {
+		return Credential{}, err
+	}
+	if err := inv.Config.Config.Rules.Check(c); err != nil {
 		return Credential{}, err
 	}
 	t := s.Clock.Now()

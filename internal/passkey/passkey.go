@@ -2,6 +2,7 @@ package passkey
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/go-webauthn/webauthn/protocol"
@@ -54,6 +55,8 @@ type Config struct {
 	// (PIN, biometric) to bind and to sign in: UVRequired (the default) or
 	// UVPreferred.
 	UserVerification string `json:"user_verification,omitempty"`
+	// Rules say which passkeys may bind and sign in (Latchkey extensions).
+	Rules
 }
 
 // User verification requirements of a config (Config.UserVerification).
@@ -168,9 +171,63 @@ type Credential struct {
 	JWKThumbprint string    `json:"jwk_thumbprint"`
 	CreateTime    time.Time `json:"create_time"`
 	UpdateTime    time.Time `json:"update_time"`
+	// DisplayName is the name the passkey's holder or an administrator gave
+	// it ("" until then; see Name).
+	DisplayName string `json:"display_name"`
+	// LastUsedTime is when the passkey last signed in (zero for never), to
+	// the minute: see lastUseStale. LastUsedUserAgent is the browser or
+	// app it signed in from then.
+	LastUsedTime      time.Time `json:"last_used_time,omitzero"`
+	LastUsedUserAgent string    `json:"last_used_user_agent,omitempty"`
 	// WebAuthn is what sign-in needs of a WEBAUTHN credential; nil for JWT.
 	WebAuthn *WebAuthnKey `json:"-"`
 }
+
+// MarshalJSON adds to the credential what its WebAuthn record says of the
+// authenticator (Latchkey extensions of the reference's Credential): its
+// AAGUID and provider name, whether it is synced (backup_eligible: it may
+// be; backup_state: it is) and its transports. A software passkey (JWT)
+// has none of them.
+func (c Credential) MarshalJSON() ([]byte, error) {
+	type plain Credential
+	out := struct {
+		plain
+		AAGUID            string   `json:"aaguid,omitempty"`
+		AuthenticatorName string   `json:"authenticator_name,omitempty"`
+		BackupEligible    bool     `json:"backup_eligible"`
+		BackupState       bool     `json:"backup_state"`
+		Transports        []string `json:"transports"`
+	}{plain: plain(c), Transports: []string{}}
+	if k := c.WebAuthn; k != nil {
+		out.AAGUID = FormatAAGUID(k.AAGUID)
+		out.AuthenticatorName, _ = AuthenticatorName(k.AAGUID)
+		out.BackupEligible, out.BackupState = k.BackupEligible, k.BackupState
+		if k.Transports != nil {
+			out.Transports = k.Transports
+		}
+	}
+	return json.Marshal(out)
+}
+
+// Name is what people see a passkey called: the name it was given, else
+// its provider's name, else its kind.
+func (c Credential) Name() string {
+	if c.DisplayName != "" {
+		return c.DisplayName
+	}
+	if c.WebAuthn != nil {
+		if name, _ := AuthenticatorName(c.WebAuthn.AAGUID); name != "" {
+			return name
+		}
+		return "Passkey"
+	}
+	return "Software passkey"
+}
+
+// Synced reports whether the passkey is a multi-device one, which its
+// provider may copy to the holder's other devices (backup eligible, fixed
+// when it was made); a device-bound one lives on one authenticator only.
+func (c Credential) Synced() bool { return c.WebAuthn != nil && c.WebAuthn.BackupEligible }
 
 // WebAuthnKey is the WebAuthn credential record of a passkey.
 type WebAuthnKey struct {
@@ -263,7 +320,13 @@ type Tx interface {
 	// identity, by the RFC 7638 thumbprint of its key (JWKThumbprint).
 	GetSignerByThumbprint(ctx context.Context, realmID, thumbprint string) (Credential, directory.Identity, error)
 	ListCredentials(ctx context.Context, realmID, identityID string, opts latchkey.ListOptions) ([]Credential, int, error)
+	// UpdateCredential stores a credential's state, WebAuthn record,
+	// display name and update time.
 	UpdateCredential(ctx context.Context, c Credential) error
+	// RecordCredentialUse stores what a sign-in changed of an ACTIVE
+	// credential: its WebAuthn record (sign count, backup state), update
+	// time and last use; latchkey.ErrNotFound when it is no longer ACTIVE.
+	RecordCredentialUse(ctx context.Context, c Credential) error
 	// RevokeFamiliesOfCredential revokes every token that a sign-in with
 	// the credential led to, on every node at once.
 	RevokeFamiliesOfCredential(ctx context.Context, credentialID string) error

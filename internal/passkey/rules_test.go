@@ -127,3 +127,112 @@ func TestNormalizeDefaults(t *testing.T) {
 		t.Errorf("a hosted config gets the embedded defaults: %+v", h)
 	}
 }
+
+// TestNoteUse: a sign-in writes its passkey's last use when something
+// changed or the recorded one is a minute old; otherwise nothing.
+func TestNoteUse(t *testing.T) {
+	t0 := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	c := Credential{}
+	for _, step := range []struct {
+		name       string
+		at         time.Duration
+		ua         string
+		keyChanged bool
+		write      bool
+		recorded   time.Duration // the last use recorded after the step
+	}{
+		{"first sign-in", 0, "Firefox", false, true, 0},
+		{"again at once", time.Second, "Firefox", false, false, 0},
+		{"just under a minute", time.Minute - time.Microsecond, "Firefox", false, false, 0},
+		{"the sign count moved", time.Minute - time.Microsecond, "Firefox", true, true, time.Minute - time.Microsecond},
+		{"another browser", time.Minute, "Chrome", false, true, time.Minute},
+		{"a minute on", 2 * time.Minute, "Chrome", false, true, 2 * time.Minute},
+		{"30 s on", 2*time.Minute + 30*time.Second, "Chrome", false, false, 2 * time.Minute},
+	} {
+		if got := c.noteUse(t0.Add(step.at), step.ua, step.keyChanged); got != step.write {
+			t.Errorf("%s: write %v, want %v", step.name, got, step.write)
+		}
+		if !c.LastUsedTime.Equal(t0.Add(step.recorded)) {
+			t.Errorf("%s: last use %v, want %v", step.name, c.LastUsedTime.Sub(t0), step.recorded)
+		}
+	}
+	if c.LastUsedUserAgent != "Chrome" {
+		t.Errorf("last user agent %q", c.LastUsedUserAgent)
+	}
+}
+
+// TestAuthenticatorRules: which passkeys a config's rules refuse, and why.
+func TestAuthenticatorRules(t *testing.T) {
+	yubikey := []byte{0xcb, 0x69, 0x48, 0x1e, 0x8f, 0xf7, 0x40, 0x39, 0x93, 0xec, 0x0a, 0x27, 0x29, 0xa1, 0x54, 0xa8}
+	unknown := []byte{1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8}
+	webauthn := func(aaguid []byte, synced bool) Credential {
+		return Credential{WebAuthn: &WebAuthnKey{AAGUID: aaguid, BackupEligible: synced, BackupState: synced}}
+	}
+	const yk, other = "cb69481e-8ff7-4039-93ec-0a2729a154a8", "01020304-0506-0708-0102-030405060708"
+	for _, c := range []struct {
+		name  string
+		rules Rules
+		cred  Credential
+		want  string // the refusal's message, "" when allowed
+	}{
+		{"no rules", Rules{}, webauthn(unknown, true), ""},
+		{"no rules, software passkey", Rules{}, Credential{}, ""},
+		{"denied", Rules{DeniedAAGUIDs: []string{yk}}, webauthn(yubikey, false),
+			"passkeys from YubiKey 5 Series are not allowed here; use a passkey from another provider"},
+		{"denied, another", Rules{DeniedAAGUIDs: []string{other}}, webauthn(yubikey, false), ""},
+		{"denied, unknown provider", Rules{DeniedAAGUIDs: []string{other}}, webauthn(unknown, false),
+			"passkeys from an unknown provider (AAGUID 01020304-0506-0708-0102-030405060708) are not allowed here; use a passkey from another provider"},
+		{"allowed", Rules{AllowedAAGUIDs: []string{yk}}, webauthn(yubikey, false), ""},
+		{"not allowed", Rules{AllowedAAGUIDs: []string{other}}, webauthn(yubikey, false),
+			"only passkeys from the providers this organization approved are allowed here, and this one is from YubiKey 5 Series"},
+		{"not allowed: no AAGUID", Rules{AllowedAAGUIDs: []string{yk}}, webauthn(make([]byte, 16), false),
+			"only passkeys from the providers this organization approved are allowed here, and this one is from a provider that does not say who it is"},
+		{"not allowed: software passkey", Rules{AllowedAAGUIDs: []string{yk}}, Credential{},
+			"only passkeys from the providers this organization approved are allowed here, and this one is from a software passkey"},
+		{"device-bound", Rules{DeviceBoundOnly: true}, webauthn(yubikey, false), ""},
+		{"device-bound, software passkey", Rules{DeviceBoundOnly: true}, Credential{}, ""},
+		{"device-bound, synced", Rules{DeviceBoundOnly: true, AllowedAAGUIDs: []string{yk}}, webauthn(yubikey, true),
+			"only device-bound passkeys (such as a security key) are allowed here; this passkey from YubiKey 5 Series is synced between devices"},
+	} {
+		err := c.rules.Check(c.cred)
+		var le *latchkey.Error
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s: refused: %v", c.name, err)
+		case c.want != "" && (!errors.As(err, &le) || le.Code != latchkey.CodeForbidden || le.Message != c.want):
+			t.Errorf("%s: %v, want 403 %q", c.name, err, c.want)
+		}
+	}
+}
+
+func TestAuthenticatorRulesValidation(t *testing.T) {
+	const yk = "cb69481e-8ff7-4039-93ec-0a2729a154a8"
+	a := AuthenticatorConfig{DisplayName: "Admins", Config: Config{Type: HostedWeb, AuthenticationMethods: []Method{{WebAuthnPasskey}},
+		Rules: Rules{AllowedAAGUIDs: []string{" CB69481E-8FF7-4039-93EC-0A2729A154A8", "nope", yk}, DeniedAAGUIDs: []string{yk}}}}
+	a.Config.normalize()
+	if a.Config.AllowedAAGUIDs[0] != yk {
+		t.Errorf("normalized %q", a.Config.AllowedAAGUIDs[0])
+	}
+	err := validateConfig(a, false)
+	var le *latchkey.Error
+	if !errors.As(err, &le) {
+		t.Fatalf("validate: %v", err)
+	}
+	got := map[string]string{}
+	for _, v := range le.Details[0].FieldViolations {
+		got[v.Field] = v.Description
+	}
+	want := map[string]string{
+		"config.allowed_aaguids[1]": "not an AAGUID (a UUID such as cb69481e-8ff7-4039-93ec-0a2729a154a8)",
+		"config.allowed_aaguids[2]": "listed twice",
+		"config.denied_aaguids[0]":  "also in allowed_aaguids",
+	}
+	if len(got) != len(want) {
+		t.Errorf("violations %v, want %v", got, want)
+	}
+	for f, d := range want {
+		if got[f] != d {
+			t.Errorf("%s: %q, want %q", f, got[f], d)
+		}
+	}
+}

@@ -75,6 +75,14 @@ func (s *Service) VerifySDKProof(ctx context.Context, realmID string, config Con
 	case claims.Expiry == nil:
 		return SDKProof{}, c, i, invalidClaims("the proof has no expiry")
 	}
+	if p.JWT != "" { // a WebAuthn proof's rules and use were checked with its signature
+		if err := config.Rules.Check(c); err != nil {
+			return SDKProof{}, c, i, err
+		}
+		if err := s.recordUse(ctx, &c, false); err != nil {
+			return SDKProof{}, c, i, err
+		}
+	}
 	return SDKProof{TransactionID: claims.TransactionID, Nonce: claims.Nonce}, c, i, nil
 }
 

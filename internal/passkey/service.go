@@ -461,6 +461,33 @@ func (s *Service) ListCredentials(ctx context.Context, tenantID, realmID, identi
 	return s.store.ListCredentials(ctx, realmID, identityID, opts)
 }
 
+// MaxCredentialName is the longest display name of a credential, in characters.
+const MaxCredentialName = 64
+
+// RenameCredential gives a credential of an identity (or of any,
+// AnyIdentity) the display name name; "" gives it back its provider's name
+// (Credential.Name). A revoked credential may be renamed too.
+func (s *Service) RenameCredential(ctx context.Context, tenantID, realmID, identityID, id, name string) (c Credential, err error) {
+	if p := directory.NameProblem(name, false, MaxCredentialName); p != "" {
+		return c, latchkey.InvalidField("display_name", p)
+	}
+	err = s.store.Update(ctx, func(tx Tx) error {
+		if c, err = getCredential(ctx, tx, tenantID, realmID, identityID, id); err != nil {
+			return err
+		}
+		before := c
+		c.DisplayName, c.UpdateTime = name, s.Clock.Now()
+		if err := tx.UpdateCredential(ctx, c); err != nil {
+			return err
+		}
+		e := audit.NewAt(ctx, c.UpdateTime, c.TenantID, c.RealmID, "credential.update", "Credential", c.ID)
+		e.IdentityID, e.CredentialID = c.IdentityID, c.ID
+		e.Changes = audit.Diff(map[string]any{"display_name": before.DisplayName}, map[string]any{"display_name": c.DisplayName})
+		return tx.RecordEvent(ctx, e)
+	})
+	return c, err
+}
+
 // RevokeCredential revokes an active credential, for good, with every
 // token its sign-ins led to and the sessions it began.
 func (s *Service) RevokeCredential(ctx context.Context, tenantID, realmID, identityID, id string) (c Credential, err error) {

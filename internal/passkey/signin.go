@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"time"
 
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
@@ -93,9 +94,11 @@ func maySignIn(c Credential, i directory.Identity, lookupErr error) error {
 
 // checkAssertion verifies parsed, an assertion by the WebAuthn credential c
 // made on origin over challenge by a verified user (unless config relaxes
-// it), and stores c's new sign count and backup state if either changed
-// (synced passkeys always count 0: their sign-ins write nothing here). A
-// counter that went backwards refuses the credential.
+// it), checks the config's authenticator rules (once the passkey proved
+// itself: a refusal tells nothing of a credential id to whoever guesses
+// one), and records the use with c's new sign count and backup state
+// (recordUse: synced passkeys always count 0, so most of their sign-ins
+// write nothing). A counter that went backwards refuses the credential.
 func (s *Service) checkAssertion(ctx context.Context, c *Credential, config Config, origin, challenge string, parsed *protocol.ParsedCredentialAssertionData) error {
 	k := c.WebAuthn
 	if k == nil {
@@ -120,10 +123,45 @@ func (s *Service) checkAssertion(ctx context.Context, c *Credential, config Conf
 	if got.Authenticator.CloneWarning {
 		return ErrClonedPasskey
 	}
-	if k.SignCount == got.Authenticator.SignCount && k.BackupState == got.Flags.BackupState {
+	if err := config.Rules.Check(*c); err != nil {
+		return err
+	}
+	changed := k.SignCount != got.Authenticator.SignCount || k.BackupState != got.Flags.BackupState
+	k.SignCount, k.BackupState = got.Authenticator.SignCount, got.Flags.BackupState
+	return s.recordUse(ctx, c, changed)
+}
+
+// lastUseInterval is how old a passkey's recorded last use may grow before
+// a sign-in records it again: a sign-in that changes nothing else writes
+// nothing within it, so that busy passkeys cost no write per sign-in.
+const lastUseInterval = time.Minute
+
+// noteUse sets c's last use to now from userAgent and reports whether that
+// must be stored: when the sign-in changed its key record (keyChanged: the
+// sign count or backup state), came from another user agent, or the last
+// use recorded is lastUseInterval old.
+func (c *Credential) noteUse(now time.Time, userAgent string, keyChanged bool) bool {
+	write := keyChanged || userAgent != c.LastUsedUserAgent || now.Sub(c.LastUsedTime) >= lastUseInterval
+	if write {
+		c.LastUsedTime, c.LastUsedUserAgent = now, userAgent
+	}
+	return write
+}
+
+// recordUse records a sign-in of the credential c from the user agent of
+// ctx, with its changed key record if keyChanged, in one write, or none
+// (noteUse). A credential revoked since it was read is refused.
+func (s *Service) recordUse(ctx context.Context, c *Credential, keyChanged bool) error {
+	now := s.Clock.Now()
+	if keyChanged {
+		c.UpdateTime = now
+	}
+	if !c.noteUse(now, latchkey.UserAgentFrom(ctx), keyChanged) {
 		return nil
 	}
-	k.SignCount, k.BackupState = got.Authenticator.SignCount, got.Flags.BackupState
-	c.UpdateTime = s.Clock.Now()
-	return s.store.UpdateCredential(ctx, *c)
+	err := s.store.RecordCredentialUse(ctx, *c)
+	if errors.Is(err, latchkey.ErrNotFound) {
+		return ErrRevokedPasskey
+	}
+	return err
 }

@@ -30,6 +30,7 @@ func (c *Config) normalize() {
 	if c.UserVerification == "" {
 		c.UserVerification = UVRequired
 	}
+	c.Rules.normalize()
 	if c.TrustedOrigins != nil {
 		for i, o := range c.TrustedOrigins {
 			c.TrustedOrigins[i] = strings.TrimSuffix(o, "/")
@@ -84,6 +85,7 @@ func validateConfig(a AuthenticatorConfig, inline bool) error {
 			v.Add("config.trusted_origins["+itoa(i)+"]", "not an origin (scheme://host[:port])")
 		}
 	}
+	c.Rules.validate(&v)
 	seen := map[string]bool{}
 	for i, m := range c.AuthenticationMethods {
 		switch {

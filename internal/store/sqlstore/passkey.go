@@ -199,7 +199,7 @@ func (t *tx) ExpireBindingJobs(ctx context.Context, now time.Time) ([]string, er
 }
 
 const credentialColumns = `id, identity_id, realm_id, tenant_id, state, csr_type, jwk_json, jwk_thumbprint, webauthn,
-	create_time, update_time`
+	create_time, update_time, display_name, last_used_time, last_used_user_agent`
 
 var credentialFilter = map[string]column{
 	"id":             {name: "id"},
@@ -216,11 +216,15 @@ func scanCredential(s interface{ Scan(...any) error }, v *passkey.Credential) er
 // credentialFields says where a row of credentialColumns goes in v.
 func credentialFields(v *passkey.Credential) fields {
 	var wa string
-	var ct, ut int64
+	var ct, ut, lu int64
 	return fields{
-		dest: []any{&v.ID, &v.IdentityID, &v.RealmID, &v.TenantID, &v.State, &v.CSRType, &v.JWKJSON, &v.JWKThumbprint, &wa, &ct, &ut},
+		dest: []any{&v.ID, &v.IdentityID, &v.RealmID, &v.TenantID, &v.State, &v.CSRType, &v.JWKJSON, &v.JWKThumbprint, &wa, &ct, &ut,
+			&v.DisplayName, &lu, &v.LastUsedUserAgent},
 		decode: func() error {
 			v.CreateTime, v.UpdateTime = fromMicros(ct), fromMicros(ut)
+			if lu != 0 {
+				v.LastUsedTime = fromMicros(lu)
+			}
 			if wa == "" {
 				return nil
 			}
@@ -244,9 +248,10 @@ func (t *tx) CreateCredential(ctx context.Context, v passkey.Credential) error {
 		webauthnID = base64.RawURLEncoding.EncodeToString(v.WebAuthn.CredentialID)
 	}
 	_, err := t.exec(ctx, latchkey.ErrNoParent, `INSERT INTO credentials (`+credentialColumns+`, webauthn_id)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
 		v.ID, v.IdentityID, v.RealmID, v.TenantID, v.State, v.CSRType, v.JWKJSON, v.JWKThumbprint,
-		webauthnText(v.WebAuthn), micros(v.CreateTime), micros(v.UpdateTime), webauthnID)
+		webauthnText(v.WebAuthn), micros(v.CreateTime), micros(v.UpdateTime), v.DisplayName, microsOrZero(v.LastUsedTime),
+		v.LastUsedUserAgent, webauthnID)
 	return err
 }
 
@@ -284,8 +289,15 @@ func (t *tx) ListCredentials(ctx context.Context, realmID, identityID string, op
 
 func (t *tx) UpdateCredential(ctx context.Context, v passkey.Credential) error {
 	return affected(t.exec(ctx, latchkey.ErrNoParent,
-		`UPDATE credentials SET state = $1, webauthn = $2, update_time = $3 WHERE id = $4`,
-		v.State, webauthnText(v.WebAuthn), micros(v.UpdateTime), v.ID))
+		`UPDATE credentials SET state = $1, webauthn = $2, update_time = $3, display_name = $4 WHERE id = $5`,
+		v.State, webauthnText(v.WebAuthn), micros(v.UpdateTime), v.DisplayName, v.ID))
+}
+
+func (t *tx) RecordCredentialUse(ctx context.Context, v passkey.Credential) error {
+	return affected(t.exec(ctx, latchkey.ErrNoParent,
+		`UPDATE credentials SET webauthn = $1, update_time = $2, last_used_time = $3, last_used_user_agent = $4
+		WHERE id = $5 AND state = $6`,
+		webauthnText(v.WebAuthn), micros(v.UpdateTime), microsOrZero(v.LastUsedTime), v.LastUsedUserAgent, v.ID, passkey.Active))
 }
 
 func (t *tx) RefreshEnrollment(ctx context.Context, identityID string, now time.Time) error {

@@ -144,12 +144,26 @@ func testCredentials(t *testing.T, s store.Store) {
 	must(t, s.RefreshEnrollment(ctx, ada.ID, now))
 	equal(t, "enrollment with a passkey", enrollment(t, s, ada), directory.Enrolled)
 
+	// A sign-in records its use; a rename keeps it.
+	c.WebAuthn.SignCount, c.LastUsedTime, c.LastUsedUserAgent = 8, now.Add(time.Minute), "Firefox"
+	must(t, s.RecordCredentialUse(ctx, c))
+	c.DisplayName = "Ada's laptop"
+	must(t, s.UpdateCredential(ctx, c))
+	got, err = s.GetCredential(ctx, r.ID, ada.ID, c.ID)
+	must(t, err)
+	equal(t, "credential after a sign-in and a rename", got, c)
+
 	c.State, c.UpdateTime = passkey.RevokedState, now.Add(time.Second)
 	must(t, s.UpdateCredential(ctx, c))
+	// A sign-in that began before the revocation does not bring it back.
+	used := c
+	used.State, used.LastUsedTime = passkey.Active, now.Add(2*time.Minute)
+	wantErr(t, "use of a revoked credential", s.RecordCredentialUse(ctx, used), latchkey.ErrNotFound)
 	list, total, err := s.ListCredentials(ctx, r.ID, passkey.AnyIdentity, latchkey.ListOptions{Limit: 10})
 	must(t, err)
 	wantTotal(t, "credentials", total, 1)
 	equal(t, "revoked", list[0].State, passkey.RevokedState)
+	equal(t, "revoked credential", list[0], c)
 	must(t, s.RefreshEnrollment(ctx, ada.ID, now))
 	equal(t, "enrollment after revocation", enrollment(t, s, ada), directory.Unenrolled)
 }
