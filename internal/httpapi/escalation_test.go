@@ -321,6 +321,9 @@ func (x escalation) walkRoutes() []walkRoute {
 		{"GET", r + "/authenticator-configs", []string{"authenticator-configs:read"}, nil},
 		{"GET", r + "/authenticator-configs/{config}", []string{"authenticator-configs:read"}, nil},
 		{"GET", r + "/identities/{admin}/credentials", []string{"credentials:read"}, nil},
+		{"POST", r + "/identities/{admin}/credentials:import", []string{"credentials:create"}, map[string]any{"credentials": []any{walkPasskey()}}},
+		{"POST", r + "/identities/{mallory}/credentials:import", []string{"credentials:create"}, map[string]any{"credentials": []any{walkPasskey()}}},
+		{"GET", r + "/identities/{admin}/credentials:export", []string{"credentials:read"}, nil},
 		{"POST", r + "/identities/{admin}/credential-binding-jobs", []string{"credential-binding-jobs:create"}, job},
 		{"GET", r + "/identities/{admin}/credential-binding-jobs", []string{"credential-binding-jobs:read"}, nil},
 		{"POST", r + "/batch-credential-binding-jobs", []string{"credential-binding-jobs:create"}, map[string]any{"batch_credential_binding_job": map[string]any{

@@ -1,0 +1,168 @@
+package httpapi_test
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/descope/virtualwebauthn"
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/latchkey/latchkey/internal/testenv"
+)
+
+// publicJWK is the public JWK of an EC key, as a JSON object.
+func publicJWK(t testing.TB, k *ecdsa.PublicKey) map[string]any {
+	t.Helper()
+	b, err := (&jose.JSONWebKey{Key: k}).MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// exportedPasskey is a passkey of a software authenticator, created
+// elsewhere, and its entry in an import: its credential id and public key.
+func exportedPasskey(t testing.TB) (virtualwebauthn.Credential, map[string]any) {
+	t.Helper()
+	cred := newCredential(t)
+	key, err := x509.ParsePKCS8PrivateKey(cred.Key.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cred, map[string]any{"credential_id": base64.RawURLEncoding.EncodeToString(cred.ID),
+		"jwk": publicJWK(t, &key.(*ecdsa.PrivateKey).PublicKey), "transports": []string{"internal"}}
+}
+
+// walkPasskey is an import entry for the route walks (escalation_test.go).
+func walkPasskey() map[string]any {
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	id := make([]byte, 32)
+	rand.Read(id)
+	return map[string]any{"credential_id": base64.RawURLEncoding.EncodeToString(id), "jwk": map[string]any{"kty": "EC", "crv": "P-256",
+		"x": base64.RawURLEncoding.EncodeToString(k.X.FillBytes(make([]byte, 32))), "y": base64.RawURLEncoding.EncodeToString(k.Y.FillBytes(make([]byte, 32)))}}
+}
+
+// TestImportCredentialsAPI: a passkey created elsewhere is imported for an
+// identity (a dry run first, which stores nothing), signs in on the hosted
+// page's ceremony, and is exported in the form the import takes; bad
+// input names its field, a passkey already registered is a 409, and
+// another tenant, another realm and too few scopes are refused.
+func TestImportCredentialsAPI(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, nil, func(t *testing.T, e *env) {
+		f := newSignInFixture(t, e, "Migrated")
+		e.api.ok(t, "PUT", "/realms/"+f.realm+"/policy", map[string]any{"default_effect": "allow"})
+		bo := str(t, newIdentity(t, e.api, f.realm, "bo"), "id")
+		creds := "/realms/" + f.realm + "/identities/" + bo + "/credentials"
+		cred, entry := exportedPasskey(t)
+		body := map[string]any{"credentials": []any{entry}}
+
+		dry := e.api.post(t, creds+":import?dry_run=true", body)
+		if dry["dry_run"] != true || len(items(t, dry, "credentials")) != 1 {
+			t.Fatalf("dry run: %v", dry)
+		}
+		if listed := e.api.get(t, creds); num(t, listed, "total_size") != 0 {
+			t.Fatalf("a dry run stored %v", listed)
+		}
+		imported := items(t, e.api.post(t, creds+":import", body), "credentials")
+		if len(imported) != 1 || imported[0]["csr_type"] != "WEBAUTHN" || imported[0]["identity_id"] != bo || imported[0]["state"] != "ACTIVE" {
+			t.Fatalf("imported %v", imported)
+		}
+		if got := e.api.get(t, creds+"/"+str(t, imported[0], "id")); got["jwk_thumbprint"] != imported[0]["jwk_thumbprint"] {
+			t.Errorf("stored %v", got)
+		}
+		if i := e.api.get(t, "/realms/"+f.realm+"/identities/"+bo); i["enrollment_status"] != "ENROLLED" {
+			t.Errorf("enrollment after the import: %v", i["enrollment_status"])
+		}
+
+		// The imported passkey signs in, its authenticator's user handle
+		// being the old system's.
+		h := passkeyHolder{identity: bo, origin: e.node.URL, cred: cred,
+			auth: virtualwebauthn.NewAuthenticatorWithOptions(virtualwebauthn.AuthenticatorOptions{UserHandle: []byte("legacy-user-17")})}
+		if answer := h.signIn(t, f.issuer, signInQuery(f.clientID, f.callback)); answer["redirect"] == nil {
+			t.Fatalf("sign-in with the imported passkey: %v", answer)
+		}
+
+		// The export is the import's form, with the key as COSE too.
+		exported := items(t, e.api.get(t, creds+":export"), "credentials")
+		if len(exported) != 1 || exported[0]["credential_id"] != entry["credential_id"] || exported[0]["public_key"] == nil ||
+			exported[0]["jwk_json"] == nil || exported[0]["id"] != imported[0]["id"] {
+			t.Fatalf("exported %v", exported)
+		}
+		ada := "/realms/" + f.realm + "/identities/" + f.ada.identity + "/credentials"
+		again := e.api.do(t, "POST", ada+":import", map[string]any{"credentials": exported})
+		conflict := assertError(t, again, http.StatusConflict, "conflict", "credentials already registered")
+		if fvs := items(t, detail(t, conflict, "FieldViolations"), "field_violations"); len(fvs) != 2 ||
+			fvs[0]["field"] != "credentials[0].credential_id" || !strings.HasPrefix(fvs[0]["description"].(string), "this passkey belongs to another identity") {
+			t.Errorf("the export imported for another identity: %v", fvs)
+		}
+
+		_, fresh := exportedPasskey(t)
+		for _, c := range []struct {
+			path  string
+			body  any
+			field string
+		}{
+			{creds + ":import", map[string]any{"credentials": []any{map[string]any{"credential_id": fresh["credential_id"], "jwk": map[string]any{"kty": "EC"}}}},
+				"credentials[0].jwk"},
+			{creds + ":import", map[string]any{"credentials": []any{map[string]any{"credential_id": "short", "jwk": fresh["jwk"]}}}, "credentials[0].credential_id"},
+			{creds + ":import", map[string]any{"credentials": []any{map[string]any{"credential_id": fresh["credential_id"], "jwk": fresh["jwk"], "sign_count": "7"}}},
+				"credentials[0].sign_count"},
+			{creds + ":import", map[string]any{"credentials": []any{map[string]any{"credential_id": fresh["credential_id"], "jwk": fresh["jwk"], "pin": "1234"}}},
+				"credentials[0].pin"},
+			{creds + ":import", map[string]any{"credentials": []any{}}, "credentials"},
+			{creds + ":import", map[string]any{"passkeys": []any{fresh}}, "passkeys"},
+			{creds + ":import?dry_run=maybe", body, "dry_run"},
+			{creds + ":import?dryrun=true", body, "dryrun"},
+			{creds + ":export?all=true", nil, "all"},
+		} {
+			method := "POST"
+			if c.body == nil {
+				method = "GET"
+			}
+			assertInvalid(t, e.api.do(t, method, c.path, c.body), c.field, "")
+		}
+
+		other := newRealm(t, e.api, "Elsewhere")
+		otherCreds := "/realms/" + other + "/identities/" + bo + "/credentials"
+		freshBody := map[string]any{"credentials": []any{fresh}}
+		assertNotFound(t, e.api.do(t, "POST", otherCreds+":import", freshBody), "Identity", bo, "identity not found")
+		assertNotFound(t, e.api.do(t, "GET", otherCreds+":export", nil), "Identity", bo, "identity not found")
+		n := e.node
+		for what, r := range map[string]testenv.Response{
+			"credentials:read, import":               e.api.withToken(n.Token(t, "credentials:read")).do(t, "POST", creds+":import", freshBody),
+			"credential-binding-jobs:create, import": e.api.withToken(n.Token(t, "credential-binding-jobs:create")).do(t, "POST", creds+":import", freshBody),
+			"identities:update, import":              e.api.withToken(n.Token(t, "identities:update")).do(t, "POST", creds+":import", freshBody),
+			"credentials:create, export":             e.api.withToken(n.Token(t, "credentials:create")).do(t, "GET", creds+":export", nil),
+			"another tenant, import":                 client{base: n.URL, tenant: "0001ffffffffffff", token: e.api.token}.do(t, "POST", creds+":import", freshBody),
+			"another tenant, export":                 client{base: n.URL, tenant: "0001ffffffffffff", token: e.api.token}.do(t, "GET", creds+":export", nil),
+		} {
+			if r.Status != http.StatusForbidden {
+				t.Errorf("%s: %d %s, want 403", what, r.Status, r.Body)
+			}
+		}
+		if r := e.api.withToken(n.Token(t, "credentials:create")).do(t, "POST", creds+":import", freshBody); r.Status != http.StatusOK {
+			t.Errorf("credentials:create alone imports: %d %s", r.Status, r.Body)
+		}
+		// A passkey for the administrator would sign in as the
+		// administrator: only a token with all its scopes may give one.
+		admin := "/realms/" + e.adminRealm() + "/identities/" + e.node.Console.AdminIdentityID + "/credentials:import"
+		_, forAdmin := exportedPasskey(t)
+		r := e.api.withToken(n.Token(t, "credentials:create")).do(t, "POST", admin, map[string]any{"credentials": []any{forAdmin}})
+		if m := r.JSON(t); r.Status != http.StatusForbidden || !strings.HasPrefix(fmt.Sprint(m["message"]), "the token does not hold ") {
+			t.Errorf("a passkey for the administrator with credentials:create only: %d %s", r.Status, r.Body)
+		}
+	})
+}
