@@ -256,7 +256,9 @@ func TestImportRefusals(t *testing.T) {
 					p.PublicKey = coseEC2(t, &offCurve, webauthncose.AlgES256, webauthncose.P256)
 				}), "public_key"},
 				{"a JWK point off its curve", edit(func(p *passkey.PortableCredential) { p.PublicKey, p.JWK = "", json.RawMessage(offCurveJWK) }), "jwk"},
-				{"a P-521 JWK", edit(func(p *passkey.PortableCredential) { p.PublicKey, p.JWK = "", json.RawMessage(jwkOf(t, &p521.PublicKey, "")) }), "jwk"},
+				{"a P-521 JWK", edit(func(p *passkey.PortableCredential) {
+					p.PublicKey, p.JWK = "", json.RawMessage(jwkOf(t, &p521.PublicKey, ""))
+				}), "jwk"},
 				{"a 1024-bit RSA key", edit(func(p *passkey.PortableCredential) {
 					p.PublicKey, p.JWK = "", json.RawMessage(jwkOf(t, &rsaKey(t, 1024).PublicKey, ""))
 				}), "jwk"},
