@@ -136,6 +136,7 @@ func importCredentials(ctx context.Context, cmd *cobra.Command, c *apiclient.Cli
 		if err != nil {
 			return err
 		}
+		before := imported
 		for chunk := range slices.Chunk(byUser[username], passkey.MaxImport) {
 			if id == "" {
 				for _, r := range chunk {
@@ -151,8 +152,10 @@ func importCredentials(ctx context.Context, cmd *cobra.Command, c *apiclient.Cli
 			var refused *apiclient.Error
 			switch {
 			case err == nil:
+				if imported == before {
+					identities++
+				}
 				imported += len(chunk)
-				identities++
 			case errors.As(err, &refused) && refused.StatusCode < 500:
 				for i, r := range chunk {
 					fail(r, refusal(refused, i, username))

@@ -78,9 +78,6 @@ const minRSABits = 2048
 
 var transports = []protocol.AuthenticatorTransport{protocol.USB, protocol.NFC, protocol.BLE, protocol.SmartCard, protocol.Hybrid, protocol.Internal}
 
-// zeroAAGUID is the AAGUID of an authenticator that does not say what it is.
-var zeroAAGUID = make([]byte, 16)
-
 // decodeImport turns a portable credential into the credential it imports,
 // adding what is wrong with it to v with field names under field (e.g.
 // "credentials[2]."). The credential's ids, identity and times are the
@@ -131,7 +128,8 @@ func decodeImport(p PortableCredential, field string, now time.Time, v *latchkey
 	}
 
 	k := &WebAuthnKey{PublicKey: cose, BackupEligible: p.BackupEligible, BackupState: p.BackupState,
-		Transports: p.Transports, AttestationType: "none", AAGUID: zeroAAGUID}
+		Transports: p.Transports, AttestationType: "none",
+		AAGUID: make([]byte, 16)} // all zeros: an authenticator that does not say what it is
 	switch id, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(p.CredentialID, "=")); {
 	case p.CredentialID == "":
 		bad("credential_id", "empty string")
