@@ -73,8 +73,9 @@ var importAlgorithms = []webauthncose.COSEAlgorithmIdentifier{
 	webauthncose.AlgPS256, webauthncose.AlgPS384, webauthncose.AlgPS512,
 }
 
-// minRSABits is the smallest RSA modulus an imported key may have.
-const minRSABits = 2048
+// minRSABits and maxRSABits bound the RSA modulus of an imported key; the
+// upper bound keeps a sign-in's verification cheap.
+const minRSABits, maxRSABits = 2048, 8192
 
 var transports = []protocol.AuthenticatorTransport{protocol.USB, protocol.NFC, protocol.BLE, protocol.SmartCard, protocol.Hybrid, protocol.Internal}
 
@@ -257,8 +258,8 @@ func coseKey(cose []byte) (crypto.PublicKey, error) {
 	if err != nil {
 		return nil, errors.New("not a valid COSE public key")
 	}
-	if k, ok := key.(*rsa.PublicKey); ok && k.N.BitLen() < minRSABits {
-		return nil, errors.New("an RSA key must have at least 2048 bits")
+	if k, ok := key.(*rsa.PublicKey); ok && (k.N.BitLen() < minRSABits || k.N.BitLen() > maxRSABits) {
+		return nil, errors.New("an RSA key must have 2048 to 8192 bits")
 	}
 	return key, nil
 }

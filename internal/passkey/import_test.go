@@ -262,6 +262,12 @@ func TestImportRefusals(t *testing.T) {
 				{"a 1024-bit RSA key", edit(func(p *passkey.PortableCredential) {
 					p.PublicKey, p.JWK = "", json.RawMessage(jwkOf(t, &rsaKey(t, 1024).PublicKey, ""))
 				}), "jwk"},
+				{"a 9216-bit RSA key", edit(func(p *passkey.PortableCredential) {
+					n := make([]byte, 1152)
+					rand.Read(n)
+					n[0] |= 0x80
+					p.PublicKey, p.JWK = "", json.RawMessage(`{"kty":"RSA","n":"`+b64(n)+`","e":"AQAB"}`)
+				}), "jwk"},
 				{"an RSA key for SHA-1", edit(func(p *passkey.PortableCredential) {
 					p.PublicKey, p.JWK = "", json.RawMessage(`{"kty":"RSA","alg":"RS1","n":"`+b64(rsaKey(t, 2048).N.Bytes())+`","e":"AQAB"}`)
 				}), "jwk"},
