@@ -244,3 +244,28 @@ func TestSignInWithImportedPasskey(t *testing.T) {
 		})
 	}
 }
+
+// TestImportSoftwarePasskey: a software passkey of Beyond Identity's
+// embedded SDK, imported as Beyond Identity lists its credentials
+// (csr_type JWT, jwk_json, its read-only fields as they are), signs in
+// through the SDK's protocol with the key the SDK holds.
+func TestImportSoftwarePasskey(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, nil, func(t *testing.T, e *env) {
+		f := newSDKFixture(t, e)
+		cy := str(t, newIdentity(t, e.api, f.realm, "cy"), "id")
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		jwkJSON, _ := (&jose.JSONWebKey{Key: &key.PublicKey}).MarshalJSON()
+		kid := thumbprint(t, &key.PublicKey)
+		tp, _ := base64.RawURLEncoding.DecodeString(kid)
+		e.api.post(t, "/realms/"+f.realm+"/identities/"+cy+"/credentials:import", map[string]any{"credentials": []any{map[string]any{
+			"id": "81490afab171aef0", "identity_id": "e85de356dc78843a", "realm_id": "7df92e4a38ba0993", "tenant_id": "0001b42d80372976",
+			"state": "ACTIVE", "csr_type": "JWT", "jwk_json": string(jwkJSON), "jwk_thumbprint": base64.URLEncoding.EncodeToString(tp),
+			"create_time": "2022-03-14T03:42:52.905657Z", "update_time": "2022-06-14T05:55:23.823187Z"}}})
+		req := f.start(t)
+		f.allowed(t, f.post(t, softwareClaims(t, key, kid, f.proofClaims(req, cy))), "cy")
+	})
+}
