@@ -8,7 +8,9 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -16,6 +18,8 @@ import (
 
 	"github.com/latchkey/latchkey/internal/apiclient"
 	"github.com/latchkey/latchkey/internal/bootstrap"
+	"github.com/latchkey/latchkey/internal/passkey"
+	"github.com/latchkey/latchkey/internal/provisioning"
 	"github.com/latchkey/latchkey/internal/server"
 )
 
@@ -44,16 +48,26 @@ func isTerminal(f *os.File) bool {
 
 func importCmd(cfg *server.Config) *cobra.Command {
 	var realm, bindingConfig, errorsFile string
-	var dryRun, updateExisting, createGroups bool
+	var dryRun, updateExisting, createGroups, credentials bool
 	cmd := &cobra.Command{
 		Use:   "import FILE",
-		Short: "Import identities from a CSV file into a realm (the server must be running); exits 1 when rows failed",
+		Short: "Import identities from a CSV file, or with --credentials passkeys from a CSV or JSON file, into a realm (the server must be running); exits 1 when rows failed",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			if credentials {
+				for _, name := range []string{"update-existing", "create-groups", "send-binding-email", "errors-file"} {
+					if cmd.Flags().Changed(name) {
+						return fmt.Errorf("--%s is an option of an import of identities, not of --credentials", name)
+					}
+				}
+			}
 			c, err := apiClient(ctx, cfg)
 			if err != nil {
 				return err
+			}
+			if credentials {
+				return importCredentials(ctx, cmd, c, realm, args[0], dryRun)
 			}
 			f, err := os.Open(args[0])
 			if err != nil {
@@ -82,8 +96,103 @@ func importCmd(cfg *server.Config) *cobra.Command {
 	fl.BoolVar(&createGroups, "create-groups", false, "create the groups that rows name and the realm lacks")
 	fl.StringVar(&bindingConfig, "send-binding-email", "", "send each new identity a credential binding e-mail with this authenticator config id")
 	fl.StringVar(&errorsFile, "errors-file", "", "write the failed rows, with an error column, to this CSV file")
+	fl.BoolVar(&credentials, "credentials", false, "FILE holds passkeys exported elsewhere (CSV or JSON, a username per passkey), imported for the realm's identities")
 	cmd.MarkFlagRequired("realm")
 	return cmd
+}
+
+// importCredentials imports the passkeys of a credentials file through the
+// API, all of one identity in one request (by 100): the server decides each.
+// It prints why each failed row failed and fails when any did.
+func importCredentials(ctx context.Context, cmd *cobra.Command, c *apiclient.Client, realm, path string, dryRun bool) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	rows, err := provisioning.ReadCredentials(data)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	failed := 0
+	fail := func(r provisioning.CredentialRow, why string) {
+		fmt.Fprintf(cmd.ErrOrStderr(), "%s: %s\n", r.Where, why)
+		failed++
+	}
+	var usernames []string
+	byUser := map[string][]provisioning.CredentialRow{}
+	for _, r := range rows {
+		if r.Error != "" {
+			fail(r, r.Error)
+			continue
+		}
+		if byUser[r.Username] == nil {
+			usernames = append(usernames, r.Username)
+		}
+		byUser[r.Username] = append(byUser[r.Username], r)
+	}
+	imported, identities := 0, 0
+	for _, username := range usernames {
+		id, err := c.IdentityByUsername(ctx, realm, username)
+		if err != nil {
+			return err
+		}
+		before := imported
+		for chunk := range slices.Chunk(byUser[username], passkey.MaxImport) {
+			if id == "" {
+				for _, r := range chunk {
+					fail(r, "no identity of the realm has the username "+strconv.Quote(username))
+				}
+				continue
+			}
+			creds := make([]passkey.PortableCredential, len(chunk))
+			for i, r := range chunk {
+				creds[i] = r.Credential
+			}
+			err := c.ImportCredentials(ctx, realm, id, creds, dryRun)
+			var refused *apiclient.Error
+			switch {
+			case err == nil:
+				if imported == before {
+					identities++
+				}
+				imported += len(chunk)
+			case errors.As(err, &refused) && refused.StatusCode < 500:
+				for i, r := range chunk {
+					fail(r, refusal(refused, i, username))
+				}
+			default:
+				return err
+			}
+		}
+	}
+	what := "imported"
+	if dryRun {
+		what = "would be imported (dry run: nothing was changed)"
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "%d passkeys of %d identities %s, %d rows failed\n", imported, identities, what, failed)
+	if failed > 0 {
+		return fmt.Errorf("%d rows failed", failed)
+	}
+	return nil
+}
+
+// refusal says why the i-th passkey of a refused request was not imported:
+// the fields the server named of it, or that another one was refused.
+func refusal(e *apiclient.Error, i int, username string) string {
+	prefix := "credentials[" + strconv.Itoa(i) + "]."
+	var why []string
+	for _, v := range e.Violations() {
+		if field, ok := strings.CutPrefix(v.Field, prefix); ok {
+			why = append(why, field+": "+v.Description)
+		}
+	}
+	switch {
+	case len(why) > 0:
+		return strings.Join(why, "; ")
+	case len(e.Violations()) > 0 && strings.HasPrefix(e.Violations()[0].Field, "credentials["):
+		return "not imported: another passkey of " + strconv.Quote(username) + " was refused (an identity's passkeys are imported together)"
+	}
+	return e.Error()
 }
 
 // waitForImport polls the job until it is done, with a progress bar on a terminal.

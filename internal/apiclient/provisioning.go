@@ -65,22 +65,41 @@ func (c *Client) do(ctx context.Context, method, u, contentType string, body io.
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	var e struct {
-		Message string `json:"message"`
-		Details []struct {
-			FieldViolations []struct{ Field, Description string } `json:"field_violations"`
-		} `json:"details"`
-	}
-	if json.Unmarshal(raw, &e) != nil || e.Message == "" {
+	e := &Error{Status: resp.Status, StatusCode: resp.StatusCode}
+	if json.Unmarshal(raw, e) != nil || e.Message == "" {
 		return nil, fmt.Errorf("%s %s: %s: %.200s", method, u, resp.Status, raw)
 	}
-	msg := []string{e.Message}
+	return nil, e
+}
+
+// Error is an error answer of the API, with the fields it names.
+type Error struct {
+	Status     string `json:"-"`
+	StatusCode int    `json:"-"`
+	Message    string `json:"message"`
+	Details    []struct {
+		FieldViolations []FieldViolation `json:"field_violations"`
+	} `json:"details"`
+}
+
+// FieldViolation is what is wrong with one field of a request.
+type FieldViolation struct{ Field, Description string }
+
+// Violations are the field violations of the error.
+func (e *Error) Violations() []FieldViolation {
+	var out []FieldViolation
 	for _, d := range e.Details {
-		for _, v := range d.FieldViolations {
-			msg = append(msg, v.Field+": "+v.Description)
-		}
+		out = append(out, d.FieldViolations...)
 	}
-	return nil, fmt.Errorf("%s: %s", resp.Status, strings.Join(msg, "; "))
+	return out
+}
+
+func (e *Error) Error() string {
+	msg := []string{e.Message}
+	for _, v := range e.Violations() {
+		msg = append(msg, v.Field+": "+v.Description)
+	}
+	return e.Status + ": " + strings.Join(msg, "; ")
 }
 
 func (c *Client) job(ctx context.Context, method, u, contentType string, body io.Reader) (ImportJob, error) {

@@ -66,15 +66,16 @@ type Change struct {
 
 // Sign-in event actions.
 const (
-	SignInStarted  = "sign_in.started"
-	SignInAllowed  = "sign_in.allowed"
-	SignInDenied   = "sign_in.denied"
-	TokenIssued    = "token.issued"
-	TokenRefreshed = "token.refreshed"
-	TokenRevoked   = "token.revoked"
-	SessionEnded   = "session.ended"
-	PasskeyBound   = "passkey.bound"
-	PasskeyRevoked = "passkey.revoked"
+	SignInStarted   = "sign_in.started"
+	SignInAllowed   = "sign_in.allowed"
+	SignInDenied    = "sign_in.denied"
+	TokenIssued     = "token.issued"
+	TokenRefreshed  = "token.refreshed"
+	TokenRevoked    = "token.revoked"
+	SessionEnded    = "session.ended"
+	PasskeyBound    = "passkey.bound"
+	PasskeyRevoked  = "passkey.revoked"
+	PasskeyImported = "passkey.imported"
 )
 
 // Outcomes of sign-in events.

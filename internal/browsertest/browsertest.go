@@ -7,6 +7,7 @@ package browsertest
 
 import (
 	"context"
+	"encoding/base64"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -79,24 +80,45 @@ func AddAuthenticatorWithoutUV(t testing.TB, ctx context.Context) {
 	addAuthenticator(t, ctx, false)
 }
 
-func addAuthenticator(t testing.TB, ctx context.Context, verifies bool) {
+// AddAuthenticatorWithPasskey gives the tab a virtual authenticator as
+// AddAuthenticator does, holding a discoverable passkey made elsewhere for
+// rpID: its credential id, its P-256 private key (PKCS #8) and the user
+// handle it was created with. The test knows its public key, to import it.
+func AddAuthenticatorWithPasskey(t testing.TB, ctx context.Context, rpID string, credentialID, pkcs8, userHandle []byte) {
 	t.Helper()
-	_, err := chromedp.Run(ctx, func(ctx context.Context, tg *chromedp.Target) (struct{}, error) {
+	id := addAuthenticator(t, ctx, true)
+	// Sent as a map: cdproto's Credential always sends
+	// generateCmtgKeyOnNextOperation, which Chromium refuses ("CMTG is not
+	// supported by this authenticator").
+	addCredential := cdp.Command[map[string]any, cdp.Empty]{Method: webauthn.CommandAddCredential}
+	_, err := chromedp.Run(ctx, func(ctx context.Context, tg *chromedp.Target) (cdp.Empty, error) {
+		return cdp.Call(ctx, tg, addCredential, map[string]any{"authenticatorId": id, "credential": map[string]any{
+			"credentialId": base64.StdEncoding.EncodeToString(credentialID), "isResidentCredential": true, "rpId": rpID,
+			"privateKey": base64.StdEncoding.EncodeToString(pkcs8), "userHandle": base64.StdEncoding.EncodeToString(userHandle), "signCount": 0}})
+	})
+	if err != nil {
+		t.Fatalf("add a passkey to the virtual authenticator: %v", err)
+	}
+}
+
+func addAuthenticator(t testing.TB, ctx context.Context, verifies bool) webauthn.AuthenticatorID {
+	t.Helper()
+	res, err := chromedp.Run(ctx, func(ctx context.Context, tg *chromedp.Target) (webauthn.AddVirtualAuthenticatorResult, error) {
 		if _, err := cdp.Call(ctx, tg, webauthn.Enable, webauthn.EnableParams{}); err != nil {
-			return struct{}{}, err
+			return webauthn.AddVirtualAuthenticatorResult{}, err
 		}
-		_, err := cdp.Call(ctx, tg, webauthn.AddVirtualAuthenticator, webauthn.AddVirtualAuthenticatorParams{
+		return cdp.Call(ctx, tg, webauthn.AddVirtualAuthenticator, webauthn.AddVirtualAuthenticatorParams{
 			Options: &webauthn.VirtualAuthenticatorOptions{
 				Protocol: webauthn.AuthenticatorProtocolCtap2, Ctap2version: webauthn.Ctap2versionCtap21,
 				Transport: webauthn.AuthenticatorTransportInternal, HasResidentKey: true, HasUserVerification: verifies,
 				IsUserVerified: verifies, AutomaticPresenceSimulation: true,
 			},
 		})
-		return struct{}{}, err
 	})
 	if err != nil {
 		t.Fatalf("add virtual authenticator: %v", err)
 	}
+	return res.AuthenticatorID
 }
 
 // WaitFor polls the tab with the JavaScript predicate until it is true,

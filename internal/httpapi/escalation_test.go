@@ -323,6 +323,9 @@ func (x escalation) walkRoutes() []walkRoute {
 		{"GET", r + "/identities/{admin}/credentials", []string{"credentials:read"}, nil},
 		{"PATCH", r + "/identities/{admin}/credentials/none", []string{"credentials:update"},
 			map[string]any{"credential": map[string]any{"display_name": "Mine"}}},
+		{"POST", r + "/identities/{admin}/credentials:import", []string{"credentials:create"}, map[string]any{"credentials": []any{walkPasskey()}}},
+		{"POST", r + "/identities/{mallory}/credentials:import", []string{"credentials:create"}, map[string]any{"credentials": []any{walkPasskey()}}},
+		{"GET", r + "/identities/{admin}/credentials:export", []string{"credentials:read"}, nil},
 		{"POST", r + "/identities/{admin}/credential-binding-jobs", []string{"credential-binding-jobs:create"}, job},
 		{"GET", r + "/identities/{admin}/credential-binding-jobs", []string{"credential-binding-jobs:read"}, nil},
 		{"POST", r + "/batch-credential-binding-jobs", []string{"credential-binding-jobs:create"}, map[string]any{"batch_credential_binding_job": map[string]any{

@@ -29,6 +29,10 @@ func (s *Server) passkeyRoutes(mux *httpx.Mux) {
 	mux.HandleVerbs("GET "+credentialsPath+"/{credential}", httpx.Verbs{"": s.auth(s.getCredential, "credentials:read")})
 	mux.HandleVerbs("PATCH "+credentialsPath+"/{credential}", httpx.Verbs{"": s.auth(s.updateCredential, "credentials:update")})
 	mux.HandleVerbs("POST "+credentialsPath+"/{credential}", httpx.Verbs{"revoke": s.auth(s.revokeCredential, "credentials:revoke")})
+	// Portability, our extension of the API: passkeys exported elsewhere
+	// come in; the public parts of an identity's passkeys go out.
+	mux.Handle("POST "+credentialsPath+":import", s.auth(s.importCredentials, "credentials:create"))
+	mux.Handle("GET "+credentialsPath+":export", s.auth(s.exportCredentials, "credentials:read"))
 
 	mux.Handle("POST "+httpx.JobsPath, s.auth(s.createJob, "credential-binding-jobs:create"))
 	mux.Handle("GET "+httpx.JobsPath, s.auth(s.listJobs, "credential-binding-jobs:read"))
@@ -177,6 +181,48 @@ func (s *Server) revokeCredential(w http.ResponseWriter, r *http.Request) {
 	}
 	c, err := s.Passkeys.RevokeCredential(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("identity"), r.PathValue("credential"))
 	httpx.Reply(w, r, c, err)
+}
+
+// portableCredentials is the body of an import and of an export.
+type portableCredentials struct {
+	Credentials []passkey.PortableCredential `json:"credentials"`
+}
+
+// importCredentials imports passkeys for an identity, all or none; with
+// ?dry_run=true it only checks them. It answers the credentials stored
+// (or that would be).
+func (s *Server) importCredentials(w http.ResponseWriter, r *http.Request) {
+	var dryRun bool
+	if err := queryParams(r, map[string]*bool{"dry_run": &dryRun}, nil); err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	var in struct {
+		Credentials []json.RawMessage `json:"credentials"`
+	}
+	if err := httpx.DecodeBody(w, r, &in); err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	// One by one, so that an error names the credential: credentials[2].pin.
+	pcs := make([]passkey.PortableCredential, len(in.Credentials))
+	for i, raw := range in.Credentials {
+		if err := httpx.StrictDecode(raw, &pcs[i]); err != nil {
+			httpx.WriteError(w, r, latchkey.WithFieldPrefix(err, "credentials["+strconv.Itoa(i)+"]."))
+			return
+		}
+	}
+	cs, err := s.Passkeys.ImportCredentials(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("identity"), pcs, dryRun)
+	httpx.Reply(w, r, map[string]any{"credentials": cs, "dry_run": dryRun}, err)
+}
+
+func (s *Server) exportCredentials(w http.ResponseWriter, r *http.Request) {
+	if err := queryParams(r, nil, nil); err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	cs, err := s.Passkeys.ExportCredentials(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("identity"))
+	httpx.Reply(w, r, portableCredentials{Credentials: cs}, err)
 }
 
 // decodeOptionalEmpty accepts no body or an empty object, as the revoke

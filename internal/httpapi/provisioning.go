@@ -22,28 +22,34 @@ func (s *Server) provisioningRoutes(mux *httpx.Mux) {
 	})
 }
 
-// importOptions reads the options of an import from the query string;
-// unknown parameters are refused, so that a misspelt option is not ignored.
+// importOptions reads the options of an import from the query string.
 func importOptions(r *http.Request) (provisioning.Options, error) {
 	var o provisioning.Options
-	flags := map[string]*bool{"dry_run": &o.DryRun, "update_existing": &o.UpdateExisting, "create_groups": &o.CreateGroups}
+	err := queryParams(r, map[string]*bool{"dry_run": &o.DryRun, "update_existing": &o.UpdateExisting, "create_groups": &o.CreateGroups},
+		map[string]*string{"send_binding_email": &o.SendBindingEmail})
+	return o, err
+}
+
+// queryParams reads the query string into flags (true or false) and texts;
+// unknown parameters are refused, so that a misspelt option is not ignored.
+func queryParams(r *http.Request, flags map[string]*bool, texts map[string]*string) error {
 	for name, values := range r.URL.Query() {
 		v := values[len(values)-1]
-		if name == "send_binding_email" {
-			o.SendBindingEmail = v
+		if dst, ok := texts[name]; ok {
+			*dst = v
 			continue
 		}
 		dst, ok := flags[name]
 		if !ok {
-			return o, latchkey.InvalidField(name, "unknown parameter")
+			return latchkey.InvalidField(name, "unknown parameter")
 		}
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			return o, latchkey.InvalidField(name, "must be true or false")
+			return latchkey.InvalidField(name, "must be true or false")
 		}
 		*dst = b
 	}
-	return o, nil
+	return nil
 }
 
 func (s *Server) importIdentities(w http.ResponseWriter, r *http.Request) {

@@ -24,7 +24,7 @@ var ManagementScopes = expand(
 	"applications:create,read,update,delete",
 	"applications:secrets:read",
 	"authenticator-configs:create,read,update,delete",
-	"credentials:read,update,revoke",
+	"credentials:create,read,update,revoke",
 	"credential-binding-jobs:create,read,revoke",
 	"themes:create,read,update",
 	"tokens:read,delete,introspect",

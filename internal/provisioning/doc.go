@@ -4,6 +4,9 @@
 // results, an error report, resumable after a restart, one at a time per
 // realm), the Worker that runs them, and the export of a realm's
 // identities in the same format. The CLI, the API and the console share it.
+// It also reads the credentials files of `latchkey import --credentials`
+// (CSV or JSON passkeys by username), which the CLI imports through the
+// API's credentials:import, that is passkey.ImportCredentials.
 //
 // Rows are decided and stored with internal/directory's write path
 // (NewIdentity, EditIdentity, NewGroup, StoreChanges), never rules of its

@@ -166,6 +166,17 @@ func testCredentials(t *testing.T, s store.Store) {
 	equal(t, "revoked credential", list[0], c)
 	must(t, s.RefreshEnrollment(ctx, ada.ID, now))
 	equal(t, "enrollment after revocation", enrollment(t, s, ada), directory.Unenrolled)
+
+	// A WebAuthn id is one passkey of the realm (imports bring their own);
+	// JWT credentials, which have none, do not collide.
+	sameID := newCredential(ada, "tp2")
+	sameID.CSRType, sameID.WebAuthn = passkey.CSRWebAuthn, &passkey.WebAuthnKey{CredentialID: []byte{1, 2}, PublicKey: []byte{4}}
+	wantErr(t, "same WebAuthn id with another key", s.CreateCredential(ctx, sameID), latchkey.ErrDuplicate)
+	must(t, s.CreateCredential(ctx, newCredential(ada, "jwt1")))
+	must(t, s.CreateCredential(ctx, newCredential(ada, "jwt2")))
+	inOther := newCredential(addIdentity(t, s, newRealm(t, s), "bo"), "tp1")
+	inOther.CSRType, inOther.WebAuthn = passkey.CSRWebAuthn, &passkey.WebAuthnKey{CredentialID: []byte{1, 2}, PublicKey: []byte{3}}
+	must(t, s.CreateCredential(ctx, inOther))
 }
 
 // testBatchQueueCount: of two transactions that each count the queued
