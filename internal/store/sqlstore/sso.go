@@ -141,7 +141,7 @@ func (t *tx) UnassignGroups(ctx context.Context, configID string, ids []string) 
 }
 
 // ListAssignedIdentities lists one row per way an identity is assigned:
-// directly (group '') and through each assigned group it belongs to, keyed
+// directly (group ”) and through each assigned group it belongs to, keyed
 // by identity id and group id.
 func (t *tx) ListAssignedIdentities(ctx context.Context, configID string, opts latchkey.ListOptions) ([]sso.AssociatedIdentity, int, error) {
 	var q listQuery
