@@ -123,6 +123,9 @@ func (p *GenericOIDC) application() ([]string, string, string) {
 	return p.RedirectURIs, p.Confidentiality, p.PKCE
 }
 func (p *GenericOIDC) validate(v *latchkey.Violations) {
+	if p.TrustedOrigins == nil {
+		p.TrustedOrigins = []string{}
+	}
 	checkRedirectURIs(v, "redirect_uris", p.RedirectURIs)
 	if p.Scopes == nil {
 		v.Add("scopes", "missing")
@@ -219,6 +222,10 @@ type OIDCIdP struct {
 func (p *OIDCIdP) typeName() string { return p.Type }
 func (p *OIDCIdP) secret() *string  { return &p.ClientSecret }
 func (p *OIDCIdP) validate(v *latchkey.Violations) {
+	p.PKCE = cmpOr(p.PKCE, "disabled")
+	if p.IDTokenScopes == nil {
+		p.IDTokenScopes = []string{}
+	}
 	if p.Type == TypeOktaIdP {
 		checkHost(v, "okta_domain", p.OktaDomain)
 		base := "https://" + p.OktaDomain + "/oauth2/v1"
