@@ -7,6 +7,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"net/http"
 	"net/url"
@@ -337,7 +338,7 @@ func TestSSOBadInput(t *testing.T) {
 		assertInvalid(t, c.do(t, "POST", r+"/sso-configs/"+bm+":addIdentities", map[string]any{"identity_ids": []string{}}), "identity_ids", "missing")
 		many := make([]string, 1001)
 		for i := range many {
-			many[i] = strings.Repeat("a", 15) + string(rune('a'+i%26)) + string(rune('a'+i/26))
+			many[i] = fmt.Sprintf("%016x", i)
 		}
 		assertInvalid(t, c.do(t, "POST", r+"/sso-configs/"+bm+":addGroups", map[string]any{"group_ids": many}), "group_ids", "array exceeds 1000 elements")
 		assertInvalid(t, c.do(t, "POST", r+"/sso-configs/"+bm+":addIdentities", map[string]any{"identity_ids": []string{alice}, "group_ids": []string{}}), "group_ids", "unknown field")
@@ -356,8 +357,8 @@ func TestSSOBadInput(t *testing.T) {
 		// Deleting an identity or a group removes its assignments.
 		team := newGroup(t, c, realm, "Team")
 		c.post(t, r+"/groups/"+team+":addMembers", map[string]any{"identity_ids": []string{alice}})
-		c.ok(t, "POST", r+"/sso-configs/"+bm+":addIdentities", map[string]any{"identity_ids": []string{alice}})
-		c.ok(t, "POST", r+"/sso-configs/"+bm+":addGroups", map[string]any{"group_ids": []string{team}})
+		assertEmpty200(t, c.do(t, "POST", r+"/sso-configs/"+bm+":addIdentities", map[string]any{"identity_ids": []string{alice}}))
+		assertEmpty200(t, c.do(t, "POST", r+"/sso-configs/"+bm+":addGroups", map[string]any{"group_ids": []string{team}}))
 		c.del(t, r+"/identities/"+alice)
 		c.del(t, r+"/groups/"+team)
 		if got := c.get(t, r+"/sso-configs/"+bm+":listIdentityAssociations"); len(items(t, got, "identities")) != 0 {
@@ -375,7 +376,7 @@ func TestSSOBadInput(t *testing.T) {
 		assertInvalid(t, c.do(t, "POST", r+"/identity-providers", map[string]any{"display_name": "X", "protocol_config": with(idp, "type", "saml_idp", "client_secret", "s")}),
 			"protocol_config.type", "must be one of oidc_idp")
 		assertInvalid(t, c.do(t, "POST", r+"/identity-providers", map[string]any{"display_name": "X", "protocol_config": with(idp, "token_url", "not a url", "client_secret", "s")}),
-			"protocol_config.token_url", "not a URI")
+			"protocol_config.token_url", "not an absolute URI")
 		assertNotFound(t, c.do(t, "GET", r+"/identity-providers/nope", nil), "IdentityProvider", "nope", "identity provider not found")
 		assertInvalid(t, c.do(t, "PATCH", r+"/flow-type-config", map[string]any{"web": map[string]any{"android_autofill": map[string]any{"enabled": true}}}),
 			"web.android_autofill.enabled", "the flow android_autofill does not exist on web")
@@ -435,7 +436,10 @@ func TestSSOAccess(t *testing.T) {
 			{"DELETE", "/identity-providers/{idp}", "identity-providers:delete", nil},
 			{"DELETE", "/sso-configs/{sso}", "sso-configs:delete", nil},
 		}
-		fill := strings.NewReplacer("{sso}", bm, "{alice}", alice, "{staff}", staff, "{idp}", idp, "{app}", e.app())
+		app := str(t, c.post(t, r+"/applications", map[string]any{"application": map[string]any{"display_name": "Plain",
+			"protocol_config": map[string]any{"type": "oauth2", "grant_type": []string{"client_credentials"},
+				"token_configuration": map[string]any{"expires_after": 3600}}}}), "id")
+		fill := strings.NewReplacer("{sso}", bm, "{alice}", alice, "{staff}", staff, "{idp}", idp, "{app}", app)
 		body := func(b any) any {
 			if b == nil {
 				return nil
@@ -446,7 +450,9 @@ func TestSSOAccess(t *testing.T) {
 		for _, rt := range routes {
 			path := fill.Replace(rt.path)
 			for what, resp := range map[string]func() int{
-				"no scope":       func() int { return c.withToken(e.node.Token(t, "tenants:read")).do(t, rt.method, r+path, body(rt.body)).Status },
+				"no scope": func() int {
+					return c.withToken(e.node.Token(t, "tenants:read")).do(t, rt.method, r+path, body(rt.body)).Status
+				},
 				"another tenant": func() int { return elsewhere.do(t, rt.method, r+path, body(rt.body)).Status },
 			} {
 				if status := resp(); status != http.StatusForbidden {
