@@ -2,6 +2,7 @@ package sso
 
 import (
 	"bytes"
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -603,19 +604,21 @@ func ParseCertificatePEM(s string) (*x509.Certificate, error) {
 
 // ParsePublicKeyPEM parses a service provider's encryption key: a PEM X.509
 // certificate or a PEM public key; RSA only (SAML key transport).
-func ParsePublicKeyPEM(s string) (any, error) {
+func ParsePublicKeyPEM(s string) (*rsa.PublicKey, error) {
+	var k any
 	if c, err := ParseCertificatePEM(s); err == nil {
-		return c.PublicKey, nil
+		k = c.PublicKey
+	} else if der, err := pemBody(s, "PUBLIC KEY"); err == nil {
+		k, _ = x509.ParsePKIXPublicKey(der)
 	}
-	der, err := pemBody(s, "PUBLIC KEY")
-	if err != nil {
+	if k == nil {
 		return nil, errors.New("must be a PEM certificate or public key")
 	}
-	k, err := x509.ParsePKIXPublicKey(der)
-	if err != nil {
-		return nil, errors.New("must be a PEM certificate or public key")
+	rk, ok := k.(*rsa.PublicKey)
+	if !ok {
+		return nil, errors.New("must be an RSA key: SAML encrypts the assertion's key with RSA")
 	}
-	return k, nil
+	return rk, nil
 }
 
 func pemBody(s, blockType string) ([]byte, error) {
