@@ -324,6 +324,12 @@ func TestSSOBadInput(t *testing.T) {
 		assertInvalid(t, c.do(t, "POST", r+"/sso-configs", map[string]any{"sso_config": map[string]any{"display_name": "x"}}),
 			"sso_config.payload", "missing")
 
+		// What the server fills in is ignored in requests: no config takes
+		// over another application.
+		own := c.post(t, r+"/sso-configs", ssoConfigBody("Own", with(ssoPayloads(cert)["generic_oidc"], "application_id", e.app(), "client_id", "mine")))
+		if p := obj(t, own, "payload"); p["application_id"] == e.app() || p["client_id"] == "mine" {
+			t.Errorf("a request chose the application behind a config: %v", p)
+		}
 		bm := str(t, c.post(t, r+"/sso-configs", ssoConfigBody("Wiki", ssoPayloads(cert)["bookmark"])), "id")
 		assertInvalid(t, c.do(t, "PATCH", r+"/sso-configs/"+bm, map[string]any{"sso_config": map[string]any{"type": "generic_oidc"}}),
 			"sso_config.payload.type", "cannot be changed (it is bookmark)")
