@@ -52,7 +52,7 @@ func startWith(t testing.TB, engine, scopes string, configure func(*server.Confi
 	n := testenv.StartNode(t, engine, configure)
 	creds := n.Creds()
 	c := &console.Console{Directory: n.Directory, OAuth: n.OAuth, Passkeys: n.Passkeys, Policy: policy.NewService(n.Store.Policy()),
-		Mail: n.Mail, Provisioning: n.Provisioning, Events: n.Store.Audit(), Webhooks: n.Webhooks, Box: n.OAuth.Box(),
+		Mail: n.Mail, Provisioning: n.Provisioning, Events: n.Store.Audit(), Webhooks: n.Webhooks, SSO: n.SSO, Box: n.OAuth.Box(),
 		Client:     console.Client{TenantID: creds.TenantID, RealmID: creds.RealmID, ApplicationID: creds.ApplicationID},
 		Management: console.Management{ApplicationID: creds.ApplicationID}}
 	srv := httptest.NewServer(c.Handler())

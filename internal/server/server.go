@@ -336,7 +336,7 @@ func open(ctx context.Context, cfg Config, st store.Store) (*Node, error) {
 		SSO:          n.SSO,
 		Console: (&console.Console{
 			Directory: n.Directory, OAuth: oauthSvc, Passkeys: n.Passkeys, Policy: policies, Mail: n.Mail,
-			Provisioning: n.Provisioning, Events: st.Audit(), Webhooks: n.Webhooks, Box: box, PublicURL: base,
+			Provisioning: n.Provisioning, Events: st.Audit(), Webhooks: n.Webhooks, SSO: n.SSO, Box: box, PublicURL: base,
 			IdleTimeout: cfg.ConsoleIdleTimeout, Logger: cfg.Logger, Clock: cfg.Clock,
 			Client: console.Client{TenantID: cons.TenantID, RealmID: cons.RealmID, ApplicationID: cons.ApplicationID,
 				ClientID: cons.ClientID, ClientSecret: cons.ClientSecret},
