@@ -335,6 +335,12 @@ func TestSSOBadInput(t *testing.T) {
 			"sso_config.payload.type", "cannot be changed (it is bookmark)")
 		assertInvalid(t, c.do(t, "PATCH", r+"/sso-configs/"+bm, map[string]any{"sso_config": map[string]any{"type": "bookmark", "login_link": ""}}),
 			"sso_config.payload.login_link", "missing")
+		if resp := c.do(t, "GET", r+"/sso-configs?is_migrated=maybe", nil); resp.Header.Get("X-Correlation-Id") == "" {
+			t.Error("no x-correlation-id made for a request without one")
+		}
+		if resp := c.withHeader("X-Correlation-Id", "bad id!").do(t, "GET", r+"/sso-configs", nil); resp.Header.Get("X-Correlation-Id") == "bad id!" {
+			t.Error("a correlation id that is no token is echoed")
+		}
 		assertInvalid(t, c.do(t, "GET", r+"/sso-configs?is_migrated=maybe", nil), "is_migrated", "must be true or false")
 		assertInvalid(t, c.do(t, "GET", r+"/sso-configs?type=gopher", nil), "type", "must be one of bookmark, entra_id_external_auth_methods, generic_oidc, generic_oidc_idp, generic_saml, okta_idp, okta_sso_bi_idp, scim, ws_fed")
 		assertInvalid(t, c.do(t, "GET", r+"/sso-configs?order_by=display_name", nil), "order_by", "lists are ordered by id; no other order is supported")
