@@ -69,7 +69,7 @@ func (e *env) signIn(t testing.TB, token string) {
 	jar, _ := cookiejar.New(nil)
 	e.hc = &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	u, _ := url.Parse(e.url + console.Prefix)
-	jar.SetCookies(u, []*http.Cookie{console.SessionCookie(e.console, token)})
+	jar.SetCookies(u, console.SessionCookie(e.console, token))
 	page := e.get(t, "/console/realms")
 	if m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(page.body); m != nil {
 		e.csrf = m[1]

@@ -24,14 +24,24 @@ func (c *Console) ssoRoutes(mux *http.ServeMux) {
 	c.handle(mux, "POST "+ssoPrefix+"/assign", c.assignSSO, "sso-configs:read", "sso-configs:update")
 	c.handle(mux, "POST "+ssoPrefix+"/test", c.testSSOConfig, "sso-configs:read", "identities:read", "groups:read")
 	c.handle(mux, "POST "+ssoPrefix+"/delete", c.deleteSSOConfig, "sso-configs:delete")
+	c.handle(mux, "POST "+realmPrefix+"/identity-providers", c.createIdentityProvider, "sso-configs:read", "identity-providers:read", "identity-providers:create")
+	c.handle(mux, "POST "+realmPrefix+"/identity-providers/{idp}/delete", c.deleteIdentityProvider, "identity-providers:delete")
 }
 
 var ssoFields = []string{"display_name", "payload"}
 
-// ssoConfigsView is the list and the create form.
+// ssoConfigsView is the list and the create form, and the realm's
+// identity providers (when the administrator may read them) with theirs.
 type ssoConfigsView struct {
-	Configs []sso.Config
-	Form    *form
+	Configs   []sso.Config
+	Form      *form
+	Providers []sso.IdentityProvider
+	IdPForm   *form
+	Created   *sso.IdentityProvider // just made: its redirect URL to register upstream
+}
+
+func emptyForm(values map[string]string) *form {
+	return &form{Values: values, Errors: map[string]string{}}
 }
 
 // ssoConfigView is a config's page: the config as the API answers it, its
@@ -46,17 +56,30 @@ type ssoConfigView struct {
 	Created    bool // the answer of the create: a backed config's secret is in JSON, once
 }
 
-func (q *request) showSSOConfigs(status int, f *form) error {
-	cs, _, err := q.c.SSO.List(q.Context(), q.tenantID, q.realm.ID, sso.ListFilter{}, latchkey.ListOptions{Limit: 200, SkipTotal: true})
-	if err != nil {
+func (q *request) showSSOConfigs(status int, v ssoConfigsView) error {
+	all := latchkey.ListOptions{Limit: 200, SkipTotal: true}
+	var err error
+	if v.Configs, _, err = q.c.SSO.List(q.Context(), q.tenantID, q.realm.ID, sso.ListFilter{}, all); err != nil {
 		return err
 	}
-	q.render(status, "sso_configs.html", "Single sign-on", "sso-configs", ssoConfigsView{Configs: cs, Form: f})
+	if q.principal.HasScopes([]string{"identity-providers:read"}) {
+		if v.Providers, _, err = q.c.SSO.ListIdentityProviders(q.Context(), q.tenantID, q.realm.ID, all); err != nil {
+			return err
+		}
+	}
+	if v.Form == nil {
+		v.Form = emptyForm(map[string]string{"payload": `{"type":"bookmark","login_link":"https://"}`})
+	}
+	if v.IdPForm == nil {
+		v.IdPForm = emptyForm(map[string]string{"protocol_config": `{"type":"oidc_idp","client_id":"","client_secret":"","pkce":"s256","identity_attribute":"email",` +
+			`"identifying_claim_name":"email","token_scopes":["openid","email"],"authorize_url":"https://","token_url":"https://","jwks_url":"https://"}`})
+	}
+	q.render(status, "sso_configs.html", "Single sign-on", "sso-configs", v)
 	return nil
 }
 
 func (c *Console) ssoConfigs(q *request) error {
-	return q.showSSOConfigs(http.StatusOK, &form{Values: map[string]string{"payload": `{"type":"bookmark","login_link":"https://"}`}, Errors: map[string]string{}})
+	return q.showSSOConfigs(http.StatusOK, ssoConfigsView{})
 }
 
 // createSSOConfig shows the new config at once, without a redirect: the
@@ -68,7 +91,7 @@ func (c *Console) createSSOConfig(q *request) error {
 		if !f.refused(err, "") {
 			return err
 		}
-		return q.showSSOConfigs(http.StatusUnprocessableEntity, f)
+		return q.showSSOConfigs(http.StatusUnprocessableEntity, ssoConfigsView{Form: f})
 	}
 	return q.showSSOConfig(http.StatusCreated, cfg, nil, true)
 }
@@ -146,5 +169,28 @@ func (c *Console) deleteSSOConfig(q *request) error {
 		return err
 	}
 	q.redirect(q.realmPath("/sso-configs"), "SSO config deleted.")
+	return nil
+}
+
+// createIdentityProvider shows the list with the new provider's redirect
+// URL, to register at the provider.
+func (c *Console) createIdentityProvider(q *request) error {
+	f := q.newForm("idp_name", "protocol_config")
+	p, err := c.SSO.CreateIdentityProvider(q.Context(), q.tenantID, q.realm.ID, sso.IdPIn{DisplayName: ptr(f.Values["idp_name"]),
+		ProtocolConfig: json.RawMessage(f.Values["protocol_config"])})
+	if err != nil {
+		if !f.refused(err, "") {
+			return err
+		}
+		return q.showSSOConfigs(http.StatusUnprocessableEntity, ssoConfigsView{IdPForm: f})
+	}
+	return q.showSSOConfigs(http.StatusCreated, ssoConfigsView{Created: &p})
+}
+
+func (c *Console) deleteIdentityProvider(q *request) error {
+	if err := c.SSO.DeleteIdentityProvider(q.Context(), q.tenantID, q.realm.ID, q.PathValue("idp")); err != nil {
+		return err
+	}
+	q.redirect(q.realmPath("/sso-configs"), "Identity provider deleted.")
 	return nil
 }

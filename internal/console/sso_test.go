@@ -10,8 +10,9 @@ import (
 
 // TestSSOConfigPages: an administrator creates an OIDC app's SSO config
 // (its client secret shown once), is told what is wrong with a bad payload,
-// assigns an identity and a group and sees who may use it, tests it, and
-// deletes it.
+// assigns an identity and a group and sees who may use it, tests it, adds
+// and deletes an identity provider (its redirect URL shown, its secret
+// not), and deletes the config.
 func TestSSOConfigPages(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, e *env) {
 		realm := e.api(t, "POST", "/realms", map[string]any{"realm": map[string]any{"display_name": "Apps", "classification": "SECURE_WORKFORCE"}})["id"].(string)
@@ -48,6 +49,25 @@ func TestSSOConfigPages(t *testing.T) {
 			t.Error("Ada is still listed after unassigning")
 		}
 		wantPage(t, e.get(t, base), http.StatusOK, "Chat", "generic_oidc")
+		// Identity providers, on the same page.
+		p = e.post(t, "/console/realms/"+realm+"/identity-providers", url.Values{"idp_name": {"Okta"}, "protocol_config": {`{"type":"oidc_idp","client_id":"c"}`}})
+		wantPage(t, p, http.StatusUnprocessableEntity, "protocol_config.identifying_claim_name")
+		p = e.post(t, "/console/realms/"+realm+"/identity-providers", url.Values{"idp_name": {"Okta"}, "protocol_config": {`{"type":"oidc_idp",
+			"client_id":"okta-client","client_secret":"upstream-secret","identity_attribute":"email","identifying_claim_name":"email",
+			"authorize_url":"https://acme.okta.com/oauth2/v1/authorize","token_url":"https://acme.okta.com/oauth2/v1/token","jwks_url":"https://acme.okta.com/oauth2/v1/keys"}`}})
+		wantPage(t, p, http.StatusCreated, "Register this redirect URL", "/identity-providers/", "okta-client")
+		if strings.Contains(p.body, "upstream-secret") {
+			t.Error("the page shows the upstream client secret")
+		}
+		idp := regexp.MustCompile(`/identity-providers/([0-9a-f-]{36})/delete`).FindStringSubmatch(p.body)
+		if idp == nil {
+			t.Fatalf("no identity provider on %s", excerpt(p.body))
+		}
+		if p := e.post(t, "/console/realms/"+realm+"/identity-providers/"+idp[1]+"/delete", url.Values{}); p.status != http.StatusSeeOther {
+			t.Fatalf("delete the identity provider: %d", p.status)
+		}
+		wantPage(t, e.get(t, base), http.StatusOK, "No identity providers")
+
 		if p := e.post(t, page+"/delete", url.Values{}); p.status != http.StatusSeeOther {
 			t.Fatalf("delete: %d %s", p.status, excerpt(p.body))
 		}
