@@ -21,6 +21,7 @@ import (
 	"github.com/latchkey/latchkey/internal/policy"
 	"github.com/latchkey/latchkey/internal/provisioning"
 	"github.com/latchkey/latchkey/internal/secretbox"
+	"github.com/latchkey/latchkey/internal/sso"
 	"github.com/latchkey/latchkey/internal/webhook"
 )
 
@@ -48,6 +49,8 @@ type Console struct {
 	Provisioning *provisioning.Service
 	Events       audit.Store
 	Webhooks     *webhook.Service
+	// SSO serves the SSO config pages; nil serves none.
+	SSO *sso.Service
 	// Box seals the session cookies, with the key every node shares.
 	Box    *secretbox.Box
 	Client Client
@@ -150,6 +153,7 @@ func (c *Console) Handler() http.Handler {
 	c.policyRoutes(mux)
 	c.brandingRoutes(mux)
 	c.webhookRoutes(mux)
+	c.ssoRoutes(mux)
 	c.tokenRoutes(mux)
 	c.eventRoutes(mux)
 	// Cross-origin form posts are refused before they reach a handler, on
@@ -406,5 +410,5 @@ type section struct{ Path, Label string }
 var sections = []section{
 	{"identities", "Identities"}, {"groups", "Groups"}, {"applications", "Applications"},
 	{"authenticator-configs", "Authenticator configs"}, {"policy", "Policy"}, {"branding", "Branding"},
-	{"tokens", "API tokens"}, {"webhooks", "Webhooks"}, {"sign-ins", "Sign-ins"}, {"events", "Events"}, {"settings", "Realm settings"},
+	{"sso-configs", "Single sign-on"}, {"tokens", "API tokens"}, {"webhooks", "Webhooks"}, {"sign-ins", "Sign-ins"}, {"events", "Events"}, {"settings", "Realm settings"},
 }

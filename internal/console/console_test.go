@@ -52,7 +52,7 @@ func startWith(t testing.TB, engine, scopes string, configure func(*server.Confi
 	n := testenv.StartNode(t, engine, configure)
 	creds := n.Creds()
 	c := &console.Console{Directory: n.Directory, OAuth: n.OAuth, Passkeys: n.Passkeys, Policy: policy.NewService(n.Store.Policy()),
-		Mail: n.Mail, Provisioning: n.Provisioning, Events: n.Store.Audit(), Webhooks: n.Webhooks, Box: n.OAuth.Box(),
+		Mail: n.Mail, Provisioning: n.Provisioning, Events: n.Store.Audit(), Webhooks: n.Webhooks, SSO: n.SSO, Box: n.OAuth.Box(),
 		Client:     console.Client{TenantID: creds.TenantID, RealmID: creds.RealmID, ApplicationID: creds.ApplicationID},
 		Management: console.Management{ApplicationID: creds.ApplicationID}}
 	srv := httptest.NewServer(c.Handler())
@@ -69,7 +69,7 @@ func (e *env) signIn(t testing.TB, token string) {
 	jar, _ := cookiejar.New(nil)
 	e.hc = &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	u, _ := url.Parse(e.url + console.Prefix)
-	jar.SetCookies(u, []*http.Cookie{console.SessionCookie(e.console, token)})
+	jar.SetCookies(u, console.SessionCookie(e.console, token))
 	page := e.get(t, "/console/realms")
 	if m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(page.body); m != nil {
 		e.csrf = m[1]

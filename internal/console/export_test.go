@@ -7,17 +7,23 @@ import (
 	"time"
 )
 
-// SessionCookie is the cookie of a session holding token, as the sign-in
+// SessionCookie are the cookies of a session holding token, as the sign-in
 // callback sets it: tests sign in with a token they mint.
-func SessionCookie(c *Console, token string) *http.Cookie {
+func SessionCookie(c *Console, token string) []*http.Cookie {
 	return SessionCookieSeen(c, token, time.Now())
 }
 
 // SessionCookieSeen is SessionCookie of a session last used at seen.
-func SessionCookieSeen(c *Console, token string, seen time.Time) *http.Cookie {
+func SessionCookieSeen(c *Console, token string, seen time.Time) []*http.Cookie {
 	rec := &cookieRecorder{header: http.Header{}}
 	c.setSealed(rec, sessionCookie, session{Token: token, CSRF: latchkey.RandomString(32), Seen: seen.Unix(), Admin: "Test admin"}, 0)
-	return (&http.Response{Header: rec.header}).Cookies()[0]
+	var out []*http.Cookie
+	for _, ck := range (&http.Response{Header: rec.header}).Cookies() {
+		if ck.MaxAge >= 0 { // not a part cleared
+			out = append(out, ck)
+		}
+	}
+	return out
 }
 
 type cookieRecorder struct{ header http.Header }

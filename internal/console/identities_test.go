@@ -165,11 +165,11 @@ func TestIdleTimeout(t *testing.T) {
 	e.console.IdleTimeout = 10 * time.Minute
 	u, _ := url.Parse(e.url + "/console/")
 	token := e.node.Token(t, "")
-	e.hc.Jar.SetCookies(u, []*http.Cookie{console.SessionCookieSeen(e.console, token, time.Now().Add(-11*time.Minute))})
+	e.hc.Jar.SetCookies(u, console.SessionCookieSeen(e.console, token, time.Now().Add(-11*time.Minute)))
 	if p := e.get(t, "/console/realms"); p.status != http.StatusSeeOther || !strings.Contains(p.location, "reason=idle") {
 		t.Fatalf("idle session: %d %s", p.status, p.location)
 	}
-	e.hc.Jar.SetCookies(u, []*http.Cookie{console.SessionCookieSeen(e.console, token, time.Now().Add(-9*time.Minute))})
+	e.hc.Jar.SetCookies(u, console.SessionCookieSeen(e.console, token, time.Now().Add(-9*time.Minute)))
 	p := e.get(t, "/console/realms")
 	wantPage(t, p, http.StatusOK, "Realms")
 	ck := p.header.Get("Set-Cookie")

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -53,26 +54,58 @@ func (c *Console) idleTimeout() time.Duration {
 	return DefaultIdleTimeout
 }
 
-// setSealed sets a cookie holding v sealed; maxAge 0 makes it last as long
-// as the browser session.
-func (c *Console) setSealed(w http.ResponseWriter, name string, v any, maxAge int) {
-	b, _ := json.Marshal(v)
-	http.SetCookie(w, &http.Cookie{Name: name, Value: c.Box.Seal(b), Path: Prefix, HttpOnly: true,
-		Secure: c.secure(), SameSite: http.SameSiteLaxMode, MaxAge: maxAge})
+// cookieChunk is the most of a sealed value one cookie holds, and
+// maxChunks how many cookies one value may take: browsers drop a cookie
+// over 4,096 bytes, and a session's access token (every management scope
+// in its scope claim) outgrows one.
+const (
+	cookieChunk = 3800
+	maxChunks   = 4
+)
+
+// chunkName is the name of the cookie holding part i of a value named name.
+func chunkName(name string, i int) string {
+	if i == 0 {
+		return name
+	}
+	return name + "_" + strconv.Itoa(i)
 }
 
-// sealed reads a cookie that setSealed wrote into v.
-func (c *Console) sealed(r *http.Request, name string, v any) bool {
-	ck, err := r.Cookie(name)
-	if err != nil {
-		return false
+// setSealed sets cookies holding v sealed, in parts of cookieChunk (clearing
+// parts a longer value left); maxAge 0 makes them last as long as the
+// browser session.
+func (c *Console) setSealed(w http.ResponseWriter, name string, v any, maxAge int) {
+	b, _ := json.Marshal(v)
+	value := c.Box.Seal(b)
+	for i := 0; i < maxChunks; i++ {
+		part := value[min(i*cookieChunk, len(value)):min((i+1)*cookieChunk, len(value))]
+		if part == "" && i > 0 {
+			http.SetCookie(w, &http.Cookie{Name: chunkName(name, i), Path: Prefix, MaxAge: -1, HttpOnly: true})
+			continue
+		}
+		http.SetCookie(w, &http.Cookie{Name: chunkName(name, i), Value: part, Path: Prefix, HttpOnly: true,
+			Secure: c.secure(), SameSite: http.SameSiteLaxMode, MaxAge: maxAge})
 	}
-	b, err := c.Box.Open(ck.Value)
-	return err == nil && json.Unmarshal(b, v) == nil
+}
+
+// sealed reads the cookies that setSealed wrote into v.
+func (c *Console) sealed(r *http.Request, name string, v any) bool {
+	var value strings.Builder
+	for i := 0; i < maxChunks; i++ {
+		ck, err := r.Cookie(chunkName(name, i))
+		if err != nil {
+			break
+		}
+		value.WriteString(ck.Value)
+	}
+	b, err := c.Box.Open(value.String())
+	return value.Len() > 0 && err == nil && json.Unmarshal(b, v) == nil
 }
 
 func clearCookie(w http.ResponseWriter, name string) {
-	http.SetCookie(w, &http.Cookie{Name: name, Path: Prefix, MaxAge: -1, HttpOnly: true})
+	for i := 0; i < maxChunks; i++ {
+		http.SetCookie(w, &http.Cookie{Name: chunkName(name, i), Path: Prefix, MaxAge: -1, HttpOnly: true})
+	}
 }
 
 // signedIn returns the request of a valid, recently used session. Without

@@ -22,7 +22,7 @@ import (
 // an administrator made with every management scope.
 type escalation struct {
 	*env
-	rs, adminRole, myRole, group, admin, mallory, config, strongApp string
+	rs, adminRole, myRole, group, admin, mallory, config, strongApp, ssoConfig string
 }
 
 func newEscalation(t *testing.T, e *env) escalation {
@@ -37,6 +37,8 @@ func newEscalation(t *testing.T, e *env) escalation {
 	x.myRole = str(t, e.api.post(t, realm+"/resource-servers/"+x.rs+"/roles", map[string]any{"role": map[string]any{"display_name": "Mallory's"}}), "id")
 	e.api.post(t, realm+"/resource-servers/"+x.rs+"/roles/"+x.myRole+":addMembers", map[string]any{"identity_ids": []string{x.mallory}})
 	x.strongApp = str(t, e.api.post(t, realm+"/applications", map[string]any{"application": x.ccApp(oauth.ManagementScopes)}), "id")
+	x.ssoConfig = str(t, e.api.post(t, realm+"/sso-configs", map[string]any{"sso_config": map[string]any{"display_name": "Wiki",
+		"payload": map[string]any{"type": "bookmark", "login_link": "https://wiki.example/"}}}), "id")
 	return x
 }
 
@@ -339,6 +341,22 @@ func (x escalation) walkRoutes() []walkRoute {
 		{"PATCH", r + "/scim/v2/Groups/{group}", []string{"scim:groups:update"}, scimPatch},
 		{"PUT", r + "/scim/v2/Groups/{group}", []string{"scim:groups:update"}, scimGroup},
 		{"GET", r + "/scim/v2/Users", []string{"scim:users:read"}, nil},
+
+		{"POST", r + "/sso-configs", []string{"sso-configs:create"}, map[string]any{"sso_config": map[string]any{"display_name": "Mine",
+			"payload": map[string]any{"type": "generic_oidc", "redirect_uris": []string{"https://mine.example/cb"}, "scopes": []string{"openid"},
+				"confidentiality": "confidential", "pkce": "s256", "application_id": "{strong}"}}}},
+		{"GET", r + "/sso-configs", []string{"sso-configs:read"}, nil},
+		{"GET", r + "/sso-configs/{sso}", []string{"sso-configs:read"}, nil},
+		{"PATCH", r + "/sso-configs/{sso}", []string{"sso-configs:update"}, map[string]any{"sso_config": map[string]any{"type": "bookmark", "icon": "https://x.example/i.png"}}},
+		{"POST", r + "/sso-configs/{sso}:addIdentities", []string{"sso-configs:update"}, map[string]any{"identity_ids": []string{"{mallory}"}}},
+		{"POST", r + "/sso-configs/{sso}:addGroups", []string{"sso-configs:update"}, map[string]any{"group_ids": []string{"{group}"}}},
+		{"GET", r + "/sso-configs/{sso}:listIdentityAssociations", []string{"sso-configs:read", "identities:read", "groups:read"}, nil},
+		{"GET", r + "/identities/{admin}/sso-configs", []string{"sso-configs:read"}, nil},
+		{"GET", r + "/applications/{strong}/sso-configs-id", []string{"sso-configs:read"}, nil},
+		{"POST", r + "/identity-providers", []string{"identity-providers:create"}, map[string]any{"display_name": "Upstream", "protocol_config": map[string]any{
+			"type": "oidc_idp", "client_id": "x", "client_secret": "s", "identity_attribute": "email", "jwks_url": "https://idp.example/keys",
+			"token_url": "https://idp.example/token", "authorize_url": "https://idp.example/authorize", "identifying_claim_name": "email"}}},
+		{"GET", r + "/flow-type-config", []string{"flow-type:read"}, nil},
 	}
 }
 
@@ -346,7 +364,7 @@ func (x escalation) walkRoutes() []walkRoute {
 func (x escalation) call(t *testing.T, c client, rt walkRoute) (int, any) {
 	t.Helper()
 	fill := strings.NewReplacer("{realm}", x.adminRealm(), "{admin}", x.admin, "{mallory}", x.mallory, "{group}", x.group,
-		"{rs}", x.rs, "{role}", x.adminRole, "{myrole}", x.myRole, "{app}", x.app(), "{strong}", x.strongApp, "{config}", x.config)
+		"{rs}", x.rs, "{role}", x.adminRole, "{myrole}", x.myRole, "{app}", x.app(), "{strong}", x.strongApp, "{config}", x.config, "{sso}", x.ssoConfig)
 	var body any
 	if rt.body != nil {
 		raw, ok := rt.body.(string)

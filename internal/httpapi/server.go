@@ -21,6 +21,7 @@ import (
 	"github.com/latchkey/latchkey/internal/provisioning"
 	"github.com/latchkey/latchkey/internal/ratelimit"
 	"github.com/latchkey/latchkey/internal/scim"
+	"github.com/latchkey/latchkey/internal/sso"
 	"github.com/latchkey/latchkey/internal/tracing"
 	"github.com/latchkey/latchkey/internal/webhook"
 )
@@ -54,6 +55,8 @@ type Server struct {
 	Provisioning *provisioning.Service
 	// Webhooks serves the realms' webhooks and their deliveries.
 	Webhooks *webhook.Service
+	// SSO serves SSO configs, identity providers and launch mechanisms; nil serves none.
+	SSO *sso.Service
 	// Console serves the admin console under /console; nil serves none.
 	Console http.Handler
 	// Clock dates page tokens and tells when they expire.
@@ -138,6 +141,7 @@ func (s *Server) Routes(mux *httpx.Mux) {
 	s.roleRoutes(mux)
 	s.provisioningRoutes(mux)
 	s.webhookRoutes(mux)
+	s.ssoRoutes(mux)
 }
 
 // jsonFallback answers requests that match no route, or match one with

@@ -37,6 +37,7 @@ import (
 	"github.com/latchkey/latchkey/internal/scim"
 	"github.com/latchkey/latchkey/internal/secretbox"
 	"github.com/latchkey/latchkey/internal/session"
+	"github.com/latchkey/latchkey/internal/sso"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/store/postgres"
 	"github.com/latchkey/latchkey/internal/store/sqlite"
@@ -142,6 +143,8 @@ type Node struct {
 	// DeliveryWorker sends the HTTP deliveries of the outbox (back-channel
 	// logout tokens, webhook messages) while Serve runs.
 	DeliveryWorker *delivery.Worker
+	// SSO manages the realms' SSO configs, identity providers and launch mechanisms.
+	SSO *sso.Service
 	// Webhooks manages the realms' webhooks, whose deliveries DeliveryWorker sends.
 	Webhooks *webhook.Service
 	// Provisioning runs CSV imports and exports; ImportWorker runs the
@@ -308,6 +311,8 @@ func open(ctx context.Context, cfg Config, st store.Store) (*Node, error) {
 			return nil, fmt.Errorf("the first administrator's binding link: %w", err)
 		}
 	}
+	n.SSO = sso.NewService(st.SSO(), box, oauthSvc, base)
+	n.SSO.Clock, n.SSO.Logger = cfg.Clock, cfg.Logger
 	n.Provisioning = provisioning.NewService(st.Provisioning())
 	n.Provisioning.Clock = cfg.Clock
 	n.Provisioning.Mailer = bindingMailer{n.Passkeys}
@@ -329,9 +334,10 @@ func open(ctx context.Context, cfg Config, st store.Store) (*Node, error) {
 		Mail:         n.Mail,
 		Provisioning: n.Provisioning,
 		Webhooks:     n.Webhooks,
+		SSO:          n.SSO,
 		Console: (&console.Console{
 			Directory: n.Directory, OAuth: oauthSvc, Passkeys: n.Passkeys, Policy: policies, Mail: n.Mail,
-			Provisioning: n.Provisioning, Events: st.Audit(), Webhooks: n.Webhooks, Box: box, PublicURL: base,
+			Provisioning: n.Provisioning, Events: st.Audit(), Webhooks: n.Webhooks, SSO: n.SSO, Box: box, PublicURL: base,
 			IdleTimeout: cfg.ConsoleIdleTimeout, Logger: cfg.Logger, Clock: cfg.Clock,
 			Client: console.Client{TenantID: cons.TenantID, RealmID: cons.RealmID, ApplicationID: cons.ApplicationID,
 				ClientID: cons.ClientID, ClientSecret: cons.ClientSecret},

@@ -21,6 +21,7 @@ import (
 	"github.com/latchkey/latchkey/internal/policy"
 	"github.com/latchkey/latchkey/internal/provisioning"
 	"github.com/latchkey/latchkey/internal/session"
+	"github.com/latchkey/latchkey/internal/sso"
 	"github.com/latchkey/latchkey/internal/webhook"
 )
 
@@ -34,6 +35,7 @@ type Tx interface {
 	policy.Tx
 	provisioning.Tx
 	session.Tx
+	sso.Tx
 	webhook.Tx
 	// GetSetting returns latchkey.ErrNotFound for a setting never made.
 	GetSetting(ctx context.Context, name string) (string, error)
@@ -61,6 +63,7 @@ type Store interface {
 	Session() session.Store
 	Audit() audit.Store
 	Webhook() webhook.Store
+	SSO() sso.Store
 	// OnSessionsEnded makes every ending of sessions (Tx.EndSessions)
 	// call fn in its transaction; the node sets it once, before serving.
 	OnSessionsEnded(fn SessionsEnded)

@@ -20,6 +20,8 @@ var sealedColumns = []sealedColumn{
 	{"applications", "id", "client_secret_sealed", "client_secret_sealed <> ''", nil}, // '' for public clients
 	{"signing_keys", "id", "private_key_sealed", "TRUE", nil},
 	{"webhooks", "id", "secret_sealed", "TRUE", nil},
+	{"sso_configs", "id", "secret_sealed", "secret_sealed <> ''", nil},                      // '' for configs without an upstream secret
+	{"identity_providers", "id", "client_secret_sealed", "client_secret_sealed <> ''", nil}, // '' for PKCE-only clients
 }
 
 // Reseal passes every sealed secret to reseal and stores what it returns

@@ -41,6 +41,7 @@ import (
 	"github.com/latchkey/latchkey/internal/policy"
 	"github.com/latchkey/latchkey/internal/provisioning"
 	"github.com/latchkey/latchkey/internal/session"
+	"github.com/latchkey/latchkey/internal/sso"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/webhook"
 )
@@ -338,6 +339,15 @@ func (s *Store) Webhook() webhook.Store { return webhookStore{s} }
 type webhookStore struct{ *Store }
 
 func (s webhookStore) Update(ctx context.Context, fn func(webhook.Tx) error) error {
+	return s.update(ctx, func(t *tx) error { return fn(t) })
+}
+
+// SSO returns the store as sso sees it.
+func (s *Store) SSO() sso.Store { return ssoStore{s} }
+
+type ssoStore struct{ *Store }
+
+func (s ssoStore) Update(ctx context.Context, fn func(sso.Tx) error) error {
 	return s.update(ctx, func(t *tx) error { return fn(t) })
 }
 
