@@ -295,8 +295,17 @@ func writePage(w http.ResponseWriter, r *http.Request, status int, page, name st
 	}
 }
 
-// fail shows a message page.
+// fail shows a message page. The layout's htmx-config swaps refusals in
+// (htmx ignores 4xx and 5xx by default); an htmx request's answer would land
+// in the part of the page it targets, so a message page replaces the whole
+// content instead, where it is seen.
 func (q *request) fail(status int, message string) {
+	if q.Header.Get("HX-Request") != "" {
+		h := q.w.Header()
+		h.Set("HX-Retarget", "#main")
+		h.Set("HX-Reselect", "#main")
+		h.Set("HX-Reswap", "outerHTML")
+	}
 	q.render(status, "message.html", http.StatusText(status), "", message)
 }
 
