@@ -149,6 +149,7 @@ func (c *Console) Handler() http.Handler {
 	c.configRoutes(mux)
 	c.policyRoutes(mux)
 	c.brandingRoutes(mux)
+	c.emailRoutes(mux)
 	c.webhookRoutes(mux)
 	c.tokenRoutes(mux)
 	c.eventRoutes(mux)
@@ -414,6 +415,6 @@ type section struct{ Path, Label string }
 
 var sections = []section{
 	{"identities", "Identities"}, {"groups", "Groups"}, {"applications", "Applications"},
-	{"authenticator-configs", "Authenticator configs"}, {"policy", "Policy"}, {"branding", "Branding"},
+	{"authenticator-configs", "Authenticator configs"}, {"policy", "Policy"}, {"branding", "Branding"}, {"email", "E-mail"},
 	{"tokens", "API tokens"}, {"webhooks", "Webhooks"}, {"events", "Events"}, {"settings", "Realm settings"},
 }

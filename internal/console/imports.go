@@ -21,6 +21,7 @@ func (c *Console) importRoutes(mux *http.ServeMux) {
 type uploadForm struct {
 	Options provisioning.Options
 	Configs []passkey.AuthenticatorConfig
+	NoEmail string // why no binding e-mail can be sent, when none can
 	Error   string
 }
 
@@ -30,7 +31,7 @@ const ProblemsShown = 20
 
 func (c *Console) uploadForm(q *request) (uploadForm, error) {
 	configs, _, err := c.Passkeys.ListAuthenticatorConfigs(q.Context(), q.tenantID, q.realm.ID, latchkey.ListOptions{Limit: MaxChoices, SkipTotal: true})
-	return uploadForm{Configs: configs}, err
+	return uploadForm{Configs: configs, NoEmail: c.emailMissing()}, err
 }
 
 func (c *Console) newImport(q *request) error {
@@ -69,6 +70,9 @@ func (c *Console) createImport(q *request) error {
 	defer q.MultipartForm.RemoveAll()
 	f.Options = provisioning.Options{DryRun: q.FormValue("mode") != "run", UpdateExisting: q.FormValue("update_existing") != "",
 		CreateGroups: q.FormValue("create_groups") != "", SendBindingEmail: q.FormValue("send_binding_email")}
+	if f.Options.SendBindingEmail != "" && f.NoEmail != "" {
+		return refuse(f.NoEmail)
+	}
 	if !q.principal.HasScopes(f.Options.Scopes()) {
 		return refuse("Your administrator role does not grant " + strings.Join(f.Options.Scopes(), ", ") + ".")
 	}
