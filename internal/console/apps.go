@@ -79,7 +79,14 @@ type appView struct {
 	Form    *form
 	Options map[string][]option
 	Secret  string
+	Connect *connectView
+	// Access is whether the policy lets anyone sign in to the application;
+	// nil when the administrator may not read the policy.
+	Access *access
 }
+
+// access is what the application page says of the policy.
+type access struct{ Allowed bool }
 
 // showApp renders the application page with the form f and the realm's
 // authenticator configs and resource servers to choose from.
@@ -102,11 +109,23 @@ func (c *Console) showApp(q *request, status int, a oauth.Application, f *form, 
 	for _, rs := range servers {
 		options["resource_server_id"] = append(options["resource_server_id"], option{rs.ID, rs.DisplayName + " (" + rs.Identifier + ")"})
 	}
+	v := appView{App: a, Form: f, Options: options, Secret: secret}
 	title := a.DisplayName
 	if a.ID == "" {
 		title = "Create application"
+	} else {
+		if v.Connect, err = c.connectPanel(q, a); err != nil {
+			return err
+		}
+		if q.principal.HasScopes([]string{"policy:read"}) {
+			p, err := c.Policy.Get(q.Context(), q.tenantID, q.realm.ID)
+			if err != nil {
+				return err
+			}
+			v.Access = &access{Allowed: allowsSomeone(p, a.ID)}
+		}
 	}
-	q.render(status, "app.html", title, "applications", appView{App: a, Form: f, Options: options, Secret: secret})
+	q.render(status, "app.html", title, "applications", v)
 	return nil
 }
 
@@ -176,8 +195,10 @@ func (c *Console) createApp(q *request) error {
 		}
 		return c.showApp(q, http.StatusUnprocessableEntity, oauth.Application{}, f, "")
 	}
-	q.redirect(q.appPath(created, ""), "Application "+created.DisplayName+" created.")
-	return nil
+	// The page itself, not a redirect: the secret is shown this once and
+	// never stored in a cookie.
+	q.w.Header().Set("HX-Push-Url", q.appPath(created, ""))
+	return c.showApp(q, http.StatusCreated, created, appForm(created), created.ProtocolConfig.ClientSecret)
 }
 
 func (q *request) appPath(a oauth.Application, rest string) string {

@@ -56,12 +56,16 @@ func TestApplications(t *testing.T) {
 		p = e.post(t, base, appForm(url.Values{"protocol_config.grant_type": nil}))
 		wantPage(t, p, http.StatusUnprocessableEntity, `id="e-protocol_config.grant_type"`, "must list at least one grant")
 
-		p = e.follow(t, base, appForm(nil))
-		wantPage(t, p, http.StatusOK, "Application Billing created.", "Reveal client secret")
-		if secretRE.MatchString(p.body) {
-			t.Fatal("the application page shows the secret unasked")
-		}
+		// Created: the secret is shown this once, then only when asked.
+		p = e.post(t, base, appForm(nil))
+		wantPage(t, p, http.StatusCreated, "Client secret: shown only now")
+		shown := secretRE.FindStringSubmatch(p.body)
 		apps := e.api(t, "GET", "/realms/"+realm+"/applications", nil)["applications"].([]any)
+		if len(apps) == 1 {
+			if p := e.get(t, base+"/"+apps[0].(map[string]any)["id"].(string)); secretRE.MatchString(p.body) || !strings.Contains(p.body, "Reveal client secret") {
+				t.Fatal("the application page shows the secret unasked")
+			}
+		}
 		if len(apps) != 1 {
 			t.Fatalf("the API lists %d applications", len(apps))
 		}
@@ -71,6 +75,9 @@ func TestApplications(t *testing.T) {
 			t.Fatalf("the API shows %v", app)
 		}
 		clientID, oldSecret := pc["client_id"].(string), pc["client_secret"].(string)
+		if shown == nil || shown[1] != oldSecret {
+			t.Fatalf("the secret shown at creation %v is not the application's", shown)
+		}
 
 		// Edit.
 		refresh := url.Values{"protocol_config.refresh_token_configuration.expires_after": {"7200"},

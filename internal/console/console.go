@@ -150,6 +150,7 @@ func (c *Console) Handler() http.Handler {
 	c.policyRoutes(mux)
 	c.brandingRoutes(mux)
 	c.emailRoutes(mux)
+	c.startRoutes(mux)
 	c.webhookRoutes(mux)
 	c.tokenRoutes(mux)
 	c.eventRoutes(mux)
@@ -414,7 +415,7 @@ func (c *Console) switchRealm(q *request) error {
 type section struct{ Path, Label string }
 
 var sections = []section{
-	{"identities", "Identities"}, {"groups", "Groups"}, {"applications", "Applications"},
+	{"start", "Getting started"}, {"identities", "Identities"}, {"groups", "Groups"}, {"applications", "Applications"},
 	{"authenticator-configs", "Authenticator configs"}, {"policy", "Policy"}, {"branding", "Branding"}, {"email", "E-mail"},
 	{"tokens", "API tokens"}, {"webhooks", "Webhooks"}, {"events", "Events"}, {"settings", "Realm settings"},
 }
