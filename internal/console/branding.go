@@ -97,7 +97,7 @@ func (c *Console) brandingPreview(q *request) error {
 		return err
 	}
 	themePatch(q.URL.Query()).Apply(&t)
-	_, _, html, err := mail.RenderSampleBindingEmail(t, c.Clock.Now())
+	_, _, html, err := mail.RenderSampleBindingEmail(t, c.linkExpiry())
 	if err != nil {
 		return err
 	}

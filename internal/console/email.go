@@ -2,6 +2,7 @@ package console
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/latchkey/latchkey/internal/mail"
 )
@@ -29,7 +30,7 @@ func (c *Console) emailSettings(q *request) error {
 func (c *Console) sendTestEmail(q *request) error {
 	v := emailView{Setup: c.Mail.Setup(), Test: q.newForm("to")}
 	v.Test.Errors = map[string]string{}
-	sent, err := c.Mail.SendTestEmail(q.Context(), q.tenantID, q.realm.ID, v.Test.Values["to"])
+	sent, err := c.Mail.SendTestEmail(q.Context(), q.tenantID, q.realm.ID, v.Test.Values["to"], c.linkExpiry())
 	if err != nil {
 		if !v.Test.refused(err, "") {
 			return err
@@ -50,4 +51,10 @@ func (c *Console) emailMissing() string {
 		return ""
 	}
 	return "Not sent: e-mail is not configured on this server. Use “Create link” and pass the link on, or configure SMTP (see E-mail)."
+}
+
+// linkExpiry is when a binding link made now expires: the sample e-mail
+// says what a real one would.
+func (c *Console) linkExpiry() time.Time {
+	return c.Clock.Now().Add(c.Passkeys.LinkLifetime())
 }

@@ -141,12 +141,12 @@ type TestSend struct {
 }
 
 // SendTestEmail sends the sample binding e-mail, in the realm's active
-// theme, to to at once, past the outbox: an administrator's check of the
+// theme, its link expiring at expires, to to at once, past the outbox: an administrator's check of the
 // branding and of the SMTP server, who wants the server's answer now, not
 // a retry in 30 seconds. Its subject says it is a test. Without an SMTP
 // server it is refused with ErrNotConfigured; a refusal by the server is
 // no error but the result.
-func (s *Service) SendTestEmail(ctx context.Context, tenantID, realmID, to string) (TestSend, error) {
+func (s *Service) SendTestEmail(ctx context.Context, tenantID, realmID, to string, expires time.Time) (TestSend, error) {
 	if a, perr := netmail.ParseAddress(to); perr != nil || a.Address != to || len(to) > 254 {
 		return TestSend{}, latchkey.InvalidField("to", "not a valid e-mail address")
 	}
@@ -157,7 +157,7 @@ func (s *Service) SendTestEmail(ctx context.Context, tenantID, realmID, to strin
 	if err != nil {
 		return TestSend{}, err
 	}
-	subject, text, html, err := RenderSampleBindingEmail(theme, s.Clock.Now())
+	subject, text, html, err := RenderSampleBindingEmail(theme, expires)
 	if err != nil {
 		return TestSend{}, err
 	}
