@@ -80,6 +80,9 @@ type appView struct {
 	Options map[string][]option
 	Secret  string
 	Connect *connectView
+	// TryURI is the console's redirect URI that "Try sign-in" adds, when
+	// the application can try; "" when it cannot.
+	TryURI string
 	// Access is whether the policy lets anyone sign in to the application;
 	// nil when the administrator may not read the policy.
 	Access *access
@@ -116,6 +119,9 @@ func (c *Console) showApp(q *request, status int, a oauth.Application, f *form, 
 	} else {
 		if v.Connect, err = c.connectPanel(q, a); err != nil {
 			return err
+		}
+		if canTry(a) && !a.IsManaged {
+			v.TryURI = c.tryRedirectURI()
 		}
 		if q.principal.HasScopes([]string{"policy:read"}) {
 			p, err := c.Policy.Get(q.Context(), q.tenantID, q.realm.ID)
@@ -170,8 +176,9 @@ func applyApp(f *form, a *oauth.Application) {
 	pc.TokenFormat = f.Values[formatField]
 	rc := &pc.RefreshTokenConfiguration
 	rc.ExpiresAfter, _ = strconv.Atoi(f.Values[refreshExpiresField])
-	if rc.AbsoluteLifetime, _ = strconv.Atoi(f.Values[refreshAbsoluteField]); f.Values[refreshAbsoluteField] != "" && rc.AbsoluteLifetime == 0 {
-		rc.AbsoluteLifetime = -1 // no number: refused with the range, not taken for no bound
+	var err error
+	if rc.AbsoluteLifetime, err = strconv.Atoi(f.Values[refreshAbsoluteField]); f.Values[refreshAbsoluteField] != "" && err != nil {
+		rc.AbsoluteLifetime = -1 // no number: refused with the range, not taken for no bound ("0" is no bound)
 	}
 	rc.RotationType = f.Values[rotationField]
 }

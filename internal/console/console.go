@@ -151,6 +151,7 @@ func (c *Console) Handler() http.Handler {
 	c.brandingRoutes(mux)
 	c.emailRoutes(mux)
 	c.startRoutes(mux)
+	c.tryRoutes(mux)
 	c.webhookRoutes(mux)
 	c.tokenRoutes(mux)
 	c.eventRoutes(mux)

@@ -47,7 +47,9 @@ func TestRealmThatWorks(t *testing.T) {
 		e.api(t, "POST", "/realms/"+realm+"/identities", map[string]any{"identity": map[string]any{"display_name": "Ada",
 			"traits": map[string]any{"type": "traits_v0", "username": "ada"}}})
 		p = e.post(t, "/console/realms/"+realm+"/applications", appForm(url.Values{"protocol_config.type": {"oidc"},
-			"protocol_config.grant_type": {"authorization_code"}, "protocol_config.redirect_uris": {"https://app.example/cb"}}))
+			"protocol_config.grant_type": {"authorization_code"}, "protocol_config.redirect_uris": {"https://app.example/cb"},
+			// as the new-application form fills it in: 0 is no bound, not a refused value
+			"protocol_config.refresh_token_configuration.absolute_lifetime": {"0"}}))
 		wantPage(t, p, http.StatusCreated, `id="connect"`, "Discovery URL", `data-access="denied"`, "Nobody may sign in yet", "openid-client", "oidc.NewProvider", "bi-sdk-js")
 		issuer := regexp.MustCompile(`<code id="issuer">([^<]+)</code>`).FindStringSubmatch(p.body)
 		if issuer == nil {
