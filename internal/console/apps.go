@@ -79,6 +79,7 @@ type appView struct {
 	Form    *form
 	Options map[string][]option
 	Secret  string
+	Notice  string // what was just done, on a page answered without a redirect
 	Connect *connectView
 	// TryURI is the console's redirect URI that "Try sign-in" adds, when
 	// the application can try; "" when it cannot.
@@ -94,6 +95,10 @@ type access struct{ Allowed bool }
 // showApp renders the application page with the form f and the realm's
 // authenticator configs and resource servers to choose from.
 func (c *Console) showApp(q *request, status int, a oauth.Application, f *form, secret string) error {
+	return c.showAppWith(q, status, a, f, secret, "")
+}
+
+func (c *Console) showAppWith(q *request, status int, a oauth.Application, f *form, secret, notice string) error {
 	configs, _, err := c.Passkeys.ListAuthenticatorConfigs(q.Context(), q.tenantID, q.realm.ID, latchkey.ListOptions{Limit: MaxChoices, SkipTotal: true})
 	if err != nil {
 		return err
@@ -112,7 +117,7 @@ func (c *Console) showApp(q *request, status int, a oauth.Application, f *form, 
 	for _, rs := range servers {
 		options["resource_server_id"] = append(options["resource_server_id"], option{rs.ID, rs.DisplayName + " (" + rs.Identifier + ")"})
 	}
-	v := appView{App: a, Form: f, Options: options, Secret: secret}
+	v := appView{App: a, Form: f, Options: options, Secret: secret, Notice: notice}
 	title := a.DisplayName
 	if a.ID == "" {
 		title = "Create application"
@@ -204,8 +209,13 @@ func (c *Console) createApp(q *request) error {
 	}
 	// The page itself, not a redirect: the secret is shown this once and
 	// never stored in a cookie.
-	q.w.Header().Set("HX-Push-Url", q.appPath(created, ""))
-	return c.showApp(q, http.StatusCreated, created, appForm(created), created.ProtocolConfig.ClientSecret)
+	return c.showCreatedApp(q, created)
+}
+
+// showCreatedApp is showApp with the new secret and a notice.
+func (c *Console) showCreatedApp(q *request, a oauth.Application) error {
+	q.w.Header().Set("HX-Push-Url", q.appPath(a, ""))
+	return c.showAppWith(q, http.StatusCreated, a, appForm(a), a.ProtocolConfig.ClientSecret, "Application "+a.DisplayName+" created.")
 }
 
 func (q *request) appPath(a oauth.Application, rest string) string {

@@ -194,8 +194,8 @@ func TestApplicationLogoutURIs(t *testing.T) {
 		`id="e-protocol_config.backchannel_logout_uri"`, "must be an https URL")
 	signsIn["protocol_config.post_logout_redirect_uris"] = []string{"https://shop.example/bye\ncom.example.shop:/bye"}
 	signsIn["protocol_config.backchannel_logout_uri"] = []string{"https://shop.example/backchannel"}
-	p = e.follow(t, base, appForm(signsIn))
-	wantPage(t, p, http.StatusOK, "Application Billing created.", "https://shop.example/bye\ncom.example.shop:/bye", `value="https://shop.example/backchannel"`)
+	p = e.post(t, base, appForm(signsIn))
+	wantPage(t, p, http.StatusCreated, "Application Billing created.", "Client secret: shown only now", "https://shop.example/bye\ncom.example.shop:/bye", `value="https://shop.example/backchannel"`)
 	pc := e.api(t, "GET", "/realms/"+realm+"/applications", nil)["applications"].([]any)[0].(map[string]any)["protocol_config"].(map[string]any)
 	if uris := pc["post_logout_redirect_uris"].([]any); len(uris) != 2 || uris[1] != "com.example.shop:/bye" || pc["backchannel_logout_uri"] != "https://shop.example/backchannel" {
 		t.Errorf("the API shows %v", pc)
