@@ -50,7 +50,7 @@ func (c *Console) emailMissing() string {
 	if c.Mail.Setup().Configured() {
 		return ""
 	}
-	return "Not sent: e-mail is not configured on this server. Use “Create link” and pass the link on, or configure SMTP (see E-mail)."
+	return "Not sent: e-mail is not configured on this server (see E-mail). Pass binding links on with “Create link” instead."
 }
 
 // linkExpiry is when a binding link made now expires: the sample e-mail
