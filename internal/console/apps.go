@@ -79,11 +79,26 @@ type appView struct {
 	Form    *form
 	Options map[string][]option
 	Secret  string
+	Notice  string // what was just done, on a page answered without a redirect
+	Connect *connectView
+	// TryURI is the console's redirect URI that "Try sign-in" adds, when
+	// the application can try; "" when it cannot.
+	TryURI string
+	// Access is whether the policy lets anyone sign in to the application;
+	// nil when the administrator may not read the policy.
+	Access *access
 }
+
+// access is what the application page says of the policy.
+type access struct{ Allowed bool }
 
 // showApp renders the application page with the form f and the realm's
 // authenticator configs and resource servers to choose from.
 func (c *Console) showApp(q *request, status int, a oauth.Application, f *form, secret string) error {
+	return c.showAppWith(q, status, a, f, secret, "")
+}
+
+func (c *Console) showAppWith(q *request, status int, a oauth.Application, f *form, secret, notice string) error {
 	configs, _, err := c.Passkeys.ListAuthenticatorConfigs(q.Context(), q.tenantID, q.realm.ID, latchkey.ListOptions{Limit: MaxChoices, SkipTotal: true})
 	if err != nil {
 		return err
@@ -102,11 +117,26 @@ func (c *Console) showApp(q *request, status int, a oauth.Application, f *form, 
 	for _, rs := range servers {
 		options["resource_server_id"] = append(options["resource_server_id"], option{rs.ID, rs.DisplayName + " (" + rs.Identifier + ")"})
 	}
+	v := appView{App: a, Form: f, Options: options, Secret: secret, Notice: notice}
 	title := a.DisplayName
 	if a.ID == "" {
 		title = "Create application"
+	} else {
+		if v.Connect, err = c.connectPanel(q, a); err != nil {
+			return err
+		}
+		if canTry(a) && !a.IsManaged {
+			v.TryURI = c.tryRedirectURI()
+		}
+		if q.principal.HasScopes([]string{"policy:read"}) {
+			p, err := c.Policy.Get(q.Context(), q.tenantID, q.realm.ID)
+			if err != nil {
+				return err
+			}
+			v.Access = &access{Allowed: allowsSomeone(p, a.ID)}
+		}
 	}
-	q.render(status, "app.html", title, "applications", appView{App: a, Form: f, Options: options, Secret: secret})
+	q.render(status, "app.html", title, "applications", v)
 	return nil
 }
 
@@ -151,8 +181,9 @@ func applyApp(f *form, a *oauth.Application) {
 	pc.TokenFormat = f.Values[formatField]
 	rc := &pc.RefreshTokenConfiguration
 	rc.ExpiresAfter, _ = strconv.Atoi(f.Values[refreshExpiresField])
-	if rc.AbsoluteLifetime, _ = strconv.Atoi(f.Values[refreshAbsoluteField]); f.Values[refreshAbsoluteField] != "" && rc.AbsoluteLifetime == 0 {
-		rc.AbsoluteLifetime = -1 // no number: refused with the range, not taken for no bound
+	var err error
+	if rc.AbsoluteLifetime, err = strconv.Atoi(f.Values[refreshAbsoluteField]); f.Values[refreshAbsoluteField] != "" && err != nil {
+		rc.AbsoluteLifetime = -1 // no number: refused with the range, not taken for no bound ("0" is no bound)
 	}
 	rc.RotationType = f.Values[rotationField]
 }
@@ -176,8 +207,15 @@ func (c *Console) createApp(q *request) error {
 		}
 		return c.showApp(q, http.StatusUnprocessableEntity, oauth.Application{}, f, "")
 	}
-	q.redirect(q.appPath(created, ""), "Application "+created.DisplayName+" created.")
-	return nil
+	// The page itself, not a redirect: the secret is shown this once and
+	// never stored in a cookie.
+	return c.showCreatedApp(q, created)
+}
+
+// showCreatedApp is showApp with the new secret and a notice.
+func (c *Console) showCreatedApp(q *request, a oauth.Application) error {
+	q.w.Header().Set("HX-Push-Url", q.appPath(a, ""))
+	return c.showAppWith(q, http.StatusCreated, a, appForm(a), a.ProtocolConfig.ClientSecret, "Application "+a.DisplayName+" created.")
 }
 
 func (q *request) appPath(a oauth.Application, rest string) string {

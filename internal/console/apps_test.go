@@ -56,12 +56,16 @@ func TestApplications(t *testing.T) {
 		p = e.post(t, base, appForm(url.Values{"protocol_config.grant_type": nil}))
 		wantPage(t, p, http.StatusUnprocessableEntity, `id="e-protocol_config.grant_type"`, "must list at least one grant")
 
-		p = e.follow(t, base, appForm(nil))
-		wantPage(t, p, http.StatusOK, "Application Billing created.", "Reveal client secret")
-		if secretRE.MatchString(p.body) {
-			t.Fatal("the application page shows the secret unasked")
-		}
+		// Created: the secret is shown this once, then only when asked.
+		p = e.post(t, base, appForm(nil))
+		wantPage(t, p, http.StatusCreated, "Client secret: shown only now")
+		shown := secretRE.FindStringSubmatch(p.body)
 		apps := e.api(t, "GET", "/realms/"+realm+"/applications", nil)["applications"].([]any)
+		if len(apps) == 1 {
+			if p := e.get(t, base+"/"+apps[0].(map[string]any)["id"].(string)); secretRE.MatchString(p.body) || !strings.Contains(p.body, "Reveal client secret") {
+				t.Fatal("the application page shows the secret unasked")
+			}
+		}
 		if len(apps) != 1 {
 			t.Fatalf("the API lists %d applications", len(apps))
 		}
@@ -71,6 +75,9 @@ func TestApplications(t *testing.T) {
 			t.Fatalf("the API shows %v", app)
 		}
 		clientID, oldSecret := pc["client_id"].(string), pc["client_secret"].(string)
+		if shown == nil || shown[1] != oldSecret {
+			t.Fatalf("the secret shown at creation %v is not the application's", shown)
+		}
 
 		// Edit.
 		refresh := url.Values{"protocol_config.refresh_token_configuration.expires_after": {"7200"},
@@ -187,8 +194,8 @@ func TestApplicationLogoutURIs(t *testing.T) {
 		`id="e-protocol_config.backchannel_logout_uri"`, "must be an https URL")
 	signsIn["protocol_config.post_logout_redirect_uris"] = []string{"https://shop.example/bye\ncom.example.shop:/bye"}
 	signsIn["protocol_config.backchannel_logout_uri"] = []string{"https://shop.example/backchannel"}
-	p = e.follow(t, base, appForm(signsIn))
-	wantPage(t, p, http.StatusOK, "Application Billing created.", "https://shop.example/bye\ncom.example.shop:/bye", `value="https://shop.example/backchannel"`)
+	p = e.post(t, base, appForm(signsIn))
+	wantPage(t, p, http.StatusCreated, "Application Billing created.", "Client secret: shown only now", "https://shop.example/bye\ncom.example.shop:/bye", `value="https://shop.example/backchannel"`)
 	pc := e.api(t, "GET", "/realms/"+realm+"/applications", nil)["applications"].([]any)[0].(map[string]any)["protocol_config"].(map[string]any)
 	if uris := pc["post_logout_redirect_uris"].([]any); len(uris) != 2 || uris[1] != "com.example.shop:/bye" || pc["backchannel_logout_uri"] != "https://shop.example/backchannel" {
 		t.Errorf("the API shows %v", pc)

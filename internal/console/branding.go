@@ -12,7 +12,6 @@ func (c *Console) brandingRoutes(mux *http.ServeMux) {
 	// A realm without a theme gets one on its first save, so saving needs both.
 	c.handle(mux, "POST "+realmPrefix+"/branding", c.saveBranding, "themes:read", "themes:create", "themes:update")
 	c.handle(mux, "GET "+realmPrefix+"/branding/preview", c.brandingPreview, "themes:read")
-	c.handle(mux, "POST "+realmPrefix+"/branding/test-email", c.sendTestEmail, "themes:read", "themes:update")
 }
 
 // themeFields are the theme's editable fields, named as in the API.
@@ -36,12 +35,11 @@ func themePatch(values url.Values) mail.ThemePatch {
 		SupportURL: field("support_url"), ButtonColor: field("button_color"), ButtonTextColor: field("button_text_color")}
 }
 
-// brandingView is the branding page: the theme form, the preview of the
-// binding e-mail with its values, and the test e-mail form.
+// brandingView is the branding page: the theme form and the preview of the
+// binding e-mail with its values.
 type brandingView struct {
 	Theme   *form
 	Preview string // the preview's URL
-	Test    *form
 }
 
 func (c *Console) branding(q *request) error {
@@ -49,16 +47,16 @@ func (c *Console) branding(q *request) error {
 	if err != nil {
 		return err
 	}
-	c.showBranding(q, http.StatusOK, &form{Values: themeValues(t), Errors: map[string]string{}}, &form{Values: map[string]string{}})
+	c.showBranding(q, http.StatusOK, &form{Values: themeValues(t), Errors: map[string]string{}})
 	return nil
 }
 
-func (c *Console) showBranding(q *request, status int, theme, test *form) {
+func (c *Console) showBranding(q *request, status int, theme *form) {
 	values := url.Values{}
 	for _, name := range themeFields {
 		values.Set(name, theme.Values[name])
 	}
-	q.render(status, "branding.html", "Branding", "branding", brandingView{Theme: theme, Test: test,
+	q.render(status, "branding.html", "Branding", "branding", brandingView{Theme: theme,
 		Preview: q.realmPath("/branding/preview?" + values.Encode())})
 }
 
@@ -83,7 +81,7 @@ func (c *Console) saveBranding(q *request) error {
 		if !f.refused(err, "") {
 			return err
 		}
-		c.showBranding(q, http.StatusUnprocessableEntity, f, &form{Values: map[string]string{}})
+		c.showBranding(q, http.StatusUnprocessableEntity, f)
 		return nil
 	}
 	q.redirect(q.realmPath("/branding"), "Branding saved.")
@@ -99,7 +97,7 @@ func (c *Console) brandingPreview(q *request) error {
 		return err
 	}
 	themePatch(q.URL.Query()).Apply(&t)
-	_, _, html, err := mail.RenderSampleBindingEmail(t, c.Clock.Now())
+	_, _, html, err := mail.RenderSampleBindingEmail(t, c.linkExpiry())
 	if err != nil {
 		return err
 	}
@@ -108,23 +106,4 @@ func (c *Console) brandingPreview(q *request) error {
 	q.w.Header().Set("Cache-Control", "no-store")
 	_, err = q.w.Write([]byte(html))
 	return err
-}
-
-// sendTestEmail queues the sample binding e-mail in the saved theme for the
-// address typed; the outbox worker sends it like any other.
-func (c *Console) sendTestEmail(q *request) error {
-	f := q.newForm("to")
-	if _, err := c.Mail.EnqueueTestEmail(q.Context(), q.tenantID, q.realm.ID, f.Values["to"]); err != nil {
-		if !f.refused(err, "") {
-			return err
-		}
-		t, terr := c.Mail.ActiveTheme(q.Context(), q.tenantID, q.realm.ID)
-		if terr != nil {
-			return terr
-		}
-		c.showBranding(q, http.StatusUnprocessableEntity, &form{Values: themeValues(t), Errors: map[string]string{}}, f)
-		return nil
-	}
-	q.redirect(q.realmPath("/branding"), "A test e-mail to "+f.Values["to"]+" is queued; it is sent in a few seconds.")
-	return nil
 }

@@ -152,6 +152,9 @@ func (c *Console) Handler() http.Handler {
 	c.configRoutes(mux)
 	c.policyRoutes(mux)
 	c.brandingRoutes(mux)
+	c.emailRoutes(mux)
+	c.startRoutes(mux)
+	c.tryRoutes(mux)
 	c.webhookRoutes(mux)
 	c.ssoRoutes(mux)
 	c.tokenRoutes(mux)
@@ -299,8 +302,17 @@ func writePage(w http.ResponseWriter, r *http.Request, status int, page, name st
 	}
 }
 
-// fail shows a message page.
+// fail shows a message page. The layout's htmx-config swaps refusals in
+// (htmx ignores 4xx and 5xx by default); an htmx request's answer would land
+// in the part of the page it targets, so a message page replaces the whole
+// content instead, where it is seen.
 func (q *request) fail(status int, message string) {
+	if q.Header.Get("HX-Request") != "" {
+		h := q.w.Header()
+		h.Set("HX-Retarget", "#main")
+		h.Set("HX-Reselect", "#main")
+		h.Set("HX-Reswap", "outerHTML")
+	}
 	q.render(status, "message.html", http.StatusText(status), "", message)
 }
 
@@ -408,7 +420,7 @@ func (c *Console) switchRealm(q *request) error {
 type section struct{ Path, Label string }
 
 var sections = []section{
-	{"identities", "Identities"}, {"groups", "Groups"}, {"applications", "Applications"},
-	{"authenticator-configs", "Authenticator configs"}, {"policy", "Policy"}, {"branding", "Branding"},
+	{"start", "Getting started"}, {"identities", "Identities"}, {"groups", "Groups"}, {"applications", "Applications"},
+	{"authenticator-configs", "Authenticator configs"}, {"policy", "Policy"}, {"branding", "Branding"}, {"email", "E-mail"},
 	{"sso-configs", "Single sign-on"}, {"tokens", "API tokens"}, {"webhooks", "Webhooks"}, {"sign-ins", "Sign-ins"}, {"events", "Events"}, {"settings", "Realm settings"},
 }

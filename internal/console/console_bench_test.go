@@ -73,6 +73,9 @@ func BenchmarkConsolePages(b *testing.B) {
 				{"events", admin + "/events"},
 				{"realms", "/console/realms"},
 				{"realm-settings", base + "/settings"},
+				{"getting-started", base + "/start"},
+				{"email", base + "/email"},
+				{"application-connect", admin + "/applications/" + e.node.Creds().ApplicationID},
 			}
 			for _, p := range pages {
 				b.Run(p.name, func(b *testing.B) {

@@ -59,6 +59,9 @@ func (f *form) refused(err error, conflictField string) bool {
 	}
 	for _, d := range e.Details {
 		for _, v := range d.FieldViolations {
+			if v.Description == "empty string" { // the services' word for a missing value
+				v.Description = "Required: fill this in."
+			}
 			if hasValue(f, v.Field) {
 				f.Errors[v.Field] = v.Description
 			} else if list, entry, ok := listEntry(v.Field); ok && hasValue(f, list) {

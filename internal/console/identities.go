@@ -159,6 +159,10 @@ func (c *Console) createIdentity(q *request) error {
 		if !f.refused(err, "traits.username") {
 			return err
 		}
+		if f.Values["display_name"] == "" {
+			// Left empty, the name is the username's: its error is the username's.
+			delete(f.Errors, "display_name")
+		}
 		q.render(http.StatusUnprocessableEntity, "identity_new.html", "Add identity", "identities", f)
 		return nil
 	}

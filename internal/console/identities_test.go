@@ -13,6 +13,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/console"
 	"github.com/latchkey/latchkey/internal/loadtest"
+	"github.com/latchkey/latchkey/internal/server"
 )
 
 func TestIdentities(t *testing.T) {
@@ -207,4 +208,23 @@ func TestScopes(t *testing.T) {
 	// Without realms:read there is no switcher, but the realm's pages work.
 	e.signIn(t, e.node.Token(t, "identities:read"))
 	wantPage(t, e.get(t, "/console/realms/"+realm+"/identities"), http.StatusOK, ">admin<")
+}
+
+// TestAddIdentityEmpty: the empty form flags the required username alone,
+// in words, as an alert; the optional name is not "empty string".
+func TestAddIdentityEmpty(t *testing.T) {
+	e := start(t, "sqlite", "")
+	p := e.post(t, "/console/realms/"+e.admin()+"/identities", url.Values{"display_name": {""}, "traits.username": {""}, "traits.primary_email_address": {""}})
+	wantPage(t, p, http.StatusUnprocessableEntity, `id="e-traits.username" role="alert">Required: fill this in.</p>`)
+	if strings.Contains(p.body, `id="e-display_name"`) || strings.Contains(p.body, "empty string") {
+		t.Fatalf("the optional name is flagged: %s", excerpt(p.body))
+	}
+}
+
+// TestPreviewLinkLifetime: the sample e-mail's link expires when a real
+// link would (the node's --binding-link-ttl), not in a day.
+func TestPreviewLinkLifetime(t *testing.T) {
+	e := startWith(t, "sqlite", "", func(c *server.Config) { c.BindingLinkTTL = 72 * time.Hour })
+	want := e.node.Passkeys.Clock.Now().Add(72 * time.Hour).UTC().Format("2 January 2006")
+	wantPage(t, e.get(t, "/console/realms/"+e.admin()+"/branding/preview"), http.StatusOK, "expires on "+want)
 }

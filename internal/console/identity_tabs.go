@@ -244,6 +244,8 @@ func (c *Console) revokeJob(q *request) error {
 // and what the last choice produced (a link, a curl command, an error).
 type newJobTab struct {
 	Configs []passkey.AuthenticatorConfig
+	// NoEmail, when set, says why no link can be e-mailed.
+	NoEmail string
 	Config  string
 	Error   string
 	Link    string
@@ -252,7 +254,7 @@ type newJobTab struct {
 
 func (c *Console) newJobTab(q *request) (newJobTab, error) {
 	configs, _, err := c.Passkeys.ListAuthenticatorConfigs(q.Context(), q.tenantID, q.realm.ID, latchkey.ListOptions{Limit: MaxChoices, SkipTotal: true})
-	return newJobTab{Configs: configs}, err
+	return newJobTab{Configs: configs, NoEmail: c.emailMissing()}, err
 }
 
 func (c *Console) newJob(q *request) error {
@@ -298,6 +300,11 @@ func (c *Console) createJob(q *request) error {
 	}
 	req := passkey.JobRequest{DeliveryMethod: passkey.Return, AuthenticatorConfigID: t.Config}
 	if action == "email" {
+		if t.NoEmail != "" {
+			t.Error = t.NoEmail
+			q.tab(http.StatusUnprocessableEntity, i, "new-job", t)
+			return nil
+		}
 		req.DeliveryMethod = passkey.Email
 		dup, err := c.recentJob(q, i, req)
 		if err != nil {

@@ -6,10 +6,14 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/latchkey/latchkey/internal/server"
+	"github.com/latchkey/latchkey/internal/testenv"
 )
 
 func TestIdentityTabs(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, e *env) {
+	capture := testenv.StartSMTP(t)
+	forEachEngineWith(t, func(cfg *server.Config) { cfg.SMTPURL = capture.URL }, func(t *testing.T, e *env) {
 		realm := e.api(t, "POST", "/realms", map[string]any{"realm": map[string]any{"display_name": "Tabs", "classification": "SECURE_CUSTOMER"}})["id"].(string)
 		rp := "/realms/" + realm
 		id := e.api(t, "POST", rp+"/identities", map[string]any{"identity": map[string]any{"display_name": "Ada",

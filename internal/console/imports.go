@@ -21,16 +21,17 @@ func (c *Console) importRoutes(mux *http.ServeMux) {
 type uploadForm struct {
 	Options provisioning.Options
 	Configs []passkey.AuthenticatorConfig
+	NoEmail string // why no binding e-mail can be sent, when none can
 	Error   string
 }
 
-// FailuresShown is how many failed rows the job page lists; the error
-// report has them all.
-const FailuresShown = 100
+// ProblemsShown is how many distinct row errors the job page lists; the
+// error report has every failed row.
+const ProblemsShown = 20
 
 func (c *Console) uploadForm(q *request) (uploadForm, error) {
 	configs, _, err := c.Passkeys.ListAuthenticatorConfigs(q.Context(), q.tenantID, q.realm.ID, latchkey.ListOptions{Limit: MaxChoices, SkipTotal: true})
-	return uploadForm{Configs: configs}, err
+	return uploadForm{Configs: configs, NoEmail: c.emailMissing()}, err
 }
 
 func (c *Console) newImport(q *request) error {
@@ -53,6 +54,8 @@ func (c *Console) createImport(q *request) error {
 	}
 	refuse := func(msg string) error {
 		f.Error = msg
+		// htmx puts the refusal where the job would have appeared, below
+		// the buttons just pressed (the layout's htmx-config swaps 4xx).
 		if q.Header.Get("HX-Request") != "" {
 			q.renderFragment(http.StatusUnprocessableEntity, "import_new.html", "upload-error", "CSV upload", "identities", f)
 			return nil
@@ -67,6 +70,9 @@ func (c *Console) createImport(q *request) error {
 	defer q.MultipartForm.RemoveAll()
 	f.Options = provisioning.Options{DryRun: q.FormValue("mode") != "run", UpdateExisting: q.FormValue("update_existing") != "",
 		CreateGroups: q.FormValue("create_groups") != "", SendBindingEmail: q.FormValue("send_binding_email")}
+	if f.Options.SendBindingEmail != "" && f.NoEmail != "" {
+		return refuse(f.NoEmail)
+	}
 	if !q.principal.HasScopes(f.Options.Scopes()) {
 		return refuse("Your administrator role does not grant " + strings.Join(f.Options.Scopes(), ", ") + ".")
 	}
@@ -77,7 +83,7 @@ func (c *Console) createImport(q *request) error {
 	defer file.Close()
 	j, err := c.Provisioning.CreateJob(q.Context(), q.tenantID, q.realm.ID, file, f.Options)
 	if err != nil {
-		msg, ok := refusal(err)
+		msg, ok := uploadRefusal(err)
 		if !ok {
 			return err
 		}
@@ -90,13 +96,76 @@ func (c *Console) createImport(q *request) error {
 	return nil
 }
 
-// jobView is an import job's page: progress while it runs, then the counts
-// and the first failed rows.
+// uploadRefusal words the service's refusal of a file for the person who
+// chose it: the header's and the file's problems say where they are.
+func uploadRefusal(err error) (string, bool) {
+	f := form{Values: map[string]string{"header": "", "file": ""}, Errors: map[string]string{}}
+	if !f.refused(err, "") {
+		return "", false
+	}
+	msg := f.Message
+	if e := f.Errors["header"]; e != "" {
+		msg = joinMessage(msg, "The first line of the file (the column names): "+e+". Known columns: username, display_name, email, groups and the traits such as given_name.")
+	}
+	if e := f.Errors["file"]; e != "" {
+		msg = joinMessage(msg, "The file: "+e+".")
+	}
+	return sentence(msg), true
+}
+
+// sentence starts s with a capital and ends it with a full stop.
+func sentence(s string) string {
+	if s == "" {
+		return s
+	}
+	s = strings.ToUpper(s[:1]) + s[1:]
+	if !strings.HasSuffix(s, ".") {
+		s += "."
+	}
+	return s
+}
+
+// jobView is an import job's page: progress while it runs, then the counts,
+// the outcome in words and the errors of the failed rows, grouped.
 type jobView struct {
 	Job      provisioning.Job
-	Failures []provisioning.Failure
-	Percent  int
+	Problems []problem
+	// MoreProblems says that Problems are the most frequent only.
+	MoreProblems bool
+	Percent      int
 }
+
+// problem is one row error shared by Rows rows, worded for the console.
+type problem struct {
+	provisioning.Problem
+	Message string
+}
+
+// Outcome is what a finished job's badge says: a job that processed every
+// row "succeeded" as a job, but that is not what the administrator asks.
+func (v jobView) Outcome() outcome {
+	j := v.Job
+	switch {
+	case !j.Done():
+		return outcome{strings.ToLower(j.State), "pending"}
+	case j.State == provisioning.Failed:
+		return outcome{"failed", "failed"}
+	case j.Failed > 0 && j.Failed == j.RowsTotal:
+		return outcome{"all rows failed", "failed"}
+	case j.Failed > 0:
+		return outcome{"finished with errors", "pending"}
+	}
+	return outcome{"succeeded", "ok"}
+}
+
+// outcome is a badge: its words and its colour's class.
+type outcome struct{ Label, Class string }
+
+// rowProblem words a row's error with the upload form's own labels
+// instead of the API's option names.
+var rowProblem = strings.NewReplacer(
+	provisioning.HintCreateGroups, " – tick “Create the groups that rows name”",
+	provisioning.HintUpdateExisting, " – tick “Update identities that exist”")
 
 func (c *Console) importJob(q *request) error {
 	j, err := c.Provisioning.GetJob(q.Context(), q.tenantID, q.realm.ID, q.PathValue("job"))
@@ -116,12 +185,15 @@ func (c *Console) renderJob(q *request, j provisioning.Job, name string) error {
 	if j.RowsTotal > 0 {
 		v.Percent = j.RowsDone * 100 / j.RowsTotal
 	}
-	if j.Done() {
-		fs, err := c.Provisioning.Failures(q.Context(), q.tenantID, q.realm.ID, j.ID, 0, FailuresShown)
+	if j.Done() && j.Failed > 0 {
+		ps, err := c.Provisioning.Problems(q.Context(), q.tenantID, q.realm.ID, j.ID, ProblemsShown)
 		if err != nil {
 			return err
 		}
-		v.Failures = fs
+		for _, p := range ps {
+			v.Problems = append(v.Problems, problem{Problem: p, Message: sentence(rowProblem.Replace(p.Error))})
+		}
+		v.MoreProblems = len(ps) == ProblemsShown
 	}
 	q.renderFragment(http.StatusOK, "import_job.html", name, "CSV import", "identities", v)
 	return nil

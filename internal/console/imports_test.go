@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"bytes"
+	"fmt"
 	"mime/multipart"
 	"net/http"
 	"net/url"
@@ -98,6 +99,68 @@ func TestCSVUpload(t *testing.T) {
 		frag := e.do(t, req)
 		if frag.status != http.StatusOK || strings.Contains(frag.body, "<html") || !strings.Contains(frag.body, "data-job-state") {
 			t.Fatalf("job fragment: %d %s", frag.status, excerpt(frag.body))
+		}
+	})
+}
+
+// uploadHX posts a CSV file as htmx does: the CSRF token in a header and
+// HX-Request set, so that a refusal answers the fragment the page swaps in.
+func (e *env) uploadHX(t *testing.T, realm, csv string, fields map[string]string) page {
+	t.Helper()
+	var body bytes.Buffer
+	w := multipart.NewWriter(&body)
+	for k, v := range fields {
+		w.WriteField(k, v)
+	}
+	fw, _ := w.CreateFormFile("file", "people.csv")
+	fw.Write([]byte(csv))
+	w.Close()
+	req, _ := http.NewRequest("POST", e.url+"/console/realms/"+realm+"/imports", &body)
+	req.Header.Set("Content-Type", w.FormDataContentType())
+	req.Header.Set("Origin", e.url)
+	req.Header.Set("HX-Request", "true")
+	req.Header.Set("X-CSRF-Token", e.csrf)
+	return e.do(t, req)
+}
+
+// TestCSVUploadTellsWhy: a refused file answers its reason as the fragment
+// htmx swaps in; rows that fail alike are one problem named by the form's
+// checkbox; a dry run whose every row failed is not badged "succeeded".
+func TestCSVUploadTellsWhy(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		realm := e.api(t, "POST", "/realms", map[string]any{"realm": map[string]any{"display_name": "Why", "classification": "SECURE_CUSTOMER"}})["id"].(string)
+
+		p := e.uploadHX(t, realm, "username,emial\nalan,alan@example.com\n", map[string]string{"mode": "dry"})
+		wantPage(t, p, http.StatusUnprocessableEntity, `role="alert"`, "The first line of the file (the column names): unknown column &#34;emial&#34;")
+		if strings.Contains(p.body, "<html") {
+			t.Fatalf("a refusal to htmx answered a whole page: %s", excerpt(p.body))
+		}
+
+		var csv strings.Builder
+		csv.WriteString("username,groups\n")
+		for i := range 30 {
+			fmt.Fprintf(&csv, "user%d,Staff\n", i)
+		}
+		csv.WriteString("carol,\n")
+		p = e.upload(t, realm, csv.String(), map[string]string{"mode": "dry"})
+		job := e.waitForJob(t, p.location)
+		wantPage(t, job, http.StatusOK, `data-outcome="finished with errors"`,
+			`data-problem-rows="30"><td>30 rows</td><td>Group &#34;Staff&#34; does not exist – tick “Create the groups that rows name”.</td><td>2</td>`)
+		if strings.Contains(job.body, "create_groups") {
+			t.Fatalf("the job page names the API's option: %s", excerpt(job.body))
+		}
+
+		p = e.upload(t, realm, "username,groups\nann,Staff\nbob,Staff\n", map[string]string{"mode": "dry"})
+		job = e.waitForJob(t, p.location)
+		wantPage(t, job, http.StatusOK, `data-outcome="all rows failed"`, "No row would be imported")
+
+		// A second import while one runs: the reason, not silence.
+		e.upload(t, realm, csv.String(), map[string]string{"mode": "dry"})
+		p = e.uploadHX(t, realm, csv.String(), map[string]string{"mode": "dry"})
+		if p.status == http.StatusUnprocessableEntity {
+			wantPage(t, p, http.StatusUnprocessableEntity, "An import job is already running in this realm")
+		} else if p.status != http.StatusOK { // the first one finished meanwhile: its job fragment
+			t.Fatalf("second upload: %d %s", p.status, excerpt(p.body))
 		}
 	})
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/directory"
+	"github.com/latchkey/latchkey/internal/passkey"
 )
 
 func (c *Console) realmRoutes(mux *http.ServeMux) {
@@ -32,7 +33,17 @@ func (c *Console) createRealm(q *request) error {
 		q.render(http.StatusUnprocessableEntity, "realms.html", "Realms", "", f)
 		return nil
 	}
-	q.redirect(Prefix+"/realms/"+r.ID+"/identities", "Realm "+r.DisplayName+" created.")
+	flash := "Realm " + r.DisplayName + " created."
+	// A realm made here works at once: passkeys can be added with
+	// Latchkey's hosted pages (the Getting started page leads on).
+	if q.principal.HasScopes([]string{"authenticator-configs:create"}) {
+		cfg, err := c.Passkeys.CreateAuthenticatorConfig(q.Context(), q.tenantID, r.ID, passkey.DefaultConfig(c.PublicURL))
+		if err != nil {
+			return err
+		}
+		flash = "Realm " + r.DisplayName + " created, with the authenticator config " + cfg.DisplayName + "."
+	}
+	q.redirect(Prefix+"/realms/"+r.ID+"/start", flash)
 	return nil
 }
 
@@ -68,6 +79,9 @@ func (c *Console) deleteRealm(q *request) error {
 	}
 	err := c.Directory.DeleteRealm(q.Context(), q.tenantID, q.realm.ID)
 	if latchkey.ErrorCode(err) == latchkey.CodeConflict {
+		err = c.deleteRealmAndConfigs(q)
+	}
+	if latchkey.ErrorCode(err) == latchkey.CodeConflict {
 		q.fail(http.StatusConflict, "The realm "+q.realm.DisplayName+" is not empty: delete its identities, groups, applications and authenticator configs first.")
 		return nil
 	}
@@ -77,3 +91,38 @@ func (c *Console) deleteRealm(q *request) error {
 	q.redirect(Prefix+"/realms", "Realm "+q.realm.DisplayName+" deleted.")
 	return nil
 }
+
+// deleteRealmAndConfigs deletes a realm that holds nothing but unused
+// authenticator configs (such as the one a realm made here starts with):
+// those go first. A realm with anything else is refused before any config
+// goes, with the directory's conflict.
+func (c *Console) deleteRealmAndConfigs(q *request) error {
+	ctx, one := q.Context(), latchkey.ListOptions{Limit: 1, SkipTotal: true}
+	identities, _, err := c.Directory.ListIdentities(ctx, q.tenantID, q.realm.ID, one)
+	if err != nil {
+		return err
+	}
+	groups, _, err := c.Directory.ListGroups(ctx, q.tenantID, q.realm.ID, one)
+	if err != nil {
+		return err
+	}
+	apps, _, err := c.OAuth.ListApplications(ctx, q.tenantID, q.realm.ID, one)
+	if err != nil {
+		return err
+	}
+	if len(identities)+len(groups)+len(apps) > 0 || !q.principal.HasScopes([]string{"authenticator-configs:read", "authenticator-configs:delete"}) {
+		return errRealmNotEmpty
+	}
+	configs, _, err := c.Passkeys.ListAuthenticatorConfigs(ctx, q.tenantID, q.realm.ID, latchkey.ListOptions{Limit: MaxChoices, SkipTotal: true})
+	if err != nil {
+		return err
+	}
+	for _, cfg := range configs {
+		if err := c.Passkeys.DeleteAuthenticatorConfig(ctx, q.tenantID, q.realm.ID, cfg.ID); err != nil {
+			return err
+		}
+	}
+	return c.Directory.DeleteRealm(ctx, q.tenantID, q.realm.ID)
+}
+
+var errRealmNotEmpty = latchkey.Errorf(latchkey.CodeConflict, "the realm is not empty")

@@ -16,7 +16,7 @@ func TestRealms(t *testing.T) {
 		if p.status != http.StatusSeeOther {
 			t.Fatalf("create: %d %s", p.status, excerpt(p.body))
 		}
-		realm := strings.TrimSuffix(strings.TrimPrefix(p.location, "/console/realms/"), "/identities")
+		realm := strings.TrimSuffix(strings.TrimPrefix(p.location, "/console/realms/"), "/start")
 		wantPage(t, e.post(t, "/console/realms", url.Values{"display_name": {"partners"}, "classification": {"SECURE_CUSTOMER"}}),
 			http.StatusUnprocessableEntity, "realm display name already exists")
 

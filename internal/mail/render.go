@@ -52,10 +52,10 @@ func RenderBindingEmail(theme Theme, d BindingEmail) (subject, text, html string
 var sampleBinding = BindingEmail{DisplayName: "Jane Doe", Username: "jane", Link: "https://example.invalid/credential-binding-link"}
 
 // RenderSampleBindingEmail renders the binding e-mail in the theme for a
-// made-up recipient, its link expiring a day after now, as the console's
-// preview and test e-mail show it.
-func RenderSampleBindingEmail(theme Theme, now time.Time) (subject, text, html string, err error) {
+// made-up recipient, its link expiring when a link made now would, as the
+// console's preview and test e-mail show it.
+func RenderSampleBindingEmail(theme Theme, expires time.Time) (subject, text, html string, err error) {
 	d := sampleBinding
-	d.ExpireTime = now.Add(24 * time.Hour)
+	d.ExpireTime = expires
 	return RenderBindingEmail(theme, d)
 }

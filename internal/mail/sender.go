@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	netmail "net/mail"
 	"net/url"
 	"strconv"
@@ -39,6 +40,24 @@ type SMTPSender struct {
 	domain string // of the From address, for Message-IDs
 	opts   []gomail.Option
 	host   string
+	port   int
+}
+
+// Setup is how e-mail leaves this server, as an administrator may see it
+// (no credentials).
+type Setup struct {
+	// Server is the SMTP server's host:port; "" when none is configured
+	// and e-mail is only written to the log.
+	Server string
+	From   string
+}
+
+// Configured reports whether e-mail goes to an SMTP server.
+func (s Setup) Configured() bool { return s.Server != "" }
+
+// Setup returns the server and From address that s sends with.
+func (s *SMTPSender) Setup() Setup {
+	return Setup{Server: net.JoinHostPort(s.host, strconv.Itoa(s.port)), From: s.from}
 }
 
 // sendTimeout bounds the connection and each exchange with the SMTP server.
@@ -113,18 +132,25 @@ func NewSMTPSender(rawURL, from string) (*SMTPSender, error) {
 		return nil, fmt.Errorf("mail from %q: %w", from, err)
 	}
 	domain := addr.Address[strings.LastIndex(addr.Address, "@")+1:]
-	return &SMTPSender{from: from, domain: domain, opts: opts, host: u.Hostname()}, nil
+	return &SMTPSender{from: from, domain: domain, opts: opts, host: u.Hostname(), port: port}, nil
 }
 
 // Send delivers m. Refusals the server calls permanent (5xx) are wrapped by
 // Permanent; connection problems and 4xx are not.
 func (s *SMTPSender) Send(ctx context.Context, m Message) error {
+	_, err := s.SendReporting(ctx, m)
+	return err
+}
+
+// SendReporting is Send that also returns the server's reply to an
+// accepted message (often its queue id), for an administrator's test.
+func (s *SMTPSender) SendReporting(ctx context.Context, m Message) (reply string, err error) {
 	msg := gomail.NewMsg()
 	if err := msg.From(s.from); err != nil {
-		return Permanent(err)
+		return "", Permanent(err)
 	}
 	if err := msg.To(m.To); err != nil {
-		return Permanent(err)
+		return "", Permanent(err)
 	}
 	msg.Subject(m.Subject)
 	msg.SetDate()
@@ -136,14 +162,14 @@ func (s *SMTPSender) Send(ctx context.Context, m Message) error {
 	}
 	c, err := gomail.NewClient(s.host, s.opts...)
 	if err != nil {
-		return err
+		return "", err
 	}
 	err = c.DialAndSendWithContext(ctx, msg)
 	var se *gomail.SendError
 	if errors.As(err, &se) && se.ErrorCode() >= 500 {
-		return Permanent(err)
+		return "", Permanent(err)
 	}
-	return err
+	return msg.ServerResponse(), err
 }
 
 // LogSender writes messages to the log instead of sending them, link

@@ -16,6 +16,20 @@ import (
 type Service struct {
 	store Store
 	Clock latchkey.Clock // dates changes and test e-mail
+	// SMTP sends test e-mail; nil when no SMTP server is configured.
+	SMTP *SMTPSender
+}
+
+// ErrNotConfigured refuses to send e-mail that the log would swallow:
+// no SMTP server is configured.
+var ErrNotConfigured = latchkey.Errorf(latchkey.CodeUnprocessable, "not sent: e-mail is not configured on this server (latchkey serve --smtp-url)")
+
+// Setup says how e-mail leaves this server.
+func (s *Service) Setup() Setup {
+	if s.SMTP == nil {
+		return Setup{}
+	}
+	return s.SMTP.Setup()
 }
 
 // NewService returns a Service over store.
@@ -119,27 +133,44 @@ func EnqueueBindingEmail(ctx context.Context, tx Tx, now time.Time, tenantID, re
 	return m, tx.EnqueueMail(ctx, m)
 }
 
-// EnqueueTestEmail adds the sample binding e-mail, in the realm's active
-// theme, to the outbox for to: an administrator's check of the branding
-// and of the SMTP delivery. Its subject says it is a test.
-func (s *Service) EnqueueTestEmail(ctx context.Context, tenantID, realmID, to string) (m Message, err error) {
+// TestSend is what became of a test e-mail: whether the SMTP server
+// accepted it, and its reply (a queue id) or its refusal, word for word.
+type TestSend struct {
+	Server   string
+	Accepted bool
+	Reply    string
+}
+
+// SendTestEmail sends the sample binding e-mail, in the realm's active
+// theme, its link expiring at expires, to to at once, past the outbox: an administrator's check of the
+// branding and of the SMTP server, who wants the server's answer now, not
+// a retry in 30 seconds. Its subject says it is a test. Without an SMTP
+// server it is refused with ErrNotConfigured; a refusal by the server is
+// no error but the result.
+func (s *Service) SendTestEmail(ctx context.Context, tenantID, realmID, to string, expires time.Time) (TestSend, error) {
 	if a, perr := netmail.ParseAddress(to); perr != nil || a.Address != to || len(to) > 254 {
-		return m, latchkey.InvalidField("to", "not a valid e-mail address")
+		return TestSend{}, latchkey.InvalidField("to", "not a valid e-mail address")
+	}
+	if s.SMTP == nil {
+		return TestSend{}, ErrNotConfigured
+	}
+	theme, err := s.ActiveTheme(ctx, tenantID, realmID)
+	if err != nil {
+		return TestSend{}, err
+	}
+	subject, text, html, err := RenderSampleBindingEmail(theme, expires)
+	if err != nil {
+		return TestSend{}, err
+	}
+	m := NewMessageAt(s.Clock.Now(), tenantID, realmID, to, "[Test] "+subject, text, html, "theme_test:"+realmID)
+	res := TestSend{Server: s.SMTP.Setup().Server}
+	reply, sendErr := s.SMTP.SendReporting(ctx, m)
+	res.Accepted, res.Reply = sendErr == nil, reply
+	if sendErr != nil {
+		res.Reply = sendErr.Error()
 	}
 	err = s.store.Update(ctx, func(tx Tx) error {
-		theme, err := RealmTheme(ctx, tx, tenantID, realmID)
-		if err != nil {
-			return err
-		}
-		subject, text, html, err := RenderSampleBindingEmail(theme, s.Clock.Now())
-		if err != nil {
-			return err
-		}
-		m = NewMessageAt(s.Clock.Now(), tenantID, realmID, to, "[Test] "+subject, text, html, "theme_test:"+realmID)
-		if err := tx.EnqueueMail(ctx, m); err != nil {
-			return err
-		}
-		return tx.RecordEvent(ctx, audit.NewAt(ctx, m.CreateTime, tenantID, realmID, "theme.test_email", "Realm", realmID))
+		return tx.RecordEvent(ctx, audit.NewAt(ctx, s.Clock.Now(), tenantID, realmID, "theme.test_email", "Realm", realmID))
 	})
-	return m, err
+	return res, err
 }

@@ -41,6 +41,17 @@ type AuthenticatorConfig struct {
 	UpdateTime  time.Time `json:"-"`
 }
 
+// DefaultConfig is the authenticator config a realm made in the console
+// starts with, so that its first passkey needs no setup: Latchkey's hosted
+// pages, with passkeys bound on them, trusted at origin (the public URL).
+func DefaultConfig(origin string) AuthenticatorConfig {
+	c := AuthenticatorConfig{DisplayName: "Hosted sign-in", Config: Config{Type: HostedWeb, AuthenticationMethods: []Method{{WebAuthnPasskey}}}}
+	if origin != "" {
+		c.Config.TrustedOrigins = []string{origin}
+	}
+	return c
+}
+
 // Config is the type-specific part of an authenticator config. Console and
 // platform configs are stored and returned as given.
 type Config struct {

@@ -208,6 +208,9 @@ var (
 	errSuspended = latchkey.Errorf(latchkey.CodeUnprocessable, "identity is suspended")
 )
 
+// LinkLifetime is how long a new binding link stays valid.
+func (s *Service) LinkLifetime() time.Duration { return s.linkTTL() }
+
 func (s *Service) linkTTL() time.Duration {
 	if s.LinkTTL > 0 {
 		return s.LinkTTL

@@ -88,6 +88,21 @@ type Failure struct {
 	Error  string
 }
 
+// Problem is one error that failed rows share: how many rows and the
+// first of their lines.
+type Problem struct {
+	Error     string
+	Rows      int
+	FirstLine int
+}
+
+// Hints end a row's error that an option would have avoided. They name the
+// API's options; the console, whose checkboxes they are, replaces them.
+const (
+	HintCreateGroups   = "; create_groups creates it"
+	HintUpdateExisting = "; update_existing updates it"
+)
+
 // Tx is what an import needs inside one transaction.
 type Tx interface {
 	directory.Tx
@@ -113,6 +128,9 @@ type Tx interface {
 	// ListImportFailures returns up to limit failures of a job after the
 	// line afterLine, by line.
 	ListImportFailures(ctx context.Context, jobID string, afterLine, limit int) ([]Failure, error)
+	// ListImportProblems returns up to limit distinct errors of a job's
+	// failed rows, the most frequent first (then by first line).
+	ListImportProblems(ctx context.Context, jobID string, limit int) ([]Problem, error)
 }
 
 // Store is the storage of imports. Claims are safe with several nodes on

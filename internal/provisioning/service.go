@@ -118,6 +118,16 @@ func (s *Service) Failures(ctx context.Context, tenantID, realmID, id string, af
 	return s.store.ListImportFailures(ctx, id, afterLine, limit)
 }
 
+// Problems returns up to limit distinct errors of a job's failed rows with
+// their counts, the most frequent first: a file whose rows fail alike
+// reads as one problem, not as a thousand lines.
+func (s *Service) Problems(ctx context.Context, tenantID, realmID, id string, limit int) ([]Problem, error) {
+	if _, err := s.GetJob(ctx, tenantID, realmID, id); err != nil {
+		return nil, err
+	}
+	return s.store.ListImportProblems(ctx, id, limit)
+}
+
 // reportPage is how many failures the error report reads at once.
 const reportPage = 5000
 

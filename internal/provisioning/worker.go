@@ -417,7 +417,7 @@ func (im *importer) decideUpdate(ctx context.Context, tx Tx, p *plan, r row, old
 		return "", nil
 	}
 	if !im.job.UpdateExisting {
-		return "an identity with this username exists; update_existing updates it", nil
+		return "an identity with this username exists" + HintUpdateExisting, nil
 	}
 	if problem, err := im.joinProblem(ctx, tx, missing); err != nil || problem != "" {
 		return problem, err
@@ -453,7 +453,7 @@ func (im *importer) resolveGroups(p *plan, names []string) ([]directory.Group, s
 		}
 		if !ok {
 			if !im.job.CreateGroups {
-				return nil, fmt.Sprintf("group %q does not exist; create_groups creates it", name)
+				return nil, fmt.Sprintf("group %q does not exist", name) + HintCreateGroups
 			}
 			var err error
 			if g, err = directory.NewGroup(im.job.TenantID, im.job.RealmID, directory.Group{DisplayName: name}, p.at); err != nil {

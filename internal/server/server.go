@@ -283,7 +283,7 @@ func open(ctx context.Context, cfg Config, st store.Store) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("write %s: %w", bootstrap.File, err)
 	}
-	worker, err := newMailWorker(cfg, st)
+	worker, smtp, err := newMailWorker(cfg, st)
 	if err != nil {
 		return nil, err
 	}
@@ -303,7 +303,7 @@ func open(ctx context.Context, cfg Config, st store.Store) (*Node, error) {
 	n.DeliveryWorker.Kinds[webhook.Kind] = n.Webhooks.Request
 	n.DeliveryWorker.Clients = map[string]*http.Client{webhook.Kind: webhook.Client(cfg.WebhookAllowPrivate)}
 	n.DeliveryWorker.Failed = map[string]func(context.Context, delivery.Delivery, delivery.Outcome){webhook.Kind: n.Webhooks.Failed}
-	n.Directory.Clock, n.Mail.Clock = cfg.Clock, cfg.Clock
+	n.Directory.Clock, n.Mail.Clock, n.Mail.SMTP = cfg.Clock, cfg.Clock, smtp
 	n.Passkeys = newPasskeys(cfg, st, base)
 	n.Passkeys.ConfigChanged = oauthSvc.Forget
 	if consoleCreated {
@@ -379,25 +379,27 @@ func newPasskeys(cfg Config, st store.Store, base string) *passkey.Service {
 }
 
 // newMailWorker returns the outbox worker: SMTP when configured, else the
-// log. Its owner is a random node id, so that leases tell nodes apart.
-func newMailWorker(cfg Config, st store.Store) (*mail.Worker, error) {
-	var sender mail.Sender = mail.NewLogSender(cfg.Logger)
-	if cfg.SMTPURL != "" {
-		from := cfg.MailFrom
-		if from == "" {
-			u, err := url.Parse(cfg.BaseURL())
-			if err != nil {
-				return nil, fmt.Errorf("public URL: %w", err)
-			}
-			from = "Latchkey <no-reply@" + u.Hostname() + ">"
-		}
-		smtp, err := mail.NewSMTPSender(cfg.SMTPURL, from)
-		if err != nil {
-			return nil, fmt.Errorf("--smtp-url: %w", err)
-		}
-		sender = smtp
+// log, and the SMTP sender (nil without one). Its owner is a random node
+// id, so that leases tell nodes apart.
+func newMailWorker(cfg Config, st store.Store) (*mail.Worker, *mail.SMTPSender, error) {
+	w := &mail.Worker{Store: st.Mail(), Sender: mail.NewLogSender(cfg.Logger), Logger: cfg.Logger, Owner: "node-" + latchkey.NewID(), Clock: cfg.Clock}
+	if cfg.SMTPURL == "" {
+		return w, nil, nil
 	}
-	return &mail.Worker{Store: st.Mail(), Sender: sender, Logger: cfg.Logger, Owner: "node-" + latchkey.NewID(), Clock: cfg.Clock}, nil
+	from := cfg.MailFrom
+	if from == "" {
+		u, err := url.Parse(cfg.BaseURL())
+		if err != nil {
+			return nil, nil, fmt.Errorf("public URL: %w", err)
+		}
+		from = "Latchkey <no-reply@" + u.Hostname() + ">"
+	}
+	smtp, err := mail.NewSMTPSender(cfg.SMTPURL, from)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--smtp-url: %w", err)
+	}
+	w.Sender = smtp
+	return w, smtp, nil
 }
 
 // openBox opens the master key (given, or the data dir's, made on first

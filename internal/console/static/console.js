@@ -42,3 +42,14 @@ document.addEventListener("input", (e) => {
     document.getElementById(form.dataset.preview).src = form.dataset.previewUrl + "?" + values;
   }, 400);
 });
+// A form that comes back refused focuses its first error: the field the
+// server refused (its message is read with it), else the form's message.
+// The errors are also role="alert", so screen readers announce them.
+function focusFirstError(root) {
+  const el = root.querySelector('[aria-invalid="true"], .error[role="alert"]');
+  if (!el) return;
+  if (!el.matches("input, select, textarea, fieldset")) el.tabIndex = -1;
+  el.focus();
+}
+document.addEventListener("DOMContentLoaded", () => focusFirstError(document));
+document.addEventListener("htmx:afterSwap", (e) => focusFirstError(e.detail.target));

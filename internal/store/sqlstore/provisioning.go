@@ -136,6 +136,24 @@ func (t *tx) ListImportFailures(ctx context.Context, jobID string, afterLine, li
 	return out, rows.Err()
 }
 
+func (t *tx) ListImportProblems(ctx context.Context, jobID string, limit int) ([]provisioning.Problem, error) {
+	rows, err := t.r.QueryContext(ctx, `SELECT error, COUNT(*), MIN(line) FROM import_failures
+		WHERE job_id = $1 GROUP BY error ORDER BY COUNT(*) DESC, MIN(line) LIMIT $2`, jobID, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []provisioning.Problem
+	for rows.Next() {
+		var p provisioning.Problem
+		if err := rows.Scan(&p.Error, &p.Rows, &p.FirstLine); err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
 // ClaimImportJob leases the oldest runnable job in one statement, as
 // ClaimMail does: on PostgreSQL concurrent claims skip each other's rows,
 // and the UPDATE checks the conditions again; SQLite has one writer.

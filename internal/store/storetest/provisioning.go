@@ -145,6 +145,11 @@ func testImportJobs(t *testing.T, s store.Store) {
 	lines := ids(list, func(f provisioning.Failure) string { return f.Error })
 	sameIDs(t, "failures by line", lines, []string{"three", "four", "nine"})
 	equal(t, "record bytes", list[2].Record, []byte("x,\xff"))
+	must(t, s.AddImportFailures(ctx, j.ID, []provisioning.Failure{{Line: 10, Record: []byte("d"), Error: "four"}, {Line: 2, Record: []byte("b"), Error: "nine"}, {Line: 11, Record: []byte("e"), Error: "four"}}))
+	problems, err := s.ListImportProblems(ctx, j.ID, 2)
+	must(t, err)
+	equal(t, "problems, the most frequent first, then by first line", problems,
+		[]provisioning.Problem{{Error: "four", Rows: 3, FirstLine: 4}, {Error: "nine", Rows: 2, FirstLine: 2}})
 
 	// Done: the file goes, and the realm may start another job.
 	j.State = provisioning.Succeeded
