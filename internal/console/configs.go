@@ -2,6 +2,7 @@ package console
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/latchkey/latchkey"
@@ -102,9 +103,14 @@ func applyConfig(f *form, a *passkey.AuthenticatorConfig) {
 	}
 	a.Config.TrustedOrigins = lines(f.Values["config.trusted_origins"])
 	a.Config.UserVerification = f.Values["config.user_verification"]
+	kept := a.Config.AuthenticationMethods // the form has no field for a method's use: an edit keeps it
 	a.Config.AuthenticationMethods = nil
 	for _, m := range f.Lists[methodsField] {
-		a.Config.AuthenticationMethods = append(a.Config.AuthenticationMethods, passkey.Method{Type: m})
+		method := passkey.Method{Type: m}
+		if i := slices.IndexFunc(kept, func(k passkey.Method) bool { return k.Type == m }); i >= 0 {
+			method.Use = kept[i].Use
+		}
+		a.Config.AuthenticationMethods = append(a.Config.AuthenticationMethods, method)
 	}
 }
 

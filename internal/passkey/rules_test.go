@@ -68,7 +68,7 @@ func TestValidateConfig(t *testing.T) {
 		return AuthenticatorConfig{DisplayName: "App", Config: c}
 	}
 	hosted := AuthenticatorConfig{DisplayName: "Hosted", Config: Config{Type: HostedWeb,
-		AuthenticationMethods: []Method{{WebAuthnPasskey}}}}
+		AuthenticationMethods: []Method{{Type: WebAuthnPasskey}}}}
 	hosted.Config.normalize()
 	for _, c := range []struct {
 		name   string
@@ -87,9 +87,12 @@ func TestValidateConfig(t *testing.T) {
 		{"an origin with a path", embedded(func(c *Config) { c.TrustedOrigins = []string{"https://app.example.com/x"} }), false, "config.trusted_origins[0]"},
 		{"an unknown invocation type", embedded(func(c *Config) { c.InvocationType = "telepathic" }), false, "config.invocation_type"},
 		{"a method twice", embedded(func(c *Config) {
-			c.AuthenticationMethods = []Method{{WebAuthnPasskey}, {WebAuthnPasskey}}
+			c.AuthenticationMethods = []Method{{Type: WebAuthnPasskey}, {Type: WebAuthnPasskey}}
 		}), false, "config.authentication_methods[1].type"},
-		{"an unknown method", embedded(func(c *Config) { c.AuthenticationMethods = []Method{{"carrier_pigeon"}} }), false, "config.authentication_methods[0].type"},
+		{"an unknown method", embedded(func(c *Config) { c.AuthenticationMethods = []Method{{Type: "carrier_pigeon"}} }), false, "config.authentication_methods[0].type"},
+		{"a use of a passkey method", embedded(func(c *Config) { c.AuthenticationMethods = []Method{{Type: WebAuthnPasskey, Use: OTPSignIn}} }), false, "config.authentication_methods[0].use"},
+		{"an unknown use", embedded(func(c *Config) { c.AuthenticationMethods = []Method{{Type: EmailOneTimePassword, Use: "always"}} }), false, "config.authentication_methods[0].use"},
+		{"a code only to enroll", embedded(func(c *Config) { c.AuthenticationMethods = []Method{{Type: EmailOneTimePassword, Use: OTPEnroll}} }), true, ""},
 	} {
 		err := validateConfig(c.config, c.inline)
 		if got := violatedField(err); got != c.field {
