@@ -12,6 +12,7 @@
 // passkey: its state, limits and mail are separate, and it uses passkey only
 // through the binding job it creates.
 //
-// It must not import HTTP packages, storage engines or oauth (signing in is
-// the caller's); it reaches the database through its Tx and Store interfaces.
+// Signing in is the caller's. It must not import HTTP packages, storage
+// engines or oauth; it reaches the database through its Tx and Store
+// interfaces.
 package otp
