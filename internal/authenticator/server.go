@@ -30,4 +30,5 @@ func (s *Server) Routes(mux *httpx.Mux) {
 	mux.HandleFunc("GET "+passkey.DefaultLogoPath, serveLogo)
 	s.opRoutes(mux)
 	s.linkRoutes(mux)
+	s.codeRoutes(mux)
 }
