@@ -2,15 +2,19 @@ package httpapi_test
 
 import (
 	"context"
+	"encoding/json"
 	"net"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"golang.org/x/oauth2"
 
 	"github.com/latchkey/latchkey/internal/browsertest"
 	"github.com/latchkey/latchkey/internal/oauth"
@@ -154,4 +158,73 @@ func anyStrings(v any) []string {
 		out = append(out, str)
 	}
 	return out
+}
+
+// TestEmailCodeEndpointsRefuse: the hosted page's code endpoints answer bad
+// input with the API's 4xx errors: no pending sign-in, a malformed body or
+// address, an application whose config offers no codes, wrong and
+// malformed codes, and requests past the address's limit.
+func TestEmailCodeEndpointsRefuse(t *testing.T) {
+	t.Parallel()
+	for _, eng := range testenv.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			c, n, _ := mailNode(t, eng.Name, testenv.SMTPConfig{})
+			realm := newRealm(t, c, "Pets")
+			newIdentity(t, c, realm, "ada", "primary_email_address", "ada@example.com")
+			issuerOf := func(config string) string {
+				app, clientID, _ := sdkApp(t, c, realm, config, "https://app.example.com/callback")
+				return n.URL + "/v1/tenants/" + c.tenant + "/realms/" + realm + "/applications/" + app + "?" + clientID
+			}
+			withCodes, without := issuerOf(codeConfig(t, c, realm)), issuerOf(hostedConfig(t, c, realm))
+			pending := func(issuer string) (string, string) {
+				base, clientID, _ := strings.Cut(issuer, "?")
+				q := url.Values{"client_id": {clientID}, "redirect_uri": {"https://app.example.com/callback"}, "response_type": {"code"},
+					"scope": {"openid"}, "state": {"s"}, "code_challenge": {oauth2.S256ChallengeFromVerifier(sdkVerifier)}, "code_challenge_method": {"S256"}}
+				page := sendWith(t, noRedirects, "GET", base+"/authorize?"+q.Encode(), nil, nil)
+				m := signinRequest.FindSubmatch(page.Body)
+				var req struct {
+					ID  string         `json:"id"`
+					OTP map[string]any `json:"otp"`
+				}
+				if m == nil || json.Unmarshal(m[1], &req) != nil {
+					t.Fatalf("authorize: %d %s", page.Status, page.Body)
+				}
+				if (req.OTP != nil) != (issuer == withCodes) || (req.OTP != nil && req.OTP["url"] != strings.TrimPrefix(base, n.URL)+"/otp") {
+					t.Errorf("the page offers codes %v", req.OTP)
+				}
+				return base, req.ID
+			}
+			post := func(url, body string) testenv.Response {
+				return send(t, "POST", url, http.Header{"Content-Type": {"application/json"}}, strings.NewReader(body))
+			}
+			base, id := pending(withCodes)
+			for _, tc := range []struct {
+				path, body string
+				status     int
+			}{
+				{"/otp", `{"request":"` + id + `","email":"ada@example.com"`, http.StatusBadRequest},
+				{"/otp", `{"request":"nope","email":"ada@example.com"}`, http.StatusBadRequest},
+				{"/otp", `{"request":"` + id + `","email":"not an address"}`, http.StatusBadRequest},
+				{"/otp/verify", `{"request":"` + id + `","email":"ada@example.com","code":"123456"}`, http.StatusGone}, // none asked for
+				{"/otp", `{"request":"` + id + `","email":"ada@example.com"}`, http.StatusOK},
+				{"/otp/verify", `{"request":"` + id + `","email":"ada@example.com","code":"12345x"}`, http.StatusBadRequest},
+				{"/otp/verify", `{"request":"` + id + `","email":"ada@example.com","code":"` + strings.Repeat("9", 6) + `"}`, http.StatusUnauthorized},
+				{"/otp", `{"request":"` + id + `","email":"ada@example.com"}`, http.StatusOK},
+				{"/otp", `{"request":"` + id + `","email":"ada@example.com"}`, http.StatusOK},
+				{"/otp", `{"request":"` + id + `","email":"ada@example.com"}`, http.StatusOK},
+				{"/otp", `{"request":"` + id + `","email":"ada@example.com"}`, http.StatusOK},
+				{"/otp", `{"request":"` + id + `","email":"ADA@example.com"}`, http.StatusTooManyRequests},
+			} {
+				resp := post(base+tc.path, tc.body)
+				if resp.Status != tc.status || (resp.Status >= 400 && resp.JSON(t)["message"] == "") {
+					t.Errorf("POST %s %s: %d %s, want %d", tc.path, tc.body, resp.Status, resp.Body, tc.status)
+				}
+			}
+			base, id = pending(without)
+			if resp := post(base+"/otp", `{"request":"`+id+`","email":"ada@example.com"}`); resp.Status != http.StatusForbidden {
+				t.Errorf("a code from an application that offers none: %d %s", resp.Status, resp.Body)
+			}
+		})
+	}
 }
