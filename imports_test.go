@@ -137,7 +137,7 @@ func internal(names ...string) []string {
 var (
 	httpPackages   = internal("httpapi", "scim", "console", "authenticator", "httpx")
 	storageEngines = internal("store/sqlstore", "store/sqlite", "store/postgres")
-	domainPackages = internal("audit", "delivery", "directory", "mail", "oauth", "passkey", "policy", "provisioning", "session", "sso", "webhook")
+	domainPackages = internal("audit", "delivery", "directory", "mail", "oauth", "otp", "passkey", "policy", "provisioning", "session", "sso", "webhook")
 )
 
 // forbiddenBy returns what a phrase of self's doc comment forbids: module

@@ -2,7 +2,8 @@
 // without a management token: each application's OAuth 2.0 / OpenID Connect
 // provider endpoints (authorize and the hosted sign-in page, signin,
 // bi-authenticate, token, userinfo, revoke, introspect, discovery, JWKS,
-// the form_post page, end_session and its confirmation page), and a binding
+// the form_post page, end_session and its confirmation page, the hosted
+// page's e-mail codes: otp and otp/verify), and a binding
 // link's own endpoints (:invokeAuthenticator and the hosted binding page,
 // :getInfo, :bind). Client credentials, access tokens, link tokens and
 // passkeys authorise them. It owns the CORS that lets an authenticator

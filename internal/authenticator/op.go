@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/mail"
 	"github.com/latchkey/latchkey/internal/oauth"
@@ -120,9 +121,10 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		formAction = p.RedirectURI
 	}
 	nonce := s.pageHeadersPostingTo(w, formAction)
+	base := strings.TrimSuffix(r.URL.Path, "/authorize") // the application's paths
 	render(w, r, "signin.html", signinPage{Nonce: nonce, Theme: theme, Realm: theme.EmailRealmName,
 		Application: app.DisplayName, Request: map[string]any{
-			"id": req.ID, "options": options, "url": strings.TrimSuffix(r.URL.Path, "/authorize") + "/signin",
+			"id": req.ID, "options": options, "url": base + "/signin", "otp": codeOffer(base, config.Config),
 		}})
 }
 
@@ -207,22 +209,11 @@ func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, err)
 		return
 	}
-	tenant, realm, appID := r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("app")
-	req, err := s.OAuth.PendingAuthRequest(r.Context(), tenant, realm, appID, in.Request)
-	var refused *oauth.Error
-	if errors.As(err, &refused) {
-		httpx.WriteError(w, r, latchkey.Errorf(latchkey.CodeBadRequest, "%s", refused.Description))
+	req, config, ok := s.pendingSignIn(w, r, in.Request)
+	if !ok {
 		return
 	}
-	if err != nil {
-		httpx.WriteError(w, r, err)
-		return
-	}
-	config, _, err := s.OAuth.AuthenticatorConfig(r.Context(), tenant, realm, appID)
-	if err != nil {
-		httpx.WriteError(w, r, err)
-		return
-	}
+	tenant, realm := req.TenantID, req.RealmID
 	cred, identity, err := s.Passkeys.VerifyAssertion(r.Context(), realm, config.Config, req.Challenge, in.Credential)
 	if err != nil {
 		// A passkey that could not sign in (unknown, revoked, suspended,
@@ -235,8 +226,37 @@ func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, err)
 		return
 	}
-	ss, err := s.startSession(w, r, session.SignIn{TenantID: tenant, RealmID: realm, IdentityID: identity.ID, CredentialID: cred.ID,
+	s.finishInSession(w, r, req, identity, session.SignIn{TenantID: tenant, RealmID: realm, IdentityID: identity.ID, CredentialID: cred.ID,
 		AMR: oauth.PasskeyAMR(config.Config), ACR: oauth.PasskeyACR})
+}
+
+// pendingSignIn returns the pending sign-in of the request's application
+// that the hosted page names by id, with the application's authenticator
+// config (zero when it has none); or it answers why there is none.
+func (s *Server) pendingSignIn(w http.ResponseWriter, r *http.Request, id string) (oauth.AuthRequest, passkey.AuthenticatorConfig, bool) {
+	tenant, realm, appID := r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("app")
+	req, err := s.OAuth.PendingAuthRequest(r.Context(), tenant, realm, appID, id)
+	var refused *oauth.Error
+	if errors.As(err, &refused) {
+		err = latchkey.Errorf(latchkey.CodeBadRequest, "%s", refused.Description)
+	}
+	var config passkey.AuthenticatorConfig
+	if err == nil {
+		config, _, err = s.OAuth.AuthenticatorConfig(r.Context(), tenant, realm, appID)
+	}
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return req, config, false
+	}
+	return req, config, true
+}
+
+// finishInSession finishes a sign-in on the hosted page whose identity
+// proved itself (in says how): the browser's session starts (or is
+// renewed), policy decides, and the page is told where the browser goes:
+// back to the client with a code, or with error=access_denied.
+func (s *Server) finishInSession(w http.ResponseWriter, r *http.Request, req oauth.AuthRequest, identity directory.Identity, in session.SignIn) {
+	ss, err := s.startSession(w, r, in)
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return
@@ -249,6 +269,7 @@ func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteJSON(w, http.StatusOK, answer)
 		return
 	}
+	var refused *oauth.Error
 	if errors.As(err, &refused) {
 		httpx.WriteError(w, r, latchkey.Errorf(latchkey.CodeBadRequest, "%s", refused.Description))
 		return

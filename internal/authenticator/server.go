@@ -4,6 +4,7 @@ import (
 	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/mail"
 	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/otp"
 	"github.com/latchkey/latchkey/internal/passkey"
 	"github.com/latchkey/latchkey/internal/session"
 )
@@ -12,6 +13,8 @@ import (
 type Server struct {
 	OAuth    *oauth.Service
 	Passkeys *passkey.Service
+	// Codes are the e-mail one-time codes of the hosted sign-in page.
+	Codes *otp.Service
 	// Sessions are the browsers' sign-in sessions of the hosted page.
 	Sessions *session.Service
 	// Mail serves the realms' active themes, which the hosted pages wear.
@@ -27,4 +30,5 @@ func (s *Server) Routes(mux *httpx.Mux) {
 	mux.HandleFunc("GET "+passkey.DefaultLogoPath, serveLogo)
 	s.opRoutes(mux)
 	s.linkRoutes(mux)
+	s.codeRoutes(mux)
 }

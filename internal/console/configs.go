@@ -2,6 +2,7 @@ package console
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/latchkey/latchkey"
@@ -111,9 +112,14 @@ func applyConfig(f *form, a *passkey.AuthenticatorConfig) {
 	a.Config.UserVerification = f.Values["config.user_verification"]
 	a.Config.AllowedAAGUIDs, a.Config.DeniedAAGUIDs = lines(f.Values["config.allowed_aaguids"]), lines(f.Values["config.denied_aaguids"])
 	a.Config.DeviceBoundOnly = len(f.Lists[deviceBoundField]) > 0
+	kept := a.Config.AuthenticationMethods // the form has no field for a method's use: an edit keeps it
 	a.Config.AuthenticationMethods = nil
 	for _, m := range f.Lists[methodsField] {
-		a.Config.AuthenticationMethods = append(a.Config.AuthenticationMethods, passkey.Method{Type: m})
+		method := passkey.Method{Type: m}
+		if i := slices.IndexFunc(kept, func(k passkey.Method) bool { return k.Type == m }); i >= 0 {
+			method.Use = kept[i].Use
+		}
+		a.Config.AuthenticationMethods = append(a.Config.AuthenticationMethods, method)
 	}
 }
 

@@ -21,6 +21,8 @@ var templates embed.FS
 var (
 	bindingHTML = htmltemplate.Must(htmltemplate.ParseFS(templates, "templates/binding.html"))
 	bindingText = texttemplate.Must(texttemplate.ParseFS(templates, "templates/binding.txt"))
+	codeHTML    = htmltemplate.Must(htmltemplate.ParseFS(templates, "templates/code.html"))
+	codeText    = texttemplate.Must(texttemplate.ParseFS(templates, "templates/code.txt"))
 )
 
 // bindingView is what the binding templates see.
@@ -36,15 +38,44 @@ type bindingView struct {
 func RenderBindingEmail(theme Theme, d BindingEmail) (subject, text, html string, err error) {
 	subject = "Create your passkey for " + theme.EmailRealmName
 	v := bindingView{BindingEmail: d, Theme: theme, Subject: subject, RealmName: theme.EmailRealmName,
-		Expires: d.ExpireTime.UTC().Format("2 January 2006, 15:04 MST")}
+		Expires: expires(d.ExpireTime)}
+	text, html, err = execute(bindingText, bindingHTML, v)
+	return subject, text, html, err
+}
+
+func expires(t time.Time) string { return t.UTC().Format("2 January 2006, 15:04 MST") }
+
+// execute renders the plain text and HTML bodies of an e-mail.
+func execute(text *texttemplate.Template, html *htmltemplate.Template, view any) (string, string, error) {
 	var t, h bytes.Buffer
-	if err := bindingText.Execute(&t, v); err != nil {
-		return "", "", "", err
+	if err := text.Execute(&t, view); err != nil {
+		return "", "", err
 	}
-	if err := bindingHTML.Execute(&h, v); err != nil {
-		return "", "", "", err
+	if err := html.Execute(&h, view); err != nil {
+		return "", "", err
 	}
-	return subject, t.String(), h.String(), nil
+	return t.String(), h.String(), nil
+}
+
+// CodeEmail is what the e-mail carrying a one-time code says.
+type CodeEmail struct {
+	DisplayName, Username string
+	Code                  string
+	ExpireTime            time.Time
+}
+
+// RenderCodeEmail renders the one-time code e-mail in the theme: its
+// subject (without the code, which previews and lock screens would show),
+// plain text and HTML.
+func RenderCodeEmail(theme Theme, d CodeEmail) (subject, text, html string, err error) {
+	subject = "Your sign-in code for " + theme.EmailRealmName
+	v := struct {
+		CodeEmail
+		Theme
+		Subject, RealmName, Expires string
+	}{d, theme, subject, theme.EmailRealmName, expires(d.ExpireTime)}
+	text, html, err = execute(codeText, codeHTML, v)
+	return subject, text, html, err
 }
 
 // sampleBinding is the made-up recipient of a preview or test e-mail; its

@@ -121,11 +121,25 @@ func (s *Service) UpdateTheme(ctx context.Context, tenantID, realmID, id string,
 // sent if and only if tx commits, due at now. ref names the job
 // ("credential_binding_job:<id>").
 func EnqueueBindingEmail(ctx context.Context, tx Tx, now time.Time, tenantID, realmID, to, ref string, d BindingEmail) (Message, error) {
+	return enqueue(ctx, tx, now, tenantID, realmID, to, ref, func(t Theme) (string, string, string, error) { return RenderBindingEmail(t, d) })
+}
+
+// EnqueueCodeEmail renders the one-time code e-mail in the realm's active
+// theme and adds it to the outbox inside tx, due at now. ref names what
+// the code is for ("email_code:<identity id>").
+func EnqueueCodeEmail(ctx context.Context, tx Tx, now time.Time, tenantID, realmID, to, ref string, d CodeEmail) (Message, error) {
+	return enqueue(ctx, tx, now, tenantID, realmID, to, ref, func(t Theme) (string, string, string, error) { return RenderCodeEmail(t, d) })
+}
+
+// enqueue renders an e-mail in the realm's active theme and adds it to the
+// outbox inside tx, due at now.
+func enqueue(ctx context.Context, tx Tx, now time.Time, tenantID, realmID, to, ref string,
+	render func(Theme) (subject, text, html string, err error)) (Message, error) {
 	theme, err := RealmTheme(ctx, tx, tenantID, realmID)
 	if err != nil {
 		return Message{}, err
 	}
-	subject, text, html, err := RenderBindingEmail(theme, d)
+	subject, text, html, err := render(theme)
 	if err != nil {
 		return Message{}, err
 	}

@@ -424,7 +424,7 @@ func (s *Service) Metadata(ctx context.Context, tenantID, realmID, appID string)
 		"request_uri_parameter_supported":  false,
 		"require_request_uri_registration": false,
 		"prompt_values_supported":          []string{"none", "login", "consent", "select_account"},
-		"acr_values_supported":             []string{PasskeyACR},
+		"acr_values_supported":             []string{PasskeyACR, EmailCodeACR},
 		// RP-Initiated and Back-Channel Logout 1.0 (logout.go).
 		"end_session_endpoint":                 issuer + "/end_session",
 		"backchannel_logout_supported":         true,

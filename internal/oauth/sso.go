@@ -22,6 +22,14 @@ import (
 // acr_values asking for others still get it (acr is a voluntary claim).
 const PasskeyACR = "phr"
 
+// EmailCodeACR is the acr of a sign-in by a one-time code sent by e-mail:
+// it proves the address only, and a code can be phished, so it is not
+// PasskeyACR.
+const EmailCodeACR = "urn:latchkey:acr:email-otp"
+
+// EmailCodeAMR is the amr of a sign-in by an e-mail code (RFC 8176 "otp").
+var EmailCodeAMR = []string{"otp"}
+
 // PasskeyAMR is the amr (RFC 8176) of a passkey's sign-in on the hosted
 // page with the authenticator config c: proof of possession of a key
 // ("pop"), and "mfa" when c requires the authenticator to verify its user

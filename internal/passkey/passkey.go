@@ -45,7 +45,7 @@ type AuthenticatorConfig struct {
 // starts with, so that its first passkey needs no setup: Latchkey's hosted
 // pages, with passkeys bound on them, trusted at origin (the public URL).
 func DefaultConfig(origin string) AuthenticatorConfig {
-	c := AuthenticatorConfig{DisplayName: "Hosted sign-in", Config: Config{Type: HostedWeb, AuthenticationMethods: []Method{{WebAuthnPasskey}}}}
+	c := AuthenticatorConfig{DisplayName: "Hosted sign-in", Config: Config{Type: HostedWeb, AuthenticationMethods: []Method{{Type: WebAuthnPasskey}}}}
 	if origin != "" {
 		c.Config.TrustedOrigins = []string{origin}
 	}
@@ -90,6 +90,30 @@ func (c Config) userVerification() protocol.UserVerificationRequirement {
 // Method is one way of authenticating an authenticator config allows.
 type Method struct {
 	Type string `json:"type"`
+	// Use, for email_one_time_password only, says what a correct code
+	// does: OTPSignInAndEnroll (the default) signs the user in and offers a
+	// passkey on the device, OTPSignIn only signs in, OTPEnroll only lets
+	// the user create a passkey (recovery without a sign-in by e-mail).
+	Use string `json:"use,omitempty"`
+}
+
+// Uses of an email_one_time_password method (Method.Use).
+const (
+	OTPSignInAndEnroll = "sign_in_and_enroll"
+	OTPSignIn          = "sign_in"
+	OTPEnroll          = "enroll"
+)
+
+// OTP returns what a correct e-mail code does under the config: whether it
+// signs in and whether it lets the user create a passkey; both false when
+// the config does not list email_one_time_password.
+func (c Config) OTP() (signIn, enroll bool) {
+	for _, m := range c.AuthenticationMethods {
+		if m.Type == EmailOneTimePassword {
+			return m.Use != OTPEnroll, m.Use != OTPSignIn
+		}
+	}
+	return false, false
 }
 
 // States of a credential binding job.

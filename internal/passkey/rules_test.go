@@ -68,7 +68,7 @@ func TestValidateConfig(t *testing.T) {
 		return AuthenticatorConfig{DisplayName: "App", Config: c}
 	}
 	hosted := AuthenticatorConfig{DisplayName: "Hosted", Config: Config{Type: HostedWeb,
-		AuthenticationMethods: []Method{{WebAuthnPasskey}}}}
+		AuthenticationMethods: []Method{{Type: WebAuthnPasskey}}}}
 	hosted.Config.normalize()
 	for _, c := range []struct {
 		name   string
@@ -87,9 +87,12 @@ func TestValidateConfig(t *testing.T) {
 		{"an origin with a path", embedded(func(c *Config) { c.TrustedOrigins = []string{"https://app.example.com/x"} }), false, "config.trusted_origins[0]"},
 		{"an unknown invocation type", embedded(func(c *Config) { c.InvocationType = "telepathic" }), false, "config.invocation_type"},
 		{"a method twice", embedded(func(c *Config) {
-			c.AuthenticationMethods = []Method{{WebAuthnPasskey}, {WebAuthnPasskey}}
+			c.AuthenticationMethods = []Method{{Type: WebAuthnPasskey}, {Type: WebAuthnPasskey}}
 		}), false, "config.authentication_methods[1].type"},
-		{"an unknown method", embedded(func(c *Config) { c.AuthenticationMethods = []Method{{"carrier_pigeon"}} }), false, "config.authentication_methods[0].type"},
+		{"an unknown method", embedded(func(c *Config) { c.AuthenticationMethods = []Method{{Type: "carrier_pigeon"}} }), false, "config.authentication_methods[0].type"},
+		{"a use of a passkey method", embedded(func(c *Config) { c.AuthenticationMethods = []Method{{Type: WebAuthnPasskey, Use: OTPSignIn}} }), false, "config.authentication_methods[0].use"},
+		{"an unknown use", embedded(func(c *Config) { c.AuthenticationMethods = []Method{{Type: EmailOneTimePassword, Use: "always"}} }), false, "config.authentication_methods[0].use"},
+		{"a code only to enroll", embedded(func(c *Config) { c.AuthenticationMethods = []Method{{Type: EmailOneTimePassword, Use: OTPEnroll}} }), true, ""},
 	} {
 		err := validateConfig(c.config, c.inline)
 		if got := violatedField(err); got != c.field {
@@ -207,7 +210,7 @@ func TestAuthenticatorRules(t *testing.T) {
 
 func TestAuthenticatorRulesValidation(t *testing.T) {
 	const yk = "cb69481e-8ff7-4039-93ec-0a2729a154a8"
-	a := AuthenticatorConfig{DisplayName: "Admins", Config: Config{Type: HostedWeb, AuthenticationMethods: []Method{{WebAuthnPasskey}},
+	a := AuthenticatorConfig{DisplayName: "Admins", Config: Config{Type: HostedWeb, AuthenticationMethods: []Method{{Type: WebAuthnPasskey}},
 		Rules: Rules{AllowedAAGUIDs: []string{" CB69481E-8FF7-4039-93EC-0A2729A154A8", "nope", yk}, DeniedAAGUIDs: []string{yk}}}}
 	a.Config.normalize()
 	if a.Config.AllowedAAGUIDs[0] != yk {

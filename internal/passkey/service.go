@@ -1,6 +1,7 @@
 package passkey
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -194,6 +195,8 @@ type JobRequest struct {
 	AuthenticatorConfigID  string
 	AuthenticatorConfig    *InlineConfig
 	PostBindingRedirectURI string
+	// ttl, when set, is the link's lifetime instead of the service's.
+	ttl time.Duration
 }
 
 // noEmail is the 422 of an EMAIL job for an identity without an address,
@@ -287,7 +290,7 @@ func (s *Service) createJob(ctx context.Context, tx Tx, tenantID, realmID, ident
 		ID: latchkey.NewID(), RealmID: realmID, TenantID: tenantID, IdentityID: identityID, BatchID: batchID,
 		DeliveryMethod: req.DeliveryMethod, State: LinkSent, PostBindingRedirectURI: req.PostBindingRedirectURI,
 		AuthenticatorConfigID: req.AuthenticatorConfigID, AuthenticatorConfig: req.AuthenticatorConfig,
-		ExpireTime: t.Add(s.linkTTL()), CreateTime: t, UpdateTime: t, TokenHash: hashToken(token),
+		ExpireTime: t.Add(cmp.Or(req.ttl, s.linkTTL())), CreateTime: t, UpdateTime: t, TokenHash: hashToken(token),
 	}
 	link := s.Link(j, token)
 	i, err := identity(ctx, tx, tenantID, realmID, identityID)
@@ -322,6 +325,27 @@ func (s *Service) createJob(ctx context.Context, tx Tx, tenantID, realmID, ident
 		return j, link, err
 	}
 	return j, link, s.record(ctx, tx, tenantID, realmID, "credential_binding_job.create", "CredentialBindingJob", j.ID)
+}
+
+// SelfServiceTTL is the lifetime of the link of a self-service job: it is
+// used at once, on the page that asked for it.
+const SelfServiceTTL = 15 * time.Minute
+
+// SelfServiceJob creates inside tx, for an identity that proved itself
+// without a passkey (an e-mail code), a RETURN job with the application's
+// authenticator config (config.ID "" for an inline one) whose link the
+// caller hands to that person's browser. It is any job, made by the
+// identity itself (the actor of its audit event): the identity must be
+// active, and one holding management scopes is refused, as a token without
+// them is (an administrator recovers through another administrator). The
+// token is spent only when a passkey is bound.
+func (s *Service) SelfServiceJob(ctx context.Context, tx Tx, tenantID, realmID, identityID string, config AuthenticatorConfig) (BindingJob, string, error) {
+	ctx = latchkey.WithActor(ctx, latchkey.Actor{Type: "identity", ID: identityID, TenantID: tenantID, RealmID: realmID})
+	req := JobRequest{DeliveryMethod: Return, AuthenticatorConfigID: config.ID, ttl: SelfServiceTTL}
+	if config.ID == "" {
+		req.AuthenticatorConfig = &InlineConfig{Config: config.Config}
+	}
+	return s.createJob(ctx, tx, tenantID, realmID, identityID, req, "")
 }
 
 // mayBind refuses binding links for identities that hold management scopes

@@ -13,7 +13,7 @@ import (
 // maxOrigins bounds the trusted origins of one config.
 const maxOrigins = 100
 
-var allMethods = []Method{{WebAuthnPasskey}, {SoftwarePasskey}, {EmailOneTimePassword}}
+var allMethods = []Method{{Type: WebAuthnPasskey}, {Type: SoftwarePasskey}, {Type: EmailOneTimePassword}}
 
 // normalize fills in the defaults of a config: an embedded config invokes
 // automatically and allows every method unless it says otherwise; every
@@ -89,11 +89,15 @@ func validateConfig(a AuthenticatorConfig, inline bool) error {
 	seen := map[string]bool{}
 	for i, m := range c.AuthenticationMethods {
 		switch {
-		case !slices.Contains(allMethods, m):
+		case !slices.ContainsFunc(allMethods, func(a Method) bool { return a.Type == m.Type }):
 			v.Add("config.authentication_methods["+itoa(i)+"].type",
 				`must be one of "webauthn_passkey", "software_passkey", "email_one_time_password"`)
 		case seen[m.Type]:
 			v.Add("config.authentication_methods["+itoa(i)+"].type", "listed twice")
+		case m.Use != "" && m.Type != EmailOneTimePassword:
+			v.Add("config.authentication_methods["+itoa(i)+"].use", "only an email_one_time_password method has a use")
+		case !slices.Contains([]string{"", OTPSignInAndEnroll, OTPSignIn, OTPEnroll}, m.Use):
+			v.Add("config.authentication_methods["+itoa(i)+"].use", `must be "sign_in_and_enroll", "sign_in" or "enroll"`)
 		}
 		seen[m.Type] = true
 	}

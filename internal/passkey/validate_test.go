@@ -20,7 +20,7 @@ func TestUserVerificationRule(t *testing.T) {
 		}
 	}
 
-	c := Config{Type: HostedWeb, AuthenticationMethods: []Method{{WebAuthnPasskey}}}
+	c := Config{Type: HostedWeb, AuthenticationMethods: []Method{{Type: WebAuthnPasskey}}}
 	c.normalize()
 	if c.UserVerification != UVRequired {
 		t.Errorf("a new config's user_verification is %q, want required", c.UserVerification)

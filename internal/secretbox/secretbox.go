@@ -1,5 +1,6 @@
 // Package secretbox encrypts secrets at rest (signing keys, client secrets)
-// with the master key, using AES-256-GCM from the standard library, and
+// with the master key, using AES-256-GCM from the standard library, keys
+// the hashes of short secrets with it (MAC), and
 // manages the master key file of a data directory. During a rotation of the
 // master key a Box also opens what the previous key sealed.
 //
@@ -9,7 +10,9 @@ package secretbox
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -26,6 +29,7 @@ const KeyFile = "master.key"
 type Box struct {
 	aead     cipher.AEAD   // the master key: seals and opens
 	previous []cipher.AEAD // open only
+	macKey   []byte        // derived from the master key, for MAC
 }
 
 // New returns a Box for a master key given as base64 (standard or URL
@@ -36,7 +40,10 @@ func New(encodedKey string, previous ...string) (*Box, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Box{aead: aead}
+	key, _ := decodeKey(strings.TrimSpace(encodedKey))
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte("latchkey mac key"))
+	b := &Box{aead: aead, macKey: mac.Sum(nil)}
 	for _, p := range previous {
 		if strings.TrimSpace(p) == "" {
 			continue
@@ -69,6 +76,15 @@ func decodeKey(s string) ([]byte, error) {
 		}
 	}
 	return nil, errors.New("master key must be 32 bytes in base64 (e.g. the output of `openssl rand -base64 32`)")
+}
+
+// MAC returns the HMAC-SHA256 of data under a key derived from the master
+// key: a keyed hash for short secrets (one-time codes), which a copy of the
+// database alone cannot brute-force. A new master key changes every MAC.
+func (b *Box) MAC(data []byte) []byte {
+	mac := hmac.New(sha256.New, b.macKey)
+	mac.Write(data)
+	return mac.Sum(nil)
 }
 
 // NewKey returns a fresh master key in the form New accepts.

@@ -30,6 +30,7 @@ import (
 	"github.com/latchkey/latchkey/internal/mail"
 	"github.com/latchkey/latchkey/internal/metrics"
 	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/otp"
 	"github.com/latchkey/latchkey/internal/passkey"
 	"github.com/latchkey/latchkey/internal/policy"
 	"github.com/latchkey/latchkey/internal/provisioning"
@@ -132,6 +133,7 @@ type Node struct {
 	Directory    *directory.Service
 	OAuth        *oauth.Service
 	Passkeys     *passkey.Service
+	Codes        *otp.Service
 	Sessions     *session.Service
 	Credentials  bootstrap.Credentials
 	Bootstrapped bool   // whether this start created the first tenant
@@ -319,6 +321,8 @@ func open(ctx context.Context, cfg Config, st store.Store) (*Node, error) {
 	n.ImportWorker = &provisioning.Worker{Service: n.Provisioning, Logger: cfg.Logger, Owner: "node-" + latchkey.NewID()}
 	n.Provisioning.Wake = n.ImportWorker.Wake
 	n.Passkeys.MailQueued = worker.Wake
+	n.Codes = otp.NewService(st.OTP(), n.Passkeys, box.MAC)
+	n.Codes.Clock, n.Codes.MailQueued = cfg.Clock, worker.Wake
 	worker.OnFailed = func(ctx context.Context, m mail.Message) {
 		if err := n.Passkeys.DeliveryFailed(ctx, m); err != nil {
 			cfg.Logger.Error("record undelivered binding e-mail", "mail", m.ID, "err", err)
@@ -357,7 +361,7 @@ func open(ctx context.Context, cfg Config, st store.Store) (*Node, error) {
 	api.Routes(mux)
 	n.Sessions = session.NewService(st.Session(), box)
 	n.Sessions.Clock = cfg.Clock
-	(&authenticator.Server{OAuth: oauthSvc, Passkeys: n.Passkeys, Sessions: n.Sessions, Mail: n.Mail, PublicURL: base}).Routes(mux)
+	(&authenticator.Server{OAuth: oauthSvc, Passkeys: n.Passkeys, Codes: n.Codes, Sessions: n.Sessions, Mail: n.Mail, PublicURL: base}).Routes(mux)
 	n.handler = api.Handler(mux)
 	return n, nil
 }
@@ -580,6 +584,7 @@ func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 	go n.sweep(ctx, time.Minute, "ended expired sessions", n.Sessions.Sweep)
 	go n.sweep(ctx, time.Minute, "reloaded signing keys", n.OAuth.ReloadKeys)
 	go n.sweep(ctx, time.Minute, "expired credential binding jobs", n.Passkeys.ExpireBindingJobs)
+	go n.sweep(ctx, time.Minute, "deleted expired e-mail codes", n.Codes.Sweep)
 	go n.sweep(ctx, time.Second, "finished batch credential binding jobs", func(ctx context.Context) (int, error) {
 		return n.Passkeys.ProcessBatches(ctx, n.MailWorker.Owner) // the owner names this node in leases
 	})

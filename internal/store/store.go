@@ -17,6 +17,7 @@ import (
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/mail"
 	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/otp"
 	"github.com/latchkey/latchkey/internal/passkey"
 	"github.com/latchkey/latchkey/internal/policy"
 	"github.com/latchkey/latchkey/internal/provisioning"
@@ -31,6 +32,7 @@ type Tx interface {
 	directory.Tx
 	mail.Tx
 	oauth.Tx
+	otp.Tx
 	passkey.Tx
 	policy.Tx
 	provisioning.Tx
@@ -58,6 +60,7 @@ type Store interface {
 	Mail() mail.Store
 	Delivery() delivery.Store
 	Passkey() passkey.Store
+	OTP() otp.Store
 	Policy() policy.Store
 	Provisioning() provisioning.Store
 	Session() session.Store

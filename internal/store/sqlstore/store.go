@@ -37,6 +37,7 @@ import (
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/mail"
 	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/otp"
 	"github.com/latchkey/latchkey/internal/passkey"
 	"github.com/latchkey/latchkey/internal/policy"
 	"github.com/latchkey/latchkey/internal/provisioning"
@@ -320,6 +321,15 @@ func (s *Store) Policy() policy.Store { return policyStore{s} }
 
 // Passkey returns the store as passkey sees it.
 func (s *Store) Passkey() passkey.Store { return passkeyStore{s} }
+
+// OTP returns the store as otp sees it.
+func (s *Store) OTP() otp.Store { return otpStore{s} }
+
+type otpStore struct{ *Store }
+
+func (s otpStore) Update(ctx context.Context, fn func(otp.Tx) error) error {
+	return s.update(ctx, func(t *tx) error { return fn(t) })
+}
 
 // Mail returns the store as mail sees it.
 func (s *Store) Mail() mail.Store { return mailStore{s} }

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"maps"
 	"slices"
@@ -122,34 +123,52 @@ func (t *tx) redeemCodes(ctx context.Context, gs []oauth.Grant, refused []bool) 
 }
 
 // signersActive sets refused for the redemptions whose passkey is no
-// longer active, or whose identity no longer is: the code was read before
-// this transaction. On PostgreSQL it holds the rows it read (FOR SHARE)
-// until the grant is stored, so that a revocation or suspension running at
-// the same time waits for it and then revokes the new family too; SQLite's
-// one writer already orders the two.
+// longer active, or whose identity no longer is (a sign-in by e-mail code
+// has no passkey: its identity alone): the code was read before this
+// transaction. On PostgreSQL it holds the rows it read (FOR SHARE) until
+// the grant is stored, so that a revocation or suspension running at the
+// same time waits for it and then revokes the new family too; SQLite's one
+// writer already orders the two.
 func (t *tx) signersActive(ctx context.Context, gs []oauth.Grant, refused []bool) error {
-	var ids []string
+	var credentials, identities []string
 	for i, g := range gs {
-		if !refused[i] && g.Redeems != "" && g.Family != nil {
-			ids = append(ids, g.Family.CredentialID)
+		switch {
+		case refused[i] || g.Redeems == "" || g.Family == nil:
+		case g.Family.CredentialID != "":
+			credentials = append(credentials, g.Family.CredentialID)
+		default:
+			identities = append(identities, g.Family.IdentityID)
 		}
-	}
-	if len(ids) == 0 {
-		return nil
 	}
 	lock := ""
 	if t.d.Name == "postgres" {
 		lock = " FOR SHARE"
 	}
-	var a args
-	active, err := t.queryIDs(ctx, `SELECT c.id FROM credentials c JOIN identities i ON i.id = c.identity_id
-		WHERE c.id IN `+t.in(&a, ids)+` AND c.state = '`+passkey.Active+`' AND i.status = '`+directory.StatusActive+`'`+lock, a...)
+	active := map[string]bool{}
+	if len(credentials) > 0 {
+		var a args
+		ids, err := t.queryIDs(ctx, `SELECT c.id FROM credentials c JOIN identities i ON i.id = c.identity_id
+		WHERE c.id IN `+t.in(&a, credentials)+` AND c.state = '`+passkey.Active+`' AND i.status = '`+directory.StatusActive+`'`+lock, a...)
+		if err != nil {
+			return err
+		}
+		maps.Copy(active, ids)
+	}
+	if len(identities) > 0 {
+		var a args
+		ids, err := t.queryIDs(ctx, `SELECT id FROM identities WHERE id IN `+t.in(&a, identities)+
+			` AND status = '`+directory.StatusActive+`'`+lock, a...)
+		if err != nil {
+			return err
+		}
+		maps.Copy(active, ids)
+	}
 	for i, g := range gs {
 		if !refused[i] && g.Redeems != "" && g.Family != nil {
-			refused[i] = !active[g.Family.CredentialID]
+			refused[i] = !active[cmp.Or(g.Family.CredentialID, g.Family.IdentityID)]
 		}
 	}
-	return err
+	return nil
 }
 
 // continueFamilies extends the families that the refreshes of gs continue

@@ -101,6 +101,7 @@ func Run[S store.Store](t *testing.T, open func(t testing.TB) S) {
 		{"ImportJobs", testImportJobs},
 		{"SkipTotal", testSkipTotal},
 		{"ListTotals", testListTotals},
+		{"EmailCodes", testEmailCodes},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, open(t)) })
