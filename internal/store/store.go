@@ -20,6 +20,7 @@ import (
 	"github.com/latchkey/latchkey/internal/passkey"
 	"github.com/latchkey/latchkey/internal/policy"
 	"github.com/latchkey/latchkey/internal/provisioning"
+	"github.com/latchkey/latchkey/internal/saml"
 	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/webhook"
 )
@@ -33,6 +34,7 @@ type Tx interface {
 	passkey.Tx
 	policy.Tx
 	provisioning.Tx
+	saml.Tx
 	session.Tx
 	webhook.Tx
 	// GetSetting returns latchkey.ErrNotFound for a setting never made.
@@ -58,6 +60,7 @@ type Store interface {
 	Passkey() passkey.Store
 	Policy() policy.Store
 	Provisioning() provisioning.Store
+	SAML() saml.Store
 	Session() session.Store
 	Audit() audit.Store
 	Webhook() webhook.Store

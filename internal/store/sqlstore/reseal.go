@@ -20,6 +20,7 @@ var sealedColumns = []sealedColumn{
 	{"applications", "id", "client_secret_sealed", "client_secret_sealed <> ''", nil}, // '' for public clients
 	{"signing_keys", "id", "private_key_sealed", "TRUE", nil},
 	{"webhooks", "id", "secret_sealed", "TRUE", nil},
+	{"saml_certificates", "id", "private_key_sealed", "TRUE", nil},
 }
 
 // Reseal passes every sealed secret to reseal and stores what it returns
