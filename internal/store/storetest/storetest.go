@@ -85,6 +85,8 @@ func Run[S store.Store](t *testing.T, open func(t testing.TB) S) {
 		{"DeliveryOutbox", testDeliveryOutbox},
 		{"DeliveryClaimRace", testDeliveryClaimRace},
 		{"Webhooks", testWebhooks},
+		{"SAMLCertificates", testSAMLCertificates},
+		{"SAMLRequests", testSAMLRequests},
 		{"SessionsEndedHook", testSessionsEndedHook},
 		{"ConfigLookups", testConfigLookups},
 		{"BindingJobs", testBindingJobs},
