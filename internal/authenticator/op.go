@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/mail"
 	"github.com/latchkey/latchkey/internal/oauth"
@@ -223,20 +224,7 @@ func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, err)
 		return
 	}
-	cred, identity, err := s.Passkeys.VerifyAssertion(r.Context(), realm, config.Config, req.Challenge, in.Credential)
-	if err != nil {
-		// A passkey that could not sign in (unknown, revoked, suspended,
-		// an assertion that does not verify) is a denied sign-in.
-		if le, ok := errors.AsType[*latchkey.Error](err); ok && le.Code != latchkey.CodeInternal {
-			if rerr := s.OAuth.SignInRefused(r.Context(), req, identity, cred.ID, refusalReason(le)); rerr != nil {
-				err = rerr
-			}
-		}
-		httpx.WriteError(w, r, err)
-		return
-	}
-	ss, err := s.startSession(w, r, session.SignIn{TenantID: tenant, RealmID: realm, IdentityID: identity.ID, CredentialID: cred.ID,
-		AMR: oauth.PasskeyAMR(config.Config), ACR: oauth.PasskeyACR})
+	ss, identity, err := s.passkeySignIn(w, r, req, config.Config, in.Credential)
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return
@@ -254,6 +242,26 @@ func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpx.Reply(w, r, signinAnswer(req, to), err)
+}
+
+// passkeySignIn verifies the passkey's assertion of the hosted sign-in
+// page for req (its challenge) and starts the browser's session, or renews
+// it: every hosted sign-in, OIDC or SAML, goes through it. A passkey that
+// could not sign in (unknown, revoked, suspended, an assertion that does
+// not verify) is recorded as a denied sign-in.
+func (s *Server) passkeySignIn(w http.ResponseWriter, r *http.Request, req oauth.AuthRequest, config passkey.Config, credential json.RawMessage) (session.Session, directory.Identity, error) {
+	cred, identity, err := s.Passkeys.VerifyAssertion(r.Context(), req.RealmID, config, req.Challenge, credential)
+	if err != nil {
+		if le, ok := errors.AsType[*latchkey.Error](err); ok && le.Code != latchkey.CodeInternal {
+			if rerr := s.OAuth.SignInRefused(r.Context(), req, identity, cred.ID, refusalReason(le)); rerr != nil {
+				err = rerr
+			}
+		}
+		return session.Session{}, identity, err
+	}
+	ss, err := s.startSession(w, r, session.SignIn{TenantID: req.TenantID, RealmID: req.RealmID, IdentityID: identity.ID, CredentialID: cred.ID,
+		AMR: oauth.PasskeyAMR(config), ACR: oauth.PasskeyACR})
+	return ss, identity, err
 }
 
 // signinAnswer tells the hosted page where the response goes: the URL to

@@ -5,6 +5,7 @@ import (
 	"github.com/latchkey/latchkey/internal/mail"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/passkey"
+	"github.com/latchkey/latchkey/internal/saml"
 	"github.com/latchkey/latchkey/internal/session"
 )
 
@@ -14,6 +15,8 @@ type Server struct {
 	Passkeys *passkey.Service
 	// Sessions are the browsers' sign-in sessions of the hosted page.
 	Sessions *session.Service
+	// SAML is the SAML identity provider of the SSO configs.
+	SAML *saml.Service
 	// Mail serves the realms' active themes, which the hosted pages wear.
 	Mail *mail.Service
 	// PublicURL is Latchkey's external URL; the hosted pages' CSP depends
@@ -27,4 +30,5 @@ func (s *Server) Routes(mux *httpx.Mux) {
 	mux.HandleFunc("GET "+passkey.DefaultLogoPath, serveLogo)
 	s.opRoutes(mux)
 	s.linkRoutes(mux)
+	s.samlRoutes(mux)
 }

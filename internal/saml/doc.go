@@ -12,6 +12,8 @@
 // provider's settings come from ServiceProviders (the SSO configs), in this
 // package's own type, ServiceProvider.
 //
-// It must not import HTTP packages (internal/httpapi, internal/authenticator)
-// or storage engines; it describes the storage it needs as Store.
+// It takes net/http requests only because crewjam/saml reads the SAML
+// bindings from them; it writes no HTTP answers. It must not import
+// internal/httpapi, internal/authenticator, internal/console or storage
+// engines; it describes the storage it needs as Store.
 package saml

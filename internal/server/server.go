@@ -35,6 +35,7 @@ import (
 	"github.com/latchkey/latchkey/internal/provisioning"
 	"github.com/latchkey/latchkey/internal/ratelimit"
 	"github.com/latchkey/latchkey/internal/scim"
+	"github.com/latchkey/latchkey/internal/saml"
 	"github.com/latchkey/latchkey/internal/secretbox"
 	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/store"
@@ -97,6 +98,20 @@ type Config struct {
 	// Clock is where the node reads the time; nil is the system clock. Tests
 	// set one to reach expiry, leases and TTLs without sleeping.
 	Clock latchkey.Clock
+	// ServiceProviders are the SSO configs that SAML signs in to; nil
+	// knows none (every SAML endpoint answers 404).
+	ServiceProviders saml.ServiceProviders
+}
+
+// noServiceProviders is the ServiceProviders of a node configured with none.
+type noServiceProviders struct{}
+
+func (noServiceProviders) ServiceProvider(context.Context, string, string, string) (saml.ServiceProvider, error) {
+	return saml.ServiceProvider{}, latchkey.ErrNotFound
+}
+
+func (noServiceProviders) Allowed(context.Context, string, string, string, directory.Identity) (bool, error) {
+	return false, nil
 }
 
 // TLS reports whether the node serves HTTPS.
@@ -132,6 +147,7 @@ type Node struct {
 	OAuth        *oauth.Service
 	Passkeys     *passkey.Service
 	Sessions     *session.Service
+	SAML         *saml.Service
 	Credentials  bootstrap.Credentials
 	Bootstrapped bool   // whether this start created the first tenant
 	CredsFile    string // where the credentials were written
@@ -350,7 +366,13 @@ func open(ctx context.Context, cfg Config, st store.Store) (*Node, error) {
 	api.Routes(mux)
 	n.Sessions = session.NewService(st.Session(), box)
 	n.Sessions.Clock = cfg.Clock
-	(&authenticator.Server{OAuth: oauthSvc, Passkeys: n.Passkeys, Sessions: n.Sessions, Mail: n.Mail, PublicURL: base}).Routes(mux)
+	providers := cfg.ServiceProviders
+	if providers == nil {
+		providers = noServiceProviders{}
+	}
+	n.SAML = saml.NewService(st.SAML(), box, providers, base)
+	n.SAML.Clock = cfg.Clock
+	(&authenticator.Server{OAuth: oauthSvc, Passkeys: n.Passkeys, Sessions: n.Sessions, SAML: n.SAML, Mail: n.Mail, PublicURL: base}).Routes(mux)
 	n.handler = api.Handler(mux)
 	return n, nil
 }
@@ -569,6 +591,7 @@ func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 	pruner := &audit.Pruner{Store: n.Store.Audit(), Clock: n.cfg.Clock, Retention: cmp.Or(n.cfg.EventRetention, audit.DefaultRetention), Logger: n.cfg.Logger}
 	go pruner.Run(ctx, time.Minute)
 	go n.sweep(ctx, time.Minute, "ended expired sessions", n.Sessions.Sweep)
+	go n.sweep(ctx, 10*time.Minute, "deleted expired SAML sign-ins", n.SAML.DeleteExpiredRequests)
 	go n.sweep(ctx, time.Minute, "reloaded signing keys", n.OAuth.ReloadKeys)
 	go n.sweep(ctx, time.Minute, "expired credential binding jobs", n.Passkeys.ExpireBindingJobs)
 	go n.sweep(ctx, time.Second, "finished batch credential binding jobs", func(ctx context.Context) (int, error) {
