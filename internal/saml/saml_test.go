@@ -77,7 +77,7 @@ func newFixture(t *testing.T) *fixture {
 	tenant := directory.Tenant{ID: latchkey.NewID(), DisplayName: "T", CreateTime: now, UpdateTime: now}
 	f.realm = directory.Realm{ID: latchkey.NewID(), TenantID: tenant.ID, DisplayName: "R", Classification: directory.SecureCustomer, CreateTime: now, UpdateTime: now}
 	f.ada = directory.Identity{ID: latchkey.NewID(), TenantID: tenant.ID, RealmID: f.realm.ID, DisplayName: "Ada Lovelace", Status: directory.StatusActive,
-		Traits: directory.Traits{Type: "traits_v0", Username: "ada", PrimaryEmailAddress: "ada@example.com", GivenName: "Ada", FamilyName: "Lovelace"},
+		Traits:     directory.Traits{Type: "traits_v0", Username: "ada", PrimaryEmailAddress: "ada@example.com", GivenName: "Ada", FamilyName: "Lovelace"},
 		CreateTime: now, UpdateTime: now}
 	g := directory.Group{ID: latchkey.NewID(), TenantID: tenant.ID, RealmID: f.realm.ID, DisplayName: "Engineers", CreateTime: now, UpdateTime: now}
 	for _, err := range []error{st.CreateTenant(ctx, tenant), st.CreateRealm(ctx, f.realm), st.CreateIdentities(ctx, []directory.Identity{f.ada}),
