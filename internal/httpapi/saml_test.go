@@ -1,11 +1,13 @@
 package httpapi_test
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"encoding/xml"
 	"fmt"
@@ -15,6 +17,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -174,6 +179,38 @@ func hello(t *testing.T, ctx context.Context, what string) string {
 	return text
 }
 
+// samlRealm starts a node of the engine whose SAML SSO configs are
+// providers, and a browser; in a realm, ada (ada@example.com, of the group
+// Engineers) binds a passkey on the hosted page.
+func samlRealm(t *testing.T, engine string) (n *testenv.Node, c client, ctx context.Context, providers *samlProviders, realm, ada string) {
+	t.Helper()
+	providers = newSAMLProviders()
+	n = testenv.StartNode(t, engine, func(cfg *server.Config) {
+		cfg.Logger, cfg.ServiceProviders = slog.New(slog.DiscardHandler), providers
+	})
+	c = client{base: n.URL, tenant: n.Creds().TenantID, token: n.Token(t, "")}
+	ctx = browsertest.Start(t)
+	browsertest.AddAuthenticator(t, ctx)
+	realm = newRealm(t, c, "Pets")
+	config := hostedConfig(t, c, realm)
+	ada = str(t, newIdentity(t, c, realm, "ada", "primary_email_address", "ada@example.com"), "id")
+	group := newGroup(t, c, realm, "Engineers")
+	c.ok(t, "POST", "/realms/"+realm+"/groups/"+group+":addMembers", map[string]any{"identity_ids": []string{ada}})
+	bindOnHostedPage(t, ctx, newBinding(t, c, realm, ada, config).link)
+	return n, c, ctx, providers, realm, ada
+}
+
+// signInOnHostedPage waits for the hosted sign-in page and signs in with the passkey.
+func signInOnHostedPage(t *testing.T, ctx context.Context) {
+	t.Helper()
+	if ok, page := browsertest.WaitFor(ctx, `document.getElementById("signin") !== null`, 30*time.Second); !ok {
+		t.Fatalf("no hosted sign-in page; the browser shows %q", page)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("signin"))); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestSAMLWithSamlsp: real Go service providers (crewjam/saml's samlsp)
 // sign a user in through Latchkey's SAML IdP with a passkey on the hosted
 // page in Chromium: SP-initiated with signed AuthnRequests over
@@ -187,20 +224,7 @@ func TestSAMLWithSamlsp(t *testing.T) {
 	for _, eng := range testenv.Engines() {
 		t.Run(eng.Name, func(t *testing.T) {
 			t.Parallel()
-			providers := newSAMLProviders()
-			n := testenv.StartNode(t, eng.Name, func(cfg *server.Config) {
-				cfg.Logger, cfg.ServiceProviders = slog.New(slog.DiscardHandler), providers
-			})
-			c := client{base: n.URL, tenant: n.Creds().TenantID, token: n.Token(t, "")}
-			ctx := browsertest.Start(t)
-			browsertest.AddAuthenticator(t, ctx)
-			realm := newRealm(t, c, "Pets")
-			config := hostedConfig(t, c, realm)
-			ada := str(t, newIdentity(t, c, realm, "ada", "primary_email_address", "ada@example.com"), "id")
-			group := newGroup(t, c, realm, "Engineers")
-			c.ok(t, "POST", "/realms/"+realm+"/groups/"+group+":addMembers", map[string]any{"identity_ids": []string{ada}})
-			bindOnHostedPage(t, ctx, newBinding(t, c, realm, ada, config).link)
-
+			n, c, ctx, providers, realm, ada := samlRealm(t, eng.Name)
 			wiki := startSAMLApp(t, n, providers, realm, crewsaml.HTTPRedirectBinding,
 				func(sp *saml.ServiceProvider) { sp.ValidateSignedRequests = true }, ada)
 			mail := startSAMLApp(t, n, providers, realm, crewsaml.HTTPPostBinding,
@@ -208,43 +232,28 @@ func TestSAMLWithSamlsp(t *testing.T) {
 			payroll := startSAMLApp(t, n, providers, realm, crewsaml.HTTPRedirectBinding, nil) // no one may use it
 
 			// SP-initiated, HTTP-Redirect: the hosted page, a passkey.
-			if err := chromedp.Do(ctx, chromedp.Navigate(wiki.URL+"/hello")); err != nil {
-				t.Fatal(err)
-			}
-			if ok, page := browsertest.WaitFor(ctx, `document.getElementById("signin") !== null`, 30*time.Second); !ok {
-				t.Fatalf("no hosted sign-in page; the browser shows %q", page)
-			}
-			if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("signin"))); err != nil {
-				t.Fatal(err)
-			}
+			navigate(t, ctx, wiki.URL+"/hello", "true")
+			signInOnHostedPage(t, ctx)
 			if got := hello(t, ctx, "the wiki"); got != "hello ada ada@example.com Engineers" {
 				t.Errorf("the wiki says %q", got)
 			}
 			// SP-initiated, HTTP-POST, encrypted: the session, no ceremony.
-			if err := chromedp.Do(ctx, chromedp.Navigate(mail.URL+"/hello")); err != nil {
-				t.Fatal(err)
-			}
+			navigate(t, ctx, mail.URL+"/hello", "true")
 			if got := hello(t, ctx, "the mail app"); got != "hello ada ada@example.com Engineers" {
 				t.Errorf("the mail app says %q", got)
 			}
 			// IdP-initiated (the app portal's launch).
-			if err := chromedp.Do(ctx, chromedp.Navigate(n.URL+mail.path+"/idp-initiated?RelayState=/hello")); err != nil {
-				t.Fatal(err)
-			}
+			navigate(t, ctx, n.URL+mail.path+"/idp-initiated?RelayState=/hello", "true")
 			if got := hello(t, ctx, "IdP-initiated"); !strings.HasPrefix(got, "hello ada") {
 				t.Errorf("IdP-initiated: the mail app says %q", got)
 			}
 			// Policy: the payroll SP gets a Response without an assertion.
-			if err := chromedp.Do(ctx, chromedp.Navigate(payroll.URL+"/hello")); err != nil {
-				t.Fatal(err)
-			}
+			navigate(t, ctx, payroll.URL+"/hello", "true")
 			if ok, page := browsertest.WaitFor(ctx, `document.body && document.body.innerText.includes("Forbidden")`, 30*time.Second); !ok {
 				t.Errorf("payroll, which policy refuses: the browser shows %q", page)
 			}
 			// Single Logout from the wiki (signed LogoutRequest, HTTP-Redirect).
-			if err := chromedp.Do(ctx, chromedp.Navigate(wiki.URL+"/logout")); err != nil {
-				t.Fatal(err)
-			}
+			navigate(t, ctx, wiki.URL+"/logout", "true")
 			if ok, page := browsertest.WaitFor(ctx, `document.getElementById("home") !== null`, 30*time.Second); !ok {
 				t.Fatalf("Single Logout does not come back to the wiki; the browser shows %q", page)
 			}
@@ -252,11 +261,122 @@ func TestSAMLWithSamlsp(t *testing.T) {
 				t.Errorf("sessions after Single Logout: %v", sessions)
 			}
 			// The next sign-in needs the passkey again.
-			if err := chromedp.Do(ctx, chromedp.Navigate(n.URL+wiki.path+"/idp-initiated")); err != nil {
-				t.Fatal(err)
-			}
+			navigate(t, ctx, n.URL+wiki.path+"/idp-initiated", "true")
 			if ok, page := browsertest.WaitFor(ctx, `document.getElementById("signin") !== null`, 30*time.Second); !ok {
 				t.Fatalf("after Single Logout, no sign-in page; the browser shows %q", page)
+			}
+		})
+	}
+}
+
+// nodeSAMLDir holds the npm project of @node-saml/node-saml; .ci/run (or
+// `npm ci --prefix internal/httpapi/testdata/saml-sp`) installs it.
+const nodeSAMLDir = "testdata/saml-sp"
+
+// nodeSAMLApp is testdata/saml-sp/sp.mjs, a web app on @node-saml/node-saml,
+// registered as an SSO config of the realm with its settings changed by change.
+func startNodeSAMLApp(t *testing.T, n *testenv.Node, providers *samlProviders, realm string, change func(*saml.ServiceProvider), allowed ...string) *samlApp {
+	t.Helper()
+	dir, err := filepath.Abs(nodeSAMLDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := exec.LookPath("node"); err != nil {
+		testenv.Unavailable(t, "Node.js is not installed (apt-get install nodejs npm)")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@node-saml", "node-saml")); err != nil {
+		testenv.Unavailable(t, "@node-saml/node-saml is not installed: run npm ci --prefix "+dir)
+	}
+	cmd := exec.Command("node", filepath.Join(dir, "sp.mjs"))
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { in.Close(); cmd.Wait() })
+	lines := bufio.NewScanner(out)
+	read := func() map[string]any {
+		if !lines.Scan() {
+			t.Fatalf("sp.mjs said nothing (%v)", lines.Err())
+		}
+		var m map[string]any
+		if err := json.Unmarshal(lines.Bytes(), &m); err != nil {
+			t.Fatalf("sp.mjs: %s", lines.Bytes())
+		}
+		return m
+	}
+	base := read()["url"].(string)
+	key, _, certPEM := spKeyPair(t)
+	app := &samlApp{URL: base, configID: latchkey.NewUUID()}
+	app.path = saml.Path(n.Creds().TenantID, realm, app.configID)
+	sp := saml.ServiceProvider{DisplayName: "Node SP", EntityID: base + "/metadata", ACSURL: base + "/acs",
+		SignEnvelope: true, SignAssertions: true, SigningCertificates: []string{certPEM}, EncryptionCertificate: certPEM,
+		EnableSingleLogout: true, SingleLogoutURL: base + "/slo", Attributes: []saml.Attribute{{Name: "email", Value: "email"}}}
+	if change != nil {
+		change(&sp)
+	}
+	providers.add(app.configID, sp, allowed...)
+	md := fetchIdPMetadata(t, n, app.path)
+	var idpCerts []string
+	for _, kd := range md.IDPSSODescriptors[0].KeyDescriptors {
+		if kd.Use == "signing" {
+			idpCerts = append(idpCerts, kd.KeyInfo.X509Data.X509Certificates[0].Data)
+		}
+	}
+	der, _ := x509.MarshalPKCS8PrivateKey(key)
+	keyPEM := string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+	options, _ := json.Marshal(map[string]any{"entryPoint": n.URL + app.path + "/sso", "logoutUrl": n.URL + app.path + "/slo",
+		"idpIssuer": md.EntityID, "idpCert": idpCerts, "privateKey": keyPEM, "decryptionPvk": keyPEM})
+	if _, err := in.Write(append(options, '\n')); err != nil {
+		t.Fatal(err)
+	}
+	if read()["ready"] != true {
+		t.Fatal("sp.mjs is not ready")
+	}
+	return app
+}
+
+// TestSAMLWithNodeSAML: a web app on @node-saml/node-saml (the library
+// behind passport-saml) signs a user in through Latchkey's SAML IdP with a
+// passkey on the hosted page in Chromium: SP-initiated, its AuthnRequest
+// signed (and required to be), the Response and assertion signed and the
+// assertion encrypted; IdP-initiated with the session; Single Logout from
+// the app ends the session.
+func TestSAMLWithNodeSAML(t *testing.T) {
+	t.Parallel()
+	for _, eng := range testenv.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			n, c, ctx, providers, realm, ada := samlRealm(t, eng.Name)
+			app := startNodeSAMLApp(t, n, providers, realm, func(sp *saml.ServiceProvider) {
+				sp.ValidateSignedRequests, sp.EncryptAssertions = true, true
+			}, ada)
+
+			navigate(t, ctx, app.URL+"/login", "true")
+			signInOnHostedPage(t, ctx)
+			if got := hello(t, ctx, "SP-initiated"); got != "hello ada ada@example.com" {
+				t.Errorf("the app says %q", got)
+			}
+			navigate(t, ctx, n.URL+app.path+"/idp-initiated", "true")
+			if got := hello(t, ctx, "IdP-initiated"); got != "hello ada ada@example.com" {
+				t.Errorf("IdP-initiated: the app says %q", got)
+			}
+			navigate(t, ctx, app.URL+"/logout", "true")
+			if ok, page := browsertest.WaitFor(ctx, `document.getElementById("home") !== null`, 30*time.Second); !ok {
+				t.Fatalf("Single Logout: the browser shows %q", page)
+			}
+			if text, _ := chromedp.Run(ctx, chromedp.Text(chromedp.ID("home"))); text != "logged out" {
+				t.Errorf("Single Logout: the app says %q", text)
+			}
+			if sessions := c.get(t, "/realms/"+realm+"/identities/"+ada+"/sessions"); len(sessions["sessions"].([]any)) != 0 {
+				t.Errorf("sessions after Single Logout: %v", sessions)
 			}
 		})
 	}

@@ -194,7 +194,11 @@ func encrypt(assertionEl *etree.Element, sp ServiceProvider) (*etree.Element, er
 	if err != nil {
 		return nil, err
 	}
+	// RSA-OAEP-MGF1P with SHA-1, which every SP decrypts (node-saml knows
+	// no other digest there), as crewjam does by default; SHA-1 in OAEP is
+	// not a signature.
 	enc := xmlenc.OAEP()
+	enc.DigestMethod = &xmlenc.SHA1
 	if sp.AssertionEncryptionAlgorithm == "aes256_gcm" {
 		enc.BlockCipher = xmlenc.AES256GCM
 	}
