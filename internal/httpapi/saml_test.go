@@ -7,6 +7,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"encoding/xml"
@@ -26,9 +27,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/beevik/etree"
 	"github.com/chromedp/chromedp"
 	crewsaml "github.com/crewjam/saml"
 	"github.com/crewjam/saml/samlsp"
+	dsig "github.com/russellhaering/goxmldsig"
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/browsertest"
@@ -380,4 +383,140 @@ func TestSAMLWithNodeSAML(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSAMLBadRequests: what the SAML endpoints refuse, over HTTP, with a
+// clear 4xx: an AuthnRequest unsigned or signed by another key when the SP
+// requires signatures, one naming an ACS URL that is not the SP's, one
+// replayed, XML with a DTD and entity expansion, a config that is not a
+// SAML SP, a pending sign-in continued or finished under another realm.
+func TestSAMLBadRequests(t *testing.T) {
+	t.Parallel()
+	for _, eng := range testenv.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			providers := newSAMLProviders()
+			n := testenv.StartNode(t, eng.Name, func(cfg *server.Config) {
+				cfg.Logger, cfg.ServiceProviders = slog.New(slog.DiscardHandler), providers
+			})
+			c := client{base: n.URL, tenant: n.Creds().TenantID, token: n.Token(t, "")}
+			realm, other := newRealm(t, c, "Pets"), newRealm(t, c, "Other")
+			key, cert, certPEM := spKeyPair(t)
+			configID := latchkey.NewUUID()
+			path := saml.Path(c.tenant, realm, configID)
+			providers.add(configID, saml.ServiceProvider{DisplayName: "Wiki", EntityID: "https://wiki.example/saml/metadata",
+				ACSURL: "https://wiki.example/saml/acs", SignEnvelope: true, SigningCertificates: []string{certPEM}, ValidateSignedRequests: true})
+			acs, _ := url.Parse("https://wiki.example/saml/acs")
+			sp := &crewsaml.ServiceProvider{EntityID: "https://wiki.example/saml/metadata", Key: key, Certificate: cert, AcsURL: *acs,
+				IDPMetadata: fetchIdPMetadata(t, n, path), SignatureMethod: dsig.RSASHA256SignatureMethod}
+			noRedirects := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			get := func(u string) (int, string) {
+				t.Helper()
+				resp, err := noRedirects.Get(u)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				body, _ := io.ReadAll(resp.Body)
+				return resp.StatusCode, string(body)
+			}
+			request := func(sp *crewsaml.ServiceProvider, change func(*crewsaml.AuthnRequest)) string {
+				t.Helper()
+				req, err := sp.MakeAuthenticationRequest(n.URL+path+"/sso", crewsaml.HTTPRedirectBinding, crewsaml.HTTPPostBinding)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if change != nil {
+					change(req)
+				}
+				u, err := req.Redirect("rs", sp)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return u.String()
+			}
+			refused := func(what string, status int, body string, contains string) {
+				t.Helper()
+				if status != http.StatusBadRequest || !strings.Contains(body, contains) {
+					t.Errorf("%s: %d %.300s, want 400 saying %q", what, status, body, contains)
+				}
+			}
+
+			signed := request(sp, nil)
+			status, body := get(signed)
+			if status != http.StatusOK || !strings.Contains(body, `id="signin"`) {
+				t.Fatalf("a signed request: %d %.300s, want the sign-in page", status, body)
+			}
+			status, body = get(signed)
+			refused("the same request again", status, body, "used already")
+
+			unsigned := *sp
+			unsigned.SignatureMethod = ""
+			status, body = get(request(&unsigned, nil))
+			refused("an unsigned request", status, body, "signed")
+			otherKey, otherCert, _ := spKeyPair(t)
+			forged := *sp
+			forged.Key, forged.Certificate = otherKey, otherCert
+			status, body = get(request(&forged, nil))
+			refused("a request signed by another key", status, body, "refused")
+			status, body = get(request(sp, func(r *crewsaml.AuthnRequest) { r.AssertionConsumerServiceURL = "https://evil.example/acs" }))
+			refused("another ACS URL", status, body, "assertion consumer service")
+
+			dtd := `<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>` +
+				`<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="x" Version="2.0">&b;</samlp:AuthnRequest>`
+			resp, err := noRedirects.PostForm(n.URL+path+"/sso", url.Values{"SAMLRequest": {base64.StdEncoding.EncodeToString([]byte(dtd))}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			refused("a DTD", resp.StatusCode, string(b), "DTD")
+
+			if status, _ := get(n.URL + saml.Path(c.tenant, realm, "no-such-config") + "/metadata"); status != http.StatusNotFound {
+				t.Errorf("metadata of a config that is not an SP: %d", status)
+			}
+			if status, _ := get(n.URL + saml.Path(c.tenant, realm, "no-such-config") + "/idp-initiated"); status != http.StatusNotFound {
+				t.Errorf("IdP-initiated to a config that is not an SP: %d", status)
+			}
+
+			// A pending sign-in, under another realm's path.
+			resp, err = noRedirects.PostForm(n.URL+path+"/sso", url.Values{"SAMLRequest": {postedRequest(t, sp, n.URL+path+"/sso")}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			to, _ := url.Parse(resp.Header.Get("Location"))
+			if resp.StatusCode != http.StatusSeeOther || to.Path != path+"/continue" {
+				t.Fatalf("a posted request: %d to %s, want 303 to continue", resp.StatusCode, to)
+			}
+			pending := to.Query().Get("request")
+			status, body = get(n.URL + saml.Path(c.tenant, other, configID) + "/continue?request=" + pending)
+			refused("continued under another realm", status, body, "unknown")
+			answer := c.withToken("").do(t, "POST", "/realms/"+other+"/sso-configs/"+configID+"/saml/signin",
+				map[string]any{"request": pending, "credential": map[string]any{}})
+			if answer.Status != http.StatusBadRequest {
+				t.Errorf("signed in under another realm: %d %s", answer.Status, answer.Body)
+			}
+			if status, body = get(n.URL + to.String()); status != http.StatusOK || !strings.Contains(body, `id="signin"`) {
+				t.Errorf("continued under its realm: %d %.300s", status, body)
+			}
+		})
+	}
+}
+
+// postedRequest is an AuthnRequest of sp (signed if sp signs) for the HTTP-POST binding,
+// base64 as the form carries it.
+func postedRequest(t *testing.T, sp *crewsaml.ServiceProvider, sso string) string {
+	t.Helper()
+	req, err := sp.MakeAuthenticationRequest(sso, crewsaml.HTTPPostBinding, crewsaml.HTTPPostBinding)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := etree.NewDocument() // signed by MakeAuthenticationRequest
+	doc.SetRoot(req.Element())
+	raw, err := doc.WriteToBytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return base64.StdEncoding.EncodeToString(raw)
 }
