@@ -103,8 +103,14 @@ type keyring struct {
 
 // keys returns the realm's keyring at now, making its first certificate
 // when it has none: of nodes that race to make it, one wins and the others
-// read its certificate.
+// read its certificate. The list is trusted for nodecache.TTL: a rotation
+// on another node is seen within it (a new certificate is published before
+// it signs, so no SP meets a signature it does not know).
 func (s *Service) keys(ctx context.Context, tenantID, realmID string) (keyring, error) {
+	key := tenantID + "/" + realmID
+	if certs, ok := s.certs.Get(key, s.Clock.Now()); ok {
+		return s.ring(certs, s.Clock.Now())
+	}
 	certs, err := s.store.ListSAMLCertificates(ctx, tenantID, realmID)
 	if err != nil {
 		return keyring{}, err
@@ -121,6 +127,7 @@ func (s *Service) keys(ctx context.Context, tenantID, realmID string) (keyring, 
 			return keyring{}, err
 		}
 	}
+	s.certs.Put(key, certs, s.Clock.Now())
 	return s.ring(certs, s.Clock.Now())
 }
 
@@ -185,5 +192,6 @@ func (s *Service) Rotate(ctx context.Context, tenantID, realmID string, overlap 
 		}
 		return nil
 	})
+	s.certs.Clear()
 	return next, err
 }

@@ -61,7 +61,7 @@ type fixture struct {
 	sps      *providers
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	st := testenv.OpenSQLite(t)
 	box, err := secretbox.New(secretbox.NewKey())
@@ -91,7 +91,7 @@ func newFixture(t *testing.T) *fixture {
 }
 
 // keyPair is an SP's RSA key and self-signed certificate.
-func keyPair(t *testing.T) (*rsa.PrivateKey, *x509.Certificate, string) {
+func keyPair(t testing.TB) (*rsa.PrivateKey, *x509.Certificate, string) {
 	t.Helper()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -114,7 +114,7 @@ type testSP struct {
 	cfg saml.ServiceProvider
 }
 
-func (f *fixture) addSP(t *testing.T, change func(*saml.ServiceProvider)) *testSP {
+func (f *fixture) addSP(t testing.TB, change func(*saml.ServiceProvider)) *testSP {
 	t.Helper()
 	id := latchkey.NewUUID()
 	key, cert, certPEM := keyPair(t)
@@ -164,7 +164,7 @@ func postRequest(raw []byte, relayState string) *http.Request {
 }
 
 // signIn starts ada's session.
-func (f *fixture) signIn(t *testing.T) session.Session {
+func (f *fixture) signIn(t testing.TB) session.Session {
 	t.Helper()
 	ss, _, err := f.sessions.Start(t.Context(), session.SignIn{TenantID: f.realm.TenantID, RealmID: f.realm.ID, IdentityID: f.ada.ID,
 		CredentialID: "k", AMR: []string{"pop"}, ACR: "phr"}, nil)

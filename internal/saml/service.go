@@ -18,6 +18,7 @@ import (
 	crewsaml "github.com/crewjam/saml"
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/directory"
+	"github.com/latchkey/latchkey/internal/nodecache"
 	"github.com/latchkey/latchkey/internal/secretbox"
 	"github.com/latchkey/latchkey/internal/session"
 	dsig "github.com/russellhaering/goxmldsig"
@@ -40,6 +41,8 @@ type Service struct {
 	BaseURL string
 	Clock   latchkey.Clock
 	cache   keyCache
+	// certs are the realms' certificates as this node read them.
+	certs nodecache.Cache[[]Certificate]
 }
 
 // NewService returns the SAML service.
