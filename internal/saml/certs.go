@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/directory"
 )
 
 // certificateLifetime is how long a signing certificate is valid. SAML
@@ -168,6 +169,12 @@ func (s *Service) ring(certs []Certificate, now time.Time) (keyring, error) {
 // Certificates older than the previous one are deleted. It returns the new
 // certificate.
 func (s *Service) Rotate(ctx context.Context, tenantID, realmID string, overlap time.Duration) (Certificate, error) {
+	if _, err := directory.LookupRealm(ctx, s.store, tenantID, realmID); err != nil {
+		return Certificate{}, err
+	}
+	if overlap < 0 {
+		return Certificate{}, latchkey.InvalidField("overlap", "must not be negative")
+	}
 	if _, err := s.keys(ctx, tenantID, realmID); err != nil {
 		return Certificate{}, err
 	}

@@ -145,6 +145,7 @@ type Tx interface {
 	// DeleteExpiredSAMLRequests removes the requests that expired before t.
 	DeleteExpiredSAMLRequests(ctx context.Context, t time.Time) (int, error)
 	// Of the directory and the sessions.
+	GetRealm(ctx context.Context, tenantID, id string) (directory.Realm, error)
 	GetIdentity(ctx context.Context, realmID, id string) (directory.Identity, error)
 	GetSession(ctx context.Context, id string) (session.Session, error)
 	EndSessions(ctx context.Context, e session.End) ([]session.Session, error)

@@ -470,6 +470,20 @@ func RotateKeys(ctx context.Context, cfg Config) ([]string, error) {
 	return svc.RotateKeys(ctx)
 }
 
+// RotateSAMLCertificate makes a new SAML signing certificate for a realm of
+// the configured database, published at once in its SSO configs' IdP
+// metadata and signing after overlap (see saml.Service.Rotate).
+func RotateSAMLCertificate(ctx context.Context, cfg Config, tenantID, realmID string, overlap time.Duration) (saml.Certificate, error) {
+	st, box, err := openForCommand(ctx, cfg)
+	if err != nil {
+		return saml.Certificate{}, err
+	}
+	defer st.Close()
+	svc := saml.NewService(st.SAML(), box, noServiceProviders{}, cfg.BaseURL())
+	svc.Clock = cfg.Clock
+	return svc.Rotate(ctx, tenantID, realmID, overlap)
+}
+
 // RotateMasterKey seals every secret of the configured database anew with
 // newKey, in transactions of at most batch rows (done hears of each),
 // while nodes given newKey and the old key serve. The old key is the
