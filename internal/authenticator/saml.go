@@ -18,7 +18,7 @@ import (
 )
 
 // samlPath is where an SSO config's SAML identity provider lives.
-const samlPath = httpx.RealmPath + "/sso-configs/{config}/saml"
+var samlPath = saml.Path("{tenant}", "{realm}", "{config}")
 
 // samlRoutes are each SAML SSO config's IdP endpoints: the metadata (its
 // URL is the entity ID), SSO (HTTP-Redirect and HTTP-POST), the hosted
