@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/session"
 )
@@ -144,6 +145,9 @@ type Tx interface {
 	SpendSAMLRequest(ctx context.Context, id string, t time.Time) error
 	// DeleteExpiredSAMLRequests removes the requests that expired before t.
 	DeleteExpiredSAMLRequests(ctx context.Context, t time.Time) (int, error)
+	// RecordEvent records a sign-in event in the transaction of the
+	// sign-in it records.
+	RecordEvent(ctx context.Context, e audit.Event) error
 	// Of the directory and the sessions.
 	GetRealm(ctx context.Context, tenantID, id string) (directory.Realm, error)
 	GetIdentity(ctx context.Context, realmID, id string) (directory.Identity, error)

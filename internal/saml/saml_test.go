@@ -258,6 +258,14 @@ func TestSPInitiated(t *testing.T) {
 	if _, err := f.svc.Finish(ctx, p, "192.0.2.1:1", ss); err == nil {
 		t.Error("a second Finish of one sign-in answered")
 	}
+	// The sign-in is in the sign-in log, in the SSO config's name, once.
+	events, _, err := f.st.ListEvents(ctx, f.realm.TenantID, f.realm.ID, latchkey.ListOptions{Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 1 || events[0].Action != "sign_in.allowed" || events[0].ApplicationID != s.id || events[0].IdentityID != f.ada.ID || events[0].CorrelationID != p.ID {
+		t.Errorf("sign-in events %+v", events)
+	}
 	_, err = f.svc.Begin(ctx, f.realm.TenantID, f.realm.ID, s.id, r, nil)
 	wantBadRequest(t, "the AuthnRequest replayed", err, "used already")
 
@@ -436,6 +444,16 @@ func TestPolicyAndIdPInitiated(t *testing.T) {
 	out, err = f.svc.IdPInitiated(ctx, f.realm.TenantID, f.realm.ID, s.id, "x", httptest.NewRequest("GET", "/", nil), &ss)
 	if err != nil || out.Post == nil || !strings.Contains(out.Post.Denied, "policy") {
 		t.Fatalf("denied by policy: %+v, %v", out, err)
+	}
+	events, _, err := f.st.ListEvents(ctx, f.realm.TenantID, f.realm.ID, latchkey.ListOptions{Limit: 10})
+	denied := 0
+	for _, e := range events {
+		if e.Action == "sign_in.denied" && strings.Contains(e.Reason, "policy") && e.Outcome == "denied" {
+			denied++
+		}
+	}
+	if err != nil || len(events) != 2 || denied != 1 {
+		t.Errorf("the sign-in events, one denied by policy: %+v, %v", events, err)
 	}
 	if _, err := consume(t, s, *out.Post); err == nil {
 		t.Error("the SP accepted a denied Response")

@@ -17,6 +17,7 @@ import (
 
 	crewsaml "github.com/crewjam/saml"
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/nodecache"
 	"github.com/latchkey/latchkey/internal/secretbox"
@@ -240,7 +241,19 @@ func (s *Service) Begin(ctx context.Context, tenantID, realmID, configID string,
 func (s *Service) begin(ctx context.Context, idp *crewsaml.IdentityProvider, sp ServiceProvider, req *crewsaml.IdpAuthnRequest, pending Request, current *session.Session) (Outcome, error) {
 	withSession := current != nil && current.Live(s.Clock.Now()) && !pending.ForceAuthn
 	pending.Spent = withSession
-	err := s.store.CreateSAMLRequest(ctx, pending)
+	var d decision
+	var err error
+	if withSession {
+		if d, err = s.decide(ctx, pending, sp, *current); err != nil {
+			return Outcome{SP: sp}, err
+		}
+	}
+	err = s.store.Update(ctx, func(tx Tx) error {
+		if err := tx.CreateSAMLRequest(ctx, pending); err != nil || !withSession {
+			return err
+		}
+		return tx.RecordEvent(ctx, d.event)
+	})
 	if errors.Is(err, latchkey.ErrDuplicate) {
 		return Outcome{SP: sp}, badRequest("the SAML request %s was used already", pending.RequestID)
 	}
@@ -250,7 +263,7 @@ func (s *Service) begin(ctx context.Context, idp *crewsaml.IdentityProvider, sp 
 	if !withSession {
 		return Outcome{Pending: &pending, SP: sp}, nil
 	}
-	post, err := s.respond(ctx, idp, sp, req, pending.ConfigID, *current)
+	post, err := s.respond(req, sp, d, *current)
 	return Outcome{Post: &post, SP: sp}, err
 }
 
@@ -320,55 +333,88 @@ func (s *Service) Finish(ctx context.Context, p Request, clientIP string, signed
 	if req.ACSEndpoint == nil {
 		return Post{}, badRequest("the SAML sign-in's ACS URL is no longer the service provider's")
 	}
-	err = s.store.SpendSAMLRequest(ctx, p.ID, s.Clock.Now())
+	d, err := s.decide(ctx, p, sp, signedIn)
+	if err != nil {
+		return Post{}, err
+	}
+	err = s.store.Update(ctx, func(tx Tx) error {
+		if err := tx.SpendSAMLRequest(ctx, p.ID, s.Clock.Now()); err != nil {
+			return err
+		}
+		return tx.RecordEvent(ctx, d.event)
+	})
 	if errors.Is(err, latchkey.ErrNotFound) {
 		return Post{}, badRequest("the SAML sign-in is finished or expired; start again from the application")
 	}
 	if err != nil {
 		return Post{}, err
 	}
-	return s.respond(ctx, idp, sp, req, p.ConfigID, signedIn)
+	return s.respond(req, sp, d, signedIn)
 }
 
-// respond makes the Response for the session's identity, if it is active
-// and policy lets it use the config; else an error Response (Responder,
-// RequestDenied) without an assertion.
-func (s *Service) respond(ctx context.Context, idp *crewsaml.IdentityProvider, sp ServiceProvider, req *crewsaml.IdpAuthnRequest, configID string, signedIn session.Session) (Post, error) {
+// decision is whether the session's identity may sign in to the config,
+// and the sign-in event that says so.
+type decision struct {
+	identity directory.Identity
+	groups   []directory.Group
+	denied   string // why not, or ""
+	event    audit.Event
+}
+
+// decide lets the session's identity sign in to p's config when it is
+// active and the config's assignments allow it (ServiceProviders.Allowed).
+func (s *Service) decide(ctx context.Context, p Request, sp ServiceProvider, signedIn session.Session) (decision, error) {
+	var d decision
 	i, err := s.store.GetIdentity(ctx, signedIn.RealmID, signedIn.IdentityID)
-	if err != nil && !errors.Is(err, latchkey.ErrNotFound) {
-		return Post{}, err
-	}
-	denied := ""
 	switch {
+	case err != nil && !errors.Is(err, latchkey.ErrNotFound):
+		return d, err
 	case err != nil || !i.Active():
-		denied = "the signed-in identity cannot sign in"
+		d.denied = "the signed-in identity cannot sign in"
 	default:
-		allowed, err := s.Providers.Allowed(ctx, signedIn.TenantID, signedIn.RealmID, configID, i)
+		allowed, err := s.Providers.Allowed(ctx, p.TenantID, p.RealmID, p.ConfigID, i)
 		if err != nil {
-			return Post{}, fmt.Errorf("policy of %s: %w", configID, err)
+			return d, err
 		}
 		if !allowed {
-			denied = "policy does not let " + i.DisplayName + " use " + sp.DisplayName
+			d.denied = "policy does not let " + i.DisplayName + " use " + sp.DisplayName
+		} else if groups, err := s.store.GroupsOfIdentities(ctx, []string{i.ID}); err != nil {
+			return d, err
+		} else {
+			d.groups = groups[i.ID]
 		}
 	}
-	if denied != "" {
-		if err := req.MakeErrorResponse(crewsaml.StatusResponder, crewsaml.StatusRequestDenied, denied); err != nil {
+	d.identity = i
+	action, outcome := audit.SignInAllowed, audit.Allowed
+	if d.denied != "" {
+		action, outcome = audit.SignInDenied, audit.Denied
+	}
+	// The SSO config stands where an application stands in OIDC sign-ins.
+	e := audit.NewAt(ctx, s.Clock.Now(), p.TenantID, p.RealmID, action, "SSOConfig", p.ConfigID)
+	e.ResourceDisplayName, e.CorrelationID, e.ApplicationID, e.CredentialID = sp.DisplayName, p.ID, p.ConfigID, signedIn.CredentialID
+	e.Outcome, e.Reason = outcome, d.denied
+	if i.ID != "" {
+		e.IdentityID, e.ActorType, e.ActorID, e.ActorDisplayName = i.ID, "identity", i.ID, i.DisplayName
+	}
+	d.event = e
+	return d, nil
+}
+
+// respond makes the Response the decision calls for: the assertion for its
+// identity, or an error Response (Responder, RequestDenied) without one.
+func (s *Service) respond(req *crewsaml.IdpAuthnRequest, sp ServiceProvider, d decision, signedIn session.Session) (Post, error) {
+	if d.denied != "" {
+		if err := req.MakeErrorResponse(crewsaml.StatusResponder, crewsaml.StatusRequestDenied, d.denied); err != nil {
 			return Post{}, err
 		}
-	} else {
-		groups, err := s.store.GroupsOfIdentities(ctx, []string{i.ID})
-		if err != nil {
-			return Post{}, err
-		}
-		if err := s.makeResponse(req, sp, i, groups[i.ID], signedIn); err != nil {
-			return Post{}, err
-		}
+	} else if err := s.makeResponse(req, sp, d.identity, d.groups, signedIn); err != nil {
+		return Post{}, err
 	}
 	form, err := req.PostBinding()
 	if err != nil {
 		return Post{}, err
 	}
-	return Post{URL: form.URL, SAMLResponse: form.SAMLResponse, RelayState: form.RelayState, Denied: denied}, nil
+	return Post{URL: form.URL, SAMLResponse: form.SAMLResponse, RelayState: form.RelayState, Denied: d.denied}, nil
 }
 
 // signingContext signs with the IdP's current key, RSA-SHA256, exclusive
