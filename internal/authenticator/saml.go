@@ -97,7 +97,7 @@ func (s *Server) samlContinue(w http.ResponseWriter, r *http.Request) {
 		s.samlOutcome(w, r, saml.Outcome{Pending: &p, SP: sp}, nil)
 		return
 	}
-	post, err := s.SAML.Finish(r.Context(), p, r.RemoteAddr, *current)
+	post, err := s.SAML.Finish(r.Context(), p, latchkey.ClientIPFrom(r.Context()), *current)
 	s.samlOutcome(w, r, saml.Outcome{Post: &post, SP: sp}, err)
 }
 
@@ -181,7 +181,7 @@ func (s *Server) samlSignin(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, err)
 		return
 	}
-	post, err := s.SAML.Finish(r.Context(), p, r.RemoteAddr, ss)
+	post, err := s.SAML.Finish(r.Context(), p, latchkey.ClientIPFrom(r.Context()), ss)
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return

@@ -71,8 +71,8 @@ type IndexedURL struct {
 	URL   string
 }
 
-// Attribute is one attribute of the assertion: Name (with NameFormat, a
-// name_format value or a URI; "" is unspecified) holds the identity's
+// Attribute is one attribute of the assertion: Name (with NameFormat:
+// unspecified, the default, basic, uri, or a URI) holds the identity's
 // Value: email, user_name, external_id, display_name, given_name,
 // family_name, groups (the display names of its groups, one value each),
 // or custom_static_string (CustomValue).

@@ -309,8 +309,9 @@ func (s *Service) Pending(ctx context.Context, tenantID, realmID, configID, id s
 }
 
 // Finish answers a pending sign-in once a passkey signed the browser in
-// (signedIn, the session it started or renewed). The request is spent
-// first: of two attempts, one answers.
+// (signedIn, the session it started or renewed; clientIP, the browser's,
+// goes in the assertion). The request is spent first: of two attempts, one
+// answers.
 func (s *Service) Finish(ctx context.Context, p Request, clientIP string, signedIn session.Session) (Post, error) {
 	idp, sp, ed, err := s.provider(ctx, p.TenantID, p.RealmID, p.ConfigID)
 	if err != nil {
