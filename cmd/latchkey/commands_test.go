@@ -101,3 +101,23 @@ func TestCredentials(t *testing.T) {
 		t.Errorf("a database never bootstrapped: %s", stderr)
 	}
 }
+
+// TestKeysRotateSAML: `latchkey keys rotate-saml` makes a new SAML signing
+// certificate of a realm that signs after --overlap, each time a new one;
+// an unknown realm is refused.
+func TestKeysRotateSAML(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	n := serve(t, freeAddr(t), dir)
+	creds := credentials(t, dir)
+	realm := n.createRealm(t, n.token(t), creds["tenant_id"])
+	said := regexp.MustCompile(`^new SAML signing certificate (\S+), in the metadata now, signing from (\S+)\n`)
+	args := []string{"keys", "rotate-saml", "--data-dir", dir, "--tenant", creds["tenant_id"], "--realm", realm}
+	first := said.FindStringSubmatch(mustRun(t, nil, append(args, "--overlap", "1h")...))
+	second := said.FindStringSubmatch(mustRun(t, nil, args...))
+	if first == nil || second == nil || first[1] == second[1] || first[2] == second[2] {
+		t.Errorf("keys rotate-saml said %q, then %q", first, second)
+	}
+	if stderr := mustFail(t, nil, "keys", "rotate-saml", "--data-dir", dir, "--tenant", creds["tenant_id"], "--realm", "nope"); !strings.Contains(stderr, "realm not found") {
+		t.Errorf("an unknown realm: %s", stderr)
+	}
+}

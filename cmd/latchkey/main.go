@@ -286,7 +286,32 @@ func keysCmd(cfg *server.Config) *cobra.Command {
 		},
 	})
 	keys.AddCommand(rotateMasterCmd(cfg))
+	keys.AddCommand(rotateSAMLCmd(cfg))
 	return keys
+}
+
+func rotateSAMLCmd(cfg *server.Config) *cobra.Command {
+	var tenant, realm string
+	var overlap time.Duration
+	cmd := &cobra.Command{
+		Use:   "rotate-saml --tenant T --realm R [--overlap 48h]",
+		Short: "Make a new SAML signing certificate for a realm: in the IdP metadata at once, signing after --overlap",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := server.RotateSAMLCertificate(cmd.Context(), *cfg, tenant, realm, overlap)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "new SAML signing certificate %s, in the metadata now, signing from %s\n", c.ID, c.ActivateTime.Format(time.RFC3339))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&tenant, "tenant", "", "the realm's tenant id")
+	cmd.Flags().StringVar(&realm, "realm", "", "the realm id")
+	cmd.Flags().DurationVar(&overlap, "overlap", 48*time.Hour, "how long the new certificate is published before it signs: long enough for the SPs to refresh the metadata")
+	cmd.MarkFlagRequired("tenant")
+	cmd.MarkFlagRequired("realm")
+	return cmd
 }
 
 func rotateMasterCmd(cfg *server.Config) *cobra.Command {

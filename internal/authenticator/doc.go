@@ -3,9 +3,11 @@
 // provider endpoints (authorize and the hosted sign-in page, signin,
 // bi-authenticate, token, userinfo, revoke, introspect, discovery, JWKS,
 // the form_post page, end_session and its confirmation page, the hosted
-// page's e-mail codes: otp and otp/verify), and a binding
-// link's own endpoints (:invokeAuthenticator and the hosted binding page,
-// :getInfo, :bind). Client credentials, access tokens, link tokens and
+// page's e-mail codes: otp and otp/verify), each SAML SSO config's identity
+// provider endpoints (metadata, sso, continue, signin, idp-initiated, slo;
+// internal/saml decides), and a binding link's own endpoints
+// (:invokeAuthenticator and the hosted binding page, :getInfo, :bind).
+// Client credentials, access tokens, link tokens and
 // passkeys authorise them. It owns the CORS that lets an authenticator
 // config's origins, and the origins of an application's redirect URIs, call
 // them, the hosted pages' templates and their CSP nonces, and the cookie of

@@ -213,21 +213,12 @@ func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	tenant, realm := req.TenantID, req.RealmID
-	cred, identity, err := s.Passkeys.VerifyAssertion(r.Context(), realm, config.Config, req.Challenge, in.Credential)
+	ss, identity, err := s.passkeySignIn(w, r, req, config.Config, in.Credential)
 	if err != nil {
-		// A passkey that could not sign in (unknown, revoked, suspended,
-		// an assertion that does not verify) is a denied sign-in.
-		if le, ok := errors.AsType[*latchkey.Error](err); ok && le.Code != latchkey.CodeInternal {
-			if rerr := s.OAuth.SignInRefused(r.Context(), req, identity, cred.ID, refusalReason(le)); rerr != nil {
-				err = rerr
-			}
-		}
 		httpx.WriteError(w, r, err)
 		return
 	}
-	s.finishInSession(w, r, req, identity, session.SignIn{TenantID: tenant, RealmID: realm, IdentityID: identity.ID, CredentialID: cred.ID,
-		AMR: oauth.PasskeyAMR(config.Config), ACR: oauth.PasskeyACR})
+	s.approve(w, r, req, identity, ss)
 }
 
 // pendingSignIn returns the pending sign-in of the request's application
@@ -261,6 +252,13 @@ func (s *Server) finishInSession(w http.ResponseWriter, r *http.Request, req oau
 		httpx.WriteError(w, r, err)
 		return
 	}
+	s.approve(w, r, req, identity, ss)
+}
+
+// approve asks policy whether identity, signed in on the browser's
+// session ss, may have req's code, and tells the page where the browser
+// goes: back to the client with a code, or with error=access_denied.
+func (s *Server) approve(w http.ResponseWriter, r *http.Request, req oauth.AuthRequest, identity directory.Identity, ss session.Session) {
 	_, to, err := s.OAuth.ApproveInSession(r.Context(), req, identity, ss)
 	var denied *oauth.Denied
 	if errors.As(err, &denied) {
@@ -275,6 +273,26 @@ func (s *Server) finishInSession(w http.ResponseWriter, r *http.Request, req oau
 		return
 	}
 	httpx.Reply(w, r, signinAnswer(req, to), err)
+}
+
+// passkeySignIn verifies the passkey's assertion of the hosted sign-in
+// page for req (its challenge) and starts the browser's session, or renews
+// it: every hosted sign-in, OIDC or SAML, goes through it. A passkey that
+// could not sign in (unknown, revoked, suspended, an assertion that does
+// not verify) is recorded as a denied sign-in.
+func (s *Server) passkeySignIn(w http.ResponseWriter, r *http.Request, req oauth.AuthRequest, config passkey.Config, credential json.RawMessage) (session.Session, directory.Identity, error) {
+	cred, identity, err := s.Passkeys.VerifyAssertion(r.Context(), req.RealmID, config, req.Challenge, credential)
+	if err != nil {
+		if le, ok := errors.AsType[*latchkey.Error](err); ok && le.Code != latchkey.CodeInternal {
+			if rerr := s.OAuth.SignInRefused(r.Context(), req, identity, cred.ID, refusalReason(le)); rerr != nil {
+				err = rerr
+			}
+		}
+		return session.Session{}, identity, err
+	}
+	ss, err := s.startSession(w, r, session.SignIn{TenantID: req.TenantID, RealmID: req.RealmID, IdentityID: identity.ID, CredentialID: cred.ID,
+		AMR: oauth.PasskeyAMR(config), ACR: oauth.PasskeyACR})
+	return ss, identity, err
 }
 
 // signinAnswer tells the hosted page where the response goes: the URL to

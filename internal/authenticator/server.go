@@ -6,6 +6,7 @@ import (
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/otp"
 	"github.com/latchkey/latchkey/internal/passkey"
+	"github.com/latchkey/latchkey/internal/saml"
 	"github.com/latchkey/latchkey/internal/session"
 )
 
@@ -17,6 +18,8 @@ type Server struct {
 	Codes *otp.Service
 	// Sessions are the browsers' sign-in sessions of the hosted page.
 	Sessions *session.Service
+	// SAML is the SAML identity provider of the SSO configs.
+	SAML *saml.Service
 	// Mail serves the realms' active themes, which the hosted pages wear.
 	Mail *mail.Service
 	// PublicURL is Latchkey's external URL; the hosted pages' CSP depends
@@ -31,4 +34,5 @@ func (s *Server) Routes(mux *httpx.Mux) {
 	s.opRoutes(mux)
 	s.linkRoutes(mux)
 	s.codeRoutes(mux)
+	s.samlRoutes(mux)
 }

@@ -35,6 +35,7 @@ import (
 	"github.com/latchkey/latchkey/internal/policy"
 	"github.com/latchkey/latchkey/internal/provisioning"
 	"github.com/latchkey/latchkey/internal/ratelimit"
+	"github.com/latchkey/latchkey/internal/saml"
 	"github.com/latchkey/latchkey/internal/scim"
 	"github.com/latchkey/latchkey/internal/secretbox"
 	"github.com/latchkey/latchkey/internal/session"
@@ -99,6 +100,20 @@ type Config struct {
 	// Clock is where the node reads the time; nil is the system clock. Tests
 	// set one to reach expiry, leases and TTLs without sleeping.
 	Clock latchkey.Clock
+	// ServiceProviders are the SSO configs that SAML signs in to; nil
+	// knows none (every SAML endpoint answers 404).
+	ServiceProviders saml.ServiceProviders
+}
+
+// noServiceProviders is the ServiceProviders of a node configured with none.
+type noServiceProviders struct{}
+
+func (noServiceProviders) ServiceProvider(context.Context, string, string, string) (saml.ServiceProvider, error) {
+	return saml.ServiceProvider{}, latchkey.ErrNotFound
+}
+
+func (noServiceProviders) Allowed(context.Context, string, string, string, directory.Identity) (bool, error) {
+	return false, nil
 }
 
 // TLS reports whether the node serves HTTPS.
@@ -135,6 +150,7 @@ type Node struct {
 	Passkeys     *passkey.Service
 	Codes        *otp.Service
 	Sessions     *session.Service
+	SAML         *saml.Service
 	Credentials  bootstrap.Credentials
 	Bootstrapped bool   // whether this start created the first tenant
 	CredsFile    string // where the credentials were written
@@ -361,7 +377,14 @@ func open(ctx context.Context, cfg Config, st store.Store) (*Node, error) {
 	api.Routes(mux)
 	n.Sessions = session.NewService(st.Session(), box)
 	n.Sessions.Clock = cfg.Clock
-	(&authenticator.Server{OAuth: oauthSvc, Passkeys: n.Passkeys, Codes: n.Codes, Sessions: n.Sessions, Mail: n.Mail, PublicURL: base}).Routes(mux)
+	// The SSO configs are the SAML service providers, unless a test names others.
+	var providers saml.ServiceProviders = n.SSO
+	if cfg.ServiceProviders != nil {
+		providers = cfg.ServiceProviders
+	}
+	n.SAML = saml.NewService(st.SAML(), box, providers, base)
+	n.SAML.Clock = cfg.Clock
+	(&authenticator.Server{OAuth: oauthSvc, Passkeys: n.Passkeys, Codes: n.Codes, Sessions: n.Sessions, SAML: n.SAML, Mail: n.Mail, PublicURL: base}).Routes(mux)
 	n.handler = api.Handler(mux)
 	return n, nil
 }
@@ -459,6 +482,20 @@ func RotateKeys(ctx context.Context, cfg Config) ([]string, error) {
 	defer st.Close()
 	_, svc := newOAuth(cfg, st, box, cfg.BaseURL())
 	return svc.RotateKeys(ctx)
+}
+
+// RotateSAMLCertificate makes a new SAML signing certificate for a realm of
+// the configured database, published at once in its SSO configs' IdP
+// metadata and signing after overlap (see saml.Service.Rotate).
+func RotateSAMLCertificate(ctx context.Context, cfg Config, tenantID, realmID string, overlap time.Duration) (saml.Certificate, error) {
+	st, box, err := openForCommand(ctx, cfg)
+	if err != nil {
+		return saml.Certificate{}, err
+	}
+	defer st.Close()
+	svc := saml.NewService(st.SAML(), box, noServiceProviders{}, cfg.BaseURL())
+	svc.Clock = cfg.Clock
+	return svc.Rotate(ctx, tenantID, realmID, overlap)
 }
 
 // RotateMasterKey seals every secret of the configured database anew with
@@ -582,6 +619,7 @@ func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 	pruner := &audit.Pruner{Store: n.Store.Audit(), Clock: n.cfg.Clock, Retention: cmp.Or(n.cfg.EventRetention, audit.DefaultRetention), Logger: n.cfg.Logger}
 	go pruner.Run(ctx, time.Minute)
 	go n.sweep(ctx, time.Minute, "ended expired sessions", n.Sessions.Sweep)
+	go n.sweep(ctx, 10*time.Minute, "deleted expired SAML sign-ins", n.SAML.DeleteExpiredRequests)
 	go n.sweep(ctx, time.Minute, "reloaded signing keys", n.OAuth.ReloadKeys)
 	go n.sweep(ctx, time.Minute, "expired credential binding jobs", n.Passkeys.ExpireBindingJobs)
 	go n.sweep(ctx, time.Minute, "deleted expired e-mail codes", n.Codes.Sweep)

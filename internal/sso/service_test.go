@@ -3,6 +3,7 @@ package sso_test
 import (
 	"encoding/json"
 	"errors"
+	"github.com/latchkey/latchkey/internal/saml"
 	"testing"
 	"time"
 
@@ -228,6 +229,41 @@ func TestFlowTypes(t *testing.T) {
 		}
 		if _, err := f.svc.FlowTypes(ctx, tn, latchkey.NewID()); latchkey.ErrorCode(err) != latchkey.CodeNotFound {
 			t.Errorf("flow types of no realm: %v", err)
+		}
+	})
+}
+
+// TestSAMLServiceProviders: a generic_saml config is the SAML engine's
+// service provider with the payload's settings, its assignments its allow
+// list; any other config, or none, is not found.
+func TestSAMLServiceProviders(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, f *fixture) {
+		ctx, tn, r := t.Context(), f.realm.TenantID, f.realm.ID
+		c := f.create(t, "Payroll", map[string]any{"type": "saml", "acs_url": "https://sp.example/acs", "audience_url": "urn:example:sp",
+			"sign_assertions": true, "assertion_validity_duration_seconds": 120, "validate_signed_requests": false,
+			"additional_user_attributes": []map[string]any{{"name": "mail", "name_format": "unspecified", "value": "email"}}})
+		sp, err := f.svc.ServiceProvider(ctx, tn, r, c.ID)
+		must(t, err)
+		if sp.DisplayName != "Payroll" || sp.EntityID != "urn:example:sp" || sp.ACSURL != "https://sp.example/acs" || !sp.SignAssertions ||
+			sp.AssertionValidity != 2*time.Minute || len(sp.Attributes) != 1 || sp.Attributes[0] != (saml.Attribute{Name: "mail", NameFormat: "unspecified", Value: "email"}) {
+			t.Errorf("the service provider of the config: %+v", sp)
+		}
+		bookmark := f.create(t, "Wiki", map[string]any{"type": "bookmark", "login_link": "https://wiki.example/"})
+		for _, id := range []string{bookmark.ID, "ffffffffffffffff"} {
+			if _, err := f.svc.ServiceProvider(ctx, tn, r, id); !errors.Is(err, latchkey.ErrNotFound) {
+				t.Errorf("the service provider of %s: %v", id, err)
+			}
+		}
+		if _, err := f.svc.ServiceProvider(ctx, tn, latchkey.NewID(), c.ID); !errors.Is(err, latchkey.ErrNotFound) {
+			t.Errorf("the config from another realm: %v", err)
+		}
+		ann, ben := f.identity(t, "ann"), f.identity(t, "ben")
+		must(t, f.svc.AddGroups(ctx, tn, r, c.ID, []string{f.group(t, "Payroll users", ann)}))
+		for id, want := range map[string]bool{ann: true, ben: false} {
+			if ok, err := f.svc.Allowed(ctx, tn, r, c.ID, directory.Identity{ID: id}); err != nil || ok != want {
+				t.Errorf("Allowed(%s) = %v, %v; want %v", id, ok, err, want)
+			}
 		}
 	})
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/latchkey/latchkey/internal/passkey"
 	"github.com/latchkey/latchkey/internal/policy"
 	"github.com/latchkey/latchkey/internal/provisioning"
+	"github.com/latchkey/latchkey/internal/saml"
 	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/sso"
 	"github.com/latchkey/latchkey/internal/webhook"
@@ -36,6 +37,7 @@ type Tx interface {
 	passkey.Tx
 	policy.Tx
 	provisioning.Tx
+	saml.Tx
 	session.Tx
 	sso.Tx
 	webhook.Tx
@@ -63,6 +65,7 @@ type Store interface {
 	OTP() otp.Store
 	Policy() policy.Store
 	Provisioning() provisioning.Store
+	SAML() saml.Store
 	Session() session.Store
 	Audit() audit.Store
 	Webhook() webhook.Store

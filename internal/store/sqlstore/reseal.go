@@ -22,6 +22,7 @@ var sealedColumns = []sealedColumn{
 	{"webhooks", "id", "secret_sealed", "TRUE", nil},
 	{"sso_configs", "id", "secret_sealed", "secret_sealed <> ''", nil},                      // '' for configs without an upstream secret
 	{"identity_providers", "id", "client_secret_sealed", "client_secret_sealed <> ''", nil}, // '' for PKCE-only clients
+	{"saml_certificates", "id", "private_key_sealed", "TRUE", nil},
 }
 
 // Reseal passes every sealed secret to reseal and stores what it returns

@@ -41,6 +41,7 @@ import (
 	"github.com/latchkey/latchkey/internal/passkey"
 	"github.com/latchkey/latchkey/internal/policy"
 	"github.com/latchkey/latchkey/internal/provisioning"
+	"github.com/latchkey/latchkey/internal/saml"
 	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/sso"
 	"github.com/latchkey/latchkey/internal/store"
@@ -339,6 +340,15 @@ func (s *Store) Delivery() delivery.Store { return deliveryStore{s} }
 
 // Provisioning returns the store as provisioning sees it.
 func (s *Store) Provisioning() provisioning.Store { return provisioningStore{s} }
+
+// SAML returns the store as saml sees it.
+func (s *Store) SAML() saml.Store { return samlStore{s} }
+
+type samlStore struct{ *Store }
+
+func (s samlStore) Update(ctx context.Context, fn func(saml.Tx) error) error {
+	return s.update(ctx, func(t *tx) error { return fn(t) })
+}
 
 // Session returns the store as session sees it.
 func (s *Store) Session() session.Store { return sessionStore{s} }

@@ -89,6 +89,8 @@ func Run[S store.Store](t *testing.T, open func(t testing.TB) S) {
 		{"SSOAssignments", testSSOAssignments},
 		{"IdentityProviders", testIdentityProviders},
 		{"FlowTypeConfigs", testFlowTypeConfigs},
+		{"SAMLCertificates", testSAMLCertificates},
+		{"SAMLRequests", testSAMLRequests},
 		{"SessionsEndedHook", testSessionsEndedHook},
 		{"ConfigLookups", testConfigLookups},
 		{"BindingJobs", testBindingJobs},
