@@ -107,6 +107,10 @@ type Tx interface {
 	CreateIdentities(ctx context.Context, ids []Identity) error
 	GetIdentity(ctx context.Context, realmID, id string) (Identity, error)
 	ListIdentities(ctx context.Context, realmID string, opts latchkey.ListOptions) ([]Identity, int, error)
+	// IdentityIDs is ListIdentities reading ids only (opts.SkipTotal is implied).
+	IdentityIDs(ctx context.Context, realmID string, opts latchkey.ListOptions) ([]string, error)
+	// IdentitiesByID returns those of ids that are identities of the realm, in no particular order.
+	IdentitiesByID(ctx context.Context, realmID string, ids []string) ([]Identity, error)
 	UpdateIdentity(ctx context.Context, i Identity) error
 	// DeleteIdentities deletes identities of a realm with their memberships
 	// and returns how many existed.
@@ -147,6 +151,8 @@ type Tx interface {
 	// hold through roles, and that groups give their members.
 	ManagementScopesOf(ctx context.Context, identityIDs, groupIDs []string) ([]string, error)
 
+	// RecordEvents records events in as few statements as it can (a bulk change's).
+	RecordEvents(ctx context.Context, es []audit.Event) error
 	RecordEvent(ctx context.Context, e audit.Event) error
 }
 

@@ -201,6 +201,38 @@ func (t *tx) ListIdentities(ctx context.Context, realmID string, opts latchkey.L
 	return t.listIdentities(ctx, q, opts)
 }
 
+func (t *tx) IdentityIDs(ctx context.Context, realmID string, opts latchkey.ListOptions) ([]string, error) {
+	q := listQuery{columns: "id", from: "identities", key: "id", filter: identityFilter}
+	q.conds = []string{"realm_id = " + q.args.add(realmID)}
+	opts.SkipTotal = true
+	ids, _, err := listOf(ctx, t, q, opts, make([]string, 0, max(opts.Limit, 0)), func(s interface{ Scan(...any) error }, id *string) error {
+		return s.Scan(id)
+	})
+	return ids, err
+}
+
+func (t *tx) IdentitiesByID(ctx context.Context, realmID string, ids []string) ([]directory.Identity, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var a args
+	rows, err := t.r.QueryContext(ctx, `SELECT `+identityColumns+` FROM identities WHERE realm_id = `+t.add(&a, realmID)+
+		` AND id IN `+t.in(&a, ids), a...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make([]directory.Identity, 0, len(ids))
+	for rows.Next() {
+		var v directory.Identity
+		if err := scanIdentity(rows, &v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
 func (t *tx) listIdentities(ctx context.Context, q listQuery, opts latchkey.ListOptions) ([]directory.Identity, int, error) {
 	// A page is allocated once: growing it copied identities, some 800
 	// bytes each, twice over (1.0 of 3.6 s of CPU reading an export of

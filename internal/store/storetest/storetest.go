@@ -44,6 +44,7 @@ func Run[S store.Store](t *testing.T, open func(t testing.TB) S) {
 		{"EmptyIDLists", testEmptyIDLists},
 		{"IdentityFilters", testIdentityFilters},
 		{"PrefixSearch", testPrefixSearch},
+		{"IdentitySearch", testIdentitySearch},
 		{"FilterLiterals", testFilterLiterals},
 		{"Groups", testGroups},
 		{"Memberships", testMemberships},
