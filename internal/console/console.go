@@ -109,12 +109,8 @@ var funcs = template.FuncMap{
 	"contains": slices.Contains[[]string],
 	"add":      func(a, b int) int { return a + b },
 	"sections": func() []section { return sections },
-	// label turns an API field name into words: "primary_email_address" is
-	// "Primary email address".
-	"label": func(name string) string {
-		s := strings.ReplaceAll(name, "_", " ")
-		return strings.ToUpper(s[:1]) + s[1:]
-	},
+	"state":    stateLabel,
+	"label":    fieldLabel,
 	// dict builds the argument of a sub-template from key, value pairs.
 	"dict": func(kv ...any) map[string]any {
 		m := map[string]any{}
@@ -141,6 +137,7 @@ func (c *Console) Handler() http.Handler {
 	c.handle(mux, "GET "+Prefix+"/switch", c.switchRealm, "realms:read")
 	c.realmRoutes(mux)
 	c.identityRoutes(mux)
+	c.bulkRoutes(mux)
 	c.identityTabRoutes(mux)
 	c.identitySessionRoutes(mux)
 	c.importRoutes(mux)

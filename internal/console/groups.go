@@ -186,7 +186,7 @@ func (c *Console) addMember(q *request) error {
 	}
 	to := q.groupPath(g, "/members/add")
 	if text := strings.TrimSpace(q.PostFormValue("q")); text != "" {
-		to += "?" + url.Values{"q": {text}, "by": {q.PostFormValue("by")}}.Encode()
+		to += "?" + url.Values{"q": {text}}.Encode()
 	}
 	q.redirect(to, i.Traits.Username+" added to "+g.DisplayName+".")
 	return nil

@@ -177,3 +177,35 @@ func CountMatches(ctx context.Context, tx identityLister, realmID, text string, 
 	}
 	return len(seen), true, nil
 }
+
+// idPage is how many ids MatchingIDs reads at once.
+const idPage = 10_000
+
+// MatchingIDs returns the ids of the identities of a realm that a search
+// for text finds (every identity, for no text), by id, up to max: the
+// selection of a bulk action on "all that match".
+func MatchingIDs(ctx context.Context, tx identityLister, realmID, text string, max int) ([]string, error) {
+	var where filter.Expr
+	if text != "" {
+		for _, field := range SearchFields {
+			var f filter.Expr = &filter.Compare{Attr: field, Op: filter.Sw, Value: text}
+			if where != nil {
+				f = &filter.Or{Left: where, Right: f}
+			}
+			where = f
+		}
+	}
+	var out []string
+	opts := latchkey.ListOptions{Filter: where, Limit: min(idPage, max)}
+	for {
+		ids, err := tx.IdentityIDs(ctx, realmID, opts)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ids...)
+		if len(ids) < opts.Limit || len(out) >= max {
+			return out[:min(len(out), max)], nil
+		}
+		opts.After = ids[len(ids)-1]
+	}
+}

@@ -624,3 +624,12 @@ func (s *Service) CountIdentities(ctx context.Context, tenantID, realmID, text s
 	}
 	return CountMatches(ctx, s.store, realmID, text, max)
 }
+
+// MatchingIdentityIDs returns the ids of up to max identities of a realm
+// that a search for text finds (the package's MatchingIDs).
+func (s *Service) MatchingIdentityIDs(ctx context.Context, tenantID, realmID, text string, max int) ([]string, error) {
+	if _, err := LookupRealm(ctx, s.store, tenantID, realmID); err != nil {
+		return nil, err
+	}
+	return MatchingIDs(ctx, s.store, realmID, text, max)
+}

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 
@@ -80,6 +81,14 @@ func testIdentitySearch(t *testing.T, s store.Store) {
 		must(t, err)
 		if n != c.n || exact != c.exact {
 			t.Errorf("CountMatches(%q, %d) = %d, %v; want %d, %v", c.text, c.max, n, exact, c.n, c.exact)
+		}
+	}
+
+	for text, want := range map[string][]string{"dan": {"id-1", "id-2", "id-4"}, "": {"id-1", "id-2", "id-3", "id-4", "id-5"}, "zz": nil} {
+		for _, max := range []int{2, 100} {
+			got, err := directory.MatchingIDs(ctx, s, r.ID, text, max)
+			must(t, err)
+			sameIDs(t, fmt.Sprintf("MatchingIDs(%q, %d)", text, max), got, want[:min(len(want), max)])
 		}
 	}
 
