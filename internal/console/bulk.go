@@ -43,6 +43,7 @@ type bulkForm struct {
 	All     bool
 	Query   string
 	Count   int
+	Group   string // the group chosen, or preselected by "Add all that match"
 	Groups  []directory.Group
 	Configs []passkey.AuthenticatorConfig
 	Error   string
@@ -51,7 +52,7 @@ type bulkForm struct {
 // bulkSelection reads the action and the selection of a posted list.
 func (c *Console) bulkSelection(q *request) (bulkForm, error) {
 	f := bulkForm{Action: q.PostFormValue("action"), IDs: q.PostForm["id"], All: q.PostFormValue("all") == "1",
-		Query: strings.TrimSpace(q.PostFormValue("q"))}
+		Query: strings.TrimSpace(q.PostFormValue("q")), Group: q.PostFormValue("group")}
 	l, ok := bulkLabels[f.Action]
 	if !ok {
 		return f, latchkey.InvalidField("action", "choose one of the actions above the list")

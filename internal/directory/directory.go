@@ -146,6 +146,9 @@ type Tx interface {
 	ListMembers(ctx context.Context, groupID string, opts latchkey.ListOptions) ([]Identity, int, error)
 	// MembersAmong returns those of identityIDs that are members of the group.
 	MembersAmong(ctx context.Context, groupID string, identityIDs []string) ([]string, error)
+	// CountMembers counts a group's members up to max+1: more than max
+	// when it returns max+1.
+	CountMembers(ctx context.Context, groupID string, max int) (int, error)
 	ListGroupsOfIdentity(ctx context.Context, identityID string, opts latchkey.ListOptions) ([]Group, int, error)
 	// ManagementScopesOf returns the management API's scopes that identities
 	// hold through roles, and that groups give their members.

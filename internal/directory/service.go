@@ -633,3 +633,37 @@ func (s *Service) MatchingIdentityIDs(ctx context.Context, tenantID, realmID, te
 	}
 	return MatchingIDs(ctx, s.store, realmID, text, max)
 }
+
+// MemberCounts counts the members of each of groups, up to max: a count
+// of max+1 means more than max (a group of a million members is not
+// counted to its end for a page).
+func (s *Service) MemberCounts(ctx context.Context, groups []Group, max int) (map[string]int, error) {
+	out := make(map[string]int, len(groups))
+	for _, g := range groups {
+		n, err := s.store.CountMembers(ctx, g.ID, max)
+		if err != nil {
+			return nil, err
+		}
+		out[g.ID] = n
+	}
+	return out, nil
+}
+
+// AddNewGroupMembers adds to a group those of ids that are not members
+// yet, all or none like AddGroupMembers, and returns the ones that already
+// were, so that adding a member again says so rather than "added".
+func (s *Service) AddNewGroupMembers(ctx context.Context, tenantID, realmID, groupID string, ids []string) (g Group, already []string, err error) {
+	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
+	if err := CheckIDs("identity_ids", ids); err != nil {
+		return Group{}, nil, err
+	}
+	g, err = s.ChangeGroupWith(ctx, tenantID, realmID, groupID, func(ctx context.Context, _ Group, m GroupMembers) (GroupChange, error) {
+		in, err := m.Among(ctx, ids)
+		if err != nil {
+			return GroupChange{}, err
+		}
+		already = in
+		return GroupChange{Add: slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return slices.Contains(in, id) })}, nil
+	})
+	return g, already, err
+}

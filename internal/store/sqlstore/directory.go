@@ -470,6 +470,13 @@ func (t *tx) MembersAmong(ctx context.Context, groupID string, identityIDs []str
 	return out, rows.Err()
 }
 
+func (t *tx) CountMembers(ctx context.Context, groupID string, max int) (int, error) {
+	var n int
+	err := t.r.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM memberships WHERE group_id = $1 LIMIT $2) m`,
+		groupID, max+1).Scan(&n)
+	return n, err
+}
+
 func (t *tx) RemoveAllMembers(ctx context.Context, groupID string) error {
 	if err := t.touchGroup(ctx, groupID); err != nil {
 		return err

@@ -96,3 +96,31 @@ func testIdentitySearch(t *testing.T, s store.Store) {
 	must(t, err)
 	sameIDs(t, "IdentitiesByID", ids(sortedBy(got, identityID), identityID), []string{"id-1", "id-3"})
 }
+
+// testCountMembers checks the capped count of a group's members that the
+// groups page shows.
+func testCountMembers(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	r := newRealm(t, s)
+	var people []directory.Identity
+	var ids []string
+	for k := range 5 {
+		p := newIdentity(r, fmt.Sprintf("m%d", k))
+		people, ids = append(people, p), append(ids, p.ID)
+	}
+	must(t, s.CreateIdentities(ctx, people))
+	g, empty := newGroup(r, "Five"), newGroup(r, "None")
+	must(t, s.CreateGroup(ctx, g))
+	must(t, s.CreateGroup(ctx, empty))
+	must(t, s.AddMembers(ctx, g.ID, ids))
+	for _, c := range []struct {
+		group    string
+		max, want int
+	}{{g.ID, 10, 5}, {g.ID, 5, 5}, {g.ID, 3, 4}, {empty.ID, 3, 0}} {
+		n, err := s.CountMembers(ctx, c.group, c.max)
+		must(t, err)
+		if n != c.want {
+			t.Errorf("CountMembers(max %d) = %d, want %d", c.max, n, c.want)
+		}
+	}
+}

@@ -45,6 +45,7 @@ func Run[S store.Store](t *testing.T, open func(t testing.TB) S) {
 		{"IdentityFilters", testIdentityFilters},
 		{"PrefixSearch", testPrefixSearch},
 		{"IdentitySearch", testIdentitySearch},
+		{"CountMembers", testCountMembers},
 		{"FilterLiterals", testFilterLiterals},
 		{"Groups", testGroups},
 		{"Memberships", testMemberships},
