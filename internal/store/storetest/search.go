@@ -114,7 +114,7 @@ func testCountMembers(t *testing.T, s store.Store) {
 	must(t, s.CreateGroup(ctx, empty))
 	must(t, s.AddMembers(ctx, g.ID, ids))
 	for _, c := range []struct {
-		group    string
+		group     string
 		max, want int
 	}{{g.ID, 10, 5}, {g.ID, 5, 5}, {g.ID, 3, 4}, {empty.ID, 3, 0}} {
 		n, err := s.CountMembers(ctx, c.group, c.max)
