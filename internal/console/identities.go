@@ -130,22 +130,36 @@ func (c *Console) createIdentity(q *request) error {
 	return nil
 }
 
-// identityView is the identity page: its traits as a form, and its tab.
+// identityView is the identity page: on its first tab the summary, or
+// with Edit the traits as a form in sections; or another tab's Data.
 type identityView struct {
 	Identity directory.Identity
 	Form     *form
-	Traits   []string
+	Sections []traitSection
+	Edit     bool
+	Summary  summary
 	Tab      string
 	Data     any
 }
 
+// identity shows an identity's summary, or with ?edit its edit form.
 func (c *Console) identity(q *request) error {
 	i, err := c.Directory.GetIdentity(q.Context(), q.tenantID, q.realm.ID, q.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	q.render(http.StatusOK, "identity.html", i.DisplayName, "identities", identityView{
-		Identity: i, Form: traitsForm(i), Traits: directory.TraitNames, Tab: "profile"})
+	return c.showIdentity(q, http.StatusOK, i, traitsForm(i), q.FormValue("edit") != "")
+}
+
+// showIdentity renders the identity page's first tab with f, the form as
+// saved or as typed.
+func (c *Console) showIdentity(q *request, status int, i directory.Identity, f *form, edit bool) error {
+	s, err := c.identitySummary(q, i)
+	if err != nil {
+		return err
+	}
+	q.render(status, "identity.html", i.DisplayName, "identities", identityView{
+		Identity: i, Form: f, Sections: traitSections, Edit: edit, Summary: s, Tab: "profile"})
 	return nil
 }
 
@@ -180,9 +194,7 @@ func (c *Console) updateIdentity(q *request) error {
 		if err != nil {
 			return err
 		}
-		q.render(http.StatusUnprocessableEntity, "identity.html", current.DisplayName, "identities", identityView{
-			Identity: current, Form: f, Traits: directory.TraitNames, Tab: "profile"})
-		return nil
+		return c.showIdentity(q, http.StatusUnprocessableEntity, current, f, true)
 	}
 	q.redirect(q.realmPath("/identities/"+i.ID), "Saved.")
 	return nil

@@ -11,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/console"
+	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/loadtest"
 )
 
@@ -24,7 +26,7 @@ func TestIdentities(t *testing.T) {
 		p := e.post(t, base, url.Values{"display_name": {"Ada Lovelace"}, "traits.username": {"ada"}, "traits.primary_email_address": {"not-an-address"}})
 		wantPage(t, p, http.StatusUnprocessableEntity, `id="e-traits.primary_email_address"`, `value="Ada Lovelace"`, `value="not-an-address"`)
 		p = e.follow(t, base, url.Values{"display_name": {"Ada Lovelace"}, "traits.username": {"ada"}, "traits.primary_email_address": {"ada@example.com"}})
-		wantPage(t, p, http.StatusOK, "Identity ada created.", `value="ada@example.com"`)
+		wantPage(t, p, http.StatusOK, "Identity ada created.", `<dt>E-mail address</dt><dd>ada@example.com</dd>`, "Danger zone")
 		// The same username again, in any case, is refused on the username field.
 		p = e.post(t, base, url.Values{"traits.username": {"ADA"}})
 		wantPage(t, p, http.StatusUnprocessableEntity, `id="e-traits.username"`, "username already exists")
@@ -52,11 +54,25 @@ func TestIdentities(t *testing.T) {
 		p = e.post(t, base+"/"+id, url.Values{"display_name": {""}, "traits.username": {"ada"}, "traits.family_name": {"Lovelace"}})
 		wantPage(t, p, http.StatusUnprocessableEntity, `id="e-display_name"`, `value="Lovelace"`)
 		p = e.follow(t, base+"/"+id, url.Values{"display_name": {"Augusta Ada King"}, "traits.username": {"ada"}, "traits.family_name": {"King"}})
-		wantPage(t, p, http.StatusOK, "Saved.", `value="King"`, "Augusta Ada King")
+		wantPage(t, p, http.StatusOK, "Saved.", "<dd>Augusta Ada King</dd>")
+		// Edit opens the fields in sections: the first, and those with values.
+		p = e.get(t, base+"/"+id+"?edit=1")
+		wantPage(t, p, http.StatusOK, `<details class="section" open>`, "<summary>Sign-in and contact</summary>", `value="King"`, `<label for="f-traits.nick_name">Nickname`)
 		got := e.api(t, "GET", "/realms/"+realm+"/identities/"+id, nil)
 		if got["display_name"] != "Augusta Ada King" || got["traits"].(map[string]any)["family_name"] != "King" {
 			t.Fatalf("the API shows %v", got)
 		}
+
+		// The summary names the groups and the last sign-in, from the event log.
+		g := e.api(t, "POST", "/realms/"+realm+"/groups", map[string]any{"group": map[string]any{"display_name": "Analysts"}})["id"].(string)
+		e.api(t, "POST", "/realms/"+realm+"/groups/"+g+":addMembers", map[string]any{"identity_ids": []string{id}})
+		wantPage(t, e.get(t, base+"/"+id), http.StatusOK, `data-summary="last-sign-in">Never<`, `>Analysts</a>`)
+		signedIn := audit.NewAt(t.Context(), time.Date(2026, 12, 1, 9, 30, 0, 0, time.UTC), e.tenant(), realm, audit.SignInAllowed, "Identity", id)
+		signedIn.IdentityID, signedIn.ClientIP = id, "192.0.2.7"
+		if err := e.node.Store.RecordEvent(t.Context(), signedIn); err != nil {
+			t.Fatal(err)
+		}
+		wantPage(t, e.get(t, base+"/"+id), http.StatusOK, `data-summary="last-sign-in">2026-12-01 09:30 UTC from 192.0.2.7<`)
 
 		// Suspend, then delete with confirmation.
 		p = e.follow(t, base+"/"+id+"/status", url.Values{"status": {"suspended"}})
@@ -209,4 +225,13 @@ func TestScopes(t *testing.T) {
 	// Without realms:read there is no switcher, but the realm's pages work.
 	e.signIn(t, e.node.Token(t, "identities:read"))
 	wantPage(t, e.get(t, "/console/realms/"+realm+"/identities"), http.StatusOK, ">admin<")
+}
+
+// TestTraitSectionsCoverTraits: the edit form's sections hold every trait once.
+func TestTraitSectionsCoverTraits(t *testing.T) {
+	got := slices.Sorted(slices.Values(console.SectionFields()))
+	want := slices.Sorted(slices.Values(directory.TraitNames))
+	if !slices.Equal(got, want) {
+		t.Fatalf("sections hold %q,\nthe traits are %q", got, want)
+	}
 }
