@@ -2,8 +2,8 @@ package console_test
 
 import (
 	"context"
-	"os"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
