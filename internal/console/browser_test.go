@@ -277,6 +277,20 @@ func TestConsoleInBrowser(t *testing.T) {
 			admin.waitForText("Allowed")
 			admin.waitForText("Rule 1: allow group Latchkey Administrators to access Latchkey Admin Console")
 			admin.screenshot("policy")
+			// The answer is in view where it was asked; rules are ticked, not
+			// ctrl-clicked; Save follows the rules; a disabled button looks it.
+			if got := admin.eval(`String(document.querySelector("#test .decision").getBoundingClientRect().bottom <= innerHeight)`); got != "true" {
+				t.Error("the Test access answer is below the fold")
+			}
+			if got := admin.eval(`String(document.querySelectorAll("select[multiple]").length)`); got != "0" {
+				t.Errorf("the policy editor has %s multi-selects", got)
+			}
+			if got := admin.eval(`String(document.querySelector("button[value=save]:not(.visually-hidden)").compareDocumentPosition(document.querySelector("fieldset.rule")) & Node.DOCUMENT_POSITION_PRECEDING)`); got == "0" {
+				t.Error("Save policy is above the rules")
+			}
+			if got := admin.eval(`getComputedStyle(document.querySelector("button[value='up:0']")).opacity`); got == "1" {
+				t.Error("the disabled Move up looks enabled")
+			}
 			for _, page := range []string{"identities", "identities/new", "imports/new", "groups", "applications", "authenticator-configs",
 				"policy", "branding", "tokens", "events", "settings"} {
 				admin.run(chromedp.Navigate(n.URL + "/console/realms/" + n.Console.RealmID + "/" + page))

@@ -47,3 +47,6 @@ document.addEventListener("input", (e) => {
     document.getElementById(form.dataset.preview).src = form.dataset.previewUrl + "?" + values;
   }, 400);
 });
+// What a page marks data-focus (the answer of Test access, a refusal) is
+// scrolled into view and focused, so that it is seen and announced.
+document.querySelector("[data-focus]")?.focus();
