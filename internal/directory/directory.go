@@ -6,6 +6,7 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/audit"
+	"github.com/latchkey/latchkey/internal/filter"
 	"github.com/latchkey/latchkey/internal/session"
 )
 
@@ -109,6 +110,9 @@ type Tx interface {
 	ListIdentities(ctx context.Context, realmID string, opts latchkey.ListOptions) ([]Identity, int, error)
 	// IdentityIDs is ListIdentities reading ids only (opts.SkipTotal is implied).
 	IdentityIDs(ctx context.Context, realmID string, opts latchkey.ListOptions) ([]string, error)
+	// CountIdentitiesUpTo counts the identities of the realm that match f,
+	// up to max+1 (more than max when it returns max+1).
+	CountIdentitiesUpTo(ctx context.Context, realmID string, f filter.Expr, max int) (int, error)
 	// IdentitiesByID returns those of ids that are identities of the realm, in no particular order.
 	IdentitiesByID(ctx context.Context, realmID string, ids []string) ([]Identity, error)
 	UpdateIdentity(ctx context.Context, i Identity) error

@@ -68,6 +68,7 @@ func SearchKey(i Identity, text string) (key string, field int) {
 type identityLister interface {
 	ListIdentities(ctx context.Context, realmID string, opts latchkey.ListOptions) ([]Identity, int, error)
 	IdentityIDs(ctx context.Context, realmID string, opts latchkey.ListOptions) ([]string, error)
+	CountIdentitiesUpTo(ctx context.Context, realmID string, f filter.Expr, max int) (int, error)
 }
 
 // searchScanLimit bounds the rows one page of a search reads, counted in
@@ -156,23 +157,39 @@ func prefixRange(field, text, afterKey, afterID string, limit int) latchkey.List
 }
 
 // CountMatches counts the identities of a realm that a search for text
-// finds, up to max: exact when exact is true, else at least max. It reads
-// ids only, at most max+1 of each field's index range.
+// finds, up to max: exact when exact is true, else at least max. Each
+// field's range is counted up to max+1 in its index alone; only when
+// several fields match, and none beyond max, are their ids read, to count
+// an identity that two of them match once.
 func CountMatches(ctx context.Context, tx identityLister, realmID, text string, max int) (n int, exact bool, err error) {
-	seen := map[string]bool{}
-	exact = true
+	var matching []string
 	for _, field := range SearchFields {
+		c, err := tx.CountIdentitiesUpTo(ctx, realmID, &filter.Compare{Attr: field, Op: filter.Sw, Value: text}, max)
+		if err != nil {
+			return 0, false, err
+		}
+		if c > max {
+			return max, false, nil
+		}
+		if c > 0 {
+			matching, n = append(matching, field), c
+		}
+	}
+	if len(matching) <= 1 {
+		return n, true, nil
+	}
+	seen := map[string]bool{}
+	for _, field := range matching {
 		ids, err := tx.IdentityIDs(ctx, realmID, latchkey.ListOptions{
 			Filter: &filter.Compare{Attr: field, Op: filter.Sw, Value: text}, Sort: field, Limit: max + 1, SkipTotal: true})
 		if err != nil {
 			return 0, false, err
 		}
-		exact = exact && len(ids) <= max
 		for _, id := range ids {
 			seen[id] = true
 		}
 	}
-	if len(seen) > max || !exact {
+	if len(seen) > max {
 		return max, false, nil
 	}
 	return len(seen), true, nil

@@ -11,6 +11,7 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/directory"
+	"github.com/latchkey/latchkey/internal/filter"
 )
 
 func (t *tx) CreateTenant(ctx context.Context, v directory.Tenant) error {
@@ -209,6 +210,18 @@ func (t *tx) IdentityIDs(ctx context.Context, realmID string, opts latchkey.List
 		return s.Scan(id)
 	})
 	return ids, err
+}
+
+func (t *tx) CountIdentitiesUpTo(ctx context.Context, realmID string, f filter.Expr, max int) (int, error) {
+	a := args{realmID}
+	where, err := a.where(f, identityFilter, t.d)
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	err = t.r.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM identities WHERE realm_id = $1 AND `+where+
+		` LIMIT `+a.add(max+1)+`) m`, a...).Scan(&n)
+	return n, err
 }
 
 func (t *tx) IdentitiesByID(ctx context.Context, realmID string, ids []string) ([]directory.Identity, error) {
