@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,6 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/latchkey/latchkey/internal/browsertest"
+	"github.com/latchkey/latchkey/internal/loadtest"
 	"github.com/latchkey/latchkey/internal/server"
 	"github.com/latchkey/latchkey/internal/testenv"
 )
@@ -193,8 +195,10 @@ func TestConsoleInBrowser(t *testing.T) {
 			admin.run(chromedp.Navigate(n.URL + realmPath + "/identities"))
 			admin.waitForText("Grace Hopper")
 
-			// Edit a trait.
-			admin.run(chromedp.Navigate(n.URL + adaPath))
+			// Edit a trait: Edit opens the form, whose Name section opens on a click.
+			admin.run(chromedp.Navigate(n.URL+adaPath), chromedp.Click(chromedp.CSS(`main a[href$="?edit=1"]`)))
+			admin.waitFor("the edit form", `document.querySelector("details.section") !== null`)
+			admin.run(chromedp.Click(chromedp.CSS(`details:has([name="traits.family_name"]) summary`)))
 			admin.fill(map[string]string{"traits.family_name": "Lovelace"}, `main form button[type=submit]`)
 			admin.waitForText("Saved.")
 			admin.screenshot("identity")
@@ -233,7 +237,7 @@ func TestConsoleInBrowser(t *testing.T) {
 
 			// The Passkeys tab names the passkey and its kind; the administrator renames it.
 			admin.run(chromedp.Click(chromedp.CSS(`#jobs a[href*="/passkeys#passkey-"]`)))
-			admin.waitForText("active")
+			admin.waitForText("Active") // states are written one way on every page
 			admin.waitForText("Device-bound")
 			admin.waitForText("Never")
 			admin.fill(map[string]string{"display_name": "Ada's laptop"}, `form[action$="/rename"] button`)
@@ -281,6 +285,20 @@ func TestConsoleInBrowser(t *testing.T) {
 			admin.waitForText("Allowed")
 			admin.waitForText("Rule 1: allow group Latchkey Administrators to access Latchkey Admin Console")
 			admin.screenshot("policy")
+			// The answer is in view where it was asked; rules are ticked, not
+			// ctrl-clicked; Save follows the rules; a disabled button looks it.
+			if got := admin.eval(`String(document.querySelector("#test .decision").getBoundingClientRect().bottom <= innerHeight)`); got != "true" {
+				t.Error("the Test access answer is below the fold")
+			}
+			if got := admin.eval(`String(document.querySelectorAll("select[multiple]").length)`); got != "0" {
+				t.Errorf("the policy editor has %s multi-selects", got)
+			}
+			if got := admin.eval(`String(document.querySelector("button[value=save]:not(.visually-hidden)").compareDocumentPosition(document.querySelector("fieldset.rule")) & Node.DOCUMENT_POSITION_PRECEDING)`); got == "0" {
+				t.Error("Save policy is above the rules")
+			}
+			if got := admin.eval(`getComputedStyle(document.querySelector("button[value='up:0']")).opacity`); got == "1" {
+				t.Error("the disabled Move up looks enabled")
+			}
 			for _, page := range []string{"start", "identities", "identities/new", "imports/new", "groups", "applications", "authenticator-configs",
 				"policy", "branding", "email", "tokens", "events", "settings"} {
 				admin.run(chromedp.Navigate(n.URL + "/console/realms/" + n.Console.RealmID + "/" + page))
@@ -296,6 +314,43 @@ func TestConsoleInBrowser(t *testing.T) {
 			admin.waitForText("You are signed out.")
 			admin.run(chromedp.Navigate(n.URL + "/console/realms"))
 			admin.waitForText("Sign in with a passkey")
+		})
+	}
+}
+
+// TestBulkSuspendInBrowser: an administrator searches 1,000 identities,
+// ticks "all that match", presses Suspend, confirms, and watches the job's
+// progress to its end; the API then lists all 1,000 as suspended.
+func TestBulkSuspendInBrowser(t *testing.T) {
+	for _, engine := range testenv.Engines() {
+		t.Run(engine.Name, func(t *testing.T) {
+			n := testenv.StartNode(t, engine.Name, nil)
+			e := &env{node: n}
+			realm := e.api(t, "POST", "/realms", map[string]any{"realm": map[string]any{"display_name": "Crowd", "classification": "SECURE_CUSTOMER"}})["id"].(string)
+			if _, err := loadtest.SeedIdentities(t.Context(), n.Store, e.tenant(), realm, 1000); err != nil {
+				t.Fatal(err)
+			}
+			admin := newBrowser(t, nil)
+			admin.bind(n.AdminLink)
+			admin.signIn(n.URL)
+			admin.waitFor("the console after sign-in", `document.querySelector("form.who") !== null`)
+
+			admin.run(chromedp.Navigate(n.URL + "/console/realms/" + realm + "/identities?q=load+user"))
+			admin.waitForText("1000 matches")
+			admin.checkUsable("identities with bulk actions")
+			admin.run(chromedp.Click(chromedp.CSS("#bulk-all")), chromedp.Click(chromedp.CSS(`button[value=suspend]`)))
+			admin.waitForText("Suspend 1000 identities")
+			admin.screenshot("bulk-suspend")
+			admin.run(chromedp.Click(chromedp.CSS(`main form button[type=submit]`)))
+			admin.waitFor("the job's end", `document.querySelector("#job [data-job-state=SUCCEEDED]") !== null`)
+			if got := admin.eval(`document.querySelector("[data-count=updated]").innerText`); got != "1000" {
+				t.Fatalf("the job page says %s suspended", got)
+			}
+			admin.screenshot("bulk-suspend-done")
+			list := e.api(t, "GET", "/realms/"+realm+"/identities?page_size=1&filter="+url.QueryEscape(`status eq "suspended"`), nil)
+			if list["total_size"] != float64(1000) {
+				t.Fatalf("the API counts %v suspended", list["total_size"])
+			}
 		})
 	}
 }

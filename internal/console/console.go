@@ -112,12 +112,8 @@ var funcs = template.FuncMap{
 	"contains": slices.Contains[[]string],
 	"add":      func(a, b int) int { return a + b },
 	"sections": func() []section { return sections },
-	// label turns an API field name into words: "primary_email_address" is
-	// "Primary email address".
-	"label": func(name string) string {
-		s := strings.ReplaceAll(name, "_", " ")
-		return strings.ToUpper(s[:1]) + s[1:]
-	},
+	"state":    stateLabel,
+	"label":    fieldLabel,
 	// dict builds the argument of a sub-template from key, value pairs.
 	"dict": func(kv ...any) map[string]any {
 		m := map[string]any{}
@@ -134,8 +130,7 @@ func (c *Console) Handler() http.Handler {
 		c.Logger = slog.Default()
 	}
 	mux := http.NewServeMux()
-	static, _ := fs.Sub(staticFiles, "static")
-	mux.Handle("GET "+Prefix+"/static/", http.StripPrefix(Prefix+"/static/", cacheFor(http.FileServerFS(static))))
+	mux.HandleFunc("GET "+Prefix+"/static/{file}", serveStatic)
 	mux.HandleFunc("GET "+Prefix+"/login", c.loginPage)
 	mux.HandleFunc("GET "+Prefix+"/login/start", c.loginStart)
 	mux.HandleFunc("GET "+Prefix+"/callback", c.callback)
@@ -144,6 +139,7 @@ func (c *Console) Handler() http.Handler {
 	c.handle(mux, "GET "+Prefix+"/switch", c.switchRealm, "realms:read")
 	c.realmRoutes(mux)
 	c.identityRoutes(mux)
+	c.bulkRoutes(mux)
 	c.identityTabRoutes(mux)
 	c.identitySessionRoutes(mux)
 	c.importRoutes(mux)
@@ -162,13 +158,6 @@ func (c *Console) Handler() http.Handler {
 	// Cross-origin form posts are refused before they reach a handler, on
 	// top of the per-session CSRF token that older browsers need.
 	return securityHeaders(http.NewCrossOriginProtection().Handler(mux))
-}
-
-func cacheFor(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "public, max-age=3600")
-		h.ServeHTTP(w, r)
-	})
 }
 
 // securityHeaders are on every console answer: a CSP that runs only the
@@ -275,7 +264,9 @@ type view struct {
 	Realms  []directory.Realm
 	Flash   string
 	Scopes  []string
-	Data    any
+	// AdminRealm is the admin realm's id: API tokens are made there only.
+	AdminRealm string
+	Data       any
 }
 
 // render writes a whole page: the page's content with data inside the layout.
@@ -287,7 +278,7 @@ func (q *request) render(status int, page, title, section string, data any) {
 // htmx swaps in, with the same view the whole page would have.
 func (q *request) renderFragment(status int, page, name, title, section string, data any) {
 	v := view{Title: title, Section: section, CSRF: q.session.CSRF, Admin: q.admin, Realm: q.realm,
-		Realms: q.realms, Flash: q.takeFlash(), Scopes: q.principal.Scopes, Data: data}
+		Realms: q.realms, Flash: q.takeFlash(), Scopes: q.principal.Scopes, AdminRealm: q.c.Client.RealmID, Data: data}
 	writePage(q.w, q.Request, status, page, name, v)
 }
 

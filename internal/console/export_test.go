@@ -31,3 +31,12 @@ type cookieRecorder struct{ header http.Header }
 func (r *cookieRecorder) Header() http.Header       { return r.header }
 func (r *cookieRecorder) Write([]byte) (int, error) { return 0, nil }
 func (r *cookieRecorder) WriteHeader(int)           {}
+
+// SectionFields are the traits of the identity edit form's sections, in order.
+func SectionFields() []string {
+	var out []string
+	for _, s := range traitSections {
+		out = append(out, s.Fields...)
+	}
+	return out
+}

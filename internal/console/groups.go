@@ -2,7 +2,8 @@ package console
 
 import (
 	"net/http"
-	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/latchkey/latchkey"
@@ -42,8 +43,20 @@ func (c *Console) groups(q *request) error {
 	}
 	page := pageOf(items, func(g directory.Group) string { return g.ID })
 	page.Query = text
-	q.renderResults("groups.html", "Groups", "groups", page)
+	counts, err := c.Directory.MemberCounts(q.Context(), page.Items, CountUpTo)
+	if err != nil {
+		return err
+	}
+	q.renderResults("groups.html", "Groups", "groups", groupList{listPage: page, Members: counts, CountUpTo: CountUpTo})
 	return nil
+}
+
+// groupList is the groups page: a page of groups with their member
+// counts, each up to CountUpTo (more is shown as "more than").
+type groupList struct {
+	listPage[directory.Group]
+	Members   map[string]int
+	CountUpTo int
 }
 
 func (c *Console) newGroup(q *request) error {
@@ -172,24 +185,42 @@ func (c *Console) findMembers(q *request) error {
 	return nil
 }
 
-// addMember adds one identity found by the search, then returns to the
-// same search for the next one.
+// addMember adds the identities ticked among the search's results (or
+// the one whose Add was pressed), then returns to the same search for the
+// next ones, saying who was added and who already was a member.
 func (c *Console) addMember(q *request) error {
-	id := q.PostFormValue("identity_id")
-	i, err := c.Directory.GetIdentity(q.Context(), q.tenantID, q.realm.ID, id)
+	ids := q.PostForm["identity_id"]
+	if len(ids) == 0 {
+		q.redirect(q.realmPath("/groups/"+q.PathValue("group")+"/members/add")+queryOf(strings.TrimSpace(q.PostFormValue("q"))),
+			"Tick the identities to add first.")
+		return nil
+	}
+	g, already, err := c.Directory.AddNewGroupMembers(q.Context(), q.tenantID, q.realm.ID, q.PathValue("group"), ids)
 	if err != nil {
 		return err
 	}
-	g, err := c.Directory.AddGroupMembers(q.Context(), q.tenantID, q.realm.ID, q.PathValue("group"), []string{i.ID})
-	if err != nil {
-		return err
-	}
-	to := q.groupPath(g, "/members/add")
-	if text := strings.TrimSpace(q.PostFormValue("q")); text != "" {
-		to += "?" + url.Values{"q": {text}, "by": {q.PostFormValue("by")}}.Encode()
-	}
-	q.redirect(to, i.Traits.Username+" added to "+g.DisplayName+".")
+	to := q.groupPath(g, "/members/add") + queryOf(strings.TrimSpace(q.PostFormValue("q")))
+	q.redirect(to, addedMessage(c, q, g, slices.Compact(slices.Sorted(slices.Values(ids))), already))
 	return nil
+}
+
+// addedMessage says who was added to g and who already was a member.
+func addedMessage(c *Console, q *request, g directory.Group, ids, already []string) string {
+	if len(ids) == 1 {
+		name := ids[0]
+		if i, err := c.Directory.GetIdentity(q.Context(), q.tenantID, q.realm.ID, ids[0]); err == nil {
+			name = i.Traits.Username
+		}
+		if len(already) == 1 {
+			return name + " is already a member of " + g.DisplayName + "."
+		}
+		return name + " added to " + g.DisplayName + "."
+	}
+	msg := plural(len(ids)-len(already), "identity", "identities") + " added to " + g.DisplayName + "."
+	if len(already) > 0 {
+		msg += " " + strconv.Itoa(len(already)) + " of those selected already were members."
+	}
+	return msg
 }
 
 func (c *Console) removeMember(q *request) error {

@@ -45,13 +45,13 @@ func TestGroups(t *testing.T) {
 		wantPage(t, p, http.StatusUnprocessableEntity, `id="e-display_name"`, `value="typed"`)
 
 		// Add a member found by the search, then remove it.
-		wantPage(t, e.get(t, base+"/"+id+"/members/add?by=email&q=ada%40"), http.StatusOK, `name="identity_id" value="`+ada+`"`)
+		wantPage(t, e.get(t, base+"/"+id+"/members/add?q=ada%40"), http.StatusOK, `name="identity_id" value="`+ada+`"`)
 		// The live search gets the results alone.
 		req, _ := http.NewRequest("GET", e.url+base+"/"+id+"/members/add?q=nobody", nil)
 		req.Header.Set("HX-Request", "true")
 		req.Header.Set("HX-Target", "results")
 		frag := e.do(t, req)
-		wantPage(t, frag, http.StatusOK, "No identity matches “nobody”.")
+		wantPage(t, frag, http.StatusOK, "No identity's name, username or e-mail address starts with “nobody”.")
 		if strings.Contains(frag.body, "<html") {
 			t.Fatalf("the live search answers the whole page: %s", excerpt(frag.body))
 		}
@@ -62,6 +62,14 @@ func TestGroups(t *testing.T) {
 			t.Fatalf("the API lists members %v", members)
 		}
 		wantPage(t, e.get(t, base+"/"+id), http.StatusOK, `href="/console/realms/`+realm+`/identities/`+ada+`"`)
+		// Adding a member again says so; several are added at once.
+		p = e.follow(t, base+"/"+id+"/members", url.Values{"identity_id": {ada}, "q": {"ada@"}})
+		wantPage(t, p, http.StatusOK, "ada is already a member of Builders.")
+		grace := e.api(t, "POST", "/realms/"+realm+"/identities", map[string]any{"identity": map[string]any{"display_name": "Grace", "traits": map[string]any{"type": "traits_v0", "username": "grace"}}})["id"].(string)
+		p = e.follow(t, base+"/"+id+"/members", url.Values{"identity_id": {ada, grace}})
+		wantPage(t, p, http.StatusOK, "1 identity added to Builders. 1 of those selected already were members.")
+		wantPage(t, e.get(t, base+"?q=buil"), http.StatusOK, `<td data-members>2</td>`)
+		e.follow(t, base+"/"+id+"/members/"+grace+"/remove", url.Values{})
 
 		// A group with members is refused deletion, with the reason.
 		p = e.post(t, base+"/"+id+"/delete", url.Values{"confirm": {"Builders"}})

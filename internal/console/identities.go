@@ -6,7 +6,6 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/directory"
-	"github.com/latchkey/latchkey/internal/filter"
 )
 
 const realmPrefix = Prefix + "/realms/{realm}"
@@ -24,45 +23,6 @@ func (c *Console) identityRoutes(mux *http.ServeMux) {
 
 // PageSize is how many rows a console list shows.
 const PageSize = 50
-
-// searchField is an attribute the identities page searches by prefix.
-type searchField struct {
-	Param, Label, attr string
-	value              func(directory.Identity) string
-}
-
-// searchFields are indexed in the order they list by (see migration
-// 00017), so that a search's page is an index range in any realm.
-var searchFields = []searchField{
-	{"username", "Username", "traits.username", func(i directory.Identity) string { return i.Traits.Username }},
-	{"email", "E-mail", "traits.primary_email_address", func(i directory.Identity) string { return i.Traits.PrimaryEmailAddress }},
-	{"name", "Name", "display_name", func(i directory.Identity) string { return i.DisplayName }},
-}
-
-func fieldNamed(param string) searchField {
-	for _, f := range searchFields {
-		if f.Param == param {
-			return f
-		}
-	}
-	return searchFields[0]
-}
-
-// search lists identities whose field starts with text, in the field's
-// order, after the cursor (the last row's value and id) when there is one.
-func (f searchField) search(text, afterValue, afterID string) latchkey.ListOptions {
-	cmp := func(attr string, op filter.Op, v string) filter.Expr {
-		return &filter.Compare{Attr: attr, Op: op, Value: v}
-	}
-	var where filter.Expr = cmp(f.attr, filter.Sw, text)
-	if afterID != "" {
-		// value > after, or the same value and a later id; the first test
-		// alone bounds the index range.
-		later := &filter.Or{Left: cmp(f.attr, filter.Gt, afterValue), Right: cmp("id", filter.Gt, afterID)}
-		where = &filter.And{Left: where, Right: &filter.And{Left: cmp(f.attr, filter.Ge, afterValue), Right: later}}
-	}
-	return latchkey.ListOptions{Filter: where, Sort: f.attr, Limit: PageSize + 1, SkipTotal: true}
-}
 
 // listPage is one page of a keyset-paged list: the rows and the cursor of
 // the next page (Next, with NextValue for a search; "" on the last).
@@ -83,15 +43,22 @@ func pageOf[T any](items []T, id func(T) string) listPage[T] {
 	return p
 }
 
-// identitySearch is the identities page: the search and one page of results.
+// identitySearch is one page of the search box's results, with the count
+// of all the search finds (exact, or a lower bound when Exact is false).
 type identitySearch struct {
-	listPage[directory.Identity]
-	By     string
-	Fields []searchField
+	Items         []directory.Identity
+	Query         string
+	Next, NextKey string // the cursor of the next page: id and search key
+	Total         int
+	Exact         bool
 }
 
-// identities lists the realm's identities by id, or those whose chosen
-// field starts with the search text in that field's order; htmx asks for
+// CountUpTo is how far a search counts its matches before it says "more
+// than": the count reads that many ids of each field's index range.
+const CountUpTo = 1000
+
+// identities lists the realm's identities by name, or those whose name,
+// username or e-mail address starts with the search text; htmx asks for
 // the results table alone as the search box is typed in.
 func (c *Console) identities(q *request) error {
 	v, err := c.searchIdentities(q, true)
@@ -102,27 +69,24 @@ func (c *Console) identities(q *request) error {
 	return nil
 }
 
-// searchIdentities runs the search of the request's q, by and cursor; with
-// no search text it lists the realm by id, or nothing unless all is set.
+// searchIdentities runs the search of the request's q and cursor (after,
+// after_key), with its count; with no search text it lists the realm by
+// name, or nothing unless all is set.
 func (c *Console) searchIdentities(q *request, all bool) (identitySearch, error) {
 	text := strings.TrimSpace(q.FormValue("q"))
-	field := fieldNamed(q.FormValue("by"))
-	v := identitySearch{By: field.Param, Fields: searchFields}
-	v.Query = text
-	opts := latchkey.ListOptions{After: q.FormValue("after"), Limit: PageSize + 1, SkipTotal: true}
-	if text != "" {
-		opts = field.search(text, q.FormValue("after_value"), q.FormValue("after"))
-	} else if !all {
+	v := identitySearch{Query: text}
+	if text == "" && !all {
 		return v, nil
 	}
-	items, _, err := c.Directory.ListIdentities(q.Context(), q.tenantID, q.realm.ID, opts)
+	ctx := q.Context()
+	page, err := c.Directory.SearchIdentities(ctx, q.tenantID, q.realm.ID, directory.Search{Text: text,
+		AfterKey: q.FormValue("after_key"), AfterID: q.FormValue("after"), Limit: PageSize})
 	if err != nil {
 		return v, err
 	}
-	v.listPage = pageOf(items, func(i directory.Identity) string { return i.ID })
-	v.Query = text
-	if v.Next != "" && text != "" {
-		v.NextValue = field.value(v.Items[len(v.Items)-1])
+	v.Items, v.Next, v.NextKey = page.Items, page.NextID, page.NextKey
+	if v.Total, v.Exact, err = c.Directory.CountIdentities(ctx, q.tenantID, q.realm.ID, text, CountUpTo); err != nil {
+		return v, err
 	}
 	return v, nil
 }
@@ -170,22 +134,36 @@ func (c *Console) createIdentity(q *request) error {
 	return nil
 }
 
-// identityView is the identity page: its traits as a form, and its tab.
+// identityView is the identity page: on its first tab the summary, or
+// with Edit the traits as a form in sections; or another tab's Data.
 type identityView struct {
 	Identity directory.Identity
 	Form     *form
-	Traits   []string
+	Sections []traitSection
+	Edit     bool
+	Summary  summary
 	Tab      string
 	Data     any
 }
 
+// identity shows an identity's summary, or with ?edit its edit form.
 func (c *Console) identity(q *request) error {
 	i, err := c.Directory.GetIdentity(q.Context(), q.tenantID, q.realm.ID, q.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	q.render(http.StatusOK, "identity.html", i.DisplayName, "identities", identityView{
-		Identity: i, Form: traitsForm(i), Traits: directory.TraitNames, Tab: "profile"})
+	return c.showIdentity(q, http.StatusOK, i, traitsForm(i), q.FormValue("edit") != "")
+}
+
+// showIdentity renders the identity page's first tab with f, the form as
+// saved or as typed.
+func (c *Console) showIdentity(q *request, status int, i directory.Identity, f *form, edit bool) error {
+	s, err := c.identitySummary(q, i)
+	if err != nil {
+		return err
+	}
+	q.render(status, "identity.html", i.DisplayName, "identities", identityView{
+		Identity: i, Form: f, Sections: traitSections, Edit: edit, Summary: s, Tab: "profile"})
 	return nil
 }
 
@@ -220,9 +198,7 @@ func (c *Console) updateIdentity(q *request) error {
 		if err != nil {
 			return err
 		}
-		q.render(http.StatusUnprocessableEntity, "identity.html", current.DisplayName, "identities", identityView{
-			Identity: current, Form: f, Traits: directory.TraitNames, Tab: "profile"})
-		return nil
+		return c.showIdentity(q, http.StatusUnprocessableEntity, current, f, true)
 	}
 	q.redirect(q.realmPath("/identities/"+i.ID), "Saved.")
 	return nil

@@ -11,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/console"
+	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/loadtest"
 	"github.com/latchkey/latchkey/internal/server"
 )
@@ -25,7 +27,7 @@ func TestIdentities(t *testing.T) {
 		p := e.post(t, base, url.Values{"display_name": {"Ada Lovelace"}, "traits.username": {"ada"}, "traits.primary_email_address": {"not-an-address"}})
 		wantPage(t, p, http.StatusUnprocessableEntity, `id="e-traits.primary_email_address"`, `value="Ada Lovelace"`, `value="not-an-address"`)
 		p = e.follow(t, base, url.Values{"display_name": {"Ada Lovelace"}, "traits.username": {"ada"}, "traits.primary_email_address": {"ada@example.com"}})
-		wantPage(t, p, http.StatusOK, "Identity ada created.", `value="ada@example.com"`)
+		wantPage(t, p, http.StatusOK, "Identity ada created.", `<dt>E-mail address</dt><dd>ada@example.com</dd>`, "Danger zone")
 		// The same username again, in any case, is refused on the username field.
 		p = e.post(t, base, url.Values{"traits.username": {"ADA"}})
 		wantPage(t, p, http.StatusUnprocessableEntity, `id="e-traits.username"`, "username already exists")
@@ -36,8 +38,9 @@ func TestIdentities(t *testing.T) {
 		if strings.Contains(list.body, ">ada<") {
 			t.Fatal("the search for gr lists ada")
 		}
-		// Search by e-mail prefix, and the htmx request gets the table alone.
-		req, _ := http.NewRequest("GET", e.url+base+"?by=email&q=ada%40", nil)
+		// One box searches names, usernames and e-mail addresses; the htmx
+		// request gets the table alone.
+		req, _ := http.NewRequest("GET", e.url+base+"?q=ada%40", nil)
 		req.Header.Set("HX-Request", "true")
 		req.Header.Set("HX-Target", "results")
 		frag := e.do(t, req)
@@ -52,11 +55,25 @@ func TestIdentities(t *testing.T) {
 		p = e.post(t, base+"/"+id, url.Values{"display_name": {""}, "traits.username": {"ada"}, "traits.family_name": {"Lovelace"}})
 		wantPage(t, p, http.StatusUnprocessableEntity, `id="e-display_name"`, `value="Lovelace"`)
 		p = e.follow(t, base+"/"+id, url.Values{"display_name": {"Augusta Ada King"}, "traits.username": {"ada"}, "traits.family_name": {"King"}})
-		wantPage(t, p, http.StatusOK, "Saved.", `value="King"`, "Augusta Ada King")
+		wantPage(t, p, http.StatusOK, "Saved.", "<dd>Augusta Ada King</dd>")
+		// Edit opens the fields in sections: the first, and those with values.
+		p = e.get(t, base+"/"+id+"?edit=1")
+		wantPage(t, p, http.StatusOK, `<details class="section" open>`, "<summary>Sign-in and contact</summary>", `value="King"`, `<label for="f-traits.nick_name">Nickname`)
 		got := e.api(t, "GET", "/realms/"+realm+"/identities/"+id, nil)
 		if got["display_name"] != "Augusta Ada King" || got["traits"].(map[string]any)["family_name"] != "King" {
 			t.Fatalf("the API shows %v", got)
 		}
+
+		// The summary names the groups and the last sign-in, from the event log.
+		g := e.api(t, "POST", "/realms/"+realm+"/groups", map[string]any{"group": map[string]any{"display_name": "Analysts"}})["id"].(string)
+		e.api(t, "POST", "/realms/"+realm+"/groups/"+g+":addMembers", map[string]any{"identity_ids": []string{id}})
+		wantPage(t, e.get(t, base+"/"+id), http.StatusOK, `data-summary="last-sign-in">Never<`, `>Analysts</a>`)
+		signedIn := audit.NewAt(t.Context(), time.Date(2026, 12, 1, 9, 30, 0, 0, time.UTC), e.tenant(), realm, audit.SignInAllowed, "Identity", id)
+		signedIn.IdentityID, signedIn.ClientIP = id, "192.0.2.7"
+		if err := e.node.Store.RecordEvent(t.Context(), signedIn); err != nil {
+			t.Fatal(err)
+		}
+		wantPage(t, e.get(t, base+"/"+id), http.StatusOK, `data-summary="last-sign-in">2026-12-01 09:30 UTC from 192.0.2.7<`)
 
 		// Suspend, then delete with confirmation.
 		p = e.follow(t, base+"/"+id+"/status", url.Values{"status": {"suspended"}})
@@ -70,8 +87,9 @@ func TestIdentities(t *testing.T) {
 	})
 }
 
-// TestIdentitySearchPaging pages through a search in the field's order: no
-// row twice, none left out.
+// TestIdentitySearchPaging pages through a search of each field in its
+// order: no row twice, none left out, each identity once though its
+// username and e-mail address both match.
 func TestIdentitySearchPaging(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, e *env) {
 		realm := e.api(t, "POST", "/realms", map[string]any{"realm": map[string]any{"display_name": "Many", "classification": "SECURE_CUSTOMER"}})["id"].(string)
@@ -83,7 +101,7 @@ func TestIdentitySearchPaging(t *testing.T) {
 		for _, by := range []string{"username", "email", "name"} {
 			prefix := map[string]string{"username": "USER00000", "email": "user00000", "name": "load user"}[by]
 			var seen []string
-			path := "/console/realms/" + realm + "/identities?by=" + by + "&q=" + url.QueryEscape(prefix)
+			path := "/console/realms/" + realm + "/identities?q=" + url.QueryEscape(prefix)
 			for pages := 0; path != ""; pages++ {
 				if pages > 3 {
 					t.Fatalf("%s: too many pages", by)
@@ -227,4 +245,12 @@ func TestPreviewLinkLifetime(t *testing.T) {
 	e := startWith(t, "sqlite", "", func(c *server.Config) { c.BindingLinkTTL = 72 * time.Hour })
 	want := e.node.Passkeys.Clock.Now().Add(72 * time.Hour).UTC().Format("2 January 2006")
 	wantPage(t, e.get(t, "/console/realms/"+e.admin()+"/branding/preview"), http.StatusOK, "expires on "+want)
+}
+// TestTraitSectionsCoverTraits: the edit form's sections hold every trait once.
+func TestTraitSectionsCoverTraits(t *testing.T) {
+	got := slices.Sorted(slices.Values(console.SectionFields()))
+	want := slices.Sorted(slices.Values(directory.TraitNames))
+	if !slices.Equal(got, want) {
+		t.Fatalf("sections hold %q,\nthe traits are %q", got, want)
+	}
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/audit"
+	"github.com/latchkey/latchkey/internal/filter"
 	"github.com/latchkey/latchkey/internal/session"
 )
 
@@ -107,6 +108,13 @@ type Tx interface {
 	CreateIdentities(ctx context.Context, ids []Identity) error
 	GetIdentity(ctx context.Context, realmID, id string) (Identity, error)
 	ListIdentities(ctx context.Context, realmID string, opts latchkey.ListOptions) ([]Identity, int, error)
+	// IdentityIDs is ListIdentities reading ids only (opts.SkipTotal is implied).
+	IdentityIDs(ctx context.Context, realmID string, opts latchkey.ListOptions) ([]string, error)
+	// CountIdentitiesUpTo counts the identities of the realm that match f,
+	// up to max+1 (more than max when it returns max+1).
+	CountIdentitiesUpTo(ctx context.Context, realmID string, f filter.Expr, max int) (int, error)
+	// IdentitiesByID returns those of ids that are identities of the realm, in no particular order.
+	IdentitiesByID(ctx context.Context, realmID string, ids []string) ([]Identity, error)
 	UpdateIdentity(ctx context.Context, i Identity) error
 	// DeleteIdentities deletes identities of a realm with their memberships
 	// and returns how many existed.
@@ -142,11 +150,16 @@ type Tx interface {
 	ListMembers(ctx context.Context, groupID string, opts latchkey.ListOptions) ([]Identity, int, error)
 	// MembersAmong returns those of identityIDs that are members of the group.
 	MembersAmong(ctx context.Context, groupID string, identityIDs []string) ([]string, error)
+	// CountMembers counts a group's members up to max+1: more than max
+	// when it returns max+1.
+	CountMembers(ctx context.Context, groupID string, max int) (int, error)
 	ListGroupsOfIdentity(ctx context.Context, identityID string, opts latchkey.ListOptions) ([]Group, int, error)
 	// ManagementScopesOf returns the management API's scopes that identities
 	// hold through roles, and that groups give their members.
 	ManagementScopesOf(ctx context.Context, identityIDs, groupIDs []string) ([]string, error)
 
+	// RecordEvents records events in as few statements as it can (a bulk change's).
+	RecordEvents(ctx context.Context, es []audit.Event) error
 	RecordEvent(ctx context.Context, e audit.Event) error
 }
 

@@ -7,7 +7,6 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/audit"
-	"github.com/latchkey/latchkey/internal/session"
 )
 
 // MaxBatch is the most ids one batch request may name.
@@ -268,14 +267,8 @@ func (s *Service) DeleteIdentityIf(ctx context.Context, tenantID, realmID, id st
 	})
 }
 
-// deleteIdentities deletes identities of a realm, revokes every token
-// issued to them and ends their sessions.
 func (s *Service) deleteIdentities(ctx context.Context, tx Tx, realmID string, ids []string) (int, error) {
-	n, err := tx.DeleteIdentities(ctx, realmID, ids)
-	if err != nil || n == 0 {
-		return n, err
-	}
-	return n, revokeAccess(ctx, tx, ids, session.ReasonIdentityDeleted, s.Clock.Now())
+	return DeleteIdentities(ctx, tx, realmID, ids, s.Clock.Now())
 }
 
 // CheckIDs applies the batch rules: 1 to MaxBatch ids, no repeats.
@@ -608,4 +601,70 @@ func (s *Service) GroupsOfIdentities(ctx context.Context, identityIDs []string) 
 		return map[string][]Group{}, nil
 	}
 	return s.store.GroupsOfIdentities(ctx, identityIDs)
+}
+
+// SearchIdentities searches a realm's identities by name, username and
+// e-mail address prefix (the package's SearchIdentities).
+func (s *Service) SearchIdentities(ctx context.Context, tenantID, realmID string, q Search) (SearchPage, error) {
+	if _, err := LookupRealm(ctx, s.store, tenantID, realmID); err != nil {
+		return SearchPage{}, err
+	}
+	return SearchIdentities(ctx, s.store, realmID, q)
+}
+
+// CountIdentities counts a realm's identities: all of them when text is
+// empty (a sum of counters, exact), else those a search for text finds, up
+// to max (exact reports whether n is the count or only a lower bound).
+func (s *Service) CountIdentities(ctx context.Context, tenantID, realmID, text string, max int) (n int, exact bool, err error) {
+	if text == "" {
+		_, n, err = s.ListIdentities(ctx, tenantID, realmID, latchkey.ListOptions{Limit: 0})
+		return n, true, err
+	}
+	if _, err := LookupRealm(ctx, s.store, tenantID, realmID); err != nil {
+		return 0, false, err
+	}
+	return CountMatches(ctx, s.store, realmID, text, max)
+}
+
+// MatchingIdentityIDs returns the ids of up to max identities of a realm
+// that a search for text finds (the package's MatchingIDs).
+func (s *Service) MatchingIdentityIDs(ctx context.Context, tenantID, realmID, text string, max int) ([]string, error) {
+	if _, err := LookupRealm(ctx, s.store, tenantID, realmID); err != nil {
+		return nil, err
+	}
+	return MatchingIDs(ctx, s.store, realmID, text, max)
+}
+
+// MemberCounts counts the members of each of groups, up to max: a count
+// of max+1 means more than max (a group of a million members is not
+// counted to its end for a page).
+func (s *Service) MemberCounts(ctx context.Context, groups []Group, max int) (map[string]int, error) {
+	out := make(map[string]int, len(groups))
+	for _, g := range groups {
+		n, err := s.store.CountMembers(ctx, g.ID, max)
+		if err != nil {
+			return nil, err
+		}
+		out[g.ID] = n
+	}
+	return out, nil
+}
+
+// AddNewGroupMembers adds to a group those of ids that are not members
+// yet, all or none like AddGroupMembers, and returns the ones that already
+// were, so that adding a member again says so rather than "added".
+func (s *Service) AddNewGroupMembers(ctx context.Context, tenantID, realmID, groupID string, ids []string) (g Group, already []string, err error) {
+	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
+	if err := CheckIDs("identity_ids", ids); err != nil {
+		return Group{}, nil, err
+	}
+	g, err = s.ChangeGroupWith(ctx, tenantID, realmID, groupID, func(ctx context.Context, _ Group, m GroupMembers) (GroupChange, error) {
+		in, err := m.Among(ctx, ids)
+		if err != nil {
+			return GroupChange{}, err
+		}
+		already = in
+		return GroupChange{Add: slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return slices.Contains(in, id) })}, nil
+	})
+	return g, already, err
 }

@@ -129,6 +129,17 @@ func StoreChanges(ctx context.Context, tx Tx, c Changes) error {
 	return tx.AddMemberships(ctx, c.Members)
 }
 
+// DeleteIdentities deletes identities of a realm inside tx, revokes every
+// token issued to them and ends their sessions (at at), and returns how
+// many existed. The caller records the audit events.
+func DeleteIdentities(ctx context.Context, tx Tx, realmID string, ids []string, at time.Time) (int, error) {
+	n, err := tx.DeleteIdentities(ctx, realmID, ids)
+	if err != nil || n == 0 {
+		return n, err
+	}
+	return n, revokeAccess(ctx, tx, ids, session.ReasonIdentityDeleted, at)
+}
+
 // revokeAccess revokes every token of the identities and ends their
 // sign-in sessions, in tx, because of why (a session.Reason) at at.
 func revokeAccess(ctx context.Context, tx Tx, ids []string, why string, at time.Time) error {

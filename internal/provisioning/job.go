@@ -55,6 +55,10 @@ type Job struct {
 	RealmID  string `json:"realm_id"`
 	State    string `json:"state"`
 	Options
+	// Action, when set, makes the job a bulk action (bulk.go) on the
+	// identities whose ids its file lists; GroupID is add_to_group's group.
+	Action  string `json:"action,omitempty"`
+	GroupID string `json:"group_id,omitempty"`
 	// Columns are the file's header, as it spells the names.
 	Columns []string `json:"columns"`
 	// RowsTotal is the number of data rows in the file; RowsDone how many

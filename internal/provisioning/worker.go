@@ -95,13 +95,27 @@ var errLeaseLost = errors.New("import job lease lost")
 func (w *Worker) run(ctx context.Context, j Job) error {
 	// The job's changes are its creator's.
 	ctx = latchkey.WithActor(ctx, latchkey.Actor{Type: j.ActorType, ID: j.ActorID, TenantID: j.TenantID})
-	im := &importer{w: w, job: j, seen: map[uint64]int32{}}
-	err := im.run(ctx)
+	var err error
+	var progress func() Job
+	if j.Action != "" {
+		b := &bulkRun{w: w, job: j}
+		err, progress = b.run(ctx), func() Job { return b.job }
+	} else {
+		im := &importer{w: w, job: j, seen: map[uint64]int32{}}
+		err, progress = im.run(ctx), func() Job { return im.job }
+	}
 	if err == nil || errors.Is(err, errLeaseLost) || ctx.Err() != nil {
 		return err
 	}
-	im.job.State, im.job.Error = Failed, "internal error; the rows not yet processed can be imported again"
-	if saveErr := w.save(ctx, w.Service.store, im.job, "import_job.fail"); saveErr != nil {
+	failed := progress()
+	failed.State, failed.Error = Failed, "internal error; the rows not yet processed can be imported again"
+	if failed.Action != "" {
+		failed.Error = "internal error; the identities not yet processed can be selected again"
+		if e := (*latchkey.Error)(nil); errors.As(err, &e) {
+			failed.Error = e.Message // a group deleted or given roles meanwhile
+		}
+	}
+	if saveErr := w.save(ctx, w.Service.store, failed, "import_job.fail"); saveErr != nil {
 		return errors.Join(err, saveErr)
 	}
 	return err

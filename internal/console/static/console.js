@@ -4,6 +4,11 @@
 document.addEventListener("change", (e) => {
   // A realm switcher (and other selects so marked) navigates on choice.
   if (e.target.matches("select[data-autosubmit]")) e.target.form.requestSubmit();
+  // A list's header checkbox ticks every row's box of the name it gives.
+  const all = e.target.getAttribute("data-check-all");
+  if (all) {
+    for (const box of e.target.form.querySelectorAll(`input[type=checkbox][name="${all}"]`)) box.checked = e.target.checked;
+  }
 });
 document.addEventListener("submit", (e) => {
   // Destructive forms ask first; the server still requires the form's own
@@ -53,3 +58,6 @@ function focusFirstError(root) {
 }
 document.addEventListener("DOMContentLoaded", () => focusFirstError(document));
 document.addEventListener("htmx:afterSwap", (e) => focusFirstError(e.detail.target));
+// What a page marks data-focus (the answer of Test access, a refusal) is
+// scrolled into view and focused, so that it is seen and announced.
+document.querySelector("[data-focus]")?.focus();

@@ -13,6 +13,13 @@ func (t *tx) RecordEvent(ctx context.Context, e audit.Event) error {
 	return t.recordEvents(ctx, []audit.Event{e})
 }
 
+func (t *tx) RecordEvents(ctx context.Context, es []audit.Event) error {
+	if len(es) == 0 {
+		return nil
+	}
+	return t.recordEvents(ctx, es)
+}
+
 const eventColumns = `id, tenant_id, realm_id, actor_type, actor_id, action, resource_type, resource_id, request_id,
 	client_ip, create_time, correlation_id, identity_id, application_id, credential_id, user_agent, outcome, reason,
 	grant_type, actor_display_name, resource_display_name, changes`

@@ -11,6 +11,7 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/directory"
+	"github.com/latchkey/latchkey/internal/filter"
 )
 
 func (t *tx) CreateTenant(ctx context.Context, v directory.Tenant) error {
@@ -199,6 +200,50 @@ func (t *tx) ListIdentities(ctx context.Context, realmID string, opts latchkey.L
 		buckets:   `SELECT prefix, n FROM identity_buckets WHERE realm_id = $1 ORDER BY prefix`}
 	q.conds = []string{"realm_id = " + q.args.add(realmID)}
 	return t.listIdentities(ctx, q, opts)
+}
+
+func (t *tx) IdentityIDs(ctx context.Context, realmID string, opts latchkey.ListOptions) ([]string, error) {
+	q := listQuery{columns: "id", from: "identities", key: "id", filter: identityFilter}
+	q.conds = []string{"realm_id = " + q.args.add(realmID)}
+	opts.SkipTotal = true
+	ids, _, err := listOf(ctx, t, q, opts, make([]string, 0, max(opts.Limit, 0)), func(s interface{ Scan(...any) error }, id *string) error {
+		return s.Scan(id)
+	})
+	return ids, err
+}
+
+func (t *tx) CountIdentitiesUpTo(ctx context.Context, realmID string, f filter.Expr, max int) (int, error) {
+	a := args{realmID}
+	where, err := a.where(f, identityFilter, t.d)
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	err = t.r.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM identities WHERE realm_id = $1 AND `+where+
+		` LIMIT `+a.add(max+1)+`) m`, a...).Scan(&n)
+	return n, err
+}
+
+func (t *tx) IdentitiesByID(ctx context.Context, realmID string, ids []string) ([]directory.Identity, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var a args
+	rows, err := t.r.QueryContext(ctx, `SELECT `+identityColumns+` FROM identities WHERE realm_id = `+t.add(&a, realmID)+
+		` AND id IN `+t.in(&a, ids), a...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make([]directory.Identity, 0, len(ids))
+	for rows.Next() {
+		var v directory.Identity
+		if err := scanIdentity(rows, &v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
 }
 
 func (t *tx) listIdentities(ctx context.Context, q listQuery, opts latchkey.ListOptions) ([]directory.Identity, int, error) {
@@ -436,6 +481,13 @@ func (t *tx) MembersAmong(ctx context.Context, groupID string, identityIDs []str
 		out = append(out, id)
 	}
 	return out, rows.Err()
+}
+
+func (t *tx) CountMembers(ctx context.Context, groupID string, max int) (int, error) {
+	var n int
+	err := t.r.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM memberships WHERE group_id = $1 LIMIT $2) m`,
+		groupID, max+1).Scan(&n)
+	return n, err
 }
 
 func (t *tx) RemoveAllMembers(ctx context.Context, groupID string) error {

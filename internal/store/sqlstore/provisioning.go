@@ -46,7 +46,7 @@ func (t *tx) IdentitiesByUsername(ctx context.Context, realmID string, keys []st
 
 const importJobColumns = `id, tenant_id, realm_id, state, dry_run, update_existing, create_groups, binding_config,
 	columns, rows_total, rows_done, created, updated, unchanged, failed, emails_sent, error, actor_type, actor_id,
-	create_time, update_time`
+	create_time, update_time, action, group_id`
 
 // csvLine and csvFields store a header as one CSV line.
 func csvLine(fields []string) string {
@@ -70,10 +70,10 @@ func (t *tx) AddImportChunk(ctx context.Context, jobID string, seq int, content 
 
 func (t *tx) CreateImportJob(ctx context.Context, j provisioning.Job) error {
 	_, err := t.exec(ctx, latchkey.ErrNoParent, `INSERT INTO import_jobs (`+importJobColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`,
 		j.ID, j.TenantID, j.RealmID, j.State, j.DryRun, j.UpdateExisting, j.CreateGroups, j.SendBindingEmail,
 		csvLine(j.Columns), j.RowsTotal, j.RowsDone, j.Created, j.Updated, j.Unchanged, j.Failed, j.EmailsSent, j.Error,
-		j.ActorType, j.ActorID, micros(j.CreateTime), micros(j.UpdateTime))
+		j.ActorType, j.ActorID, micros(j.CreateTime), micros(j.UpdateTime), j.Action, j.GroupID)
 	return err
 }
 
@@ -82,7 +82,7 @@ func scanImportJob(s interface{ Scan(...any) error }, j *provisioning.Job) error
 	var ct, ut int64
 	err := s.Scan(&j.ID, &j.TenantID, &j.RealmID, &j.State, &j.DryRun, &j.UpdateExisting, &j.CreateGroups,
 		&j.SendBindingEmail, &cols, &j.RowsTotal, &j.RowsDone, &j.Created, &j.Updated, &j.Unchanged, &j.Failed,
-		&j.EmailsSent, &j.Error, &j.ActorType, &j.ActorID, &ct, &ut)
+		&j.EmailsSent, &j.Error, &j.ActorType, &j.ActorID, &ct, &ut, &j.Action, &j.GroupID)
 	j.Columns, j.CreateTime, j.UpdateTime = csvFields(cols), fromMicros(ct), fromMicros(ut)
 	return err
 }

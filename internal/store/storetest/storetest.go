@@ -44,6 +44,8 @@ func Run[S store.Store](t *testing.T, open func(t testing.TB) S) {
 		{"EmptyIDLists", testEmptyIDLists},
 		{"IdentityFilters", testIdentityFilters},
 		{"PrefixSearch", testPrefixSearch},
+		{"IdentitySearch", testIdentitySearch},
+		{"CountMembers", testCountMembers},
 		{"FilterLiterals", testFilterLiterals},
 		{"Groups", testGroups},
 		{"Memberships", testMemberships},
