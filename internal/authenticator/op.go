@@ -21,6 +21,7 @@ func (s *Server) opRoutes(mux *httpx.Mux) {
 	mux.HandleFunc("GET "+httpx.AppPath+"/authorize", s.authorize)
 	mux.HandleFunc("POST "+httpx.AppPath+"/authorize", s.authorize)
 	mux.HandleFunc("POST "+httpx.AppPath+"/signin", s.signin)
+	mux.HandleFunc("GET "+httpx.AppPath+"/refused", s.refused)
 	// The embedded SDK posts its proof cross-origin, from the customer's app.
 	mux.Handle("POST "+httpx.AppPath+"/bi-authenticate", s.sdkCORS(s.biAuthenticate))
 	mux.Handle("OPTIONS "+httpx.AppPath+"/bi-authenticate", s.sdkCORS(nil))
@@ -89,6 +90,12 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case err == nil && signedIn != "": // the browser's session signed in, without a ceremony
 		s.respond(w, r, p.FormPost(), p.RedirectURI, signedIn)
+		return
+	case errors.As(err, &toClient) && toClient.Err.Code == "access_denied" && p.Prompt != "none":
+		// The session's identity may not use the application: a page
+		// says so before the browser goes back (prompt=none shows none).
+		s.showRefusal(w, r, refusal{Kind: refusedDenied, TenantID: tenant, RealmID: realm, AppID: appID, Application: app.DisplayName,
+			Back: toClient.URL, FormPost: toClient.FormPost, RedirectURI: toClient.RedirectURI})
 		return
 	case errors.As(err, &toClient):
 		s.respond(w, r, toClient.FormPost, toClient.RedirectURI, toClient.URL)
@@ -232,6 +239,10 @@ func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
 				err = rerr
 			}
 		}
+		if kind := refusalKind(err); kind != "" {
+			s.answerRefusal(w, r, kind, req)
+			return
+		}
 		httpx.WriteError(w, r, err)
 		return
 	}
@@ -242,11 +253,8 @@ func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, to, err := s.OAuth.ApproveInSession(r.Context(), req, identity, ss)
-	var denied *oauth.Denied
-	if errors.As(err, &denied) {
-		answer := signinAnswer(req, oauth.Deny(req, denied.Error()))
-		answer["message"] = denied.Error()
-		httpx.WriteJSON(w, http.StatusOK, answer)
+	if kind := refusalKind(err); kind != "" {
+		s.answerRefusal(w, r, kind, req)
 		return
 	}
 	if errors.As(err, &refused) {
@@ -254,6 +262,17 @@ func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpx.Reply(w, r, signinAnswer(req, to), err)
+}
+
+// answerRefusal tells the hosted page to show the refusal of req, for
+// the reason kind, on its own page.
+func (s *Server) answerRefusal(w http.ResponseWriter, r *http.Request, kind string, req oauth.AuthRequest) {
+	name, err := s.OAuth.ApplicationName(r.Context(), req.TenantID, req.RealmID, req.ApplicationID)
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]string{"refused": s.refusalURL(newRefusal(kind, req, name))})
 }
 
 // signinAnswer tells the hosted page where the response goes: the URL to

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 
@@ -96,6 +97,22 @@ func addAuthenticator(t testing.TB, ctx context.Context, verifies bool) {
 	})
 	if err != nil {
 		t.Fatalf("add virtual authenticator: %v", err)
+	}
+}
+
+// WithoutAutofill makes the tab's pages, from the next navigation on, a
+// browser without passkey autofill (conditional mediation): the virtual
+// authenticator answers an autofill request by itself, at once, so a test
+// that presses a page's passkey button must first take autofill away.
+func WithoutAutofill(t testing.TB, ctx context.Context) {
+	t.Helper()
+	_, err := chromedp.Run(ctx, func(ctx context.Context, tg *chromedp.Target) (struct{}, error) {
+		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
+			Source: `if (window.PublicKeyCredential) PublicKeyCredential.isConditionalMediationAvailable = async () => false;`})
+		return struct{}{}, err
+	})
+	if err != nil {
+		t.Fatalf("take autofill away: %v", err)
 	}
 }
 

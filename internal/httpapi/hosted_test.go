@@ -1,0 +1,180 @@
+package httpapi_test
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/latchkey/latchkey/internal/browsertest"
+	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/server"
+	"github.com/latchkey/latchkey/internal/testenv"
+)
+
+// openSignInPage opens the app's /login (with the authorization request's
+// extra parameters in query) and waits for the hosted sign-in page.
+func (rp *relyingParty) openSignInPage(t *testing.T, ctx context.Context, query ...string) {
+	t.Helper()
+	if err := chromedp.Do(ctx, chromedp.Navigate(rp.URL+"/login"+queryString(query...))); err != nil {
+		t.Fatal(err)
+	}
+	if ok, page := browsertest.WaitFor(ctx, `document.getElementById("signin") !== null`, 10*time.Second); !ok {
+		t.Fatalf("no sign-in page; the browser shows %q", page)
+	}
+}
+
+// outcome waits for what the app heard back.
+func (rp *relyingParty) outcome(t *testing.T, ctx context.Context) outcome {
+	t.Helper()
+	select {
+	case o := <-rp.outcomes:
+		return o
+	case <-time.After(30 * time.Second):
+		_, page := browsertest.WaitFor(ctx, "false", 0)
+		t.Fatalf("the app heard nothing back; the page says %q", page)
+	}
+	return outcome{}
+}
+
+// backFromRefusal waits for the refusal page of the reason kind, checks
+// what it tells, and presses its button back to the application; it
+// returns what the application heard.
+func (rp *relyingParty) backFromRefusal(t *testing.T, ctx context.Context, kind, application, supportURL string) outcome {
+	t.Helper()
+	if ok, page := browsertest.WaitFor(ctx, `document.getElementById("refused") !== null && document.getElementById("refused").dataset.kind === "`+kind+`"`, 30*time.Second); !ok {
+		t.Fatalf("no refusal page for %s; the browser shows %q", kind, page)
+	}
+	text, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	support, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("support") ? document.getElementById("support").href : ""`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, internal := range []string{"rule", "policy", "default is deny"} {
+		if strings.Contains(text, internal) {
+			t.Errorf("the refusal page (%s) tells policy internals (%q): %q", kind, internal, text)
+		}
+	}
+	if !strings.Contains(text, application) || !strings.Contains(text, "Back to "+application) {
+		t.Errorf("the refusal page (%s) does not name the application %q: %q", kind, application, text)
+	}
+	if support != supportURL {
+		t.Errorf("the refusal page (%s) links support at %q, want %q", kind, support, supportURL)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("back"))); err != nil {
+		t.Fatal(err)
+	}
+	return rp.outcome(t, ctx)
+}
+
+// TestPasskeyAutofill: the hosted sign-in page offers the browser's
+// passkeys in the username field's autofill (conditional mediation); with
+// Chromium's virtual authenticator, whose discoverable passkey it picks
+// by itself, the sign-in finishes without the button. The button still
+// signs in while the autofill request waits (it aborts it first).
+func TestPasskeyAutofill(t *testing.T) {
+	t.Parallel()
+	for _, eng := range testenv.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			n := testenv.StartNode(t, eng.Name, func(cfg *server.Config) { cfg.Logger = slog.New(slog.DiscardHandler) })
+			c := client{base: n.URL, tenant: n.Creds().TenantID, token: n.Token(t, "")}
+			ctx := browsertest.Start(t)
+			browsertest.AddAuthenticator(t, ctx)
+			realm := newRealm(t, c, "Pets")
+			ada := str(t, newIdentity(t, c, realm, "ada"), "id")
+			bindOnHostedPage(t, ctx, newBinding(t, c, realm, ada, hostedConfig(t, c, realm)).link)
+			rp, app := startOIDCApp(t, n, c.tenant, realm)
+			c.ok(t, "PUT", "/realms/"+realm+"/policy", map[string]any{"default_effect": "deny", "rules": []any{
+				map[string]any{"effect": "allow", "applications": []string{app}, "identities": []string{ada}}}})
+
+			rp.openSignInPage(t, ctx, "prompt", "login")
+			autocomplete, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("username").autocomplete`))
+			if err != nil || autocomplete != "username webauthn" {
+				t.Errorf("the username field's autocomplete is %q (%v), want username webauthn", autocomplete, err)
+			}
+			if err := chromedp.Do(ctx); err != nil {
+				t.Fatal(err)
+			}
+			signedIn(t, "autofill", rp.outcome(t, ctx), ada)
+		})
+	}
+}
+
+// TestRefusalPages: every refusal of a sign-in on the hosted page shows a
+// page of the realm's theme that names the application, tells the reason
+// in words (never the policy's rules), links the realm's support, and
+// whose button takes error=access_denied with the state back to the app:
+// a passkey not registered in the realm, policy, a suspended identity, a
+// revoked passkey. The sign-in log still has the reasons.
+func TestRefusalPages(t *testing.T) {
+	t.Parallel()
+	for _, eng := range testenv.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			n := testenv.StartNode(t, eng.Name, func(cfg *server.Config) { cfg.Logger = slog.New(slog.DiscardHandler) })
+			c := client{base: n.URL, tenant: n.Creds().TenantID, token: n.Token(t, "")}
+			ctx := browsertest.Start(t)
+			browsertest.AddAuthenticator(t, ctx)
+			const support = "https://help.example.com/"
+			realm, other := newRealm(t, c, "Pets"), newRealm(t, c, "Other")
+			for _, r := range []string{realm, other} {
+				c.post(t, "/realms/"+r+"/themes", map[string]any{"theme": map[string]any{"email_realm_name": "Acme", "support_url": support}})
+			}
+			ada := str(t, newIdentity(t, c, realm, "ada"), "id")
+			bindOnHostedPage(t, ctx, newBinding(t, c, realm, ada, hostedConfig(t, c, realm)).link)
+			rp, app := startOIDCApp(t, n, c.tenant, realm)
+			elsewhere, otherApp := startOIDCApp(t, n, c.tenant, other)
+			allow := func(r string) { // everyone, every application
+				c.ok(t, "PUT", "/realms/"+r+"/policy", map[string]any{"default_effect": "allow", "rules": []any{}})
+			}
+			allow(other)
+			wantDenied := func(what string, o outcome, description string) {
+				t.Helper()
+				if o.err != "access_denied: "+description {
+					t.Errorf("%s: the app heard %+v, want access_denied: %s", what, o, description)
+				}
+			}
+
+			// ada's passkey is not one of the other realm's.
+			elsewhere.pressSignIn(t, ctx)
+			wantDenied("a passkey of another realm", elsewhere.backFromRefusal(t, ctx, "no_passkey", "Pet App", support), "This passkey is not registered here")
+			assertDeniedSignIn(t, c, other, otherApp, "no passkey on this device is registered here")
+
+			// No rule lets ada in (and the denied sign-in starts her session: the
+			// next visit is refused without a ceremony, on the same page).
+			rp.pressSignIn(t, ctx)
+			wantDenied("policy", rp.backFromRefusal(t, ctx, "denied", "Pet App", support), oauth.DeniedDescription)
+			if err := chromedp.Do(ctx, chromedp.Navigate(rp.URL+"/login")); err != nil {
+				t.Fatal(err)
+			}
+			wantDenied("policy, with the session", rp.backFromRefusal(t, ctx, "denied", "Pet App", support), oauth.DeniedDescription)
+			assertDeniedSignIn(t, c, realm, app, "no rule matches")
+			allow(realm)
+
+			c.patch(t, "/realms/"+realm+"/identities/"+ada, map[string]any{"identity": map[string]any{"status": "suspended"}})
+			rp.pressSignIn(t, ctx)
+			wantDenied("suspended", rp.backFromRefusal(t, ctx, "suspended", "Pet App", support), "Your account is suspended")
+			c.patch(t, "/realms/"+realm+"/identities/"+ada, map[string]any{"identity": map[string]any{"status": "active"}})
+			signedIn(t, "reactivated", rp.signInThrough(t, ctx, "prompt", "login"), ada)
+
+			creds := c.list(t, "/realms/"+realm+"/identities/"+ada+"/credentials")
+			c.post(t, "/realms/"+realm+"/identities/"+ada+"/credentials/"+str(t, items(t, creds, "credentials")[0], "id")+":revoke", map[string]any{})
+			rp.pressSignIn(t, ctx)
+			wantDenied("revoked", rp.backFromRefusal(t, ctx, "revoked", "Pet App", support), "This passkey was revoked")
+
+			// A refusal page's address cannot be made up.
+			resp := c.withToken("").do(t, "GET", "/realms/"+realm+"/applications/"+app+"/refused?r=bm90IHNlYWxlZA", nil)
+			if resp.Status != http.StatusBadRequest || !strings.Contains(string(resp.Body), "not valid") {
+				t.Errorf("a forged refusal page: %d %s", resp.Status, resp.Body)
+			}
+		})
+	}
+}
