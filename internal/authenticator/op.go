@@ -5,8 +5,10 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/mail"
 	"github.com/latchkey/latchkey/internal/oauth"
@@ -21,6 +23,7 @@ func (s *Server) opRoutes(mux *httpx.Mux) {
 	mux.HandleFunc("GET "+httpx.AppPath+"/authorize", s.authorize)
 	mux.HandleFunc("POST "+httpx.AppPath+"/authorize", s.authorize)
 	mux.HandleFunc("POST "+httpx.AppPath+"/signin", s.signin)
+	mux.HandleFunc("POST "+httpx.AppPath+"/signin/continue", s.continueSignIn)
 	mux.HandleFunc("GET "+httpx.AppPath+"/refused", s.refused)
 	// The embedded SDK posts its proof cross-origin, from the customer's app.
 	mux.Handle("POST "+httpx.AppPath+"/bi-authenticate", s.sdkCORS(s.biAuthenticate))
@@ -246,20 +249,64 @@ func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, err)
 		return
 	}
-	ss, err := s.startSession(w, r, session.SignIn{TenantID: tenant, RealmID: realm, IdentityID: identity.ID, CredentialID: cred.ID,
+	ss, cookie, err := s.startSession(w, r, session.SignIn{TenantID: tenant, RealmID: realm, IdentityID: identity.ID, CredentialID: cred.ID,
 		AMR: oauth.PasskeyAMR(config.Config), ACR: oauth.PasskeyACR})
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return
 	}
+	// A sign-in from another device is offered a passkey on this one
+	// first: its code (which lives a minute) is issued after (continueSignIn).
+	if cred.FromAnotherDevice(attachment(in.Credential)) && s.mayOffer(w, r, tenant, realm) {
+		httpx.WriteJSON(w, http.StatusOK, map[string]any{"offer": map[string]string{
+			"url": accountPath(tenant, realm) + "/passkeys", "csrf": csrfToken(cookie), "continue": r.URL.Path + "/continue"}})
+		return
+	}
 	_, to, err := s.OAuth.ApproveInSession(r.Context(), req, identity, ss)
+	s.answerApproval(w, r, req, to, err)
+}
+
+// continueSignIn finishes a sign-in whose passkey signed the browser's
+// session in after the sign-in started (the offer of a passkey on this
+// device came between): policy decides, as for any sign-in.
+func (s *Server) continueSignIn(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Request string `json:"request"`
+	}
+	if err := httpx.DecodeBody(w, r, &in); err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	tenant, realm, appID := r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("app")
+	req, err := s.OAuth.PendingAuthRequest(r.Context(), tenant, realm, appID, in.Request)
+	var ss *session.Session
+	if err == nil {
+		ss, err = s.currentSession(r, tenant, realm)
+	}
+	if err == nil && (ss == nil || ss.AuthTime.Before(req.CreateTime.Truncate(time.Second))) {
+		err = latchkey.Errorf(latchkey.CodeBadRequest, "no passkey signed in for this sign-in; start again from the application")
+	}
+	var identity directory.Identity
+	if err == nil {
+		identity, err = s.OAuth.SessionIdentity(r.Context(), *ss)
+	}
+	var to string
+	if err == nil {
+		_, to, err = s.OAuth.ApproveInSession(r.Context(), req, identity, *ss)
+	}
+	s.answerApproval(w, r, req, to, err)
+}
+
+// answerApproval answers the hosted page with the outcome of a sign-in's
+// approval: where to send the browser with the code (to), the page of a
+// refusal, or the error.
+func (s *Server) answerApproval(w http.ResponseWriter, r *http.Request, req oauth.AuthRequest, to string, err error) {
 	if kind := refusalKind(err); kind != "" {
 		s.answerRefusal(w, r, kind, req)
 		return
 	}
-	if errors.As(err, &refused) {
-		httpx.WriteError(w, r, latchkey.Errorf(latchkey.CodeBadRequest, "%s", refused.Description))
-		return
+	if refused, ok := errors.AsType[*oauth.Error](err); ok {
+		err = latchkey.Errorf(latchkey.CodeBadRequest, "%s", refused.Description)
 	}
 	httpx.Reply(w, r, signinAnswer(req, to), err)
 }
@@ -372,17 +419,22 @@ func (s *Server) currentSession(r *http.Request, tenant, realm string) (*session
 // cookie: HttpOnly, SameSite=Lax (sent on the top-level GET to /authorize
 // that an application's redirect makes), Secure under HTTPS, for the
 // realm's paths only, until the session's absolute expiry.
-func (s *Server) startSession(w http.ResponseWriter, r *http.Request, in session.SignIn) (session.Session, error) {
+// It returns the session and the cookie's value.
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, in session.SignIn) (session.Session, string, error) {
 	current, err := s.currentSession(r, in.TenantID, in.RealmID)
 	if err != nil {
-		return session.Session{}, err
+		return session.Session{}, "", err
 	}
 	in.IP, in.UserAgent = latchkey.ClientIPFrom(r.Context()), r.UserAgent()
 	ss, value, err := s.Sessions.Start(r.Context(), in, current)
 	if err != nil {
-		return ss, err
+		return ss, "", err
 	}
 	http.SetCookie(w, &http.Cookie{Name: session.CookieName, Value: value, Path: session.CookiePath(in.TenantID, in.RealmID),
-		Expires: ss.AbsoluteExpireTime, HttpOnly: true, Secure: strings.HasPrefix(s.PublicURL, "https://"), SameSite: http.SameSiteLaxMode})
-	return ss, nil
+		Expires: ss.AbsoluteExpireTime, HttpOnly: true, Secure: s.secureCookies(), SameSite: http.SameSiteLaxMode})
+	return ss, value, nil
 }
+
+// secureCookies is whether cookies are sent over HTTPS only: when
+// Latchkey is served over HTTPS.
+func (s *Server) secureCookies() bool { return strings.HasPrefix(s.PublicURL, "https://") }

@@ -69,7 +69,15 @@ func Start(t testing.TB) context.Context {
 // keeps discoverable credentials and verifies its user without asking.
 func AddAuthenticator(t testing.TB, ctx context.Context) {
 	t.Helper()
-	addAuthenticator(t, ctx, true)
+	addAuthenticator(t, ctx, true, webauthn.AuthenticatorTransportInternal)
+}
+
+// AddHybridAuthenticator gives the tab a virtual authenticator reached
+// over hybrid transport (caBLE): a phone's passkeys, used from another
+// device. It keeps discoverable credentials and verifies its user.
+func AddHybridAuthenticator(t testing.TB, ctx context.Context) {
+	t.Helper()
+	addAuthenticator(t, ctx, true, webauthn.AuthenticatorTransportCable)
 }
 
 // AddAuthenticatorWithoutUV gives the tab a virtual authenticator that
@@ -77,10 +85,10 @@ func AddAuthenticator(t testing.TB, ctx context.Context) {
 // key without a PIN): its passkeys say UV = 0.
 func AddAuthenticatorWithoutUV(t testing.TB, ctx context.Context) {
 	t.Helper()
-	addAuthenticator(t, ctx, false)
+	addAuthenticator(t, ctx, false, webauthn.AuthenticatorTransportInternal)
 }
 
-func addAuthenticator(t testing.TB, ctx context.Context, verifies bool) {
+func addAuthenticator(t testing.TB, ctx context.Context, verifies bool, transport webauthn.AuthenticatorTransport) {
 	t.Helper()
 	_, err := chromedp.Run(ctx, func(ctx context.Context, tg *chromedp.Target) (struct{}, error) {
 		if _, err := cdp.Call(ctx, tg, webauthn.Enable, webauthn.EnableParams{}); err != nil {
@@ -89,7 +97,7 @@ func addAuthenticator(t testing.TB, ctx context.Context, verifies bool) {
 		_, err := cdp.Call(ctx, tg, webauthn.AddVirtualAuthenticator, webauthn.AddVirtualAuthenticatorParams{
 			Options: &webauthn.VirtualAuthenticatorOptions{
 				Protocol: webauthn.AuthenticatorProtocolCtap2, Ctap2version: webauthn.Ctap2versionCtap21,
-				Transport: webauthn.AuthenticatorTransportInternal, HasResidentKey: true, HasUserVerification: verifies,
+				Transport: transport, HasResidentKey: true, HasUserVerification: verifies,
 				IsUserVerified: verifies, AutomaticPresenceSimulation: true,
 			},
 		})

@@ -129,7 +129,9 @@ func TestNormalizeDefaults(t *testing.T) {
 }
 
 func TestFromAnotherDevice(t *testing.T) {
-	webauthn := func(transports ...string) Credential { return Credential{WebAuthn: &WebAuthnKey{Transports: transports}} }
+	webauthn := func(transports ...string) Credential {
+		return Credential{WebAuthn: &WebAuthnKey{Transports: transports}}
+	}
 	for _, c := range []struct {
 		what       string
 		cred       Credential
