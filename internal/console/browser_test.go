@@ -34,6 +34,7 @@ func newBrowser(t *testing.T, parent context.Context) browser {
 		t.Cleanup(cancel)
 	}
 	browsertest.AddAuthenticator(t, ctx)
+	browsertest.WithoutAutofill(t, ctx) // the test presses the hosted page's button
 	return browser{t: t, ctx: ctx}
 }
 

@@ -341,6 +341,36 @@ func TestAccountPage(t *testing.T) {
 				t.Errorf("a post without the CSRF token: %d, want 403", status)
 			}
 
+			// The session's cookie is of its realm only: carried to another
+			// realm's account (by a program; a browser would not send it) it
+			// signs nothing in, even with the right token.
+			other := newRealm(t, c, "Other")
+			cookies, err := chromedp.Run(ctx, func(ctx context.Context, tg *chromedp.Target) ([]*network.Cookie, error) {
+				res, err := cdp.Call(ctx, tg, network.GetCookies, network.GetCookiesParams{URLs: []string{account}})
+				return res.Cookies, err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range []struct {
+				realm string
+				want  int
+			}{{other, http.StatusUnauthorized}, {realm, http.StatusOK}} {
+				req, _ := http.NewRequest("POST", n.URL+"/v1/tenants/"+c.tenant+"/realms/"+r.realm+"/account/passkeys", nil)
+				for _, ck := range cookies {
+					req.AddCookie(&http.Cookie{Name: ck.Name, Value: ck.Value})
+				}
+				req.Header.Set("X-CSRF-Token", csrf)
+				resp, err := n.HTTP.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != r.want {
+					t.Errorf("adding a passkey in realm %s with the session of %s: %d, want %d", r.realm, realm, resp.StatusCode, r.want)
+				}
+			}
+
 			// Revoke this device's passkey, then the last one (confirmed).
 			if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`[...document.querySelectorAll("#passkeys li[data-id]")]
 				.find(li => !li.textContent.includes("you signed in with it")).querySelector("button").click() || true`)); err != nil {
