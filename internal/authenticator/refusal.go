@@ -85,7 +85,7 @@ func newRefusal(kind string, req oauth.AuthRequest, application string) refusal 
 		Back: oauth.Deny(req, description), FormPost: req.Params.FormPost(), RedirectURI: req.Params.RedirectURI}
 }
 
-// url is where the refusal page of f is, sealed.
+// refusalURL is the address of the refusal page of f, which carries f sealed.
 func (s *Server) refusalURL(f refusal) string {
 	b, _ := json.Marshal(f)
 	return s.OAuth.Issuer(f.TenantID, f.RealmID, f.AppID) + "/refused?r=" + url.QueryEscape(s.OAuth.Box().Seal(b))
