@@ -105,7 +105,7 @@ func (s *Server) bindingPage(w http.ResponseWriter, r *http.Request, inv passkey
 	p := bindPage{
 		Nonce: s.pageHeaders(w), Realm: theme.EmailRealmName, Identity: inv.Identity.DisplayName, Theme: theme,
 		Username: inv.Identity.Traits.Username, Token: bindingToken(r), RedirectURI: j.PostBindingRedirectURI,
-		JobURL: "/v1/tenants/" + j.TenantID + "/realms/" + j.RealmID + "/identities/" + j.IdentityID + "/credential-binding-jobs/" + j.ID,
+		JobURL: jobPath(j),
 	}
 	render(w, r, "bind.html", p)
 }

@@ -2,13 +2,14 @@
 // without a management token: each application's OAuth 2.0 / OpenID Connect
 // provider endpoints (authorize and the hosted sign-in page, signin,
 // bi-authenticate, token, userinfo, revoke, introspect, discovery, JWKS,
-// the form_post page, end_session and its confirmation page, the hosted
-// page's e-mail codes: otp and otp/verify), each SAML SSO config's identity
-// provider endpoints (metadata, sso, continue, signin, idp-initiated, slo;
-// internal/saml decides), and a binding link's own endpoints
-// (:invokeAuthenticator and the hosted binding page, :getInfo, :bind).
-// Client credentials, access tokens, link tokens and
-// passkeys authorise them. It owns the CORS that lets an authenticator
+// the form_post page, the refusal page, end_session and its confirmation
+// page, the hosted page's e-mail codes: otp and otp/verify), each SAML SSO
+// config's identity provider endpoints (metadata, sso, continue, signin,
+// idp-initiated, slo; internal/saml decides), a binding link's own
+// endpoints (:invokeAuthenticator and the hosted binding page, :getInfo,
+// :bind), and each realm's account page, where people manage their own
+// passkeys. Client credentials, access tokens, link tokens, passkeys and
+// the browser's session authorise them. It owns the CORS that lets an authenticator
 // config's origins, and the origins of an application's redirect URIs, call
 // them, the hosted pages' templates and their CSP nonces, and the cookie of
 // the browser's sign-in session (internal/session owns the session). The management API

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/directory"
@@ -22,6 +23,8 @@ func (s *Server) opRoutes(mux *httpx.Mux) {
 	mux.HandleFunc("GET "+httpx.AppPath+"/authorize", s.authorize)
 	mux.HandleFunc("POST "+httpx.AppPath+"/authorize", s.authorize)
 	mux.HandleFunc("POST "+httpx.AppPath+"/signin", s.signin)
+	mux.HandleFunc("POST "+httpx.AppPath+"/signin/continue", s.continueSignIn)
+	mux.HandleFunc("GET "+httpx.AppPath+"/refused", s.refused)
 	// The embedded SDK posts its proof cross-origin, from the customer's app.
 	mux.Handle("POST "+httpx.AppPath+"/bi-authenticate", s.sdkCORS(s.biAuthenticate))
 	mux.Handle("OPTIONS "+httpx.AppPath+"/bi-authenticate", s.sdkCORS(nil))
@@ -90,6 +93,12 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case err == nil && signedIn != "": // the browser's session signed in, without a ceremony
 		s.respond(w, r, p.FormPost(), p.RedirectURI, signedIn)
+		return
+	case errors.As(err, &toClient) && toClient.Err.Code == "access_denied" && p.Prompt != "none":
+		// The session's identity may not use the application: a page
+		// says so before the browser goes back (prompt=none shows none).
+		s.showRefusal(w, r, refusal{Kind: refusedDenied, TenantID: tenant, RealmID: realm, AppID: appID, Application: app.DisplayName,
+			Back: toClient.URL, FormPost: toClient.FormPost, RedirectURI: toClient.RedirectURI})
 		return
 	case errors.As(err, &toClient):
 		s.respond(w, r, toClient.FormPost, toClient.RedirectURI, toClient.URL)
@@ -213,12 +222,23 @@ func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ss, identity, err := s.passkeySignIn(w, r, req, config.Config, in.Credential)
+	signed, err := s.passkeySignIn(w, r, req, config.Config, in.Credential)
+	if kind := refusalKind(err); kind != "" {
+		s.answerRefusal(w, r, kind, req)
+		return
+	}
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return
 	}
-	s.approve(w, r, req, identity, ss)
+	// A sign-in from another device is offered a passkey on this one
+	// first: its code (which lives a minute) is issued after (continueSignIn).
+	if signed.cred.FromAnotherDevice(attachment(in.Credential)) && s.mayOffer(w, r, req.TenantID, req.RealmID) {
+		httpx.WriteJSON(w, http.StatusOK, map[string]any{"offer": map[string]string{
+			"url": accountPath(req.TenantID, req.RealmID) + "/passkeys", "csrf": csrfToken(signed.cookie), "continue": r.URL.Path + "/continue"}})
+		return
+	}
+	s.approve(w, r, req, signed.identity, signed.session)
 }
 
 // pendingSignIn returns the pending sign-in of the request's application
@@ -247,7 +267,7 @@ func (s *Server) pendingSignIn(w http.ResponseWriter, r *http.Request, id string
 // renewed), policy decides, and the page is told where the browser goes:
 // back to the client with a code, or with error=access_denied.
 func (s *Server) finishInSession(w http.ResponseWriter, r *http.Request, req oauth.AuthRequest, identity directory.Identity, in session.SignIn) {
-	ss, err := s.startSession(w, r, in)
+	ss, _, err := s.startSession(w, r, in)
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return
@@ -257,22 +277,64 @@ func (s *Server) finishInSession(w http.ResponseWriter, r *http.Request, req oau
 
 // approve asks policy whether identity, signed in on the browser's
 // session ss, may have req's code, and tells the page where the browser
-// goes: back to the client with a code, or with error=access_denied.
+// goes: back to the client with a code, or to the refusal page.
 func (s *Server) approve(w http.ResponseWriter, r *http.Request, req oauth.AuthRequest, identity directory.Identity, ss session.Session) {
 	_, to, err := s.OAuth.ApproveInSession(r.Context(), req, identity, ss)
-	var denied *oauth.Denied
-	if errors.As(err, &denied) {
-		answer := signinAnswer(req, oauth.Deny(req, denied.Error()))
-		answer["message"] = denied.Error()
-		httpx.WriteJSON(w, http.StatusOK, answer)
+	s.answerApproval(w, r, req, to, err)
+}
+
+// continueSignIn finishes a sign-in whose passkey signed the browser's
+// session in after the sign-in started (the offer of a passkey on this
+// device came between): policy decides, as for any sign-in.
+func (s *Server) continueSignIn(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Request string `json:"request"`
+	}
+	if err := httpx.DecodeBody(w, r, &in); err != nil {
+		httpx.WriteError(w, r, err)
 		return
 	}
-	var refused *oauth.Error
-	if errors.As(err, &refused) {
-		httpx.WriteError(w, r, latchkey.Errorf(latchkey.CodeBadRequest, "%s", refused.Description))
+	tenant, realm, appID := r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("app")
+	req, err := s.OAuth.PendingAuthRequest(r.Context(), tenant, realm, appID, in.Request)
+	var ss *session.Session
+	if err == nil {
+		ss, err = s.currentSession(r, tenant, realm)
+	}
+	if err == nil && (ss == nil || ss.AuthTime.Before(req.CreateTime.Truncate(time.Second))) {
+		err = latchkey.Errorf(latchkey.CodeBadRequest, "no passkey signed in for this sign-in; start again from the application")
+	}
+	var identity directory.Identity
+	if err == nil {
+		identity, err = s.OAuth.SessionIdentity(r.Context(), *ss)
+	}
+	var to string
+	if err == nil {
+		_, to, err = s.OAuth.ApproveInSession(r.Context(), req, identity, *ss)
+	}
+	s.answerApproval(w, r, req, to, err)
+}
+
+// answerApproval answers the hosted page with the outcome of a sign-in's
+// approval: where to send the browser with the code (to), the page of a
+// refusal, or the error.
+func (s *Server) answerApproval(w http.ResponseWriter, r *http.Request, req oauth.AuthRequest, to string, err error) {
+	if kind := refusalKind(err); kind != "" {
+		s.answerRefusal(w, r, kind, req)
 		return
+	}
+	if refused, ok := errors.AsType[*oauth.Error](err); ok {
+		err = latchkey.Errorf(latchkey.CodeBadRequest, "%s", refused.Description)
 	}
 	httpx.Reply(w, r, signinAnswer(req, to), err)
+}
+
+// signedIn is a passkey's sign-in on the hosted page: the passkey, its
+// identity, and the browser's session with its cookie's value.
+type signedIn struct {
+	cred     passkey.Credential
+	identity directory.Identity
+	session  session.Session
+	cookie   string
 }
 
 // passkeySignIn verifies the passkey's assertion of the hosted sign-in
@@ -280,7 +342,7 @@ func (s *Server) approve(w http.ResponseWriter, r *http.Request, req oauth.AuthR
 // it: every hosted sign-in, OIDC or SAML, goes through it. A passkey that
 // could not sign in (unknown, revoked, suspended, an assertion that does
 // not verify) is recorded as a denied sign-in.
-func (s *Server) passkeySignIn(w http.ResponseWriter, r *http.Request, req oauth.AuthRequest, config passkey.Config, credential json.RawMessage) (session.Session, directory.Identity, error) {
+func (s *Server) passkeySignIn(w http.ResponseWriter, r *http.Request, req oauth.AuthRequest, config passkey.Config, credential json.RawMessage) (signedIn, error) {
 	cred, identity, err := s.Passkeys.VerifyAssertion(r.Context(), req.RealmID, config, req.Challenge, credential)
 	if err != nil {
 		if le, ok := errors.AsType[*latchkey.Error](err); ok && le.Code != latchkey.CodeInternal {
@@ -288,11 +350,22 @@ func (s *Server) passkeySignIn(w http.ResponseWriter, r *http.Request, req oauth
 				err = rerr
 			}
 		}
-		return session.Session{}, identity, err
+		return signedIn{}, err
 	}
-	ss, err := s.startSession(w, r, session.SignIn{TenantID: req.TenantID, RealmID: req.RealmID, IdentityID: identity.ID, CredentialID: cred.ID,
-		AMR: oauth.PasskeyAMR(config), ACR: oauth.PasskeyACR})
-	return ss, identity, err
+	ss, cookie, err := s.startSession(w, r, session.SignIn{TenantID: req.TenantID, RealmID: req.RealmID, IdentityID: identity.ID,
+		CredentialID: cred.ID, AMR: oauth.PasskeyAMR(config), ACR: oauth.PasskeyACR})
+	return signedIn{cred: cred, identity: identity, session: ss, cookie: cookie}, err
+}
+
+// answerRefusal tells the hosted page to show the refusal of req, for
+// the reason kind, on its own page.
+func (s *Server) answerRefusal(w http.ResponseWriter, r *http.Request, kind string, req oauth.AuthRequest) {
+	name, err := s.OAuth.ApplicationName(r.Context(), req.TenantID, req.RealmID, req.ApplicationID)
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]string{"refused": s.refusalURL(newRefusal(kind, req, name))})
 }
 
 // signinAnswer tells the hosted page where the response goes: the URL to
@@ -392,17 +465,22 @@ func (s *Server) currentSession(r *http.Request, tenant, realm string) (*session
 // cookie: HttpOnly, SameSite=Lax (sent on the top-level GET to /authorize
 // that an application's redirect makes), Secure under HTTPS, for the
 // realm's paths only, until the session's absolute expiry.
-func (s *Server) startSession(w http.ResponseWriter, r *http.Request, in session.SignIn) (session.Session, error) {
+// It returns the session and the cookie's value.
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, in session.SignIn) (session.Session, string, error) {
 	current, err := s.currentSession(r, in.TenantID, in.RealmID)
 	if err != nil {
-		return session.Session{}, err
+		return session.Session{}, "", err
 	}
 	in.IP, in.UserAgent = latchkey.ClientIPFrom(r.Context()), r.UserAgent()
 	ss, value, err := s.Sessions.Start(r.Context(), in, current)
 	if err != nil {
-		return ss, err
+		return ss, "", err
 	}
 	http.SetCookie(w, &http.Cookie{Name: session.CookieName, Value: value, Path: session.CookiePath(in.TenantID, in.RealmID),
-		Expires: ss.AbsoluteExpireTime, HttpOnly: true, Secure: strings.HasPrefix(s.PublicURL, "https://"), SameSite: http.SameSiteLaxMode})
-	return ss, nil
+		Expires: ss.AbsoluteExpireTime, HttpOnly: true, Secure: s.secureCookies(), SameSite: http.SameSiteLaxMode})
+	return ss, value, nil
 }
+
+// secureCookies is whether cookies are sent over HTTPS only: when
+// Latchkey is served over HTTPS.
+func (s *Server) secureCookies() bool { return strings.HasPrefix(s.PublicURL, "https://") }

@@ -176,12 +176,12 @@ func (s *Server) samlSignin(w http.ResponseWriter, r *http.Request) {
 	}
 	// Its sign-in events name the SSO config as their application.
 	req := oauth.AuthRequest{ID: p.ID, TenantID: tenant, RealmID: realm, ApplicationID: config, Challenge: p.Challenge}
-	ss, _, err := s.passkeySignIn(w, r, req, passkey.Config{}, in.Credential)
+	signed, err := s.passkeySignIn(w, r, req, passkey.Config{}, in.Credential)
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return
 	}
-	post, err := s.SAML.Finish(r.Context(), p, latchkey.ClientIPFrom(r.Context()), ss)
+	post, err := s.SAML.Finish(r.Context(), p, latchkey.ClientIPFrom(r.Context()), signed.session)
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return

@@ -27,12 +27,13 @@ type Server struct {
 	PublicURL string
 }
 
-// Routes registers the OP endpoints, the binding links' endpoints and the
-// hosted pages' logo on mux.
+// Routes registers the OP endpoints, the binding links' endpoints, the
+// realms' account pages and the hosted pages' logo on mux.
 func (s *Server) Routes(mux *httpx.Mux) {
 	mux.HandleFunc("GET "+passkey.DefaultLogoPath, serveLogo)
 	s.opRoutes(mux)
 	s.linkRoutes(mux)
 	s.codeRoutes(mux)
 	s.samlRoutes(mux)
+	s.accountRoutes(mux)
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 
@@ -69,7 +70,15 @@ func Start(t testing.TB) context.Context {
 // keeps discoverable credentials and verifies its user without asking.
 func AddAuthenticator(t testing.TB, ctx context.Context) {
 	t.Helper()
-	addAuthenticator(t, ctx, true)
+	addAuthenticator(t, ctx, true, webauthn.AuthenticatorTransportInternal)
+}
+
+// AddHybridAuthenticator gives the tab a virtual authenticator reached
+// over hybrid transport (caBLE): a phone's passkeys, used from another
+// device. It keeps discoverable credentials and verifies its user.
+func AddHybridAuthenticator(t testing.TB, ctx context.Context) {
+	t.Helper()
+	addAuthenticator(t, ctx, true, webauthn.AuthenticatorTransportCable)
 }
 
 // AddAuthenticatorWithoutUV gives the tab a virtual authenticator that
@@ -77,7 +86,7 @@ func AddAuthenticator(t testing.TB, ctx context.Context) {
 // key without a PIN): its passkeys say UV = 0.
 func AddAuthenticatorWithoutUV(t testing.TB, ctx context.Context) {
 	t.Helper()
-	addAuthenticator(t, ctx, false)
+	addAuthenticator(t, ctx, false, webauthn.AuthenticatorTransportInternal)
 }
 
 // AddAuthenticatorWithPasskey gives the tab a virtual authenticator as
@@ -86,7 +95,7 @@ func AddAuthenticatorWithoutUV(t testing.TB, ctx context.Context) {
 // handle it was created with. The test knows its public key, to import it.
 func AddAuthenticatorWithPasskey(t testing.TB, ctx context.Context, rpID string, credentialID, pkcs8, userHandle []byte) {
 	t.Helper()
-	id := addAuthenticator(t, ctx, true)
+	id := addAuthenticator(t, ctx, true, webauthn.AuthenticatorTransportInternal)
 	// Sent as a map: cdproto's Credential always sends
 	// generateCmtgKeyOnNextOperation, which Chromium refuses ("CMTG is not
 	// supported by this authenticator").
@@ -101,7 +110,7 @@ func AddAuthenticatorWithPasskey(t testing.TB, ctx context.Context, rpID string,
 	}
 }
 
-func addAuthenticator(t testing.TB, ctx context.Context, verifies bool) webauthn.AuthenticatorID {
+func addAuthenticator(t testing.TB, ctx context.Context, verifies bool, transport webauthn.AuthenticatorTransport) webauthn.AuthenticatorID {
 	t.Helper()
 	res, err := chromedp.Run(ctx, func(ctx context.Context, tg *chromedp.Target) (webauthn.AddVirtualAuthenticatorResult, error) {
 		if _, err := cdp.Call(ctx, tg, webauthn.Enable, webauthn.EnableParams{}); err != nil {
@@ -110,7 +119,7 @@ func addAuthenticator(t testing.TB, ctx context.Context, verifies bool) webauthn
 		return cdp.Call(ctx, tg, webauthn.AddVirtualAuthenticator, webauthn.AddVirtualAuthenticatorParams{
 			Options: &webauthn.VirtualAuthenticatorOptions{
 				Protocol: webauthn.AuthenticatorProtocolCtap2, Ctap2version: webauthn.Ctap2versionCtap21,
-				Transport: webauthn.AuthenticatorTransportInternal, HasResidentKey: true, HasUserVerification: verifies,
+				Transport: transport, HasResidentKey: true, HasUserVerification: verifies,
 				IsUserVerified: verifies, AutomaticPresenceSimulation: true,
 			},
 		})
@@ -119,6 +128,22 @@ func addAuthenticator(t testing.TB, ctx context.Context, verifies bool) webauthn
 		t.Fatalf("add virtual authenticator: %v", err)
 	}
 	return res.AuthenticatorID
+}
+
+// WithoutAutofill makes the tab's pages, from the next navigation on, a
+// browser without passkey autofill (conditional mediation): the virtual
+// authenticator answers an autofill request by itself, at once, so a test
+// that presses a page's passkey button must first take autofill away.
+func WithoutAutofill(t testing.TB, ctx context.Context) {
+	t.Helper()
+	_, err := chromedp.Run(ctx, func(ctx context.Context, tg *chromedp.Target) (struct{}, error) {
+		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
+			Source: `if (window.PublicKeyCredential) PublicKeyCredential.isConditionalMediationAvailable = async () => false;`})
+		return struct{}{}, err
+	})
+	if err != nil {
+		t.Fatalf("take autofill away: %v", err)
+	}
 }
 
 // WaitFor polls the tab with the JavaScript predicate until it is true,

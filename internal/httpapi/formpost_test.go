@@ -19,7 +19,8 @@ import (
 // TestFormPostInBrowser: with response_mode=form_post, Chromium posts the
 // response to the app's redirect URI, from the hosted page after a passkey
 // signs in (the code), and from the auto-submitting page of an error; the
-// pages' CSP lets them post there and nowhere else.
+// pages' CSP lets them post there and nowhere else; and from the refusal
+// page's button back to the app.
 func TestFormPostInBrowser(t *testing.T) {
 	t.Parallel()
 	for _, eng := range testenv.Engines() {
@@ -29,6 +30,7 @@ func TestFormPostInBrowser(t *testing.T) {
 			c := client{base: n.URL, tenant: n.Creds().TenantID, token: n.Token(t, "")}
 			ctx := browsertest.Start(t)
 			browsertest.AddAuthenticator(t, ctx)
+			browsertest.WithoutAutofill(t, ctx) // the test presses the hosted page's button
 			realm := newRealm(t, c, "Posts")
 			ada := str(t, newIdentity(t, c, realm, "ada"), "id")
 			bindOnHostedPage(t, ctx, newBinding(t, c, realm, ada, hostedConfig(t, c, realm)).link)
@@ -92,6 +94,22 @@ func TestFormPostInBrowser(t *testing.T) {
 			}
 			if got := receive(); got.Get("error") != "request_uri_not_supported" || got.Get("state") != "st" {
 				t.Errorf("posted error %v", got)
+			}
+
+			// A refusal: its page's button posts access_denied to the app.
+			q.Del("request_uri")
+			c.ok(t, "PUT", "/realms/"+realm+"/policy", map[string]any{"default_effect": "deny"})
+			if err := chromedp.Do(ctx, chromedp.Navigate(issuer+"/authorize?"+q.Encode())); err != nil {
+				t.Fatal(err)
+			}
+			if ok, page := browsertest.WaitFor(ctx, `document.getElementById("back") !== null`, 10*time.Second); !ok {
+				t.Fatalf("no refusal page; the browser shows %q", page)
+			}
+			if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("back"))); err != nil {
+				t.Fatal(err)
+			}
+			if got := receive(); got.Get("error") != "access_denied" || got.Get("state") != "st" {
+				t.Errorf("posted refusal %v", got)
 			}
 		})
 	}

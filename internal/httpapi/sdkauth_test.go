@@ -332,7 +332,7 @@ func TestEmbeddedSignIn(t *testing.T) {
 		deny("policy", f.webauthnClaims(t, sdkOrigin, f.proofClaims(f.start(t), f.bea)), "access denied by policy: rule 1 (deny) names the identity")
 		c.patch(t, "/realms/"+f.realm+"/identities/"+f.ada, map[string]any{"identity": map[string]any{"status": "suspended"}})
 		deny("a suspended identity", softwareClaims(t, f.adaKey, adaKid, f.proofClaims(f.start(t), f.ada)),
-			"the identity is suspended and cannot bind a passkey")
+			"the identity is suspended and cannot sign in")
 		c.patch(t, "/realms/"+f.realm+"/identities/"+f.ada, map[string]any{"identity": map[string]any{"status": "active"}})
 		creds := c.list(t, "/realms/"+f.realm+"/identities/"+f.ada+"/credentials")
 		c.post(t, "/realms/"+f.realm+"/identities/"+f.ada+"/credentials/"+str(t, items(t, creds, "credentials")[0], "id")+":revoke", map[string]any{})

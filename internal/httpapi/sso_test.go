@@ -36,6 +36,7 @@ func startOIDCApp(t *testing.T, n *testenv.Node, tenant, realm string) (rp *rely
 // any sign-in ceremony; it fails when the hosted sign-in page shows.
 func (rp *relyingParty) visit(t *testing.T, ctx context.Context, query ...string) outcome {
 	t.Helper()
+	browsertest.WithoutAutofill(t, ctx) // no passkey signs in by itself
 	if err := chromedp.Do(ctx, chromedp.Navigate(rp.URL+"/login"+queryString(query...))); err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +120,12 @@ func TestSingleSignOn(t *testing.T) {
 			signedIn(t, "a login_hint naming the user", mail.visit(t, ctx, "login_hint", "ADA@example.com", "prompt", "none"), ada)
 
 			// Policy is decided for each application: the session does not open the payroll.
-			refused(t, "the payroll app with the session", payroll.visit(t, ctx), "access_denied")
+			// (A page says so before the browser goes back.)
+			if err := chromedp.Do(ctx, chromedp.Navigate(payroll.URL+"/login")); err != nil {
+				t.Fatal(err)
+			}
+			refused(t, "the payroll app with the session", payroll.backFromRefusal(t, ctx, "denied", "Pet App", ""), "access_denied")
+			refused(t, "the payroll app with the session and prompt=none", payroll.visit(t, ctx, "prompt", "none"), "access_denied")
 
 			// prompt=login and max_age ask the passkey again.
 			clock.Advance(2 * time.Minute)

@@ -6,7 +6,8 @@
 // signed request that hands a sign-in to the embedded SDK. It owns sign-out
 // too (logout.go): end-session requests, the logout tokens that every
 // ending of a session queues in the delivery outbox, and an identity's
-// sessions as administrators list and end them.
+// sessions as administrators list and end them. The sign-in of a realm's
+// account page (account.go) is an authorization request of no application.
 //
 // It signs with the token keys; no other package does. It must not import HTTP
 // packages or storage engines; it describes the storage it needs as Store.

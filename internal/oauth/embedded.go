@@ -22,6 +22,13 @@ func (s *Service) AuthenticatorConfig(ctx context.Context, tenantID, realmID, ap
 	return a.config, a.ok, err
 }
 
+// ApplicationName is the display name of an application, as the hosted
+// pages show it (from this node's cache, as signInApplication).
+func (s *Service) ApplicationName(ctx context.Context, tenantID, realmID, appID string) (string, error) {
+	a, err := s.signInApplication(ctx, tenantID, realmID, appID)
+	return a.DisplayName, err
+}
+
 // signInApplication returns an application of the tenant's realm
 // (latchkey.ErrNotFound when there is none) with its authenticator config.
 // What this node read in the last ClientCacheTTL is not read again: every

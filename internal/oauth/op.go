@@ -243,7 +243,9 @@ func (s *Service) PendingAuthRequest(ctx context.Context, tenantID, realmID, app
 	if req.IdentityID != "" || s.Clock.Now().After(req.ExpireTime) {
 		return req, errFinished
 	}
-	if latchkey.RedirectURIProblem(req.Params.RedirectURI) != "" { // checked again before the code or denial is sent there
+	// Checked again before the code or denial is sent there (an account
+	// page's sign-in, of no application, sends nothing anywhere).
+	if req.ApplicationID != "" && latchkey.RedirectURIProblem(req.Params.RedirectURI) != "" {
 		return req, errUnsafeRedirect
 	}
 	return req, nil

@@ -60,6 +60,12 @@ type Denied struct{ Reason string }
 
 func (d *Denied) Error() string { return "access denied by policy: " + d.Reason }
 
+// DeniedDescription is the error_description that a browser carries back
+// to the application when policy refused its sign-in: the person learns
+// that the account may not use it, never the policy's rules (the sign-in
+// log has the reason).
+const DeniedDescription = "this account may not use the application"
+
 // allowed asks policy whether an identity may use an application: nil, or
 // *Denied with the policy's reason.
 func (s *Service) allowed(ctx context.Context, i directory.Identity, applicationID string) error {

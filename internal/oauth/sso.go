@@ -91,7 +91,7 @@ func (s *Service) signInWithSession(ctx context.Context, req AuthRequest, app Ap
 		var denied *Denied
 		switch {
 		case errors.As(err, &denied):
-			return "", redirectError(p, "access_denied", denied.Error())
+			return "", redirectError(p, "access_denied", DeniedDescription)
 		case errors.Is(err, ErrSessionEnded):
 			refusal, err = &Error{"login_required", "the sign-in session ended; a passkey must sign in"}, nil
 		default:

@@ -70,6 +70,7 @@ func startProvider(t *testing.T, engine string) *provider {
 
 	p.browser = browsertest.Start(t)
 	browsertest.AddAuthenticator(t, p.browser)
+	browsertest.WithoutAutofill(t, p.browser) // the test presses the hosted page's button
 	if err := chromedp.Do(p.browser, chromedp.Navigate(p.str(t, job, "credential_binding_link")), chromedp.Click(chromedp.ID("create"))); err != nil {
 		t.Fatal(err)
 	}

@@ -280,7 +280,7 @@ func (s *Service) Verify(ctx context.Context, v Verification) (Result, error) {
 			return err
 		}
 		if v.Enroll {
-			res.Job, res.Link, err = s.passkeys.SelfServiceJob(ctx, tx, v.TenantID, v.RealmID, res.Identity.ID, v.Config)
+			res.Job, res.Link, err = s.passkeys.RecoveryJob(ctx, tx, v.TenantID, v.RealmID, res.Identity.ID, v.Config)
 		}
 		return err
 	})

@@ -184,7 +184,7 @@ func (s *Service) processBatch(ctx context.Context, owner string, b Batch) error
 	for b.Done < len(b.IdentityIDs) {
 		id := b.IdentityIDs[b.Done]
 		err := s.store.Update(ctx, func(tx Tx) error {
-			_, _, err := s.createJob(ctx, tx, b.TenantID, b.RealmID, id, req, b.ID)
+			_, _, err := s.createJob(ctx, tx, b.TenantID, b.RealmID, id, req, b.ID, 0)
 			if err != nil {
 				var e *latchkey.Error
 				if !errors.As(err, &e) {

@@ -239,3 +239,30 @@ func TestAuthenticatorRulesValidation(t *testing.T) {
 		}
 	}
 }
+
+// TestFromAnotherDevice: which sign-ins came from another device than the
+// browser's, so that a passkey on this one may be offered.
+func TestFromAnotherDevice(t *testing.T) {
+	webauthn := func(transports ...string) Credential {
+		return Credential{WebAuthn: &WebAuthnKey{Transports: transports}}
+	}
+	for _, c := range []struct {
+		what       string
+		cred       Credential
+		attachment string
+		want       bool
+	}{
+		{"a phone over hybrid", webauthn("hybrid", "internal"), "cross-platform", true},
+		{"the phone's passkey on the phone", webauthn("hybrid", "internal"), "platform", false},
+		{"a hybrid passkey, the browser silent", webauthn("hybrid", "internal"), "", true},
+		{"a security key on USB", webauthn("usb"), "cross-platform", false},
+		{"a cross-platform passkey with no transports", webauthn(), "cross-platform", true},
+		{"this device's passkey", webauthn("internal"), "platform", false},
+		{"nothing known", webauthn(), "", false},
+		{"a software passkey of the SDK", Credential{}, "cross-platform", false},
+	} {
+		if got := c.cred.FromAnotherDevice(c.attachment); got != c.want {
+			t.Errorf("%s: %v, want %v", c.what, got, c.want)
+		}
+	}
+}

@@ -195,8 +195,6 @@ type JobRequest struct {
 	AuthenticatorConfigID  string
 	AuthenticatorConfig    *InlineConfig
 	PostBindingRedirectURI string
-	// ttl, when set, is the link's lifetime instead of the service's.
-	ttl time.Duration
 }
 
 // noEmail is the 422 of an EMAIL job for an identity without an address,
@@ -269,7 +267,9 @@ func (s *Service) CreateBindingJob(ctx context.Context, tenantID, realmID, ident
 		return BindingJob{}, "", err
 	}
 	err = s.store.Update(ctx, func(tx Tx) error {
-		j, link, err = s.createJob(ctx, tx, tenantID, realmID, identityID, req, "")
+		var token string
+		j, token, err = s.createJob(ctx, tx, tenantID, realmID, identityID, req, "", 0)
+		link = s.Link(j, token)
 		return err
 	})
 	if err != nil {
@@ -282,70 +282,49 @@ func (s *Service) CreateBindingJob(ctx context.Context, tenantID, realmID, ident
 }
 
 // createJob creates a job from a valid request inside tx, and queues the
-// e-mail that carries an EMAIL job's link.
-func (s *Service) createJob(ctx context.Context, tx Tx, tenantID, realmID, identityID string, req JobRequest, batchID string) (BindingJob, string, error) {
+// e-mail that carries an EMAIL job's link; it returns the job and its
+// link's token. A job lives ttl, or the links' lifetime when ttl is 0.
+func (s *Service) createJob(ctx context.Context, tx Tx, tenantID, realmID, identityID string, req JobRequest, batchID string, ttl time.Duration) (BindingJob, string, error) {
 	t := s.Clock.Now()
 	token := latchkey.RandomString(TokenLength)
 	j := BindingJob{
 		ID: latchkey.NewID(), RealmID: realmID, TenantID: tenantID, IdentityID: identityID, BatchID: batchID,
 		DeliveryMethod: req.DeliveryMethod, State: LinkSent, PostBindingRedirectURI: req.PostBindingRedirectURI,
 		AuthenticatorConfigID: req.AuthenticatorConfigID, AuthenticatorConfig: req.AuthenticatorConfig,
-		ExpireTime: t.Add(cmp.Or(req.ttl, s.linkTTL())), CreateTime: t, UpdateTime: t, TokenHash: hashToken(token),
+		ExpireTime: t.Add(cmp.Or(ttl, s.linkTTL())), CreateTime: t, UpdateTime: t, TokenHash: hashToken(token),
 	}
-	link := s.Link(j, token)
 	i, err := identity(ctx, tx, tenantID, realmID, identityID)
 	if err != nil {
-		return j, link, err
+		return j, token, err
 	}
 	if !i.Active() {
-		return j, link, errSuspended
+		return j, token, errSuspended
 	}
 	if req.DeliveryMethod == Email && i.Traits.PrimaryEmailAddress == "" {
-		return j, link, noEmail(i.ID)
+		return j, token, noEmail(i.ID)
 	}
 	if err := mayBind(ctx, tx, []string{identityID}); err != nil {
-		return j, link, err
+		return j, token, err
 	}
 	if j.AuthenticatorConfigID != "" {
 		a, err := tx.ReferenceAuthenticatorConfig(ctx, realmID, j.AuthenticatorConfigID)
 		if _, err := configInTenant(a, err, tenantID, j.AuthenticatorConfigID); err != nil {
-			return j, link, err
+			return j, token, err
 		}
 	}
 	if err := tx.CreateBindingJob(ctx, j); err != nil {
-		return j, link, err
+		return j, token, err
 	}
 	if j.DeliveryMethod == Email {
 		if _, err := mail.EnqueueBindingEmail(ctx, tx, t, tenantID, realmID, i.Traits.PrimaryEmailAddress, mailRef+j.ID,
-			mail.BindingEmail{DisplayName: i.DisplayName, Username: i.Traits.Username, Link: link, ExpireTime: j.ExpireTime}); err != nil {
-			return j, link, err
+			mail.BindingEmail{DisplayName: i.DisplayName, Username: i.Traits.Username, Link: s.Link(j, token), ExpireTime: j.ExpireTime}); err != nil {
+			return j, token, err
 		}
 	}
 	if err := tx.RefreshEnrollment(ctx, identityID, t); err != nil {
-		return j, link, err
+		return j, token, err
 	}
-	return j, link, s.record(ctx, tx, tenantID, realmID, "credential_binding_job.create", "CredentialBindingJob", j.ID)
-}
-
-// SelfServiceTTL is the lifetime of the link of a self-service job: it is
-// used at once, on the page that asked for it.
-const SelfServiceTTL = 15 * time.Minute
-
-// SelfServiceJob creates inside tx, for an identity that proved itself
-// without a passkey (an e-mail code), a RETURN job with the application's
-// authenticator config (config.ID "" for an inline one) whose link the
-// caller hands to that person's browser. It is any job, made by the
-// identity itself (the actor of its audit event): the identity must be
-// active, and one holding management scopes is refused, as a token without
-// them is (an administrator recovers through another administrator). The
-// token is spent only when a passkey is bound.
-func (s *Service) SelfServiceJob(ctx context.Context, tx Tx, tenantID, realmID, identityID string, config AuthenticatorConfig) (BindingJob, string, error) {
-	ctx = latchkey.WithActor(ctx, latchkey.Actor{Type: "identity", ID: identityID, TenantID: tenantID, RealmID: realmID})
-	req := JobRequest{DeliveryMethod: Return, AuthenticatorConfigID: config.ID, ttl: SelfServiceTTL}
-	if config.ID == "" {
-		req.AuthenticatorConfig = &InlineConfig{Config: config.Config}
-	}
-	return s.createJob(ctx, tx, tenantID, realmID, identityID, req, "")
+	return j, token, s.record(ctx, tx, tenantID, realmID, "credential_binding_job.create", "CredentialBindingJob", j.ID)
 }
 
 // mayBind refuses binding links for identities that hold management scopes
@@ -522,25 +501,30 @@ func (s *Service) RevokeCredential(ctx context.Context, tenantID, realmID, ident
 		if c, err = getCredential(ctx, tx, tenantID, realmID, identityID, id); err != nil {
 			return err
 		}
-		if c.State != Active {
-			return latchkey.Errorf(latchkey.CodeConflict, "credential is already revoked")
-		}
-		c.State, c.UpdateTime = RevokedState, s.Clock.Now()
-		if err := tx.UpdateCredential(ctx, c); err != nil {
-			return err
-		}
-		if err := tx.RefreshEnrollment(ctx, c.IdentityID, c.UpdateTime); err != nil {
-			return err
-		}
-		if err := tx.RevokeFamiliesOfCredential(ctx, c.ID); err != nil {
-			return err
-		}
-		if _, err := tx.EndSessions(ctx, session.End{At: c.UpdateTime, Reason: session.ReasonPasskeyRevoked, CredentialID: c.ID}); err != nil {
-			return err
-		}
-		return s.recordPasskey(ctx, tx, audit.PasskeyRevoked, c)
+		return s.revoke(ctx, tx, &c)
 	})
 	return c, err
+}
+
+// revoke revokes the credential c, read in tx.
+func (s *Service) revoke(ctx context.Context, tx Tx, c *Credential) error {
+	if c.State != Active {
+		return latchkey.Errorf(latchkey.CodeConflict, "credential is already revoked")
+	}
+	c.State, c.UpdateTime = RevokedState, s.Clock.Now()
+	if err := tx.UpdateCredential(ctx, *c); err != nil {
+		return err
+	}
+	if err := tx.RefreshEnrollment(ctx, c.IdentityID, c.UpdateTime); err != nil {
+		return err
+	}
+	if err := tx.RevokeFamiliesOfCredential(ctx, c.ID); err != nil {
+		return err
+	}
+	if _, err := tx.EndSessions(ctx, session.End{At: c.UpdateTime, Reason: session.ReasonPasskeyRevoked, CredentialID: c.ID}); err != nil {
+		return err
+	}
+	return s.recordPasskey(ctx, tx, audit.PasskeyRevoked, *c)
 }
 
 // tokenMatches compares a token with a job's stored hash in constant time.

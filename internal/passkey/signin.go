@@ -18,6 +18,7 @@ var (
 	ErrUnknownPasskey = latchkey.Errorf(latchkey.CodeForbidden, "no passkey on this device is registered here — ask for a new binding link")
 	ErrRevokedPasskey = latchkey.Errorf(latchkey.CodeForbidden, "this passkey was revoked — ask for a new binding link")
 	ErrClonedPasskey  = latchkey.Errorf(latchkey.CodeForbidden, "this passkey's signature counter went backwards, so it may have been copied; it cannot sign in")
+	ErrSuspended      = latchkey.Errorf(latchkey.CodeForbidden, "the identity is suspended and cannot sign in")
 )
 
 // requestOptions are PublicKeyCredentialRequestOptions in their JSON form,
@@ -87,7 +88,7 @@ func maySignIn(c Credential, i directory.Identity, lookupErr error) error {
 	case c.State != Active:
 		return ErrRevokedPasskey
 	case !i.Active():
-		return errInactive
+		return ErrSuspended
 	}
 	return nil
 }
