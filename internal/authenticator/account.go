@@ -67,19 +67,22 @@ type accountPage struct {
 // accountPasskey is a passkey as its owner sees it.
 type accountPasskey struct {
 	ID string
-	// TODO(lead, after the merge of "cred"): the provider's name and icon
-	// (passkey.AuthenticatorName of the AAGUID), the display name and the
-	// last use go here, and rename with them.
-	Kind    string // a passkey of a browser or security key, or of an app (the embedded SDK)
+	// Name is the one the passkey was given, else its provider's (from
+	// its AAGUID), else its kind; Icon the provider's (a data: URI, or "").
+	Name, Icon string
+	Kind       string // a passkey of a browser or security key, or of an app (the embedded SDK)
 	Synced  string // synced, may sync, or bound to its device: what losing the device means
-	Created time.Time
-	Current bool // the passkey that signed this session in
+	Created  time.Time
+	LastUsed time.Time // zero: never
+	Current  bool      // the passkey that signed this session in
 }
 
 // passkeyView describes c to its owner.
 func passkeyView(c passkey.Credential, ss session.Session) accountPasskey {
-	v := accountPasskey{ID: c.ID, Kind: "App passkey", Synced: "On one device", Created: c.CreateTime, Current: c.ID == ss.CredentialID}
+	v := accountPasskey{ID: c.ID, Name: c.Name(), Kind: "App passkey", Synced: "On one device", Created: c.CreateTime,
+		LastUsed: c.LastUsedTime, Current: c.ID == ss.CredentialID}
 	if k := c.WebAuthn; k != nil {
+		_, v.Icon = passkey.AuthenticatorName(k.AAGUID)
 		v.Kind = "Passkey"
 		switch {
 		case k.BackupState:

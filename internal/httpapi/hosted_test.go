@@ -305,7 +305,8 @@ func TestAccountPage(t *testing.T) {
 			click(t, ctx, "signin")
 			waitFor(t, ctx, "no passkeys after signing in", count+` === 1`)
 			if text := passkeys(); !strings.Contains(text, "Passkey") || !strings.Contains(text, "On one device") ||
-				!strings.Contains(text, "Created "+time.Now().UTC().Format("2 January 2006")) || !strings.Contains(text, "you signed in with it") {
+				!strings.Contains(text, "Created "+time.Now().UTC().Format("2 January 2006")) || !strings.Contains(text, "you signed in with it") ||
+				!strings.Contains(text, ", last used "+time.Now().UTC().Format("2 January 2006")) {
 				t.Errorf("the passkey as listed: %q", text)
 			}
 

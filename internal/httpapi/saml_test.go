@@ -194,6 +194,7 @@ func samlRealm(t *testing.T, engine string) (n *testenv.Node, c client, ctx cont
 	c = client{base: n.URL, tenant: n.Creds().TenantID, token: n.Token(t, "")}
 	ctx = browsertest.Start(t)
 	browsertest.AddAuthenticator(t, ctx)
+	browsertest.WithoutAutofill(t, ctx) // the tests press the hosted page's button
 	realm = newRealm(t, c, "Pets")
 	config := hostedConfig(t, c, realm)
 	ada = str(t, newIdentity(t, c, realm, "ada", "primary_email_address", "ada@example.com"), "id")

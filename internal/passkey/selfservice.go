@@ -34,9 +34,11 @@ func (s *Service) SelfServiceJob(ctx context.Context, tenantID, realmID, identit
 // proved itself without a passkey (an e-mail code) creates one, with the
 // application's authenticator config (config.ID "" for an inline one). An
 // identity holding management scopes is refused, as a token without them
-// is: an administrator recovers through another administrator.
+// is: an administrator recovers through another administrator. It returns
+// the job and its link, which the page that asked opens at once.
 func (s *Service) RecoveryJob(ctx context.Context, tx Tx, tenantID, realmID, identityID string, config AuthenticatorConfig) (BindingJob, string, error) {
-	return s.selfServiceJob(ctx, tx, tenantID, realmID, identityID, config, false)
+	j, token, err := s.selfServiceJob(ctx, tx, tenantID, realmID, identityID, config, false)
+	return j, s.Link(j, token), err
 }
 
 // selfServiceJob creates inside tx a RETURN job made by the identity itself
