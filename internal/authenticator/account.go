@@ -71,10 +71,10 @@ type accountPasskey struct {
 	// its AAGUID), else its kind; Icon the provider's (a data: URI, or "").
 	Name, Icon string
 	Kind       string // a passkey of a browser or security key, or of an app (the embedded SDK)
-	Synced  string // synced, may sync, or bound to its device: what losing the device means
-	Created  time.Time
-	LastUsed time.Time // zero: never
-	Current  bool      // the passkey that signed this session in
+	Synced     string // synced, may sync, or bound to its device: what losing the device means
+	Created    time.Time
+	LastUsed   time.Time // zero: never
+	Current    bool      // the passkey that signed this session in
 }
 
 // passkeyView describes c to its owner.

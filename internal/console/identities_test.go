@@ -246,6 +246,7 @@ func TestPreviewLinkLifetime(t *testing.T) {
 	want := e.node.Passkeys.Clock.Now().Add(72 * time.Hour).UTC().Format("2 January 2006")
 	wantPage(t, e.get(t, "/console/realms/"+e.admin()+"/branding/preview"), http.StatusOK, "expires on "+want)
 }
+
 // TestTraitSectionsCoverTraits: the edit form's sections hold every trait once.
 func TestTraitSectionsCoverTraits(t *testing.T) {
 	got := slices.Sorted(slices.Values(console.SectionFields()))
