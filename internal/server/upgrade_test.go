@@ -44,7 +44,8 @@ func TestNodesAndNewerSchema(t *testing.T) {
 				t.Helper()
 				driver, dsn := "pgx", n.Config.Database
 				if engine == "sqlite" {
-					driver, dsn = "sqlite", filepath.Join(n.Config.DataDir, server.DatabaseFile)
+					// The running nodes write too: wait for their locks.
+					driver, dsn = "sqlite", "file:"+filepath.Join(n.Config.DataDir, server.DatabaseFile)+"?_pragma=busy_timeout(10000)"
 				}
 				db, err := sql.Open(driver, dsn)
 				if err == nil {
