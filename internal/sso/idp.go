@@ -1,6 +1,7 @@
 package sso
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"time"
@@ -77,7 +78,7 @@ func (s *Service) prepareIdP(p *IdentityProvider, in IdPIn, create bool) (secret
 	if pc.TokenScopes == nil {
 		pc.TokenScopes = []string{}
 	}
-	pc.PKCE = cmpOr(pc.PKCE, "disabled")
+	pc.PKCE = cmp.Or(pc.PKCE, "disabled")
 	checkUpstream(&v, pc.ClientID, pc.PKCE, pc.IdentifyingClaimName, pc.IdentityAttribute, pc.TokenScopes, "token_scopes",
 		map[string]string{"jwks_url": pc.JWKSURL, "token_url": pc.TokenURL, "authorize_url": pc.AuthorizeURL})
 	if create && pc.ClientSecret == "" && pc.PKCE == "disabled" {

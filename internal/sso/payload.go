@@ -2,6 +2,7 @@ package sso
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/json"
@@ -223,16 +224,16 @@ type OIDCIdP struct {
 func (p *OIDCIdP) typeName() string { return p.Type }
 func (p *OIDCIdP) secret() *string  { return &p.ClientSecret }
 func (p *OIDCIdP) validate(v *latchkey.Violations) {
-	p.PKCE = cmpOr(p.PKCE, "disabled")
+	p.PKCE = cmp.Or(p.PKCE, "disabled")
 	if p.IDTokenScopes == nil {
 		p.IDTokenScopes = []string{}
 	}
 	if p.Type == TypeOktaIdP {
 		checkHost(v, "okta_domain", p.OktaDomain)
 		base := "https://" + p.OktaDomain + "/oauth2/v1"
-		p.AuthorizationEndpoint = cmpOr(p.AuthorizationEndpoint, base+"/authorize")
-		p.TokenEndpoint = cmpOr(p.TokenEndpoint, base+"/token")
-		p.JWKSEndpoint = cmpOr(p.JWKSEndpoint, base+"/keys")
+		p.AuthorizationEndpoint = cmp.Or(p.AuthorizationEndpoint, base+"/authorize")
+		p.TokenEndpoint = cmp.Or(p.TokenEndpoint, base+"/token")
+		p.JWKSEndpoint = cmp.Or(p.JWKSEndpoint, base+"/keys")
 	} else if p.OktaDomain != "" {
 		v.Add("okta_domain", "only an okta_idp has an Okta domain")
 	}
@@ -340,11 +341,11 @@ type SAML struct {
 func (p *SAML) typeName() string { return TypeSAML }
 func (p *SAML) secret() *string  { return nil }
 func (p *SAML) validate(v *latchkey.Violations) {
-	p.NameFormat = cmpOr(p.NameFormat, "unspecified")
-	p.AuthenticationContext = cmpOr(p.AuthenticationContext, "x509")
-	p.SubjectUserNameAttribute = cmpOr(p.SubjectUserNameAttribute, "user_name")
-	p.SignatureAlgorithm = cmpOr(p.SignatureAlgorithm, "rsa_sha256")
-	p.DigestAlgorithm = cmpOr(p.DigestAlgorithm, "sha256")
+	p.NameFormat = cmp.Or(p.NameFormat, "unspecified")
+	p.AuthenticationContext = cmp.Or(p.AuthenticationContext, "x509")
+	p.SubjectUserNameAttribute = cmp.Or(p.SubjectUserNameAttribute, "user_name")
+	p.SignatureAlgorithm = cmp.Or(p.SignatureAlgorithm, "rsa_sha256")
+	p.DigestAlgorithm = cmp.Or(p.DigestAlgorithm, "sha256")
 	if p.AssertionValidityDurationSeconds == 0 {
 		p.AssertionValidityDurationSeconds = 300
 	}
@@ -362,8 +363,8 @@ func (p *SAML) validate(v *latchkey.Violations) {
 		v.Add("assertion_validity_duration_seconds", "must be 1 to 86400 seconds")
 	}
 	if p.EncryptAssertions {
-		p.AssertionEncryptionAlgorithm = cmpOr(p.AssertionEncryptionAlgorithm, "aes256_gcm")
-		p.AssertionKeyTransportAlgorithm = cmpOr(p.AssertionKeyTransportAlgorithm, "rsa_oaep")
+		p.AssertionEncryptionAlgorithm = cmp.Or(p.AssertionEncryptionAlgorithm, "aes256_gcm")
+		p.AssertionKeyTransportAlgorithm = cmp.Or(p.AssertionKeyTransportAlgorithm, "rsa_oaep")
 		if p.AssertionEncryptionPublicKey == "" {
 			v.Add("assertion_encryption_public_key", "encrypt_assertions needs the service provider's certificate or public key")
 		}
@@ -392,7 +393,7 @@ func (p *SAML) validate(v *latchkey.Violations) {
 	}
 	if p.EnableSingleLogOut {
 		checkRequiredURL(v, "single_log_out_url", p.SingleLogOutURL)
-		p.SingleLogOutBinding = cmpOr(p.SingleLogOutBinding, "post")
+		p.SingleLogOutBinding = cmp.Or(p.SingleLogOutBinding, "post")
 	}
 	if p.SingleLogOutIssuerURL != "" {
 		checkEntityID(v, "single_log_out_issuer_url", p.SingleLogOutIssuerURL, false)
@@ -439,11 +440,11 @@ type WSFed struct {
 func (p *WSFed) typeName() string { return TypeWSFed }
 func (p *WSFed) secret() *string  { return nil }
 func (p *WSFed) validate(v *latchkey.Violations) {
-	p.NameFormat = cmpOr(p.NameFormat, "unspecified")
-	p.AuthenticationContext = cmpOr(p.AuthenticationContext, "x509")
-	p.SubjectUserNameAttribute = cmpOr(p.SubjectUserNameAttribute, "user_name")
-	p.SignatureAlgorithm = cmpOr(p.SignatureAlgorithm, "rsa_sha256")
-	p.DigestAlgorithm = cmpOr(p.DigestAlgorithm, "sha256")
+	p.NameFormat = cmp.Or(p.NameFormat, "unspecified")
+	p.AuthenticationContext = cmp.Or(p.AuthenticationContext, "x509")
+	p.SubjectUserNameAttribute = cmp.Or(p.SubjectUserNameAttribute, "user_name")
+	p.SignatureAlgorithm = cmp.Or(p.SignatureAlgorithm, "rsa_sha256")
+	p.DigestAlgorithm = cmp.Or(p.DigestAlgorithm, "sha256")
 	if p.ExpirationTimeSeconds == 0 {
 		p.ExpirationTimeSeconds = 3600
 	}
@@ -511,13 +512,6 @@ func oneOf(v *latchkey.Violations, field, value string, allowed ...string) {
 	if !slices.Contains(allowed, value) {
 		v.Add(field, "must be one of "+strings.Join(allowed, ", "))
 	}
-}
-
-func cmpOr(v, fallback string) string {
-	if v != "" {
-		return v
-	}
-	return fallback
 }
 
 // webURLProblem says why s is not an absolute http(s) URL Latchkey may send
