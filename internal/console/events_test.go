@@ -134,3 +134,13 @@ func TestSignIns(t *testing.T) {
 		}
 	})
 }
+
+// TestSignInsScopes: the Sign-ins page needs events:read; a filter of
+// hostile text is a value like any other, never a 500.
+func TestSignInsScopes(t *testing.T) {
+	e := start(t, "sqlite", "realms:read identities:read")
+	wantPage(t, e.get(t, "/console/realms/"+e.admin()+"/sign-ins"), http.StatusForbidden, "does not grant")
+	e = start(t, "sqlite", "realms:read events:read")
+	hostile := url.QueryEscape("a\x00\"b) or (" + strings.Repeat("x", 5000))
+	wantPage(t, e.get(t, "/console/realms/"+e.admin()+"/sign-ins?identity="+hostile+"&outcome=denied"), http.StatusOK, "No sign-in matches.")
+}
