@@ -376,6 +376,7 @@ func (t *tx) list(ctx context.Context, q listQuery, opts latchkey.ListOptions, s
 		}
 		conds = append(conds, q.key+cmp+a.add(opts.After))
 	}
+	skipped := opts.Skip // seeking below rewrites opts.Skip relative to a bucket
 	if q.buckets != "" && opts.Skip >= seekFrom && opts.Filter == nil && opts.Sort == "" && !q.desc && !opts.Descending && opts.After == "" {
 		prefix, rest, err := t.seek(ctx, q, opts.Skip)
 		if err != nil {
@@ -414,7 +415,7 @@ func (t *tx) list(ctx context.Context, q listQuery, opts latchkey.ListOptions, s
 	// A first page that holds every match is the list: its length is the
 	// total, with no second statement (an exact lookup by a unique key
 	// always is one, at any page size).
-	if opts.Skip == 0 && opts.After == "" && opts.Limit > 0 &&
+	if skipped == 0 && opts.After == "" && opts.Limit > 0 &&
 		(n < opts.Limit || opts.Filter != nil && atMostOne(opts.Filter, q.filter)) {
 		return n, nil
 	}

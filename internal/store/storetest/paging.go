@@ -77,6 +77,16 @@ func testDeepSkip(t *testing.T, s store.Store) {
 			equal(t, fmt.Sprintf("%s: ids at skip %d", what, skip), ids(page, identityID), want)
 			wantTotal(t, what, total, len(all))
 		}
+		// A skip to the first row of the last bucket seeks to it with no
+		// rest: the short page that follows is still not the whole list.
+		last := len(all) - 1
+		for last > 0 && all[last-1][:2] == all[last][:2] {
+			last--
+		}
+		page, total, err := s.ListIdentities(ctx, r.ID, latchkey.ListOptions{Limit: len(all) - last + 1, Skip: last})
+		must(t, err)
+		equal(t, what+": ids from the last bucket", ids(page, identityID), all[last:])
+		wantTotal(t, what+": from the last bucket", total, len(all))
 	}
 	check("after creates")
 	var gone []string
