@@ -30,6 +30,7 @@ func (s *Server) accountRoutes(mux *httpx.Mux) {
 	mux.Handle("POST "+account+"/signin", sameOrigin.Handler(http.HandlerFunc(s.accountSignIn)))
 	mux.Handle("POST "+account+"/passkeys", sameOrigin.Handler(http.HandlerFunc(s.addPasskey)))
 	mux.Handle("POST "+account+"/passkeys/{credential}/revoke", sameOrigin.Handler(http.HandlerFunc(s.revokePasskey)))
+	mux.Handle("POST "+account+"/passkeys/{credential}/rename", sameOrigin.Handler(http.HandlerFunc(s.renamePasskey)))
 }
 
 // accountPath is the path of a realm's account page.
@@ -55,6 +56,7 @@ type accountPage struct {
 	Name     string
 	Username string
 	Passkeys []accountPasskey
+	MaxName  int // the longest name a passkey may be given
 	CSRF     string
 	Base     string // the account page's path
 	// ConfirmLast is the passkey whose revocation waits for the
@@ -70,6 +72,7 @@ type accountPasskey struct {
 	// Name is the one the passkey was given, else its provider's (from
 	// its AAGUID), else its kind; Icon the provider's (a data: URI, or "").
 	Name, Icon string
+	Given      string // the name its owner gave it ("": none)
 	Kind       string // a passkey of a browser or security key, or of an app (the embedded SDK)
 	Synced     string // synced, may sync, or bound to its device: what losing the device means
 	Created    time.Time
@@ -79,7 +82,7 @@ type accountPasskey struct {
 
 // passkeyView describes c to its owner.
 func passkeyView(c passkey.Credential, ss session.Session) accountPasskey {
-	v := accountPasskey{ID: c.ID, Name: c.Name(), Kind: "App passkey", Synced: "On one device", Created: c.CreateTime,
+	v := accountPasskey{ID: c.ID, Name: c.Name(), Given: c.DisplayName, Kind: "App passkey", Synced: "On one device", Created: c.CreateTime,
 		LastUsed: c.LastUsedTime, Current: c.ID == ss.CredentialID}
 	if k := c.WebAuthn; k != nil {
 		_, v.Icon = passkey.AuthenticatorName(k.AAGUID)
@@ -117,7 +120,8 @@ func (s *Server) accountPage(w http.ResponseWriter, r *http.Request) {
 }
 
 // accountNotices are what the page says after an action it redirected from.
-var accountNotices = map[string]string{"revoked": "The passkey was revoked.", "added": "Your new passkey is ready."}
+var accountNotices = map[string]string{"revoked": "The passkey was revoked.", "added": "Your new passkey is ready.",
+	"renamed": "The passkey was renamed."}
 
 // showAccount renders p, filled in for the session ss (signedIn false:
 // the sign-in).
@@ -129,7 +133,7 @@ func (s *Server) showAccount(w http.ResponseWriter, r *http.Request, status int,
 		httpx.WriteError(w, r, err)
 		return
 	}
-	p.Theme, p.Realm, p.Base = theme, theme.EmailRealmName, accountPath(tenant, realm)
+	p.Theme, p.Realm, p.Base, p.MaxName = theme, theme.EmailRealmName, accountPath(tenant, realm), passkey.MaxCredentialName
 	if signedIn {
 		identity, err := s.OAuth.SessionIdentity(ctx, ss)
 		signedIn = err == nil
@@ -259,18 +263,38 @@ func (s *Server) revokePasskey(w http.ResponseWriter, r *http.Request) {
 	}
 	id := r.PathValue("credential")
 	_, err := s.Passkeys.RevokeOwnCredential(r.Context(), ss.TenantID, ss.RealmID, ss.IdentityID, id, r.PostFormValue("confirm") == "last")
-	switch {
-	case errors.Is(err, passkey.ErrLastPasskey):
+	if errors.Is(err, passkey.ErrLastPasskey) {
 		s.showAccount(w, r, http.StatusConflict, ss, cookie, true, accountPage{ConfirmLast: id})
-	case err != nil:
-		var e *latchkey.Error
-		if !errors.As(err, &e) || e.Code == latchkey.CodeInternal {
-			httpx.WriteError(w, r, err)
-			return
-		}
-		s.showAccount(w, r, httpx.Status(e.Code), ss, cookie, true, accountPage{Error: e.Message})
+		return
+	}
+	s.accountDone(w, r, ss, cookie, "revoked", err)
+}
+
+// renamePasskey gives one of the signed-in identity's passkeys the name
+// of the form's field name (empty: back to its provider's name).
+func (s *Server) renamePasskey(w http.ResponseWriter, r *http.Request) {
+	ss, cookie, ok := s.signedInPost(w, r)
+	if !ok {
+		return
+	}
+	_, err := s.Passkeys.RenameCredential(r.Context(), ss.TenantID, ss.RealmID, ss.IdentityID, r.PathValue("credential"), r.PostFormValue("name"))
+	if e := (*latchkey.Error)(nil); errors.As(err, &e) && e.Code == latchkey.CodeBadRequest {
+		err = latchkey.Errorf(latchkey.CodeBadRequest, "That name cannot be used: %s.", refusalReason(e))
+	}
+	s.accountDone(w, r, ss, cookie, "renamed", err)
+}
+
+// accountDone answers a post of the account page: back to the page with
+// the notice done, or the page with the refusal's message.
+func (s *Server) accountDone(w http.ResponseWriter, r *http.Request, ss session.Session, cookie, done string, err error) {
+	var e *latchkey.Error
+	switch {
+	case err == nil:
+		http.Redirect(w, r, accountPath(ss.TenantID, ss.RealmID)+"?done="+done, http.StatusSeeOther)
+	case !errors.As(err, &e) || e.Code == latchkey.CodeInternal:
+		httpx.WriteError(w, r, err)
 	default:
-		http.Redirect(w, r, accountPath(ss.TenantID, ss.RealmID)+"?done=revoked", http.StatusSeeOther)
+		s.showAccount(w, r, httpx.Status(e.Code), ss, cookie, true, accountPage{Error: e.Message})
 	}
 }
 

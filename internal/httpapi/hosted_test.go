@@ -317,11 +317,11 @@ func TestAccountPage(t *testing.T) {
 			}
 
 			// Another identity's passkey, and a post without the CSRF token.
-			post := func(credential, csrf string) int {
+			post := func(credential, action, csrf string) int {
 				t.Helper()
 				status, err := chromedp.Run(ctx, chromedp.Evaluate[int](`(async () => {
-					const form = new URLSearchParams({csrf: `+strconv.Quote(csrf)+`});
-					const res = await fetch(location.pathname + "/passkeys/`+credential+`/revoke", {method: "POST", body: form});
+					const form = new URLSearchParams({csrf: `+strconv.Quote(csrf)+`, name: "Taken over"});
+					const res = await fetch(location.pathname + "/passkeys/`+credential+`/`+action+`", {method: "POST", body: form});
 					return res.status; })()`, chromedp.EvalAwaitPromise))
 				if err != nil {
 					t.Fatal(err)
@@ -332,14 +332,59 @@ func TestAccountPage(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if status := post(beas.ID, csrf); status != http.StatusNotFound {
-				t.Errorf("revoking bea's passkey as ada: %d, want 404", status)
+			for _, action := range []string{"revoke", "rename"} {
+				if status := post(beas.ID, action, csrf); status != http.StatusNotFound {
+					t.Errorf("%s bea's passkey as ada: %d, want 404", action, status)
+				}
+				if status := post(activePasskeys(t, c, realm, ada)[0], action, "forged"); status != http.StatusForbidden {
+					t.Errorf("%s without the CSRF token: %d, want 403", action, status)
+				}
 			}
 			if got := activePasskeys(t, c, realm, bea); len(got) != 1 {
 				t.Errorf("bea's passkeys after ada's attempt: %v", got)
 			}
-			if status := post(activePasskeys(t, c, realm, ada)[0], "forged"); status != http.StatusForbidden {
-				t.Errorf("a post without the CSRF token: %d, want 403", status)
+			if name := c.get(t, "/realms/"+realm+"/identities/"+bea+"/credentials/"+beas.ID)["display_name"]; name != "" {
+				t.Errorf("bea's passkey is named %q after ada's attempt", name)
+			}
+
+			// Rename the passkey signed in with through its form; a name too
+			// long is refused on the page and changes nothing.
+			rename := func(name string) {
+				t.Helper()
+				if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => {
+					const li = [...document.querySelectorAll("#passkeys li[data-id]")].find(li => li.textContent.includes("you signed in with it"));
+					const form = li.querySelector("form.rename");
+					form.elements["name"].removeAttribute("maxlength");
+					form.elements["name"].value = `+strconv.Quote(name)+`;
+					form.submit();
+					return true; })()`)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			signedInWith, err := chromedp.Run(ctx, chromedp.Evaluate[string](`[...document.querySelectorAll("#passkeys li[data-id]")]
+				.find(li => li.textContent.includes("you signed in with it")).dataset.id`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rename("Ada's laptop")
+			waitFor(t, ctx, "no rename", `document.getElementById("notice") !== null && document.getElementById("notice").textContent.includes("renamed")`)
+			if text := passkeys(); !strings.Contains(text, "Ada's laptop") {
+				t.Errorf("the renamed passkey as listed: %q", text)
+			}
+			credPath := "/realms/" + realm + "/identities/" + ada + "/credentials/" + signedInWith
+			if name := c.get(t, credPath)["display_name"]; name != "Ada's laptop" {
+				t.Errorf("the API's display_name after the rename: %v", name)
+			}
+			rename(strings.Repeat("x", passkey.MaxCredentialName+1))
+			waitFor(t, ctx, "no refusal of a long name", `document.getElementById("error") !== null`)
+			if text, _ := chromedp.Run(ctx, chromedp.Text(chromedp.ID("error"))); !strings.Contains(text, "longer than") {
+				t.Errorf("the refusal of a long name says %q", text)
+			}
+			if name := c.get(t, credPath)["display_name"]; name != "Ada's laptop" {
+				t.Errorf("the API's display_name after a refused rename: %v", name)
+			}
+			if err := chromedp.Do(ctx, chromedp.Navigate(account)); err != nil {
+				t.Fatal(err)
 			}
 
 			// The session's cookie is of its realm only: carried to another
@@ -374,10 +419,10 @@ func TestAccountPage(t *testing.T) {
 
 			// Revoke this device's passkey, then the last one (confirmed).
 			if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`[...document.querySelectorAll("#passkeys li[data-id]")]
-				.find(li => !li.textContent.includes("you signed in with it")).querySelector("button").click() || true`)); err != nil {
+				.find(li => !li.textContent.includes("you signed in with it")).querySelector("button.revoke").click() || true`)); err != nil {
 				t.Fatal(err)
 			}
-			waitFor(t, ctx, "no revocation", count+` === 1 && document.getElementById("notice") !== null`)
+			waitFor(t, ctx, "no revocation", count+` === 1 && document.getElementById("notice") !== null && document.getElementById("notice").textContent.includes("revoked")`)
 			if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector("#passkeys button.revoke").click() || true`)); err != nil {
 				t.Fatal(err)
 			}
