@@ -23,7 +23,6 @@ func (c *Console) appRoutes(mux *http.ServeMux) {
 	c.handle(mux, "POST "+realmPrefix+"/applications", c.createApp, with("applications:create")...)
 	c.handle(mux, "GET "+appPrefix, c.app, with("applications:read")...)
 	c.handle(mux, "POST "+appPrefix, c.updateApp, with("applications:update")...)
-	c.handle(mux, "POST "+appPrefix+"/secret", c.revealSecret, with("applications:read", oauth.SecretsScope)...)
 	c.handle(mux, "GET "+appPrefix+"/regenerate-secret", c.confirmRegenerateSecret, "applications:update")
 	c.handle(mux, "POST "+appPrefix+"/regenerate-secret", c.regenerateSecret, with("applications:update")...)
 	c.handle(mux, "GET "+appPrefix+"/delete", c.confirmDeleteApp, "applications:delete")
@@ -254,17 +253,6 @@ func (c *Console) updateApp(q *request) error {
 	}
 	q.redirect(q.appPath(a, ""), "Saved.")
 	return nil
-}
-
-// revealSecret shows the client secret, which the page otherwise leaves
-// out: an explicit request. Unlike the API, it shows the secrets of managed
-// applications too, to an administrator who holds all their scopes.
-func (c *Console) revealSecret(q *request) error {
-	a, err := c.OAuth.RevealSecret(q.Context(), q.tenantID, q.realm.ID, q.PathValue("app"))
-	if err != nil {
-		return err
-	}
-	return c.showApp(q, http.StatusOK, a, appForm(a), a.ProtocolConfig.ClientSecret)
 }
 
 func (q *request) secretRegeneration(a oauth.Application) confirmation {
