@@ -189,7 +189,7 @@ func (s *Server) accountSignIn(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, err)
 		return
 	}
-	cred, identity, err := s.Passkeys.VerifyAssertion(r.Context(), realm, passkey.Config{}, req.Challenge, in.Credential)
+	cred, identity, err := s.verifyPasskey(r, req, passkey.Config{}, in.Credential)
 	if err == nil {
 		err = s.OAuth.FinishAccountSignIn(r.Context(), req, identity, cred.ID)
 	}

@@ -343,18 +343,25 @@ type signedIn struct {
 // could not sign in (unknown, revoked, suspended, an assertion that does
 // not verify) is recorded as a denied sign-in.
 func (s *Server) passkeySignIn(w http.ResponseWriter, r *http.Request, req oauth.AuthRequest, config passkey.Config, credential json.RawMessage) (signedIn, error) {
-	cred, identity, err := s.Passkeys.VerifyAssertion(r.Context(), req.RealmID, config, req.Challenge, credential)
+	cred, identity, err := s.verifyPasskey(r, req, config, credential)
 	if err != nil {
-		if le, ok := errors.AsType[*latchkey.Error](err); ok && le.Code != latchkey.CodeInternal {
-			if rerr := s.OAuth.SignInRefused(r.Context(), req, identity, cred.ID, refusalReason(le)); rerr != nil {
-				err = rerr
-			}
-		}
 		return signedIn{}, err
 	}
 	ss, cookie, err := s.startSession(w, r, session.SignIn{TenantID: req.TenantID, RealmID: req.RealmID, IdentityID: identity.ID,
 		CredentialID: cred.ID, AMR: oauth.PasskeyAMR(config), ACR: oauth.PasskeyACR})
 	return signedIn{cred: cred, identity: identity, session: ss, cookie: cookie}, err
+}
+
+// verifyPasskey verifies a passkey's assertion for req, and records the
+// refusal of one that cannot sign in (the reason in the event).
+func (s *Server) verifyPasskey(r *http.Request, req oauth.AuthRequest, config passkey.Config, credential json.RawMessage) (passkey.Credential, directory.Identity, error) {
+	cred, identity, err := s.Passkeys.VerifyAssertion(r.Context(), req.RealmID, config, req.Challenge, credential)
+	if le, ok := errors.AsType[*latchkey.Error](err); ok && le.Code != latchkey.CodeInternal {
+		if rerr := s.OAuth.SignInRefused(r.Context(), req, identity, cred.ID, refusalReason(le)); rerr != nil {
+			err = rerr
+		}
+	}
+	return cred, identity, err
 }
 
 // answerRefusal tells the hosted page to show the refusal of req, for

@@ -310,6 +310,14 @@ func TestAccountPage(t *testing.T) {
 				t.Errorf("the passkey as listed: %q", text)
 			}
 
+			signIns := func(action string) []map[string]any {
+				t.Helper()
+				return c.listAll(t, "/realms/"+realm+"/events", "events", "filter", `action eq "`+action+`" and identity_id eq "`+ada+`"`)
+			}
+			if got := signIns("sign_in.allowed"); len(got) != 1 || got[0]["resource_type"] != "Account" || got[0]["credential_id"] == "" {
+				t.Errorf("the account page's sign-in as the events list it: %v", got)
+			}
+
 			click(t, ctx, "add")
 			waitFor(t, ctx, "no second passkey", count+` === 2 && document.getElementById("notice") !== null`)
 			if got := activePasskeys(t, c, realm, ada); len(got) != 2 {
@@ -438,6 +446,12 @@ func TestAccountPage(t *testing.T) {
 			waitFor(t, ctx, "still signed in after revoking the last passkey", `document.getElementById("signin") !== null`)
 			if got := activePasskeys(t, c, realm, ada); len(got) != 0 {
 				t.Errorf("ada's passkeys after revoking the last: %v", got)
+			}
+			// Signing in again with the revoked passkey is refused, and the log says why.
+			click(t, ctx, "signin")
+			waitFor(t, ctx, "no refusal of a revoked passkey", `document.getElementById("status").textContent.includes("revoked")`)
+			if got := signIns("sign_in.denied"); len(got) != 1 || !strings.Contains(str(t, got[0], "reason"), "revoked") {
+				t.Errorf("the refused sign-in as the events list it: %v", got)
 			}
 		})
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/directory"
 	sessions "github.com/latchkey/latchkey/internal/session"
 )
@@ -35,7 +36,13 @@ func (s *Service) FinishAccountSignIn(ctx context.Context, req AuthRequest, iden
 	at := s.Clock.Now()
 	fin := req
 	fin.IdentityID, fin.CredentialID, fin.AuthTime = identity.ID, credentialID, at.UTC().Truncate(time.Second)
-	err := s.store.FinishAuthRequest(ctx, fin, at)
+	allowed := s.signInEvent(ctx, audit.SignInAllowed, req.TenantID, req.RealmID, "", req.ID, &identity, credentialID)
+	err := s.store.Update(ctx, func(tx Tx) error {
+		if err := tx.FinishAuthRequest(ctx, fin, at); err != nil {
+			return err
+		}
+		return tx.RecordEvent(ctx, allowed)
+	})
 	if errors.Is(err, latchkey.ErrNotFound) {
 		return errFinished
 	}

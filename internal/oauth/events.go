@@ -15,8 +15,11 @@ import (
 func (s *Service) signInEvent(ctx context.Context, action, tenantID, realmID, appID, correlation string, i *directory.Identity, credentialID string) audit.Event {
 	e := audit.NewAt(ctx, s.Clock.Now(), tenantID, realmID, action, "Application", appID)
 	e.CorrelationID, e.ApplicationID, e.CredentialID = correlation, appID, credentialID
-	// The cached application, as the sign-in read it: no read of its own.
-	if a, err := s.signInApplication(ctx, tenantID, realmID, appID); err == nil {
+	if appID == "" {
+		// The realm's account page signs in for no application.
+		e.ResourceType, e.ResourceDisplayName = "Account", "Account page"
+	} else if a, err := s.signInApplication(ctx, tenantID, realmID, appID); err == nil {
+		// The cached application, as the sign-in read it: no read of its own.
 		e.ResourceDisplayName = a.DisplayName
 	}
 	if i != nil {
