@@ -67,6 +67,10 @@ func TestHostedBindingPage(t *testing.T) {
 			if cred["state"] != "ACTIVE" || cred["csr_type"] != "WEBAUTHN" {
 				t.Errorf("credential %v", cred)
 			}
+			// The page passes on what the browser says of the authenticator's transports.
+			if tr, _ := cred["transports"].([]any); len(tr) != 1 || tr[0] != "internal" {
+				t.Errorf("the passkey's transports: %v", cred["transports"])
+			}
 			if s := enrollment(t, c, realm, ada); s != "ENROLLED" {
 				t.Errorf("enrollment %s", s)
 			}

@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -507,7 +508,15 @@ func TestBindWebAuthnPasskey(t *testing.T) {
 			t.Errorf("state after refused proofs %s", s)
 		}
 
-		bound := b.call(t, c, "bind", b.token, webauthnProof(t, info, e.node.URL))
+		// The browser's transports come along (the hosted pages send them);
+		// unknown and repeated ones are dropped.
+		proof := webauthnProof(t, info, e.node.URL)
+		var raw map[string]any
+		json.Unmarshal([]byte(proof["raw"].(string)), &raw)
+		raw["transports"] = []string{"hybrid", "pigeon", "internal", "hybrid"}
+		withTransports, _ := json.Marshal(raw)
+		proof["raw"] = string(withTransports)
+		bound := b.call(t, c, "bind", b.token, proof)
 		if bound.Status != http.StatusOK {
 			t.Fatalf("bind: %d %s", bound.Status, bound.Body)
 		}
@@ -515,6 +524,9 @@ func TestBindWebAuthnPasskey(t *testing.T) {
 		var jwk jose.JSONWebKey
 		if cred["csr_type"] != "WEBAUTHN" || json.Unmarshal([]byte(str(t, cred, "jwk_json")), &jwk) != nil || !jwk.Valid() {
 			t.Errorf("credential %v", cred)
+		}
+		if tr := fmt.Sprint(cred["transports"]); tr != "[hybrid internal]" {
+			t.Errorf("the passkey's transports: %s", tr)
 		}
 		if s := b.state(t, c); s != "COMPLETE" {
 			t.Errorf("state after bind %s", s)

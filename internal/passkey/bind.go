@@ -302,6 +302,10 @@ func (s *Service) verifyJWT(inv Invocation, token, raw string) (Credential, erro
 type attestation struct {
 	ClientDataJSON    string `json:"client_data_json_base64"`
 	AttestationObject string `json:"attestation_object"`
+	// Transports are what the browser said the authenticator can be
+	// reached by (response.getTransports()): a Latchkey extension that the
+	// hosted pages send and the SDK does not. Unknown ones are dropped.
+	Transports []string `json:"transports,omitempty"`
 }
 
 // credentialJSON is a PublicKeyCredential in its JSON form, for go-webauthn's
@@ -393,14 +397,16 @@ func (s *Service) verifyWebAuthn(inv Invocation, token, raw string) (Credential,
 	if err != nil {
 		return c, invalidProof("unsupported public key")
 	}
-	transports := make([]string, len(cred.Transport))
-	for i, t := range cred.Transport {
-		transports[i] = string(t)
+	var reachedBy []string
+	for _, t := range att.Transports {
+		if slices.Contains(transports, protocol.AuthenticatorTransport(t)) && !slices.Contains(reachedBy, t) {
+			reachedBy = append(reachedBy, t)
+		}
 	}
 	c.WebAuthn = &WebAuthnKey{
 		CredentialID: cred.ID, PublicKey: cred.PublicKey, SignCount: cred.Authenticator.SignCount,
 		AAGUID: cred.Authenticator.AAGUID, BackupEligible: cred.Flags.BackupEligible, BackupState: cred.Flags.BackupState,
-		UserVerified: cred.Flags.UserVerified, Transports: transports, AttestationType: cred.AttestationType,
+		UserVerified: cred.Flags.UserVerified, Transports: reachedBy, AttestationType: cred.AttestationType,
 	}
 	return c, setKey(&c, key)
 }
