@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -22,7 +21,6 @@ import (
 	"github.com/go-webauthn/webauthn/protocol/webauthncose"
 
 	"github.com/latchkey/latchkey/internal/browsertest"
-	"github.com/latchkey/latchkey/internal/server"
 	"github.com/latchkey/latchkey/internal/testenv"
 )
 
@@ -183,66 +181,62 @@ func TestImportCredentialsAPI(t *testing.T) {
 // credential.
 func TestSignInWithImportedPasskey(t *testing.T) {
 	t.Parallel()
-	for _, eng := range testenv.Engines() {
-		t.Run(eng.Name, func(t *testing.T) {
-			t.Parallel()
-			n := testenv.StartNode(t, eng.Name, func(cfg *server.Config) { cfg.Logger = slog.New(slog.DiscardHandler) })
-			c := client{base: n.URL, tenant: n.Creds().TenantID, token: n.Token(t, "")}
-			realm := newRealm(t, c, "Migrated")
-			ada := str(t, newIdentity(t, c, realm, "ada", "primary_email_address", "ada@example.com"), "id")
+	forEachEngine(t, nil, func(t *testing.T, e *env) {
+		n, c := e.node, e.api
+		realm := newRealm(t, c, "Migrated")
+		ada := str(t, newIdentity(t, c, realm, "ada", "primary_email_address", "ada@example.com"), "id")
 
-			// The passkey as the old system knew it.
-			key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-			if err != nil {
-				t.Fatal(err)
-			}
-			pkcs8, err := x509.MarshalPKCS8PrivateKey(key)
-			if err != nil {
-				t.Fatal(err)
-			}
-			credentialID := make([]byte, 32)
-			rand.Read(credentialID)
-			cose, err := webauthncbor.Marshal(webauthncose.EC2PublicKeyData{
-				PublicKeyData: webauthncose.PublicKeyData{KeyType: int64(webauthncose.EllipticKey), Algorithm: int64(webauthncose.AlgES256)},
-				Curve:         int64(webauthncose.P256), XCoord: key.X.FillBytes(make([]byte, 32)), YCoord: key.Y.FillBytes(make([]byte, 32))})
-			if err != nil {
-				t.Fatal(err)
-			}
-			u, _ := url.Parse(n.URL)
-			ctx := browsertest.Start(t)
-			browsertest.AddAuthenticatorWithPasskey(t, ctx, u.Hostname(), credentialID, pkcs8, []byte("legacy-user-ada"))
+		// The passkey as the old system knew it.
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pkcs8, err := x509.MarshalPKCS8PrivateKey(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		credentialID := make([]byte, 32)
+		rand.Read(credentialID)
+		cose, err := webauthncbor.Marshal(webauthncose.EC2PublicKeyData{
+			PublicKeyData: webauthncose.PublicKeyData{KeyType: int64(webauthncose.EllipticKey), Algorithm: int64(webauthncose.AlgES256)},
+			Curve:         int64(webauthncose.P256), XCoord: key.X.FillBytes(make([]byte, 32)), YCoord: key.Y.FillBytes(make([]byte, 32))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, _ := url.Parse(n.URL)
+		ctx := browsertest.Start(t)
+		browsertest.AddAuthenticatorWithPasskey(t, ctx, u.Hostname(), credentialID, pkcs8, []byte("legacy-user-ada"))
 
-			imported := items(t, c.post(t, "/realms/"+realm+"/identities/"+ada+"/credentials:import", map[string]any{"credentials": []any{map[string]any{
-				"credential_id": base64.RawURLEncoding.EncodeToString(credentialID), "public_key": base64.RawURLEncoding.EncodeToString(cose),
-				"sign_count": 0, "transports": []string{"internal"}, "user_handle": base64.RawURLEncoding.EncodeToString([]byte("legacy-user-ada")),
-			}}}), "credentials")
-			credential := str(t, imported[0], "id")
+		imported := items(t, c.post(t, "/realms/"+realm+"/identities/"+ada+"/credentials:import", map[string]any{"credentials": []any{map[string]any{
+			"credential_id": base64.RawURLEncoding.EncodeToString(credentialID), "public_key": base64.RawURLEncoding.EncodeToString(cose),
+			"sign_count": 0, "transports": []string{"internal"}, "user_handle": base64.RawURLEncoding.EncodeToString([]byte("legacy-user-ada")),
+		}}}), "credentials")
+		credential := str(t, imported[0], "id")
 
-			ln, err := net.Listen("tcp", "localhost:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			callback := "http://localhost:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port) + "/callback"
-			app, clientID, secret := oidcClient(t, n, realm, callback)
-			c.ok(t, "PUT", "/realms/"+realm+"/policy", map[string]any{"default_effect": "deny", "rules": []any{
-				map[string]any{"effect": "allow", "applications": []string{app}, "identities": []string{ada}}}})
-			issuer := n.URL + "/v1/tenants/" + c.tenant + "/realms/" + realm + "/applications/" + app
-			rp := startRelyingParty(t, ln, issuer, clientID, secret, http.DefaultClient)
+		ln, err := net.Listen("tcp", "localhost:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		callback := "http://localhost:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port) + "/callback"
+		app, clientID, secret := oidcClient(t, n, realm, callback)
+		c.ok(t, "PUT", "/realms/"+realm+"/policy", map[string]any{"default_effect": "deny", "rules": []any{
+			map[string]any{"effect": "allow", "applications": []string{app}, "identities": []string{ada}}}})
+		issuer := n.URL + "/v1/tenants/" + c.tenant + "/realms/" + realm + "/applications/" + app
+		rp := startRelyingParty(t, ln, issuer, clientID, secret, http.DefaultClient)
 
-			o := rp.signInThrough(t, ctx)
-			if o.err != "" {
-				t.Fatalf("sign-in with the imported passkey: %s", o.err)
-			}
-			if o.idToken.Subject != ada || o.claims["preferred_username"] != "ada" || o.userinfo["sub"] != ada {
-				t.Errorf("ID token %v, userinfo %v", o.claims, o.userinfo)
-			}
-			assertAllowedSignIn(t, c, realm, app, ada)
-			allowed := signInEvents(t, c, realm, `action eq "sign_in.allowed" and identity_id eq "`+ada+`"`)
-			if allowed[0]["credential_id"] != credential {
-				t.Errorf("the sign-in was made with %v, want the imported credential %s", allowed[0]["credential_id"], credential)
-			}
-		})
-	}
+		o := rp.signInThrough(t, ctx)
+		if o.err != "" {
+			t.Fatalf("sign-in with the imported passkey: %s", o.err)
+		}
+		if o.idToken.Subject != ada || o.claims["preferred_username"] != "ada" || o.userinfo["sub"] != ada {
+			t.Errorf("ID token %v, userinfo %v", o.claims, o.userinfo)
+		}
+		assertAllowedSignIn(t, c, realm, app, ada)
+		allowed := signInEvents(t, c, realm, `action eq "sign_in.allowed" and identity_id eq "`+ada+`"`)
+		if allowed[0]["credential_id"] != credential {
+			t.Errorf("the sign-in was made with %v, want the imported credential %s", allowed[0]["credential_id"], credential)
+		}
+	})
 }
 
 // TestImportSoftwarePasskey: a software passkey of Beyond Identity's

@@ -2,7 +2,6 @@ package httpapi_test
 
 import (
 	"context"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -18,8 +17,6 @@ import (
 	"github.com/latchkey/latchkey/internal/browsertest"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/passkey"
-	"github.com/latchkey/latchkey/internal/server"
-	"github.com/latchkey/latchkey/internal/testenv"
 )
 
 // openSignInPage opens the app's /login (with the authorization request's
@@ -87,31 +84,23 @@ func (rp *relyingParty) backFromRefusal(t *testing.T, ctx context.Context, kind,
 // signs in while the autofill request waits (it aborts it first).
 func TestPasskeyAutofill(t *testing.T) {
 	t.Parallel()
-	for _, eng := range testenv.Engines() {
-		t.Run(eng.Name, func(t *testing.T) {
-			t.Parallel()
-			n := testenv.StartNode(t, eng.Name, func(cfg *server.Config) { cfg.Logger = slog.New(slog.DiscardHandler) })
-			c := client{base: n.URL, tenant: n.Creds().TenantID, token: n.Token(t, "")}
-			ctx := browsertest.Start(t)
-			browsertest.AddAuthenticator(t, ctx)
-			realm := newRealm(t, c, "Pets")
-			ada := str(t, newIdentity(t, c, realm, "ada"), "id")
-			bindOnHostedPage(t, ctx, newBinding(t, c, realm, ada, hostedConfig(t, c, realm)).link)
-			rp, app := startOIDCApp(t, n, c.tenant, realm)
-			c.ok(t, "PUT", "/realms/"+realm+"/policy", map[string]any{"default_effect": "deny", "rules": []any{
-				map[string]any{"effect": "allow", "applications": []string{app}, "identities": []string{ada}}}})
+	forEachEngine(t, nil, func(t *testing.T, e *env) {
+		n, c := e.node, e.api
+		ctx, realm, ada := adaWithPasskey(t, c, "Pets")
+		rp, app := startOIDCApp(t, n, c.tenant, realm)
+		c.ok(t, "PUT", "/realms/"+realm+"/policy", map[string]any{"default_effect": "deny", "rules": []any{
+			map[string]any{"effect": "allow", "applications": []string{app}, "identities": []string{ada}}}})
 
-			rp.openSignInPage(t, ctx, "prompt", "login")
-			autocomplete, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("username").autocomplete`))
-			if err != nil || autocomplete != "username webauthn" {
-				t.Errorf("the username field's autocomplete is %q (%v), want username webauthn", autocomplete, err)
-			}
-			if err := chromedp.Do(ctx); err != nil {
-				t.Fatal(err)
-			}
-			signedIn(t, "autofill", rp.outcome(t, ctx), ada)
-		})
-	}
+		rp.openSignInPage(t, ctx, "prompt", "login")
+		autocomplete, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("username").autocomplete`))
+		if err != nil || autocomplete != "username webauthn" {
+			t.Errorf("the username field's autocomplete is %q (%v), want username webauthn", autocomplete, err)
+		}
+		if err := chromedp.Do(ctx); err != nil {
+			t.Fatal(err)
+		}
+		signedIn(t, "autofill", rp.outcome(t, ctx), ada)
+	})
 }
 
 // TestRefusalPages: every refusal of a sign-in on the hosted page shows a
@@ -122,67 +111,63 @@ func TestPasskeyAutofill(t *testing.T) {
 // revoked passkey. The sign-in log still has the reasons.
 func TestRefusalPages(t *testing.T) {
 	t.Parallel()
-	for _, eng := range testenv.Engines() {
-		t.Run(eng.Name, func(t *testing.T) {
-			t.Parallel()
-			n := testenv.StartNode(t, eng.Name, func(cfg *server.Config) { cfg.Logger = slog.New(slog.DiscardHandler) })
-			c := client{base: n.URL, tenant: n.Creds().TenantID, token: n.Token(t, "")}
-			ctx := browsertest.Start(t)
-			browsertest.AddAuthenticator(t, ctx)
-			const support = "https://help.example.com/"
-			realm, other := newRealm(t, c, "Pets"), newRealm(t, c, "Other")
-			for _, r := range []string{realm, other} {
-				c.post(t, "/realms/"+r+"/themes", map[string]any{"theme": map[string]any{"email_realm_name": "Acme", "support_url": support}})
+	forEachEngine(t, nil, func(t *testing.T, e *env) {
+		n, c := e.node, e.api
+		ctx := browsertest.Start(t)
+		browsertest.AddAuthenticator(t, ctx)
+		const support = "https://help.example.com/"
+		realm, other := newRealm(t, c, "Pets"), newRealm(t, c, "Other")
+		for _, r := range []string{realm, other} {
+			c.post(t, "/realms/"+r+"/themes", map[string]any{"theme": map[string]any{"email_realm_name": "Acme", "support_url": support}})
+		}
+		ada := str(t, newIdentity(t, c, realm, "ada"), "id")
+		bindOnHostedPage(t, ctx, newBinding(t, c, realm, ada, hostedConfig(t, c, realm)).link)
+		rp, app := startOIDCApp(t, n, c.tenant, realm)
+		elsewhere, otherApp := startOIDCApp(t, n, c.tenant, other)
+		allow := func(r string) { // everyone, every application
+			c.ok(t, "PUT", "/realms/"+r+"/policy", map[string]any{"default_effect": "allow", "rules": []any{}})
+		}
+		allow(other)
+		wantDenied := func(what string, o outcome, description string) {
+			t.Helper()
+			if o.err != "access_denied: "+description {
+				t.Errorf("%s: the app heard %+v, want access_denied: %s", what, o, description)
 			}
-			ada := str(t, newIdentity(t, c, realm, "ada"), "id")
-			bindOnHostedPage(t, ctx, newBinding(t, c, realm, ada, hostedConfig(t, c, realm)).link)
-			rp, app := startOIDCApp(t, n, c.tenant, realm)
-			elsewhere, otherApp := startOIDCApp(t, n, c.tenant, other)
-			allow := func(r string) { // everyone, every application
-				c.ok(t, "PUT", "/realms/"+r+"/policy", map[string]any{"default_effect": "allow", "rules": []any{}})
-			}
-			allow(other)
-			wantDenied := func(what string, o outcome, description string) {
-				t.Helper()
-				if o.err != "access_denied: "+description {
-					t.Errorf("%s: the app heard %+v, want access_denied: %s", what, o, description)
-				}
-			}
+		}
 
-			// ada's passkey is not one of the other realm's.
-			elsewhere.pressSignIn(t, ctx)
-			wantDenied("a passkey of another realm", elsewhere.backFromRefusal(t, ctx, "no_passkey", "Pet App", support), "This passkey is not registered here")
-			assertDeniedSignIn(t, c, other, otherApp, "no passkey on this device is registered here")
+		// ada's passkey is not one of the other realm's.
+		elsewhere.pressSignIn(t, ctx)
+		wantDenied("a passkey of another realm", elsewhere.backFromRefusal(t, ctx, "no_passkey", "Pet App", support), "This passkey is not registered here")
+		assertDeniedSignIn(t, c, other, otherApp, "no passkey on this device is registered here")
 
-			// No rule lets ada in (and the denied sign-in starts her session: the
-			// next visit is refused without a ceremony, on the same page).
-			rp.pressSignIn(t, ctx)
-			wantDenied("policy", rp.backFromRefusal(t, ctx, "denied", "Pet App", support), oauth.DeniedDescription)
-			if err := chromedp.Do(ctx, chromedp.Navigate(rp.URL+"/login")); err != nil {
-				t.Fatal(err)
-			}
-			wantDenied("policy, with the session", rp.backFromRefusal(t, ctx, "denied", "Pet App", support), oauth.DeniedDescription)
-			assertDeniedSignIn(t, c, realm, app, "no rule matches")
-			allow(realm)
+		// No rule lets ada in (and the denied sign-in starts her session: the
+		// next visit is refused without a ceremony, on the same page).
+		rp.pressSignIn(t, ctx)
+		wantDenied("policy", rp.backFromRefusal(t, ctx, "denied", "Pet App", support), oauth.DeniedDescription)
+		if err := chromedp.Do(ctx, chromedp.Navigate(rp.URL+"/login")); err != nil {
+			t.Fatal(err)
+		}
+		wantDenied("policy, with the session", rp.backFromRefusal(t, ctx, "denied", "Pet App", support), oauth.DeniedDescription)
+		assertDeniedSignIn(t, c, realm, app, "no rule matches")
+		allow(realm)
 
-			c.patch(t, "/realms/"+realm+"/identities/"+ada, map[string]any{"identity": map[string]any{"status": "suspended"}})
-			rp.pressSignIn(t, ctx)
-			wantDenied("suspended", rp.backFromRefusal(t, ctx, "suspended", "Pet App", support), "Your account is suspended")
-			c.patch(t, "/realms/"+realm+"/identities/"+ada, map[string]any{"identity": map[string]any{"status": "active"}})
-			signedIn(t, "reactivated", rp.signInThrough(t, ctx, "prompt", "login"), ada)
+		c.patch(t, "/realms/"+realm+"/identities/"+ada, map[string]any{"identity": map[string]any{"status": "suspended"}})
+		rp.pressSignIn(t, ctx)
+		wantDenied("suspended", rp.backFromRefusal(t, ctx, "suspended", "Pet App", support), "Your account is suspended")
+		c.patch(t, "/realms/"+realm+"/identities/"+ada, map[string]any{"identity": map[string]any{"status": "active"}})
+		signedIn(t, "reactivated", rp.signInThrough(t, ctx, "prompt", "login"), ada)
 
-			creds := c.list(t, "/realms/"+realm+"/identities/"+ada+"/credentials")
-			c.post(t, "/realms/"+realm+"/identities/"+ada+"/credentials/"+str(t, items(t, creds, "credentials")[0], "id")+":revoke", map[string]any{})
-			rp.pressSignIn(t, ctx)
-			wantDenied("revoked", rp.backFromRefusal(t, ctx, "revoked", "Pet App", support), "This passkey was revoked")
+		creds := c.list(t, "/realms/"+realm+"/identities/"+ada+"/credentials")
+		c.post(t, "/realms/"+realm+"/identities/"+ada+"/credentials/"+str(t, items(t, creds, "credentials")[0], "id")+":revoke", map[string]any{})
+		rp.pressSignIn(t, ctx)
+		wantDenied("revoked", rp.backFromRefusal(t, ctx, "revoked", "Pet App", support), "This passkey was revoked")
 
-			// A refusal page's address cannot be made up.
-			resp := c.withToken("").do(t, "GET", "/realms/"+realm+"/applications/"+app+"/refused?r=bm90IHNlYWxlZA", nil)
-			if resp.Status != http.StatusBadRequest || !strings.Contains(string(resp.Body), "not valid") {
-				t.Errorf("a forged refusal page: %d %s", resp.Status, resp.Body)
-			}
-		})
-	}
+		// A refusal page's address cannot be made up.
+		resp := c.withToken("").do(t, "GET", "/realms/"+realm+"/applications/"+app+"/refused?r=bm90IHNlYWxlZA", nil)
+		if resp.Status != http.StatusBadRequest || !strings.Contains(string(resp.Body), "not valid") {
+			t.Errorf("a forged refusal page: %d %s", resp.Status, resp.Body)
+		}
+	})
 }
 
 // activePasskeys returns the ids of an identity's ACTIVE credentials.
@@ -220,45 +205,41 @@ func click(t *testing.T, ctx context.Context, id string) {
 // this device for the signed-in identity before signing in.
 func TestPasskeyOnThisDevice(t *testing.T) {
 	t.Parallel()
-	for _, eng := range testenv.Engines() {
-		t.Run(eng.Name, func(t *testing.T) {
-			t.Parallel()
-			n := testenv.StartNode(t, eng.Name, func(cfg *server.Config) { cfg.Logger = slog.New(slog.DiscardHandler) })
-			c := client{base: n.URL, tenant: n.Creds().TenantID, token: n.Token(t, "")}
-			ctx := browsertest.Start(t)
-			browsertest.AddHybridAuthenticator(t, ctx) // the phone, alone while ada binds her passkey on it
-			realm := newRealm(t, c, "Pets")
-			ada := str(t, newIdentity(t, c, realm, "ada"), "id")
-			bindOnHostedPage(t, ctx, newBinding(t, c, realm, ada, hostedConfig(t, c, realm)).link)
-			browsertest.AddAuthenticator(t, ctx) // this device, without a passkey
-			rp, app := startOIDCApp(t, n, c.tenant, realm)
-			c.ok(t, "PUT", "/realms/"+realm+"/policy", map[string]any{"default_effect": "deny", "rules": []any{
-				map[string]any{"effect": "allow", "applications": []string{app}, "identities": []string{ada}}}})
-			offered := `document.getElementById("offer") !== null && !document.getElementById("offer").hidden`
+	forEachEngine(t, nil, func(t *testing.T, e *env) {
+		n, c := e.node, e.api
+		ctx := browsertest.Start(t)
+		browsertest.AddHybridAuthenticator(t, ctx) // the phone, alone while ada binds her passkey on it
+		realm := newRealm(t, c, "Pets")
+		ada := str(t, newIdentity(t, c, realm, "ada"), "id")
+		bindOnHostedPage(t, ctx, newBinding(t, c, realm, ada, hostedConfig(t, c, realm)).link)
+		browsertest.AddAuthenticator(t, ctx) // this device, without a passkey
+		rp, app := startOIDCApp(t, n, c.tenant, realm)
+		c.ok(t, "PUT", "/realms/"+realm+"/policy", map[string]any{"default_effect": "deny", "rules": []any{
+			map[string]any{"effect": "allow", "applications": []string{app}, "identities": []string{ada}}}})
+		offered := `document.getElementById("offer") !== null && !document.getElementById("offer").hidden`
 
-			rp.pressSignIn(t, ctx)
-			waitFor(t, ctx, "no offer of a passkey on this device", offered)
-			click(t, ctx, "offer-skip")
-			signedIn(t, "after Not now", rp.outcome(t, ctx), ada)
-			signedIn(t, "the next sign-in, not offered again", rp.signInThrough(t, ctx, "prompt", "login"), ada)
+		rp.pressSignIn(t, ctx)
+		waitFor(t, ctx, "no offer of a passkey on this device", offered)
+		click(t, ctx, "offer-skip")
+		signedIn(t, "after Not now", rp.outcome(t, ctx), ada)
+		signedIn(t, "the next sign-in, not offered again", rp.signInThrough(t, ctx, "prompt", "login"), ada)
 
-			_, err := chromedp.Run(ctx, func(ctx context.Context, tg *chromedp.Target) (struct{}, error) {
-				_, err := cdp.Call(ctx, tg, network.DeleteCookies, network.DeleteCookiesParams{Name: "latchkey_passkey_offer",
-					URL: n.URL + "/v1/tenants/" + c.tenant + "/realms/" + realm + "/"})
-				return struct{}{}, err
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			rp.pressSignIn(t, ctx, "prompt", "login")
-			waitFor(t, ctx, "no offer without its cookie", offered)
-			click(t, ctx, "offer-create")
-			signedIn(t, "after creating the passkey", rp.outcome(t, ctx), ada)
-			if got := activePasskeys(t, c, realm, ada); len(got) != 2 {
-				t.Errorf("ada's passkeys after the offer: %v, want the phone's and this device's", got)
-			}
+		_, err := chromedp.Run(ctx, func(ctx context.Context, tg *chromedp.Target) (struct{}, error) {
+			_, err := cdp.Call(ctx, tg, network.DeleteCookies, network.DeleteCookiesParams{Name: "latchkey_passkey_offer",
+				URL: n.URL + "/v1/tenants/" + c.tenant + "/realms/" + realm + "/"})
+			return struct{}{}, err
 		})
-	}
+		if err != nil {
+			t.Fatal(err)
+		}
+		rp.pressSignIn(t, ctx, "prompt", "login")
+		waitFor(t, ctx, "no offer without its cookie", offered)
+		click(t, ctx, "offer-create")
+		signedIn(t, "after creating the passkey", rp.outcome(t, ctx), ada)
+		if got := activePasskeys(t, c, realm, ada); len(got) != 2 {
+			t.Errorf("ada's passkeys after the offer: %v, want the phone's and this device's", got)
+		}
+	})
 }
 
 // TestAccountPage: the realm's account page signs in with a passkey (no
@@ -268,191 +249,187 @@ func TestPasskeyOnThisDevice(t *testing.T) {
 // refuses another identity's passkey and a post without the CSRF token.
 func TestAccountPage(t *testing.T) {
 	t.Parallel()
-	for _, eng := range testenv.Engines() {
-		t.Run(eng.Name, func(t *testing.T) {
-			t.Parallel()
-			n := testenv.StartNode(t, eng.Name, func(cfg *server.Config) { cfg.Logger = slog.New(slog.DiscardHandler) })
-			c := client{base: n.URL, tenant: n.Creds().TenantID, token: n.Token(t, "")}
-			ctx := browsertest.Start(t)
-			browsertest.AddHybridAuthenticator(t, ctx)
-			realm := newRealm(t, c, "Pets")
-			c.post(t, "/realms/"+realm+"/themes", map[string]any{"theme": map[string]any{"email_realm_name": "Acme"}})
-			ada := str(t, newIdentity(t, c, realm, "ada"), "id")
-			bindOnHostedPage(t, ctx, newBinding(t, c, realm, ada, hostedConfig(t, c, realm)).link)
-			browsertest.AddAuthenticator(t, ctx)
-			bea := str(t, newIdentity(t, c, realm, "bea"), "id")
-			now := time.Now()
-			beas := passkey.Credential{ID: latchkey.NewID(), IdentityID: bea, RealmID: realm, TenantID: c.tenant, State: passkey.Active,
-				CSRType: passkey.CSRJWT, JWKJSON: "{}", JWKThumbprint: "bea's key", CreateTime: now, UpdateTime: now}
-			if err := n.Store.CreateCredential(t.Context(), beas); err != nil {
-				t.Fatal(err)
-			}
-			account := n.URL + "/v1/tenants/" + c.tenant + "/realms/" + realm + "/account"
-			passkeys := func() string {
-				t.Helper()
-				text, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("passkeys")))
-				if err != nil {
-					t.Fatal(err)
-				}
-				return text
-			}
-			count := `document.querySelectorAll("#passkeys li[data-id]").length`
-
-			if err := chromedp.Do(ctx, chromedp.Navigate(account)); err != nil {
-				t.Fatal(err)
-			}
-			waitFor(t, ctx, "no sign-in on the account page", `document.getElementById("signin") !== null`)
-			click(t, ctx, "signin")
-			waitFor(t, ctx, "no passkeys after signing in", count+` === 1`)
-			if text := passkeys(); !strings.Contains(text, "Passkey") || !strings.Contains(text, "On one device") ||
-				!strings.Contains(text, "Created "+time.Now().UTC().Format("2 January 2006")) || !strings.Contains(text, "you signed in with it") ||
-				!strings.Contains(text, ", last used "+time.Now().UTC().Format("2 January 2006")) {
-				t.Errorf("the passkey as listed: %q", text)
-			}
-
-			signIns := func(action string) []map[string]any {
-				t.Helper()
-				return c.listAll(t, "/realms/"+realm+"/events", "events", "filter", `action eq "`+action+`" and identity_id eq "`+ada+`"`)
-			}
-			if got := signIns("sign_in.allowed"); len(got) != 1 || got[0]["resource_type"] != "Account" || got[0]["credential_id"] == "" {
-				t.Errorf("the account page's sign-in as the events list it: %v", got)
-			}
-
-			click(t, ctx, "add")
-			waitFor(t, ctx, "no second passkey", count+` === 2 && document.getElementById("notice") !== null`)
-			if got := activePasskeys(t, c, realm, ada); len(got) != 2 {
-				t.Errorf("ada's passkeys: %v", got)
-			}
-
-			// Another identity's passkey, and a post without the CSRF token.
-			post := func(credential, action, csrf string) int {
-				t.Helper()
-				status, err := chromedp.Run(ctx, chromedp.Evaluate[int](`(async () => {
-					const form = new URLSearchParams({csrf: `+strconv.Quote(csrf)+`, name: "Taken over"});
-					const res = await fetch(location.pathname + "/passkeys/`+credential+`/`+action+`", {method: "POST", body: form});
-					return res.status; })()`, chromedp.EvalAwaitPromise))
-				if err != nil {
-					t.Fatal(err)
-				}
-				return status
-			}
-			csrf, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("input[name=csrf]").value`))
+	forEachEngine(t, nil, func(t *testing.T, e *env) {
+		n, c := e.node, e.api
+		ctx := browsertest.Start(t)
+		browsertest.AddHybridAuthenticator(t, ctx)
+		realm := newRealm(t, c, "Pets")
+		c.post(t, "/realms/"+realm+"/themes", map[string]any{"theme": map[string]any{"email_realm_name": "Acme"}})
+		ada := str(t, newIdentity(t, c, realm, "ada"), "id")
+		bindOnHostedPage(t, ctx, newBinding(t, c, realm, ada, hostedConfig(t, c, realm)).link)
+		browsertest.AddAuthenticator(t, ctx)
+		bea := str(t, newIdentity(t, c, realm, "bea"), "id")
+		now := time.Now()
+		beas := passkey.Credential{ID: latchkey.NewID(), IdentityID: bea, RealmID: realm, TenantID: c.tenant, State: passkey.Active,
+			CSRType: passkey.CSRJWT, JWKJSON: "{}", JWKThumbprint: "bea's key", CreateTime: now, UpdateTime: now}
+		if err := n.Store.CreateCredential(t.Context(), beas); err != nil {
+			t.Fatal(err)
+		}
+		account := n.URL + "/v1/tenants/" + c.tenant + "/realms/" + realm + "/account"
+		passkeys := func() string {
+			t.Helper()
+			text, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("passkeys")))
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, action := range []string{"revoke", "rename"} {
-				if status := post(beas.ID, action, csrf); status != http.StatusNotFound {
-					t.Errorf("%s bea's passkey as ada: %d, want 404", action, status)
-				}
-				if status := post(activePasskeys(t, c, realm, ada)[0], action, "forged"); status != http.StatusForbidden {
-					t.Errorf("%s without the CSRF token: %d, want 403", action, status)
-				}
-			}
-			if got := activePasskeys(t, c, realm, bea); len(got) != 1 {
-				t.Errorf("bea's passkeys after ada's attempt: %v", got)
-			}
-			if name := c.get(t, "/realms/"+realm+"/identities/"+bea+"/credentials/"+beas.ID)["display_name"]; name != "" {
-				t.Errorf("bea's passkey is named %q after ada's attempt", name)
-			}
+			return text
+		}
+		count := `document.querySelectorAll("#passkeys li[data-id]").length`
 
-			// Rename the passkey signed in with through its form; a name too
-			// long is refused on the page and changes nothing.
-			rename := func(name string) {
-				t.Helper()
-				if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => {
-					const li = [...document.querySelectorAll("#passkeys li[data-id]")].find(li => li.textContent.includes("you signed in with it"));
-					const form = li.querySelector("form.rename");
-					form.elements["name"].removeAttribute("maxlength");
-					form.elements["name"].value = `+strconv.Quote(name)+`;
-					form.submit();
-					return true; })()`)); err != nil {
-					t.Fatal(err)
-				}
-			}
-			signedInWith, err := chromedp.Run(ctx, chromedp.Evaluate[string](`[...document.querySelectorAll("#passkeys li[data-id]")]
-				.find(li => li.textContent.includes("you signed in with it")).dataset.id`))
+		if err := chromedp.Do(ctx, chromedp.Navigate(account)); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, ctx, "no sign-in on the account page", `document.getElementById("signin") !== null`)
+		click(t, ctx, "signin")
+		waitFor(t, ctx, "no passkeys after signing in", count+` === 1`)
+		if text := passkeys(); !strings.Contains(text, "Passkey") || !strings.Contains(text, "On one device") ||
+			!strings.Contains(text, "Created "+time.Now().UTC().Format("2 January 2006")) || !strings.Contains(text, "you signed in with it") ||
+			!strings.Contains(text, ", last used "+time.Now().UTC().Format("2 January 2006")) {
+			t.Errorf("the passkey as listed: %q", text)
+		}
+
+		signIns := func(action string) []map[string]any {
+			t.Helper()
+			return c.listAll(t, "/realms/"+realm+"/events", "events", "filter", `action eq "`+action+`" and identity_id eq "`+ada+`"`)
+		}
+		if got := signIns("sign_in.allowed"); len(got) != 1 || got[0]["resource_type"] != "Account" || got[0]["credential_id"] == "" {
+			t.Errorf("the account page's sign-in as the events list it: %v", got)
+		}
+
+		click(t, ctx, "add")
+		waitFor(t, ctx, "no second passkey", count+` === 2 && document.getElementById("notice") !== null`)
+		if got := activePasskeys(t, c, realm, ada); len(got) != 2 {
+			t.Errorf("ada's passkeys: %v", got)
+		}
+
+		// Another identity's passkey, and a post without the CSRF token.
+		post := func(credential, action, csrf string) int {
+			t.Helper()
+			status, err := chromedp.Run(ctx, chromedp.Evaluate[int](`(async () => {
+				const form = new URLSearchParams({csrf: `+strconv.Quote(csrf)+`, name: "Taken over"});
+				const res = await fetch(location.pathname + "/passkeys/`+credential+`/`+action+`", {method: "POST", body: form});
+				return res.status; })()`, chromedp.EvalAwaitPromise))
 			if err != nil {
 				t.Fatal(err)
 			}
-			rename("Ada's laptop")
-			waitFor(t, ctx, "no rename", `document.getElementById("notice") !== null && document.getElementById("notice").textContent.includes("renamed")`)
-			if text := passkeys(); !strings.Contains(text, "Ada's laptop") {
-				t.Errorf("the renamed passkey as listed: %q", text)
+			return status
+		}
+		csrf, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("input[name=csrf]").value`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, action := range []string{"revoke", "rename"} {
+			if status := post(beas.ID, action, csrf); status != http.StatusNotFound {
+				t.Errorf("%s bea's passkey as ada: %d, want 404", action, status)
 			}
-			credPath := "/realms/" + realm + "/identities/" + ada + "/credentials/" + signedInWith
-			if name := c.get(t, credPath)["display_name"]; name != "Ada's laptop" {
-				t.Errorf("the API's display_name after the rename: %v", name)
+			if status := post(activePasskeys(t, c, realm, ada)[0], action, "forged"); status != http.StatusForbidden {
+				t.Errorf("%s without the CSRF token: %d, want 403", action, status)
 			}
-			rename(strings.Repeat("x", passkey.MaxCredentialName+1))
-			waitFor(t, ctx, "no refusal of a long name", `document.getElementById("error") !== null`)
-			if text, _ := chromedp.Run(ctx, chromedp.Text(chromedp.ID("error"))); !strings.Contains(text, "longer than") {
-				t.Errorf("the refusal of a long name says %q", text)
-			}
-			if name := c.get(t, credPath)["display_name"]; name != "Ada's laptop" {
-				t.Errorf("the API's display_name after a refused rename: %v", name)
-			}
-			if err := chromedp.Do(ctx, chromedp.Navigate(account)); err != nil {
-				t.Fatal(err)
-			}
+		}
+		if got := activePasskeys(t, c, realm, bea); len(got) != 1 {
+			t.Errorf("bea's passkeys after ada's attempt: %v", got)
+		}
+		if name := c.get(t, "/realms/"+realm+"/identities/"+bea+"/credentials/"+beas.ID)["display_name"]; name != "" {
+			t.Errorf("bea's passkey is named %q after ada's attempt", name)
+		}
 
-			// The session's cookie is of its realm only: carried to another
-			// realm's account (by a program; a browser would not send it) it
-			// signs nothing in, even with the right token.
-			other := newRealm(t, c, "Other")
-			cookies, err := chromedp.Run(ctx, func(ctx context.Context, tg *chromedp.Target) ([]*network.Cookie, error) {
-				res, err := cdp.Call(ctx, tg, network.GetCookies, network.GetCookiesParams{URLs: []string{account}})
-				return res.Cookies, err
-			})
-			if err != nil {
+		// Rename the passkey signed in with through its form; a name too
+		// long is refused on the page and changes nothing.
+		rename := func(name string) {
+			t.Helper()
+			if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => {
+				const li = [...document.querySelectorAll("#passkeys li[data-id]")].find(li => li.textContent.includes("you signed in with it"));
+				const form = li.querySelector("form.rename");
+				form.elements["name"].removeAttribute("maxlength");
+				form.elements["name"].value = `+strconv.Quote(name)+`;
+				form.submit();
+				return true; })()`)); err != nil {
 				t.Fatal(err)
 			}
-			for _, r := range []struct {
-				realm string
-				want  int
-			}{{other, http.StatusUnauthorized}, {realm, http.StatusOK}} {
-				req, _ := http.NewRequest("POST", n.URL+"/v1/tenants/"+c.tenant+"/realms/"+r.realm+"/account/passkeys", nil)
-				for _, ck := range cookies {
-					req.AddCookie(&http.Cookie{Name: ck.Name, Value: ck.Value})
-				}
-				req.Header.Set("X-CSRF-Token", csrf)
-				resp, err := n.HTTP.Do(req)
-				if err != nil {
-					t.Fatal(err)
-				}
-				resp.Body.Close()
-				if resp.StatusCode != r.want {
-					t.Errorf("adding a passkey in realm %s with the session of %s: %d, want %d", r.realm, realm, resp.StatusCode, r.want)
-				}
-			}
+		}
+		signedInWith, err := chromedp.Run(ctx, chromedp.Evaluate[string](`[...document.querySelectorAll("#passkeys li[data-id]")]
+			.find(li => li.textContent.includes("you signed in with it")).dataset.id`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rename("Ada's laptop")
+		waitFor(t, ctx, "no rename", `document.getElementById("notice") !== null && document.getElementById("notice").textContent.includes("renamed")`)
+		if text := passkeys(); !strings.Contains(text, "Ada's laptop") {
+			t.Errorf("the renamed passkey as listed: %q", text)
+		}
+		credPath := "/realms/" + realm + "/identities/" + ada + "/credentials/" + signedInWith
+		if name := c.get(t, credPath)["display_name"]; name != "Ada's laptop" {
+			t.Errorf("the API's display_name after the rename: %v", name)
+		}
+		rename(strings.Repeat("x", passkey.MaxCredentialName+1))
+		waitFor(t, ctx, "no refusal of a long name", `document.getElementById("error") !== null`)
+		if text, _ := chromedp.Run(ctx, chromedp.Text(chromedp.ID("error"))); !strings.Contains(text, "longer than") {
+			t.Errorf("the refusal of a long name says %q", text)
+		}
+		if name := c.get(t, credPath)["display_name"]; name != "Ada's laptop" {
+			t.Errorf("the API's display_name after a refused rename: %v", name)
+		}
+		if err := chromedp.Do(ctx, chromedp.Navigate(account)); err != nil {
+			t.Fatal(err)
+		}
 
-			// Revoke this device's passkey, then the last one (confirmed).
-			if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`[...document.querySelectorAll("#passkeys li[data-id]")]
-				.find(li => !li.textContent.includes("you signed in with it")).querySelector("button.revoke").click() || true`)); err != nil {
-				t.Fatal(err)
-			}
-			waitFor(t, ctx, "no revocation", count+` === 1 && document.getElementById("notice") !== null && document.getElementById("notice").textContent.includes("revoked")`)
-			if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector("#passkeys button.revoke").click() || true`)); err != nil {
-				t.Fatal(err)
-			}
-			waitFor(t, ctx, "no warning before revoking the last passkey", `document.getElementById("confirm-last") !== null`)
-			if got := activePasskeys(t, c, realm, ada); len(got) != 1 {
-				t.Errorf("the last passkey was revoked unconfirmed: %v", got)
-			}
-			if text, _ := chromedp.Run(ctx, chromedp.Text(chromedp.ID("confirm-last"))); !strings.Contains(text, "cannot sign in") {
-				t.Errorf("the warning says %q", text)
-			}
-			click(t, ctx, "confirm")
-			// Revoking the passkey that signed in ends the session: the page asks to sign in.
-			waitFor(t, ctx, "still signed in after revoking the last passkey", `document.getElementById("signin") !== null`)
-			if got := activePasskeys(t, c, realm, ada); len(got) != 0 {
-				t.Errorf("ada's passkeys after revoking the last: %v", got)
-			}
-			// Signing in again with the revoked passkey is refused, and the log says why.
-			click(t, ctx, "signin")
-			waitFor(t, ctx, "no refusal of a revoked passkey", `document.getElementById("status").textContent.includes("revoked")`)
-			if got := signIns("sign_in.denied"); len(got) != 1 || !strings.Contains(str(t, got[0], "reason"), "revoked") {
-				t.Errorf("the refused sign-in as the events list it: %v", got)
-			}
+		// The session's cookie is of its realm only: carried to another
+		// realm's account (by a program; a browser would not send it) it
+		// signs nothing in, even with the right token.
+		other := newRealm(t, c, "Other")
+		cookies, err := chromedp.Run(ctx, func(ctx context.Context, tg *chromedp.Target) ([]*network.Cookie, error) {
+			res, err := cdp.Call(ctx, tg, network.GetCookies, network.GetCookiesParams{URLs: []string{account}})
+			return res.Cookies, err
 		})
-	}
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range []struct {
+			realm string
+			want  int
+		}{{other, http.StatusUnauthorized}, {realm, http.StatusOK}} {
+			req, _ := http.NewRequest("POST", n.URL+"/v1/tenants/"+c.tenant+"/realms/"+r.realm+"/account/passkeys", nil)
+			for _, ck := range cookies {
+				req.AddCookie(&http.Cookie{Name: ck.Name, Value: ck.Value})
+			}
+			req.Header.Set("X-CSRF-Token", csrf)
+			resp, err := n.HTTP.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != r.want {
+				t.Errorf("adding a passkey in realm %s with the session of %s: %d, want %d", r.realm, realm, resp.StatusCode, r.want)
+			}
+		}
+
+		// Revoke this device's passkey, then the last one (confirmed).
+		if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`[...document.querySelectorAll("#passkeys li[data-id]")]
+			.find(li => !li.textContent.includes("you signed in with it")).querySelector("button.revoke").click() || true`)); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, ctx, "no revocation", count+` === 1 && document.getElementById("notice") !== null && document.getElementById("notice").textContent.includes("revoked")`)
+		if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector("#passkeys button.revoke").click() || true`)); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, ctx, "no warning before revoking the last passkey", `document.getElementById("confirm-last") !== null`)
+		if got := activePasskeys(t, c, realm, ada); len(got) != 1 {
+			t.Errorf("the last passkey was revoked unconfirmed: %v", got)
+		}
+		if text, _ := chromedp.Run(ctx, chromedp.Text(chromedp.ID("confirm-last"))); !strings.Contains(text, "cannot sign in") {
+			t.Errorf("the warning says %q", text)
+		}
+		click(t, ctx, "confirm")
+		// Revoking the passkey that signed in ends the session: the page asks to sign in.
+		waitFor(t, ctx, "still signed in after revoking the last passkey", `document.getElementById("signin") !== null`)
+		if got := activePasskeys(t, c, realm, ada); len(got) != 0 {
+			t.Errorf("ada's passkeys after revoking the last: %v", got)
+		}
+		// Signing in again with the revoked passkey is refused, and the log says why.
+		click(t, ctx, "signin")
+		waitFor(t, ctx, "no refusal of a revoked passkey", `document.getElementById("status").textContent.includes("revoked")`)
+		if got := signIns("sign_in.denied"); len(got) != 1 || !strings.Contains(str(t, got[0], "reason"), "revoked") {
+			t.Errorf("the refused sign-in as the events list it: %v", got)
+		}
+	})
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
@@ -18,7 +17,6 @@ import (
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/browsertest"
 	"github.com/latchkey/latchkey/internal/oauth"
-	"github.com/latchkey/latchkey/internal/server"
 	"github.com/latchkey/latchkey/internal/testenv"
 )
 
@@ -31,6 +29,19 @@ func bindOnHostedPage(t testing.TB, ctx context.Context, link string) {
 	if ok, page := browsertest.WaitFor(ctx, `document.getElementById("status").className === "done"`, 30*time.Second); !ok {
 		t.Fatalf("no passkey made; the page says %q", page)
 	}
+}
+
+// adaWithPasskey is the start of the browser sign-in tests: a browser
+// with a virtual authenticator, a new realm named name with the identity
+// ada, and her passkey bound on the hosted page of a hosted-web config.
+func adaWithPasskey(t testing.TB, c client, name string) (ctx context.Context, realm, ada string) {
+	t.Helper()
+	ctx = browsertest.Start(t)
+	browsertest.AddAuthenticator(t, ctx)
+	realm = newRealm(t, c, name)
+	ada = str(t, newIdentity(t, c, realm, "ada"), "id")
+	bindOnHostedPage(t, ctx, newBinding(t, c, realm, ada, hostedConfig(t, c, realm)).link)
+	return ctx, realm, ada
 }
 
 // oidcClient registers a confidential OIDC client of the realm, for
@@ -167,56 +178,52 @@ func (rp *relyingParty) pressSignIn(t *testing.T, ctx context.Context, query ...
 // the JWKS and calls userinfo; policy first denies, then allows.
 func TestSignInWithPasskey(t *testing.T) {
 	t.Parallel()
-	for _, eng := range testenv.Engines() {
-		t.Run(eng.Name, func(t *testing.T) {
-			t.Parallel()
-			n := testenv.StartNode(t, eng.Name, func(cfg *server.Config) { cfg.Logger = slog.New(slog.DiscardHandler) })
-			c := client{base: n.URL, tenant: n.Creds().TenantID, token: n.Token(t, "")}
-			ctx := browsertest.Start(t)
-			browsertest.AddAuthenticator(t, ctx)
+	forEachEngine(t, nil, func(t *testing.T, e *env) {
+		n, c := e.node, e.api
+		ctx := browsertest.Start(t)
+		browsertest.AddAuthenticator(t, ctx)
 
-			realm := newRealm(t, c, "Pets")
-			ada := str(t, newIdentity(t, c, realm, "ada", "primary_email_address", "ada@example.com"), "id")
-			bindOnHostedPage(t, ctx, newBinding(t, c, realm, ada, hostedConfig(t, c, realm)).link)
+		realm := newRealm(t, c, "Pets")
+		ada := str(t, newIdentity(t, c, realm, "ada", "primary_email_address", "ada@example.com"), "id")
+		bindOnHostedPage(t, ctx, newBinding(t, c, realm, ada, hostedConfig(t, c, realm)).link)
 
-			ln, err := net.Listen("tcp", "localhost:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			callback := "http://localhost:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port) + "/callback"
-			app, clientID, secret := oidcClient(t, n, realm, callback)
-			issuer := n.URL + "/v1/tenants/" + c.tenant + "/realms/" + realm + "/applications/" + app
-			rp := startRelyingParty(t, ln, issuer, clientID, secret, http.DefaultClient)
+		ln, err := net.Listen("tcp", "localhost:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		callback := "http://localhost:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port) + "/callback"
+		app, clientID, secret := oidcClient(t, n, realm, callback)
+		issuer := n.URL + "/v1/tenants/" + c.tenant + "/realms/" + realm + "/applications/" + app
+		rp := startRelyingParty(t, ln, issuer, clientID, secret, http.DefaultClient)
 
-			// A realm without a policy denies: a page says so, in words, and
-			// sends the refusal back to the app.
-			rp.pressSignIn(t, ctx)
-			if o := rp.backFromRefusal(t, ctx, "denied", "Pet App", ""); o.err != "access_denied: "+oauth.DeniedDescription {
-				t.Fatalf("sign-in without a policy: %+v", o)
-			}
-			c.ok(t, "PUT", "/realms/"+realm+"/policy", map[string]any{"default_effect": "deny", "rules": []any{
-				map[string]any{"effect": "allow", "applications": []string{app}, "identities": []string{ada}}}})
+		// A realm without a policy denies: a page says so, in words, and
+		// sends the refusal back to the app.
+		rp.pressSignIn(t, ctx)
+		if o := rp.backFromRefusal(t, ctx, "denied", "Pet App", ""); o.err != "access_denied: "+oauth.DeniedDescription {
+			t.Fatalf("sign-in without a policy: %+v", o)
+		}
+		c.ok(t, "PUT", "/realms/"+realm+"/policy", map[string]any{"default_effect": "deny", "rules": []any{
+			map[string]any{"effect": "allow", "applications": []string{app}, "identities": []string{ada}}}})
 
-			// The denied sign-in started the browser's session: prompt=login asks the passkey again.
-			o := rp.signInThrough(t, ctx, "prompt", "login")
-			if o.err != "" {
-				t.Fatalf("sign-in: %s", o.err)
-			}
-			if o.idToken.Subject != ada || o.claims["preferred_username"] != "ada" || o.claims["email"] != "ada@example.com" ||
-				o.claims["name"] != "Identity ada" || o.claims["auth_time"] == nil || o.claims["amr"] == nil {
-				t.Errorf("ID token claims %v", o.claims)
-			}
-			if o.userinfo["sub"] != ada || o.userinfo["preferred_username"] != "ada" {
-				t.Errorf("userinfo %v", o.userinfo)
-			}
-			tokens := c.list(t, "/realms/"+realm+"/applications/"+app+"/tokens", "principal_type", "identity", "principal_id", ada)
-			if num(t, tokens, "total_size") != 2 {
-				t.Errorf("token records of the sign-in %v", tokens)
-			}
-			// The sign-in log: the denial with policy's reason, and the
-			// allowed sign-in's steps tied by one correlation id.
-			assertDeniedSignIn(t, c, realm, app, "no rule matches; the realm's default is deny")
-			assertAllowedSignIn(t, c, realm, app, ada)
-		})
-	}
+		// The denied sign-in started the browser's session: prompt=login asks the passkey again.
+		o := rp.signInThrough(t, ctx, "prompt", "login")
+		if o.err != "" {
+			t.Fatalf("sign-in: %s", o.err)
+		}
+		if o.idToken.Subject != ada || o.claims["preferred_username"] != "ada" || o.claims["email"] != "ada@example.com" ||
+			o.claims["name"] != "Identity ada" || o.claims["auth_time"] == nil || o.claims["amr"] == nil {
+			t.Errorf("ID token claims %v", o.claims)
+		}
+		if o.userinfo["sub"] != ada || o.userinfo["preferred_username"] != "ada" {
+			t.Errorf("userinfo %v", o.userinfo)
+		}
+		tokens := c.list(t, "/realms/"+realm+"/applications/"+app+"/tokens", "principal_type", "identity", "principal_id", ada)
+		if num(t, tokens, "total_size") != 2 {
+			t.Errorf("token records of the sign-in %v", tokens)
+		}
+		// The sign-in log: the denial with policy's reason, and the
+		// allowed sign-in's steps tied by one correlation id.
+		assertDeniedSignIn(t, c, realm, app, "no rule matches; the realm's default is deny")
+		assertAllowedSignIn(t, c, realm, app, ada)
+	})
 }

@@ -3,7 +3,6 @@ package httpapi_test
 import (
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -13,7 +12,6 @@ import (
 	"github.com/descope/virtualwebauthn"
 
 	"github.com/latchkey/latchkey/internal/browsertest"
-	"github.com/latchkey/latchkey/internal/server"
 	"github.com/latchkey/latchkey/internal/testenv"
 )
 
@@ -144,33 +142,29 @@ func TestUserVerification(t *testing.T) {
 // the sign-in of such a passkey is tested without a browser above.)
 func TestHostedPageWithoutUserVerification(t *testing.T) {
 	t.Parallel()
-	for _, eng := range testenv.Engines() {
-		t.Run(eng.Name, func(t *testing.T) {
-			t.Parallel()
-			n := testenv.StartNode(t, eng.Name, func(cfg *server.Config) { cfg.Logger = slog.New(slog.DiscardHandler) })
-			c := client{base: n.URL, tenant: n.Creds().TenantID, token: n.Token(t, "")}
-			ctx := browsertest.Start(t)
-			browsertest.AddAuthenticatorWithoutUV(t, ctx)
-			realm := newRealm(t, c, "Keys")
-			config := hostedConfig(t, c, realm)
-			ada := str(t, newIdentity(t, c, realm, "ada"), "id")
-			b := newBinding(t, c, realm, ada, config)
+	forEachEngine(t, nil, func(t *testing.T, e *env) {
+		c := e.api
+		ctx := browsertest.Start(t)
+		browsertest.AddAuthenticatorWithoutUV(t, ctx)
+		realm := newRealm(t, c, "Keys")
+		config := hostedConfig(t, c, realm)
+		ada := str(t, newIdentity(t, c, realm, "ada"), "id")
+		b := newBinding(t, c, realm, ada, config)
 
-			if err := chromedp.Do(ctx, chromedp.Navigate(b.link), chromedp.Click(chromedp.ID("create"))); err != nil {
-				t.Fatal(err)
-			}
-			if ok, page := browsertest.WaitFor(ctx, `document.getElementById("status").className === "error"`, 30*time.Second); !ok {
-				t.Fatalf("the page did not fail; it says %q", page)
-			}
-			if s := b.state(t, c); s == "COMPLETE" {
-				t.Fatalf("job %s after binding without user verification", s)
-			}
-			setUserVerification(t, c, realm, config, "preferred")
-			bindOnHostedPage(t, ctx, b.link)
-			creds := c.list(t, "/realms/"+realm+"/identities/"+ada+"/credentials")
-			if num(t, creds, "total_size") != 1 {
-				t.Errorf("credentials after the bind under preferred: %v", creds)
-			}
-		})
-	}
+		if err := chromedp.Do(ctx, chromedp.Navigate(b.link), chromedp.Click(chromedp.ID("create"))); err != nil {
+			t.Fatal(err)
+		}
+		if ok, page := browsertest.WaitFor(ctx, `document.getElementById("status").className === "error"`, 30*time.Second); !ok {
+			t.Fatalf("the page did not fail; it says %q", page)
+		}
+		if s := b.state(t, c); s == "COMPLETE" {
+			t.Fatalf("job %s after binding without user verification", s)
+		}
+		setUserVerification(t, c, realm, config, "preferred")
+		bindOnHostedPage(t, ctx, b.link)
+		creds := c.list(t, "/realms/"+realm+"/identities/"+ada+"/credentials")
+		if num(t, creds, "total_size") != 1 {
+			t.Errorf("credentials after the bind under preferred: %v", creds)
+		}
+	})
 }
