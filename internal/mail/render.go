@@ -19,9 +19,9 @@ type BindingEmail struct {
 var templates embed.FS
 
 var (
-	bindingHTML = htmltemplate.Must(htmltemplate.ParseFS(templates, "templates/binding.html"))
+	bindingHTML = htmltemplate.Must(htmltemplate.ParseFS(templates, "templates/frame.html", "templates/binding.html"))
 	bindingText = texttemplate.Must(texttemplate.ParseFS(templates, "templates/binding.txt"))
-	codeHTML    = htmltemplate.Must(htmltemplate.ParseFS(templates, "templates/code.html"))
+	codeHTML    = htmltemplate.Must(htmltemplate.ParseFS(templates, "templates/frame.html", "templates/code.html"))
 	codeText    = texttemplate.Must(texttemplate.ParseFS(templates, "templates/code.txt"))
 )
 
