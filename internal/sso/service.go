@@ -289,16 +289,12 @@ func (s *Service) Update(ctx context.Context, tenantID, realmID, id string, in I
 	if secret != "" {
 		c.SecretSealed = s.box.Seal([]byte(secret))
 	}
+	// The application follows the config; should the config's own write
+	// fail, the application is put back as it was (they are two services'
+	// writes, as at Create).
+	var before oauth.Application
 	if b, ok := p.(backed); ok {
-		want := application(c.DisplayName, b)
-		_, err := s.OAuth.UpdateApplication(ctx, tenantID, realmID, c.ApplicationID, func(a *oauth.Application) error {
-			a.DisplayName = want.DisplayName
-			a.ProtocolConfig.RedirectURIs = want.ProtocolConfig.RedirectURIs
-			a.ProtocolConfig.Confidentiality = want.ProtocolConfig.Confidentiality
-			a.ProtocolConfig.PKCE = want.ProtocolConfig.PKCE
-			return nil
-		})
-		if err != nil {
+		if before, err = s.followApplication(ctx, c, application(c.DisplayName, b)); err != nil {
 			return Config{}, err
 		}
 	}
@@ -310,9 +306,28 @@ func (s *Service) Update(ctx context.Context, tenantID, realmID, id string, in I
 		return s.record(ctx, tx, tenantID, realmID, "sso_config.update", "SsoConfig", id)
 	})
 	if err != nil {
+		if before.ID != "" {
+			if _, rerr := s.followApplication(ctx, c, before); rerr != nil && latchkey.ErrorCode(rerr) != latchkey.CodeNotFound {
+				s.Logger.Warn("restore the application of an SSO config", "application", c.ApplicationID, "err", rerr)
+			}
+		}
 		return Config{}, err
 	}
 	return c, s.fill(ctx, &c)
+}
+
+// followApplication gives the application of c the fields of want that
+// the config decides, and returns the application as it was.
+func (s *Service) followApplication(ctx context.Context, c Config, want oauth.Application) (before oauth.Application, err error) {
+	_, err = s.OAuth.UpdateApplication(ctx, c.TenantID, c.RealmID, c.ApplicationID, func(a *oauth.Application) error {
+		before = *a
+		a.DisplayName = want.DisplayName
+		a.ProtocolConfig.RedirectURIs = want.ProtocolConfig.RedirectURIs
+		a.ProtocolConfig.Confidentiality = want.ProtocolConfig.Confidentiality
+		a.ProtocolConfig.PKCE = want.ProtocolConfig.PKCE
+		return nil
+	})
+	return before, err
 }
 
 // Delete deletes a config, its assignments and its application.

@@ -1,6 +1,7 @@
 package sso_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"github.com/latchkey/latchkey/internal/saml"
@@ -31,6 +32,7 @@ type fixture struct {
 	dir   *directory.Service
 	oauth *oauth.Service
 	svc   *sso.Service
+	box   *secretbox.Box
 }
 
 func forEachEngine(t *testing.T, test func(t *testing.T, f *fixture)) {
@@ -53,7 +55,7 @@ func forEachEngine(t *testing.T, test func(t *testing.T, f *fixture)) {
 			s.Clock = clock.Now
 			d := directory.NewService(st.Directory())
 			d.Clock = clock.Now
-			test(t, &fixture{st: st, realm: r, dir: d, oauth: o, svc: s})
+			test(t, &fixture{st: st, realm: r, dir: d, oauth: o, svc: s, box: box})
 		})
 	}
 }
@@ -264,6 +266,36 @@ func TestSAMLServiceProviders(t *testing.T) {
 			if ok, err := f.svc.Allowed(ctx, tn, r, c.ID, directory.Identity{ID: id}); err != nil || ok != want {
 				t.Errorf("Allowed(%s) = %v, %v; want %v", id, ok, err, want)
 			}
+		}
+	})
+}
+
+// failingWrites is a store whose transactions fail (a full disk, a lost
+// connection), for what a service does when its own write fails.
+type failingWrites struct{ sso.Store }
+
+func (failingWrites) Update(context.Context, func(sso.Tx) error) error { return errors.New("the disk is full") }
+
+// TestUpdateKeepsTheApplicationWhenTheConfigFails: the application of a
+// backed config follows an update only if the config's own write succeeds.
+func TestUpdateKeepsTheApplicationWhenTheConfigFails(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, f *fixture) {
+		ctx, tn, r := t.Context(), f.realm.TenantID, f.realm.ID
+		c := f.create(t, "Chat", map[string]any{"type": "generic_oidc", "redirect_uris": []string{"https://chat.example/cb"},
+			"scopes": []string{"openid"}, "confidentiality": "confidential", "pkce": "s256"})
+		appID := c.Payload.(*sso.GenericOIDC).ApplicationID
+		failing := sso.NewService(failingWrites{f.st.SSO()}, f.box, f.oauth, "https://id.example")
+		name := "Chat 2"
+		_, err := failing.Update(ctx, tn, r, c.ID, sso.In{DisplayName: &name,
+			Payload: json.RawMessage(`{"type":"generic_oidc","redirect_uris":["https://chat.example/v2"],"pkce":"plain"}`)})
+		if err == nil {
+			t.Fatal("the update succeeded without its write")
+		}
+		app, err := f.oauth.GetApplication(ctx, tn, r, appID)
+		must(t, err)
+		if app.DisplayName != "Chat" || app.ProtocolConfig.RedirectURIs[0] != "https://chat.example/cb" || app.ProtocolConfig.PKCE != "s256" {
+			t.Errorf("the application changed with a failed update: %+v", app)
 		}
 	})
 }
