@@ -274,7 +274,9 @@ func TestSAMLServiceProviders(t *testing.T) {
 // connection), for what a service does when its own write fails.
 type failingWrites struct{ sso.Store }
 
-func (failingWrites) Update(context.Context, func(sso.Tx) error) error { return errors.New("the disk is full") }
+func (failingWrites) Update(context.Context, func(sso.Tx) error) error {
+	return errors.New("the disk is full")
+}
 
 // TestUpdateKeepsTheApplicationWhenTheConfigFails: the application of a
 // backed config follows an update only if the config's own write succeeds.
