@@ -399,11 +399,18 @@ func (n *node) token(t *testing.T) string {
 }
 
 // tokenWith gets a management token from the node with the given
-// credentials (as bootstrap.json holds them), by the client-credentials grant.
+// credentials (as bootstrap.json holds them), by the client-credentials
+// grant at the node's own token endpoint (bootstrap.json's is on the
+// public URL, which may be another node's).
 func (n *node) tokenWith(t *testing.T, c map[string]string) string {
 	t.Helper()
 	form := url.Values{"grant_type": {"client_credentials"}}
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, c["token_endpoint"], strings.NewReader(form.Encode()))
+	u, err := url.Parse(c["token_endpoint"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	endpoint := n.URL + u.Path
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, endpoint, strings.NewReader(form.Encode()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -419,7 +426,7 @@ func (n *node) tokenWith(t *testing.T, c map[string]string) string {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &out) != nil || out.AccessToken == "" {
-		t.Fatalf("token endpoint %s: %s: %s", c["token_endpoint"], resp.Status, body)
+		t.Fatalf("token endpoint %s: %s: %s", endpoint, resp.Status, body)
 	}
 	return out.AccessToken
 }
