@@ -5,62 +5,18 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
-	collector "go.opentelemetry.io/proto/otlp/collector/trace/v1"
-	common "go.opentelemetry.io/proto/otlp/common/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/latchkey/latchkey/internal/testenv"
 	"github.com/latchkey/latchkey/internal/tracing"
 )
-
-// receiver is an OTLP/HTTP trace receiver: it keeps the spans posted to
-// /v1/traces.
-type receiver struct {
-	mu    sync.Mutex
-	spans []*tracepb.Span
-}
-
-func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(r.Body)
-	var req collector.ExportTraceServiceRequest
-	if err == nil {
-		err = proto.Unmarshal(body, &req)
-	}
-	if r.URL.Path != "/v1/traces" || err != nil {
-		http.Error(w, "bad export", http.StatusBadRequest)
-		return
-	}
-	rc.mu.Lock()
-	for _, rs := range req.ResourceSpans {
-		for _, ss := range rs.ScopeSpans {
-			rc.spans = append(rc.spans, ss.Spans...)
-		}
-	}
-	rc.mu.Unlock()
-	w.Header().Set("Content-Type", "application/x-protobuf")
-	b, _ := proto.Marshal(&collector.ExportTraceServiceResponse{})
-	w.Write(b)
-}
-
-func attr(s *tracepb.Span, key string) *common.AnyValue {
-	for _, a := range s.Attributes {
-		if a.Key == key {
-			return a.Value
-		}
-	}
-	return nil
-}
 
 // TestTraces: with an endpoint, a node exports the span of a request, in
 // the caller's trace (traceparent), named by its route and carrying the
@@ -68,12 +24,16 @@ func attr(s *tracepb.Span, key string) *common.AnyValue {
 // the span of a background job that did work (a CSV import), with its
 // statements as children; and the spans of each step of a passkey sign-in
 // (authorize, bi-authenticate, token), each with its request id and the
-// sign-in's correlation id, which the sign-in log shows.
+// sign-in's correlation id, which the sign-in log shows. On both engines.
 func TestTraces(t *testing.T) {
-	rc := &receiver{}
-	srv := httptest.NewServer(rc)
-	defer srv.Close()
-	shutdown, err := tracing.Setup(t.Context(), srv.URL, "test")
+	for _, eng := range testenv.Engines() {
+		t.Run(eng.Name, func(t *testing.T) { traces(t, eng.Name) })
+	}
+}
+
+func traces(t *testing.T, engine string) {
+	rc := testenv.NewTraces(t)
+	shutdown, err := tracing.Setup(t.Context(), rc.URL, "test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +43,7 @@ func TestTraces(t *testing.T) {
 			shutdown(t.Context())
 		}
 	}()
-	n := testenv.StartNode(t, "sqlite", nil) // after Setup: its store traces statements
+	n := testenv.StartNode(t, engine, nil) // after Setup: its store traces statements
 	token := n.Token(t, "")
 	c := n.Creds()
 
@@ -132,47 +92,46 @@ func TestTraces(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
+	spans := rc.Spans()
 	var server *tracepb.Span
-	for _, s := range rc.spans {
+	for _, s := range spans {
 		if s.Name == "GET /v1/tenants/{tenant}/realms/{realm}" && hex.EncodeToString(s.TraceId) == traceID {
 			server = s
 		}
 	}
 	if server == nil {
 		names := []string{}
-		for _, s := range rc.spans {
+		for _, s := range spans {
 			names = append(names, s.Name)
 		}
 		t.Fatalf("no server span of the request in trace %s; spans: %q", traceID, names)
 	}
-	if server.Kind != tracepb.Span_SPAN_KIND_SERVER || attr(server, "latchkey.request_id").GetStringValue() != "req-traced" ||
-		attr(server, "latchkey.correlation_id").GetStringValue() != "corr-42" ||
-		attr(server, "http.response.status_code").GetIntValue() != 200 || attr(server, "http.route").GetStringValue() != "/v1/tenants/{tenant}/realms/{realm}" {
+	if server.Kind != tracepb.Span_SPAN_KIND_SERVER || testenv.Attr(server, "latchkey.request_id").GetStringValue() != "req-traced" ||
+		testenv.Attr(server, "latchkey.correlation_id").GetStringValue() != "corr-42" ||
+		testenv.Attr(server, "http.response.status_code").GetIntValue() != 200 || testenv.Attr(server, "http.route").GetStringValue() != "/v1/tenants/{tenant}/realms/{realm}" {
 		t.Errorf("server span: %v", server)
 	}
-	if statements(rc.spans, server) == 0 {
+	if testenv.Statements(spans, server) == 0 {
 		t.Error("no statements under the request's span")
 	}
 	var job *tracepb.Span
 	steps := map[string]bool{}
-	for _, s := range rc.spans {
+	for _, s := range spans {
 		if s.Name == "job import" {
 			job = s
 		}
-		if attr(s, "url.path").GetStringValue() == "/readyz" {
+		if testenv.Attr(s, "url.path").GetStringValue() == "/readyz" {
 			t.Error("a probe was traced")
 		}
-		if step, ok := strings.CutPrefix(attr(s, "url.path").GetStringValue(), app.Path+"/"); ok && step != ".well-known/jwks.json" {
+		if step, ok := strings.CutPrefix(testenv.Attr(s, "url.path").GetStringValue(), app.Path+"/"); ok && step != ".well-known/jwks.json" {
 			steps[step] = true
-			if attr(s, "latchkey.correlation_id").GetStringValue() != correlation || attr(s, "latchkey.request_id").GetStringValue() == "" {
+			if testenv.Attr(s, "latchkey.correlation_id").GetStringValue() != correlation || testenv.Attr(s, "latchkey.request_id").GetStringValue() == "" {
 				t.Errorf("the span of the sign-in's %s: correlation id %v (want %s), request id %v", step,
-					attr(s, "latchkey.correlation_id"), correlation, attr(s, "latchkey.request_id"))
+					testenv.Attr(s, "latchkey.correlation_id"), correlation, testenv.Attr(s, "latchkey.request_id"))
 			}
 		}
 	}
-	if job == nil || statements(rc.spans, job) == 0 {
+	if job == nil || testenv.Statements(spans, job) == 0 {
 		t.Errorf("a span of the import job (%v) with no statements under it", job)
 	}
 	if len(steps) != 3 || !steps["authorize"] || !steps["bi-authenticate"] || !steps["token"] {
@@ -180,27 +139,13 @@ func TestTraces(t *testing.T) {
 	}
 }
 
-// statements counts the spans of database statements under parent.
-func statements(spans []*tracepb.Span, parent *tracepb.Span) int {
-	n := 0
-	for _, s := range spans {
-		if bytes.Equal(s.ParentSpanId, parent.SpanId) && bytes.Equal(s.TraceId, parent.TraceId) &&
-			attr(s, "db.system.name").GetStringValue() == "sqlite" && attr(s, "db.query.text") != nil {
-			n++
-		}
-	}
-	return n
-}
-
 // TestJobSpans: a job step's statements are kept until it ends: a step
 // that did no work leaves no span at all; one that did has its span with
 // its statements as children (an error recorded on its own), and so are
 // the statements its work runs after the step returned.
 func TestJobSpans(t *testing.T) {
-	rc := &receiver{}
-	srv := httptest.NewServer(rc)
-	defer srv.Close()
-	shutdown, err := tracing.Setup(t.Context(), srv.URL, "test")
+	rc := testenv.NewTraces(t)
+	shutdown, err := tracing.Setup(t.Context(), rc.URL, "test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,18 +167,17 @@ func TestJobSpans(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
+	spans := rc.Spans()
 	var job *tracepb.Span
-	for _, s := range rc.spans {
+	for _, s := range spans {
 		if s.Name == "job busy" {
 			job = s
 		}
 	}
-	if job == nil || len(rc.spans) != 3 || attr(job, "latchkey.job.count").GetIntValue() != 1 {
-		t.Fatalf("want the span of the busy job and its two statements; got %v", rc.spans)
+	if job == nil || len(spans) != 3 || testenv.Attr(job, "latchkey.job.count").GetIntValue() != 1 {
+		t.Fatalf("want the span of the busy job and its two statements; got %v", spans)
 	}
-	for _, s := range rc.spans {
+	for _, s := range spans {
 		if s == job {
 			continue
 		}
