@@ -300,13 +300,18 @@ func mustRun(t *testing.T, env []string, args ...string) string {
 	return stdout
 }
 
-// mustFail runs the binary, requires exit status 1, and returns its stderr.
+// mustFail runs the binary, requires exit status 1 and the error said
+// once ("latchkey: …", not Cobra's "Error: …" as well), and returns its
+// stderr.
 func mustFail(t *testing.T, env []string, args ...string) string {
 	t.Helper()
 	stdout, stderr, err := run(t, env, args...)
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
 		t.Fatalf("latchkey %s: got %v, want exit status 1\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, stdout, tail(stderr))
+	}
+	if strings.HasPrefix(stderr, "Error: ") || strings.Contains(stderr, "\nError: ") || !strings.Contains(stderr, "latchkey: ") {
+		t.Errorf("latchkey %s: the error not said once as latchkey: …\n%s", strings.Join(args, " "), tail(stderr))
 	}
 	return stderr
 }

@@ -19,9 +19,9 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 )
 
-// The embedded SDK's software passkey, as it speaks over HTTP: for the
-// tests of one process (internal/httpapi) and of separate processes
-// (cmd/latchkey) alike.
+// The embedded SDK with its software passkey, as it speaks over HTTP: for
+// the tests of one process (internal/httpapi, internal/tracing) and of
+// separate processes (cmd/latchkey) alike.
 
 // SoftwareProof is what the SDK's software passkey sends to bind itself
 // (a binding job's :bind): an ES256 JWS of the job's subject and token,
