@@ -300,13 +300,18 @@ func mustRun(t *testing.T, env []string, args ...string) string {
 	return stdout
 }
 
-// mustFail runs the binary, requires exit status 1, and returns its stderr.
+// mustFail runs the binary, requires exit status 1 and the error said
+// once ("latchkey: …", not Cobra's "Error: …" as well), and returns its
+// stderr.
 func mustFail(t *testing.T, env []string, args ...string) string {
 	t.Helper()
 	stdout, stderr, err := run(t, env, args...)
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
 		t.Fatalf("latchkey %s: got %v, want exit status 1\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, stdout, tail(stderr))
+	}
+	if strings.HasPrefix(stderr, "Error: ") || strings.Contains(stderr, "\nError: ") || !strings.Contains(stderr, "latchkey: ") {
+		t.Errorf("latchkey %s: the error not said once as latchkey: …\n%s", strings.Join(args, " "), tail(stderr))
 	}
 	return stderr
 }
@@ -399,11 +404,18 @@ func (n *node) token(t *testing.T) string {
 }
 
 // tokenWith gets a management token from the node with the given
-// credentials (as bootstrap.json holds them), by the client-credentials grant.
+// credentials (as bootstrap.json holds them), by the client-credentials
+// grant at the node's own token endpoint (bootstrap.json's is on the
+// public URL, which may be another node's).
 func (n *node) tokenWith(t *testing.T, c map[string]string) string {
 	t.Helper()
 	form := url.Values{"grant_type": {"client_credentials"}}
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, c["token_endpoint"], strings.NewReader(form.Encode()))
+	u, err := url.Parse(c["token_endpoint"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	endpoint := n.URL + u.Path
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, endpoint, strings.NewReader(form.Encode()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -419,7 +431,7 @@ func (n *node) tokenWith(t *testing.T, c map[string]string) string {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &out) != nil || out.AccessToken == "" {
-		t.Fatalf("token endpoint %s: %s: %s", c["token_endpoint"], resp.Status, body)
+		t.Fatalf("token endpoint %s: %s: %s", endpoint, resp.Status, body)
 	}
 	return out.AccessToken
 }

@@ -59,7 +59,8 @@ func root() *cobra.Command {
 			slog.SetDefault(cfg.Logger)
 			return nil
 		},
-		SilenceUsage: true,
+		SilenceUsage:  true,
+		SilenceErrors: true, // main prints it, once
 	}
 	f := cmd.PersistentFlags()
 	f.StringVar(&cfg.DataDir, "data-dir", "./latchkey-data", "directory for the SQLite file, generated keys and bootstrap.json")

@@ -31,34 +31,50 @@ func TestMigrateCheck(t *testing.T) {
 }
 
 // TestRollingUpgrade: a node of the release before the newest migration
-// (built from git) and a node of this one share one PostgreSQL: the new
-// node migrates the schema while the old one serves; tokens are issued
-// through both and each sees what the other wrote; migrate --check calls
-// them compatible; and the old node starts again on the new schema.
+// (built from git) and a node of this one share one PostgreSQL behind one
+// public URL, as behind a load balancer: the new node migrates the schema
+// while the old one serves; migrate --check calls them compatible; and
+// across the two, both ways, each sees what the other wrote, takes the
+// other's tokens, and signs in with a passkey the other bound. The old
+// node then starts again on the new schema and does the same.
 func TestRollingUpgrade(t *testing.T) {
 	dsn := testenv.PostgresDSN(t)
 	old := previousRelease(t)
-	key := newMasterKey()
-	oldNode := launchBinary(t, old, freeAddr(t), filepath.Join(t.TempDir(), "old"), "--database", dsn, "--master-key", key)
+	oldAddr := freeAddr(t)
+	args := []string{"--database", dsn, "--master-key", newMasterKey(), "--public-url", "http://" + oldAddr}
+	oldNode := launchBinary(t, old, oldAddr, filepath.Join(t.TempDir(), "old"), args...)
 	creds := credentials(t, oldNode.DataDir)
 	realm := oldNode.createRealm(t, oldNode.token(t), creds["tenant_id"])
+	app := testenv.NewSDKApp(t, oldNode.URL, oldNode.token(t), "http://"+oldAddr, creds["tenant_id"], realm)
 
-	newNode := serve(t, freeAddr(t), filepath.Join(t.TempDir(), "new"), "--database", dsn, "--master-key", key)
+	newNode := serve(t, freeAddr(t), filepath.Join(t.TempDir(), "new"), args...)
 	said := mustRun(t, nil, "migrate", "--check", "--database", dsn, "--data-dir", t.TempDir())
 	if !strings.Contains(said, "compatible: this release may migrate") || !strings.Contains(said, newNode.Addr[strings.LastIndex(newNode.Addr, ":"):]) {
 		t.Fatalf("migrate --check beside both nodes:\n%s", said)
 	}
-	for i, writer := range []*node{oldNode, newNode} {
-		reader := []*node{newNode, oldNode}[i]
-		id := writer.expect(t, http.StatusOK, http.MethodPost, identities(creds["tenant_id"], realm), writer.token(t),
-			newIdentity(fmt.Sprintf("upgrade%d", i)))["id"].(string)
-		reader.expect(t, http.StatusOK, http.MethodGet, identities(creds["tenant_id"], realm)+"/"+id, reader.token(t), nil)
-		// A token one node issued, the other takes.
-		reader.expect(t, http.StatusOK, http.MethodGet, realmPath(creds["tenant_id"], realm), writer.token(t), nil)
+	crossed := func(round string) {
+		for i, writer := range []*node{oldNode, newNode} {
+			reader := []*node{newNode, oldNode}[i]
+			id := writer.expect(t, http.StatusOK, http.MethodPost, identities(creds["tenant_id"], realm), writer.token(t),
+				newIdentity(fmt.Sprintf("%s%d", round, i)))["id"].(string)
+			reader.expect(t, http.StatusOK, http.MethodGet, identities(creds["tenant_id"], realm)+"/"+id, reader.token(t), nil)
+			// A token one node issued, the other takes.
+			reader.expect(t, http.StatusOK, http.MethodGet, realmPath(creds["tenant_id"], realm), writer.token(t), nil)
+			// A passkey the writer bound signs in at the reader, whose
+			// code the writer redeems; the reader's keys verify the ID token.
+			key := app.Bind(t, writer.URL, writer.token(t), id)
+			code, _ := app.SignIn(t, reader.URL, writer.URL, id, key)
+			claims := testenv.VerifiedClaims(t, reader.URL+app.Path+"/.well-known/jwks.json", app.Redeem(t, writer.URL, code))
+			if aud, _ := claims["aud"].([]any); claims["sub"] != fmt.Sprintf("%s%d", round, i) || claims["iss"] != app.Issuer ||
+				len(aud) != 1 || aud[0] != app.ClientID {
+				t.Errorf("%s: an ID token of %s for a passkey bound at %s: %v", round, writer.URL, reader.URL, claims)
+			}
+		}
 	}
+	crossed("mixed")
 	oldNode.stop(t)
-	oldNode = launchBinary(t, old, oldNode.Addr, oldNode.DataDir, "--database", dsn, "--master-key", key)
-	oldNode.token(t)
+	oldNode = launchBinary(t, old, oldNode.Addr, oldNode.DataDir, args...)
+	crossed("restarted")
 }
 
 // previousRelease builds the binary of the commit before the one that

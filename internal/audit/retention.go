@@ -35,7 +35,7 @@ func (p *Pruner) Step(ctx context.Context) (more bool, err error) {
 // Run prunes every poll until ctx is done, batch after batch while
 // batches come back full.
 func (p *Pruner) Run(ctx context.Context, poll time.Duration) {
-	var loop background.Loop
+	loop := background.Loop{Name: "pruned audit events"}
 	loop.Run(ctx, poll, func(ctx context.Context) bool {
 		more, err := p.Step(ctx)
 		if err != nil {

@@ -17,6 +17,7 @@ import (
 // before or while Run runs.
 type Loop struct {
 	// Name names the worker's job in traces ("mail"); set it before Run.
+	// A loop without one leaves tracing to its step (tracing.StartJob).
 	Name string
 	once sync.Once
 	wake chan struct{}
@@ -38,7 +39,8 @@ func (l *Loop) Wake() {
 
 // Run calls step at once, then every poll and whenever woken, until ctx is
 // done; each time it calls step again for as long as step reports that it
-// did some work. Each step that did is traced as the job l.Name.
+// did some work. Each step that did is traced as the job l.Name, with its
+// database statements as children.
 func (l *Loop) Run(ctx context.Context, poll time.Duration, step func(context.Context) bool) {
 	t := time.NewTimer(0)
 	defer t.Stop()
@@ -56,10 +58,11 @@ func (l *Loop) Run(ctx context.Context, poll time.Duration, step func(context.Co
 }
 
 func (l *Loop) step(ctx context.Context, step func(context.Context) bool) bool {
-	start := time.Now()
-	worked := step(ctx)
-	if worked {
-		tracing.Job(ctx, l.Name, start, nil)
+	if l.Name == "" {
+		return step(ctx)
 	}
+	ctx, end := tracing.StartJob(ctx, l.Name)
+	worked := step(ctx)
+	end(worked, nil)
 	return worked
 }

@@ -3,8 +3,6 @@ package httpapi_test
 import (
 	"crypto"
 	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -92,23 +90,8 @@ func appBinding(t testing.TB, c client, realmName string) (realm, ada string, b 
 	return realm, ada, newBinding(t, c, realm, ada, embeddedConfig(t, c, realm, "https://app.example.com"))
 }
 
-// softwareProof is what the SDK's software passkey sends: an ES256 JWS
-// signed by a fresh P-256 key given in its own header.
-func softwareProof(t testing.TB, sub, token string) (map[string]any, *ecdsa.PrivateKey) {
-	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key}, &jose.SignerOptions{EmbedJWK: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	payload, _ := json.Marshal(map[string]string{"sub": sub, "token": token})
-	jws, err := signer.Sign(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := jws.CompactSerialize()
-	return map[string]any{"type": "JWT", "raw": raw}, key
-}
+// softwareProof is what the SDK's software passkey sends to bind itself.
+var softwareProof = testenv.SoftwareProof
 
 // webauthnProof makes a WebAuthn registration for the options of :getInfo
 // on origin, as the SDK sends it (standard base64 inside a JSON string).

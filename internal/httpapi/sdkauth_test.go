@@ -1,7 +1,6 @@
 package httpapi_test
 
 import (
-	"crypto"
 	"crypto/ecdsa"
 	"encoding/base64"
 	"encoding/json"
@@ -151,32 +150,9 @@ func (f sdkFixture) proofClaims(req sdkRequestClaims, identity string) map[strin
 		"bi_tid": req.TransactionID, "bi_non": req.Authn.Action.Prove.Nonce, "bi_prf": "W10=", "bi_pol_ver": "v3", "flow_type": "embedded"}
 }
 
-// thumbprint is the SDK's kid for a key: its RFC 7638 thumbprint, base64url.
-func thumbprint(t testing.TB, key crypto.PublicKey) string {
-	tp, err := (&jose.JSONWebKey{Key: key}).Thumbprint(crypto.SHA256)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return base64.RawURLEncoding.EncodeToString(tp)
-}
-
-// softwareClaims is the form field a software passkey posts: claims signed
-// with key under kid.
-func softwareClaims(t testing.TB, key *ecdsa.PrivateKey, kid string, claims map[string]any) string {
-	t.Helper()
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key}, (&jose.SignerOptions{}).WithHeader("kid", kid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	payload, _ := json.Marshal(claims)
-	jws, err := signer.Sign(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := jws.CompactSerialize()
-	out, _ := json.Marshal(map[string]string{"Jwt": raw})
-	return string(out)
-}
+// thumbprint is the SDK's kid for a key; softwareClaims, the form field a
+// software passkey posts.
+var thumbprint, softwareClaims = testenv.Thumbprint, testenv.SoftwareClaims
 
 // webauthnClaims is the form field a WebAuthn passkey posts: an assertion
 // on origin whose challenge is the header and claims.

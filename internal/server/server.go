@@ -664,20 +664,18 @@ func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 }
 
 // sweep runs fn every period until ctx is done, logging what it did as
-// "<what>" with the count it returns.
+// "<what>" with the count it returns, and tracing it as the job "<what>".
 func (n *Node) sweep(ctx context.Context, period time.Duration, what string, fn func(context.Context) (int, error)) {
-	loop := background.Loop{Name: what}
+	var loop background.Loop // traced here, with the count
 	loop.Run(ctx, period, func(ctx context.Context) bool {
-		start := time.Now()
+		ctx, end := tracing.StartJob(ctx, what)
 		k, err := fn(ctx)
 		if err != nil {
 			n.cfg.Logger.Warn(what, "err", err)
 		} else if k > 0 {
 			n.cfg.Logger.Info(what, "count", k)
 		}
-		if err != nil || k > 0 {
-			tracing.Job(ctx, what, start, err, attribute.Int("latchkey.job.count", k))
-		}
+		end(k > 0, err, attribute.Int("latchkey.job.count", k))
 		return false
 	})
 }

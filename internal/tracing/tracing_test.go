@@ -2,70 +2,38 @@ package tracing_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/hex"
-	"io"
+	"errors"
 	"net/http"
-	"net/http/httptest"
-	"sync"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
-	collector "go.opentelemetry.io/proto/otlp/collector/trace/v1"
-	common "go.opentelemetry.io/proto/otlp/common/v1"
+	"go.opentelemetry.io/otel/attribute"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/latchkey/latchkey/internal/testenv"
 	"github.com/latchkey/latchkey/internal/tracing"
 )
 
-// receiver is an OTLP/HTTP trace receiver: it keeps the spans posted to
-// /v1/traces.
-type receiver struct {
-	mu    sync.Mutex
-	spans []*tracepb.Span
-}
-
-func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(r.Body)
-	var req collector.ExportTraceServiceRequest
-	if err == nil {
-		err = proto.Unmarshal(body, &req)
-	}
-	if r.URL.Path != "/v1/traces" || err != nil {
-		http.Error(w, "bad export", http.StatusBadRequest)
-		return
-	}
-	rc.mu.Lock()
-	for _, rs := range req.ResourceSpans {
-		for _, ss := range rs.ScopeSpans {
-			rc.spans = append(rc.spans, ss.Spans...)
-		}
-	}
-	rc.mu.Unlock()
-	w.Header().Set("Content-Type", "application/x-protobuf")
-	b, _ := proto.Marshal(&collector.ExportTraceServiceResponse{})
-	w.Write(b)
-}
-
-func attr(s *tracepb.Span, key string) *common.AnyValue {
-	for _, a := range s.Attributes {
-		if a.Key == key {
-			return a.Value
-		}
-	}
-	return nil
-}
-
 // TestTraces: with an endpoint, a node exports the span of a request, in
 // the caller's trace (traceparent), named by its route and carrying the
 // request and correlation ids, with its database statements as children;
-// and the span of a background job that did work (a CSV import).
+// the span of a background job that did work (a CSV import), with its
+// statements as children; and the spans of each step of a passkey sign-in
+// (authorize, bi-authenticate, token), each with its request id and the
+// sign-in's correlation id, which the sign-in log shows. On both engines.
 func TestTraces(t *testing.T) {
-	rc := &receiver{}
-	srv := httptest.NewServer(rc)
-	defer srv.Close()
-	shutdown, err := tracing.Setup(t.Context(), srv.URL, "test")
+	for _, eng := range testenv.Engines() {
+		t.Run(eng.Name, func(t *testing.T) { traces(t, eng.Name) })
+	}
+}
+
+func traces(t *testing.T, engine string) {
+	rc := testenv.NewTraces(t)
+	shutdown, err := tracing.Setup(t.Context(), rc.URL, "test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +43,7 @@ func TestTraces(t *testing.T) {
 			shutdown(t.Context())
 		}
 	}()
-	n := testenv.StartNode(t, "sqlite", nil) // after Setup: its store traces statements
+	n := testenv.StartNode(t, engine, nil) // after Setup: its store traces statements
 	token := n.Token(t, "")
 	c := n.Creds()
 
@@ -104,44 +72,120 @@ func TestTraces(t *testing.T) {
 			t.Fatalf("import job: %v", job)
 		}
 	}
+	// A sign-in through the embedded SDK with a software passkey.
+	realm := testenv.Do(t, http.MethodPost, n.URL+"/v1/tenants/"+c.TenantID+"/realms", token,
+		map[string]any{"realm": map[string]any{"display_name": "Traced", "classification": "SECURE_CUSTOMER"}}).JSON(t)["id"].(string)
+	ada := testenv.Do(t, http.MethodPost, n.URL+"/v1/tenants/"+c.TenantID+"/realms/"+realm+"/identities", token,
+		map[string]any{"identity": map[string]any{"display_name": "Ada", "traits": map[string]any{"type": "traits_v0", "username": "ada"}}}).JSON(t)["id"].(string)
+	app := testenv.NewSDKApp(t, n.URL, token, n.URL, c.TenantID, realm)
+	code, request := app.SignIn(t, n.URL, n.URL, ada, app.Bind(t, n.URL, token, ada))
+	app.Redeem(t, n.URL, code)
+	events := testenv.Do(t, http.MethodGet, n.URL+"/v1/tenants/"+c.TenantID+"/realms/"+realm+"/events?filter="+
+		url.QueryEscape(`action eq "sign_in.allowed"`), token, nil).JSON(t)["events"].([]any)
+	if len(events) != 1 || events[0].(map[string]any)["correlation_id"] != request["correlation_id"] {
+		t.Fatalf("the sign-in log: %v; the sign-in's correlation id: %v", events, request["correlation_id"])
+	}
+	correlation := request["correlation_id"].(string)
+
 	flushed = true
 	if err := shutdown(t.Context()); err != nil { // flushes the batch
 		t.Fatal(err)
 	}
 
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
+	spans := rc.Spans()
 	var server *tracepb.Span
-	for _, s := range rc.spans {
+	for _, s := range spans {
 		if s.Name == "GET /v1/tenants/{tenant}/realms/{realm}" && hex.EncodeToString(s.TraceId) == traceID {
 			server = s
 		}
 	}
 	if server == nil {
 		names := []string{}
-		for _, s := range rc.spans {
+		for _, s := range spans {
 			names = append(names, s.Name)
 		}
 		t.Fatalf("no server span of the request in trace %s; spans: %q", traceID, names)
 	}
-	if server.Kind != tracepb.Span_SPAN_KIND_SERVER || attr(server, "latchkey.request_id").GetStringValue() != "req-traced" ||
-		attr(server, "latchkey.correlation_id").GetStringValue() != "corr-42" ||
-		attr(server, "http.response.status_code").GetIntValue() != 200 || attr(server, "http.route").GetStringValue() != "/v1/tenants/{tenant}/realms/{realm}" {
+	if server.Kind != tracepb.Span_SPAN_KIND_SERVER || testenv.Attr(server, "latchkey.request_id").GetStringValue() != "req-traced" ||
+		testenv.Attr(server, "latchkey.correlation_id").GetStringValue() != "corr-42" ||
+		testenv.Attr(server, "http.response.status_code").GetIntValue() != 200 || testenv.Attr(server, "http.route").GetStringValue() != "/v1/tenants/{tenant}/realms/{realm}" {
 		t.Errorf("server span: %v", server)
 	}
-	statements, job := 0, false
-	for _, s := range rc.spans {
-		if bytes.Equal(s.ParentSpanId, server.SpanId) && attr(s, "db.system.name").GetStringValue() == "sqlite" && attr(s, "db.query.text") != nil {
-			statements++
-		}
+	if testenv.Statements(spans, server) == 0 {
+		t.Error("no statements under the request's span")
+	}
+	var job *tracepb.Span
+	steps := map[string]bool{}
+	for _, s := range spans {
 		if s.Name == "job import" {
-			job = true
+			job = s
 		}
-		if attr(s, "url.path").GetStringValue() == "/readyz" {
+		if testenv.Attr(s, "url.path").GetStringValue() == "/readyz" {
 			t.Error("a probe was traced")
 		}
+		if step, ok := strings.CutPrefix(testenv.Attr(s, "url.path").GetStringValue(), app.Path+"/"); ok && step != ".well-known/jwks.json" {
+			steps[step] = true
+			if testenv.Attr(s, "latchkey.correlation_id").GetStringValue() != correlation || testenv.Attr(s, "latchkey.request_id").GetStringValue() == "" {
+				t.Errorf("the span of the sign-in's %s: correlation id %v (want %s), request id %v", step,
+					testenv.Attr(s, "latchkey.correlation_id"), correlation, testenv.Attr(s, "latchkey.request_id"))
+			}
+		}
 	}
-	if statements == 0 || !job {
-		t.Errorf("%d statements under the request's span; a span of the import job: %v", statements, job)
+	if job == nil || testenv.Statements(spans, job) == 0 {
+		t.Errorf("a span of the import job (%v) with no statements under it", job)
+	}
+	if len(steps) != 3 || !steps["authorize"] || !steps["bi-authenticate"] || !steps["token"] {
+		t.Errorf("the spans of the sign-in's steps: %v", steps)
+	}
+}
+
+// TestJobSpans: a job step's statements are kept until it ends: a step
+// that did no work leaves no span at all; one that did has its span with
+// its statements as children (an error recorded on its own), and so are
+// the statements its work runs after the step returned.
+func TestJobSpans(t *testing.T) {
+	rc := testenv.NewTraces(t)
+	shutdown, err := tracing.Setup(t.Context(), rc.URL, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	statement := func(ctx context.Context, query string, err error) {
+		_, end := tracing.StartStatement(ctx, "sqlite", query)
+		end(err)
+	}
+	idle, end := tracing.StartJob(t.Context(), "idle")
+	statement(idle, "SELECT 1", nil)
+	end(false, nil)
+	statement(idle, "SELECT 2", nil)
+
+	busy, end := tracing.StartJob(t.Context(), "busy")
+	statement(busy, "UPDATE jobs SET state = ?", errors.New("locked"))
+	end(true, nil, attribute.Int("latchkey.job.count", 1))
+	statement(busy, "INSERT INTO attempts VALUES (?)", nil)
+	statement(t.Context(), "SELECT 3", nil) // in no job and no request
+	if err := shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+
+	spans := rc.Spans()
+	var job *tracepb.Span
+	for _, s := range spans {
+		if s.Name == "job busy" {
+			job = s
+		}
+	}
+	if job == nil || len(spans) != 3 || testenv.Attr(job, "latchkey.job.count").GetIntValue() != 1 {
+		t.Fatalf("want the span of the busy job and its two statements; got %v", spans)
+	}
+	for _, s := range spans {
+		if s == job {
+			continue
+		}
+		if !bytes.Equal(s.ParentSpanId, job.SpanId) || !bytes.Equal(s.TraceId, job.TraceId) || s.StartTimeUnixNano < job.StartTimeUnixNano {
+			t.Errorf("statement %s is not a child of the job's span", s.Name)
+		}
+		if failed := s.Status.GetCode() == tracepb.Status_STATUS_CODE_ERROR; failed != (s.Name == "UPDATE") {
+			t.Errorf("statement %s: status %v", s.Name, s.Status)
+		}
 	}
 }

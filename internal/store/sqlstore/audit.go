@@ -7,6 +7,7 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/audit"
+	"github.com/latchkey/latchkey/internal/tracing"
 )
 
 func (t *tx) RecordEvent(ctx context.Context, e audit.Event) error {
@@ -29,6 +30,7 @@ const eventColumns = `id, tenant_id, realm_id, actor_type, actor_id, action, res
 func (t *tx) recordEvents(ctx context.Context, es []audit.Event) error {
 	rows := make([][]any, len(es))
 	for i, e := range es {
+		tracing.Correlate(ctx, e.CorrelationID) // a sign-in step's trace, found from the sign-in log
 		changes := ""
 		if len(e.Changes) > 0 {
 			b, err := json.Marshal(e.Changes)
