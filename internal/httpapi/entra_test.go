@@ -136,6 +136,10 @@ func (e *entra) answer(t *testing.T, ctx context.Context) url.Values {
 	t.Helper()
 	select {
 	case v := <-e.got:
+		// The browser shows Entra's page before it goes anywhere else.
+		if ok, page := browsertest.WaitFor(ctx, `document.body && document.body.innerText.includes("Entra received")`, 10*time.Second); !ok {
+			t.Fatalf("the browser shows %q, not Entra's page", page)
+		}
 		return v
 	case <-time.After(30 * time.Second):
 		_, page := browsertest.WaitFor(ctx, "false", 0)

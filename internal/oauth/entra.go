@@ -267,10 +267,10 @@ func (s *Service) hintedIdentity(ctx context.Context, realmID string, h hintClai
 }
 
 // The acr values Entra may ask for that a passkey, a possession factor,
-// satisfies; and the amr values a passkey may answer with, best first:
+// satisfies, the one of Microsoft's example first; and the amr values a passkey may answer with, best first:
 // fido (a FIDO2 authenticator), hwk and swk (a key's proof of possession).
 var (
-	passkeyEntraACRs = []string{"possession", "possessionorinherence", "knowledgeorpossession", "knowledgeorpossessionorinherence"}
+	passkeyEntraACRs = []string{"possessionorinherence", "possession", "knowledgeorpossession", "knowledgeorpossessionorinherence"}
 	passkeyEntraAMRs = []string{"fido", "hwk", "swk", "pop"}
 )
 
@@ -306,11 +306,6 @@ func eamClaimsRequest(raw string) (acr, amr string, err error) {
 	acr, amr = pick(claims.IDToken.ACR, passkeyEntraACRs), pick(claims.IDToken.AMR, passkeyEntraAMRs)
 	if acr == "" || amr == "" {
 		return "", "", errors.New("no requested acr or amr value is one a passkey satisfies")
-	}
-	// Microsoft's own example asks for possessionorinherence: answer it
-	// when asked, rather than the narrower possession listed first.
-	if r := claims.IDToken.ACR; r != nil && (r.Value == "possessionorinherence" || slices.Contains(r.Values, "possessionorinherence")) {
-		acr = "possessionorinherence"
 	}
 	return acr, amr, nil
 }
@@ -355,6 +350,9 @@ func (s *Service) authorizeEAM(ctx context.Context, a signInApp, p AuthParams) (
 		return AuthRequest{}, app, err
 	}
 	if !ok {
+		if err := s.SignInRefused(ctx, req, directory.Identity{}, "", "Entra ID's hint names no identity of the realm"); err != nil {
+			return AuthRequest{}, app, err
+		}
 		return req, app, &EAMRefused{Kind: EAMUnknown, Redirect: redirectError(p, "access_denied", "no account here is the user Entra ID names").(*RedirectError)}
 	}
 	if err := s.eamAllowed(ctx, req, eam.ConfigID, i); err != nil {
