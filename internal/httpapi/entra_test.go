@@ -277,6 +277,22 @@ func TestEntraExternalAuthenticationMethod(t *testing.T) {
 				t.Errorf("response_type=code: Entra received %v", got)
 			}
 
+			// The config's application under another realm or tenant: no such application.
+			fabrikam := newRealm(t, c, "Fabrikam")
+			for _, wrong := range []string{strings.Replace(authorize, "/realms/"+realm+"/", "/realms/"+fabrikam+"/", 1),
+				strings.Replace(authorize, "/tenants/"+c.tenant+"/", "/tenants/ffffffffffffffff/", 1)} {
+				v := e.request(wrong, clientID, e.hint(t, clientID, "s", "ada@contoso.com", nil, nil))
+				v.Del("authorize")
+				resp, err := http.PostForm(wrong, v)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusBadRequest {
+					t.Errorf("%s: %d, want 400", wrong, resp.StatusCode)
+				}
+			}
+
 			// A redirect_uri that is not the config's: a page, nothing posted.
 			v = e.request(authorize, clientID, e.hint(t, clientID, "s", "ada@contoso.com", nil, nil))
 			v.Set("redirect_uri", "https://evil.example/common/federation/externalauthprovider")
