@@ -19,8 +19,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -79,8 +77,9 @@ type Entra struct {
 	// id: the application ID of the provider's own app registration in
 	// Entra, which Microsoft's hints name.
 	AppIDs []string
-	// Client fetches Entra's keys; nil is a client with a 10 s timeout.
-	Client *http.Client
+	// Fetch GETs the body of a URL (Entra's keys): the node's HTTP client,
+	// as this package makes no requests of its own.
+	Fetch func(ctx context.Context, url string) ([]byte, error)
 
 	mu   sync.Mutex
 	keys map[string]entraKeySet // by JWKS URL
@@ -95,9 +94,8 @@ type entraKeySet struct {
 // often at most a hint with an unknown kid fetches them (Entra rolls its
 // keys without notice).
 const (
-	entraKeysTTL      = 24 * time.Hour
-	entraKeysRefetch  = 5 * time.Minute
-	entraKeysMaxBytes = 1 << 20
+	entraKeysTTL     = 24 * time.Hour
+	entraKeysRefetch = 5 * time.Minute
 )
 
 // authority is the Entra authority of a cloud.
@@ -136,23 +134,10 @@ func (e *Entra) key(ctx context.Context, jwksURL, kid string, now time.Time) (jo
 
 func (e *Entra) fetch(ctx context.Context, jwksURL string) (jose.JSONWebKeySet, error) {
 	var set jose.JSONWebKeySet
-	client := e.Client
-	if client == nil {
-		client = &http.Client{Timeout: 10 * time.Second}
+	if e.Fetch == nil {
+		return set, errors.New("no way to fetch them is configured")
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, jwksURL, nil)
-	if err != nil {
-		return set, err
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return set, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return set, fmt.Errorf("%s answered %s", jwksURL, resp.Status)
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, entraKeysMaxBytes))
+	body, err := e.Fetch(ctx, jwksURL)
 	if err == nil {
 		err = json.Unmarshal(body, &set)
 	}

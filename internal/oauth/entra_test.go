@@ -1,10 +1,12 @@
 package oauth_test
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -58,6 +60,15 @@ func newEAM(t *testing.T, open func(testing.TB) *sqlstore.Store) *eamFixture {
 	f.sso = sso.NewService(f.st.SSO(), f.box, f.svc, "http://localhost")
 	f.sso.Clock = f.clock.Now
 	f.svc.Entra.Configs, f.svc.Entra.Authority, f.svc.Entra.AppIDs = f.sso, f.entra.URL, []string{"latchkey-app-id"}
+	f.svc.Entra.Fetch = func(ctx context.Context, u string) ([]byte, error) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		return io.ReadAll(resp.Body)
+	}
 	name := "Entra MFA"
 	f.config, err = f.sso.Create(ctx, f.admin.TenantID, f.admin.RealmID, sso.In{DisplayName: &name, Payload: json.RawMessage(
 		`{"type":"entra_id_external_auth_methods","redirect_uris":["` + f.entra.URL + oauth.EntraRedirectPath + `"],"discover_endpoint":"global_azure"}`)})
@@ -312,5 +323,35 @@ func TestEAMAnswer(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestJWKSCertificates: each RS256 key of the JWKS carries a self-signed
+// certificate of itself (x5c, which Entra ID wants), and two nodes on one
+// database publish the same certificate.
+func TestJWKSCertificates(t *testing.T) {
+	b := newBounded(t, testenv.OpenSQLite)
+	other := oauth.NewService(b.st.OAuth(), b.box, policy.NewService(b.st.Policy()), "http://localhost")
+	if err := other.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	mine, theirs := b.svc.JWKS(), other.JWKS()
+	seen := 0
+	for _, k := range mine.Keys {
+		if k.Algorithm != string(jose.RS256) {
+			continue
+		}
+		seen++
+		o := theirs.Key(k.KeyID)
+		if len(k.Certificates) != 1 || len(o) != 1 || len(o[0].Certificates) != 1 || !k.Certificates[0].Equal(o[0].Certificates[0]) {
+			t.Fatalf("key %s: certificates %v and %v", k.KeyID, k.Certificates, o)
+		}
+		c := k.Certificates[0]
+		if !c.PublicKey.(*rsa.PublicKey).Equal(k.Key) || c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature) != nil {
+			t.Errorf("key %s: the certificate is not its key's, self-signed", k.KeyID)
+		}
+	}
+	if seen == 0 {
+		t.Error("the JWKS has no RS256 key")
 	}
 }

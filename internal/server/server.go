@@ -401,7 +401,7 @@ func newOAuth(cfg Config, st store.Store, box *secretbox.Box, base string) (*pol
 	policies.Clock = cfg.Clock
 	svc := oauth.NewService(st.OAuth(), box, policies, base)
 	svc.Clock = cfg.Clock
-	svc.Entra.Authority, svc.Entra.AppIDs = cfg.EntraAuthority, cfg.EntraAppIDs
+	svc.Entra.Authority, svc.Entra.AppIDs, svc.Entra.Fetch = cfg.EntraAuthority, cfg.EntraAppIDs, fetchEntra
 	return policies, svc
 }
 
