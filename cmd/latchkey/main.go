@@ -87,6 +87,8 @@ func root() *cobra.Command {
 	f.BoolVar(&cfg.WebhookAllowPrivate, "webhook-allow-private", false, "let webhooks reach loopback, private and link-local addresses (and loopback over http); off, they are refused when saved and at each connection")
 	f.DurationVar(&cfg.EventRetention, "event-retention", audit.DefaultRetention, "how long audit and sign-in events are kept; older ones are pruned in small batches")
 	f.DurationVar(&cfg.ConsoleIdleTimeout, "console-idle-timeout", console.DefaultIdleTimeout, "sign administrators out of the console after this long without activity")
+	f.StringVar(&cfg.EntraAuthority, "entra-authority", "", "Entra ID authority that issues the hints of entra_id_external_auth_methods configs and takes their answers, for every cloud (default: each config's cloud, e.g. https://login.microsoftonline.com)")
+	f.StringSliceVar(&cfg.EntraAppIDs, "entra-app-id", nil, "application ID(s) of Latchkey's app registration in Entra ID: audiences Entra's hints may carry besides a config's client id")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	cmd.AddCommand(serveCmd(&cfg), migrateCmd(&cfg), tokenCmd(&cfg), keysCmd(&cfg), versionCmd())
 	cmd.AddCommand(importCmd(&cfg), exportCmd(&cfg), adminCmd(&cfg), credentialsCmd(&cfg))

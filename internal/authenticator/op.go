@@ -81,6 +81,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		CodeChallengeMethod: f.Get("code_challenge_method"), LoginHint: f.Get("login_hint"), Prompt: f.Get("prompt"),
 		MaxAge: f.Get("max_age"), ACRValues: f.Get("acr_values"), IDTokenHint: f.Get("id_token_hint")}
 	p.ResponseMode, p.Request, p.RequestURI = f.Get("response_mode"), f.Get("request"), f.Get("request_uri")
+	p.Claims = f.Get("claims")
 	tenant, realm, appID := r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("app")
 	current, err := s.currentSession(r, tenant, realm)
 	if err != nil {
@@ -90,7 +91,11 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	req, app, signedIn, err := s.OAuth.Authorize(r.Context(), tenant, realm, appID, p, current)
 	var toClient *oauth.RedirectError
 	var refused *oauth.Error
+	var eam *oauth.EAMRefused
 	switch {
+	case errors.As(err, &eam): // Entra ID named an account that may not sign in (eam.go)
+		s.showRefusal(w, r, eamRefusal(eam, tenant, realm, appID, app.DisplayName))
+		return
 	case err == nil && signedIn != "": // the browser's session signed in, without a ceremony
 		s.respond(w, r, p.FormPost(), p.RedirectURI, signedIn)
 		return

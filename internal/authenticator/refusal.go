@@ -20,6 +20,7 @@ const (
 	refusedCloned    = "cloned"
 	refusedSuspended = "suspended"
 	refusedDenied    = "denied"
+	refusedUnknown   = "unknown" // Entra ID named an account the realm does not have (eam.go)
 )
 
 // refusalTexts are what the refusal page says of each refusal, in the
@@ -36,6 +37,8 @@ var refusalTexts = map[string]struct{ Title, Reason string }{
 		"It cannot sign in until an administrator reactivates it."},
 	refusedDenied: {"You do not have access to this application",
 		"Your account is not allowed to use it. If you need it for your work, ask your administrator for access."},
+	refusedUnknown: {"Your account is not set up here",
+		"Microsoft Entra ID asked to confirm an account that has no passkey sign-in here. Ask your administrator to set it up."},
 }
 
 // refusalKind is the refusal that err is, or "" when err is no refusal

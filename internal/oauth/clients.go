@@ -35,6 +35,7 @@ type signInApp struct {
 	Application
 	config passkey.AuthenticatorConfig
 	ok     bool
+	eam    *EAM // the Entra ID config it is the external authentication method of; nil for none
 }
 
 // credentialsHash identifies a client id and secret without keeping the

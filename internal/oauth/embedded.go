@@ -53,6 +53,15 @@ func (s *Service) signInApplication(ctx context.Context, tenantID, realmID, appI
 		}
 		a.ok = err == nil
 	}
+	if s.Entra.Configs != nil {
+		eam, ok, err := s.Entra.Configs.EAM(ctx, tenantID, realmID, appID)
+		if err != nil {
+			return signInApp{}, err
+		}
+		if ok {
+			a.eam = &eam
+		}
+	}
 	s.signInApps.Put(key, a, s.Clock.Now())
 	return a, nil
 }

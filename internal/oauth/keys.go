@@ -7,8 +7,11 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"fmt"
+	"math/big"
 	"slices"
 	"strings"
 	"sync"
@@ -160,6 +163,11 @@ func (k *keyring) load(ctx context.Context, now time.Time) error {
 		alg := jose.SignatureAlgorithm(sk.Algorithm)
 		current[alg] = jose.JSONWebKey{Key: signer, KeyID: sk.ID, Algorithm: sk.Algorithm, Use: "sig"}
 		public[sk.ID] = jose.JSONWebKey{Key: signer.Public(), KeyID: sk.ID, Algorithm: sk.Algorithm, Use: "sig"}
+		if alg == jose.RS256 {
+			if public[sk.ID], err = k.withCertificate(public[sk.ID], sk, signer); err != nil {
+				return fmt.Errorf("signing key %s: %w", sk.ID, err)
+			}
+		}
 	}
 	for _, alg := range SigningAlgorithms {
 		if _, ok := current[alg]; !ok {
@@ -170,6 +178,31 @@ func (k *keyring) load(ctx context.Context, now time.Time) error {
 	k.current, k.public, k.loadedAt = current, public, now
 	k.mu.Unlock()
 	return nil
+}
+
+// withCertificate adds to the public RS256 key pub its certificate (x5c),
+// which Entra ID wants of an external authentication method's keys: self-signed,
+// dated from the key's creation, the same on every node (an RSA PKCS #1 v1.5
+// signature is deterministic), and made once per key on each node.
+func (k *keyring) withCertificate(pub jose.JSONWebKey, sk SigningKey, priv crypto.Signer) (jose.JSONWebKey, error) {
+	k.mu.RLock()
+	known := k.public[sk.ID].Certificates
+	k.mu.RUnlock()
+	if len(known) > 0 {
+		pub.Certificates = known
+		return pub, nil
+	}
+	serial := sha256.Sum256([]byte(sk.ID))
+	from := sk.CreateTime.UTC().Truncate(time.Second)
+	tmpl := &x509.Certificate{SerialNumber: new(big.Int).SetBytes(serial[:16]), Subject: pkix.Name{CommonName: "Latchkey token signing key " + sk.ID},
+		NotBefore: from, NotAfter: from.AddDate(20, 0, 0), KeyUsage: x509.KeyUsageDigitalSignature, BasicConstraintsValid: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, priv.Public(), priv)
+	if err != nil {
+		return pub, err
+	}
+	cert, err := x509.ParseCertificate(der)
+	pub.Certificates = []*x509.Certificate{cert}
+	return pub, err
 }
 
 // signer returns a signer with the current key of alg and the given typ

@@ -190,6 +190,8 @@ type Tx interface {
 	// and pending at the time given: else latchkey.ErrNotFound.
 	FinishAuthRequest(ctx context.Context, r AuthRequest, at time.Time) error
 	GetIdentity(ctx context.Context, realmID, id string) (directory.Identity, error)
+	// ListIdentities pages a realm's identities (Entra ID's hints find theirs by a filter).
+	ListIdentities(ctx context.Context, realmID string, opts latchkey.ListOptions) ([]directory.Identity, int, error)
 	// UseSession is session.Tx's: a session signs in to an application.
 	UseSession(ctx context.Context, id, applicationID string, at time.Time) error
 	// GetSession, ListSessions and EndSessions are session.Tx's: sign-out

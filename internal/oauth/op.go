@@ -40,6 +40,10 @@ type AuthParams struct {
 	MaxAge      string `json:"max_age,omitempty"`
 	ACRValues   string `json:"acr_values,omitempty"`
 	IDTokenHint string `json:"-"`
+	// Claims is the claims request (OIDC Core §5.5), read only of Entra
+	// ID's requests; EAM is what such a sign-in keeps of it (entra.go).
+	Claims string      `json:"-"`
+	EAM    *EAMRequest `json:"eam,omitempty"`
 }
 
 // AuthRequest is one sign-in, from /authorize until its code is redeemed.
@@ -128,7 +132,7 @@ func (s *Service) Authorize(ctx context.Context, tenantID, realmID, appID string
 	if err != nil {
 		return req, app, "", err
 	}
-	if current != nil {
+	if current != nil && req.Params.EAM == nil { // Entra asks for a passkey, not a session
 		// Stored in the code's transaction when the session signs in.
 		if signedIn, err = s.signInWithSession(ctx, req, app, *current); signedIn != "" || err != nil {
 			return req, app, signedIn, err
@@ -164,6 +168,8 @@ func (s *Service) authorize(ctx context.Context, tenantID, realmID, appID string
 		return AuthRequest{}, app, &Error{"invalid_request", "redirect_uri is not registered for this application"}
 	case latchkey.RedirectURIProblem(p.RedirectURI) != "": // registered before targets were checked
 		return AuthRequest{}, app, errUnsafeRedirect
+	case a.eam != nil: // Entra ID's request to an external authentication method (entra.go)
+		return s.authorizeEAM(ctx, a, p)
 	case p.ResponseType != "code":
 		return AuthRequest{}, app, redirectError(p, "unsupported_response_type", "only response_type=code is supported")
 	case !slices.Contains(pc.GrantType, "authorization_code"):
@@ -184,11 +190,15 @@ func (s *Service) authorize(ctx context.Context, tenantID, realmID, appID string
 	if !hasSession && hasPrompt(p, "none") {
 		return AuthRequest{}, app, redirectError(p, "login_required", "no one is signed in; a passkey must sign in")
 	}
+	return s.newAuthRequest(tenantID, realmID, appID, p), app, nil
+}
+
+// newAuthRequest is a new sign-in of p, with its WebAuthn challenge.
+func (s *Service) newAuthRequest(tenantID, realmID, appID string, p AuthParams) AuthRequest {
 	t := s.Clock.Now()
-	req := AuthRequest{ID: latchkey.RandomString(32), TenantID: tenantID, RealmID: realmID, ApplicationID: appID,
+	return AuthRequest{ID: latchkey.RandomString(32), TenantID: tenantID, RealmID: realmID, ApplicationID: appID,
 		Params: p, Challenge: base64.RawURLEncoding.EncodeToString([]byte(latchkey.RandomString(32))),
 		CreateTime: t, ExpireTime: t.Add(authRequestTTL)}
-	return req, app, nil
 }
 
 // oidcScopes are the OpenID Connect scopes, granted to every OIDC client
@@ -279,7 +289,12 @@ func (s *Service) approve(ctx context.Context, req AuthRequest, identity directo
 	} else if err != nil {
 		return "", "", err
 	}
-	code = latchkey.RandomString(43)
+	if req.Params.EAM != nil {
+		if err := s.eamApproval(ctx, req, identity, credentialID); err != nil {
+			return "", "", err
+		}
+	}
+	code = latchkey.RandomString(43) // an EAM sign-in's is never shown: its answer is an ID token
 	at := s.Clock.Now()
 	fin := req
 	fin.IdentityID, fin.CredentialID = identity.ID, credentialID
@@ -323,6 +338,10 @@ func (s *Service) approve(ctx context.Context, req AuthRequest, identity directo
 		return "", "", s.whyNotPending(ctx, req)
 	} else if err != nil {
 		return "", "", err
+	}
+	if req.Params.EAM != nil {
+		to, err := s.eamAnswer(req, fin.AuthTime)
+		return "", to, err
 	}
 	v := url.Values{"code": {code}}
 	if req.Params.State != "" {
@@ -435,6 +454,9 @@ func (s *Service) Metadata(ctx context.Context, tenantID, realmID, appID string)
 	if pc.Confidentiality != "public" { // a public client has no credentials to introspect with
 		m["introspection_endpoint"] = issuer + "/introspect"
 		m["introspection_endpoint_auth_methods_supported"] = authMethods
+	}
+	if a, err := s.signInApplication(ctx, tenantID, realmID, appID); err == nil && a.eam != nil {
+		eamMetadata(m)
 	}
 	return m, nil
 }

@@ -37,6 +37,9 @@ type Service struct {
 	// DeliveryQueued, when set, is called when back-channel logouts were
 	// queued (the delivery worker's Wake).
 	DeliveryQueued func()
+	// Entra answers Entra ID's requests to its external authentication
+	// methods (entra.go).
+	Entra Entra
 }
 
 // Policy decides whether an identity, as just read, may use an application

@@ -103,6 +103,11 @@ type Config struct {
 	// ServiceProviders are the SSO configs that SAML signs in to; nil
 	// knows none (every SAML endpoint answers 404).
 	ServiceProviders saml.ServiceProviders
+	// EntraAuthority replaces Entra ID's authority of every cloud for the
+	// external authentication methods ("" for Microsoft's); EntraAppIDs are
+	// audiences Entra's hints may carry besides a config's client id.
+	EntraAuthority string
+	EntraAppIDs    []string
 }
 
 // noServiceProviders is the ServiceProviders of a node configured with none.
@@ -331,6 +336,7 @@ func open(ctx context.Context, cfg Config, st store.Store) (*Node, error) {
 	}
 	n.SSO = sso.NewService(st.SSO(), box, oauthSvc, base)
 	n.SSO.Clock, n.SSO.Logger = cfg.Clock, cfg.Logger
+	oauthSvc.Entra.Configs = n.SSO // the entra_id_external_auth_methods configs' applications answer Entra ID
 	n.Provisioning = provisioning.NewService(st.Provisioning())
 	n.Provisioning.Clock = cfg.Clock
 	n.Provisioning.Mailer = bindingMailer{n.Passkeys}
@@ -395,6 +401,7 @@ func newOAuth(cfg Config, st store.Store, box *secretbox.Box, base string) (*pol
 	policies.Clock = cfg.Clock
 	svc := oauth.NewService(st.OAuth(), box, policies, base)
 	svc.Clock = cfg.Clock
+	svc.Entra.Authority, svc.Entra.AppIDs, svc.Entra.Fetch = cfg.EntraAuthority, cfg.EntraAppIDs, fetchEntra
 	return policies, svc
 }
 
