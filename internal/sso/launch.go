@@ -63,17 +63,20 @@ func osPlatform(ua string) string {
 	return "web"
 }
 
-// LaunchDisabled is the refusal of a sign-in whose launch mechanism the
-// realm turned off.
-type LaunchDisabled struct{ Launch Launch }
+// LaunchDisabled is the refusal of a sign-in whose launch mechanisms the
+// realm turned off: all of Launches, the ways it could have signed in.
+type LaunchDisabled struct{ Launches []Launch }
 
 func (e *LaunchDisabled) Error() string {
-	return "the realm's launch mechanisms do not allow " + e.Launch.Flow + " sign-ins on " + e.Launch.Platform
+	var ls []string
+	for _, l := range e.Launches {
+		ls = append(ls, l.Flow+" on "+l.Platform)
+	}
+	return "the realm's launch mechanisms do not allow " + strings.Join(ls, " or ")
 }
 
-// CheckLaunch returns a *LaunchDisabled naming the first of launches when
-// the realm enables none of them (a page that may sign in either way asks
-// for both). A realm that never changed its launch mechanisms enables every
+// CheckLaunch returns a *LaunchDisabled when the realm enables none of
+// launches (a page that may sign in either way asks for both). A realm that never changed its launch mechanisms enables every
 // valid flow; its defaults are not written on this path.
 func (s *Service) CheckLaunch(ctx context.Context, tenantID, realmID string, launches ...Launch) error {
 	c, err := s.store.GetFlowTypeConfig(ctx, tenantID, realmID)
@@ -88,5 +91,5 @@ func (s *Service) CheckLaunch(ctx context.Context, tenantID, realmID string, lau
 			return nil
 		}
 	}
-	return &LaunchDisabled{Launch: launches[0]}
+	return &LaunchDisabled{Launches: launches}
 }

@@ -112,13 +112,18 @@ func TestCheckLaunch(t *testing.T) {
 		_, err := f.svc.UpdateFlowTypes(ctx, tn, r, sso.FlowTypePatch{"web": {"embedded": {Enabled: &no}}, "android": {"embedded": {Enabled: &no}}})
 		must(t, err)
 		var disabled *sso.LaunchDisabled
-		if err := f.svc.CheckLaunch(ctx, tn, r, here); !errors.As(err, &disabled) || disabled.Launch != here {
+		if err := f.svc.CheckLaunch(ctx, tn, r, here); !errors.As(err, &disabled) || !reflect.DeepEqual(disabled.Launches, []sso.Launch{here}) {
 			t.Errorf("web embedded disabled: %v", err)
 		}
-		if err := f.svc.CheckLaunch(ctx, tn, r, sdk); !errors.As(err, &disabled) || disabled.Launch != sdk {
+		if err := f.svc.CheckLaunch(ctx, tn, r, sdk); !errors.As(err, &disabled) || !reflect.DeepEqual(disabled.Launches, []sso.Launch{sdk}) {
 			t.Errorf("android embedded disabled: %v", err)
 		}
 		must(t, f.svc.CheckLaunch(ctx, tn, r, here, phone))
+		_, err = f.svc.UpdateFlowTypes(ctx, tn, r, sso.FlowTypePatch{"web": {"roaming_auth": {Enabled: &no}}})
+		must(t, err)
+		if err := f.svc.CheckLaunch(ctx, tn, r, here, phone); !errors.As(err, &disabled) || len(disabled.Launches) != 2 {
+			t.Errorf("web embedded and roaming_auth disabled: %v", err)
+		}
 		must(t, f.svc.CheckLaunch(ctx, tn, r, sso.SDKLaunch("Mozilla/5.0 (Windows NT 10.0)")))
 	})
 }
