@@ -3,11 +3,11 @@ package sso
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"net/url"
 	"slices"
 	"strings"
 
-	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/saml"
 )
 
@@ -31,13 +31,13 @@ const portalPage = 1000
 
 // Tiles returns the app portal's tiles of identityID, by name (then id).
 // The configs assigned to it are read a thousand at a time, each read one
-// query that answers direct and group assignments alike; backed configs'
-// applications are not read (a tile needs none of their fields).
+// query that answers direct and group assignments alike; of each payload
+// only the fields of a tile are decoded, and backed configs' applications
+// are not read.
 func (s *Service) Tiles(ctx context.Context, tenantID, realmID, identityID string) ([]AppTile, error) {
 	tiles := []AppTile{}
 	for after := ""; ; {
-		cs, _, err := s.store.ListSSOConfigsOfIdentity(ctx, realmID, identityID,
-			latchkey.ListOptions{After: after, Limit: portalPage, SkipTotal: true})
+		cs, err := s.store.ListTileConfigsOfIdentity(ctx, realmID, identityID, after, portalPage)
 		if err != nil {
 			return nil, err
 		}
@@ -57,29 +57,36 @@ func (s *Service) Tiles(ctx context.Context, tenantID, realmID, identityID strin
 	return tiles, nil
 }
 
+// tileFields are the payload fields a tile is made of, of any type (the
+// payload was validated when it was stored).
+type tileFields struct {
+	Tile
+	RedirectURIs     []string         `json:"redirect_uris"`
+	OktaRegistration OktaRegistration `json:"okta_registration"`
+}
+
 // tile is what the portal shows of c, ok false when it shows nothing:
 // is_tile_visible is false, or c is no application a browser can open.
-func tile(c Config) (AppTile, bool) {
+func tile(c TileConfig) (AppTile, bool) {
 	t := AppTile{ConfigID: c.ID, Type: c.Type, Name: c.DisplayName}
-	var tl *Tile
-	switch p := c.Payload.(type) {
-	case *Bookmark:
-		tl, t.URL = &p.Tile, p.LoginLink
-	case *SAML:
-		tl, t.URL = &p.Tile, saml.Path(c.TenantID, c.RealmID, c.ID)+"/idp-initiated"
-	case *GenericOIDC:
-		tl, t.URL = &p.Tile, cmp.Or(p.LoginLink, homeOf(p.RedirectURIs))
-	case *OktaSSOBIIdP:
+	var p tileFields
+	if err := json.Unmarshal(c.Payload, &p); err != nil {
+		return t, false
+	}
+	switch c.Type {
+	case TypeBookmark:
+		t.URL = p.LoginLink
+	case TypeSAML:
+		t.URL = saml.Path(c.TenantID, c.RealmID, c.ID) + "/idp-initiated"
+	case TypeGenericOIDC:
+		t.URL = cmp.Or(p.LoginLink, homeOf(p.RedirectURIs))
+	case TypeOktaSSOBIIdP:
 		// The Okta org's sign-in, which sends its people to Latchkey.
 		t.URL = "https://" + p.OktaRegistration.Domain + "/"
 	}
-	if tl != nil {
-		t.Icon = tl.Icon
-		if tl.IsTileVisible != nil && !*tl.IsTileVisible {
-			return t, false
-		}
-	}
-	return t, t.URL != ""
+	t.Icon = p.Icon
+	visible := p.IsTileVisible == nil || *p.IsTileVisible
+	return t, t.URL != "" && visible
 }
 
 // homeOf is the login link of an OIDC application that gives none: the
