@@ -45,9 +45,9 @@ type portalPage struct {
 // checked when the config was stored (https, or http on loopback; a data:
 // image), or are Latchkey's own paths.
 type portalTile struct {
-	ID, Name, Type string
-	URL, Icon      template.URL
-	Initial        string // shown when there is no icon
+	ID, Name  string
+	URL, Icon template.URL
+	Initial   string // shown when there is no icon
 }
 
 // portalPage serves the app portal.
@@ -82,7 +82,7 @@ func (s *Server) portalPage(w http.ResponseWriter, r *http.Request) {
 		}
 		p.Tiles = make([]portalTile, len(tiles))
 		for i, t := range tiles {
-			p.Tiles[i] = portalTile{ID: t.ConfigID, Name: t.Name, Type: t.Type, URL: template.URL(t.URL), Icon: template.URL(t.Icon),
+			p.Tiles[i] = portalTile{ID: t.ConfigID, Name: t.Name, URL: template.URL(t.URL), Icon: template.URL(t.Icon),
 				Initial: strings.ToUpper(string([]rune(t.Name)[:1]))}
 		}
 	} else if p.SignIn, err = s.pageSignIn(r, PortalPath(tenant, realm)+"/signin"); err != nil {
