@@ -20,7 +20,8 @@ import (
 // off) refuses the OIDC hosted page (refusal page, access_denied back to
 // the app), the SAML hosted page and the account page; web embedded off
 // alone refuses this device's passkey (OIDC refusal page; the SAML page
-// says why); on again, it signs in. The embedded SDK's hand-over is
+// says why); on again, it signs in; roaming_auth off refuses a phone's
+// passkey (hybrid transport). The embedded SDK's hand-over is
 // refused when embedded is off on linux, and bi-authenticate when it is
 // off on android (an Android app's request).
 func TestLaunchMechanisms(t *testing.T) {
@@ -91,6 +92,16 @@ func TestLaunchMechanisms(t *testing.T) {
 			rp.openSignInPage(t, ctx)
 			click(t, ctx, "signin")
 			signedIn(t, "this device's passkey allowed again", rp.outcome(t, ctx), ada)
+
+			// A phone's passkey (hybrid: cross-platform) in another browser.
+			phone := browsertest.Start(t)
+			browsertest.AddHybridAuthenticator(t, phone)
+			browsertest.WithoutAutofill(t, phone)
+			bindOnHostedPage(t, phone, newBinding(t, c, realm, ada, hostedConfig(t, c, realm)).link)
+			flows("web", "roaming_auth", false)
+			rp.openSignInPage(t, phone)
+			click(t, phone, "signin")
+			refused(t, "a phone's passkey", rp.backFromRefusal(t, phone, "launch_roaming", "Pet App", ""), "access_denied")
 
 			flows("android", "embedded", false)
 			android := "Dalvik/2.1.0 (Linux; U; Android 14; Pixel 8 Build/UD1A)"
