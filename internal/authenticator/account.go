@@ -16,6 +16,7 @@ import (
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/passkey"
 	"github.com/latchkey/latchkey/internal/session"
+	"github.com/latchkey/latchkey/internal/sso"
 )
 
 // accountRoutes are a realm's self-service account page: the people of
@@ -154,23 +155,51 @@ func (s *Server) showAccount(w http.ResponseWriter, r *http.Request, status int,
 				p.Passkeys = append(p.Passkeys, passkeyView(c, ss))
 			}
 		}
-	} else {
-		req, err := s.OAuth.StartAccountSignIn(ctx, tenant, realm)
-		if err != nil {
-			httpx.WriteError(w, r, err)
-			return
-		}
-		p.SignIn = map[string]any{"id": req.ID, "options": s.Passkeys.AssertionOptions(req.Challenge, passkey.Config{}),
-			"url": p.Base + "/signin"}
+	} else if p.SignIn, err = s.pageSignIn(r, p.Base+"/signin"); err != nil {
+		s.pageSignInError(w, r, err)
+		return
 	}
 	p.Nonce = s.pageHeadersPostingTo(w, s.PublicURL)
 	w.WriteHeader(status)
 	render(w, r, "account.html", p)
 }
 
-// accountSignIn finishes the account page's sign-in: the passkey's
-// assertion is verified and the browser's session of the realm starts.
+// pageSignIn starts the passkey sign-in of a realm's own page (the
+// account page, the app portal) that posts its assertion to url: the
+// sign-in's id, WebAuthn options and url, for the page's script. A realm
+// whose launch mechanisms allow no hosted sign-in on this browser refuses
+// (a *sso.LaunchDisabled).
+func (s *Server) pageSignIn(r *http.Request, url string) (any, error) {
+	tenant, realm := r.PathValue("tenant"), r.PathValue("realm")
+	if err := s.SSO.CheckLaunch(r.Context(), tenant, realm, hostedLaunches(r)...); err != nil {
+		return nil, err
+	}
+	req, err := s.OAuth.StartAccountSignIn(r.Context(), tenant, realm)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"id": req.ID, "options": s.Passkeys.AssertionOptions(req.Challenge, passkey.Config{}), "url": url}, nil
+}
+
+// pageSignInError shows why a realm's own page cannot sign in.
+func (s *Server) pageSignInError(w http.ResponseWriter, r *http.Request, err error) {
+	if kind := refusalKind(err); kind != "" {
+		s.pageError(w, r, http.StatusForbidden, refusalTexts[kind].Reason)
+		return
+	}
+	httpx.WriteError(w, r, err)
+}
+
+// accountSignIn finishes the account page's sign-in.
 func (s *Server) accountSignIn(w http.ResponseWriter, r *http.Request) {
+	s.finishPageSignIn(w, r, accountPath(r.PathValue("tenant"), r.PathValue("realm")))
+}
+
+// finishPageSignIn finishes the sign-in of a realm's own page
+// (pageSignIn): the passkey's assertion is verified, if the launch
+// mechanisms allow its kind of passkey, the browser's session of the
+// realm starts, and the page is told to go to to.
+func (s *Server) finishPageSignIn(w http.ResponseWriter, r *http.Request, to string) {
 	var in struct {
 		Request    string          `json:"request"`
 		Credential json.RawMessage `json:"credential"`
@@ -189,6 +218,10 @@ func (s *Server) accountSignIn(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, err)
 		return
 	}
+	if err := s.SSO.CheckLaunch(r.Context(), tenant, realm, sso.HostedLaunch(r.UserAgent(), attachment(in.Credential))); err != nil {
+		httpx.WriteError(w, r, launchError(err))
+		return
+	}
 	cred, identity, err := s.verifyPasskey(r, req, passkey.Config{}, in.Credential)
 	if err == nil {
 		err = s.OAuth.FinishAccountSignIn(r.Context(), req, identity, cred.ID)
@@ -200,7 +233,7 @@ func (s *Server) accountSignIn(w http.ResponseWriter, r *http.Request) {
 		_, _, err = s.startSession(w, r, session.SignIn{TenantID: tenant, RealmID: realm, IdentityID: identity.ID, CredentialID: cred.ID,
 			AMR: oauth.PasskeyAMR(passkey.Config{}), ACR: oauth.PasskeyACR})
 	}
-	httpx.Reply(w, r, map[string]string{"redirect": accountPath(tenant, realm)}, err)
+	httpx.Reply(w, r, map[string]string{"redirect": to}, err)
 }
 
 var errSignedOut = latchkey.Errorf(latchkey.CodeUnauthorized, "you are signed out; reload the page and sign in with a passkey")

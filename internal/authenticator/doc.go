@@ -7,8 +7,10 @@
 // config's identity provider endpoints (metadata, sso, continue, signin,
 // idp-initiated, slo; internal/saml decides), a binding link's own
 // endpoints (:invokeAuthenticator and the hosted binding page, :getInfo,
-// :bind), and each realm's account page, where people manage their own
-// passkeys. Client credentials, access tokens, link tokens, passkeys and
+// :bind), each realm's account page, where people manage their own
+// passkeys, and each realm's app portal, the tiles of their SSO configs.
+// The hosted pages and the embedded SDK's endpoints refuse what the
+// realm's launch mechanisms turn off (launch.go). Client credentials, access tokens, link tokens, passkeys and
 // the browser's session authorise them. It owns the CORS that lets an authenticator
 // config's origins, and the origins of an application's redirect URIs, call
 // them, the hosted pages' templates and their CSP nonces, and the cookie of

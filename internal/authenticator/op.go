@@ -14,6 +14,7 @@ import (
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/passkey"
 	"github.com/latchkey/latchkey/internal/session"
+	"github.com/latchkey/latchkey/internal/sso"
 )
 
 // opRoutes are each application's OAuth 2.0 / OpenID Connect provider
@@ -120,7 +121,20 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, err)
 		return
 	}
-	if ok && config.Config.Type == passkey.Embedded {
+	sdk := ok && config.Config.Type == passkey.Embedded
+	launches := hostedLaunches(r)
+	if sdk {
+		launches = []sso.Launch{sso.SDKLaunch(r.UserAgent())}
+	}
+	if err := s.SSO.CheckLaunch(r.Context(), tenant, realm, launches...); err != nil {
+		if kind := refusalKind(err); kind != "" {
+			s.showRefusal(w, r, newRefusal(kind, req, app.DisplayName))
+		} else {
+			httpx.WriteError(w, r, err)
+		}
+		return
+	}
+	if sdk {
 		s.invokeSDK(w, r, req, app, config)
 		return
 	}
@@ -175,6 +189,14 @@ func (s *Server) biAuthenticate(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, err)
 		return
 	}
+	if err := s.SSO.CheckLaunch(r.Context(), tenant, realm, sso.SDKLaunch(r.UserAgent())); err != nil {
+		if kind := refusalKind(err); kind != "" {
+			httpx.WriteJSON(w, http.StatusOK, map[string]string{"type": "deny", "message": refusalTexts[kind].Reason})
+		} else {
+			httpx.WriteError(w, r, err)
+		}
+		return
+	}
 	audience := s.OAuth.Issuer(tenant, realm, appID) + "/bi-authenticate"
 	proof, cred, identity, err := s.Passkeys.VerifySDKProof(r.Context(), realm, config.Config, audience, []byte(r.PostForm.Get("claims")))
 	// A proof that does not verify, or a passkey that may not sign in, is
@@ -225,6 +247,11 @@ func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
 	}
 	req, config, ok := s.pendingSignIn(w, r, in.Request)
 	if !ok {
+		return
+	}
+	launch := sso.HostedLaunch(r.UserAgent(), attachment(in.Credential))
+	if err := s.SSO.CheckLaunch(r.Context(), req.TenantID, req.RealmID, launch); err != nil {
+		s.answerApproval(w, r, req, "", err)
 		return
 	}
 	signed, err := s.passkeySignIn(w, r, req, config.Config, in.Credential)

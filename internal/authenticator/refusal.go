@@ -11,6 +11,7 @@ import (
 	"github.com/latchkey/latchkey/internal/mail"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/passkey"
+	"github.com/latchkey/latchkey/internal/sso"
 )
 
 // Why a sign-in was refused, as the refusal page tells it.
@@ -21,6 +22,11 @@ const (
 	refusedSuspended = "suspended"
 	refusedDenied    = "denied"
 	refusedUnknown   = "unknown" // Entra ID named an account the realm does not have (eam.go)
+	// Refused by the realm's launch mechanisms (launch.go).
+	refusedWebLaunch     = "launch_web"
+	refusedDeviceLaunch  = "launch_device"
+	refusedRoamingLaunch = "launch_roaming"
+	refusedSDKLaunch     = "launch_sdk"
 )
 
 // refusalTexts are what the refusal page says of each refusal, in the
@@ -39,6 +45,14 @@ var refusalTexts = map[string]struct{ Title, Reason string }{
 		"Your account is not allowed to use it. If you need it for your work, ask your administrator for access."},
 	refusedUnknown: {"Your account is not set up here",
 		"Microsoft Entra ID asked to confirm an account that has no passkey sign-in here. Ask your administrator to set it up."},
+	refusedWebLaunch: {"Signing in from a web browser is turned off",
+		"Your administrator does not let you sign in from a web browser on this kind of device. Sign in from another device, or ask your administrator."},
+	refusedDeviceLaunch: {"Passkeys of this device are turned off",
+		"Your administrator does not let you sign in with a passkey of this device here. Choose a passkey of another device, such as your phone or a security key."},
+	refusedRoamingLaunch: {"Passkeys of other devices are turned off",
+		"Your administrator does not let you sign in with a passkey of another device, such as a phone or a security key. Use a passkey of this device."},
+	refusedSDKLaunch: {"Signing in from this app is turned off",
+		"Your administrator does not let you sign in from apps on this kind of device. Sign in from another device, or ask your administrator."},
 }
 
 // refusalKind is the refusal that err is, or "" when err is no refusal
@@ -56,6 +70,9 @@ func refusalKind(err error) string {
 		return refusedSuspended
 	case errors.As(err, &denied):
 		return refusedDenied
+	}
+	if d, ok := errors.AsType[*sso.LaunchDisabled](err); ok {
+		return launchKind(d)
 	}
 	return ""
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/passkey"
 	"github.com/latchkey/latchkey/internal/saml"
+	"github.com/latchkey/latchkey/internal/sso"
 )
 
 // samlPath is where an SSO config's SAML identity provider lives.
@@ -134,6 +135,10 @@ func (s *Server) samlOutcome(w http.ResponseWriter, r *http.Request, out saml.Ou
 		return
 	}
 	p := out.Pending
+	if err := s.SSO.CheckLaunch(r.Context(), p.TenantID, p.RealmID, hostedLaunches(r)...); err != nil {
+		s.pageSignInError(w, r, err)
+		return
+	}
 	theme, err := s.Mail.ActiveTheme(r.Context(), p.TenantID, p.RealmID)
 	if err != nil {
 		httpx.WriteError(w, r, err)
@@ -170,8 +175,11 @@ func (s *Server) samlSignin(w http.ResponseWriter, r *http.Request) {
 	}
 	tenant, realm, config := r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("config")
 	p, _, err := s.SAML.Pending(r.Context(), tenant, realm, config, in.Request)
+	if err == nil {
+		err = s.SSO.CheckLaunch(r.Context(), tenant, realm, sso.HostedLaunch(r.UserAgent(), attachment(in.Credential)))
+	}
 	if err != nil {
-		httpx.WriteError(w, r, err)
+		httpx.WriteError(w, r, launchError(err))
 		return
 	}
 	// Its sign-in events name the SSO config as their application.

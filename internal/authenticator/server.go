@@ -8,6 +8,7 @@ import (
 	"github.com/latchkey/latchkey/internal/passkey"
 	"github.com/latchkey/latchkey/internal/saml"
 	"github.com/latchkey/latchkey/internal/session"
+	"github.com/latchkey/latchkey/internal/sso"
 )
 
 // Server holds what the handlers need.
@@ -25,6 +26,9 @@ type Server struct {
 	// PublicURL is Latchkey's external URL; the hosted pages' CSP depends
 	// on its scheme.
 	PublicURL string
+	// SSO is the SSO configs: the app portal's tiles and the realms'
+	// launch mechanisms.
+	SSO *sso.Service
 }
 
 // Routes registers the OP endpoints, the binding links' endpoints, the
@@ -36,4 +40,5 @@ func (s *Server) Routes(mux *httpx.Mux) {
 	s.codeRoutes(mux)
 	s.samlRoutes(mux)
 	s.accountRoutes(mux)
+	s.portalRoutes(mux)
 }

@@ -143,7 +143,16 @@ func startSAMLApp(t *testing.T, n *testenv.Node, providers *samlProviders, realm
 		change(&sp)
 	}
 	providers.add(app.configID, sp, allowed...)
-	u, _ := url.Parse(base)
+	app.serve(t, n, ln, key, cert, binding)
+	return app
+}
+
+// serve serves app on ln: samlsp signing in through the IdP at app.path
+// with binding, with the SP's key and cert.
+func (app *samlApp) serve(t *testing.T, n *testenv.Node, ln net.Listener, key *rsa.PrivateKey, cert *x509.Certificate, binding string) {
+	t.Helper()
+	u, _ := url.Parse(app.URL)
+	var err error
 	app.mw, err = samlsp.New(samlsp.Options{URL: *u, Key: key, Certificate: cert, IDPMetadata: fetchIdPMetadata(t, n, app.path),
 		SignRequest: true, SignLogout: true, AllowIDPInitiated: true, DefaultRedirectURI: "/hello", Binding: binding,
 		EncryptionKey: key, EncryptionCertificate: cert,
@@ -166,7 +175,6 @@ func startSAMLApp(t *testing.T, n *testenv.Node, providers *samlProviders, realm
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
-	return app
 }
 
 // hello waits for the app's /hello page and returns what it says.

@@ -1,6 +1,7 @@
 package saml
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -212,7 +213,8 @@ func (s *Service) Metadata(ctx context.Context, tenantID, realmID, configID stri
 // required), name one of its ACS URLs (or none), be current and never seen
 // before. With the browser's live session (current, not nil) and no
 // ForceAuthn, the Response is made at once; else the request waits for a
-// passkey (Outcome.Pending).
+// passkey (Outcome.Pending), or, IsPassive, is answered at once with a
+// Response of status NoPassive: a passive request never shows a page.
 func (s *Service) Begin(ctx context.Context, tenantID, realmID, configID string, r *http.Request, current *session.Session) (Outcome, error) {
 	idp, sp, _, err := s.provider(ctx, tenantID, realmID, configID)
 	if err != nil {
@@ -233,16 +235,21 @@ func (s *Service) Begin(ctx context.Context, tenantID, realmID, configID string,
 		RequestID: req.Request.ID, ACSURL: req.ACSEndpoint.Location, RelayState: req.RelayState,
 		Challenge:  base64.RawURLEncoding.EncodeToString([]byte(latchkey.RandomString(32))),
 		ForceAuthn: req.Request.ForceAuthn != nil && *req.Request.ForceAuthn, CreateTime: now, ExpireTime: now.Add(requestTTL)}
-	return s.begin(ctx, idp, sp, req, pending, current)
+	return s.begin(ctx, idp, sp, req, pending, current, req.Request.IsPassive != nil && *req.Request.IsPassive)
 }
 
 // begin records a sign-in (a replayed AuthnRequest is refused here) and
 // answers it with the session, or leaves it pending.
-func (s *Service) begin(ctx context.Context, idp *crewsaml.IdentityProvider, sp ServiceProvider, req *crewsaml.IdpAuthnRequest, pending Request, current *session.Session) (Outcome, error) {
+func (s *Service) begin(ctx context.Context, idp *crewsaml.IdentityProvider, sp ServiceProvider, req *crewsaml.IdpAuthnRequest, pending Request, current *session.Session, passive bool) (Outcome, error) {
 	withSession := current != nil && current.Live(s.Clock.Now()) && !pending.ForceAuthn
-	pending.Spent = withSession
+	// A passive request that needs a sign-in is answered now, spent.
+	noPassive := passive && !withSession
+	pending.Spent = withSession || noPassive
 	var d decision
 	var err error
+	if noPassive {
+		d = decision{denied: "no one is signed in and the request is passive", status: crewsaml.StatusNoPassive}
+	}
 	if withSession {
 		if d, err = s.decide(ctx, pending, sp, *current); err != nil {
 			return Outcome{SP: sp}, err
@@ -259,6 +266,10 @@ func (s *Service) begin(ctx context.Context, idp *crewsaml.IdentityProvider, sp 
 	}
 	if err != nil {
 		return Outcome{SP: sp}, err
+	}
+	if noPassive {
+		post, err := s.respond(req, sp, d, session.Session{})
+		return Outcome{Post: &post, SP: sp}, err
 	}
 	if !withSession {
 		return Outcome{Pending: &pending, SP: sp}, nil
@@ -288,7 +299,7 @@ func (s *Service) IdPInitiated(ctx context.Context, tenantID, realmID, configID,
 		ACSURL: req.ACSEndpoint.Location, RelayState: relayState,
 		Challenge:  base64.RawURLEncoding.EncodeToString([]byte(latchkey.RandomString(32))),
 		CreateTime: now, ExpireTime: now.Add(requestTTL)}
-	return s.begin(ctx, idp, sp, req, pending, current)
+	return s.begin(ctx, idp, sp, req, pending, current, false)
 }
 
 // Pending returns a sign-in of the config that waits for a passkey, with
@@ -359,7 +370,10 @@ type decision struct {
 	identity directory.Identity
 	groups   []directory.Group
 	denied   string // why not, or ""
-	event    audit.Event
+	// status is the second-level status of a Response without an
+	// assertion: RequestDenied when "".
+	status string
+	event  audit.Event
 }
 
 // decide lets the session's identity sign in to p's config when it is
@@ -405,7 +419,7 @@ func (s *Service) decide(ctx context.Context, p Request, sp ServiceProvider, sig
 // identity, or an error Response (Responder, RequestDenied) without one.
 func (s *Service) respond(req *crewsaml.IdpAuthnRequest, sp ServiceProvider, d decision, signedIn session.Session) (Post, error) {
 	if d.denied != "" {
-		if err := req.MakeErrorResponse(crewsaml.StatusResponder, crewsaml.StatusRequestDenied, d.denied); err != nil {
+		if err := req.MakeErrorResponse(crewsaml.StatusResponder, cmp.Or(d.status, crewsaml.StatusRequestDenied), d.denied); err != nil {
 			return Post{}, err
 		}
 	} else if err := s.makeResponse(req, sp, d.identity, d.groups, signedIn); err != nil {

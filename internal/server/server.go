@@ -390,7 +390,8 @@ func open(ctx context.Context, cfg Config, st store.Store) (*Node, error) {
 	}
 	n.SAML = saml.NewService(st.SAML(), box, providers, base)
 	n.SAML.Clock = cfg.Clock
-	(&authenticator.Server{OAuth: oauthSvc, Passkeys: n.Passkeys, Codes: n.Codes, Sessions: n.Sessions, SAML: n.SAML, Mail: n.Mail, PublicURL: base}).Routes(mux)
+	(&authenticator.Server{OAuth: oauthSvc, Passkeys: n.Passkeys, Codes: n.Codes, Sessions: n.Sessions, SAML: n.SAML, Mail: n.Mail, PublicURL: base,
+		SSO: n.SSO}).Routes(mux)
 	n.handler = api.Handler(mux)
 	return n, nil
 }

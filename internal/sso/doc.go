@@ -9,8 +9,10 @@
 // entra_id_external_auth_methods) are backed by an oauth Application, made,
 // changed and deleted with them. Upstream secrets are sealed (secretbox).
 //
-// It validates and stores; SAML and WS-Federation issuance, upstream sign-in
-// and the app portal read configs through Service.Config.
+// It validates and stores; SAML and WS-Federation issuance and upstream
+// sign-in read configs through Service.Config. It decides the app portal's
+// tiles (Tiles) and which of Latchkey's own sign-ins each launch mechanism
+// is (launch.go, CheckLaunch), which internal/authenticator enforces.
 //
 // It must not import storage engines, internal/httpapi or internal/console.
 package sso

@@ -40,6 +40,13 @@ func (c Config) MarshalJSON() ([]byte, error) {
 	}{c.ID, c.DisplayName, c.IsMigrated, c.Payload, c.CreateTime, c.UpdateTime})
 }
 
+// TileConfig is a config as the app portal reads it: its payload is the
+// stored JSON, of which a tile needs a few fields.
+type TileConfig struct {
+	ID, TenantID, RealmID, Type, DisplayName string
+	Payload                                  []byte
+}
+
 // AssociatedIdentity is an identity assigned to a config directly (GroupID
 // "") or through a group.
 type AssociatedIdentity struct {
@@ -91,6 +98,10 @@ type Tx interface {
 	// ListSSOConfigsOfIdentity pages, by id, the configs of the realm assigned
 	// to an identity directly or through any of its groups.
 	ListSSOConfigsOfIdentity(ctx context.Context, realmID, identityID string, opts latchkey.ListOptions) ([]Config, int, error)
+	// ListTileConfigsOfIdentity is ListSSOConfigsOfIdentity for the app
+	// portal: the configs after the id after (at most limit), by id, with
+	// their payloads undecoded.
+	ListTileConfigsOfIdentity(ctx context.Context, realmID, identityID, after string, limit int) ([]TileConfig, error)
 	// ListSSOConfigsOfGroup pages, by id, the configs assigned to a group.
 	ListSSOConfigsOfGroup(ctx context.Context, realmID, groupID string, opts latchkey.ListOptions) ([]Config, int, error)
 	// IdentityAssigned reports whether an identity is assigned to a config,

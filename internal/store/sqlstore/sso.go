@@ -76,13 +76,29 @@ func (t *tx) ListSSOConfigs(ctx context.Context, tenantID, realmID string, f sso
 	return t.listSSOConfigs(ctx, q, opts)
 }
 
-func (t *tx) ListSSOConfigsOfIdentity(ctx context.Context, realmID, identityID string, opts latchkey.ListOptions) ([]sso.Config, int, error) {
+// configsOfIdentity selects the configs of a realm assigned to an identity
+// directly or through any of its groups.
+func configsOfIdentity(realmID, identityID string) listQuery {
 	var q listQuery
 	realm, identity := q.args.add(realmID), q.args.add(identityID)
 	q.conds = []string{"realm_id = " + realm, `(id IN (SELECT sso_config_id FROM sso_config_identities WHERE identity_id = ` + identity + `)
 		OR id IN (SELECT g.sso_config_id FROM sso_config_groups g JOIN memberships m ON m.group_id = g.group_id
 		WHERE m.identity_id = ` + identity + `))`}
-	return t.listSSOConfigs(ctx, q, opts)
+	return q
+}
+
+func (t *tx) ListSSOConfigsOfIdentity(ctx context.Context, realmID, identityID string, opts latchkey.ListOptions) ([]sso.Config, int, error) {
+	return t.listSSOConfigs(ctx, configsOfIdentity(realmID, identityID), opts)
+}
+
+func (t *tx) ListTileConfigsOfIdentity(ctx context.Context, realmID, identityID, after string, limit int) ([]sso.TileConfig, error) {
+	q := configsOfIdentity(realmID, identityID)
+	q.columns, q.from, q.key = "id, tenant_id, realm_id, type, display_name, payload", "sso_configs", "id"
+	cs, _, err := listOf(ctx, t, q, latchkey.ListOptions{After: after, Limit: limit, SkipTotal: true}, []sso.TileConfig{},
+		func(s interface{ Scan(...any) error }, c *sso.TileConfig) error {
+			return s.Scan(&c.ID, &c.TenantID, &c.RealmID, &c.Type, &c.DisplayName, &c.Payload)
+		})
+	return cs, err
 }
 
 func (t *tx) ListSSOConfigsOfGroup(ctx context.Context, realmID, groupID string, opts latchkey.ListOptions) ([]sso.Config, int, error) {

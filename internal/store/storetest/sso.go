@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -144,6 +145,18 @@ func testSSOAssignments(t *testing.T, s store.Store) {
 	of, _, err = s.ListSSOConfigsOfIdentity(ctx, r.ID, carol.ID, latchkey.ListOptions{Limit: 10})
 	must(t, err)
 	sameIDs(t, "configs of carol", ids(of, configID), nil)
+	tiles, err := s.ListTileConfigsOfIdentity(ctx, r.ID, bob.ID, "", 10)
+	must(t, err)
+	if len(tiles) != 1 || tiles[0].ID != c.ID || tiles[0].TenantID != c.TenantID || tiles[0].DisplayName != c.DisplayName ||
+		tiles[0].Type != c.Type || !json.Valid(tiles[0].Payload) {
+		t.Errorf("tile configs of bob (through Staff): %+v", tiles)
+	}
+	if tiles, err := s.ListTileConfigsOfIdentity(ctx, r.ID, bob.ID, c.ID, 10); err != nil || len(tiles) != 0 {
+		t.Errorf("tile configs of bob after the last: %+v, %v", tiles, err)
+	}
+	if tiles, err := s.ListTileConfigsOfIdentity(ctx, r.ID, carol.ID, "", 10); err != nil || len(tiles) != 0 {
+		t.Errorf("tile configs of carol: %+v, %v", tiles, err)
+	}
 	of, _, err = s.ListSSOConfigsOfGroup(ctx, r.ID, empty.ID, latchkey.ListOptions{Limit: 10})
 	must(t, err)
 	sameIDs(t, "configs of Empty", ids(of, configID), []string{c.ID})
