@@ -35,5 +35,6 @@ func (s *Server) Routes(mux *httpx.Mux) {
 	s.linkRoutes(mux)
 	s.codeRoutes(mux)
 	s.samlRoutes(mux)
+	s.wsfedRoutes(mux)
 	s.accountRoutes(mux)
 }
