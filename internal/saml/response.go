@@ -89,15 +89,23 @@ func AttributeNameFormats() []string {
 	return names
 }
 
-// attributeValues are what an Attribute's Value may name, of an identity
-// and its groups.
-var attributeValues = map[string]func(a Attribute, i directory.Identity, groups []directory.Group) []string{
-	"email":        func(_ Attribute, i directory.Identity, _ []directory.Group) []string { return one(i.Traits.PrimaryEmailAddress) },
-	"user_name":    func(_ Attribute, i directory.Identity, _ []directory.Group) []string { return one(i.Traits.Username) },
-	"external_id":  func(_ Attribute, i directory.Identity, _ []directory.Group) []string { return one(i.Traits.ExternalID) },
-	"display_name": func(_ Attribute, i directory.Identity, _ []directory.Group) []string { return one(i.DisplayName) },
-	"given_name":   func(_ Attribute, i directory.Identity, _ []directory.Group) []string { return one(i.Traits.GivenName) },
-	"family_name":  func(_ Attribute, i directory.Identity, _ []directory.Group) []string { return one(i.Traits.FamilyName) },
+// attributeValue is what an Attribute's Value names, of an identity and
+// its groups.
+type attributeValue func(a Attribute, i directory.Identity, groups []directory.Group) []string
+
+// ofIdentity is the attribute value that is a field of the identity.
+func ofIdentity(field func(i directory.Identity) string) attributeValue {
+	return func(_ Attribute, i directory.Identity, _ []directory.Group) []string { return one(field(i)) }
+}
+
+// attributeValues are what an Attribute's Value may name.
+var attributeValues = map[string]attributeValue{
+	"email":        ofIdentity(func(i directory.Identity) string { return i.Traits.PrimaryEmailAddress }),
+	"user_name":    ofIdentity(func(i directory.Identity) string { return i.Traits.Username }),
+	"external_id":  ofIdentity(func(i directory.Identity) string { return i.Traits.ExternalID }),
+	"display_name": ofIdentity(func(i directory.Identity) string { return i.DisplayName }),
+	"given_name":   ofIdentity(func(i directory.Identity) string { return i.Traits.GivenName }),
+	"family_name":  ofIdentity(func(i directory.Identity) string { return i.Traits.FamilyName }),
 	"groups": func(_ Attribute, _ directory.Identity, groups []directory.Group) []string {
 		var names []string
 		for _, g := range groups {

@@ -126,9 +126,10 @@ func (s *Service) provider(ctx context.Context, tenantID, realmID, configID stri
 	if err != nil {
 		return nil, sp, nil, err
 	}
-	base := s.BaseURL + Path(tenantID, realmID, configID)
+	base, ssoPath := s.BaseURL+Path(tenantID, realmID, configID), "/sso"
 	if sp.WSFed {
-		base = s.BaseURL + WSFedPath(tenantID, realmID, configID)
+		// The passive requestor endpoint is the path itself.
+		base, ssoPath = s.BaseURL+WSFedPath(tenantID, realmID, configID), ""
 	}
 	u := func(p string) url.URL {
 		parsed, _ := url.Parse(base + p)
@@ -137,7 +138,7 @@ func (s *Service) provider(ctx context.Context, tenantID, realmID, configID stri
 	idp := &crewsaml.IdentityProvider{
 		Key: ring.current.key, Certificate: ring.current.cert,
 		Logger:      log.New(io.Discard, "", 0),
-		MetadataURL: u("/metadata"), SSOURL: u("/sso"), LogoutURL: u("/slo"),
+		MetadataURL: u("/metadata"), SSOURL: u(ssoPath), LogoutURL: u("/slo"),
 		ServiceProviderProvider: oneProvider{ed},
 		SignatureMethod:         dsig.RSASHA256SignatureMethod,
 		Clock:                   dsig.NewFakeClockAt(s.Clock.Now()),

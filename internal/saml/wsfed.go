@@ -164,17 +164,18 @@ func (s *Service) WSFedMetadata(ctx context.Context, tenantID, realmID, configID
 	if err != nil {
 		return nil, err
 	}
-	signed, err := signing.SignEnveloped(ed)
+	// Signing canonicalizes the element it is given, in place: the
+	// RoleDescriptor would lose the fed namespace that its xsi:type names.
+	// So a copy is signed, and its signature goes into ed, first, as the
+	// metadata schema orders it.
+	signed, err := signing.SignEnveloped(ed.Copy())
 	if err != nil {
 		return nil, err
 	}
-	// The signature goes first, as the metadata schema orders it.
-	sig := signed.ChildElements()[len(signed.ChildElements())-1]
-	signed.RemoveChild(sig)
-	signed.InsertChildAt(0, sig)
+	ed.InsertChildAt(0, signed.ChildElements()[len(signed.ChildElements())-1])
 	doc := etree.NewDocument()
 	doc.CreateProcInst("xml", `version="1.0" encoding="UTF-8"`)
-	doc.SetRoot(signed)
+	doc.SetRoot(ed)
 	return doc.WriteToBytes()
 }
 
