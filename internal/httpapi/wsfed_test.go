@@ -108,7 +108,8 @@ func pageText(t *testing.T, ctx context.Context, id, what string) string {
 // with the API, with a passkey on the hosted page in Chromium: the
 // strategy checks the token's signature against the certificate of the
 // config's metadata, its audience, recipient, validity and the wctx it
-// sent; a second sign-in uses the browser's session; wsignout1.0 ends the
+// sent; a second sign-in uses the browser's session, a third gets a SAML
+// 1.1 token once the config asks for one; wsignout1.0 ends the
 // session and comes back to the reply URL; once the config's assignments
 // no longer name ada, the app gets a fault, not a token.
 func TestWSFedWithPassport(t *testing.T) {
@@ -133,6 +134,11 @@ func TestWSFedWithPassport(t *testing.T) {
 			navigate(t, ctx, app.URL+"/login", "true")
 			if got := pageText(t, ctx, "hello", "wsignin1.0 with the session"); got != want {
 				t.Errorf("with the session, the app says %q", got)
+			}
+			c.ok(t, "PATCH", assign, map[string]any{"sso_config": map[string]any{"type": "ws_fed", "token_type": "saml11"}})
+			navigate(t, ctx, app.URL+"/login", "true")
+			if got := pageText(t, ctx, "hello", "wsignin1.0 for a SAML 1.1 token"); got != want {
+				t.Errorf("with a SAML 1.1 token, the app says %q", got)
 			}
 
 			navigate(t, ctx, app.endpoint+"?"+url.Values{"wa": {"wsignout1.0"}, "wreply": {app.URL + "/wsfed"}}.Encode(), "true")

@@ -157,11 +157,7 @@ func (s *Service) makeAssertion(req *crewsaml.IdpAuthnRequest, sp ServiceProvide
 		return nil, err
 	}
 	a := req.Assertion
-	validity := sp.AssertionValidity
-	if validity <= 0 {
-		validity = defaultValidity
-	}
-	a.Conditions.NotOnOrAfter = req.Now.Add(validity)
+	a.Conditions.NotOnOrAfter = req.Now.Add(sp.validity())
 	confirm := a.Subject.SubjectConfirmations[0].SubjectConfirmationData
 	confirm.NotOnOrAfter = a.Conditions.NotOnOrAfter
 	if sp.RecipientURL != "" {
@@ -181,6 +177,14 @@ func (s *Service) makeAssertion(req *crewsaml.IdpAuthnRequest, sp ServiceProvide
 	// The signature goes after the Issuer, as the schema orders it.
 	a.Signature = signed.ChildElements()[len(signed.ChildElements())-1]
 	return a.Element(), nil
+}
+
+// validity is how long the SP's assertions may be used.
+func (sp ServiceProvider) validity() time.Duration {
+	if sp.AssertionValidity <= 0 {
+		return defaultValidity
+	}
+	return sp.AssertionValidity
 }
 
 // makeResponse sets req.ResponseEl to the Response for identity i signed in

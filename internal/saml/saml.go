@@ -67,8 +67,9 @@ type ServiceProvider struct {
 	Attributes []Attribute
 	// WSFed is a WS-Federation relying party (a ws_fed config), not a SAML
 	// SP: EntityID is its realm (wtrealm) and ACSURL its reply URL
-	// (wreply); only the WS-Federation endpoints serve it.
-	WSFed bool
+	// (wreply); only the WS-Federation endpoints serve it. Its tokens are
+	// SAML 2.0 assertions, or SAML 1.1 ones if SAML11 (SharePoint's).
+	WSFed, SAML11 bool
 }
 
 // IndexedURL is an ACS URL a request may name by index.

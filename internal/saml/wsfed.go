@@ -1,6 +1,7 @@
 package saml
 
 import (
+	"cmp"
 	"context"
 	"crypto/x509"
 	"encoding/base64"
@@ -10,6 +11,7 @@ import (
 	crewsaml "github.com/crewjam/saml"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/session"
 )
 
@@ -18,13 +20,14 @@ import (
 // token is a SAML 2.0 assertion, made and signed as SAML Responses' are
 // (makeAssertion), in a WS-Trust 1.2 RequestSecurityTokenResponse.
 const (
-	fedNS      = "http://docs.oasis-open.org/wsfed/federation/200706"
-	trustNS    = "http://schemas.xmlsoap.org/ws/2005/02/trust"
-	policyNS   = "http://schemas.xmlsoap.org/ws/2004/09/policy"
-	addressNS  = "http://www.w3.org/2005/08/addressing"
-	utilityNS  = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
-	soapNS     = "http://www.w3.org/2003/05/soap-envelope"
-	saml2Token = "urn:oasis:names:tc:SAML:2.0:assertion"
+	fedNS       = "http://docs.oasis-open.org/wsfed/federation/200706"
+	trustNS     = "http://schemas.xmlsoap.org/ws/2005/02/trust"
+	policyNS    = "http://schemas.xmlsoap.org/ws/2004/09/policy"
+	addressNS   = "http://www.w3.org/2005/08/addressing"
+	utilityNS   = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
+	soapNS      = "http://www.w3.org/2003/05/soap-envelope"
+	saml2Token  = "urn:oasis:names:tc:SAML:2.0:assertion"
+	saml11Token = "urn:oasis:names:tc:SAML:1.0:assertion"
 )
 
 // maxWSFedContext is the longest wctx kept for the reply: it comes back in
@@ -100,7 +103,11 @@ func (s *Service) wsfedRespond(req *crewsaml.IdpAuthnRequest, sp ServiceProvider
 	} else {
 		// A WS-Federation token is always signed: it travels alone.
 		sp.SignAssertions = true
-		assertionEl, err := s.makeAssertion(req, sp, d.identity, d.groups, signedIn)
+		makeAssertion, tokenType := s.makeAssertion, saml2Token
+		if sp.SAML11 {
+			makeAssertion, tokenType = s.makeAssertion11, saml11Token
+		}
+		assertionEl, err := makeAssertion(req, sp, d.identity, d.groups, signedIn)
 		if err != nil {
 			return Post{}, err
 		}
@@ -109,7 +116,7 @@ func (s *Service) wsfedRespond(req *crewsaml.IdpAuthnRequest, sp ServiceProvider
 		life := rstr.CreateElement("t:Lifetime")
 		life.CreateAttr("xmlns:wsu", utilityNS)
 		life.CreateElement("wsu:Created").SetText(req.Now.UTC().Format(time.RFC3339Nano))
-		life.CreateElement("wsu:Expires").SetText(req.Assertion.Conditions.NotOnOrAfter.UTC().Format(time.RFC3339Nano))
+		life.CreateElement("wsu:Expires").SetText(req.Now.Add(sp.validity()).UTC().Format(time.RFC3339Nano))
 		applies := rstr.CreateElement("wsp:AppliesTo")
 		applies.CreateAttr("xmlns:wsp", policyNS)
 		epr := applies.CreateElement("wsa:EndpointReference")
@@ -118,7 +125,7 @@ func (s *Service) wsfedRespond(req *crewsaml.IdpAuthnRequest, sp ServiceProvider
 		// The assertion is the token element's first child, with no
 		// whitespace before it: relying parties take the first node.
 		rstr.CreateElement("t:RequestedSecurityToken").AddChild(assertionEl)
-		rstr.CreateElement("t:TokenType").SetText(saml2Token)
+		rstr.CreateElement("t:TokenType").SetText(tokenType)
 		rstr.CreateElement("t:RequestType").SetText(trustNS + "/Issue")
 		rstr.CreateElement("t:KeyType").SetText("http://schemas.xmlsoap.org/ws/2005/05/identity/NoProofKey")
 	}
@@ -204,4 +211,67 @@ func (s *Service) WSFedSignOut(ctx context.Context, tenantID, realmID, configID,
 		return reply, nil
 	}
 	return "", nil
+}
+
+// makeAssertion11 is makeAssertion's assertion as SAML 1.1 has it, for the
+// relying parties that take no other (SharePoint's trusted identity
+// providers): the same subject, claims, audience, validity and
+// authentication, signed. crewjam makes no SAML 1.1, so it is built here;
+// goxmldsig signs it, its ID attribute AssertionID.
+func (s *Service) makeAssertion11(req *crewsaml.IdpAuthnRequest, sp ServiceProvider, i directory.Identity, groups []directory.Group, signedIn session.Session) (*etree.Element, error) {
+	const ns = "urn:oasis:names:tc:SAML:1.0:assertion"
+	at := func(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+	a := etree.NewElement("saml:Assertion")
+	a.CreateAttr("xmlns:saml", ns)
+	a.CreateAttr("MajorVersion", "1")
+	a.CreateAttr("MinorVersion", "1")
+	a.CreateAttr("AssertionID", "_"+latchkey.NewUUID())
+	a.CreateAttr("Issuer", req.IDP.MetadataURL.String())
+	a.CreateAttr("IssueInstant", at(req.Now))
+	conditions := a.CreateElement("saml:Conditions")
+	conditions.CreateAttr("NotBefore", at(req.Now.Add(-crewsaml.MaxClockSkew)))
+	conditions.CreateAttr("NotOnOrAfter", at(req.Now.Add(sp.validity())))
+	conditions.CreateElement("saml:AudienceRestrictionCondition").CreateElement("saml:Audience").SetText(sp.EntityID)
+	subject := etree.NewElement("saml:Subject")
+	name := subject.CreateElement("saml:NameIdentifier")
+	name.CreateAttr("Format", nameIDFormat(sp.NameFormat))
+	name.SetText(sp.nameID(i))
+	subject.CreateElement("saml:SubjectConfirmation").CreateElement("saml:ConfirmationMethod").SetText("urn:oasis:names:tc:SAML:1.0:cm:bearer")
+	var statement *etree.Element
+	for _, attr := range sp.Attributes {
+		var values []string
+		if f := attributeValues[attr.Value]; f != nil {
+			values = f(attr, i, groups)
+		}
+		if len(values) == 0 {
+			continue
+		}
+		if statement == nil {
+			statement = a.CreateElement("saml:AttributeStatement")
+			statement.AddChild(subject.Copy())
+		}
+		el := statement.CreateElement("saml:Attribute")
+		el.CreateAttr("AttributeName", attr.Name)
+		// SAML 1.1 requires a namespace: the claim type's, or the name format's.
+		el.CreateAttr("AttributeNamespace", cmp.Or(attr.Namespace, attributeNameFormat(attr.NameFormat)))
+		for _, v := range values {
+			el.CreateElement("saml:AttributeValue").SetText(v)
+		}
+	}
+	authn := a.CreateElement("saml:AuthenticationStatement")
+	authn.CreateAttr("AuthenticationMethod", "urn:oasis:names:tc:SAML:1.0:am:unspecified")
+	authn.CreateAttr("AuthenticationInstant", at(signedIn.AuthTime))
+	authn.AddChild(subject)
+	signing, err := signingContext(req.IDP)
+	if err != nil {
+		return nil, err
+	}
+	signing.IdAttribute = "AssertionID"
+	// Signing canonicalizes what it is given in place: a copy is signed.
+	signed, err := signing.SignEnveloped(a.Copy())
+	if err != nil {
+		return nil, err
+	}
+	a.AddChild(signed.ChildElements()[len(signed.ChildElements())-1])
+	return a, nil
 }

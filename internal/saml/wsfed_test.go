@@ -302,3 +302,53 @@ func TestWSFedSignOut(t *testing.T) {
 		t.Errorf("wsignout1.0 of a SAML config: %v", err)
 	}
 }
+
+// TestWSFedSAML11: a relying party that asks for SAML 1.1 tokens gets one,
+// signed (its ID attribute AssertionID), with the same subject, audience,
+// validity and claims (AttributeNamespace and AttributeName).
+func TestWSFedSAML11(t *testing.T) {
+	f := newFixture(t)
+	id := f.addRP(t)
+	rp := f.sps.sps[id]
+	rp.SAML11 = true
+	f.sps.sps[id] = rp
+	cert := f.realmCert(t)
+	ss := f.signIn(t)
+	out, err := f.svc.WSFedSignIn(t.Context(), f.realm.TenantID, f.realm.ID, id, saml.WSFedSignIn{Realm: rpRealm}, "192.0.2.1:1", &ss)
+	if err != nil || out.Post == nil || out.Post.Denied != "" {
+		t.Fatalf("wsignin1.0: %+v, %v", out, err)
+	}
+	doc := etree.NewDocument()
+	if err := doc.ReadFromString(out.Post.WResult); err != nil {
+		t.Fatal(err)
+	}
+	if got := doc.FindElement("//TokenType").Text(); got != "urn:oasis:names:tc:SAML:1.0:assertion" {
+		t.Errorf("TokenType %s", got)
+	}
+	el := doc.FindElement("//RequestedSecurityToken").ChildElements()[0]
+	v := dsig.NewDefaultValidationContext(&dsig.MemoryX509CertificateStore{Roots: []*x509.Certificate{cert}})
+	v.Clock, v.IdAttribute = dsig.NewFakeClockAt(f.clock.Now()), "AssertionID"
+	a, err := v.Validate(el)
+	if err != nil {
+		t.Fatalf("the SAML 1.1 assertion's signature: %v", err)
+	}
+	if a.Space != "saml" || a.NamespaceURI() != "urn:oasis:names:tc:SAML:1.0:assertion" || a.SelectAttrValue("MajorVersion", "") != "1" || a.SelectAttrValue("MinorVersion", "") != "1" {
+		t.Errorf("not a SAML 1.1 assertion: %s", out.Post.WResult)
+	}
+	if got := a.FindElement("./Conditions/AudienceRestrictionCondition/Audience").Text(); got != rpRealm {
+		t.Errorf("Audience %s", got)
+	}
+	if got := a.FindElement("./Conditions").SelectAttrValue("NotOnOrAfter", ""); got != f.clock.Now().Add(time.Hour).UTC().Format("2006-01-02T15:04:05.000Z") {
+		t.Errorf("NotOnOrAfter %s", got)
+	}
+	if got := a.FindElement("./AuthenticationStatement/Subject/NameIdentifier").Text(); got != "ada@example.com" {
+		t.Errorf("NameIdentifier %s", got)
+	}
+	upn := a.FindElement("./AttributeStatement/Attribute[@AttributeName='upn']")
+	if upn == nil || upn.SelectAttrValue("AttributeNamespace", "") != "http://schemas.xmlsoap.org/ws/2005/05/identity/claims" || upn.FindElement("./AttributeValue").Text() != "ada@example.com" {
+		t.Errorf("upn claim %v", upn)
+	}
+	if groups := a.FindElement("./AttributeStatement/Attribute[@AttributeName='groups']"); groups == nil || groups.FindElement("./AttributeValue").Text() != "Engineers" {
+		t.Errorf("groups claim %v", groups)
+	}
+}

@@ -423,6 +423,9 @@ type WSFed struct {
 	AuthenticationContext    string          `json:"authentication_context"`
 	AdditionalUserAttributes []SAMLAttribute `json:"additional_user_attributes"`
 	InboundSCIM              json.RawMessage `json:"inbound_scim,omitempty"`
+	// TokenType is Latchkey's: saml2 (the default) or saml11, the token
+	// SharePoint's trusted identity providers take.
+	TokenType string `json:"token_type,omitempty"`
 	Tile
 	// Read-only: what the WS-Federation engine publishes of the config.
 	ApplicationID         string `json:"application_id,omitempty"`
@@ -446,6 +449,8 @@ func (p *WSFed) validate(v *latchkey.Violations) {
 	}
 	checkSigning(v, &p.NameFormat, &p.AuthenticationContext, &p.SubjectUserNameAttribute, &p.SignatureAlgorithm, &p.DigestAlgorithm)
 	checkAttributes(v, &p.AdditionalUserAttributes, true)
+	p.TokenType = cmp.Or(p.TokenType, "saml2")
+	oneOf(v, "token_type", p.TokenType, "saml2", "saml11")
 	checkIcon(v, p.Icon)
 }
 

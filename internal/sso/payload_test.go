@@ -60,6 +60,8 @@ func TestPayloadRules(t *testing.T) {
 		{"SAML attribute of an unknown name format", `{` + saml + `,"additional_user_attributes":[{"name":"p","name_format":"urn:x","value":"email"}]}`, "additional_user_attributes[0].name_format"},
 		{"WS-Fed minimal", `{"type":"ws_fed","acs_url":"https://sp.example/wsfed","audience_url":"urn:sp"}`, ""},
 		{"WS-Fed namespaced groups claim", `{"type":"ws_fed","acs_url":"https://sp.example/wsfed","audience_url":"urn:sp","additional_user_attributes":[{"name":"role","name_format":"unspecified","value":"groups","namespace":"http://schemas.microsoft.com/ws/2008/06/identity/claims"}]}`, ""},
+		{"WS-Fed SAML 1.1 tokens", `{"type":"ws_fed","acs_url":"https://sp.example/wsfed","audience_url":"urn:sp","token_type":"saml11"}`, ""},
+		{"WS-Fed token type", `{"type":"ws_fed","acs_url":"https://sp.example/wsfed","audience_url":"urn:sp","token_type":"jwt"}`, "token_type"},
 		{"WS-Fed name format", `{"type":"ws_fed","acs_url":"https://sp.example/wsfed","audience_url":"urn:sp","name_format":"emailish"}`, "name_format"},
 		{"WS-Fed expiry", `{"type":"ws_fed","acs_url":"https://sp.example/wsfed","audience_url":"urn:sp","expiration_time_seconds":90000}`, "expiration_time_seconds"},
 		{"bookmark data icon", `{"type":"bookmark","login_link":"https://a.example/","icon":"data:image/png;base64,AAAA"}`, ""},
@@ -82,7 +84,7 @@ func TestPayloadRules(t *testing.T) {
 					t.Errorf("SAML defaults: %+v", s)
 				}
 				if w, ok := p.(*WSFed); ok && (w.NameFormat != "unspecified" || w.AuthenticationContext != "x509" || w.SubjectUserNameAttribute != "user_name" ||
-					w.SignatureAlgorithm != "rsa_sha256" || w.DigestAlgorithm != "sha256" || w.ExpirationTimeSeconds != 3600) {
+					w.SignatureAlgorithm != "rsa_sha256" || w.DigestAlgorithm != "sha256" || w.ExpirationTimeSeconds != 3600 || w.TokenType == "") {
 					t.Errorf("WS-Fed defaults: %+v", w)
 				}
 				return

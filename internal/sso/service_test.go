@@ -243,11 +243,11 @@ func TestWSFedRelyingParties(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, f *fixture) {
 		ctx, tn, r := t.Context(), f.realm.TenantID, f.realm.ID
 		c := f.create(t, "Intranet", map[string]any{"type": "ws_fed", "acs_url": "https://intranet.example/_trust/", "audience_url": "urn:intranet",
-			"expiration_time_seconds": 600, "subject_user_name_attribute": "email",
+			"expiration_time_seconds": 600, "subject_user_name_attribute": "email", "token_type": "saml11",
 			"additional_user_attributes": []map[string]any{{"name": "upn", "name_format": "unspecified", "value": "email", "namespace": "http://schemas.xmlsoap.org/ws/2005/05/identity/claims"}}})
 		sp, err := f.svc.ServiceProvider(ctx, tn, r, c.ID)
 		must(t, err)
-		if !sp.WSFed || sp.DisplayName != "Intranet" || sp.EntityID != "urn:intranet" || sp.ACSURL != "https://intranet.example/_trust/" || !sp.SignAssertions ||
+		if !sp.WSFed || !sp.SAML11 || sp.DisplayName != "Intranet" || sp.EntityID != "urn:intranet" || sp.ACSURL != "https://intranet.example/_trust/" || !sp.SignAssertions ||
 			sp.AssertionValidity != 10*time.Minute || sp.SubjectUserNameAttribute != "email" || len(sp.Attributes) != 1 ||
 			sp.Attributes[0] != (saml.Attribute{Name: "upn", NameFormat: "unspecified", Value: "email", Namespace: "http://schemas.xmlsoap.org/ws/2005/05/identity/claims"}) {
 			t.Errorf("the relying party of the config: %+v", sp)

@@ -8,10 +8,10 @@ import (
 
 // relyingParty maps a ws_fed payload onto the SAML engine's settings: its
 // realm (audience_url) is the entity ID, its reply URL (acs_url) the one
-// ACS URL; its tokens are SAML 2.0 assertions, always signed, valid for
-// expiration_time_seconds.
+// ACS URL; its tokens are SAML 2.0 assertions (or SAML 1.1 ones, as
+// token_type says), always signed, valid for expiration_time_seconds.
 func relyingParty(name string, p *WSFed) saml.ServiceProvider {
-	sp := saml.ServiceProvider{DisplayName: name, WSFed: true, EntityID: p.AudienceURL, ACSURL: p.ACSURL,
+	sp := saml.ServiceProvider{DisplayName: name, WSFed: true, SAML11: p.TokenType == "saml11", EntityID: p.AudienceURL, ACSURL: p.ACSURL,
 		NameFormat: p.NameFormat, SubjectUserNameAttribute: p.SubjectUserNameAttribute,
 		AuthenticationContext: p.AuthenticationContext, SignAssertions: true,
 		AssertionValidity: time.Duration(p.ExpirationTimeSeconds) * time.Second}

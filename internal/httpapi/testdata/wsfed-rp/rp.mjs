@@ -47,7 +47,10 @@ function authenticate(req, res) {
   const s = Object.create(strategy);
   s.success = (user) => {
     const claims = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/";
-    const groups = [].concat(user.groups || []).join(",");
+    // A claim without a namespace is "groups" in SAML 2.0 tokens, and
+    // "<its name format's URI>/groups" in SAML 1.1 ones.
+    const groupsClaim = Object.keys(user).find((k) => k === "groups" || k.endsWith("/groups"));
+    const groups = [].concat(user[groupsClaim] || []).join(",");
     page(res, 200, "hello", `hello ${user[claims + "nameidentifier"]} ${user[claims + "upn"]} ${groups}`);
   };
   s.fail = (challenge, status) => page(res, status || 401, "error", String(challenge && challenge.message ? challenge.message : challenge));
