@@ -59,7 +59,7 @@ func (s *Server) wsfed(w http.ResponseWriter, r *http.Request) {
 	f := r.Form
 	switch wa := f.Get("wa"); wa {
 	case "wsignin1.0":
-		in := saml.WSFedSignIn{Realm: f.Get("wtrealm"), Reply: f.Get("wreply"), Context: f.Get("wctx")}
+		in := saml.WSFedSignIn{Realm: f.Get("wtrealm"), Reply: f.Get("wreply"), Context: f.Get("wctx"), Fresh: f.Get("wfresh")}
 		out, err := s.SAML.WSFedSignIn(r.Context(), tenant, realm, config, in, latchkey.ClientIPFrom(r.Context()), current)
 		switch {
 		case errors.Is(err, latchkey.ErrNotFound):

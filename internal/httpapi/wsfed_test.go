@@ -164,7 +164,7 @@ func TestWSFedWithPassport(t *testing.T) {
 // TestWSFedBadRequests: what the WS-Federation endpoints refuse, over
 // HTTP, with a clear 4xx page and no token: no or another wtrealm, a
 // wreply that is not the reply URL, no or an unknown wa, a malformed body,
-// an overlong wctx; a config of another type, of another realm or none;
+// an overlong wctx, a wfresh that is no number; a config of another type, of another realm or none;
 // SAML's endpoints for a ws_fed config. A wsignin1.0 posted without the
 // session cookie goes on by GET; wsignout1.0 to another site does not
 // redirect there.
@@ -222,6 +222,8 @@ func TestWSFedBadRequests(t *testing.T) {
 			refused("another wreply", status, body, http.StatusBadRequest, "reply URL")
 			status, body, _ = answer("GET", endpoint, signin(func(f url.Values) { f.Set("wctx", strings.Repeat("x", 5000)) }))
 			refused("an overlong wctx", status, body, http.StatusBadRequest, "wctx")
+			status, body, _ = answer("GET", endpoint, signin(func(f url.Values) { f.Set("wfresh", "soon") }))
+			refused("a wfresh that is no number", status, body, http.StatusBadRequest, "wfresh")
 			status, body, _ = answer("GET", endpoint, signin(func(f url.Values) { f.Del("wa") }))
 			refused("no wa", status, body, http.StatusBadRequest, "no wa")
 			status, body, _ = answer("GET", endpoint, signin(func(f url.Values) { f.Set("wa", "wattr1.0") }))

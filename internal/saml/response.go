@@ -116,6 +116,15 @@ var attributeValues = map[string]attributeValue{
 	"custom_static_string": func(a Attribute, _ directory.Identity, _ []directory.Group) []string { return one(a.CustomValue) },
 }
 
+// values are what the attribute holds of identity i and its groups; none
+// for a Value this engine does not know.
+func (a Attribute) values(i directory.Identity, groups []directory.Group) []string {
+	if f := attributeValues[a.Value]; f != nil {
+		return f(a, i, groups)
+	}
+	return nil
+}
+
 // AttributeValues are the Values an Attribute may name, sorted: the list
 // SSO configs are validated with.
 func AttributeValues() []string { return slices.Sorted(maps.Keys(attributeValues)) }
@@ -140,10 +149,7 @@ func (s *Service) makeAssertion(req *crewsaml.IdpAuthnRequest, sp ServiceProvide
 	cs := &crewsaml.Session{ID: signedIn.ID, Index: signedIn.ID, CreateTime: signedIn.AuthTime,
 		NameID: sp.nameID(i), NameIDFormat: nameIDFormat(sp.NameFormat), AuthnContextClassRef: ref}
 	for _, a := range sp.Attributes {
-		var values []string
-		if f := attributeValues[a.Value]; f != nil {
-			values = f(a, i, groups)
-		}
+		values := a.values(i, groups)
 		if len(values) == 0 {
 			continue
 		}

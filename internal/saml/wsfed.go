@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/base64"
+	"strconv"
 	"time"
 
 	"github.com/beevik/etree"
@@ -42,10 +43,11 @@ func WSFedPath(tenantID, realmID, configID string) string {
 }
 
 // WSFedSignIn is a wsignin1.0 message: the relying party's realm
-// (wtrealm), where the token goes (wreply; "" is the configured reply URL)
-// and its context (wctx), echoed back.
+// (wtrealm), where the token goes (wreply; "" is the configured reply URL),
+// its context (wctx), echoed back, and how fresh the sign-in must be
+// (wfresh, minutes; "0" asks for the passkey every time, "" says nothing).
 type WSFedSignIn struct {
-	Realm, Reply, Context string
+	Realm, Reply, Context, Fresh string
 }
 
 // WSFedSignIn takes a relying party's wsignin1.0 for the config (a ws_fed
@@ -69,12 +71,21 @@ func (s *Service) WSFedSignIn(ctx context.Context, tenantID, realmID, configID s
 		return Outcome{SP: sp}, badRequest("the wctx is longer than %d bytes", maxWSFedContext)
 	}
 	now := s.Clock.Now()
+	// A session signed in longer ago than wfresh allows does not answer.
+	force := false
+	if in.Fresh != "" {
+		minutes, err := strconv.Atoi(in.Fresh)
+		if err != nil || minutes < 0 {
+			return Outcome{SP: sp}, badRequest("the wfresh %q is not a number of minutes", in.Fresh)
+		}
+		force = current == nil || now.Sub(current.AuthTime) >= time.Duration(minutes)*time.Minute
+	}
 	id := latchkey.NewUUID()
 	// A wsignin1.0 has no ID to answer, like an IdP-initiated SAML sign-in.
 	pending := Request{ID: id, TenantID: tenantID, RealmID: realmID, ConfigID: configID, RequestID: id,
 		ACSURL: sp.ACSURL, RelayState: in.Context,
 		Challenge:  base64.RawURLEncoding.EncodeToString([]byte(latchkey.RandomString(32))),
-		CreateTime: now, ExpireTime: now.Add(requestTTL)}
+		ForceAuthn: force, CreateTime: now, ExpireTime: now.Add(requestTTL)}
 	req, err := s.request(idp, ed, pending, clientIP)
 	if err != nil {
 		return Outcome{SP: sp}, err
@@ -239,10 +250,7 @@ func (s *Service) makeAssertion11(req *crewsaml.IdpAuthnRequest, sp ServiceProvi
 	subject.CreateElement("saml:SubjectConfirmation").CreateElement("saml:ConfirmationMethod").SetText("urn:oasis:names:tc:SAML:1.0:cm:bearer")
 	var statement *etree.Element
 	for _, attr := range sp.Attributes {
-		var values []string
-		if f := attributeValues[attr.Value]; f != nil {
-			values = f(attr, i, groups)
-		}
+		values := attr.values(i, groups)
 		if len(values) == 0 {
 			continue
 		}

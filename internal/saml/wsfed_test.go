@@ -163,7 +163,8 @@ func TestWSFedMetadata(t *testing.T) {
 // TestWSFedSignIn: a wsignin1.0 waits for a passkey, then its token is a
 // signed SAML 2.0 assertion in an RSTR, posted with wctx to the reply URL:
 // audience the realm, subject, namespaced claims, validity as configured;
-// the sign-in is spent once. With a live session the token comes at once.
+// the sign-in is spent once. With a live session the token comes at once,
+// unless wfresh asks for a fresher sign-in.
 func TestWSFedSignIn(t *testing.T) {
 	f := newFixture(t)
 	ctx := t.Context()
@@ -224,6 +225,19 @@ func TestWSFedSignIn(t *testing.T) {
 	if _, ok := out.Post.Fields()["wctx"]; ok {
 		t.Error("a wsignin1.0 without wctx is answered with one")
 	}
+
+	// wfresh: a session signed in longer ago than it allows asks for the
+	// passkey again; a fresh enough one answers.
+	f.clock.Advance(10 * time.Minute)
+	for fresh, wantPending := range map[string]bool{"0": true, "5": true, "15": false} {
+		out, err = f.svc.WSFedSignIn(ctx, f.realm.TenantID, f.realm.ID, id, saml.WSFedSignIn{Realm: rpRealm, Fresh: fresh}, "192.0.2.1:1", &ss)
+		if err != nil || (out.Pending != nil) != wantPending || (out.Post != nil) == wantPending {
+			t.Errorf("wfresh=%s, signed in 10 minutes ago: %+v, %v; want pending %v", fresh, out, err, wantPending)
+		}
+		if wantPending && !out.Pending.ForceAuthn {
+			t.Errorf("wfresh=%s: the pending sign-in does not force the passkey", fresh)
+		}
+	}
 }
 
 // TestWSFedRefusals: wsignin1.0 with no or another realm, another reply
@@ -244,6 +258,8 @@ func TestWSFedRefusals(t *testing.T) {
 		{"another realm", saml.WSFedSignIn{Realm: "urn:evil"}, "not this relying party's realm"},
 		{"wreply not configured", saml.WSFedSignIn{Realm: rpRealm, Reply: "https://evil.example/wsfed"}, "not this relying party's reply URL"},
 		{"wctx too long", saml.WSFedSignIn{Realm: rpRealm, Context: strings.Repeat("x", 5000)}, "wctx"},
+		{"wfresh not minutes", saml.WSFedSignIn{Realm: rpRealm, Fresh: "soon"}, "wfresh"},
+		{"wfresh negative", saml.WSFedSignIn{Realm: rpRealm, Fresh: "-1"}, "wfresh"},
 	} {
 		_, err := f.svc.WSFedSignIn(ctx, f.realm.TenantID, f.realm.ID, id, tc.in, "192.0.2.1:1", &ss)
 		wantBadRequest(t, tc.name, err, tc.want)
