@@ -52,9 +52,10 @@ type WSFedSignIn struct {
 
 // WSFedSignIn takes a relying party's wsignin1.0 for the config (a ws_fed
 // one): wtrealm must be its realm and wreply, if given, its reply URL. With
-// the browser's live session (current, not nil; clientIP, the browser's)
-// the token is made at once; else the sign-in waits for a passkey on the
-// hosted page (Outcome.Pending), which finishes it as SAML's (Finish).
+// the browser's live session (current, not nil; clientIP, the browser's),
+// signed in as recently as wfresh asks, the token is made at once; else the
+// sign-in waits for a passkey on the hosted page (Outcome.Pending), which
+// finishes it as SAML's (Finish).
 func (s *Service) WSFedSignIn(ctx context.Context, tenantID, realmID, configID string, in WSFedSignIn, clientIP string, current *session.Session) (Outcome, error) {
 	idp, sp, ed, err := s.provider(ctx, tenantID, realmID, configID, servesWSFed)
 	if err != nil {
