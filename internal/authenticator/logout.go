@@ -37,10 +37,7 @@ type logoutPage struct {
 func (s *Server) endSession(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, httpx.MaxBody)
 	tenant, realm, appID := r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("app")
-	page := logoutPage{Theme: mail.Theme{ButtonColor: mail.DefaultButtonColor, ButtonTextColor: mail.DefaultButtonTextColor}}
-	if theme, err := s.Mail.ActiveTheme(r.Context(), tenant, realm); err == nil {
-		page.Theme, page.Realm = theme, theme.EmailRealmName
-	}
+	page := s.newLogoutPage(r, tenant, realm)
 	if err := r.ParseForm(); err != nil {
 		s.logoutPage(w, r, http.StatusBadRequest, page, "the sign-out request is malformed")
 		return
@@ -82,8 +79,7 @@ func (s *Server) endSession(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, err)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: session.CookieName, Value: "", Path: session.CookiePath(tenant, realm), MaxAge: -1,
-		HttpOnly: true, Secure: strings.HasPrefix(s.PublicURL, "https://"), SameSite: http.SameSiteLaxMode})
+	s.clearSessionCookie(w, tenant, realm)
 	if l.Redirect != "" {
 		w.Header().Set("Cache-Control", "no-store")
 		http.Redirect(w, r, l.Redirect, http.StatusFound)
@@ -98,4 +94,20 @@ func (s *Server) logoutPage(w http.ResponseWriter, r *http.Request, status int, 
 	page.Nonce, page.Error = s.pageHeadersPostingTo(w, s.PublicURL), message
 	w.WriteHeader(status)
 	render(w, r, "logout.html", page)
+}
+
+// clearSessionCookie removes the browser's session cookie of a realm,
+// once its session ended.
+func (s *Server) clearSessionCookie(w http.ResponseWriter, tenant, realm string) {
+	http.SetCookie(w, &http.Cookie{Name: session.CookieName, Value: "", Path: session.CookiePath(tenant, realm), MaxAge: -1,
+		HttpOnly: true, Secure: strings.HasPrefix(s.PublicURL, "https://"), SameSite: http.SameSiteLaxMode})
+}
+
+// newLogoutPage is the end-session page of a realm, in its active theme.
+func (s *Server) newLogoutPage(r *http.Request, tenant, realm string) logoutPage {
+	page := logoutPage{Theme: mail.Theme{ButtonColor: mail.DefaultButtonColor, ButtonTextColor: mail.DefaultButtonTextColor}}
+	if theme, err := s.Mail.ActiveTheme(r.Context(), tenant, realm); err == nil {
+		page.Theme, page.Realm = theme, theme.EmailRealmName
+	}
+	return page
 }

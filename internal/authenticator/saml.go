@@ -131,7 +131,7 @@ func (s *Server) samlOutcome(w http.ResponseWriter, r *http.Request, out saml.Ou
 		return
 	case out.Post != nil:
 		nonce := s.pageHeadersPostingTo(w, out.Post.URL)
-		render(w, r, "formpost.html", formPostPage{Nonce: nonce, Action: template.URL(out.Post.URL), Fields: samlFields(*out.Post)})
+		render(w, r, "formpost.html", formPostPage{Nonce: nonce, Action: template.URL(out.Post.URL), Fields: out.Post.Fields()})
 		return
 	}
 	p := out.Pending
@@ -148,15 +148,6 @@ func (s *Server) samlOutcome(w http.ResponseWriter, r *http.Request, out saml.Ou
 	render(w, r, "signin.html", signinPage{Nonce: nonce, Theme: theme, Realm: theme.EmailRealmName, Application: out.SP.DisplayName,
 		Request: map[string]any{"id": p.ID, "options": s.Passkeys.AssertionOptions(p.Challenge, passkey.Config{}),
 			"url": saml.Path(p.TenantID, p.RealmID, p.ConfigID) + "/signin"}})
-}
-
-// samlFields are the form fields of a Response posted to the SP.
-func samlFields(p saml.Post) map[string]string {
-	fields := map[string]string{"SAMLResponse": p.SAMLResponse}
-	if p.RelayState != "" {
-		fields["RelayState"] = p.RelayState
-	}
-	return fields
 }
 
 // samlSignin finishes a pending SAML sign-in on the hosted page: the
@@ -195,7 +186,7 @@ func (s *Server) samlSignin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fields := map[string][]string{}
-	for k, v := range samlFields(post) {
+	for k, v := range post.Fields() {
 		fields[k] = []string{v}
 	}
 	answer := map[string]any{"redirect": post.URL, "form": map[string]any{"action": post.URL, "fields": fields}}

@@ -39,6 +39,7 @@ func (s *Server) Routes(mux *httpx.Mux) {
 	s.linkRoutes(mux)
 	s.codeRoutes(mux)
 	s.samlRoutes(mux)
+	s.wsfedRoutes(mux)
 	s.accountRoutes(mux)
 	s.portalRoutes(mux)
 }

@@ -199,6 +199,14 @@ func samlRealm(t *testing.T, engine string) (n *testenv.Node, c client, ctx cont
 	n = testenv.StartNode(t, engine, func(cfg *server.Config) {
 		cfg.Logger, cfg.ServiceProviders = slog.New(slog.DiscardHandler), providers
 	})
+	c, ctx, realm, ada = adaWithPasskey(t, n)
+	return n, c, ctx, providers, realm, ada
+}
+
+// adaWithPasskey starts a browser; in a new realm of the node, ada
+// (ada@example.com, of the group Engineers) binds a passkey on the hosted page.
+func adaWithPasskey(t *testing.T, n *testenv.Node) (c client, ctx context.Context, realm, ada string) {
+	t.Helper()
 	c = client{base: n.URL, tenant: n.Creds().TenantID, token: n.Token(t, "")}
 	ctx = browsertest.Start(t)
 	browsertest.AddAuthenticator(t, ctx)
@@ -209,7 +217,7 @@ func samlRealm(t *testing.T, engine string) (n *testenv.Node, c client, ctx cont
 	group := newGroup(t, c, realm, "Engineers")
 	c.ok(t, "POST", "/realms/"+realm+"/groups/"+group+":addMembers", map[string]any{"identity_ids": []string{ada}})
 	bindOnHostedPage(t, ctx, newBinding(t, c, realm, ada, config).link)
-	return n, c, ctx, providers, realm, ada
+	return c, ctx, realm, ada
 }
 
 // signInOnHostedPage waits for the hosted sign-in page and signs in with the passkey.
@@ -289,41 +297,7 @@ const nodeSAMLDir = "testdata/saml-sp"
 // registered as an SSO config of the realm with its settings changed by change.
 func startNodeSAMLApp(t *testing.T, n *testenv.Node, providers *samlProviders, realm string, change func(*saml.ServiceProvider), allowed ...string) *samlApp {
 	t.Helper()
-	dir, err := filepath.Abs(nodeSAMLDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := exec.LookPath("node"); err != nil {
-		testenv.Unavailable(t, "Node.js is not installed (apt-get install nodejs npm)")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@node-saml", "node-saml")); err != nil {
-		testenv.Unavailable(t, "@node-saml/node-saml is not installed: run npm ci --prefix "+dir)
-	}
-	cmd := exec.Command("node", filepath.Join(dir, "sp.mjs"))
-	cmd.Stderr = os.Stderr
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { in.Close(); cmd.Wait() })
-	lines := bufio.NewScanner(out)
-	read := func() map[string]any {
-		if !lines.Scan() {
-			t.Fatalf("sp.mjs said nothing (%v)", lines.Err())
-		}
-		var m map[string]any
-		if err := json.Unmarshal(lines.Bytes(), &m); err != nil {
-			t.Fatalf("sp.mjs: %s", lines.Bytes())
-		}
-		return m
-	}
+	in, read := startNodeApp(t, nodeSAMLDir, "sp.mjs", filepath.Join("@node-saml", "node-saml"))
 	base := read()["url"].(string)
 	key, _, certPEM := spKeyPair(t)
 	app := &samlApp{URL: base, configID: latchkey.NewUUID()}
@@ -353,6 +327,49 @@ func startNodeSAMLApp(t *testing.T, n *testenv.Node, providers *samlProviders, r
 		t.Fatal("sp.mjs is not ready")
 	}
 	return app
+}
+
+// startNodeApp runs script, a web app of the npm project dir (testdata,
+// where module must be installed), as the tests' Node.js apps talk: one
+// line of JSON at a time. It returns the app's stdin and a reader of its
+// next line.
+func startNodeApp(t *testing.T, dir, script, module string) (io.Writer, func() map[string]any) {
+	t.Helper()
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := exec.LookPath("node"); err != nil {
+		testenv.Unavailable(t, "Node.js is not installed (apt-get install nodejs npm)")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", module)); err != nil {
+		testenv.Unavailable(t, module+" is not installed: run npm ci --prefix "+dir)
+	}
+	cmd := exec.Command("node", filepath.Join(dir, script))
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { in.Close(); cmd.Wait() })
+	lines := bufio.NewScanner(out)
+	return in, func() map[string]any {
+		if !lines.Scan() {
+			t.Fatalf("%s said nothing (%v)", script, lines.Err())
+		}
+		var m map[string]any
+		if err := json.Unmarshal(lines.Bytes(), &m); err != nil {
+			t.Fatalf("%s: %s", script, lines.Bytes())
+		}
+		return m
+	}
 }
 
 // TestSAMLWithNodeSAML: a web app on @node-saml/node-saml (the library

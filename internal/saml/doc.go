@@ -12,6 +12,12 @@
 // provider's settings come from ServiceProviders (the SSO configs), in this
 // package's own type, ServiceProvider.
 //
+// It is also the WS-Federation 1.2 passive requestor of ws_fed configs
+// (wsfed.go): their signed federation metadata, wsignin1.0 answered with a
+// RequestSecurityTokenResponse that holds the same signed SAML 2.0
+// assertion a Response holds (one function makes both), through the same
+// pending sign-ins and policy, and wsignout1.0 / wsignoutcleanup1.0.
+//
 // It takes net/http requests only because crewjam/saml reads the SAML
 // bindings from them; it writes no HTTP answers. It must not import
 // internal/httpapi, internal/authenticator, internal/console or storage

@@ -18,7 +18,7 @@ import (
 // the assertions carried) end when their identity is the request's NameID.
 // The caller answers with the returned request's LogoutResponse.
 func (s *Service) Logout(ctx context.Context, tenantID, realmID, configID string, r *http.Request) (*crewsaml.IdpLogoutRequest, []session.Session, error) {
-	idp, sp, _, err := s.provider(ctx, tenantID, realmID, configID)
+	idp, sp, _, err := s.provider(ctx, tenantID, realmID, configID, servesSAML)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -2,9 +2,12 @@ package saml
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/xml"
 	"errors"
 	"io"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/beevik/etree"
@@ -56,53 +59,89 @@ var authnContexts = map[string]string{
 	"refeds_mfa":                    "https://refeds.org/profile/mfa",
 }
 
-// attributeNameFormats are the URIs of attribute name formats.
+// attributeNameFormats are the URIs of SAML's attribute name formats.
 var attributeNameFormats = map[string]string{
-	"":            "urn:oasis:names:tc:SAML:2.0:attrname-format:unspecified",
 	"unspecified": "urn:oasis:names:tc:SAML:2.0:attrname-format:unspecified",
 	"basic":       "urn:oasis:names:tc:SAML:2.0:attrname-format:basic",
 	"uri":         "urn:oasis:names:tc:SAML:2.0:attrname-format:uri",
 }
 
-// attributeValues are what an Attribute's Value names, of an identity and
-// its groups.
-func attributeValues(a Attribute, i directory.Identity, groups []directory.Group) []string {
-	one := func(v string) []string {
-		if v == "" {
-			return nil
-		}
-		return []string{v}
+// attributeNameFormat is the URI of an Attribute's NameFormat: one of
+// attributeNameFormats ("" is unspecified), or the name of a NameID format,
+// which Beyond Identity's API lets an attribute's name_format be, for its URI.
+func attributeNameFormat(v string) string {
+	if f, ok := attributeNameFormats[cmp.Or(v, "unspecified")]; ok {
+		return f
 	}
-	switch a.Value {
-	case "email":
-		return one(i.Traits.PrimaryEmailAddress)
-	case "user_name":
-		return one(i.Traits.Username)
-	case "external_id":
-		return one(i.Traits.ExternalID)
-	case "display_name":
-		return one(i.DisplayName)
-	case "given_name":
-		return one(i.Traits.GivenName)
-	case "family_name":
-		return one(i.Traits.FamilyName)
-	case "groups":
+	return nameIDFormat(v)
+}
+
+// AttributeNameFormats are the NameFormats an Attribute may have, sorted:
+// the list SSO configs are validated with.
+func AttributeNameFormats() []string {
+	names := slices.Collect(maps.Keys(attributeNameFormats))
+	for k := range nameIDFormats {
+		if _, ok := attributeNameFormats[k]; !ok {
+			names = append(names, k)
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+// attributeValue is what an Attribute's Value names, of an identity and
+// its groups.
+type attributeValue func(a Attribute, i directory.Identity, groups []directory.Group) []string
+
+// ofIdentity is the attribute value that is a field of the identity.
+func ofIdentity(field func(i directory.Identity) string) attributeValue {
+	return func(_ Attribute, i directory.Identity, _ []directory.Group) []string { return one(field(i)) }
+}
+
+// attributeValues are what an Attribute's Value may name.
+var attributeValues = map[string]attributeValue{
+	"email":        ofIdentity(func(i directory.Identity) string { return i.Traits.PrimaryEmailAddress }),
+	"user_name":    ofIdentity(func(i directory.Identity) string { return i.Traits.Username }),
+	"external_id":  ofIdentity(func(i directory.Identity) string { return i.Traits.ExternalID }),
+	"display_name": ofIdentity(func(i directory.Identity) string { return i.DisplayName }),
+	"given_name":   ofIdentity(func(i directory.Identity) string { return i.Traits.GivenName }),
+	"family_name":  ofIdentity(func(i directory.Identity) string { return i.Traits.FamilyName }),
+	"groups": func(_ Attribute, _ directory.Identity, groups []directory.Group) []string {
 		var names []string
 		for _, g := range groups {
 			names = append(names, g.DisplayName)
 		}
 		return names
-	case "custom_static_string":
-		return one(a.CustomValue)
+	},
+	"custom_static_string": func(a Attribute, _ directory.Identity, _ []directory.Group) []string { return one(a.CustomValue) },
+}
+
+// values are what the attribute holds of identity i and its groups; none
+// for a Value this engine does not know.
+func (a Attribute) values(i directory.Identity, groups []directory.Group) []string {
+	if f := attributeValues[a.Value]; f != nil {
+		return f(a, i, groups)
 	}
 	return nil
 }
 
-// makeResponse sets req.ResponseEl to the Response for identity i signed in
-// by the session: the assertion (NameID, attributes, validity, authn
-// context as the SP's settings say), signed if SignAssertions, encrypted if
-// EncryptAssertions, in a Response signed if SignEnvelope.
-func (s *Service) makeResponse(req *crewsaml.IdpAuthnRequest, sp ServiceProvider, i directory.Identity, groups []directory.Group, signedIn session.Session) error {
+// AttributeValues are the Values an Attribute may name, sorted: the list
+// SSO configs are validated with.
+func AttributeValues() []string { return slices.Sorted(maps.Keys(attributeValues)) }
+
+// one is a value that is there, alone, or none.
+func one(v string) []string {
+	if v == "" {
+		return nil
+	}
+	return []string{v}
+}
+
+// makeAssertion is the assertion for identity i signed in by the session,
+// as the SP's settings say (NameID, attributes, validity, authn context),
+// signed if SignAssertions: the one assertion of SAML Responses and of
+// WS-Federation's tokens.
+func (s *Service) makeAssertion(req *crewsaml.IdpAuthnRequest, sp ServiceProvider, i directory.Identity, groups []directory.Group, signedIn session.Session) (*etree.Element, error) {
 	ref := authnContexts[sp.AuthenticationContext]
 	if ref == "" {
 		ref = authnContexts["x509"]
@@ -110,46 +149,57 @@ func (s *Service) makeResponse(req *crewsaml.IdpAuthnRequest, sp ServiceProvider
 	cs := &crewsaml.Session{ID: signedIn.ID, Index: signedIn.ID, CreateTime: signedIn.AuthTime,
 		NameID: sp.nameID(i), NameIDFormat: nameIDFormat(sp.NameFormat), AuthnContextClassRef: ref}
 	for _, a := range sp.Attributes {
-		values := attributeValues(a, i, groups)
+		values := a.values(i, groups)
 		if len(values) == 0 {
 			continue
 		}
-		format := attributeNameFormats[a.NameFormat]
-		if format == "" {
-			format = a.NameFormat
-		}
-		attr := crewsaml.Attribute{Name: a.Name, NameFormat: format}
+		attr := crewsaml.Attribute{Name: a.claimType(), NameFormat: attributeNameFormat(a.NameFormat)}
 		for _, v := range values {
 			attr.Values = append(attr.Values, crewsaml.AttributeValue{Type: "xs:string", Value: v})
 		}
 		cs.CustomAttributes = append(cs.CustomAttributes, attr)
 	}
 	if err := (crewsaml.DefaultAssertionMaker{}).MakeAssertion(req, cs); err != nil {
-		return err
+		return nil, err
 	}
 	a := req.Assertion
-	validity := sp.AssertionValidity
-	if validity <= 0 {
-		validity = defaultValidity
-	}
-	a.Conditions.NotOnOrAfter = req.Now.Add(validity)
+	a.Conditions.NotOnOrAfter = req.Now.Add(sp.validity())
 	confirm := a.Subject.SubjectConfirmations[0].SubjectConfirmationData
 	confirm.NotOnOrAfter = a.Conditions.NotOnOrAfter
 	if sp.RecipientURL != "" {
 		confirm.Recipient = sp.RecipientURL
 	}
+	if !sp.SignAssertions {
+		return a.Element(), nil
+	}
 	signing, err := signingContext(req.IDP)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	assertionEl := a.Element()
-	if sp.SignAssertions {
-		signed, err := signing.SignEnveloped(assertionEl)
-		if err != nil {
-			return err
-		}
-		a.Signature = signed.ChildElements()[len(signed.ChildElements())-1]
-		assertionEl = a.Element()
+	signed, err := signing.SignEnveloped(a.Element())
+	if err != nil {
+		return nil, err
+	}
+	// The signature goes after the Issuer, as the schema orders it.
+	a.Signature = signed.ChildElements()[len(signed.ChildElements())-1]
+	return a.Element(), nil
+}
+
+// validity is how long the SP's assertions may be used.
+func (sp ServiceProvider) validity() time.Duration {
+	if sp.AssertionValidity <= 0 {
+		return defaultValidity
+	}
+	return sp.AssertionValidity
+}
+
+// makeResponse sets req.ResponseEl to the Response for identity i signed in
+// by the session: its assertion (makeAssertion), encrypted if
+// EncryptAssertions, in a Response signed if SignEnvelope.
+func (s *Service) makeResponse(req *crewsaml.IdpAuthnRequest, sp ServiceProvider, i directory.Identity, groups []directory.Group, signedIn session.Session) error {
+	assertionEl, err := s.makeAssertion(req, sp, i, groups, signedIn)
+	if err != nil {
+		return err
 	}
 	if sp.EncryptAssertions {
 		if assertionEl, err = encrypt(assertionEl, sp); err != nil {
@@ -168,6 +218,10 @@ func (s *Service) makeResponse(req *crewsaml.IdpAuthnRequest, sp ServiceProvider
 	responseEl := response.Element()
 	responseEl.AddChild(assertionEl)
 	if sp.SignEnvelope {
+		signing, err := signingContext(req.IDP)
+		if err != nil {
+			return err
+		}
 		signed, err := signing.SignEnveloped(responseEl)
 		if err != nil {
 			return err

@@ -2,6 +2,7 @@ package saml
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/audit"
@@ -10,7 +11,8 @@ import (
 )
 
 // ServiceProvider is one service provider's settings, as a generic_saml SSO
-// config holds them.
+// config holds them, or a WS-Federation relying party's, as a ws_fed one
+// does (WSFed).
 type ServiceProvider struct {
 	DisplayName string
 	// EntityID is the SP's entity ID (audience_url): the Issuer of its
@@ -63,6 +65,11 @@ type ServiceProvider struct {
 	SingleLogoutBinding string
 	// Attributes are the attribute statement.
 	Attributes []Attribute
+	// WSFed is a WS-Federation relying party (a ws_fed config), not a SAML
+	// SP: EntityID is its realm (wtrealm) and ACSURL its reply URL
+	// (wreply); only the WS-Federation endpoints serve it. Its tokens are
+	// SAML 2.0 assertions, or SAML 1.1 ones if SAML11 (SharePoint's).
+	WSFed, SAML11 bool
 }
 
 // IndexedURL is an ACS URL a request may name by index.
@@ -71,16 +78,28 @@ type IndexedURL struct {
 	URL   string
 }
 
-// Attribute is one attribute of the assertion: Name (with NameFormat:
-// unspecified, the default, basic, uri, or a URI) holds the identity's
-// Value: email, user_name, external_id, display_name, given_name,
-// family_name, groups (the display names of its groups, one value each),
-// or custom_static_string (CustomValue).
+// Attribute is one attribute of the assertion: Name (with NameFormat, one
+// of AttributeNameFormats; unspecified is the default) holds the identity's
+// Value, one of AttributeValues: email, user_name, external_id,
+// display_name, given_name, family_name, groups (the display names of its
+// groups, one value each), or custom_static_string (CustomValue). A
+// Namespace (WS-Federation's claim types) goes before the Name.
 type Attribute struct {
 	Name        string
 	NameFormat  string
 	Value       string
 	CustomValue string
+	Namespace   string
+}
+
+// claimType is the attribute's Name in the assertion: Namespace/Name, as
+// WS-Federation relying parties read a SAML 2.0 attribute's claim type
+// (http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn), or Name.
+func (a Attribute) claimType() string {
+	if a.Namespace == "" {
+		return a.Name
+	}
+	return strings.TrimSuffix(a.Namespace, "/") + "/" + a.Name
 }
 
 // ServiceProviders are the SSO configs that are SAML service providers.

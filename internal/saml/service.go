@@ -59,14 +59,31 @@ func Path(tenantID, realmID, configID string) string {
 }
 
 // Post is a SAML message for the browser to post to the SP (HTTP-POST
-// binding): a Response to its ACS URL.
+// binding): a Response to its ACS URL; or a WS-Federation sign-in's
+// wresult (RelayState its wctx) to the relying party's reply URL.
 type Post struct {
 	URL          string
 	SAMLResponse string // base64
 	RelayState   string
+	WResult      string
 	// Denied is why the Response carries no assertion (policy or a
 	// suspended identity), or "".
 	Denied string
+}
+
+// Fields are the form fields of the post: SAMLResponse and RelayState, or
+// wa, wresult and wctx.
+func (p Post) Fields() map[string]string {
+	fields := map[string]string{"SAMLResponse": p.SAMLResponse, "RelayState": p.RelayState}
+	if p.WResult != "" {
+		fields = map[string]string{"wa": "wsignin1.0", "wresult": p.WResult, "wctx": p.RelayState}
+	}
+	for k, v := range fields {
+		if v == "" {
+			delete(fields, k)
+		}
+	}
+	return fields
 }
 
 // Outcome is what a sign-in request comes to: a Response to post, or a
@@ -81,10 +98,24 @@ func badRequest(format string, a ...any) error {
 	return latchkey.Errorf(latchkey.CodeBadRequest, format, a...)
 }
 
+// serves says which configs an endpoint serves: SAML SPs, WS-Federation
+// relying parties, or either (the hosted sign-in both share).
+type serves int
+
+const (
+	servesSAML serves = iota
+	servesWSFed
+	servesEither
+)
+
 // provider is the crewjam identity provider of one config at now: the
-// realm's current key signs; the next and the previous are published.
-func (s *Service) provider(ctx context.Context, tenantID, realmID, configID string) (*crewsaml.IdentityProvider, ServiceProvider, *crewsaml.EntityDescriptor, error) {
+// realm's current key signs; the next and the previous are published. A
+// config that the endpoint does not serve is latchkey.ErrNotFound.
+func (s *Service) provider(ctx context.Context, tenantID, realmID, configID string, want serves) (*crewsaml.IdentityProvider, ServiceProvider, *crewsaml.EntityDescriptor, error) {
 	sp, err := s.Providers.ServiceProvider(ctx, tenantID, realmID, configID)
+	if err == nil && (want == servesSAML && sp.WSFed || want == servesWSFed && !sp.WSFed) {
+		err = latchkey.ErrNotFound
+	}
 	if err != nil {
 		return nil, sp, nil, err
 	}
@@ -96,7 +127,11 @@ func (s *Service) provider(ctx context.Context, tenantID, realmID, configID stri
 	if err != nil {
 		return nil, sp, nil, err
 	}
-	base := s.BaseURL + Path(tenantID, realmID, configID)
+	base, ssoPath := s.BaseURL+Path(tenantID, realmID, configID), "/sso"
+	if sp.WSFed {
+		// The passive requestor endpoint is the path itself.
+		base, ssoPath = s.BaseURL+WSFedPath(tenantID, realmID, configID), ""
+	}
 	u := func(p string) url.URL {
 		parsed, _ := url.Parse(base + p)
 		return *parsed
@@ -104,7 +139,7 @@ func (s *Service) provider(ctx context.Context, tenantID, realmID, configID stri
 	idp := &crewsaml.IdentityProvider{
 		Key: ring.current.key, Certificate: ring.current.cert,
 		Logger:      log.New(io.Discard, "", 0),
-		MetadataURL: u("/metadata"), SSOURL: u("/sso"), LogoutURL: u("/slo"),
+		MetadataURL: u("/metadata"), SSOURL: u(ssoPath), LogoutURL: u("/slo"),
 		ServiceProviderProvider: oneProvider{ed},
 		SignatureMethod:         dsig.RSASHA256SignatureMethod,
 		Clock:                   dsig.NewFakeClockAt(s.Clock.Now()),
@@ -200,7 +235,7 @@ func parseCertificate(text string) (*x509.Certificate, error) {
 // endpoints (HTTP-Redirect and HTTP-POST), and the realm's signing
 // certificates (the current one first, then the next and the previous).
 func (s *Service) Metadata(ctx context.Context, tenantID, realmID, configID string) (*crewsaml.EntityDescriptor, error) {
-	idp, _, _, err := s.provider(ctx, tenantID, realmID, configID)
+	idp, _, _, err := s.provider(ctx, tenantID, realmID, configID, servesSAML)
 	if err != nil {
 		return nil, err
 	}
@@ -216,7 +251,7 @@ func (s *Service) Metadata(ctx context.Context, tenantID, realmID, configID stri
 // passkey (Outcome.Pending), or, IsPassive, is answered at once with a
 // Response of status NoPassive: a passive request never shows a page.
 func (s *Service) Begin(ctx context.Context, tenantID, realmID, configID string, r *http.Request, current *session.Session) (Outcome, error) {
-	idp, sp, _, err := s.provider(ctx, tenantID, realmID, configID)
+	idp, sp, _, err := s.provider(ctx, tenantID, realmID, configID, servesSAML)
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -282,7 +317,7 @@ func (s *Service) begin(ctx context.Context, idp *crewsaml.IdentityProvider, sp 
 // asked for (the app portal's tiles): its Response goes to the default ACS
 // URL with relayState (or the SP's default relay state).
 func (s *Service) IdPInitiated(ctx context.Context, tenantID, realmID, configID, relayState string, r *http.Request, current *session.Session) (Outcome, error) {
-	idp, sp, _, err := s.provider(ctx, tenantID, realmID, configID)
+	idp, sp, _, err := s.provider(ctx, tenantID, realmID, configID, servesSAML)
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -324,26 +359,13 @@ func (s *Service) Pending(ctx context.Context, tenantID, realmID, configID, id s
 // goes in the assertion). The request is spent first: of two attempts, one
 // answers.
 func (s *Service) Finish(ctx context.Context, p Request, clientIP string, signedIn session.Session) (Post, error) {
-	idp, sp, ed, err := s.provider(ctx, p.TenantID, p.RealmID, p.ConfigID)
+	idp, sp, ed, err := s.provider(ctx, p.TenantID, p.RealmID, p.ConfigID, servesEither)
 	if err != nil {
 		return Post{}, err
 	}
-	req := &crewsaml.IdpAuthnRequest{IDP: idp, HTTPRequest: &http.Request{RemoteAddr: clientIP},
-		RelayState: p.RelayState, ServiceProviderMetadata: ed, Now: s.Clock.Now()}
-	if !p.IdPInitiated() {
-		req.Request.ID = p.RequestID
-	}
-	req.Request.IssueInstant = p.CreateTime
-	// The ACS URL must still be one of the SP's.
-	for i, d := range ed.SPSSODescriptors {
-		for j, e := range d.AssertionConsumerServices {
-			if e.Location == p.ACSURL && req.ACSEndpoint == nil {
-				req.SPSSODescriptor, req.ACSEndpoint = &ed.SPSSODescriptors[i], &ed.SPSSODescriptors[i].AssertionConsumerServices[j]
-			}
-		}
-	}
-	if req.ACSEndpoint == nil {
-		return Post{}, badRequest("the SAML sign-in's ACS URL is no longer the service provider's")
+	req, err := s.request(idp, ed, p, clientIP)
+	if err != nil {
+		return Post{}, err
 	}
 	d, err := s.decide(ctx, p, sp, signedIn)
 	if err != nil {
@@ -362,6 +384,29 @@ func (s *Service) Finish(ctx context.Context, p Request, clientIP string, signed
 		return Post{}, err
 	}
 	return s.respond(req, sp, d, signedIn)
+}
+
+// request is the crewjam request that the Response to p answers, made by
+// the browser at clientIP (or the WS-Federation sign-in p). Its ACS URL
+// must still be one of the SP's.
+func (s *Service) request(idp *crewsaml.IdentityProvider, ed *crewsaml.EntityDescriptor, p Request, clientIP string) (*crewsaml.IdpAuthnRequest, error) {
+	req := &crewsaml.IdpAuthnRequest{IDP: idp, HTTPRequest: &http.Request{RemoteAddr: clientIP},
+		RelayState: p.RelayState, ServiceProviderMetadata: ed, Now: s.Clock.Now()}
+	if !p.IdPInitiated() {
+		req.Request.ID = p.RequestID
+	}
+	req.Request.IssueInstant = p.CreateTime
+	for i, d := range ed.SPSSODescriptors {
+		for j, e := range d.AssertionConsumerServices {
+			if e.Location == p.ACSURL && req.ACSEndpoint == nil {
+				req.SPSSODescriptor, req.ACSEndpoint = &ed.SPSSODescriptors[i], &ed.SPSSODescriptors[i].AssertionConsumerServices[j]
+			}
+		}
+	}
+	if req.ACSEndpoint == nil {
+		return nil, badRequest("the sign-in's reply URL is no longer the service provider's")
+	}
+	return req, nil
 }
 
 // decision is whether the session's identity may sign in to the config,
@@ -418,6 +463,9 @@ func (s *Service) decide(ctx context.Context, p Request, sp ServiceProvider, sig
 // respond makes the Response the decision calls for: the assertion for its
 // identity, or an error Response (Responder, RequestDenied) without one.
 func (s *Service) respond(req *crewsaml.IdpAuthnRequest, sp ServiceProvider, d decision, signedIn session.Session) (Post, error) {
+	if sp.WSFed {
+		return s.wsfedRespond(req, sp, d, signedIn)
+	}
 	if d.denied != "" {
 		if err := req.MakeErrorResponse(crewsaml.StatusResponder, cmp.Or(d.status, crewsaml.StatusRequestDenied), d.denied); err != nil {
 			return Post{}, err

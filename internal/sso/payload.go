@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/saml"
 )
 
 // The payload types of SSO configs (the API's SsoConfigType).
@@ -341,11 +342,6 @@ type SAML struct {
 func (p *SAML) typeName() string { return TypeSAML }
 func (p *SAML) secret() *string  { return nil }
 func (p *SAML) validate(v *latchkey.Violations) {
-	p.NameFormat = cmp.Or(p.NameFormat, "unspecified")
-	p.AuthenticationContext = cmp.Or(p.AuthenticationContext, "x509")
-	p.SubjectUserNameAttribute = cmp.Or(p.SubjectUserNameAttribute, "user_name")
-	p.SignatureAlgorithm = cmp.Or(p.SignatureAlgorithm, "rsa_sha256")
-	p.DigestAlgorithm = cmp.Or(p.DigestAlgorithm, "sha256")
 	if p.AssertionValidityDurationSeconds == 0 {
 		p.AssertionValidityDurationSeconds = 300
 	}
@@ -358,7 +354,7 @@ func (p *SAML) validate(v *latchkey.Violations) {
 	if latchkey.TextProblem(p.DefaultRelayState, false) != "" || len(p.DefaultRelayState) > 80 {
 		v.Add("default_relay_state", "at most 80 printable characters (SAML bindings §3.4.3)")
 	}
-	checkSigning(v, p.NameFormat, p.AuthenticationContext, p.SubjectUserNameAttribute, p.SignatureAlgorithm, p.DigestAlgorithm)
+	checkSigning(v, &p.NameFormat, &p.AuthenticationContext, &p.SubjectUserNameAttribute, &p.SignatureAlgorithm, &p.DigestAlgorithm)
 	if p.AssertionValidityDurationSeconds < 1 || p.AssertionValidityDurationSeconds > 86400 {
 		v.Add("assertion_validity_duration_seconds", "must be 1 to 86400 seconds")
 	}
@@ -427,6 +423,9 @@ type WSFed struct {
 	AuthenticationContext    string          `json:"authentication_context"`
 	AdditionalUserAttributes []SAMLAttribute `json:"additional_user_attributes"`
 	InboundSCIM              json.RawMessage `json:"inbound_scim,omitempty"`
+	// TokenType is Latchkey's: saml2 (the default) or saml11, the token
+	// SharePoint's trusted identity providers take.
+	TokenType string `json:"token_type,omitempty"`
 	Tile
 	// Read-only: what the WS-Federation engine publishes of the config.
 	ApplicationID         string `json:"application_id,omitempty"`
@@ -440,11 +439,6 @@ type WSFed struct {
 func (p *WSFed) typeName() string { return TypeWSFed }
 func (p *WSFed) secret() *string  { return nil }
 func (p *WSFed) validate(v *latchkey.Violations) {
-	p.NameFormat = cmp.Or(p.NameFormat, "unspecified")
-	p.AuthenticationContext = cmp.Or(p.AuthenticationContext, "x509")
-	p.SubjectUserNameAttribute = cmp.Or(p.SubjectUserNameAttribute, "user_name")
-	p.SignatureAlgorithm = cmp.Or(p.SignatureAlgorithm, "rsa_sha256")
-	p.DigestAlgorithm = cmp.Or(p.DigestAlgorithm, "sha256")
 	if p.ExpirationTimeSeconds == 0 {
 		p.ExpirationTimeSeconds = 3600
 	}
@@ -453,8 +447,10 @@ func (p *WSFed) validate(v *latchkey.Violations) {
 	if p.ExpirationTimeSeconds < 1 || p.ExpirationTimeSeconds > 86400 {
 		v.Add("expiration_time_seconds", "must be 1 to 86400 seconds")
 	}
-	checkSigning(v, p.NameFormat, p.AuthenticationContext, p.SubjectUserNameAttribute, p.SignatureAlgorithm, p.DigestAlgorithm)
+	checkSigning(v, &p.NameFormat, &p.AuthenticationContext, &p.SubjectUserNameAttribute, &p.SignatureAlgorithm, &p.DigestAlgorithm)
 	checkAttributes(v, &p.AdditionalUserAttributes, true)
+	p.TokenType = cmp.Or(p.TokenType, "saml2")
+	oneOf(v, "token_type", p.TokenType, "saml2", "saml11")
 	checkIcon(v, p.Icon)
 }
 
@@ -479,13 +475,20 @@ var (
 	nameFormats        = []string{"unspecified", "email_address", "x509_subject_name", "persistent", "transient", "entity", "kerberos", "windows_domain_qualified_name"}
 )
 
-func checkSigning(v *latchkey.Violations, nameFormat, context, subject, signature, digest string) {
-	oneOf(v, "name_format", nameFormat, nameFormats...)
-	oneOf(v, "authentication_context", context, "x509", "integrated_windows_federation", "kerberos", "password",
+// checkSigning sets the defaults of the assertion's settings that
+// generic_saml and ws_fed share, and checks them.
+func checkSigning(v *latchkey.Violations, nameFormat, context, subject, signature, digest *string) {
+	*nameFormat = cmp.Or(*nameFormat, "unspecified")
+	*context = cmp.Or(*context, "x509")
+	*subject = cmp.Or(*subject, "user_name")
+	*signature = cmp.Or(*signature, "rsa_sha256")
+	*digest = cmp.Or(*digest, "sha256")
+	oneOf(v, "name_format", *nameFormat, nameFormats...)
+	oneOf(v, "authentication_context", *context, "x509", "integrated_windows_federation", "kerberos", "password",
 		"password_protected_transport", "tls_client", "unspecified", "refeds_mfa")
-	oneOf(v, "subject_user_name_attribute", subject, "user_name", "email", "email_prefix", "external_id", "display_name", "custom", "none")
-	oneOf(v, "signature_algorithm", signature, "rsa_sha256", "rsa_sha1", "rsa_sha384", "rsa_sha512")
-	oneOf(v, "digest_algorithm", digest, "sha256", "sha1", "sha384", "sha512")
+	oneOf(v, "subject_user_name_attribute", *subject, "user_name", "email", "email_prefix", "external_id", "display_name", "custom", "none")
+	oneOf(v, "signature_algorithm", *signature, "rsa_sha256", "rsa_sha1", "rsa_sha384", "rsa_sha512")
+	oneOf(v, "digest_algorithm", *digest, "sha256", "sha1", "sha384", "sha512")
 }
 
 func checkAttributes(v *latchkey.Violations, attrs *[]SAMLAttribute, namespaces bool) {
@@ -497,8 +500,9 @@ func checkAttributes(v *latchkey.Violations, attrs *[]SAMLAttribute, namespaces 
 		if a.Name == "" || latchkey.TextProblem(a.Name, false) != "" || len(a.Name) > 256 {
 			v.Add(f+".name", "1 to 256 printable characters")
 		}
-		oneOf(v, f+".name_format", a.NameFormat, nameFormats...)
-		oneOf(v, f+".value", a.Value, "email", "user_name", "external_id", "display_name", "custom_static_string")
+		// The SAML engine's lists: what it can put in an assertion.
+		oneOf(v, f+".name_format", a.NameFormat, saml.AttributeNameFormats()...)
+		oneOf(v, f+".value", a.Value, saml.AttributeValues()...)
 		if a.Value == "custom_static_string" && a.CustomValue == "" {
 			v.Add(f+".custom_value", "custom_static_string needs a custom_value")
 		}

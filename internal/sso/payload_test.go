@@ -55,7 +55,14 @@ func TestPayloadRules(t *testing.T) {
 		{"SAML other SSO URL with signed requests", `{` + saml + `,"validate_signed_requests":true,"sp_signature_certificates":[{"sp_public_signing_key":` + quote(cert) + `}],"other_sso_urls":{"index":1,"url":"https://sp.example/acs2"}}`, "other_sso_urls"},
 		{"SAML custom attribute without a value", `{` + saml + `,"additional_user_attributes":[{"name":"dept","name_format":"unspecified","value":"custom_static_string"}]}`, "additional_user_attributes[0].custom_value"},
 		{"SAML attribute with a namespace", `{` + saml + `,"additional_user_attributes":[{"name":"dept","name_format":"unspecified","value":"email","namespace":"urn:x"}]}`, "additional_user_attributes[0].namespace"},
+		{"SAML attributes of every value the engine knows", `{` + saml + `,"additional_user_attributes":[{"name":"g","name_format":"basic","value":"given_name"},{"name":"f","name_format":"uri","value":"family_name"},{"name":"m","name_format":"email_address","value":"groups"}]}`, ""},
+		{"SAML attribute of an unknown value", `{` + saml + `,"additional_user_attributes":[{"name":"p","name_format":"unspecified","value":"password"}]}`, "additional_user_attributes[0].value"},
+		{"SAML attribute of an unknown name format", `{` + saml + `,"additional_user_attributes":[{"name":"p","name_format":"urn:x","value":"email"}]}`, "additional_user_attributes[0].name_format"},
 		{"WS-Fed minimal", `{"type":"ws_fed","acs_url":"https://sp.example/wsfed","audience_url":"urn:sp"}`, ""},
+		{"WS-Fed namespaced groups claim", `{"type":"ws_fed","acs_url":"https://sp.example/wsfed","audience_url":"urn:sp","additional_user_attributes":[{"name":"role","name_format":"unspecified","value":"groups","namespace":"http://schemas.microsoft.com/ws/2008/06/identity/claims"}]}`, ""},
+		{"WS-Fed SAML 1.1 tokens", `{"type":"ws_fed","acs_url":"https://sp.example/wsfed","audience_url":"urn:sp","token_type":"saml11"}`, ""},
+		{"WS-Fed token type", `{"type":"ws_fed","acs_url":"https://sp.example/wsfed","audience_url":"urn:sp","token_type":"jwt"}`, "token_type"},
+		{"WS-Fed name format", `{"type":"ws_fed","acs_url":"https://sp.example/wsfed","audience_url":"urn:sp","name_format":"emailish"}`, "name_format"},
 		{"WS-Fed expiry", `{"type":"ws_fed","acs_url":"https://sp.example/wsfed","audience_url":"urn:sp","expiration_time_seconds":90000}`, "expiration_time_seconds"},
 		{"bookmark data icon", `{"type":"bookmark","login_link":"https://a.example/","icon":"data:image/png;base64,AAAA"}`, ""},
 		{"bookmark script icon", `{"type":"bookmark","login_link":"https://a.example/","icon":"javascript:alert(1)"}`, "icon"},
@@ -75,6 +82,10 @@ func TestPayloadRules(t *testing.T) {
 				}
 				if s, ok := p.(*SAML); ok && (s.Type != TypeSAML || s.NameFormat != "unspecified" || s.SignatureAlgorithm != "rsa_sha256" || s.AssertionValidityDurationSeconds != 300) {
 					t.Errorf("SAML defaults: %+v", s)
+				}
+				if w, ok := p.(*WSFed); ok && (w.NameFormat != "unspecified" || w.AuthenticationContext != "x509" || w.SubjectUserNameAttribute != "user_name" ||
+					w.SignatureAlgorithm != "rsa_sha256" || w.DigestAlgorithm != "sha256" || w.ExpirationTimeSeconds != 3600 || w.TokenType == "") {
+					t.Errorf("WS-Fed defaults: %+v", w)
 				}
 				return
 			}

@@ -9,19 +9,21 @@ import (
 	"github.com/latchkey/latchkey/internal/saml"
 )
 
-// ServiceProvider is the generic_saml config id as the SAML engine serves
-// it (saml.ServiceProviders): latchkey.ErrNotFound for a config that does
-// not exist or is of another type.
+// ServiceProvider is the generic_saml or ws_fed config id as the SAML
+// engine serves it (saml.ServiceProviders): latchkey.ErrNotFound for a
+// config that does not exist or is of another type.
 func (s *Service) ServiceProvider(ctx context.Context, tenantID, realmID, id string) (saml.ServiceProvider, error) {
 	c, err := s.store.GetSSOConfig(ctx, tenantID, realmID, id)
 	if err != nil {
 		return saml.ServiceProvider{}, err
 	}
-	p, ok := c.Payload.(*SAML)
-	if !ok {
-		return saml.ServiceProvider{}, latchkey.ErrNotFound
+	switch p := c.Payload.(type) {
+	case *SAML:
+		return serviceProvider(c.DisplayName, p), nil
+	case *WSFed:
+		return relyingParty(c.DisplayName, p), nil
 	}
-	return serviceProvider(c.DisplayName, p), nil
+	return saml.ServiceProvider{}, latchkey.ErrNotFound
 }
 
 // serviceProvider maps a generic_saml payload onto the engine's settings.

@@ -208,6 +208,8 @@ func (s *Service) fill(ctx context.Context, c *Config) error {
 		s.fillBacking(*c, p.backing(), app)
 	case *OIDCIdP:
 		p.IdentityProviderID, p.RedirectURI = c.ID, s.CallbackURL(c.TenantID, c.RealmID, "sso-configs", c.ID)
+	case *WSFed:
+		s.fillWSFed(*c, p)
 	}
 	return nil
 }

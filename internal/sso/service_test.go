@@ -235,6 +235,41 @@ func TestFlowTypes(t *testing.T) {
 	})
 }
 
+// TestWSFedRelyingParties: a ws_fed config is the SAML engine's
+// WS-Federation relying party (its realm the entity ID, its reply URL the
+// ACS URL, tokens signed and valid for expiration_time_seconds, claims
+// namespaced), its assignments its allow list; its read-only fields say
+// where its endpoints and metadata are.
+func TestWSFedRelyingParties(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, f *fixture) {
+		ctx, tn, r := t.Context(), f.realm.TenantID, f.realm.ID
+		c := f.create(t, "Intranet", map[string]any{"type": "ws_fed", "acs_url": "https://intranet.example/_trust/", "audience_url": "urn:intranet",
+			"expiration_time_seconds": 600, "subject_user_name_attribute": "email", "token_type": "saml11",
+			"additional_user_attributes": []map[string]any{{"name": "upn", "name_format": "unspecified", "value": "email", "namespace": "http://schemas.xmlsoap.org/ws/2005/05/identity/claims"}}})
+		sp, err := f.svc.ServiceProvider(ctx, tn, r, c.ID)
+		must(t, err)
+		if !sp.WSFed || !sp.SAML11 || sp.DisplayName != "Intranet" || sp.EntityID != "urn:intranet" || sp.ACSURL != "https://intranet.example/_trust/" || !sp.SignAssertions ||
+			sp.AssertionValidity != 10*time.Minute || sp.SubjectUserNameAttribute != "email" || len(sp.Attributes) != 1 ||
+			sp.Attributes[0] != (saml.Attribute{Name: "upn", NameFormat: "unspecified", Value: "email", Namespace: "http://schemas.xmlsoap.org/ws/2005/05/identity/claims"}) {
+			t.Errorf("the relying party of the config: %+v", sp)
+		}
+		got, err := f.svc.Config(ctx, tn, r, c.ID)
+		must(t, err)
+		endpoint := f.svc.PublicURL + saml.WSFedPath(tn, r, c.ID)
+		if p := got.Payload.(*sso.WSFed); p.IdPSSOURL != endpoint || p.MetadataURL != endpoint+"/metadata" || p.IdPIssuerURL != endpoint+"/metadata" {
+			t.Errorf("the config's endpoints: %+v", p)
+		}
+		ann := f.identity(t, "ann")
+		must(t, f.svc.AddIdentities(ctx, tn, r, c.ID, []string{ann}))
+		for id, want := range map[string]bool{ann: true, f.identity(t, "ben"): false} {
+			if ok, err := f.svc.Allowed(ctx, tn, r, c.ID, directory.Identity{ID: id}); err != nil || ok != want {
+				t.Errorf("Allowed(%s) = %v, %v; want %v", id, ok, err, want)
+			}
+		}
+	})
+}
+
 // TestSAMLServiceProviders: a generic_saml config is the SAML engine's
 // service provider with the payload's settings, its assignments its allow
 // list; any other config, or none, is not found.
