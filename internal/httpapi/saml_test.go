@@ -199,25 +199,10 @@ func samlRealm(t *testing.T, engine string) (n *testenv.Node, c client, ctx cont
 	n = testenv.StartNode(t, engine, func(cfg *server.Config) {
 		cfg.Logger, cfg.ServiceProviders = slog.New(slog.DiscardHandler), providers
 	})
-	c, ctx, realm, ada = adaWithPasskey(t, n)
-	return n, c, ctx, providers, realm, ada
-}
-
-// adaWithPasskey starts a browser; in a new realm of the node, ada
-// (ada@example.com, of the group Engineers) binds a passkey on the hosted page.
-func adaWithPasskey(t *testing.T, n *testenv.Node) (c client, ctx context.Context, realm, ada string) {
-	t.Helper()
 	c = client{base: n.URL, tenant: n.Creds().TenantID, token: n.Token(t, "")}
-	ctx = browsertest.Start(t)
-	browsertest.AddAuthenticator(t, ctx)
+	ctx, realm, ada = adaWithPasskey(t, c, "Pets")
 	browsertest.WithoutAutofill(t, ctx) // the tests press the hosted page's button
-	realm = newRealm(t, c, "Pets")
-	config := hostedConfig(t, c, realm)
-	ada = str(t, newIdentity(t, c, realm, "ada", "primary_email_address", "ada@example.com"), "id")
-	group := newGroup(t, c, realm, "Engineers")
-	c.ok(t, "POST", "/realms/"+realm+"/groups/"+group+":addMembers", map[string]any{"identity_ids": []string{ada}})
-	bindOnHostedPage(t, ctx, newBinding(t, c, realm, ada, config).link)
-	return c, ctx, realm, ada
+	return n, c, ctx, providers, realm, ada
 }
 
 // signInOnHostedPage waits for the hosted sign-in page and signs in with the passkey.

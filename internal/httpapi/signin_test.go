@@ -32,14 +32,17 @@ func bindOnHostedPage(t testing.TB, ctx context.Context, link string) {
 }
 
 // adaWithPasskey is the start of the browser sign-in tests: a browser
-// with a virtual authenticator, a new realm named name with the identity
-// ada, and her passkey bound on the hosted page of a hosted-web config.
+// with a virtual authenticator, a new realm named name where the identity
+// ada (ada@example.com, of the group Engineers) binds her passkey on the
+// hosted page of a hosted-web config.
 func adaWithPasskey(t testing.TB, c client, name string) (ctx context.Context, realm, ada string) {
 	t.Helper()
 	ctx = browsertest.Start(t)
 	browsertest.AddAuthenticator(t, ctx)
 	realm = newRealm(t, c, name)
-	ada = str(t, newIdentity(t, c, realm, "ada"), "id")
+	ada = str(t, newIdentity(t, c, realm, "ada", "primary_email_address", "ada@example.com"), "id")
+	group := newGroup(t, c, realm, "Engineers")
+	c.ok(t, "POST", "/realms/"+realm+"/groups/"+group+":addMembers", map[string]any{"identity_ids": []string{ada}})
 	bindOnHostedPage(t, ctx, newBinding(t, c, realm, ada, hostedConfig(t, c, realm)).link)
 	return ctx, realm, ada
 }

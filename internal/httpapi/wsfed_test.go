@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/latchkey/latchkey/internal/browsertest"
 	"github.com/latchkey/latchkey/internal/saml"
-	"github.com/latchkey/latchkey/internal/server"
 	"github.com/latchkey/latchkey/internal/testenv"
 )
 
@@ -114,51 +112,49 @@ func pageText(t *testing.T, ctx context.Context, id, what string) string {
 // no longer name ada, the app gets a fault, not a token.
 func TestWSFedWithPassport(t *testing.T) {
 	t.Parallel()
-	for _, eng := range testenv.Engines() {
-		t.Run(eng.Name, func(t *testing.T) {
-			t.Parallel()
-			n := testenv.StartNode(t, eng.Name, func(cfg *server.Config) { cfg.Logger = slog.New(slog.DiscardHandler) })
-			c, ctx, realm, ada := adaWithPasskey(t, n)
-			app := startWSFedApp(t, n, c, realm)
-			assign := "/realms/" + realm + "/sso-configs/" + app.configID
-			if r := c.do(t, "POST", assign+":addIdentities", map[string]any{"identity_ids": []string{ada}}); r.Status != http.StatusOK {
-				t.Fatalf("addIdentities: %d %s", r.Status, r.Body)
-			}
+	forEachEngine(t, nil, func(t *testing.T, e *env) {
+		n, c := e.node, e.api
+		ctx, realm, ada := adaWithPasskey(t, c, "Pets")
+		browsertest.WithoutAutofill(t, ctx) // the test presses the hosted page's button
+		app := startWSFedApp(t, n, c, realm)
+		assign := "/realms/" + realm + "/sso-configs/" + app.configID
+		if r := c.do(t, "POST", assign+":addIdentities", map[string]any{"identity_ids": []string{ada}}); r.Status != http.StatusOK {
+			t.Fatalf("addIdentities: %d %s", r.Status, r.Body)
+		}
 
-			navigate(t, ctx, app.URL+"/login", "true")
-			signInOnHostedPage(t, ctx)
-			want := "hello ada@example.com ada@example.com Engineers"
-			if got := pageText(t, ctx, "hello", "wsignin1.0"); got != want {
-				t.Errorf("the app says %q, want %q", got, want)
-			}
-			navigate(t, ctx, app.URL+"/login", "true")
-			if got := pageText(t, ctx, "hello", "wsignin1.0 with the session"); got != want {
-				t.Errorf("with the session, the app says %q", got)
-			}
-			c.ok(t, "PATCH", assign, map[string]any{"sso_config": map[string]any{"type": "ws_fed", "token_type": "saml11"}})
-			navigate(t, ctx, app.URL+"/login", "true")
-			if got := pageText(t, ctx, "hello", "wsignin1.0 for a SAML 1.1 token"); got != want {
-				t.Errorf("with a SAML 1.1 token, the app says %q", got)
-			}
+		navigate(t, ctx, app.URL+"/login", "true")
+		signInOnHostedPage(t, ctx)
+		want := "hello ada@example.com ada@example.com Engineers"
+		if got := pageText(t, ctx, "hello", "wsignin1.0"); got != want {
+			t.Errorf("the app says %q, want %q", got, want)
+		}
+		navigate(t, ctx, app.URL+"/login", "true")
+		if got := pageText(t, ctx, "hello", "wsignin1.0 with the session"); got != want {
+			t.Errorf("with the session, the app says %q", got)
+		}
+		c.ok(t, "PATCH", assign, map[string]any{"sso_config": map[string]any{"type": "ws_fed", "token_type": "saml11"}})
+		navigate(t, ctx, app.URL+"/login", "true")
+		if got := pageText(t, ctx, "hello", "wsignin1.0 for a SAML 1.1 token"); got != want {
+			t.Errorf("with a SAML 1.1 token, the app says %q", got)
+		}
 
-			navigate(t, ctx, app.endpoint+"?"+url.Values{"wa": {"wsignout1.0"}, "wreply": {app.URL + "/wsfed"}}.Encode(), "true")
-			if got := pageText(t, ctx, "home", "wsignout1.0"); got != "signed out" {
-				t.Errorf("after wsignout1.0 the app says %q", got)
-			}
-			if sessions := c.get(t, "/realms/"+realm+"/identities/"+ada+"/sessions"); len(sessions["sessions"].([]any)) != 0 {
-				t.Errorf("sessions after wsignout1.0: %v", sessions)
-			}
+		navigate(t, ctx, app.endpoint+"?"+url.Values{"wa": {"wsignout1.0"}, "wreply": {app.URL + "/wsfed"}}.Encode(), "true")
+		if got := pageText(t, ctx, "home", "wsignout1.0"); got != "signed out" {
+			t.Errorf("after wsignout1.0 the app says %q", got)
+		}
+		if sessions := c.get(t, "/realms/"+realm+"/identities/"+ada+"/sessions"); len(sessions["sessions"].([]any)) != 0 {
+			t.Errorf("sessions after wsignout1.0: %v", sessions)
+		}
 
-			if r := c.do(t, "POST", assign+":deleteIdentities", map[string]any{"identity_ids": []string{ada}}); r.Status != http.StatusOK {
-				t.Fatalf("deleteIdentities: %d %s", r.Status, r.Body)
-			}
-			navigate(t, ctx, app.URL+"/login", "true")
-			signInOnHostedPage(t, ctx)
-			if got := pageText(t, ctx, "error", "wsignin1.0 the assignments deny"); !strings.Contains(got, "policy does not let") {
-				t.Errorf("denied: the app says %q", got)
-			}
-		})
-	}
+		if r := c.do(t, "POST", assign+":deleteIdentities", map[string]any{"identity_ids": []string{ada}}); r.Status != http.StatusOK {
+			t.Fatalf("deleteIdentities: %d %s", r.Status, r.Body)
+		}
+		navigate(t, ctx, app.URL+"/login", "true")
+		signInOnHostedPage(t, ctx)
+		if got := pageText(t, ctx, "error", "wsignin1.0 the assignments deny"); !strings.Contains(got, "policy does not let") {
+			t.Errorf("denied: the app says %q", got)
+		}
+	})
 }
 
 // TestWSFedBadRequests: what the WS-Federation endpoints refuse, over
@@ -170,113 +166,109 @@ func TestWSFedWithPassport(t *testing.T) {
 // redirect there.
 func TestWSFedBadRequests(t *testing.T) {
 	t.Parallel()
-	for _, eng := range testenv.Engines() {
-		t.Run(eng.Name, func(t *testing.T) {
-			t.Parallel()
-			n := testenv.StartNode(t, eng.Name, func(cfg *server.Config) { cfg.Logger = slog.New(slog.DiscardHandler) })
-			c := client{base: n.URL, tenant: n.Creds().TenantID, token: n.Token(t, "")}
-			realm, other := newRealm(t, c, "Pets"), newRealm(t, c, "Other")
-			id := str(t, c.ok(t, "POST", "/realms/"+realm+"/sso-configs", ssoConfigBody("Wiki", wsfedPayload("https://wiki.example/wsfed"))), "id")
-			samlID := str(t, c.ok(t, "POST", "/realms/"+realm+"/sso-configs", ssoConfigBody("Saml", ssoPayloads(testCertificate(t))["generic_saml"])), "id")
-			endpoint := n.URL + saml.WSFedPath(c.tenant, realm, id)
-			noRedirects := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-			answer := func(method, u string, form url.Values) (int, string, http.Header) {
-				t.Helper()
-				var resp *http.Response
-				var err error
-				if method == "GET" {
-					resp, err = noRedirects.Get(u + "?" + form.Encode())
-				} else {
-					resp, err = noRedirects.Post(u, "application/x-www-form-urlencoded", strings.NewReader(form.Encode()))
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer resp.Body.Close()
-				body, _ := io.ReadAll(resp.Body)
-				return resp.StatusCode, string(body), resp.Header
+	forEachEngine(t, nil, func(t *testing.T, e *env) {
+		n, c := e.node, e.api
+		realm, other := newRealm(t, c, "Pets"), newRealm(t, c, "Other")
+		id := str(t, c.ok(t, "POST", "/realms/"+realm+"/sso-configs", ssoConfigBody("Wiki", wsfedPayload("https://wiki.example/wsfed"))), "id")
+		samlID := str(t, c.ok(t, "POST", "/realms/"+realm+"/sso-configs", ssoConfigBody("Saml", ssoPayloads(testCertificate(t))["generic_saml"])), "id")
+		endpoint := n.URL + saml.WSFedPath(c.tenant, realm, id)
+		noRedirects := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		answer := func(method, u string, form url.Values) (int, string, http.Header) {
+			t.Helper()
+			var resp *http.Response
+			var err error
+			if method == "GET" {
+				resp, err = noRedirects.Get(u + "?" + form.Encode())
+			} else {
+				resp, err = noRedirects.Post(u, "application/x-www-form-urlencoded", strings.NewReader(form.Encode()))
 			}
-			signin := func(change func(url.Values)) url.Values {
-				f := url.Values{"wa": {"wsignin1.0"}, "wtrealm": {wsfedRealmID}, "wreply": {"https://wiki.example/wsfed"}, "wctx": {"ctx-1"}}
-				if change != nil {
-					change(f)
-				}
-				return f
-			}
-			refused := func(what string, status int, body string, wantStatus int, contains string) {
-				t.Helper()
-				if status != wantStatus || !strings.Contains(body, contains) || strings.Contains(body, "wresult") {
-					t.Errorf("%s: %d %.300s, want %d saying %q", what, status, body, wantStatus, contains)
-				}
-			}
-
-			status, body, _ := answer("GET", endpoint, signin(nil))
-			if status != http.StatusOK || !strings.Contains(body, `id="signin"`) {
-				t.Fatalf("a wsignin1.0: %d %.300s, want the sign-in page", status, body)
-			}
-			status, body, _ = answer("GET", endpoint, signin(func(f url.Values) { f.Del("wtrealm") }))
-			refused("no wtrealm", status, body, http.StatusBadRequest, "no wtrealm")
-			status, body, _ = answer("GET", endpoint, signin(func(f url.Values) { f.Set("wtrealm", "urn:evil") }))
-			refused("another wtrealm", status, body, http.StatusBadRequest, "not this relying party")
-			status, body, _ = answer("GET", endpoint, signin(func(f url.Values) { f.Set("wreply", "https://evil.example/wsfed") }))
-			refused("another wreply", status, body, http.StatusBadRequest, "reply URL")
-			status, body, _ = answer("GET", endpoint, signin(func(f url.Values) { f.Set("wctx", strings.Repeat("x", 5000)) }))
-			refused("an overlong wctx", status, body, http.StatusBadRequest, "wctx")
-			status, body, _ = answer("GET", endpoint, signin(func(f url.Values) { f.Set("wfresh", "soon") }))
-			refused("a wfresh that is no number", status, body, http.StatusBadRequest, "wfresh")
-			status, body, _ = answer("GET", endpoint, signin(func(f url.Values) { f.Del("wa") }))
-			refused("no wa", status, body, http.StatusBadRequest, "no wa")
-			status, body, _ = answer("GET", endpoint, signin(func(f url.Values) { f.Set("wa", "wattr1.0") }))
-			refused("an unknown wa", status, body, http.StatusBadRequest, "not supported")
-			resp, err := noRedirects.Post(endpoint, "application/x-www-form-urlencoded", strings.NewReader("wa=%zz"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			refused("a malformed body", resp.StatusCode, string(b), http.StatusBadRequest, "form")
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode, string(body), resp.Header
+		}
+		signin := func(change func(url.Values)) url.Values {
+			f := url.Values{"wa": {"wsignin1.0"}, "wtrealm": {wsfedRealmID}, "wreply": {"https://wiki.example/wsfed"}, "wctx": {"ctx-1"}}
+			if change != nil {
+				change(f)
+			}
+			return f
+		}
+		refused := func(what string, status int, body string, wantStatus int, contains string) {
+			t.Helper()
+			if status != wantStatus || !strings.Contains(body, contains) || strings.Contains(body, "wresult") {
+				t.Errorf("%s: %d %.300s, want %d saying %q", what, status, body, wantStatus, contains)
+			}
+		}
 
-			for what, u := range map[string]string{
-				"a generic_saml config":    n.URL + saml.WSFedPath(c.tenant, realm, samlID),
-				"no config":                n.URL + saml.WSFedPath(c.tenant, realm, "no-such-config"),
-				"another realm's path":     n.URL + saml.WSFedPath(c.tenant, other, id),
-				"another tenant's path":    n.URL + saml.WSFedPath("other-tenant", realm, id),
-				"SAML metadata of ws_fed":  n.URL + saml.Path(c.tenant, realm, id) + "/metadata",
-				"WS-Fed metadata of saml":  n.URL + saml.WSFedPath(c.tenant, realm, samlID) + "/metadata",
-				"WS-Fed metadata, no such": n.URL + saml.WSFedPath(c.tenant, other, id) + "/metadata",
-			} {
-				if status, body, _ := answer("GET", u, signin(nil)); status != http.StatusNotFound || strings.Contains(body, "wresult") {
-					t.Errorf("%s: %d %.300s, want 404", what, status, body)
-				}
-			}
-			if status, _, _ := answer("GET", n.URL+saml.Path(c.tenant, realm, id)+"/idp-initiated", nil); status != http.StatusNotFound {
-				t.Errorf("SAML IdP-initiated sign-in of a ws_fed config: %d", status)
-			}
+		status, body, _ := answer("GET", endpoint, signin(nil))
+		if status != http.StatusOK || !strings.Contains(body, `id="signin"`) {
+			t.Fatalf("a wsignin1.0: %d %.300s, want the sign-in page", status, body)
+		}
+		status, body, _ = answer("GET", endpoint, signin(func(f url.Values) { f.Del("wtrealm") }))
+		refused("no wtrealm", status, body, http.StatusBadRequest, "no wtrealm")
+		status, body, _ = answer("GET", endpoint, signin(func(f url.Values) { f.Set("wtrealm", "urn:evil") }))
+		refused("another wtrealm", status, body, http.StatusBadRequest, "not this relying party")
+		status, body, _ = answer("GET", endpoint, signin(func(f url.Values) { f.Set("wreply", "https://evil.example/wsfed") }))
+		refused("another wreply", status, body, http.StatusBadRequest, "reply URL")
+		status, body, _ = answer("GET", endpoint, signin(func(f url.Values) { f.Set("wctx", strings.Repeat("x", 5000)) }))
+		refused("an overlong wctx", status, body, http.StatusBadRequest, "wctx")
+		status, body, _ = answer("GET", endpoint, signin(func(f url.Values) { f.Set("wfresh", "soon") }))
+		refused("a wfresh that is no number", status, body, http.StatusBadRequest, "wfresh")
+		status, body, _ = answer("GET", endpoint, signin(func(f url.Values) { f.Del("wa") }))
+		refused("no wa", status, body, http.StatusBadRequest, "no wa")
+		status, body, _ = answer("GET", endpoint, signin(func(f url.Values) { f.Set("wa", "wattr1.0") }))
+		refused("an unknown wa", status, body, http.StatusBadRequest, "not supported")
+		resp, err := noRedirects.Post(endpoint, "application/x-www-form-urlencoded", strings.NewReader("wa=%zz"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		refused("a malformed body", resp.StatusCode, string(b), http.StatusBadRequest, "form")
 
-			// Posted cross-site (no cookie), it goes on by GET to the hosted page.
-			status, _, header := answer("POST", endpoint, signin(nil))
-			to, _ := url.Parse(header.Get("Location"))
-			if status != http.StatusSeeOther || to.Path != saml.Path(c.tenant, realm, id)+"/continue" {
-				t.Fatalf("a posted wsignin1.0: %d to %s, want 303 to continue", status, to)
+		for what, u := range map[string]string{
+			"a generic_saml config":    n.URL + saml.WSFedPath(c.tenant, realm, samlID),
+			"no config":                n.URL + saml.WSFedPath(c.tenant, realm, "no-such-config"),
+			"another realm's path":     n.URL + saml.WSFedPath(c.tenant, other, id),
+			"another tenant's path":    n.URL + saml.WSFedPath("other-tenant", realm, id),
+			"SAML metadata of ws_fed":  n.URL + saml.Path(c.tenant, realm, id) + "/metadata",
+			"WS-Fed metadata of saml":  n.URL + saml.WSFedPath(c.tenant, realm, samlID) + "/metadata",
+			"WS-Fed metadata, no such": n.URL + saml.WSFedPath(c.tenant, other, id) + "/metadata",
+		} {
+			if status, body, _ := answer("GET", u, signin(nil)); status != http.StatusNotFound || strings.Contains(body, "wresult") {
+				t.Errorf("%s: %d %.300s, want 404", what, status, body)
 			}
-			if status, body, _ := answer("GET", n.URL+to.Path, to.Query()); status != http.StatusOK || !strings.Contains(body, `id="signin"`) {
-				t.Errorf("continued: %d %.300s", status, body)
-			}
-			pending := to.Query().Get("request")
-			signedIn := c.withToken("").do(t, "POST", "/realms/"+other+"/sso-configs/"+id+"/saml/signin",
-				map[string]any{"request": pending, "credential": map[string]any{}})
-			if signedIn.Status != http.StatusBadRequest {
-				t.Errorf("signed in under another realm: %d %s", signedIn.Status, signedIn.Body)
-			}
+		}
+		if status, _, _ := answer("GET", n.URL+saml.Path(c.tenant, realm, id)+"/idp-initiated", nil); status != http.StatusNotFound {
+			t.Errorf("SAML IdP-initiated sign-in of a ws_fed config: %d", status)
+		}
 
-			status, body, header = answer("GET", endpoint, url.Values{"wa": {"wsignout1.0"}, "wreply": {"https://evil.example/"}})
-			if status != http.StatusOK || header.Get("Location") != "" || !strings.Contains(body, `id="signed-out"`) {
-				t.Errorf("wsignout1.0 to another site: %d %q %.300s", status, header.Get("Location"), body)
-			}
-			status, _, header = answer("GET", endpoint, url.Values{"wa": {"wsignoutcleanup1.0"}, "wreply": {"https://wiki.example/wsfed"}})
-			if status != http.StatusFound || header.Get("Location") != "https://wiki.example/wsfed" {
-				t.Errorf("wsignoutcleanup1.0: %d to %q", status, header.Get("Location"))
-			}
-		})
-	}
+		// Posted cross-site (no cookie), it goes on by GET to the hosted page.
+		status, _, header := answer("POST", endpoint, signin(nil))
+		to, _ := url.Parse(header.Get("Location"))
+		if status != http.StatusSeeOther || to.Path != saml.Path(c.tenant, realm, id)+"/continue" {
+			t.Fatalf("a posted wsignin1.0: %d to %s, want 303 to continue", status, to)
+		}
+		if status, body, _ := answer("GET", n.URL+to.Path, to.Query()); status != http.StatusOK || !strings.Contains(body, `id="signin"`) {
+			t.Errorf("continued: %d %.300s", status, body)
+		}
+		pending := to.Query().Get("request")
+		signedIn := c.withToken("").do(t, "POST", "/realms/"+other+"/sso-configs/"+id+"/saml/signin",
+			map[string]any{"request": pending, "credential": map[string]any{}})
+		if signedIn.Status != http.StatusBadRequest {
+			t.Errorf("signed in under another realm: %d %s", signedIn.Status, signedIn.Body)
+		}
+
+		status, body, header = answer("GET", endpoint, url.Values{"wa": {"wsignout1.0"}, "wreply": {"https://evil.example/"}})
+		if status != http.StatusOK || header.Get("Location") != "" || !strings.Contains(body, `id="signed-out"`) {
+			t.Errorf("wsignout1.0 to another site: %d %q %.300s", status, header.Get("Location"), body)
+		}
+		status, _, header = answer("GET", endpoint, url.Values{"wa": {"wsignoutcleanup1.0"}, "wreply": {"https://wiki.example/wsfed"}})
+		if status != http.StatusFound || header.Get("Location") != "https://wiki.example/wsfed" {
+			t.Errorf("wsignoutcleanup1.0: %d to %q", status, header.Get("Location"))
+		}
+	})
 }

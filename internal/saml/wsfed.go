@@ -91,7 +91,7 @@ func (s *Service) WSFedSignIn(ctx context.Context, tenantID, realmID, configID s
 	if err != nil {
 		return Outcome{SP: sp}, err
 	}
-	return s.begin(ctx, idp, sp, req, pending, current)
+	return s.begin(ctx, idp, sp, req, pending, current, false)
 }
 
 // wsfedRespond makes the wresult the decision calls for: a
