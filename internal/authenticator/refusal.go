@@ -20,6 +20,9 @@ const (
 	refusedCloned    = "cloned"
 	refusedSuspended = "suspended"
 	refusedDenied    = "denied"
+	// Through an upstream identity provider (upstream.go).
+	refusedUpstreamUnknown = "upstream_unknown"
+	refusedUpstreamDenied  = "upstream_denied"
 )
 
 // refusalTexts are what the refusal page says of each refusal, in the
@@ -36,6 +39,10 @@ var refusalTexts = map[string]struct{ Title, Reason string }{
 		"It cannot sign in until an administrator reactivates it."},
 	refusedDenied: {"You do not have access to this application",
 		"Your account is not allowed to use it. If you need it for your work, ask your administrator for access."},
+	refusedUpstreamUnknown: {"No account here matches yours",
+		"The identity provider signed you in, but no account of this organisation has your name or address. Ask your administrator."},
+	refusedUpstreamDenied: {"You may not sign in this way",
+		"Your account is not allowed to sign in with this identity provider. Use a passkey, or ask your administrator for access."},
 }
 
 // refusalKind is the refusal that err is, or "" when err is no refusal

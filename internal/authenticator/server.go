@@ -8,6 +8,7 @@ import (
 	"github.com/latchkey/latchkey/internal/passkey"
 	"github.com/latchkey/latchkey/internal/saml"
 	"github.com/latchkey/latchkey/internal/session"
+	"github.com/latchkey/latchkey/internal/upstream"
 )
 
 // Server holds what the handlers need.
@@ -22,6 +23,8 @@ type Server struct {
 	SAML *saml.Service
 	// Mail serves the realms' active themes, which the hosted pages wear.
 	Mail *mail.Service
+	// Upstream signs in through upstream OIDC identity providers.
+	Upstream *upstream.Service
 	// PublicURL is Latchkey's external URL; the hosted pages' CSP depends
 	// on its scheme.
 	PublicURL string
@@ -36,4 +39,5 @@ func (s *Server) Routes(mux *httpx.Mux) {
 	s.codeRoutes(mux)
 	s.samlRoutes(mux)
 	s.accountRoutes(mux)
+	s.upstreamRoutes(mux)
 }

@@ -44,8 +44,8 @@ import (
 	"github.com/latchkey/latchkey/internal/saml"
 	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/sso"
-	"github.com/latchkey/latchkey/internal/upstream"
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/upstream"
 	"github.com/latchkey/latchkey/internal/webhook"
 )
 
