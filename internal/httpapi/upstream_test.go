@@ -2,13 +2,28 @@ package httpapi_test
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/json"
+	"html"
 	"log/slog"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
 
+	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/browsertest"
 	"github.com/latchkey/latchkey/internal/server"
 	"github.com/latchkey/latchkey/internal/testenv"
@@ -102,6 +117,217 @@ func TestSignInThroughUpstream(t *testing.T) {
 			c.patch(t, "/realms/"+pets+"/identities/"+ada, map[string]any{"identity": map[string]any{"status": "active",
 				"traits": map[string]any{"type": "traits_v0", "username": "ada", "primary_email_address": "ada@pets.example"}}})
 			refusedBy("no identity with the address", "upstream_unknown", "no identity")
+		})
+	}
+}
+
+// hostileUpstream is a tiny OIDC provider of the test's own: its JWKS
+// serves its key, and its token endpoint answers, for each code, the ID
+// token the test made for it (or an error when there is none).
+type hostileUpstream struct {
+	URL    string
+	key    *rsa.PrivateKey
+	mu     sync.Mutex
+	tokens map[string]string // code → ID token
+}
+
+func startHostileUpstream(t *testing.T) *hostileUpstream {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &hostileUpstream{key: key, tokens: map[string]string{}}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /jwks", func(w http.ResponseWriter, r *http.Request) {
+		json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k1", Algorithm: "RS256", Use: "sig"}}})
+	})
+	mux.HandleFunc("POST /token", func(w http.ResponseWriter, r *http.Request) {
+		u.mu.Lock()
+		tok, ok := u.tokens[r.PostFormValue("code")]
+		u.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		if !ok {
+			w.WriteHeader(http.StatusBadRequest)
+			w.Write([]byte(`{"error":"invalid_grant"}`))
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]any{"access_token": "at", "token_type": "Bearer", "expires_in": 60, "id_token": tok})
+	})
+	ln, err := net.Listen("tcp", "localhost:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: mux}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	u.URL = "http://localhost:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	return u
+}
+
+// sign makes an ID token with claims, signed by key (kid k1).
+func (u *hostileUpstream) sign(t *testing.T, key *rsa.PrivateKey, claims map[string]any) string {
+	t.Helper()
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: key}, (&jose.SignerOptions{}).WithHeader("kid", "k1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := jwt.Signed(signer).Claims(claims).Serialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+// TestUpstreamBadAnswers: a generic_oidc_idp whose provider is a hostile
+// in-test one. Each callback answers a clear 4xx page, never a 500, and
+// signs no one in: an ID token of the wrong issuer, audience or nonce,
+// expired, signed by a key not in the provider's JWKS, without the
+// identifying claim; a code the provider will not redeem; the provider's
+// error; the state replayed, missing or unknown; the callback in another
+// browser, under another realm or another config. The way out is refused
+// for a config that is no upstream provider and for an unknown sign-in.
+func TestUpstreamBadAnswers(t *testing.T) {
+	t.Parallel()
+	for _, eng := range testenv.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			n := testenv.StartNode(t, eng.Name, func(cfg *server.Config) { cfg.Logger = slog.New(slog.DiscardHandler) })
+			c := client{base: n.URL, tenant: n.Creds().TenantID, token: n.Token(t, "")}
+			up := startHostileUpstream(t)
+			pets, other := newRealm(t, c, "Pets"), newRealm(t, c, "Others")
+			c.ok(t, "PUT", "/realms/"+pets+"/policy", map[string]any{"default_effect": "allow"})
+			ada := str(t, newIdentity(t, c, pets, "ada", "primary_email_address", "ada@example.com"), "id")
+			payload := map[string]any{"type": "generic_oidc_idp", "client_id": "latchkey", "client_secret": "shh", "pkce": "s256",
+				"identifying_claim_name": "email", "identity_attribute": "email", "authorization_endpoint": up.URL + "/authorize",
+				"token_endpoint": up.URL + "/token", "jwks_endpoint": up.URL + "/jwks"}
+			config := str(t, c.post(t, "/realms/"+pets+"/sso-configs", ssoConfigBody("Hostile", payload)), "id")
+			assertEmpty200(t, c.do(t, "POST", "/realms/"+pets+"/sso-configs/"+config+":addIdentities", map[string]any{"identity_ids": []string{ada}}))
+			bookmark := str(t, c.post(t, "/realms/"+pets+"/sso-configs", ssoConfigBody("Wiki", map[string]any{
+				"type": "bookmark", "login_link": "https://wiki.example/login"})), "id")
+			rp, _ := startOIDCApp(t, n, c.tenant, pets)
+			realmPath := n.URL + "/v1/tenants/" + c.tenant + "/realms/" + pets
+
+			// start opens the app's sign-in in a new browser (a cookie jar)
+			// and follows the hosted page's link to the provider: it returns
+			// the browser, the provider's state and nonce, and the page's link.
+			start := func() (*http.Client, string, string, string) {
+				t.Helper()
+				jar, _ := cookiejar.New(nil)
+				hc := &http.Client{Jar: jar}
+				page := sendWith(t, hc, "GET", rp.URL+"/login", nil, nil)
+				m := regexp.MustCompile(`id="upstream-` + config + `" href="([^"]+)"`).FindStringSubmatch(string(page.Body))
+				if page.Status != http.StatusOK || m == nil {
+					t.Fatalf("the hosted page offers no upstream: %d %s", page.Status, page.Body)
+				}
+				link := n.URL + html.UnescapeString(m[1])
+				hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+				out := sendWith(t, hc, "GET", link, nil, nil)
+				to, err := url.Parse(out.Header.Get("Location"))
+				if out.Status != http.StatusFound || err != nil || !strings.HasPrefix(to.String(), up.URL+"/authorize?") {
+					t.Fatalf("the way out: %d to %q", out.Status, out.Header.Get("Location"))
+				}
+				q := to.Query()
+				if q.Get("code_challenge_method") != "S256" || q.Get("code_challenge") == "" || q.Get("client_id") != "latchkey" ||
+					q.Get("scope") != "openid" || q.Get("redirect_uri") != realmPath+"/sso-configs/"+config+"/callback" {
+					t.Errorf("the authorization request: %v", q)
+				}
+				return hc, q.Get("state"), q.Get("nonce"), link
+			}
+			good := func(nonce string) map[string]any {
+				now := time.Now()
+				return map[string]any{"iss": up.URL, "sub": "u1", "aud": "latchkey", "nonce": nonce, "email": "ada@example.com",
+					"iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix()}
+			}
+			otherKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+			callback := func(hc *http.Client, path string, q url.Values) testenv.Response {
+				t.Helper()
+				return sendWith(t, hc, "GET", path+"?"+q.Encode(), nil, nil)
+			}
+			refusedPage := func(what string, resp testenv.Response, status int, says string) {
+				t.Helper()
+				if resp.Status != status || !strings.Contains(html.UnescapeString(string(resp.Body)), says) {
+					t.Errorf("%s: %d %s, want %d saying %q", what, resp.Status, resp.Body, status, says)
+				}
+			}
+			cb := realmPath + "/sso-configs/" + config + "/callback"
+			for _, tc := range []struct {
+				name   string
+				change func(claims map[string]any)
+				key    *rsa.PrivateKey
+				says   string
+			}{
+				{"wrong issuer", func(m map[string]any) { m["iss"] = "https://evil.example" }, nil, "is not the identity provider's"},
+				{"issuer on the provider's host, another path", func(m map[string]any) { m["iss"] = up.URL + "/other" }, nil, "is not the identity provider's"},
+				{"wrong audience", func(m map[string]any) { m["aud"] = "someone-else" }, nil, "ID token is not valid"},
+				{"wrong nonce", func(m map[string]any) { m["nonce"] = "replayed-nonce" }, nil, "nonce is not this sign-in's"},
+				{"no nonce", func(m map[string]any) { delete(m, "nonce") }, nil, "nonce is not this sign-in's"},
+				{"expired", func(m map[string]any) { m["exp"] = time.Now().Add(-time.Hour).Unix() }, nil, "ID token is not valid"},
+				{"another key", func(map[string]any) {}, otherKey, "ID token is not valid"},
+				{"no identifying claim", func(m map[string]any) { delete(m, "email") }, nil, "has no claim email"},
+			} {
+				hc, state, nonce, _ := start()
+				claims := good(nonce)
+				tc.change(claims)
+				code := latchkey.RandomString(20)
+				up.mu.Lock()
+				key := tc.key
+				if key == nil {
+					key = up.key
+				}
+				up.tokens[code] = up.sign(t, key, claims)
+				up.mu.Unlock()
+				refusedPage(tc.name, callback(hc, cb, url.Values{"code": {code}, "state": {state}}), http.StatusBadRequest, tc.says)
+			}
+			if denied := signInEvents(t, c, pets, `action eq "sign_in.denied"`); len(denied) < 8 {
+				t.Errorf("%d sign_in.denied events, want one for each bad ID token", len(denied))
+			}
+
+			hc, state, _, _ := start()
+			refusedPage("a code the provider does not redeem", callback(hc, cb, url.Values{"code": {"nope"}, "state": {state}}), http.StatusBadRequest, "did not redeem its code")
+			refusedPage("the same state again", callback(hc, cb, url.Values{"code": {"nope"}, "state": {state}}), http.StatusBadRequest, "unknown, used or expired")
+			hc, state, _, _ = start()
+			refusedPage("the provider's error", callback(hc, cb, url.Values{"error": {"access_denied"}, "error_description": {"<b>no</b>"}, "state": {state}}),
+				http.StatusBadRequest, "did not sign you in: access_denied <b>no</b>")
+			refusedPage("no state", callback(hc, cb, url.Values{"code": {"x"}}), http.StatusBadRequest, "has no state")
+			refusedPage("an unknown state", callback(hc, cb, url.Values{"code": {"x"}, "state": {"made-up"}}), http.StatusBadRequest, "unknown, used or expired")
+
+			// A good answer, in the wrong places and browsers first.
+			hc, state, nonce, _ := start()
+			code := latchkey.RandomString(20)
+			up.mu.Lock()
+			up.tokens[code] = up.sign(t, up.key, good(nonce))
+			up.mu.Unlock()
+			q := url.Values{"code": {code}, "state": {state}}
+			for _, path := range []string{
+				n.URL + "/v1/tenants/" + c.tenant + "/realms/" + other + "/sso-configs/" + config + "/callback",
+				realmPath + "/sso-configs/" + bookmark + "/callback",
+				realmPath + "/identity-providers/" + config + "/callback",
+			} {
+				refusedPage("the callback at "+path, callback(hc, path, q), http.StatusBadRequest, "unknown, used or expired")
+			}
+			hc, state, nonce, _ = start()
+			up.mu.Lock()
+			up.tokens[code] = up.sign(t, up.key, good(nonce))
+			up.mu.Unlock()
+			q = url.Values{"code": {code}, "state": {state}}
+			attacker, _ := cookiejar.New(nil)
+			refusedPage("the callback in another browser", callback(&http.Client{Jar: attacker, CheckRedirect: hc.CheckRedirect}, cb, q),
+				http.StatusBadRequest, "started in another browser")
+			hc, state, nonce, link := start()
+			// The way out, for a config that is no upstream provider, or a sign-in that is not there.
+			refusedPage("a bookmark as the provider", sendWith(t, hc, "GET", strings.Replace(link, "/upstream/"+config, "/upstream/"+bookmark, 1), nil, nil),
+				http.StatusNotFound, "no such identity provider")
+			refusedPage("an unknown sign-in", sendWith(t, hc, "GET", strings.Split(link, "?")[0]+"?request=made-up", nil, nil),
+				http.StatusBadRequest, "no such sign-in")
+			up.mu.Lock()
+			up.tokens[code] = up.sign(t, up.key, good(nonce))
+			up.mu.Unlock()
+			back := callback(hc, cb, url.Values{"code": {code}, "state": {state}})
+			if back.Status != http.StatusFound || !strings.HasPrefix(back.Header.Get("Location"), rp.URL+"/callback?code=") {
+				t.Errorf("the good answer: %d to %q, want the app's callback with a code", back.Status, back.Header.Get("Location"))
+			}
+
 		})
 	}
 }
