@@ -101,6 +101,10 @@ func (s *Server) invokeAuthenticator(w http.ResponseWriter, r *http.Request) {
 		s.bindingError(w, r, err)
 		return
 	}
+	if inv.Unverified() { // an identity provider must vouch for the identity first
+		s.verifyUpstream(w, r, inv)
+		return
+	}
 	j, token := inv.Job, bindingToken(r)
 	if inv.Config.Config.Type == passkey.Embedded {
 		instruction := map[string]string{

@@ -1,7 +1,6 @@
 package authenticator
 
 import (
-	"cmp"
 	"errors"
 	"net/http"
 	"net/url"
@@ -10,6 +9,7 @@ import (
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/passkey"
 	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/upstream"
 )
@@ -175,7 +175,36 @@ func (s *Server) showUpstreamRefusal(w http.ResponseWriter, r *http.Request, kin
 	s.showRefusal(w, r, newRefusal(kind, req, name))
 }
 
-// upstreamVerified is a binding job's verification by an identity provider.
+// verifyUpstream sends the browser that opened a binding link to the
+// identity provider that must vouch for the job's identity first.
+func (s *Server) verifyUpstream(w http.ResponseWriter, r *http.Request, inv passkey.Invocation) {
+	j := inv.Job
+	p, err := s.Upstream.Provider(r.Context(), j.TenantID, j.RealmID, upstream.KindIdentityProvider, inv.VerifyingIdP())
+	if errors.Is(err, latchkey.ErrNotFound) {
+		s.pageError(w, r, http.StatusConflict, "the identity provider that must vouch for you is no longer configured; ask for a new link")
+		return
+	}
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	s.sendUpstream(w, r, p, upstream.Authorization{IdentityID: j.IdentityID, JobID: j.ID}, bindingToken(r))
+}
+
+// upstreamVerified finishes a binding job's verification a: once the
+// identity provider vouched for the job's identity (err nil), the job
+// records it and the browser goes back to the link, which now binds.
 func (s *Server) upstreamVerified(w http.ResponseWriter, r *http.Request, a upstream.Authorization, err error) {
-	s.upstreamError(w, r, cmp.Or(err, error(latchkey.Errorf(latchkey.CodeBadRequest, "not yet"))))
+	var link string
+	if err == nil {
+		var token string
+		if token, err = s.Upstream.LinkToken(a); err == nil {
+			link, err = s.Passkeys.Verified(r.Context(), a.TenantID, a.RealmID, a.IdentityID, a.JobID, token, a.ProviderID)
+		}
+	}
+	if err != nil {
+		s.upstreamError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, link, http.StatusFound)
 }

@@ -331,3 +331,128 @@ func TestUpstreamBadAnswers(t *testing.T) {
 		})
 	}
 }
+
+// idpProtocol is an oidc_idp protocol config for the provider at issuer
+// (a Latchkey application), identifying users by their e-mail address.
+func idpProtocol(issuer, clientID, secret string) map[string]any {
+	return map[string]any{"type": "oidc_idp", "client_id": clientID, "client_secret": secret, "pkce": "s256",
+		"token_scopes": []string{"email"}, "identifying_claim_name": "email", "identity_attribute": "email",
+		"authorize_url": issuer + "/authorize", "token_url": issuer + "/token", "jwks_url": issuer + "/.well-known/jwks.json"}
+}
+
+// TestEnrollmentVerifiedByIdP: in Chromium, a binding link whose job asks
+// an identity provider (another realm of Latchkey) to vouch first sends
+// the browser there; only once it vouched for the job's identity (the
+// same e-mail address) does the link bind a passkey. Before that the bind
+// is refused; a job of another identity is refused after the provider
+// vouched for ada; a console authenticator config with verification_method
+// idp holds its links back the same way; bad verification details are 400s.
+func TestEnrollmentVerifiedByIdP(t *testing.T) {
+	t.Parallel()
+	for _, eng := range testenv.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			n := testenv.StartNode(t, eng.Name, func(cfg *server.Config) { cfg.Logger = slog.New(slog.DiscardHandler) })
+			c := client{base: n.URL, tenant: n.Creds().TenantID, token: n.Token(t, "")}
+			ctx := browsertest.Start(t)
+			browsertest.AddAuthenticator(t, ctx)
+			browsertest.WithoutAutofill(t, ctx)
+
+			pets := newRealm(t, c, "Pets")
+			ada := str(t, newIdentity(t, c, pets, "ada", "primary_email_address", "ADA@example.com"), "id")
+			bea := str(t, newIdentity(t, c, pets, "bea", "primary_email_address", "bea@example.com"), "id")
+			made := c.post(t, "/realms/"+pets+"/identity-providers", map[string]any{"display_name": "Upstream Co",
+				"protocol_config": idpProtocol("https://idp.example", "x", "y")})
+			idp := str(t, made, "id")
+			_, issuer, clientID, secret := upstreamRealm(t, n, c, ctx, str(t, obj(t, made, "protocol_config"), "redirect_url"))
+			c.patch(t, "/realms/"+pets+"/identity-providers/"+idp, map[string]any{"identity_provider": map[string]any{
+				"protocol_config": idpProtocol(issuer, clientID, secret)}})
+			hosted := hostedConfig(t, c, pets)
+
+			verifiedJob := func(identity, config string) binding {
+				t.Helper()
+				out := c.post(t, "/realms/"+pets+"/identities/"+identity+"/credential-binding-jobs", map[string]any{"job": map[string]any{
+					"delivery_method": "RETURN", "authenticator_config_id": config,
+					"verification_details": map[string]any{"idp_authorization": map[string]any{"identity_provider_id": idp}}}})
+				details := obj(t, obj(t, obj(t, out, "credential_binding_job"), "verification_details"), "idp_authorization")
+				if details["identity_provider_id"] != idp || details["identity_provider_display_name"] != "Upstream Co" {
+					t.Errorf("the job's verification details: %v", details)
+				}
+				link := str(t, out, "credential_binding_link")
+				u, _ := url.Parse(link)
+				return binding{realm: pets, identity: identity, job: str(t, obj(t, out, "credential_binding_job"), "id"), token: u.Query().Get("token"), link: link}
+			}
+			b := verifiedJob(ada, hosted)
+			assertError(t, b.call(t, c, "bind", b.token, map[string]any{"type": "WEBAUTHN", "raw": "e30"}), http.StatusForbidden, "forbidden",
+				"an identity provider must vouch for you before this link binds a passkey: open the link in a browser")
+
+			if err := chromedp.Do(ctx, chromedp.Navigate(b.link)); err != nil {
+				t.Fatal(err)
+			}
+			signInOnHostedPage(t, ctx) // the provider's page
+			if ok, page := browsertest.WaitFor(ctx, `document.getElementById("create") !== null`, 30*time.Second); !ok {
+				t.Fatalf("no binding page after the provider vouched; the browser shows %q", page)
+			}
+			if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("create"))); err != nil {
+				t.Fatal(err)
+			}
+			if ok, page := browsertest.WaitFor(ctx, `document.getElementById("status").className === "done"`, 30*time.Second); !ok {
+				t.Fatalf("no passkey made; the page says %q", page)
+			}
+			job := c.get(t, b.jobPath())
+			if job["state"] != "COMPLETE" || job["verify_time"] == nil {
+				t.Errorf("the job after the provider vouched and the passkey bound: %v", job)
+			}
+
+			// The provider vouches for ada (its session now), not bea.
+			other := verifiedJob(bea, hosted)
+			if err := chromedp.Do(ctx, chromedp.Navigate(other.link)); err != nil {
+				t.Fatal(err)
+			}
+			if ok, page := browsertest.WaitFor(ctx, `document.getElementById("error") !== null && document.getElementById("error").textContent.includes("another identity")`, 30*time.Second); !ok {
+				t.Fatalf("bea's link after the provider vouched for ada; the browser shows %q", page)
+			}
+			if job := c.get(t, other.jobPath()); job["verify_time"] != nil {
+				t.Errorf("bea's job is verified: %v", job)
+			}
+			assertError(t, other.call(t, c, "bind", other.token, map[string]any{"type": "WEBAUTHN", "raw": "e30"}), http.StatusForbidden, "forbidden",
+				"an identity provider must vouch for you before this link binds a passkey: open the link in a browser")
+
+			// A console authenticator config that verifies by the identity provider.
+			console := str(t, c.post(t, "/realms/"+pets+"/authenticator-configs", map[string]any{"authenticator_config": map[string]any{
+				"display_name": "Console", "config": map[string]any{"type": "console", "onboarding_configuration": map[string]any{
+					"verification_method": map[string]any{"type": "idp", "idp_id": idp}}}}}), "id")
+			cb := newBinding(t, c, pets, ada, console)
+			assertError(t, cb.call(t, c, "bind", cb.token, map[string]any{"type": "WEBAUTHN", "raw": "e30"}), http.StatusForbidden, "forbidden",
+				"an identity provider must vouch for you before this link binds a passkey: open the link in a browser")
+			if err := chromedp.Do(ctx, chromedp.Navigate(cb.link)); err != nil {
+				t.Fatal(err)
+			}
+			if ok, page := browsertest.WaitFor(ctx, `document.getElementById("create") !== null`, 30*time.Second); !ok {
+				t.Fatalf("no binding page of the console config after the provider vouched; the browser shows %q", page)
+			}
+			if job := c.get(t, cb.jobPath()); job["verify_time"] == nil {
+				t.Errorf("the console config's job is not verified: %v", job)
+			}
+
+			// Bad verification details.
+			otherRealm := newRealm(t, c, "Others")
+			foreign := str(t, c.post(t, "/realms/"+otherRealm+"/identity-providers", map[string]any{"display_name": "Theirs",
+				"protocol_config": idpProtocol("https://idp.example", "x", "y")}), "id")
+			for _, tc := range []struct {
+				details     map[string]any
+				field, says string
+			}{
+				{map[string]any{"idp_authorization": map[string]any{"identity_provider_id": foreign}},
+					"job.verification_details.idp_authorization.identity_provider_id", "no identity provider of the realm has this id"},
+				{map[string]any{"idp_authorization": map[string]any{"identity_provider_id": ""}},
+					"job.verification_details.idp_authorization.identity_provider_id", "empty string"},
+				{map[string]any{"idp_authorization": map[string]any{"identity_provider_id": idp}, "magic_link": map[string]any{}},
+					"job.verification_details", "give magic_link or idp_authorization, not both"},
+			} {
+				assertInvalid(t, c.do(t, "POST", "/realms/"+pets+"/identities/"+ada+"/credential-binding-jobs", map[string]any{"job": map[string]any{
+					"delivery_method": "RETURN", "authenticator_config_id": hosted, "verification_details": tc.details}}), tc.field, tc.says)
+			}
+		})
+	}
+}
