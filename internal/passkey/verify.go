@@ -66,12 +66,21 @@ func (inv Invocation) Unverified() bool {
 }
 
 func (c Config) verifyingIdP() string {
-	onboarding, _ := c.OnboardingConfiguration.(map[string]any)
-	method, _ := onboarding["verification_method"].(map[string]any)
-	if id, _ := method["idp_id"].(string); c.Type == Console && method["type"] == "idp" {
+	if id, _ := c.verificationMethod()["idp_id"].(string); c.verifiesByIdP() {
 		return id
 	}
 	return ""
+}
+
+// verifiesByIdP reports whether a console config's verification_method is idp.
+func (c Config) verifiesByIdP() bool {
+	return c.Type == Console && c.verificationMethod()["type"] == "idp"
+}
+
+func (c Config) verificationMethod() map[string]any {
+	onboarding, _ := c.OnboardingConfiguration.(map[string]any)
+	method, _ := onboarding["verification_method"].(map[string]any)
+	return method
 }
 
 // Verified records that the identity provider idpID vouched for the
