@@ -5,7 +5,9 @@
 // the form_post page, the refusal page, end_session and its confirmation
 // page, the hosted page's e-mail codes: otp and otp/verify), each SAML SSO
 // config's identity provider endpoints (metadata, sso, continue, signin,
-// idp-initiated, slo; internal/saml decides), a binding link's own
+// idp-initiated, slo; internal/saml decides), the way to an upstream OIDC
+// provider from the hosted sign-in page and the callbacks of upstream
+// providers (internal/upstream decides), a binding link's own
 // endpoints (:invokeAuthenticator and the hosted binding page, :getInfo,
 // :bind), each realm's account page, where people manage their own
 // passkeys, and each realm's app portal, the tiles of their SSO configs.

@@ -92,13 +92,19 @@ func (s *Server) advance(r *http.Request, state string) (passkey.Invocation, err
 		r.PathValue("job"), bindingToken(r), state)
 }
 
-// invokeAuthenticator opens a binding link. An embedded config's link
-// answers the SDK's JSON instruction, or sends a browser to the app's
-// invoke URL; a hosted one lands on the hosted binding page.
+// invokeAuthenticator opens a binding link. A link whose identity an
+// identity provider must vouch for first sends the browser there (it comes
+// back here). An embedded config's link answers the SDK's JSON
+// instruction, or sends a browser to the app's invoke URL; a hosted one
+// lands on the hosted binding page.
 func (s *Server) invokeAuthenticator(w http.ResponseWriter, r *http.Request) {
 	inv, err := s.advance(r, passkey.LinkOpened)
 	if err != nil {
 		s.bindingError(w, r, err)
+		return
+	}
+	if inv.Unverified() { // an identity provider must vouch for the identity first
+		s.verifyUpstream(w, r, inv)
 		return
 	}
 	j, token := inv.Job, bindingToken(r)

@@ -148,11 +148,17 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	if p.FormPost() { // the page posts the response to the redirect URI
 		formAction = p.RedirectURI
 	}
-	nonce := s.pageHeadersPostingTo(w, formAction)
 	base := strings.TrimSuffix(r.URL.Path, "/authorize") // the application's paths
+	providers, err := s.upstreamOffer(r, base, req)
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	nonce := s.pageHeadersPostingTo(w, formAction)
 	render(w, r, "signin.html", signinPage{Nonce: nonce, Theme: theme, Realm: theme.EmailRealmName,
 		Application: app.DisplayName, Request: map[string]any{
 			"id": req.ID, "options": options, "url": base + "/signin", "otp": codeOffer(base, config.Config),
+			"upstream": providers,
 		}})
 }
 

@@ -27,6 +27,9 @@ const (
 	refusedDeviceLaunch  = "launch_device"
 	refusedRoamingLaunch = "launch_roaming"
 	refusedSDKLaunch     = "launch_sdk"
+	// Through an upstream identity provider (upstream.go).
+	refusedUpstreamUnknown = "upstream_unknown"
+	refusedUpstreamDenied  = "upstream_denied"
 )
 
 // refusalTexts are what the refusal page says of each refusal, in the
@@ -53,6 +56,10 @@ var refusalTexts = map[string]struct{ Title, Reason string }{
 		"Your administrator does not let you sign in with a passkey of another device, such as a phone or a security key. Use a passkey of this device."},
 	refusedSDKLaunch: {"Signing in from this app is turned off",
 		"Your administrator does not let you sign in from apps on this kind of device. Sign in from another device, or ask your administrator."},
+	refusedUpstreamUnknown: {"No account here matches yours",
+		"The identity provider signed you in, but no account of this organisation has your name or address. Ask your administrator."},
+	refusedUpstreamDenied: {"You may not sign in this way",
+		"Your account is not allowed to sign in with this identity provider. Use a passkey, or ask your administrator for access."},
 }
 
 // refusalKind is the refusal that err is, or "" when err is no refusal

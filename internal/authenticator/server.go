@@ -9,6 +9,7 @@ import (
 	"github.com/latchkey/latchkey/internal/saml"
 	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/sso"
+	"github.com/latchkey/latchkey/internal/upstream"
 )
 
 // Server holds what the handlers need.
@@ -23,6 +24,8 @@ type Server struct {
 	SAML *saml.Service
 	// Mail serves the realms' active themes, which the hosted pages wear.
 	Mail *mail.Service
+	// Upstream signs in through upstream OIDC identity providers.
+	Upstream *upstream.Service
 	// PublicURL is Latchkey's external URL; the hosted pages' CSP depends
 	// on its scheme.
 	PublicURL string
@@ -42,4 +45,5 @@ func (s *Server) Routes(mux *httpx.Mux) {
 	s.wsfedRoutes(mux)
 	s.accountRoutes(mux)
 	s.portalRoutes(mux)
+	s.upstreamRoutes(mux)
 }

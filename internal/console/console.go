@@ -153,6 +153,7 @@ func (c *Console) Handler() http.Handler {
 	c.tryRoutes(mux)
 	c.webhookRoutes(mux)
 	c.ssoRoutes(mux)
+	c.idpRoutes(mux)
 	c.tokenRoutes(mux)
 	c.eventRoutes(mux)
 	// Cross-origin form posts are refused before they reach a handler, on

@@ -236,10 +236,11 @@ func decodeOptionalEmpty(w http.ResponseWriter, r *http.Request) error {
 }
 
 type jobIn struct {
-	DeliveryMethod         string                `json:"delivery_method"`
-	AuthenticatorConfigID  string                `json:"authenticator_config_id"`
-	AuthenticatorConfig    *passkey.InlineConfig `json:"authenticator_config"`
-	PostBindingRedirectURI string                `json:"post_binding_redirect_uri"`
+	DeliveryMethod         string                       `json:"delivery_method"`
+	AuthenticatorConfigID  string                       `json:"authenticator_config_id"`
+	AuthenticatorConfig    *passkey.InlineConfig        `json:"authenticator_config"`
+	PostBindingRedirectURI string                       `json:"post_binding_redirect_uri"`
+	VerificationDetails    *passkey.VerificationDetails `json:"verification_details"`
 }
 
 type jobOut struct {
@@ -255,7 +256,8 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request) {
 	}
 	j, link, err := s.Passkeys.CreateBindingJob(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("identity"),
 		passkey.JobRequest{DeliveryMethod: in.DeliveryMethod, AuthenticatorConfigID: in.AuthenticatorConfigID,
-			AuthenticatorConfig: in.AuthenticatorConfig, PostBindingRedirectURI: in.PostBindingRedirectURI})
+			AuthenticatorConfig: in.AuthenticatorConfig, PostBindingRedirectURI: in.PostBindingRedirectURI,
+			VerificationDetails: in.VerificationDetails})
 	if err != nil {
 		httpx.WriteError(w, r, latchkey.WithFieldPrefix(err, "job."))
 		return

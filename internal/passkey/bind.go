@@ -208,6 +208,9 @@ func (s *Service) Bind(ctx context.Context, tenantID, realmID, identityID, jobID
 	if err != nil {
 		return Credential{}, err
 	}
+	if inv.Unverified() {
+		return Credential{}, errUnverified
+	}
 	var c Credential
 	switch p.Type {
 	case CSRJWT:

@@ -150,9 +150,13 @@ type BindingJob struct {
 	PostBindingRedirectURI string        `json:"post_binding_redirect_uri,omitempty"`
 	AuthenticatorConfigID  string        `json:"authenticator_config_id,omitempty"`
 	AuthenticatorConfig    *InlineConfig `json:"authenticator_config,omitempty"`
-	ExpireTime             time.Time     `json:"expire_time"`
-	CreateTime             time.Time     `json:"create_time"`
-	UpdateTime             time.Time     `json:"update_time"`
+	// VerificationDetails, when they name an identity provider, hold the
+	// link back until it vouched for the identity (at VerifyTime).
+	VerificationDetails *VerificationDetails `json:"verification_details,omitempty"`
+	VerifyTime          *time.Time           `json:"verify_time,omitempty"`
+	ExpireTime          time.Time            `json:"expire_time"`
+	CreateTime          time.Time            `json:"create_time"`
+	UpdateTime          time.Time            `json:"update_time"`
 	// TokenHash is the hex SHA-256 of the link's token. It stays after the
 	// token is spent (the job COMPLETE) so that a reused link is told so.
 	TokenHash string `json:"-"`
@@ -323,6 +327,12 @@ type Tx interface {
 	// SetBindingJobState moves a job to state only if it is in one of from,
 	// so that of concurrent changes one wins; otherwise latchkey.ErrNotFound.
 	SetBindingJobState(ctx context.Context, id string, from []string, state string, now time.Time) error
+	// SetBindingJobVerified records when an identity provider vouched for
+	// the job's identity.
+	SetBindingJobVerified(ctx context.Context, id string, at time.Time) error
+	// IdentityProviderName returns the display name of an identity
+	// provider of the realm, latchkey.ErrNotFound when there is none.
+	IdentityProviderName(ctx context.Context, tenantID, realmID, id string) (string, error)
 	// CompleteBindingJob is SetBindingJobState to COMPLETE that also records
 	// the credential bound.
 	CompleteBindingJob(ctx context.Context, id string, from []string, credentialID string, now time.Time) error

@@ -195,6 +195,7 @@ type JobRequest struct {
 	AuthenticatorConfigID  string
 	AuthenticatorConfig    *InlineConfig
 	PostBindingRedirectURI string
+	VerificationDetails    *VerificationDetails
 }
 
 // noEmail is the 422 of an EMAIL job for an identity without an address,
@@ -293,6 +294,10 @@ func (s *Service) createJob(ctx context.Context, tx Tx, tenantID, realmID, ident
 		AuthenticatorConfigID: req.AuthenticatorConfigID, AuthenticatorConfig: req.AuthenticatorConfig,
 		ExpireTime: t.Add(cmp.Or(ttl, s.linkTTL())), CreateTime: t, UpdateTime: t, TokenHash: hashToken(token),
 	}
+	if err := checkVerification(ctx, tx, tenantID, realmID, req.VerificationDetails); err != nil {
+		return j, token, err
+	}
+	j.VerificationDetails = req.VerificationDetails
 	i, err := identity(ctx, tx, tenantID, realmID, identityID)
 	if err != nil {
 		return j, token, err

@@ -70,7 +70,10 @@ func validateConfig(a AuthenticatorConfig, inline bool) error {
 		if len(c.AuthenticationMethods) == 0 {
 			v.Add("config.authentication_methods", "must list at least one method")
 		}
-	case Console, Platform: // stored and returned as given
+	case Console, Platform: // stored and returned as given, but an IdP verification must name its provider
+		if c.verifyingIdP() == "" && c.verifiesByIdP() {
+			v.Add("config.onboarding_configuration.verification_method.idp_id", "empty string")
+		}
 	default:
 		v.Add("config.type", `must be one of "embedded", "hosted_web", "console", "platform"`)
 	}

@@ -45,6 +45,7 @@ import (
 	"github.com/latchkey/latchkey/internal/store/sqlite"
 	"github.com/latchkey/latchkey/internal/store/sqlstore"
 	"github.com/latchkey/latchkey/internal/tracing"
+	"github.com/latchkey/latchkey/internal/upstream"
 	"github.com/latchkey/latchkey/internal/webhook"
 )
 
@@ -168,6 +169,8 @@ type Node struct {
 	DeliveryWorker *delivery.Worker
 	// SSO manages the realms' SSO configs, identity providers and launch mechanisms.
 	SSO *sso.Service
+	// Upstream signs in through the realms' upstream OIDC identity providers.
+	Upstream *upstream.Service
 	// Webhooks manages the realms' webhooks, whose deliveries DeliveryWorker sends.
 	Webhooks *webhook.Service
 	// Provisioning runs CSV imports and exports; ImportWorker runs the
@@ -390,8 +393,10 @@ func open(ctx context.Context, cfg Config, st store.Store) (*Node, error) {
 	}
 	n.SAML = saml.NewService(st.SAML(), box, providers, base)
 	n.SAML.Clock = cfg.Clock
+	n.Upstream = upstream.NewService(st.Upstream(), box, n.SSO)
+	n.Upstream.Clock, n.Upstream.Logger = cfg.Clock, cfg.Logger
 	(&authenticator.Server{OAuth: oauthSvc, Passkeys: n.Passkeys, Codes: n.Codes, Sessions: n.Sessions, SAML: n.SAML, Mail: n.Mail, PublicURL: base,
-		SSO: n.SSO}).Routes(mux)
+		SSO: n.SSO, Upstream: n.Upstream}).Routes(mux)
 	n.handler = api.Handler(mux)
 	return n, nil
 }
@@ -628,6 +633,7 @@ func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 	go pruner.Run(ctx, time.Minute)
 	go n.sweep(ctx, time.Minute, "ended expired sessions", n.Sessions.Sweep)
 	go n.sweep(ctx, 10*time.Minute, "deleted expired SAML sign-ins", n.SAML.DeleteExpiredRequests)
+	go n.sweep(ctx, 10*time.Minute, "deleted expired upstream authorizations", n.Upstream.DeleteExpired)
 	go n.sweep(ctx, time.Minute, "reloaded signing keys", n.OAuth.ReloadKeys)
 	go n.sweep(ctx, time.Minute, "expired credential binding jobs", n.Passkeys.ExpireBindingJobs)
 	go n.sweep(ctx, time.Minute, "deleted expired e-mail codes", n.Codes.Sweep)

@@ -24,6 +24,7 @@ import (
 	"github.com/latchkey/latchkey/internal/saml"
 	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/sso"
+	"github.com/latchkey/latchkey/internal/upstream"
 	"github.com/latchkey/latchkey/internal/webhook"
 )
 
@@ -70,6 +71,7 @@ type Store interface {
 	Audit() audit.Store
 	Webhook() webhook.Store
 	SSO() sso.Store
+	Upstream() upstream.Store
 	// OnSessionsEnded makes every ending of sessions (Tx.EndSessions)
 	// call fn in its transaction; the node sets it once, before serving.
 	OnSessionsEnded(fn SessionsEnded)

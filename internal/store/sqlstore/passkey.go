@@ -102,7 +102,8 @@ func (t *tx) AuthenticatorConfigInUse(ctx context.Context, id string) (bool, err
 }
 
 const jobColumns = `id, identity_id, realm_id, tenant_id, credential_id, batch_id, delivery_method, state,
-	post_binding_redirect_uri, authenticator_config_id, authenticator_config, token_hash, expire_time, create_time, update_time`
+	post_binding_redirect_uri, authenticator_config_id, authenticator_config, token_hash, expire_time, create_time, update_time,
+	verification, verify_time`
 
 var jobFilter = map[string]column{
 	"id":                      {name: "id"},
@@ -114,13 +115,24 @@ var jobFilter = map[string]column{
 }
 
 func scanJob(s interface{ Scan(...any) error }, v *passkey.BindingJob) error {
-	var inline string
-	var et, ct, ut int64
+	var inline, verification string
+	var et, ct, ut, vt int64
 	if err := s.Scan(&v.ID, &v.IdentityID, &v.RealmID, &v.TenantID, &v.CredentialID, &v.BatchID, &v.DeliveryMethod,
-		&v.State, &v.PostBindingRedirectURI, &v.AuthenticatorConfigID, &inline, &v.TokenHash, &et, &ct, &ut); err != nil {
+		&v.State, &v.PostBindingRedirectURI, &v.AuthenticatorConfigID, &inline, &v.TokenHash, &et, &ct, &ut,
+		&verification, &vt); err != nil {
 		return err
 	}
 	v.ExpireTime, v.CreateTime, v.UpdateTime = fromMicros(et), fromMicros(ct), fromMicros(ut)
+	if vt != 0 {
+		at := fromMicros(vt)
+		v.VerifyTime = &at
+	}
+	if verification != "" {
+		v.VerificationDetails = new(passkey.VerificationDetails)
+		if err := json.Unmarshal([]byte(verification), v.VerificationDetails); err != nil {
+			return err
+		}
+	}
 	if inline == "" {
 		return nil
 	}
@@ -134,12 +146,32 @@ func (t *tx) CreateBindingJob(ctx context.Context, v passkey.BindingJob) error {
 		b, _ := json.Marshal(v.AuthenticatorConfig)
 		inline = string(b)
 	}
+	var verification string
+	if v.VerificationDetails != nil {
+		b, _ := json.Marshal(v.VerificationDetails)
+		verification = string(b)
+	}
+	var verified int64
+	if v.VerifyTime != nil {
+		verified = micros(*v.VerifyTime)
+	}
 	_, err := t.exec(ctx, latchkey.ErrNoParent, `INSERT INTO credential_binding_jobs (`+jobColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
 		v.ID, v.IdentityID, v.RealmID, v.TenantID, v.CredentialID, v.BatchID, v.DeliveryMethod, v.State,
 		v.PostBindingRedirectURI, v.AuthenticatorConfigID, inline, v.TokenHash,
-		micros(v.ExpireTime), micros(v.CreateTime), micros(v.UpdateTime))
+		micros(v.ExpireTime), micros(v.CreateTime), micros(v.UpdateTime), verification, verified)
 	return err
+}
+
+func (t *tx) SetBindingJobVerified(ctx context.Context, id string, at time.Time) error {
+	return affected(t.exec(ctx, nil, `UPDATE credential_binding_jobs SET verify_time = $1, update_time = $1 WHERE id = $2`, micros(at), id))
+}
+
+func (t *tx) IdentityProviderName(ctx context.Context, tenantID, realmID, id string) (string, error) {
+	var name string
+	err := one(t.r.QueryRowContext(ctx, `SELECT display_name FROM identity_providers WHERE id = $1 AND tenant_id = $2 AND realm_id = $3`,
+		id, tenantID, realmID), &name)
+	return name, err
 }
 
 // ofIdentity adds the condition on the owning identity unless identityID

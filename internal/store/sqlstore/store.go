@@ -45,6 +45,7 @@ import (
 	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/sso"
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/upstream"
 	"github.com/latchkey/latchkey/internal/webhook"
 )
 
@@ -373,6 +374,9 @@ func (s ssoStore) Update(ctx context.Context, fn func(sso.Tx) error) error {
 
 // Audit returns the store as audit sees it.
 func (s *Store) Audit() audit.Store { return &s.tx }
+
+// Upstream returns the store as upstream sees it.
+func (s *Store) Upstream() upstream.Store { return &s.tx }
 
 var _ store.Store = (*Store)(nil)
 

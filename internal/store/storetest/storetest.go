@@ -106,6 +106,8 @@ func Run[S store.Store](t *testing.T, open func(t testing.TB) S) {
 		{"SkipTotal", testSkipTotal},
 		{"ListTotals", testListTotals},
 		{"EmailCodes", testEmailCodes},
+		{"UpstreamAuthorizations", testUpstreamAuthorizations},
+		{"BindingJobVerification", testBindingJobVerification},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, open(t)) })
