@@ -1,7 +1,6 @@
 package httpapi_test
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -18,8 +17,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -282,7 +279,7 @@ const nodeSAMLDir = "testdata/saml-sp"
 // registered as an SSO config of the realm with its settings changed by change.
 func startNodeSAMLApp(t *testing.T, n *testenv.Node, providers *samlProviders, realm string, change func(*saml.ServiceProvider), allowed ...string) *samlApp {
 	t.Helper()
-	in, read := startNodeApp(t, nodeSAMLDir, "sp.mjs", filepath.Join("@node-saml", "node-saml"))
+	in, read := testenv.StartNodeJS(t, nodeSAMLDir, "sp.mjs", filepath.Join("@node-saml", "node-saml"))
 	base := read()["url"].(string)
 	key, _, certPEM := spKeyPair(t)
 	app := &samlApp{URL: base, configID: latchkey.NewUUID()}
@@ -312,49 +309,6 @@ func startNodeSAMLApp(t *testing.T, n *testenv.Node, providers *samlProviders, r
 		t.Fatal("sp.mjs is not ready")
 	}
 	return app
-}
-
-// startNodeApp runs script, a web app of the npm project dir (testdata,
-// where module must be installed), as the tests' Node.js apps talk: one
-// line of JSON at a time. It returns the app's stdin and a reader of its
-// next line.
-func startNodeApp(t *testing.T, dir, script, module string) (io.Writer, func() map[string]any) {
-	t.Helper()
-	dir, err := filepath.Abs(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := exec.LookPath("node"); err != nil {
-		testenv.Unavailable(t, "Node.js is not installed (apt-get install nodejs npm)")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", module)); err != nil {
-		testenv.Unavailable(t, module+" is not installed: run npm ci --prefix "+dir)
-	}
-	cmd := exec.Command("node", filepath.Join(dir, script))
-	cmd.Stderr = os.Stderr
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { in.Close(); cmd.Wait() })
-	lines := bufio.NewScanner(out)
-	return in, func() map[string]any {
-		if !lines.Scan() {
-			t.Fatalf("%s said nothing (%v)", script, lines.Err())
-		}
-		var m map[string]any
-		if err := json.Unmarshal(lines.Bytes(), &m); err != nil {
-			t.Fatalf("%s: %s", script, lines.Bytes())
-		}
-		return m
-	}
 }
 
 // TestSAMLWithNodeSAML: a web app on @node-saml/node-saml (the library

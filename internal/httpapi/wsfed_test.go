@@ -44,7 +44,7 @@ type wsfedApp struct {
 
 func startWSFedApp(t *testing.T, n *testenv.Node, c client, realm string) *wsfedApp {
 	t.Helper()
-	in, read := startNodeApp(t, wsfedRPDir, "rp.mjs", "passport-wsfed-saml2")
+	in, read := testenv.StartNodeJS(t, wsfedRPDir, "rp.mjs", "passport-wsfed-saml2")
 	app := &wsfedApp{URL: read()["url"].(string)}
 	made := c.ok(t, "POST", "/realms/"+realm+"/sso-configs", ssoConfigBody("Wiki", wsfedPayload(app.URL+"/wsfed")))
 	app.configID = str(t, made, "id")

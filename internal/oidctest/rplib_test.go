@@ -1,15 +1,12 @@
 package oidctest
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -482,40 +479,15 @@ func (z *zitadelRP) endSession(t testing.TB, app *client, idToken, postLogout, s
 type nodeLib struct {
 	name    string
 	in      io.Writer
-	out     *bufio.Scanner
+	read    func() map[string]any
 	session map[string]any // state, nonce, verifier of the sign-in under way
 }
 
 func newNodeLib(t *testing.T, p *provider, name string) *nodeLib {
 	t.Helper()
-	dir, err := filepath.Abs("testdata/npm")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := exec.LookPath("node"); err != nil {
-		testenv.Unavailable(t, "Node.js is not installed (apt-get install nodejs npm)")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", name)); err != nil {
-		testenv.Unavailable(t, name+" is not installed: run npm ci --prefix "+dir)
-	}
-	cmd := exec.Command("node", filepath.Join(dir, "rp.mjs"))
-	cmd.Env = append(os.Environ(), "NODE_EXTRA_CA_CERTS="+filepath.Join(p.node.Config.DataDir, server.SelfSignedCert))
-	cmd.Stderr = os.Stderr
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { in.Close(); cmd.Wait() })
-	scanner := bufio.NewScanner(out)
-	scanner.Buffer(nil, 1<<20)
-	return &nodeLib{name: name, in: in, out: scanner}
+	in, read := testenv.StartNodeJS(t, "testdata/npm", "rp.mjs", name,
+		"NODE_EXTRA_CA_CERTS="+filepath.Join(p.node.Config.DataDir, server.SelfSignedCert))
+	return &nodeLib{name: name, in: in, read: read}
 }
 
 // run sends a step for the app and returns its answer.
@@ -530,12 +502,9 @@ func (n *nodeLib) run(t testing.TB, app *client, step string, fields map[string]
 	if _, err := n.in.Write(append(line, '\n')); err != nil {
 		t.Fatalf("%s %s: %v", n.name, step, err)
 	}
-	if !n.out.Scan() {
-		t.Fatalf("%s %s: no answer (%v)", n.name, step, n.out.Err())
-	}
-	var answer map[string]any
-	if err := json.Unmarshal(n.out.Bytes(), &answer); err != nil || answer["error"] != nil {
-		t.Fatalf("%s %s: %s", n.name, step, n.out.Bytes())
+	answer := n.read()
+	if answer["error"] != nil {
+		t.Fatalf("%s %s: %v", n.name, step, answer)
 	}
 	return answer
 }
