@@ -63,6 +63,8 @@ type tileFields struct {
 	Tile
 	RedirectURIs     []string         `json:"redirect_uris"`
 	OktaRegistration OktaRegistration `json:"okta_registration"`
+	AudienceURL      string           `json:"audience_url"` // ws_fed: its wtrealm
+	ACSURL           string           `json:"acs_url"`      // ws_fed: its wreply
 }
 
 // tile is what the portal shows of c, ok false when it shows nothing:
@@ -78,6 +80,11 @@ func tile(c TileConfig) (AppTile, bool) {
 		t.URL = p.LoginLink
 	case TypeSAML:
 		t.URL = saml.Path(c.TenantID, c.RealmID, c.ID) + "/idp-initiated"
+	case TypeWSFed:
+		// An IdP-initiated wsignin1.0: the relying party's own realm and
+		// reply URL, so the token goes to it as to a sign-in it asked for.
+		t.URL = saml.WSFedPath(c.TenantID, c.RealmID, c.ID) + "?" + url.Values{
+			"wa": {"wsignin1.0"}, "wtrealm": {p.AudienceURL}, "wreply": {p.ACSURL}}.Encode()
 	case TypeGenericOIDC:
 		t.URL = cmp.Or(p.LoginLink, homeOf(p.RedirectURIs))
 	case TypeOktaSSOBIIdP:

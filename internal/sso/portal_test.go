@@ -24,6 +24,7 @@ func TestTiles(t *testing.T) {
 		hidden := f.create(t, "Hidden", map[string]any{"type": "bookmark", "login_link": "https://h.example/", "is_tile_visible": false})
 		shown := f.create(t, "Shown", map[string]any{"type": "bookmark", "login_link": "https://s.example/", "is_tile_visible": true})
 		hr := f.create(t, "HR", map[string]any{"type": "saml", "acs_url": "https://hr.example/acs", "audience_url": "https://hr.example"})
+		intranet := f.create(t, "Intranet", map[string]any{"type": "ws_fed", "acs_url": "https://intranet.example/_trust/", "audience_url": "urn:intranet"})
 		crm := f.create(t, "CRM", map[string]any{"type": "generic_oidc", "redirect_uris": []string{"com.example.crm:/cb", "https://crm.example/cb"},
 			"scopes": []string{"openid"}, "confidentiality": "confidential", "pkce": "s256"})
 		mail := f.create(t, "Mail", map[string]any{"type": "generic_oidc", "redirect_uris": []string{"https://mail.example/cb"},
@@ -33,7 +34,7 @@ func TestTiles(t *testing.T) {
 			"identifying_claim_name": "email", "identity_attribute": "email", "authorization_endpoint": "https://idp.example/a",
 			"token_endpoint": "https://idp.example/t", "jwks_endpoint": "https://idp.example/k"})
 		other := f.create(t, "Ben's", map[string]any{"type": "bookmark", "login_link": "https://ben.example/"})
-		for _, c := range []sso.Config{wiki, hidden, hr, okta, idp} {
+		for _, c := range []sso.Config{wiki, hidden, hr, intranet, okta, idp} {
 			must(t, f.svc.AddIdentities(ctx, tn, r, c.ID, []string{ann}))
 		}
 		for _, c := range []sso.Config{wiki, shown, crm, mail} { // wiki both ways: one tile
@@ -46,6 +47,8 @@ func TestTiles(t *testing.T) {
 		want := []sso.AppTile{
 			{ConfigID: crm.ID, Type: "generic_oidc", Name: "CRM", URL: "https://crm.example/"},
 			{ConfigID: hr.ID, Type: "generic_saml", Name: "HR", URL: "/v1/tenants/" + tn + "/realms/" + r + "/sso-configs/" + hr.ID + "/saml/idp-initiated"},
+			{ConfigID: intranet.ID, Type: "ws_fed", Name: "Intranet", URL: "/v1/tenants/" + tn + "/realms/" + r + "/sso-configs/" + intranet.ID +
+				"/wsfed?wa=wsignin1.0&wreply=https%3A%2F%2Fintranet.example%2F_trust%2F&wtrealm=urn%3Aintranet"},
 			{ConfigID: mail.ID, Type: "generic_oidc", Name: "Mail", URL: "https://mail.example/login"},
 			{ConfigID: okta.ID, Type: "okta_sso_bi_idp", Name: "Okta", URL: "https://acme.okta.com/"},
 			{ConfigID: shown.ID, Type: "bookmark", Name: "Shown", URL: "https://s.example/"},
