@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
+	"fmt"
 	"html/template"
 	"log/slog"
 	"net"
@@ -186,6 +187,9 @@ func TestEntraExternalAuthenticationMethod(t *testing.T) {
 				"redirect_uris": []string{e.URL + "/common/federation/externalauthprovider"}, "discover_endpoint": "global_azure"}))
 			payload := created["payload"].(map[string]any)
 			clientID, issuer := str(t, payload, "client_id"), payload["oidc_configuration"].(map[string]any)["issuer"].(string)
+			if types := fmt.Sprint(payload["oidc_configuration"].(map[string]any)["response_types_supported"]); types != "[id_token]" {
+				t.Errorf("the payload's response_types_supported: %s", types)
+			}
 			if resp := c.do(t, "POST", r+"/sso-configs/"+str(t, created, "id")+":addIdentities", map[string]any{"identity_ids": []string{ada, bob}}); resp.Status != http.StatusOK {
 				t.Fatalf(":addIdentities: %d %s", resp.Status, resp.Body)
 			}

@@ -183,13 +183,17 @@ func (s *Service) fillBacking(c Config, b *Backing, app oauth.Application) {
 		auth = append(auth, "client_secret_post")
 	}
 	authenticator, resourceServer := app.AuthenticatorConfigID, app.ResourceServerID
+	responseTypes := []string{"code"}
+	if c.Type == TypeEntraID { // Entra's implicit request: an ID token, form-posted
+		responseTypes = []string{"id_token"}
+	}
 	*b = Backing{
 		ApplicationID: app.ID, AuthenticatorConfigID: &authenticator, ResourceServerID: &resourceServer,
 		ClientID: pc.ClientID, ClientSecret: pc.ClientSecret,
 		OIDCConfiguration: &OIDCConfiguration{
 			Issuer: issuer, AuthorizationEndpoint: issuer + "/authorize", TokenEndpoint: issuer + "/token",
 			UserinfoEndpoint: issuer + "/userinfo", JWKSURI: issuer + "/.well-known/jwks.json",
-			ResponseTypesSupported: []string{"code"}, TokenEndpointAuthMethodsSupported: auth,
+			ResponseTypesSupported: responseTypes, TokenEndpointAuthMethodsSupported: auth,
 			GrantTypesSupported: slices.Clone(pc.GrantType), IntrospectEndpoint: realmBase + "/introspect",
 		},
 	}
