@@ -191,10 +191,16 @@ func newEventID(t time.Time) string {
 // by time, on the primary key.
 func IDsBefore(t time.Time) string { return fmt.Sprintf("%013x", t.UnixMicro()) }
 
+// MaxTotal is the most matches a list of events counts. Counting them all
+// takes time that grows with the log (seconds at 10,000,000 events), while
+// a page does not; a total above MaxTotal is only "more than MaxTotal".
+const MaxTotal = 10_000
+
 // Store lists recorded events, newest first: ids descend, and
 // ListOptions.After is the last (oldest) id of the previous page. An empty
 // realmID lists the events of the whole tenant, including those of deleted
-// realms and of the tenant itself.
+// realms and of the tenant itself. The total counts at most MaxTotal+1
+// matches: MaxTotal+1 means more than MaxTotal.
 type Store interface {
 	ListEvents(ctx context.Context, tenantID, realmID string, opts latchkey.ListOptions) ([]Event, int, error)
 	// DeleteEventsBefore deletes at most limit events, of any tenant, made

@@ -55,6 +55,7 @@ func Run[S store.Store](t *testing.T, open func(t testing.TB) S) {
 		{"DeepSkip", testDeepSkip},
 		{"Events", testEvents},
 		{"EventDetails", testEventDetails},
+		{"EventsTotalUpTo", testEventsTotalUpTo},
 		{"PruneEvents", testPruneEvents},
 		{"ResourceServers", testResourceServers},
 		{"Applications", testApplications},
