@@ -63,13 +63,17 @@ func newFixture(t testing.TB, open func(testing.TB) *sqlstore.Store) *fixture {
 }
 
 // worker starts a delivery worker named owner that sends webhooks with
-// client, until the test ends.
-func (f *fixture) worker(t testing.TB, owner string, client *http.Client) *delivery.Worker {
+// client, until the test ends; configure may change it first.
+func (f *fixture) worker(t testing.TB, owner string, client *http.Client, configure ...func(*delivery.Worker)) *delivery.Worker {
 	w := &delivery.Worker{Store: f.st.Delivery(), Logger: quiet, Owner: owner, Clock: f.clock.Now,
 		PollInterval: 5 * time.Millisecond, Timeout: 2 * time.Second,
-		Kinds:   map[string]delivery.Kind{webhook.Kind: f.svc.Request},
-		Clients: map[string]*http.Client{webhook.Kind: client},
-		Failed:  map[string]func(context.Context, delivery.Delivery, delivery.Outcome){webhook.Kind: f.svc.Failed}}
+		Kinds:       map[string]delivery.Kind{webhook.Kind: f.svc.Request},
+		Clients:     map[string]*http.Client{webhook.Kind: client},
+		PerTargetOf: map[string]int{webhook.Kind: webhook.PerTarget},
+		Failed:      map[string]func(context.Context, delivery.Delivery, delivery.Outcome){webhook.Kind: f.svc.Failed}}
+	for _, c := range configure {
+		c(w)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { w.Run(ctx); close(done) }()

@@ -87,6 +87,7 @@ func Run[S store.Store](t *testing.T, open func(t testing.TB) S) {
 		{"MailClaimRace", testMailClaimRace},
 		{"DeliveryOutbox", testDeliveryOutbox},
 		{"DeliveryClaimRace", testDeliveryClaimRace},
+		{"DeliveryLanes", testDeliveryLanes},
 		{"Webhooks", testWebhooks},
 		{"SSOConfigs", testSSOConfigs},
 		{"SSOAssignments", testSSOAssignments},
