@@ -365,8 +365,12 @@ func (t *tx) list(ctx context.Context, q listQuery, opts latchkey.ListOptions, s
 	}
 	countSQL := "SELECT count(*) FROM " + q.from + " WHERE " + strings.Join(conds, " AND ")
 	if q.countUpTo > 0 {
+		// In the list's order, so that it walks the index the pages do: in
+		// another one (SQLite, without statistics, takes a covering index by
+		// action for action sw "sign_in."), the first countUpTo+1 matches may
+		// lie behind millions of rows that do not match.
 		countSQL = "SELECT count(*) FROM (SELECT 1 FROM " + q.from + " WHERE " + strings.Join(conds, " AND ") +
-			" LIMIT " + strconv.Itoa(q.countUpTo+1) + ") m"
+			" ORDER BY " + q.key + map[bool]string{true: " DESC", false: ""}[q.desc] + " LIMIT " + strconv.Itoa(q.countUpTo+1) + ") m"
 	} else if q.fastCount != "" && opts.Filter == nil {
 		countSQL = q.fastCount
 	}
