@@ -191,10 +191,19 @@ func newEventID(t time.Time) string {
 // by time, on the primary key.
 func IDsBefore(t time.Time) string { return fmt.Sprintf("%013x", t.UnixMicro()) }
 
+// MaxTotal is the most matches a list of events counts. Counting them all
+// takes time that grows with the log (seconds at 10,000,000 events), while
+// a page does not; a total above MaxTotal is only "more than MaxTotal", as
+// in the console's identity search. A count stops at MaxTotal+1 matches,
+// which a filter that few events match makes it walk many rows to find:
+// 10,000 cost 90 ms at 1,000,000 events for action sw "sign_in." on SQLite.
+const MaxTotal = 1_000
+
 // Store lists recorded events, newest first: ids descend, and
 // ListOptions.After is the last (oldest) id of the previous page. An empty
 // realmID lists the events of the whole tenant, including those of deleted
-// realms and of the tenant itself.
+// realms and of the tenant itself. The total counts at most MaxTotal+1
+// matches: MaxTotal+1 means more than MaxTotal.
 type Store interface {
 	ListEvents(ctx context.Context, tenantID, realmID string, opts latchkey.ListOptions) ([]Event, int, error)
 	// DeleteEventsBefore deletes at most limit events, of any tenant, made

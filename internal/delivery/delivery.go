@@ -71,6 +71,17 @@ type Tx interface {
 	EnqueueDelivery(ctx context.Context, d Delivery) error
 }
 
+// Lane is the deliveries of one kind to one target: a worker sends only a
+// few of a lane at once.
+type Lane struct{ Kind, Target string }
+
+// LaneOf is d's lane.
+func LaneOf(d Delivery) Lane { return Lane{d.Kind, d.Target} }
+
+// Lanes selects the lanes a claim looks in: every one but Full, or, when
+// Only is not empty, only those.
+type Lanes struct{ Only, Full []Lane }
+
 // Store is the outbox. Claims are safe with several nodes on one database:
 // a delivery is leased to one owner at a time, and FinishAttempt changes it
 // only while the caller still holds its lease (else latchkey.ErrNotFound).
@@ -79,12 +90,15 @@ type Store interface {
 	// Update runs fn in one read-write transaction, committed when fn returns nil.
 	Update(ctx context.Context, fn func(Tx) error) error
 	// ClaimDeliveries leases to owner until now+lease up to limit pending
-	// deliveries due at now, not leased (or whose lease ran out) and whose
-	// Target is not one of busy, first due first, counting one more
-	// attempt on each.
-	ClaimDeliveries(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int, busy []string) ([]Delivery, error)
+	// deliveries due at now, not leased (or whose lease ran out) and in
+	// lanes, first due first, counting one more attempt on each, in one
+	// transaction. take, when not nil, is asked of each due delivery's
+	// lane in that order whether to claim it (it may count them): a lane
+	// with room for only some is claimed that far.
+	ClaimDeliveries(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int, lanes Lanes, take func(Lane) bool) ([]Delivery, error)
 	// GetDelivery returns latchkey.ErrNotFound for an unknown id.
 	GetDelivery(ctx context.Context, id string) (Delivery, error)
-	// FinishAttempt records an attempt's outcome and releases the lease.
+	// FinishAttempt records an attempt's outcome and releases the lease
+	// (with the outcomes of concurrent calls, in one transaction).
 	FinishAttempt(ctx context.Context, id, owner string, o Outcome) error
 }

@@ -22,11 +22,12 @@ import (
 // delivery; any other is retried.
 type Kind func(ctx context.Context, d Delivery, now time.Time) (header map[string]string, body []byte, err error)
 
-// Worker sends the outbox: it claims due deliveries one at a time, POSTs
-// each in a goroutine of its own (at most Concurrency at once, at most
-// PerTarget to one target), and records each delivered, due again later
-// (with backoff), or failed. Workers on several nodes share one outbox; a
-// delivery's lease keeps two of them from sending it at once.
+// Worker sends the outbox: it claims due deliveries, as many at a time as
+// it has room for, POSTs each in a goroutine of its own (at most
+// Concurrency at once, at most PerTarget of one lane: one kind to one
+// target), and records each delivered, due again later (with backoff), or
+// failed. Workers on several nodes share one outbox; a delivery's lease
+// keeps two of them from sending it at once.
 type Worker struct {
 	Store  Store
 	Kinds  map[string]Kind
@@ -42,10 +43,13 @@ type Worker struct {
 	// Failed, by kind, is told of each delivery of that kind that failed
 	// for good, once its outcome is recorded.
 	Failed map[string]func(ctx context.Context, d Delivery, o Outcome)
-	// Concurrency is how many deliveries are sent at once (default 16);
-	// PerTarget how many of them may go to one scheme and host (default 4),
-	// so that a slow target leaves room for the others.
+	// Concurrency is how many deliveries are sent at once (default 32);
+	// PerTarget how many of them may be of one kind to one scheme and host
+	// (default 4), so that a slow target leaves room for the others.
+	// PerTargetOf, by kind, replaces PerTarget for that kind (webhooks,
+	// whose one receiver takes every event of a realm, need more).
 	Concurrency, PerTarget int
+	PerTargetOf            map[string]int
 	// Timeout bounds one attempt, answer included (default 10 s).
 	Timeout time.Duration
 	// Lease is how long a claimed delivery is reserved for this worker
@@ -62,11 +66,19 @@ type Worker struct {
 	// Clock decides which deliveries are due and how long leases last.
 	Clock latchkey.Clock
 
-	loop     background.Loop
-	mu       sync.Mutex
-	sending  int            // attempts under way
-	byTarget map[string]int // attempts under way, by target
-	wg       sync.WaitGroup
+	loop    background.Loop
+	mu      sync.Mutex
+	sending int          // attempts under way
+	byLane  map[Lane]int // attempts under way, by lane
+	// saturated is the lanes that were full when a claim of every other
+	// lane found nothing due, at saturatedAt (real time). Until a Wake or
+	// PollInterval later, claims look only in those of them that have
+	// room again: a claim of every other lane walks past all of the full
+	// lanes' due deliveries, on every attempt that ends.
+	saturated   []Lane
+	saturatedAt time.Time
+	wakes       int // Wake calls: one during a claim voids what it found
+	wg          sync.WaitGroup
 }
 
 // DefaultBackoff waits 30 s after the first attempt, doubling each time, at
@@ -81,7 +93,13 @@ func DefaultBackoff(attempt int) time.Duration {
 
 // Wake makes Run check the outbox now, e.g. after a transaction that
 // enqueued a delivery committed. It never blocks.
-func (w *Worker) Wake() { w.loop.Wake() }
+func (w *Worker) Wake() {
+	w.mu.Lock()
+	w.saturated = nil
+	w.wakes++
+	w.mu.Unlock()
+	w.loop.Wake()
+}
 
 // Run sends until ctx is done, then waits for the attempts under way to
 // stop; those it cancelled are left to their lease, and sent again later
@@ -92,55 +110,99 @@ func (w *Worker) Run(ctx context.Context) {
 	w.loop.Run(ctx, cmp.Or(w.PollInterval, time.Second), w.claimDue)
 }
 
-// claimDue claims one due delivery, if there is room for another attempt,
-// and starts sending it; it reports whether it did, so that there may be
-// more. One claim takes one delivery so that the targets already at
-// PerTarget can be left out of the next.
+// perTarget is how many deliveries of kind may go to one target at once.
+func (w *Worker) perTarget(kind string) int {
+	if n := w.PerTargetOf[kind]; n > 0 {
+		return n
+	}
+	return cmp.Or(w.PerTarget, 4)
+}
+
+// claimDue claims as many due deliveries as there is room for, each lane
+// up to its limit (the full ones left out of the claim), and starts
+// sending them; it reports whether it claimed any, so that there may be
+// more (of lanes that became full meanwhile, the next claim leaves them out).
 func (w *Worker) claimDue(ctx context.Context) bool {
 	w.mu.Lock()
-	if w.sending >= cmp.Or(w.Concurrency, 16) {
-		w.mu.Unlock()
-		return false // a finishing attempt wakes the loop
-	}
-	var busy []string
-	for t, n := range w.byTarget {
-		if n >= cmp.Or(w.PerTarget, 4) {
-			busy = append(busy, t)
+	room := cmp.Or(w.Concurrency, 32) - w.sending
+	var lanes Lanes
+	counted := make(map[Lane]int, len(w.byLane)) // what take counts, in this claim only
+	for l, n := range w.byLane {
+		counted[l] = n
+		if n >= w.perTarget(l.Kind) {
+			lanes.Full = append(lanes.Full, l)
 		}
 	}
+	if w.saturated != nil && time.Since(w.saturatedAt) < cmp.Or(w.PollInterval, time.Second) {
+		for _, l := range w.saturated {
+			if counted[l] < w.perTarget(l.Kind) {
+				lanes.Only = append(lanes.Only, l)
+			}
+		}
+		if len(lanes.Only) == 0 {
+			room = 0 // nothing due has room
+		}
+		lanes.Full = nil
+	} else {
+		w.saturated = nil
+	}
+	wakes := w.wakes
 	w.mu.Unlock()
+	if room <= 0 {
+		return false // a finishing attempt wakes the loop
+	}
+	take := func(l Lane) bool {
+		if counted[l] >= w.perTarget(l.Kind) {
+			return false
+		}
+		counted[l]++
+		return true
+	}
 	lease := cmp.Or(w.Lease, time.Minute)
-	// Started before the claim, as the lease is: a real wait, not the clock's.
-	sendCtx, cancel := context.WithTimeout(ctx, min(cmp.Or(w.Timeout, 10*time.Second), lease-lease/10))
-	ds, err := w.Store.ClaimDeliveries(ctx, w.Owner, w.Clock.Now(), lease, 1, busy)
+	// From before the claim, as the lease is: a real wait, not the clock's.
+	start := time.Now()
+	deadline := start.Add(min(cmp.Or(w.Timeout, 10*time.Second), lease-lease/10))
+	ds, err := w.Store.ClaimDeliveries(ctx, w.Owner, w.Clock.Now(), lease, room, lanes, take)
 	if err != nil || len(ds) == 0 {
-		cancel()
 		if err != nil && ctx.Err() == nil {
 			w.Logger.Warn("claim deliveries", "err", err)
 		}
+		if err == nil && lanes.Only == nil && lanes.Full != nil {
+			w.mu.Lock()
+			if w.wakes == wakes {
+				w.saturated, w.saturatedAt = lanes.Full, start
+			}
+			w.mu.Unlock()
+		}
 		return false
 	}
-	d := ds[0]
 	w.mu.Lock()
-	if w.byTarget == nil {
-		w.byTarget = map[string]int{}
+	if w.byLane == nil {
+		w.byLane = map[Lane]int{}
 	}
-	w.sending++
-	w.byTarget[d.Target]++
+	w.sending += len(ds)
+	for _, d := range ds {
+		w.byLane[LaneOf(d)]++
+	}
 	w.mu.Unlock()
-	w.wg.Add(1)
-	go func() {
-		defer w.wg.Done()
-		defer cancel()
-		w.attempt(ctx, sendCtx, d)
-		w.mu.Lock()
-		w.sending--
-		if w.byTarget[d.Target]--; w.byTarget[d.Target] == 0 {
-			delete(w.byTarget, d.Target)
-		}
-		w.mu.Unlock()
-		w.Wake()
-	}()
+	for _, d := range ds {
+		w.wg.Add(1)
+		go func() {
+			defer w.wg.Done()
+			sendCtx, cancel := context.WithDeadline(ctx, deadline)
+			w.attempt(ctx, sendCtx, d)
+			cancel()
+			w.mu.Lock()
+			w.sending--
+			if l := LaneOf(d); w.byLane[l] <= 1 {
+				delete(w.byLane, l)
+			} else {
+				w.byLane[l]--
+			}
+			w.mu.Unlock()
+			w.loop.Wake() // not Wake: nothing was queued
+		}()
+	}
 	return true
 }
 

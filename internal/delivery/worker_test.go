@@ -167,7 +167,7 @@ func TestWorkerRetries(t *testing.T) {
 			}
 			clock.Advance(29 * time.Second)
 			// Not due within the backoff: another node's look claims nothing.
-			if got, err := s.Delivery().ClaimDeliveries(t.Context(), "looks", clock.Now(), time.Minute, 1, nil); err != nil || len(got) != 0 {
+			if got, err := s.Delivery().ClaimDeliveries(t.Context(), "looks", clock.Now(), time.Minute, 1, delivery.Lanes{}, nil); err != nil || len(got) != 0 {
 				t.Fatalf("claimed within the backoff: %v, %v", got, err)
 			}
 			clock.Advance(time.Second)
@@ -338,6 +338,67 @@ func TestTwoNodesDeliverOnce(t *testing.T) {
 				if seen[d.Payload] != 1 {
 					t.Errorf("%s received %d times", d.Payload, seen[d.Payload])
 				}
+			}
+		})
+	}
+}
+
+// TestFullLaneAndWake: PerTargetOf, by kind, replaces PerTarget. With the
+// poll an hour away, a worker whose one lane is full sends that lane's
+// next delivery as soon as one of its attempts ends, and a delivery
+// queued for another target as soon as it is woken.
+func TestFullLaneAndWake(t *testing.T) {
+	for _, eng := range testenv.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			s := eng.Open(t)
+			r := addRealm(t, s)
+			clock := testenv.NewClock()
+			release := make(chan struct{})
+			var mu sync.Mutex
+			inFlight, most := 0, 0
+			slow := newReceiver(t, func(_ int, w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				inFlight++
+				most = max(most, inFlight)
+				mu.Unlock()
+				select {
+				case <-release:
+				case <-r.Context().Done():
+				}
+				mu.Lock()
+				inFlight--
+				mu.Unlock()
+			})
+			var slowOnes []delivery.Delivery
+			for i := range 7 {
+				slowOnes = append(slowOnes, enqueue(t, s, r, clock, slow.URL, fmt.Sprintf(`{"slow":%d}`, i)))
+			}
+			w := newWorker(s, clock, "node-a")
+			w.PerTarget, w.PerTargetOf, w.PollInterval = 1, map[string]int{"echo": 3}, time.Hour
+			run(t, w)
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+				mu.Lock()
+				n := inFlight
+				mu.Unlock()
+				if n == 3 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%d attempts at once to the slow target, want 3", n)
+				}
+			}
+			time.Sleep(50 * time.Millisecond) // the claim that finds the lane full, and only it, due
+			fast := enqueue(t, s, r, clock, newReceiver(t, status(http.StatusNoContent)).URL, `{"fast":1}`)
+			w.Wake()
+			waitFor(t, s, fast.ID, "delivered", inState(delivery.StateDelivered))
+			close(release)
+			for _, d := range slowOnes {
+				waitFor(t, s, d.ID, "delivered", inState(delivery.StateDelivered))
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if most != 3 {
+				t.Errorf("at most %d attempts at once to the slow target, want PerTargetOf (3)", most)
 			}
 		})
 	}

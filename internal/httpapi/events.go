@@ -8,10 +8,11 @@ import (
 )
 
 // listEvents lists the audit events of a realm, or of the whole tenant when
-// the path names no realm, newest first (our extension).
+// the path names no realm, newest first (our extension). Its total_size
+// counts up to audit.MaxTotal (see eventPages).
 func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) {
 	tenant, realm := r.PathValue("tenant"), r.PathValue("realm")
-	servePage(w, r, s.Clock.Now(), directoryPages, audit.FilterAttributes, "events", func(e audit.Event) string { return e.ID },
+	servePage(w, r, s.Clock.Now(), eventPages, audit.FilterAttributes, "events", func(e audit.Event) string { return e.ID },
 		func(opts latchkey.ListOptions) ([]audit.Event, int, error) {
 			if realm != "" {
 				if _, err := s.Directory.GetRealm(r.Context(), tenant, realm); err != nil {

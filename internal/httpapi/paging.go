@@ -12,12 +12,17 @@ import (
 	"github.com/latchkey/latchkey/internal/httpx"
 )
 
-// pageLimits are an endpoint's default and maximum page sizes.
-type pageLimits struct{ def, max int }
+// pageLimits are an endpoint's default and maximum page sizes, and, for a
+// list whose store counts only so far (0: it counts every match), the
+// most its total_size says.
+type pageLimits struct{ def, max, total int }
 
 var (
-	directoryPages = pageLimits{20, 200} // realms, identities, groups, members, events
-	oauthPages     = pageLimits{100, 100}
+	directoryPages = pageLimits{20, 200, 0} // realms, identities, groups, members
+	oauthPages     = pageLimits{100, 100, 0}
+	// Events count up to audit.MaxTotal: above, total_size is audit.MaxTotal
+	// and total_size_capped is true.
+	eventPages = pageLimits{20, 200, audit.MaxTotal}
 )
 
 // pageTokenLifetime is how long a page token stays valid, as the reference says.
@@ -64,6 +69,8 @@ type page struct {
 	filter string // the raw filter, carried into the next page token
 	size   int
 	now    time.Time // when the request came, as the server's clock reads it
+	// maxTotal is pageLimits.total: a greater total means "more than maxTotal".
+	maxTotal int
 }
 
 // parsePage reads page_size, page_token, skip and filter at now, and
@@ -71,7 +78,7 @@ type page struct {
 // filter).
 func parsePage(r *http.Request, now time.Time, limits pageLimits, attributes []string) (page, error) {
 	q := r.URL.Query()
-	p := page{size: limits.def, filter: q.Get("filter"), now: now}
+	p := page{size: limits.def, filter: q.Get("filter"), now: now, maxTotal: limits.total}
 	if raw := q.Get("page_token"); raw != "" {
 		tok, err := decodePageToken(raw, now)
 		if err != nil {
@@ -113,9 +120,14 @@ func parsePage(r *http.Request, now time.Time, limits pageLimits, attributes []s
 	return p, nil
 }
 
-// pageBody is the answer of a list: {"<key>": items, "total_size": n, "next_page_token"?}.
+// pageBody is the answer of a list: {"<key>": items, "total_size": n,
+// "next_page_token"?}, and "total_size_capped": true when there are more
+// than p.maxTotal matches (total_size is then p.maxTotal: still an integer).
 func pageBody[T any](p page, key string, items []T, total int, id func(T) string) map[string]any {
 	body := map[string]any{"total_size": total}
+	if p.maxTotal > 0 && total > p.maxTotal {
+		body["total_size"], body["total_size_capped"] = p.maxTotal, true
+	}
 	if len(items) > p.size {
 		items = items[:p.size]
 		body["next_page_token"] = pageToken{Filter: p.filter, Size: p.size, After: id(items[len(items)-1]), Issued: p.now.Unix()}.encode()

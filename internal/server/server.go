@@ -328,6 +328,7 @@ func open(ctx context.Context, cfg Config, st store.Store) (*Node, error) {
 	n.Webhooks.Clock, n.Webhooks.AllowPrivate, n.Webhooks.Logger, n.Webhooks.Wake = cfg.Clock, cfg.WebhookAllowPrivate, cfg.Logger, n.DeliveryWorker.Wake
 	n.DeliveryWorker.Kinds[webhook.Kind] = n.Webhooks.Request
 	n.DeliveryWorker.Clients = map[string]*http.Client{webhook.Kind: webhook.Client(cfg.WebhookAllowPrivate)}
+	n.DeliveryWorker.PerTargetOf = map[string]int{webhook.Kind: webhook.PerTarget}
 	n.DeliveryWorker.Failed = map[string]func(context.Context, delivery.Delivery, delivery.Outcome){webhook.Kind: n.Webhooks.Failed}
 	n.Directory.Clock, n.Mail.Clock, n.Mail.SMTP = cfg.Clock, cfg.Clock, smtp
 	n.Passkeys = newPasskeys(cfg, st, base)

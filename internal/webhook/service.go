@@ -16,6 +16,7 @@ import (
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/delivery"
 	"github.com/latchkey/latchkey/internal/directory"
+	"github.com/latchkey/latchkey/internal/nodecache"
 	"github.com/latchkey/latchkey/internal/secretbox"
 )
 
@@ -34,6 +35,17 @@ type Service struct {
 	// Wake, when set, is called after a delivery was queued (the worker's Wake).
 	Wake   func()
 	Logger *slog.Logger
+	// signers are the webhooks Request read in the last nodecache.TTL, by
+	// tenant, realm and id, with their secrets unsealed: a burst of events
+	// is signed without a read and an unseal each. A change made on this
+	// node clears them; one made on another is seen here within the TTL.
+	signers nodecache.Cache[signer]
+}
+
+// signer is a webhook as Request uses it.
+type signer struct {
+	enabled     bool
+	url, secret string
 }
 
 // NewService returns a Service over store whose secrets box seals.
@@ -127,6 +139,7 @@ func (s *Service) change(ctx context.Context, tenantID, realmID, id, action stri
 		}
 		return tx.RecordEvent(ctx, e)
 	})
+	s.signers.Clear()
 	return w, err
 }
 
@@ -154,7 +167,7 @@ func (s *Service) RotateSecret(ctx context.Context, tenantID, realmID, id string
 
 // Delete removes a webhook; its pending deliveries are not sent.
 func (s *Service) Delete(ctx context.Context, tenantID, realmID, id string) error {
-	return s.store.Update(ctx, func(tx Tx) error {
+	err := s.store.Update(ctx, func(tx Tx) error {
 		w, err := tx.GetWebhook(ctx, tenantID, realmID, id)
 		if err != nil {
 			return latchkey.IfNotFound(err, notFound, id)
@@ -164,6 +177,8 @@ func (s *Service) Delete(ctx context.Context, tenantID, realmID, id string) erro
 		}
 		return record(ctx, tx, w, s.Clock.Now(), "webhook.delete")
 	})
+	s.signers.Clear()
+	return err
 }
 
 // MaxDeliveries is how many deliveries Deliveries lists.
@@ -237,19 +252,15 @@ func (s *Service) Test(ctx context.Context, tenantID, realmID, id string) (d del
 // A delivery whose webhook is gone, disabled or has another URL now is not
 // sent (latchkey.ErrNotFound).
 func (s *Service) Request(ctx context.Context, d delivery.Delivery, now time.Time) (map[string]string, []byte, error) {
-	w, err := s.store.GetWebhook(ctx, d.TenantID, d.RealmID, d.Ref[len(Ref("")):])
-	if err == nil && (!w.Enabled || w.URL != d.URL) {
+	w, err := s.signer(ctx, d.TenantID, d.RealmID, d.Ref[len(Ref("")):])
+	if err == nil && (!w.enabled || w.url != d.URL) {
 		err = latchkey.ErrNotFound
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("enabled webhook with that URL: %w", err)
 	}
-	secret, err := s.box.Open(w.SecretSealed)
-	if err != nil {
-		return nil, nil, err
-	}
 	body := []byte(d.Payload)
-	sig, err := Sign(string(secret), d.ID, now, body)
+	sig, err := Sign(w.secret, d.ID, now, body)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -259,6 +270,25 @@ func (s *Service) Request(ctx context.Context, d delivery.Delivery, now time.Tim
 		"Webhook-Timestamp": strconv.FormatInt(now.Unix(), 10),
 		"Webhook-Signature": sig,
 	}, body, nil
+}
+
+// signer returns a webhook as read in the last nodecache.TTL, or reads it.
+func (s *Service) signer(ctx context.Context, tenantID, realmID, id string) (signer, error) {
+	key, now := tenantID+"/"+realmID+"/"+id, s.Clock.Now()
+	if v, ok := s.signers.Get(key, now); ok {
+		return v, nil
+	}
+	w, err := s.store.GetWebhook(ctx, tenantID, realmID, id)
+	if err != nil {
+		return signer{}, err
+	}
+	secret, err := s.box.Open(w.SecretSealed)
+	if err != nil {
+		return signer{}, err
+	}
+	v := signer{enabled: w.Enabled, url: w.URL, secret: string(secret)}
+	s.signers.Put(key, v, now)
+	return v, nil
 }
 
 // Failed is told of a delivery that failed for good: a 410 answer disables

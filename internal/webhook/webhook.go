@@ -21,6 +21,11 @@ import (
 // Kind names webhook deliveries in the outbox; Service.Request makes them.
 const Kind = "webhook"
 
+// PerTarget is how many webhook deliveries a node sends to one target at
+// once (its delivery.Worker's PerTargetOf[Kind]): more than a back-channel
+// logout's, as one receiver takes every event of a realm it subscribes to.
+const PerTarget = 16
+
 // Webhook is a realm's subscription of a URL to some of its events.
 type Webhook struct {
 	ID          string `json:"id"`

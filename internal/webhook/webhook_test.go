@@ -21,6 +21,7 @@ import (
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/delivery"
 	"github.com/latchkey/latchkey/internal/directory"
+	"github.com/latchkey/latchkey/internal/nodecache"
 	"github.com/latchkey/latchkey/internal/secretbox"
 	"github.com/latchkey/latchkey/internal/store/sqlstore"
 	"github.com/latchkey/latchkey/internal/testenv"
@@ -63,13 +64,17 @@ func newFixture(t testing.TB, open func(testing.TB) *sqlstore.Store) *fixture {
 }
 
 // worker starts a delivery worker named owner that sends webhooks with
-// client, until the test ends.
-func (f *fixture) worker(t testing.TB, owner string, client *http.Client) *delivery.Worker {
+// client, until the test ends; configure may change it first.
+func (f *fixture) worker(t testing.TB, owner string, client *http.Client, configure ...func(*delivery.Worker)) *delivery.Worker {
 	w := &delivery.Worker{Store: f.st.Delivery(), Logger: quiet, Owner: owner, Clock: f.clock.Now,
 		PollInterval: 5 * time.Millisecond, Timeout: 2 * time.Second,
-		Kinds:   map[string]delivery.Kind{webhook.Kind: f.svc.Request},
-		Clients: map[string]*http.Client{webhook.Kind: client},
-		Failed:  map[string]func(context.Context, delivery.Delivery, delivery.Outcome){webhook.Kind: f.svc.Failed}}
+		Kinds:       map[string]delivery.Kind{webhook.Kind: f.svc.Request},
+		Clients:     map[string]*http.Client{webhook.Kind: client},
+		PerTargetOf: map[string]int{webhook.Kind: webhook.PerTarget},
+		Failed:      map[string]func(context.Context, delivery.Delivery, delivery.Outcome){webhook.Kind: f.svc.Failed}}
+	for _, c := range configure {
+		c(w)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { w.Run(ctx); close(done) }()
@@ -401,6 +406,30 @@ func TestTwoNodes(t *testing.T) {
 				t.Errorf("message %s delivered %d times", id, c)
 			}
 		}
+	})
+}
+
+// TestSecretRotatedOnAnotherNode: a node signs with the webhook and secret
+// it read in the last nodecache.TTL; a rotation made on another node
+// signs this node's messages once that has passed (one made on this node
+// does at once: TestDelivery).
+func TestSecretRotatedOnAnotherNode(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, f *fixture) {
+		rc := newReceiver(t, f.clock, always(204))
+		h, secret := f.create(t, rc.URL, "identity.*")
+		f.worker(t, "node-a", webhook.Client(true))
+		f.record(t, "identity.update", "id-1", nil)
+		verifyGo(t, secret, rc.wait(t, 1))
+
+		other := webhook.NewService(f.st.Webhook(), f.box)
+		other.Clock = f.clock.Now
+		_, rotated, err := other.RotateSecret(t.Context(), f.realm.TenantID, f.realm.ID, h.ID)
+		must(t, err)
+		f.record(t, "identity.update", "id-2", nil)
+		verifyGo(t, secret, rc.wait(t, 2))
+		f.clock.Advance(nodecache.TTL + time.Microsecond)
+		f.record(t, "identity.update", "id-3", nil)
+		verifyGo(t, rotated, rc.wait(t, 3))
 	})
 }
 

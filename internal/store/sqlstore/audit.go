@@ -62,7 +62,7 @@ var eventFilter = map[string]column{
 }
 
 func (t *tx) ListEvents(ctx context.Context, tenantID, realmID string, opts latchkey.ListOptions) ([]audit.Event, int, error) {
-	q := listQuery{columns: eventColumns, from: "events", key: "id", filter: eventFilter, desc: true}
+	q := listQuery{columns: eventColumns, from: "events", key: "id", filter: eventFilter, desc: true, countUpTo: audit.MaxTotal}
 	q.conds = []string{"tenant_id = " + q.args.add(tenantID)}
 	if realmID != "" {
 		q.conds = append(q.conds, "realm_id = "+q.args.add(realmID))

@@ -314,6 +314,9 @@ type listQuery struct {
 	desc    bool
 	// fastCount, when set, counts the unfiltered list more cheaply than count(*).
 	fastCount string
+	// countUpTo, when set, bounds the count: it stops at countUpTo+1 matches,
+	// so that its cost does not grow with the table.
+	countUpTo int
 	// buckets, when set, returns (prefix, count) rows in key order that
 	// partition the unfiltered list: all keys starting with a prefix, and
 	// only those, lie between the keys of the buckets before and after it.
@@ -361,7 +364,14 @@ func (t *tx) list(ctx context.Context, q listQuery, opts latchkey.ListOptions, s
 		conds = append(conds, c)
 	}
 	countSQL := "SELECT count(*) FROM " + q.from + " WHERE " + strings.Join(conds, " AND ")
-	if q.fastCount != "" && opts.Filter == nil {
+	if q.countUpTo > 0 {
+		// In the list's order, so that it walks the index the pages do: in
+		// another one (SQLite, without statistics, takes a covering index by
+		// action for action sw "sign_in."), the first countUpTo+1 matches may
+		// lie behind millions of rows that do not match.
+		countSQL = "SELECT count(*) FROM (SELECT 1 FROM " + q.from + " WHERE " + strings.Join(conds, " AND ") +
+			" ORDER BY " + q.key + map[bool]string{true: " DESC", false: ""}[q.desc] + " LIMIT " + strconv.Itoa(q.countUpTo+1) + ") m"
+	} else if q.fastCount != "" && opts.Filter == nil {
 		countSQL = q.fastCount
 	}
 	countArgs := a[:len(a):len(a)]

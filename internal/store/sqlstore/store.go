@@ -97,6 +97,8 @@ type Store struct {
 	dialect *Dialect
 	grants  groupCommit[oauth.Grant]
 	creates groupCommit[identityCreate]
+	// outcomes are the delivery attempts' (deliveryStore.FinishAttempt).
+	outcomes groupCommit[attemptOutcome]
 	// reads and writes are db's and writer's statement caches, nil unless
 	// Dialect.CacheStatements (one when db is writer).
 	reads, writes *stmtCache

@@ -68,6 +68,31 @@ func testEvents(t *testing.T, s store.Store) {
 	}
 }
 
+// testEventsTotalUpTo: the events' total counts up to audit.MaxTotal+1
+// matches (more than MaxTotal), filtered or not; at MaxTotal it is exact.
+func testEventsTotalUpTo(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	r := newRealm(t, s)
+	es := make([]audit.Event, audit.MaxTotal+5)
+	for i := range es {
+		es[i] = newEvent(r.TenantID, r.ID, i, map[bool]string{true: audit.SignInStarted, false: "identity.update"}[i < audit.MaxTotal])
+	}
+	must(t, s.Update(ctx, func(tx store.Tx) error { return tx.RecordEvents(ctx, es) }))
+	// A page of 3 for the 5 identity.update events: its total is counted, not its length.
+	for raw, want := range map[string]int{"": audit.MaxTotal + 1, `action sw "sign_in."`: audit.MaxTotal, `action eq "identity.update"`: 5} {
+		o := latchkey.ListOptions{Limit: 3}
+		if raw != "" {
+			o.Filter = parse(t, raw, audit.FilterAttributes)
+		}
+		list, total, err := s.Audit().ListEvents(ctx, r.TenantID, r.ID, o)
+		must(t, err)
+		if len(list) != 3 {
+			t.Errorf("%q: a page of %d, want 3", raw, len(list))
+		}
+		wantTotal(t, raw, total, want)
+	}
+}
+
 // testEventDetails: sign-in and readable-audit fields come back as
 // recorded, and the filters on them (case-insensitive action and
 // resource_type, sw, times, ids, ip) select the right events.

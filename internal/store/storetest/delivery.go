@@ -23,9 +23,9 @@ func newDelivery(r directory.Realm, url string, due time.Time) delivery.Delivery
 
 func deliveryID(d delivery.Delivery) string { return d.ID }
 
-func claimDeliveries(t *testing.T, s store.Store, owner string, at time.Time, limit int, busy ...string) []delivery.Delivery {
+func claimDeliveries(t *testing.T, s store.Store, owner string, at time.Time, limit int, full ...delivery.Lane) []delivery.Delivery {
 	t.Helper()
-	got, err := s.Delivery().ClaimDeliveries(t.Context(), owner, at, time.Minute, limit, busy)
+	got, err := s.Delivery().ClaimDeliveries(t.Context(), owner, at, time.Minute, limit, delivery.Lanes{Full: full}, nil)
 	must(t, err)
 	return got
 }
@@ -57,9 +57,9 @@ func testDeliveryOutbox(t *testing.T, s store.Store) {
 	_, err := s.Delivery().GetDelivery(ctx, latchkey.NewID())
 	wantErr(t, "a missing delivery", err, latchkey.ErrNotFound)
 
-	// A busy target is left out; the others come first due first.
-	got := claimDeliveries(t, s, "one", now, 10, b.Target)
-	sameIDs(t, "claimed without b's target", ids(got, deliveryID), []string{a.ID})
+	// A full lane is left out; the others come first due first.
+	got := claimDeliveries(t, s, "one", now, 10, delivery.LaneOf(b))
+	sameIDs(t, "claimed without b's lane", ids(got, deliveryID), []string{a.ID})
 	if got[0].Attempts != 1 || got[0].State != delivery.StatePending || got[0].Payload != a.Payload || got[0].URL != a.URL {
 		t.Errorf("claimed %+v", got[0])
 	}
@@ -132,7 +132,7 @@ func testDeliveryClaimRace(t *testing.T, s store.Store) {
 	for c := range 6 {
 		wg.Go(func() {
 			for {
-				got, err := s.Delivery().ClaimDeliveries(t.Context(), "node"+string(rune('a'+c)), now.Add(time.Second), time.Minute, 1, nil)
+				got, err := s.Delivery().ClaimDeliveries(t.Context(), "node"+string(rune('a'+c)), now.Add(time.Second), time.Minute, 1, delivery.Lanes{}, nil)
 				if err != nil {
 					t.Error(err)
 					return
@@ -150,6 +150,60 @@ func testDeliveryClaimRace(t *testing.T, s store.Store) {
 	slices.Sort(claimed)
 	slices.Sort(want)
 	sameIDs(t, "claimed deliveries", claimed, want)
+}
+
+// testDeliveryLanes: a claim asks take of each due delivery's lane, first
+// due first, and claims those it takes (up to limit); Only restricts it to
+// some lanes. Outcomes recorded at once each get their own answer.
+func testDeliveryLanes(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	r := newRealm(t, s)
+	var a, b []delivery.Delivery
+	for i := range 3 {
+		a = append(a, newDelivery(r, "https://a.example/", now.Add(time.Duration(2*i)*time.Millisecond)))
+		b = append(b, newDelivery(r, "https://b.example/", now.Add(time.Duration(2*i+1)*time.Millisecond)))
+	}
+	for _, d := range append(slices.Clone(a), b...) {
+		must(t, s.EnqueueDelivery(ctx, d))
+	}
+	claim := func(owner string, limit int, lanes delivery.Lanes, perLane int) []delivery.Delivery {
+		t.Helper()
+		taken := map[delivery.Lane]int{}
+		got, err := s.Delivery().ClaimDeliveries(ctx, owner, now.Add(time.Second), time.Minute, limit, lanes, func(l delivery.Lane) bool {
+			taken[l]++
+			return taken[l] <= perLane
+		})
+		must(t, err)
+		return got
+	}
+	sameIDs(t, "two of each lane", ids(claim("one", 10, delivery.Lanes{}, 2), deliveryID), ids([]delivery.Delivery{a[0], b[0], a[1], b[1]}, deliveryID))
+	sameIDs(t, "only b's lane", ids(claim("one", 10, delivery.Lanes{Only: []delivery.Lane{delivery.LaneOf(b[0])}}, 2), deliveryID), []string{b[2].ID})
+	sameIDs(t, "up to limit", ids(claim("one", 1, delivery.Lanes{}, 2), deliveryID), []string{a[2].ID})
+
+	// Outcomes of one owner's attempts, recorded concurrently; one of them
+	// by an owner that does not hold the lease.
+	var wg sync.WaitGroup
+	errs := make([]error, 6)
+	for i, d := range append(slices.Clone(a), b...) {
+		owner := map[bool]string{true: "two", false: "one"}[i == 4]
+		wg.Go(func() {
+			errs[i] = s.Delivery().FinishAttempt(ctx, d.ID, owner, delivery.Outcome{State: delivery.StateDelivered, Time: now, Status: 204})
+		})
+	}
+	wg.Wait()
+	for i, d := range append(slices.Clone(a), b...) {
+		if i == 4 {
+			wantErr(t, "an outcome by another owner", errs[i], latchkey.ErrNotFound)
+			if got := getDelivery(t, s, d.ID); got.State != delivery.StatePending {
+				t.Errorf("recorded by another owner: %+v", got)
+			}
+			continue
+		}
+		must(t, errs[i])
+		if got := getDelivery(t, s, d.ID); got.State != delivery.StateDelivered || got.LastStatus != 204 {
+			t.Errorf("delivered %+v", got)
+		}
+	}
 }
 
 // testSessionsEndedHook: every ending of sessions calls the store's
