@@ -48,7 +48,6 @@ func BenchmarkSSOWithSession(b *testing.B) {
 			}
 			b.ResetTimer()
 			cpu := cpuTime()
-			b.SetParallelism(clients)
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					out, err := f.svc.Begin(b.Context(), f.realm.TenantID, f.realm.ID, s.id, <-next, &ss)
@@ -77,7 +76,6 @@ func BenchmarkWSFedWithSession(b *testing.B) {
 	in := saml.WSFedSignIn{Realm: rpRealm, Reply: rpReply, Context: "ctx"}
 	b.ResetTimer()
 	cpu := cpuTime()
-	b.SetParallelism(clients)
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			out, err := f.svc.WSFedSignIn(b.Context(), f.realm.TenantID, f.realm.ID, id, in, "192.0.2.1:1", &ss)
@@ -89,11 +87,6 @@ func BenchmarkWSFedWithSession(b *testing.B) {
 	})
 	reportCPU(b, cpu)
 }
-
-// clients is how many requests each core has in flight (16 on -cpu 2, as
-// the HTTP benchmarks' clients): a server answers many browsers at once, so
-// one's database write waits while another's signature uses the core.
-const clients = 8
 
 // cpuTime is the CPU time this process used so far.
 func cpuTime() time.Duration {
