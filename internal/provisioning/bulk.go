@@ -3,7 +3,6 @@ package provisioning
 import (
 	"bytes"
 	"context"
-	"errors"
 	"slices"
 
 	"github.com/latchkey/latchkey"
@@ -103,24 +102,9 @@ func (s *Service) CreateBulkJob(ctx context.Context, tenantID, realmID string, a
 				seq++
 			}
 		}
-		if err := tx.CreateImportJob(ctx, j); err != nil {
-			switch {
-			case errors.Is(err, latchkey.ErrDuplicate):
-				return errJobRunning
-			case errors.Is(err, latchkey.ErrNoParent):
-				return directory.RealmNotFound(realmID)
-			}
-			return err
-		}
-		return tx.RecordEvent(ctx, audit.NewAt(ctx, at, tenantID, realmID, "import_job.create", "ImportJob", j.ID))
+		return createJob(ctx, tx, j, at)
 	})
-	if err != nil {
-		return Job{}, err
-	}
-	if s.Wake != nil {
-		s.Wake()
-	}
-	return j, nil
+	return s.started(j, err)
 }
 
 // bulkRun runs one claimed bulk job.

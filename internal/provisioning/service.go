@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/audit"
@@ -81,24 +82,9 @@ func (s *Service) CreateJob(ctx context.Context, tenantID, realmID string, file 
 				return err
 			}
 		}
-		if err := tx.CreateImportJob(ctx, j); err != nil {
-			switch {
-			case errors.Is(err, latchkey.ErrDuplicate):
-				return errJobRunning
-			case errors.Is(err, latchkey.ErrNoParent):
-				return directory.RealmNotFound(realmID)
-			}
-			return err
-		}
-		return tx.RecordEvent(ctx, audit.NewAt(ctx, t, tenantID, realmID, "import_job.create", "ImportJob", j.ID))
+		return createJob(ctx, tx, j, t)
 	})
-	if err != nil {
-		return Job{}, err
-	}
-	if s.Wake != nil {
-		s.Wake()
-	}
-	return j, nil
+	return s.started(j, err)
 }
 
 // GetJob returns an import job of a realm.
@@ -276,4 +262,31 @@ func groupNames(gs []directory.Group) string {
 		names[i] = g.DisplayName
 	}
 	return strings.Join(names, ";")
+}
+
+// createJob stores the new job j in tx, with its event: errJobRunning
+// while another job of its realm runs.
+func createJob(ctx context.Context, tx Tx, j Job, at time.Time) error {
+	if err := tx.CreateImportJob(ctx, j); err != nil {
+		switch {
+		case errors.Is(err, latchkey.ErrDuplicate):
+			return errJobRunning
+		case errors.Is(err, latchkey.ErrNoParent):
+			return directory.RealmNotFound(j.RealmID)
+		}
+		return err
+	}
+	return tx.RecordEvent(ctx, audit.NewAt(ctx, at, j.TenantID, j.RealmID, "import_job.create", "ImportJob", j.ID))
+}
+
+// started answers a job whose creation ended with err, and wakes the
+// worker for it.
+func (s *Service) started(j Job, err error) (Job, error) {
+	if err != nil {
+		return Job{}, err
+	}
+	if s.Wake != nil {
+		s.Wake()
+	}
+	return j, nil
 }
