@@ -2,9 +2,11 @@ package sqlite_test
 
 import (
 	"database/sql"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/latchkey/latchkey/internal/store/sqlite"
 	"github.com/latchkey/latchkey/internal/store/storetest"
@@ -56,5 +58,60 @@ func TestIndexedLookups(t *testing.T) {
 		if !strings.Contains(plan, index) {
 			t.Errorf("%s: plan %q, want %s", query, plan, index)
 		}
+	}
+}
+
+// TestBackgroundCheckpoint: pages committed to the WAL reach the database
+// file while the store is open, without a checkpoint of the connection
+// that wrote them (its own are off here, as the store's writer leaves its
+// own to a WAL of 64 MiB), and no longer once the store is closed.
+func TestBackgroundCheckpoint(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "latchkey.db")
+	s, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=wal_autocheckpoint(0)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	if _, err := db.Exec(`CREATE TABLE filler (b BLOB)`); err != nil {
+		t.Fatal(err)
+	}
+	// fill commits 4 MiB of pages that only the WAL holds until a checkpoint.
+	fill := func() {
+		t.Helper()
+		if _, err := db.Exec(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1024) INSERT INTO filler SELECT randomblob(4000) FROM n`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	size := func() int64 {
+		t.Helper()
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	before := size()
+	fill()
+	for deadline := time.Now().Add(5 * time.Second); size() < before+4<<20; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the database file is %d bytes 5 s after a commit of 4 MiB to a file of %d: no checkpoint", size(), before)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	closed := size()
+	fill()
+	time.Sleep(300 * time.Millisecond) // three checkpoint periods
+	if size() != closed {
+		t.Errorf("the database file grew from %d to %d bytes after the store closed", closed, size())
 	}
 }

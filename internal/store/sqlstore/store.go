@@ -74,6 +74,9 @@ type Dialect struct {
 	// CacheStatements runs each distinct query as a prepared statement
 	// kept for reuse, for a driver that does not do so itself.
 	CacheStatements bool
+	// Maintain, when set, runs for as long as the store is open, on the
+	// reading connections, and returns when ctx ends (SQLite's checkpoints).
+	Maintain func(ctx context.Context, db *sql.DB)
 }
 
 // Engine-independent classes of constraint errors, for Dialect.Classify.
@@ -107,6 +110,8 @@ type Store struct {
 	Clock latchkey.Clock
 	// sessionsEnded is OnSessionsEnded's function, or nil.
 	sessionsEnded store.SessionsEnded
+	// stopMaintaining ends Dialect.Maintain and waits for it.
+	stopMaintaining func()
 }
 
 // OnSessionsEnded makes every ending of sessions (Tx.EndSessions, whoever
@@ -128,6 +133,16 @@ func New(db, writer *sql.DB, d Dialect) *Store {
 		s.tx.r, s.tx.w = s.reads, s.writes
 	}
 	s.tx.r, s.tx.w = s.traced(s.tx.r), s.traced(s.tx.w)
+	s.stopMaintaining = func() {}
+	if d.Maintain != nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			d.Maintain(ctx, db)
+		}()
+		s.stopMaintaining = func() { cancel(); <-done }
+	}
 	return s
 }
 
@@ -187,6 +202,7 @@ func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
 // Close closes the cached statements and the connections.
 func (s *Store) Close() error {
+	s.stopMaintaining()
 	var err error
 	if s.reads != nil {
 		err = s.reads.Close()
