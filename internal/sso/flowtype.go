@@ -133,6 +133,7 @@ func (s *Service) UpdateFlowTypes(ctx context.Context, tenantID, realmID string,
 	if err := v.Err(); err != nil {
 		return c, err
 	}
+	defer s.launches.Clear() // once the change is committed
 	err = s.store.Update(ctx, func(tx Tx) error {
 		if c, err = s.flowTypes(ctx, tx, tenantID, realmID); err != nil {
 			return err

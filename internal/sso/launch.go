@@ -79,12 +79,17 @@ func (e *LaunchDisabled) Error() string {
 // launches (a page that may sign in either way asks for both). A realm that never changed its launch mechanisms enables every
 // valid flow; its defaults are not written on this path.
 func (s *Service) CheckLaunch(ctx context.Context, tenantID, realmID string, launches ...Launch) error {
-	c, err := s.store.GetFlowTypeConfig(ctx, tenantID, realmID)
-	if errors.Is(err, latchkey.ErrNotFound) {
-		c, err = defaultFlowTypes(tenantID, realmID, s.Clock.Now()), nil
-	}
-	if err != nil {
-		return err
+	c, cached := s.launches.Get(tenantID+"/"+realmID, s.Clock.Now())
+	if !cached {
+		var err error
+		c, err = s.store.GetFlowTypeConfig(ctx, tenantID, realmID)
+		if errors.Is(err, latchkey.ErrNotFound) {
+			c, err = defaultFlowTypes(tenantID, realmID, s.Clock.Now()), nil
+		}
+		if err != nil {
+			return err
+		}
+		s.launches.Put(tenantID+"/"+realmID, c, s.Clock.Now())
 	}
 	for _, l := range launches {
 		if c.Enabled(l.Platform, l.Flow) {

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"reflect"
 	"testing"
+	"time"
 
+	"github.com/latchkey/latchkey/internal/nodecache"
 	"github.com/latchkey/latchkey/internal/sso"
 )
 
@@ -128,5 +130,17 @@ func TestCheckLaunch(t *testing.T) {
 			t.Errorf("web embedded and roaming_auth disabled: %v", err)
 		}
 		must(t, f.svc.CheckLaunch(ctx, tn, r, sso.SDKLaunch("Mozilla/5.0 (Windows NT 10.0)")))
+
+		// Another node's change (straight to the store) counts here once
+		// what this node read is older than nodecache.TTL.
+		c, err := f.svc.FlowTypes(ctx, tn, r)
+		must(t, err)
+		c.PlatformConfig["web"]["embedded"] = sso.FlowType{Enabled: true, Valid: true}
+		must(t, f.st.SSO().Update(ctx, func(tx sso.Tx) error { return tx.PutFlowTypeConfig(ctx, c) }))
+		if err := f.svc.CheckLaunch(ctx, tn, r, here); !errors.As(err, &disabled) {
+			t.Errorf("within the TTL of its read, this node allowed a launch it read as disabled: %v", err)
+		}
+		f.clock.Advance(nodecache.TTL + time.Millisecond)
+		must(t, f.svc.CheckLaunch(ctx, tn, r, here))
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/directory"
+	"github.com/latchkey/latchkey/internal/nodecache"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/secretbox"
 )
@@ -26,6 +27,10 @@ type Service struct {
 	PublicURL string
 	Clock     latchkey.Clock
 	Logger    *slog.Logger
+	// launches are the realms' launch mechanisms as CheckLaunch read them
+	// in the last nodecache.TTL (the defaults of a realm that has none), by
+	// realm: every sign-in asks.
+	launches nodecache.Cache[FlowTypeConfig]
 }
 
 // NewService returns a Service over store whose secrets box seals.

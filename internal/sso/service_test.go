@@ -33,6 +33,7 @@ type fixture struct {
 	oauth *oauth.Service
 	svc   *sso.Service
 	box   *secretbox.Box
+	clock *testenv.Clock
 }
 
 func forEachEngine(t *testing.T, test func(t *testing.T, f *fixture)) {
@@ -55,7 +56,7 @@ func forEachEngine(t *testing.T, test func(t *testing.T, f *fixture)) {
 			s.Clock = clock.Now
 			d := directory.NewService(st.Directory())
 			d.Clock = clock.Now
-			test(t, &fixture{st: st, realm: r, dir: d, oauth: o, svc: s, box: box})
+			test(t, &fixture{st: st, realm: r, dir: d, oauth: o, svc: s, box: box, clock: clock})
 		})
 	}
 }
