@@ -102,7 +102,7 @@ func TestRedirectTargets(t *testing.T) {
 			t.Fatal(err)
 		}
 		pending.ID, pending.Params.RedirectURI = latchkey.RandomString(32), dangerousTargets[0]
-		if err := e.node.Store.CreateAuthRequest(t.Context(), pending); err != nil {
+		if err := e.node.Store.SaveAuthRequest(t.Context(), pending, nil); err != nil {
 			t.Fatal(err)
 		}
 		opts, err := virtualwebauthn.ParseAssertionOptions(string(signin.Options))

@@ -26,7 +26,7 @@ func (s *Service) StartAccountSignIn(ctx context.Context, tenantID, realmID stri
 	t := s.Clock.Now()
 	req := AuthRequest{ID: latchkey.RandomString(32), TenantID: tenantID, RealmID: realmID,
 		Challenge: base64.RawURLEncoding.EncodeToString([]byte(latchkey.RandomString(32))), CreateTime: t, ExpireTime: t.Add(authRequestTTL)}
-	return req, s.store.CreateAuthRequest(ctx, req)
+	return req, s.store.SaveAuthRequest(ctx, req, nil)
 }
 
 // FinishAccountSignIn spends a pending account page sign-in (req as

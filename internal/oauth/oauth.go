@@ -179,7 +179,8 @@ type Tx interface {
 	// DeleteExpiredTokens removes records of tokens that expired before t.
 	DeleteExpiredTokens(ctx context.Context, t time.Time) (int, error)
 
-	CreateAuthRequest(ctx context.Context, r AuthRequest) error
+	// SaveAuthRequest stores a pending sign-in with its event (or nil).
+	SaveAuthRequest(ctx context.Context, r AuthRequest, e *audit.Event) error
 	GetAuthRequest(ctx context.Context, id string) (AuthRequest, error)
 	// GetSignInByCode finds a finished sign-in by the hash of its code,
 	// with the identity that signed in. (Whether its passkey may still sign

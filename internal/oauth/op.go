@@ -139,12 +139,7 @@ func (s *Service) Authorize(ctx context.Context, tenantID, realmID, appID string
 		}
 	}
 	started := s.signInEvent(ctx, audit.SignInStarted, tenantID, realmID, appID, req.ID, nil, "")
-	return req, app, "", s.store.Update(ctx, func(tx Tx) error {
-		if err := tx.CreateAuthRequest(ctx, req); err != nil {
-			return err
-		}
-		return tx.RecordEvent(ctx, started)
-	})
+	return req, app, "", s.store.SaveAuthRequest(ctx, req, &started)
 }
 
 // authorize checks an authorization request and returns the sign-in it
@@ -311,7 +306,7 @@ func (s *Service) approve(ctx context.Context, req AuthRequest, identity directo
 	}
 	err = s.store.Update(ctx, func(tx Tx) error {
 		if unstored {
-			if err := tx.CreateAuthRequest(ctx, req); err != nil {
+			if err := tx.SaveAuthRequest(ctx, req, nil); err != nil {
 				return err
 			}
 		}

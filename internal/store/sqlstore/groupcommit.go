@@ -4,6 +4,9 @@ import (
 	"context"
 	"slices"
 	"sync"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/audit"
 )
 
 // maxGroup bounds the items stored together (a few rows each, some ten
@@ -79,4 +82,27 @@ func first(outcomes []error, err error) error {
 		return err
 	}
 	return outcomes[0]
+}
+
+// withEvent is an item to store with the event that goes with it, or nil.
+type withEvent[T any] struct {
+	item  T
+	event *audit.Event
+}
+
+// insertWithEvents inserts items, as row makes them, in one statement
+// (prefix: INSERT INTO table (columns)) and their events in another.
+func insertWithEvents[T any](ctx context.Context, t *tx, prefix string, items []withEvent[T], row func(T) []any) ([]error, error) {
+	rows := make([][]any, len(items))
+	var events []audit.Event
+	for i, it := range items {
+		rows[i] = row(it.item)
+		if it.event != nil {
+			events = append(events, *it.event)
+		}
+	}
+	if err := t.insert(ctx, latchkey.ErrNoParent, prefix, rows, ""); err != nil {
+		return nil, err
+	}
+	return make([]error, len(items)), t.RecordEvents(ctx, events)
 }

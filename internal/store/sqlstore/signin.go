@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/oauth"
 )
@@ -34,12 +35,32 @@ func authRequestFields(r *oauth.AuthRequest) fields {
 	}
 }
 
-func (t *tx) CreateAuthRequest(ctx context.Context, r oauth.AuthRequest) error {
+// SaveAuthRequest stores a sign-in's request and its event in one
+// transaction with those that concurrent sign-ins save: the requests in one
+// statement, the events in another. (Inside Update the transaction's own
+// SaveAuthRequest is used.)
+func (s *Store) SaveAuthRequest(ctx context.Context, r oauth.AuthRequest, e *audit.Event) error {
+	return s.authRequests.do(ctx, withEvent[oauth.AuthRequest]{r, e}, s.saveAuthRequests)
+}
+
+func (s *Store) saveAuthRequests(ctx context.Context, items []withEvent[oauth.AuthRequest]) (outcomes []error, err error) {
+	err = s.update(ctx, func(t *tx) error {
+		outcomes, err = insertWithEvents(ctx, t, `INSERT INTO auth_requests (`+authRequestColumns+`)`, items, authRequestRow)
+		return err
+	})
+	return outcomes, err
+}
+
+func (t *tx) SaveAuthRequest(ctx context.Context, r oauth.AuthRequest, e *audit.Event) error {
+	return first(insertWithEvents(ctx, t, `INSERT INTO auth_requests (`+authRequestColumns+`)`,
+		[]withEvent[oauth.AuthRequest]{{r, e}}, authRequestRow))
+}
+
+// authRequestRow is a pending sign-in's row of authRequestColumns.
+func authRequestRow(r oauth.AuthRequest) []any {
 	params, _ := json.Marshal(r.Params)
-	_, err := t.exec(ctx, latchkey.ErrNoParent, `INSERT INTO auth_requests (`+authRequestColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, '', '', 0, '', FALSE, $7, $8, '', '[]', '')`,
-		r.ID, r.TenantID, r.RealmID, r.ApplicationID, string(params), r.Challenge, micros(r.CreateTime), micros(r.ExpireTime))
-	return err
+	return []any{r.ID, r.TenantID, r.RealmID, r.ApplicationID, string(params), r.Challenge, "", "", int64(0), "", false,
+		micros(r.CreateTime), micros(r.ExpireTime), "", "[]", ""}
 }
 
 func (t *tx) GetAuthRequest(ctx context.Context, id string) (oauth.AuthRequest, error) {

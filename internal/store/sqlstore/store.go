@@ -100,6 +100,8 @@ type Store struct {
 	dialect *Dialect
 	grants  groupCommit[oauth.Grant]
 	creates groupCommit[identityCreate]
+	// authRequests are the sign-ins' requests (SaveAuthRequest).
+	authRequests groupCommit[withEvent[oauth.AuthRequest]]
 	// outcomes are the delivery attempts' (deliveryStore.FinishAttempt).
 	outcomes groupCommit[attemptOutcome]
 	// reads and writes are db's and writer's statement caches, nil unless

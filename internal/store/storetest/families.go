@@ -90,7 +90,7 @@ func testGrantFamilies(t *testing.T, s store.Store) {
 	redeemed := func(identity, credential string) oauth.Grant {
 		ar := oauth.AuthRequest{ID: latchkey.RandomString(32), TenantID: r.TenantID, RealmID: r.ID, ApplicationID: app.ID,
 			Challenge: "c", CreateTime: now, ExpireTime: exp}
-		must(t, s.CreateAuthRequest(ctx, ar))
+		must(t, s.SaveAuthRequest(ctx, ar, nil))
 		ar.IdentityID, ar.CredentialID, ar.AuthTime, ar.CodeHash = identity, credential, now, latchkey.RandomString(64)
 		must(t, s.FinishAuthRequest(ctx, ar, now))
 		g := familyGrant(app, ar.ID, identity, credential, exp)
@@ -169,7 +169,7 @@ func testFamilyRevokedDuringRefresh(t *testing.T, s store.Store) {
 		family := latchkey.RandomString(32)
 		ar := oauth.AuthRequest{ID: family, TenantID: r.TenantID, RealmID: r.ID, ApplicationID: app.ID, Challenge: "c",
 			CreateTime: now, ExpireTime: exp}
-		must(t, s.CreateAuthRequest(ctx, ar))
+		must(t, s.SaveAuthRequest(ctx, ar, nil))
 		ar.IdentityID, ar.CredentialID, ar.AuthTime, ar.CodeHash = alice, laptop, now, latchkey.RandomString(64)
 		must(t, s.FinishAuthRequest(ctx, ar, now))
 		must(t, s.SaveGrant(ctx, familyGrant(app, family, alice, laptop, exp)))
@@ -210,7 +210,7 @@ func testRedemptionOfRevokedSigner(t *testing.T, s store.Store) {
 	code := func(identity, credential string) string {
 		ar := oauth.AuthRequest{ID: latchkey.RandomString(32), TenantID: r.TenantID, RealmID: r.ID, ApplicationID: app.ID,
 			Challenge: "c", CreateTime: now, ExpireTime: exp}
-		must(t, s.CreateAuthRequest(ctx, ar))
+		must(t, s.SaveAuthRequest(ctx, ar, nil))
 		ar.IdentityID, ar.CredentialID, ar.AuthTime, ar.CodeHash = identity, credential, now, latchkey.RandomString(64)
 		must(t, s.FinishAuthRequest(ctx, ar, now))
 		return ar.ID

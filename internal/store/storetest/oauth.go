@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"cmp"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -88,7 +90,7 @@ func testFinishAuthRequest(t *testing.T, s store.Store) {
 	app := addApplication(t, s, r)
 	ar := oauth.AuthRequest{ID: latchkey.RandomString(32), TenantID: r.TenantID, RealmID: r.ID, ApplicationID: app.ID,
 		Challenge: "challenge", CreateTime: now, ExpireTime: now.Add(time.Minute)}
-	must(t, s.CreateAuthRequest(ctx, ar))
+	must(t, s.SaveAuthRequest(ctx, ar, nil))
 	_, _, err := s.GetSignInByCode(ctx, "")
 	wantErr(t, "a pending sign-in by its empty code", err, latchkey.ErrNotFound)
 	alice := addIdentity(t, s, r, "alice")
@@ -144,7 +146,7 @@ func testRedeemCodes(t *testing.T, s store.Store) {
 	signIn := func() string {
 		ar := oauth.AuthRequest{ID: latchkey.RandomString(32), TenantID: r.TenantID, RealmID: r.ID, ApplicationID: app.ID,
 			Challenge: "c", CreateTime: now, ExpireTime: exp}
-		must(t, s.CreateAuthRequest(ctx, ar))
+		must(t, s.SaveAuthRequest(ctx, ar, nil))
 		ar.IdentityID, ar.CredentialID, ar.AuthTime, ar.CodeHash = alice, laptop, now, latchkey.RandomString(64)
 		must(t, s.FinishAuthRequest(ctx, ar, now))
 		return ar.ID
@@ -394,4 +396,45 @@ func testSigningKeys(t *testing.T, s store.Store) {
 	must(t, err)
 	keyID := func(k oauth.SigningKey) string { return k.ID }
 	equal(t, "keys", sortedBy(keys, keyID), sortedBy([]oauth.SigningKey{oldest, middle, newest}, keyID))
+}
+
+// testAuthRequestsTogether: the requests that concurrent sign-ins save are
+// stored with exactly their events; of two saves of one id, one succeeds
+// and the other is a duplicate, without failing the others' saves.
+func testAuthRequestsTogether(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	r := newRealm(t, s)
+	app := addApplication(t, s, r)
+	const n = 40
+	saved := make([]oauth.AuthRequest, 2*n)
+	outcomes := make([]error, 2*n)
+	var wg sync.WaitGroup
+	for i := range 2 * n {
+		// Requests i and i+n have the same id.
+		saved[i] = oauth.AuthRequest{ID: fmt.Sprintf("request-%d", i%n), TenantID: r.TenantID, RealmID: r.ID, ApplicationID: app.ID,
+			Params: oauth.AuthParams{State: fmt.Sprint(i)}, Challenge: fmt.Sprint("challenge-", i), AMR: []string{},
+			AuthTime:   time.UnixMicro(0).UTC(), // a pending sign-in's, as stored
+			CreateTime: now, ExpireTime: now.Add(time.Minute)}
+		e := newEvent(r.TenantID, r.ID, i, "sign_in.started")
+		wg.Go(func() { outcomes[i] = s.SaveAuthRequest(ctx, saved[i], &e) })
+	}
+	wg.Wait()
+	for i := range n {
+		a, b := outcomes[i], outcomes[i+n]
+		if (a == nil) == (b == nil) || !errors.Is(cmp.Or(a, b), latchkey.ErrDuplicate) {
+			t.Fatalf("the two saves of request-%d: %v, %v; want one nil and one latchkey.ErrDuplicate", i, a, b)
+		}
+		kept := saved[i]
+		if a != nil {
+			kept = saved[i+n]
+		}
+		got, err := s.GetAuthRequest(ctx, kept.ID)
+		must(t, err)
+		equal(t, "a saved request", got, kept)
+	}
+	_, total, err := s.Audit().ListEvents(ctx, r.TenantID, r.ID, all(nil))
+	must(t, err)
+	if total != n {
+		t.Errorf("%d events for %d requests saved", total, n)
+	}
 }

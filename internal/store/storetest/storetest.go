@@ -65,6 +65,7 @@ func Run[S store.Store](t *testing.T, open func(t testing.TB) S) {
 		{"ConcurrentTokens", testConcurrentTokens},
 		{"ConcurrentIdentityCreates", testConcurrentIdentityCreates},
 		{"FinishAuthRequest", testFinishAuthRequest},
+		{"AuthRequestsTogether", testAuthRequestsTogether},
 		{"RedeemCodes", testRedeemCodes},
 		{"GrantFamilies", testGrantFamilies},
 		{"FamilyRevokedDuringRefresh", testFamilyRevokedDuringRefresh},
