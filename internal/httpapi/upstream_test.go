@@ -2,26 +2,20 @@ package httpapi_test
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
 	"encoding/json"
 	"html"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/go-jose/go-jose/v4"
-	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/browsertest"
@@ -126,22 +120,16 @@ func TestSignInThroughUpstream(t *testing.T) {
 // token the test made for it (or an error when there is none).
 type hostileUpstream struct {
 	URL    string
-	key    *rsa.PrivateKey
+	key    testenv.SigningKey
 	mu     sync.Mutex
 	tokens map[string]string // code → ID token
 }
 
 func startHostileUpstream(t *testing.T) *hostileUpstream {
 	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := &hostileUpstream{key: key, tokens: map[string]string{}}
+	u := &hostileUpstream{key: testenv.NewSigningKey(t, "k1"), tokens: map[string]string{}}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /jwks", func(w http.ResponseWriter, r *http.Request) {
-		json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k1", Algorithm: "RS256", Use: "sig"}}})
-	})
+	mux.HandleFunc("GET /jwks", u.key.ServeJWKS)
 	mux.HandleFunc("POST /token", func(w http.ResponseWriter, r *http.Request) {
 		u.mu.Lock()
 		tok, ok := u.tokens[r.PostFormValue("code")]
@@ -154,29 +142,8 @@ func startHostileUpstream(t *testing.T) *hostileUpstream {
 		}
 		json.NewEncoder(w).Encode(map[string]any{"access_token": "at", "token_type": "Bearer", "expires_in": 60, "id_token": tok})
 	})
-	ln, err := net.Listen("tcp", "localhost:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: mux}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	u.URL = "http://localhost:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	u.URL = testenv.Serve(t, mux)
 	return u
-}
-
-// sign makes an ID token with claims, signed by key (kid k1).
-func (u *hostileUpstream) sign(t *testing.T, key *rsa.PrivateKey, claims map[string]any) string {
-	t.Helper()
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: key}, (&jose.SignerOptions{}).WithHeader("kid", "k1"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := jwt.Signed(signer).Claims(claims).Serialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return raw
 }
 
 // TestUpstreamBadAnswers: a generic_oidc_idp whose provider is a hostile
@@ -239,7 +206,7 @@ func TestUpstreamBadAnswers(t *testing.T) {
 				return map[string]any{"iss": up.URL, "sub": "u1", "aud": "latchkey", "nonce": nonce, "email": "ada@example.com",
 					"iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix()}
 			}
-			otherKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+			otherKey := testenv.NewSigningKey(t, up.key.KID)
 			callback := func(hc *http.Client, path string, q url.Values) testenv.Response {
 				t.Helper()
 				return sendWith(t, hc, "GET", path+"?"+q.Encode(), nil, nil)
@@ -254,7 +221,7 @@ func TestUpstreamBadAnswers(t *testing.T) {
 			for _, tc := range []struct {
 				name   string
 				change func(claims map[string]any)
-				key    *rsa.PrivateKey
+				key    *testenv.SigningKey // nil: the provider's
 				says   string
 			}{
 				{"wrong issuer", func(m map[string]any) { m["iss"] = "https://evil.example" }, nil, "is not the identity provider's"},
@@ -263,7 +230,7 @@ func TestUpstreamBadAnswers(t *testing.T) {
 				{"wrong nonce", func(m map[string]any) { m["nonce"] = "replayed-nonce" }, nil, "nonce is not this sign-in's"},
 				{"no nonce", func(m map[string]any) { delete(m, "nonce") }, nil, "nonce is not this sign-in's"},
 				{"expired", func(m map[string]any) { m["exp"] = time.Now().Add(-time.Hour).Unix() }, nil, "ID token is not valid"},
-				{"another key", func(map[string]any) {}, otherKey, "ID token is not valid"},
+				{"another key", func(map[string]any) {}, &otherKey, "ID token is not valid"},
 				{"no identifying claim", func(m map[string]any) { delete(m, "email") }, nil, "has no claim email"},
 			} {
 				hc, state, nonce, _ := start()
@@ -273,9 +240,9 @@ func TestUpstreamBadAnswers(t *testing.T) {
 				up.mu.Lock()
 				key := tc.key
 				if key == nil {
-					key = up.key
+					key = &up.key
 				}
-				up.tokens[code] = up.sign(t, key, claims)
+				up.tokens[code] = key.Sign(t, claims)
 				up.mu.Unlock()
 				refusedPage(tc.name, callback(hc, cb, url.Values{"code": {code}, "state": {state}}), http.StatusBadRequest, tc.says)
 			}
@@ -296,7 +263,7 @@ func TestUpstreamBadAnswers(t *testing.T) {
 			hc, state, nonce, _ := start()
 			code := latchkey.RandomString(20)
 			up.mu.Lock()
-			up.tokens[code] = up.sign(t, up.key, good(nonce))
+			up.tokens[code] = up.key.Sign(t, good(nonce))
 			up.mu.Unlock()
 			q := url.Values{"code": {code}, "state": {state}}
 			for _, path := range []string{
@@ -308,7 +275,7 @@ func TestUpstreamBadAnswers(t *testing.T) {
 			}
 			hc, state, nonce, _ = start()
 			up.mu.Lock()
-			up.tokens[code] = up.sign(t, up.key, good(nonce))
+			up.tokens[code] = up.key.Sign(t, good(nonce))
 			up.mu.Unlock()
 			q = url.Values{"code": {code}, "state": {state}}
 			attacker, _ := cookiejar.New(nil)
@@ -321,7 +288,7 @@ func TestUpstreamBadAnswers(t *testing.T) {
 			refusedPage("an unknown sign-in", sendWith(t, hc, "GET", strings.Split(link, "?")[0]+"?request=made-up", nil, nil),
 				http.StatusBadRequest, "no such sign-in")
 			up.mu.Lock()
-			up.tokens[code] = up.sign(t, up.key, good(nonce))
+			up.tokens[code] = up.key.Sign(t, good(nonce))
 			up.mu.Unlock()
 			back := callback(hc, cb, url.Values{"code": {code}, "state": {state}})
 			if back.Status != http.StatusFound || !strings.HasPrefix(back.Header.Get("Location"), rp.URL+"/callback?code=") {
