@@ -55,12 +55,21 @@ func (k SigningKey) ServeJWKS(w http.ResponseWriter, _ *http.Request) {
 // returns its URL.
 func Serve(t testing.TB, h http.Handler) string {
 	t.Helper()
+	ln, url := Listen(t)
+	srv := &http.Server{Handler: h}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return url
+}
+
+// Listen listens on a free port of localhost and returns the listener with
+// its URL, for a test server that must know its URL before it serves (a
+// relying party registers its redirect URI first).
+func Listen(t testing.TB) (net.Listener, string) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "localhost:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: h}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	return "http://localhost:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	return ln, "http://localhost:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 }
