@@ -586,10 +586,8 @@ func TestBindingCORS(t *testing.T) {
 	t.Parallel()
 	forEachEngine(t, nil, func(t *testing.T, e *env) {
 		c := e.api
-		realm := newRealm(t, c, "CORS")
-		ada := str(t, newIdentity(t, c, realm, "ada"), "id")
+		_, _, b := appBinding(t, c, "CORS")
 		app := "https://app.example.com"
-		b := newBinding(t, c, realm, ada, embeddedConfig(t, c, realm, app))
 		preflight := func(origin string) testenv.Response {
 			return send(t, "OPTIONS", c.url(b.jobPath()+":bind"), http.Header{"Origin": {origin},
 				"Access-Control-Request-Method": {"POST"}, "Access-Control-Request-Headers": {"authorization,content-type,x-correlation-id"}}, nil)
