@@ -200,22 +200,15 @@ func (s *Server) accountSignIn(w http.ResponseWriter, r *http.Request) {
 // mechanisms allow its kind of passkey, the browser's session of the
 // realm starts, and the page is told to go to to.
 func (s *Server) finishPageSignIn(w http.ResponseWriter, r *http.Request, to string) {
-	var in struct {
-		Request    string          `json:"request"`
-		Credential json.RawMessage `json:"credential"`
-	}
+	var in signInProof
 	if err := httpx.DecodeBody(w, r, &in); err != nil {
 		httpx.WriteError(w, r, err)
 		return
 	}
 	tenant, realm := r.PathValue("tenant"), r.PathValue("realm")
 	req, err := s.OAuth.PendingAuthRequest(r.Context(), tenant, realm, "", in.Request)
-	if refused, ok := errors.AsType[*oauth.Error](err); ok {
-		httpx.WriteError(w, r, latchkey.Errorf(latchkey.CodeBadRequest, "%s", refused.Description))
-		return
-	}
 	if err != nil {
-		httpx.WriteError(w, r, err)
+		httpx.WriteError(w, r, asBadRequest(err))
 		return
 	}
 	if err := s.SSO.CheckLaunch(r.Context(), tenant, realm, sso.HostedLaunch(r.UserAgent(), attachment(in.Credential))); err != nil {
@@ -226,9 +219,7 @@ func (s *Server) finishPageSignIn(w http.ResponseWriter, r *http.Request, to str
 	if err == nil {
 		err = s.OAuth.FinishAccountSignIn(r.Context(), req, identity, cred.ID)
 	}
-	if refused, ok := errors.AsType[*oauth.Error](err); ok {
-		err = latchkey.Errorf(latchkey.CodeBadRequest, "%s", refused.Description)
-	}
+	err = asBadRequest(err)
 	if err == nil {
 		_, _, err = s.startSession(w, r, session.SignIn{TenantID: tenant, RealmID: realm, IdentityID: identity.ID, CredentialID: cred.ID,
 			AMR: oauth.PasskeyAMR(passkey.Config{}), ACR: oauth.PasskeyACR})

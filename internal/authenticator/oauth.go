@@ -41,14 +41,11 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 // authenticated by its own client credentials: only the tokens it issued
 // are active for it.
 func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, httpx.MaxBody)
-	if err := r.ParseForm(); err != nil || r.PostForm.Get("token") == "" {
-		httpx.WriteOAuthError(w, r, &oauth.Error{Code: "invalid_request", Description: "token is missing"})
+	req, token, ok := tokenForm(w, r)
+	if !ok {
 		return
 	}
-	req := oauth.TokenRequest{TenantID: r.PathValue("tenant"), RealmID: r.PathValue("realm"), ApplicationID: r.PathValue("app")}
-	req.ClientID, req.ClientSecret = httpx.ClientCredentials(r)
-	answer, err := s.OAuth.IntrospectAsClient(r.Context(), req, r.PostForm.Get("token"))
+	answer, err := s.OAuth.IntrospectAsClient(r.Context(), req, token)
 	if err != nil {
 		httpx.WriteOAuthError(w, r, err)
 		return
@@ -68,16 +65,28 @@ func (s *Server) jwks(w http.ResponseWriter, r *http.Request) {
 // revoke is an application's token revocation endpoint (RFC 7009): 200
 // whether or not the token was known.
 func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, httpx.MaxBody)
-	if err := r.ParseForm(); err != nil || r.PostForm.Get("token") == "" {
-		httpx.WriteOAuthError(w, r, &oauth.Error{Code: "invalid_request", Description: "token is missing"})
+	req, token, ok := tokenForm(w, r)
+	if !ok {
 		return
 	}
-	req := oauth.TokenRequest{TenantID: r.PathValue("tenant"), RealmID: r.PathValue("realm"), ApplicationID: r.PathValue("app")}
-	req.ClientID, req.ClientSecret = httpx.ClientCredentials(r)
-	if err := s.OAuth.Revoke(r.Context(), req, r.PostForm.Get("token")); err != nil {
+	if err := s.OAuth.Revoke(r.Context(), req, token); err != nil {
 		httpx.WriteOAuthError(w, r, err)
 		return
 	}
 	w.WriteHeader(http.StatusOK)
+}
+
+// tokenForm reads the form of the endpoints to which an application brings
+// a token with its client credentials (revoke, introspect): the request of
+// the path's application and the token. It answers invalid_request itself,
+// and reports false, when the form cannot be read or names no token.
+func tokenForm(w http.ResponseWriter, r *http.Request) (oauth.TokenRequest, string, bool) {
+	r.Body = http.MaxBytesReader(w, r.Body, httpx.MaxBody)
+	if err := r.ParseForm(); err != nil || r.PostForm.Get("token") == "" {
+		httpx.WriteOAuthError(w, r, &oauth.Error{Code: "invalid_request", Description: "token is missing"})
+		return oauth.TokenRequest{}, "", false
+	}
+	req := oauth.TokenRequest{TenantID: r.PathValue("tenant"), RealmID: r.PathValue("realm"), ApplicationID: r.PathValue("app")}
+	req.ClientID, req.ClientSecret = httpx.ClientCredentials(r)
+	return req, r.PostForm.Get("token"), true
 }

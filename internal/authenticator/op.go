@@ -243,15 +243,8 @@ func (s *Server) biAuthenticate(w http.ResponseWriter, r *http.Request) {
 // error=access_denied. (The session starts even when policy denies this
 // application: the passkey did sign in, and may be let in to others.)
 func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
-	var in struct {
-		Request    string          `json:"request"`
-		Credential json.RawMessage `json:"credential"`
-	}
-	if err := httpx.DecodeBody(w, r, &in); err != nil {
-		httpx.WriteError(w, r, err)
-		return
-	}
-	req, config, ok := s.pendingSignIn(w, r, in.Request)
+	var in signInProof
+	req, config, ok := s.pendingSignIn(w, r, &in, &in.Request)
 	if !ok {
 		return
 	}
@@ -279,17 +272,27 @@ func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
 	s.approve(w, r, req, signed.identity, signed.session)
 }
 
-// pendingSignIn returns the pending sign-in of the request's application
-// that the hosted page names by id, with the application's authenticator
-// config (zero when it has none); or it answers why there is none.
-func (s *Server) pendingSignIn(w http.ResponseWriter, r *http.Request, id string) (oauth.AuthRequest, passkey.AuthenticatorConfig, bool) {
-	tenant, realm, appID := r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("app")
-	req, err := s.OAuth.PendingAuthRequest(r.Context(), tenant, realm, appID, id)
-	var refused *oauth.Error
-	if errors.As(err, &refused) {
-		err = latchkey.Errorf(latchkey.CodeBadRequest, "%s", refused.Description)
-	}
+// signInProof is the body with which a hosted page finishes a sign-in: the
+// pending sign-in it names and the passkey's assertion.
+type signInProof struct {
+	Request    string          `json:"request"`
+	Credential json.RawMessage `json:"credential"`
+}
+
+// pendingSignIn decodes the hosted page's body into in and returns the
+// pending sign-in of the request's application that in names by *id, with
+// the application's authenticator config (zero when it has none); or it
+// answers why there is none.
+func (s *Server) pendingSignIn(w http.ResponseWriter, r *http.Request, in any, id *string) (oauth.AuthRequest, passkey.AuthenticatorConfig, bool) {
+	var req oauth.AuthRequest
 	var config passkey.AuthenticatorConfig
+	if err := httpx.DecodeBody(w, r, in); err != nil {
+		httpx.WriteError(w, r, err)
+		return req, config, false
+	}
+	tenant, realm, appID := r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("app")
+	req, err := s.OAuth.PendingAuthRequest(r.Context(), tenant, realm, appID, *id)
+	err = asBadRequest(err)
 	if err == nil {
 		config, _, err = s.OAuth.AuthenticatorConfig(r.Context(), tenant, realm, appID)
 	}
@@ -298,6 +301,16 @@ func (s *Server) pendingSignIn(w http.ResponseWriter, r *http.Request, id string
 		return req, config, false
 	}
 	return req, config, true
+}
+
+// asBadRequest turns oauth's refusal of what a hosted page sent (a sign-in
+// that expired or is unknown, …) into a 400 with its description; other
+// errors stay as they are.
+func asBadRequest(err error) error {
+	if refused, ok := errors.AsType[*oauth.Error](err); ok {
+		return latchkey.Errorf(latchkey.CodeBadRequest, "%s", refused.Description)
+	}
+	return err
 }
 
 // finishInSession finishes a sign-in on the hosted page whose identity

@@ -41,11 +41,7 @@ func (s *Server) requestCode(w http.ResponseWriter, r *http.Request) {
 		Request string `json:"request"`
 		Email   string `json:"email"`
 	}
-	if err := httpx.DecodeBody(w, r, &in); err != nil {
-		httpx.WriteError(w, r, err)
-		return
-	}
-	req, config, ok := s.pendingSignIn(w, r, in.Request)
+	req, config, ok := s.pendingSignIn(w, r, &in, &in.Request)
 	if !ok {
 		return
 	}
@@ -65,11 +61,7 @@ func (s *Server) verifyCode(w http.ResponseWriter, r *http.Request) {
 		Code    string `json:"code"`
 		Enroll  bool   `json:"enroll"`
 	}
-	if err := httpx.DecodeBody(w, r, &in); err != nil {
-		httpx.WriteError(w, r, err)
-		return
-	}
-	req, config, ok := s.pendingSignIn(w, r, in.Request)
+	req, config, ok := s.pendingSignIn(w, r, &in, &in.Request)
 	if !ok {
 		return
 	}

@@ -1,7 +1,6 @@
 package authenticator
 
 import (
-	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"html/template"
@@ -156,10 +155,7 @@ func (s *Server) samlOutcome(w http.ResponseWriter, r *http.Request, out saml.Ou
 // posts to the SP's ACS URL. Passkeys sign in with the realm's hosted
 // defaults (user verification required).
 func (s *Server) samlSignin(w http.ResponseWriter, r *http.Request) {
-	var in struct {
-		Request    string          `json:"request"`
-		Credential json.RawMessage `json:"credential"`
-	}
+	var in signInProof
 	if err := httpx.DecodeBody(w, r, &in); err != nil {
 		httpx.WriteError(w, r, err)
 		return

@@ -46,13 +46,8 @@ func (s *Server) upstreamOffer(r *http.Request, base string, req oauth.AuthReque
 // upstream provider.
 func (s *Server) upstreamSignIn(w http.ResponseWriter, r *http.Request) {
 	tenant, realm, appID := r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("app")
-	req, err := s.OAuth.PendingAuthRequest(r.Context(), tenant, realm, appID, r.URL.Query().Get("request"))
-	if refused, ok := errors.AsType[*oauth.Error](err); ok {
-		s.pageError(w, r, http.StatusBadRequest, refused.Description)
-		return
-	}
-	if err != nil {
-		httpx.WriteError(w, r, err)
+	req, ok := s.pendingPage(w, r, tenant, realm, appID, r.URL.Query().Get("request"))
+	if !ok {
 		return
 	}
 	p, err := s.Upstream.Provider(r.Context(), tenant, realm, upstream.KindSSOConfig, r.PathValue("config"))
@@ -65,6 +60,22 @@ func (s *Server) upstreamSignIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.sendUpstream(w, r, p, upstream.Authorization{ApplicationID: appID, RequestID: req.ID}, "")
+}
+
+// pendingPage returns the pending sign-in id of the application appID; or
+// it answers why there is none, a refusal (expired, unknown) as a page:
+// the browser came here by a link, not from the hosted page's script.
+func (s *Server) pendingPage(w http.ResponseWriter, r *http.Request, tenant, realm, appID, id string) (oauth.AuthRequest, bool) {
+	req, err := s.OAuth.PendingAuthRequest(r.Context(), tenant, realm, appID, id)
+	if refused, ok := errors.AsType[*oauth.Error](err); ok {
+		s.pageError(w, r, http.StatusBadRequest, refused.Description)
+		return req, false
+	}
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return req, false
+	}
+	return req, true
 }
 
 // sendUpstream stores a as pending at p and sends the browser there, with
@@ -127,13 +138,8 @@ var upstreamRefusals = map[error]string{
 // else the browser's session starts, with the upstream's amr and acr, and
 // policy decides, as after a passkey.
 func (s *Server) upstreamSignedIn(w http.ResponseWriter, r *http.Request, a upstream.Authorization, identity directory.Identity, err error) {
-	req, perr := s.OAuth.PendingAuthRequest(r.Context(), a.TenantID, a.RealmID, a.ApplicationID, a.RequestID)
-	if refused, ok := errors.AsType[*oauth.Error](perr); ok {
-		s.pageError(w, r, http.StatusBadRequest, refused.Description)
-		return
-	}
-	if perr != nil {
-		httpx.WriteError(w, r, perr)
+	req, ok := s.pendingPage(w, r, a.TenantID, a.RealmID, a.ApplicationID, a.RequestID)
+	if !ok {
 		return
 	}
 	if le, ok := errors.AsType[*latchkey.Error](err); ok && le.Code != latchkey.CodeInternal {

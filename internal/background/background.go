@@ -1,6 +1,7 @@
 // Package background runs the loops of Latchkey's workers (the mail
 // outbox, import jobs): poll at an interval, or at once when woken, and
-// repeat a step while it finds work.
+// repeat a step while it finds work; and the outboxes' backoff between
+// attempts.
 //
 // It must not import other Latchkey packages but internal/tracing.
 package background
@@ -65,4 +66,15 @@ func (l *Loop) step(ctx context.Context, step func(context.Context) bool) bool {
 	worked := step(ctx)
 	end(worked, nil)
 	return worked
+}
+
+// Backoff is the wait of the outboxes' workers (mail, deliveries) after a
+// failed attempt, by attempt number from 1: 30 s after the first, doubling
+// each time, at most an hour, so that about 30 attempts fit in a day.
+func Backoff(attempt int) time.Duration {
+	d := 30 * time.Second
+	for i := 1; i < attempt && d < time.Hour; i++ {
+		d *= 2
+	}
+	return min(d, time.Hour)
 }

@@ -62,3 +62,11 @@ func TestLoopTraces(t *testing.T) {
 		t.Errorf("%d job spans of %d spans; want 2 of 4 (the idle step and the unnamed loop leave none)", jobs, len(spans))
 	}
 }
+
+func TestBackoff(t *testing.T) {
+	for attempt, want := range map[int]time.Duration{1: 30 * time.Second, 2: time.Minute, 3: 2 * time.Minute, 7: 32 * time.Minute, 8: time.Hour, 50: time.Hour} {
+		if got := background.Backoff(attempt); got != want {
+			t.Errorf("Backoff(%d) = %v, want %v", attempt, got, want)
+		}
+	}
+}

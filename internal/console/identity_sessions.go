@@ -5,13 +5,14 @@ import (
 	"strconv"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/directory"
 	sessions "github.com/latchkey/latchkey/internal/session"
 )
 
 func (c *Console) identitySessionRoutes(mux *http.ServeMux) {
-	c.handle(mux, "GET "+identityPrefix+"/sessions", c.identitySessions, "identities:read", "sessions:read")
-	c.handle(mux, "POST "+identityPrefix+"/sessions/{session}/end", c.endSession, "identities:read", "sessions:delete")
-	c.handle(mux, "POST "+identityPrefix+"/sessions/end", c.endAllSessions, "identities:read", "sessions:delete")
+	c.handle(mux, "GET "+identityPrefix+"/sessions", ofIdentity(c.identitySessions), "identities:read", "sessions:read")
+	c.handle(mux, "POST "+identityPrefix+"/sessions/{session}/end", ofIdentity(c.endSession), "identities:read", "sessions:delete")
+	c.handle(mux, "POST "+identityPrefix+"/sessions/end", ofIdentity(c.endAllSessions), "identities:read", "sessions:delete")
 }
 
 // sessionsTab is the Sessions tab: the identity's live sessions, with the
@@ -21,11 +22,7 @@ type sessionsTab struct {
 	Apps     map[string]string // application id → display name
 }
 
-func (c *Console) identitySessions(q *request) error {
-	i, err := q.tabIdentity()
-	if err != nil {
-		return err
-	}
+func (c *Console) identitySessions(q *request, i directory.Identity) error {
 	ss, err := c.OAuth.ListIdentitySessions(q.Context(), q.tenantID, q.realm.ID, i.ID)
 	if err != nil {
 		return err
@@ -44,11 +41,7 @@ func (c *Console) identitySessions(q *request) error {
 	return nil
 }
 
-func (c *Console) endSession(q *request) error {
-	i, err := q.tabIdentity()
-	if err != nil {
-		return err
-	}
+func (c *Console) endSession(q *request, i directory.Identity) error {
 	if err := c.OAuth.EndIdentitySession(q.Context(), q.tenantID, q.realm.ID, i.ID, q.PathValue("session")); err != nil {
 		return err
 	}
@@ -56,11 +49,7 @@ func (c *Console) endSession(q *request) error {
 	return nil
 }
 
-func (c *Console) endAllSessions(q *request) error {
-	i, err := q.tabIdentity()
-	if err != nil {
-		return err
-	}
+func (c *Console) endAllSessions(q *request, i directory.Identity) error {
 	ended, err := c.OAuth.EndIdentitySessions(q.Context(), q.tenantID, q.realm.ID, i.ID)
 	if err != nil {
 		return err

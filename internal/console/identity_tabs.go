@@ -15,16 +15,16 @@ import (
 const identityPrefix = realmPrefix + "/identities/{id}"
 
 func (c *Console) identityTabRoutes(mux *http.ServeMux) {
-	c.handle(mux, "GET "+identityPrefix+"/groups", c.identityGroups, "identities:read", "groups:read")
-	c.handle(mux, "POST "+identityPrefix+"/groups", c.joinGroup, "groups:update", "identities:read")
-	c.handle(mux, "POST "+identityPrefix+"/groups/{group}/remove", c.leaveGroup, "groups:update", "identities:read")
-	c.handle(mux, "GET "+identityPrefix+"/passkeys", c.identityPasskeys, "identities:read", "credentials:read")
-	c.handle(mux, "POST "+identityPrefix+"/passkeys/{credential}/revoke", c.revokePasskey, "credentials:revoke")
-	c.handle(mux, "POST "+identityPrefix+"/passkeys/{credential}/rename", c.renamePasskey, "credentials:update")
-	c.handle(mux, "GET "+identityPrefix+"/binding-jobs", c.identityJobs, "identities:read", "credential-binding-jobs:read")
-	c.handle(mux, "GET "+identityPrefix+"/binding-jobs/new", c.newJob, "credential-binding-jobs:create", "authenticator-configs:read")
-	c.handle(mux, "POST "+identityPrefix+"/binding-jobs", c.createJob, "credential-binding-jobs:create", "authenticator-configs:read")
-	c.handle(mux, "POST "+identityPrefix+"/binding-jobs/{job}/revoke", c.revokeJob, "credential-binding-jobs:revoke")
+	c.handle(mux, "GET "+identityPrefix+"/groups", ofIdentity(c.identityGroups), "identities:read", "groups:read")
+	c.handle(mux, "POST "+identityPrefix+"/groups", ofIdentity(c.joinGroup), "groups:update", "identities:read")
+	c.handle(mux, "POST "+identityPrefix+"/groups/{group}/remove", ofIdentity(c.leaveGroup), "groups:update", "identities:read")
+	c.handle(mux, "GET "+identityPrefix+"/passkeys", ofIdentity(c.identityPasskeys), "identities:read", "credentials:read")
+	c.handle(mux, "POST "+identityPrefix+"/passkeys/{credential}/revoke", ofIdentity(c.revokePasskey), "credentials:revoke")
+	c.handle(mux, "POST "+identityPrefix+"/passkeys/{credential}/rename", ofIdentity(c.renamePasskey), "credentials:update")
+	c.handle(mux, "GET "+identityPrefix+"/binding-jobs", ofIdentity(c.identityJobs), "identities:read", "credential-binding-jobs:read")
+	c.handle(mux, "GET "+identityPrefix+"/binding-jobs/new", ofIdentity(c.newJob), "credential-binding-jobs:create", "authenticator-configs:read")
+	c.handle(mux, "POST "+identityPrefix+"/binding-jobs", ofIdentity(c.createJob), "credential-binding-jobs:create", "authenticator-configs:read")
+	c.handle(mux, "POST "+identityPrefix+"/binding-jobs/{job}/revoke", ofIdentity(c.revokeJob), "credential-binding-jobs:revoke")
 }
 
 // tab renders a tab of the identity page.
@@ -32,9 +32,16 @@ func (q *request) tab(status int, i directory.Identity, tab string, data any) {
 	q.render(status, "identity.html", i.DisplayName, "identities", identityView{Identity: i, Tab: tab, Data: data})
 }
 
-// tabIdentity is the identity of the path.
-func (q *request) tabIdentity() (directory.Identity, error) {
-	return q.c.Directory.GetIdentity(q.Context(), q.tenantID, q.realm.ID, q.PathValue("id"))
+// ofIdentity is a handler of the identity page's tabs and their actions,
+// h, given the identity of the path, which each of them reads first.
+func ofIdentity(h func(q *request, i directory.Identity) error) handler {
+	return func(q *request) error {
+		i, err := q.c.Directory.GetIdentity(q.Context(), q.tenantID, q.realm.ID, q.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		return h(q, i)
+	}
 }
 
 func (q *request) identityPath(i directory.Identity, rest string) string {
@@ -52,11 +59,7 @@ type groupsTab struct {
 // MaxChoices bounds the options of a chooser (groups to join, configs).
 const MaxChoices = 500
 
-func (c *Console) identityGroups(q *request) error {
-	i, err := q.tabIdentity()
-	if err != nil {
-		return err
-	}
+func (c *Console) identityGroups(q *request, i directory.Identity) error {
 	t, err := c.groupsTab(q, i)
 	if err != nil {
 		return err
@@ -83,11 +86,7 @@ func (c *Console) groupsTab(q *request, i directory.Identity) (groupsTab, error)
 	return t, nil
 }
 
-func (c *Console) joinGroup(q *request) error {
-	i, err := q.tabIdentity()
-	if err != nil {
-		return err
-	}
+func (c *Console) joinGroup(q *request, i directory.Identity) error {
 	g, err := c.Directory.AddGroupMembers(q.Context(), q.tenantID, q.realm.ID, q.PostFormValue("group"), []string{i.ID})
 	if err != nil {
 		if latchkey.ErrorCode(err) != latchkey.CodeNotFound && latchkey.ErrorCode(err) != latchkey.CodeBadRequest {
@@ -105,11 +104,7 @@ func (c *Console) joinGroup(q *request) error {
 	return nil
 }
 
-func (c *Console) leaveGroup(q *request) error {
-	i, err := q.tabIdentity()
-	if err != nil {
-		return err
-	}
+func (c *Console) leaveGroup(q *request, i directory.Identity) error {
 	g, err := c.Directory.DeleteGroupMembers(q.Context(), q.tenantID, q.realm.ID, q.PathValue("group"), []string{i.ID})
 	if err != nil {
 		return err
@@ -154,11 +149,7 @@ func (c *Console) passkeysTab(q *request, i directory.Identity) (passkeysTab, er
 	return t, nil
 }
 
-func (c *Console) identityPasskeys(q *request) error {
-	i, err := q.tabIdentity()
-	if err != nil {
-		return err
-	}
+func (c *Console) identityPasskeys(q *request, i directory.Identity) error {
 	t, err := c.passkeysTab(q, i)
 	if err != nil {
 		return err
@@ -167,11 +158,7 @@ func (c *Console) identityPasskeys(q *request) error {
 	return nil
 }
 
-func (c *Console) renamePasskey(q *request) error {
-	i, err := q.tabIdentity()
-	if err != nil {
-		return err
-	}
+func (c *Console) renamePasskey(q *request, i directory.Identity) error {
 	cred, err := c.Passkeys.RenameCredential(q.Context(), q.tenantID, q.realm.ID, i.ID, q.PathValue("credential"),
 		strings.TrimSpace(q.PostFormValue("display_name")))
 	if err != nil {
@@ -191,11 +178,7 @@ func (c *Console) renamePasskey(q *request) error {
 	return nil
 }
 
-func (c *Console) revokePasskey(q *request) error {
-	i, err := q.tabIdentity()
-	if err != nil {
-		return err
-	}
+func (c *Console) revokePasskey(q *request, i directory.Identity) error {
 	if _, err := c.Passkeys.RevokeCredential(q.Context(), q.tenantID, q.realm.ID, i.ID, q.PathValue("credential")); err != nil {
 		return err
 	}
@@ -209,11 +192,7 @@ type jobsTab struct {
 	Open []string // the states in which a job can still be revoked
 }
 
-func (c *Console) identityJobs(q *request) error {
-	i, err := q.tabIdentity()
-	if err != nil {
-		return err
-	}
+func (c *Console) identityJobs(q *request, i directory.Identity) error {
 	jobs, _, err := c.Passkeys.ListBindingJobs(q.Context(), q.tenantID, q.realm.ID, i.ID, latchkey.ListOptions{Limit: 200, SkipTotal: true})
 	if err != nil {
 		return err
@@ -228,11 +207,7 @@ func (c *Console) identityJobs(q *request) error {
 	return nil
 }
 
-func (c *Console) revokeJob(q *request) error {
-	i, err := q.tabIdentity()
-	if err != nil {
-		return err
-	}
+func (c *Console) revokeJob(q *request, i directory.Identity) error {
 	if _, err := c.Passkeys.RevokeBindingJob(q.Context(), q.tenantID, q.realm.ID, i.ID, q.PathValue("job")); err != nil {
 		return err
 	}
@@ -257,11 +232,7 @@ func (c *Console) newJobTab(q *request) (newJobTab, error) {
 	return newJobTab{Configs: configs, NoEmail: c.emailMissing()}, err
 }
 
-func (c *Console) newJob(q *request) error {
-	i, err := q.tabIdentity()
-	if err != nil {
-		return err
-	}
+func (c *Console) newJob(q *request, i directory.Identity) error {
 	t, err := c.newJobTab(q)
 	if err != nil {
 		return err
@@ -277,11 +248,7 @@ const resubmitWindow = 15 * time.Second
 // createJob is the "Add a passkey" form: "Proceed & send email" makes an
 // EMAIL job, "Create link" a RETURN job whose link is shown once, and
 // "Generate curl" makes nothing but the API call that would.
-func (c *Console) createJob(q *request) error {
-	i, err := q.tabIdentity()
-	if err != nil {
-		return err
-	}
+func (c *Console) createJob(q *request, i directory.Identity) error {
 	t, err := c.newJobTab(q)
 	if err != nil {
 		return err

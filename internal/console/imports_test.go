@@ -16,6 +16,12 @@ import (
 // token in the query, the options and the file as multipart fields.
 func (e *env) upload(t *testing.T, realm, csv string, fields map[string]string) page {
 	t.Helper()
+	return e.do(t, e.uploadRequest(realm, "?csrf="+url.QueryEscape(e.csrf), csv, fields))
+}
+
+// uploadRequest is the post of the upload form, to the imports path with
+// query: the options and the file as multipart fields.
+func (e *env) uploadRequest(realm, query, csv string, fields map[string]string) *http.Request {
 	var body bytes.Buffer
 	w := multipart.NewWriter(&body)
 	for k, v := range fields {
@@ -24,10 +30,10 @@ func (e *env) upload(t *testing.T, realm, csv string, fields map[string]string) 
 	fw, _ := w.CreateFormFile("file", "people.csv")
 	fw.Write([]byte(csv))
 	w.Close()
-	req, _ := http.NewRequest("POST", e.url+"/console/realms/"+realm+"/imports?csrf="+url.QueryEscape(e.csrf), &body)
+	req, _ := http.NewRequest("POST", e.url+"/console/realms/"+realm+"/imports"+query, &body)
 	req.Header.Set("Content-Type", w.FormDataContentType())
 	req.Header.Set("Origin", e.url)
-	return e.do(t, req)
+	return req
 }
 
 // waitForJob loads an import job's page until the job is done.
@@ -107,17 +113,7 @@ func TestCSVUpload(t *testing.T) {
 // HX-Request set, so that a refusal answers the fragment the page swaps in.
 func (e *env) uploadHX(t *testing.T, realm, csv string, fields map[string]string) page {
 	t.Helper()
-	var body bytes.Buffer
-	w := multipart.NewWriter(&body)
-	for k, v := range fields {
-		w.WriteField(k, v)
-	}
-	fw, _ := w.CreateFormFile("file", "people.csv")
-	fw.Write([]byte(csv))
-	w.Close()
-	req, _ := http.NewRequest("POST", e.url+"/console/realms/"+realm+"/imports", &body)
-	req.Header.Set("Content-Type", w.FormDataContentType())
-	req.Header.Set("Origin", e.url)
+	req := e.uploadRequest(realm, "", csv, fields)
 	req.Header.Set("HX-Request", "true")
 	req.Header.Set("X-CSRF-Token", e.csrf)
 	return e.do(t, req)

@@ -81,15 +81,9 @@ type Worker struct {
 	wg          sync.WaitGroup
 }
 
-// DefaultBackoff waits 30 s after the first attempt, doubling each time, at
-// most an hour: about 30 attempts in a day.
-func DefaultBackoff(attempt int) time.Duration {
-	d := 30 * time.Second
-	for i := 1; i < attempt && d < time.Hour; i++ {
-		d *= 2
-	}
-	return min(d, time.Hour)
-}
+// DefaultBackoff is the Backoff of a Worker that sets none, the outboxes'
+// shared background.Backoff.
+var DefaultBackoff = background.Backoff
 
 // Wake makes Run check the outbox now, e.g. after a transaction that
 // enqueued a delivery committed. It never blocks.

@@ -116,6 +116,40 @@ func newReceiver(t *testing.T, answer func(n int, w http.ResponseWriter, r *http
 	return rc
 }
 
+// holdingReceiver is a receiver that holds each request until release is
+// closed (or the request ends), and counts the requests it holds at once.
+type holdingReceiver struct {
+	*receiver
+	release   chan struct{}
+	mu        sync.Mutex
+	now, most int
+}
+
+func newHoldingReceiver(t *testing.T) *holdingReceiver {
+	h := &holdingReceiver{release: make(chan struct{})}
+	h.receiver = newReceiver(t, func(_ int, _ http.ResponseWriter, r *http.Request) {
+		h.mu.Lock()
+		h.now++
+		h.most = max(h.most, h.now)
+		h.mu.Unlock()
+		select {
+		case <-h.release:
+		case <-r.Context().Done():
+		}
+		h.mu.Lock()
+		h.now--
+		h.mu.Unlock()
+	})
+	return h
+}
+
+// held is how many requests it holds now, and the most it held at once.
+func (h *holdingReceiver) held() (now, most int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.now, h.most
+}
+
 func (rc *receiver) got() []received {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
@@ -233,22 +267,7 @@ func TestSlowTargetHoldsUpNoOther(t *testing.T) {
 	s := testenv.OpenSQLite(t)
 	r := addRealm(t, s)
 	clock := testenv.NewClock()
-	release := make(chan struct{})
-	var mu sync.Mutex
-	inFlight, most := 0, 0
-	slow := newReceiver(t, func(_ int, w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		inFlight++
-		most = max(most, inFlight)
-		mu.Unlock()
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-		mu.Lock()
-		inFlight--
-		mu.Unlock()
-	})
+	slow := newHoldingReceiver(t)
 	fast := newReceiver(t, status(http.StatusNoContent))
 	var slowOnes, fastOnes []delivery.Delivery
 	for i := range 6 {
@@ -264,12 +283,10 @@ func TestSlowTargetHoldsUpNoOther(t *testing.T) {
 	for _, d := range fastOnes {
 		waitFor(t, s, d.ID, "delivered", inState(delivery.StateDelivered))
 	}
-	mu.Lock()
-	if most != 2 {
+	if _, most := slow.held(); most != 2 {
 		t.Errorf("%d attempts at once to the slow target, want PerTarget (2)", most)
 	}
-	mu.Unlock()
-	close(release)
+	close(slow.release)
 	for _, d := range slowOnes {
 		waitFor(t, s, d.ID, "delivered", inState(delivery.StateDelivered))
 	}
@@ -353,22 +370,7 @@ func TestFullLaneAndWake(t *testing.T) {
 			s := eng.Open(t)
 			r := addRealm(t, s)
 			clock := testenv.NewClock()
-			release := make(chan struct{})
-			var mu sync.Mutex
-			inFlight, most := 0, 0
-			slow := newReceiver(t, func(_ int, w http.ResponseWriter, r *http.Request) {
-				mu.Lock()
-				inFlight++
-				most = max(most, inFlight)
-				mu.Unlock()
-				select {
-				case <-release:
-				case <-r.Context().Done():
-				}
-				mu.Lock()
-				inFlight--
-				mu.Unlock()
-			})
+			slow := newHoldingReceiver(t)
 			var slowOnes []delivery.Delivery
 			for i := range 7 {
 				slowOnes = append(slowOnes, enqueue(t, s, r, clock, slow.URL, fmt.Sprintf(`{"slow":%d}`, i)))
@@ -377,9 +379,7 @@ func TestFullLaneAndWake(t *testing.T) {
 			w.PerTarget, w.PerTargetOf, w.PollInterval = 1, map[string]int{"echo": 3}, time.Hour
 			run(t, w)
 			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-				mu.Lock()
-				n := inFlight
-				mu.Unlock()
+				n, _ := slow.held()
 				if n == 3 {
 					break
 				}
@@ -391,13 +391,11 @@ func TestFullLaneAndWake(t *testing.T) {
 			fast := enqueue(t, s, r, clock, newReceiver(t, status(http.StatusNoContent)).URL, `{"fast":1}`)
 			w.Wake()
 			waitFor(t, s, fast.ID, "delivered", inState(delivery.StateDelivered))
-			close(release)
+			close(slow.release)
 			for _, d := range slowOnes {
 				waitFor(t, s, d.ID, "delivered", inState(delivery.StateDelivered))
 			}
-			mu.Lock()
-			defer mu.Unlock()
-			if most != 3 {
+			if _, most := slow.held(); most != 3 {
 				t.Errorf("at most %d attempts at once to the slow target, want PerTargetOf (3)", most)
 			}
 		})

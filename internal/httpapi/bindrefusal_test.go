@@ -14,9 +14,7 @@ func TestRevokedLinkIsGone(t *testing.T) {
 	t.Parallel()
 	forEachEngine(t, nil, func(t *testing.T, e *env) {
 		c := e.api
-		realm := newRealm(t, c, "Revoked")
-		ada := str(t, newIdentity(t, c, realm, "ada"), "id")
-		b := newBinding(t, c, realm, ada, hostedConfig(t, c, realm))
+		_, _, b := adaBinding(t, c, "Revoked", hostedConfig)
 		info := b.call(t, c, "getInfo", b.token, nil).JSON(t)
 		c.post(t, b.jobPath()+":revoke", map[string]any{})
 		const why = "this binding link was revoked; ask for a new one"

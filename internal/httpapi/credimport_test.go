@@ -8,10 +8,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -213,11 +211,8 @@ func TestSignInWithImportedPasskey(t *testing.T) {
 		}}}), "credentials")
 		credential := str(t, imported[0], "id")
 
-		ln, err := net.Listen("tcp", "localhost:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		callback := "http://localhost:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port) + "/callback"
+		ln, base := testenv.Listen(t)
+		callback := base + "/callback"
 		app, clientID, secret := oidcClient(t, n, realm, callback)
 		c.ok(t, "PUT", "/realms/"+realm+"/policy", map[string]any{"default_effect": "deny", "rules": []any{
 			map[string]any{"effect": "allow", "applications": []string{app}, "identities": []string{ada}}}})

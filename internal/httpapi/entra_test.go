@@ -2,13 +2,10 @@ package httpapi_test
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/rsa"
-	"encoding/json"
 	"fmt"
 	"html/template"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -20,7 +17,6 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/go-jose/go-jose/v4"
-	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/latchkey/latchkey/internal/browsertest"
 	"github.com/latchkey/latchkey/internal/server"
@@ -35,8 +31,7 @@ import (
 // (/common/federation/externalauthprovider).
 type entra struct {
 	URL  string
-	key  *rsa.PrivateKey
-	kid  string
+	key  testenv.SigningKey
 	mu   sync.Mutex
 	reqs map[string]url.Values // /start?r=…: the request to post
 	got  chan url.Values
@@ -44,23 +39,12 @@ type entra struct {
 
 func startEntra(t *testing.T) *entra {
 	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "localhost:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &entra{URL: "http://localhost:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port), key: key, kid: "entra-key-1",
-		reqs: map[string]url.Values{}, got: make(chan url.Values, 4)}
+	e := &entra{key: testenv.NewSigningKey(t, "entra-key-1"), reqs: map[string]url.Values{}, got: make(chan url.Values, 4)}
 	form := template.Must(template.New("").Parse(`<!doctype html><form method="post" action="{{.Action}}" id="f">` +
 		`{{range $k, $v := .Fields}}<input type="hidden" name="{{$k}}" value="{{index $v 0}}">{{end}}</form>` +
 		`<script>document.getElementById("f").submit()</script>`))
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /common/discovery/v2.0/keys", func(w http.ResponseWriter, r *http.Request) {
-		json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: e.kid, Algorithm: "RS256", Use: "sig"}}})
-	})
+	mux.HandleFunc("GET /common/discovery/v2.0/keys", e.key.ServeJWKS)
 	mux.HandleFunc("GET /start", func(w http.ResponseWriter, r *http.Request) {
 		e.mu.Lock()
 		v := e.reqs[r.URL.Query().Get("r")]
@@ -77,16 +61,14 @@ func startEntra(t *testing.T) *entra {
 		w.Write([]byte("Entra received the answer"))
 		e.got <- r.PostForm
 	})
-	srv := &http.Server{Handler: mux}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	e.URL = testenv.Serve(t, mux)
 	return e
 }
 
 // hint is an id_token_hint as Entra issues one for the user sub of tenant
-// tid: already expired, dated by iat; change edits its claims; key and kid
-// sign it (nil: Entra's own).
-func (e *entra) hint(t *testing.T, clientID, sub, username string, change func(map[string]any), key *rsa.PrivateKey) string {
+// tid: already expired, dated by iat; change edits its claims; key signs
+// it (nil: Entra's own).
+func (e *entra) hint(t *testing.T, clientID, sub, username string, change func(map[string]any), key *testenv.SigningKey) string {
 	t.Helper()
 	now := time.Now().Unix()
 	claims := map[string]any{"ver": "2.0", "iss": e.URL + "/9122040d-6c67-4c5b-b112-36a304b66dad/v2.0", "sub": sub, "aud": clientID,
@@ -96,17 +78,9 @@ func (e *entra) hint(t *testing.T, clientID, sub, username string, change func(m
 		change(claims)
 	}
 	if key == nil {
-		key = e.key
+		key = &e.key
 	}
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: key}, (&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", e.kid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := jwt.Signed(signer).Claims(claims).Serialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return raw
+	return key.Sign(t, claims)
 }
 
 // eamClaimsRequest is the claims parameter of Microsoft's example.
@@ -244,16 +218,13 @@ func TestEntraExternalAuthenticationMethod(t *testing.T) {
 			}
 
 			// Hints Entra did not issue, or not for this config, or too old.
-			other, err := rsa.GenerateKey(rand.Reader, 2048)
-			if err != nil {
-				t.Fatal(err)
-			}
+			other := testenv.NewSigningKey(t, e.key.KID) // Entra's kid, another key
 			for _, tc := range []struct {
 				name string
 				hint string
 				want string
 			}{
-				{"wrong signature", e.hint(t, clientID, "s", "ada@contoso.com", nil, other), "signature"},
+				{"wrong signature", e.hint(t, clientID, "s", "ada@contoso.com", nil, &other), "signature"},
 				{"wrong issuer", e.hint(t, clientID, "s", "ada@contoso.com", func(m map[string]any) { m["iss"] = "https://sts.example/9122040d/v2.0" }, nil), "issuer"},
 				{"issuer of no tenant", e.hint(t, clientID, "s", "ada@contoso.com", func(m map[string]any) { m["iss"] = e.URL + "/v2.0" }, nil), "issuer"},
 				{"wrong audience", e.hint(t, clientID, "s", "ada@contoso.com", func(m map[string]any) { m["aud"] = "someone-else" }, nil), "audience"},

@@ -1,16 +1,15 @@
 package httpapi_test
 
 import (
-	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/latchkey/latchkey/internal/browsertest"
+	"github.com/latchkey/latchkey/internal/testenv"
 )
 
 // TestFormPostInBrowser: with response_mode=form_post, Chromium posts the
@@ -27,11 +26,8 @@ func TestFormPostInBrowser(t *testing.T) {
 		c.ok(t, "PUT", "/realms/"+realm+"/policy", map[string]any{"default_effect": "allow"})
 
 		// The app: its callback takes the posted response.
-		ln, err := net.Listen("tcp", "localhost:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		callback := "http://localhost:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port) + "/callback"
+		ln, base := testenv.Listen(t)
+		callback := base + "/callback"
 		posted := make(chan url.Values, 1)
 		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.Method != http.MethodPost || r.ParseForm() != nil {

@@ -1,7 +1,6 @@
 package httpapi_test
 
 import (
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -73,11 +72,8 @@ func TestLaunchMechanisms(t *testing.T) {
 			pageSays("this device's passkey on the SAML page", "passkey of this device")
 
 			// The embedded SDK (no session yet): Chromium here says it runs on Linux.
-			ln, err := net.Listen("tcp", "localhost:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			callback := "http://localhost:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port) + "/callback"
+			ln, base := testenv.Listen(t)
+			callback := base + "/callback"
 			appID, clientID, secret := sdkApp(t, c, realm, embeddedConfig(t, c, realm, "https://app.example"), callback)
 			issuer := n.URL + "/v1/tenants/" + c.tenant + "/realms/" + realm + "/applications/" + appID
 			sdk := startRelyingParty(t, ln, issuer, clientID, secret, n.HTTP)

@@ -3,12 +3,10 @@ package httpapi_test
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -90,11 +88,8 @@ func TestSignInByEmailCode(t *testing.T) {
 			c, n, capture := mailNode(t, eng.Name, testenv.SMTPConfig{})
 			realm := newRealm(t, c, "Pets")
 			ada := str(t, newIdentity(t, c, realm, "ada", "primary_email_address", "ada@example.com"), "id")
-			ln, err := net.Listen("tcp", "localhost:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			callback := "http://localhost:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port) + "/callback"
+			ln, base := testenv.Listen(t)
+			callback := base + "/callback"
 			app, clientID, secret := sdkApp(t, c, realm, codeConfig(t, c, realm), callback)
 			issuer := n.URL + "/v1/tenants/" + c.tenant + "/realms/" + realm + "/applications/" + app
 			rp := startRelyingParty(t, ln, issuer, clientID, secret, http.DefaultClient)

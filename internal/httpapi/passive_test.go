@@ -3,7 +3,6 @@ package httpapi_test
 import (
 	"encoding/base64"
 	"html"
-	"log/slog"
 	"net/http"
 	"regexp"
 	"strings"
@@ -11,9 +10,7 @@ import (
 
 	crewsaml "github.com/crewjam/saml"
 
-	"github.com/latchkey/latchkey/internal/server"
 	"github.com/latchkey/latchkey/internal/session"
-	"github.com/latchkey/latchkey/internal/testenv"
 )
 
 // TestSAMLIsPassive: over HTTP, a signed AuthnRequest with IsPassive="true"
@@ -23,55 +20,51 @@ import (
 // the SP accepts.
 func TestSAMLIsPassive(t *testing.T) {
 	t.Parallel()
-	for _, eng := range testenv.Engines() {
-		t.Run(eng.Name, func(t *testing.T) {
-			t.Parallel()
-			n := testenv.StartNode(t, eng.Name, func(cfg *server.Config) { cfg.Logger = slog.New(slog.DiscardHandler) })
-			c := client{base: n.URL, tenant: n.Creds().TenantID, token: n.Token(t, "")}
-			realm := newRealm(t, c, "Pets")
-			ada := str(t, newIdentity(t, c, realm, "ada", "primary_email_address", "ada@example.com"), "id")
-			app := startSSOSAMLApp(t, n, c, realm, "HR")
-			if resp := c.do(t, "POST", "/realms/"+realm+"/sso-configs/"+app.configID+":addIdentities", map[string]any{"identity_ids": []string{ada}}); resp.Status != http.StatusOK {
-				t.Fatalf(":addIdentities: %d %s", resp.Status, resp.Body)
-			}
-			sp := &app.mw.ServiceProvider
-			passive := func(cookie string) (*crewsaml.AuthnRequest, string) {
-				t.Helper()
-				req, err := sp.MakeAuthenticationRequest(n.URL+app.path+"/sso", crewsaml.HTTPRedirectBinding, crewsaml.HTTPPostBinding)
-				if err != nil {
-					t.Fatal(err)
-				}
-				yes := true
-				req.IsPassive = &yes
-				u, err := req.Redirect("", sp)
-				if err != nil {
-					t.Fatal(err)
-				}
-				status, body := getPage(t, n, "GET", strings.TrimPrefix(u.String(), n.URL), cookie, "")
-				m := regexp.MustCompile(`name="SAMLResponse" value="([^"]+)"`).FindStringSubmatch(body)
-				if status != http.StatusOK || m == nil || strings.Contains(body, `id="signin"`) {
-					t.Fatalf("a passive request: %d, no Response form: %s", status, body)
-				}
-				raw, err := base64.StdEncoding.DecodeString(html.UnescapeString(m[1]))
-				if err != nil {
-					t.Fatal(err)
-				}
-				return req, string(raw)
-			}
-			_, raw := passive("")
-			if !strings.Contains(raw, crewsaml.StatusNoPassive) || strings.Contains(raw, "Assertion ") {
-				t.Errorf("without a session: %s", raw)
-			}
-			_, cookie, err := n.Sessions.Start(t.Context(), session.SignIn{TenantID: c.tenant, RealmID: realm, IdentityID: ada,
-				CredentialID: "k", AMR: []string{"pop"}, ACR: "phr"}, nil)
+	forEachEngine(t, nil, func(t *testing.T, e *env) {
+		n, c := e.node, e.api
+		realm := newRealm(t, c, "Pets")
+		ada := str(t, newIdentity(t, c, realm, "ada", "primary_email_address", "ada@example.com"), "id")
+		app := startSSOSAMLApp(t, n, c, realm, "HR")
+		if resp := c.do(t, "POST", "/realms/"+realm+"/sso-configs/"+app.configID+":addIdentities", map[string]any{"identity_ids": []string{ada}}); resp.Status != http.StatusOK {
+			t.Fatalf(":addIdentities: %d %s", resp.Status, resp.Body)
+		}
+		sp := &app.mw.ServiceProvider
+		passive := func(cookie string) (*crewsaml.AuthnRequest, string) {
+			t.Helper()
+			req, err := sp.MakeAuthenticationRequest(n.URL+app.path+"/sso", crewsaml.HTTPRedirectBinding, crewsaml.HTTPPostBinding)
 			if err != nil {
 				t.Fatal(err)
 			}
-			req, raw := passive(session.CookieName + "=" + cookie)
-			acs := sp.AcsURL
-			if a, err := sp.ParseXMLResponse([]byte(raw), []string{req.ID}, acs); err != nil || a.Subject.NameID.Value != "ada@example.com" {
-				t.Errorf("with a session, the SP reads %v, %v", a, err)
+			yes := true
+			req.IsPassive = &yes
+			u, err := req.Redirect("", sp)
+			if err != nil {
+				t.Fatal(err)
 			}
-		})
-	}
+			status, body := getPage(t, n, "GET", strings.TrimPrefix(u.String(), n.URL), cookie, "")
+			m := regexp.MustCompile(`name="SAMLResponse" value="([^"]+)"`).FindStringSubmatch(body)
+			if status != http.StatusOK || m == nil || strings.Contains(body, `id="signin"`) {
+				t.Fatalf("a passive request: %d, no Response form: %s", status, body)
+			}
+			raw, err := base64.StdEncoding.DecodeString(html.UnescapeString(m[1]))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return req, string(raw)
+		}
+		_, raw := passive("")
+		if !strings.Contains(raw, crewsaml.StatusNoPassive) || strings.Contains(raw, "Assertion ") {
+			t.Errorf("without a session: %s", raw)
+		}
+		_, cookie, err := n.Sessions.Start(t.Context(), session.SignIn{TenantID: c.tenant, RealmID: realm, IdentityID: ada,
+			CredentialID: "k", AMR: []string{"pop"}, ACR: "phr"}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, raw := passive(session.CookieName + "=" + cookie)
+		acs := sp.AcsURL
+		if a, err := sp.ParseXMLResponse([]byte(raw), []string{req.ID}, acs); err != nil || a.Subject.NameID.Value != "ada@example.com" {
+			t.Errorf("with a session, the SP reads %v, %v", a, err)
+		}
+	})
 }

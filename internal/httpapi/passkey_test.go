@@ -81,13 +81,22 @@ func (b binding) subject(c client) string {
 	return "CN=" + b.identity + ", OU=" + b.realm + ", O=" + c.tenant
 }
 
-// appBinding makes a realm, the identity "ada" in it, and a RETURN binding
-// job for her with an embedded config whose app is https://app.example.com.
+// appBinding is an adaBinding under an embedded config whose app is
+// https://app.example.com.
 func appBinding(t testing.TB, c client, realmName string) (realm, ada string, b binding) {
+	t.Helper()
+	return adaBinding(t, c, realmName, func(t testing.TB, c client, realm string) string {
+		return embeddedConfig(t, c, realm, "https://app.example.com")
+	})
+}
+
+// adaBinding makes a realm, the identity "ada" in it, and a RETURN binding
+// job for her under the authenticator config that config makes in the realm.
+func adaBinding(t testing.TB, c client, realmName string, config func(testing.TB, client, string) string) (realm, ada string, b binding) {
 	t.Helper()
 	realm = newRealm(t, c, realmName)
 	ada = str(t, newIdentity(t, c, realm, "ada"), "id")
-	return realm, ada, newBinding(t, c, realm, ada, embeddedConfig(t, c, realm, "https://app.example.com"))
+	return realm, ada, newBinding(t, c, realm, ada, config(t, c, realm))
 }
 
 // softwareProof is what the SDK's software passkey sends to bind itself.
@@ -348,10 +357,8 @@ func TestBindSoftwarePasskey(t *testing.T) {
 	t.Parallel()
 	forEachEngine(t, nil, func(t *testing.T, e *env) {
 		c := e.api
-		realm := newRealm(t, c, "Software")
+		realm, ada, b := appBinding(t, c, "Software")
 		app := "https://app.example.com"
-		ada := str(t, newIdentity(t, c, realm, "ada"), "id")
-		b := newBinding(t, c, realm, ada, embeddedConfig(t, c, realm, app))
 
 		// The SDK opens the link asking for JSON and gets its instruction.
 		resp := send(t, "GET", b.link, http.Header{"Accept": {"application/json"}}, nil)
@@ -477,9 +484,7 @@ func TestBindWebAuthnPasskey(t *testing.T) {
 	t.Parallel()
 	forEachEngine(t, nil, func(t *testing.T, e *env) {
 		c := e.api
-		realm := newRealm(t, c, "WebAuthn")
-		ada := str(t, newIdentity(t, c, realm, "ada"), "id")
-		b := newBinding(t, c, realm, ada, hostedConfig(t, c, realm))
+		realm, ada, b := adaBinding(t, c, "WebAuthn", hostedConfig)
 		info := b.call(t, c, "getInfo", b.token, nil).JSON(t)
 
 		// Only trusted origins: the hosted page's own is.
@@ -581,10 +586,8 @@ func TestBindingCORS(t *testing.T) {
 	t.Parallel()
 	forEachEngine(t, nil, func(t *testing.T, e *env) {
 		c := e.api
-		realm := newRealm(t, c, "CORS")
-		ada := str(t, newIdentity(t, c, realm, "ada"), "id")
+		_, _, b := appBinding(t, c, "CORS")
 		app := "https://app.example.com"
-		b := newBinding(t, c, realm, ada, embeddedConfig(t, c, realm, app))
 		preflight := func(origin string) testenv.Response {
 			return send(t, "OPTIONS", c.url(b.jobPath()+":bind"), http.Header{"Origin": {origin},
 				"Access-Control-Request-Method": {"POST"}, "Access-Control-Request-Headers": {"authorization,content-type,x-correlation-id"}}, nil)

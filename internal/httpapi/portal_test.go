@@ -4,9 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -25,11 +23,7 @@ import (
 // generic_saml SSO config of the realm through the API, named name.
 func startSSOSAMLApp(t *testing.T, n *testenv.Node, c client, realm, name string) *samlApp {
 	t.Helper()
-	ln, err := net.Listen("tcp", "localhost:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := "http://localhost:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	ln, base := testenv.Listen(t)
 	key, cert, certPEM := spKeyPair(t)
 	cfg := c.post(t, "/realms/"+realm+"/sso-configs", ssoConfigBody(name, map[string]any{"type": "saml",
 		"acs_url": base + "/saml/acs", "audience_url": base + "/saml/metadata", "sign_envelope": true, "sign_assertions": true,

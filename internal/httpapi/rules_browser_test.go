@@ -2,15 +2,14 @@ package httpapi_test
 
 import (
 	"encoding/json"
-	"net"
 	"net/http"
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/latchkey/latchkey/internal/browsertest"
+	"github.com/latchkey/latchkey/internal/testenv"
 )
 
 // TestAuthenticatorRulesInBrowser: Chromium's virtual authenticator binds
@@ -34,11 +33,8 @@ func TestAuthenticatorRulesInBrowser(t *testing.T) {
 			t.Errorf("the virtual authenticator's passkey: %v", cred)
 		}
 
-		ln, err := net.Listen("tcp", "localhost:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		callback := "http://localhost:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port) + "/callback"
+		ln, base := testenv.Listen(t)
+		callback := base + "/callback"
 		app, clientID, secret := oidcClient(t, n, realm, callback)
 		c.patch(t, "/realms/"+realm+"/applications/"+app, map[string]any{"application": map[string]any{"authenticator_config_id": config}})
 		c.ok(t, "PUT", "/realms/"+realm+"/policy", map[string]any{"default_effect": "allow"})

@@ -124,11 +124,7 @@ type samlApp struct {
 
 func startSAMLApp(t *testing.T, n *testenv.Node, providers *samlProviders, realm string, binding string, change func(*saml.ServiceProvider), allowed ...string) *samlApp {
 	t.Helper()
-	ln, err := net.Listen("tcp", "localhost:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := "http://localhost:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	ln, base := testenv.Listen(t)
 	key, cert, certPEM := spKeyPair(t)
 	app := &samlApp{URL: base, configID: latchkey.NewUUID()}
 	app.path = saml.Path(n.Creds().TenantID, realm, app.configID)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -62,10 +61,6 @@ func tlsNode(t *testing.T, engine string) (client, *testenv.Node) {
 // startApp serves appPage and the SDK's bundle on http://localhost:PORT.
 func startApp(t testing.TB, sdk []byte) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "localhost:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{path...}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html")
@@ -75,10 +70,7 @@ func startApp(t testing.TB, sdk []byte) string {
 		w.Header().Set("Content-Type", "text/javascript")
 		w.Write(sdk)
 	})
-	srv := &http.Server{Handler: mux}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	return "http://localhost:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	return testenv.Serve(t, mux)
 }
 
 // TestEmbeddedSDKBindPasskey: the official embedded SDK, in Chromium, binds
@@ -222,11 +214,8 @@ func TestEmbeddedSDKSignIn(t *testing.T) {
 					t.Fatalf("credentials %v, want one %s passkey", creds, want)
 				}
 
-				ln, err := net.Listen("tcp", "localhost:0")
-				if err != nil {
-					t.Fatal(err)
-				}
-				callback := "http://localhost:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port) + "/callback"
+				ln, base := testenv.Listen(t)
+				callback := base + "/callback"
 				appID, clientID, secret := sdkApp(t, c, realm, config, callback)
 				issuer := n.URL + "/v1/tenants/" + c.tenant + "/realms/" + realm + "/applications/" + appID
 				rp := startRelyingParty(t, ln, issuer, clientID, secret, n.HTTP)

@@ -190,11 +190,8 @@ func TestSignInWithPasskey(t *testing.T) {
 		ada := str(t, newIdentity(t, c, realm, "ada", "primary_email_address", "ada@example.com"), "id")
 		bindOnHostedPage(t, ctx, newBinding(t, c, realm, ada, hostedConfig(t, c, realm)).link)
 
-		ln, err := net.Listen("tcp", "localhost:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		callback := "http://localhost:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port) + "/callback"
+		ln, base := testenv.Listen(t)
+		callback := base + "/callback"
 		app, clientID, secret := oidcClient(t, n, realm, callback)
 		issuer := n.URL + "/v1/tenants/" + c.tenant + "/realms/" + realm + "/applications/" + app
 		rp := startRelyingParty(t, ln, issuer, clientID, secret, http.DefaultClient)

@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"log/slog"
-	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -22,11 +20,8 @@ import (
 // party (go-oidc) against the issuer on node.
 func startOIDCApp(t *testing.T, n *testenv.Node, tenant, realm string) (rp *relyingParty, appID string) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "localhost:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	callback := "http://localhost:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port) + "/callback"
+	ln, base := testenv.Listen(t)
+	callback := base + "/callback"
 	appID, clientID, secret := oidcClient(t, n, realm, callback)
 	return startRelyingParty(t, ln, n.URL+"/v1/tenants/"+tenant+"/realms/"+realm+"/applications/"+appID, clientID, secret, n.HTTP), appID
 }

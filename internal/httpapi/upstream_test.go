@@ -2,30 +2,22 @@ package httpapi_test
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
 	"encoding/json"
 	"html"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/go-jose/go-jose/v4"
-	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/browsertest"
-	"github.com/latchkey/latchkey/internal/server"
 	"github.com/latchkey/latchkey/internal/testenv"
 )
 
@@ -63,62 +55,58 @@ func upstreamPayload(issuer, clientID, secret string) map[string]any {
 // longer holding the address is refused on its page, with events saying why.
 func TestSignInThroughUpstream(t *testing.T) {
 	t.Parallel()
-	for _, eng := range testenv.Engines() {
-		t.Run(eng.Name, func(t *testing.T) {
-			t.Parallel()
-			n := testenv.StartNode(t, eng.Name, func(cfg *server.Config) { cfg.Logger = slog.New(slog.DiscardHandler) })
-			c := client{base: n.URL, tenant: n.Creds().TenantID, token: n.Token(t, "")}
-			ctx := browsertest.Start(t)
-			browsertest.AddAuthenticator(t, ctx)
+	forEachEngine(t, nil, func(t *testing.T, e *env) {
+		n, c := e.node, e.api
+		ctx := browsertest.Start(t)
+		browsertest.AddAuthenticator(t, ctx)
 
-			pets := newRealm(t, c, "Pets")
-			c.ok(t, "PUT", "/realms/"+pets+"/policy", map[string]any{"default_effect": "allow"})
-			ada := str(t, newIdentity(t, c, pets, "ada", "primary_email_address", "ADA@example.com"), "id")
-			made := c.post(t, "/realms/"+pets+"/sso-configs", ssoConfigBody("Upstream Co", upstreamPayload("https://idp.example", "x", "y")))
-			config, callback := str(t, made, "id"), str(t, obj(t, made, "payload"), "redirect_uri")
-			_, issuer, clientID, secret := upstreamRealm(t, n, c, ctx, callback)
-			c.patch(t, "/realms/"+pets+"/sso-configs/"+config, map[string]any{"sso_config": map[string]any{"payload": upstreamPayload(issuer, clientID, secret)}})
-			assertEmpty200(t, c.do(t, "POST", "/realms/"+pets+"/sso-configs/"+config+":addIdentities", map[string]any{"identity_ids": []string{ada}}))
-			rp, app := startOIDCApp(t, n, c.tenant, pets)
+		pets := newRealm(t, c, "Pets")
+		c.ok(t, "PUT", "/realms/"+pets+"/policy", map[string]any{"default_effect": "allow"})
+		ada := str(t, newIdentity(t, c, pets, "ada", "primary_email_address", "ADA@example.com"), "id")
+		made := c.post(t, "/realms/"+pets+"/sso-configs", ssoConfigBody("Upstream Co", upstreamPayload("https://idp.example", "x", "y")))
+		config, callback := str(t, made, "id"), str(t, obj(t, made, "payload"), "redirect_uri")
+		_, issuer, clientID, secret := upstreamRealm(t, n, c, ctx, callback)
+		c.patch(t, "/realms/"+pets+"/sso-configs/"+config, map[string]any{"sso_config": map[string]any{"payload": upstreamPayload(issuer, clientID, secret)}})
+		assertEmpty200(t, c.do(t, "POST", "/realms/"+pets+"/sso-configs/"+config+":addIdentities", map[string]any{"identity_ids": []string{ada}}))
+		rp, app := startOIDCApp(t, n, c.tenant, pets)
 
-			browsertest.WithoutAutofill(t, ctx)
-			through := func() {
-				t.Helper()
-				rp.openSignInPage(t, ctx, "prompt", "login") // past the realm's own session
-				if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("upstream-"+config))); err != nil {
-					t.Fatal(err)
-				}
+		browsertest.WithoutAutofill(t, ctx)
+		through := func() {
+			t.Helper()
+			rp.openSignInPage(t, ctx, "prompt", "login") // past the realm's own session
+			if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("upstream-"+config))); err != nil {
+				t.Fatal(err)
 			}
-			through()
-			signInOnHostedPage(t, ctx) // the upstream realm's page
-			o := rp.outcome(t, ctx)
-			signedIn(t, "through the upstream", o, ada)
-			if amr, _ := o.claims["amr"].([]any); !slices.Equal(amr, []any{"fed"}) || o.claims["acr"] != "urn:latchkey:acr:upstream-idp" {
-				t.Errorf("ID token amr %v acr %v, want [fed] and the upstream acr", o.claims["amr"], o.claims["acr"])
-			}
-			if allowed := signInEvents(t, c, pets, `action eq "sign_in.allowed" and identity_id eq "`+ada+`" and application_id eq "`+app+`"`); len(allowed) != 1 {
-				t.Errorf("sign_in.allowed events %v, want one", allowed)
-			}
+		}
+		through()
+		signInOnHostedPage(t, ctx) // the upstream realm's page
+		o := rp.outcome(t, ctx)
+		signedIn(t, "through the upstream", o, ada)
+		if amr, _ := o.claims["amr"].([]any); !slices.Equal(amr, []any{"fed"}) || o.claims["acr"] != "urn:latchkey:acr:upstream-idp" {
+			t.Errorf("ID token amr %v acr %v, want [fed] and the upstream acr", o.claims["amr"], o.claims["acr"])
+		}
+		if allowed := signInEvents(t, c, pets, `action eq "sign_in.allowed" and identity_id eq "`+ada+`" and application_id eq "`+app+`"`); len(allowed) != 1 {
+			t.Errorf("sign_in.allowed events %v, want one", allowed)
+		}
 
-			refusedBy := func(what, kind, reason string) {
-				t.Helper()
-				through() // the upstream's session answers at once
-				refused(t, what, rp.backFromRefusal(t, ctx, kind, "Pet App", ""), "access_denied")
-				events := signInEvents(t, c, pets, `action eq "sign_in.denied" and application_id eq "`+app+`"`)
-				if len(events) == 0 || !strings.Contains(events[0]["reason"].(string), reason) {
-					t.Errorf("%s: sign-in events %v, want the newest denied saying %q", what, events, reason)
-				}
+		refusedBy := func(what, kind, reason string) {
+			t.Helper()
+			through() // the upstream's session answers at once
+			refused(t, what, rp.backFromRefusal(t, ctx, kind, "Pet App", ""), "access_denied")
+			events := signInEvents(t, c, pets, `action eq "sign_in.denied" and application_id eq "`+app+`"`)
+			if len(events) == 0 || !strings.Contains(events[0]["reason"].(string), reason) {
+				t.Errorf("%s: sign-in events %v, want the newest denied saying %q", what, events, reason)
 			}
-			assertEmpty200(t, c.do(t, "POST", "/realms/"+pets+"/sso-configs/"+config+":deleteIdentities", map[string]any{"identity_ids": []string{ada}}))
-			refusedBy("unassigned", "upstream_denied", "not assigned")
-			assertEmpty200(t, c.do(t, "POST", "/realms/"+pets+"/sso-configs/"+config+":addIdentities", map[string]any{"identity_ids": []string{ada}}))
-			c.patch(t, "/realms/"+pets+"/identities/"+ada, map[string]any{"identity": map[string]any{"status": "suspended"}})
-			refusedBy("suspended", "suspended", "suspended")
-			c.patch(t, "/realms/"+pets+"/identities/"+ada, map[string]any{"identity": map[string]any{"status": "active",
-				"traits": map[string]any{"type": "traits_v0", "username": "ada", "primary_email_address": "ada@pets.example"}}})
-			refusedBy("no identity with the address", "upstream_unknown", "no identity")
-		})
-	}
+		}
+		assertEmpty200(t, c.do(t, "POST", "/realms/"+pets+"/sso-configs/"+config+":deleteIdentities", map[string]any{"identity_ids": []string{ada}}))
+		refusedBy("unassigned", "upstream_denied", "not assigned")
+		assertEmpty200(t, c.do(t, "POST", "/realms/"+pets+"/sso-configs/"+config+":addIdentities", map[string]any{"identity_ids": []string{ada}}))
+		c.patch(t, "/realms/"+pets+"/identities/"+ada, map[string]any{"identity": map[string]any{"status": "suspended"}})
+		refusedBy("suspended", "suspended", "suspended")
+		c.patch(t, "/realms/"+pets+"/identities/"+ada, map[string]any{"identity": map[string]any{"status": "active",
+			"traits": map[string]any{"type": "traits_v0", "username": "ada", "primary_email_address": "ada@pets.example"}}})
+		refusedBy("no identity with the address", "upstream_unknown", "no identity")
+	})
 }
 
 // hostileUpstream is a tiny OIDC provider of the test's own: its JWKS
@@ -126,22 +114,16 @@ func TestSignInThroughUpstream(t *testing.T) {
 // token the test made for it (or an error when there is none).
 type hostileUpstream struct {
 	URL    string
-	key    *rsa.PrivateKey
+	key    testenv.SigningKey
 	mu     sync.Mutex
 	tokens map[string]string // code → ID token
 }
 
 func startHostileUpstream(t *testing.T) *hostileUpstream {
 	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := &hostileUpstream{key: key, tokens: map[string]string{}}
+	u := &hostileUpstream{key: testenv.NewSigningKey(t, "k1"), tokens: map[string]string{}}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /jwks", func(w http.ResponseWriter, r *http.Request) {
-		json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k1", Algorithm: "RS256", Use: "sig"}}})
-	})
+	mux.HandleFunc("GET /jwks", u.key.ServeJWKS)
 	mux.HandleFunc("POST /token", func(w http.ResponseWriter, r *http.Request) {
 		u.mu.Lock()
 		tok, ok := u.tokens[r.PostFormValue("code")]
@@ -154,29 +136,8 @@ func startHostileUpstream(t *testing.T) *hostileUpstream {
 		}
 		json.NewEncoder(w).Encode(map[string]any{"access_token": "at", "token_type": "Bearer", "expires_in": 60, "id_token": tok})
 	})
-	ln, err := net.Listen("tcp", "localhost:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: mux}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	u.URL = "http://localhost:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	u.URL = testenv.Serve(t, mux)
 	return u
-}
-
-// sign makes an ID token with claims, signed by key (kid k1).
-func (u *hostileUpstream) sign(t *testing.T, key *rsa.PrivateKey, claims map[string]any) string {
-	t.Helper()
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: key}, (&jose.SignerOptions{}).WithHeader("kid", "k1"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := jwt.Signed(signer).Claims(claims).Serialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return raw
 }
 
 // TestUpstreamBadAnswers: a generic_oidc_idp whose provider is a hostile
@@ -189,147 +150,143 @@ func (u *hostileUpstream) sign(t *testing.T, key *rsa.PrivateKey, claims map[str
 // for a config that is no upstream provider and for an unknown sign-in.
 func TestUpstreamBadAnswers(t *testing.T) {
 	t.Parallel()
-	for _, eng := range testenv.Engines() {
-		t.Run(eng.Name, func(t *testing.T) {
-			t.Parallel()
-			n := testenv.StartNode(t, eng.Name, func(cfg *server.Config) { cfg.Logger = slog.New(slog.DiscardHandler) })
-			c := client{base: n.URL, tenant: n.Creds().TenantID, token: n.Token(t, "")}
-			up := startHostileUpstream(t)
-			pets, other := newRealm(t, c, "Pets"), newRealm(t, c, "Others")
-			c.ok(t, "PUT", "/realms/"+pets+"/policy", map[string]any{"default_effect": "allow"})
-			ada := str(t, newIdentity(t, c, pets, "ada", "primary_email_address", "ada@example.com"), "id")
-			payload := map[string]any{"type": "generic_oidc_idp", "client_id": "latchkey", "client_secret": "shh", "pkce": "s256",
-				"identifying_claim_name": "email", "identity_attribute": "email", "authorization_endpoint": up.URL + "/authorize",
-				"token_endpoint": up.URL + "/token", "jwks_endpoint": up.URL + "/jwks"}
-			config := str(t, c.post(t, "/realms/"+pets+"/sso-configs", ssoConfigBody("Hostile", payload)), "id")
-			assertEmpty200(t, c.do(t, "POST", "/realms/"+pets+"/sso-configs/"+config+":addIdentities", map[string]any{"identity_ids": []string{ada}}))
-			bookmark := str(t, c.post(t, "/realms/"+pets+"/sso-configs", ssoConfigBody("Wiki", map[string]any{
-				"type": "bookmark", "login_link": "https://wiki.example/login"})), "id")
-			rp, _ := startOIDCApp(t, n, c.tenant, pets)
-			realmPath := n.URL + "/v1/tenants/" + c.tenant + "/realms/" + pets
+	forEachEngine(t, nil, func(t *testing.T, e *env) {
+		n, c := e.node, e.api
+		up := startHostileUpstream(t)
+		pets, other := newRealm(t, c, "Pets"), newRealm(t, c, "Others")
+		c.ok(t, "PUT", "/realms/"+pets+"/policy", map[string]any{"default_effect": "allow"})
+		ada := str(t, newIdentity(t, c, pets, "ada", "primary_email_address", "ada@example.com"), "id")
+		payload := map[string]any{"type": "generic_oidc_idp", "client_id": "latchkey", "client_secret": "shh", "pkce": "s256",
+			"identifying_claim_name": "email", "identity_attribute": "email", "authorization_endpoint": up.URL + "/authorize",
+			"token_endpoint": up.URL + "/token", "jwks_endpoint": up.URL + "/jwks"}
+		config := str(t, c.post(t, "/realms/"+pets+"/sso-configs", ssoConfigBody("Hostile", payload)), "id")
+		assertEmpty200(t, c.do(t, "POST", "/realms/"+pets+"/sso-configs/"+config+":addIdentities", map[string]any{"identity_ids": []string{ada}}))
+		bookmark := str(t, c.post(t, "/realms/"+pets+"/sso-configs", ssoConfigBody("Wiki", map[string]any{
+			"type": "bookmark", "login_link": "https://wiki.example/login"})), "id")
+		rp, _ := startOIDCApp(t, n, c.tenant, pets)
+		realmPath := n.URL + "/v1/tenants/" + c.tenant + "/realms/" + pets
 
-			// start opens the app's sign-in in a new browser (a cookie jar)
-			// and follows the hosted page's link to the provider: it returns
-			// the browser, the provider's state and nonce, and the page's link.
-			start := func() (*http.Client, string, string, string) {
-				t.Helper()
-				jar, _ := cookiejar.New(nil)
-				hc := &http.Client{Jar: jar}
-				page := sendWith(t, hc, "GET", rp.URL+"/login", nil, nil)
-				m := regexp.MustCompile(`id="upstream-` + config + `" href="([^"]+)"`).FindStringSubmatch(string(page.Body))
-				if page.Status != http.StatusOK || m == nil {
-					t.Fatalf("the hosted page offers no upstream: %d %s", page.Status, page.Body)
-				}
-				link := n.URL + html.UnescapeString(m[1])
-				hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-				out := sendWith(t, hc, "GET", link, nil, nil)
-				to, err := url.Parse(out.Header.Get("Location"))
-				if out.Status != http.StatusFound || err != nil || !strings.HasPrefix(to.String(), up.URL+"/authorize?") {
-					t.Fatalf("the way out: %d to %q", out.Status, out.Header.Get("Location"))
-				}
-				q := to.Query()
-				if q.Get("code_challenge_method") != "S256" || q.Get("code_challenge") == "" || q.Get("client_id") != "latchkey" ||
-					q.Get("scope") != "openid" || q.Get("redirect_uri") != realmPath+"/sso-configs/"+config+"/callback" {
-					t.Errorf("the authorization request: %v", q)
-				}
-				return hc, q.Get("state"), q.Get("nonce"), link
+		// start opens the app's sign-in in a new browser (a cookie jar)
+		// and follows the hosted page's link to the provider: it returns
+		// the browser, the provider's state and nonce, and the page's link.
+		start := func() (*http.Client, string, string, string) {
+			t.Helper()
+			jar, _ := cookiejar.New(nil)
+			hc := &http.Client{Jar: jar}
+			page := sendWith(t, hc, "GET", rp.URL+"/login", nil, nil)
+			m := regexp.MustCompile(`id="upstream-` + config + `" href="([^"]+)"`).FindStringSubmatch(string(page.Body))
+			if page.Status != http.StatusOK || m == nil {
+				t.Fatalf("the hosted page offers no upstream: %d %s", page.Status, page.Body)
 			}
-			good := func(nonce string) map[string]any {
-				now := time.Now()
-				return map[string]any{"iss": up.URL, "sub": "u1", "aud": "latchkey", "nonce": nonce, "email": "ada@example.com",
-					"iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix()}
+			link := n.URL + html.UnescapeString(m[1])
+			hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+			out := sendWith(t, hc, "GET", link, nil, nil)
+			to, err := url.Parse(out.Header.Get("Location"))
+			if out.Status != http.StatusFound || err != nil || !strings.HasPrefix(to.String(), up.URL+"/authorize?") {
+				t.Fatalf("the way out: %d to %q", out.Status, out.Header.Get("Location"))
 			}
-			otherKey, _ := rsa.GenerateKey(rand.Reader, 2048)
-			callback := func(hc *http.Client, path string, q url.Values) testenv.Response {
-				t.Helper()
-				return sendWith(t, hc, "GET", path+"?"+q.Encode(), nil, nil)
+			q := to.Query()
+			if q.Get("code_challenge_method") != "S256" || q.Get("code_challenge") == "" || q.Get("client_id") != "latchkey" ||
+				q.Get("scope") != "openid" || q.Get("redirect_uri") != realmPath+"/sso-configs/"+config+"/callback" {
+				t.Errorf("the authorization request: %v", q)
 			}
-			refusedPage := func(what string, resp testenv.Response, status int, says string) {
-				t.Helper()
-				if resp.Status != status || !strings.Contains(html.UnescapeString(string(resp.Body)), says) {
-					t.Errorf("%s: %d %s, want %d saying %q", what, resp.Status, resp.Body, status, says)
-				}
+			return hc, q.Get("state"), q.Get("nonce"), link
+		}
+		good := func(nonce string) map[string]any {
+			now := time.Now()
+			return map[string]any{"iss": up.URL, "sub": "u1", "aud": "latchkey", "nonce": nonce, "email": "ada@example.com",
+				"iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix()}
+		}
+		otherKey := testenv.NewSigningKey(t, up.key.KID)
+		callback := func(hc *http.Client, path string, q url.Values) testenv.Response {
+			t.Helper()
+			return sendWith(t, hc, "GET", path+"?"+q.Encode(), nil, nil)
+		}
+		refusedPage := func(what string, resp testenv.Response, status int, says string) {
+			t.Helper()
+			if resp.Status != status || !strings.Contains(html.UnescapeString(string(resp.Body)), says) {
+				t.Errorf("%s: %d %s, want %d saying %q", what, resp.Status, resp.Body, status, says)
 			}
-			cb := realmPath + "/sso-configs/" + config + "/callback"
-			for _, tc := range []struct {
-				name   string
-				change func(claims map[string]any)
-				key    *rsa.PrivateKey
-				says   string
-			}{
-				{"wrong issuer", func(m map[string]any) { m["iss"] = "https://evil.example" }, nil, "is not the identity provider's"},
-				{"issuer on the provider's host, another path", func(m map[string]any) { m["iss"] = up.URL + "/other" }, nil, "is not the identity provider's"},
-				{"wrong audience", func(m map[string]any) { m["aud"] = "someone-else" }, nil, "ID token is not valid"},
-				{"wrong nonce", func(m map[string]any) { m["nonce"] = "replayed-nonce" }, nil, "nonce is not this sign-in's"},
-				{"no nonce", func(m map[string]any) { delete(m, "nonce") }, nil, "nonce is not this sign-in's"},
-				{"expired", func(m map[string]any) { m["exp"] = time.Now().Add(-time.Hour).Unix() }, nil, "ID token is not valid"},
-				{"another key", func(map[string]any) {}, otherKey, "ID token is not valid"},
-				{"no identifying claim", func(m map[string]any) { delete(m, "email") }, nil, "has no claim email"},
-			} {
-				hc, state, nonce, _ := start()
-				claims := good(nonce)
-				tc.change(claims)
-				code := latchkey.RandomString(20)
-				up.mu.Lock()
-				key := tc.key
-				if key == nil {
-					key = up.key
-				}
-				up.tokens[code] = up.sign(t, key, claims)
-				up.mu.Unlock()
-				refusedPage(tc.name, callback(hc, cb, url.Values{"code": {code}, "state": {state}}), http.StatusBadRequest, tc.says)
-			}
-			if denied := signInEvents(t, c, pets, `action eq "sign_in.denied"`); len(denied) < 8 {
-				t.Errorf("%d sign_in.denied events, want one for each bad ID token", len(denied))
-			}
-
-			hc, state, _, _ := start()
-			refusedPage("a code the provider does not redeem", callback(hc, cb, url.Values{"code": {"nope"}, "state": {state}}), http.StatusBadRequest, "did not redeem its code")
-			refusedPage("the same state again", callback(hc, cb, url.Values{"code": {"nope"}, "state": {state}}), http.StatusBadRequest, "unknown, used or expired")
-			hc, state, _, _ = start()
-			refusedPage("the provider's error", callback(hc, cb, url.Values{"error": {"access_denied"}, "error_description": {"<b>no</b>"}, "state": {state}}),
-				http.StatusBadRequest, "did not sign you in: access_denied <b>no</b>")
-			refusedPage("no state", callback(hc, cb, url.Values{"code": {"x"}}), http.StatusBadRequest, "has no state")
-			refusedPage("an unknown state", callback(hc, cb, url.Values{"code": {"x"}, "state": {"made-up"}}), http.StatusBadRequest, "unknown, used or expired")
-
-			// A good answer, in the wrong places and browsers first.
+		}
+		cb := realmPath + "/sso-configs/" + config + "/callback"
+		for _, tc := range []struct {
+			name   string
+			change func(claims map[string]any)
+			key    *testenv.SigningKey // nil: the provider's
+			says   string
+		}{
+			{"wrong issuer", func(m map[string]any) { m["iss"] = "https://evil.example" }, nil, "is not the identity provider's"},
+			{"issuer on the provider's host, another path", func(m map[string]any) { m["iss"] = up.URL + "/other" }, nil, "is not the identity provider's"},
+			{"wrong audience", func(m map[string]any) { m["aud"] = "someone-else" }, nil, "ID token is not valid"},
+			{"wrong nonce", func(m map[string]any) { m["nonce"] = "replayed-nonce" }, nil, "nonce is not this sign-in's"},
+			{"no nonce", func(m map[string]any) { delete(m, "nonce") }, nil, "nonce is not this sign-in's"},
+			{"expired", func(m map[string]any) { m["exp"] = time.Now().Add(-time.Hour).Unix() }, nil, "ID token is not valid"},
+			{"another key", func(map[string]any) {}, &otherKey, "ID token is not valid"},
+			{"no identifying claim", func(m map[string]any) { delete(m, "email") }, nil, "has no claim email"},
+		} {
 			hc, state, nonce, _ := start()
+			claims := good(nonce)
+			tc.change(claims)
 			code := latchkey.RandomString(20)
 			up.mu.Lock()
-			up.tokens[code] = up.sign(t, up.key, good(nonce))
-			up.mu.Unlock()
-			q := url.Values{"code": {code}, "state": {state}}
-			for _, path := range []string{
-				n.URL + "/v1/tenants/" + c.tenant + "/realms/" + other + "/sso-configs/" + config + "/callback",
-				realmPath + "/sso-configs/" + bookmark + "/callback",
-				realmPath + "/identity-providers/" + config + "/callback",
-			} {
-				refusedPage("the callback at "+path, callback(hc, path, q), http.StatusBadRequest, "unknown, used or expired")
+			key := tc.key
+			if key == nil {
+				key = &up.key
 			}
-			hc, state, nonce, _ = start()
-			up.mu.Lock()
-			up.tokens[code] = up.sign(t, up.key, good(nonce))
+			up.tokens[code] = key.Sign(t, claims)
 			up.mu.Unlock()
-			q = url.Values{"code": {code}, "state": {state}}
-			attacker, _ := cookiejar.New(nil)
-			refusedPage("the callback in another browser", callback(&http.Client{Jar: attacker, CheckRedirect: hc.CheckRedirect}, cb, q),
-				http.StatusBadRequest, "started in another browser")
-			hc, state, nonce, link := start()
-			// The way out, for a config that is no upstream provider, or a sign-in that is not there.
-			refusedPage("a bookmark as the provider", sendWith(t, hc, "GET", strings.Replace(link, "/upstream/"+config, "/upstream/"+bookmark, 1), nil, nil),
-				http.StatusNotFound, "no such identity provider")
-			refusedPage("an unknown sign-in", sendWith(t, hc, "GET", strings.Split(link, "?")[0]+"?request=made-up", nil, nil),
-				http.StatusBadRequest, "no such sign-in")
-			up.mu.Lock()
-			up.tokens[code] = up.sign(t, up.key, good(nonce))
-			up.mu.Unlock()
-			back := callback(hc, cb, url.Values{"code": {code}, "state": {state}})
-			if back.Status != http.StatusFound || !strings.HasPrefix(back.Header.Get("Location"), rp.URL+"/callback?code=") {
-				t.Errorf("the good answer: %d to %q, want the app's callback with a code", back.Status, back.Header.Get("Location"))
-			}
+			refusedPage(tc.name, callback(hc, cb, url.Values{"code": {code}, "state": {state}}), http.StatusBadRequest, tc.says)
+		}
+		if denied := signInEvents(t, c, pets, `action eq "sign_in.denied"`); len(denied) < 8 {
+			t.Errorf("%d sign_in.denied events, want one for each bad ID token", len(denied))
+		}
 
-		})
-	}
+		hc, state, _, _ := start()
+		refusedPage("a code the provider does not redeem", callback(hc, cb, url.Values{"code": {"nope"}, "state": {state}}), http.StatusBadRequest, "did not redeem its code")
+		refusedPage("the same state again", callback(hc, cb, url.Values{"code": {"nope"}, "state": {state}}), http.StatusBadRequest, "unknown, used or expired")
+		hc, state, _, _ = start()
+		refusedPage("the provider's error", callback(hc, cb, url.Values{"error": {"access_denied"}, "error_description": {"<b>no</b>"}, "state": {state}}),
+			http.StatusBadRequest, "did not sign you in: access_denied <b>no</b>")
+		refusedPage("no state", callback(hc, cb, url.Values{"code": {"x"}}), http.StatusBadRequest, "has no state")
+		refusedPage("an unknown state", callback(hc, cb, url.Values{"code": {"x"}, "state": {"made-up"}}), http.StatusBadRequest, "unknown, used or expired")
+
+		// A good answer, in the wrong places and browsers first.
+		hc, state, nonce, _ := start()
+		code := latchkey.RandomString(20)
+		up.mu.Lock()
+		up.tokens[code] = up.key.Sign(t, good(nonce))
+		up.mu.Unlock()
+		q := url.Values{"code": {code}, "state": {state}}
+		for _, path := range []string{
+			n.URL + "/v1/tenants/" + c.tenant + "/realms/" + other + "/sso-configs/" + config + "/callback",
+			realmPath + "/sso-configs/" + bookmark + "/callback",
+			realmPath + "/identity-providers/" + config + "/callback",
+		} {
+			refusedPage("the callback at "+path, callback(hc, path, q), http.StatusBadRequest, "unknown, used or expired")
+		}
+		hc, state, nonce, _ = start()
+		up.mu.Lock()
+		up.tokens[code] = up.key.Sign(t, good(nonce))
+		up.mu.Unlock()
+		q = url.Values{"code": {code}, "state": {state}}
+		attacker, _ := cookiejar.New(nil)
+		refusedPage("the callback in another browser", callback(&http.Client{Jar: attacker, CheckRedirect: hc.CheckRedirect}, cb, q),
+			http.StatusBadRequest, "started in another browser")
+		hc, state, nonce, link := start()
+		// The way out, for a config that is no upstream provider, or a sign-in that is not there.
+		refusedPage("a bookmark as the provider", sendWith(t, hc, "GET", strings.Replace(link, "/upstream/"+config, "/upstream/"+bookmark, 1), nil, nil),
+			http.StatusNotFound, "no such identity provider")
+		refusedPage("an unknown sign-in", sendWith(t, hc, "GET", strings.Split(link, "?")[0]+"?request=made-up", nil, nil),
+			http.StatusBadRequest, "no such sign-in")
+		up.mu.Lock()
+		up.tokens[code] = up.key.Sign(t, good(nonce))
+		up.mu.Unlock()
+		back := callback(hc, cb, url.Values{"code": {code}, "state": {state}})
+		if back.Status != http.StatusFound || !strings.HasPrefix(back.Header.Get("Location"), rp.URL+"/callback?code=") {
+			t.Errorf("the good answer: %d to %q, want the app's callback with a code", back.Status, back.Header.Get("Location"))
+		}
+
+	})
 }
 
 // idpProtocol is an oidc_idp protocol config for the provider at issuer
@@ -349,110 +306,106 @@ func idpProtocol(issuer, clientID, secret string) map[string]any {
 // idp holds its links back the same way; bad verification details are 400s.
 func TestEnrollmentVerifiedByIdP(t *testing.T) {
 	t.Parallel()
-	for _, eng := range testenv.Engines() {
-		t.Run(eng.Name, func(t *testing.T) {
-			t.Parallel()
-			n := testenv.StartNode(t, eng.Name, func(cfg *server.Config) { cfg.Logger = slog.New(slog.DiscardHandler) })
-			c := client{base: n.URL, tenant: n.Creds().TenantID, token: n.Token(t, "")}
-			ctx := browsertest.Start(t)
-			browsertest.AddAuthenticator(t, ctx)
-			browsertest.WithoutAutofill(t, ctx)
+	forEachEngine(t, nil, func(t *testing.T, e *env) {
+		n, c := e.node, e.api
+		ctx := browsertest.Start(t)
+		browsertest.AddAuthenticator(t, ctx)
+		browsertest.WithoutAutofill(t, ctx)
 
-			pets := newRealm(t, c, "Pets")
-			ada := str(t, newIdentity(t, c, pets, "ada", "primary_email_address", "ADA@example.com"), "id")
-			bea := str(t, newIdentity(t, c, pets, "bea", "primary_email_address", "bea@example.com"), "id")
-			made := c.post(t, "/realms/"+pets+"/identity-providers", map[string]any{"display_name": "Upstream Co",
-				"protocol_config": idpProtocol("https://idp.example", "x", "y")})
-			idp := str(t, made, "id")
-			_, issuer, clientID, secret := upstreamRealm(t, n, c, ctx, str(t, obj(t, made, "protocol_config"), "redirect_url"))
-			c.patch(t, "/realms/"+pets+"/identity-providers/"+idp, map[string]any{"identity_provider": map[string]any{
-				"protocol_config": idpProtocol(issuer, clientID, secret)}})
-			hosted := hostedConfig(t, c, pets)
+		pets := newRealm(t, c, "Pets")
+		ada := str(t, newIdentity(t, c, pets, "ada", "primary_email_address", "ADA@example.com"), "id")
+		bea := str(t, newIdentity(t, c, pets, "bea", "primary_email_address", "bea@example.com"), "id")
+		made := c.post(t, "/realms/"+pets+"/identity-providers", map[string]any{"display_name": "Upstream Co",
+			"protocol_config": idpProtocol("https://idp.example", "x", "y")})
+		idp := str(t, made, "id")
+		_, issuer, clientID, secret := upstreamRealm(t, n, c, ctx, str(t, obj(t, made, "protocol_config"), "redirect_url"))
+		c.patch(t, "/realms/"+pets+"/identity-providers/"+idp, map[string]any{"identity_provider": map[string]any{
+			"protocol_config": idpProtocol(issuer, clientID, secret)}})
+		hosted := hostedConfig(t, c, pets)
 
-			verifiedJob := func(identity, config string) binding {
-				t.Helper()
-				out := c.post(t, "/realms/"+pets+"/identities/"+identity+"/credential-binding-jobs", map[string]any{"job": map[string]any{
-					"delivery_method": "RETURN", "authenticator_config_id": config,
-					"verification_details": map[string]any{"idp_authorization": map[string]any{"identity_provider_id": idp}}}})
-				details := obj(t, obj(t, obj(t, out, "credential_binding_job"), "verification_details"), "idp_authorization")
-				if details["identity_provider_id"] != idp || details["identity_provider_display_name"] != "Upstream Co" {
-					t.Errorf("the job's verification details: %v", details)
-				}
-				link := str(t, out, "credential_binding_link")
-				u, _ := url.Parse(link)
-				return binding{realm: pets, identity: identity, job: str(t, obj(t, out, "credential_binding_job"), "id"), token: u.Query().Get("token"), link: link}
+		verifiedJob := func(identity, config string) binding {
+			t.Helper()
+			out := c.post(t, "/realms/"+pets+"/identities/"+identity+"/credential-binding-jobs", map[string]any{"job": map[string]any{
+				"delivery_method": "RETURN", "authenticator_config_id": config,
+				"verification_details": map[string]any{"idp_authorization": map[string]any{"identity_provider_id": idp}}}})
+			details := obj(t, obj(t, obj(t, out, "credential_binding_job"), "verification_details"), "idp_authorization")
+			if details["identity_provider_id"] != idp || details["identity_provider_display_name"] != "Upstream Co" {
+				t.Errorf("the job's verification details: %v", details)
 			}
-			b := verifiedJob(ada, hosted)
-			assertError(t, b.call(t, c, "bind", b.token, map[string]any{"type": "WEBAUTHN", "raw": "e30"}), http.StatusForbidden, "forbidden",
-				"an identity provider must vouch for you before this link binds a passkey: open the link in a browser")
+			link := str(t, out, "credential_binding_link")
+			u, _ := url.Parse(link)
+			return binding{realm: pets, identity: identity, job: str(t, obj(t, out, "credential_binding_job"), "id"), token: u.Query().Get("token"), link: link}
+		}
+		b := verifiedJob(ada, hosted)
+		assertError(t, b.call(t, c, "bind", b.token, map[string]any{"type": "WEBAUTHN", "raw": "e30"}), http.StatusForbidden, "forbidden",
+			"an identity provider must vouch for you before this link binds a passkey: open the link in a browser")
 
-			if err := chromedp.Do(ctx, chromedp.Navigate(b.link)); err != nil {
-				t.Fatal(err)
-			}
-			signInOnHostedPage(t, ctx) // the provider's page
-			if ok, page := browsertest.WaitFor(ctx, `document.getElementById("create") !== null`, 30*time.Second); !ok {
-				t.Fatalf("no binding page after the provider vouched; the browser shows %q", page)
-			}
-			if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("create"))); err != nil {
-				t.Fatal(err)
-			}
-			if ok, page := browsertest.WaitFor(ctx, `document.getElementById("status").className === "done"`, 30*time.Second); !ok {
-				t.Fatalf("no passkey made; the page says %q", page)
-			}
-			job := c.get(t, b.jobPath())
-			if job["state"] != "COMPLETE" || job["verify_time"] == nil {
-				t.Errorf("the job after the provider vouched and the passkey bound: %v", job)
-			}
+		if err := chromedp.Do(ctx, chromedp.Navigate(b.link)); err != nil {
+			t.Fatal(err)
+		}
+		signInOnHostedPage(t, ctx) // the provider's page
+		if ok, page := browsertest.WaitFor(ctx, `document.getElementById("create") !== null`, 30*time.Second); !ok {
+			t.Fatalf("no binding page after the provider vouched; the browser shows %q", page)
+		}
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("create"))); err != nil {
+			t.Fatal(err)
+		}
+		if ok, page := browsertest.WaitFor(ctx, `document.getElementById("status").className === "done"`, 30*time.Second); !ok {
+			t.Fatalf("no passkey made; the page says %q", page)
+		}
+		job := c.get(t, b.jobPath())
+		if job["state"] != "COMPLETE" || job["verify_time"] == nil {
+			t.Errorf("the job after the provider vouched and the passkey bound: %v", job)
+		}
 
-			// The provider vouches for ada (its session now), not bea.
-			other := verifiedJob(bea, hosted)
-			if err := chromedp.Do(ctx, chromedp.Navigate(other.link)); err != nil {
-				t.Fatal(err)
-			}
-			if ok, page := browsertest.WaitFor(ctx, `document.getElementById("error") !== null && document.getElementById("error").textContent.includes("another identity")`, 30*time.Second); !ok {
-				t.Fatalf("bea's link after the provider vouched for ada; the browser shows %q", page)
-			}
-			if job := c.get(t, other.jobPath()); job["verify_time"] != nil {
-				t.Errorf("bea's job is verified: %v", job)
-			}
-			assertError(t, other.call(t, c, "bind", other.token, map[string]any{"type": "WEBAUTHN", "raw": "e30"}), http.StatusForbidden, "forbidden",
-				"an identity provider must vouch for you before this link binds a passkey: open the link in a browser")
+		// The provider vouches for ada (its session now), not bea.
+		other := verifiedJob(bea, hosted)
+		if err := chromedp.Do(ctx, chromedp.Navigate(other.link)); err != nil {
+			t.Fatal(err)
+		}
+		if ok, page := browsertest.WaitFor(ctx, `document.getElementById("error") !== null && document.getElementById("error").textContent.includes("another identity")`, 30*time.Second); !ok {
+			t.Fatalf("bea's link after the provider vouched for ada; the browser shows %q", page)
+		}
+		if job := c.get(t, other.jobPath()); job["verify_time"] != nil {
+			t.Errorf("bea's job is verified: %v", job)
+		}
+		assertError(t, other.call(t, c, "bind", other.token, map[string]any{"type": "WEBAUTHN", "raw": "e30"}), http.StatusForbidden, "forbidden",
+			"an identity provider must vouch for you before this link binds a passkey: open the link in a browser")
 
-			// A console authenticator config that verifies by the identity provider.
-			console := str(t, c.post(t, "/realms/"+pets+"/authenticator-configs", map[string]any{"authenticator_config": map[string]any{
-				"display_name": "Console", "config": map[string]any{"type": "console", "onboarding_configuration": map[string]any{
-					"verification_method": map[string]any{"type": "idp", "idp_id": idp}}}}}), "id")
-			cb := newBinding(t, c, pets, ada, console)
-			assertError(t, cb.call(t, c, "bind", cb.token, map[string]any{"type": "WEBAUTHN", "raw": "e30"}), http.StatusForbidden, "forbidden",
-				"an identity provider must vouch for you before this link binds a passkey: open the link in a browser")
-			if err := chromedp.Do(ctx, chromedp.Navigate(cb.link)); err != nil {
-				t.Fatal(err)
-			}
-			if ok, page := browsertest.WaitFor(ctx, `document.getElementById("create") !== null`, 30*time.Second); !ok {
-				t.Fatalf("no binding page of the console config after the provider vouched; the browser shows %q", page)
-			}
-			if job := c.get(t, cb.jobPath()); job["verify_time"] == nil {
-				t.Errorf("the console config's job is not verified: %v", job)
-			}
+		// A console authenticator config that verifies by the identity provider.
+		console := str(t, c.post(t, "/realms/"+pets+"/authenticator-configs", map[string]any{"authenticator_config": map[string]any{
+			"display_name": "Console", "config": map[string]any{"type": "console", "onboarding_configuration": map[string]any{
+				"verification_method": map[string]any{"type": "idp", "idp_id": idp}}}}}), "id")
+		cb := newBinding(t, c, pets, ada, console)
+		assertError(t, cb.call(t, c, "bind", cb.token, map[string]any{"type": "WEBAUTHN", "raw": "e30"}), http.StatusForbidden, "forbidden",
+			"an identity provider must vouch for you before this link binds a passkey: open the link in a browser")
+		if err := chromedp.Do(ctx, chromedp.Navigate(cb.link)); err != nil {
+			t.Fatal(err)
+		}
+		if ok, page := browsertest.WaitFor(ctx, `document.getElementById("create") !== null`, 30*time.Second); !ok {
+			t.Fatalf("no binding page of the console config after the provider vouched; the browser shows %q", page)
+		}
+		if job := c.get(t, cb.jobPath()); job["verify_time"] == nil {
+			t.Errorf("the console config's job is not verified: %v", job)
+		}
 
-			// Bad verification details.
-			otherRealm := newRealm(t, c, "Others")
-			foreign := str(t, c.post(t, "/realms/"+otherRealm+"/identity-providers", map[string]any{"display_name": "Theirs",
-				"protocol_config": idpProtocol("https://idp.example", "x", "y")}), "id")
-			for _, tc := range []struct {
-				details     map[string]any
-				field, says string
-			}{
-				{map[string]any{"idp_authorization": map[string]any{"identity_provider_id": foreign}},
-					"job.verification_details.idp_authorization.identity_provider_id", "no identity provider of the realm has this id"},
-				{map[string]any{"idp_authorization": map[string]any{"identity_provider_id": ""}},
-					"job.verification_details.idp_authorization.identity_provider_id", "empty string"},
-				{map[string]any{"idp_authorization": map[string]any{"identity_provider_id": idp}, "magic_link": map[string]any{}},
-					"job.verification_details", "give magic_link or idp_authorization, not both"},
-			} {
-				assertInvalid(t, c.do(t, "POST", "/realms/"+pets+"/identities/"+ada+"/credential-binding-jobs", map[string]any{"job": map[string]any{
-					"delivery_method": "RETURN", "authenticator_config_id": hosted, "verification_details": tc.details}}), tc.field, tc.says)
-			}
-		})
-	}
+		// Bad verification details.
+		otherRealm := newRealm(t, c, "Others")
+		foreign := str(t, c.post(t, "/realms/"+otherRealm+"/identity-providers", map[string]any{"display_name": "Theirs",
+			"protocol_config": idpProtocol("https://idp.example", "x", "y")}), "id")
+		for _, tc := range []struct {
+			details     map[string]any
+			field, says string
+		}{
+			{map[string]any{"idp_authorization": map[string]any{"identity_provider_id": foreign}},
+				"job.verification_details.idp_authorization.identity_provider_id", "no identity provider of the realm has this id"},
+			{map[string]any{"idp_authorization": map[string]any{"identity_provider_id": ""}},
+				"job.verification_details.idp_authorization.identity_provider_id", "empty string"},
+			{map[string]any{"idp_authorization": map[string]any{"identity_provider_id": idp}, "magic_link": map[string]any{}},
+				"job.verification_details", "give magic_link or idp_authorization, not both"},
+		} {
+			assertInvalid(t, c.do(t, "POST", "/realms/"+pets+"/identities/"+ada+"/credential-binding-jobs", map[string]any{"job": map[string]any{
+				"delivery_method": "RETURN", "authenticator_config_id": hosted, "verification_details": tc.details}}), tc.field, tc.says)
+		}
+	})
 }

@@ -40,15 +40,6 @@ type Worker struct {
 	loop background.Loop
 }
 
-// DefaultBackoff waits 30 s after the first attempt, doubling each time, at most an hour.
-func DefaultBackoff(attempt int) time.Duration {
-	d := 30 * time.Second
-	for i := 1; i < attempt && d < time.Hour; i++ {
-		d *= 2
-	}
-	return min(d, time.Hour)
-}
-
 // Wake makes Run check the outbox now, e.g. after a transaction that
 // enqueued a message committed. It never blocks.
 func (w *Worker) Wake() {
@@ -107,7 +98,7 @@ func (w *Worker) deliver(ctx, sendCtx context.Context, m Message) {
 	default:
 		backoff := w.Backoff
 		if backoff == nil {
-			backoff = DefaultBackoff
+			backoff = background.Backoff
 		}
 		next := t.Add(backoff(m.Attempts))
 		log.Warn("mail not sent; will retry", "err", sendErr, "next_attempt_time", next)

@@ -204,14 +204,6 @@ func TestWorkerRetries(t *testing.T) {
 	})
 }
 
-func TestDefaultBackoff(t *testing.T) {
-	for attempt, want := range map[int]time.Duration{1: 30 * time.Second, 2: time.Minute, 3: 2 * time.Minute, 7: 32 * time.Minute, 8: time.Hour, 50: time.Hour} {
-		if got := mail.DefaultBackoff(attempt); got != want {
-			t.Errorf("DefaultBackoff(%d) = %v, want %v", attempt, got, want)
-		}
-	}
-}
-
 func TestSMTPTLSAndAuth(t *testing.T) {
 	for _, mode := range []string{"starttls", "implicit"} {
 		t.Run(mode, func(t *testing.T) {

@@ -53,6 +53,17 @@ func (f fixture) signIn(identity string) session.SignIn {
 		AMR: []string{"pop", "mfa"}, ACR: "phr", IP: "192.0.2.7", UserAgent: "Test"}
 }
 
+// start starts (or renews, over current) the session of in, and returns it
+// with its cookie.
+func (f fixture) start(t *testing.T, in session.SignIn, current *session.Session) (session.Session, string) {
+	t.Helper()
+	v, cookie, err := f.svc.Start(t.Context(), in, current)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v, cookie
+}
+
 func (f fixture) find(t *testing.T, cookie string) (session.Session, bool) {
 	t.Helper()
 	v, ok, err := f.svc.Find(t.Context(), f.realm.TenantID, f.realm.ID, cookie)
@@ -70,10 +81,7 @@ func TestLifetimes(t *testing.T) {
 		t.Run(eng.Name, func(t *testing.T) {
 			f := newFixture(t, eng.Open)
 			ctx := t.Context()
-			v, cookie, err := f.svc.Start(ctx, f.signIn("ada"), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			v, cookie := f.start(t, f.signIn("ada"), nil)
 			if !v.IdleExpireTime.Equal(v.CreateTime.Add(session.DefaultIdleTimeout)) || !v.AbsoluteExpireTime.Equal(v.CreateTime.Add(session.DefaultLifetime)) {
 				t.Errorf("a new session expires at %v (idle) and %v, want the defaults after %v", v.IdleExpireTime, v.AbsoluteExpireTime, v.CreateTime)
 			}
@@ -104,7 +112,7 @@ func TestLifetimes(t *testing.T) {
 			if err := f.st.UpdateRealm(ctx, f.realm); err != nil {
 				t.Fatal(err)
 			}
-			v, cookie, _ = f.svc.Start(ctx, f.signIn("ada"), nil)
+			v, cookie = f.start(t, f.signIn("ada"), nil)
 			if v.IdleTimeout != 10*time.Minute || !v.AbsoluteExpireTime.Equal(v.CreateTime.Add(time.Hour)) {
 				t.Errorf("with the realm's settings: idle %v, absolute expiry after %v", v.IdleTimeout, v.AbsoluteExpireTime.Sub(v.CreateTime))
 			}
@@ -123,10 +131,7 @@ func TestCookie(t *testing.T) {
 		t.Run(eng.Name, func(t *testing.T) {
 			f := newFixture(t, eng.Open)
 			ctx := t.Context()
-			v, cookie, err := f.svc.Start(ctx, f.signIn("ada"), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			v, cookie := f.start(t, f.signIn("ada"), nil)
 			if strings.Contains(cookie, v.ID) {
 				t.Error("the cookie shows the session id")
 			}
@@ -160,10 +165,7 @@ func TestStartAgain(t *testing.T) {
 		t.Run(eng.Name, func(t *testing.T) {
 			f := newFixture(t, eng.Open)
 			ctx := t.Context()
-			first, _, err := f.svc.Start(ctx, f.signIn("ada"), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			first, _ := f.start(t, f.signIn("ada"), nil)
 			if err := f.st.UseSession(ctx, first.ID, "wiki", f.clock.Now()); err != nil {
 				t.Fatal(err)
 			}
@@ -171,10 +173,7 @@ func TestStartAgain(t *testing.T) {
 			f.clock.Advance(time.Hour)
 			again := f.signIn("ada")
 			again.CredentialID = "ada-phone"
-			renewed, cookie, err := f.svc.Start(ctx, again, &first)
-			if err != nil {
-				t.Fatal(err)
-			}
+			renewed, cookie := f.start(t, again, &first)
 			got, ok := f.find(t, cookie)
 			if !ok || got.ID != first.ID || got.CredentialID != "ada-phone" || !got.AuthTime.After(first.AuthTime) ||
 				strings.Join(got.Applications, ",") != "wiki" || !got.CreateTime.Equal(first.CreateTime) {
@@ -184,10 +183,7 @@ func TestStartAgain(t *testing.T) {
 				t.Errorf("a renewed session's absolute expiry %v does not restart at its new sign-in", renewed.AbsoluteExpireTime)
 			}
 
-			bea, beaCookie, err := f.svc.Start(ctx, f.signIn("bea"), &renewed)
-			if err != nil {
-				t.Fatal(err)
-			}
+			bea, beaCookie := f.start(t, f.signIn("bea"), &renewed)
 			if bea.ID == renewed.ID {
 				t.Fatal("another identity's sign-in took over the session")
 			}
@@ -209,9 +205,9 @@ func TestSweep(t *testing.T) {
 		t.Run(eng.Name, func(t *testing.T) {
 			f := newFixture(t, eng.Open)
 			ctx := t.Context()
-			old, _, _ := f.svc.Start(ctx, f.signIn("ada"), nil)
+			old, _ := f.start(t, f.signIn("ada"), nil)
 			f.clock.Advance(time.Hour)
-			fresh, _, _ := f.svc.Start(ctx, f.signIn("bea"), nil)
+			fresh, _ := f.start(t, f.signIn("bea"), nil)
 			f.clock.Advance(time.Hour + time.Second)
 			n, err := f.svc.Sweep(ctx)
 			if err != nil || n != 1 {

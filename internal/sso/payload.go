@@ -342,9 +342,6 @@ type SAML struct {
 func (p *SAML) typeName() string { return TypeSAML }
 func (p *SAML) secret() *string  { return nil }
 func (p *SAML) validate(v *latchkey.Violations) {
-	if p.AssertionValidityDurationSeconds == 0 {
-		p.AssertionValidityDurationSeconds = 300
-	}
 	checkRequiredURL(v, "acs_url", p.ACSURL)
 	if p.OverrideRecipientAndDestination {
 		checkRequiredURL(v, "recipient_url", p.RecipientURL)
@@ -355,9 +352,7 @@ func (p *SAML) validate(v *latchkey.Violations) {
 		v.Add("default_relay_state", "at most 80 printable characters (SAML bindings §3.4.3)")
 	}
 	checkSigning(v, &p.NameFormat, &p.AuthenticationContext, &p.SubjectUserNameAttribute, &p.SignatureAlgorithm, &p.DigestAlgorithm)
-	if p.AssertionValidityDurationSeconds < 1 || p.AssertionValidityDurationSeconds > 86400 {
-		v.Add("assertion_validity_duration_seconds", "must be 1 to 86400 seconds")
-	}
+	checkLifetime(v, "assertion_validity_duration_seconds", &p.AssertionValidityDurationSeconds, 300)
 	if p.EncryptAssertions {
 		p.AssertionEncryptionAlgorithm = cmp.Or(p.AssertionEncryptionAlgorithm, "aes256_gcm")
 		p.AssertionKeyTransportAlgorithm = cmp.Or(p.AssertionKeyTransportAlgorithm, "rsa_oaep")
@@ -439,14 +434,9 @@ type WSFed struct {
 func (p *WSFed) typeName() string { return TypeWSFed }
 func (p *WSFed) secret() *string  { return nil }
 func (p *WSFed) validate(v *latchkey.Violations) {
-	if p.ExpirationTimeSeconds == 0 {
-		p.ExpirationTimeSeconds = 3600
-	}
 	checkRequiredURL(v, "acs_url", p.ACSURL)
 	checkEntityID(v, "audience_url", p.AudienceURL, true)
-	if p.ExpirationTimeSeconds < 1 || p.ExpirationTimeSeconds > 86400 {
-		v.Add("expiration_time_seconds", "must be 1 to 86400 seconds")
-	}
+	checkLifetime(v, "expiration_time_seconds", &p.ExpirationTimeSeconds, 3600)
 	checkSigning(v, &p.NameFormat, &p.AuthenticationContext, &p.SubjectUserNameAttribute, &p.SignatureAlgorithm, &p.DigestAlgorithm)
 	checkAttributes(v, &p.AdditionalUserAttributes, true)
 	p.TokenType = cmp.Or(p.TokenType, "saml2")
@@ -509,6 +499,17 @@ func checkAttributes(v *latchkey.Violations, attrs *[]SAMLAttribute, namespaces 
 		if a.Namespace != "" && !namespaces {
 			v.Add(f+".namespace", "only WS-Federation attributes have a namespace")
 		}
+	}
+}
+
+// checkLifetime defaults the lifetime of an issued assertion or token,
+// *seconds, to def when unset, and keeps it within a day.
+func checkLifetime(v *latchkey.Violations, field string, seconds *int, def int) {
+	if *seconds == 0 {
+		*seconds = def
+	}
+	if *seconds < 1 || *seconds > 86400 {
+		v.Add(field, "must be 1 to 86400 seconds")
 	}
 }
 

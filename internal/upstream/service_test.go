@@ -1,21 +1,14 @@
 package upstream_test
 
 import (
-	"crypto/rand"
-	"crypto/rsa"
 	"encoding/json"
 	"errors"
-	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/go-jose/go-jose/v4"
-	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/directory"
@@ -28,26 +21,16 @@ import (
 // endpoint that answers, for each code, the claims the test set, signed.
 type provider struct {
 	URL    string
-	key    *rsa.PrivateKey
+	key    testenv.SigningKey
 	mu     sync.Mutex
 	claims map[string]map[string]any // code → ID token claims
 }
 
 func startProvider(t *testing.T) *provider {
 	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &provider{key: key, claims: map[string]map[string]any{}}
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: key}, (&jose.SignerOptions{}).WithHeader("kid", "k"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := &provider{key: testenv.NewSigningKey(t, "k"), claims: map[string]map[string]any{}}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /jwks", func(w http.ResponseWriter, r *http.Request) {
-		json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k", Algorithm: "RS256", Use: "sig"}}})
-	})
+	mux.HandleFunc("GET /jwks", p.key.ServeJWKS)
 	mux.HandleFunc("POST /token", func(w http.ResponseWriter, r *http.Request) {
 		p.mu.Lock()
 		claims, ok := p.claims[r.PostFormValue("code")]
@@ -58,17 +41,9 @@ func startProvider(t *testing.T) *provider {
 			w.Write([]byte(`{"error":"invalid_grant"}`))
 			return
 		}
-		raw, _ := jwt.Signed(signer).Claims(claims).Serialize()
-		json.NewEncoder(w).Encode(map[string]any{"access_token": "at", "token_type": "Bearer", "id_token": raw})
+		json.NewEncoder(w).Encode(map[string]any{"access_token": "at", "token_type": "Bearer", "id_token": p.key.Sign(t, claims)})
 	})
-	ln, err := net.Listen("tcp", "localhost:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: mux}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	p.URL = "http://localhost:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	p.URL = testenv.Serve(t, mux)
 	return p
 }
 

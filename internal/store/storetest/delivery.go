@@ -126,30 +126,10 @@ func testDeliveryClaimRace(t *testing.T, s store.Store) {
 		must(t, s.EnqueueDelivery(t.Context(), d))
 		want = append(want, d.ID)
 	}
-	var mu sync.Mutex
-	var claimed []string
-	var wg sync.WaitGroup
-	for c := range 6 {
-		wg.Go(func() {
-			for {
-				got, err := s.Delivery().ClaimDeliveries(t.Context(), "node"+string(rune('a'+c)), now.Add(time.Second), time.Minute, 1, delivery.Lanes{}, nil)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				if len(got) == 0 {
-					return
-				}
-				mu.Lock()
-				claimed = append(claimed, ids(got, deliveryID)...)
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	slices.Sort(claimed)
-	slices.Sort(want)
-	sameIDs(t, "claimed deliveries", claimed, want)
+	claimedOnce(t, "claimed deliveries", want, func(owner string) ([]string, error) {
+		got, err := s.Delivery().ClaimDeliveries(t.Context(), owner, now.Add(time.Second), time.Minute, 1, delivery.Lanes{}, nil)
+		return ids(got, deliveryID), err
+	})
 }
 
 // testDeliveryLanes: a claim asks take of each due delivery's lane, first

@@ -2,8 +2,6 @@ package storetest
 
 import (
 	"errors"
-	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -159,28 +157,8 @@ func testMailClaimRace(t *testing.T, s store.Store) {
 		must(t, s.EnqueueMail(t.Context(), m))
 		want = append(want, m.ID)
 	}
-	var mu sync.Mutex
-	var claimed []string
-	var wg sync.WaitGroup
-	for c := range 6 {
-		wg.Go(func() {
-			for {
-				got, err := s.Mail().ClaimMail(t.Context(), "claimer"+string(rune('a'+c)), now.Add(time.Second), time.Minute, 4)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				if len(got) == 0 {
-					return
-				}
-				mu.Lock()
-				claimed = append(claimed, ids(got, mailID)...)
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	slices.Sort(claimed)
-	slices.Sort(want)
-	sameIDs(t, "claimed messages", claimed, want)
+	claimedOnce(t, "claimed messages", want, func(owner string) ([]string, error) {
+		got, err := s.Mail().ClaimMail(t.Context(), owner, now.Add(time.Second), time.Minute, 4)
+		return ids(got, mailID), err
+	})
 }

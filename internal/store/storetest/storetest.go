@@ -14,6 +14,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -151,6 +152,37 @@ func sameIDs(t *testing.T, what string, got, want []string) {
 	if !slices.Equal(got, want) {
 		t.Errorf("%s:\n got %q\nwant %q", what, got, want)
 	}
+}
+
+// claimedOnce races six claimers (nodes) for one outbox: each calls claim
+// with its own owner until it claims nothing. Every one of want must have
+// been claimed by exactly one of them.
+func claimedOnce(t *testing.T, what string, want []string, claim func(owner string) ([]string, error)) {
+	t.Helper()
+	var mu sync.Mutex
+	var claimed []string
+	var wg sync.WaitGroup
+	for c := range 6 {
+		wg.Go(func() {
+			for {
+				got, err := claim("node" + string(rune('a'+c)))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if len(got) == 0 {
+					return
+				}
+				mu.Lock()
+				claimed = append(claimed, got...)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	slices.Sort(claimed)
+	want = slices.Sorted(slices.Values(want))
+	sameIDs(t, what, claimed, want)
 }
 
 func wantTotal(t *testing.T, what string, got, want int) {
