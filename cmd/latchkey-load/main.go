@@ -4,6 +4,7 @@
 // BENCHMARKS.md. It only wires flags into internal/loadtest.
 //
 //	go run ./cmd/latchkey-load -engine both -identities 1000000
+//	go run ./cmd/latchkey-load -engine postgres -phases lookup -keep /var/tmp/latchkey-load
 package main
 
 import (
@@ -12,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -27,6 +29,8 @@ func main() {
 	flag.IntVar(&cfg.Concurrency, "concurrency", 32, "concurrent workers per phase")
 	flag.IntVar(&cfg.LatencyConcurrency, "latency-concurrency", 1, "workers of a second, unsaturated run of each read phase (0: none)")
 	flag.DurationVar(&cfg.Duration, "duration", 20*time.Second, "length of each phase")
+	phases := flag.String("phases", "", "comma-separated phases of the suite to run (default all): api create,lookup,walk,skip; scim create,filter,patch,patch-big")
+	flag.StringVar(&cfg.Keep, "keep", "", "directory that keeps each engine's data directory and database after the run; a later run with the same -keep reuses the seeded identities")
 	flag.StringVar(&cfg.PostgresDSN, "postgres", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable",
 		"PostgreSQL server on which a scratch database is created and dropped")
 	flag.Parse()
@@ -39,8 +43,15 @@ func main() {
 		fmt.Fprintln(os.Stderr, "latchkey-load: -engine must be sqlite, postgres or both")
 		os.Exit(2)
 	}
+	if *phases != "" {
+		cfg.Phases = strings.Split(*phases, ",")
+	}
 	if flag.NArg() > 0 || (cfg.Suite != "api" && cfg.Suite != "scim") || cfg.Identities < 1 || cfg.Concurrency < 1 || cfg.Duration <= 0 {
 		flag.Usage()
+		os.Exit(2)
+	}
+	if err := loadtest.CheckPhases(cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "latchkey-load:", err)
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)

@@ -169,19 +169,38 @@ func (s *Service) CreateIdentity(ctx context.Context, tenantID, realmID string, 
 
 // GetIdentity returns an identity of a realm.
 func (s *Service) GetIdentity(ctx context.Context, tenantID, realmID, id string) (Identity, error) {
-	if _, err := LookupRealm(ctx, s.store, tenantID, realmID); err != nil {
+	i, err := s.store.GetIdentity(ctx, realmID, id)
+	var found []Identity
+	if err == nil {
+		found = []Identity{i}
+	}
+	if err := s.checkRealm(ctx, tenantID, realmID, found); err != nil {
 		return Identity{}, err
 	}
-	i, err := s.store.GetIdentity(ctx, realmID, id)
 	return i, latchkey.IfNotFound(err, IdentityNotFound, id)
 }
 
 // ListIdentities lists the identities of a realm.
 func (s *Service) ListIdentities(ctx context.Context, tenantID, realmID string, opts latchkey.ListOptions) ([]Identity, int, error) {
-	if _, err := LookupRealm(ctx, s.store, tenantID, realmID); err != nil {
+	ids, total, err := s.store.ListIdentities(ctx, realmID, opts)
+	if err := s.checkRealm(ctx, tenantID, realmID, ids); err != nil {
 		return nil, 0, err
 	}
-	return s.store.ListIdentities(ctx, realmID, opts)
+	return ids, total, err
+}
+
+// checkRealm returns the realm's 404 unless it is the tenant's, after a
+// read of identities in it: when that found one of the tenant, the realm is
+// the tenant's (identities keep their realm from being deleted), and a
+// lookup of its own, a second statement in every exact lookup, is not
+// needed. A read that found nothing, or failed, asks the store, so that a
+// realm not the tenant's is a 404 before anything else.
+func (s *Service) checkRealm(ctx context.Context, tenantID, realmID string, found []Identity) error {
+	if len(found) > 0 && found[0].TenantID == tenantID && found[0].RealmID == realmID {
+		return nil
+	}
+	_, err := LookupRealm(ctx, s.store, tenantID, realmID)
+	return err
 }
 
 // UpdateIdentity merges a patch into an identity.

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	scim "github.com/scim2/filter-parser/v2"
 )
@@ -84,6 +85,14 @@ func Parse(s string) (expr Expr, err error) {
 	if len(s) > MaxLength {
 		return nil, &Error{fmt.Sprintf("longer than %d bytes", MaxLength)}
 	}
+	if c, ok := simple(s); ok {
+		return c, nil
+	}
+	return parse(s)
+}
+
+// parse parses a filter with the PEG parser.
+func parse(s string) (expr Expr, err error) {
 	defer func() {
 		// The parser is a third-party PEG parser; a panic on odd input must
 		// become a 400, never a crashed request.
@@ -96,6 +105,56 @@ func Parse(s string) (expr Expr, err error) {
 		return nil, &Error{"syntax error"}
 	}
 	return convert(parsed)
+}
+
+// simple parses the commonest filter, one attribute compared with a plain
+// string (`traits.username eq "jane"`, every exact lookup), as the PEG
+// parser would, at a hundredth of its cost (its 120 µs were a third of a
+// lookup's server CPU). It reports false for anything else, even what the
+// grammar allows (a URI, escapes, other values, extra spaces): parse
+// decides those. FuzzSimple holds it to parse's result.
+func simple(s string) (*Compare, bool) {
+	attr, rest, _ := strings.Cut(s, " ")
+	op, value, _ := strings.Cut(rest, " ")
+	if !plainPath(attr) || len(value) < 2 || value[0] != '"' || value[len(value)-1] != '"' {
+		return nil, false
+	}
+	switch Op(strings.ToLower(op)) {
+	case Eq, Ne, Co, Sw, Ew, Gt, Ge, Lt, Le:
+	default:
+		return nil, false
+	}
+	v := value[1 : len(value)-1]
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < 0x20 || c == '"' || c == '\\' {
+			return nil, false
+		}
+	}
+	if !utf8.ValidString(v) {
+		return nil, false
+	}
+	return &Compare{Attr: attr, Op: Op(strings.ToLower(op)), Value: v}, true
+}
+
+// plainPath reports whether p is an attribute name with at most one
+// sub-attribute, no URI and no "$": ALPHA *(ALPHA / DIGIT / "-" / "_"),
+// optionally "." and another.
+func plainPath(p string) bool {
+	name, sub, dotted := strings.Cut(p, ".")
+	return attrName(name) && (!dotted || attrName(sub))
+}
+
+func attrName(s string) bool {
+	alpha := func(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
+	if s == "" || !alpha(s[0]) {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if c := s[i]; !alpha(c) && (c < '0' || c > '9') && c != '-' && c != '_' {
+			return false
+		}
+	}
+	return true
 }
 
 func convert(e scim.Expression) (Expr, error) {

@@ -108,6 +108,7 @@ type op func(ctx context.Context) (time.Duration, error)
 // phase is one kind of request, made by many workers. newWorker is called
 // before the clock starts and returns the worker's op.
 type phase struct {
+	key       string // what -phases calls it
 	name      string
 	latency   bool // also run with Config.LatencyConcurrency workers
 	newWorker func(ctx context.Context, w, workers int) (op, error)
@@ -127,6 +128,7 @@ func phases(c *client, seeded, created string, n int) []phase {
 		return "p99 < " + targetPageP99.String(), r.quantile(0.99) < targetPageP99
 	}
 	return []phase{{
+		key:  "create",
 		name: "identity create",
 		newWorker: func(_ context.Context, w, _ int) (op, error) {
 			k := 0
@@ -145,6 +147,7 @@ func phases(c *client, seeded, created string, n int) []phase {
 			return fmt.Sprintf("≥ %d req/s", targetCreateRate), r.rate() >= targetCreateRate
 		},
 	}, {
+		key:     "lookup",
 		name:    "username eq lookup",
 		latency: true,
 		newWorker: func(context.Context, int, int) (op, error) {
@@ -161,6 +164,7 @@ func phases(c *client, seeded, created string, n int) []phase {
 		// Each worker starts at its own share of the realm (one skip
 		// request, before the clock starts) and then follows
 		// next_page_token, from the first page again at the end.
+		key:     "walk",
 		name:    "page of 200, page_token walk",
 		latency: true,
 		newWorker: func(ctx context.Context, w, workers int) (op, error) {
@@ -184,6 +188,7 @@ func phases(c *client, seeded, created string, n int) []phase {
 		},
 		check: pageP99,
 	}, {
+		key:     "skip",
 		name:    "page of 200, random skip",
 		latency: true,
 		newWorker: func(context.Context, int, int) (op, error) {
@@ -205,12 +210,14 @@ type result struct {
 	errors    int
 	firstErr  error
 	elapsed   time.Duration
-	// Measured by the caller: the server's peak VmRSS in bytes, and the CPU
+	// Measured by the caller: the server's peak VmRSS in bytes; the CPU
 	// used, in cores, by the server, this load generator, PostgreSQL and the
-	// whole machine.
-	rssMax int64
-	cpu    [4]float64
-	check  func(r *result) (string, bool)
+	// whole machine; the CPU time per request of the server and of the
+	// PostgreSQL backends that served it.
+	rssMax                               int64
+	cpu                                  [4]float64
+	serverPerRequest, backendsPerRequest time.Duration
+	check                                func(r *result) (string, bool)
 }
 
 func (r *result) count() int { return len(r.latencies) }
@@ -228,8 +235,9 @@ func (r *result) quantile(q float64) time.Duration {
 }
 
 func (r *result) summary() string {
-	return fmt.Sprintf("%d requests, %d errors, %.0f req/s, p50 %s, p99 %s ms, CPU: server %.2f, load gen %.2f, postgres %.2f, machine %.2f",
-		r.count(), r.errors, r.rate(), ms(r.quantile(0.5)), ms(r.quantile(0.99)), r.cpu[0], r.cpu[1], r.cpu[2], r.cpu[3])
+	return fmt.Sprintf("%d requests, %d errors, %.0f req/s, p50 %s, p99 %s ms, CPU: server %.2f, load gen %.2f, postgres %.2f, machine %.2f; per request: server %s ms, backends %s ms",
+		r.count(), r.errors, r.rate(), ms(r.quantile(0.5)), ms(r.quantile(0.99)), r.cpu[0], r.cpu[1], r.cpu[2], r.cpu[3],
+		ms3(r.serverPerRequest), ms3(r.backendsPerRequest))
 }
 
 // runPhase runs workers closed-loop for d: each makes its next request as

@@ -3,6 +3,8 @@ package loadtest
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"database/sql"
 	"fmt"
 	"os"
 	"strconv"
@@ -135,16 +137,55 @@ func postgresCPU() (map[string]time.Duration, error) {
 	return times, nil
 }
 
-// postgresDelta returns the CPU time PostgreSQL used between two readings
-// of postgresCPU. A process that exited in between is not counted; the
-// server's pooled connections live on.
-func postgresDelta(before, after map[string]time.Duration) time.Duration {
+// postgresDelta returns the CPU time that the PostgreSQL processes for
+// which counted is true used between two readings of postgresCPU. A process
+// that exited in between is not counted; the server's pooled connections
+// live on.
+func postgresDelta(before, after map[string]time.Duration, counted func(pid string) bool) time.Duration {
 	var sum time.Duration
 	for pid, d := range after {
-		sum += d - before[pid]
+		if counted(pid) {
+			sum += d - before[pid]
+		}
 	}
 	return sum
 }
+
+// backends finds the PostgreSQL backends that serve one database: with
+// the load tool's own connections closed, those of the server's pool.
+type backends struct {
+	db       *sql.DB // to the server's maintenance database, not the one watched
+	database string
+}
+
+func openBackends(adminDSN, database string) (*backends, error) {
+	db, err := sql.Open("pgx", adminDSN) // registered by internal/store/postgres
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	return &backends{db: db, database: database}, nil
+}
+
+// pids returns the process ids of the backends connected to the database.
+func (b *backends) pids(ctx context.Context) ([]string, error) {
+	rows, err := b.db.QueryContext(ctx, `SELECT pid::text FROM pg_stat_activity WHERE datname = $1`, b.database)
+	if err != nil {
+		return nil, fmt.Errorf("pg_stat_activity: %w", err)
+	}
+	defer rows.Close()
+	var pids []string
+	for rows.Next() {
+		var pid string
+		if err := rows.Scan(&pid); err != nil {
+			return nil, err
+		}
+		pids = append(pids, pid)
+	}
+	return pids, rows.Err()
+}
+
+func (b *backends) close() { b.db.Close() }
 
 // machineBusy returns the CPU time all processors of the machine have spent
 // running: neither idle, nor waiting for I/O, nor stolen by a hypervisor.

@@ -25,8 +25,9 @@ const (
 // groups of a PATCH phase are made.
 func scimPhases(c *client, seeded, created string, ids []string, settleMembers func(context.Context) error) []phase {
 	base := func(realm string) string { return "/realms/" + realm + "/scim/v2" }
-	patchPhase := func(size int) phase {
+	patchPhase := func(key string, size int) phase {
 		return phase{
+			key:     key,
 			name:    fmt.Sprintf("SCIM group PATCH ±%d members, group of %d", patchMembers, size),
 			latency: true,
 			ready:   settleMembers,
@@ -72,6 +73,7 @@ func scimPhases(c *client, seeded, created string, ids []string, settleMembers f
 		}
 	}
 	return []phase{{
+		key:  "create",
 		name: "SCIM user create",
 		newWorker: func(_ context.Context, w, _ int) (op, error) {
 			k := 0
@@ -92,6 +94,7 @@ func scimPhases(c *client, seeded, created string, ids []string, settleMembers f
 			return fmt.Sprintf("≥ %d req/s", targetSCIMCreateRate), r.rate() >= targetSCIMCreateRate
 		},
 	}, {
+		key:     "filter",
 		name:    "SCIM userName eq filter",
 		latency: true,
 		newWorker: func(context.Context, int, int) (op, error) {
@@ -111,7 +114,7 @@ func scimPhases(c *client, seeded, created string, ids []string, settleMembers f
 		check: func(r *result) (string, bool) {
 			return "p99 < " + targetLookupP99.String(), r.quantile(0.99) < targetLookupP99
 		},
-	}, patchPhase(0), patchPhase(bigGroup)}
+	}, patchPhase("patch", 0), patchPhase("patch-big", bigGroup)}
 }
 
 // createSCIMGroup creates a group with members through SCIM and returns its id.
