@@ -17,9 +17,12 @@ import (
 const TTL = 2 * time.Second
 
 // Cache holds values by key for TTL. Its owners put only what exists, one
-// entry per row: its memory is bounded by the rows in use. The zero Cache
-// is empty and ready.
+// entry per row: its memory is bounded by the rows in use, or by Bound for
+// keys without such a bound (tokens). The zero Cache is empty and ready.
 type Cache[V any] struct {
+	// Bound, when set, is the most entries it keeps: a Put that would pass
+	// it forgets the expired ones first, and all if that is not enough.
+	Bound   int
 	mu      sync.Mutex
 	entries map[string]entry[V]
 }
@@ -47,6 +50,16 @@ func (c *Cache[V]) Put(key string, v V, now time.Time) {
 	defer c.mu.Unlock()
 	if c.entries == nil {
 		c.entries = map[string]entry[V]{}
+	}
+	if _, ok := c.entries[key]; !ok && c.Bound > 0 && len(c.entries) >= c.Bound {
+		for k, e := range c.entries {
+			if now.After(e.expires) {
+				delete(c.entries, k)
+			}
+		}
+		if len(c.entries) >= c.Bound {
+			clear(c.entries)
+		}
 	}
 	c.entries[key] = entry[V]{value: v, expires: now.Add(TTL)}
 }

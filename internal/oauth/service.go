@@ -32,6 +32,11 @@ type Service struct {
 	keys       *keyring
 	clients    nodecache.Cache[authenticatedClient]
 	signInApps nodecache.Cache[signInApp]
+	// signed are the claims of the JWTs whose signature Verify checked in
+	// the last nodecache.TTL, by the token's SHA-256: an API client sends
+	// the same token with every request. Their times and records are
+	// checked every time.
+	signed nodecache.Cache[Claims]
 	// Clock dates changes, codes, tokens and their expiry, and ages the caches.
 	Clock latchkey.Clock
 	// DeliveryQueued, when set, is called when back-channel logouts were
@@ -55,7 +60,7 @@ type Policy interface {
 // headers start with.
 func NewService(store Store, box *secretbox.Box, policies Policy, publicURL string) *Service {
 	return &Service{store: store, box: box, policy: policies, publicURL: strings.TrimRight(publicURL, "/"),
-		keys: &keyring{store: store, box: box}}
+		keys: &keyring{store: store, box: box}, signed: nodecache.Cache[Claims]{Bound: signedBound}}
 }
 
 // Denied is a sign-in or refresh that policy refused.
@@ -553,17 +558,9 @@ func (s *Service) verifiedClaims(ctx context.Context, raw string) (Claims, Token
 	if !strings.Contains(raw, ".") {
 		return s.referentialClaims(ctx, raw)
 	}
-	tok, err := jwt.ParseSigned(raw, tokenAlgorithms)
-	if err != nil || len(tok.Headers) != 1 {
-		return Claims{}, Token{}, ErrInvalidToken
-	}
-	key, ok := s.keys.publicKey(ctx, tok.Headers[0].KeyID, s.Clock.Now())
-	if !ok {
-		return Claims{}, Token{}, ErrInvalidToken
-	}
-	var c Claims
-	if err := tok.Claims(key.Key, &c); err != nil {
-		return Claims{}, Token{}, ErrInvalidToken
+	c, err := s.signedClaims(ctx, raw)
+	if err != nil {
+		return Claims{}, Token{}, err
 	}
 	if err := c.Claims.ValidateWithLeeway(jwt.Expected{Time: s.Clock.Now()}, 30*time.Second); err != nil || c.Expiry == nil {
 		return Claims{}, Token{}, ErrInvalidToken
@@ -573,6 +570,33 @@ func (s *Service) verifiedClaims(ctx context.Context, raw string) (Claims, Token
 		return Claims{}, Token{}, ErrInvalidToken
 	}
 	return c, rec, err
+}
+
+// signedBound bounds the JWTs whose checked claims a node keeps (a few
+// hundred bytes each).
+const signedBound = 10_000
+
+// signedClaims are the claims of a JWT signed by one of the keys, as
+// checked in the last nodecache.TTL or now.
+func (s *Service) signedClaims(ctx context.Context, raw string) (Claims, error) {
+	sum := sha256.Sum256([]byte(raw))
+	if c, ok := s.signed.Get(string(sum[:]), s.Clock.Now()); ok {
+		return c, nil
+	}
+	tok, err := jwt.ParseSigned(raw, tokenAlgorithms)
+	if err != nil || len(tok.Headers) != 1 {
+		return Claims{}, ErrInvalidToken
+	}
+	key, ok := s.keys.publicKey(ctx, tok.Headers[0].KeyID, s.Clock.Now())
+	if !ok {
+		return Claims{}, ErrInvalidToken
+	}
+	var c Claims
+	if err := tok.Claims(key.Key, &c); err != nil {
+		return Claims{}, ErrInvalidToken
+	}
+	s.signed.Put(string(sum[:]), c, s.Clock.Now())
+	return c, nil
 }
 
 // referentialClaims are the claims a referential token's record keeps, if

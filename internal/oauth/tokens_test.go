@@ -278,3 +278,38 @@ func TestUserInfoOfItsApplication(t *testing.T) {
 		})
 	}
 }
+
+// TestVerifyChecksEachRequest: a node keeps the claims of a JWT whose
+// signature it checked, but a token revoked since is refused at once, and
+// a token changed in any byte is checked anew and refused.
+func TestVerifyChecksEachRequest(t *testing.T) {
+	for _, eng := range testenv.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			s := newSignIns(t, eng.Open)
+			ctx := t.Context()
+			tok := s.signInWith(t, "openid")
+			for range 2 {
+				if _, err := s.svc.Verify(ctx, tok.AccessToken); err != nil {
+					t.Fatalf("verify: %v", err)
+				}
+			}
+			header, rest, _ := strings.Cut(tok.AccessToken, ".")
+			payload, signature, _ := strings.Cut(rest, ".")
+			changed := []byte(payload)
+			changed[len(changed)/2] ^= 1
+			if _, err := s.svc.Verify(ctx, header+"."+string(changed)+"."+signature); !errors.Is(err, oauth.ErrInvalidToken) {
+				t.Errorf("a changed payload: %v", err)
+			}
+			p, err := s.svc.Verify(ctx, tok.AccessToken)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.svc.DeleteToken(ctx, s.app.TenantID, s.app.RealmID, s.app.ID, p.TokenID); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.svc.Verify(ctx, tok.AccessToken); !errors.Is(err, oauth.ErrInvalidToken) {
+				t.Errorf("a revoked token, checked a moment before: %v", err)
+			}
+		})
+	}
+}
