@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/saml"
 )
 
@@ -49,12 +50,50 @@ func (t *tx) DeleteSAMLCertificate(ctx context.Context, tenantID, realmID, id st
 
 const samlRequestColumns = `id, tenant_id, realm_id, config_id, request_id, acs_url, relay_state, challenge, force_authn, spent, create_time, expire_time`
 
-func (t *tx) CreateSAMLRequest(ctx context.Context, r saml.Request) error {
-	_, err := t.exec(ctx, latchkey.ErrNoParent, `INSERT INTO saml_requests (`+samlRequestColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-		r.ID, r.TenantID, r.RealmID, r.ConfigID, r.RequestID, r.ACSURL, r.RelayState, r.Challenge,
-		boolInt(r.ForceAuthn), boolInt(r.Spent), micros(r.CreateTime), micros(r.ExpireTime))
-	return err
+// samlRequestSave is a SAML sign-in request to store, with the sign-in
+// event of the Response that answers it at once, or nil.
+type samlRequestSave struct {
+	request saml.Request
+	event   *audit.Event
+}
+
+// SaveSAMLRequest stores a request and its event in one transaction with
+// those that concurrent sign-ins save (a replayed request fails the batch,
+// then each is saved alone and only the replay is refused). (Inside Update
+// the transaction's own SaveSAMLRequest is used.)
+func (s *Store) SaveSAMLRequest(ctx context.Context, r saml.Request, e *audit.Event) error {
+	return s.samlRequests.do(ctx, samlRequestSave{r, e}, s.saveSAMLRequests)
+}
+
+func (s *Store) saveSAMLRequests(ctx context.Context, items []samlRequestSave) (outcomes []error, err error) {
+	err = s.update(ctx, func(t *tx) error {
+		outcomes, err = t.saveSAMLRequests(ctx, items)
+		return err
+	})
+	return outcomes, err
+}
+
+func (t *tx) SaveSAMLRequest(ctx context.Context, r saml.Request, e *audit.Event) error {
+	return first(t.saveSAMLRequests(ctx, []samlRequestSave{{r, e}}))
+}
+
+// saveSAMLRequests inserts the requests in one statement and their events
+// in another (with their webhooks' deliveries).
+func (t *tx) saveSAMLRequests(ctx context.Context, items []samlRequestSave) ([]error, error) {
+	rows := make([][]any, len(items))
+	var events []audit.Event
+	for i, it := range items {
+		r := it.request
+		rows[i] = []any{r.ID, r.TenantID, r.RealmID, r.ConfigID, r.RequestID, r.ACSURL, r.RelayState, r.Challenge,
+			boolInt(r.ForceAuthn), boolInt(r.Spent), micros(r.CreateTime), micros(r.ExpireTime)}
+		if it.event != nil {
+			events = append(events, *it.event)
+		}
+	}
+	if err := t.insert(ctx, latchkey.ErrNoParent, `INSERT INTO saml_requests (`+samlRequestColumns+`)`, rows, ""); err != nil {
+		return nil, err
+	}
+	return make([]error, len(items)), t.RecordEvents(ctx, events)
 }
 
 func (t *tx) GetSAMLRequest(ctx context.Context, tenantID, realmID, id string) (saml.Request, error) {

@@ -97,6 +97,8 @@ type Store struct {
 	dialect *Dialect
 	grants  groupCommit[oauth.Grant]
 	creates groupCommit[identityCreate]
+	// samlRequests are the SAML sign-ins' requests (SaveSAMLRequest).
+	samlRequests groupCommit[samlRequestSave]
 	// outcomes are the delivery attempts' (deliveryStore.FinishAttempt).
 	outcomes groupCommit[attemptOutcome]
 	// reads and writes are db's and writer's statement caches, nil unless
