@@ -136,8 +136,9 @@ func (s *Server) upstreamSignedIn(w http.ResponseWriter, r *http.Request, a upst
 		httpx.WriteError(w, r, perr)
 		return
 	}
+	via := s.upstreamVia(r, a)
 	if le, ok := errors.AsType[*latchkey.Error](err); ok && le.Code != latchkey.CodeInternal {
-		if rerr := s.OAuth.SignInRefused(r.Context(), req, identity, "", le.Message); rerr != nil {
+		if rerr := s.OAuth.SignInRefused(r.Context(), req, identity, "", via.Reason(le.Message)); rerr != nil {
 			err = rerr
 		} else if kind := upstreamRefusals[err]; kind != "" {
 			s.showUpstreamRefusal(w, r, kind, req)
@@ -152,7 +153,7 @@ func (s *Server) upstreamSignedIn(w http.ResponseWriter, r *http.Request, a upst
 		AMR: upstream.AMR, ACR: upstream.ACR})
 	var to string
 	if err == nil {
-		_, to, err = s.OAuth.ApproveInSession(r.Context(), req, identity, ss)
+		_, to, err = s.OAuth.ApproveUpstream(r.Context(), req, identity, ss, via)
 	}
 	if kind := refusalKind(err); kind != "" {
 		s.showUpstreamRefusal(w, r, kind, req)
@@ -163,6 +164,16 @@ func (s *Server) upstreamSignedIn(w http.ResponseWriter, r *http.Request, a upst
 		return
 	}
 	s.respond(w, r, req.Params.FormPost(), req.Params.RedirectURI, to)
+}
+
+// upstreamVia is the provider of a, as its sign-in's events name it (by id
+// alone when it is no longer configured).
+func (s *Server) upstreamVia(r *http.Request, a upstream.Authorization) oauth.Upstream {
+	via := oauth.Upstream{ID: a.ProviderID, Name: a.ProviderID}
+	if p, err := s.Upstream.Provider(r.Context(), a.TenantID, a.RealmID, upstream.KindSSOConfig, a.ProviderID); err == nil {
+		via.Name = p.DisplayName
+	}
+	return via
 }
 
 // showUpstreamRefusal shows the refusal page of req, for the reason kind.

@@ -58,9 +58,10 @@ func upstreamPayload(issuer, clientID, secret string) map[string]any {
 // hosted page): the hosted page offers "Sign in with <config>", the
 // upstream vouches for ada@example.com, who is the realm's ADA@example.com,
 // assigned to the config; the ID token says amr fed and the upstream acr,
-// and a sign_in.allowed event names the application. Then, with the upstream's
-// session (no ceremony there), the identity unassigned, suspended, and no
-// longer holding the address is refused on its page, with events saying why.
+// and a sign_in.allowed event names the application and, in its reason, the
+// provider. Then, with the upstream's session (no ceremony there), the
+// identity unassigned, suspended, and no longer holding the address is
+// refused on its page, with events saying why and through which provider.
 func TestSignInThroughUpstream(t *testing.T) {
 	t.Parallel()
 	for _, eng := range testenv.Engines() {
@@ -96,8 +97,9 @@ func TestSignInThroughUpstream(t *testing.T) {
 			if amr, _ := o.claims["amr"].([]any); !slices.Equal(amr, []any{"fed"}) || o.claims["acr"] != "urn:latchkey:acr:upstream-idp" {
 				t.Errorf("ID token amr %v acr %v, want [fed] and the upstream acr", o.claims["amr"], o.claims["acr"])
 			}
-			if allowed := signInEvents(t, c, pets, `action eq "sign_in.allowed" and identity_id eq "`+ada+`" and application_id eq "`+app+`"`); len(allowed) != 1 {
-				t.Errorf("sign_in.allowed events %v, want one", allowed)
+			viaUpstream := `through the identity provider "Upstream Co" (` + config + `)`
+			if allowed := signInEvents(t, c, pets, `action eq "sign_in.allowed" and identity_id eq "`+ada+`" and application_id eq "`+app+`"`); len(allowed) != 1 || allowed[0]["reason"] != viaUpstream {
+				t.Errorf("sign_in.allowed events %v, want one naming the provider: %s", allowed, viaUpstream)
 			}
 
 			refusedBy := func(what, kind, reason string) {
@@ -105,8 +107,8 @@ func TestSignInThroughUpstream(t *testing.T) {
 				through() // the upstream's session answers at once
 				refused(t, what, rp.backFromRefusal(t, ctx, kind, "Pet App", ""), "access_denied")
 				events := signInEvents(t, c, pets, `action eq "sign_in.denied" and application_id eq "`+app+`"`)
-				if len(events) == 0 || !strings.Contains(events[0]["reason"].(string), reason) {
-					t.Errorf("%s: sign-in events %v, want the newest denied saying %q", what, events, reason)
+				if len(events) == 0 || !strings.Contains(events[0]["reason"].(string), reason) || !strings.HasSuffix(events[0]["reason"].(string), "; "+viaUpstream) {
+					t.Errorf("%s: sign-in events %v, want the newest denied saying %q, then %s", what, events, reason, viaUpstream)
 				}
 			}
 			assertEmpty200(t, c.do(t, "POST", "/realms/"+pets+"/sso-configs/"+config+":deleteIdentities", map[string]any{"identity_ids": []string{ada}}))
