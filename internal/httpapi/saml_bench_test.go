@@ -89,7 +89,7 @@ func BenchmarkSAMLSSO(b *testing.B) {
 // (signed: it signs requests, wants them checked and the assertion signed
 // too; else unsigned requests, the Response signed), assigns it to the
 // identity, and returns the SP and the config's SAML path.
-func benchSAMLConfig(b *testing.B, n *testenv.Node, c client, realm, name string, signed bool, identity string) (*crewsaml.ServiceProvider, string) {
+func benchSAMLConfig(b testing.TB, n *testenv.Node, c client, realm, name string, signed bool, identity string) (*crewsaml.ServiceProvider, string) {
 	key, cert, certPEM := spKeyPair(b)
 	base := "https://" + name + ".sp.example"
 	payload := map[string]any{"type": "saml", "acs_url": base + "/saml/acs", "audience_url": base + "/saml/metadata",
@@ -118,7 +118,7 @@ func attribute(name, value string) map[string]any {
 
 // redirectRequest is an AuthnRequest of sp to sso with the HTTP-Redirect
 // binding (signed if sp signs): its URL and its ID.
-func redirectRequest(b *testing.B, sp *crewsaml.ServiceProvider, sso string) (string, string) {
+func redirectRequest(b testing.TB, sp *crewsaml.ServiceProvider, sso string) (string, string) {
 	req, err := sp.MakeAuthenticationRequest(sso, crewsaml.HTTPRedirectBinding, crewsaml.HTTPPostBinding)
 	if err != nil {
 		b.Fatal(err)
@@ -145,12 +145,17 @@ func samlSignIn(b *testing.B, h passkeyHolder, sp *crewsaml.ServiceProvider, sso
 }
 
 // samlResponse sends the AuthnRequest at requestURL with the session
-// cookie and returns the SAML Response of the auto-posting form it is
-// answered with, which must carry a signature. (Plain byte searches: a
-// regular expression over the long value cost the client half a
-// millisecond of the CPU measured.)
+// cookie and returns the SAML Response it is answered with (postedResponse).
 func samlResponse(b *testing.B, requestURL, cookie string) []byte {
-	resp := sendWith(b, noRedirects, "GET", requestURL, http.Header{"Cookie": {cookie}}, nil)
+	return postedResponse(b, sendWith(b, noRedirects, "GET", requestURL, http.Header{"Cookie": {cookie}}, nil))
+}
+
+// postedResponse is the SAML Response of the auto-posting form that resp
+// is, which must be a signed success. (Plain byte searches: a regular
+// expression over the long value cost the benchmark's clients half a
+// millisecond of the CPU measured.)
+func postedResponse(b testing.TB, resp testenv.Response) []byte {
+	b.Helper()
 	form := resp.Body
 	if i := bytes.Index(form, []byte(`<form method="post" action="`)); i >= 0 {
 		form = form[i:]
@@ -158,7 +163,7 @@ func samlResponse(b *testing.B, requestURL, cookie string) []byte {
 	_, value, found := bytes.Cut(form, []byte(`<input type="hidden" name="SAMLResponse" value="`))
 	value, _, closed := bytes.Cut(value, []byte(`"`))
 	if resp.Status != http.StatusOK || !found || !closed || !bytes.Contains(form, []byte(`document.getElementById("response").submit()`)) {
-		b.Fatalf("sso with the session: %d, no form posting a SAMLResponse: %.500s", resp.Status, resp.Body)
+		b.Fatalf("%d, no form posting a SAMLResponse: %.500s", resp.Status, resp.Body)
 	}
 	raw, err := base64.StdEncoding.DecodeString(html.UnescapeString(string(value)))
 	if err != nil || !bytes.Contains(raw, []byte("SignatureValue>")) || !bytes.Contains(raw, []byte(`StatusCode Value="`+crewsaml.StatusSuccess+`"`)) {

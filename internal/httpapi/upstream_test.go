@@ -458,3 +458,59 @@ func TestEnrollmentVerifiedByIdP(t *testing.T) {
 		})
 	}
 }
+
+// TestSAMLSignInThroughUpstream: the hosted page of a SAML sign-in offers
+// the realm's upstream providers as the OIDC one does; through one (a
+// generic_oidc_idp config whose provider vouches for ada@example.com), the
+// SP gets its Response with ada's assertion, and the browser's session
+// starts: the SP's next request is answered at once.
+func TestSAMLSignInThroughUpstream(t *testing.T) {
+	t.Parallel()
+	for _, eng := range testenv.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			n := testenv.StartNode(t, eng.Name, func(cfg *server.Config) { cfg.Logger = slog.New(slog.DiscardHandler) })
+			c := client{base: n.URL, tenant: n.Creds().TenantID, token: n.Token(t, "")}
+			up := startHostileUpstream(t)
+			pets := newRealm(t, c, "Pets")
+			ada := str(t, newIdentity(t, c, pets, "ada", "primary_email_address", "ada@example.com"), "id")
+			config := str(t, c.post(t, "/realms/"+pets+"/sso-configs", ssoConfigBody("Upstream Co", map[string]any{
+				"type": "generic_oidc_idp", "client_id": "latchkey", "client_secret": "shh", "pkce": "s256",
+				"identifying_claim_name": "email", "identity_attribute": "email", "authorization_endpoint": up.URL + "/authorize",
+				"token_endpoint": up.URL + "/token", "jwks_endpoint": up.URL + "/jwks"})), "id")
+			assertEmpty200(t, c.do(t, "POST", "/realms/"+pets+"/sso-configs/"+config+":addIdentities", map[string]any{"identity_ids": []string{ada}}))
+			sp, path := benchSAMLConfig(t, n, c, pets, "wiki", false, ada)
+
+			jar, _ := cookiejar.New(nil)
+			browser := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			first, requestID := redirectRequest(t, sp, n.URL+path+"/sso")
+			page := sendWith(t, browser, "GET", first, nil, nil)
+			m := regexp.MustCompile(`id="upstream-` + config + `" href="([^"]+)">Sign in with Upstream Co<`).FindStringSubmatch(string(page.Body))
+			if page.Status != http.StatusOK || m == nil {
+				t.Fatalf("the SAML sign-in page offers no upstream: %d %s", page.Status, page.Body)
+			}
+			out := sendWith(t, browser, "GET", n.URL+html.UnescapeString(m[1]), nil, nil)
+			to, err := url.Parse(out.Header.Get("Location"))
+			if out.Status != http.StatusFound || err != nil || !strings.HasPrefix(to.String(), up.URL+"/authorize?") {
+				t.Fatalf("the way out: %d to %q %s", out.Status, out.Header.Get("Location"), out.Body)
+			}
+			now := time.Now()
+			code := latchkey.RandomString(20)
+			up.mu.Lock()
+			up.tokens[code] = up.sign(t, up.key, map[string]any{"iss": up.URL, "sub": "u1", "aud": "latchkey", "nonce": to.Query().Get("nonce"),
+				"email": "ada@example.com", "iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix()})
+			up.mu.Unlock()
+			callback := n.URL + "/v1/tenants/" + c.tenant + "/realms/" + pets + "/sso-configs/" + config + "/callback"
+			answer := sendWith(t, browser, "GET", callback+"?"+url.Values{"code": {code}, "state": {to.Query().Get("state")}}.Encode(), nil, nil)
+			raw := postedResponse(t, answer)
+			if a, err := sp.ParseXMLResponse(raw, []string{requestID}, sp.AcsURL); err != nil || a.Subject.NameID.Value != "ada@example.com" {
+				t.Fatalf("the SP refuses the Response of the sign-in through the upstream: %v %v", err, a)
+			}
+			next, nextID := redirectRequest(t, sp, n.URL+path+"/sso")
+			raw = postedResponse(t, sendWith(t, browser, "GET", next, nil, nil))
+			if _, err := sp.ParseXMLResponse(raw, []string{nextID}, sp.AcsURL); err != nil {
+				t.Errorf("the next request, with the session the upstream began: %v", err)
+			}
+		})
+	}
+}
