@@ -149,7 +149,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		formAction = p.RedirectURI
 	}
 	base := strings.TrimSuffix(r.URL.Path, "/authorize") // the application's paths
-	providers, err := s.upstreamOffer(r, base, req)
+	providers, err := s.upstreamOffer(r, tenant, realm, base, req.ID)
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return

@@ -143,10 +143,16 @@ func (s *Server) samlOutcome(w http.ResponseWriter, r *http.Request, out saml.Ou
 		httpx.WriteError(w, r, err)
 		return
 	}
+	base := saml.Path(p.TenantID, p.RealmID, p.ConfigID)
+	providers, err := s.upstreamOffer(r, p.TenantID, p.RealmID, base, p.ID)
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
 	nonce := s.pageHeadersPostingTo(w, p.ACSURL)
 	render(w, r, "signin.html", signinPage{Nonce: nonce, Theme: theme, Realm: theme.EmailRealmName, Application: out.SP.DisplayName,
 		Request: map[string]any{"id": p.ID, "options": s.Passkeys.AssertionOptions(p.Challenge, passkey.Config{}),
-			"url": saml.Path(p.TenantID, p.RealmID, p.ConfigID) + "/signin"}})
+			"url": base + "/signin", "upstream": providers}})
 }
 
 // samlSignin finishes a pending SAML sign-in on the hosted page: the

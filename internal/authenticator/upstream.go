@@ -10,6 +10,7 @@ import (
 	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/passkey"
+	"github.com/latchkey/latchkey/internal/saml"
 	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/upstream"
 )
@@ -21,23 +22,25 @@ const upstreamCookie = "latchkey_upstream"
 
 // upstreamRoutes are the hosted sign-in page's way to an upstream provider
 // (an SSO config generic_oidc_idp or okta_idp; a pending sign-in of the
-// application authorises it) and the callbacks of both kinds of upstream
+// application or of the SAML SP authorises it) and the callbacks of both kinds of upstream
 // provider (the state and the browser's cookie authorise them).
 func (s *Server) upstreamRoutes(mux *httpx.Mux) {
 	mux.HandleFunc("GET "+httpx.AppPath+"/upstream/{config}", s.upstreamSignIn)
+	mux.HandleFunc("GET "+samlPath+"/upstream/{provider}", s.samlUpstreamSignIn)
 	mux.HandleFunc("GET "+httpx.RealmPath+"/sso-configs/{provider}/callback", s.upstreamCallback(upstream.KindSSOConfig))
 	mux.HandleFunc("GET "+httpx.RealmPath+"/identity-providers/{provider}/callback", s.upstreamCallback(upstream.KindIdentityProvider))
 }
 
-// upstreamOffer is what the hosted sign-in page of req (whose application's
-// paths start with base) offers of upstream providers: each one's name and
-// the link that signs in through it.
-func (s *Server) upstreamOffer(r *http.Request, base string, req oauth.AuthRequest) ([]map[string]string, error) {
-	configs, err := s.Upstream.SignInProviders(r.Context(), req.TenantID, req.RealmID)
+// upstreamOffer is what the hosted sign-in page of the realm's pending
+// sign-in requestID (of an application or a SAML SP, whose paths start with
+// base) offers of upstream providers: each one's name and the link that
+// signs in through it.
+func (s *Server) upstreamOffer(r *http.Request, tenant, realm, base, requestID string) ([]map[string]string, error) {
+	configs, err := s.Upstream.SignInProviders(r.Context(), tenant, realm)
 	var out []map[string]string
 	for _, c := range configs {
 		out = append(out, map[string]string{"id": c.ID, "name": c.DisplayName,
-			"url": base + "/upstream/" + c.ID + "?" + url.Values{"request": {req.ID}}.Encode()})
+			"url": base + "/upstream/" + c.ID + "?" + url.Values{"request": {requestID}}.Encode()})
 	}
 	return out, err
 }
@@ -78,6 +81,27 @@ func (s *Server) pendingPage(w http.ResponseWriter, r *http.Request, tenant, rea
 	return req, true
 }
 
+// samlUpstreamSignIn sends the browser of a pending SAML sign-in to an SSO
+// config's upstream provider.
+func (s *Server) samlUpstreamSignIn(w http.ResponseWriter, r *http.Request) {
+	tenant, realm, config := r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("config")
+	p, _, err := s.SAML.Pending(r.Context(), tenant, realm, config, r.URL.Query().Get("request"))
+	if err != nil {
+		s.samlOutcome(w, r, saml.Outcome{}, err)
+		return
+	}
+	provider, err := s.Upstream.Provider(r.Context(), tenant, realm, upstream.KindSSOConfig, r.PathValue("provider"))
+	if errors.Is(err, latchkey.ErrNotFound) {
+		s.pageError(w, r, http.StatusNotFound, "there is no such identity provider here")
+		return
+	}
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	s.sendUpstream(w, r, provider, upstream.ForSAML(config, p.ID), "")
+}
+
 // sendUpstream stores a as pending at p and sends the browser there, with
 // the cookie that binds the callback to it.
 func (s *Server) sendUpstream(w http.ResponseWriter, r *http.Request, p upstream.Provider, a upstream.Authorization, linkToken string) {
@@ -112,6 +136,10 @@ func (s *Server) upstreamCallback(kind string) http.HandlerFunc {
 			s.upstreamVerified(w, r, a, err)
 			return
 		}
+		if id, ok := a.SAMLRequest(); ok {
+			s.samlUpstreamSignedIn(w, r, a, id, identity, err)
+			return
+		}
 		s.upstreamSignedIn(w, r, a, identity, err)
 	}
 }
@@ -142,8 +170,9 @@ func (s *Server) upstreamSignedIn(w http.ResponseWriter, r *http.Request, a upst
 	if !ok {
 		return
 	}
+	via := s.upstreamVia(r, a)
 	if le, ok := errors.AsType[*latchkey.Error](err); ok && le.Code != latchkey.CodeInternal {
-		if rerr := s.OAuth.SignInRefused(r.Context(), req, identity, "", le.Message); rerr != nil {
+		if rerr := s.OAuth.SignInRefused(r.Context(), req, identity, "", via.Reason(le.Message)); rerr != nil {
 			err = rerr
 		} else if kind := upstreamRefusals[err]; kind != "" {
 			s.showUpstreamRefusal(w, r, kind, req)
@@ -158,7 +187,7 @@ func (s *Server) upstreamSignedIn(w http.ResponseWriter, r *http.Request, a upst
 		AMR: upstream.AMR, ACR: upstream.ACR})
 	var to string
 	if err == nil {
-		_, to, err = s.OAuth.ApproveInSession(r.Context(), req, identity, ss)
+		_, to, err = s.OAuth.ApproveUpstream(r.Context(), req, identity, ss, via)
 	}
 	if kind := refusalKind(err); kind != "" {
 		s.showUpstreamRefusal(w, r, kind, req)
@@ -169,6 +198,41 @@ func (s *Server) upstreamSignedIn(w http.ResponseWriter, r *http.Request, a upst
 		return
 	}
 	s.respond(w, r, req.Params.FormPost(), req.Params.RedirectURI, to)
+}
+
+// samlUpstreamSignedIn finishes the pending SAML sign-in id, whose provider
+// vouched for identity (or failed with err, shown on a page): the browser's
+// session starts with the upstream's amr and acr, and the SP gets its
+// Response (without an assertion if the config's assignments refuse), as
+// after a passkey.
+func (s *Server) samlUpstreamSignedIn(w http.ResponseWriter, r *http.Request, a upstream.Authorization, id string, identity directory.Identity, err error) {
+	p, sp, perr := s.SAML.Pending(r.Context(), a.TenantID, a.RealmID, a.ApplicationID, id)
+	if perr != nil {
+		s.samlOutcome(w, r, saml.Outcome{}, perr)
+		return
+	}
+	if err != nil {
+		s.upstreamError(w, r, err)
+		return
+	}
+	ss, _, err := s.startSession(w, r, session.SignIn{TenantID: a.TenantID, RealmID: a.RealmID, IdentityID: identity.ID,
+		AMR: upstream.AMR, ACR: upstream.ACR})
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	post, err := s.SAML.Finish(r.Context(), p, latchkey.ClientIPFrom(r.Context()), ss)
+	s.samlOutcome(w, r, saml.Outcome{Post: &post, SP: sp}, err)
+}
+
+// upstreamVia is the provider of a, as its sign-in's events name it (by id
+// alone when it is no longer configured).
+func (s *Server) upstreamVia(r *http.Request, a upstream.Authorization) oauth.Upstream {
+	via := oauth.Upstream{ID: a.ProviderID, Name: a.ProviderID}
+	if p, err := s.Upstream.Provider(r.Context(), a.TenantID, a.RealmID, upstream.KindSSOConfig, a.ProviderID); err == nil {
+		via.Name = p.DisplayName
+	}
+	return via
 }
 
 // showUpstreamRefusal shows the refusal page of req, for the reason kind.

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -161,12 +160,7 @@ func BenchmarkEventsList(b *testing.B) {
 			seedEvents(b, n, c.tenant, realm, count)
 			b.Logf("%d events seeded in %v", count, time.Since(seeded).Round(time.Second))
 			latencies := make([][]time.Duration, len(queries))
-			cpu := func() time.Duration {
-				var u syscall.Rusage
-				syscall.Getrusage(syscall.RUSAGE_SELF, &u)
-				return time.Duration(u.Utime.Nano() + u.Stime.Nano())
-			}
-			startCPU := cpu()
+			startCPU := processCPU()
 			b.ResetTimer()
 			for b.Loop() {
 				for i, q := range queries {
@@ -179,7 +173,7 @@ func BenchmarkEventsList(b *testing.B) {
 				}
 			}
 			b.StopTimer()
-			b.ReportMetric(float64(cpu()-startCPU)/float64(b.N*len(queries))/1e6, "cpu-ms/req")
+			b.ReportMetric(float64(processCPU()-startCPU)/float64(b.N*len(queries))/1e6, "cpu-ms/req")
 			for i, q := range queries {
 				l := latencies[i]
 				slices.Sort(l)

@@ -81,10 +81,17 @@ type signinPageRequest struct {
 // sign-in page holds.
 func signinPage(t testing.TB, issuer string, q url.Values) signinPageRequest {
 	t.Helper()
-	page := sendWith(t, noRedirects, "GET", issuer+"/authorize?"+q.Encode(), nil, nil)
+	return signinPageAt(t, issuer+"/authorize?"+q.Encode())
+}
+
+// signinPageAt opens pageURL, which answers with the hosted sign-in page
+// (an /authorize or a SAML request), and returns what the page holds.
+func signinPageAt(t testing.TB, pageURL string) signinPageRequest {
+	t.Helper()
+	page := sendWith(t, noRedirects, "GET", pageURL, nil, nil)
 	m := signinRequest.FindSubmatch(page.Body)
 	if page.Status != http.StatusOK || m == nil {
-		t.Fatalf("authorize: %d %s", page.Status, page.Body)
+		t.Fatalf("the sign-in page: %d %s", page.Status, page.Body)
 	}
 	var req signinPageRequest
 	if err := json.Unmarshal(m[1], &req); err != nil {
@@ -112,7 +119,14 @@ func (h passkeyHolder) signIn(t testing.TB, issuer string, q url.Values) map[str
 // signInAnswer is signIn's whole HTTP answer, headers included.
 func (h passkeyHolder) signInAnswer(t testing.TB, issuer string, q url.Values) testenv.Response {
 	t.Helper()
-	req := signinPage(t, issuer, q)
+	return h.signInAt(t, issuer+"/authorize?"+q.Encode())
+}
+
+// signInAt passes the ceremony of the hosted sign-in page that pageURL
+// answers with, and returns the answer of its sign-in endpoint.
+func (h passkeyHolder) signInAt(t testing.TB, pageURL string) testenv.Response {
+	t.Helper()
+	req := signinPageAt(t, pageURL)
 	opts, err := virtualwebauthn.ParseAssertionOptions(string(req.Options))
 	if err != nil {
 		t.Fatal(err)

@@ -58,7 +58,7 @@ func BenchmarkPasskeySignIn(b *testing.B) {
 			issuer := n.URL + "/v1/tenants/" + c.tenant + "/realms/" + realm + "/applications/" + appID
 			c.ok(b, "PUT", "/realms/"+realm+"/policy", map[string]any{"default_effect": "allow"})
 			query := signInQuery(clientID, sdkOrigin+"/callback").Encode()
-			measureSignIns(b, func(k int) {
+			measureConcurrent(b, "signins", func(k int) {
 				i := k % len(ids)
 				signIn(b, issuer, query, clientID, secret, ids[i], realm, c.tenant, keys[i])
 			})
@@ -87,7 +87,7 @@ func BenchmarkHostedSignIn(b *testing.B) {
 			issuer := n.URL + "/v1/tenants/" + c.tenant + "/realms/" + realm + "/applications/" + appID
 			c.ok(b, "PUT", "/realms/"+realm+"/policy", map[string]any{"default_effect": "allow"})
 			query := signInQuery(clientID, callback)
-			measureSignIns(b, func(k int) {
+			measureConcurrent(b, "signins", func(k int) {
 				answer := holders[k%len(holders)].signIn(b, issuer, query)
 				to, err := url.Parse(str(b, answer, "redirect"))
 				if err != nil {
@@ -99,14 +99,17 @@ func BenchmarkHostedSignIn(b *testing.B) {
 	}
 }
 
-// measureSignIns runs b.N sign-ins (do(k) is the k-th), in the closed or
-// open loop the environment asks for, and reports their rate and latency.
-func measureSignIns(b *testing.B, do func(k int)) {
+// measureConcurrent runs b.N operations (do(k) is the k-th: a sign-in, a
+// SAML Response), in the closed or open loop the environment asks for, and
+// reports their rate (unit per second), their latency, and the CPU this
+// process (server and clients) spent per operation.
+func measureConcurrent(b *testing.B, unit string, do func(k int)) {
 	clients := 16
 	if n, err := strconv.Atoi(os.Getenv("LATCHKEY_BENCH_CLIENTS")); err == nil && n > 0 {
 		clients = n
 	}
 	rate, _ := strconv.ParseFloat(os.Getenv("LATCHKEY_BENCH_RATE"), 64)
+	cpu := processCPU()
 	b.ResetTimer()
 	var latencies []time.Duration
 	var elapsed time.Duration
@@ -116,15 +119,17 @@ func measureSignIns(b *testing.B, do func(k int)) {
 		latencies, elapsed = closedLoop(b, clients, do)
 	}
 	b.StopTimer()
+	cpu = processCPU() - cpu
 	slices.Sort(latencies)
-	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "signins/s")
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), unit+"/s")
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N)/1000, "cpu-ms/op")
 	b.ReportMetric(float64(latencies[len(latencies)*99/100].Microseconds())/1000, "p99-ms")
 	b.ReportMetric(float64(latencies[len(latencies)/2].Microseconds())/1000, "p50-ms")
 }
 
-// closedLoop calls do b.N times from clients goroutines, each calling again
-// as soon as its call returns, and returns each call's latency and the
-// time all took.
+// closedLoop calls do b.N times (do(0) … do(b.N-1)) from clients
+// goroutines, each calling again as soon as its call returns, and returns
+// each call's latency and the time all took.
 func closedLoop(b *testing.B, clients int, do func(int)) ([]time.Duration, time.Duration) {
 	var next atomic.Int64
 	var mu sync.Mutex
@@ -134,7 +139,7 @@ func closedLoop(b *testing.B, clients int, do func(int)) ([]time.Duration, time.
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			t0 := time.Now()
-			do(int(next.Add(1)))
+			do(int(next.Add(1) - 1))
 			d := time.Since(t0)
 			mu.Lock()
 			latencies = append(latencies, d)
@@ -235,7 +240,7 @@ func BenchmarkSingleSignOn(b *testing.B) {
 			issuer := n.URL + "/v1/tenants/" + c.tenant + "/realms/" + realm + "/applications/" + appID
 			c.ok(b, "PUT", "/realms/"+realm+"/policy", map[string]any{"default_effect": "allow"})
 			authorize := issuer + "/authorize?" + signInQuery(clientID, callback).Encode()
-			measureSignIns(b, func(k int) {
+			measureConcurrent(b, "signins", func(k int) {
 				resp := sendWith(b, noRedirects, "GET", authorize, http.Header{"Cookie": {cookies[k%len(cookies)]}}, nil)
 				to, err := url.Parse(resp.Header.Get("Location"))
 				if resp.Status != http.StatusFound || err != nil || to.Query().Get("code") == "" {

@@ -50,9 +50,10 @@ func upstreamPayload(issuer, clientID, secret string) map[string]any {
 // hosted page): the hosted page offers "Sign in with <config>", the
 // upstream vouches for ada@example.com, who is the realm's ADA@example.com,
 // assigned to the config; the ID token says amr fed and the upstream acr,
-// and a sign_in.allowed event names the application. Then, with the upstream's
-// session (no ceremony there), the identity unassigned, suspended, and no
-// longer holding the address is refused on its page, with events saying why.
+// and a sign_in.allowed event names the application and, in its reason, the
+// provider. Then, with the upstream's session (no ceremony there), the
+// identity unassigned, suspended, and no longer holding the address is
+// refused on its page, with events saying why and through which provider.
 func TestSignInThroughUpstream(t *testing.T) {
 	t.Parallel()
 	forEachEngine(t, nil, func(t *testing.T, e *env) {
@@ -85,8 +86,9 @@ func TestSignInThroughUpstream(t *testing.T) {
 		if amr, _ := o.claims["amr"].([]any); !slices.Equal(amr, []any{"fed"}) || o.claims["acr"] != "urn:latchkey:acr:upstream-idp" {
 			t.Errorf("ID token amr %v acr %v, want [fed] and the upstream acr", o.claims["amr"], o.claims["acr"])
 		}
-		if allowed := signInEvents(t, c, pets, `action eq "sign_in.allowed" and identity_id eq "`+ada+`" and application_id eq "`+app+`"`); len(allowed) != 1 {
-			t.Errorf("sign_in.allowed events %v, want one", allowed)
+		viaUpstream := `through the identity provider "Upstream Co" (` + config + `)`
+		if allowed := signInEvents(t, c, pets, `action eq "sign_in.allowed" and identity_id eq "`+ada+`" and application_id eq "`+app+`"`); len(allowed) != 1 || allowed[0]["reason"] != viaUpstream {
+			t.Errorf("sign_in.allowed events %v, want one naming the provider: %s", allowed, viaUpstream)
 		}
 
 		refusedBy := func(what, kind, reason string) {
@@ -94,8 +96,8 @@ func TestSignInThroughUpstream(t *testing.T) {
 			through() // the upstream's session answers at once
 			refused(t, what, rp.backFromRefusal(t, ctx, kind, "Pet App", ""), "access_denied")
 			events := signInEvents(t, c, pets, `action eq "sign_in.denied" and application_id eq "`+app+`"`)
-			if len(events) == 0 || !strings.Contains(events[0]["reason"].(string), reason) {
-				t.Errorf("%s: sign-in events %v, want the newest denied saying %q", what, events, reason)
+			if len(events) == 0 || !strings.Contains(events[0]["reason"].(string), reason) || !strings.HasSuffix(events[0]["reason"].(string), "; "+viaUpstream) {
+				t.Errorf("%s: sign-in events %v, want the newest denied saying %q, then %s", what, events, reason, viaUpstream)
 			}
 		}
 		assertEmpty200(t, c.do(t, "POST", "/realms/"+pets+"/sso-configs/"+config+":deleteIdentities", map[string]any{"identity_ids": []string{ada}}))
@@ -406,6 +408,58 @@ func TestEnrollmentVerifiedByIdP(t *testing.T) {
 		} {
 			assertInvalid(t, c.do(t, "POST", "/realms/"+pets+"/identities/"+ada+"/credential-binding-jobs", map[string]any{"job": map[string]any{
 				"delivery_method": "RETURN", "authenticator_config_id": hosted, "verification_details": tc.details}}), tc.field, tc.says)
+		}
+	})
+}
+
+// TestSAMLSignInThroughUpstream: the hosted page of a SAML sign-in offers
+// the realm's upstream providers as the OIDC one does; through one (a
+// generic_oidc_idp config whose provider vouches for ada@example.com), the
+// SP gets its Response with ada's assertion, and the browser's session
+// starts: the SP's next request is answered at once.
+func TestSAMLSignInThroughUpstream(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, nil, func(t *testing.T, e *env) {
+		n, c := e.node, e.api
+		up := startHostileUpstream(t)
+		pets := newRealm(t, c, "Pets")
+		ada := str(t, newIdentity(t, c, pets, "ada", "primary_email_address", "ada@example.com"), "id")
+		config := str(t, c.post(t, "/realms/"+pets+"/sso-configs", ssoConfigBody("Upstream Co", map[string]any{
+			"type": "generic_oidc_idp", "client_id": "latchkey", "client_secret": "shh", "pkce": "s256",
+			"identifying_claim_name": "email", "identity_attribute": "email", "authorization_endpoint": up.URL + "/authorize",
+			"token_endpoint": up.URL + "/token", "jwks_endpoint": up.URL + "/jwks"})), "id")
+		assertEmpty200(t, c.do(t, "POST", "/realms/"+pets+"/sso-configs/"+config+":addIdentities", map[string]any{"identity_ids": []string{ada}}))
+		sp, path := benchSAMLConfig(t, n, c, pets, "wiki", false, ada)
+
+		jar, _ := cookiejar.New(nil)
+		browser := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		first, requestID := redirectRequest(t, sp, n.URL+path+"/sso")
+		page := sendWith(t, browser, "GET", first, nil, nil)
+		m := regexp.MustCompile(`id="upstream-` + config + `" href="([^"]+)">Sign in with Upstream Co<`).FindStringSubmatch(string(page.Body))
+		if page.Status != http.StatusOK || m == nil {
+			t.Fatalf("the SAML sign-in page offers no upstream: %d %s", page.Status, page.Body)
+		}
+		out := sendWith(t, browser, "GET", n.URL+html.UnescapeString(m[1]), nil, nil)
+		to, err := url.Parse(out.Header.Get("Location"))
+		if out.Status != http.StatusFound || err != nil || !strings.HasPrefix(to.String(), up.URL+"/authorize?") {
+			t.Fatalf("the way out: %d to %q %s", out.Status, out.Header.Get("Location"), out.Body)
+		}
+		now := time.Now()
+		code := latchkey.RandomString(20)
+		up.mu.Lock()
+		up.tokens[code] = up.key.Sign(t, map[string]any{"iss": up.URL, "sub": "u1", "aud": "latchkey", "nonce": to.Query().Get("nonce"),
+			"email": "ada@example.com", "iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix()})
+		up.mu.Unlock()
+		callback := n.URL + "/v1/tenants/" + c.tenant + "/realms/" + pets + "/sso-configs/" + config + "/callback"
+		answer := sendWith(t, browser, "GET", callback+"?"+url.Values{"code": {code}, "state": {to.Query().Get("state")}}.Encode(), nil, nil)
+		raw := postedResponse(t, answer)
+		if a, err := sp.ParseXMLResponse(raw, []string{requestID}, sp.AcsURL); err != nil || a.Subject.NameID.Value != "ada@example.com" {
+			t.Fatalf("the SP refuses the Response of the sign-in through the upstream: %v %v", err, a)
+		}
+		next, nextID := redirectRequest(t, sp, n.URL+path+"/sso")
+		raw = postedResponse(t, sendWith(t, browser, "GET", next, nil, nil))
+		if _, err := sp.ParseXMLResponse(raw, []string{nextID}, sp.AcsURL); err != nil {
+			t.Errorf("the next request, with the session the upstream began: %v", err)
 		}
 	})
 }

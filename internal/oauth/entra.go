@@ -362,7 +362,7 @@ func (s *Service) eamAllowed(ctx context.Context, req AuthRequest, configID stri
 	if kind == "" {
 		return nil
 	}
-	if err := s.denied(ctx, req, i, "", &Denied{Reason: reason}); !errors.As(err, new(*Denied)) {
+	if err := s.denied(ctx, req, i, "", &Denied{Reason: reason}, Upstream{}); !errors.As(err, new(*Denied)) {
 		return err
 	}
 	return &EAMRefused{Kind: kind, Redirect: redirectError(req.Params, "access_denied", DeniedDescription).(*RedirectError)}
@@ -405,7 +405,7 @@ func (s *Service) eamAnswer(req AuthRequest, authTime time.Time) (string, error)
 // one the hint named, or one no longer allowed (eamAllowed).
 func (s *Service) eamApproval(ctx context.Context, req AuthRequest, i directory.Identity, credentialID string) error {
 	if i.ID != req.Params.EAM.IdentityID {
-		return s.denied(ctx, req, i, credentialID, &Denied{Reason: "the passkey is not of the account that Entra ID names"})
+		return s.denied(ctx, req, i, credentialID, &Denied{Reason: "the passkey is not of the account that Entra ID names"}, Upstream{})
 	}
 	var refused *EAMRefused
 	if err := s.eamAllowed(ctx, req, req.Params.EAM.ConfigID, i); errors.As(err, &refused) {

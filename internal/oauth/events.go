@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/audit"
@@ -53,10 +54,29 @@ func (s *Service) SignInRefused(ctx context.Context, req AuthRequest, i director
 	return s.store.RecordEvent(ctx, e)
 }
 
-// denied records a sign-in that policy refused, and returns the refusal.
-func (s *Service) denied(ctx context.Context, req AuthRequest, i directory.Identity, credentialID string, d *Denied) error {
+// Upstream is the identity provider (an SSO config) that vouched for a
+// sign-in's identity, or none.
+type Upstream struct{ ID, Name string }
+
+// Reason is the reason of an event of a sign-in through the provider: why
+// it was refused ("" when it was not), then the provider's name and id.
+// Sign-ins through none keep why.
+func (u Upstream) Reason(why string) string {
+	if u.ID == "" {
+		return why
+	}
+	through := fmt.Sprintf("through the identity provider %q (%s)", u.Name, u.ID)
+	if why == "" {
+		return through
+	}
+	return why + "; " + through
+}
+
+// denied records a sign-in that policy refused (through the provider via,
+// or none), and returns the refusal.
+func (s *Service) denied(ctx context.Context, req AuthRequest, i directory.Identity, credentialID string, d *Denied, via Upstream) error {
 	e := s.signInEvent(ctx, audit.SignInDenied, req.TenantID, req.RealmID, req.ApplicationID, req.ID, &i, credentialID)
-	e.Reason = d.Reason
+	e.Reason = via.Reason(d.Reason)
 	if err := s.store.RecordEvent(ctx, e); err != nil {
 		return err
 	}

@@ -263,7 +263,7 @@ func (s *Service) PendingAuthRequest(ctx context.Context, tenantID, realmID, app
 // pending, or whose challenge differs, is refused as PendingAuthRequest
 // refuses it.
 func (s *Service) Approve(ctx context.Context, req AuthRequest, identity directory.Identity, credentialID string) (code, redirectURL string, err error) {
-	return s.approve(ctx, req, identity, credentialID, nil, false)
+	return s.approve(ctx, req, identity, credentialID, nil, false, Upstream{})
 }
 
 // ApproveInSession is Approve for a sign-in that the browser's session
@@ -272,15 +272,21 @@ func (s *Service) Approve(ctx context.Context, req AuthRequest, identity directo
 // and the session records the application, in the code's transaction.
 // A session that ended meanwhile is ErrSessionEnded.
 func (s *Service) ApproveInSession(ctx context.Context, req AuthRequest, identity directory.Identity, ss sessions.Session) (code, redirectURL string, err error) {
-	return s.approve(ctx, req, identity, ss.CredentialID, &ss, false)
+	return s.approve(ctx, req, identity, ss.CredentialID, &ss, false, Upstream{})
 }
 
-// approve is Approve and ApproveInSession; with unstored, req (a sign-in
-// with a session) is stored in the code's transaction.
-func (s *Service) approve(ctx context.Context, req AuthRequest, identity directory.Identity, credentialID string, ss *sessions.Session, unstored bool) (code, redirectURL string, err error) {
+// ApproveUpstream is ApproveInSession for a session that the upstream
+// identity provider via began just now: the sign-in's events name it.
+func (s *Service) ApproveUpstream(ctx context.Context, req AuthRequest, identity directory.Identity, ss sessions.Session, via Upstream) (code, redirectURL string, err error) {
+	return s.approve(ctx, req, identity, ss.CredentialID, &ss, false, via)
+}
+
+// approve is Approve, ApproveInSession and ApproveUpstream; with unstored,
+// req (a sign-in with a session) is stored in the code's transaction.
+func (s *Service) approve(ctx context.Context, req AuthRequest, identity directory.Identity, credentialID string, ss *sessions.Session, unstored bool, via Upstream) (code, redirectURL string, err error) {
 	var denied *Denied
 	if err := s.allowed(ctx, identity, req.ApplicationID); errors.As(err, &denied) {
-		return "", "", s.denied(ctx, req, identity, credentialID, denied)
+		return "", "", s.denied(ctx, req, identity, credentialID, denied, via)
 	} else if err != nil {
 		return "", "", err
 	}
@@ -300,7 +306,9 @@ func (s *Service) approve(ctx context.Context, req AuthRequest, identity directo
 	fin.CodeHash = hashCode(code)
 	fin.ExpireTime = at.Add(codeTTL)
 	// The sign-in's events go in the code's transaction: no write of their own.
-	events := []audit.Event{s.signInEvent(ctx, audit.SignInAllowed, req.TenantID, req.RealmID, req.ApplicationID, req.ID, &identity, credentialID)}
+	allowedEvent := s.signInEvent(ctx, audit.SignInAllowed, req.TenantID, req.RealmID, req.ApplicationID, req.ID, &identity, credentialID)
+	allowedEvent.Reason = via.Reason("")
+	events := []audit.Event{allowedEvent}
 	if unstored {
 		events = slices.Insert(events, 0, s.signInEvent(ctx, audit.SignInStarted, req.TenantID, req.RealmID, req.ApplicationID, req.ID, nil, ""))
 	}

@@ -87,7 +87,7 @@ func (s *Service) signInWithSession(ctx context.Context, req AuthRequest, app Ap
 	i, refusal, err := s.sessionRefusal(ctx, app, p, current)
 	if err == nil && refusal == nil {
 		var to string
-		_, to, err = s.approve(ctx, req, i, current.CredentialID, &current, true)
+		_, to, err = s.approve(ctx, req, i, current.CredentialID, &current, true, Upstream{})
 		var denied *Denied
 		switch {
 		case errors.As(err, &denied):

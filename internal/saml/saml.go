@@ -155,9 +155,12 @@ type Tx interface {
 	// one with the same ActivateTime.
 	CreateSAMLCertificate(ctx context.Context, c Certificate) error
 	DeleteSAMLCertificate(ctx context.Context, tenantID, realmID, id string) error
-	// CreateSAMLRequest returns latchkey.ErrDuplicate when the config has a
-	// request with the same RequestID: a replay.
-	CreateSAMLRequest(ctx context.Context, r Request) error
+	// SaveSAMLRequest stores a sign-in request with e, the sign-in event of
+	// the Response that answers it at once (or nil); it returns
+	// latchkey.ErrDuplicate when the config has a request with the same
+	// RequestID: a replay. Outside a transaction, the requests that
+	// concurrent sign-ins save share one (a group commit).
+	SaveSAMLRequest(ctx context.Context, r Request, e *audit.Event) error
 	GetSAMLRequest(ctx context.Context, tenantID, realmID, id string) (Request, error)
 	// SpendSAMLRequest marks a request spent; latchkey.ErrNotFound when it
 	// is not there, spent already, or expired at t.

@@ -174,8 +174,8 @@ type replayCache struct {
 
 func (c replayCache) Consume(id string, expiresAt time.Time) error {
 	now := c.s.Clock.Now()
-	err := c.s.store.CreateSAMLRequest(c.ctx, Request{ID: latchkey.NewUUID(), TenantID: c.tenantID, RealmID: c.realmID,
-		ConfigID: c.configID, RequestID: id, Spent: true, CreateTime: now, ExpireTime: expiresAt.Add(crewsaml.MaxClockSkew)})
+	err := c.s.store.SaveSAMLRequest(c.ctx, Request{ID: latchkey.NewUUID(), TenantID: c.tenantID, RealmID: c.realmID,
+		ConfigID: c.configID, RequestID: id, Spent: true, CreateTime: now, ExpireTime: expiresAt.Add(crewsaml.MaxClockSkew)}, nil)
 	if errors.Is(err, latchkey.ErrDuplicate) {
 		return crewsaml.ErrAssertionReplayed
 	}
@@ -290,12 +290,11 @@ func (s *Service) begin(ctx context.Context, idp *crewsaml.IdentityProvider, sp 
 			return Outcome{SP: sp}, err
 		}
 	}
-	err = s.store.Update(ctx, func(tx Tx) error {
-		if err := tx.CreateSAMLRequest(ctx, pending); err != nil || !withSession {
-			return err
-		}
-		return tx.RecordEvent(ctx, d.event)
-	})
+	var event *audit.Event
+	if withSession {
+		event = &d.event
+	}
+	err = s.store.SaveSAMLRequest(ctx, pending, event)
 	if errors.Is(err, latchkey.ErrDuplicate) {
 		return Outcome{SP: sp}, badRequest("the SAML request %s was used already", pending.RequestID)
 	}

@@ -52,7 +52,13 @@ func serviceProvider(name string, p *SAML) saml.ServiceProvider {
 }
 
 // Allowed decides whether identity may sign in to the SSO config id: its
-// assignments, directly or through a group, are its allow list.
+// assignments, directly or through a group, are its allow list. Its
+// callers read the identity and the config already (to sign in, to serve
+// the config's endpoint), so only the assignments are read here: an
+// identity of another realm is refused, and assignments never cross realms.
 func (s *Service) Allowed(ctx context.Context, tenantID, realmID, id string, identity directory.Identity) (bool, error) {
-	return s.IsIdentityAssigned(ctx, tenantID, realmID, identity.ID, id)
+	if identity.TenantID != tenantID || identity.RealmID != realmID {
+		return false, nil
+	}
+	return s.store.IdentityAssigned(ctx, id, identity.ID)
 }

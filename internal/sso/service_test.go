@@ -264,7 +264,7 @@ func TestWSFedRelyingParties(t *testing.T) {
 		ann := f.identity(t, "ann")
 		must(t, f.svc.AddIdentities(ctx, tn, r, c.ID, []string{ann}))
 		for id, want := range map[string]bool{ann: true, f.identity(t, "ben"): false} {
-			if ok, err := f.svc.Allowed(ctx, tn, r, c.ID, directory.Identity{ID: id}); err != nil || ok != want {
+			if ok, err := f.svc.Allowed(ctx, tn, r, c.ID, directory.Identity{ID: id, TenantID: tn, RealmID: r}); err != nil || ok != want {
 				t.Errorf("Allowed(%s) = %v, %v; want %v", id, ok, err, want)
 			}
 		}
@@ -299,8 +299,14 @@ func TestSAMLServiceProviders(t *testing.T) {
 		ann, ben := f.identity(t, "ann"), f.identity(t, "ben")
 		must(t, f.svc.AddGroups(ctx, tn, r, c.ID, []string{f.group(t, "Payroll users", ann)}))
 		for id, want := range map[string]bool{ann: true, ben: false} {
-			if ok, err := f.svc.Allowed(ctx, tn, r, c.ID, directory.Identity{ID: id}); err != nil || ok != want {
+			if ok, err := f.svc.Allowed(ctx, tn, r, c.ID, directory.Identity{ID: id, TenantID: tn, RealmID: r}); err != nil || ok != want {
 				t.Errorf("Allowed(%s) = %v, %v; want %v", id, ok, err, want)
+			}
+		}
+		// An identity that says it is of another realm or tenant is not asked about.
+		for _, i := range []directory.Identity{{ID: ann, TenantID: tn, RealmID: latchkey.NewID()}, {ID: ann, TenantID: latchkey.NewID(), RealmID: r}} {
+			if ok, err := f.svc.Allowed(ctx, tn, r, c.ID, i); err != nil || ok {
+				t.Errorf("Allowed(%+v) = %v, %v; want false", i, ok, err)
 			}
 		}
 	})

@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/latchkey/latchkey"
@@ -56,6 +57,20 @@ type Authorization struct {
 	CreateTime        time.Time
 	ExpireTime        time.Time
 }
+
+// samlMark starts the RequestID of an authorization for a pending SAML
+// sign-in (whose SSO config is then its ApplicationID): the callback
+// finishes it as a SAML sign-in, not an application's.
+const samlMark = "saml:"
+
+// ForSAML is an authorization for the pending SAML sign-in requestID of the
+// SAML SSO config configID.
+func ForSAML(configID, requestID string) Authorization {
+	return Authorization{ApplicationID: configID, RequestID: samlMark + requestID}
+}
+
+// SAMLRequest is the pending SAML sign-in a is for, if it is for one.
+func (a Authorization) SAMLRequest() (string, bool) { return strings.CutPrefix(a.RequestID, samlMark) }
 
 // Store is what upstream keeps and reads.
 type Store interface {

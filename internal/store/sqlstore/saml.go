@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/saml"
 )
 
@@ -49,12 +50,32 @@ func (t *tx) DeleteSAMLCertificate(ctx context.Context, tenantID, realmID, id st
 
 const samlRequestColumns = `id, tenant_id, realm_id, config_id, request_id, acs_url, relay_state, challenge, force_authn, spent, create_time, expire_time`
 
-func (t *tx) CreateSAMLRequest(ctx context.Context, r saml.Request) error {
-	_, err := t.exec(ctx, latchkey.ErrNoParent, `INSERT INTO saml_requests (`+samlRequestColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-		r.ID, r.TenantID, r.RealmID, r.ConfigID, r.RequestID, r.ACSURL, r.RelayState, r.Challenge,
-		boolInt(r.ForceAuthn), boolInt(r.Spent), micros(r.CreateTime), micros(r.ExpireTime))
-	return err
+// SaveSAMLRequest stores a request and the event of the Response that
+// answers it at once (or nil) in one transaction with those that concurrent
+// sign-ins save (a replayed request fails the batch, then each is saved
+// alone and only the replay is refused). (Inside Update the transaction's
+// own SaveSAMLRequest is used.)
+func (s *Store) SaveSAMLRequest(ctx context.Context, r saml.Request, e *audit.Event) error {
+	return s.samlRequests.do(ctx, withEvent[saml.Request]{r, e}, s.saveSAMLRequests)
+}
+
+func (s *Store) saveSAMLRequests(ctx context.Context, items []withEvent[saml.Request]) (outcomes []error, err error) {
+	err = s.update(ctx, func(t *tx) error {
+		outcomes, err = insertWithEvents(ctx, t, `INSERT INTO saml_requests (`+samlRequestColumns+`)`, items, samlRequestRow)
+		return err
+	})
+	return outcomes, err
+}
+
+func (t *tx) SaveSAMLRequest(ctx context.Context, r saml.Request, e *audit.Event) error {
+	return first(insertWithEvents(ctx, t, `INSERT INTO saml_requests (`+samlRequestColumns+`)`,
+		[]withEvent[saml.Request]{{r, e}}, samlRequestRow))
+}
+
+// samlRequestRow is r's row of samlRequestColumns.
+func samlRequestRow(r saml.Request) []any {
+	return []any{r.ID, r.TenantID, r.RealmID, r.ConfigID, r.RequestID, r.ACSURL, r.RelayState, r.Challenge,
+		boolInt(r.ForceAuthn), boolInt(r.Spent), micros(r.CreateTime), micros(r.ExpireTime)}
 }
 
 func (t *tx) GetSAMLRequest(ctx context.Context, tenantID, realmID, id string) (saml.Request, error) {

@@ -102,6 +102,8 @@ type Store struct {
 	creates groupCommit[identityCreate]
 	// authRequests are the sign-ins' requests (SaveAuthRequest).
 	authRequests groupCommit[withEvent[oauth.AuthRequest]]
+	// samlRequests are the SAML sign-ins' requests (SaveSAMLRequest).
+	samlRequests groupCommit[withEvent[saml.Request]]
 	// outcomes are the delivery attempts' (deliveryStore.FinishAttempt).
 	outcomes groupCommit[attemptOutcome]
 	// reads and writes are db's and writer's statement caches, nil unless

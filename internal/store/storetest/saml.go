@@ -1,10 +1,15 @@
 package storetest
 
 import (
+	"cmp"
+	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/saml"
 	"github.com/latchkey/latchkey/internal/store"
 )
@@ -48,10 +53,10 @@ func testSAMLRequests(t *testing.T, s store.Store) {
 			ACSURL: "https://sp.example/acs", RelayState: "rs", Challenge: "c", ForceAuthn: true, CreateTime: now, ExpireTime: expire}
 	}
 	a := req("config-1", "id-1", now.Add(10*time.Minute))
-	must(t, s.CreateSAMLRequest(ctx, a))
-	wantErr(t, "the same AuthnRequest again", s.CreateSAMLRequest(ctx, req("config-1", "id-1", now.Add(time.Hour))), latchkey.ErrDuplicate)
+	must(t, s.SaveSAMLRequest(ctx, a, nil))
+	wantErr(t, "the same AuthnRequest again", s.SaveSAMLRequest(ctx, req("config-1", "id-1", now.Add(time.Hour)), nil), latchkey.ErrDuplicate)
 	b := req("config-2", "id-1", now.Add(time.Minute))
-	must(t, s.CreateSAMLRequest(ctx, b))
+	must(t, s.SaveSAMLRequest(ctx, b, nil))
 	got, err := s.GetSAMLRequest(ctx, r.TenantID, r.ID, a.ID)
 	must(t, err)
 	equal(t, "stored request", got, a)
@@ -75,4 +80,53 @@ func testSAMLRequests(t *testing.T, s store.Store) {
 	wantErr(t, "an expired request after the sweep", err, latchkey.ErrNotFound)
 	_, err = s.GetSAMLRequest(ctx, r.TenantID, r.ID, a.ID)
 	must(t, err)
+}
+
+// testSAMLRequestsTogether: requests that concurrent sign-ins save, some
+// with the event of their Response, are stored with exactly their events;
+// of the saves of one AuthnRequest, one succeeds and the others are
+// duplicates (replays), without failing the others' saves.
+func testSAMLRequestsTogether(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	r := newRealm(t, s)
+	const n = 40
+	var wg sync.WaitGroup
+	outcomes := make([]error, 2*n)
+	saved := make([]saml.Request, 2*n)
+	for i := range 2 * n {
+		// Requests i and i+n carry the same AuthnRequest ID.
+		saved[i] = saml.Request{ID: latchkey.NewUUID(), TenantID: r.TenantID, RealmID: r.ID, ConfigID: "config-1",
+			RequestID: fmt.Sprintf("id-%d", i%n), ACSURL: "https://sp.example/acs", Spent: i%2 == 0, CreateTime: now, ExpireTime: now.Add(time.Hour)}
+		var e *audit.Event
+		if saved[i].Spent {
+			ev := newEvent(r.TenantID, r.ID, i, "sign_in.allowed")
+			e = &ev
+		}
+		wg.Go(func() { outcomes[i] = s.SaveSAMLRequest(ctx, saved[i], e) })
+	}
+	wg.Wait()
+	var events int
+	for i := range n {
+		a, b := outcomes[i], outcomes[i+n]
+		if (a == nil) == (b == nil) || !errors.Is(cmp.Or(a, b), latchkey.ErrDuplicate) {
+			t.Fatalf("the two saves of id-%d: %v, %v; want one nil and one latchkey.ErrDuplicate", i, a, b)
+		}
+		kept, lost := saved[i], saved[i+n]
+		if a != nil {
+			kept, lost = lost, kept
+		}
+		got, err := s.GetSAMLRequest(ctx, r.TenantID, r.ID, kept.ID)
+		must(t, err)
+		equal(t, "a saved request", got, kept)
+		_, err = s.GetSAMLRequest(ctx, r.TenantID, r.ID, lost.ID)
+		wantErr(t, "a replay", err, latchkey.ErrNotFound)
+		if kept.Spent {
+			events++
+		}
+	}
+	list, total, err := s.Audit().ListEvents(ctx, r.TenantID, r.ID, all(nil))
+	must(t, err)
+	if total != events || len(list) != events {
+		t.Errorf("%d events (%d listed) for %d requests answered at once", total, len(list), events)
+	}
 }

@@ -97,6 +97,7 @@ func Run[S store.Store](t *testing.T, open func(t testing.TB) S) {
 		{"FlowTypeConfigs", testFlowTypeConfigs},
 		{"SAMLCertificates", testSAMLCertificates},
 		{"SAMLRequests", testSAMLRequests},
+		{"SAMLRequestsTogether", testSAMLRequestsTogether},
 		{"SessionsEndedHook", testSessionsEndedHook},
 		{"ConfigLookups", testConfigLookups},
 		{"BindingJobs", testBindingJobs},
