@@ -79,8 +79,17 @@ type Lane struct{ Kind, Target string }
 func LaneOf(d Delivery) Lane { return Lane{d.Kind, d.Target} }
 
 // Lanes selects the lanes a claim looks in: every one but Full, or, when
-// Only is not empty, only those.
-type Lanes struct{ Only, Full []Lane }
+// Only is not empty, only those, each up to its room.
+type Lanes struct {
+	Only []LaneRoom
+	Full []Lane
+}
+
+// LaneRoom is a lane and how many of its deliveries a claim may take.
+type LaneRoom struct {
+	Lane
+	Room int
+}
 
 // Store is the outbox. Claims are safe with several nodes on one database:
 // a delivery is leased to one owner at a time, and FinishAttempt changes it
@@ -94,7 +103,8 @@ type Store interface {
 	// lanes, first due first, counting one more attempt on each, in one
 	// transaction. take, when not nil, is asked of each due delivery's
 	// lane in that order whether to claim it (it may count them): a lane
-	// with room for only some is claimed that far.
+	// with room for only some is claimed that far. A claim of lanes.Only
+	// takes each of them up to its Room, without limit or take.
 	ClaimDeliveries(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int, lanes Lanes, take func(Lane) bool) ([]Delivery, error)
 	// GetDelivery returns latchkey.ErrNotFound for an unknown id.
 	GetDelivery(ctx context.Context, id string) (Delivery, error)

@@ -128,14 +128,14 @@ func (w *Worker) claimDue(ctx context.Context) bool {
 		}
 	}
 	if w.saturated != nil && time.Since(w.saturatedAt) < cmp.Or(w.PollInterval, time.Second) {
+		laneRoom := 0
 		for _, l := range w.saturated {
-			if counted[l] < w.perTarget(l.Kind) {
-				lanes.Only = append(lanes.Only, l)
+			if free := min(w.perTarget(l.Kind)-counted[l], room-laneRoom); free > 0 {
+				lanes.Only = append(lanes.Only, LaneRoom{l, free})
+				laneRoom += free
 			}
 		}
-		if len(lanes.Only) == 0 {
-			room = 0 // nothing due has room
-		}
+		room = laneRoom // 0: nothing due has room
 		lanes.Full = nil
 	} else {
 		w.saturated = nil

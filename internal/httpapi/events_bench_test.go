@@ -48,7 +48,7 @@ func seedEvents(t testing.TB, n *testenv.Node, tenantID, realmID string, count i
 	defer db.Close()
 	db.SetMaxOpenConns(1) // one session, whose settings stay
 	if driver == "pgx" {
-		if _, err := db.ExecContext(ctx, "SET maintenance_work_mem = '512MB'"); err != nil {
+		if _, err := db.ExecContext(ctx, "SET maintenance_work_mem = '2GB'"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -66,6 +66,11 @@ func seedEvents(t testing.TB, n *testenv.Node, tenantID, realmID string, count i
 	}
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
+	}
+	phase := time.Now()
+	logPhase := func(what string) {
+		t.Logf("seed events: %s in %v", what, time.Since(phase).Round(100*time.Millisecond))
+		phase = time.Now()
 	}
 	for _, name := range names {
 		if _, err := db.ExecContext(ctx, "DROP INDEX "+name); err != nil {
@@ -87,16 +92,19 @@ func seedEvents(t testing.TB, n *testenv.Node, tenantID, realmID string, count i
 			t.Fatalf("seed events %d to %d: %v", lo, hi, err)
 		}
 	}
-	for _, def := range defs {
+	logPhase("rows inserted")
+	for i, def := range defs {
 		if _, err := db.ExecContext(ctx, def); err != nil {
 			t.Fatal(err)
 		}
+		logPhase("index " + names[i] + " built")
 	}
 	if driver == "pgx" {
 		// What autovacuum would do soon after: statistics and visibility map.
 		if err := loadtest.Settle(ctx, dsn, "events"); err != nil {
 			t.Fatal(err)
 		}
+		logPhase("vacuumed, analyzed, checkpointed")
 	}
 }
 

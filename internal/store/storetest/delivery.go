@@ -134,12 +134,13 @@ func testDeliveryClaimRace(t *testing.T, s store.Store) {
 
 // testDeliveryLanes: a claim asks take of each due delivery's lane, first
 // due first, and claims those it takes (up to limit); Only restricts it to
-// some lanes. Outcomes recorded at once each get their own answer.
+// some lanes, each up to its room. Outcomes recorded at once each get
+// their own answer.
 func testDeliveryLanes(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	r := newRealm(t, s)
 	var a, b []delivery.Delivery
-	for i := range 3 {
+	for i := range 4 {
 		a = append(a, newDelivery(r, "https://a.example/", now.Add(time.Duration(2*i)*time.Millisecond)))
 		b = append(b, newDelivery(r, "https://b.example/", now.Add(time.Duration(2*i+1)*time.Millisecond)))
 	}
@@ -157,13 +158,14 @@ func testDeliveryLanes(t *testing.T, s store.Store) {
 		return got
 	}
 	sameIDs(t, "two of each lane", ids(claim("one", 10, delivery.Lanes{}, 2), deliveryID), ids([]delivery.Delivery{a[0], b[0], a[1], b[1]}, deliveryID))
-	sameIDs(t, "only b's lane", ids(claim("one", 10, delivery.Lanes{Only: []delivery.Lane{delivery.LaneOf(b[0])}}, 2), deliveryID), []string{b[2].ID})
-	sameIDs(t, "up to limit", ids(claim("one", 1, delivery.Lanes{}, 2), deliveryID), []string{a[2].ID})
+	sameIDs(t, "a's and b's lanes up to their rooms", ids(claim("one", 0, delivery.Lanes{Only: []delivery.LaneRoom{
+		{Lane: delivery.LaneOf(a[0]), Room: 1}, {Lane: delivery.LaneOf(b[0]), Room: 5}}}, 0), deliveryID), []string{a[2].ID, b[2].ID, b[3].ID})
+	sameIDs(t, "up to limit", ids(claim("one", 1, delivery.Lanes{}, 2), deliveryID), []string{a[3].ID})
 
 	// Outcomes of one owner's attempts, recorded concurrently; one of them
 	// by an owner that does not hold the lease.
 	var wg sync.WaitGroup
-	errs := make([]error, 6)
+	errs := make([]error, 8)
 	for i, d := range append(slices.Clone(a), b...) {
 		owner := map[bool]string{true: "two", false: "one"}[i == 4]
 		wg.Go(func() {
