@@ -53,7 +53,14 @@ func (s *Server) upstreamSignIn(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	p, err := s.Upstream.Provider(r.Context(), tenant, realm, upstream.KindSSOConfig, r.PathValue("config"))
+	s.sendToProvider(w, r, tenant, realm, r.PathValue("config"), upstream.Authorization{ApplicationID: appID, RequestID: req.ID})
+}
+
+// sendToProvider sends the browser of the pending sign-in a to the realm's
+// upstream provider (an SSO config's id), or says on a page that there is
+// no such provider.
+func (s *Server) sendToProvider(w http.ResponseWriter, r *http.Request, tenant, realm, provider string, a upstream.Authorization) {
+	p, err := s.Upstream.Provider(r.Context(), tenant, realm, upstream.KindSSOConfig, provider)
 	if errors.Is(err, latchkey.ErrNotFound) {
 		s.pageError(w, r, http.StatusNotFound, "there is no such identity provider here")
 		return
@@ -62,7 +69,7 @@ func (s *Server) upstreamSignIn(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, err)
 		return
 	}
-	s.sendUpstream(w, r, p, upstream.Authorization{ApplicationID: appID, RequestID: req.ID}, "")
+	s.sendUpstream(w, r, p, a, "")
 }
 
 // pendingPage returns the pending sign-in id of the application appID; or
@@ -90,16 +97,7 @@ func (s *Server) samlUpstreamSignIn(w http.ResponseWriter, r *http.Request) {
 		s.samlOutcome(w, r, saml.Outcome{}, err)
 		return
 	}
-	provider, err := s.Upstream.Provider(r.Context(), tenant, realm, upstream.KindSSOConfig, r.PathValue("provider"))
-	if errors.Is(err, latchkey.ErrNotFound) {
-		s.pageError(w, r, http.StatusNotFound, "there is no such identity provider here")
-		return
-	}
-	if err != nil {
-		httpx.WriteError(w, r, err)
-		return
-	}
-	s.sendUpstream(w, r, provider, upstream.ForSAML(config, p.ID), "")
+	s.sendToProvider(w, r, tenant, realm, r.PathValue("provider"), upstream.ForSAML(config, p.ID))
 }
 
 // sendUpstream stores a as pending at p and sends the browser there, with
