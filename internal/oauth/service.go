@@ -34,9 +34,9 @@ type Service struct {
 	signInApps nodecache.Cache[signInApp]
 	// signed are the claims of the JWTs whose signature Verify checked in
 	// the last nodecache.TTL, by the token's SHA-256: an API client sends
-	// the same token with every request. Their times and records are
-	// checked every time.
-	signed nodecache.Cache[Claims]
+	// the same token with every request. Their times, records and keys
+	// are checked every time.
+	signed nodecache.Cache[signedToken]
 	// Clock dates changes, codes, tokens and their expiry, and ages the caches.
 	Clock latchkey.Clock
 	// DeliveryQueued, when set, is called when back-channel logouts were
@@ -60,7 +60,7 @@ type Policy interface {
 // headers start with.
 func NewService(store Store, box *secretbox.Box, policies Policy, publicURL string) *Service {
 	return &Service{store: store, box: box, policy: policies, publicURL: strings.TrimRight(publicURL, "/"),
-		keys: &keyring{store: store, box: box}, signed: nodecache.Cache[Claims]{Bound: signedBound}}
+		keys: &keyring{store: store, box: box}, signed: nodecache.Cache[signedToken]{Bound: signedBound}}
 }
 
 // Denied is a sign-in or refresh that policy refused.
@@ -577,11 +577,15 @@ func (s *Service) verifiedClaims(ctx context.Context, raw string) (Claims, Token
 const signedBound = 10_000
 
 // signedClaims are the claims of a JWT signed by one of the keys, as
-// checked in the last nodecache.TTL or now.
+// checked in the last nodecache.TTL or now. A key retired since (on this
+// node: at once) refuses its tokens, cached or not.
 func (s *Service) signedClaims(ctx context.Context, raw string) (Claims, error) {
 	sum := sha256.Sum256([]byte(raw))
 	if c, ok := s.signed.Get(string(sum[:]), s.Clock.Now()); ok {
-		return c, nil
+		if _, ok := s.keys.publicKey(ctx, c.kid, s.Clock.Now()); !ok {
+			return Claims{}, ErrInvalidToken
+		}
+		return c.Claims, nil
 	}
 	tok, err := jwt.ParseSigned(raw, tokenAlgorithms)
 	if err != nil || len(tok.Headers) != 1 {
@@ -595,8 +599,14 @@ func (s *Service) signedClaims(ctx context.Context, raw string) (Claims, error) 
 	if err := tok.Claims(key.Key, &c); err != nil {
 		return Claims{}, ErrInvalidToken
 	}
-	s.signed.Put(string(sum[:]), c, s.Clock.Now())
+	s.signed.Put(string(sum[:]), signedToken{c, key.KeyID}, s.Clock.Now())
 	return c, nil
+}
+
+// signedToken is a JWT's checked claims and the id of the key that signed it.
+type signedToken struct {
+	Claims
+	kid string
 }
 
 // referentialClaims are the claims a referential token's record keeps, if
