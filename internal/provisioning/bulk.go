@@ -160,7 +160,7 @@ func (b *bulkRun) run(ctx context.Context) error {
 		b.sendEmails(ctx, sent)
 	}
 	b.job.State = Succeeded
-	return b.w.save(ctx, b.w.Service.store, b.job, "import_job.complete")
+	return b.w.finish(ctx, b.job, "import_job.complete")
 }
 
 // apply does the job's action to one batch of identities in tx and

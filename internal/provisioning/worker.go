@@ -115,10 +115,16 @@ func (w *Worker) run(ctx context.Context, j Job) error {
 			failed.Error = e.Message // a group deleted or given roles meanwhile
 		}
 	}
-	if saveErr := w.save(ctx, w.Service.store, failed, "import_job.fail"); saveErr != nil {
+	if saveErr := w.finish(ctx, failed, "import_job.fail"); saveErr != nil {
 		return errors.Join(err, saveErr)
 	}
 	return err
+}
+
+// finish saves the job's last state with its event in one transaction:
+// whoever sees the job done sees its event too.
+func (w *Worker) finish(ctx context.Context, j Job, action string) error {
+	return w.Service.store.Update(ctx, func(tx Tx) error { return w.save(ctx, tx, j, action) })
 }
 
 // save stores the job's progress under the lease, with an audit event.
@@ -219,7 +225,7 @@ func (im *importer) run(ctx context.Context) error {
 		}
 	}
 	im.job.State = Succeeded
-	if err := im.w.save(ctx, im.w.Service.store, im.job, "import_job.complete"); err != nil {
+	if err := im.w.finish(ctx, im.job, "import_job.complete"); err != nil {
 		return err
 	}
 	if im.job.DryRun || im.job.Created+im.job.Updated < settleFrom {
