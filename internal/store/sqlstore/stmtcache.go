@@ -117,15 +117,20 @@ func (c *stmtCache) prepareMissed(ctx context.Context) {
 	}
 }
 
-// Close closes the cached statements.
+// Close closes the cached statements. It closes them outside the lock: a
+// statement's Close waits for its calls in flight, and one of those may
+// wait for the connection of a transaction that waits for the lock (a
+// node's workers still running while the store closes: CI saw the three
+// wait for each other).
 func (c *stmtCache) Close() error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	stmts := c.stmts
+	c.stmts = make(map[string]*sql.Stmt)
+	c.mu.Unlock()
 	var err error
-	for _, s := range c.stmts {
+	for _, s := range stmts {
 		err = errors.Join(err, s.Close())
 	}
-	clear(c.stmts)
 	return err
 }
 
