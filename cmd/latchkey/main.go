@@ -28,6 +28,7 @@ import (
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/bootstrap"
 	"github.com/latchkey/latchkey/internal/console"
+	"github.com/latchkey/latchkey/internal/fastrsa"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/passkey"
 	"github.com/latchkey/latchkey/internal/secretbox"
@@ -163,7 +164,7 @@ func serveCmd(cfg *server.Config) *cobra.Command {
 				printBanner(cmd, node)
 			}
 			printAdminLink(cmd, node, cfg.BaseURL())
-			cfg.Logger.Info("latchkey serving", "url", cfg.BaseURL(), "engine", node.Store.Dialect(), "version", versionString(), "tracing", tracing.Enabled())
+			cfg.Logger.Info("latchkey serving", "url", cfg.BaseURL(), "engine", node.Store.Dialect(), "version", versionString(), "tracing", tracing.Enabled(), "rsa", fastrsa.Backend())
 			return node.Serve(ctx, ln)
 		},
 	}

@@ -18,8 +18,10 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/cryptosigner"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/fastrsa"
 	"github.com/latchkey/latchkey/internal/secretbox"
 )
 
@@ -161,7 +163,7 @@ func (k *keyring) load(ctx context.Context, now time.Time) error {
 			return fmt.Errorf("signing key %s is not a signing key", sk.ID)
 		}
 		alg := jose.SignatureAlgorithm(sk.Algorithm)
-		current[alg] = jose.JSONWebKey{Key: signer, KeyID: sk.ID, Algorithm: sk.Algorithm, Use: "sig"}
+		current[alg] = jose.JSONWebKey{Key: tokenSigner(signer), KeyID: sk.ID, Algorithm: sk.Algorithm, Use: "sig"}
 		public[sk.ID] = jose.JSONWebKey{Key: signer.Public(), KeyID: sk.ID, Algorithm: sk.Algorithm, Use: "sig"}
 		if alg == jose.RS256 {
 			if public[sk.ID], err = k.withCertificate(public[sk.ID], sk, signer); err != nil {
@@ -178,6 +180,15 @@ func (k *keyring) load(ctx context.Context, now time.Time) error {
 	k.current, k.public, k.loadedAt = current, public, now
 	k.mu.Unlock()
 	return nil
+}
+
+// tokenSigner is what go-jose signs tokens of key with: an RSA key signs
+// through fastrsa (OpenSSL when it can), other keys themselves.
+func tokenSigner(key crypto.Signer) any {
+	if rsaKey, ok := key.(*rsa.PrivateKey); ok {
+		return cryptosigner.Opaque(fastrsa.Signer(rsaKey))
+	}
+	return key
 }
 
 // withCertificate adds to the public RS256 key pub its certificate (x5c),

@@ -2,6 +2,7 @@ package saml
 
 import (
 	"context"
+	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/directory"
+	"github.com/latchkey/latchkey/internal/fastrsa"
 )
 
 // certificateLifetime is how long a signing certificate is valid. SAML
@@ -29,8 +31,9 @@ const keptPrevious = 7 * 24 * time.Hour
 // signingKey is a certificate with its key opened.
 type signingKey struct {
 	Certificate
-	cert *x509.Certificate
-	key  *rsa.PrivateKey
+	cert   *x509.Certificate
+	key    *rsa.PrivateKey
+	signer crypto.Signer // key's, through fastrsa
 }
 
 // keyCache keeps the certificates opened by id: they never change, and
@@ -62,7 +65,7 @@ func (c *keyCache) open(s *Service, cert Certificate) (*signingKey, error) {
 	if c.keys == nil {
 		c.keys = map[string]*signingKey{}
 	}
-	k := &signingKey{Certificate: cert, cert: parsed, key: key}
+	k := &signingKey{Certificate: cert, cert: parsed, key: key, signer: fastrsa.Signer(key)}
 	c.keys[cert.ID] = k
 	return k, nil
 }

@@ -3,7 +3,6 @@ package saml
 import (
 	"cmp"
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
@@ -137,7 +136,7 @@ func (s *Service) provider(ctx context.Context, tenantID, realmID, configID stri
 		return *parsed
 	}
 	idp := &crewsaml.IdentityProvider{
-		Key: ring.current.key, Certificate: ring.current.cert,
+		Key: ring.current.key, Signer: ring.current.signer, Certificate: ring.current.cert,
 		Logger:      log.New(io.Discard, "", 0),
 		MetadataURL: u("/metadata"), SSOURL: u(ssoPath), LogoutURL: u("/slo"),
 		ServiceProviderProvider: oneProvider{ed},
@@ -482,8 +481,10 @@ func (s *Service) respond(req *crewsaml.IdpAuthnRequest, sp ServiceProvider, d d
 // signingContext signs with the IdP's current key, RSA-SHA256, exclusive
 // C14N, as crewjam does.
 func signingContext(idp *crewsaml.IdentityProvider) (*dsig.SigningContext, error) {
-	ks := dsig.TLSCertKeyStore(tls.Certificate{Certificate: [][]byte{idp.Certificate.Raw}, PrivateKey: idp.Key, Leaf: idp.Certificate})
-	ctx := dsig.NewDefaultSigningContext(ks)
+	ctx, err := dsig.NewSigningContext(idp.Signer, [][]byte{idp.Certificate.Raw})
+	if err != nil {
+		return nil, err
+	}
 	ctx.Canonicalizer = dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList("")
 	return ctx, ctx.SetSignatureMethod(dsig.RSASHA256SignatureMethod)
 }
