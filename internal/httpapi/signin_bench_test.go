@@ -58,7 +58,7 @@ func BenchmarkPasskeySignIn(b *testing.B) {
 			issuer := n.URL + "/v1/tenants/" + c.tenant + "/realms/" + realm + "/applications/" + appID
 			c.ok(b, "PUT", "/realms/"+realm+"/policy", map[string]any{"default_effect": "allow"})
 			query := signInQuery(clientID, sdkOrigin+"/callback").Encode()
-			measureConcurrent(b, "signins", func(k int) {
+			measureConcurrent(b, n.Config.Database, "signins", func(k int) {
 				i := k % len(ids)
 				signIn(b, issuer, query, clientID, secret, ids[i], realm, c.tenant, keys[i])
 			})
@@ -87,7 +87,7 @@ func BenchmarkHostedSignIn(b *testing.B) {
 			issuer := n.URL + "/v1/tenants/" + c.tenant + "/realms/" + realm + "/applications/" + appID
 			c.ok(b, "PUT", "/realms/"+realm+"/policy", map[string]any{"default_effect": "allow"})
 			query := signInQuery(clientID, callback)
-			measureConcurrent(b, "signins", func(k int) {
+			measureConcurrent(b, n.Config.Database, "signins", func(k int) {
 				answer := holders[k%len(holders)].signIn(b, issuer, query)
 				to, err := url.Parse(str(b, answer, "redirect"))
 				if err != nil {
@@ -101,15 +101,18 @@ func BenchmarkHostedSignIn(b *testing.B) {
 
 // measureConcurrent runs b.N operations (do(k) is the k-th: a sign-in, a
 // SAML Response), in the closed or open loop the environment asks for, and
-// reports their rate (unit per second), their latency, and the CPU this
-// process (server and clients) spent per operation.
-func measureConcurrent(b *testing.B, unit string, do func(k int)) {
+// reports their rate (unit per second), their latency, the CPU this
+// process (server and clients) spent per operation, and on PostgreSQL
+// (database, the node's DSN) that of the database's backends
+// (pg-cpu-ms/op; the server's WAL writer and checkpointer are not in it).
+func measureConcurrent(b *testing.B, database, unit string, do func(k int)) {
 	clients := 16
 	if n, err := strconv.Atoi(os.Getenv("LATCHKEY_BENCH_CLIENTS")); err == nil && n > 0 {
 		clients = n
 	}
 	rate, _ := strconv.ParseFloat(os.Getenv("LATCHKEY_BENCH_RATE"), 64)
-	cpu := processCPU()
+	backends := postgresBackends(database)
+	cpu, pgCPU := processCPU(), backends.cpu()
 	b.ResetTimer()
 	var latencies []time.Duration
 	var elapsed time.Duration
@@ -119,10 +122,13 @@ func measureConcurrent(b *testing.B, unit string, do func(k int)) {
 		latencies, elapsed = closedLoop(b, clients, do)
 	}
 	b.StopTimer()
-	cpu = processCPU() - cpu
+	cpu, pgCPU = processCPU()-cpu, backends.cpu()-pgCPU
 	slices.Sort(latencies)
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), unit+"/s")
 	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N)/1000, "cpu-ms/op")
+	if backends != nil {
+		b.ReportMetric(float64(pgCPU.Microseconds())/float64(b.N)/1000, "pg-cpu-ms/op")
+	}
 	b.ReportMetric(float64(latencies[len(latencies)*99/100].Microseconds())/1000, "p99-ms")
 	b.ReportMetric(float64(latencies[len(latencies)/2].Microseconds())/1000, "p50-ms")
 }
@@ -240,7 +246,7 @@ func BenchmarkSingleSignOn(b *testing.B) {
 			issuer := n.URL + "/v1/tenants/" + c.tenant + "/realms/" + realm + "/applications/" + appID
 			c.ok(b, "PUT", "/realms/"+realm+"/policy", map[string]any{"default_effect": "allow"})
 			authorize := issuer + "/authorize?" + signInQuery(clientID, callback).Encode()
-			measureConcurrent(b, "signins", func(k int) {
+			measureConcurrent(b, n.Config.Database, "signins", func(k int) {
 				resp := sendWith(b, noRedirects, "GET", authorize, http.Header{"Cookie": {cookies[k%len(cookies)]}}, nil)
 				to, err := url.Parse(resp.Header.Get("Location"))
 				if resp.Status != http.StatusFound || err != nil || to.Query().Get("code") == "" {
