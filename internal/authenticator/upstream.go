@@ -36,7 +36,7 @@ func (s *Server) upstreamRoutes(mux *httpx.Mux) {
 // base) offers of upstream providers: each one's name and the link that
 // signs in through it.
 func (s *Server) upstreamOffer(r *http.Request, tenant, realm, base, requestID string) ([]map[string]string, error) {
-	configs, err := s.Upstream.SignInProviders(r.Context(), tenant, realm)
+	configs, err := s.SSO.SignInProviders(r.Context(), tenant, realm)
 	var out []map[string]string
 	for _, c := range configs {
 		out = append(out, map[string]string{"id": c.ID, "name": c.DisplayName,

@@ -9,6 +9,7 @@ import (
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/directory"
+	"github.com/latchkey/latchkey/internal/nodecache"
 )
 
 // Service manages themes. Every mutation records an audit event in the
@@ -18,6 +19,9 @@ type Service struct {
 	Clock latchkey.Clock // dates changes and test e-mail
 	// SMTP sends test e-mail; nil when no SMTP server is configured.
 	SMTP *SMTPSender
+	// themes are the realms' themes as ActiveTheme read them in the last
+	// nodecache.TTL, by realm: every hosted page shows one.
+	themes nodecache.Cache[Theme]
 }
 
 // ErrNotConfigured refuses to send e-mail that the log would swallow:
@@ -66,12 +70,24 @@ func (s *Service) CreateTheme(ctx context.Context, tenantID, realmID string, p T
 		}
 		return record(ctx, tx, t, "theme.create")
 	})
+	s.themes.Clear()
 	return t, err
 }
 
-// ActiveTheme returns the realm's theme, or the default theme when it has none.
+// ActiveTheme returns the realm's theme, or the default theme when it has
+// none, as read in the last nodecache.TTL: a change made on this node shows
+// at once, one made on another (or the realm's new name in the default
+// theme) within the TTL.
 func (s *Service) ActiveTheme(ctx context.Context, tenantID, realmID string) (Theme, error) {
-	return RealmTheme(ctx, s.store, tenantID, realmID)
+	key, now := tenantID+"/"+realmID, s.Clock.Now()
+	if t, ok := s.themes.Get(key, now); ok {
+		return t, nil
+	}
+	t, err := RealmTheme(ctx, s.store, tenantID, realmID)
+	if err == nil {
+		s.themes.Put(key, t, now)
+	}
+	return t, err
 }
 
 // RealmTheme is ActiveTheme inside a transaction of another domain.
@@ -113,6 +129,7 @@ func (s *Service) UpdateTheme(ctx context.Context, tenantID, realmID, id string,
 		}
 		return tx.RecordEvent(ctx, audit.NewAt(ctx, t.UpdateTime, t.TenantID, t.RealmID, "theme.update", "Theme", t.ID).Changed("", before, t))
 	})
+	s.themes.Clear()
 	return t, err
 }
 

@@ -31,6 +31,9 @@ type Service struct {
 	// in the last nodecache.TTL (the defaults of a realm that has none), by
 	// realm: every sign-in asks.
 	launches nodecache.Cache[FlowTypeConfig]
+	// providers are the realms' SignInProviders as read in the last
+	// nodecache.TTL, by realm: every hosted sign-in page offers them.
+	providers nodecache.Cache[[]Config]
 }
 
 // NewService returns a Service over store whose secrets box seals.
@@ -161,6 +164,7 @@ func (s *Service) Create(ctx context.Context, tenantID, realmID string, in In) (
 		s.dropApplication(ctx, c)
 		return Config{}, err
 	}
+	s.providers.Clear()
 	if b, ok := p.(backed); ok {
 		s.fillBacking(c, b.backing(), app)
 		return c, nil
@@ -324,6 +328,7 @@ func (s *Service) Update(ctx context.Context, tenantID, realmID, id string, in I
 		}
 		return Config{}, err
 	}
+	s.providers.Clear()
 	return c, s.fill(ctx, &c)
 }
 
@@ -355,9 +360,36 @@ func (s *Service) Delete(ctx context.Context, tenantID, realmID, id string) erro
 		return s.record(ctx, tx, tenantID, realmID, "sso_config.delete", "SsoConfig", id)
 	})
 	if err == nil {
+		s.providers.Clear()
 		s.dropApplication(ctx, c)
 	}
 	return err
+}
+
+// SignInProviders are the SSO configs a realm's hosted sign-in page offers
+// to sign in through: all its generic_oidc_idp and okta_idp configs, by id,
+// as read in the last nodecache.TTL (a change made on this node counts at
+// once; the callers must not change the slice). Who may use one is decided
+// after the upstream vouched (its assignments).
+func (s *Service) SignInProviders(ctx context.Context, tenantID, realmID string) ([]Config, error) {
+	key, now := tenantID+"/"+realmID, s.Clock.Now()
+	if cs, ok := s.providers.Get(key, now); ok {
+		return cs, nil
+	}
+	var out []Config
+	opts := latchkey.ListOptions{Limit: 100, SkipTotal: true}
+	for {
+		page, _, err := s.List(ctx, tenantID, realmID, ListFilter{Types: []string{TypeOIDCIdP, TypeOktaIdP}}, opts)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page...)
+		if len(page) < opts.Limit {
+			s.providers.Put(key, out, now)
+			return out, nil
+		}
+		opts.After = page[len(page)-1].ID
+	}
 }
 
 // ConfigOfApplication returns the id of the config an application of the

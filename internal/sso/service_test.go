@@ -4,14 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/latchkey/latchkey/internal/saml"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/directory"
+	"github.com/latchkey/latchkey/internal/nodecache"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/policy"
+	"github.com/latchkey/latchkey/internal/saml"
 	"github.com/latchkey/latchkey/internal/secretbox"
 	"github.com/latchkey/latchkey/internal/sso"
 	"github.com/latchkey/latchkey/internal/store/sqlstore"
@@ -340,6 +342,54 @@ func TestUpdateKeepsTheApplicationWhenTheConfigFails(t *testing.T) {
 		must(t, err)
 		if app.DisplayName != "Chat" || app.ProtocolConfig.RedirectURIs[0] != "https://chat.example/cb" || app.ProtocolConfig.PKCE != "s256" {
 			t.Errorf("the application changed with a failed update: %+v", app)
+		}
+	})
+}
+
+// TestSignInProviders: the hosted sign-in page's upstream providers are
+// the realm's generic_oidc_idp configs (not its other configs), trusted for
+// nodecache.TTL: a change made on this node counts at once, one made on
+// another node after the TTL.
+func TestSignInProviders(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, f *fixture) {
+		ctx, tn, r := t.Context(), f.realm.TenantID, f.realm.ID
+		names := func(svc *sso.Service) []string {
+			t.Helper()
+			cs, err := svc.SignInProviders(ctx, tn, r)
+			must(t, err)
+			var out []string
+			for _, c := range cs {
+				out = append(out, c.DisplayName)
+			}
+			return out
+		}
+		idp := func(svc *sso.Service, name string) sso.Config {
+			raw, err := json.Marshal(map[string]any{"type": "generic_oidc_idp", "client_id": "c", "client_secret": "s", "pkce": "s256",
+				"identifying_claim_name": "email", "identity_attribute": "email", "authorization_endpoint": "https://idp.example/a",
+				"token_endpoint": "https://idp.example/t", "jwks_endpoint": "https://idp.example/k"})
+			must(t, err)
+			c, err := svc.Create(ctx, tn, r, sso.In{DisplayName: &name, Payload: raw})
+			must(t, err)
+			return c
+		}
+		f.create(t, "Wiki", map[string]any{"type": "bookmark", "login_link": "https://wiki.example/"})
+		okta := idp(f.svc, "Okta")
+		if got := names(f.svc); !slices.Equal(got, []string{"Okta"}) {
+			t.Fatalf("providers %q, want the one generic_oidc_idp", got)
+		}
+		other := sso.NewService(f.st.SSO(), f.box, f.oauth, "https://id.example")
+		other.Clock = f.clock.Now
+		idp(other, "Entra")
+		if got := names(f.svc); !slices.Equal(got, []string{"Okta"}) {
+			t.Fatalf("within the TTL of its read, this node offers %q", got)
+		}
+		f.clock.Advance(nodecache.TTL + time.Millisecond)
+		if got := names(f.svc); len(got) != 2 {
+			t.Fatalf("after the TTL this node offers %q, want both", got)
+		}
+		must(t, f.svc.Delete(ctx, tn, r, okta.ID))
+		if got := names(f.svc); !slices.Equal(got, []string{"Entra"}) {
+			t.Fatalf("after this node deleted Okta it offers %q", got)
 		}
 	})
 }

@@ -86,25 +86,6 @@ func (s *Service) Provider(ctx context.Context, tenantID, realmID, kind, id stri
 	return p, err
 }
 
-// SignInProviders are the SSO configs a realm's hosted sign-in page offers
-// to sign in through: all its generic_oidc_idp and okta_idp configs, by id.
-// Who may use one is decided after the upstream vouched (its assignments).
-func (s *Service) SignInProviders(ctx context.Context, tenantID, realmID string) ([]sso.Config, error) {
-	var out []sso.Config
-	opts := latchkey.ListOptions{Limit: 100, SkipTotal: true}
-	for {
-		page, _, err := s.SSO.List(ctx, tenantID, realmID, sso.ListFilter{Types: []string{sso.TypeOIDCIdP, sso.TypeOktaIdP}}, opts)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, page...)
-		if len(page) < opts.Limit {
-			return out, nil
-		}
-		opts.After = page[len(page)-1].ID
-	}
-}
-
 // Begin stores a as pending at p and returns where to send the browser
 // (the provider's authorization endpoint, with state, nonce and the PKCE
 // challenge) and the value of the cookie that binds the callback to this
