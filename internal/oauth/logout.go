@@ -147,15 +147,17 @@ type logoutPayload struct {
 // records nothing: it follows from the session's lifetime, and the sweep
 // that ends expired sessions stays one statement.
 func (s *Service) SessionsEnded(ctx context.Context, tx Tx, ended []sessions.Session) error {
+	var events []audit.Event
 	for _, v := range ended {
 		if v.EndReason == sessions.ReasonExpired {
 			continue
 		}
 		e := audit.NewAt(ctx, s.Clock.Now(), v.TenantID, v.RealmID, audit.SessionEnded, "Session", v.ID)
 		e.IdentityID, e.CredentialID, e.Reason = v.IdentityID, v.CredentialID, v.EndReason
-		if err := tx.RecordEvent(ctx, e); err != nil {
-			return err
-		}
+		events = append(events, e)
+	}
+	if err := tx.RecordEvents(ctx, events); err != nil {
+		return err
 	}
 	return s.QueueBackchannelLogouts(ctx, tx, ended)
 }

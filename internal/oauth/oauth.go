@@ -215,6 +215,8 @@ type Tx interface {
 	DeleteSigningKey(ctx context.Context, id string) error
 
 	RecordEvent(ctx context.Context, e audit.Event) error
+	// RecordEvents records events in as few statements as it can.
+	RecordEvents(ctx context.Context, es []audit.Event) error
 }
 
 // Store is the oauth storage: Tx methods run on their own; Update runs fn in

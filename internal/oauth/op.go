@@ -330,12 +330,7 @@ func (s *Service) approve(ctx context.Context, req AuthRequest, identity directo
 				return err
 			}
 		}
-		for _, e := range events {
-			if err := tx.RecordEvent(ctx, e); err != nil {
-				return err
-			}
-		}
-		return nil
+		return tx.RecordEvents(ctx, events)
 	})
 	if errors.Is(err, latchkey.ErrNotFound) {
 		return "", "", s.whyNotPending(ctx, req)
