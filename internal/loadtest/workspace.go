@@ -83,7 +83,7 @@ func openWorkspace(cfg Config, engine string) (*workspace, error) {
 	state := kept{}
 	if engine == "postgres" {
 		state.Database = "latchkey_load_" + strings.ToLower(latchkey.RandomString(10))
-		if w.dsn, err = postgres.CreateDatabase(cfg.PostgresDSN, state.Database); err != nil {
+		if w.dsn, err = postgres.CreateDatabase(cfg.PostgresDSN, state.Database, ""); err != nil {
 			return nil, fmt.Errorf("create database: %w", err)
 		}
 		state.DSN, w.db = w.dsn, state.Database

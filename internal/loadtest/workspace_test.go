@@ -110,7 +110,7 @@ func TestBackendsCPU(t *testing.T) {
 	admin := adminDSN(t)
 	name := "latchkey_test_load_backends"
 	postgres.DropDatabase(admin, name)
-	dsn, err := postgres.CreateDatabase(admin, name)
+	dsn, err := postgres.CreateDatabase(admin, name, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,7 +32,7 @@ func StartNode(t testing.TB, engine string, configure func(*server.Config)) *Nod
 	t.Helper()
 	cfg := server.Config{DataDir: t.TempDir()}
 	if engine == "postgres" {
-		cfg.Database = PostgresDSN(t)
+		cfg.Database = MigratedPostgresDSN(t)
 	}
 	return StartNodeWith(t, cfg, configure)
 }

@@ -10,10 +10,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
-	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/store/postgres"
 	"github.com/latchkey/latchkey/internal/store/sqlite"
 	"github.com/latchkey/latchkey/internal/store/sqlstore"
@@ -37,17 +35,7 @@ func PostgresDSN(t testing.TB) string {
 	if admin == "" {
 		Unavailable(t, "LATCHKEY_TEST_POSTGRES is not set; set it to a PostgreSQL DSN to run this test")
 	}
-	name := "latchkey_test_" + strings.ToLower(latchkey.RandomString(12))
-	dsn, err := postgres.CreateDatabase(admin, name)
-	if err != nil {
-		t.Fatalf("create test database: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := postgres.DropDatabase(admin, name); err != nil {
-			t.Logf("drop test database %s: %v", name, err)
-		}
-	})
-	return dsn
+	return newDatabase(t, admin, "")
 }
 
 // Engine opens a fresh, migrated store of one engine.
@@ -72,7 +60,7 @@ func OpenSQLite(t testing.TB) *sqlstore.Store {
 // OpenPostgres returns a migrated store on a new PostgreSQL database.
 func OpenPostgres(t testing.TB) *sqlstore.Store {
 	t.Helper()
-	s, err := postgres.Open(PostgresDSN(t))
+	s, err := postgres.Open(MigratedPostgresDSN(t))
 	return migrated(t, s, err)
 }
 

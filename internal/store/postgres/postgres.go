@@ -103,10 +103,15 @@ ALTER TABLE identities ALTER COLUMN display_name_key TYPE TEXT COLLATE "C",
 	return err
 }}, nil)
 
-// CreateDatabase creates database name on the server of dsn and returns a
-// DSN for it. Tests use it to run against a database of their own.
-func CreateDatabase(dsn, name string) (string, error) {
-	if err := admin(dsn, `CREATE DATABASE "`+name+`"`); err != nil {
+// CreateDatabase creates database name on the server of dsn, a copy of
+// database template unless that is "", and returns a DSN for it. Tests and
+// the load tool use it to run against a database of their own.
+func CreateDatabase(dsn, name, template string) (string, error) {
+	create := `CREATE DATABASE "` + name + `"`
+	if template != "" {
+		create += ` TEMPLATE "` + template + `"`
+	}
+	if err := admin(dsn, create); err != nil {
 		return "", err
 	}
 	cfg, err := pgconn.ParseConfig(dsn)
