@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"testing"
 	"time"
 
@@ -36,16 +37,50 @@ func chromium() string {
 	return ""
 }
 
-// Start starts a headless Chromium for the test, stopped when it ends, and
-// returns the context of a tab. Without Chromium the test is skipped (or
-// fails in CI, see testenv.Unavailable).
+// Start returns the context of a new tab for the test, closed when it ends,
+// in a browser context of its own (its own cookies, storage and
+// authenticators) of the Chromium this test process shares: starting a
+// Chromium costs 3–5 s of CPU, and the tests of a package start dozens.
+// Without Chromium the test is skipped (or fails in CI, see
+// testenv.Unavailable).
 func Start(t testing.TB) context.Context {
 	t.Helper()
 	path := chromium()
 	if path == "" {
 		testenv.Unavailable(t, "Chromium is not installed (apt-get install chromium, or set LATCHKEY_TEST_CHROMIUM)")
 	}
-	home := t.TempDir()
+	parent, err := shared(path)
+	if err != nil {
+		t.Fatalf("start %s: %v", path, err)
+	}
+	ctx, cancel := chromedp.NewContext(parent, chromedp.WithNewBrowserContext())
+	t.Cleanup(cancel)
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("open a tab of %s: %v", path, err)
+	}
+	return ctx
+}
+
+// browser is the Chromium of this test process, started by the first
+// Start and stopped with the process (chromedp has the kernel kill it when
+// its parent exits).
+var browser struct {
+	sync.Mutex
+	ctx context.Context // its first tab's, which keeps it running
+}
+
+// shared returns the context of the shared Chromium's first tab, starting
+// it when no test has or when it has stopped.
+func shared(path string) (context.Context, error) {
+	browser.Lock()
+	defer browser.Unlock()
+	if browser.ctx != nil && browser.ctx.Err() == nil {
+		return browser.ctx, nil
+	}
+	home, err := os.MkdirTemp("", "latchkey-chromium-")
+	if err != nil {
+		return nil, err
+	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path),
 		chromedp.NoSandbox, // tests run as root in CI
@@ -57,13 +92,13 @@ func Start(t testing.TB) context.Context {
 		chromedp.Flag("disable-quic", true),
 		chromedp.Flag("disable-sync", true),
 	)
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(alloc)
-	t.Cleanup(func() { cancel(); cancelAlloc() })
+	alloc, _ := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, _ := chromedp.NewContext(alloc)
 	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatalf("start %s: %v", path, err)
+		return nil, err
 	}
-	return ctx
+	browser.ctx = ctx
+	return ctx, nil
 }
 
 // AddAuthenticator gives the tab a virtual platform authenticator that
