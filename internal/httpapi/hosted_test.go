@@ -36,12 +36,24 @@ func (rp *relyingParty) outcome(t *testing.T, ctx context.Context) outcome {
 	t.Helper()
 	select {
 	case o := <-rp.outcomes:
-		return o
+		return rp.loaded(t, ctx, o)
 	case <-time.After(30 * time.Second):
 		_, page := browsertest.WaitFor(ctx, "false", 0)
 		t.Fatalf("the app heard nothing back; the page says %q", page)
 	}
 	return outcome{}
+}
+
+// loaded waits until the tab has loaded the app's answer to its callback,
+// which the app sends just after it hands o to the test, and returns o: a
+// navigation the test starts before would race the callback's, and
+// Chromium may abort it.
+func (rp *relyingParty) loaded(t *testing.T, ctx context.Context, o outcome) outcome {
+	t.Helper()
+	if ok, page := browsertest.WaitFor(ctx, `location.href.startsWith("`+rp.URL+`/callback") && document.readyState === "complete"`, 15*time.Second); !ok {
+		t.Fatalf("the tab did not load the app's callback; it shows %q", page)
+	}
+	return o
 }
 
 // backFromRefusal waits for the refusal page of the reason kind, checks

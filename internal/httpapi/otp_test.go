@@ -65,7 +65,7 @@ func enterCode(t *testing.T, ctx context.Context, rp *relyingParty, code, button
 	}
 	select {
 	case o := <-rp.outcomes:
-		return o
+		return rp.loaded(t, ctx, o)
 	case <-time.After(60 * time.Second):
 		_, page := browsertest.WaitFor(ctx, "false", 0)
 		t.Fatalf("the app heard nothing back; the page says %q", page)

@@ -172,6 +172,7 @@ func sdkSignIn(t *testing.T, ctx context.Context, rp *relyingParty, app string) 
 	}
 	select {
 	case o := <-rp.outcomes:
+		o = rp.loaded(t, ctx, o)
 		return answer, &o
 	case <-time.After(30 * time.Second):
 		t.Fatalf("the relying party heard nothing back after the SDK answered %s", answer)

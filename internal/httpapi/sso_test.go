@@ -37,7 +37,7 @@ func (rp *relyingParty) visit(t *testing.T, ctx context.Context, query ...string
 	}
 	select {
 	case o := <-rp.outcomes:
-		return o
+		return rp.loaded(t, ctx, o)
 	case <-time.After(15 * time.Second):
 		_, page := browsertest.WaitFor(ctx, "false", 0)
 		t.Fatalf("no answer without a ceremony; the browser shows %q", page)
