@@ -181,8 +181,7 @@ func (s *Server) upstreamSignedIn(w http.ResponseWriter, r *http.Request, a upst
 		s.upstreamError(w, r, err)
 		return
 	}
-	ss, _, err := s.startSession(w, r, session.SignIn{TenantID: a.TenantID, RealmID: a.RealmID, IdentityID: identity.ID,
-		AMR: upstream.AMR, ACR: upstream.ACR})
+	ss, err := s.startUpstreamSession(w, r, a, identity)
 	var to string
 	if err == nil {
 		_, to, err = s.OAuth.ApproveUpstream(r.Context(), req, identity, ss, via)
@@ -213,14 +212,22 @@ func (s *Server) samlUpstreamSignedIn(w http.ResponseWriter, r *http.Request, a 
 		s.upstreamError(w, r, err)
 		return
 	}
-	ss, _, err := s.startSession(w, r, session.SignIn{TenantID: a.TenantID, RealmID: a.RealmID, IdentityID: identity.ID,
-		AMR: upstream.AMR, ACR: upstream.ACR})
+	ss, err := s.startUpstreamSession(w, r, a, identity)
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return
 	}
 	post, err := s.SAML.Finish(r.Context(), p, latchkey.ClientIPFrom(r.Context()), ss)
 	s.samlOutcome(w, r, saml.Outcome{Post: &post, SP: sp}, err)
+}
+
+// startUpstreamSession starts (or renews) the browser's session of a's
+// realm for identity, which a's upstream provider vouched for: its amr and
+// acr are the upstream's.
+func (s *Server) startUpstreamSession(w http.ResponseWriter, r *http.Request, a upstream.Authorization, identity directory.Identity) (session.Session, error) {
+	ss, _, err := s.startSession(w, r, session.SignIn{TenantID: a.TenantID, RealmID: a.RealmID, IdentityID: identity.ID,
+		AMR: upstream.AMR, ACR: upstream.ACR})
+	return ss, err
 }
 
 // upstreamVia is the provider of a, as its sign-in's events name it (by id
