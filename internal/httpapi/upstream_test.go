@@ -439,7 +439,23 @@ func TestSAMLSignInThroughUpstream(t *testing.T) {
 		if page.Status != http.StatusOK || m == nil {
 			t.Fatalf("the SAML sign-in page offers no upstream: %d %s", page.Status, page.Body)
 		}
-		out := sendWith(t, browser, "GET", n.URL+html.UnescapeString(m[1]), nil, nil)
+		link := n.URL + html.UnescapeString(m[1])
+		// The way out refuses, with a 4xx page, what names no pending sign-in of this realm or no provider.
+		other := newRealm(t, c, "Other")
+		bare := strings.Split(link, "?")[0]
+		for what, bad := range map[string]string{
+			"an unknown sign-in":      bare + "?request=made-up",
+			"a NUL in the request":    bare + "?request=%00",
+			"a huge request":          bare + "?request=" + strings.Repeat("a", 8000),
+			"no request":              bare,
+			"a provider that is none": strings.Replace(link, "/upstream/"+config, "/upstream/"+latchkey.NewUUID(), 1),
+			"another realm's path":    strings.Replace(link, "/realms/"+pets+"/", "/realms/"+other+"/", 1),
+		} {
+			if r := sendWith(t, browser, "GET", bad, nil, nil); r.Status < 400 || r.Status >= 500 {
+				t.Errorf("%s: %d %.300s, want a 4xx", what, r.Status, r.Body)
+			}
+		}
+		out := sendWith(t, browser, "GET", link, nil, nil)
 		to, err := url.Parse(out.Header.Get("Location"))
 		if out.Status != http.StatusFound || err != nil || !strings.HasPrefix(to.String(), up.URL+"/authorize?") {
 			t.Fatalf("the way out: %d to %q %s", out.Status, out.Header.Get("Location"), out.Body)
