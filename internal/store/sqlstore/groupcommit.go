@@ -90,6 +90,18 @@ type withEvent[T any] struct {
 	event *audit.Event
 }
 
+// saveTogether stores item and its event (or nil) in one transaction with
+// the items that concurrent callers save through g (a group commit).
+func saveTogether[T any](ctx context.Context, s *Store, g *groupCommit[withEvent[T]], prefix string, item T, e *audit.Event, row func(T) []any) error {
+	return g.do(ctx, withEvent[T]{item, e}, func(ctx context.Context, items []withEvent[T]) (outcomes []error, err error) {
+		err = s.update(ctx, func(t *tx) error {
+			outcomes, err = insertWithEvents(ctx, t, prefix, items, row)
+			return err
+		})
+		return outcomes, err
+	})
+}
+
 // insertWithEvents inserts items, as row makes them, in one statement
 // (prefix: INSERT INTO table (columns)) and their events in another.
 func insertWithEvents[T any](ctx context.Context, t *tx, prefix string, items []withEvent[T], row func(T) []any) ([]error, error) {

@@ -56,21 +56,14 @@ const samlRequestColumns = `id, tenant_id, realm_id, config_id, request_id, acs_
 // alone and only the replay is refused). (Inside Update the transaction's
 // own SaveSAMLRequest is used.)
 func (s *Store) SaveSAMLRequest(ctx context.Context, r saml.Request, e *audit.Event) error {
-	return s.samlRequests.do(ctx, withEvent[saml.Request]{r, e}, s.saveSAMLRequests)
-}
-
-func (s *Store) saveSAMLRequests(ctx context.Context, items []withEvent[saml.Request]) (outcomes []error, err error) {
-	err = s.update(ctx, func(t *tx) error {
-		outcomes, err = insertWithEvents(ctx, t, `INSERT INTO saml_requests (`+samlRequestColumns+`)`, items, samlRequestRow)
-		return err
-	})
-	return outcomes, err
+	return saveTogether(ctx, s, &s.samlRequests, insertSAMLRequests, r, e, samlRequestRow)
 }
 
 func (t *tx) SaveSAMLRequest(ctx context.Context, r saml.Request, e *audit.Event) error {
-	return first(insertWithEvents(ctx, t, `INSERT INTO saml_requests (`+samlRequestColumns+`)`,
-		[]withEvent[saml.Request]{{r, e}}, samlRequestRow))
+	return first(insertWithEvents(ctx, t, insertSAMLRequests, []withEvent[saml.Request]{{r, e}}, samlRequestRow))
 }
+
+const insertSAMLRequests = `INSERT INTO saml_requests (` + samlRequestColumns + `)`
 
 // samlRequestRow is r's row of samlRequestColumns.
 func samlRequestRow(r saml.Request) []any {

@@ -40,21 +40,14 @@ func authRequestFields(r *oauth.AuthRequest) fields {
 // statement, the events in another. (Inside Update the transaction's own
 // SaveAuthRequest is used.)
 func (s *Store) SaveAuthRequest(ctx context.Context, r oauth.AuthRequest, e *audit.Event) error {
-	return s.authRequests.do(ctx, withEvent[oauth.AuthRequest]{r, e}, s.saveAuthRequests)
-}
-
-func (s *Store) saveAuthRequests(ctx context.Context, items []withEvent[oauth.AuthRequest]) (outcomes []error, err error) {
-	err = s.update(ctx, func(t *tx) error {
-		outcomes, err = insertWithEvents(ctx, t, `INSERT INTO auth_requests (`+authRequestColumns+`)`, items, authRequestRow)
-		return err
-	})
-	return outcomes, err
+	return saveTogether(ctx, s, &s.authRequests, insertAuthRequests, r, e, authRequestRow)
 }
 
 func (t *tx) SaveAuthRequest(ctx context.Context, r oauth.AuthRequest, e *audit.Event) error {
-	return first(insertWithEvents(ctx, t, `INSERT INTO auth_requests (`+authRequestColumns+`)`,
-		[]withEvent[oauth.AuthRequest]{{r, e}}, authRequestRow))
+	return first(insertWithEvents(ctx, t, insertAuthRequests, []withEvent[oauth.AuthRequest]{{r, e}}, authRequestRow))
 }
+
+const insertAuthRequests = `INSERT INTO auth_requests (` + authRequestColumns + `)`
 
 // authRequestRow is a pending sign-in's row of authRequestColumns.
 func authRequestRow(r oauth.AuthRequest) []any {
