@@ -33,9 +33,10 @@ func Signer(key *rsa.PrivateKey) crypto.Signer {
 // "crypto/rsa (why not OpenSSL)", for the log line at start.
 func Backend() string { return backend() }
 
-// viaOpenSSL reports whether a signature with opts can go through OpenSSL.
-func viaOpenSSL(key *rsa.PrivateKey, opts crypto.SignerOpts) bool {
-	if _, pss := opts.(*rsa.PSSOptions); pss || len(key.Primes) != 2 {
+// viaOpenSSL reports whether a signature with opts can go through OpenSSL
+// (whose copy of the key exists only for keys of two primes).
+func viaOpenSSL(opts crypto.SignerOpts) bool {
+	if _, pss := opts.(*rsa.PSSOptions); pss {
 		return false
 	}
 	switch opts.HashFunc() {

@@ -49,7 +49,7 @@ func opensslSigner(key *rsa.PrivateKey) (crypto.Signer, bool) {
 func (s signer) Public() crypto.PublicKey { return &s.key.PublicKey }
 
 func (s signer) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
-	if !viaOpenSSL(s.key, opts) {
+	if !viaOpenSSL(opts) {
 		return s.key.Sign(rand, digest, opts)
 	}
 	return openssl.SignRSAPKCS1v15(s.ssl, opts.HashFunc(), digest)
