@@ -300,7 +300,7 @@ func (s *Store) createIdentities(ctx context.Context, cs []identityCreate) (outc
 				return err
 			}
 		}
-		return t.recordEvents(ctx, events)
+		return t.RecordEvents(ctx, events)
 	})
 	return outcomes, err
 }

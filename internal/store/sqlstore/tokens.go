@@ -86,7 +86,7 @@ func (t *tx) saveGrants(ctx context.Context, gs []oauth.Grant) (outcomes []error
 	if err := t.createTokens(ctx, tokens); err != nil {
 		return nil, err
 	}
-	if err := t.recordEvents(ctx, events); err != nil {
+	if err := t.RecordEvents(ctx, events); err != nil {
 		return nil, err
 	}
 	return outcomes, t.insert(ctx, latchkey.ErrNoParent, `INSERT INTO refresh_tokens (`+refreshColumns+`)`, refresh, "")

@@ -48,12 +48,13 @@ func (t *tx) GetWebhook(ctx context.Context, tenantID, realmID, id string) (webh
 }
 
 func (t *tx) ListWebhooks(ctx context.Context, tenantID, realmID string) ([]webhook.Webhook, error) {
-	return t.webhooks(ctx, `SELECT `+webhookColumns+` FROM webhooks WHERE tenant_id = $1 AND realm_id = $2
+	return t.webhooks(ctx, t.r, `SELECT `+webhookColumns+` FROM webhooks WHERE tenant_id = $1 AND realm_id = $2
 		ORDER BY create_time, id`, tenantID, realmID)
 }
 
-func (t *tx) webhooks(ctx context.Context, query string, a ...any) ([]webhook.Webhook, error) {
-	rows, err := t.r.QueryContext(ctx, query, a...)
+// webhooks runs a query of webhooks on q (t.w when the query writes too).
+func (t *tx) webhooks(ctx context.Context, q querier, query string, a ...any) ([]webhook.Webhook, error) {
+	rows, err := q.QueryContext(ctx, query, a...)
 	if err != nil {
 		return nil, err
 	}
@@ -110,9 +111,9 @@ func (t *tx) RedeliverDelivery(ctx context.Context, id string, now time.Time) er
 }
 
 // fanOut queues the deliveries of events to the webhooks of their realms
-// that subscribe to them, in the transaction that records them.
-func (t *tx) fanOut(ctx context.Context, es []audit.Event) error {
-	hooks := map[string][]webhook.Webhook{}
+// that subscribe to them, in the transaction that records them. hooks holds
+// the enabled webhooks of the realms already read; fanOut reads the others.
+func (t *tx) fanOut(ctx context.Context, es []audit.Event, hooks map[string][]webhook.Webhook) error {
 	for _, e := range es {
 		if e.RealmID == "" {
 			continue
@@ -120,7 +121,7 @@ func (t *tx) fanOut(ctx context.Context, es []audit.Event) error {
 		hs, seen := hooks[e.RealmID]
 		if !seen {
 			var err error
-			if hs, err = t.webhooks(ctx, `SELECT `+webhookColumns+` FROM webhooks WHERE realm_id = $1 AND enabled = 1`, e.RealmID); err != nil {
+			if hs, err = t.webhooks(ctx, t.r, `SELECT `+webhookColumns+` FROM webhooks WHERE realm_id = $1 AND enabled = 1`, e.RealmID); err != nil {
 				return err
 			}
 			hooks[e.RealmID] = hs

@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"errors"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,7 +30,7 @@ func testWebhooks(t *testing.T, s store.Store) {
 	}
 	a := hook(r.ID, "https://a.example/", true, "identity.*")
 	off := hook(r.ID, "https://off.example/", false, "*")
-	hook(other.ID, "https://other.example/", true, "*")
+	elsewhere := hook(other.ID, "https://other.example/", true, "*")
 	got, err := s.GetWebhook(ctx, r.TenantID, r.ID, a.ID)
 	must(t, err)
 	equal(t, "stored webhook", got, a)
@@ -80,6 +82,27 @@ func testWebhooks(t *testing.T, s store.Store) {
 	d := getDelivery(t, s, ds[0].ID)
 	if d.State != delivery.StatePending || d.Attempts != 0 || !d.NextAttemptTime.Equal(later) {
 		t.Errorf("redelivered: %+v", d)
+	}
+
+	// Events of two realms and of none, recorded together: each realm's
+	// webhooks get theirs.
+	at := now.Add(5 * time.Second)
+	must(t, s.Update(ctx, func(tx store.Tx) error {
+		return tx.RecordEvents(ctx, []audit.Event{
+			audit.NewAt(ctx, at, r.TenantID, r.ID, "identity.create", "Identity", "j"),
+			audit.NewAt(ctx, at, r.TenantID, other.ID, "group.create", "Group", "g"),
+			audit.NewAt(ctx, at, r.TenantID, "", "realm.create", "Realm", other.ID),
+			audit.NewAt(ctx, at, r.TenantID, r.ID, "group.create", "Group", "h"),
+		})
+	}))
+	ds, err = s.ListDeliveries(ctx, webhook.Ref(a.ID), 10)
+	must(t, err)
+	if fresh := slices.IndexFunc(ds, func(d delivery.Delivery) bool { return d.CreateTime.Equal(at) }); len(ds) != 3 || fresh < 0 ||
+		!strings.Contains(ds[fresh].Payload, `"identity.create"`) {
+		t.Errorf("deliveries of the webhook (identity.*) after events of two realms: %+v", ds)
+	}
+	if ds, err := s.ListDeliveries(ctx, webhook.Ref(elsewhere.ID), 10); err != nil || len(ds) != 1 || ds[0].URL != elsewhere.URL {
+		t.Errorf("deliveries of the other realm's webhook: %+v (%v)", ds, err)
 	}
 
 	must(t, s.DeleteWebhook(ctx, r.TenantID, r.ID, a.ID))
