@@ -194,7 +194,7 @@ type Tx interface {
 	// ListIdentities pages a realm's identities (Entra ID's hints find theirs by a filter).
 	ListIdentities(ctx context.Context, realmID string, opts latchkey.ListOptions) ([]directory.Identity, int, error)
 	// UseSession is session.Tx's: a session signs in to an application.
-	UseSession(ctx context.Context, id, applicationID string, at time.Time) error
+	UseSession(ctx context.Context, id, applicationID string, at time.Time, touch bool) error
 	// GetSession, ListSessions and EndSessions are session.Tx's: sign-out
 	// and the sessions an administrator lists and ends.
 	GetSession(ctx context.Context, id string) (sessions.Session, error)

@@ -322,7 +322,7 @@ func (s *Service) approve(ctx context.Context, req AuthRequest, identity directo
 			return err
 		}
 		if ss != nil {
-			err := tx.UseSession(ctx, ss.ID, req.ApplicationID, at)
+			err := tx.UseSession(ctx, ss.ID, req.ApplicationID, at, ss.TouchDue(at))
 			if errors.Is(err, latchkey.ErrNotFound) {
 				return ErrSessionEnded
 			}

@@ -131,6 +131,17 @@ func TestSessionSignsIn(t *testing.T) {
 			if !slices.Equal(v.Applications, []string{f.app.ID}) || !v.LastSeenTime.Equal(latchkey.Clock(f.clock.Now).Now()) {
 				t.Errorf("the session after the sign-in: %+v", v)
 			}
+			// Ten seconds later it signs in again: its times are not written
+			// again so soon (session.TouchDue).
+			f.current = v
+			f.clock.Advance(10 * time.Second)
+			_, to, err = f.authorize(t, &f.current, nil)
+			signedIn(t, "the session again", to, err)
+			if again, _ := f.st.GetSession(t.Context(), f.current.ID); !again.LastSeenTime.Equal(v.LastSeenTime) ||
+				!again.IdleExpireTime.Equal(v.IdleExpireTime) {
+				t.Errorf("the session touched again after 10 s: last seen %v, idle expiry %v; before %v, %v",
+					again.LastSeenTime, again.IdleExpireTime, v.LastSeenTime, v.IdleExpireTime)
+			}
 		})
 	}
 }

@@ -93,12 +93,12 @@ func TestLifetimes(t *testing.T) {
 				t.Error("a session at the last instant of its idle time is gone")
 			}
 			// Used then: another idle period, up to the absolute expiry.
-			if err := f.st.UseSession(ctx, v.ID, "app", f.clock.Now()); err != nil {
+			if err := f.st.UseSession(ctx, v.ID, "app", f.clock.Now(), true); err != nil {
 				t.Fatal(err)
 			}
 			for f.clock.Now().Before(v.AbsoluteExpireTime.Add(-time.Hour)) {
 				f.clock.Advance(time.Hour)
-				if err := f.st.UseSession(ctx, v.ID, "", f.clock.Now()); err != nil {
+				if err := f.st.UseSession(ctx, v.ID, "", f.clock.Now(), true); err != nil {
 					t.Fatalf("a session used every hour, at %v: %v", f.clock.Now().Sub(v.CreateTime), err)
 				}
 			}
@@ -166,7 +166,7 @@ func TestStartAgain(t *testing.T) {
 			f := newFixture(t, eng.Open)
 			ctx := t.Context()
 			first, _ := f.start(t, f.signIn("ada"), nil)
-			if err := f.st.UseSession(ctx, first.ID, "wiki", f.clock.Now()); err != nil {
+			if err := f.st.UseSession(ctx, first.ID, "wiki", f.clock.Now(), true); err != nil {
 				t.Fatal(err)
 			}
 			first, _ = f.st.GetSession(ctx, first.ID)
@@ -227,5 +227,26 @@ func TestSweep(t *testing.T) {
 				t.Error("a session ended over a day ago was kept")
 			}
 		})
+	}
+}
+
+// TestTouchDue: a use moves a session's idle expiry once it has gone
+// unused for a tenth of its idle timeout, a minute at most.
+func TestTouchDue(t *testing.T) {
+	seen := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, c := range []struct {
+		idle, after time.Duration
+		want        bool
+	}{
+		{2 * time.Hour, 59 * time.Second, false},
+		{2 * time.Hour, time.Minute, true},
+		{5 * time.Minute, 29 * time.Second, false},
+		{5 * time.Minute, 30 * time.Second, true},
+		{time.Minute, 6 * time.Second, true},
+	} {
+		v := session.Session{IdleTimeout: c.idle, LastSeenTime: seen}
+		if got := v.TouchDue(seen.Add(c.after)); got != c.want {
+			t.Errorf("idle timeout %v, used %v after the last touch: TouchDue = %v, want %v", c.idle, c.after, got, c.want)
+		}
 	}
 }

@@ -50,6 +50,16 @@ func (s Session) Live(t time.Time) bool {
 	return s.EndTime.IsZero() && !t.After(s.IdleExpireTime) && !t.After(s.AbsoluteExpireTime)
 }
 
+// TouchDue reports whether a use of the session at t moves its idle expiry:
+// once it has gone unused for a tenth of its idle timeout, a minute at
+// most. The uses between record their applications and write nothing
+// else, so a session that signs in many times a minute is written once a
+// minute, and it may expire up to that tenth before a full idle timeout
+// after its last use.
+func (s Session) TouchDue(t time.Time) bool {
+	return t.Sub(s.LastSeenTime) >= min(time.Minute, s.IdleTimeout/10)
+}
+
 // Why a session ended.
 const (
 	ReasonSignedOut         = "signed_out"
@@ -81,11 +91,11 @@ type Tx interface {
 	// ListSessions returns the sessions of an identity of the realm that are
 	// live at t, with their applications, newest first.
 	ListSessions(ctx context.Context, realmID, identityID string, t time.Time) ([]Session, error)
-	// UseSession marks a session used at t: its idle expiry moves to
-	// t + IdleTimeout (never past its absolute expiry) and, when
-	// applicationID is not "", the application is recorded as signed in
-	// to. A session not live at t is latchkey.ErrNotFound.
-	UseSession(ctx context.Context, id, applicationID string, t time.Time) error
+	// UseSession marks a session used at t: when touch (see TouchDue), its
+	// idle expiry moves to t + IdleTimeout (never past its absolute expiry)
+	// and, when applicationID is not "", the application is recorded as
+	// signed in to. A session not live at t is latchkey.ErrNotFound.
+	UseSession(ctx context.Context, id, applicationID string, t time.Time, touch bool) error
 	// RenewSession records that the session's identity signed in again:
 	// s's credential, auth time, AMR, ACR, IP, user agent, last-seen and
 	// expiry times replace the stored ones. A session not live at

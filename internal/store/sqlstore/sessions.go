@@ -143,19 +143,29 @@ var (
 )
 
 // UseSession uses a session in a transaction of its own.
-func (s *Store) UseSession(ctx context.Context, id, applicationID string, at time.Time) error {
-	return s.update(ctx, func(t *tx) error { return t.UseSession(ctx, id, applicationID, at) })
+func (s *Store) UseSession(ctx context.Context, id, applicationID string, at time.Time, touch bool) error {
+	return s.update(ctx, func(t *tx) error { return t.UseSession(ctx, id, applicationID, at, touch) })
 }
 
-func (t *tx) UseSession(ctx context.Context, id, applicationID string, at time.Time) error {
-	err := affected(t.exec(ctx, latchkey.ErrNoParent, useSession, id, micros(at)))
-	if err != nil || applicationID == "" {
-		return err
+func (t *tx) UseSession(ctx context.Context, id, applicationID string, at time.Time, touch bool) error {
+	if touch {
+		if err := affected(t.exec(ctx, latchkey.ErrNoParent, useSession, id, micros(at))); err != nil {
+			return err
+		}
 	}
-	_, err = t.exec(ctx, latchkey.ErrNotFound, `INSERT INTO session_applications (session_id, application_id, first_time, last_time)
-		VALUES ($1, $2, $3, $3) ON CONFLICT (session_id, application_id) DO UPDATE SET last_time = excluded.last_time`,
-		id, applicationID, micros(at))
-	return err
+	switch {
+	case applicationID != "":
+		// Only a live session records the application: without a touch,
+		// this is the one statement that also finds it ended.
+		return affected(t.exec(ctx, latchkey.ErrNotFound, `INSERT INTO session_applications
+			(session_id, application_id, first_time, last_time) SELECT id, $2, $3, $3 FROM sessions WHERE id = $1 AND `+live("$3")+`
+			ON CONFLICT (session_id, application_id) DO UPDATE SET last_time = excluded.last_time`,
+			id, applicationID, micros(at)))
+	case !touch:
+		var one int
+		return notFoundIfNoRows(t.r.QueryRowContext(ctx, `SELECT 1 FROM sessions WHERE id = $1 AND `+live("$2"), id, micros(at)).Scan(&one))
+	}
+	return nil
 }
 
 func (t *tx) RenewSession(ctx context.Context, s session.Session) error {

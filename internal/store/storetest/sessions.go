@@ -50,7 +50,7 @@ func testSessions(t *testing.T, s store.Store) {
 	r := newRealm(t, s)
 	_, err := s.GetSession(ctx, "nope")
 	wantErr(t, "an unknown session", err, latchkey.ErrNotFound)
-	wantErr(t, "using an unknown session", s.UseSession(ctx, "nope", "app", now), latchkey.ErrNotFound)
+	wantErr(t, "using an unknown session", s.UseSession(ctx, "nope", "app", now, true), latchkey.ErrNotFound)
 
 	a := addSession(t, s, r, "alice", "laptop")
 	got, err := s.GetSession(ctx, a.ID)
@@ -63,21 +63,21 @@ func testSessions(t *testing.T, s store.Store) {
 
 	// Used after 30 minutes for app1, then app2, then app1 again.
 	t1 := now.Add(30 * time.Minute)
-	must(t, s.UseSession(ctx, a.ID, "app1", t1))
-	must(t, s.UseSession(ctx, a.ID, "app2", t1))
-	must(t, s.UseSession(ctx, a.ID, "app1", t1.Add(time.Second)))
-	must(t, s.UseSession(ctx, a.ID, "", t1.Add(time.Minute))) // a touch records no application
+	must(t, s.UseSession(ctx, a.ID, "app1", t1, true))
+	must(t, s.UseSession(ctx, a.ID, "app2", t1, true))
+	must(t, s.UseSession(ctx, a.ID, "app1", t1.Add(time.Second), true))
+	must(t, s.UseSession(ctx, a.ID, "", t1.Add(time.Minute), true)) // a touch records no application
 	got, _ = s.GetSession(ctx, a.ID)
 	equal(t, "applications", got.Applications, []string{"app1", "app2"})
 	equal(t, "last seen", got.LastSeenTime, t1.Add(time.Minute))
 	equal(t, "idle expiry after use", got.IdleExpireTime, t1.Add(time.Minute+time.Hour))
 	// Near the absolute expiry the idle one stops there.
-	must(t, s.UseSession(ctx, a.ID, "", now.Add(80*time.Minute)))
+	must(t, s.UseSession(ctx, a.ID, "", now.Add(80*time.Minute), true))
 	late := now.Add(2*time.Hour + 15*time.Minute)
-	must(t, s.UseSession(ctx, a.ID, "", late))
+	must(t, s.UseSession(ctx, a.ID, "", late, true))
 	got, _ = s.GetSession(ctx, a.ID)
 	equal(t, "idle expiry capped", got.IdleExpireTime, a.AbsoluteExpireTime)
-	wantErr(t, "using it after its absolute expiry", s.UseSession(ctx, a.ID, "app3", a.AbsoluteExpireTime.Add(time.Second)),
+	wantErr(t, "using it after its absolute expiry", s.UseSession(ctx, a.ID, "app3", a.AbsoluteExpireTime.Add(time.Second), true),
 		latchkey.ErrNotFound)
 
 	// Renewed: a new sign-in of the same identity with another passkey.
@@ -92,6 +92,18 @@ func testSessions(t *testing.T, s store.Store) {
 	expired := renewed
 	expired.LastSeenTime = renewed.AbsoluteExpireTime.Add(time.Second)
 	wantErr(t, "renewing an expired session", s.RenewSession(ctx, expired), latchkey.ErrNotFound)
+
+	// Used without a touch: the application is recorded, the times stay.
+	must(t, s.UseSession(ctx, b.ID, "app3", now.Add(2*time.Minute), false))
+	must(t, s.UseSession(ctx, b.ID, "", now.Add(2*time.Minute), false))
+	got, _ = s.GetSession(ctx, b.ID)
+	equal(t, "applications after a use without a touch", got.Applications, []string{"app3"})
+	equal(t, "last seen after a use without a touch", got.LastSeenTime, renewed.LastSeenTime)
+	equal(t, "idle expiry after a use without a touch", got.IdleExpireTime, renewed.IdleExpireTime)
+	wantErr(t, "using an expired session without a touch",
+		s.UseSession(ctx, b.ID, "app4", renewed.IdleExpireTime.Add(time.Second), false), latchkey.ErrNotFound)
+	wantErr(t, "checking an expired session", s.UseSession(ctx, b.ID, "", renewed.IdleExpireTime.Add(time.Second), false),
+		latchkey.ErrNotFound)
 
 	// Listed: alice's live sessions of the realm, newest first.
 	other := addRealm(t, s, r.TenantID, "Other")
@@ -116,10 +128,12 @@ func testSessions(t *testing.T, s store.Store) {
 		t.Fatalf("EndSessions = %+v, want a's end", ended)
 	}
 	equal(t, "an ended session's applications", ended[0].Applications, []string{"app1", "app2"})
-	wantErr(t, "using an ended session", s.UseSession(ctx, a.ID, "app1", now.Add(time.Minute)), latchkey.ErrNotFound)
+	wantErr(t, "using an ended session", s.UseSession(ctx, a.ID, "app1", now.Add(time.Minute), true), latchkey.ErrNotFound)
+	wantErr(t, "using an ended session without a touch", s.UseSession(ctx, a.ID, "app9", now.Add(time.Minute), false),
+		latchkey.ErrNotFound)
 	got, err = s.GetSession(ctx, a.ID)
 	must(t, err)
-	if got.Live(now) || got.EndReason != session.ReasonSignedOut {
+	if got.Live(now) || got.EndReason != session.ReasonSignedOut || !slices.Equal(got.Applications, []string{"app1", "app2"}) {
 		t.Errorf("an ended session reads as %+v", got)
 	}
 	ended, err = s.EndSessions(ctx, session.End{At: now.Add(2 * time.Minute), Reason: session.ReasonSignedOut, IDs: []string{a.ID}})
@@ -155,7 +169,7 @@ func testEndSessions(t *testing.T, s store.Store) {
 	bob := addSession(t, s, r, "bob", "key")
 	carol := addSession(t, s, r, "carol", "carol-key")
 	dave := addSession(t, s, r, "dave", "dave-key")
-	must(t, s.UseSession(ctx, alice2.ID, "app", now))
+	must(t, s.UseSession(ctx, alice2.ID, "app", now, true))
 
 	sameSessions(t, "ended with the passkey", end(session.End{Reason: session.ReasonPasskeyRevoked, CredentialID: "phone"}),
 		[]string{alice2.ID})
@@ -223,7 +237,7 @@ func testSessionUsedWhileEnded(t *testing.T, s store.Store) {
 		var wg sync.WaitGroup
 		var used error
 		var ended []session.Session
-		wg.Go(func() { used = s.UseSession(ctx, v.ID, "app", now) })
+		wg.Go(func() { used = s.UseSession(ctx, v.ID, "app", now, true) })
 		wg.Go(func() {
 			var err error
 			ended, err = s.EndSessions(ctx, session.End{At: now, Reason: session.ReasonSignedOut, IDs: []string{v.ID}})
