@@ -179,7 +179,8 @@ type Tx interface {
 	// DeleteExpiredTokens removes records of tokens that expired before t.
 	DeleteExpiredTokens(ctx context.Context, t time.Time) (int, error)
 
-	// SaveAuthRequest stores a pending sign-in with its event (or nil).
+	// SaveAuthRequest stores a sign-in with its event (or nil): pending, or
+	// finished already (with its identity and code hash).
 	SaveAuthRequest(ctx context.Context, r AuthRequest, e *audit.Event) error
 	GetAuthRequest(ctx context.Context, id string) (AuthRequest, error)
 	// GetSignInByCode finds a finished sign-in by the hash of its code,

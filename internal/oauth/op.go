@@ -313,12 +313,12 @@ func (s *Service) approve(ctx context.Context, req AuthRequest, identity directo
 		events = slices.Insert(events, 0, s.signInEvent(ctx, audit.SignInStarted, req.TenantID, req.RealmID, req.ApplicationID, req.ID, nil, ""))
 	}
 	err = s.store.Update(ctx, func(tx Tx) error {
+		// A sign-in in a session is stored finished: one write, not two.
 		if unstored {
-			if err := tx.SaveAuthRequest(ctx, req, nil); err != nil {
+			if err := tx.SaveAuthRequest(ctx, fin, nil); err != nil {
 				return err
 			}
-		}
-		if err := tx.FinishAuthRequest(ctx, fin, at); err != nil {
+		} else if err := tx.FinishAuthRequest(ctx, fin, at); err != nil {
 			return err
 		}
 		if ss != nil {

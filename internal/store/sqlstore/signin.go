@@ -49,11 +49,12 @@ func (t *tx) SaveAuthRequest(ctx context.Context, r oauth.AuthRequest, e *audit.
 
 const insertAuthRequests = `INSERT INTO auth_requests (` + authRequestColumns + `)`
 
-// authRequestRow is a pending sign-in's row of authRequestColumns.
+// authRequestRow is a sign-in's row of authRequestColumns: pending, or
+// finished already (a sign-in in a session).
 func authRequestRow(r oauth.AuthRequest) []any {
 	params, _ := json.Marshal(r.Params)
-	return []any{r.ID, r.TenantID, r.RealmID, r.ApplicationID, string(params), r.Challenge, "", "", int64(0), "", false,
-		micros(r.CreateTime), micros(r.ExpireTime), "", "[]", ""}
+	return []any{r.ID, r.TenantID, r.RealmID, r.ApplicationID, string(params), r.Challenge, r.IdentityID, r.CredentialID,
+		microsOrZero(r.AuthTime), r.CodeHash, false, micros(r.CreateTime), micros(r.ExpireTime), r.SessionID, amrJSON(r.AMR), r.ACR}
 }
 
 func (t *tx) GetAuthRequest(ctx context.Context, id string) (oauth.AuthRequest, error) {

@@ -126,6 +126,19 @@ func testFinishAuthRequest(t *testing.T, s store.Store) {
 	equal(t, "identity of the sign-in by its code", signer, wantAlice)
 	_, _, err = s.GetSignInByCode(ctx, "other")
 	wantErr(t, "another code", err, latchkey.ErrNotFound)
+
+	// A sign-in in a session is saved finished: it reads back as finished.
+	inSession := fin
+	inSession.ID, inSession.CodeHash = latchkey.RandomString(32), "hash2"
+	must(t, s.SaveAuthRequest(ctx, inSession, nil))
+	saved, err := s.GetAuthRequest(ctx, inSession.ID)
+	must(t, err)
+	equal(t, "a sign-in saved finished", saved, inSession)
+	wantErr(t, "finish a sign-in saved finished", s.FinishAuthRequest(ctx, inSession, now), latchkey.ErrNotFound)
+	if byCode, _, err := s.GetSignInByCode(ctx, "hash2"); err != nil || byCode.ID != inSession.ID {
+		t.Errorf("a sign-in saved finished, by its code: %+v, %v", byCode, err)
+	}
+
 	_, err = s.DeleteIdentities(ctx, r.ID, []string{alice.ID})
 	must(t, err)
 	_, _, err = s.GetSignInByCode(ctx, "hash")
