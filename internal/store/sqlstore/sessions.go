@@ -49,16 +49,44 @@ func (t *tx) CreateSession(ctx context.Context, s session.Session) error {
 	return err
 }
 
+// GetSession reads a session and its applications in one statement (every
+// sign-in with a session reads it): a row for each application, or one
+// with NULL.
 func (t *tx) GetSession(ctx context.Context, id string) (session.Session, error) {
-	ss, err := t.sessions(ctx, t.r, `SELECT `+sessionColumns+` FROM sessions WHERE id = $1`, id)
-	if err == nil && len(ss) == 0 {
-		err = latchkey.ErrNotFound
-	}
+	rows, err := t.r.QueryContext(ctx, `SELECT `+sessionColumns+`, a.application_id FROM sessions
+		LEFT JOIN session_applications a ON a.session_id = sessions.id WHERE sessions.id = $1 ORDER BY a.application_id`, id)
 	if err != nil {
 		return session.Session{}, err
 	}
-	return ss[0], nil
+	defer rows.Close()
+	v := session.Session{Applications: []string{}}
+	found := false
+	for rows.Next() {
+		var app sql.NullString
+		if err := scanSession(withMore{rows, []any{&app}}, &v); err != nil {
+			return session.Session{}, err
+		}
+		found = true
+		if app.Valid {
+			v.Applications = append(v.Applications, app.String)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return session.Session{}, err
+	}
+	if !found {
+		return session.Session{}, latchkey.ErrNotFound
+	}
+	return v, nil
 }
+
+// withMore scans a row into the destinations given and then into more.
+type withMore struct {
+	row  interface{ Scan(...any) error }
+	more []any
+}
+
+func (w withMore) Scan(dest ...any) error { return w.row.Scan(append(dest, w.more...)...) }
 
 func (t *tx) ListSessions(ctx context.Context, realmID, identityID string, at time.Time) ([]session.Session, error) {
 	return t.sessions(ctx, t.r, `SELECT `+sessionColumns+` FROM sessions WHERE realm_id = $1 AND identity_id = $2
