@@ -2,6 +2,8 @@ package sqlstore
 
 // Statements that tests outside the package explain.
 var (
-	UseSession   = useSession
-	RenewSession = renewSession
+	GetSession               = getSession
+	UseSession               = useSession
+	RecordSessionApplication = recordSessionApplication
+	RenewSession             = renewSession
 )

@@ -11,8 +11,8 @@ import (
 	"github.com/latchkey/latchkey/internal/testenv"
 )
 
-// TestSessionsByID: the statements that use and renew a session find it by
-// its primary key in PostgreSQL's generic plan too, the one a prepared
+// TestSessionsByID: the statements that read, use and renew a session find
+// it by its primary key in PostgreSQL's generic plan too, the one a prepared
 // statement keeps after its first runs. A generic plan made while the table
 // was small once took sessions_absolute_expiry instead and scanned every
 // live session to find one.
@@ -34,7 +34,10 @@ func TestSessionsByID(t *testing.T) {
 	for name, s := range map[string]struct {
 		query  string
 		params int
-	}{"use_session": {sqlstore.UseSession, 2}, "renew_session": {sqlstore.RenewSession, 10}} {
+	}{
+		"get_session": {sqlstore.GetSession, 1}, "use_session": {sqlstore.UseSession, 2},
+		"record_application": {sqlstore.RecordSessionApplication, 3}, "renew_session": {sqlstore.RenewSession, 10},
+	} {
 		if _, err := conn.ExecContext(ctx, "PREPARE "+name+" AS "+s.query); err != nil {
 			t.Fatal(err)
 		}
@@ -55,7 +58,7 @@ func TestSessionsByID(t *testing.T) {
 		if err := rows.Err(); err != nil {
 			t.Fatal(err)
 		}
-		if text := strings.Join(plan, "\n"); !strings.Contains(text, "Index Scan using sessions_pkey") {
+		if text := strings.Join(plan, "\n"); !strings.Contains(text, "Index Scan using sessions_pkey") || strings.Contains(text, "Seq Scan") {
 			t.Errorf("%s: generic plan\n%s", name, text)
 		}
 	}

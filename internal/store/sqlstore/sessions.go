@@ -53,8 +53,7 @@ func (t *tx) CreateSession(ctx context.Context, s session.Session) error {
 // sign-in with a session reads it): a row for each application, or one
 // with NULL.
 func (t *tx) GetSession(ctx context.Context, id string) (session.Session, error) {
-	rows, err := t.r.QueryContext(ctx, `SELECT `+sessionColumns+`, a.application_id FROM sessions
-		LEFT JOIN session_applications a ON a.session_id = sessions.id WHERE sessions.id = $1 ORDER BY a.application_id`, id)
+	rows, err := t.r.QueryContext(ctx, getSession, id)
 	if err != nil {
 		return session.Session{}, err
 	}
@@ -158,9 +157,15 @@ func live(p string) string {
 	return `(end_time = 0 AND idle_expire_time >= ` + p + ` AND absolute_expire_time >= ` + p + `) IS TRUE`
 }
 
-// The statements that use and renew a live session (id, then the time in $2
-// and $8).
+// The statements that read a session by its id, and that use it, record
+// an application's sign-in with it and renew it while it is live (id, then
+// the time in $2, $3 and $8).
 var (
+	getSession = `SELECT ` + sessionColumns + `, a.application_id FROM sessions
+		LEFT JOIN session_applications a ON a.session_id = sessions.id WHERE sessions.id = $1 ORDER BY a.application_id`
+	recordSessionApplication = `INSERT INTO session_applications (session_id, application_id, first_time, last_time)
+		SELECT id, $2, $3, $3 FROM sessions WHERE id = $1 AND ` + live("$3") + `
+		ON CONFLICT (session_id, application_id) DO UPDATE SET last_time = excluded.last_time`
 	useSession = `UPDATE sessions SET last_seen_time = $2,
 		idle_expire_time = CASE WHEN CAST($2 AS BIGINT) + idle_timeout < absolute_expire_time
 			THEN CAST($2 AS BIGINT) + idle_timeout ELSE absolute_expire_time END
@@ -185,10 +190,7 @@ func (t *tx) UseSession(ctx context.Context, id, applicationID string, at time.T
 	case applicationID != "":
 		// Only a live session records the application: without a touch,
 		// this is the one statement that also finds it ended.
-		return affected(t.exec(ctx, latchkey.ErrNotFound, `INSERT INTO session_applications
-			(session_id, application_id, first_time, last_time) SELECT id, $2, $3, $3 FROM sessions WHERE id = $1 AND `+live("$3")+`
-			ON CONFLICT (session_id, application_id) DO UPDATE SET last_time = excluded.last_time`,
-			id, applicationID, micros(at)))
+		return affected(t.exec(ctx, latchkey.ErrNotFound, recordSessionApplication, id, applicationID, micros(at)))
 	case !touch:
 		var one int
 		return notFoundIfNoRows(t.r.QueryRowContext(ctx, `SELECT 1 FROM sessions WHERE id = $1 AND `+live("$2"), id, micros(at)).Scan(&one))
