@@ -51,7 +51,7 @@ func (t *tx) CreateSession(ctx context.Context, s session.Session) error {
 
 // GetSession reads a session and its applications in one statement (every
 // sign-in with a session reads it): a row for each application, or one
-// with NULL.
+// with NULL, the application first.
 func (t *tx) GetSession(ctx context.Context, id string) (session.Session, error) {
 	rows, err := t.r.QueryContext(ctx, getSession, id)
 	if err != nil {
@@ -62,7 +62,7 @@ func (t *tx) GetSession(ctx context.Context, id string) (session.Session, error)
 	found := false
 	for rows.Next() {
 		var app sql.NullString
-		if err := scanSession(withMore{rows, []any{&app}}, &v); err != nil {
+		if err := scanSession(leading{rows, []any{&app}}, &v); err != nil {
 			return session.Session{}, err
 		}
 		found = true
@@ -78,14 +78,6 @@ func (t *tx) GetSession(ctx context.Context, id string) (session.Session, error)
 	}
 	return v, nil
 }
-
-// withMore scans a row into the destinations given and then into more.
-type withMore struct {
-	row  interface{ Scan(...any) error }
-	more []any
-}
-
-func (w withMore) Scan(dest ...any) error { return w.row.Scan(append(dest, w.more...)...) }
 
 func (t *tx) ListSessions(ctx context.Context, realmID, identityID string, at time.Time) ([]session.Session, error) {
 	return t.sessions(ctx, t.r, `SELECT `+sessionColumns+` FROM sessions WHERE realm_id = $1 AND identity_id = $2
@@ -161,7 +153,7 @@ func live(p string) string {
 // an application's sign-in with it and renew it while it is live (id, then
 // the time in $2, $3 and $8).
 var (
-	getSession = `SELECT ` + sessionColumns + `, a.application_id FROM sessions
+	getSession = `SELECT a.application_id, ` + sessionColumns + ` FROM sessions
 		LEFT JOIN session_applications a ON a.session_id = sessions.id WHERE sessions.id = $1 ORDER BY a.application_id`
 	recordSessionApplication = `INSERT INTO session_applications (session_id, application_id, first_time, last_time)
 		SELECT id, $2, $3, $3 FROM sessions WHERE id = $1 AND ` + live("$3") + `
