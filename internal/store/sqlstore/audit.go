@@ -53,8 +53,7 @@ func (t *tx) RecordEvents(ctx context.Context, es []audit.Event) error {
 				realms = append(realms, e.RealmID)
 			}
 		}
-		query := `WITH recorded AS (` + insert + ` VALUES ` + values + `)
-			SELECT ` + webhookColumns + ` FROM webhooks WHERE realm_id IN ` + t.in(&a, realms) + ` AND enabled = 1`
+		query := `WITH recorded AS (` + insert + ` VALUES ` + values + `) ` + enabledWebhooksOf + t.in(&a, realms)
 		hs, err := t.webhooks(ctx, t.w, query, a...)
 		if err != nil {
 			return t.classify(err, latchkey.ErrNoParent)

@@ -110,6 +110,10 @@ func (t *tx) RedeliverDelivery(ctx context.Context, id string, now time.Time) er
 		WHERE id = $1 AND state <> 'pending'`, id, micros(now)))
 }
 
+// enabledWebhooksOf reads the enabled webhooks of the realms of the list
+// that follows it.
+const enabledWebhooksOf = `SELECT ` + webhookColumns + ` FROM webhooks WHERE enabled = 1 AND realm_id IN `
+
 // fanOut queues the deliveries of events to the webhooks of their realms
 // that subscribe to them, in the transaction that records them. hooks holds
 // the enabled webhooks of the realms already read; fanOut reads the others.
@@ -121,7 +125,7 @@ func (t *tx) fanOut(ctx context.Context, es []audit.Event, hooks map[string][]we
 		hs, seen := hooks[e.RealmID]
 		if !seen {
 			var err error
-			if hs, err = t.webhooks(ctx, t.r, `SELECT `+webhookColumns+` FROM webhooks WHERE realm_id = $1 AND enabled = 1`, e.RealmID); err != nil {
+			if hs, err = t.webhooks(ctx, t.r, enabledWebhooksOf+`($1)`, e.RealmID); err != nil {
 				return err
 			}
 			hooks[e.RealmID] = hs
