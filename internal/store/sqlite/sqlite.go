@@ -11,8 +11,11 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/pressly/goose/v3"
+	"modernc.org/libc"
+	"modernc.org/libc/sys/types"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
@@ -35,11 +38,12 @@ func Open(path string) (*sqlstore.Store, error) {
 	// The writer does not checkpoint the WAL itself (checkpoint, below, does
 	// in the background) unless the WAL outgrows walLimit pages.
 	//
-	// Its statement journals stay in memory (temp_store): a statement that
-	// inserts thousands of rows in a transaction journals every page it
-	// changes first, and past 64 KiB SQLite wrote them to a temporary file,
-	// a write system call a page (8 % of an import's CPU).
-	writer, err := sql.Open("sqlite", dsn("cache_size(-32768)", "temp_store(MEMORY)", fmt.Sprintf("wal_autocheckpoint(%d)", walLimit)))
+	// Its statement journals stay in memory: see journalsInMemory.
+	pragmas := []string{"cache_size(-32768)", fmt.Sprintf("wal_autocheckpoint(%d)", walLimit)}
+	if !journalsInMemory {
+		pragmas = append(pragmas, "temp_store(MEMORY)")
+	}
+	writer, err := sql.Open("sqlite", dsn(pragmas...))
 	if err != nil {
 		reader.Close()
 		return nil, err
@@ -58,6 +62,34 @@ func Open(path string) (*sqlstore.Store, error) {
 	}
 	return sqlstore.New(reader, writer, dialect), nil
 }
+
+// statementJournalLimit is the size up to which a statement journal stays
+// in memory, and the one block of memory that holds it (16 MiB).
+const statementJournalLimit = 16 << 20
+
+// journalsInMemory says that the process's statement journals stay in
+// memory up to statementJournalLimit, set before any connection opens (the
+// setting is SQLite's and the process's). A statement that may fail on a
+// constraint after it changed rows (an INSERT of 500 rows into a table
+// with keys) journals every page it changes first, to undo itself alone.
+// SQLite keeps that journal in memory up to 64 KiB and writes the rest to
+// a temporary file, a system call a page (8 % of an import's CPU); with
+// temp_store=MEMORY it keeps all of it in memory, but in blocks of 1 KiB,
+// which the allocator hands back to the kernel and faults in again with
+// every large statement (a quarter of the CPU of an import of 1,000,000
+// rows with groups). One block of statementJournalLimit is taken once and
+// reused. Should SQLite refuse the setting, the writer keeps its journals
+// in memory with temp_store=MEMORY.
+var journalsInMemory = func() bool {
+	tls := libc.NewTLS()
+	defer tls.Close()
+	va := libc.Xmalloc(tls, types.Size_t(unsafe.Sizeof(uintptr(0))))
+	if va == 0 {
+		return false
+	}
+	defer libc.Xfree(tls, va)
+	return sqlite3.Xsqlite3_config(tls, sqlite3.SQLITE_CONFIG_STMTJRNL_SPILL, libc.VaList(va, int32(statementJournalLimit))) == sqlite3.SQLITE_OK
+}()
 
 // checkpointEvery is how often checkpoint copies the WAL into the
 // database; walLimit (pages of 4 KiB, 64 MiB) is the WAL the writer lets
