@@ -2,19 +2,19 @@ package latchkey
 
 import (
 	"encoding/hex"
-	"slices"
 	"strings"
 	"testing"
 )
 
 // TestIDs: ids taken from one IDs have NewID's form, are all different,
-// spread over the first byte like random ids, and after the first byte
-// count up, so that ids of one bucket sort in the order they were taken.
+// and come in runs of idRun that share a first byte, successive runs the
+// next one (past ff, 00), with the rest of the id counting up, so that
+// ids of one bucket sort in the order they were taken.
 func TestIDs(t *testing.T) {
 	var g IDs
 	seen := map[string]bool{}
-	byBucket := map[string][]string{}
-	for range 100_000 {
+	var last string
+	for i := range 3*idRun + 1 {
 		id := g.Next()
 		if _, err := hex.DecodeString(id); err != nil || len(id) != 16 || strings.ToLower(id) != id {
 			t.Fatalf("id %q: not 16 lowercase hex digits", id)
@@ -23,21 +23,30 @@ func TestIDs(t *testing.T) {
 			t.Fatalf("id %q repeated", id)
 		}
 		seen[id] = true
-		byBucket[id[:2]] = append(byBucket[id[:2]], id)
-	}
-	if len(byBucket) != 256 {
-		t.Fatalf("%d of 256 first bytes used", len(byBucket))
-	}
-	for b, ids := range byBucket {
-		if len(ids) < 250 || len(ids) > 550 { // 390 expected; far outside is not random
-			t.Errorf("bucket %s holds %d of 100,000 ids", b, len(ids))
+		if i%idRun == 0 {
+			if last != "" && hexByte(t, id)-hexByte(t, last) != 1 {
+				t.Fatalf("run %d starts with %s after %s: not the next first byte", i/idRun, id, last)
+			}
+		} else if id[:2] != last[:2] || id <= last {
+			t.Fatalf("id %d of a run: %s after %s", i, id, last)
 		}
-		if !slices.IsSorted(ids) {
-			t.Errorf("bucket %s: ids not in the order taken", b)
-		}
+		last = id
 	}
 	var other IDs
 	if a, b := g.Next(), other.Next(); a[2:] == b[2:] {
 		t.Errorf("two IDs started at the same number: %s, %s", a, b)
 	}
+	wrapping := IDs{taken: idRun, first: 0xff, started: true}
+	if id := wrapping.Next(); id[:2] != "00" {
+		t.Errorf("the run after ff starts %s", id)
+	}
+}
+
+// hexByte is the first byte of id.
+func hexByte(t *testing.T, id string) byte {
+	b, err := hex.DecodeString(id[:2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b[0]
 }
