@@ -37,6 +37,13 @@ type IDs struct {
 // fill most of the 256 buckets.
 const idRun = 4096
 
+// NewRun makes the next id start a run, unless it would anyway: an
+// import's batch takes its ids from runs of its own, so that two batches
+// stored at once count their identities in buckets of their own.
+func (g *IDs) NewRun() {
+	g.taken = (g.taken + idRun - 1) / idRun * idRun
+}
+
 // Next returns the next id.
 func (g *IDs) Next() string {
 	var b [8]byte

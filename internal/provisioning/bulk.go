@@ -148,7 +148,7 @@ func (b *bulkRun) run(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			if err := b.w.save(ctx, tx, job, "import_job.apply_batch"); err != nil {
+			if err := b.w.save(ctx, tx, job, b.job.RowsDone, "import_job.apply_batch"); err != nil {
 				return err
 			}
 			b.job = job

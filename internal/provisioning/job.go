@@ -124,9 +124,11 @@ type Tx interface {
 	// GetImportJob returns latchkey.ErrNotFound for a job not in the realm.
 	GetImportJob(ctx context.Context, tenantID, realmID, id string) (Job, error)
 	// SaveImportJob stores j's state, progress, counts and error while owner
-	// holds its lease, extending the lease to leaseUntil; a done job's file
-	// is dropped. It returns latchkey.ErrNotFound when owner lost the lease.
-	SaveImportJob(ctx context.Context, j Job, owner string, leaseUntil time.Time) error
+	// holds its lease and the stored job has from rows done (the progress j
+	// continues), extending the lease to leaseUntil; a done job's file is
+	// dropped. It returns latchkey.ErrNotFound when owner lost the lease or
+	// the stored progress is another.
+	SaveImportJob(ctx context.Context, j Job, from int, owner string, leaseUntil time.Time) error
 	// AddImportFailures records failed rows of a job; lines are unique per job.
 	AddImportFailures(ctx context.Context, jobID string, fs []Failure) error
 	// ListImportFailures returns up to limit failures of a job after the

@@ -124,14 +124,15 @@ func (w *Worker) run(ctx context.Context, j Job) error {
 // finish saves the job's last state with its event in one transaction:
 // whoever sees the job done sees its event too.
 func (w *Worker) finish(ctx context.Context, j Job, action string) error {
-	return w.Service.store.Update(ctx, func(tx Tx) error { return w.save(ctx, tx, j, action) })
+	return w.Service.store.Update(ctx, func(tx Tx) error { return w.save(ctx, tx, j, j.RowsDone, action) })
 }
 
-// save stores the job's progress under the lease, with an audit event.
-func (w *Worker) save(ctx context.Context, tx Tx, j Job, action string) error {
+// save stores the job's progress, which continues from rows done, under
+// the lease, with an audit event.
+func (w *Worker) save(ctx context.Context, tx Tx, j Job, from int, action string) error {
 	t := w.Service.Clock.Now()
 	j.UpdateTime = t
-	if err := tx.SaveImportJob(ctx, j, w.Owner, t.Add(w.lease())); err != nil {
+	if err := tx.SaveImportJob(ctx, j, from, w.Owner, t.Add(w.lease())); err != nil {
 		if errors.Is(err, latchkey.ErrNotFound) {
 			return errLeaseLost
 		}
@@ -151,6 +152,9 @@ type importer struct {
 	// closed holds, by group id, why a row cannot join the group ("" when it can).
 	closed map[string]string
 	ids    latchkey.IDs // of the new identities, which then lie together in the indexes of ids
+	// planned is the job as the batches planned so far leave it; job is
+	// as the committed ones do.
+	planned Job
 }
 
 // chunks reads the records of a job's file one stored chunk at a time.
@@ -205,24 +209,30 @@ func (im *importer) run(ctx context.Context) error {
 			break
 		}
 	}
+	im.planned = im.job
+	var stores []*batch // being stored, in file order
+	defer func() { im.wait(stores) }()
 	for {
-		batch := make([]row, 0, batchSize)
-		for len(batch) < batchSize {
-			r, ok, err := im.read(ctx)
+		for len(stores) >= storeAhead || len(stores) > 0 && im.storeAlone(stores) {
+			if stores, err = im.retire(ctx, stores); err != nil {
+				return err
+			}
+		}
+		rows, err := im.readBatch(ctx)
+		if err != nil || len(rows) == 0 {
+			for err == nil && len(stores) > 0 {
+				stores, err = im.retire(ctx, stores)
+			}
 			if err != nil {
 				return err
 			}
-			if !ok {
-				break
-			}
-			batch = append(batch, r)
-		}
-		if len(batch) == 0 {
 			break
 		}
-		if err := im.applyBatch(ctx, batch); err != nil {
+		p, err := im.plan(ctx, rows)
+		if err != nil {
 			return err
 		}
+		stores = append(stores, im.store(ctx, rows, p, len(stores) > 0))
 	}
 	im.job.State = Succeeded
 	if err := im.w.finish(ctx, im.job, "import_job.complete"); err != nil {
@@ -266,6 +276,19 @@ func (im *importer) read(ctx context.Context) (row, bool, error) {
 	return r, true, nil
 }
 
+// readBatch reads the next batch of rows, none at the end of the file.
+func (im *importer) readBatch(ctx context.Context) ([]row, error) {
+	rows := make([]row, 0, batchSize)
+	for len(rows) < batchSize {
+		r, ok, err := im.read(ctx)
+		if err != nil || !ok {
+			return rows, err
+		}
+		rows = append(rows, r)
+	}
+	return rows, nil
+}
+
 func (im *importer) loadGroups(ctx context.Context) error {
 	im.groups = map[string]directory.Group{}
 	opts := latchkey.ListOptions{Limit: 1000, SkipTotal: true}
@@ -284,42 +307,45 @@ func (im *importer) loadGroups(ctx context.Context) error {
 	}
 }
 
-// applyBatch applies rows in one transaction, with the job's progress.
-// When a username or group name was taken concurrently, it looks again.
-func (im *importer) applyBatch(ctx context.Context, batch []row) error {
-	for attempt := 1; ; attempt++ {
-		var out batchResult
-		err := im.w.Service.store.Update(ctx, func(tx Tx) (err error) {
-			out, err = im.apply(ctx, tx, batch)
-			return err
-		})
-		if errors.Is(err, latchkey.ErrDuplicate) && attempt < 3 {
-			if err := im.loadGroups(ctx); err != nil {
-				return err
-			}
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		im.job = out.job
-		for k, g := range out.newGroups {
-			im.groups[k] = g
-		}
-		im.sendEmails(ctx, out.created)
-		return nil
+// storeAhead is how many batches an import stores at once while it reads
+// and plans the next: planning (parsing, the directory's rules, reading the
+// identities that rows name) runs beside the storing, and on PostgreSQL two
+// batches' inserts run in two backends. An import of 1,000,000 rows with
+// groups kept one PostgreSQL backend busy while the machine was half idle.
+// A batch continues the progress of the one before it (SaveImportJob), so
+// the batches commit in file order, and one whose predecessor failed does
+// not commit. Some batches are stored alone (storeAlone).
+const storeAhead = 2
+
+// storeAlone reports whether the next batch must wait for those being
+// stored before it is planned: when the import sends binding e-mails, or
+// when one of them creates groups, which the next may join (a membership
+// of a group not yet committed would not find it).
+func (im *importer) storeAlone(stores []*batch) bool {
+	if im.job.SendBindingEmail != "" {
+		return true
 	}
+	for _, b := range stores {
+		if len(b.plan.changes.Groups) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
-type batchResult struct {
-	job       Job
-	newGroups map[string]directory.Group
-	created   []string
+// batch is a batch of rows, planned, whose changes are being stored.
+type batch struct {
+	rows []row
+	plan *plan
+	// beside says that the batch was stored while the one before it was.
+	beside bool
+	done   chan error // the outcome of the storing
 }
 
-// plan is what apply decides for the rows of one batch.
+// plan is what an import decides for the rows of one batch.
 type plan struct {
-	job       Job
+	job       Job // as the batch leaves it
+	from      int // rows done before the batch
 	at        time.Time
 	existing  map[string]directory.Identity // by folded username
 	memberOf  map[string][]directory.Group  // groups of the existing identities, when the file has groups
@@ -328,48 +354,135 @@ type plan struct {
 	failures  []Failure
 }
 
-// apply decides every row of a batch with the directory's rules and,
-// unless in a dry run, stores the changes: new groups, new identities,
-// updates, memberships. Failures and progress are written in any case.
-func (im *importer) apply(ctx context.Context, tx Tx, rows []row) (batchResult, error) {
-	p, err := im.begin(ctx, tx, rows)
+// plan decides every row of a batch with the directory's rules, on what
+// the store has committed and the batches planned before it: a username
+// is in one batch only (read), and the groups that earlier batches create
+// are among im.groups. Its identities take ids from runs of their own.
+func (im *importer) plan(ctx context.Context, rows []row) (*plan, error) {
+	im.ids.NewRun()
+	p, err := im.begin(ctx, im.w.Service.store, rows)
 	if err != nil {
-		return batchResult{}, err
+		return nil, err
 	}
 	for _, r := range rows {
-		problem, err := im.decide(ctx, tx, p, r)
+		problem, err := im.decide(ctx, im.w.Service.store, p, r)
 		if err != nil {
-			return batchResult{}, err
+			return nil, err
 		}
 		if problem != "" {
 			p.job.Failed++
 			p.failures = append(p.failures, im.failure(r, problem))
 		}
 	}
-	out := batchResult{newGroups: p.newGroups}
-	if !im.job.DryRun {
+	for k, g := range p.newGroups {
+		im.groups[k] = g
+	}
+	p.job.RowsDone += len(rows)
+	im.planned = p.job
+	return p, nil
+}
+
+// store stores a planned batch in a transaction of its own, in the background.
+func (im *importer) store(ctx context.Context, rows []row, p *plan, beside bool) *batch {
+	b := &batch{rows: rows, plan: p, beside: beside, done: make(chan error, 1)}
+	go func() {
+		b.done <- im.w.Service.store.Update(ctx, func(tx Tx) error { return im.storePlan(ctx, tx, p) })
+	}()
+	return b
+}
+
+// storePlan stores what a batch changes (unless in a dry run), its failed
+// rows and the job's progress.
+func (im *importer) storePlan(ctx context.Context, tx Tx, p *plan) error {
+	if !p.job.DryRun {
 		if err := directory.StoreChanges(ctx, tx, p.changes); err != nil {
-			return out, err
-		}
-		for _, i := range p.changes.Creates {
-			out.created = append(out.created, i.ID)
+			return err
 		}
 	}
 	if err := tx.AddImportFailures(ctx, p.job.ID, p.failures); err != nil {
-		return out, err
+		return err
 	}
-	p.job.RowsDone += len(rows)
-	if err := im.w.save(ctx, tx, p.job, "import_job.apply_batch"); err != nil {
-		return out, err
+	return im.w.save(ctx, tx, p.job, p.from, "import_job.apply_batch")
+}
+
+// retire waits for the first of the batches being stored and returns the
+// others. When it failed because a username or group name was taken
+// meanwhile (latchkey.ErrDuplicate), or when it was stored beside the one
+// before it, which may have failed it (a group's row that it locked first
+// and the other waited for, or the job's progress not yet there), it
+// waits for the batches after it, which cannot commit either, then plans
+// and stores each of them again, alone.
+func (im *importer) retire(ctx context.Context, stores []*batch) ([]*batch, error) {
+	err := <-stores[0].done
+	if err == nil {
+		im.committed(ctx, stores[0].plan)
+		return stores[1:], nil
 	}
-	out.job = p.job
-	return out, nil
+	im.wait(stores[1:])
+	if !errors.Is(err, latchkey.ErrDuplicate) && !stores[0].beside {
+		return nil, err
+	}
+	for _, b := range stores {
+		if err := im.storeAgain(ctx, b.rows); err != nil {
+			return nil, err
+		}
+	}
+	return nil, nil
+}
+
+// storeAgain plans and stores a batch in the foreground, looking at the
+// realm's groups again first, twice at most.
+func (im *importer) storeAgain(ctx context.Context, rows []row) error {
+	for attempt := 1; ; attempt++ {
+		if err := im.loadGroups(ctx); err != nil {
+			return err
+		}
+		im.closed, im.planned = nil, im.job
+		p, err := im.plan(ctx, rows)
+		if err != nil {
+			return err
+		}
+		err = im.w.Service.store.Update(ctx, func(tx Tx) error { return im.storePlan(ctx, tx, p) })
+		if errors.Is(err, latchkey.ErrDuplicate) && attempt < 2 {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		im.committed(ctx, p)
+		return nil
+	}
+}
+
+// committed takes a stored batch's progress as the job's and sends the
+// binding e-mails of its new identities.
+func (im *importer) committed(ctx context.Context, p *plan) {
+	im.job = p.job
+	var created []string
+	if !p.job.DryRun {
+		for _, i := range p.changes.Creates {
+			created = append(created, i.ID)
+		}
+	}
+	sent := im.sendEmails(ctx, created)
+	im.job.EmailsSent += sent
+	im.planned.EmailsSent += sent
+}
+
+// wait waits for batches being stored and takes the progress of those
+// that committed, for a failure to record after them.
+func (im *importer) wait(stores []*batch) {
+	for _, b := range stores {
+		if err := <-b.done; err == nil {
+			im.job = b.plan.job
+		}
+	}
 }
 
 // begin reads the identities that rows name, with their groups when the
 // file has groups.
 func (im *importer) begin(ctx context.Context, tx Tx, rows []row) (*plan, error) {
-	p := &plan{job: im.job, at: im.w.Service.Clock.Now(), existing: map[string]directory.Identity{},
+	p := &plan{job: im.planned, from: im.planned.RowsDone, at: im.w.Service.Clock.Now(), existing: map[string]directory.Identity{},
 		newGroups: map[string]directory.Group{}, changes: directory.Changes{Members: map[string][]string{}}}
 	keys := make([]string, 0, len(rows))
 	for _, r := range rows {
@@ -550,17 +663,19 @@ func (im *importer) failure(r row, reason string) Failure {
 }
 
 // sendEmails sends the binding e-mails of new identities, after their
-// batch committed. One that fails is logged; the identity stays.
-func (im *importer) sendEmails(ctx context.Context, ids []string) {
+// batch committed. One that fails is logged; the identity stays. It
+// returns how many it sent.
+func (im *importer) sendEmails(ctx context.Context, ids []string) (sent int) {
 	cfg := im.job.SendBindingEmail
 	if cfg == "" || im.w.Service.Mailer == nil {
-		return
+		return 0
 	}
 	for _, id := range ids {
 		if err := im.w.Service.Mailer.SendBindingEmail(ctx, im.job.TenantID, im.job.RealmID, id, cfg); err != nil {
 			im.w.Logger.Warn("binding e-mail of imported identity", "import_job", im.job.ID, "identity_id", id, "err", err)
 			continue
 		}
-		im.job.EmailsSent++
+		sent++
 	}
+	return sent
 }

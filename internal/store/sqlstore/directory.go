@@ -411,9 +411,11 @@ func (t *tx) AddMembers(ctx context.Context, groupID string, identityIDs []strin
 	return t.AddMemberships(ctx, map[string][]string{groupID: identityIDs})
 }
 
-// AddMemberships marks the groups changed in one statement and inserts
-// the memberships in key order, which an import of thousands of rows
-// into a hundred groups finds in fewer pages than group by group.
+// AddMemberships inserts the memberships in key order, which an import of
+// thousands of rows into a hundred groups finds in fewer pages than group
+// by group, and then marks the groups changed in one statement: the rows
+// of the groups are locked last, so that an import's next batch, which
+// marks the same groups, inserts its own memberships meanwhile.
 func (t *tx) AddMemberships(ctx context.Context, members map[string][]string) error {
 	var rows [][]any
 	var groups []string
@@ -428,6 +430,13 @@ func (t *tx) AddMemberships(ctx context.Context, members map[string][]string) er
 	if len(rows) == 0 {
 		return nil
 	}
+	slices.SortFunc(rows, func(a, b []any) int {
+		return cmp.Or(strings.Compare(a[0].(string), b[0].(string)), strings.Compare(a[1].(string), b[1].(string)))
+	})
+	if err := t.insert(ctx, latchkey.ErrNoParent, `INSERT INTO memberships (group_id, identity_id)`, rows,
+		` ON CONFLICT (group_id, identity_id) DO NOTHING`); err != nil {
+		return err
+	}
 	for chunk := range slices.Chunk(slices.Sorted(slices.Values(groups)), insertBatch) {
 		var a args
 		set := t.touch(&a)
@@ -435,11 +444,7 @@ func (t *tx) AddMemberships(ctx context.Context, members map[string][]string) er
 			return err
 		}
 	}
-	slices.SortFunc(rows, func(a, b []any) int {
-		return cmp.Or(strings.Compare(a[0].(string), b[0].(string)), strings.Compare(a[1].(string), b[1].(string)))
-	})
-	return t.insert(ctx, latchkey.ErrNoParent, `INSERT INTO memberships (group_id, identity_id)`, rows,
-		` ON CONFLICT (group_id, identity_id) DO NOTHING`)
+	return nil
 }
 
 func (t *tx) RemoveMembers(ctx context.Context, groupID string, identityIDs []string) error {

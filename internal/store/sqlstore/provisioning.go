@@ -94,15 +94,15 @@ func (t *tx) GetImportJob(ctx context.Context, tenantID, realmID, id string) (pr
 	return j, notFoundIfNoRows(err)
 }
 
-func (t *tx) SaveImportJob(ctx context.Context, j provisioning.Job, owner string, leaseUntil time.Time) error {
+func (t *tx) SaveImportJob(ctx context.Context, j provisioning.Job, from int, owner string, leaseUntil time.Time) error {
 	done := j.Done()
 	if err := affected(t.exec(ctx, latchkey.ErrNoParent, `UPDATE import_jobs SET state = $3, rows_done = $4, created = $5,
 		updated = $6, unchanged = $7, failed = $8, emails_sent = $9, error = $10, update_time = $11,
 		lease_until = CASE WHEN $12 THEN NULL ELSE CAST($13 AS BIGINT) END,
 		lease_owner = CASE WHEN $12 THEN NULL ELSE lease_owner END
-		WHERE id = $1 AND lease_owner = $2`,
+		WHERE id = $1 AND lease_owner = $2 AND rows_done = $14`,
 		j.ID, owner, j.State, j.RowsDone, j.Created, j.Updated, j.Unchanged, j.Failed, j.EmailsSent, j.Error,
-		micros(j.UpdateTime), done, micros(leaseUntil))); err != nil || !done {
+		micros(j.UpdateTime), done, micros(leaseUntil), from)); err != nil || !done {
 		return err
 	}
 	_, err := t.exec(ctx, latchkey.ErrInUse, `DELETE FROM import_chunks WHERE job_id = $1`, j.ID)

@@ -114,13 +114,14 @@ func testImportJobs(t *testing.T, s store.Store) {
 		t.Errorf("second claim took %s, want the other realm's job", second.ID)
 	}
 	second.State = provisioning.Succeeded
-	must(t, s.SaveImportJob(ctx, second, "node-b", now))
+	must(t, s.SaveImportJob(ctx, second, 0, "node-b", now))
 	_, err = s.Provisioning().ClaimImportJob(ctx, "node-b", now.Add(30*time.Second), time.Minute)
 	wantErr(t, "a claim while every lease holds", err, latchkey.ErrNotFound)
 
 	j.RowsDone, j.Created, j.Failed, j.UpdateTime = 5, 4, 1, now.Add(time.Second)
-	wantErr(t, "a save without the lease", s.SaveImportJob(ctx, j, "node-b", now.Add(time.Hour)), latchkey.ErrNotFound)
-	must(t, s.SaveImportJob(ctx, j, "node-a", now.Add(2*time.Minute)))
+	wantErr(t, "a save without the lease", s.SaveImportJob(ctx, j, 0, "node-b", now.Add(time.Hour)), latchkey.ErrNotFound)
+	wantErr(t, "a save that continues other progress", s.SaveImportJob(ctx, j, 3, "node-a", now.Add(time.Hour)), latchkey.ErrNotFound)
+	must(t, s.SaveImportJob(ctx, j, 0, "node-a", now.Add(2*time.Minute)))
 	got, err = s.GetImportJob(ctx, r.TenantID, r.ID, j.ID)
 	must(t, err)
 	equal(t, "saved progress", got, j)
@@ -131,7 +132,7 @@ func testImportJobs(t *testing.T, s store.Store) {
 	if taken.ID != j.ID || taken.RowsDone != 5 {
 		t.Errorf("after the lease ran out, claimed %+v, want job %s at row 5", taken, j.ID)
 	}
-	wantErr(t, "a save by the former owner", s.SaveImportJob(ctx, j, "node-a", now.Add(time.Hour)), latchkey.ErrNotFound)
+	wantErr(t, "a save by the former owner", s.SaveImportJob(ctx, j, 5, "node-a", now.Add(time.Hour)), latchkey.ErrNotFound)
 
 	// Failures, by line.
 	fs := []provisioning.Failure{{Line: 9, Record: []byte("x,\xff"), Error: "nine"}, {Line: 3, Record: []byte("a,b"), Error: "three"}, {Line: 4, Record: []byte(""), Error: "four"}}
@@ -153,7 +154,7 @@ func testImportJobs(t *testing.T, s store.Store) {
 
 	// Done: the file goes, and the realm may start another job.
 	j.State = provisioning.Succeeded
-	must(t, s.SaveImportJob(ctx, j, "node-b", now.Add(time.Hour)))
+	must(t, s.SaveImportJob(ctx, j, 5, "node-b", now.Add(time.Hour)))
 	_, err = s.Provisioning().ImportChunk(ctx, j.ID, 0)
 	wantErr(t, "the file of a done job", err, latchkey.ErrNotFound)
 	_, err = s.Provisioning().ClaimImportJob(ctx, "node-c", now.Add(time.Hour), time.Minute)
