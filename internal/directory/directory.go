@@ -143,6 +143,12 @@ type Tx interface {
 	AddMembers(ctx context.Context, groupID string, identityIDs []string) error
 	// AddMemberships is AddMembers for several groups at once, by group id.
 	AddMemberships(ctx context.Context, members map[string][]string) error
+	// InsertMemberships is AddMemberships without moving the update times
+	// of the groups, which the caller moves with TouchGroups in the same
+	// transaction.
+	InsertMemberships(ctx context.Context, members map[string][]string) error
+	// TouchGroups moves the update times of groups, as a membership change does.
+	TouchGroups(ctx context.Context, groupIDs []string) error
 	RemoveMembers(ctx context.Context, groupID string, identityIDs []string) error
 	RemoveAllMembers(ctx context.Context, groupID string) error
 	// GroupsOfIdentities returns the groups of each identity, in one query.

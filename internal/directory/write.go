@@ -89,6 +89,22 @@ type Changes struct {
 	// Members are identities of the realm to add to groups, by group id,
 	// each group accepted by MayAddMembers.
 	Members map[string][]string
+	// Ready, when set, is called once the changes are written, before the
+	// groups that gain members are marked changed, which locks their rows
+	// to the end of the transaction: an import's batch waits there for the
+	// batch stored before it, which marks the same groups.
+	Ready func() error
+}
+
+// Gaining returns the groups of members that gain at least one.
+func Gaining(members map[string][]string) []string {
+	var groups []string
+	for g, ids := range members {
+		if len(ids) > 0 {
+			groups = append(groups, g)
+		}
+	}
+	return groups
 }
 
 // Update is an identity as stored and as EditIdentity made it.
@@ -126,7 +142,15 @@ func StoreChanges(ctx context.Context, tx Tx, c Changes) error {
 			return err
 		}
 	}
-	return tx.AddMemberships(ctx, c.Members)
+	if err := tx.InsertMemberships(ctx, c.Members); err != nil {
+		return err
+	}
+	if c.Ready != nil {
+		if err := c.Ready(); err != nil {
+			return err
+		}
+	}
+	return tx.TouchGroups(ctx, Gaining(c.Members))
 }
 
 // DeleteIdentities deletes identities of a realm inside tx, revokes every

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/latchkey/latchkey"
@@ -232,7 +233,11 @@ func (im *importer) run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		stores = append(stores, im.store(ctx, rows, p, len(stores) > 0))
+		var before *batch
+		if len(stores) > 0 {
+			before = stores[len(stores)-1]
+		}
+		stores = append(stores, im.store(ctx, rows, p, before))
 	}
 	im.job.State = Succeeded
 	if err := im.w.finish(ctx, im.job, "import_job.complete"); err != nil {
@@ -314,7 +319,9 @@ func (im *importer) loadGroups(ctx context.Context) error {
 // groups kept one PostgreSQL backend busy while the machine was half idle.
 // A batch continues the progress of the one before it (SaveImportJob), so
 // the batches commit in file order, and one whose predecessor failed does
-// not commit. Some batches are stored alone (storeAlone).
+// not commit; it waits for that one's end before it marks its groups
+// changed (directory.Changes.Ready), which the one before it marks too.
+// Some batches are stored alone (storeAlone).
 const storeAhead = 2
 
 // storeAlone reports whether the next batch must wait for those being
@@ -335,12 +342,28 @@ func (im *importer) storeAlone(stores []*batch) bool {
 
 // batch is a batch of rows, planned, whose changes are being stored.
 type batch struct {
-	rows []row
-	plan *plan
-	// beside says that the batch was stored while the one before it was.
-	beside bool
-	done   chan error // the outcome of the storing
+	rows  []row
+	plan  *plan
+	ended chan struct{} // closed when the storing ended, with err
+	err   error
+	// written is closed when the batch's statements have run (or
+	// failed, writeErr), before its transaction ends.
+	written  chan struct{}
+	writeErr error
+	once     sync.Once
 }
+
+// wrote closes written once, with err.
+func (b *batch) wrote(err error) {
+	b.once.Do(func() {
+		b.writeErr = err
+		close(b.written)
+	})
+}
+
+// errBatchBefore fails a batch whose predecessor failed, or did not run
+// its statements in time.
+var errBatchBefore = errors.New("the batch before failed")
 
 // plan is what an import decides for the rows of one batch.
 type plan struct {
@@ -382,22 +405,56 @@ func (im *importer) plan(ctx context.Context, rows []row) (*plan, error) {
 	return p, nil
 }
 
-// store stores a planned batch in a transaction of its own, in the background.
-func (im *importer) store(ctx context.Context, rows []row, p *plan, beside bool) *batch {
-	b := &batch{rows: rows, plan: p, beside: beside, done: make(chan error, 1)}
+// store stores a planned batch in a transaction of its own, in the
+// background, after before (nil when there is none being stored).
+func (im *importer) store(ctx context.Context, rows []row, p *plan, before *batch) *batch {
+	b := &batch{rows: rows, plan: p, ended: make(chan struct{}), written: make(chan struct{})}
 	go func() {
-		b.done <- im.w.Service.store.Update(ctx, func(tx Tx) error { return im.storePlan(ctx, tx, p) })
+		b.err = im.w.Service.store.Update(ctx, func(tx Tx) error {
+			err := im.storePlan(ctx, tx, p, before)
+			b.wrote(err)
+			return err
+		})
+		b.wrote(b.err) // when the transaction did not begin
+		close(b.ended)
 	}()
 	return b
 }
 
 // storePlan stores what a batch changes (unless in a dry run), its failed
-// rows and the job's progress.
-func (im *importer) storePlan(ctx context.Context, tx Tx, p *plan) error {
+// rows and the job's progress. Before it marks groups changed, it waits
+// until the batch before (if any) has run its statements: that one then
+// holds its groups' rows to its commit, which PostgreSQL makes this one
+// wait for, and if it does not commit, this one's save finds the progress
+// it continues missing. (Waiting for that commit itself would wait for
+// the end of its Update, which may want the connection that this one
+// holds, SQLite's one writer.)
+func (im *importer) storePlan(ctx context.Context, tx Tx, p *plan, before *batch) error {
+	// The wait is bounded by the lease: a lock that the batch before
+	// waited for, held by this one, would otherwise stop both for good.
+	ready := func() error {
+		if before == nil {
+			return nil
+		}
+		select {
+		case <-before.written:
+		case <-time.After(im.w.lease()):
+			return errBatchBefore
+		}
+		if before.writeErr != nil {
+			return errBatchBefore
+		}
+		return nil
+	}
 	if !p.job.DryRun {
-		if err := directory.StoreChanges(ctx, tx, p.changes); err != nil {
+		changes := p.changes
+		changes.Ready = ready
+		if err := directory.StoreChanges(ctx, tx, changes); err != nil {
 			return err
 		}
+	}
+	if err := ready(); err != nil {
+		return err
 	}
 	if err := tx.AddImportFailures(ctx, p.job.ID, p.failures); err != nil {
 		return err
@@ -407,27 +464,25 @@ func (im *importer) storePlan(ctx context.Context, tx Tx, p *plan) error {
 
 // retire waits for the first of the batches being stored and returns the
 // others. When it failed because a username or group name was taken
-// meanwhile (latchkey.ErrDuplicate), or when it was stored beside the one
-// before it, which may have failed it (a group's row that it locked first
-// and the other waited for, or the job's progress not yet there), it
-// waits for the batches after it, which cannot commit either, then plans
-// and stores each of them again, alone.
+// meanwhile (latchkey.ErrDuplicate), or waited too long for the one before
+// it, it waits for the batches after it, which cannot commit either, then
+// plans and stores each of them again, alone.
 func (im *importer) retire(ctx context.Context, stores []*batch) ([]*batch, error) {
-	err := <-stores[0].done
-	if err == nil {
-		im.committed(ctx, stores[0].plan)
-		return stores[1:], nil
-	}
-	im.wait(stores[1:])
-	if !errors.Is(err, latchkey.ErrDuplicate) && !stores[0].beside {
-		return nil, err
-	}
-	for _, b := range stores {
-		if err := im.storeAgain(ctx, b.rows); err != nil {
+	<-stores[0].ended
+	if err := stores[0].err; err != nil {
+		im.wait(stores[1:])
+		if !errors.Is(err, latchkey.ErrDuplicate) && !errors.Is(err, errBatchBefore) {
 			return nil, err
 		}
+		for _, b := range stores {
+			if err := im.storeAgain(ctx, b.rows); err != nil {
+				return nil, err
+			}
+		}
+		return nil, nil
 	}
-	return nil, nil
+	im.committed(ctx, stores[0].plan)
+	return stores[1:], nil
 }
 
 // storeAgain plans and stores a batch in the foreground, looking at the
@@ -442,7 +497,7 @@ func (im *importer) storeAgain(ctx context.Context, rows []row) error {
 		if err != nil {
 			return err
 		}
-		err = im.w.Service.store.Update(ctx, func(tx Tx) error { return im.storePlan(ctx, tx, p) })
+		err = im.w.Service.store.Update(ctx, func(tx Tx) error { return im.storePlan(ctx, tx, p, nil) })
 		if errors.Is(err, latchkey.ErrDuplicate) && attempt < 2 {
 			continue
 		}
@@ -473,7 +528,7 @@ func (im *importer) committed(ctx context.Context, p *plan) {
 // that committed, for a failure to record after them.
 func (im *importer) wait(stores []*batch) {
 	for _, b := range stores {
-		if err := <-b.done; err == nil {
+		if <-b.ended; b.err == nil {
 			im.job = b.plan.job
 		}
 	}

@@ -411,33 +411,35 @@ func (t *tx) AddMembers(ctx context.Context, groupID string, identityIDs []strin
 	return t.AddMemberships(ctx, map[string][]string{groupID: identityIDs})
 }
 
-// AddMemberships inserts the memberships in key order, which an import of
-// thousands of rows into a hundred groups finds in fewer pages than group
-// by group, and then marks the groups changed in one statement: the rows
-// of the groups are locked last, so that an import's next batch, which
-// marks the same groups, inserts its own memberships meanwhile.
+// AddMemberships inserts the memberships, then marks their groups changed.
 func (t *tx) AddMemberships(ctx context.Context, members map[string][]string) error {
+	if err := t.InsertMemberships(ctx, members); err != nil {
+		return err
+	}
+	return t.TouchGroups(ctx, directory.Gaining(members))
+}
+
+// InsertMemberships inserts the memberships in key order, which an import
+// of thousands of rows into a hundred groups finds in fewer pages than
+// group by group.
+func (t *tx) InsertMemberships(ctx context.Context, members map[string][]string) error {
 	var rows [][]any
-	var groups []string
 	for g, ids := range members {
-		if len(ids) > 0 {
-			groups = append(groups, g)
-		}
 		for _, id := range ids {
 			rows = append(rows, []any{g, id})
 		}
 	}
-	if len(rows) == 0 {
-		return nil
-	}
 	slices.SortFunc(rows, func(a, b []any) int {
 		return cmp.Or(strings.Compare(a[0].(string), b[0].(string)), strings.Compare(a[1].(string), b[1].(string)))
 	})
-	if err := t.insert(ctx, latchkey.ErrNoParent, `INSERT INTO memberships (group_id, identity_id)`, rows,
-		` ON CONFLICT (group_id, identity_id) DO NOTHING`); err != nil {
-		return err
-	}
-	for chunk := range slices.Chunk(slices.Sorted(slices.Values(groups)), insertBatch) {
+	return t.insert(ctx, latchkey.ErrNoParent, `INSERT INTO memberships (group_id, identity_id)`, rows,
+		` ON CONFLICT (group_id, identity_id) DO NOTHING`)
+}
+
+// TouchGroups marks groups changed, in statements of insertBatch groups
+// in id order, the one order in which concurrent writers lock them.
+func (t *tx) TouchGroups(ctx context.Context, groupIDs []string) error {
+	for chunk := range slices.Chunk(slices.Sorted(slices.Values(groupIDs)), insertBatch) {
 		var a args
 		set := t.touch(&a)
 		if _, err := t.exec(ctx, latchkey.ErrNoParent, `UPDATE user_groups SET `+set+` WHERE id IN `+t.in(&a, chunk), a...); err != nil {
