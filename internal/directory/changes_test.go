@@ -7,6 +7,7 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/directory"
+	"github.com/latchkey/latchkey/internal/store/sqlstore"
 	"github.com/latchkey/latchkey/internal/testenv"
 )
 
@@ -20,15 +21,8 @@ func TestStoreChangesReady(t *testing.T) {
 			ctx := t.Context()
 			st := eng.Open(t)
 			svc := directory.NewService(st.Directory())
-			now := time.Now()
-			tenant := directory.Tenant{ID: "t-" + eng.Name, DisplayName: "T", CreateTime: now, UpdateTime: now}
-			if err := st.CreateTenant(ctx, tenant); err != nil {
-				t.Fatal(err)
-			}
-			realm, err := svc.CreateRealm(ctx, tenant.ID, directory.Realm{DisplayName: "R"})
-			if err != nil {
-				t.Fatal(err)
-			}
+			realm := realmOf(t, st, svc, "t-"+eng.Name)
+			tenant := directory.Tenant{ID: realm.TenantID}
 			g, err := svc.CreateGroup(ctx, tenant.ID, realm.ID, directory.Group{DisplayName: "Staff"}, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -84,4 +78,17 @@ func TestStoreChangesReady(t *testing.T) {
 			}
 		})
 	}
+}
+
+// realmOf creates the tenant and a realm of it, with svc on st, at svc's time.
+func realmOf(t *testing.T, st *sqlstore.Store, svc *directory.Service, tenant string) directory.Realm {
+	now := svc.Clock.Now()
+	if err := st.CreateTenant(t.Context(), directory.Tenant{ID: tenant, DisplayName: tenant, CreateTime: now, UpdateTime: now}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := svc.CreateRealm(t.Context(), tenant, directory.Realm{DisplayName: "R"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }

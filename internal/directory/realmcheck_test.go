@@ -3,7 +3,6 @@ package directory_test
 import (
 	"errors"
 	"testing"
-	"time"
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/directory"
@@ -21,18 +20,10 @@ func TestReadsCheckTheRealm(t *testing.T) {
 			ctx := t.Context()
 			st := eng.Open(t)
 			svc := directory.NewService(st.Directory())
-			now := time.Now()
 			realms := map[string]string{}
 			var ada directory.Identity
 			for _, tenant := range []string{"mine", "theirs"} {
-				if err := st.CreateTenant(ctx, directory.Tenant{ID: tenant, DisplayName: tenant, CreateTime: now, UpdateTime: now}); err != nil {
-					t.Fatal(err)
-				}
-				r, err := svc.CreateRealm(ctx, tenant, directory.Realm{DisplayName: "R"})
-				if err != nil {
-					t.Fatal(err)
-				}
-				realms[tenant] = r.ID
+				realms[tenant] = realmOf(t, st, svc, tenant).ID
 			}
 			empty, err := svc.CreateRealm(ctx, "mine", directory.Realm{DisplayName: "Empty"})
 			if err != nil {

@@ -20,14 +20,8 @@ func TestLosingAccessEndsSessions(t *testing.T) {
 			clock := testenv.NewClock()
 			svc := directory.NewService(st.Directory())
 			svc.Clock = clock.Now
-			tenant := directory.Tenant{ID: "t-" + eng.Name, DisplayName: "T", CreateTime: clock.Now(), UpdateTime: clock.Now()}
-			if err := st.CreateTenant(ctx, tenant); err != nil {
-				t.Fatal(err)
-			}
-			realm, err := svc.CreateRealm(ctx, tenant.ID, directory.Realm{DisplayName: "R"})
-			if err != nil {
-				t.Fatal(err)
-			}
+			realm := realmOf(t, st, svc, "t-"+eng.Name)
+			tenant := directory.Tenant{ID: realm.TenantID}
 			sessionOf := map[string]string{}
 			for _, name := range []string{"ada", "bea", "cy", "dee"} {
 				i, err := svc.CreateIdentity(ctx, tenant.ID, realm.ID, directory.Identity{DisplayName: name, Traits: directory.Traits{Username: name}})
