@@ -21,7 +21,7 @@ func NewID() string {
 // and so do the run's members of a group in the memberships' key (group,
 // identity). When every id took a random first byte, an import of
 // 1,000,000 identities with two groups each dirtied about a page per row
-// in 256 places of those indexes and took 69 s on SQLite; in runs, 34 s.
+// in 256 places of those indexes and took 69 s on SQLite; in runs, 32 s.
 // Two IDs repeat an id only when their ranges of 56-bit tails overlap
 // (odds of about n/2^56 for n ids taken) and the first bytes match. The
 // zero value is ready; an IDs is not safe for concurrent use.
