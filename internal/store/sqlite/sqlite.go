@@ -38,7 +38,9 @@ func Open(path string) (*sqlstore.Store, error) {
 	// The writer does not checkpoint the WAL itself (checkpoint, below, does
 	// in the background) unless the WAL outgrows walLimit pages.
 	//
-	// Its statement journals stay in memory: see journalsInMemory.
+	// Its statement journals stay in memory: see journalsInMemory. Its other
+	// temporary storage (sorts, temporary tables) then takes SQLite's default,
+	// as the readers': memory up to the cache's size, a temporary file past it.
 	pragmas := []string{"cache_size(-32768)", fmt.Sprintf("wal_autocheckpoint(%d)", walLimit)}
 	if !journalsInMemory {
 		pragmas = append(pragmas, "temp_store(MEMORY)")
