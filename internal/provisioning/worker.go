@@ -342,23 +342,35 @@ func (im *importer) storeAlone(stores []*batch) bool {
 
 // batch is a batch of rows, planned, whose changes are being stored.
 type batch struct {
-	rows  []row
-	plan  *plan
-	ended chan struct{} // closed when the storing ended, with err
-	err   error
-	// written is closed when the batch's statements have run (or
-	// failed, writeErr), before its transaction ends.
-	written  chan struct{}
-	writeErr error
-	once     sync.Once
+	rows []row
+	plan *plan
+	// The stages of its storing: its transaction began, its statements
+	// ran, its transaction ended (each with the error that ended it
+	// there, if any).
+	begun, written, ended signal
 }
 
-// wrote closes written once, with err.
-func (b *batch) wrote(err error) {
-	b.once.Do(func() {
-		b.writeErr = err
-		close(b.written)
+// signal is a stage reached once, with an error or nil.
+type signal struct {
+	ch   chan struct{}
+	once sync.Once
+	err  error
+}
+
+func newSignal() signal { return signal{ch: make(chan struct{})} }
+
+// reach marks the stage reached with err, unless it was already.
+func (s *signal) reach(err error) {
+	s.once.Do(func() {
+		s.err = err
+		close(s.ch)
 	})
+}
+
+// wait waits for the stage and returns its error.
+func (s *signal) wait() error {
+	<-s.ch
+	return s.err
 }
 
 // errBatchBefore fails a batch whose predecessor failed, or did not run
@@ -408,15 +420,23 @@ func (im *importer) plan(ctx context.Context, rows []row) (*plan, error) {
 // store stores a planned batch in a transaction of its own, in the
 // background, after before (nil when there is none being stored).
 func (im *importer) store(ctx context.Context, rows []row, p *plan, before *batch) *batch {
-	b := &batch{rows: rows, plan: p, ended: make(chan struct{}), written: make(chan struct{})}
+	b := &batch{rows: rows, plan: p, begun: newSignal(), written: newSignal(), ended: newSignal()}
 	go func() {
-		b.err = im.w.Service.store.Update(ctx, func(tx Tx) error {
+		// The batch before begins first: on SQLite, whose one writing
+		// connection a transaction holds to its end, this one would
+		// otherwise wait in it for that one, which waits for the connection.
+		if before != nil {
+			before.begun.wait()
+		}
+		err := im.w.Service.store.Update(ctx, func(tx Tx) error {
+			b.begun.reach(nil)
 			err := im.storePlan(ctx, tx, p, before)
-			b.wrote(err)
+			b.written.reach(err)
 			return err
 		})
-		b.wrote(b.err) // when the transaction did not begin
-		close(b.ended)
+		b.begun.reach(err) // when the transaction did not begin
+		b.written.reach(err)
+		b.ended.reach(err)
 	}()
 	return b
 }
@@ -437,11 +457,11 @@ func (im *importer) storePlan(ctx context.Context, tx Tx, p *plan, before *batch
 			return nil
 		}
 		select {
-		case <-before.written:
+		case <-before.written.ch:
 		case <-time.After(im.w.lease()):
 			return errBatchBefore
 		}
-		if before.writeErr != nil {
+		if before.written.err != nil {
 			return errBatchBefore
 		}
 		return nil
@@ -468,8 +488,7 @@ func (im *importer) storePlan(ctx context.Context, tx Tx, p *plan, before *batch
 // it, it waits for the batches after it, which cannot commit either, then
 // plans and stores each of them again, alone.
 func (im *importer) retire(ctx context.Context, stores []*batch) ([]*batch, error) {
-	<-stores[0].ended
-	if err := stores[0].err; err != nil {
+	if err := stores[0].ended.wait(); err != nil {
 		im.wait(stores[1:])
 		if !errors.Is(err, latchkey.ErrDuplicate) && !errors.Is(err, errBatchBefore) {
 			return nil, err
@@ -528,7 +547,7 @@ func (im *importer) committed(ctx context.Context, p *plan) {
 // that committed, for a failure to record after them.
 func (im *importer) wait(stores []*batch) {
 	for _, b := range stores {
-		if <-b.ended; b.err == nil {
+		if b.ended.wait() == nil {
 			im.job = b.plan.job
 		}
 	}
