@@ -191,6 +191,11 @@ type Tx interface {
 	// yet and the sign-in is r's (tenant, realm, application, challenge)
 	// and pending at the time given: else latchkey.ErrNotFound.
 	FinishAuthRequest(ctx context.Context, r AuthRequest, at time.Time) error
+	// Approve stores a sign-in's approval, in one transaction with those
+	// that concurrent sign-ins approve: latchkey.ErrNotFound when the
+	// request was not pending (as FinishAuthRequest), ErrSessionEnded when
+	// its session was not live; either way it stores nothing.
+	Approve(ctx context.Context, a Approval) error
 	GetIdentity(ctx context.Context, realmID, id string) (directory.Identity, error)
 	// ListIdentities pages a realm's identities (Entra ID's hints find theirs by a filter).
 	ListIdentities(ctx context.Context, realmID string, opts latchkey.ListOptions) ([]directory.Identity, int, error)

@@ -312,26 +312,7 @@ func (s *Service) approve(ctx context.Context, req AuthRequest, identity directo
 	if unstored {
 		events = slices.Insert(events, 0, s.signInEvent(ctx, audit.SignInStarted, req.TenantID, req.RealmID, req.ApplicationID, req.ID, nil, ""))
 	}
-	err = s.store.Update(ctx, func(tx Tx) error {
-		// A sign-in in a session is stored finished: one write, not two.
-		if unstored {
-			if err := tx.SaveAuthRequest(ctx, fin, nil); err != nil {
-				return err
-			}
-		} else if err := tx.FinishAuthRequest(ctx, fin, at); err != nil {
-			return err
-		}
-		if ss != nil {
-			err := tx.UseSession(ctx, ss.ID, req.ApplicationID, at, ss.TouchDue(at))
-			if errors.Is(err, latchkey.ErrNotFound) {
-				return ErrSessionEnded
-			}
-			if err != nil {
-				return err
-			}
-		}
-		return tx.RecordEvents(ctx, events)
-	})
+	err = s.store.Approve(ctx, Approval{Request: fin, New: unstored, At: at, TouchSession: ss != nil && ss.TouchDue(at), Events: events})
 	if errors.Is(err, latchkey.ErrNotFound) {
 		return "", "", s.whyNotPending(ctx, req)
 	} else if err != nil {

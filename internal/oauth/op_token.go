@@ -109,6 +109,19 @@ type Grant struct {
 	Events []audit.Event
 }
 
+// Approval is what a sign-in that policy allowed stores, all or nothing:
+// its request finished with the code's hash (FinishAuthRequest's rules),
+// or, New, stored finished (a sign-in in a session); when Request names a
+// session, the session's use of the application (TouchSession: its times
+// renewed too, see sessions.Session.TouchDue); and the sign-in's events.
+type Approval struct {
+	Request      AuthRequest
+	New          bool
+	At           time.Time
+	TouchSession bool
+	Events       []audit.Event
+}
+
 // tokenEvent is the event of a grant's tokens for an identity.
 func (s *Service) tokenEvent(ctx context.Context, action, grantType string, app client, i directory.Identity, correlation, credentialID string) audit.Event {
 	e := s.signInEvent(ctx, action, app.TenantID, app.RealmID, app.ID, correlation, &i, credentialID)

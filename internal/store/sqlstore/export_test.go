@@ -4,6 +4,6 @@ package sqlstore
 var (
 	GetSession               = getSession
 	UseSession               = useSession
-	RecordSessionApplication = recordSessionApplication
+	RecordSessionApplication = recordApplications("($1, $2, CAST($3 AS BIGINT))")
 	RenewSession             = renewSession
 )

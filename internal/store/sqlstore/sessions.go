@@ -1,11 +1,13 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/latchkey/latchkey"
@@ -149,15 +151,11 @@ func live(p string) string {
 	return `(end_time = 0 AND idle_expire_time >= ` + p + ` AND absolute_expire_time >= ` + p + `) IS TRUE`
 }
 
-// The statements that read a session by its id, and that use it, record
-// an application's sign-in with it and renew it while it is live (id, then
-// the time in $2, $3 and $8).
+// The statements that read a session by its id, and that use it and renew
+// it while it is live (id, then the time in $2 and $8).
 var (
 	getSession = `SELECT a.application_id, ` + sessionColumns + ` FROM sessions
 		LEFT JOIN session_applications a ON a.session_id = sessions.id WHERE sessions.id = $1 ORDER BY a.application_id`
-	recordSessionApplication = `INSERT INTO session_applications (session_id, application_id, first_time, last_time)
-		SELECT id, $2, $3, $3 FROM sessions WHERE id = $1 AND ` + live("$3") + `
-		ON CONFLICT (session_id, application_id) DO UPDATE SET last_time = excluded.last_time`
 	useSession = `UPDATE sessions SET last_seen_time = $2,
 		idle_expire_time = CASE WHEN CAST($2 AS BIGINT) + idle_timeout < absolute_expire_time
 			THEN CAST($2 AS BIGINT) + idle_timeout ELSE absolute_expire_time END
@@ -182,10 +180,57 @@ func (t *tx) UseSession(ctx context.Context, id, applicationID string, at time.T
 	case applicationID != "":
 		// Only a live session records the application: without a touch,
 		// this is the one statement that also finds it ended.
-		return affected(t.exec(ctx, latchkey.ErrNotFound, recordSessionApplication, id, applicationID, micros(at)))
+		return t.recordSessionApplications(ctx, []sessionUse{{id, applicationID, at}})
 	case !touch:
 		var one int
 		return notFoundIfNoRows(t.r.QueryRowContext(ctx, `SELECT 1 FROM sessions WHERE id = $1 AND `+live("$2"), id, micros(at)).Scan(&one))
+	}
+	return nil
+}
+
+// recordApplications is the statement that records sessions' applications
+// from values, rows of (session id, application id, time).
+func recordApplications(values string) string {
+	// A VALUES list's columns are column1, column2… on both engines.
+	return `INSERT INTO session_applications (session_id, application_id, first_time, last_time)
+		SELECT s.id, v.column2, v.column3, v.column3 FROM sessions s JOIN (VALUES ` + values + `) v ON s.id = v.column1
+		WHERE ` + live("v.column3") + `
+		ON CONFLICT (session_id, application_id) DO UPDATE SET last_time = excluded.last_time`
+}
+
+// sessionUse is a session's sign-in to an application at a time.
+type sessionUse struct {
+	sessionID, applicationID string
+	at                       time.Time
+}
+
+// recordSessionApplications records, in one statement, each use's
+// application with its session if the session is live at the use's time:
+// latchkey.ErrNotFound when one was not (the others are recorded: the
+// caller's transaction decides).
+func (t *tx) recordSessionApplications(ctx context.Context, uses []sessionUse) error {
+	if len(uses) == 0 {
+		return nil
+	}
+	// One row each: an upsert may not change a row twice.
+	latest := map[[2]string]time.Time{}
+	for _, u := range uses {
+		k := [2]string{u.sessionID, u.applicationID}
+		if at, seen := latest[k]; !seen || u.at.After(at) {
+			latest[k] = u.at
+		}
+	}
+	var a args
+	rows := make([]string, 0, len(latest))
+	for k, at := range latest {
+		rows = append(rows, "("+t.add(&a, k[0])+", "+t.add(&a, k[1])+", CAST("+t.add(&a, micros(at))+" AS BIGINT))")
+	}
+	res, err := t.exec(ctx, latchkey.ErrNotFound, recordApplications(strings.Join(rows, ", ")), a...)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n < int64(len(rows)) {
+		return cmp.Or(err, latchkey.ErrNotFound)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/latchkey/latchkey"
@@ -79,6 +80,65 @@ func (t *tx) FinishAuthRequest(ctx context.Context, r oauth.AuthRequest, at time
 		AND tenant_id = $7 AND realm_id = $8 AND application_id = $9 AND challenge = $10 AND expire_time >= $11`,
 		r.IdentityID, r.CredentialID, micros(r.AuthTime), r.CodeHash, micros(r.ExpireTime), r.ID,
 		r.TenantID, r.RealmID, r.ApplicationID, r.Challenge, micros(at), r.SessionID, amrJSON(r.AMR), r.ACR))
+}
+
+// Approve stores a sign-in's approval in one transaction with those that
+// concurrent sign-ins approve: under load each pays a share of one commit
+// and of the statements that record sessions' applications, requests
+// stored finished and events. (Inside Update the transaction's own Approve
+// is used.)
+func (s *Store) Approve(ctx context.Context, a oauth.Approval) error {
+	return s.approvals.do(ctx, a, func(ctx context.Context, as []oauth.Approval) ([]error, error) {
+		return make([]error, len(as)), s.update(ctx, func(t *tx) error { return t.approve(ctx, as) })
+	})
+}
+
+func (t *tx) Approve(ctx context.Context, a oauth.Approval) error {
+	return t.approve(ctx, []oauth.Approval{a})
+}
+
+// approve stores approvals, all or nothing: it finishes the pending
+// requests (a statement each) and inserts those stored finished (one),
+// renews the sessions due a touch (a statement each, once a minute a
+// session at most), records the sessions' applications (one) and the
+// events (one). A refusal fails them all: the group commit then stores
+// each alone, and only the refused one fails.
+func (t *tx) approve(ctx context.Context, as []oauth.Approval) error {
+	var finished [][]any
+	var uses []sessionUse
+	var events []audit.Event
+	for _, a := range as {
+		r := a.Request
+		if a.New {
+			finished = append(finished, authRequestRow(r))
+		} else if err := t.FinishAuthRequest(ctx, r, a.At); err != nil {
+			return err
+		}
+		if r.SessionID != "" {
+			if a.TouchSession {
+				if err := t.UseSession(ctx, r.SessionID, "", a.At, true); err != nil {
+					return sessionEnded(err)
+				}
+			}
+			uses = append(uses, sessionUse{r.SessionID, r.ApplicationID, a.At})
+		}
+		events = append(events, a.Events...)
+	}
+	if err := t.insert(ctx, latchkey.ErrNoParent, insertAuthRequests, finished, ""); err != nil {
+		return err
+	}
+	if err := t.recordSessionApplications(ctx, uses); err != nil {
+		return sessionEnded(err)
+	}
+	return t.RecordEvents(ctx, events)
+}
+
+// sessionEnded is the error of a session's use that found it not live.
+func sessionEnded(err error) error {
+	if errors.Is(err, latchkey.ErrNotFound) {
+		return oauth.ErrSessionEnded
+	}
+	return err
 }
 
 const refreshColumns = `token_hash, family_id, tenant_id, realm_id, application_id, identity_id, scope, auth_time, used,

@@ -102,6 +102,8 @@ type Store struct {
 	creates groupCommit[identityCreate]
 	// authRequests are the sign-ins' requests (SaveAuthRequest).
 	authRequests groupCommit[withEvent[oauth.AuthRequest]]
+	// approvals are the sign-ins that policy allowed (Approve).
+	approvals groupCommit[oauth.Approval]
 	// samlRequests are the SAML sign-ins' requests (SaveSAMLRequest).
 	samlRequests groupCommit[withEvent[saml.Request]]
 	// outcomes are the delivery attempts' (deliveryStore.FinishAttempt).

@@ -10,8 +10,10 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
@@ -143,6 +145,112 @@ func testFinishAuthRequest(t *testing.T, s store.Store) {
 	must(t, err)
 	_, _, err = s.GetSignInByCode(ctx, "hash")
 	wantErr(t, "the code of a deleted identity", err, latchkey.ErrNotFound)
+}
+
+// testApprove: concurrent approvals (that the store may save together)
+// each store all of theirs or nothing: a request finished once, a request
+// stored finished in a live session with the session's application, and
+// the events; a request no longer pending is latchkey.ErrNotFound and an
+// ended session oauth.ErrSessionEnded, and neither leaves a trace.
+func testApprove(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	r := newRealm(t, s)
+	app := addApplication(t, s, r)
+	alice, laptop := addSigner(t, s, r, "alice")
+	live, renewed := addSession(t, s, r, alice, laptop), addSession(t, s, r, alice, laptop)
+	ended := addSession(t, s, r, alice, laptop)
+	_, err := s.EndSessions(ctx, session.End{IDs: []string{ended.ID}, At: now, Reason: "sign_out"})
+	must(t, err)
+	at := now.Add(time.Minute)
+	pending := func() oauth.AuthRequest {
+		ar := oauth.AuthRequest{ID: latchkey.RandomString(32), TenantID: r.TenantID, RealmID: r.ID, ApplicationID: app.ID,
+			Challenge: "c", CreateTime: now, ExpireTime: now.Add(time.Hour)}
+		must(t, s.SaveAuthRequest(ctx, ar, nil))
+		return ar
+	}
+	finished := func(ar oauth.AuthRequest, sessionID string) oauth.AuthRequest {
+		ar.IdentityID, ar.CredentialID, ar.AuthTime, ar.CodeHash = alice, laptop, now, latchkey.RandomString(64)
+		ar.ExpireTime, ar.SessionID = at.Add(time.Minute), sessionID
+		return ar
+	}
+	inSession := func(sessionID string) oauth.AuthRequest {
+		return finished(oauth.AuthRequest{ID: latchkey.RandomString(32), TenantID: r.TenantID, RealmID: r.ID,
+			ApplicationID: app.ID, Challenge: "c", CreateTime: at}, sessionID)
+	}
+	contested := pending()
+	spent := pending()
+	must(t, s.FinishAuthRequest(ctx, finished(spent, ""), now))
+	cases := []struct {
+		what     string
+		approval oauth.Approval
+		want     error // nil: stored, unless contested
+	}{
+		{"a pending request", oauth.Approval{Request: finished(pending(), "")}, nil},
+		{"a pending request in a live session", oauth.Approval{Request: finished(pending(), live.ID)}, nil},
+		{"a request in a live session", oauth.Approval{Request: inSession(live.ID), New: true}, nil},
+		{"another in the same session", oauth.Approval{Request: inSession(live.ID), New: true}, nil},
+		{"a request in a session due a touch", oauth.Approval{Request: inSession(renewed.ID), New: true, TouchSession: true}, nil},
+		{"a request in an ended session", oauth.Approval{Request: inSession(ended.ID), New: true}, oauth.ErrSessionEnded},
+		{"a pending request in an ended session", oauth.Approval{Request: finished(pending(), ended.ID), TouchSession: true}, oauth.ErrSessionEnded},
+		{"a request finished before", oauth.Approval{Request: finished(spent, "")}, latchkey.ErrNotFound},
+		{"a contested request", oauth.Approval{Request: finished(contested, "")}, nil},
+		{"a contested request again", oauth.Approval{Request: finished(contested, "")}, nil},
+	}
+	errs := make([]error, len(cases))
+	var wg sync.WaitGroup
+	for i := range cases {
+		c := &cases[i]
+		c.approval.At = at
+		c.approval.Events = []audit.Event{newEvent(r.TenantID, r.ID, i, "sign_in.allowed")}
+		wg.Go(func() { errs[i] = s.Approve(ctx, c.approval) })
+	}
+	wg.Wait()
+	contestWon := 0
+	var recorded []string
+	for i, c := range cases {
+		req := c.approval.Request
+		got, getErr := s.GetAuthRequest(ctx, req.ID)
+		switch {
+		case c.approval.Request.ID == contested.ID && errs[i] == nil:
+			contestWon++
+		case c.approval.Request.ID == contested.ID:
+			wantErr(t, c.what, errs[i], latchkey.ErrNotFound)
+			continue
+		default:
+			wantErr(t, c.what, errs[i], c.want)
+		}
+		if errs[i] != nil {
+			if c.approval.New {
+				wantErr(t, c.what+": the request", getErr, latchkey.ErrNotFound)
+			} else if getErr == nil && got.CodeHash == req.CodeHash {
+				t.Errorf("%s: the request was finished", c.what)
+			}
+			continue
+		}
+		recorded = append(recorded, c.approval.Events[0].ID)
+		must(t, getErr)
+		if got.IdentityID != alice || got.CodeHash != req.CodeHash || got.SessionID != req.SessionID {
+			t.Errorf("%s: stored %+v", c.what, got)
+		}
+	}
+	equal(t, "approvals of the contested request that won", contestWon, 1)
+	list, _, err := s.Audit().ListEvents(ctx, r.TenantID, r.ID, all(nil))
+	must(t, err)
+	sameIDs(t, "events of the approvals stored", slices.Sorted(slices.Values(ids(list, eventID))), slices.Sorted(slices.Values(recorded)))
+	for _, v := range []session.Session{live, renewed} {
+		got, err := s.GetSession(ctx, v.ID)
+		must(t, err)
+		equal(t, "applications of a session used", got.Applications, []string{app.ID})
+	}
+	got, err := s.GetSession(ctx, renewed.ID)
+	must(t, err)
+	equal(t, "last seen of the session touched", got.LastSeenTime, at)
+	got, err = s.GetSession(ctx, live.ID)
+	must(t, err)
+	equal(t, "last seen of a session not touched", got.LastSeenTime, live.LastSeenTime)
+	got, err = s.GetSession(ctx, ended.ID)
+	must(t, err)
+	equal(t, "applications of the ended session", got.Applications, []string{})
 }
 
 // testRedeemCodes: concurrent grants that redeem codes (and that the store

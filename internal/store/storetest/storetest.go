@@ -68,6 +68,7 @@ func Run[S store.Store](t *testing.T, open func(t testing.TB) S) {
 		{"FinishAuthRequest", testFinishAuthRequest},
 		{"AuthRequestsTogether", testAuthRequestsTogether},
 		{"RedeemCodes", testRedeemCodes},
+		{"Approve", testApprove},
 		{"GrantFamilies", testGrantFamilies},
 		{"FamilyRevokedDuringRefresh", testFamilyRevokedDuringRefresh},
 		{"RedemptionOfRevokedSigner", testRedemptionOfRevokedSigner},
