@@ -105,6 +105,15 @@ func saveTogether[T any](ctx context.Context, s *Store, g *groupCommit[withEvent
 // insertWithEvents inserts items, as row makes them, in one statement
 // (prefix: INSERT INTO table (columns)) and their events in another.
 func insertWithEvents[T any](ctx context.Context, t *tx, prefix string, items []withEvent[T], row func(T) []any) ([]error, error) {
+	events, err := insertItems(ctx, t, prefix, items, row)
+	if err != nil {
+		return nil, err
+	}
+	return make([]error, len(items)), t.RecordEvents(ctx, events)
+}
+
+// insertItems is insertWithEvents without the events: it returns them.
+func insertItems[T any](ctx context.Context, t *tx, prefix string, items []withEvent[T], row func(T) []any) ([]audit.Event, error) {
 	rows := make([][]any, len(items))
 	var events []audit.Event
 	for i, it := range items {
@@ -113,8 +122,5 @@ func insertWithEvents[T any](ctx context.Context, t *tx, prefix string, items []
 			events = append(events, *it.event)
 		}
 	}
-	if err := t.insert(ctx, latchkey.ErrNoParent, prefix, rows, ""); err != nil {
-		return nil, err
-	}
-	return make([]error, len(items)), t.RecordEvents(ctx, events)
+	return events, t.insert(ctx, latchkey.ErrNoParent, prefix, rows, "")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/latchkey/latchkey"
@@ -37,11 +38,11 @@ func authRequestFields(r *oauth.AuthRequest) fields {
 }
 
 // SaveAuthRequest stores a sign-in's request and its event in one
-// transaction with those that concurrent sign-ins save: the requests in one
-// statement, the events in another. (Inside Update the transaction's own
+// transaction with the writes of concurrent sign-ins (saveSignIns): the
+// requests in one statement. (Inside Update the transaction's own
 // SaveAuthRequest is used.)
 func (s *Store) SaveAuthRequest(ctx context.Context, r oauth.AuthRequest, e *audit.Event) error {
-	return saveTogether(ctx, s, &s.authRequests, insertAuthRequests, r, e, authRequestRow)
+	return s.signIns.do(ctx, signInWrite{request: &withEvent[oauth.AuthRequest]{r, e}}, s.saveSignIns)
 }
 
 func (t *tx) SaveAuthRequest(ctx context.Context, r oauth.AuthRequest, e *audit.Event) error {
@@ -82,28 +83,80 @@ func (t *tx) FinishAuthRequest(ctx context.Context, r oauth.AuthRequest, at time
 		r.TenantID, r.RealmID, r.ApplicationID, r.Challenge, micros(at), r.SessionID, amrJSON(r.AMR), r.ACR))
 }
 
-// Approve stores a sign-in's approval in one transaction with those that
-// concurrent sign-ins approve: under load each pays a share of one commit
-// and of the statements that record sessions' applications, requests
-// stored finished and events. (Inside Update the transaction's own Approve
-// is used.)
+// Approve stores a sign-in's approval in one transaction with the writes
+// of concurrent sign-ins (saveSignIns). (Inside Update the transaction's
+// own Approve is used.)
 func (s *Store) Approve(ctx context.Context, a oauth.Approval) error {
-	return s.approvals.do(ctx, a, func(ctx context.Context, as []oauth.Approval) ([]error, error) {
-		return make([]error, len(as)), s.update(ctx, func(t *tx) error { return t.approve(ctx, as) })
-	})
+	return s.signIns.do(ctx, signInWrite{approval: &a}, s.saveSignIns)
 }
 
 func (t *tx) Approve(ctx context.Context, a oauth.Approval) error {
-	return t.approve(ctx, []oauth.Approval{a})
+	events, err := t.approve(ctx, []oauth.Approval{a})
+	if err != nil {
+		return err
+	}
+	return t.RecordEvents(ctx, events)
 }
 
-// approve stores approvals, all or nothing: it finishes the pending
-// requests (a statement each) and inserts those stored finished (one),
-// renews the sessions due a touch (a statement each, once a minute a
-// session at most), records the sessions' applications (one) and the
-// events (one). A refusal fails them all: the group commit then stores
-// each alone, and only the refused one fails.
-func (t *tx) approve(ctx context.Context, as []oauth.Approval) error {
+// signInWrite is a write of a sign-in that concurrent sign-ins' writes
+// share a transaction with: its request stored pending (or, in a session,
+// finished) with its event, its approval, or the grant that spends its
+// code or continues its family. One of the three is set.
+type signInWrite struct {
+	request  *withEvent[oauth.AuthRequest]
+	approval *oauth.Approval
+	grant    *oauth.Grant
+}
+
+// saveSignIns stores writes of sign-ins in one transaction: the requests
+// in one statement, the approvals and grants in a few each, and the events
+// of all in one. Under load a sign-in pays a share of one commit instead
+// of three. A grant's outcome is its own (saveGrantRows); a refused
+// approval fails all (approve), and the group commit then stores each
+// write alone.
+func (s *Store) saveSignIns(ctx context.Context, ws []signInWrite) (outcomes []error, err error) {
+	var requests []withEvent[oauth.AuthRequest]
+	var approvals []oauth.Approval
+	var grants []oauth.Grant
+	var grantAt []int // the index in ws of each of grants
+	for i, w := range ws {
+		switch {
+		case w.request != nil:
+			requests = append(requests, *w.request)
+		case w.approval != nil:
+			approvals = append(approvals, *w.approval)
+		default:
+			grants, grantAt = append(grants, *w.grant), append(grantAt, i)
+		}
+	}
+	outcomes = make([]error, len(ws))
+	err = s.update(ctx, func(t *tx) error {
+		events, err := insertItems(ctx, t, insertAuthRequests, requests, authRequestRow)
+		if err != nil {
+			return err
+		}
+		approved, err := t.approve(ctx, approvals)
+		if err != nil {
+			return err
+		}
+		granted, issued, err := t.saveGrantRows(ctx, grants)
+		if err != nil {
+			return err
+		}
+		for j, i := range grantAt {
+			outcomes[i] = granted[j]
+		}
+		return t.RecordEvents(ctx, slices.Concat(events, approved, issued))
+	})
+	return outcomes, err
+}
+
+// approve stores approvals, all or nothing, and returns their events: it
+// finishes the pending requests (a statement each) and inserts those
+// stored finished (one), renews the sessions due a touch (a statement
+// each, once a minute a session at most) and records the sessions'
+// applications (one). A refusal fails them all.
+func (t *tx) approve(ctx context.Context, as []oauth.Approval) ([]audit.Event, error) {
 	var finished [][]any
 	var uses []sessionUse
 	var events []audit.Event
@@ -112,12 +165,12 @@ func (t *tx) approve(ctx context.Context, as []oauth.Approval) error {
 		if a.New {
 			finished = append(finished, authRequestRow(r))
 		} else if err := t.FinishAuthRequest(ctx, r, a.At); err != nil {
-			return err
+			return nil, err
 		}
 		if r.SessionID != "" {
 			if a.TouchSession {
 				if err := t.UseSession(ctx, r.SessionID, "", a.At, true); err != nil {
-					return sessionEnded(err)
+					return nil, sessionEnded(err)
 				}
 			}
 			uses = append(uses, sessionUse{r.SessionID, r.ApplicationID, a.At})
@@ -125,12 +178,9 @@ func (t *tx) approve(ctx context.Context, as []oauth.Approval) error {
 		events = append(events, a.Events...)
 	}
 	if err := t.insert(ctx, latchkey.ErrNoParent, insertAuthRequests, finished, ""); err != nil {
-		return err
+		return nil, err
 	}
-	if err := t.recordSessionApplications(ctx, uses); err != nil {
-		return sessionEnded(err)
-	}
-	return t.RecordEvents(ctx, events)
+	return events, sessionEnded(t.recordSessionApplications(ctx, uses))
 }
 
 // sessionEnded is the error of a session's use that found it not live.

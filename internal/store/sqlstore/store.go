@@ -98,12 +98,11 @@ type Store struct {
 	db      *sql.DB
 	writer  *sql.DB
 	dialect *Dialect
+	// grants are the grants of token records alone (SaveGrant).
 	grants  groupCommit[oauth.Grant]
 	creates groupCommit[identityCreate]
-	// authRequests are the sign-ins' requests (SaveAuthRequest).
-	authRequests groupCommit[withEvent[oauth.AuthRequest]]
-	// approvals are the sign-ins that policy allowed (Approve).
-	approvals groupCommit[oauth.Approval]
+	// signIns are the writes of sign-ins (saveSignIns).
+	signIns groupCommit[signInWrite]
 	// samlRequests are the SAML sign-ins' requests (SaveSAMLRequest).
 	samlRequests groupCommit[withEvent[saml.Request]]
 	// outcomes are the delivery attempts' (deliveryStore.FinishAttempt).

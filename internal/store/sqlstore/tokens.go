@@ -15,54 +15,54 @@ import (
 )
 
 // SaveGrant stores a grant, in one transaction with those that concurrent
-// requests save (one statement for records alone); it returns once the
-// grant is committed. (Inside Update the transaction's own SaveGrant is
-// used.)
+// requests save; it returns once the grant is committed. A grant of a
+// sign-in (it spends a code, or continues a family) shares its transaction
+// with the other writes of sign-ins (saveSignIns); one of token records
+// alone (client credentials) shares a statement with the others. (Inside
+// Update the transaction's own SaveGrant is used.)
 func (s *Store) SaveGrant(ctx context.Context, g oauth.Grant) error {
-	return s.grants.do(ctx, g, s.saveGrants)
-}
-
-// saveGrants stores grants together: in one statement when they only
-// insert token records (client credentials), else in one transaction.
-func (s *Store) saveGrants(ctx context.Context, gs []oauth.Grant) (outcomes []error, err error) {
-	if !slices.ContainsFunc(gs, func(g oauth.Grant) bool { return g.Redeems != "" || g.Family != nil || g.Refresh != nil }) {
-		return s.tx.saveGrants(ctx, gs)
+	if g.Redeems != "" || g.Family != nil || g.Refresh != nil {
+		return s.signIns.do(ctx, signInWrite{grant: &g}, s.saveSignIns)
 	}
-	err = s.update(ctx, func(t *tx) error {
-		outcomes, err = t.saveGrants(ctx, gs)
-		return err
-	})
-	return outcomes, err
+	return s.grants.do(ctx, g, s.tx.saveGrants)
 }
 
 func (t *tx) SaveGrant(ctx context.Context, g oauth.Grant) error {
 	return first(t.saveGrants(ctx, []oauth.Grant{g}))
 }
 
-// saveGrants spends the codes the grants redeem, each once, checks that
+// saveGrants is saveGrantRows with the grants' events recorded.
+func (t *tx) saveGrants(ctx context.Context, gs []oauth.Grant) ([]error, error) {
+	outcomes, events, err := t.saveGrantRows(ctx, gs)
+	if err != nil {
+		return nil, err
+	}
+	return outcomes, t.RecordEvents(ctx, events)
+}
+
+// saveGrantRows spends the codes the grants redeem, each once, checks that
 // their passkeys and identities may still sign in, continues the families
 // that refreshes continue, and inserts the families, token records and
-// refresh tokens of those that could, with their events, in at most seven
-// statements. A grant
+// refresh tokens of those that could, in at most six statements, and
+// returns their events. A grant
 // whose code had been spent before (or by an earlier grant of gs), whose
 // passkey or identity was revoked or suspended since the code was read, or
 // whose family was revoked, has the outcome latchkey.ErrNotFound and
 // stores nothing.
-func (t *tx) saveGrants(ctx context.Context, gs []oauth.Grant) (outcomes []error, err error) {
+func (t *tx) saveGrantRows(ctx context.Context, gs []oauth.Grant) (outcomes []error, events []audit.Event, err error) {
 	refused := make([]bool, len(gs))
 	if err := t.redeemCodes(ctx, gs, refused); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := t.signersActive(ctx, gs, refused); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := t.continueFamilies(ctx, gs, refused); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	outcomes = make([]error, len(gs))
 	var tokens []oauth.Token
 	var families, refresh [][]any
-	var events []audit.Event
 	for i, g := range gs {
 		if refused[i] {
 			outcomes[i] = latchkey.ErrNotFound
@@ -81,15 +81,12 @@ func (t *tx) saveGrants(ctx context.Context, gs []oauth.Grant) (outcomes []error
 		}
 	}
 	if err := t.insert(ctx, latchkey.ErrNoParent, `INSERT INTO grant_families (`+familyColumns+`)`, families, ""); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := t.createTokens(ctx, tokens); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if err := t.RecordEvents(ctx, events); err != nil {
-		return nil, err
-	}
-	return outcomes, t.insert(ctx, latchkey.ErrNoParent, `INSERT INTO refresh_tokens (`+refreshColumns+`)`, refresh, "")
+	return outcomes, events, t.insert(ctx, latchkey.ErrNoParent, `INSERT INTO refresh_tokens (`+refreshColumns+`)`, refresh, "")
 }
 
 const familyColumns = `id, tenant_id, realm_id, application_id, identity_id, credential_id, create_time, expire_time`

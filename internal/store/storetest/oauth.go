@@ -204,7 +204,24 @@ func testApprove(t *testing.T, s store.Store) {
 		c.approval.Events = []audit.Event{newEvent(r.TenantID, r.ID, i, "sign_in.allowed")}
 		wg.Go(func() { errs[i] = s.Approve(ctx, c.approval) })
 	}
+	// The other writes of sign-ins, at the same time (the store may save
+	// them with the approvals): a grant that spends a code, a new request.
+	redemption := familyGrant(app, spent.ID, alice, laptop, now.Add(time.Hour))
+	var grantErr, requestErr error
+	wg.Go(func() { grantErr = s.SaveGrant(ctx, redemption) })
+	started := oauth.AuthRequest{ID: latchkey.RandomString(32), TenantID: r.TenantID, RealmID: r.ID, ApplicationID: app.ID,
+		Challenge: "c", CreateTime: now, ExpireTime: now.Add(time.Hour)}
+	wg.Go(func() { requestErr = s.SaveAuthRequest(ctx, started, nil) })
 	wg.Wait()
+	must(t, grantErr)
+	must(t, requestErr)
+	_, err = s.GetToken(ctx, redemption.Tokens[0].ID)
+	must(t, err)
+	saved, err := s.GetAuthRequest(ctx, started.ID)
+	must(t, err)
+	if saved.IdentityID != "" || saved.Challenge != started.Challenge || !saved.ExpireTime.Equal(started.ExpireTime) {
+		t.Errorf("a request saved meanwhile: %+v", saved)
+	}
 	contestWon := 0
 	var recorded []string
 	for i, c := range cases {
