@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -476,6 +477,22 @@ func (t *tx) classify(err, onForeignKey error) error {
 }
 
 // affected returns latchkey.ErrNotFound when a write changed no row.
+// allAffected is affected for a statement that must change n rows: else
+// latchkey.ErrNotFound.
+func allAffected(res sql.Result, err error, n int) error {
+	if err != nil {
+		return err
+	}
+	if changed, err := res.RowsAffected(); err != nil || changed < int64(n) {
+		return cmp.Or(err, latchkey.ErrNotFound)
+	}
+	return nil
+}
+
+// bigint is a placeholder cast to BIGINT: a VALUES list's parameters have
+// no column to take their type from on PostgreSQL.
+func bigint(placeholder string) string { return "CAST(" + placeholder + " AS BIGINT)" }
+
 func affected(res sql.Result, err error) error {
 	if err != nil {
 		return err

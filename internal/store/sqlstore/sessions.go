@@ -1,7 +1,6 @@
 package sqlstore
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -223,16 +222,10 @@ func (t *tx) recordSessionApplications(ctx context.Context, uses []sessionUse) e
 	var a args
 	rows := make([]string, 0, len(latest))
 	for k, at := range latest {
-		rows = append(rows, "("+t.add(&a, k[0])+", "+t.add(&a, k[1])+", CAST("+t.add(&a, micros(at))+" AS BIGINT))")
+		rows = append(rows, "("+t.add(&a, k[0])+", "+t.add(&a, k[1])+", "+bigint(t.add(&a, micros(at)))+")")
 	}
 	res, err := t.exec(ctx, latchkey.ErrNotFound, recordApplications(strings.Join(rows, ", ")), a...)
-	if err != nil {
-		return err
-	}
-	if n, err := res.RowsAffected(); err != nil || n < int64(len(rows)) {
-		return cmp.Or(err, latchkey.ErrNotFound)
-	}
-	return nil
+	return allAffected(res, err, len(rows))
 }
 
 func (t *tx) RenewSession(ctx context.Context, s session.Session) error {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/latchkey/latchkey"
@@ -76,11 +77,47 @@ func (t *tx) GetSignInByCode(ctx context.Context, codeHash string) (r oauth.Auth
 }
 
 func (t *tx) FinishAuthRequest(ctx context.Context, r oauth.AuthRequest, at time.Time) error {
-	return affected(t.exec(ctx, latchkey.ErrNoParent, `UPDATE auth_requests SET identity_id = $1, credential_id = $2,
-		auth_time = $3, code_hash = $4, expire_time = $5, session_id = $12, amr = $13, acr = $14 WHERE id = $6 AND identity_id = ''
-		AND tenant_id = $7 AND realm_id = $8 AND application_id = $9 AND challenge = $10 AND expire_time >= $11`,
-		r.IdentityID, r.CredentialID, micros(r.AuthTime), r.CodeHash, micros(r.ExpireTime), r.ID,
-		r.TenantID, r.RealmID, r.ApplicationID, r.Challenge, micros(at), r.SessionID, amrJSON(r.AMR), r.ACR))
+	return t.finishAuthRequests(ctx, []oauth.Approval{{Request: r, At: at}})
+}
+
+// finishAuthRequests finishes the approvals' requests in one statement,
+// as FinishAuthRequest each: latchkey.ErrNotFound when one was not
+// pending then (the others are finished: the caller's transaction
+// decides).
+func (t *tx) finishAuthRequests(ctx context.Context, as []oauth.Approval) error {
+	if len(as) == 0 {
+		return nil
+	}
+	var a args
+	rows := make([]string, len(as))
+	for i, v := range as {
+		r := v.Request
+		rows[i] = "(" + strings.Join([]string{t.add(&a, r.ID), t.add(&a, r.TenantID), t.add(&a, r.RealmID), t.add(&a, r.ApplicationID),
+			t.add(&a, r.Challenge), bigint(t.add(&a, micros(v.At))), t.add(&a, r.IdentityID), t.add(&a, r.CredentialID),
+			bigint(t.add(&a, micros(r.AuthTime))), t.add(&a, r.CodeHash), bigint(t.add(&a, micros(r.ExpireTime))),
+			t.add(&a, r.SessionID), t.add(&a, amrJSON(r.AMR)), t.add(&a, r.ACR)}, ", ") + ")"
+	}
+	ids := make([]string, len(as))
+	for i, v := range as {
+		ids[i] = v.Request.ID
+	}
+	res, err := t.exec(ctx, latchkey.ErrNoParent, finishAuthRequests(strings.Join(rows, ", "), t.in(&a, ids)), a...)
+	return allAffected(res, err, len(as))
+}
+
+// finishAuthRequests is the statement that finishes sign-ins from values,
+// rows of (id, tenant, realm, application, challenge, time; then identity,
+// credential, auth time, code hash, expiry, session, amr, acr), and ids,
+// their ids IN: with them PostgreSQL's generic plan finds the rows by
+// primary key (a join with the VALUES alone scans a table it thought small
+// when it planned).
+func finishAuthRequests(values, ids string) string {
+	// A VALUES list's columns are column1, column2… on both engines.
+	return `UPDATE auth_requests SET identity_id = v.column7, credential_id = v.column8,
+		auth_time = v.column9, code_hash = v.column10, expire_time = v.column11, session_id = v.column12, amr = v.column13,
+		acr = v.column14 FROM (VALUES ` + values + `) v WHERE auth_requests.id IN ` + ids + ` AND auth_requests.id = v.column1
+		AND auth_requests.identity_id = '' AND tenant_id = v.column2 AND realm_id = v.column3 AND application_id = v.column4
+		AND challenge = v.column5 AND auth_requests.expire_time >= v.column6`
 }
 
 // Approve stores a sign-in's approval in one transaction with the writes
@@ -152,20 +189,21 @@ func (s *Store) saveSignIns(ctx context.Context, ws []signInWrite) (outcomes []e
 }
 
 // approve stores approvals, all or nothing, and returns their events: it
-// finishes the pending requests (a statement each) and inserts those
-// stored finished (one), renews the sessions due a touch (a statement
+// finishes the pending requests (one statement) and inserts those stored
+// finished (one), renews the sessions due a touch (a statement
 // each, once a minute a session at most) and records the sessions'
 // applications (one). A refusal fails them all.
 func (t *tx) approve(ctx context.Context, as []oauth.Approval) ([]audit.Event, error) {
-	var finished [][]any
+	var inserted [][]any
+	var pending []oauth.Approval
 	var uses []sessionUse
 	var events []audit.Event
 	for _, a := range as {
 		r := a.Request
 		if a.New {
-			finished = append(finished, authRequestRow(r))
-		} else if err := t.FinishAuthRequest(ctx, r, a.At); err != nil {
-			return nil, err
+			inserted = append(inserted, authRequestRow(r))
+		} else {
+			pending = append(pending, a)
 		}
 		if r.SessionID != "" {
 			if a.TouchSession {
@@ -177,7 +215,10 @@ func (t *tx) approve(ctx context.Context, as []oauth.Approval) ([]audit.Event, e
 		}
 		events = append(events, a.Events...)
 	}
-	if err := t.insert(ctx, latchkey.ErrNoParent, insertAuthRequests, finished, ""); err != nil {
+	if err := t.finishAuthRequests(ctx, pending); err != nil {
+		return nil, err
+	}
+	if err := t.insert(ctx, latchkey.ErrNoParent, insertAuthRequests, inserted, ""); err != nil {
 		return nil, err
 	}
 	return events, sessionEnded(t.recordSessionApplications(ctx, uses))
