@@ -42,12 +42,26 @@ func amrJSON(amr []string) string {
 	return string(b)
 }
 
+// CreateSession stores a session in one transaction with the writes of
+// concurrent sign-ins (saveSignIns). (Inside Update the transaction's own
+// CreateSession is used.)
+func (s *Store) CreateSession(ctx context.Context, v session.Session) error {
+	return s.signIns.do(ctx, signInWrite{session: &v}, s.saveSignIns)
+}
+
 func (t *tx) CreateSession(ctx context.Context, s session.Session) error {
-	_, err := t.exec(ctx, latchkey.ErrNoParent, `INSERT INTO sessions (`+sessionColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 0, '')`,
-		s.ID, s.TenantID, s.RealmID, s.IdentityID, s.CredentialID, micros(s.AuthTime), amrJSON(s.AMR), s.ACR, s.IP, s.UserAgent,
-		s.IdleTimeout.Microseconds(), micros(s.CreateTime), micros(s.LastSeenTime), micros(s.IdleExpireTime), micros(s.AbsoluteExpireTime))
-	return err
+	return t.createSessions(ctx, []session.Session{s})
+}
+
+// createSessions inserts sessions, live, in one statement.
+func (t *tx) createSessions(ctx context.Context, ss []session.Session) error {
+	rows := make([][]any, len(ss))
+	for i, s := range ss {
+		rows[i] = []any{s.ID, s.TenantID, s.RealmID, s.IdentityID, s.CredentialID, micros(s.AuthTime), amrJSON(s.AMR), s.ACR, s.IP,
+			s.UserAgent, s.IdleTimeout.Microseconds(), micros(s.CreateTime), micros(s.LastSeenTime), micros(s.IdleExpireTime),
+			micros(s.AbsoluteExpireTime), int64(0), ""}
+	}
+	return t.insert(ctx, latchkey.ErrNoParent, `INSERT INTO sessions (`+sessionColumns+`)`, rows, "")
 }
 
 // GetSession reads a session and its applications in one statement (every

@@ -12,6 +12,7 @@ import (
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/session"
 )
 
 const authRequestColumns = `id, tenant_id, realm_id, application_id, params, challenge, identity_id, credential_id,
@@ -136,23 +137,26 @@ func (t *tx) Approve(ctx context.Context, a oauth.Approval) error {
 }
 
 // signInWrite is a write of a sign-in that concurrent sign-ins' writes
-// share a transaction with: its request stored pending (or, in a session,
-// finished) with its event, its approval, or the grant that spends its
-// code or continues its family. One of the three is set.
+// share a transaction with: its request stored pending with its event, the
+// session it starts, its approval, or the grant that spends its code or
+// continues its family. One of the four is set.
 type signInWrite struct {
 	request  *withEvent[oauth.AuthRequest]
+	session  *session.Session
 	approval *oauth.Approval
 	grant    *oauth.Grant
 }
 
 // saveSignIns stores writes of sign-ins in one transaction: the requests
-// in one statement, the approvals and grants in a few each, and the events
+// in one statement, the sessions in one, the approvals and grants in a few
+// each, and the events
 // of all in one. Under load a sign-in pays a share of one commit instead
 // of three. A grant's outcome is its own (saveGrantRows); a refused
 // approval fails all (approve), and the group commit then stores each
 // write alone.
 func (s *Store) saveSignIns(ctx context.Context, ws []signInWrite) (outcomes []error, err error) {
 	var requests []withEvent[oauth.AuthRequest]
+	var sessions []session.Session
 	var approvals []oauth.Approval
 	var grants []oauth.Grant
 	var grantAt []int // the index in ws of each of grants
@@ -160,6 +164,8 @@ func (s *Store) saveSignIns(ctx context.Context, ws []signInWrite) (outcomes []e
 		switch {
 		case w.request != nil:
 			requests = append(requests, *w.request)
+		case w.session != nil:
+			sessions = append(sessions, *w.session)
 		case w.approval != nil:
 			approvals = append(approvals, *w.approval)
 		default:
@@ -170,6 +176,9 @@ func (s *Store) saveSignIns(ctx context.Context, ws []signInWrite) (outcomes []e
 	err = s.update(ctx, func(t *tx) error {
 		events, err := insertItems(ctx, t, insertAuthRequests, requests, authRequestRow)
 		if err != nil {
+			return err
+		}
+		if err := t.createSessions(ctx, sessions); err != nil {
 			return err
 		}
 		approved, err := t.approve(ctx, approvals)

@@ -205,16 +205,24 @@ func testApprove(t *testing.T, s store.Store) {
 		wg.Go(func() { errs[i] = s.Approve(ctx, c.approval) })
 	}
 	// The other writes of sign-ins, at the same time (the store may save
-	// them with the approvals): a grant that spends a code, a new request.
+	// them with the approvals): a grant that spends a code, a new request,
+	// a new session.
 	redemption := familyGrant(app, spent.ID, alice, laptop, now.Add(time.Hour))
 	var grantErr, requestErr error
 	wg.Go(func() { grantErr = s.SaveGrant(ctx, redemption) })
 	started := oauth.AuthRequest{ID: latchkey.RandomString(32), TenantID: r.TenantID, RealmID: r.ID, ApplicationID: app.ID,
 		Challenge: "c", CreateTime: now, ExpireTime: now.Add(time.Hour)}
 	wg.Go(func() { requestErr = s.SaveAuthRequest(ctx, started, nil) })
+	begun := newSession(r, alice, laptop)
+	var sessionErr error
+	wg.Go(func() { sessionErr = s.CreateSession(ctx, begun) })
 	wg.Wait()
 	must(t, grantErr)
 	must(t, requestErr)
+	must(t, sessionErr)
+	stored, err := s.GetSession(ctx, begun.ID)
+	must(t, err)
+	equal(t, "a session begun meanwhile", stored, begun)
 	_, err = s.GetToken(ctx, redemption.Tokens[0].ID)
 	must(t, err)
 	saved, err := s.GetAuthRequest(ctx, started.ID)
