@@ -17,14 +17,22 @@ import (
 // SaveGrant stores a grant, in one transaction with those that concurrent
 // requests save; it returns once the grant is committed. A grant of a
 // sign-in (it spends a code, or continues a family) shares its transaction
-// with the other writes of sign-ins (saveSignIns); one of token records
-// alone (client credentials) shares a statement with the others. (Inside
-// Update the transaction's own SaveGrant is used.)
+// with the other writes of sign-ins (saveSignIns); those of token records
+// alone (client credentials) share one of their own, their records one
+// statement and their events another: one commit, and never records
+// without their events. (Inside Update the transaction's own SaveGrant is
+// used.)
 func (s *Store) SaveGrant(ctx context.Context, g oauth.Grant) error {
 	if g.Redeems != "" || g.Family != nil || g.Refresh != nil {
 		return s.signIns.do(ctx, signInWrite{grant: &g}, s.saveSignIns)
 	}
-	return s.grants.do(ctx, g, s.tx.saveGrants)
+	return s.grants.do(ctx, g, func(ctx context.Context, gs []oauth.Grant) (outcomes []error, err error) {
+		err = s.update(ctx, func(t *tx) error {
+			outcomes, err = t.saveGrants(ctx, gs)
+			return err
+		})
+		return outcomes, err
+	})
 }
 
 func (t *tx) SaveGrant(ctx context.Context, g oauth.Grant) error {
