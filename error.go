@@ -151,13 +151,22 @@ func WithFieldPrefix(err error, prefix string) error {
 const RetryAfter = 5
 
 // Unavailable reports whether err means that the database cannot be reached
-// for now: a refused, lost or timed-out connection, or a server shutting
-// down, starting up or out of connections. Such a request may succeed when
-// retried, so it is a 503, not a 500; the connection pool replaces the
-// broken connections by itself once the database is back.
+// for now: a refused, lost or timed-out connection, a statement that never
+// reached the server, or a server shutting down, starting up or out of
+// connections. Such a request may succeed when retried, so it is a 503, not
+// a 500; the connection pool replaces the broken connections by itself once
+// the database is back.
 func Unavailable(err error) bool {
 	var netErr net.Error
 	if errors.As(err, &netErr) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return true
+	}
+	// A statement that never reached the server (pgconn's SafeToRetry): its
+	// connection was found closed as it was taken, which pgx's database/sql
+	// driver answers as is from BeginTx (not as driver.ErrBadConn, which
+	// database/sql would retry on another connection).
+	var unsent interface{ SafeToRetry() bool }
+	if errors.As(err, &unsent) && unsent.SafeToRetry() {
 		return true
 	}
 	// PostgreSQL's SQLSTATE (pgconn.PgError has SQLState, so no driver is

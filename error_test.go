@@ -1,8 +1,11 @@
 package latchkey_test
 
 import (
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"testing"
 
 	"github.com/latchkey/latchkey"
@@ -35,5 +38,40 @@ func TestIfNotFound(t *testing.T) {
 	}
 	if err := latchkey.IfNotFound(nil, nf, "r1"); err != nil {
 		t.Errorf("nil: %v, want nil", err)
+	}
+}
+
+// sqlState and unsent stand for driver errors: pgconn's PgError and its
+// errors that say whether a statement was sent.
+type sqlState string
+
+func (s sqlState) Error() string    { return "SQLSTATE " + string(s) }
+func (s sqlState) SQLState() string { return string(s) }
+
+type unsent bool
+
+func (u unsent) Error() string     { return "conn closed" }
+func (u unsent) SafeToRetry() bool { return bool(u) }
+
+func TestUnavailable(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{&net.OpError{Op: "dial", Err: errors.New("connection refused")}, true},
+		{fmt.Errorf("begin: %w", driver.ErrBadConn), true},
+		{io.ErrUnexpectedEOF, true},
+		{sqlState("08006"), true},
+		{sqlState("57P01"), true},
+		{sqlState("53300"), true},
+		{fmt.Errorf("begin: %w", unsent(true)), true},
+		{unsent(false), false},
+		{sqlState("23505"), false},
+		{errors.New("internal"), false},
+		{nil, false},
+	} {
+		if got := latchkey.Unavailable(c.err); got != c.want {
+			t.Errorf("Unavailable(%v) = %v, want %v", c.err, got, c.want)
+		}
 	}
 }
