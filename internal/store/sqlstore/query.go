@@ -476,7 +476,6 @@ func (t *tx) classify(err, onForeignKey error) error {
 	return err
 }
 
-// affected returns latchkey.ErrNotFound when a write changed no row.
 // allAffected is affected for a statement that must change n rows: else
 // latchkey.ErrNotFound.
 func allAffected(res sql.Result, err error, n int) error {
@@ -493,6 +492,7 @@ func allAffected(res sql.Result, err error, n int) error {
 // no column to take their type from on PostgreSQL.
 func bigint(placeholder string) string { return "CAST(" + placeholder + " AS BIGINT)" }
 
+// affected returns latchkey.ErrNotFound when a write changed no row.
 func affected(res sql.Result, err error) error {
 	if err != nil {
 		return err

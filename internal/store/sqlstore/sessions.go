@@ -1,10 +1,12 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -233,10 +235,13 @@ func (t *tx) recordSessionApplications(ctx context.Context, uses []sessionUse) e
 			latest[k] = u.at
 		}
 	}
+	// In key order: concurrent writers take the rows' locks in one order.
 	var a args
 	rows := make([]string, 0, len(latest))
-	for k, at := range latest {
-		rows = append(rows, "("+t.add(&a, k[0])+", "+t.add(&a, k[1])+", "+bigint(t.add(&a, micros(at)))+")")
+	for _, k := range slices.SortedFunc(maps.Keys(latest), func(x, y [2]string) int {
+		return cmp.Or(strings.Compare(x[0], y[0]), strings.Compare(x[1], y[1]))
+	}) {
+		rows = append(rows, "("+t.add(&a, k[0])+", "+t.add(&a, k[1])+", "+bigint(t.add(&a, micros(latest[k])))+")")
 	}
 	res, err := t.exec(ctx, latchkey.ErrNotFound, recordApplications(strings.Join(rows, ", ")), a...)
 	return allAffected(res, err, len(rows))

@@ -90,17 +90,14 @@ func (t *tx) finishAuthRequests(ctx context.Context, as []oauth.Approval) error 
 		return nil
 	}
 	var a args
-	rows := make([]string, len(as))
+	rows, ids := make([]string, len(as)), make([]string, len(as))
 	for i, v := range as {
 		r := v.Request
 		rows[i] = "(" + strings.Join([]string{t.add(&a, r.ID), t.add(&a, r.TenantID), t.add(&a, r.RealmID), t.add(&a, r.ApplicationID),
 			t.add(&a, r.Challenge), bigint(t.add(&a, micros(v.At))), t.add(&a, r.IdentityID), t.add(&a, r.CredentialID),
 			bigint(t.add(&a, micros(r.AuthTime))), t.add(&a, r.CodeHash), bigint(t.add(&a, micros(r.ExpireTime))),
 			t.add(&a, r.SessionID), t.add(&a, amrJSON(r.AMR)), t.add(&a, r.ACR)}, ", ") + ")"
-	}
-	ids := make([]string, len(as))
-	for i, v := range as {
-		ids[i] = v.Request.ID
+		ids[i] = r.ID
 	}
 	res, err := t.exec(ctx, latchkey.ErrNoParent, finishAuthRequests(strings.Join(rows, ", "), t.in(&a, ids)), a...)
 	return allAffected(res, err, len(as))
@@ -149,11 +146,10 @@ type signInWrite struct {
 
 // saveSignIns stores writes of sign-ins in one transaction: the requests
 // in one statement, the sessions in one, the approvals and grants in a few
-// each, and the events
-// of all in one. Under load a sign-in pays a share of one commit instead
-// of three. A grant's outcome is its own (saveGrantRows); a refused
-// approval fails all (approve), and the group commit then stores each
-// write alone.
+// each, and the events of all in one. Under load a sign-in pays a share of
+// one commit instead of three or four. A grant's outcome is its own
+// (saveGrantRows); a refused approval fails all (approve), and the group
+// commit then stores each write alone.
 func (s *Store) saveSignIns(ctx context.Context, ws []signInWrite) (outcomes []error, err error) {
 	var requests []withEvent[oauth.AuthRequest]
 	var sessions []session.Session
@@ -199,9 +195,9 @@ func (s *Store) saveSignIns(ctx context.Context, ws []signInWrite) (outcomes []e
 
 // approve stores approvals, all or nothing, and returns their events: it
 // finishes the pending requests (one statement) and inserts those stored
-// finished (one), renews the sessions due a touch (a statement
-// each, once a minute a session at most) and records the sessions'
-// applications (one). A refusal fails them all.
+// finished (one), renews the sessions due a touch (a statement each, once
+// a minute a session at most) and records the sessions' applications
+// (one). A refusal fails them all.
 func (t *tx) approve(ctx context.Context, as []oauth.Approval) ([]audit.Event, error) {
 	var inserted [][]any
 	var pending []oauth.Approval
