@@ -13,8 +13,9 @@ import (
 	"runtime"
 	"strconv"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	"github.com/jackc/pgx/v5/stdlib" // and registers the "pgx" driver
 	"github.com/pressly/goose/v3"
 
 	"github.com/latchkey/latchkey/internal/store/sqlstore"
@@ -87,6 +88,49 @@ var dialect = sqlstore.Dialect{
 	// U+10FFFF sorts after every character that may follow the prefix.
 	PrefixRange: func(c, p string) string { return "(" + c + " >= " + p + " AND " + c + " < " + p + " || chr(1114111))" },
 	Migrations:  []*goose.Migration{bytewiseKeys},
+	Pipeline:    pipeline,
+}
+
+// pipeline sends stmts as one batch: one write, one Sync, the results read
+// in order. (pgx prepares the statements it has not cached first, together.)
+func pipeline(ctx context.Context, driverConn any, stmts []sqlstore.Statement) ([]int64, error) {
+	var b pgx.Batch
+	for _, s := range stmts {
+		b.Queue(s.Query, s.Args...)
+	}
+	results := driverConn.(*stdlib.Conn).Conn().SendBatch(ctx, &b)
+	counts := make([]int64, 0, len(stmts))
+	for _, s := range stmts {
+		n, err := result(results, s)
+		if err != nil {
+			results.Close()
+			return counts, err
+		}
+		counts = append(counts, n)
+	}
+	return counts, results.Close()
+}
+
+// result reads the next statement's result of a batch: its count of
+// affected rows, or the rows it returns, through s.Row.
+func result(results pgx.BatchResults, s sqlstore.Statement) (int64, error) {
+	if s.Row == nil {
+		tag, err := results.Exec()
+		return tag.RowsAffected(), err
+	}
+	rows, err := results.Query()
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	var n int64
+	for rows.Next() {
+		if err := s.Row(rows); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, rows.Err()
 }
 
 // bytewiseKeys collates the folded name columns bytewise, whatever the

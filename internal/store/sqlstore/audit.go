@@ -53,13 +53,19 @@ func (t *tx) RecordEvents(ctx context.Context, es []audit.Event) error {
 				realms = append(realms, e.RealmID)
 			}
 		}
+		// In a pipelined transaction, with the statements before it.
 		query := `WITH recorded AS (` + insert + ` VALUES ` + values + `) ` + enabledWebhooksOf + t.in(&a, realms)
-		hs, err := t.webhooks(ctx, t.w, query, a...)
-		if err != nil {
-			return t.classify(err, latchkey.ErrNoParent)
-		}
-		for _, h := range hs {
+		err := t.later(ctx, piped{Statement: Statement{Query: query, Args: a, Row: func(row interface{ Scan(...any) error }) error {
+			var h webhook.Webhook
+			err := scanWebhook(row, &h)
 			hooks[h.RealmID] = append(hooks[h.RealmID], h)
+			return err
+		}}, onForeignKey: latchkey.ErrNoParent})
+		if err == nil {
+			err = t.flush(ctx)
+		}
+		if err != nil {
+			return err
 		}
 	} else if err := t.insert(ctx, latchkey.ErrNoParent, insert, rows, ""); err != nil {
 		return err

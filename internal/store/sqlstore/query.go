@@ -1,7 +1,6 @@
 package sqlstore
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -77,7 +76,8 @@ const arrayInsertFrom = 64
 // rows. A few rows (one identity of an API create) take VALUES there too,
 // which PostgreSQL runs without unnesting arrays (in one load test of API
 // creates, 0.61 ms of PostgreSQL CPU per create with arrays, 0.44–0.51 with
-// VALUES).
+// VALUES). In a pipelined transaction the rows are inserted later
+// (tx.later).
 func (t *tx) insert(ctx context.Context, onForeignKey error, prefix string, rows [][]any, suffix string) error {
 	if len(rows) == 0 {
 		return nil
@@ -85,7 +85,7 @@ func (t *tx) insert(ctx context.Context, onForeignKey error, prefix string, rows
 	if t.d.Name != "postgres" || len(rows) < arrayInsertFrom {
 		for chunk := range slices.Chunk(rows, insertBatch) {
 			values, a := t.values(chunk)
-			if _, err := t.exec(ctx, onForeignKey, prefix+` VALUES `+values+suffix, a...); err != nil {
+			if err := t.later(ctx, piped{Statement: Statement{Query: prefix + ` VALUES ` + values + suffix, Args: a}, onForeignKey: onForeignKey}); err != nil {
 				return err
 			}
 		}
@@ -111,8 +111,8 @@ func (t *tx) insert(ctx context.Context, onForeignKey error, prefix string, rows
 		}
 		arrays[j] = "CAST($" + strconv.Itoa(j+1) + " AS " + sqlType + "[])"
 	}
-	_, err := t.exec(ctx, onForeignKey, prefix+` SELECT * FROM unnest(`+strings.Join(arrays, ", ")+`)`+suffix, a...)
-	return err
+	return t.later(ctx, piped{Statement: Statement{Query: prefix + ` SELECT * FROM unnest(` + strings.Join(arrays, ", ") + `)` + suffix, Args: a},
+		onForeignKey: onForeignKey})
 }
 
 // arrayOf returns column j of rows, whose values are all of type T.
@@ -476,16 +476,15 @@ func (t *tx) classify(err, onForeignKey error) error {
 	return err
 }
 
-// allAffected is affected for a statement that must change n rows: else
-// latchkey.ErrNotFound.
-func allAffected(res sql.Result, err error, n int) error {
-	if err != nil {
+// allAffected is the outcome (a piped's done) of a statement that must
+// change n rows: else latchkey.ErrNotFound.
+func allAffected(n int) func(int64, error) error {
+	return func(changed int64, err error) error {
+		if err == nil && changed < int64(n) {
+			return latchkey.ErrNotFound
+		}
 		return err
 	}
-	if changed, err := res.RowsAffected(); err != nil || changed < int64(n) {
-		return cmp.Or(err, latchkey.ErrNotFound)
-	}
-	return nil
 }
 
 // bigint is a placeholder cast to BIGINT: a VALUES list's parameters have

@@ -195,7 +195,7 @@ func (t *tx) UseSession(ctx context.Context, id, applicationID string, at time.T
 	case applicationID != "":
 		// Only a live session records the application: without a touch,
 		// this is the one statement that also finds it ended.
-		return t.recordSessionApplications(ctx, []sessionUse{{id, applicationID, at}})
+		return t.recordSessionApplications(ctx, []sessionUse{{id, applicationID, at}}, latchkey.ErrNotFound)
 	case !touch:
 		var one int
 		return notFoundIfNoRows(t.r.QueryRowContext(ctx, `SELECT 1 FROM sessions WHERE id = $1 AND `+live("$2"), id, micros(at)).Scan(&one))
@@ -219,11 +219,11 @@ type sessionUse struct {
 	at                       time.Time
 }
 
-// recordSessionApplications records, in one statement, each use's
-// application with its session if the session is live at the use's time:
-// latchkey.ErrNotFound when one was not (the others are recorded: the
-// caller's transaction decides).
-func (t *tx) recordSessionApplications(ctx context.Context, uses []sessionUse) error {
+// recordSessionApplications records, in one statement (run later in a
+// pipelined transaction), each use's application with its session if the
+// session is live at the use's time: ended when one was not (the others
+// are recorded: the caller's transaction decides).
+func (t *tx) recordSessionApplications(ctx context.Context, uses []sessionUse, ended error) error {
 	if len(uses) == 0 {
 		return nil
 	}
@@ -243,8 +243,14 @@ func (t *tx) recordSessionApplications(ctx context.Context, uses []sessionUse) e
 	}) {
 		rows = append(rows, "("+t.add(&a, k[0])+", "+t.add(&a, k[1])+", "+bigint(t.add(&a, micros(latest[k])))+")")
 	}
-	res, err := t.exec(ctx, latchkey.ErrNotFound, recordApplications(strings.Join(rows, ", ")), a...)
-	return allAffected(res, err, len(rows))
+	all := allAffected(len(rows))
+	return t.later(ctx, piped{Statement: Statement{Query: recordApplications(strings.Join(rows, ", ")), Args: a},
+		onForeignKey: latchkey.ErrNotFound, done: func(n int64, err error) error {
+			if err = all(n, err); errors.Is(err, latchkey.ErrNotFound) {
+				return ended
+			}
+			return err
+		}})
 }
 
 func (t *tx) RenewSession(ctx context.Context, s session.Session) error {

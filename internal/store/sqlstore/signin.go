@@ -81,10 +81,10 @@ func (t *tx) FinishAuthRequest(ctx context.Context, r oauth.AuthRequest, at time
 	return t.finishAuthRequests(ctx, []oauth.Approval{{Request: r, At: at}})
 }
 
-// finishAuthRequests finishes the approvals' requests in one statement,
-// as FinishAuthRequest each: latchkey.ErrNotFound when one was not
-// pending then (the others are finished: the caller's transaction
-// decides).
+// finishAuthRequests finishes the approvals' requests in one statement
+// (run later in a pipelined transaction), as FinishAuthRequest each:
+// latchkey.ErrNotFound when one was not pending then (the others are
+// finished: the caller's transaction decides).
 func (t *tx) finishAuthRequests(ctx context.Context, as []oauth.Approval) error {
 	if len(as) == 0 {
 		return nil
@@ -99,8 +99,8 @@ func (t *tx) finishAuthRequests(ctx context.Context, as []oauth.Approval) error 
 			t.add(&a, r.SessionID), t.add(&a, amrJSON(r.AMR)), t.add(&a, r.ACR)}, ", ") + ")"
 		ids[i] = r.ID
 	}
-	res, err := t.exec(ctx, latchkey.ErrNoParent, finishAuthRequests(strings.Join(rows, ", "), t.in(&a, ids)), a...)
-	return allAffected(res, err, len(as))
+	return t.later(ctx, piped{Statement: Statement{Query: finishAuthRequests(strings.Join(rows, ", "), t.in(&a, ids)), Args: a},
+		onForeignKey: latchkey.ErrNoParent, done: allAffected(len(as))})
 }
 
 // finishAuthRequests is the statement that finishes sign-ins from values,
@@ -146,8 +146,10 @@ type signInWrite struct {
 
 // saveSignIns stores writes of sign-ins in one transaction: the requests
 // in one statement, the sessions in one, the approvals and grants in a few
-// each, and the events of all in one. Under load a sign-in pays a share of
-// one commit instead of three or four. A grant's outcome is its own
+// each, and the events of all in one; on PostgreSQL in four round trips
+// (BEGIN; the writes up to the grants' checks; the grants' inserts and the
+// events; COMMIT). Under load a sign-in pays a share of one commit instead
+// of three or four. A grant's outcome is its own
 // (saveGrantRows); a refused approval fails all (approve), and the group
 // commit then stores each write alone.
 func (s *Store) saveSignIns(ctx context.Context, ws []signInWrite) (outcomes []error, err error) {
@@ -169,7 +171,7 @@ func (s *Store) saveSignIns(ctx context.Context, ws []signInWrite) (outcomes []e
 		}
 	}
 	outcomes = make([]error, len(ws))
-	err = s.update(ctx, func(t *tx) error {
+	err = s.updatePiped(ctx, func(t *tx) error {
 		events, err := insertItems(ctx, t, insertAuthRequests, requests, authRequestRow)
 		if err != nil {
 			return err
@@ -226,7 +228,7 @@ func (t *tx) approve(ctx context.Context, as []oauth.Approval) ([]audit.Event, e
 	if err := t.insert(ctx, latchkey.ErrNoParent, insertAuthRequests, inserted, ""); err != nil {
 		return nil, err
 	}
-	return events, sessionEnded(t.recordSessionApplications(ctx, uses))
+	return events, t.recordSessionApplications(ctx, uses, oauth.ErrSessionEnded)
 }
 
 // sessionEnded is the error of a session's use that found it not live.

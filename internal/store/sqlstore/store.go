@@ -18,6 +18,7 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"embed"
@@ -77,6 +78,21 @@ type Dialect struct {
 	// Maintain, when set, runs for as long as the store is open, on the
 	// reading connections, and returns when ctx ends (SQLite's checkpoints).
 	Maintain func(ctx context.Context, db *sql.DB)
+	// Pipeline, when set, sends statements on a driver connection of the
+	// writer in one round trip. They run in order, as if sent one by one;
+	// the first that fails stops the rest. It returns each statement's
+	// count of affected (or returned) rows up to the one that failed, and
+	// that one's error. Without it, a pipelined transaction runs each
+	// statement as it comes (SQLite: no round trips to save).
+	Pipeline func(ctx context.Context, driverConn any, stmts []Statement) ([]int64, error)
+}
+
+// system is the engine's name as OpenTelemetry spells it.
+func (d *Dialect) system() string {
+	if d.Name == "postgres" {
+		return "postgresql"
+	}
+	return d.Name
 }
 
 // Engine-independent classes of constraint errors, for Dialect.Classify.
@@ -224,7 +240,28 @@ func (s *Store) Close() error {
 
 // update runs fn in a read-write transaction, committed when fn returns nil.
 func (s *Store) update(ctx context.Context, fn func(*tx) error) error {
-	sqlTx, err := s.writer.BeginTx(ctx, nil)
+	return s.transact(ctx, false, fn)
+}
+
+// updatePiped is update with the transaction's statements pipelined where
+// the engine can (tx.later): for the group commits, whose transactions
+// are a series of writes that need no answer before the next.
+func (s *Store) updatePiped(ctx context.Context, fn func(*tx) error) error {
+	return s.transact(ctx, s.dialect.Pipeline != nil, fn)
+}
+
+func (s *Store) transact(ctx context.Context, piped bool, fn func(*tx) error) error {
+	var conn *sql.Conn
+	begin := s.writer.BeginTx
+	if piped {
+		c, err := s.writer.Conn(ctx)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		conn, begin = c, c.BeginTx
+	}
+	sqlTx, err := begin(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -234,7 +271,17 @@ func (s *Store) update(ctx context.Context, fn func(*tx) error) error {
 		t.w = t.r
 	}
 	t.r, t.w = s.traced(t.r), s.traced(t.w)
-	if err = fn(t); err != nil {
+	if piped {
+		t.pipe = &pipeline{conn: conn}
+		t.r, t.w = flushing{t.r, t}, flushing{t.w, t}
+	}
+	err = fn(t)
+	if err == nil {
+		err = t.flush(ctx) // what later still holds
+	}
+	// After a pipelined statement failed, the transaction's other
+	// statements failed for it.
+	if err = cmp.Or(t.pipe.firstErr(), err); err != nil {
 		sqlTx.Rollback()
 	} else {
 		err = sqlTx.Commit()
@@ -469,4 +516,6 @@ type tx struct {
 	clock *latchkey.Clock // the Store's
 	// sessionsEnded is the Store's OnSessionsEnded function.
 	sessionsEnded *store.SessionsEnded
+	// pipe holds the statements of a pipelined transaction (later), or is nil.
+	pipe *pipeline
 }

@@ -27,7 +27,7 @@ func (s *Store) SaveGrant(ctx context.Context, g oauth.Grant) error {
 		return s.signIns.do(ctx, signInWrite{grant: &g}, s.saveSignIns)
 	}
 	return s.grants.do(ctx, g, func(ctx context.Context, gs []oauth.Grant) (outcomes []error, err error) {
-		err = s.update(ctx, func(t *tx) error {
+		err = s.updatePiped(ctx, func(t *tx) error {
 			outcomes, err = t.saveGrants(ctx, gs)
 			return err
 		})
@@ -51,8 +51,9 @@ func (t *tx) saveGrants(ctx context.Context, gs []oauth.Grant) ([]error, error) 
 // saveGrantRows spends the codes the grants redeem, each once, checks that
 // their passkeys and identities may still sign in, continues the families
 // that refreshes continue, and inserts the families, token records and
-// refresh tokens of those that could, in at most six statements, and
-// returns their events. A grant
+// refresh tokens of those that could, in at most six statements (in a
+// pipelined transaction, two round trips: the checks, then the inserts),
+// and returns their events. A grant
 // whose code had been spent before (or by an earlier grant of gs), whose
 // passkey or identity was revoked or suspended since the code was read, or
 // whose family was revoked, has the outcome latchkey.ErrNotFound and
@@ -66,6 +67,9 @@ func (t *tx) saveGrantRows(ctx context.Context, gs []oauth.Grant) (outcomes []er
 		return nil, nil, err
 	}
 	if err := t.continueFamilies(ctx, gs, refused); err != nil {
+		return nil, nil, err
+	}
+	if err := t.flush(ctx); err != nil { // refused is known
 		return nil, nil, err
 	}
 	outcomes = make([]error, len(gs))
@@ -99,8 +103,8 @@ func (t *tx) saveGrantRows(ctx context.Context, gs []oauth.Grant) (outcomes []er
 
 const familyColumns = `id, tenant_id, realm_id, application_id, identity_id, credential_id, create_time, expire_time`
 
-// redeemCodes marks the codes of gs redeemed, in one statement, and sets
-// refused for the grants whose code was not theirs to spend.
+// redeemCodes marks the codes of gs redeemed, in one statement (later),
+// and sets refused for the grants whose code was not theirs to spend.
 func (t *tx) redeemCodes(ctx context.Context, gs []oauth.Grant, refused []bool) error {
 	var ids []string
 	first := map[string]int{} // the grant that may spend each code
@@ -119,18 +123,19 @@ func (t *tx) redeemCodes(ctx context.Context, gs []oauth.Grant, refused []bool) 
 		return nil
 	}
 	var a args
-	spent, err := t.queryIDs(ctx, `UPDATE auth_requests SET code_used = TRUE WHERE id IN `+t.in(&a, ids)+
-		` AND NOT code_used RETURNING id`, a...)
-	for id, i := range first {
-		refused[i] = !spent[id]
-	}
-	return err
+	return t.laterIDs(ctx, `UPDATE auth_requests SET code_used = TRUE WHERE id IN `+t.in(&a, ids)+
+		` AND NOT code_used RETURNING id`, a, func(spent map[string]bool) {
+		for id, i := range first {
+			refused[i] = !spent[id]
+		}
+	})
 }
 
 // signersActive sets refused for the redemptions whose passkey is no
 // longer active, or whose identity no longer is (a sign-in by e-mail code
-// has no passkey: its identity alone): the code was read before this
-// transaction. On PostgreSQL it holds the rows it read (FOR SHARE) until
+// has no passkey: its identity alone), in a statement or two (later): the
+// code was read before this transaction. (Run later, it may check the
+// signers of codes that redeemCodes refuses: they stay refused.) On PostgreSQL it holds the rows it read (FOR SHARE) until
 // the grant is stored, so that a revocation or suspension running at the
 // same time waits for it and then revokes the new family too; SQLite's one
 // writer already orders the two.
@@ -149,35 +154,42 @@ func (t *tx) signersActive(ctx context.Context, gs []oauth.Grant, refused []bool
 	if t.d.Name == "postgres" {
 		lock = " FOR SHARE"
 	}
-	active := map[string]bool{}
+	var queries []string
+	var queryArgs []args
 	if len(credentials) > 0 {
 		var a args
-		ids, err := t.queryIDs(ctx, `SELECT c.id FROM credentials c JOIN identities i ON i.id = c.identity_id
-		WHERE c.id IN `+t.in(&a, credentials)+` AND c.state = '`+passkey.Active+`' AND i.status = '`+directory.StatusActive+`'`+lock, a...)
-		if err != nil {
-			return err
-		}
-		maps.Copy(active, ids)
+		queries = append(queries, `SELECT c.id FROM credentials c JOIN identities i ON i.id = c.identity_id
+		WHERE c.id IN `+t.in(&a, credentials)+` AND c.state = '`+passkey.Active+`' AND i.status = '`+directory.StatusActive+`'`+lock)
+		queryArgs = append(queryArgs, a)
 	}
 	if len(identities) > 0 {
 		var a args
-		ids, err := t.queryIDs(ctx, `SELECT id FROM identities WHERE id IN `+t.in(&a, identities)+
-			` AND status = '`+directory.StatusActive+`'`+lock, a...)
-		if err != nil {
-			return err
-		}
-		maps.Copy(active, ids)
+		queries = append(queries, `SELECT id FROM identities WHERE id IN `+t.in(&a, identities)+
+			` AND status = '`+directory.StatusActive+`'`+lock)
+		queryArgs = append(queryArgs, a)
 	}
-	for i, g := range gs {
-		if !refused[i] && g.Redeems != "" && g.Family != nil {
-			refused[i] = !active[cmp.Or(g.Family.CredentialID, g.Family.IdentityID)]
+	active := map[string]bool{}
+	for q, query := range queries {
+		last := q == len(queries)-1
+		if err := t.laterIDs(ctx, query, queryArgs[q], func(ids map[string]bool) {
+			maps.Copy(active, ids)
+			if !last {
+				return
+			}
+			for i, g := range gs {
+				if !refused[i] && g.Redeems != "" && g.Family != nil {
+					refused[i] = !active[cmp.Or(g.Family.CredentialID, g.Family.IdentityID)]
+				}
+			}
+		}); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
 // continueFamilies extends the families that the refreshes of gs continue
-// to their new expiry, in one statement, and sets refused for the grants
+// to their new expiry, in one statement (later), and sets refused for the grants
 // whose family is gone: revoked. The row it updates stays locked until the
 // grant is stored, so a revocation of the family waits for it and then
 // deletes its tokens too (see revokeFamilies).
@@ -195,14 +207,31 @@ func (t *tx) continueFamilies(ctx context.Context, gs []oauth.Grant, refused []b
 	if len(ids) == 0 {
 		return nil
 	}
-	live, err := t.queryIDs(ctx, `UPDATE grant_families SET expire_time = CASE id`+cases.String()+` END WHERE id IN `+
-		t.in(&a, ids)+` RETURNING id`, a...)
-	for i, g := range gs {
-		if !refused[i] && g.Family != nil && g.Redeems == "" {
-			refused[i] = !live[g.Family.ID]
+	return t.laterIDs(ctx, `UPDATE grant_families SET expire_time = CASE id`+cases.String()+` END WHERE id IN `+
+		t.in(&a, ids)+` RETURNING id`, a, func(live map[string]bool) {
+		for i, g := range gs {
+			if !refused[i] && g.Family != nil && g.Redeems == "" {
+				refused[i] = !live[g.Family.ID]
+			}
 		}
-	}
-	return err
+	})
+}
+
+// laterIDs runs a statement that returns ids later (tx.later), and then
+// settle with them as a set.
+func (t *tx) laterIDs(ctx context.Context, query string, a args, settle func(map[string]bool)) error {
+	ids := map[string]bool{}
+	return t.later(ctx, piped{Statement: Statement{Query: query, Args: a, Row: func(row interface{ Scan(...any) error }) error {
+		var id string
+		err := row.Scan(&id)
+		ids[id] = true
+		return err
+	}}, done: func(_ int64, err error) error {
+		if err == nil {
+			settle(ids)
+		}
+		return err
+	}})
 }
 
 // queryIDs runs a statement that returns ids, and returns them as a set.

@@ -13,11 +13,7 @@ func (s *Store) traced(q querier) querier {
 	if !tracing.Enabled() {
 		return q
 	}
-	system := s.dialect.Name
-	if system == "postgres" {
-		system = "postgresql" // OpenTelemetry's name
-	}
-	return tracedQuerier{q, system}
+	return tracedQuerier{q, s.dialect.system()}
 }
 
 type tracedQuerier struct {
