@@ -14,6 +14,8 @@ import (
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/directory"
+	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/store/postgres"
 	"github.com/latchkey/latchkey/internal/store/sqlstore"
 	"github.com/latchkey/latchkey/internal/store/storetest"
@@ -183,5 +185,45 @@ func TestPoolMaxConns(t *testing.T) {
 	}
 	if _, err := postgres.Open(dsn + sep + "pool_max_conns=0"); err == nil || !strings.Contains(err.Error(), "pool_max_conns") {
 		t.Errorf("pool_max_conns=0: %v, want an error naming it", err)
+	}
+}
+
+// TestPipelinedTransactionEnds: a pipelined transaction (a group commit's)
+// that fails after its statements ran (an approval that stored its
+// sign-in, then found its session ended: the statements succeed, a count
+// refuses) is rolled back: with one connection, the next transaction gets
+// the same one, and must not commit the refused sign-in with its own write.
+func TestPipelinedTransactionEnds(t *testing.T) {
+	ctx := t.Context()
+	dsn := testenv.PostgresDSN(t)
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	s := open(t, dsn+sep+"pool_max_conns=1")
+	must(t, s.Migrate(ctx))
+	now := time.Now().UTC()
+	tenant := directory.Tenant{ID: latchkey.NewTenantID(), DisplayName: "T", CreateTime: now, UpdateTime: now}
+	realm := directory.Realm{ID: latchkey.NewID(), TenantID: tenant.ID, DisplayName: "R",
+		Classification: directory.SecureWorkforce, CreateTime: now, UpdateTime: now}
+	must(t, s.CreateTenant(ctx, tenant))
+	must(t, s.CreateRealm(ctx, realm))
+
+	for range 3 { // the same connection each time
+		refused := oauth.Approval{Request: oauth.AuthRequest{ID: latchkey.NewID(), TenantID: tenant.ID, RealmID: realm.ID,
+			ApplicationID: "app", Challenge: "c", IdentityID: "i", SessionID: "ended", CreateTime: now,
+			ExpireTime: now.Add(time.Minute)}, New: true, At: now}
+		if err := s.Approve(ctx, refused); !errors.Is(err, oauth.ErrSessionEnded) {
+			t.Fatalf("approval in a session that ended: %v, want the session ended", err)
+		}
+		must(t, s.Update(ctx, func(tx store.Tx) error {
+			return tx.RecordEvent(ctx, audit.NewAt(ctx, now, tenant.ID, realm.ID, "realm.update", "Realm", realm.ID))
+		}))
+		if _, err := s.OAuth().GetAuthRequest(ctx, refused.Request.ID); !errors.Is(err, latchkey.ErrNotFound) {
+			t.Errorf("the refused approval's sign-in was committed by the next transaction (%v)", err)
+		}
+	}
+	if _, total, err := s.ListEvents(ctx, tenant.ID, realm.ID, latchkey.ListOptions{Limit: 10}); err != nil || total != 3 {
+		t.Errorf("%d events (%v), want the 3 of the transactions that committed", total, err)
 	}
 }

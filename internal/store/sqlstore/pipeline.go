@@ -30,6 +30,7 @@ type piped struct {
 type pipeline struct {
 	conn  *sql.Conn
 	stmts []piped
+	sent  bool // any
 	err   error
 }
 
@@ -89,7 +90,7 @@ func (t *tx) flush(ctx context.Context) error {
 		return p.firstErr()
 	}
 	stmts := p.stmts
-	p.stmts = nil
+	p.stmts, p.sent = nil, true
 	sent := make([]Statement, len(stmts))
 	for i, s := range stmts {
 		sent[i] = s.Statement

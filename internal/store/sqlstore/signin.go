@@ -146,9 +146,9 @@ type signInWrite struct {
 
 // saveSignIns stores writes of sign-ins in one transaction: the requests
 // in one statement, the sessions in one, the approvals and grants in a few
-// each, and the events of all in one; on PostgreSQL in four round trips
-// (BEGIN; the writes up to the grants' checks; the grants' inserts and the
-// events; COMMIT). Under load a sign-in pays a share of one commit instead
+// each, and the events of all in one; on PostgreSQL in three round trips
+// (BEGIN and the writes up to the grants' checks; the grants' inserts and
+// the events; COMMIT). Under load a sign-in pays a share of one commit instead
 // of three or four. A grant's outcome is its own
 // (saveGrantRows); a refused approval fails all (approve), and the group
 // commit then stores each write alone.

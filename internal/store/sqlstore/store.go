@@ -240,28 +240,10 @@ func (s *Store) Close() error {
 
 // update runs fn in a read-write transaction, committed when fn returns nil.
 func (s *Store) update(ctx context.Context, fn func(*tx) error) error {
-	return s.transact(ctx, false, fn)
-}
-
-// updatePiped is update with the transaction's statements pipelined where
-// the engine can (tx.later): for the group commits, whose transactions
-// are a series of writes that need no answer before the next.
-func (s *Store) updatePiped(ctx context.Context, fn func(*tx) error) error {
-	return s.transact(ctx, s.dialect.Pipeline != nil, fn)
-}
-
-func (s *Store) transact(ctx context.Context, piped bool, fn func(*tx) error) error {
-	var conn *sql.Conn
-	begin := s.writer.BeginTx
-	if piped {
-		c, err := s.writer.Conn(ctx)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		conn, begin = c, c.BeginTx
+	if s.writes != nil {
+		defer s.writes.prepareMissed(ctx)
 	}
-	sqlTx, err := begin(ctx, nil)
+	sqlTx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -271,25 +253,47 @@ func (s *Store) transact(ctx context.Context, piped bool, fn func(*tx) error) er
 		t.w = t.r
 	}
 	t.r, t.w = s.traced(t.r), s.traced(t.w)
-	if piped {
-		t.pipe = &pipeline{conn: conn}
-		t.r, t.w = flushing{t.r, t}, flushing{t.w, t}
+	if err = fn(t); err != nil {
+		sqlTx.Rollback()
+		return err
 	}
+	return sqlTx.Commit()
+}
+
+// updatePiped is update with the transaction's statements pipelined where
+// the engine can (tx.later), BEGIN with the first of them: for the group
+// commits, whose transactions are a series of writes that need few
+// answers before the next.
+func (s *Store) updatePiped(ctx context.Context, fn func(*tx) error) error {
+	if s.dialect.Pipeline == nil {
+		return s.update(ctx, fn)
+	}
+	conn, err := s.writer.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	t := &tx{r: s.traced(conn), d: s.dialect, clock: &s.Clock, sessionsEnded: &s.sessionsEnded}
+	t.pipe = &pipeline{conn: conn, stmts: []piped{{Statement: Statement{Query: "BEGIN"}}}}
+	t.r = flushing{t.r, t}
+	t.w = t.r
 	err = fn(t)
 	if err == nil {
 		err = t.flush(ctx) // what later still holds
 	}
 	// After a pipelined statement failed, the transaction's other
 	// statements failed for it.
+	end := "COMMIT"
 	if err = cmp.Or(t.pipe.firstErr(), err); err != nil {
-		sqlTx.Rollback()
-	} else {
-		err = sqlTx.Commit()
+		end = "ROLLBACK"
 	}
-	if s.writes != nil {
-		s.writes.prepareMissed(ctx)
+	if !t.pipe.sent {
+		return err // nothing began
 	}
-	return err
+	// Should COMMIT or ROLLBACK not be answered, pgx's database/sql driver
+	// closes the connection rather than pool it in a transaction.
+	_, endErr := conn.ExecContext(ctx, end)
+	return cmp.Or(err, endErr)
 }
 
 // Update runs fn in one read-write transaction across all domains.

@@ -69,8 +69,10 @@ func (t *tx) saveGrantRows(ctx context.Context, gs []oauth.Grant) (outcomes []er
 	if err := t.continueFamilies(ctx, gs, refused); err != nil {
 		return nil, nil, err
 	}
-	if err := t.flush(ctx); err != nil { // refused is known
-		return nil, nil, err
+	if slices.ContainsFunc(gs, checked) {
+		if err := t.flush(ctx); err != nil { // refused is known
+			return nil, nil, err
+		}
 	}
 	outcomes = make([]error, len(gs))
 	var tokens []oauth.Token
@@ -100,6 +102,10 @@ func (t *tx) saveGrantRows(ctx context.Context, gs []oauth.Grant) (outcomes []er
 	}
 	return outcomes, events, t.insert(ctx, latchkey.ErrNoParent, `INSERT INTO refresh_tokens (`+refreshColumns+`)`, refresh, "")
 }
+
+// checked reports whether a grant's code or family is checked before it
+// is stored (a grant of token records alone is not).
+func checked(g oauth.Grant) bool { return g.Redeems != "" || g.Family != nil }
 
 const familyColumns = `id, tenant_id, realm_id, application_id, identity_id, credential_id, create_time, expire_time`
 
