@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"cmp"
 	"context"
+	"errors"
 	"maps"
 	"slices"
 	"strings"
@@ -41,11 +42,14 @@ func (t *tx) SaveGrant(ctx context.Context, g oauth.Grant) error {
 
 // saveGrants is saveGrantRows with the grants' events recorded.
 func (t *tx) saveGrants(ctx context.Context, gs []oauth.Grant) ([]error, error) {
-	outcomes, events, err := t.saveGrantRows(ctx, gs)
-	if err != nil {
-		return nil, err
+	outcomes, events, settle, err := t.saveGrantRows(ctx, gs, false)
+	if err == nil {
+		err = t.RecordEvents(ctx, events)
 	}
-	return outcomes, t.RecordEvents(ctx, events)
+	if err == nil {
+		err = settle()
+	}
+	return outcomes, err
 }
 
 // saveGrantRows spends the codes the grants redeem, each once, checks that
@@ -58,20 +62,38 @@ func (t *tx) saveGrants(ctx context.Context, gs []oauth.Grant) ([]error, error) 
 // passkey or identity was revoked or suspended since the code was read, or
 // whose family was revoked, has the outcome latchkey.ErrNotFound and
 // stores nothing.
-func (t *tx) saveGrantRows(ctx context.Context, gs []oauth.Grant) (outcomes []error, events []audit.Event, err error) {
+//
+// Hopeful, in a pipelined transaction, it sends the inserts with the
+// checks, as if none refused; settle, called once the transaction's last
+// write is queued, then fails the transaction with errRefused if one did
+// (a refused grant's insert may fail first), and the caller stores the
+// grants again, not hopeful. Else settle does nothing.
+func (t *tx) saveGrantRows(ctx context.Context, gs []oauth.Grant, hopeful bool) (outcomes []error, events []audit.Event, settle func() error, err error) {
 	refused := make([]bool, len(gs))
 	if err := t.redeemCodes(ctx, gs, refused); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if err := t.signersActive(ctx, gs, refused); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if err := t.continueFamilies(ctx, gs, refused); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	if slices.ContainsFunc(gs, checked) {
+	settle = func() error { return nil }
+	if hopeful && t.pipe != nil {
+		sent := slices.Clone(refused) // a code spent twice in gs is refused already
+		settle = func() error {
+			if err := t.flush(ctx); err != nil {
+				return err
+			}
+			if !slices.Equal(refused, sent) {
+				return errRefused
+			}
+			return nil
+		}
+	} else if slices.ContainsFunc(gs, checked) {
 		if err := t.flush(ctx); err != nil { // refused is known
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
 	outcomes = make([]error, len(gs))
@@ -95,13 +117,17 @@ func (t *tx) saveGrantRows(ctx context.Context, gs []oauth.Grant) (outcomes []er
 		}
 	}
 	if err := t.insert(ctx, latchkey.ErrNoParent, `INSERT INTO grant_families (`+familyColumns+`)`, families, ""); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if err := t.createTokens(ctx, tokens); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return outcomes, events, t.insert(ctx, latchkey.ErrNoParent, `INSERT INTO refresh_tokens (`+refreshColumns+`)`, refresh, "")
+	return outcomes, events, settle, t.insert(ctx, latchkey.ErrNoParent, `INSERT INTO refresh_tokens (`+refreshColumns+`)`, refresh, "")
 }
+
+// errRefused fails a hopeful transaction that stored a grant a check
+// refused (saveGrantRows).
+var errRefused = errors.New("a grant was refused")
 
 // checked reports whether a grant's code or family is checked before it
 // is stored (a grant of token records alone is not).
