@@ -84,7 +84,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	p.ResponseMode, p.Request, p.RequestURI = f.Get("response_mode"), f.Get("request"), f.Get("request_uri")
 	p.Claims = f.Get("claims")
 	tenant, realm, appID := r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("app")
-	current, err := s.currentSession(r, tenant, realm)
+	current, err := s.signedIn(r, tenant, realm)
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return
@@ -516,6 +516,20 @@ func (s *Server) currentSession(r *http.Request, tenant, realm string) (*session
 		return nil, err
 	}
 	return &ss, nil
+}
+
+// signedIn is currentSession with the session's identity, read with it
+// (single sign-on needs both), or nil.
+func (s *Server) signedIn(r *http.Request, tenant, realm string) (*oauth.SignedIn, error) {
+	c, err := r.Cookie(session.CookieName)
+	if err != nil {
+		return nil, nil
+	}
+	id, found := s.Sessions.Named(tenant, realm, c.Value)
+	if !found {
+		return nil, nil
+	}
+	return s.OAuth.SignedIn(r.Context(), id)
 }
 
 // startSession records a passkey's sign-in as the browser's session of

@@ -21,7 +21,6 @@ import (
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/policy"
-	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/sso"
 	"github.com/latchkey/latchkey/internal/store/sqlstore"
 	"github.com/latchkey/latchkey/internal/testenv"
@@ -125,9 +124,9 @@ func (f *eamFixture) authorizeEAM(t *testing.T, hint, claims string, withSession
 	t.Helper()
 	p := oauth.AuthParams{ClientID: f.eamApp.ProtocolConfig.ClientID, RedirectURI: f.entra.URL + oauth.EntraRedirectPath,
 		ResponseType: "id_token", ResponseMode: "form_post", Scope: "openid", State: "st", Nonce: "n", IDTokenHint: hint, Claims: claims}
-	var current *session.Session
+	var current *oauth.SignedIn
 	if withSession {
-		current = &f.current
+		current = f.signedIn(t, &f.current)
 	}
 	req, _, to, err := f.svc.Authorize(t.Context(), f.eamApp.TenantID, f.eamApp.RealmID, f.eamApp.ID, p, current)
 	return req, to, err

@@ -204,6 +204,9 @@ type Tx interface {
 	// GetSession, ListSessions and EndSessions are session.Tx's: sign-out
 	// and the sessions an administrator lists and ends.
 	GetSession(ctx context.Context, id string) (sessions.Session, error)
+	// GetSessionWithIdentity reads a session with its identity in one
+	// statement: latchkey.ErrNotFound when either is gone.
+	GetSessionWithIdentity(ctx context.Context, id string) (sessions.Session, directory.Identity, error)
 	ListSessions(ctx context.Context, realmID, identityID string, t time.Time) ([]sessions.Session, error)
 	EndSessions(ctx context.Context, e sessions.End) ([]sessions.Session, error)
 	// EnqueueDelivery is delivery.Tx's: back-channel logout tokens.

@@ -123,11 +123,11 @@ func FormFields(redirectURI, to string) url.Values {
 
 // Authorize starts a sign-in. Errors about the client or its redirect URI
 // are *Error (never redirected to an unchecked URI); the others are
-// *RedirectError. current is the browser's live session of the realm, or
-// nil: when it signs the request in without a ceremony (sso.go), signedIn
-// is where to send the browser with the code; else req is pending until a
-// passkey signs in.
-func (s *Service) Authorize(ctx context.Context, tenantID, realmID, appID string, p AuthParams, current *sessions.Session) (req AuthRequest, app Application, signedIn string, err error) {
+// *RedirectError. current is the browser's live session of the realm with
+// its identity (Service.SignedIn), or nil: when it signs the request in
+// without a ceremony (sso.go), signedIn is where to send the browser with
+// the code; else req is pending until a passkey signs in.
+func (s *Service) Authorize(ctx context.Context, tenantID, realmID, appID string, p AuthParams, current *SignedIn) (req AuthRequest, app Application, signedIn string, err error) {
 	req, app, err = s.authorize(ctx, tenantID, realmID, appID, p, current != nil)
 	if err != nil {
 		return req, app, "", err

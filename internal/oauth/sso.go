@@ -82,12 +82,13 @@ func hasPrompt(p AuthParams, value string) bool {
 // send the browser is returned. "" means a passkey must sign in (the caller
 // stores the request, pending); prompt=none never gets "": the refusal is
 // redirected.
-func (s *Service) signInWithSession(ctx context.Context, req AuthRequest, app Application, current sessions.Session) (string, error) {
+func (s *Service) signInWithSession(ctx context.Context, req AuthRequest, app Application, current SignedIn) (string, error) {
 	p := req.Params
-	i, refusal, err := s.sessionRefusal(ctx, app, p, current)
-	if err == nil && refusal == nil {
+	refusal := s.sessionRefusal(ctx, app, p, current)
+	var err error
+	if refusal == nil {
 		var to string
-		_, to, err = s.approve(ctx, req, i, current.CredentialID, &current, true, Upstream{})
+		_, to, err = s.approve(ctx, req, current.Identity, current.Session.CredentialID, &current.Session, true, Upstream{})
 		var denied *Denied
 		switch {
 		case errors.As(err, &denied):
@@ -105,36 +106,53 @@ func (s *Service) signInWithSession(ctx context.Context, req AuthRequest, app Ap
 }
 
 // sessionRefusal decides whether the browser's live session may sign p in
-// without a ceremony (OIDC Core §3.1.2.1): nil and the session's identity
-// when it may, else why not, as the error that prompt=none answers.
-func (s *Service) sessionRefusal(ctx context.Context, app Application, p AuthParams, current sessions.Session) (directory.Identity, *Error, error) {
+// without a ceremony (OIDC Core §3.1.2.1): nil when it may, else why not,
+// as the error that prompt=none answers.
+func (s *Service) sessionRefusal(ctx context.Context, app Application, p AuthParams, current SignedIn) *Error {
 	now := s.Clock.Now()
 	if hasPrompt(p, "login") {
-		return directory.Identity{}, &Error{"login_required", "prompt=login asks for a new sign-in"}, nil
+		return &Error{"login_required", "prompt=login asks for a new sign-in"}
 	}
 	if p.MaxAge != "" {
 		maxAge, _ := strconv.Atoi(p.MaxAge) // checked by checkSessionParams
-		if maxAge == 0 || now.Sub(current.AuthTime) > time.Duration(maxAge)*time.Second {
-			return directory.Identity{}, &Error{"login_required", "the sign-in is older than max_age"}, nil
+		if maxAge == 0 || now.Sub(current.Session.AuthTime) > time.Duration(maxAge)*time.Second {
+			return &Error{"login_required", "the sign-in is older than max_age"}
 		}
 	}
-	i, err := s.store.GetIdentity(ctx, current.RealmID, current.IdentityID)
-	if errors.Is(err, latchkey.ErrNotFound) || (err == nil && !i.Active()) {
-		return i, &Error{"login_required", "the signed-in identity cannot sign in"}, nil
-	}
-	if err != nil {
-		return i, nil, err
+	i := current.Identity
+	if !i.Active() {
+		return &Error{"login_required", "the signed-in identity cannot sign in"}
 	}
 	sub := subject(app.ProtocolConfig.TokenConfiguration.SubjectField, i)
 	if p.IDTokenHint != "" {
 		if hinted, ok := s.idTokenHint(ctx, app, p.IDTokenHint); !ok || hinted.Subject != sub {
-			return i, &Error{"login_required", "id_token_hint does not name the signed-in user"}, nil
+			return &Error{"login_required", "id_token_hint does not name the signed-in user"}
 		}
 	}
 	if p.LoginHint != "" && !hintNames(p.LoginHint, i, sub) {
-		return i, &Error{"interaction_required", "login_hint names another user than the one signed in"}, nil
+		return &Error{"interaction_required", "login_hint names another user than the one signed in"}
 	}
-	return i, nil, nil
+	return nil
+}
+
+// SignedIn is a browser's live session with its identity, as read when
+// the browser came.
+type SignedIn struct {
+	Session  sessions.Session
+	Identity directory.Identity
+}
+
+// SignedIn returns the live session id with its identity, read together,
+// or nil when it ended, expired, or its identity is gone.
+func (s *Service) SignedIn(ctx context.Context, id string) (*SignedIn, error) {
+	v, i, err := s.store.GetSessionWithIdentity(ctx, id)
+	if errors.Is(err, latchkey.ErrNotFound) || (err == nil && !v.Live(s.Clock.Now())) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &SignedIn{v, i}, nil
 }
 
 // idTokenHint is the claims of an ID token this application's issuer

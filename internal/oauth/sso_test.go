@@ -56,8 +56,22 @@ func (f *ssoFixture) authorize(t *testing.T, current *session.Session, with func
 	if with != nil {
 		with(&p)
 	}
-	req, _, signedIn, err := f.svc.Authorize(t.Context(), f.app.TenantID, f.app.RealmID, f.app.ID, p, current)
+	req, _, signedIn, err := f.svc.Authorize(t.Context(), f.app.TenantID, f.app.RealmID, f.app.ID, p, f.signedIn(t, current))
 	return req, signedIn, err
+}
+
+// signedIn reads the session (nil: none) with its identity, as a request
+// that carries its cookie does: nil when it is not live.
+func (f *ssoFixture) signedIn(t *testing.T, current *session.Session) *oauth.SignedIn {
+	t.Helper()
+	if current == nil {
+		return nil
+	}
+	v, err := f.svc.SignedIn(t.Context(), current.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
 
 // signedIn asserts that the session signed the request in, and returns the code.

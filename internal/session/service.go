@@ -115,19 +115,26 @@ func (s *Service) seal(v Session) string {
 	return s.box.Seal([]byte(v.TenantID + "/" + v.RealmID + "/" + v.ID))
 }
 
+// Named returns the id of the session of the realm that a cookie's value
+// names, without reading it; found is false for no cookie, a cookie not
+// sealed by us, and one of another realm.
+func (s *Service) Named(tenantID, realmID, cookie string) (id string, found bool) {
+	if cookie == "" {
+		return "", false
+	}
+	plain, err := s.box.Open(cookie)
+	if err != nil {
+		return "", false
+	}
+	return strings.CutPrefix(string(plain), tenantID+"/"+realmID+"/")
+}
+
 // Find returns the live session of the realm that a cookie's value names,
 // read from the database (so a session ended on another node is ended
 // here too). ok is false for no cookie, a cookie not sealed by us or of
 // another realm, and a session ended or expired.
 func (s *Service) Find(ctx context.Context, tenantID, realmID, cookie string) (v Session, ok bool, err error) {
-	if cookie == "" {
-		return Session{}, false, nil
-	}
-	plain, err := s.box.Open(cookie)
-	if err != nil {
-		return Session{}, false, nil
-	}
-	id, found := strings.CutPrefix(string(plain), tenantID+"/"+realmID+"/")
+	id, found := s.Named(tenantID, realmID, cookie)
 	if !found {
 		return Session{}, false, nil
 	}

@@ -5,6 +5,7 @@ import "strconv"
 // Statements that tests outside the package explain.
 var (
 	GetSession               = getSession
+	GetSessionWithIdentity   = getSessionWithIdentity
 	UseSession               = useSession
 	RecordSessionApplication = recordApplications("($1, $2, " + bigint("$3") + ")")
 	RenewSession             = renewSession

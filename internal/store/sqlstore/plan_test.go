@@ -38,9 +38,10 @@ func TestSessionsByID(t *testing.T) {
 		key    string
 	}{
 		"get_session": {sqlstore.GetSession, 1, "sessions_pkey"}, "use_session": {sqlstore.UseSession, 2, "sessions_pkey"},
-		"record_application": {sqlstore.RecordSessionApplication, 3, "sessions_pkey"},
-		"renew_session":      {sqlstore.RenewSession, 10, "sessions_pkey"},
-		"finish_sign_ins":    {sqlstore.FinishAuthRequests, 30, "auth_requests_pkey"},
+		"get_session_with_identity": {sqlstore.GetSessionWithIdentity, 1, "sessions_pkey"},
+		"record_application":        {sqlstore.RecordSessionApplication, 3, "sessions_pkey"},
+		"renew_session":             {sqlstore.RenewSession, 10, "sessions_pkey"},
+		"finish_sign_ins":           {sqlstore.FinishAuthRequests, 30, "auth_requests_pkey"},
 	} {
 		if _, err := conn.ExecContext(ctx, "PREPARE "+name+" AS "+s.query); err != nil {
 			t.Fatal(err)

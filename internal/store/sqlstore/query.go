@@ -511,7 +511,7 @@ func affected(res sql.Result, err error) error {
 // several values, as a join does.
 type fields struct {
 	dest   []any
-	decode func() error
+	decode func() error // or nil
 }
 
 // scanFields scans one row into fs, in order.
@@ -524,6 +524,9 @@ func scanFields(s interface{ Scan(...any) error }, fs ...fields) error {
 		return err
 	}
 	for _, f := range fs {
+		if f.decode == nil {
+			continue
+		}
 		if err := f.decode(); err != nil {
 			return err
 		}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/session"
 )
 
@@ -19,21 +20,27 @@ const sessionColumns = `id, tenant_id, realm_id, identity_id, credential_id, aut
 	idle_timeout, create_time, last_seen_time, idle_expire_time, absolute_expire_time, end_time, end_reason`
 
 func scanSession(s interface{ Scan(...any) error }, v *session.Session) error {
+	return scanFields(s, sessionFields(v))
+}
+
+// sessionFields says where a row of sessionColumns goes in v.
+func sessionFields(v *session.Session) fields {
 	var amr string
 	var at, idle, ct, lt, it, et, end int64
-	err := s.Scan(&v.ID, &v.TenantID, &v.RealmID, &v.IdentityID, &v.CredentialID, &at, &amr, &v.ACR, &v.IP, &v.UserAgent,
-		&idle, &ct, &lt, &it, &et, &end, &v.EndReason)
-	if err != nil {
-		return err
+	return fields{
+		dest: []any{&v.ID, &v.TenantID, &v.RealmID, &v.IdentityID, &v.CredentialID, &at, &amr, &v.ACR, &v.IP, &v.UserAgent,
+			&idle, &ct, &lt, &it, &et, &end, &v.EndReason},
+		decode: func() error {
+			v.AuthTime, v.CreateTime, v.LastSeenTime = fromMicros(at), fromMicros(ct), fromMicros(lt)
+			v.IdleExpireTime, v.AbsoluteExpireTime = fromMicros(it), fromMicros(et)
+			v.IdleTimeout = time.Duration(idle) * time.Microsecond
+			v.EndTime = time.Time{}
+			if end != 0 {
+				v.EndTime = fromMicros(end)
+			}
+			return json.Unmarshal([]byte(amr), &v.AMR)
+		},
 	}
-	v.AuthTime, v.CreateTime, v.LastSeenTime = fromMicros(at), fromMicros(ct), fromMicros(lt)
-	v.IdleExpireTime, v.AbsoluteExpireTime = fromMicros(it), fromMicros(et)
-	v.IdleTimeout = time.Duration(idle) * time.Microsecond
-	v.EndTime = time.Time{}
-	if end != 0 {
-		v.EndTime = fromMicros(end)
-	}
-	return json.Unmarshal([]byte(amr), &v.AMR)
 }
 
 func amrJSON(amr []string) string {
@@ -70,17 +77,34 @@ func (t *tx) createSessions(ctx context.Context, ss []session.Session) error {
 // sign-in with a session reads it): a row for each application, or one
 // with NULL, the application first.
 func (t *tx) GetSession(ctx context.Context, id string) (session.Session, error) {
-	rows, err := t.r.QueryContext(ctx, getSession, id)
+	var v session.Session
+	return v, t.readSession(ctx, getSession, id, &v)
+}
+
+// GetSessionWithIdentity is GetSession with the session's identity, in
+// the same statement (single sign-on needs both): latchkey.ErrNotFound
+// when either is gone.
+func (t *tx) GetSessionWithIdentity(ctx context.Context, id string) (session.Session, directory.Identity, error) {
+	var v session.Session
+	var i directory.Identity
+	err := t.readSession(ctx, getSessionWithIdentity, id, &v, identityFields(&i))
+	return v, i, err
+}
+
+// readSession reads session id into v with query, whose rows are an
+// application (or NULL) and the session's columns, then those of more.
+func (t *tx) readSession(ctx context.Context, query, id string, v *session.Session, more ...fields) error {
+	rows, err := t.r.QueryContext(ctx, query, id)
 	if err != nil {
-		return session.Session{}, err
+		return err
 	}
 	defer rows.Close()
-	v := session.Session{Applications: []string{}}
+	v.Applications = []string{}
 	found := false
 	for rows.Next() {
 		var app sql.NullString
-		if err := scanSession(leading{rows, []any{&app}}, &v); err != nil {
-			return session.Session{}, err
+		if err := scanFields(rows, append([]fields{{dest: []any{&app}}, sessionFields(v)}, more...)...); err != nil {
+			return err
 		}
 		found = true
 		if app.Valid {
@@ -88,12 +112,12 @@ func (t *tx) GetSession(ctx context.Context, id string) (session.Session, error)
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return session.Session{}, err
+		return err
 	}
 	if !found {
-		return session.Session{}, latchkey.ErrNotFound
+		return latchkey.ErrNotFound
 	}
-	return v, nil
+	return nil
 }
 
 func (t *tx) ListSessions(ctx context.Context, realmID, identityID string, at time.Time) ([]session.Session, error) {
@@ -171,6 +195,9 @@ func live(p string) string {
 var (
 	getSession = `SELECT a.application_id, ` + sessionColumns + ` FROM sessions
 		LEFT JOIN session_applications a ON a.session_id = sessions.id WHERE sessions.id = $1 ORDER BY a.application_id`
+	getSessionWithIdentity = `SELECT a.application_id, ` + qualified("s", sessionColumns) + `, ` + qualified("i", identityColumns) + `
+		FROM sessions s JOIN identities i ON i.id = s.identity_id
+		LEFT JOIN session_applications a ON a.session_id = s.id WHERE s.id = $1 ORDER BY a.application_id`
 	useSession = `UPDATE sessions SET last_seen_time = $2,
 		idle_expire_time = CASE WHEN CAST($2 AS BIGINT) + idle_timeout < absolute_expire_time
 			THEN CAST($2 AS BIGINT) + idle_timeout ELSE absolute_expire_time END

@@ -269,3 +269,29 @@ func testSessionSettings(t *testing.T, s store.Store) {
 	_, err = s.SessionSettings(t.Context(), "other-tenant", r.ID)
 	wantErr(t, "another tenant's realm", err, latchkey.ErrNotFound)
 }
+
+// testSessionWithIdentity: single sign-on reads a session with its
+// identity in one statement; a session whose identity is gone is not
+// found.
+func testSessionWithIdentity(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	r := newRealm(t, s)
+	alice := addIdentity(t, s, r, "alice")
+	v := addSession(t, s, r, alice.ID, "laptop")
+	must(t, s.UseSession(ctx, v.ID, "app1", now, false))
+	v.Applications = []string{"app1"}
+	got, identity, err := s.GetSessionWithIdentity(ctx, v.ID)
+	must(t, err)
+	equal(t, "session", got, v)
+	equal(t, "its identity", identity, alice)
+
+	_, _, err = s.GetSessionWithIdentity(ctx, "nope")
+	wantErr(t, "an unknown session", err, latchkey.ErrNotFound)
+	orphan := addSession(t, s, r, "no-such-identity", "laptop")
+	_, _, err = s.GetSessionWithIdentity(ctx, orphan.ID)
+	wantErr(t, "a session of a missing identity", err, latchkey.ErrNotFound)
+	_, err = s.DeleteIdentities(ctx, r.ID, []string{alice.ID})
+	must(t, err)
+	_, _, err = s.GetSessionWithIdentity(ctx, v.ID)
+	wantErr(t, "a session of a deleted identity", err, latchkey.ErrNotFound)
+}

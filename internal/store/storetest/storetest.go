@@ -77,6 +77,7 @@ func Run[S store.Store](t *testing.T, open func(t testing.TB) S) {
 		{"EndSessions", testEndSessions},
 		{"SessionUsedWhileEnded", testSessionUsedWhileEnded},
 		{"SessionSettings", testSessionSettings},
+		{"SessionWithIdentity", testSessionWithIdentity},
 		{"SigningKeys", testSigningKeys},
 		{"Settings", testSettings},
 		{"UpdateCommits", testUpdateCommits},
