@@ -101,12 +101,9 @@ func passkeyView(c passkey.Credential, ss session.Session) accountPasskey {
 // account is the browser's session of the realm with its cookie's value,
 // or ok false when no one is signed in.
 func (s *Server) account(r *http.Request) (ss session.Session, cookie string, ok bool, err error) {
-	c, err := r.Cookie(session.CookieName)
-	if err != nil {
-		return ss, "", false, nil
-	}
-	ss, ok, err = s.Sessions.Find(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), c.Value)
-	return ss, c.Value, ok, err
+	cookie = sessionCookie(r)
+	ss, ok, err = s.Sessions.Find(r.Context(), r.PathValue("tenant"), r.PathValue("realm"), cookie)
+	return ss, cookie, ok, err
 }
 
 // accountPage serves the account page: the signed-in identity's passkeys,

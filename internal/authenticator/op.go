@@ -507,11 +507,7 @@ func (s *Server) discovery(w http.ResponseWriter, r *http.Request) {
 // currentSession is the browser's live session of the realm, read from the
 // database, or nil.
 func (s *Server) currentSession(r *http.Request, tenant, realm string) (*session.Session, error) {
-	c, err := r.Cookie(session.CookieName)
-	if err != nil {
-		return nil, nil
-	}
-	ss, ok, err := s.Sessions.Find(r.Context(), tenant, realm, c.Value)
+	ss, ok, err := s.Sessions.Find(r.Context(), tenant, realm, sessionCookie(r))
 	if !ok || err != nil {
 		return nil, err
 	}
@@ -521,15 +517,19 @@ func (s *Server) currentSession(r *http.Request, tenant, realm string) (*session
 // signedIn is currentSession with the session's identity, read with it
 // (single sign-on needs both), or nil.
 func (s *Server) signedIn(r *http.Request, tenant, realm string) (*oauth.SignedIn, error) {
-	c, err := r.Cookie(session.CookieName)
-	if err != nil {
-		return nil, nil
-	}
-	id, found := s.Sessions.Named(tenant, realm, c.Value)
+	id, found := s.Sessions.Named(tenant, realm, sessionCookie(r))
 	if !found {
 		return nil, nil
 	}
 	return s.OAuth.SignedIn(r.Context(), id)
+}
+
+// sessionCookie is the value of the browser's session cookie, or "".
+func sessionCookie(r *http.Request) string {
+	if c, err := r.Cookie(session.CookieName); err == nil {
+		return c.Value
+	}
+	return ""
 }
 
 // startSession records a passkey's sign-in as the browser's session of
