@@ -123,14 +123,7 @@ func result(results pgx.BatchResults, s sqlstore.Statement) (int64, error) {
 		return 0, err
 	}
 	defer rows.Close()
-	var n int64
-	for rows.Next() {
-		if err := s.Row(rows); err != nil {
-			return n, err
-		}
-		n++
-	}
-	return n, rows.Err()
+	return s.ReadRows(rows)
 }
 
 // bytewiseKeys collates the folded name columns bytewise, whatever the

@@ -33,13 +33,8 @@ func TestConcurrentUsername(t *testing.T) {
 	ctx := t.Context()
 	dsn := testenv.PostgresDSN(t)
 	setup := open(t, dsn)
-	must(t, setup.Migrate(ctx))
 	now := time.Now().UTC()
-	tenant := directory.Tenant{ID: latchkey.NewTenantID(), DisplayName: "T", CreateTime: now, UpdateTime: now}
-	realm := directory.Realm{ID: latchkey.NewID(), TenantID: tenant.ID, DisplayName: "R",
-		Classification: directory.SecureWorkforce, CreateTime: now, UpdateTime: now}
-	must(t, setup.CreateTenant(ctx, tenant))
-	must(t, setup.CreateRealm(ctx, realm))
+	tenant, realm := newRealm(t, setup, now)
 
 	const writers = 50
 	nodes := make([]*sqlstore.Store, writers)
@@ -89,6 +84,19 @@ func TestConcurrentUsername(t *testing.T) {
 	if total != 1 {
 		t.Errorf("%d events recorded, want 1", total)
 	}
+}
+
+// newRealm migrates s and creates a tenant with a realm in it.
+func newRealm(t *testing.T, s *sqlstore.Store, now time.Time) (directory.Tenant, directory.Realm) {
+	t.Helper()
+	ctx := t.Context()
+	must(t, s.Migrate(ctx))
+	tenant := directory.Tenant{ID: latchkey.NewTenantID(), DisplayName: "T", CreateTime: now, UpdateTime: now}
+	realm := directory.Realm{ID: latchkey.NewID(), TenantID: tenant.ID, DisplayName: "R",
+		Classification: directory.SecureWorkforce, CreateTime: now, UpdateTime: now}
+	must(t, s.CreateTenant(ctx, tenant))
+	must(t, s.CreateRealm(ctx, realm))
+	return tenant, realm
 }
 
 func open(t *testing.T, dsn string) *sqlstore.Store {
@@ -201,13 +209,8 @@ func TestPipelinedTransactionEnds(t *testing.T) {
 		sep = "&"
 	}
 	s := open(t, dsn+sep+"pool_max_conns=1")
-	must(t, s.Migrate(ctx))
 	now := time.Now().UTC()
-	tenant := directory.Tenant{ID: latchkey.NewTenantID(), DisplayName: "T", CreateTime: now, UpdateTime: now}
-	realm := directory.Realm{ID: latchkey.NewID(), TenantID: tenant.ID, DisplayName: "R",
-		Classification: directory.SecureWorkforce, CreateTime: now, UpdateTime: now}
-	must(t, s.CreateTenant(ctx, tenant))
-	must(t, s.CreateRealm(ctx, realm))
+	tenant, realm := newRealm(t, s, now)
 
 	for range 3 { // the same connection each time
 		refused := oauth.Approval{Request: oauth.AuthRequest{ID: latchkey.NewID(), TenantID: tenant.ID, RealmID: realm.ID,

@@ -71,6 +71,16 @@ func (t *tx) run(ctx context.Context, s Statement) (int64, error) {
 		return 0, err
 	}
 	defer rows.Close()
+	return s.ReadRows(rows)
+}
+
+// ReadRows reads each of the statement's rows with s.Row and returns how
+// many there were.
+func (s Statement) ReadRows(rows interface {
+	Next() bool
+	Scan(...any) error
+	Err() error
+}) (int64, error) {
 	var n int64
 	for rows.Next() {
 		if err := s.Row(rows); err != nil {
