@@ -148,10 +148,10 @@ type signInWrite struct {
 // in one statement, the sessions in one, the approvals and grants in a few
 // each, and the events of all in one; on PostgreSQL in two round trips
 // (BEGIN and every write; COMMIT), the grants' inserts sent before their
-// checks answer (hopeful: see saveGrantRows). Under load a sign-in pays a share of one commit instead
-// of three or four. A grant's outcome is its own
-// (saveGrantRows); a refused approval fails all (approve), and the group
-// commit then stores each write alone.
+// checks answer (hopeful: see saveGrantRows). Under load a sign-in pays a
+// share of one commit instead of three or four. A grant's outcome is its
+// own (saveGrantRows); a refused approval fails all (approve), and the
+// group commit then stores each write alone.
 func (s *Store) saveSignIns(ctx context.Context, ws []signInWrite) (outcomes []error, err error) {
 	var requests []withEvent[oauth.AuthRequest]
 	var sessions []session.Session

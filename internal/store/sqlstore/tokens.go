@@ -55,13 +55,12 @@ func (t *tx) saveGrants(ctx context.Context, gs []oauth.Grant) ([]error, error) 
 // saveGrantRows spends the codes the grants redeem, each once, checks that
 // their passkeys and identities may still sign in, continues the families
 // that refreshes continue, and inserts the families, token records and
-// refresh tokens of those that could, in at most six statements (in a
-// pipelined transaction, two round trips: the checks, then the inserts),
-// and returns their events. A grant
-// whose code had been spent before (or by an earlier grant of gs), whose
-// passkey or identity was revoked or suspended since the code was read, or
-// whose family was revoked, has the outcome latchkey.ErrNotFound and
-// stores nothing.
+// refresh tokens of those that could, in at most six statements, and
+// returns their events. A grant whose code had been spent before (or by an
+// earlier grant of gs), whose passkey or identity was revoked or suspended
+// since the code was read, or whose family was revoked, has the outcome
+// latchkey.ErrNotFound and stores nothing. In a pipelined transaction the
+// checks are one round trip and the inserts go with what follows them.
 //
 // Hopeful, in a pipelined transaction, it sends the inserts with the
 // checks, as if none refused; settle, called once the transaction's last
@@ -167,9 +166,10 @@ func (t *tx) redeemCodes(ctx context.Context, gs []oauth.Grant, refused []bool) 
 // longer active, or whose identity no longer is (a sign-in by e-mail code
 // has no passkey: its identity alone), in a statement or two (later): the
 // code was read before this transaction. (Run later, it may check the
-// signers of codes that redeemCodes refuses: they stay refused.) On PostgreSQL it holds the rows it read (FOR SHARE) until
-// the grant is stored, so that a revocation or suspension running at the
-// same time waits for it and then revokes the new family too; SQLite's one
+// signers of codes that redeemCodes refuses: they stay refused.) On
+// PostgreSQL it holds the rows it read (FOR SHARE) until the grant is
+// stored, so that a revocation or suspension running at the same time
+// waits for it and then revokes the new family too; SQLite's one
 // writer already orders the two.
 func (t *tx) signersActive(ctx context.Context, gs []oauth.Grant, refused []bool) error {
 	var credentials, identities []string
