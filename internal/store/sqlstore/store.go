@@ -240,9 +240,6 @@ func (s *Store) Close() error {
 
 // update runs fn in a read-write transaction, committed when fn returns nil.
 func (s *Store) update(ctx context.Context, fn func(*tx) error) error {
-	if s.writes != nil {
-		defer s.writes.prepareMissed(ctx)
-	}
 	sqlTx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -255,9 +252,13 @@ func (s *Store) update(ctx context.Context, fn func(*tx) error) error {
 	t.r, t.w = s.traced(t.r), s.traced(t.w)
 	if err = fn(t); err != nil {
 		sqlTx.Rollback()
-		return err
+	} else {
+		err = sqlTx.Commit()
 	}
-	return sqlTx.Commit()
+	if s.writes != nil {
+		s.writes.prepareMissed(ctx)
+	}
+	return err
 }
 
 // updatePiped is update with the transaction's statements pipelined where

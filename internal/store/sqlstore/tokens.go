@@ -202,7 +202,7 @@ func (t *tx) signersActive(ctx context.Context, gs []oauth.Grant, refused []bool
 	}
 	active := map[string]bool{}
 	for q, query := range queries {
-		last := q == len(queries)-1
+		last := q == len(queries)-1 // with its answer, all are in
 		if err := t.laterIDs(ctx, query, queryArgs[q], func(ids map[string]bool) {
 			maps.Copy(active, ids)
 			if !last {
@@ -221,10 +221,10 @@ func (t *tx) signersActive(ctx context.Context, gs []oauth.Grant, refused []bool
 }
 
 // continueFamilies extends the families that the refreshes of gs continue
-// to their new expiry, in one statement (later), and sets refused for the grants
-// whose family is gone: revoked. The row it updates stays locked until the
-// grant is stored, so a revocation of the family waits for it and then
-// deletes its tokens too (see revokeFamilies).
+// to their new expiry, in one statement (later), and sets refused for the
+// grants whose family is gone: revoked. The row it updates stays locked
+// until the grant is stored, so a revocation of the family waits for it
+// and then deletes its tokens too (see revokeFamilies).
 func (t *tx) continueFamilies(ctx context.Context, gs []oauth.Grant, refused []bool) error {
 	var a args
 	var cases strings.Builder
@@ -266,22 +266,12 @@ func (t *tx) laterIDs(ctx context.Context, query string, a args, settle func(map
 	}})
 }
 
-// queryIDs runs a statement that returns ids, and returns them as a set.
-func (t *tx) queryIDs(ctx context.Context, query string, a ...any) (map[string]bool, error) {
-	rows, err := t.w.QueryContext(ctx, query, a...)
-	if err != nil {
+// queryIDs runs a statement that returns ids now, and returns them as a set.
+func (t *tx) queryIDs(ctx context.Context, query string, a ...any) (ids map[string]bool, err error) {
+	if err := t.laterIDs(ctx, query, a, func(got map[string]bool) { ids = got }); err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	ids := map[string]bool{}
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids[id] = true
-	}
-	return ids, rows.Err()
+	return ids, t.flush(ctx)
 }
 
 // RevokeFamily revokes a grant family in a transaction of its own.
