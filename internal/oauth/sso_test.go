@@ -51,12 +51,19 @@ func (f *ssoFixture) startSession(t *testing.T, i directory.Identity, cred strin
 // changed by with.
 func (f *ssoFixture) authorize(t *testing.T, current *session.Session, with func(*oauth.AuthParams)) (oauth.AuthRequest, string, error) {
 	t.Helper()
+	return f.authorizeSignedIn(t, f.signedIn(t, current), with)
+}
+
+// authorizeSignedIn is authorize with the session and identity as read
+// (nil: none), however they changed since.
+func (f *ssoFixture) authorizeSignedIn(t *testing.T, current *oauth.SignedIn, with func(*oauth.AuthParams)) (oauth.AuthRequest, string, error) {
+	t.Helper()
 	p := oauth.AuthParams{ClientID: f.app.ProtocolConfig.ClientID, RedirectURI: "https://wiki.example.com/cb", ResponseType: "code",
 		Scope: "openid", State: "st", Nonce: "n"}
 	if with != nil {
 		with(&p)
 	}
-	req, _, signedIn, err := f.svc.Authorize(t.Context(), f.app.TenantID, f.app.RealmID, f.app.ID, p, f.signedIn(t, current))
+	req, _, signedIn, err := f.svc.Authorize(t.Context(), f.app.TenantID, f.app.RealmID, f.app.ID, p, current)
 	return req, signedIn, err
 }
 
@@ -288,14 +295,17 @@ func TestSessionStillAsksPolicy(t *testing.T) {
 		t.Run(eng.Name, func(t *testing.T) {
 			f := newSSO(t, eng.Open)
 			ctx := t.Context()
-			stale := f.current // read before it ended
-			if _, err := f.st.EndSessions(ctx, session.End{At: f.clock.Now(), Reason: session.ReasonSignedOut, IDs: []string{stale.ID}}); err != nil {
+			stale := f.signedIn(t, &f.current) // read before it ended
+			if _, err := f.st.EndSessions(ctx, session.End{At: f.clock.Now(), Reason: session.ReasonSignedOut, IDs: []string{stale.Session.ID}}); err != nil {
 				t.Fatal(err)
 			}
-			_, _, err := f.authorize(t, &stale, func(p *oauth.AuthParams) { p.Prompt = "none" })
+			_, _, err := f.authorizeSignedIn(t, stale, func(p *oauth.AuthParams) { p.Prompt = "none" })
 			redirectedWith(t, "a session ended after it was read, prompt=none", err, "login_required")
-			req, to, err := f.authorize(t, &stale, nil)
+			req, to, err := f.authorizeSignedIn(t, stale, nil)
 			needsCeremony(t, "a session ended after it was read", req, to, err)
+			if f.signedIn(t, &f.current) != nil {
+				t.Error("an ended session is read as signed in")
+			}
 
 			// The intranet: no rule lets the administrator in.
 			f.current = f.startSession(t, f.admin, f.cred)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -201,6 +202,8 @@ func TestPoolMaxConns(t *testing.T) {
 // sign-in, then found its session ended: the statements succeed, a count
 // refuses) is rolled back: with one connection, the next transaction gets
 // the same one, and must not commit the refused sign-in with its own write.
+// The connection is rolled back, not thrown away (pgx's driver would
+// close one it found in a transaction): one backend serves them all.
 func TestPipelinedTransactionEnds(t *testing.T) {
 	ctx := t.Context()
 	dsn := testenv.PostgresDSN(t)
@@ -211,6 +214,27 @@ func TestPipelinedTransactionEnds(t *testing.T) {
 	s := open(t, dsn+sep+"pool_max_conns=1")
 	now := time.Now().UTC()
 	tenant, realm := newRealm(t, s, now)
+	admin, err := sql.Open("pgx", dsn)
+	must(t, err)
+	defer admin.Close()
+	backends := func() []int {
+		rows, err := admin.QueryContext(ctx, `SELECT pid FROM pg_stat_activity
+			WHERE datname = current_database() AND pid <> pg_backend_pid() ORDER BY pid`)
+		must(t, err)
+		defer rows.Close()
+		var pids []int
+		for rows.Next() {
+			var pid int
+			must(t, rows.Scan(&pid))
+			pids = append(pids, pid)
+		}
+		must(t, rows.Err())
+		return pids
+	}
+	before := backends()
+	if len(before) != 1 {
+		t.Fatalf("backends of a store with one connection: %v", before)
+	}
 
 	for range 3 { // the same connection each time
 		refused := oauth.Approval{Request: oauth.AuthRequest{ID: latchkey.NewID(), TenantID: tenant.ID, RealmID: realm.ID,
@@ -224,6 +248,9 @@ func TestPipelinedTransactionEnds(t *testing.T) {
 		}))
 		if _, err := s.OAuth().GetAuthRequest(ctx, refused.Request.ID); !errors.Is(err, latchkey.ErrNotFound) {
 			t.Errorf("the refused approval's sign-in was committed by the next transaction (%v)", err)
+		}
+		if after := backends(); !slices.Equal(after, before) {
+			t.Errorf("backends %v, then %v: the connection was replaced, not rolled back", before, after)
 		}
 	}
 	if _, total, err := s.ListEvents(ctx, tenant.ID, realm.ID, latchkey.ListOptions{Limit: 10}); err != nil || total != 3 {
