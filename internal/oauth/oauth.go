@@ -194,8 +194,9 @@ type Tx interface {
 	// Approve stores a sign-in's approval, in one transaction with those
 	// that concurrent sign-ins approve: latchkey.ErrNotFound when the
 	// request was not pending (as FinishAuthRequest), ErrSessionEnded when
-	// its session was not live; either way it stores nothing.
-	Approve(ctx context.Context, a Approval) error
+	// its session was not live; either way it stores nothing. It returns
+	// the request as stored: a pending one's parameters are read with it.
+	Approve(ctx context.Context, a Approval) (AuthRequest, error)
 	GetIdentity(ctx context.Context, realmID, id string) (directory.Identity, error)
 	// ListIdentities pages a realm's identities (Entra ID's hints find theirs by a filter).
 	ListIdentities(ctx context.Context, realmID string, opts latchkey.ListOptions) ([]directory.Identity, int, error)

@@ -312,7 +312,7 @@ func (s *Service) approve(ctx context.Context, req AuthRequest, identity directo
 	if unstored {
 		events = slices.Insert(events, 0, s.signInEvent(ctx, audit.SignInStarted, req.TenantID, req.RealmID, req.ApplicationID, req.ID, nil, ""))
 	}
-	err = s.store.Approve(ctx, Approval{Request: fin, New: unstored, At: at, TouchSession: ss != nil && ss.TouchDue(at), Events: events})
+	fin, err = s.store.Approve(ctx, Approval{Request: fin, New: unstored, At: at, TouchSession: ss != nil && ss.TouchDue(at), Events: events})
 	if errors.Is(err, latchkey.ErrNotFound) {
 		return "", "", s.whyNotPending(ctx, req)
 	} else if err != nil {
@@ -322,11 +322,12 @@ func (s *Service) approve(ctx context.Context, req AuthRequest, identity directo
 		to, err := s.eamAnswer(req, fin.AuthTime)
 		return "", to, err
 	}
+	s.issued.Put(fin.CodeHash, issuedCode{fin, identity}, at)
 	v := url.Values{"code": {code}}
-	if req.Params.State != "" {
-		v.Set("state", req.Params.State)
+	if fin.Params.State != "" {
+		v.Set("state", fin.Params.State)
 	}
-	return code, redirect(req.Params.RedirectURI, v), nil
+	return code, redirect(fin.Params.RedirectURI, v), nil
 }
 
 // whyNotPending says why a sign-in could not be finished.

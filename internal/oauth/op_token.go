@@ -43,7 +43,7 @@ var errBadCode = &Error{"invalid_grant", "the authorization code is invalid, exp
 // expires, for the redirect URI and PKCE verifier it was issued for. A
 // replayed code also revokes what its first redemption bought.
 func (s *Service) redeemCode(ctx context.Context, app client, req TokenRequest, custom json.RawMessage) (TokenResponse, error) {
-	ar, i, err := s.store.GetSignInByCode(ctx, hashCode(req.Code))
+	ar, i, err := s.signInByCode(ctx, hashCode(req.Code))
 	if errors.Is(err, latchkey.ErrNotFound) || (err == nil && ar.ApplicationID != app.ID) {
 		return TokenResponse{}, errBadCode
 	}
@@ -79,6 +79,22 @@ func (s *Service) redeemCode(ctx context.Context, app client, req TokenRequest, 
 		return TokenResponse{}, s.revokeReplayed(ctx, ar)
 	}
 	return resp, err
+}
+
+// issuedCode is a sign-in that this node finished with a code, and the
+// identity that signed in (Service.issued).
+type issuedCode struct {
+	request  AuthRequest
+	identity directory.Identity
+}
+
+// signInByCode returns the finished sign-in of a code's hash with its
+// identity: as this node issued it in the last nodecache.TTL, or as read.
+func (s *Service) signInByCode(ctx context.Context, hash string) (AuthRequest, directory.Identity, error) {
+	if v, ok := s.issued.Get(hash, s.Clock.Now()); ok {
+		return v.request, v.identity, nil
+	}
+	return s.store.GetSignInByCode(ctx, hash)
 }
 
 // revokeReplayed answers a replayed code: every token its first

@@ -37,6 +37,14 @@ type Service struct {
 	// the same token with every request. Their times, records and keys
 	// are checked every time.
 	signed nodecache.Cache[signedToken]
+	// issued are the sign-ins whose codes this node issued in the last
+	// nodecache.TTL, by the code's hash, with the identity that signed in:
+	// a client redeems its code a moment after, most often at the node
+	// that issued it, which then need not read the sign-in back. Nothing
+	// of a finished sign-in changes but its code's use, which SaveGrant
+	// checks with the identity's and passkey's state when it spends the
+	// code; the ID token's claims are the identity's at the sign-in.
+	issued nodecache.Cache[issuedCode]
 	// Clock dates changes, codes, tokens and their expiry, and ages the caches.
 	Clock latchkey.Clock
 	// DeliveryQueued, when set, is called when back-channel logouts were
@@ -60,7 +68,8 @@ type Policy interface {
 // headers start with.
 func NewService(store Store, box *secretbox.Box, policies Policy, publicURL string) *Service {
 	return &Service{store: store, box: box, policy: policies, publicURL: strings.TrimRight(publicURL, "/"),
-		keys: &keyring{store: store, box: box}, signed: nodecache.Cache[signedToken]{Bound: signedBound}}
+		keys: &keyring{store: store, box: box}, signed: nodecache.Cache[signedToken]{Bound: signedBound},
+		issued: nodecache.Cache[issuedCode]{Bound: issuedBound}}
 }
 
 // Denied is a sign-in or refresh that policy refused.
@@ -575,6 +584,10 @@ func (s *Service) verifiedClaims(ctx context.Context, raw string) (Claims, Token
 // signedBound bounds the JWTs whose checked claims a node keeps (a few
 // hundred bytes each).
 const signedBound = 10_000
+
+// issuedBound bounds the sign-ins a node keeps for their codes (about a
+// kilobyte each): 2,000 sign-ins a second for nodecache.TTL.
+const issuedBound = 4_000
 
 // signedClaims are the claims of a JWT signed by one of the keys, as
 // checked in the last nodecache.TTL or now. A key retired since (on this

@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/policy"
 	"github.com/latchkey/latchkey/internal/testenv"
 )
 
@@ -310,6 +312,67 @@ func TestVerifyChecksEachRequest(t *testing.T) {
 			if _, err := s.svc.Verify(ctx, tok.AccessToken); !errors.Is(err, oauth.ErrInvalidToken) {
 				t.Errorf("a revoked token, checked a moment before: %v", err)
 			}
+		})
+	}
+}
+
+// TestCodeRedeemedWhereIssued: the node that issued a code redeems it
+// without reading its sign-in back, so its ID token names the identity as
+// it signed in; another node reads the sign-in and the identity as they
+// are. Either way a code is spent once (a replay revokes what the first
+// redemption issued) and not for an identity suspended since.
+func TestCodeRedeemedWhereIssued(t *testing.T) {
+	for _, eng := range testenv.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			s := newSignIns(t, eng.Open)
+			ctx := t.Context()
+			other := s // another node of the same database
+			other.svc = oauth.NewService(s.st.OAuth(), s.box, policy.NewService(s.st.Policy()), "http://localhost")
+			other.svc.Clock = s.clock.Now
+			if err := other.svc.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			signIn := func() string {
+				req, _, _, err := s.svc.Authorize(ctx, s.app.TenantID, s.app.RealmID, s.app.ID, oauth.AuthParams{ClientID: s.app.ProtocolConfig.ClientID,
+					RedirectURI: "https://wiki.example.com/cb", ResponseType: "code", Scope: "openid profile"}, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return s.approve(t, req)
+			}
+			here, there, suspended := signIn(), signIn(), signIn()
+			dir := directory.NewService(s.st.Directory())
+			renamed := "Renamed after signing in"
+			if _, err := dir.UpdateIdentity(ctx, s.admin.TenantID, s.admin.RealmID, s.admin.ID, directory.IdentityPatch{DisplayName: &renamed}); err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range []struct {
+				node       signIns
+				code, what string
+				name       string
+			}{{s, here, "the code at the node that issued it", s.admin.DisplayName}, {other, there, "the code at another node", renamed}} {
+				tok, err := c.node.token(ctx, "authorization_code", c.code, "")
+				if err != nil {
+					t.Fatalf("%s: %v", c.what, err)
+				}
+				if got := idTokenClaims(t, tok.IDToken)["name"]; got != c.name {
+					t.Errorf("%s: the ID token's name %q, want %q", c.what, got, c.name)
+				}
+				if _, err := c.node.svc.Verify(ctx, tok.AccessToken); err != nil {
+					t.Fatalf("%s: the access token: %v", c.what, err)
+				}
+				_, err = c.node.token(ctx, "authorization_code", c.code, "")
+				wantOAuthError(t, c.what+", again", err, "invalid_grant")
+				if _, err := c.node.svc.Verify(ctx, tok.AccessToken); err == nil {
+					t.Errorf("%s: the first redemption's access token still verifies after a replay", c.what)
+				}
+			}
+			status := directory.StatusSuspended
+			if _, err := dir.UpdateIdentity(ctx, s.admin.TenantID, s.admin.RealmID, s.admin.ID, directory.IdentityPatch{Status: &status}); err != nil {
+				t.Fatal(err)
+			}
+			_, err := s.token(ctx, "authorization_code", suspended, "")
+			wantOAuthError(t, "the code of an identity suspended since, at the node that issued it", err, "invalid_grant")
 		})
 	}
 }

@@ -240,7 +240,7 @@ func TestPipelinedTransactionEnds(t *testing.T) {
 		refused := oauth.Approval{Request: oauth.AuthRequest{ID: latchkey.NewID(), TenantID: tenant.ID, RealmID: realm.ID,
 			ApplicationID: "app", Challenge: "c", IdentityID: "i", SessionID: "ended", CreateTime: now,
 			ExpireTime: now.Add(time.Minute)}, New: true, At: now}
-		if err := s.Approve(ctx, refused); !errors.Is(err, oauth.ErrSessionEnded) {
+		if _, err := s.Approve(ctx, refused); !errors.Is(err, oauth.ErrSessionEnded) {
 			t.Fatalf("approval in a session that ended: %v, want the session ended", err)
 		}
 		must(t, s.Update(ctx, func(tx store.Tx) error {

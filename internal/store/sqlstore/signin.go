@@ -78,19 +78,22 @@ func (t *tx) GetSignInByCode(ctx context.Context, codeHash string) (r oauth.Auth
 }
 
 func (t *tx) FinishAuthRequest(ctx context.Context, r oauth.AuthRequest, at time.Time) error {
-	return t.finishAuthRequests(ctx, []oauth.Approval{{Request: r, At: at}})
+	return t.finishAuthRequests(ctx, []*oauth.Approval{{Request: r, At: at}})
 }
 
 // finishAuthRequests finishes the approvals' requests in one statement
-// (run later in a pipelined transaction), as FinishAuthRequest each:
-// latchkey.ErrNotFound when one was not pending then (the others are
-// finished: the caller's transaction decides).
-func (t *tx) finishAuthRequests(ctx context.Context, as []oauth.Approval) error {
+// (run later in a pipelined transaction), as FinishAuthRequest each, and
+// sets each approval's Request to its row as finished (its parameters
+// too, which an approval need not carry); latchkey.ErrNotFound when one
+// was not pending then (the others are finished: the caller's
+// transaction decides).
+func (t *tx) finishAuthRequests(ctx context.Context, as []*oauth.Approval) error {
 	if len(as) == 0 {
 		return nil
 	}
 	var a args
 	rows, ids := make([]string, len(as)), make([]string, len(as))
+	finished := map[string]oauth.AuthRequest{}
 	for i, v := range as {
 		r := v.Request
 		rows[i] = "(" + strings.Join([]string{t.add(&a, r.ID), t.add(&a, r.TenantID), t.add(&a, r.RealmID), t.add(&a, r.ApplicationID),
@@ -99,8 +102,22 @@ func (t *tx) finishAuthRequests(ctx context.Context, as []oauth.Approval) error 
 			t.add(&a, r.SessionID), t.add(&a, amrJSON(r.AMR)), t.add(&a, r.ACR)}, ", ") + ")"
 		ids[i] = r.ID
 	}
-	return t.later(ctx, piped{Statement: Statement{Query: finishAuthRequests(strings.Join(rows, ", "), t.in(&a, ids)), Args: a},
-		onForeignKey: latchkey.ErrNoParent, done: allAffected(len(as))})
+	read := func(row interface{ Scan(...any) error }) error {
+		var r oauth.AuthRequest
+		err := scanAuthRequest(row, &r)
+		finished[r.ID] = r
+		return err
+	}
+	all := allAffected(len(as))
+	return t.later(ctx, piped{Statement: Statement{Query: finishAuthRequests(strings.Join(rows, ", "), t.in(&a, ids)), Args: a, Row: read},
+		onForeignKey: latchkey.ErrNoParent, done: func(n int64, err error) error {
+			if err = all(n, err); err == nil {
+				for _, v := range as {
+					v.Request = finished[v.Request.ID]
+				}
+			}
+			return err
+		}})
 }
 
 // finishAuthRequests is the statement that finishes sign-ins from values,
@@ -115,28 +132,30 @@ func finishAuthRequests(values, ids string) string {
 		auth_time = v.column9, code_hash = v.column10, expire_time = v.column11, session_id = v.column12, amr = v.column13,
 		acr = v.column14 FROM (VALUES ` + values + `) v WHERE auth_requests.id IN ` + ids + ` AND auth_requests.id = v.column1
 		AND auth_requests.identity_id = '' AND tenant_id = v.column2 AND realm_id = v.column3 AND application_id = v.column4
-		AND challenge = v.column5 AND auth_requests.expire_time >= v.column6`
+		AND challenge = v.column5 AND auth_requests.expire_time >= v.column6 RETURNING ` + qualified("auth_requests", authRequestColumns)
 }
 
 // Approve stores a sign-in's approval in one transaction with the writes
 // of concurrent sign-ins (saveSignIns). (Inside Update the transaction's
 // own Approve is used.)
-func (s *Store) Approve(ctx context.Context, a oauth.Approval) error {
-	return s.signIns.do(ctx, signInWrite{approval: &a}, s.saveSignIns)
+func (s *Store) Approve(ctx context.Context, a oauth.Approval) (oauth.AuthRequest, error) {
+	err := s.signIns.do(ctx, signInWrite{approval: &a}, s.saveSignIns)
+	return a.Request, err
 }
 
-func (t *tx) Approve(ctx context.Context, a oauth.Approval) error {
-	events, err := t.approve(ctx, []oauth.Approval{a})
+func (t *tx) Approve(ctx context.Context, a oauth.Approval) (oauth.AuthRequest, error) {
+	events, err := t.approve(ctx, []*oauth.Approval{&a})
 	if err != nil {
-		return err
+		return oauth.AuthRequest{}, err
 	}
-	return t.RecordEvents(ctx, events)
+	return a.Request, t.RecordEvents(ctx, events)
 }
 
 // signInWrite is a write of a sign-in that concurrent sign-ins' writes
 // share a transaction with: its request stored pending with its event, the
 // session it starts, its approval, or the grant that spends its code or
-// continues its family. One of the four is set.
+// continues its family. One of the four is set. (An approval's Request
+// becomes the request as stored: see approve.)
 type signInWrite struct {
 	request  *withEvent[oauth.AuthRequest]
 	session  *session.Session
@@ -155,7 +174,7 @@ type signInWrite struct {
 func (s *Store) saveSignIns(ctx context.Context, ws []signInWrite) (outcomes []error, err error) {
 	var requests []withEvent[oauth.AuthRequest]
 	var sessions []session.Session
-	var approvals []oauth.Approval
+	var approvals []*oauth.Approval
 	var grants []oauth.Grant
 	var grantAt []int // the index in ws of each of grants
 	for i, w := range ws {
@@ -165,7 +184,7 @@ func (s *Store) saveSignIns(ctx context.Context, ws []signInWrite) (outcomes []e
 		case w.session != nil:
 			sessions = append(sessions, *w.session)
 		case w.approval != nil:
-			approvals = append(approvals, *w.approval)
+			approvals = append(approvals, w.approval)
 		default:
 			grants, grantAt = append(grants, *w.grant), append(grantAt, i)
 		}
@@ -208,13 +227,14 @@ func (s *Store) saveSignIns(ctx context.Context, ws []signInWrite) (outcomes []e
 }
 
 // approve stores approvals, all or nothing, and returns their events: it
-// finishes the pending requests (one statement) and inserts those stored
-// finished (one), renews the sessions due a touch (a statement each, once
-// a minute a session at most) and records the sessions' applications
-// (one). A refusal fails them all.
-func (t *tx) approve(ctx context.Context, as []oauth.Approval) ([]audit.Event, error) {
+// finishes the pending requests (one statement, which sets their Request
+// to the row as finished) and inserts those stored finished (one), renews
+// the sessions due a touch (a statement each, once a minute a session at
+// most) and records the sessions' applications (one). A refusal fails
+// them all.
+func (t *tx) approve(ctx context.Context, as []*oauth.Approval) ([]audit.Event, error) {
 	var inserted [][]any
-	var pending []oauth.Approval
+	var pending []*oauth.Approval
 	var uses []sessionUse
 	var events []audit.Event
 	for _, a := range as {

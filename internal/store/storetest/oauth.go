@@ -162,15 +162,18 @@ func testApprove(t *testing.T, s store.Store) {
 	_, err := s.EndSessions(ctx, session.End{IDs: []string{ended.ID}, At: now, Reason: "sign_out"})
 	must(t, err)
 	at := now.Add(time.Minute)
+	// An approval of a pending request names it (its parameters are
+	// read with it, as the embedded SDK's are).
 	pending := func() oauth.AuthRequest {
 		ar := oauth.AuthRequest{ID: latchkey.RandomString(32), TenantID: r.TenantID, RealmID: r.ID, ApplicationID: app.ID,
-			Challenge: "c", CreateTime: now, ExpireTime: now.Add(time.Hour)}
+			Challenge: "c", CreateTime: now, ExpireTime: now.Add(time.Hour),
+			Params: oauth.AuthParams{RedirectURI: "https://app.example.com/cb", Nonce: latchkey.RandomString(8)}}
 		must(t, s.SaveAuthRequest(ctx, ar, nil))
-		return ar
+		return oauth.AuthRequest{ID: ar.ID, TenantID: ar.TenantID, RealmID: ar.RealmID, ApplicationID: ar.ApplicationID, Challenge: ar.Challenge}
 	}
 	finished := func(ar oauth.AuthRequest, sessionID string) oauth.AuthRequest {
 		ar.IdentityID, ar.CredentialID, ar.AuthTime, ar.CodeHash = alice, laptop, now, latchkey.RandomString(64)
-		ar.ExpireTime, ar.SessionID = at.Add(time.Minute), sessionID
+		ar.ExpireTime, ar.SessionID, ar.AMR, ar.ACR = at.Add(time.Minute), sessionID, []string{"hwk"}, "pop"
 		return ar
 	}
 	inSession := func(sessionID string) oauth.AuthRequest {
@@ -197,12 +200,13 @@ func testApprove(t *testing.T, s store.Store) {
 		{"a contested request again", oauth.Approval{Request: finished(contested, "")}, nil},
 	}
 	errs := make([]error, len(cases))
+	approved := make([]oauth.AuthRequest, len(cases))
 	var wg sync.WaitGroup
 	for i := range cases {
 		c := &cases[i]
 		c.approval.At = at
 		c.approval.Events = []audit.Event{newEvent(r.TenantID, r.ID, i, "sign_in.allowed")}
-		wg.Go(func() { errs[i] = s.Approve(ctx, c.approval) })
+		wg.Go(func() { approved[i], errs[i] = s.Approve(ctx, c.approval) })
 	}
 	// The other writes of sign-ins, at the same time (the store may save
 	// them with the approvals): a grant that spends a code, a new request,
@@ -257,6 +261,7 @@ func testApprove(t *testing.T, s store.Store) {
 		if got.IdentityID != alice || got.CodeHash != req.CodeHash || got.SessionID != req.SessionID {
 			t.Errorf("%s: stored %+v", c.what, got)
 		}
+		equal(t, c.what+": the request returned, as stored", approved[i], got)
 	}
 	equal(t, "approvals of the contested request that won", contestWon, 1)
 	list, _, err := s.Audit().ListEvents(ctx, r.TenantID, r.ID, all(nil))
