@@ -1,6 +1,7 @@
 package authenticator
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -265,11 +266,15 @@ func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
 	// A sign-in from another device is offered a passkey on this one
 	// first: its code (which lives a minute) is issued after (continueSignIn).
 	if signed.cred.FromAnotherDevice(attachment(in.Credential)) && s.mayOffer(w, r, req.TenantID, req.RealmID) {
+		if err := s.keepSession(r, signed.session, signed.fresh); err != nil {
+			httpx.WriteError(w, r, err)
+			return
+		}
 		httpx.WriteJSON(w, http.StatusOK, map[string]any{"offer": map[string]string{
 			"url": accountPath(req.TenantID, req.RealmID) + "/passkeys", "csrf": csrfToken(signed.cookie), "continue": r.URL.Path + "/continue"}})
 		return
 	}
-	s.approve(w, r, req, signed.identity, signed.session)
+	s.approve(w, r, req, signed.identity, signed.session, signed.fresh)
 }
 
 // signInProof is the body with which a hosted page finishes a sign-in: the
@@ -318,19 +323,30 @@ func asBadRequest(err error) error {
 // renewed), policy decides, and the page is told where the browser goes:
 // back to the client with a code, or with error=access_denied.
 func (s *Server) finishInSession(w http.ResponseWriter, r *http.Request, req oauth.AuthRequest, identity directory.Identity, in session.SignIn) {
-	ss, _, err := s.startSession(w, r, in)
+	ss, _, fresh, err := s.beginSession(w, r, in)
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return
 	}
-	s.approve(w, r, req, identity, ss)
+	s.approve(w, r, req, identity, ss, fresh)
 }
 
 // approve asks policy whether identity, signed in on the browser's
 // session ss, may have req's code, and tells the page where the browser
-// goes: back to the client with a code, or to the refusal page.
-func (s *Server) approve(w http.ResponseWriter, r *http.Request, req oauth.AuthRequest, identity directory.Identity, ss session.Session) {
-	_, to, err := s.OAuth.ApproveInSession(r.Context(), req, identity, ss)
+// goes: back to the client with a code, or to the refusal page. A fresh
+// session (beginSession) is stored with the code, or, when the approval
+// stores nothing, alone.
+func (s *Server) approve(w http.ResponseWriter, r *http.Request, req oauth.AuthRequest, identity directory.Identity, ss session.Session, fresh bool) {
+	var to string
+	var err error
+	if fresh {
+		_, to, err = s.OAuth.ApproveInNewSession(r.Context(), req, identity, ss)
+		if err != nil {
+			err = cmp.Or(s.keepSession(r, ss, true), err)
+		}
+	} else {
+		_, to, err = s.OAuth.ApproveInSession(r.Context(), req, identity, ss)
+	}
 	s.answerApproval(w, r, req, to, err)
 }
 
@@ -380,16 +396,18 @@ func (s *Server) answerApproval(w http.ResponseWriter, r *http.Request, req oaut
 }
 
 // signedIn is a passkey's sign-in on the hosted page: the passkey, its
-// identity, and the browser's session with its cookie's value.
+// identity, and the browser's session with its cookie's value; fresh when
+// the session is new and not stored yet (beginSession).
 type signedIn struct {
 	cred     passkey.Credential
 	identity directory.Identity
 	session  session.Session
 	cookie   string
+	fresh    bool
 }
 
 // passkeySignIn verifies the passkey's assertion of the hosted sign-in
-// page for req (its challenge) and starts the browser's session, or renews
+// page for req (its challenge) and begins the browser's session, or renews
 // it: every hosted sign-in, OIDC or SAML, goes through it. A passkey that
 // could not sign in (unknown, revoked, suspended, an assertion that does
 // not verify) is recorded as a denied sign-in.
@@ -398,9 +416,9 @@ func (s *Server) passkeySignIn(w http.ResponseWriter, r *http.Request, req oauth
 	if err != nil {
 		return signedIn{}, err
 	}
-	ss, cookie, err := s.startSession(w, r, session.SignIn{TenantID: req.TenantID, RealmID: req.RealmID, IdentityID: identity.ID,
+	ss, cookie, fresh, err := s.beginSession(w, r, session.SignIn{TenantID: req.TenantID, RealmID: req.RealmID, IdentityID: identity.ID,
 		CredentialID: cred.ID, AMR: oauth.PasskeyAMR(config), ACR: oauth.PasskeyACR})
-	return signedIn{cred: cred, identity: identity, session: ss, cookie: cookie}, err
+	return signedIn{cred: cred, identity: identity, session: ss, cookie: cookie, fresh: fresh}, err
 }
 
 // verifyPasskey verifies a passkey's assertion for req, and records the
@@ -539,18 +557,37 @@ func sessionCookie(r *http.Request) string {
 // realm's paths only, until the session's absolute expiry.
 // It returns the session and the cookie's value.
 func (s *Server) startSession(w http.ResponseWriter, r *http.Request, in session.SignIn) (session.Session, string, error) {
+	ss, value, fresh, err := s.beginSession(w, r, in)
+	if err == nil {
+		err = s.keepSession(r, ss, fresh)
+	}
+	return ss, value, err
+}
+
+// beginSession is startSession with a new session returned fresh and not
+// stored yet (session.Service.Begin): the caller stores it with its own
+// writes, or keepSession does.
+func (s *Server) beginSession(w http.ResponseWriter, r *http.Request, in session.SignIn) (ss session.Session, value string, fresh bool, err error) {
 	current, err := s.currentSession(r, in.TenantID, in.RealmID)
 	if err != nil {
-		return session.Session{}, "", err
+		return session.Session{}, "", false, err
 	}
 	in.IP, in.UserAgent = latchkey.ClientIPFrom(r.Context()), r.UserAgent()
-	ss, value, err := s.Sessions.Start(r.Context(), in, current)
+	ss, value, fresh, err = s.Sessions.Begin(r.Context(), in, current)
 	if err != nil {
-		return ss, "", err
+		return ss, "", false, err
 	}
 	http.SetCookie(w, &http.Cookie{Name: session.CookieName, Value: value, Path: session.CookiePath(in.TenantID, in.RealmID),
 		Expires: ss.AbsoluteExpireTime, HttpOnly: true, Secure: s.secureCookies(), SameSite: http.SameSiteLaxMode})
-	return ss, value, nil
+	return ss, value, fresh, nil
+}
+
+// keepSession stores a session that beginSession returned fresh.
+func (s *Server) keepSession(r *http.Request, ss session.Session, fresh bool) error {
+	if !fresh {
+		return nil
+	}
+	return s.Sessions.Create(r.Context(), ss)
 }
 
 // secureCookies is whether cookies are sent over HTTPS only: when

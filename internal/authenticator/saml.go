@@ -178,6 +178,9 @@ func (s *Server) samlSignin(w http.ResponseWriter, r *http.Request) {
 	// Its sign-in events name the SSO config as their application.
 	req := oauth.AuthRequest{ID: p.ID, TenantID: tenant, RealmID: realm, ApplicationID: config, Challenge: p.Challenge}
 	signed, err := s.passkeySignIn(w, r, req, passkey.Config{}, in.Credential)
+	if err == nil {
+		err = s.keepSession(r, signed.session, signed.fresh)
+	}
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return

@@ -263,7 +263,7 @@ func (s *Service) PendingAuthRequest(ctx context.Context, tenantID, realmID, app
 // pending, or whose challenge differs, is refused as PendingAuthRequest
 // refuses it.
 func (s *Service) Approve(ctx context.Context, req AuthRequest, identity directory.Identity, credentialID string) (code, redirectURL string, err error) {
-	return s.approve(ctx, req, identity, credentialID, nil, false, Upstream{})
+	return s.approve(ctx, req, identity, credentialID, nil, false, Upstream{}, false)
 }
 
 // ApproveInSession is Approve for a sign-in that the browser's session
@@ -272,18 +272,28 @@ func (s *Service) Approve(ctx context.Context, req AuthRequest, identity directo
 // and the session records the application, in the code's transaction.
 // A session that ended meanwhile is ErrSessionEnded.
 func (s *Service) ApproveInSession(ctx context.Context, req AuthRequest, identity directory.Identity, ss sessions.Session) (code, redirectURL string, err error) {
-	return s.approve(ctx, req, identity, ss.CredentialID, &ss, false, Upstream{})
+	return s.approve(ctx, req, identity, ss.CredentialID, &ss, false, Upstream{}, false)
+}
+
+// ApproveInNewSession is ApproveInSession for a session that the
+// sign-in's passkey began just now and that is not stored yet
+// (session.Service.Begin): it is stored in the code's transaction. When
+// that stores nothing (an error, a denial), neither is the session: the
+// caller stores it (the passkey did sign in).
+func (s *Service) ApproveInNewSession(ctx context.Context, req AuthRequest, identity directory.Identity, ss sessions.Session) (code, redirectURL string, err error) {
+	return s.approve(ctx, req, identity, ss.CredentialID, &ss, false, Upstream{}, true)
 }
 
 // ApproveUpstream is ApproveInSession for a session that the upstream
 // identity provider via began just now: the sign-in's events name it.
 func (s *Service) ApproveUpstream(ctx context.Context, req AuthRequest, identity directory.Identity, ss sessions.Session, via Upstream) (code, redirectURL string, err error) {
-	return s.approve(ctx, req, identity, ss.CredentialID, &ss, false, via)
+	return s.approve(ctx, req, identity, ss.CredentialID, &ss, false, via, false)
 }
 
-// approve is Approve, ApproveInSession and ApproveUpstream; with unstored,
-// req (a sign-in with a session) is stored in the code's transaction.
-func (s *Service) approve(ctx context.Context, req AuthRequest, identity directory.Identity, credentialID string, ss *sessions.Session, unstored bool, via Upstream) (code, redirectURL string, err error) {
+// approve is Approve, ApproveInSession, ApproveInNewSession and
+// ApproveUpstream; with unstored, req (a sign-in with a session) is stored
+// in the code's transaction, and with freshSession, ss is.
+func (s *Service) approve(ctx context.Context, req AuthRequest, identity directory.Identity, credentialID string, ss *sessions.Session, unstored bool, via Upstream, freshSession bool) (code, redirectURL string, err error) {
 	var denied *Denied
 	if err := s.allowed(ctx, identity, req.ApplicationID); errors.As(err, &denied) {
 		return "", "", s.denied(ctx, req, identity, credentialID, denied, via)
@@ -312,7 +322,11 @@ func (s *Service) approve(ctx context.Context, req AuthRequest, identity directo
 	if unstored {
 		events = slices.Insert(events, 0, s.signInEvent(ctx, audit.SignInStarted, req.TenantID, req.RealmID, req.ApplicationID, req.ID, nil, ""))
 	}
-	fin, err = s.store.Approve(ctx, Approval{Request: fin, New: unstored, At: at, TouchSession: ss != nil && ss.TouchDue(at), Events: events})
+	approval := Approval{Request: fin, New: unstored, At: at, TouchSession: ss != nil && ss.TouchDue(at), Events: events}
+	if freshSession {
+		approval.Session, approval.TouchSession = ss, false
+	}
+	fin, err = s.store.Approve(ctx, approval)
 	if errors.Is(err, latchkey.ErrNotFound) {
 		return "", "", s.whyNotPending(ctx, req)
 	} else if err != nil {

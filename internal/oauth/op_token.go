@@ -15,6 +15,7 @@ import (
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/directory"
+	sessions "github.com/latchkey/latchkey/internal/session"
 )
 
 // IDClaims are the claims of an ID token (OpenID Connect Core §2) and of
@@ -130,12 +131,14 @@ type Grant struct {
 // or, New, stored finished (a sign-in in a session); when Request names a
 // session, the session's use of the application (TouchSession: its times
 // renewed too, see sessions.Session.TouchDue); and the sign-in's events.
+// Session, when set, is the session that the sign-in began, stored first.
 type Approval struct {
 	Request      AuthRequest
 	New          bool
 	At           time.Time
 	TouchSession bool
 	Events       []audit.Event
+	Session      *sessions.Session
 }
 
 // tokenEvent is the event of a grant's tokens for an identity.

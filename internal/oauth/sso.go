@@ -88,7 +88,7 @@ func (s *Service) signInWithSession(ctx context.Context, req AuthRequest, app Ap
 	var err error
 	if refusal == nil {
 		var to string
-		_, to, err = s.approve(ctx, req, current.Identity, current.Session.CredentialID, &current.Session, true, Upstream{})
+		_, to, err = s.approve(ctx, req, current.Identity, current.Session.CredentialID, &current.Session, true, Upstream{}, false)
 		var denied *Denied
 		switch {
 		case errors.As(err, &denied):

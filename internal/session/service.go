@@ -54,21 +54,40 @@ type SignIn struct {
 // and applications; when another identity signed in it is ended
 // (ReasonReplaced) and a new one starts.
 func (s *Service) Start(ctx context.Context, in SignIn, current *Session) (Session, string, error) {
-	now := s.Clock.Now()
-	settings, err := s.settingsOf(ctx, in.TenantID, in.RealmID, now)
+	v, cookie, fresh, err := s.Begin(ctx, in, current)
+	if err == nil && fresh {
+		err = s.Create(ctx, v)
+	}
 	if err != nil {
 		return Session{}, "", err
 	}
-	v := Session{ID: latchkey.RandomString(32), TenantID: in.TenantID, RealmID: in.RealmID, IdentityID: in.IdentityID,
+	return v, cookie, nil
+}
+
+// Create stores a session that Begin returned fresh.
+func (s *Service) Create(ctx context.Context, v Session) error {
+	return s.store.CreateSession(ctx, v)
+}
+
+// Begin is Start for a caller that stores a new session with its own
+// writes (oauth's approval of the sign-in, in one transaction): when the
+// browser has no live session of the realm, the new one is returned
+// fresh and not stored yet, and the caller stores it (Create, if its own
+// writes store nothing). A renewed or replacing session is stored as
+// Start stores it.
+func (s *Service) Begin(ctx context.Context, in SignIn, current *Session) (v Session, cookie string, fresh bool, err error) {
+	now := s.Clock.Now()
+	settings, err := s.settingsOf(ctx, in.TenantID, in.RealmID, now)
+	if err != nil {
+		return Session{}, "", false, err
+	}
+	v = Session{ID: latchkey.RandomString(32), TenantID: in.TenantID, RealmID: in.RealmID, IdentityID: in.IdentityID,
 		CredentialID: in.CredentialID, AuthTime: now.Truncate(time.Second), AMR: in.AMR, ACR: in.ACR, IP: in.IP,
 		UserAgent: in.UserAgent, IdleTimeout: settings.IdleTimeout, CreateTime: now, LastSeenTime: now,
 		IdleExpireTime: now.Add(min(settings.IdleTimeout, settings.Lifetime)), AbsoluteExpireTime: now.Add(settings.Lifetime),
 		Applications: []string{}}
 	if current == nil || current.RealmID != in.RealmID || !current.Live(now) {
-		if err := s.store.CreateSession(ctx, v); err != nil {
-			return Session{}, "", err
-		}
-		return v, s.seal(v), nil
+		return v, s.seal(v), true, nil
 	}
 	err = s.store.Update(ctx, func(tx Tx) error {
 		if current.IdentityID != in.IdentityID {
@@ -89,9 +108,9 @@ func (s *Service) Start(ctx context.Context, in SignIn, current *Session) (Sessi
 		return err
 	})
 	if err != nil {
-		return Session{}, "", err
+		return Session{}, "", false, err
 	}
-	return v, s.seal(v), nil
+	return v, s.seal(v), false, nil
 }
 
 // settingsOf returns a realm's lifetimes, defaults filled in.

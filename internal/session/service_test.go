@@ -198,6 +198,41 @@ func TestStartAgain(t *testing.T) {
 	}
 }
 
+// TestBegin: a new session that Begin returns is fresh and not stored
+// until its caller stores it (Create); one that renews or replaces the
+// browser's live session is stored as Start stores it.
+func TestBegin(t *testing.T) {
+	for _, eng := range testenv.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			f := newFixture(t, eng.Open)
+			ctx := t.Context()
+			v, cookie, fresh, err := f.svc.Begin(ctx, f.signIn("ada"), nil)
+			if err != nil || !fresh {
+				t.Fatalf("a first session: fresh %v, %v", fresh, err)
+			}
+			if _, ok := f.find(t, cookie); ok {
+				t.Fatal("a fresh session was stored before its caller stored it")
+			}
+			if err := f.svc.Create(ctx, v); err != nil {
+				t.Fatal(err)
+			}
+			if got, ok := f.find(t, cookie); !ok || got.ID != v.ID {
+				t.Fatalf("the session stored: %+v %v", got, ok)
+			}
+			for _, who := range []string{"ada", "bea"} { // renewed, then replaced
+				current, _ := f.find(t, cookie)
+				var err error
+				if v, cookie, fresh, err = f.svc.Begin(ctx, f.signIn(who), &current); err != nil || fresh {
+					t.Fatalf("%s over a live session: fresh %v, %v", who, fresh, err)
+				}
+				if got, ok := f.find(t, cookie); !ok || got.IdentityID != who {
+					t.Errorf("%s over a live session: stored %+v %v", who, got, ok)
+				}
+			}
+		})
+	}
+}
+
 // TestSweep: the sweep ends the expired sessions (with the reason
 // "expired"), leaves the live ones, and deletes the ended a day later.
 func TestSweep(t *testing.T) {

@@ -144,6 +144,11 @@ func (s *Store) Approve(ctx context.Context, a oauth.Approval) (oauth.AuthReques
 }
 
 func (t *tx) Approve(ctx context.Context, a oauth.Approval) (oauth.AuthRequest, error) {
+	if a.Session != nil {
+		if err := t.createSessions(ctx, []session.Session{*a.Session}); err != nil {
+			return oauth.AuthRequest{}, err
+		}
+	}
 	events, err := t.approve(ctx, []*oauth.Approval{&a})
 	if err != nil {
 		return oauth.AuthRequest{}, err
@@ -155,7 +160,8 @@ func (t *tx) Approve(ctx context.Context, a oauth.Approval) (oauth.AuthRequest, 
 // share a transaction with: its request stored pending with its event, the
 // session it starts, its approval, or the grant that spends its code or
 // continues its family. One of the four is set. (An approval's Request
-// becomes the request as stored: see approve.)
+// becomes the request as stored: see approve; its Session, if any, is
+// stored with the other sessions.)
 type signInWrite struct {
 	request  *withEvent[oauth.AuthRequest]
 	session  *session.Session
@@ -185,6 +191,9 @@ func (s *Store) saveSignIns(ctx context.Context, ws []signInWrite) (outcomes []e
 			sessions = append(sessions, *w.session)
 		case w.approval != nil:
 			approvals = append(approvals, w.approval)
+			if w.approval.Session != nil {
+				sessions = append(sessions, *w.approval.Session)
+			}
 		default:
 			grants, grantAt = append(grants, *w.grant), append(grantAt, i)
 		}

@@ -183,6 +183,8 @@ func testApprove(t *testing.T, s store.Store) {
 	contested := pending()
 	spent := pending()
 	must(t, s.FinishAuthRequest(ctx, finished(spent, ""), now))
+	// Sessions that sign-ins began, stored with their approvals.
+	begun, begunRefused := newSession(r, alice, laptop), newSession(r, alice, laptop)
 	cases := []struct {
 		what     string
 		approval oauth.Approval
@@ -196,6 +198,9 @@ func testApprove(t *testing.T, s store.Store) {
 		{"a request in an ended session", oauth.Approval{Request: inSession(ended.ID), New: true}, oauth.ErrSessionEnded},
 		{"a pending request in an ended session", oauth.Approval{Request: finished(pending(), ended.ID), TouchSession: true}, oauth.ErrSessionEnded},
 		{"a request finished before", oauth.Approval{Request: finished(spent, "")}, latchkey.ErrNotFound},
+		{"a pending request with the session it began", oauth.Approval{Request: finished(pending(), begun.ID), Session: &begun}, nil},
+		{"a request finished before, with the session it began", oauth.Approval{Request: finished(spent, begunRefused.ID), Session: &begunRefused},
+			latchkey.ErrNotFound},
 		{"a contested request", oauth.Approval{Request: finished(contested, "")}, nil},
 		{"a contested request again", oauth.Approval{Request: finished(contested, "")}, nil},
 	}
@@ -217,16 +222,22 @@ func testApprove(t *testing.T, s store.Store) {
 	started := oauth.AuthRequest{ID: latchkey.RandomString(32), TenantID: r.TenantID, RealmID: r.ID, ApplicationID: app.ID,
 		Challenge: "c", CreateTime: now, ExpireTime: now.Add(time.Hour)}
 	wg.Go(func() { requestErr = s.SaveAuthRequest(ctx, started, nil) })
-	begun := newSession(r, alice, laptop)
+	alone := newSession(r, alice, laptop)
 	var sessionErr error
-	wg.Go(func() { sessionErr = s.CreateSession(ctx, begun) })
+	wg.Go(func() { sessionErr = s.CreateSession(ctx, alone) })
 	wg.Wait()
 	must(t, grantErr)
 	must(t, requestErr)
 	must(t, sessionErr)
-	stored, err := s.GetSession(ctx, begun.ID)
+	stored, err := s.GetSession(ctx, alone.ID)
 	must(t, err)
-	equal(t, "a session begun meanwhile", stored, begun)
+	equal(t, "a session begun meanwhile", stored, alone)
+	stored, err = s.GetSession(ctx, begun.ID)
+	must(t, err)
+	begun.Applications = []string{app.ID}
+	equal(t, "a session stored with its approval", stored, begun)
+	_, err = s.GetSession(ctx, begunRefused.ID)
+	wantErr(t, "a session of an approval refused", err, latchkey.ErrNotFound)
 	_, err = s.GetToken(ctx, redemption.Tokens[0].ID)
 	must(t, err)
 	saved, err := s.GetAuthRequest(ctx, started.ID)
