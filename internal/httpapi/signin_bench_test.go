@@ -103,7 +103,8 @@ func BenchmarkHostedSignIn(b *testing.B) {
 }
 
 // measureConcurrent runs b.N operations (do(k) is the k-th: a sign-in, a
-// SAML Response), in the closed or open loop the environment asks for, and
+// SAML Response), in the closed or open loop the environment asks for
+// (after LATCHKEY_BENCH_WARMUP untimed ones, if set), and
 // reports their rate (unit per second), their latency, the CPU this
 // process (server and clients) spent per operation, and on PostgreSQL
 // (database, the node's DSN) that of the database's backends
