@@ -144,11 +144,6 @@ func (s *Store) Approve(ctx context.Context, a oauth.Approval) (oauth.AuthReques
 }
 
 func (t *tx) Approve(ctx context.Context, a oauth.Approval) (oauth.AuthRequest, error) {
-	if a.Session != nil {
-		if err := t.createSessions(ctx, []session.Session{*a.Session}); err != nil {
-			return oauth.AuthRequest{}, err
-		}
-	}
 	events, err := t.approve(ctx, []*oauth.Approval{&a})
 	if err != nil {
 		return oauth.AuthRequest{}, err
@@ -160,8 +155,7 @@ func (t *tx) Approve(ctx context.Context, a oauth.Approval) (oauth.AuthRequest, 
 // share a transaction with: its request stored pending with its event, the
 // session it starts, its approval, or the grant that spends its code or
 // continues its family. One of the four is set. (An approval's Request
-// becomes the request as stored: see approve; its Session, if any, is
-// stored with the other sessions.)
+// becomes the request as stored: see approve.)
 type signInWrite struct {
 	request  *withEvent[oauth.AuthRequest]
 	session  *session.Session
@@ -191,9 +185,6 @@ func (s *Store) saveSignIns(ctx context.Context, ws []signInWrite) (outcomes []e
 			sessions = append(sessions, *w.session)
 		case w.approval != nil:
 			approvals = append(approvals, w.approval)
-			if w.approval.Session != nil {
-				sessions = append(sessions, *w.approval.Session)
-			}
 		default:
 			grants, grantAt = append(grants, *w.grant), append(grantAt, i)
 		}
@@ -236,12 +227,21 @@ func (s *Store) saveSignIns(ctx context.Context, ws []signInWrite) (outcomes []e
 }
 
 // approve stores approvals, all or nothing, and returns their events: it
-// finishes the pending requests (one statement, which sets their Request
-// to the row as finished) and inserts those stored finished (one), renews
-// the sessions due a touch (a statement each, once a minute a session at
-// most) and records the sessions' applications (one). A refusal fails
-// them all.
+// inserts the sessions they began (one statement), finishes the pending
+// requests (one, which sets their Request to the row as finished) and
+// inserts those stored finished (one), renews the sessions due a touch (a
+// statement each, once a minute a session at most) and records the
+// sessions' applications (one). A refusal fails them all.
 func (t *tx) approve(ctx context.Context, as []*oauth.Approval) ([]audit.Event, error) {
+	var begun []session.Session
+	for _, a := range as {
+		if a.Session != nil {
+			begun = append(begun, *a.Session)
+		}
+	}
+	if err := t.createSessions(ctx, begun); err != nil {
+		return nil, err
+	}
 	var inserted [][]any
 	var pending []*oauth.Approval
 	var uses []sessionUse
