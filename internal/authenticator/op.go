@@ -85,7 +85,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	p.ResponseMode, p.Request, p.RequestURI = f.Get("response_mode"), f.Get("request"), f.Get("request_uri")
 	p.Claims = f.Get("claims")
 	tenant, realm, appID := r.PathValue("tenant"), r.PathValue("realm"), r.PathValue("app")
-	current, err := s.signedIn(r, tenant, realm)
+	current, err := s.currentSignIn(r, tenant, realm)
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return
@@ -532,9 +532,9 @@ func (s *Server) currentSession(r *http.Request, tenant, realm string) (*session
 	return &ss, nil
 }
 
-// signedIn is currentSession with the session's identity, read with it
+// currentSignIn is currentSession with the session's identity, read with it
 // (single sign-on needs both), or nil.
-func (s *Server) signedIn(r *http.Request, tenant, realm string) (*oauth.SignedIn, error) {
+func (s *Server) currentSignIn(r *http.Request, tenant, realm string) (*oauth.SignedIn, error) {
 	id, found := s.Sessions.Named(tenant, realm, sessionCookie(r))
 	if !found {
 		return nil, nil
